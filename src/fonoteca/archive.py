@@ -1,0 +1,111 @@
+"""The Archive: one directory holding the config, the catalog and everything derived from it."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from fonoteca.catalog import db
+from fonoteca.errors import FonotecaError
+
+CONFIG_NAME = "fonoteca.toml"
+CATALOG_NAME = "catalog.sqlite3"
+SUBDIRS = ("index", "files", "quarantine", "rejects", "releases")
+
+DEFAULT_CONFIG = """\
+# Fonoteca archive configuration. Every stage reads its own table; unknown keys are ignored.
+
+[archive]
+name = "{name}"
+# Short id used in release and torrent names.
+collection = "{collection}"
+
+[tiers]
+# original: the source audio kept bit-exact; compact: re-encoded with libopus.
+compact_codec = "opus"
+compact_bitrate = 75000
+original_bitrate = 160000
+"""
+
+
+@dataclass
+class Archive:
+    root: Path
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.root / CATALOG_NAME
+
+    def dir(self, name: str) -> Path:
+        """A sub-directory of the archive (index, files, quarantine, rejects, releases), created on demand."""
+        path = self.root / name
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def connect(self, *, readonly: bool = False) -> sqlite3.Connection:
+        conn = db.connect(self.catalog_path, readonly=readonly)
+        if not readonly:
+            db.migrate(conn)
+        return conn
+
+    @property
+    def name(self) -> str:
+        return str(self.config.get("archive", {}).get("name", self.root.name))
+
+    @property
+    def collection(self) -> str:
+        return str(self.config.get("archive", {}).get("collection", "fonoteca"))
+
+
+def init(root: Path, *, name: str | None = None) -> Archive:
+    """Create an archive directory (idempotent: an existing archive is opened and migrated)."""
+    root = root.expanduser().resolve()
+    root.mkdir(parents=True, exist_ok=True)
+    config_path = root / CONFIG_NAME
+    if not config_path.exists():
+        label = _toml_string(name or root.name)
+        collection = _toml_string(_slug(name or root.name))
+        config_path.write_text(DEFAULT_CONFIG.format(name=label, collection=collection), encoding="utf-8")
+    for sub in SUBDIRS:
+        (root / sub).mkdir(exist_ok=True)
+    archive = open_archive(root)
+    archive.connect().close()
+    return archive
+
+
+def open_archive(root: Path | None = None) -> Archive:
+    """Open an existing archive: the given directory, else $FONOTECA_ARCHIVE, else the current directory."""
+    if root is None:
+        root = Path(os.environ.get("FONOTECA_ARCHIVE") or Path.cwd())
+    root = root.expanduser().resolve()
+    config_path = root / CONFIG_NAME
+    if not config_path.exists():
+        raise FonotecaError(f"{root} is not a Fonoteca archive (no {CONFIG_NAME}); create one with: fonoteca init DIR")
+    try:
+        config = tomllib.loads(config_path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise FonotecaError(f"{config_path}: invalid TOML: {exc}") from exc
+    return Archive(root=root, config=config)
+
+
+def _slug(text: str) -> str:
+    slug = "".join(ch if ch.isascii() and ch.isalnum() else "-" for ch in text.lower()).strip("-")
+    return "-".join(part for part in slug.split("-") if part)[:40] or "fonoteca"
+
+
+def _toml_string(text: str) -> str:
+    """Escape text for a basic TOML string."""
+    out = []
+    for ch in text:
+        if ch in '"\\':
+            out.append("\\" + ch)
+        elif ord(ch) < 0x20 or ord(ch) == 0x7F:
+            out.append(f"\\u{ord(ch):04x}")
+        else:
+            out.append(ch)
+    return "".join(out)

@@ -1,0 +1,1 @@
+"""The catalog stage: SQLite schema and migrations, the store, importers (spotify, musicbrainz, table), export."""

@@ -1,0 +1,239 @@
+"""Catalog commands: init, import, export, show, stats."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import orjson
+import typer
+from rich.table import Table
+
+from fonoteca import archive as archive_mod
+from fonoteca.catalog import export as export_mod
+from fonoteca.catalog import query
+from fonoteca.catalog.importer import ImportSummary, expand_paths, import_json_files, parse_fetched_at
+from fonoteca.console import console, print_json, progress
+from fonoteca.errors import FonotecaError, UsageError
+
+JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz", ".json.zst", ".jsonl.zst", ".ndjson.zst")
+
+import_app = typer.Typer(help="Import metadata into the catalog (Spotify Web API JSON, MusicBrainz JSON, tables).", no_args_is_help=True)
+export_app = typer.Typer(help="Export catalog objects in their source format.", no_args_is_help=True)
+
+
+def open_archive(ctx: typer.Context) -> archive_mod.Archive:
+    return archive_mod.open_archive(ctx.obj.get("archive") if ctx.obj else None)
+
+
+def _print_summary(summary: ImportSummary, as_json: bool) -> None:
+    if as_json:
+        print_json(summary.as_dict())
+        return
+    rate = summary.units / summary.seconds if summary.seconds else 0
+    console.print(
+        f"imported {summary.units:,} objects from {len(summary.files)} file(s) in {summary.seconds:.1f} s "
+        f"({rate:,.0f}/s); rows written: "
+        + ", ".join(f"{k} {v:,}" for k, v in summary.written.items() if v)
+    )
+    for f in summary.files:
+        if f.rejected:
+            reasons = "; ".join(f"{k} ({n})" for k, n in sorted(f.reasons.items(), key=lambda kv: -kv[1])[:5])
+            console.print(f"[yellow]{f.path}: {f.rejected} rejected[/yellow] -> {f.rejects_file}: {reasons}")
+
+
+def _run_import(ctx: typer.Context, paths: list[Path], fmt: str, units, encode, fetched_at: Optional[str],
+                strict: bool, as_json: bool) -> None:
+    archive = open_archive(ctx)
+    files = expand_paths(paths, JSON_SUFFIXES)
+    if not files:
+        raise FonotecaError("no input files found")
+    with progress() as bar:
+        task = bar.add_task(f"import {fmt}", total=None, unit="objects")
+        summary = import_json_files(
+            archive, files, fmt, units, encode, fetched_at=parse_fetched_at(fetched_at),
+            progress=lambda n: bar.advance(task, n),
+        )
+    _update_index(archive)
+    _print_summary(summary, as_json)
+    if strict and summary.rejected:
+        raise typer.Exit(1)
+
+
+def _update_index(archive: archive_mod.Archive) -> None:
+    """Let the search stage bring its index up to date, when it is installed."""
+    try:
+        from fonoteca.search import index as search_index  # noqa: PLC0415
+    except ImportError:
+        return
+    updater = getattr(search_index, "update_after_import", None)
+    if updater is not None:
+        updater(archive)
+
+
+@import_app.command("spotify")
+def import_spotify(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(..., help="JSON or JSONL files (plain, .gz or .zst) or folders of them."),
+    fetched_at: Optional[str] = typer.Option(None, help="When the data was fetched (ISO 8601); default: each file's mtime. Newer data wins."),
+    strict: bool = typer.Option(False, help="Exit 1 when any record was rejected."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Import Spotify Web API JSON exactly as the official API returns it.
+
+    Accepts single objects (track, album, artist, audio features, playlist), "several" wrappers
+    ({"tracks": [...]}), paging objects (search results, album tracks, playlist items), one object per line,
+    and gzip/zstd compressed files. Bad records go to rejects/ with file, line and reason; the rest is imported.
+    """
+    from fonoteca.catalog import spotify
+
+    _run_import(ctx, paths, "spotify", spotify.units, spotify.encode, fetched_at, strict, as_json)
+
+
+@import_app.command("musicbrainz")
+def import_musicbrainz(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(..., help="MusicBrainz /ws/2 JSON responses or JSON-dump lines (plain, .gz, .zst)."),
+    fetched_at: Optional[str] = typer.Option(None, help="When the data was fetched (ISO 8601); default: file mtime."),
+    strict: bool = typer.Option(False, help="Exit 1 when any record was rejected."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Import MusicBrainz JSON: artists, releases (barcode -> UPC), media and tracks, recordings with ISRCs, genres."""
+    from fonoteca.catalog import musicbrainz
+
+    _run_import(ctx, paths, "musicbrainz", musicbrainz.units, musicbrainz.encode, fetched_at, strict, as_json)
+
+
+@import_app.command("table")
+def import_table(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="CSV, TSV or pipe-delimited file (plain, .gz or .zst)."),
+    mapping: Path = typer.Option(..., "--map", help="TOML file mapping the table's columns to catalog fields."),
+    fetched_at: Optional[str] = typer.Option(None, help="When the data was fetched (ISO 8601); default: file mtime."),
+    strict: bool = typer.Option(False, help="Exit 1 when any row was rejected."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Import a track or artist table (Kaggle-style CSV) through a column mapping."""
+    from fonoteca.catalog import table
+
+    archive = open_archive(ctx)
+    if not path.is_file():
+        raise FonotecaError(f"{path}: no such file")
+    with progress() as bar:
+        task = bar.add_task("import table", total=None, unit="rows")
+        summary = table.import_table(archive, path, table.load_mapping(mapping), fetched_at=parse_fetched_at(fetched_at),
+                                     progress=lambda n: bar.advance(task, n))
+    _update_index(archive)
+    _print_summary(summary, as_json)
+    if strict and summary.rejected:
+        raise typer.Exit(1)
+
+
+@export_app.command("spotify")
+def export_spotify(
+    ctx: typer.Context,
+    kind: str = typer.Option(..., "--kind", help="track | album | artist | audio-features | playlist"),
+    id_: Optional[str] = typer.Option(None, "--id", help="Only this object (Spotify id)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Write JSON lines here (default: stdout); .zst/.gz compress."),
+) -> None:
+    """Rebuild the Spotify Web API JSON of imported objects, one per line, equal to what was imported."""
+    if kind not in export_mod.KINDS:
+        raise UsageError(f"--kind must be one of {', '.join(export_mod.KINDS)}")
+    archive = open_archive(ctx)
+    conn = archive.connect(readonly=True)
+    exporter = export_mod.Exporter(conn)
+    count = 0
+    sink = _open_sink(out)
+    try:
+        for obj in exporter.rows(kind, id_):
+            sink.write(orjson.dumps(obj) + b"\n")
+            count += 1
+    finally:
+        if sink is not sys.stdout.buffer:
+            sink.close()
+        conn.close()
+    if id_ is not None and count == 0:
+        raise FonotecaError(f"no {kind} with id {id_} was imported from Spotify JSON")
+    if out is not None:
+        console.print(f"exported {count:,} {kind} objects to {out}")
+
+
+def _open_sink(out: Optional[Path]):
+    if out is None:
+        return sys.stdout.buffer
+    if out.name.endswith(".zst"):
+        import zstandard
+
+        return zstandard.ZstdCompressor(level=3).stream_writer(open(out, "wb"), closefd=True)
+    if out.name.endswith(".gz"):
+        import gzip
+
+        return gzip.open(out, "wb")
+    return open(out, "wb")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("init")
+    def init(
+        directory: Path = typer.Argument(..., help="Directory to create (or upgrade)."),
+        name: Optional[str] = typer.Option(None, help="Human-readable name of the archive."),
+    ) -> None:
+        """Create an archive: fonoteca.toml, catalog.sqlite3 (WAL) and the stage folders."""
+        archive = archive_mod.init(directory, name=name)
+        console.print(f"archive ready at {archive.root}")
+
+    @app.command("show")
+    def show(
+        ctx: typer.Context,
+        reference: str = typer.Argument(..., help="An id (spotify:track:ID, URL, base62 id, MBID) or isrc:CODE / upc:CODE."),
+        as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    ) -> None:
+        """Show a track, album, artist or playlist; isrc:CODE lists every track sharing that ISRC."""
+        archive = open_archive(ctx)
+        conn = archive.connect(readonly=True)
+        try:
+            found = query.lookup(conn, reference)
+        finally:
+            conn.close()
+        if not found:
+            if as_json:
+                print_json([])
+            raise FonotecaError(f"nothing in the catalog matches {reference!r}")
+        if as_json:
+            print_json(found)
+            return
+        for entry in found:
+            table = Table(show_header=False, title=f"{entry['kind']} {entry['id']}", title_justify="left")
+            for key, value in entry.items():
+                if key in ("kind", "rowid"):
+                    continue
+                if isinstance(value, list):
+                    value = ", ".join(v.get("name") or v.get("id") if isinstance(v, dict) else str(v) for v in value)
+                elif isinstance(value, dict):
+                    value = value.get("name") or value.get("id")
+                table.add_row(key, "" if value is None else str(value))
+            console.print(table)
+
+    @app.command("stats")
+    def stats(
+        ctx: typer.Context,
+        as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    ) -> None:
+        """Counts of what the catalog holds."""
+        archive = open_archive(ctx)
+        conn = archive.connect(readonly=True)
+        try:
+            counts = query.counts(conn)
+        finally:
+            conn.close()
+        if as_json:
+            print_json(counts)
+            return
+        table = Table(title=f"{archive.name}", show_header=False, title_justify="left")
+        for key, value in counts.items():
+            table.add_row(key, str(value))
+        console.print(table)
+
+    app.add_typer(import_app, name="import")
+    app.add_typer(export_app, name="export")

@@ -1,0 +1,76 @@
+"""Opening the catalog database and bringing its schema up to date."""
+
+from __future__ import annotations
+
+import sqlite3
+from importlib import resources
+from pathlib import Path
+
+from fonoteca.errors import FonotecaError
+
+
+def _migrations() -> list[tuple[int, str]]:
+    """Numbered SQL migrations shipped in catalog/migrations, in order."""
+    folder = resources.files("fonoteca.catalog") / "migrations"
+    found = []
+    for entry in folder.iterdir():
+        name = entry.name
+        if name.endswith(".sql") and name[:4].isdigit():
+            found.append((int(name[:4]), entry.read_text(encoding="utf-8")))
+    return sorted(found)
+
+
+SCHEMA_VERSION = max(number for number, _ in _migrations())
+
+
+def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
+    """Open the catalog with the pragmas every stage relies on (WAL, foreign-key-free bulk speed)."""
+    if readonly:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+    else:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA cache_size=-262144")  # 256 MiB: keeps the id indexes of ~10M rows in memory
+    conn.execute("PRAGMA temp_store=MEMORY")
+    return conn
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply every migration newer than the database's user_version; return the resulting version."""
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
+    if current > SCHEMA_VERSION:
+        raise FonotecaError(
+            f"catalog schema version {current} is newer than this Fonoteca understands ({SCHEMA_VERSION}); upgrade Fonoteca"
+        )
+    for number, sql in _migrations():
+        if number <= current:
+            continue
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for statement in _split_sql(sql):
+                conn.execute(statement)
+            conn.execute(f"PRAGMA user_version={number}")
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        current = number
+    return current
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration script into statements (executescript would commit behind our back)."""
+    statements, buffer = [], ""
+    for line in script.splitlines(keepends=True):
+        if line.lstrip().startswith("--"):
+            continue
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            if buffer.strip():
+                statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

@@ -1,0 +1,85 @@
+"""Identifier formats: ISRC, UPC/EAN (GTIN), Spotify base62 ids, MusicBrainz ids, and what a user types."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+NS_SPOTIFY = 1
+NS_MUSICBRAINZ = 2
+NS_TABLE = 3
+NAMESPACES = {"spotify": NS_SPOTIFY, "musicbrainz": NS_MUSICBRAINZ, "table": NS_TABLE}
+NAMESPACE_NAMES = {value: key for key, value in NAMESPACES.items()}
+
+_ISRC = re.compile(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}")
+_SPOTIFY_ID = re.compile(r"[0-9A-Za-z]{22}")
+_MBID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_SPOTIFY_URI = re.compile(r"spotify:(track|album|artist|playlist):([0-9A-Za-z]{22})")
+_SPOTIFY_URL = re.compile(r"https?://open\.spotify\.com/(?:intl-[a-z-]+/)?(track|album|artist|playlist)/([0-9A-Za-z]{22})")
+
+
+def normalize_isrc(value: str) -> str | None:
+    """The canonical ISRC (upper case, no hyphens or spaces), or None when it is not a valid ISRC."""
+    code = value.replace("-", "").replace(" ", "").upper()
+    return code if _ISRC.fullmatch(code) else None
+
+
+def is_valid_gtin(value: str) -> bool:
+    """UPC-A (12), EAN-13, GTIN-8 and GTIN-14 with a correct check digit."""
+    if len(value) not in (8, 12, 13, 14) or not value.isascii() or not value.isdigit():
+        return False
+    digits = [int(ch) for ch in value]
+    body, check = digits[:-1], digits[-1]
+    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return (10 - total % 10) % 10 == check
+
+
+def gtin_check_digit(body: str) -> str:
+    """The check digit that completes a GTIN body (used by the synthesiser)."""
+    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
+    return str((10 - total % 10) % 10)
+
+
+def is_spotify_id(value: str) -> bool:
+    return bool(_SPOTIFY_ID.fullmatch(value))
+
+
+def is_mbid(value: str) -> bool:
+    return bool(_MBID.fullmatch(value))
+
+
+@dataclass(frozen=True)
+class Reference:
+    """What a user typed, resolved to a kind of lookup: kind is track|album|artist|playlist|isrc|upc|any."""
+
+    kind: str
+    value: str
+    ns: int | None = None
+
+
+def parse_reference(text: str) -> Reference:
+    """Parse 'spotify:track:ID', an open.spotify.com URL, 'isrc:CODE', 'upc:CODE', a bare id or MBID."""
+    text = text.strip()
+    lowered = text.lower()
+    if lowered.startswith("isrc:"):
+        return Reference("isrc", normalize_isrc(text[5:]) or text[5:].strip().upper())
+    if lowered.startswith("upc:") or lowered.startswith("ean:"):
+        return Reference("upc", text[4:].strip())
+    if match := _SPOTIFY_URI.fullmatch(text):
+        return Reference(match.group(1), match.group(2), NS_SPOTIFY)
+    if match := _SPOTIFY_URL.match(text):
+        return Reference(match.group(1), match.group(2), NS_SPOTIFY)
+    for prefix in ("track:", "album:", "artist:", "playlist:"):
+        if lowered.startswith(prefix):
+            return Reference(prefix[:-1], text[len(prefix):].strip())
+    if lowered.startswith("musicbrainz:") or lowered.startswith("mbid:"):
+        return Reference("any", text.split(":", 1)[1].strip().lower(), NS_MUSICBRAINZ)
+    if is_mbid(lowered):
+        return Reference("any", lowered, NS_MUSICBRAINZ)
+    if is_spotify_id(text):
+        return Reference("any", text, NS_SPOTIFY)
+    if normalize_isrc(text) and len(text.replace("-", "")) == 12 and not text.isdigit():
+        return Reference("isrc", normalize_isrc(text) or text)
+    if text.isdigit() and is_valid_gtin(text):
+        return Reference("upc", text)
+    return Reference("any", text)

@@ -1,0 +1,319 @@
+"""Writing records into the catalog: one transaction per batch, fuller and newer objects win.
+
+A row is replaced only by a record of a higher level, or of the same level and a newer fetched_at; everything
+else leaves it untouched. With rowids assigned in input order and each batch committed atomically, importing a
+file twice changes nothing, and an import killed at any moment then run again ends in the same state as one
+clean run.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from typing import Any
+
+import orjson
+
+from fonoteca.catalog.records import (
+    AlbumLinkRec, AlbumRec, ArtistRec, FeaturesRec, PlaylistRec, Record, Shape, TrackRec,
+)
+
+CACHE_LIMIT = 1_000_000
+
+
+def _dumps(value: Any) -> str | None:
+    return orjson.dumps(value).decode() if value else None
+
+
+class Interner:
+    """A de-duplicated value table (shapes, market lists, genres) with an in-memory cache of its ids."""
+
+    def __init__(self, conn: sqlite3.Connection, table: str, column: str) -> None:
+        self.conn, self.table, self.column = conn, table, column
+        self.cache: dict[Any, int] = {}
+
+    def id(self, value: Any, text: str) -> int:
+        found = self.cache.get(value)
+        if found is not None:
+            return found
+        row = self.conn.execute(f"SELECT rowid FROM {self.table} WHERE {self.column} = ?", (text,)).fetchone()
+        if row is None:
+            found = self.conn.execute(f"INSERT INTO {self.table} ({self.column}) VALUES (?)", (text,)).lastrowid
+        else:
+            found = row[0]
+        if len(self.cache) >= CACHE_LIMIT:
+            self.cache.clear()
+        self.cache[value] = found  # type: ignore[assignment]
+        return found  # type: ignore[return-value]
+
+    def reset(self) -> None:
+        self.cache.clear()
+
+
+class Store:
+    def __init__(self, conn: sqlite3.Connection, source: int | None, fetched_at: int) -> None:
+        self.conn = conn
+        self.source = source
+        self.fetched_at = fetched_at
+        self.shapes = Interner(conn, "shapes", "keys")
+        self.markets = Interner(conn, "market_lists", "markets")
+        self.genres = Interner(conn, "genres", "name")
+        self.written = {"artists": 0, "albums": 0, "tracks": 0, "audio_features": 0, "playlists": 0}
+
+    # --- interning -----------------------------------------------------------------------------------------
+    def shape_id(self, shape: Shape | None) -> int | None:
+        if shape is None:
+            return None
+        return self.shapes.id(shape, orjson.dumps(shape).decode())
+
+    def market_id(self, markets: str | None) -> int | None:
+        if markets is None:
+            return None
+        return self.markets.id(markets, markets)
+
+    # --- batches -------------------------------------------------------------------------------------------
+    def write(self, records: Iterable[Record]) -> None:
+        """Write one batch atomically."""
+        best: dict[type, dict[Any, Record]] = {ArtistRec: {}, AlbumRec: {}, TrackRec: {}, FeaturesRec: {}}
+        playlists: list[PlaylistRec] = []
+        album_links: list[AlbumLinkRec] = []
+        for rec in records:
+            kind = type(rec)
+            if kind is PlaylistRec:
+                playlists.append(rec)  # type: ignore[arg-type]
+                continue
+            if kind is AlbumLinkRec:
+                album_links.append(rec)  # type: ignore[arg-type]
+                continue
+            table = best[kind]
+            key = (rec.ns, rec.track) if kind is FeaturesRec else (rec.ns, rec.id)  # type: ignore[union-attr]
+            held = table.get(key)
+            if held is None or (kind is not FeaturesRec and rec.level > held.level):  # type: ignore[union-attr]
+                table[key] = rec
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            artist_ids = self._write_artists(best[ArtistRec])  # type: ignore[arg-type]
+            album_ids = self._write_albums(best[AlbumRec], artist_ids)  # type: ignore[arg-type]
+            track_ids = self._write_tracks(best[TrackRec], album_ids, artist_ids)  # type: ignore[arg-type]
+            self._write_features(best[FeaturesRec], track_ids)  # type: ignore[arg-type]
+            self._write_playlists(playlists, track_ids)
+            self._write_album_links(album_links, album_ids, track_ids)
+            self.conn.execute("COMMIT")
+        except BaseException:
+            if self.conn.in_transaction:
+                self.conn.execute("ROLLBACK")
+            for interner in (self.shapes, self.markets, self.genres):
+                interner.reset()
+            raise
+
+    def _existing(self, table: str, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, int, int]]:
+        """(ns, id) -> (rowid, level, fetched_at) for the rows that exist."""
+        by_ns: dict[int, list[str]] = {}
+        for ns, id_ in keys:
+            by_ns.setdefault(ns, []).append(id_)
+        found = {}
+        for ns, ids in by_ns.items():
+            rows = self.conn.execute(
+                f"SELECT j.value, t.rowid, t.level, t.fetched_at FROM json_each(?) AS j "
+                f"JOIN {table} AS t ON t.id = j.value AND t.ns = ?",
+                (orjson.dumps(ids).decode(), ns),
+            )
+            for id_, rowid, level, fetched_at in rows:
+                found[(ns, id_)] = (rowid, level, fetched_at)
+        return found
+
+    def _next_rowid(self, table: str) -> int:
+        return self.conn.execute(f"SELECT coalesce(max(rowid), 0) + 1 FROM {table}").fetchone()[0]
+
+    def _plan(self, table: str, recs: dict[Any, Any]) -> tuple[dict[Any, int], list[tuple[int, Any]], list[int]]:
+        """Decide each record's rowid and whether it is written: (ids, [(rowid, rec) to write], replaced rowids)."""
+        existing = self._existing(table, recs.keys())
+        next_rowid = self._next_rowid(table)
+        ids: dict[Any, int] = {}
+        to_write: list[tuple[int, Any]] = []
+        replaced: list[int] = []
+        fetched_at = self.fetched_at
+        for key, rec in recs.items():
+            held = existing.get(key)
+            if held is None:
+                ids[key] = next_rowid
+                to_write.append((next_rowid, rec))
+                next_rowid += 1
+                continue
+            rowid, level, held_at = held
+            ids[key] = rowid
+            if rec.level > level or (rec.level == level and fetched_at > held_at):
+                to_write.append((rowid, rec))
+                replaced.append(rowid)
+        self.written[table] += len(to_write)
+        return ids, to_write, replaced
+
+    def _delete_children(self, sql: str, rowids: list[int]) -> None:
+        if rowids:
+            self.conn.executemany(sql, [(r,) for r in rowids])
+
+    def _images(self, kind: str, rowid: int, images: Any, rows: list[tuple[Any, ...]]) -> None:
+        for position, (url, width, height, shape) in enumerate(images):
+            rows.append((kind, rowid, position, url, width, height, self.shape_id(shape)))
+
+    def _write_artists(self, recs: dict[Any, ArtistRec]) -> dict[Any, int]:
+        ids, to_write, replaced = self._plan("artists", recs)
+        self._delete_children("DELETE FROM artist_genres WHERE artist = ?", replaced)
+        self._delete_children("DELETE FROM images WHERE owner_kind = 'artist' AND owner = ?", replaced)
+        rows, genres, images = [], [], []
+        source, fetched_at = self.source, self.fetched_at
+        for rowid, r in to_write:
+            rows.append((rowid, r.ns, r.id, r.name, r.popularity, r.followers, r.level, fetched_at, source,
+                         self.shape_id(r.shape), _dumps(r.extra)))
+            if r.genres:
+                for position, genre in enumerate(r.genres):
+                    genres.append((rowid, position, self.genres.id(genre, genre)))
+            if r.images:
+                self._images("artist", rowid, r.images, images)
+        self.conn.executemany("INSERT OR REPLACE INTO artists VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self.conn.executemany("INSERT INTO artist_genres VALUES (?,?,?)", genres)
+        self.conn.executemany("INSERT INTO images VALUES (?,?,?,?,?,?,?)", images)
+        return ids
+
+    def _stub_ids(self, table: str, keys: set[tuple[int, str]], known: dict[Any, int]) -> None:
+        """Rowids for referenced entities not in this batch: existing rows, else new stub rows (level 0)."""
+        missing = [k for k in keys if k not in known]
+        if not missing:
+            return
+        existing = self._existing(table, missing)
+        next_rowid = self._next_rowid(table)
+        stubs = []
+        for key in missing:
+            if key in existing:
+                known[key] = existing[key][0]
+            else:
+                known[key] = next_rowid
+                stubs.append((next_rowid, key[0], key[1], self.fetched_at, self.source))
+                next_rowid += 1
+        self.conn.executemany(f"INSERT INTO {table} (rowid, ns, id, level, fetched_at, source) VALUES (?,?,?,0,?,?)", stubs)
+
+    def _links(self, owner: int, links: Any, ids: dict[Any, int], ns: int, rows: list[tuple[Any, ...]]) -> None:
+        for position, (id_, shape) in enumerate(links):
+            rows.append((owner, position, ids[(ns, id_)], self.shape_id(shape)))
+
+    def _write_albums(self, recs: dict[Any, AlbumRec], artist_ids: dict[Any, int]) -> dict[Any, int]:
+        ids, to_write, replaced = self._plan("albums", recs)
+        self._delete_children("DELETE FROM album_artists WHERE album = ?", replaced)
+        self._delete_children("DELETE FROM images WHERE owner_kind = 'album' AND owner = ?", replaced)
+        self._delete_children("DELETE FROM external_ids WHERE owner_kind = 'album' AND owner = ?", replaced)
+        self._stub_ids("artists", {(r.ns, a[0]) for _, r in to_write if r.artists for a in r.artists}, artist_ids)
+        rows, links, images, external = [], [], [], []
+        source, fetched_at = self.source, self.fetched_at
+        for rowid, r in to_write:
+            extra = r.extra
+            if r.items is not None:
+                extra = dict(extra or {})
+                extra["tracks"] = dict(extra["tracks"], items=[
+                    [track_id, self.shape_id(shape)] + ([track_extra] if track_extra else [])
+                    for track_id, shape, track_extra in r.items
+                ])
+            rows.append((rowid, r.ns, r.id, r.name, r.album_type, r.total_tracks, r.release_date,
+                         r.release_date_precision, r.label, r.popularity, self.market_id(r.markets), r.upc,
+                         r.level, fetched_at, source, self.shape_id(r.shape), _dumps(extra)))
+            if r.artists:
+                self._links(rowid, r.artists, artist_ids, r.ns, links)
+            if r.images:
+                self._images("album", rowid, r.images, images)
+            for kind, value in r.external_ids:
+                external.append(("album", rowid, kind, value))
+        self.conn.executemany("INSERT OR REPLACE INTO albums VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self.conn.executemany("INSERT INTO album_artists VALUES (?,?,?,?)", links)
+        self.conn.executemany("INSERT INTO images VALUES (?,?,?,?,?,?,?)", images)
+        self.conn.executemany("INSERT OR IGNORE INTO external_ids VALUES (?,?,?,?)", external)
+        return ids
+
+    def _write_tracks(self, recs: dict[Any, TrackRec], album_ids: dict[Any, int], artist_ids: dict[Any, int]) -> dict[Any, int]:
+        ids, to_write, replaced = self._plan("tracks", recs)
+        self._delete_children("DELETE FROM track_artists WHERE track = ?", replaced)
+        self._delete_children("DELETE FROM external_ids WHERE owner_kind = 'track' AND owner = ?", replaced)
+        self._stub_ids("albums", {(r.ns, r.album) for _, r in to_write if r.album is not None}, album_ids)
+        self._stub_ids("artists", {(r.ns, a[0]) for _, r in to_write if r.artists for a in r.artists}, artist_ids)
+        rows, links, external = [], [], []
+        source, fetched_at = self.source, self.fetched_at
+        shape_id, market_id = self.shape_id, self.market_id
+        for rowid, r in to_write:
+            rows.append((rowid, r.ns, r.id, r.name, album_ids[(r.ns, r.album)] if r.album is not None else None,
+                         r.disc_number, r.track_number, r.duration_ms, r.explicit, r.popularity, r.preview_url,
+                         r.is_local, market_id(r.markets), r.isrc, r.level, fetched_at, source, shape_id(r.shape),
+                         shape_id(r.album_shape), _dumps(r.extra)))
+            if r.artists:
+                self._links(rowid, r.artists, artist_ids, r.ns, links)
+            for kind, value in r.external_ids:
+                if kind != "isrc" or value != r.isrc or len(r.external_ids) > 1:
+                    external.append(("track", rowid, kind, value))
+        self.conn.executemany("INSERT OR REPLACE INTO tracks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self.conn.executemany("INSERT INTO track_artists VALUES (?,?,?,?)", links)
+        self.conn.executemany("INSERT OR IGNORE INTO external_ids VALUES (?,?,?,?)", external)
+        return ids
+
+    def _write_features(self, recs: dict[Any, FeaturesRec], track_ids: dict[Any, int]) -> None:
+        if not recs:
+            return
+        self._stub_ids("tracks", set(recs), track_ids)
+        rowids = [track_ids[key] for key in recs]
+        held = dict(self.conn.execute(
+            "SELECT f.track, f.fetched_at FROM json_each(?) AS j JOIN audio_features AS f ON f.track = j.value",
+            (orjson.dumps(rowids).decode(),),
+        ).fetchall())
+        rows = []
+        for key, r in recs.items():
+            rowid = track_ids[key]
+            if rowid in held and held[rowid] >= self.fetched_at:
+                continue
+            rows.append((rowid, *r.values, r.origin, self.fetched_at, self.source, self.shape_id(r.shape), _dumps(r.extra)))
+        self.written["audio_features"] += len(rows)
+        self.conn.executemany("INSERT OR REPLACE INTO audio_features VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+
+    def _write_playlists(self, recs: list[PlaylistRec], track_ids: dict[Any, int]) -> None:
+        if not recs:
+            return
+        best: dict[Any, PlaylistRec] = {}
+        pages: list[PlaylistRec] = []
+        for r in recs:
+            if r.level == 0:
+                pages.append(r)
+            held = best.get((r.ns, r.id))
+            if held is None or r.level > held.level:
+                best[(r.ns, r.id)] = r
+        ids, to_write, replaced = self._plan("playlists", best)
+        self._delete_children("DELETE FROM images WHERE owner_kind = 'playlist' AND owner = ?", replaced)
+        self._delete_children("DELETE FROM playlist_items WHERE playlist = ?", [rowid for rowid, r in to_write if r.items is not None and r.level > 0])
+        item_tracks = {(r.ns, item.track) for r in recs for item in (r.items or ()) if item.track is not None}
+        self._stub_ids("tracks", item_tracks, track_ids)
+        rows, images, items = [], [], []
+        for rowid, r in to_write:
+            if r.level == 0:
+                rows.append((rowid, r.ns, r.id, None, None, None, None, None, None, None, 0, self.fetched_at, self.source, None, None))
+                continue
+            rows.append((rowid, r.ns, r.id, r.name, r.description, r.owner_id, r.public, r.collaborative, r.followers,
+                         r.snapshot_id, r.level, self.fetched_at, self.source, self.shape_id(r.shape), _dumps(r.extra)))
+            if r.images:
+                self._images("playlist", rowid, r.images, images)
+            for item in r.items or ():
+                items.append(self._item_row(rowid, r.ns, item, track_ids))
+        for r in pages:  # pages of items (/playlists/ID/tracks) add or refresh the positions they cover
+            for item in r.items or ():
+                items.append(self._item_row(ids[(r.ns, r.id)], r.ns, item, track_ids))
+        self.conn.executemany("INSERT OR REPLACE INTO playlists VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self.conn.executemany("INSERT INTO images VALUES (?,?,?,?,?,?,?)", images)
+        self.conn.executemany("INSERT OR REPLACE INTO playlist_items VALUES (?,?,?,?,?,?,?)", items)
+
+    def _item_row(self, playlist: int, ns: int, item: Any, track_ids: dict[Any, int]) -> tuple[Any, ...]:
+        track = track_ids[(ns, item.track)] if item.track is not None else None
+        return (playlist, item.position, track, item.added_at, self.shape_id(item.shape),
+                self.shape_id(item.track_shape), _dumps(item.extra))
+
+    def _write_album_links(self, recs: list[AlbumLinkRec], album_ids: dict[Any, int], track_ids: dict[Any, int]) -> None:
+        if not recs:
+            return
+        self._stub_ids("albums", {(r.ns, r.album) for r in recs}, album_ids)
+        self._stub_ids("tracks", {(r.ns, r.track) for r in recs}, track_ids)
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO album_tracks VALUES (?,?,?,?)",
+            [(album_ids[(r.ns, r.album)], r.disc, r.number, track_ids[(r.ns, r.track)]) for r in recs],
+        )

@@ -1,0 +1,80 @@
+"""The `fonoteca` command: one typer app; each stage registers its own sub-commands."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from fonoteca import __version__
+from fonoteca.console import console
+from fonoteca.errors import FonotecaError, UsageError
+
+app = typer.Typer(
+    name="fonoteca",
+    help="Build, publish, search and mirror a preservation archive of recorded music.\n\n"
+    "Pipeline: import -> search -> plan -> ingest -> pack -> mirror/verify -> serve. "
+    "Fonoteca works only on files and metadata you have the right to preserve; it never downloads from "
+    "streaming services and never circumvents DRM.",
+    no_args_is_help=True,
+    add_completion=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"fonoteca {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    ctx: typer.Context,
+    archive: Optional[Path] = typer.Option(
+        None, "-A", "--archive", envvar="FONOTECA_ARCHIVE",
+        help="Archive directory (default: $FONOTECA_ARCHIVE, else the current directory).",
+    ),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+) -> None:
+    ctx.obj = {"archive": archive}
+
+
+def _register_stages() -> None:
+    from fonoteca.catalog import cli as catalog_cli
+    from fonoteca.synth import cli as synth_cli
+
+    catalog_cli.register(app)
+    synth_cli.register(app)
+
+
+_register_stages()
+
+
+def main() -> None:
+    try:
+        app(standalone_mode=False)
+    except UsageError as exc:
+        console.print(f"[red]error:[/red] {exc}", markup=True)
+        sys.exit(2)
+    except FonotecaError as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        sys.exit(1)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        console.print("aborted")
+        sys.exit(1)
+    except KeyboardInterrupt:
+        console.print("interrupted")
+        sys.exit(130)
+    except Exception as exc:  # click's usage errors arrive here in non-standalone mode
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise

@@ -1,0 +1,1 @@
+"""Realistic synthetic catalogs (and, later, audio) for demos, tests and benchmarks."""

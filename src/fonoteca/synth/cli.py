@@ -1,0 +1,54 @@
+"""`fonoteca synth`: synthetic data for demos, tests and benchmarks."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import typer
+
+from fonoteca.console import console, progress
+from fonoteca.errors import UsageError
+
+synth_app = typer.Typer(help="Generate realistic synthetic data (catalogs, audio) for demos, tests and benchmarks.", no_args_is_help=True)
+
+KINDS = {"track", "artist", "audio-features"}
+
+
+@synth_app.command("catalog")
+def synth_catalog(
+    tracks: int = typer.Option(..., "--tracks", min=1, help="Number of tracks."),
+    out: Path = typer.Option(..., "--out", help="Output JSON lines file; .zst or .gz compresses."),
+    kinds: str = typer.Option("artist,track,audio-features", help="Comma-separated: artist, track, audio-features."),
+    seed: int = typer.Option(1, help="Random seed (same seed, same catalog)."),
+) -> None:
+    """Write Spotify-shaped JSON lines: full artists, full tracks (nested album and artists), audio features."""
+    from fonoteca.catalog.cli import _open_sink
+    from fonoteca.synth.catalog import CatalogSynth
+
+    chosen = {k.strip() for k in kinds.split(",") if k.strip()}
+    if not chosen or not chosen <= KINDS:
+        raise UsageError(f"--kinds takes a comma-separated subset of {', '.join(sorted(KINDS))}")
+    synth = CatalogSynth(tracks, seed=seed)
+    sink = _open_sink(out)
+    written = 0
+    with progress() as bar:
+        task = bar.add_task("synth catalog", total=None, unit="objects")
+        buffer: list[bytes] = []
+        for obj in synth.objects(chosen):
+            buffer.append(orjson.dumps(obj))
+            if len(buffer) >= 2000:
+                sink.write(b"\n".join(buffer) + b"\n")
+                written += len(buffer)
+                bar.advance(task, len(buffer))
+                buffer = []
+        if buffer:
+            sink.write(b"\n".join(buffer) + b"\n")
+            written += len(buffer)
+            bar.advance(task, len(buffer))
+    sink.close()
+    console.print(f"wrote {written:,} objects ({tracks:,} tracks) to {out}")
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(synth_app, name="synth")
