@@ -30,7 +30,7 @@ def track_summary(conn: sqlite3.Connection, rowid: int) -> dict[str, Any]:
         "album": {"id": album_id, "name": album_name, "release_date": release_date, "upc": upc} if album_id else None,
         "disc_number": disc, "track_number": number, "duration_ms": duration,
         "explicit": None if explicit is None else bool(explicit), "popularity": popularity, "isrc": isrc,
-        "complete": level >= 2,
+        "complete": level >= 3,
     }
 
 

@@ -2,13 +2,16 @@
 
 Records refer to other entities by their text ids and to shapes by key tuples, so importers need no database
 and can run in worker processes. `extra` holds what the schema does not model (see spotify.py for its layout).
-Levels: 0 stub (only an id is known), 1 simplified object, 2 full object. A row is replaced only by a record of a
-higher level, or of the same level and a newer fetched_at.
+Levels: 0 stub (only an id is known), 1 table row (partial data from a CSV), 2 simplified object (an album
+inside a track), 3 full object. A row is replaced only by a record of a higher level, or of the same level and a
+newer fetched_at.
 """
 
 from __future__ import annotations
 
 from typing import Any, NamedTuple
+
+LEVEL_STUB, LEVEL_TABLE, LEVEL_SIMPLIFIED, LEVEL_FULL = 0, 1, 2, 3
 
 Shape = tuple[str, ...]
 Image = tuple[Any, Any, Any, Shape]  # url, width, height, key tuple

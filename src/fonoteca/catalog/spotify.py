@@ -19,7 +19,7 @@ from typing import Any
 
 from fonoteca.catalog.ids import NS_SPOTIFY, is_spotify_id, is_valid_gtin, normalize_isrc
 from fonoteca.catalog.records import (
-    FEATURE_FIELDS, AlbumRec, ArtistRec, FeaturesRec, PlaylistItemRec, PlaylistRec, Record, RecordError,
+    FEATURE_FIELDS, LEVEL_FULL, LEVEL_SIMPLIFIED, LEVEL_STUB, AlbumRec, ArtistRec, FeaturesRec, PlaylistItemRec, PlaylistRec, Record, RecordError,
     Shape, TrackRec,
 )
 
@@ -189,7 +189,7 @@ def encode_artist(obj: dict[str, Any], out: list[Record]) -> tuple[str, Shape, d
     extra = _put_raw({}, raw)
     out.append(ArtistRec(
         NS_SPOTIFY, id_, name, _int(obj.get("popularity"), "artist.popularity"), followers,
-        2 if full else 1, shape, extra, genres, images,
+        LEVEL_FULL if full else LEVEL_SIMPLIFIED, shape, extra, genres, images,
     ))
     return id_, shape, extra
 
@@ -270,7 +270,7 @@ def encode_album(obj: dict[str, Any], out: list[Record]) -> tuple[str, Shape, di
         _text(obj.get("label"), "album.label"),
         _int(obj.get("popularity"), "album.popularity"),
         _markets(obj.get("available_markets"), "album.available_markets"),
-        upc, 2 if full else 1, shape, extra, artists, images, ext_ids, items,
+        upc, LEVEL_FULL if full else LEVEL_SIMPLIFIED, shape, extra, artists, images, ext_ids, items,
     ))
     return id_, shape, extra
 
@@ -312,7 +312,7 @@ def encode_track(obj: dict[str, Any], out: list[Record], album: str | None = Non
         _text(obj.get("preview_url"), "preview_url"),
         _bool(obj.get("is_local"), "is_local"),
         _markets(obj.get("available_markets"), "available_markets"),
-        isrc, 2 if full else 1, shape, album_shape, extra_value, artists, ext_ids,
+        isrc, LEVEL_FULL if full else LEVEL_SIMPLIFIED, shape, album_shape, extra_value, artists, ext_ids,
     ))
     return id_, shape, extra_value
 
@@ -402,7 +402,7 @@ def encode_playlist(obj: dict[str, Any], out: list[Record]) -> None:
         _bool(obj.get("collaborative"), "collaborative"),
         followers,
         _text(obj.get("snapshot_id"), "snapshot_id"),
-        2 if full else 1, shape, _put_raw(extra, raw), images, items,
+        LEVEL_FULL if full else LEVEL_SIMPLIFIED, shape, _put_raw(extra, raw), images, items,
     ))
 
 
@@ -491,7 +491,7 @@ def _encode_page(page: dict[str, Any], out: list[Record]) -> None:
     if playlist is not None and ("/tracks" in str(href) or "/items" in str(href)):
         offset = page.get("offset") if type(page.get("offset")) is int else 0
         entries = tuple(_encode_item(_object(item, "items[]"), offset + i, out) for i, item in enumerate(items))
-        out.append(PlaylistRec(NS_SPOTIFY, playlist, None, None, None, None, None, None, None, 0, None, None, None, entries))
+        out.append(PlaylistRec(NS_SPOTIFY, playlist, None, None, None, None, None, None, None, LEVEL_STUB, None, None, None, entries))
         return
     for i, item in enumerate(items):
         item = _object(item, f"items[{i}]")

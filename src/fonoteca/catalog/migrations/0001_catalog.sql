@@ -1,7 +1,7 @@
 -- Fonoteca catalog, schema version 1.
 -- Integer rowids for joins; text ids are source-native and live in a namespace (ns: 1 spotify, 2 musicbrainz,
 -- 3 table). Every entity row carries provenance (source, fetched_at), how complete the object was (level:
--- 0 stub, 1 simplified, 2 full), the key list of the source object (shape) and the fields the schema does not
+-- 0 stub, 1 table row, 2 simplified, 3 full), the key list of the source object (shape) and the fields the schema does not
 -- model (extra, JSON), so that the source JSON can be rebuilt exactly.
 
 CREATE TABLE sources (
