@@ -43,7 +43,7 @@ def _print_summary(summary: ImportSummary, as_json: bool) -> None:
             console.print(f"[yellow]{f.path}: {f.rejected} rejected[/yellow] -> {f.rejects_file}: {reasons}")
 
 
-def _run_import(ctx: typer.Context, paths: list[Path], fmt: str, units, encode, fetched_at: Optional[str],
+def _run_import(ctx: typer.Context, paths: list[Path], fmt: str, codec, fetched_at: Optional[str],
                 strict: bool, as_json: bool) -> None:
     archive = open_archive(ctx)
     files = expand_paths(paths, JSON_SUFFIXES)
@@ -52,7 +52,8 @@ def _run_import(ctx: typer.Context, paths: list[Path], fmt: str, units, encode, 
     with progress() as bar:
         task = bar.add_task(f"import {fmt}", total=None, unit="objects")
         summary = import_json_files(
-            archive, files, fmt, units, encode, fetched_at=parse_fetched_at(fetched_at),
+            archive, files, fmt, codec.units, codec.encode, reset=getattr(codec, "reset", None),
+            fetched_at=parse_fetched_at(fetched_at),
             progress=lambda n: bar.advance(task, n),
         )
     _update_index(archive)
@@ -88,7 +89,7 @@ def import_spotify(
     """
     from fonoteca.catalog import spotify
 
-    _run_import(ctx, paths, "spotify", spotify.units, spotify.encode, fetched_at, strict, as_json)
+    _run_import(ctx, paths, "spotify", spotify, fetched_at, strict, as_json)
 
 
 @import_app.command("musicbrainz")
@@ -102,7 +103,7 @@ def import_musicbrainz(
     """Import MusicBrainz JSON: artists, releases (barcode -> UPC), media and tracks, recordings with ISRCs, genres."""
     from fonoteca.catalog import musicbrainz
 
-    _run_import(ctx, paths, "musicbrainz", musicbrainz.units, musicbrainz.encode, fetched_at, strict, as_json)
+    _run_import(ctx, paths, "musicbrainz", musicbrainz, fetched_at, strict, as_json)
 
 
 @import_app.command("table")

@@ -23,6 +23,7 @@ BATCH_RECORDS = 20000
 # An encoder turns one parsed JSON value into (where, records) units, raising RecordError per bad unit.
 Units = Callable[[Any], Iterator[tuple[str, Any]]]
 Encode = Callable[[Any, list[Record]], None]
+Reset = Callable[[], None]
 
 
 @dataclass
@@ -104,6 +105,7 @@ def import_json_files(
     units: Units,
     encode: Encode,
     *,
+    reset: Reset | None = None,
     fetched_at: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
@@ -115,7 +117,9 @@ def import_json_files(
         for path in paths:
             source, mtime = register_source(conn, path, fmt)
             store = Store(conn, source, fetched_at if fetched_at is not None else mtime)
-            file_summary = _import_one(conn, store, archive.dir("rejects"), path, units, encode, progress)
+            if reset:
+                reset()  # nested-object memory is per file: fetched_at differs between files
+            file_summary = _import_one(conn, store, archive.dir("rejects"), path, units, encode, reset, progress)
             summary.files.append(file_summary)
             for key, value in store.written.items():
                 summary.written[key] = summary.written.get(key, 0) + value
@@ -126,7 +130,7 @@ def import_json_files(
 
 
 def _import_one(conn: Any, store: Store, rejects_dir: Path, path: Path, units: Units, encode: Encode,
-                progress: Callable[[int], None] | None) -> FileSummary:
+                reset: Reset | None, progress: Callable[[int], None] | None) -> FileSummary:
     log = RejectLog(rejects_dir, path)
     result = FileSummary(str(path))
     run = conn.execute(
@@ -139,7 +143,7 @@ def _import_one(conn: Any, store: Store, rejects_dir: Path, path: Path, units: U
             if isinstance(piece, Problem):
                 log.add(piece.number, piece.reason, piece.data)
                 continue
-            for unit_records in _encode_piece(piece, units, encode, log):
+            for unit_records in _encode_piece(piece, units, encode, reset, log):
                 batch.extend(unit_records)
                 result.units += 1
             if len(batch) >= BATCH_RECORDS:
@@ -164,7 +168,7 @@ def _import_one(conn: Any, store: Store, rejects_dir: Path, path: Path, units: U
     return result
 
 
-def _encode_piece(piece: Piece, units: Units, encode: Encode, log: RejectLog) -> Iterator[list[Record]]:
+def _encode_piece(piece: Piece, units: Units, encode: Encode, reset: Reset | None, log: RejectLog) -> Iterator[list[Record]]:
     try:
         value = orjson.loads(piece.data)
     except orjson.JSONDecodeError as exc:
@@ -176,6 +180,8 @@ def _encode_piece(piece: Piece, units: Units, encode: Encode, log: RejectLog) ->
         try:
             encode(unit, out)
         except RecordError as exc:
+            if reset:
+                reset()
             raw = orjson.dumps(unit) if piece.whole_document else piece.data
             log.add(piece.number, str(exc), raw, where)
             continue

@@ -47,6 +47,30 @@ IMAGE_KEYS = frozenset({"url", "height", "width"})
 
 _unknown_cache: dict[tuple[frozenset[str], Shape], tuple[str, ...]] = {}
 
+# Nested albums and artists repeat in every track that carries them. When the same id comes again with an equal
+# object (one C-level comparison), its record was already emitted: the store would skip an identical duplicate
+# anyway, so encoding it again is wasted work. Cleared when a unit is rejected (its records were discarded).
+_seen_nested: dict[tuple[str, str], tuple[dict[str, Any], tuple[str, Shape, dict[str, Any] | None]]] = {}
+SEEN_LIMIT = 200_000
+
+
+def reset() -> None:
+    """Forget nested objects seen so far (called when a unit's records are thrown away)."""
+    _seen_nested.clear()
+
+
+def _seen(kind: str, obj: dict[str, Any]) -> tuple[str, Shape, dict[str, Any] | None] | None:
+    held = _seen_nested.get((kind, obj.get("id")))  # type: ignore[arg-type]
+    if held is not None and held[0] == obj:
+        return held[1]
+    return None
+
+
+def _remember(kind: str, obj: dict[str, Any], result: tuple[str, Shape, dict[str, Any] | None]) -> None:
+    if len(_seen_nested) >= SEEN_LIMIT:
+        _seen_nested.clear()
+    _seen_nested[(kind, result[0])] = (obj, result)
+
 
 def _unknown(modelled: frozenset[str], shape: Shape) -> tuple[str, ...]:
     """Keys of a shape the schema does not model (cached: real data has a handful of shapes)."""
@@ -198,7 +222,11 @@ def _nested_artists(value: Any, field: str, out: list[Record], extra: dict[str, 
     links = []
     nested = []
     for artist in _list(value, field):
-        id_, shape, sub = encode_artist(_object(artist, field + "[]"), out)
+        known = _seen("artist", artist) if type(artist) is dict else None
+        if known is None:
+            known = encode_artist(_object(artist, field + "[]"), out)
+            _remember("artist", artist, known)
+        id_, shape, sub = known
         links.append((id_, shape))
         nested.append(sub)
     if any(nested):
@@ -289,7 +317,11 @@ def encode_track(obj: dict[str, Any], out: list[Record], album: str | None = Non
         if nested is None:
             raw["album"] = None
         else:
-            album, album_shape, album_extra = encode_album(_object(nested, "album"), out)
+            known = _seen("album", nested) if type(nested) is dict else None
+            if known is None:
+                known = encode_album(_object(nested, "album"), out)
+                _remember("album", nested, known)
+            album, album_shape, album_extra = known
             if album_extra:
                 extra["album"] = album_extra
     artists = _nested_artists(obj["artists"], "artists", out, extra) if "artists" in obj else None
