@@ -31,17 +31,16 @@ def run_cli(*args: str, archive: Path | None = None) -> Result:
     runner = CliRunner()
     full = (["-A", str(archive)] if archive is not None else []) + [str(a) for a in args]
     result = runner.invoke(app, full, catch_exceptions=True)
-    code = result.exit_code
+    code, stderr = result.exit_code, result.stderr
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         from fonoteca.errors import FonotecaError, UsageError
 
-        if isinstance(result.exception, UsageError):
-            code = 2
-        elif isinstance(result.exception, FonotecaError):
-            code = 1
+        if isinstance(result.exception, FonotecaError):  # what main() prints and returns
+            code = 2 if isinstance(result.exception, UsageError) else 1
+            stderr += f"error: {result.exception}\n"
         else:
             raise result.exception
-    return Result(code, result.stdout, result.stderr)
+    return Result(code, result.stdout, stderr)
 
 
 def run_subprocess(*args: str, archive: Path | None = None, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:

@@ -48,9 +48,16 @@ class Archive:
         return path
 
     def connect(self, *, readonly: bool = False) -> sqlite3.Connection:
-        conn = db.connect(self.catalog_path, readonly=readonly)
-        if not readonly:
-            db.migrate(conn)
+        """A connection to the catalog; the schema is brought up to date first (refused when it is newer)."""
+        if readonly:
+            conn = db.connect(self.catalog_path, readonly=True)
+            if db.needs_migration(conn):
+                conn.close()
+                self.connect().close()
+                conn = db.connect(self.catalog_path, readonly=True)
+            return conn
+        conn = db.connect(self.catalog_path)
+        db.migrate(conn)
         return conn
 
     @property

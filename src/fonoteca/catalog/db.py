@@ -37,13 +37,20 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def migrate(conn: sqlite3.Connection) -> int:
-    """Apply every migration newer than the database's user_version; return the resulting version."""
+def needs_migration(conn: sqlite3.Connection) -> bool:
+    """True when the schema is older than this code; raises when it is newer."""
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     if current > SCHEMA_VERSION:
         raise FonotecaError(
             f"catalog schema version {current} is newer than this Fonoteca understands ({SCHEMA_VERSION}); upgrade Fonoteca"
         )
+    return current < SCHEMA_VERSION
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply every migration newer than the database's user_version; return the resulting version."""
+    needs_migration(conn)
+    current = conn.execute("PRAGMA user_version").fetchone()[0]
     for number, sql in _migrations():
         if number <= current:
             continue
