@@ -13,7 +13,7 @@ from rich.table import Table
 from fonoteca import archive as archive_mod
 from fonoteca.catalog import export as export_mod
 from fonoteca.catalog import query
-from fonoteca.catalog.importer import ImportSummary, expand_paths, import_json_files, parse_fetched_at
+from fonoteca.catalog.importer import Codec, ImportSummary, expand_paths, import_json_files, parse_fetched_at
 from fonoteca.console import console, print_json, progress
 from fonoteca.errors import FonotecaError, UsageError
 
@@ -52,8 +52,7 @@ def _run_import(ctx: typer.Context, paths: list[Path], fmt: str, codec, fetched_
     with progress() as bar:
         task = bar.add_task(f"import {fmt}", total=None, unit="objects")
         summary = import_json_files(
-            archive, files, fmt, codec.units, codec.encode, reset=getattr(codec, "reset", None),
-            fetched_at=parse_fetched_at(fetched_at),
+            archive, files, fmt, codec, fetched_at=parse_fetched_at(fetched_at),
             progress=lambda n: bar.advance(task, n),
         )
     _update_index(archive)
@@ -87,9 +86,10 @@ def import_spotify(
     ({"tracks": [...]}), paging objects (search results, album tracks, playlist items), one object per line,
     and gzip/zstd compressed files. Bad records go to rejects/ with file, line and reason; the rest is imported.
     """
-    from fonoteca.catalog import spotify
+    from fonoteca.catalog import spotify, spotify_fast
 
-    _run_import(ctx, paths, "spotify", spotify, fetched_at, strict, as_json)
+    codec = Codec(spotify.units, spotify.encode, spotify_fast.reset, spotify_fast.encode_line)
+    _run_import(ctx, paths, "spotify", codec, fetched_at, strict, as_json)
 
 
 @import_app.command("musicbrainz")
@@ -103,7 +103,7 @@ def import_musicbrainz(
     """Import MusicBrainz JSON: artists, releases (barcode -> UPC), media and tracks, recordings with ISRCs, genres."""
     from fonoteca.catalog import musicbrainz
 
-    _run_import(ctx, paths, "musicbrainz", musicbrainz, fetched_at, strict, as_json)
+    _run_import(ctx, paths, "musicbrainz", Codec(musicbrainz.units, musicbrainz.encode), fetched_at, strict, as_json)
 
 
 @import_app.command("table")
@@ -220,14 +220,30 @@ def register(app: typer.Typer) -> None:
     def stats(
         ctx: typer.Context,
         as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+        out: Optional[Path] = typer.Option(
+            None, "--out", help="Also write charts here: PNG and SVG per chart plus its numbers as JSON "
+                                "(popularity, listens, durations, ISRCs, years, albums, keys, features, genres, coverage).",
+        ),
     ) -> None:
-        """Counts of what the catalog holds."""
+        """Counts of what the catalog holds; with --out, the archivist's charts as well."""
         archive = open_archive(ctx)
         conn = archive.connect(readonly=True)
         try:
             counts = query.counts(conn)
         finally:
             conn.close()
+        if out is not None:
+            from fonoteca.plan.stats import CHARTS, write_stats  # noqa: PLC0415
+
+            with progress(transient=True) as bar:
+                task = bar.add_task("charts", total=len(CHARTS), unit="charts")
+                index = write_stats(archive, out, counts=counts,
+                                    progress=lambda name: bar.update(task, description=f"chart {name}", advance=1))
+            if as_json:
+                print_json(index)
+            else:
+                console.print(f"wrote {len(index['charts'])} charts (PNG, SVG, JSON) and stats.json to {out}")
+            return
         if as_json:
             print_json(counts)
             return

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import multiprocessing
+import os
+import signal
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 import orjson
@@ -14,16 +18,32 @@ import orjson
 from fonoteca.archive import Archive
 from fonoteca.catalog.reader import Piece, Problem, read_pieces
 from fonoteca.catalog.records import Record, RecordError
-from fonoteca.catalog.rejects import RejectLog
+from fonoteca.catalog.rejects import RAW_LIMIT, RejectLog
 from fonoteca.catalog.store import Store
 from fonoteca.errors import FonotecaError
 
 BATCH_RECORDS = 20000
+PIPELINE_MIN_BYTES = 4 * 1024 * 1024  # smaller files are not worth starting a reader process for
 
-# An encoder turns one parsed JSON value into (where, records) units, raising RecordError per bad unit.
 Units = Callable[[Any], Iterator[tuple[str, Any]]]
 Encode = Callable[[Any, list[Record]], None]
 Reset = Callable[[], None]
+EncodeLine = Callable[[bytes, list[Record]], bool]
+
+
+@dataclass(frozen=True)
+class Codec:
+    """How one source format becomes records.
+
+    units: split a parsed JSON value into import units (path, object); encode: one unit -> records, raising
+    RecordError when it is not importable; reset: forget per-file memory (called per file and after a reject);
+    encode_line: optional fast path for a whole JSONL line, returning False to hand the line to the general path.
+    """
+
+    units: Units
+    encode: Encode
+    reset: Reset | None = None
+    encode_line: EncodeLine | None = None
 
 
 @dataclass
@@ -102,10 +122,8 @@ def import_json_files(
     archive: Archive,
     paths: list[Path],
     fmt: str,
-    units: Units,
-    encode: Encode,
+    codec: Codec,
     *,
-    reset: Reset | None = None,
     fetched_at: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
@@ -117,9 +135,9 @@ def import_json_files(
         for path in paths:
             source, mtime = register_source(conn, path, fmt)
             store = Store(conn, source, fetched_at if fetched_at is not None else mtime)
-            if reset:
-                reset()  # nested-object memory is per file: fetched_at differs between files
-            file_summary = _import_one(conn, store, archive.dir("rejects"), path, units, encode, reset, progress)
+            if codec.reset:
+                codec.reset()  # nested-object memory is per file: fetched_at differs between files
+            file_summary = _import_one(conn, store, archive.dir("rejects"), path, codec, progress)
             summary.files.append(file_summary)
             for key, value in store.written.items():
                 summary.written[key] = summary.written.get(key, 0) + value
@@ -129,33 +147,24 @@ def import_json_files(
     return summary
 
 
-def _import_one(conn: Any, store: Store, rejects_dir: Path, path: Path, units: Units, encode: Encode,
-                reset: Reset | None, progress: Callable[[int], None] | None) -> FileSummary:
+def _import_one(conn: Any, store: Store, rejects_dir: Path, path: Path, codec: Codec,
+                progress: Callable[[int], None] | None) -> FileSummary:
     log = RejectLog(rejects_dir, path)
     result = FileSummary(str(path))
     run = conn.execute(
         "INSERT INTO import_runs (source, started_at) VALUES (?, ?)", (store.source, _now())
     ).lastrowid
-    batch: list[Record] = []
-    reported = 0
     try:
-        for piece in read_pieces(path):
-            if isinstance(piece, Problem):
-                log.add(piece.number, piece.reason, piece.data)
-                continue
-            for unit_records in _encode_piece(piece, units, encode, reset, log):
-                batch.extend(unit_records)
-                result.units += 1
-            if len(batch) >= BATCH_RECORDS:
-                store.write(batch)
-                batch = []
+        for kind, payload in _messages(path, codec):
+            if kind == "reject":
+                log.add(*payload)
+            else:  # a batch: records of whole units, written in one transaction
+                records, units = payload
+                if records:
+                    store.write(records)
+                result.units += units
                 if progress:
-                    progress(result.units - reported)
-                    reported = result.units
-        if batch:
-            store.write(batch)
-        if progress:
-            progress(result.units - reported)
+                    progress(units)
     finally:
         log.close()
     result.rejected = log.count
@@ -168,22 +177,100 @@ def _import_one(conn: Any, store: Store, rejects_dir: Path, path: Path, units: U
     return result
 
 
-def _encode_piece(piece: Piece, units: Units, encode: Encode, reset: Reset | None, log: RejectLog) -> Iterator[list[Record]]:
+Message = tuple[str, Any]  # ("reject", (line, reason, raw, where)) or ("batch", (records, units))
+
+
+def _produce(path: Path, codec: Codec) -> Iterator[Message]:
+    """Read and encode a file: rejects as they occur, records in batches of whole units."""
+    batch: list[Record] = []
+    units = 0
+    for piece in read_pieces(path):
+        if isinstance(piece, Problem):
+            yield "reject", (piece.number, piece.reason, piece.data[:RAW_LIMIT], "")
+            continue
+        for item in _encode_piece(piece, codec):
+            if type(item) is tuple:
+                yield "reject", item
+            else:
+                batch.extend(item)
+                units += 1
+        if len(batch) >= BATCH_RECORDS:
+            yield "batch", (batch, units)
+            batch, units = [], 0
+    yield "batch", (batch, units)
+
+
+def _messages(path: Path, codec: Codec) -> Iterator[Message]:
+    """The messages of _produce, from a reader process for big files (so reading and encoding run on one core
+    while this process writes the catalog on another), in this process otherwise."""
+    if path.stat().st_size < PIPELINE_MIN_BYTES or (os.cpu_count() or 1) < 2:
+        yield from _produce(path, codec)
+        return
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue(maxsize=4)
+    reader = context.Process(target=_reader_process, args=(path, codec, queue), daemon=True)
+    reader.start()
+    try:
+        while True:
+            try:
+                kind, payload = queue.get(timeout=5)
+            except Empty:
+                if not reader.is_alive():
+                    raise FonotecaError(f"{path}: the reader process died (exit code {reader.exitcode})") from None
+                continue
+            if kind == "done":
+                break
+            if kind == "error":
+                raise FonotecaError(f"{path}: {payload}")
+            yield kind, payload
+    finally:
+        if reader.is_alive():
+            reader.terminate()
+        reader.join()
+
+
+def _reader_process(path: Path, codec: Codec, queue: Any) -> None:
+    _die_with_parent()
+    try:
+        for message in _produce(path, codec):
+            queue.put(message)
+        queue.put(("done", None))
+    except Exception as exc:  # reported to the parent, which stops the import with this message
+        queue.put(("error", f"{type(exc).__name__}: {exc}"))
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel kill this reader when the importing process dies, even by SIGKILL."""
+    try:
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
+
+
+def _encode_piece(piece: Piece, codec: Codec) -> Iterator[list[Record] | tuple[int, str, bytes, str]]:
+    """Records of each unit in the piece, or a reject tuple (line, reason, raw, where) for each bad one."""
+    if codec.encode_line is not None and not piece.whole_document:
+        out: list[Record] = []
+        if codec.encode_line(piece.data, out):
+            yield out
+            return
     try:
         value = orjson.loads(piece.data)
     except orjson.JSONDecodeError as exc:
         reason = "invalid UTF-8" if "utf-8" in str(exc).lower() else "invalid JSON"
-        log.add(piece.number, f"{reason}: {exc}", piece.data)
+        yield (piece.number, f"{reason}: {exc}", piece.data[:RAW_LIMIT], "")
         return
-    for where, unit in units(value):
-        out: list[Record] = []
+    for where, unit in codec.units(value):
+        out = []
         try:
-            encode(unit, out)
+            codec.encode(unit, out)
         except RecordError as exc:
-            if reset:
-                reset()
-            raw = orjson.dumps(unit) if piece.whole_document else piece.data
-            log.add(piece.number, str(exc), raw, where)
+            if codec.reset:
+                codec.reset()
+            raw = orjson.dumps(unit)[:RAW_LIMIT] if piece.whole_document else piece.data[:RAW_LIMIT]
+            yield (piece.number, str(exc), raw, where)
             continue
         yield out
 

@@ -24,7 +24,7 @@ class RejectLog:
         self.reasons: dict[str, int] = {}
         self._file: IO[bytes] | None = None
 
-    def add(self, line: int, reason: str, raw: bytes | str = b"", where: str = "") -> None:
+    def add(self, line: int, reason: str, raw: bytes | str = b"", where: str | None = "") -> None:
         if self._file is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._file = open(self.path, "wb")

@@ -64,12 +64,14 @@ class Store:
     def shape_id(self, shape: Shape | None) -> int | None:
         if shape is None:
             return None
-        return self.shapes.id(shape, orjson.dumps(shape).decode())
+        found = self.shapes.cache.get(shape)
+        return found if found is not None else self.shapes.id(shape, orjson.dumps(shape).decode())
 
     def market_id(self, markets: str | None) -> int | None:
         if markets is None:
             return None
-        return self.markets.id(markets, markets)
+        found = self.markets.cache.get(markets)
+        return found if found is not None else self.markets.id(markets, markets)
 
     # --- batches -------------------------------------------------------------------------------------------
     def write(self, records: Iterable[Record]) -> None:
@@ -193,8 +195,9 @@ class Store:
         self.conn.executemany(f"INSERT INTO {table} (rowid, ns, id, level, fetched_at, source) VALUES (?,?,?,0,?,?)", stubs)
 
     def _links(self, owner: int, links: Any, ids: dict[Any, int], ns: int, rows: list[tuple[Any, ...]]) -> None:
+        shape_id = self.shape_id
         for position, (id_, shape) in enumerate(links):
-            rows.append((owner, position, ids[(ns, id_)], self.shape_id(shape)))
+            rows.append((owner, position, ids[(ns, id_)], shape_id(shape)))
 
     def _write_albums(self, recs: dict[Any, AlbumRec], artist_ids: dict[Any, int]) -> dict[Any, int]:
         ids, to_write, replaced = self._plan("albums", recs)
