@@ -1,0 +1,1 @@
+"""Preservation plan: listen model, budgeted tier selection, coverage, statistics and charts."""

@@ -1,0 +1,82 @@
+"""`fonoteca plan`: choose each track's tier within a storage budget (stats charts live in plan.stats)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Optional
+
+import typer
+from rich.table import Table
+
+from fonoteca import archive as archive_mod
+from fonoteca.console import console, print_json, progress
+from fonoteca.plan import planner
+from fonoteca.plan.units import format_size, parse_size
+
+
+def _archive(ctx: typer.Context) -> archive_mod.Archive:
+    return archive_mod.open_archive(ctx.obj.get("archive") if ctx.obj else None)
+
+
+def _print_summary(s: dict[str, Any]) -> None:
+    budget = "no budget" if s["budget"] is None else f"budget {format_size(s['budget'])}"
+    table = Table(title=f"plan ({s['policy']}, {budget})", title_justify="left")
+    for column in ("tier", "files", "tracks", "bytes", "listens covered"):
+        table.add_column(column, justify="left" if column == "tier" else "right")
+    for name, t in s["tiers"].items():
+        table.add_row(name, f"{t['files']:,}", f"{t['tracks']:,}", format_size(t["bytes"]), f"{t['listens_covered']:.2%}")
+    table.add_row("[bold]total", f"[bold]{s['files']:,}", f"{s['tracks_kept']:,} of {s['tracks']:,}",
+                  f"[bold]{format_size(s['bytes'])}", f"[bold]{s['listens_covered']:.3%}")
+    console.print(table)
+    if s["fits"] is not None:
+        verdict = "[green]fits[/green]" if s["fits"] else "[red]does not fit[/red]"
+        console.print(f"needs {format_size(s['bytes'])}: {verdict} in {format_size(s['budget'])}")
+    if "bound" in s:
+        console.print(f"quality-weighted listens {s['quality_weighted']:.3%} (compact counts {s['compact_value']}); "
+                      f"LP upper bound {s['bound']['lp_share']:.3%}, so within {s['bound']['gap']:.4%} of optimal")
+    needs = ", ".join(f"{float(k):.1%}: {format_size(v)}" for k, v in s["bytes_for_share"].items() if v is not None)
+    console.print(f"bytes to cover a share of listens (optimal order): {needs}")
+    for warning in s["warnings"]:
+        console.print(f"[yellow]warning:[/yellow] {warning}")
+    if "run" in s:
+        console.print(f"stored as plan run {s['run']} (table plan); ingest follows it")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("plan")
+    def plan(
+        ctx: typer.Context,
+        budget: Optional[str] = typer.Option(
+            None, "--budget", "-b", metavar="SIZE",
+            help="Disk to fill, e.g. 500GB, 300TB, 1.5TiB (kB..PB: powers of 1000; KiB..PiB: powers of 1024). "
+                 "Needed by optimal; with anna the plan reports whether it fits.",
+        ),
+        policy: str = typer.Option(
+            "optimal", "--policy", "-p",
+            help="optimal: most listens within the budget (compact vs original per track); anna: the reference "
+                 "archive's rule (popularity > 0 original, else compact above a secondary priority of 0.351).",
+        ),
+        compact_value: Optional[float] = typer.Option(
+            None, "--compact-value", min=0.0, max=1.0,
+            help="Worth of a listen served by the compact tier relative to the original (default [plan] "
+                 "compact_value, else 0.9). Only optimal uses it.",
+        ),
+        dry_run: bool = typer.Option(False, "--dry-run", help="Report only; leave the stored plan as it is."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    ) -> None:
+        """Assign each track a tier (original, compact, skip) and report files, bytes and the share of
+        estimated listens covered. Tracks sharing an ISRC count once. The plan is stored in the catalog
+        (table plan) and is what ingest follows."""
+        size = parse_size(budget) if budget is not None else None
+        archive = _archive(ctx)
+        with progress(transient=True) as bar:
+            def start(name: str, total: int | None) -> Callable[[int], None]:
+                task = bar.add_task(name, total=total, unit="tracks")
+                return lambda n: bar.advance(task, n)
+
+            summary = planner.run(archive, policy, size, compact_value=compact_value, write=not dry_run,
+                                  steps=planner.Steps(start))
+        if as_json:
+            print_json(summary)
+        else:
+            _print_summary(summary)

@@ -1,0 +1,152 @@
+"""`fonoteca plan` as a function: read the catalog, model listens, choose tiers, report, store."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from fonoteca.archive import Archive
+from fonoteca.errors import FonotecaError, UsageError
+from fonoteca.plan import coverage, data as data_mod, listens as listens_mod, policies, store
+from fonoteca.plan.policies import COMPACT, ORIGINAL
+
+POLICIES = ("anna", "optimal")
+DEFAULT_COMPACT_VALUE = 0.9
+
+
+@dataclass
+class Steps:
+    """Progress callbacks: start(name, total) -> advance(n)."""
+
+    start: Callable[[str, int | None], Callable[[int], None]] = lambda name, total: (lambda n: None)
+
+
+@dataclass
+class Model:
+    """Everything derived from the catalog that a plan needs, computed once and reusable for several policies."""
+
+    data: data_mod.TrackData
+    cost: policies.Costs
+    listen_model: listens_mod.ListenModel
+    bitrates: dict[int, int]
+    compact_value: float
+    _inc: policies.Increments | None = None
+
+    @property
+    def inc(self) -> policies.Increments:
+        if self._inc is None:
+            self._inc = policies.increments(self.cost, self.compact_value)
+        return self._inc
+
+    def params(self) -> dict[str, Any]:
+        return {"bitrates": {policies.TIER_NAMES[t]: b for t, b in self.bitrates.items()},
+                "listen_model": self.listen_model.as_dict(), "compact_value": self.compact_value,
+                "anna_threshold": policies.ANNA_THRESHOLD}
+
+
+def tier_bitrates(config: dict[str, Any]) -> dict[int, int]:
+    tiers = config.get("tiers", {})
+    rates = {COMPACT: int(tiers.get("compact_bitrate", 75_000)), ORIGINAL: int(tiers.get("original_bitrate", 160_000))}
+    if min(rates.values()) <= 0:
+        raise FonotecaError("[tiers] compact_bitrate and original_bitrate must be positive")
+    return rates
+
+
+def compact_value_from(config: dict[str, Any], override: float | None) -> float:
+    value = override if override is not None else float(config.get("plan", {}).get("compact_value", DEFAULT_COMPACT_VALUE))
+    if not 0.0 < value <= 1.0:
+        raise UsageError(f"compact value must be in (0, 1], got {value}")
+    return value
+
+
+def build_model(conn: sqlite3.Connection, config: dict[str, Any], *, compact_value: float | None = None,
+                steps: Steps | None = None) -> Model:
+    steps = steps or Steps()
+    top = conn.execute("SELECT max(rowid) FROM tracks").fetchone()[0] or 0
+    data = data_mod.load(conn, progress=steps.start("read catalog", top))
+    if len(data) == 0:
+        raise FonotecaError("the catalog has no tracks to plan; import metadata first (fonoteca import ...)")
+    model = listens_mod.from_config(config, data.popularity, data.plays)
+    lis = model.listens(data.popularity, data.plays)
+    bitrates = tier_bitrates(config)
+    cost = policies.costs(data, lis, bitrates)
+    return Model(data, cost, model, bitrates, compact_value_from(config, compact_value))
+
+
+def evaluate(model: Model, policy: str, budget: int | None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Tiers per track and the `plan --json` summary for one policy."""
+    if policy not in POLICIES:
+        raise UsageError(f"--policy must be one of {', '.join(POLICIES)}")
+    bound = None
+    if policy == "anna":
+        tier = policies.anna(model.data, model.cost)
+    else:
+        if budget is None:
+            raise UsageError("the optimal policy needs --budget SIZE (e.g. 300TB, 1.5TiB)")
+        result = policies.optimal(model.cost, budget, model.compact_value, model.inc)
+        tier, bound = result.tier, result.bound
+    summary = policies.summarize(model.cost, tier, model.compact_value)
+    cost = model.cost
+    smallest = int(cost.bytes[COMPACT][cost.is_rep].min()) if cost.is_rep.any() else 0
+    summary = {
+        "policy": policy, "budget": budget,
+        "fits": None if budget is None else summary["bytes"] <= budget,
+        **summary,
+        "tracks": len(model.data), "recordings": int(cost.is_rep.sum()),
+        "duplicates": int(len(model.data) - cost.is_rep.sum()),
+        "listens_total": cost.total_listens,
+        "listen_model": model.listen_model.as_dict(),
+        "tracks_with_plays": int((model.data.plays >= 0).sum()),
+        "compact_value": model.compact_value,
+        "missing": {"duration": cost.missing_duration, "popularity": cost.missing_popularity,
+                    "duration_assumed_ms": cost.fallback_duration_ms},
+        "smallest_file": smallest,
+        "bytes_for_share": coverage.bytes_for_share(cost, model.compact_value, inc=model.inc),
+        "warnings": _warnings(model, budget, summary, smallest),
+    }
+    if bound is not None:
+        summary["bound"] = bound
+    return tier, summary
+
+
+def _warnings(model: Model, budget: int | None, summary: dict[str, Any], smallest: int) -> list[str]:
+    from fonoteca.plan.units import format_size
+
+    out = []
+    if budget is not None and budget < smallest:
+        out.append(f"the budget ({format_size(budget)}) is smaller than the smallest file ({format_size(smallest)}): nothing fits")
+    if budget is not None and summary["bytes"] > budget:
+        out.append(f"this plan needs {format_size(summary['bytes'])}, more than the budget of {format_size(budget)}")
+    if model.cost.missing_duration:
+        out.append(f"{model.cost.missing_duration:,} tracks have no duration: sized as "
+                   f"{model.cost.fallback_duration_ms / 1000:.0f} s (the catalog's median)")
+    if model.cost.missing_popularity:
+        out.append(f"{model.cost.missing_popularity:,} tracks have no popularity: counted as popularity 0")
+    return out
+
+
+def run(archive: Archive, policy: str, budget: int | None, *, compact_value: float | None = None,
+        write: bool = True, steps: Steps | None = None) -> dict[str, Any]:
+    """Plan the archive with one policy; store it (unless write=False) and return the summary."""
+    steps = steps or Steps()
+    if policy not in POLICIES:
+        raise UsageError(f"--policy must be one of {', '.join(POLICIES)}")
+    if policy == "optimal" and budget is None:
+        raise UsageError("the optimal policy needs --budget SIZE (e.g. 300TB, 1.5TiB)")
+    conn = archive.connect(readonly=not write)
+    try:
+        model = build_model(conn, archive.config, compact_value=compact_value, steps=steps)
+        tier, summary = evaluate(model, policy, budget)
+        if write:
+            summary["run"] = store.write(
+                conn, rowid=model.data.rowid, rep=model.data.rep, tier=tier, cost=model.cost, policy=policy,
+                budget=budget, params=model.params(), summary=summary,
+                progress=steps.start("write plan", len(tier)),
+            )
+    finally:
+        conn.close()
+    return summary

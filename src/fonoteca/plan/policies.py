@@ -1,0 +1,186 @@
+"""Tier selection: the reference archive's rule (`anna`) and a budgeted optimum (`optimal`).
+
+Everything works on recordings: tracks sharing an ISRC form one group, represented by one track (see
+data._isrc_representatives); a group's listens are the sum of its members', its file is the representative's.
+
+`optimal` is a multiple-choice knapsack: per recording none, compact or original, maximising covered listens
+within the byte budget, where a listen served by the compact tier counts `compact_value` (default 0.9) and one
+served by the original counts 1; without that weight the original would never beat a compact copy. It is solved
+greedily on the LP relaxation's convex hulls (Sinha & Zoltners 1979): per recording the increments
+none -> compact -> original (or none -> original when compact is LP-dominated), taken in order of value per
+byte while they fit, then a fill pass for the leftover bytes. The LP optimum (same order, the first misfit taken
+fractionally) bounds every integer solution, so `bound.gap` says how far from optimal the plan can be at most.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from fonoteca.plan.data import TrackData
+
+SKIP, COMPACT, ORIGINAL = 0, 1, 2
+TIER_NAMES = {SKIP: "skip", COMPACT: "compact", ORIGINAL: "original"}
+ANNA_THRESHOLD = 0.351  # popularity-0 tracks below this secondary priority are skipped
+DEFAULT_DURATION_MS = 210_000  # stands in for unknown durations when the catalog has none at all
+
+
+@dataclass
+class Costs:
+    """Per track: bytes of each tier's file, listens; per recording (at its representative): summed listens."""
+
+    bytes: dict[int, np.ndarray]     # tier -> int64 bytes per track
+    listens: np.ndarray              # float64 per track
+    group_listens: np.ndarray        # float64, the recording's listens at its representative, 0 elsewhere
+    is_rep: np.ndarray               # bool, track stands for its recording
+    group_size: np.ndarray           # int64, tracks in the recording, at its representative
+    fallback_duration_ms: int
+    missing_duration: int
+    missing_popularity: int
+
+    @property
+    def total_listens(self) -> float:
+        return float(self.listens.sum())
+
+
+def costs(data: TrackData, listens: np.ndarray, bitrates: dict[int, int]) -> Costs:
+    """File sizes from durations and tier bitrates (real sizes where plan_sizes has them) and listens per recording."""
+    known = data.duration_ms > 0
+    fallback = int(np.median(data.duration_ms[known])) if known.any() else DEFAULT_DURATION_MS
+    seconds = np.where(known, data.duration_ms, fallback).astype(np.float64) / 1000.0
+    sizes = {}
+    for tier, bitrate in bitrates.items():
+        size = np.rint(seconds * (bitrate / 8.0)).astype(np.int64)
+        real = data.sizes.get(tier)
+        sizes[tier] = np.where(real >= 0, real, size) if real is not None else size
+    n = len(data)
+    is_rep = data.rep == np.arange(n)
+    return Costs(
+        bytes=sizes, listens=listens,
+        group_listens=np.bincount(data.rep, weights=listens, minlength=n),
+        is_rep=is_rep, group_size=np.bincount(data.rep, minlength=n),
+        fallback_duration_ms=fallback, missing_duration=int((~known).sum()),
+        missing_popularity=int((data.popularity < 0).sum()),
+    )
+
+
+def anna(data: TrackData, cost: Costs) -> np.ndarray:
+    """The reference rule, per recording: popularity > 0 -> original; popularity 0 (or unknown) -> compact when
+    the secondary priority is >= 0.351, else skip. A track whose recording is already kept through another track
+    with the same ISRC gets the rule's -10 penalty, i.e. skip (one file per recording)."""
+    tier = np.zeros(len(data), dtype=np.int8)
+    popular = data.popularity > 0
+    tier[cost.is_rep & popular] = ORIGINAL
+    tier[cost.is_rep & ~popular & (data.priority >= ANNA_THRESHOLD)] = COMPACT
+    return tier
+
+
+@dataclass
+class Increments:
+    """Hull steps of every recording, in the greedy order (value per byte, best first)."""
+
+    track: np.ndarray    # index of the representative
+    tier: np.ndarray     # tier reached by taking this step
+    first: np.ndarray    # bool: the recording's first step (needs nothing before it)
+    weight: np.ndarray   # bytes added
+    value: np.ndarray    # weighted listens added
+    covers: np.ndarray   # unweighted listens newly covered (0 for an upgrade)
+
+
+def increments(cost: Costs, compact_value: float) -> Increments:
+    reps = np.flatnonzero(cost.is_rep & (cost.group_listens > 0))
+    wc, wo = cost.bytes[COMPACT][reps], cost.bytes[ORIGINAL][reps]
+    lis = cost.group_listens[reps]
+    vc, vo = compact_value * lis, lis
+    # Compact is LP-dominated when the upgrade buys more per byte than compact itself (or costs nothing).
+    dominated = (wo <= wc) | (vc * (wo - wc) <= (vo - vc) * wc) | (vc <= 0)
+    two = ~dominated
+    track = np.concatenate([reps, reps[two]])
+    tier = np.concatenate([np.where(dominated, ORIGINAL, COMPACT), np.full(int(two.sum()), ORIGINAL)]).astype(np.int8)
+    first = np.concatenate([np.ones(len(reps), bool), np.zeros(int(two.sum()), bool)])
+    weight = np.concatenate([np.where(dominated, wo, wc), (wo - wc)[two]])
+    value = np.concatenate([np.where(dominated, vo, vc), (vo - vc)[two]])
+    covers = np.concatenate([lis, np.zeros(int(two.sum()))])
+    # Zero-byte steps first, then value per byte; stable, so ties keep rowid order and runs are reproducible.
+    eff = np.where(weight > 0, value / np.maximum(weight, 1), np.inf)
+    order = np.argsort(-eff, kind="stable")
+    return Increments(track[order], tier[order], first[order], weight[order], value[order], covers[order])
+
+
+@dataclass
+class Optimum:
+    tier: np.ndarray
+    bound: dict[str, Any] = field(default_factory=dict)
+
+
+def optimal(cost: Costs, budget: int, compact_value: float, inc: Increments | None = None) -> Optimum:
+    """Greedy multiple-choice knapsack within `budget` bytes, with its LP upper bound."""
+    n = len(cost.listens)
+    inc = inc if inc is not None else increments(cost, compact_value)
+    cum = np.cumsum(inc.weight)
+    k = int(np.searchsorted(cum, budget, side="right"))  # the prefix that fits
+    used = int(cum[k - 1]) if k else 0
+    prefix_value = float(inc.value[:k].sum())
+    lp = prefix_value + (float(inc.value[k]) * (budget - used) / float(inc.weight[k]) if k < len(inc.weight) else 0.0)
+    taken = np.zeros(len(inc.weight), dtype=bool)
+    taken[:k] = True
+    used += _fill(inc, taken, budget - used, n)
+    tier = np.zeros(n, dtype=np.int8)
+    chosen = np.flatnonzero(taken)
+    # Steps of one recording are taken in order, so the highest tier reached is its tier.
+    np.maximum.at(tier, inc.track[chosen], inc.tier[chosen])
+    greedy = float(inc.value[taken].sum())
+    return Optimum(tier, {
+        "greedy_value": greedy, "lp_value": lp,
+        "gap": (lp - greedy) / lp if lp > 0 else 0.0,
+        "greedy_share": greedy / cost.total_listens if cost.total_listens else 0.0,
+        "lp_share": lp / cost.total_listens if cost.total_listens else 0.0,
+    })
+
+
+def _fill(inc: Increments, taken: np.ndarray, room: int, n: int) -> int:
+    """Spend the bytes left after the greedy prefix on the best steps that still fit; returns bytes used."""
+    started = np.zeros(n, dtype=bool)
+    started[inc.track[taken & inc.first]] = True
+    spent = 0
+    rest = np.flatnonzero(~taken & (inc.weight <= room))
+    while len(rest):
+        ok = rest[inc.first[rest] | started[inc.track[rest]]]
+        if not len(ok):
+            break
+        cum = np.cumsum(inc.weight[ok])
+        j = int(np.searchsorted(cum, room, side="right"))
+        if j == 0:
+            break
+        pick = ok[:j]
+        taken[pick] = True
+        started[inc.track[pick]] = True
+        room -= int(cum[j - 1])
+        spent += int(cum[j - 1])
+        rest = rest[~taken[rest] & (inc.weight[rest] <= room)]
+    return spent
+
+
+def summarize(cost: Costs, tier: np.ndarray, compact_value: float) -> dict[str, Any]:
+    """Files, bytes, tracks and listens covered, in total and per tier (the `plan --json` contract)."""
+    total = cost.total_listens or 1.0
+    out: dict[str, Any] = {"tiers": {}}
+    files = size = covered = weighted = tracks = 0
+    for t in (ORIGINAL, COMPACT):
+        sel = tier == t
+        t_files = int(sel.sum())
+        t_bytes = int(cost.bytes[t][sel].sum())
+        t_listens = float(cost.group_listens[sel].sum())
+        t_tracks = int(cost.group_size[sel].sum())
+        out["tiers"][TIER_NAMES[t]] = {"files": t_files, "tracks": t_tracks, "bytes": t_bytes,
+                                       "listens_covered": t_listens / total}
+        files, size, tracks, covered = files + t_files, size + t_bytes, tracks + t_tracks, covered + t_listens
+        weighted += t_listens * (1.0 if t == ORIGINAL else compact_value)
+    skipped_tracks = len(tier) - tracks
+    out["tiers"]["skip"] = {"files": 0, "tracks": skipped_tracks, "bytes": 0,
+                            "listens_covered": 0.0, "listens_lost": max(0.0, 1.0 - covered / total)}
+    out.update(files=files, bytes=size, tracks_kept=tracks, listens_covered=covered / total,
+               quality_weighted=weighted / total)
+    return out

@@ -1,0 +1,95 @@
+"""The plan in the catalog: written by `fonoteca plan`, read by ingest (schema: migrations/0002_plan.sql)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+import numpy as np
+import orjson
+
+from fonoteca.plan.policies import TIER_NAMES, Costs
+
+CHUNK = 250_000
+
+
+@dataclass(frozen=True)
+class PlannedTrack:
+    track: int             # tracks.rowid
+    id: str                # source id
+    tier: str              # original | compact | skip
+    bytes: int             # planned file size (0 for skip)
+    listens: float         # estimated listens of this track alone
+    rep: int | None        # rowid of the track whose file covers this one (same ISRC), None: itself
+
+
+def write(conn: sqlite3.Connection, *, rowid: np.ndarray, rep: np.ndarray, tier: np.ndarray, cost: Costs,
+          policy: str, budget: int | None, params: dict[str, Any], summary: dict[str, Any],
+          progress: Callable[[int], None] | None = None) -> int:
+    """Replace the plan with this one in one transaction; returns the run id."""
+    planned = np.zeros(len(tier), dtype=np.int64)
+    for t, size in cost.bytes.items():
+        planned = np.where(tier == t, size, planned)
+    rep_rowid = np.where(rep == np.arange(len(rep)), 0, rowid[rep])  # 0 -> NULL in SQL
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        run = conn.execute(
+            "INSERT INTO plan_runs (created_at, policy, budget, params, summary) VALUES (?, ?, ?, ?, ?)",
+            (datetime.now(timezone.utc).isoformat(timespec="seconds"), policy, budget,
+             orjson.dumps(params).decode(), "{}"),
+        ).lastrowid
+        conn.execute("DELETE FROM plan")  # without WHERE: SQLite truncates the table instead of deleting rows
+        # The partial index is rebuilt once at the end rather than updated row by row.
+        conn.execute("DROP INDEX IF EXISTS plan_tier")
+        sql = f"INSERT INTO plan (track, tier, bytes, listens, rep, run) VALUES (?, ?, ?, ?, nullif(?, 0), {int(run)})"
+        for start in range(0, len(tier), CHUNK):
+            end = start + CHUNK
+            conn.executemany(sql, zip(rowid[start:end].tolist(), tier[start:end].tolist(), planned[start:end].tolist(),
+                                      cost.listens[start:end].tolist(), rep_rowid[start:end].tolist()))
+            if progress:
+                progress(min(end, len(tier)) - start)
+        conn.execute("CREATE INDEX plan_tier ON plan (tier) WHERE tier > 0")
+        summary = dict(summary, run=run)
+        conn.execute("UPDATE plan_runs SET summary = ? WHERE rowid = ?", (orjson.dumps(summary).decode(), run))
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return int(run)
+
+
+def latest_run(conn: sqlite3.Connection) -> dict[str, Any] | None:
+    """The run the plan table holds: id, time, policy, budget, params and summary."""
+    row = conn.execute(
+        "SELECT rowid, created_at, policy, budget, params, summary FROM plan_runs "
+        "WHERE rowid = (SELECT run FROM plan LIMIT 1)"
+    ).fetchone()
+    if row is None:
+        return None
+    run, created, policy, budget, params, summary = row
+    return {"run": run, "created_at": created, "policy": policy, "budget": budget,
+            "params": orjson.loads(params), "summary": orjson.loads(summary)}
+
+
+def planned_tracks(conn: sqlite3.Connection, *, stored_only: bool = True) -> Iterator[PlannedTrack]:
+    """The plan, track by track (by default only tracks that get a file: tier compact or original)."""
+    where = "WHERE p.tier > 0" if stored_only else ""
+    for track, id_, tier, size, listens, rep in conn.execute(
+        f"SELECT p.track, t.id, p.tier, p.bytes, p.listens, p.rep FROM plan p JOIN tracks t ON t.rowid = p.track {where} "
+        "ORDER BY p.track"
+    ):
+        yield PlannedTrack(track, id_, TIER_NAMES[tier], size, listens, rep)
+
+
+def tier_of(conn: sqlite3.Connection, track: int) -> PlannedTrack | None:
+    """One track's planned tier (None when the track is not in the plan)."""
+    row = conn.execute(
+        "SELECT p.track, t.id, p.tier, p.bytes, p.listens, p.rep FROM plan p JOIN tracks t ON t.rowid = p.track "
+        "WHERE p.track = ?", (track,)
+    ).fetchone()
+    if row is None:
+        return None
+    return PlannedTrack(row[0], row[1], TIER_NAMES[row[2]], row[3], row[4], row[5])
