@@ -56,6 +56,24 @@ def _register_stages() -> None:
 _register_stages()
 
 
+@app.command("demo")
+def demo(
+    directory: Optional[Path] = typer.Option(None, "--dir", help="Where to build the demo (default: a new temporary folder). Replaced if it holds an earlier demo."),
+    tracks: int = typer.Option(20000, "--tracks", min=100, help="Size of the synthetic catalog."),
+    seed: int = typer.Option(1, help="Random seed of the synthetic collection."),
+    port: int = typer.Option(8000, help="Port for the website at the end."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve the website when done."),
+    as_json: bool = typer.Option(False, "--json", help="Print every stage's figures as JSON at the end."),
+) -> None:
+    """Build a small archive end to end from embedded synthetic data (no downloads, no setup) and serve it."""
+    from fonoteca import demo as demo_mod
+    from fonoteca.console import print_json
+
+    ctx = demo_mod.run(directory, tracks, seed, port, serve)
+    if as_json:
+        print_json({"root": str(ctx.root), "stages": ctx.figures})
+
+
 def main() -> None:
     try:
         app(standalone_mode=False)
