@@ -46,11 +46,13 @@ def _root(
 def _register_stages() -> None:
     from fonoteca.catalog import cli as catalog_cli
     from fonoteca.plan import cli as plan_cli
+    from fonoteca.search import cli as search_cli
     from fonoteca.synth import cli as synth_cli
 
     catalog_cli.register(app)
     synth_cli.register(app)
     plan_cli.register(app)
+    search_cli.register(app)
 
 
 _register_stages()

@@ -1,0 +1,10 @@
+"""Search: full-text index derived from the catalog, id lookup, true shuffle.
+
+For other stages (the web app): keep one `Searcher(archive)` open and call
+`searcher.search(query, limit=20, min_popularity=None, year=None, genre=None, explicit=None)` -> SearchResponse
+and `searcher.shuffle(min_popularity=0, count=1)` -> list of track dicts.
+"""
+
+from fonoteca.search.engine import SearchResponse, Searcher, search
+
+__all__ = ["SearchResponse", "Searcher", "search"]

@@ -1,0 +1,142 @@
+"""`fonoteca search`, `fonoteca shuffle`, `fonoteca index rebuild|status`."""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+import typer
+from rich.table import Table
+
+from fonoteca import archive as archive_mod
+from fonoteca.console import console, print_json, progress
+from fonoteca.errors import UsageError
+
+index_app = typer.Typer(help="The search index (derived from the catalog, rebuildable at any time).", no_args_is_help=True)
+
+
+def _archive(ctx: typer.Context) -> archive_mod.Archive:
+    return archive_mod.open_archive(ctx.obj.get("archive") if ctx.obj else None)
+
+
+def _artists(entry: dict[str, Any]) -> str:
+    return ", ".join(a.get("name") or a.get("id") or "" for a in entry.get("artists") or [])
+
+
+def _print_tracks(results: list[dict[str, Any]], title: str) -> None:
+    table = Table(title=title, title_justify="left")
+    for column in ("#", "title", "artists", "album", "year", "pop", "id"):
+        table.add_column(column, overflow="fold", justify="right" if column in ("#", "year", "pop") else "left")
+    for number, hit in enumerate(results, 1):
+        album = hit.get("album") or {}
+        table.add_row(str(number), hit.get("name") or "", _artists(hit), album.get("name") or "",
+                      str(hit.get("year") or ""), "" if hit.get("popularity") is None else str(hit["popularity"]),
+                      hit.get("id") or "")
+    console.print(table)
+
+
+def _print_lookup(results: list[dict[str, Any]]) -> None:
+    table = Table(title="lookup", title_justify="left")
+    for column in ("kind", "name", "artists", "id"):
+        table.add_column(column, overflow="fold")
+    for hit in results:
+        table.add_row(hit["kind"], hit.get("name") or "", _artists(hit), hit.get("id") or "")
+    console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("search")
+    def search(
+        ctx: typer.Context,
+        query: Optional[list[str]] = typer.Argument(
+            None, help="Words of a title, artist or album (any order, accents optional), or an id, "
+                       "spotify:track:ID, URL, isrc:CODE / bare ISRC, upc:CODE / bare UPC.",
+        ),
+        limit: int = typer.Option(20, "--limit", "-n", help="How many results (1-1000)."),
+        min_popularity: Optional[int] = typer.Option(None, "--min-popularity", help="Only tracks with popularity >= N (0-100)."),
+        year: Optional[str] = typer.Option(None, "--year", help="Release year of the album: 1995 or a range 1990-1999."),
+        genre: Optional[str] = typer.Option(None, "--genre", help="A genre of one of the track's artists, e.g. 'k-pop'."),
+        explicit: Optional[bool] = typer.Option(None, "--explicit/--clean", help="Only explicit tracks / no explicit tracks."),
+        as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
+    ) -> None:
+        """Find tracks by a few words of their title, artists or album; the popular recording comes first.
+
+        Every word must match (title, artist or album); accents and case do not matter; `AC/DC`, `$uicideboy$`,
+        CJK and other scripts work. Ids, ISRCs and UPCs are looked up directly.
+        """
+        from fonoteca.search.engine import Searcher
+
+        text = " ".join(query or [])
+        if not text.strip():
+            raise UsageError("empty query: type a few words of a title or artist, or an id, ISRC or UPC")
+        with Searcher(_archive(ctx)) as searcher:
+            response = searcher.search(text, limit=limit, min_popularity=min_popularity, year=year, genre=genre,
+                                       explicit=explicit)
+        if as_json:
+            print_json(response.as_dict())
+            return
+        if not response.results:
+            console.print(response.message or "no results")
+            return
+        if response.mode == "lookup":
+            _print_lookup(response.results)
+        else:
+            _print_tracks(response.results, f"search: {text[:80]}")
+
+    @app.command("shuffle")
+    def shuffle(
+        ctx: typer.Context,
+        min_popularity: int = typer.Option(0, "--min-popularity", min=0, max=100, help="Only tracks with popularity >= N."),
+        count: int = typer.Option(1, "--count", "-k", min=1, max=1000, help="How many distinct tracks."),
+        as_json: bool = typer.Option(False, "--json", help="Print the tracks as JSON."),
+    ) -> None:
+        """Tracks drawn uniformly at random from the whole catalog (true shuffle: every track equally likely)."""
+        from fonoteca.search.engine import Searcher
+
+        with Searcher(_archive(ctx)) as searcher:
+            tracks = searcher.shuffle(min_popularity=min_popularity, count=count)
+        if as_json:
+            print_json(tracks)
+            return
+        _print_tracks(tracks, "shuffle")
+
+    @index_app.command("rebuild")
+    def rebuild(
+        ctx: typer.Context,
+        as_json: bool = typer.Option(False, "--json", help="Print the build summary as JSON."),
+    ) -> None:
+        """Build the search index from the catalog into new files, then switch to them (searches keep working)."""
+        from fonoteca.search import index
+
+        archive = _archive(ctx)
+        with progress() as bar:
+            task = bar.add_task("index rebuild", total=None, unit="rowids")
+
+            def advance(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            stats = index.rebuild(archive, progress=advance)
+        if as_json:
+            print_json(stats.as_dict())
+            return
+        rate = stats.tracks / stats.seconds if stats.seconds else 0
+        console.print(f"indexed {stats.tracks:,} tracks in {stats.seconds:.1f} s ({rate:,.0f}/s), "
+                      f"{stats.bytes / 1e6:,.1f} MB")
+
+    @index_app.command("status")
+    def status(
+        ctx: typer.Context,
+        as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    ) -> None:
+        """What the search index holds and whether imports have happened since it was last updated."""
+        from fonoteca.search import index
+
+        info = index.status(_archive(ctx))
+        if as_json:
+            print_json(info)
+            return
+        table = Table(title="search index", show_header=False, title_justify="left")
+        for key, value in info.items():
+            table.add_row(key, str(value))
+        console.print(table)
+
+    app.add_typer(index_app, name="index")

@@ -1,0 +1,170 @@
+"""Search documents derived from the catalog: one per track (level > 0), in the index's key order.
+
+The key of a document is its FTS rowid: ((100 - popularity) << 40) | track rowid. Ordering by key is ordering
+by popularity descending (ties by catalog rowid), so "the first K matches in rowid order" is "the K most popular
+matches", which SQLite FTS5 answers without reading the rest of a long posting list (early termination). The key
+also holds the track rowid and popularity, so the index needs no side table to map hits back to tracks.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from fonoteca.search.text import index_text
+
+ROWID_BITS = 40
+ROWID_MASK = (1 << ROWID_BITS) - 1
+MAX_POPULARITY = 100
+CHUNK_ROWIDS = 50_000  # tracks read per catalog query: bounded memory at any catalog size
+
+
+class Doc(NamedTuple):
+    """The fields of a document, in column order (the build passes them as plain tuples: cheaper to pickle)."""
+
+    key: int
+    title: str
+    artists: str
+    album: str
+    tags: str
+
+
+def make_key(popularity: int | None, rowid: int) -> int:
+    """Index key of a track: popularity descending, then rowid (NULL popularity counts as 0)."""
+    pop = min(MAX_POPULARITY, max(0, popularity or 0))
+    return ((MAX_POPULARITY - pop) << ROWID_BITS) | rowid
+
+
+def key_rowid(key: int) -> int:
+    return key & ROWID_MASK
+
+
+def key_popularity(key: int) -> int:
+    return MAX_POPULARITY - (key >> ROWID_BITS)
+
+
+def popularity_bound(min_popularity: int) -> int:
+    """The smallest key of tracks below `min_popularity`: matches with popularity >= N have key < bound."""
+    pop = min(MAX_POPULARITY + 1, max(0, min_popularity))
+    return (MAX_POPULARITY + 1 - pop) << ROWID_BITS
+
+
+def year_of(release_date: str | None) -> int | None:
+    if release_date and len(release_date) >= 4 and release_date[:4].isdigit():
+        return int(release_date[:4])
+    return None
+
+
+class _Memo:
+    """A dict that forgets everything when full: catalogs group tracks by album and artist, so recent is hot."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.data: dict = {}
+
+    def get(self, key, make):
+        found = self.data.get(key)
+        if found is None:
+            if len(self.data) >= self.limit:
+                self.data.clear()
+            found = self.data[key] = make(key)
+        return found
+
+
+class DocBuilder:
+    """Turns catalog rows into documents.
+
+    Tokenising is the costly part, and titles, artists and albums repeat (an album's tracks are neighbours, an
+    artist has many tracks), so each is tokenised once and remembered: titles by text, albums by rowid, artist
+    lists by their rowids.
+    """
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.genres = self._artist_genres()
+        self.titles = _Memo(500_000)
+        self.albums = _Memo(200_000)
+        self.artists = _Memo(500_000)
+        self.credits = _Memo(500_000)
+
+    def _artist_genres(self) -> dict[int, tuple[int, ...]]:
+        found: dict[int, list[int]] = {}
+        for artist, genre in self.conn.execute("SELECT artist, genre FROM artist_genres ORDER BY artist, position"):
+            found.setdefault(artist, []).append(genre)
+        return {artist: tuple(genres) for artist, genres in found.items()}
+
+    def _album(self, rowid: int) -> tuple[str, str]:
+        """(album tokens, year tag) of an album."""
+        row = self.conn.execute("SELECT name, release_date FROM albums WHERE rowid = ?", (rowid,)).fetchone()
+        if row is None:
+            return "", ""
+        year = year_of(row[1])
+        return index_text(row[0]), ("" if year is None else f"_y{year}")
+
+    def _artist(self, rowid: int) -> str:
+        row = self.conn.execute("SELECT name FROM artists WHERE rowid = ?", (rowid,)).fetchone()
+        return index_text(row[0]) if row else ""
+
+    def _credit(self, artists: str) -> tuple[str, str]:
+        """(artist tokens, genre tags) of a track's artist list, given as space-separated artist rowids."""
+        rowids = [int(a) for a in artists.split()]
+        names = [self.artists.get(a, self._artist) for a in rowids]
+        genres = sorted({g for a in rowids for g in self.genres.get(a, ())})
+        return " ".join(n for n in names if n), "".join(f" _g{g}" for g in genres)
+
+    def docs(self, low: int, high: int) -> list[tuple[int, str, str, str, str]]:
+        """Documents (Doc fields as a plain tuple) of the tracks with low <= rowid <= high, sorted by key."""
+        # the hot loop of a rebuild: plain dict look-ups and tuples, no helper calls on a cache hit
+        titles, albums, credits = self.titles.data, self.albums.data, self.credits.data
+        explicit_tag = {None: "", 0: " _e0", 1: " _e1"}
+        out = []
+        rows = self.conn.execute(
+            "SELECT t.rowid, t.name, t.popularity, t.explicit, t.album, "
+            "(SELECT group_concat(l.artist, ' ') FROM track_artists l WHERE l.track = t.rowid) "
+            "FROM tracks t WHERE t.rowid BETWEEN ? AND ? AND t.level > 0",
+            (low, high),
+        )
+        for rowid, name, popularity, explicit, album, artists in rows:
+            title = titles.get(name)
+            if title is None:
+                title = self.titles.get(name, index_text) if name else ""
+            album_text = albums.get(album)
+            if album_text is None:
+                album_text = self.albums.get(album, self._album) if album is not None else ("", "")
+            credit = credits.get(artists)
+            if credit is None:
+                credit = self.credits.get(artists, self._credit) if artists else ("", "")
+            if popularity is None or popularity < 0:
+                popularity = 0
+            elif popularity > MAX_POPULARITY:
+                popularity = MAX_POPULARITY
+            tags = album_text[1] + explicit_tag.get(explicit, "") + credit[1]
+            out.append((((MAX_POPULARITY - popularity) << ROWID_BITS) | rowid, title, credit[0], album_text[0],
+                        tags.strip()))
+        out.sort()
+        return out
+
+    def docs_for(self, rowids: list[int]) -> Iterator[tuple[int, str, str, str, str]]:
+        """Documents of the given tracks (those of level > 0), in rowid ranges."""
+        rowids = sorted(set(rowids))
+        start = 0
+        while start < len(rowids):
+            # neighbouring rowids are read as one range; the range query skips the rowids in between
+            low = rowids[start]
+            end = start
+            while end + 1 < len(rowids) and rowids[end + 1] - low < CHUNK_ROWIDS:
+                end += 1
+            wanted = set(rowids[start:end + 1])
+            for doc in self.docs(low, rowids[end]):
+                if key_rowid(doc[0]) in wanted:
+                    yield doc
+            start = end + 1
+
+
+def rowid_chunks(conn: sqlite3.Connection, size: int = CHUNK_ROWIDS) -> Iterator[tuple[int, int]]:
+    """(low, high) rowid ranges covering the tracks table."""
+    low, high = conn.execute("SELECT coalesce(min(rowid), 1), coalesce(max(rowid), 0) FROM tracks").fetchone()
+    while low <= high:
+        yield low, min(high, low + size - 1)
+        low += size

@@ -1,0 +1,358 @@
+"""Queries over the search index: text search with popularity blending, id lookup, true shuffle.
+
+How a text query runs (see docs.py for the key order):
+1. Normalise it into groups of tokens (text.py); every group must match in title, artists or album.
+2. Ask FTS5 for the first K matches in key order, i.e. the K most popular matching tracks. FTS5 walks the
+   posting lists in rowid order and stops after K rows, so a word in a million titles costs no more than a rare
+   one. When there are more than K matches, a second query asks for the K most popular tracks whose *title*
+   holds every word, so a popular track that only mentions the words in its album cannot crowd out the songs
+   actually called that.
+3. Re-rank those candidates by text relevance (which field matched, how much of the title the query covers)
+   blended with popularity, and keep the best `limit`.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fonoteca.archive import Archive
+from fonoteca.catalog.ids import NAMESPACE_NAMES, parse_reference
+from fonoteca.catalog.query import lookup_reference
+from fonoteca.errors import FonotecaError, UsageError
+from fonoteca.search.docs import MAX_POPULARITY, ROWID_MASK, key_popularity, key_rowid, popularity_bound
+from fonoteca.search.index import IndexMissing, IndexState, index_dir, open_index, read_meta
+from fonoteca.search.text import fold, query_groups
+
+MAX_LIMIT = 1000
+MIN_CANDIDATES = 50
+# Ranking weights: the field a query word was found in, how much of the title the query covers, popularity.
+FIELD_WEIGHTS = (3.0, 2.5, 1.0)  # title, artists, album
+COVERAGE_WEIGHT = 1.0
+POPULARITY_WEIGHT = 3.0  # popularity 0..100 adds 0..3: a title match outweighs ~ 30 points of popularity
+# Typed references a user clearly meant as ids: no fallback to text search when nothing matches.
+REFERENCE_PREFIXES = ("isrc:", "upc:", "ean:", "spotify:", "http://", "https://", "track:", "album:", "artist:",
+                      "playlist:", "musicbrainz:", "mbid:")
+
+Groups = list[list[tuple[str, ...]]]
+
+
+@dataclass
+class SearchResponse:
+    """What a search returns: `mode` is "lookup" (an id, ISRC or UPC matched) or "text"."""
+
+    query: str
+    mode: str
+    results: list[dict[str, Any]] = field(default_factory=list)
+    message: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"query": self.query, "mode": self.mode, "count": len(self.results), "message": self.message,
+                "results": self.results}
+
+
+@dataclass(frozen=True)
+class Filters:
+    min_popularity: int | None = None
+    years: tuple[int, int] | None = None  # inclusive
+    genres: tuple[int, ...] | None = None  # genre rowids; any of them
+    explicit: bool | None = None  # True: explicit only; False: everything not marked explicit
+
+    def expression(self) -> str:
+        """FTS5 filter terms to AND with the text (tags column: _yYEAR, _e0/_e1, _gGENRE)."""
+        parts = []
+        if self.years is not None:
+            low, high = self.years
+            parts.append("(" + " OR ".join(f'"_y{y}"' for y in range(low, high + 1)) + ")")
+        if self.genres is not None:
+            parts.append("(" + " OR ".join(f'"_g{g}"' for g in self.genres) + ")")
+        if self.explicit is True:
+            parts.append('"_e1"')
+        return " AND ".join(parts)
+
+
+def parse_years(text: str | int | None) -> tuple[int, int] | None:
+    """'1995' -> (1995, 1995); '1990-1999' -> (1990, 1999); a usage error for anything else."""
+    if text is None:
+        return None
+    value = str(text).strip()
+    low, sep, high = value.partition("-")
+    try:
+        years = (int(low), int(high) if sep else int(low))
+    except ValueError:
+        raise UsageError(f"--year takes a year (1995) or a range (1990-1999), not {value!r}") from None
+    if not (0 < years[0] <= years[1] < 10000) or years[1] - years[0] > 200:
+        raise UsageError(f"--year {value!r}: expected years between 1 and 9999, a range of at most 200 years")
+    return years
+
+
+def _quote(token: str) -> str:
+    return '"' + token.replace('"', '""') + '"'
+
+
+def _match_expression(groups: Groups) -> str:
+    """FTS5 syntax built from tokens only: user text never reaches the query parser, so no syntax errors."""
+    clauses = []
+    for group in groups:
+        alternatives = [" AND ".join(_quote(t) for t in alt) for alt in group]
+        alternatives = [f"({a})" if len(alt) > 1 else a for a, alt in zip(alternatives, group)]
+        clauses.append(alternatives[0] if len(alternatives) == 1 else "(" + " OR ".join(alternatives) + ")")
+    return " AND ".join(clauses)
+
+
+def _has(group: list[tuple[str, ...]], tokens: set[str]) -> bool:
+    for alternative in group:
+        if len(alternative) == 1:
+            if alternative[0] in tokens:
+                return True
+        elif all(t in tokens for t in alternative):
+            return True
+    return False
+
+
+def score(groups: Groups, query_tokens: set[str], title: str, artists: str, album: str, key: int) -> float:
+    """Text relevance blended with popularity (higher is better)."""
+    fields = (set(title.split()), set(artists.split()), set(album.split()))
+    text = 0.0
+    for group in groups:
+        for weight, tokens in zip(FIELD_WEIGHTS, fields):
+            if _has(group, tokens):
+                text += weight
+                break
+    text /= len(groups)
+    title_tokens = fields[0]
+    if title_tokens:
+        text += COVERAGE_WEIGHT * len(title_tokens & query_tokens) / len(title_tokens)
+    return text + POPULARITY_WEIGHT * key_popularity(key) / MAX_POPULARITY
+
+
+class Searcher:
+    """Search, lookup and shuffle over one archive; keeps its connections open between calls (for the web)."""
+
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self.directory = index_dir(archive)
+        self._catalog: sqlite3.Connection | None = None
+        self._index: sqlite3.Connection | None = None
+        self._state: IndexState | None = None
+        self._pointer: tuple[int, int] | None = None
+        self._genres: list[tuple[int, str]] | None = None
+
+    # --- connections ----------------------------------------------------------------------------------------
+    @property
+    def catalog(self) -> sqlite3.Connection:
+        if self._catalog is None:
+            self._catalog = self.archive.connect(readonly=True)
+        return self._catalog
+
+    def _pointer_stamp(self) -> tuple[int, int] | None:
+        try:
+            stat = os.stat(self.directory / "CURRENT")
+        except FileNotFoundError:
+            return None
+        return stat.st_ino, stat.st_mtime_ns
+
+    def index(self) -> tuple[sqlite3.Connection, IndexState]:
+        """The live index; reopened when a rebuild has switched CURRENT to new files."""
+        stamp = self._pointer_stamp()
+        if self._index is None or stamp != self._pointer:
+            if self._index is not None:
+                self._index.close()
+                self._index = None
+            try:
+                self._index, self._state = open_index(self.directory)
+            except IndexMissing:
+                raise FonotecaError(
+                    f"no search index in {self.directory}; build it with: fonoteca index rebuild"
+                ) from None
+            self._pointer = stamp
+        assert self._state is not None
+        return self._index, self._state
+
+    def close(self) -> None:
+        for conn in (self._catalog, self._index):
+            if conn is not None:
+                conn.close()
+        self._catalog = self._index = None
+
+    def __enter__(self) -> "Searcher":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- search ---------------------------------------------------------------------------------------------
+    def search(self, query: str, *, limit: int = 20, min_popularity: int | None = None,
+               year: str | int | None = None, genre: str | None = None,
+               explicit: bool | None = None) -> SearchResponse:
+        """Tracks matching `query`, best first; an id, ISRC or UPC is looked up instead.
+
+        Raises UsageError for an empty query, one without any letter or digit, or bad filter values.
+        """
+        if not 1 <= limit <= MAX_LIMIT:
+            raise UsageError(f"--limit must be between 1 and {MAX_LIMIT}")
+        if min_popularity is not None and not 0 <= min_popularity <= MAX_POPULARITY:
+            raise UsageError("--min-popularity must be between 0 and 100")
+        text = query.strip()
+        if not text:
+            raise UsageError("empty query: type a few words of a title or artist, or an id, ISRC or UPC")
+        looked_up = self._lookup(text)
+        if looked_up is not None:
+            return looked_up
+        groups = query_groups(text)
+        if not groups:
+            raise UsageError(f"nothing to search for in {_clip(text)!r}: it has no letters or digits")
+        filters = Filters(min_popularity, parse_years(year), self._genre_ids(genre) if genre else None, explicit)
+        keys = self._ranked(groups, filters, limit)
+        response = SearchResponse(text, "text", self._tracks([k for k, _ in keys], [s for _, s in keys]))
+        if not response.results:
+            response.message = "no tracks match"
+        return response
+
+    def _lookup(self, text: str) -> SearchResponse | None:
+        if len(text) > 200:
+            return None  # no id is that long
+        ref = parse_reference(text)
+        if ref.kind == "any" and ref.ns is None:
+            return None
+        found = lookup_reference(self.catalog, ref)
+        if found:
+            return SearchResponse(text, "lookup", found)
+        if text.lower().startswith(REFERENCE_PREFIXES):
+            return SearchResponse(text, "lookup", [], f"nothing in the catalog matches {text!r}")
+        return None  # looked like an id by chance (a 22-letter word, a number): search it as text
+
+    def _ranked(self, groups: Groups, filters: Filters, limit: int) -> list[tuple[int, float]]:
+        conn, _ = self.index()
+        expression = _match_expression(groups)
+        extra = filters.expression()
+        bound = popularity_bound(filters.min_popularity) if filters.min_popularity else popularity_bound(0)
+        clean = filters.explicit is False
+        want = max(MIN_CANDIDATES, 2 * limit)
+        # no column filter needed here: filter tokens start with '_', which no word token contains
+        candidates = self._candidates(conn, expression, extra, clean, bound, want)
+        if len(candidates) >= want:
+            candidates.update(self._candidates(conn, f"{{title}} : ({expression})", extra, clean, bound, want))
+        query_tokens = {t for group in groups for alt in group for t in alt}
+        scored = [(key, score(groups, query_tokens, title, artists, album, key))
+                  for key, (title, artists, album) in candidates.items()]
+        scored.sort(key=lambda ks: (-ks[1], ks[0]))
+        return scored[:limit]
+
+    @staticmethod
+    def _candidates(conn: sqlite3.Connection, text: str, extra: str, clean: bool, bound: int,
+                    want: int) -> dict[int, tuple[str, str, str]]:
+        match = f"({text}) AND {extra}" if extra else text
+        if clean:
+            match = f'({match}) NOT "_e1"'
+        rows = conn.execute(
+            "SELECT rowid, title, artists, album FROM docs WHERE docs MATCH ? AND rowid < ? ORDER BY rowid LIMIT ?",
+            (match, bound, want),
+        )
+        return {key: (title, artists, album) for key, title, artists, album in rows}
+
+    def _genre_ids(self, genre: str) -> tuple[int, ...]:
+        """Genre rowids for a name: exact (case and accents ignored), else every genre containing those words."""
+        if self._genres is None:
+            self._genres = [(rowid, fold(name)) for rowid, name in self.catalog.execute("SELECT rowid, name FROM genres")]
+        wanted = " ".join(fold(genre).split())
+        if not wanted:
+            raise UsageError("--genre needs a genre name")
+        exact = tuple(rowid for rowid, name in self._genres if name == wanted)
+        if exact:
+            return exact
+        words = set(wanted.split())
+        partial = tuple(rowid for rowid, name in self._genres if words <= set(name.split()))
+        if not partial:
+            raise FonotecaError(f"no genre called {genre!r} in the catalog")
+        return partial[:256]
+
+    # --- results --------------------------------------------------------------------------------------------
+    def _tracks(self, keys: Sequence[int], scores: Sequence[float | None]) -> list[dict[str, Any]]:
+        """Display data of tracks from the catalog, in the order of `keys`."""
+        if not keys:
+            return []
+        rowids = [key_rowid(k) for k in keys]
+        marks = ",".join("?" * len(rowids))
+        rows = {r[0]: r for r in self.catalog.execute(
+            "SELECT t.rowid, t.ns, t.id, t.name, t.popularity, t.explicit, t.isrc, t.duration_ms, "
+            f"a.id, a.name, a.release_date FROM tracks t LEFT JOIN albums a ON a.rowid = t.album WHERE t.rowid IN ({marks})",
+            rowids,
+        )}
+        artists: dict[int, list[dict[str, Any]]] = {}
+        for track, id_, name in self.catalog.execute(
+            "SELECT l.track, ar.id, ar.name FROM track_artists l JOIN artists ar ON ar.rowid = l.artist "
+            f"WHERE l.track IN ({marks}) ORDER BY l.track, l.position", rowids,
+        ):
+            artists.setdefault(track, []).append({"id": id_, "name": name})
+        out = []
+        for rowid, value in zip(rowids, scores):
+            row = rows.get(rowid)
+            if row is None:
+                continue  # gone from the catalog since the index was built
+            _, ns, id_, name, popularity, explicit, isrc, duration, album_id, album_name, release_date = row
+            out.append({
+                "kind": "track", "rowid": rowid, "source": NAMESPACE_NAMES.get(ns), "id": id_, "name": name,
+                "artists": artists.get(rowid, []),
+                "album": {"id": album_id, "name": album_name, "release_date": release_date} if album_id else None,
+                "year": int(release_date[:4]) if release_date and release_date[:4].isdigit() else None,
+                "popularity": popularity, "explicit": None if explicit is None else bool(explicit), "isrc": isrc,
+                "duration_ms": duration, "score": None if value is None else round(value, 4),
+            })
+        return out
+
+    # --- shuffle --------------------------------------------------------------------------------------------
+    def shuffle(self, *, min_popularity: int = 0, count: int = 1,
+                rng: np.random.Generator | None = None) -> list[dict[str, Any]]:
+        """`count` distinct tracks drawn uniformly at random among the tracks with popularity >= min_popularity.
+
+        Constant time per draw: the index keeps every track's key sorted by popularity, and how many tracks
+        reach each popularity, so a draw is one random number below that count and one array read.
+        """
+        keys = self.shuffle_keys(min_popularity, count, rng)
+        return self._tracks([int(k) for k in keys], [None] * len(keys))
+
+    def shuffle_keys(self, min_popularity: int = 0, count: int = 1,
+                     rng: np.random.Generator | None = None) -> np.ndarray:
+        if not 0 <= min_popularity <= MAX_POPULARITY:
+            raise UsageError("--min-popularity must be between 0 and 100")
+        if not 1 <= count <= MAX_LIMIT:
+            raise UsageError(f"--count must be between 1 and {MAX_LIMIT}")
+        keys, end = self._shuffle_array(min_popularity)
+        if end == 0:
+            raise FonotecaError(f"no tracks with popularity >= {min_popularity} in the index")
+        rng = rng or np.random.default_rng()
+        picks = rng.choice(end, size=min(count, end), replace=False) if count > 1 else rng.integers(0, end, size=1)
+        return np.asarray(keys[picks], dtype=np.int64)
+
+    def _shuffle_array(self, min_popularity: int) -> tuple[np.ndarray, int]:
+        conn, state = self.index()
+        for _ in range(3):
+            meta = read_meta(conn)  # an import may have updated the index since the last call
+            try:
+                keys = np.load(state.directory / meta["shuffle"], mmap_mode="r")
+            except FileNotFoundError:
+                continue  # replaced between our read of meta and the open: read meta again
+            return keys, int(meta["offsets"][min_popularity])
+        raise FonotecaError("the search index is changing too fast to read; try again")
+
+
+def _clip(text: str, size: int = 60) -> str:
+    return text if len(text) <= size else text[:size] + "..."
+
+
+def search(archive: Archive | Path, query: str, **options: Any) -> SearchResponse:
+    """One-off search (opens and closes its connections); long-lived callers keep a Searcher."""
+    from fonoteca.archive import open_archive
+
+    with Searcher(archive if isinstance(archive, Archive) else open_archive(archive)) as searcher:
+        return searcher.search(query, **options)
+
+
+__all__ = ["Filters", "ROWID_MASK", "SearchResponse", "Searcher", "parse_years", "score", "search"]

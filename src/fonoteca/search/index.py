@@ -1,0 +1,424 @@
+"""The search index in ARCHIVE/index/: build it from the catalog, keep it up to date after imports.
+
+Layout (all derived, safe to delete; `fonoteca index rebuild` makes it again):
+  index/CURRENT                  JSON naming the live database; replaced atomically by a rebuild
+  index/search-GEN.sqlite3       SQLite FTS5 table `docs` (rowid = key, see docs.py) and a `meta` table
+  index/shuffle-GEN-N.npy        every indexed key, sorted: popularity descending, for O(1) true shuffle
+
+Why FTS5 and not Tantivy: measured in bench/search_bench.py (see bench/results/search.md): with documents
+stored in popularity order, FTS5 stops after the first K matches in rowid order, where Tantivy (and FTS5's own
+bm25 ranking) must score every match of a common word.
+"""
+
+from __future__ import annotations
+
+import collections
+import fcntl
+import os
+import queue
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+
+from fonoteca.archive import Archive
+from fonoteca.search.docs import (
+    MAX_POPULARITY, ROWID_MASK, DocBuilder, popularity_bound, rowid_chunks,
+)
+
+FORMAT = 1
+CURRENT = "CURRENT"
+LOCK = ".lock"
+# Tokens are made by text.py and joined by spaces; the ascii tokenizer then only splits them again (non-ASCII
+# characters are token characters for it). '_' starts filter tokens (_y1995, _e1, _g12), never a word token.
+SCHEMA = """
+CREATE VIRTUAL TABLE docs USING fts5(
+  title, artists, album, tags,
+  tokenize = "ascii tokenchars '_'", detail = column, columnsize = 0
+);
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+# Past this share of the indexed tracks changed, a rebuild (sorted bulk load, one segment) beats row updates.
+REBUILD_SHARE = 0.25
+REBUILD_MIN = 50_000
+
+
+class IndexMissing(Exception):
+    """No search index in this archive yet."""
+
+
+@dataclass
+class IndexState:
+    """What CURRENT and the database's meta table say about the live index."""
+
+    directory: Path
+    db_path: Path
+    meta: dict[str, Any]
+
+    @property
+    def shuffle_path(self) -> Path:
+        return self.directory / self.meta["shuffle"]
+
+    @property
+    def offsets(self) -> list[int]:
+        """offsets[N]: how many indexed tracks have popularity >= N (N = 0..101)."""
+        return self.meta["offsets"]
+
+
+def index_dir(archive: Archive) -> Path:
+    return archive.dir("index")
+
+
+def current_db(directory: Path) -> Path | None:
+    path = directory / CURRENT
+    try:
+        pointer = orjson.loads(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except orjson.JSONDecodeError:
+        return None
+    if pointer.get("format") != FORMAT:
+        return None  # an index from another Fonoteca version: treat as missing, a rebuild replaces it
+    db = directory / pointer["db"]
+    return db if db.exists() else None
+
+
+def read_meta(conn: sqlite3.Connection) -> dict[str, Any]:
+    return {key: orjson.loads(value) for key, value in conn.execute("SELECT key, value FROM meta")}
+
+
+def _write_meta(conn: sqlite3.Connection, values: dict[str, Any]) -> None:
+    conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+                     [(k, orjson.dumps(v).decode()) for k, v in values.items()])
+
+
+def open_index(directory: Path) -> tuple[sqlite3.Connection, IndexState]:
+    """A read-only connection to the live index and its state; IndexMissing when there is none."""
+    db = current_db(directory)
+    if db is None:
+        raise IndexMissing(str(directory))
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA busy_timeout=30000")
+    conn.execute("PRAGMA cache_size=-65536")
+    return conn, IndexState(directory, db, read_meta(conn))
+
+
+@contextmanager
+def _locked(directory: Path) -> Iterator[None]:
+    """One writer at a time (two imports finishing together must not interleave their updates)."""
+    with open(directory / LOCK, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _offsets(keys: np.ndarray) -> list[int]:
+    bounds = np.array([popularity_bound(n) for n in range(MAX_POPULARITY + 2)], dtype=np.int64)
+    return [int(x) for x in np.searchsorted(keys, bounds, side="left")]
+
+
+def _save_keys(directory: Path, keys: np.ndarray, generation: str) -> str:
+    name = f"shuffle-{generation}-{uuid.uuid4().hex[:8]}.npy"
+    tmp = directory / (name + ".tmp")
+    with open(tmp, "wb") as handle:
+        np.save(handle, keys)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, directory / name)
+    return name
+
+
+def _last_run(catalog: sqlite3.Connection) -> int:
+    return catalog.execute("SELECT coalesce(max(rowid), 0) FROM import_runs").fetchone()[0]
+
+
+# --- full build -----------------------------------------------------------------------------------------------
+
+@dataclass
+class BuildStats:
+    tracks: int
+    seconds: float
+    bytes: int
+    path: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"tracks": self.tracks, "seconds": round(self.seconds, 3), "bytes": self.bytes, "path": self.path,
+                "tracks_per_second": round(self.tracks / self.seconds) if self.seconds else None}
+
+
+def rebuild(archive: Archive, *, progress: Callable[[int, int], None] | None = None) -> BuildStats:
+    """Build the whole index from the catalog into new files, then switch CURRENT to them atomically.
+
+    `progress(done, total)` is called with catalog rowids covered so far (the total is the largest track rowid).
+    """
+    directory = index_dir(archive)
+    with _locked(directory):
+        return _rebuild_locked(archive, directory, progress)
+
+
+def build_index(catalog: sqlite3.Connection, catalog_path: Path, directory: Path, generation: str, *,
+                workers: int | None = None,
+                progress: Callable[[int, int], None] | None = None) -> tuple[Path, dict[str, Any]]:
+    """Write search-GEN.sqlite3 and its shuffle file into `directory`; return the db path and its meta.
+
+    Worker processes read the catalog and tokenise (Python, the slow part), chunk by chunk of rowids; a writer
+    thread inserts into FTS5. Each chunk comes sorted by key because FTS5 flushes its in-memory segment whenever
+    rowids stop increasing; the final 'optimize' merges the chunks' segments into one.
+    """
+    last_run = _last_run(catalog)  # read first: imports that land during the build are picked up by the next update
+    db_path = directory / f"search-{generation}.sqlite3"
+    for stale in (db_path, Path(f"{db_path}-wal"), Path(f"{db_path}-shm")):
+        stale.unlink(missing_ok=True)
+    out = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
+    out.execute("PRAGMA journal_mode=OFF")  # a file nobody reads yet: a crash just means building again
+    out.execute("PRAGMA synchronous=OFF")
+    out.execute("PRAGMA cache_size=-262144")
+    for statement in SCHEMA.strip().split(";\n"):
+        out.execute(statement)
+    out.execute("INSERT INTO docs(docs, rank) VALUES ('automerge', 16)")  # fewer merges while loading
+    total = catalog.execute("SELECT coalesce(max(rowid), 0) FROM tracks").fetchone()[0]
+    chunks: queue.Queue[list[Any] | None] = queue.Queue(maxsize=4)
+    failure: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            out.execute("BEGIN")
+            while (batch := chunks.get()) is not None:
+                out.executemany("INSERT INTO docs (rowid, title, artists, album, tags) VALUES (?,?,?,?,?)", batch)
+            out.execute("COMMIT")
+        except BaseException as exc:  # reported by the reading thread
+            failure.append(exc)
+            while chunks.get() is not None:
+                pass
+
+    writer = threading.Thread(target=write, name="fts-writer", daemon=True)
+    writer.start()
+    key_parts: list[np.ndarray] = []
+    try:
+        for high, batch in _produce(catalog, catalog_path, workers):
+            if failure:
+                break
+            if batch:
+                key_parts.append(np.fromiter((d[0] for d in batch), dtype=np.int64, count=len(batch)))
+                chunks.put(batch)
+            if progress:
+                progress(high, total)
+    finally:
+        chunks.put(None)
+        writer.join()
+    if failure:
+        out.close()
+        raise failure[0]
+    out.execute("INSERT INTO docs(docs) VALUES ('optimize')")  # one segment: the fewest pages per query
+    out.execute("INSERT INTO docs(docs, rank) VALUES ('automerge', 4)")
+    keys = np.sort(np.concatenate(key_parts)) if key_parts else np.zeros(0, dtype=np.int64)
+    meta = {
+        "format": FORMAT, "generation": generation, "last_run": last_run, "tracks": int(len(keys)),
+        "built_at": int(time.time()), "shuffle": _save_keys(directory, keys, generation), "offsets": _offsets(keys),
+        "updates": 0,
+    }
+    out.execute("BEGIN")
+    _write_meta(out, meta)
+    out.execute("COMMIT")
+    out.execute("PRAGMA journal_mode=WAL")  # readers keep reading while an import updates the index
+    out.close()
+    return db_path, meta
+
+
+# Below this many tracks, starting worker processes costs more than it saves.
+PARALLEL_MIN_TRACKS = 200_000
+_worker_builder: DocBuilder | None = None
+
+
+def _worker_start(catalog_path: str) -> None:
+    global _worker_builder
+    conn = sqlite3.connect(f"file:{catalog_path}?mode=ro", uri=True, isolation_level=None)
+    conn.execute("PRAGMA cache_size=-131072")
+    _worker_builder = DocBuilder(conn)
+
+
+def _worker_docs(bounds: tuple[int, int]) -> tuple[int, list[tuple[Any, ...]]]:
+    assert _worker_builder is not None
+    return bounds[1], _worker_builder.docs(*bounds)
+
+
+def _produce(catalog: sqlite3.Connection, catalog_path: Path, workers: int | None) -> Iterator[tuple[int, list[Any]]]:
+    """(highest rowid covered, documents sorted by key) per chunk, in chunk order."""
+    ranges = list(rowid_chunks(catalog))
+    tracks = catalog.execute("SELECT count(*) FROM tracks").fetchone()[0] if len(ranges) > 1 else 0
+    if workers is None:
+        workers = os.cpu_count() or 1
+    if workers <= 1 or tracks < PARALLEL_MIN_TRACKS:
+        builder = DocBuilder(catalog)
+        for low, high in ranges:
+            yield high, builder.docs(low, high)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    # spawn, not fork: the parent has threads (progress bar, writer) and open SQLite handles
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start,
+                             initargs=(str(catalog_path),)) as pool:
+        pending: collections.deque = collections.deque()
+        window = workers * 2  # bounded read-ahead: memory stays flat whatever the catalog size
+        for bounds in ranges:
+            pending.append(pool.submit(_worker_docs, bounds))
+            if len(pending) >= window:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
+
+
+def _rebuild_locked(archive: Archive, directory: Path, progress: Callable[[int, int], None] | None) -> BuildStats:
+    started = time.perf_counter()
+    generation = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
+    catalog = archive.connect(readonly=True)
+    try:
+        db_path, meta = build_index(catalog, archive.catalog_path, directory, generation, progress=progress)
+    finally:
+        catalog.close()
+    _switch(directory, db_path)
+    _remove_unused(directory)
+    size = db_path.stat().st_size + (directory / meta["shuffle"]).stat().st_size
+    return BuildStats(meta["tracks"], time.perf_counter() - started, size, str(db_path))
+
+
+def _switch(directory: Path, db_path: Path) -> None:
+    tmp = directory / (CURRENT + ".tmp")
+    tmp.write_bytes(orjson.dumps({"format": FORMAT, "db": db_path.name}))
+    os.replace(tmp, directory / CURRENT)
+
+
+def _remove_unused(directory: Path) -> None:
+    """Delete index files that CURRENT no longer names (open readers keep their copy until they close it)."""
+    db = current_db(directory)
+    if db is None:
+        return
+    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True)
+    try:
+        shuffle = read_meta(conn).get("shuffle")
+    finally:
+        conn.close()
+    keep = {db.name, f"{db.name}-wal", f"{db.name}-shm", shuffle, CURRENT, LOCK}
+    for path in directory.iterdir():
+        if path.name.startswith(("search-", "shuffle-")) and path.name not in keep:
+            path.unlink(missing_ok=True)
+
+
+# --- incremental update -------------------------------------------------------------------------------------
+
+@dataclass
+class UpdateStats:
+    mode: str  # "none" | "update" | "rebuild"
+    tracks: int
+    seconds: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"mode": self.mode, "tracks": self.tracks, "seconds": round(self.seconds, 3)}
+
+
+def update_after_import(archive: Archive) -> UpdateStats:
+    """Bring the index up to date with the catalog; the import commands call this after every import.
+
+    No index yet: build it. Otherwise find the tracks the new import runs wrote or touched (rows whose source is
+    one of the new runs' files, including rows replaced in place by fuller or newer objects, and the tracks of
+    artists and albums those runs rewrote), delete their old documents and insert new ones. When a large share
+    of the catalog changed, rebuilding is faster and leaves a tidier index.
+    """
+    started = time.perf_counter()
+    directory = index_dir(archive)
+    with _locked(directory):
+        db = current_db(directory)
+        if db is None:
+            stats = _rebuild_locked(archive, directory, None)
+            return UpdateStats("rebuild", stats.tracks, time.perf_counter() - started)
+        catalog = archive.connect(readonly=True)
+        try:
+            conn = sqlite3.connect(db, isolation_level=None)
+            conn.execute("PRAGMA busy_timeout=30000")
+            try:
+                changed = _apply_changes(catalog, conn, directory)
+            finally:
+                conn.close()
+        finally:
+            catalog.close()
+        if changed is None:
+            stats = _rebuild_locked(archive, directory, None)
+            return UpdateStats("rebuild", stats.tracks, time.perf_counter() - started)
+        _remove_unused(directory)
+        return UpdateStats("update" if changed else "none", changed, time.perf_counter() - started)
+
+
+def _changed_tracks(catalog: sqlite3.Connection, sources: list[int]) -> list[int]:
+    marks = ",".join("?" * len(sources))
+    sql = (
+        f"SELECT rowid FROM tracks WHERE source IN ({marks}) AND level > 0 "
+        f"UNION SELECT l.track FROM artists a JOIN track_artists l ON l.artist = a.rowid WHERE a.source IN ({marks}) "
+        f"UNION SELECT t.rowid FROM albums al JOIN tracks t ON t.album = al.rowid WHERE al.source IN ({marks})"
+    )
+    return [r for (r,) in catalog.execute(sql, sources * 3)]
+
+
+def _apply_changes(catalog: sqlite3.Connection, conn: sqlite3.Connection, directory: Path) -> int | None:
+    """Update the index in place; the number of tracks re-indexed, or None when a rebuild is the better deal."""
+    meta = read_meta(conn)
+    runs = catalog.execute("SELECT rowid, source FROM import_runs WHERE rowid > ?", (meta["last_run"],)).fetchall()
+    if not runs:
+        return 0
+    last_run = max(r for r, _ in runs)
+    changed = _changed_tracks(catalog, sorted({s for _, s in runs}))
+    if len(changed) > max(REBUILD_MIN, meta["tracks"] * REBUILD_SHARE):
+        return None
+    keys = np.load(directory / meta["shuffle"])
+    stale = np.isin(keys & ROWID_MASK, np.asarray(changed, dtype=np.int64))
+    old_keys = keys[stale]
+    docs = sorted(DocBuilder(catalog).docs_for(changed))
+    new_keys = np.fromiter((d[0] for d in docs), dtype=np.int64, count=len(docs))
+    keys = np.sort(np.concatenate([keys[~stale], new_keys]))
+    generation = meta["generation"]
+    updates = meta.get("updates", 0) + 1
+    shuffle = _save_keys(directory, keys, generation)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.executemany("DELETE FROM docs WHERE rowid = ?", [(int(k),) for k in old_keys])
+        conn.executemany("INSERT INTO docs (rowid, title, artists, album, tags) VALUES (?,?,?,?,?)", docs)
+        _write_meta(conn, {"last_run": last_run, "tracks": int(len(keys)), "shuffle": shuffle,
+                           "offsets": _offsets(keys), "updates": updates})
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        (directory / shuffle).unlink(missing_ok=True)
+        raise
+    return len(docs)
+
+
+def status(archive: Archive) -> dict[str, Any]:
+    """A summary for `fonoteca index status`: size, tracks, and import runs not yet indexed."""
+    directory = index_dir(archive)
+    db = current_db(directory)
+    if db is None:
+        return {"exists": False, "directory": str(directory)}
+    conn, state = open_index(directory)
+    conn.close()
+    catalog = archive.connect(readonly=True)
+    try:
+        pending = catalog.execute("SELECT count(*) FROM import_runs WHERE rowid > ?", (state.meta["last_run"],)).fetchone()[0]
+    finally:
+        catalog.close()
+    return {
+        "exists": True, "path": str(db), "tracks": state.meta["tracks"],
+        "bytes": db.stat().st_size + state.shuffle_path.stat().st_size,
+        "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state.meta["built_at"])),
+        "updates_since_build": state.meta.get("updates", 0), "imports_not_indexed": pending,
+    }
