@@ -51,7 +51,7 @@ _unknown_cache: dict[tuple[frozenset[str], Shape], tuple[str, ...]] = {}
 # object (one C-level comparison), its record was already emitted: the store would skip an identical duplicate
 # anyway, so encoding it again is wasted work. Cleared when a unit is rejected (its records were discarded).
 _seen_nested: dict[tuple[str, str], tuple[dict[str, Any], tuple[str, Shape, dict[str, Any] | None]]] = {}
-SEEN_LIMIT = 200_000
+SEEN_LIMIT = 20_000  # bounds memory: nested objects repeat mostly within an album's run of tracks
 
 
 def reset() -> None:

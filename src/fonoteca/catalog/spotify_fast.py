@@ -24,7 +24,7 @@ from fonoteca.catalog.records import FEATURE_FIELDS, LEVEL_FULL, FeaturesRec, Re
 
 Number = int | float | None | UnsetType
 _memo: dict[bytes, Any] = {}
-MEMO_LIMIT = 100_000
+MEMO_LIMIT = 20_000  # keys hold raw bytes (an album is ~2 kB): bounded memory, cleared when full
 
 
 class _Track(Struct, tag_field="type", tag="track", forbid_unknown_fields=True):

@@ -18,7 +18,6 @@ from fonoteca.catalog.records import (
     AlbumLinkRec, AlbumRec, ArtistRec, FeaturesRec, PlaylistRec, Record, Shape, TrackRec,
 )
 
-CACHE_LIMIT = 1_000_000
 
 
 def _dumps(value: Any) -> str | None:
@@ -28,8 +27,8 @@ def _dumps(value: Any) -> str | None:
 class Interner:
     """A de-duplicated value table (shapes, market lists, genres) with an in-memory cache of its ids."""
 
-    def __init__(self, conn: sqlite3.Connection, table: str, column: str) -> None:
-        self.conn, self.table, self.column = conn, table, column
+    def __init__(self, conn: sqlite3.Connection, table: str, column: str, limit: int) -> None:
+        self.conn, self.table, self.column, self.limit = conn, table, column, limit
         self.cache: dict[Any, int] = {}
 
     def id(self, value: Any, text: str) -> int:
@@ -41,7 +40,7 @@ class Interner:
             found = self.conn.execute(f"INSERT INTO {self.table} ({self.column}) VALUES (?)", (text,)).lastrowid
         else:
             found = row[0]
-        if len(self.cache) >= CACHE_LIMIT:
+        if len(self.cache) >= self.limit:
             self.cache.clear()
         self.cache[value] = found  # type: ignore[assignment]
         return found  # type: ignore[return-value]
@@ -55,9 +54,9 @@ class Store:
         self.conn = conn
         self.source = source
         self.fetched_at = fetched_at
-        self.shapes = Interner(conn, "shapes", "keys")
-        self.markets = Interner(conn, "market_lists", "markets")
-        self.genres = Interner(conn, "genres", "name")
+        self.shapes = Interner(conn, "shapes", "keys", 100_000)
+        self.markets = Interner(conn, "market_lists", "markets", 50_000)  # a market list is ~600 bytes
+        self.genres = Interner(conn, "genres", "name", 200_000)
         self.written = {"artists": 0, "albums": 0, "tracks": 0, "audio_features": 0, "playlists": 0}
 
     # --- interning -----------------------------------------------------------------------------------------
