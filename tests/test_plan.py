@@ -304,3 +304,18 @@ def test_listen_model_from_config():
     assert model.estimate(np.array([0, 10, 20, -1])).tolist() == pytest.approx([100, 1000, 10000, 100])
     default = listens.from_config({})
     assert default.estimate(np.array([100]))[0] == pytest.approx(30 * 10 ** 8)
+
+
+def test_parallel_read_equals_the_single_scan(catalog, monkeypatch):
+    from fonoteca.plan import data as data_mod, planner
+
+    conn = catalog.connect(readonly=True)
+    try:
+        single = data_mod.load(conn)
+        monkeypatch.setattr(data_mod, "PARALLEL_FROM", 0)
+        parallel = data_mod.load(conn, connect=planner.reader(catalog), workers=3)
+    finally:
+        conn.close()
+    for name in ("rowid", "popularity", "duration_ms", "priority", "rep"):
+        assert np.array_equal(getattr(single, name), getattr(parallel, name)), name
+    assert len(single) == 2000 and (single.rep != np.arange(len(single))).any()

@@ -24,8 +24,8 @@ def curve(cost: Costs, compact_value: float, points: int = POINTS, inc: Incremen
     (recordings by listens, most played first)."""
     total = cost.total_listens or 1.0
     inc = inc if inc is not None else increments(cost, compact_value)
-    cum_bytes = np.cumsum(inc.weight)
-    cum_cover = np.cumsum(inc.covers) / total
+    cum_bytes = np.cumsum(inc.weight, dtype=np.int64)
+    cum_cover = np.cumsum(inc.covers(cost)) / total
     cum_value = np.cumsum(inc.value) / total
     at = _sample(len(cum_bytes), points)
     by_files = np.sort(cost.group_listens[cost.is_rep])[::-1]
@@ -43,8 +43,8 @@ def bytes_for_share(cost: Costs, compact_value: float, shares: tuple[float, ...]
     """Bytes the optimal order needs to cover each share of listens (None: not reachable)."""
     total = cost.total_listens or 1.0
     inc = inc if inc is not None else increments(cost, compact_value)
-    cum_bytes = np.cumsum(inc.weight)
-    cum_cover = np.cumsum(inc.covers) / total
+    cum_bytes = np.cumsum(inc.weight, dtype=np.int64)
+    cum_cover = np.cumsum(inc.covers(cost)) / total
     out: dict[str, int | None] = {}
     for share in shares:
         i = int(np.searchsorted(cum_cover, share - 1e-12, side="left"))

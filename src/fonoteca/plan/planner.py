@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from fonoteca.archive import Archive
+from fonoteca.catalog import db
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.plan import coverage, data as data_mod, listens as listens_mod, policies, store
 from fonoteca.plan.policies import COMPACT, ORIGINAL
@@ -64,10 +65,12 @@ def compact_value_from(config: dict[str, Any], override: float | None) -> float:
 
 
 def build_model(conn: sqlite3.Connection, config: dict[str, Any], *, compact_value: float | None = None,
-                steps: Steps | None = None) -> Model:
+                steps: Steps | None = None, connect: Callable[[], sqlite3.Connection] | None = None) -> Model:
+    """Read the catalog and derive listens and file sizes; `connect` (read-only connections) enables parallel reads."""
     steps = steps or Steps()
+    _small_cache(conn)
     top = conn.execute("SELECT max(rowid) FROM tracks").fetchone()[0] or 0
-    data = data_mod.load(conn, progress=steps.start("read catalog", top))
+    data = data_mod.load(conn, progress=steps.start("read catalog", top), connect=connect)
     if len(data) == 0:
         raise FonotecaError("the catalog has no tracks to plan; import metadata first (fonoteca import ...)")
     model = listens_mod.from_config(config, data.popularity, data.plays)
@@ -75,6 +78,16 @@ def build_model(conn: sqlite3.Connection, config: dict[str, Any], *, compact_val
     bitrates = tier_bitrates(config)
     cost = policies.costs(data, lis, bitrates)
     return Model(data, cost, model, bitrates, compact_value_from(config, compact_value))
+
+
+def _small_cache(conn: sqlite3.Connection) -> sqlite3.Connection:
+    conn.execute("PRAGMA cache_size=-32768")  # 32 MiB: the reads are single scans, a bigger cache only costs memory
+    return conn
+
+
+def reader(archive: Archive) -> Callable[[], sqlite3.Connection]:
+    """A factory of extra read-only connections to the archive's catalog (for the parallel scan)."""
+    return lambda: _small_cache(db.connect(archive.catalog_path, readonly=True))
 
 
 def evaluate(model: Model, policy: str, budget: int | None) -> tuple[np.ndarray, dict[str, Any]]:
@@ -100,7 +113,7 @@ def evaluate(model: Model, policy: str, budget: int | None) -> tuple[np.ndarray,
         "duplicates": int(len(model.data) - cost.is_rep.sum()),
         "listens_total": cost.total_listens,
         "listen_model": model.listen_model.as_dict(),
-        "tracks_with_plays": int((model.data.plays >= 0).sum()),
+        "tracks_with_plays": 0 if model.data.plays is None else int((model.data.plays >= 0).sum()),
         "compact_value": model.compact_value,
         "missing": {"duration": cost.missing_duration, "popularity": cost.missing_popularity,
                     "duration_assumed_ms": cost.fallback_duration_ms},
@@ -139,7 +152,7 @@ def run(archive: Archive, policy: str, budget: int | None, *, compact_value: flo
         raise UsageError("the optimal policy needs --budget SIZE (e.g. 300TB, 1.5TiB)")
     conn = archive.connect(readonly=not write)
     try:
-        model = build_model(conn, archive.config, compact_value=compact_value, steps=steps)
+        model = build_model(conn, archive.config, compact_value=compact_value, steps=steps, connect=reader(archive))
         tier, summary = evaluate(model, policy, budget)
         if write:
             summary["run"] = store.write(

@@ -31,7 +31,7 @@ DEFAULT_DURATION_MS = 210_000  # stands in for unknown durations when the catalo
 class Costs:
     """Per track: bytes of each tier's file, listens; per recording (at its representative): summed listens."""
 
-    bytes: dict[int, np.ndarray]     # tier -> int64 bytes per track
+    bytes: dict[int, np.ndarray]     # tier -> bytes per track (int32, int64 if a file is over 2 GiB)
     listens: np.ndarray              # float64 per track
     group_listens: np.ndarray        # float64, the recording's listens at its representative, 0 elsewhere
     is_rep: np.ndarray               # bool, track stands for its recording
@@ -54,13 +54,15 @@ def costs(data: TrackData, listens: np.ndarray, bitrates: dict[int, int]) -> Cos
     for tier, bitrate in bitrates.items():
         size = np.rint(seconds * (bitrate / 8.0)).astype(np.int64)
         real = data.sizes.get(tier)
-        sizes[tier] = np.where(real >= 0, real, size) if real is not None else size
+        size = np.where(real >= 0, real, size) if real is not None else size
+        # int32 halves the memory of 10M-track plans; only absurd files (over 2 GiB) need int64.
+        sizes[tier] = size.astype(np.int32) if len(size) and size.max() < 2**31 else size
     n = len(data)
     is_rep = data.rep == np.arange(n)
     return Costs(
         bytes=sizes, listens=listens,
         group_listens=np.bincount(data.rep, weights=listens, minlength=n),
-        is_rep=is_rep, group_size=np.bincount(data.rep, minlength=n),
+        is_rep=is_rep, group_size=np.bincount(data.rep, minlength=n).astype(np.int32),
         fallback_duration_ms=fallback, missing_duration=int((~known).sum()),
         missing_popularity=int((data.popularity < 0).sum()),
     )
@@ -81,32 +83,49 @@ def anna(data: TrackData, cost: Costs) -> np.ndarray:
 class Increments:
     """Hull steps of every recording, in the greedy order (value per byte, best first)."""
 
-    track: np.ndarray    # index of the representative
-    tier: np.ndarray     # tier reached by taking this step
+    track: np.ndarray    # int32 index of the representative
+    tier: np.ndarray     # int8 tier reached by taking this step
     first: np.ndarray    # bool: the recording's first step (needs nothing before it)
-    weight: np.ndarray   # bytes added
-    value: np.ndarray    # weighted listens added
-    covers: np.ndarray   # unweighted listens newly covered (0 for an upgrade)
+    weight: np.ndarray   # bytes added (dtype of Costs.bytes)
+    value: np.ndarray    # float64 weighted listens added
+
+    def covers(self, cost: Costs) -> np.ndarray:
+        """Unweighted listens each step newly covers (a recording's listens on its first step, 0 on an upgrade)."""
+        return np.where(self.first, cost.group_listens[self.track], 0.0)
 
 
 def increments(cost: Costs, compact_value: float) -> Increments:
-    reps = np.flatnonzero(cost.is_rep & (cost.group_listens > 0))
-    wc, wo = cost.bytes[COMPACT][reps], cost.bytes[ORIGINAL][reps]
+    """Per recording with listens, its hull steps, sorted by value per byte.
+
+    Written for peak memory (10M recordings must stay well under 2 GB): one sort over all steps, then every
+    field gathered once through the sorted positions."""
+    q = compact_value
+    reps = np.flatnonzero(cost.is_rep & (cost.group_listens > 0)).astype(np.int32)
     lis = cost.group_listens[reps]
-    vc, vo = compact_value * lis, lis
+    wc, wo = cost.bytes[COMPACT][reps], cost.bytes[ORIGINAL][reps]
     # Compact is LP-dominated when the upgrade buys more per byte than compact itself (or costs nothing).
-    dominated = (wo <= wc) | (vc * (wo - wc) <= (vo - vc) * wc) | (vc <= 0)
-    two = ~dominated
-    track = np.concatenate([reps, reps[two]])
-    tier = np.concatenate([np.where(dominated, ORIGINAL, COMPACT), np.full(int(two.sum()), ORIGINAL)]).astype(np.int8)
-    first = np.concatenate([np.ones(len(reps), bool), np.zeros(int(two.sum()), bool)])
-    weight = np.concatenate([np.where(dominated, wo, wc), (wo - wc)[two]])
-    value = np.concatenate([np.where(dominated, vo, vc), (vo - vc)[two]])
-    covers = np.concatenate([lis, np.zeros(int(two.sum()))])
-    # Zero-byte steps first, then value per byte; stable, so ties keep rowid order and runs are reproducible.
-    eff = np.where(weight > 0, value / np.maximum(weight, 1), np.inf)
-    order = np.argsort(-eff, kind="stable")
-    return Increments(track[order], tier[order], first[order], weight[order], value[order], covers[order])
+    dominated = (wo <= wc) | (q * (wo - wc) <= (1 - q) * wc)
+    two = np.flatnonzero(~dominated).astype(np.int32)
+    m = len(reps)
+    eff = np.empty(m + len(two))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        first_w = np.where(dominated, wo, wc)
+        eff[:m] = np.where(first_w > 0, np.where(dominated, 1.0, q) * lis / first_w, np.inf)  # zero-byte steps first
+        del first_w
+        eff[m:] = (1 - q) * lis[two] / (wo[two] - wc[two])
+    np.negative(eff, out=eff)
+    src = np.argsort(eff, kind="stable")  # stable: ties keep rowid order, runs are reproducible
+    del eff
+    first = src < m
+    upgrade = ~first
+    src[upgrade] = two[src[upgrade] - m]  # now: position in reps of each step's recording
+    del upgrade, two
+    dom = dominated[src]
+    weight = np.where(first, np.where(dom, wo[src], wc[src]), wo[src] - wc[src])
+    value = lis[src]
+    value *= np.where(first, np.where(dom, 1.0, q), 1 - q)
+    tier = np.where(first & ~dom, COMPACT, ORIGINAL).astype(np.int8)
+    return Increments(track=reps[src], tier=tier, first=first, weight=weight, value=value)
 
 
 @dataclass
@@ -119,7 +138,7 @@ def optimal(cost: Costs, budget: int, compact_value: float, inc: Increments | No
     """Greedy multiple-choice knapsack within `budget` bytes, with its LP upper bound."""
     n = len(cost.listens)
     inc = inc if inc is not None else increments(cost, compact_value)
-    cum = np.cumsum(inc.weight)
+    cum = np.cumsum(inc.weight, dtype=np.int64)
     k = int(np.searchsorted(cum, budget, side="right"))  # the prefix that fits
     used = int(cum[k - 1]) if k else 0
     prefix_value = float(inc.value[:k].sum())
@@ -128,9 +147,10 @@ def optimal(cost: Costs, budget: int, compact_value: float, inc: Increments | No
     taken[:k] = True
     used += _fill(inc, taken, budget - used, n)
     tier = np.zeros(n, dtype=np.int8)
-    chosen = np.flatnonzero(taken)
-    # Steps of one recording are taken in order, so the highest tier reached is its tier.
-    np.maximum.at(tier, inc.track[chosen], inc.tier[chosen])
+    # A recording's upgrade is only ever taken after its first step, so upgrades are written last.
+    firsts = taken & inc.first
+    tier[inc.track[firsts]] = inc.tier[firsts]
+    tier[inc.track[taken & ~inc.first]] = ORIGINAL
     greedy = float(inc.value[taken].sum())
     return Optimum(tier, {
         "greedy_value": greedy, "lp_value": lp,
@@ -150,7 +170,7 @@ def _fill(inc: Increments, taken: np.ndarray, room: int, n: int) -> int:
         ok = rest[inc.first[rest] | started[inc.track[rest]]]
         if not len(ok):
             break
-        cum = np.cumsum(inc.weight[ok])
+        cum = np.cumsum(inc.weight[ok], dtype=np.int64)
         j = int(np.searchsorted(cum, room, side="right"))
         if j == 0:
             break
@@ -171,9 +191,9 @@ def summarize(cost: Costs, tier: np.ndarray, compact_value: float) -> dict[str, 
     for t in (ORIGINAL, COMPACT):
         sel = tier == t
         t_files = int(sel.sum())
-        t_bytes = int(cost.bytes[t][sel].sum())
+        t_bytes = int(cost.bytes[t][sel].sum(dtype=np.int64))
         t_listens = float(cost.group_listens[sel].sum())
-        t_tracks = int(cost.group_size[sel].sum())
+        t_tracks = int(cost.group_size[sel].sum(dtype=np.int64))
         out["tiers"][TIER_NAMES[t]] = {"files": t_files, "tracks": t_tracks, "bytes": t_bytes,
                                        "listens_covered": t_listens / total}
         files, size, tracks, covered = files + t_files, size + t_bytes, tracks + t_tracks, covered + t_listens

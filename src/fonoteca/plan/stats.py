@@ -44,7 +44,7 @@ class Context:
     def model(self) -> planner.Model:
         """The plan's listen model over the whole catalog (loaded once, for listens and coverage)."""
         if self._model is None:
-            self._model = planner.build_model(self.conn, self.archive.config)
+            self._model = planner.build_model(self.conn, self.archive.config, connect=planner.reader(self.archive))
         return self._model
 
 
@@ -79,7 +79,7 @@ def listens_numbers(ctx: Context) -> dict[str, Any]:
     listens = np.bincount(pop, weights=m.cost.listens, minlength=101)
     total = float(listens.sum()) or 1.0
     return {"popularity": list(range(101)), "listens": listens.tolist(), "share": (listens / total).tolist(),
-            "listen_model": m.listen_model.as_dict(), "tracks_with_plays": int((m.data.plays >= 0).sum())}
+            "listen_model": m.listen_model.as_dict(), "tracks_with_plays": 0 if m.data.plays is None else int((m.data.plays >= 0).sum())}
 
 
 def duration_numbers(ctx: Context) -> dict[str, Any]:

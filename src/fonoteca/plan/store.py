@@ -32,7 +32,7 @@ def write(conn: sqlite3.Connection, *, rowid: np.ndarray, rep: np.ndarray, tier:
     """Replace the plan with this one in one transaction; returns the run id."""
     planned = np.zeros(len(tier), dtype=np.int64)
     for t, size in cost.bytes.items():
-        planned = np.where(tier == t, size, planned)
+        planned = np.where(tier == t, size.astype(np.int64), planned)
     rep_rowid = np.where(rep == np.arange(len(rep)), 0, rowid[rep])  # 0 -> NULL in SQL
     conn.execute("BEGIN IMMEDIATE")
     try:
