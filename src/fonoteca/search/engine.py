@@ -13,6 +13,7 @@ How a text query runs (see docs.py for the key order):
 
 from __future__ import annotations
 
+import math
 import os
 import sqlite3
 from collections.abc import Sequence
@@ -21,13 +22,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from fonoteca.archive import Archive
 from fonoteca.catalog.ids import NAMESPACE_NAMES, parse_reference
 from fonoteca.catalog.query import lookup_reference
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.search.docs import MAX_POPULARITY, ROWID_MASK, key_popularity, key_rowid, popularity_bound
-from fonoteca.search.index import IndexMissing, IndexState, index_dir, open_index, read_meta
+from fonoteca.search.index import IndexMissing, IndexState, index_dir, open_index
 from fonoteca.search.text import fold, query_groups
 
 MAX_LIMIT = 1000
@@ -36,6 +38,7 @@ MIN_CANDIDATES = 50
 FIELD_WEIGHTS = (3.0, 2.5, 1.0)  # title, artists, album
 COVERAGE_WEIGHT = 1.0
 POPULARITY_WEIGHT = 3.0  # popularity 0..100 adds 0..3: a title match outweighs ~ 30 points of popularity
+MAX_TEXT = max(FIELD_WEIGHTS) + COVERAGE_WEIGHT
 # Typed references a user clearly meant as ids: no fallback to text search when nothing matches.
 REFERENCE_PREFIXES = ("isrc:", "upc:", "ean:", "spotify:", "http://", "https://", "track:", "album:", "artist:",
                       "playlist:", "musicbrainz:", "mbid:")
@@ -143,6 +146,8 @@ class Searcher:
         self._state: IndexState | None = None
         self._pointer: tuple[int, int] | None = None
         self._genres: list[tuple[int, str]] | None = None
+        self._keys: tuple[str, np.ndarray] | None = None
+        self._offsets: list[int] = []
 
     # --- connections ----------------------------------------------------------------------------------------
     @property
@@ -237,13 +242,21 @@ class Searcher:
         want = max(MIN_CANDIDATES, 2 * limit)
         # no column filter needed here: filter tokens start with '_', which no word token contains
         candidates = self._candidates(conn, expression, extra, clean, bound, want)
-        if len(candidates) >= want:
-            candidates.update(self._candidates(conn, f"{{title}} : ({expression})", extra, clean, bound, want))
         query_tokens = {t for group in groups for alt in group for t in alt}
-        scored = [(key, score(groups, query_tokens, title, artists, album, key))
-                  for key, (title, artists, album) in candidates.items()]
-        scored.sort(key=lambda ks: (-ks[1], ks[0]))
-        return scored[:limit]
+        scored = {key: score(groups, query_tokens, *texts, key) for key, texts in candidates.items()}
+        if len(candidates) >= want:
+            # More matches exist than we read. Those with every word in the title may still outrank what we have,
+            # but only if popular enough: a title match scores at most MAX_TEXT + its popularity share.
+            threshold = sorted(scored.values(), reverse=True)[limit - 1]
+            needed = math.floor((threshold - MAX_TEXT) * MAX_POPULARITY / POPULARITY_WEIGHT)
+            if needed <= MAX_POPULARITY:
+                title_bound = min(bound, popularity_bound(max(0, needed)))
+                more = self._candidates(conn, f"{{title}} : ({expression})", extra, clean, title_bound, want)
+                for key, texts in more.items():
+                    if key not in scored:
+                        scored[key] = score(groups, query_tokens, *texts, key)
+        ranked = sorted(scored.items(), key=lambda ks: (-ks[1], ks[0]))
+        return ranked[:limit]
 
     @staticmethod
     def _candidates(conn: sqlite3.Connection, text: str, extra: str, clean: bool, bound: int,
@@ -332,14 +345,18 @@ class Searcher:
         return np.asarray(keys[picks], dtype=np.int64)
 
     def _shuffle_array(self, min_popularity: int) -> tuple[np.ndarray, int]:
-        conn, state = self.index()
+        conn, _ = self.index()
         for _ in range(3):
-            meta = read_meta(conn)  # an import may have updated the index since the last call
-            try:
-                keys = np.load(state.directory / meta["shuffle"], mmap_mode="r")
-            except FileNotFoundError:
-                continue  # replaced between our read of meta and the open: read meta again
-            return keys, int(meta["offsets"][min_popularity])
+            # read on every call: an import may have updated the index (and its shuffle file) since the last one
+            meta = dict(conn.execute("SELECT key, value FROM meta WHERE key IN ('shuffle', 'offsets')").fetchall())
+            name = orjson.loads(meta["shuffle"])
+            if self._keys is None or self._keys[0] != name:
+                try:
+                    self._keys = (name, np.load(self.directory / name, mmap_mode="r"))
+                except FileNotFoundError:
+                    continue  # replaced between our read of meta and the open: read meta again
+                self._offsets = orjson.loads(meta["offsets"])
+            return self._keys[1], int(self._offsets[min_popularity])
         raise FonotecaError("the search index is changing too fast to read; try again")
 
 

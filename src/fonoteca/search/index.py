@@ -341,7 +341,7 @@ def update_after_import(archive: Archive) -> UpdateStats:
     with _locked(directory):
         db = current_db(directory)
         if db is None:
-            stats = _rebuild_locked(archive, directory, None)
+            stats = _rebuild_with_bar(archive, directory)
             return UpdateStats("rebuild", stats.tracks, time.perf_counter() - started)
         catalog = archive.connect(readonly=True)
         try:
@@ -354,10 +354,19 @@ def update_after_import(archive: Archive) -> UpdateStats:
         finally:
             catalog.close()
         if changed is None:
-            stats = _rebuild_locked(archive, directory, None)
+            stats = _rebuild_with_bar(archive, directory)
             return UpdateStats("rebuild", stats.tracks, time.perf_counter() - started)
         _remove_unused(directory)
         return UpdateStats("update" if changed else "none", changed, time.perf_counter() - started)
+
+
+def _rebuild_with_bar(archive: Archive, directory: Path) -> BuildStats:
+    """A rebuild run from an import: show its progress too (on a large catalog it takes minutes)."""
+    from fonoteca.console import progress as progress_bar
+
+    with progress_bar(transient=True) as bar:
+        task = bar.add_task("search index", total=None, unit="rowids")
+        return _rebuild_locked(archive, directory, lambda done, total: bar.update(task, completed=done, total=total))
 
 
 def _changed_tracks(catalog: sqlite3.Connection, sources: list[int]) -> list[int]:

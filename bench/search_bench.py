@@ -1,0 +1,327 @@
+"""Search benchmark: Fonoteca's index against a plain SQLite FTS5 bm25 anchor and Tantivy, on one catalog.
+
+    python bench/search_bench.py --catalog ARCHIVE_DIR --work BENCH_DIR [--queries 1000] [--engines ...]
+
+The catalog is opened read-only; every index is written under --work. Measured, on the same data and the same
+queries in the same run:
+- fonoteca   `fonoteca index rebuild`'s build (catalog -> index), then Searcher.search(q, limit=20): the whole
+             call, results with display fields read from the catalog; "fonoteca-index" is the ranking alone.
+- anchor     a plain FTS5 table (default unicode61 tokenizer) over raw title/artists/album, ranked by bm25,
+             top 20: the obvious way to do it.
+- tantivy    tantivy-py over the same tokens, sorted by popularity; two rankings: BM25 weighted by popularity
+             (weight_by_field) top 20, and the 50 most popular matches (what Fonoteca re-ranks), both index-only.
+Queries: 1-3 consecutive words of real titles (tracks drawn half uniformly, half by popularity, so word
+frequencies are mixed), a quarter of them with a word of the artist's name, as typed (case, accents).
+Latency: one warm-up pass over all queries, then a measured pass; median, p95, p99 in milliseconds.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import sqlite3
+import statistics
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from fonoteca.archive import Archive, open_archive
+from fonoteca.search.engine import Filters, Searcher
+from fonoteca.search.index import _switch, build_index
+from fonoteca.search.text import query_groups
+
+LIMIT = 20
+
+
+class BenchArchive(Archive):
+    """The catalog archive with its index folder redirected into the bench folder (catalog stays untouched)."""
+
+    bench_index: Path
+
+    def dir(self, name: str) -> Path:
+        if name == "index":
+            return self.bench_index
+        return super().dir(name)
+
+
+# --- queries ---------------------------------------------------------------------------------------------------
+
+def make_queries(catalog: sqlite3.Connection, count: int, seed: int) -> list[str]:
+    rng = random.Random(seed)
+    max_rowid = catalog.execute("SELECT max(rowid) FROM tracks").fetchone()[0]
+    popular = [r for (r,) in catalog.execute(
+        "SELECT rowid FROM tracks WHERE level > 0 AND popularity > 0 ORDER BY random() LIMIT ?", (count * 20,))]
+    weights = [p or 0 for (p,) in catalog.execute(
+        f"SELECT popularity FROM tracks WHERE rowid IN ({','.join(map(str, popular))})")] if popular else []
+    queries: list[str] = []
+    while len(queries) < count:
+        if popular and rng.random() < 0.5:
+            rowid = rng.choices(popular, weights=[w + 1 for w in weights])[0]
+        else:
+            rowid = rng.randint(1, max_rowid)
+        row = catalog.execute(
+            "SELECT t.name, (SELECT ar.name FROM track_artists l JOIN artists ar ON ar.rowid = l.artist "
+            "WHERE l.track = t.rowid ORDER BY l.position LIMIT 1) FROM tracks t WHERE t.rowid = ? AND t.level > 0",
+            (rowid,),
+        ).fetchone()
+        if row is None or not row[0]:
+            continue
+        words = [w for w in row[0].split() if any(ch.isalnum() for ch in w)]
+        if not words:
+            continue
+        size = min(len(words), rng.choices((1, 2, 3), weights=(4, 4, 2))[0])
+        start = rng.randint(0, len(words) - size)
+        query = words[start:start + size]
+        if row[1] and rng.random() < 0.25:
+            query.append(rng.choice(row[1].split()))
+        queries.append(" ".join(query))
+    return queries
+
+
+# --- measuring ---------------------------------------------------------------------------------------------------
+
+@dataclass
+class Latency:
+    median: float
+    p95: float
+    p99: float
+    mean: float
+    max: float
+    queries: int
+
+    def as_dict(self) -> dict[str, Any]:
+        return {k: round(v, 3) if isinstance(v, float) else v for k, v in self.__dict__.items()}
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
+
+
+def measure(run: Callable[[str], Any], queries: list[str], label: str) -> Latency:
+    for query in queries:  # warm-up: page cache, statement cache, lazy imports
+        run(query)
+    times = []
+    for query in queries:
+        started = time.perf_counter_ns()
+        run(query)
+        times.append((time.perf_counter_ns() - started) / 1e6)
+    lat = Latency(statistics.median(times), percentile(times, 0.95), percentile(times, 0.99), statistics.fmean(times),
+                  max(times), len(times))
+    print(f"  {label:<28} median {lat.median:8.3f} ms  p95 {lat.p95:8.3f} ms  p99 {lat.p99:8.3f} ms", flush=True)
+    return lat
+
+
+def dir_size(path: Path) -> int:
+    if path.is_file():
+        return path.stat().st_size
+    return sum(p.stat().st_size for p in path.rglob("*") if p.is_file())
+
+
+# --- fonoteca ------------------------------------------------------------------------------------------------------
+
+def build_fonoteca(archive: Archive, work: Path) -> dict[str, Any]:
+    folder = work / "fonoteca"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    catalog = archive.connect(readonly=True)
+    started = time.perf_counter()
+    db_path, meta = build_index(catalog, archive.catalog_path, folder, "bench")
+    seconds = time.perf_counter() - started
+    catalog.close()
+    _switch(folder, db_path)
+    size = dir_size(folder)
+    print(f"  fonoteca build: {meta['tracks']:,} tracks in {seconds:.1f} s ({meta['tracks'] / seconds:,.0f}/s), "
+          f"{size / 1e6:,.1f} MB", flush=True)
+    return {"tracks": meta["tracks"], "seconds": round(seconds, 2), "tracks_per_second": round(meta["tracks"] / seconds),
+            "bytes": size}
+
+
+# --- anchor: plain FTS5 + bm25 ---------------------------------------------------------------------------------------
+
+def build_anchor(catalog: sqlite3.Connection, work: Path) -> tuple[Path, dict[str, Any]]:
+    path = work / "anchor.sqlite3"
+    path.unlink(missing_ok=True)
+    out = sqlite3.connect(path, isolation_level=None)
+    out.execute("PRAGMA journal_mode=OFF")
+    out.execute("PRAGMA synchronous=OFF")
+    out.execute("CREATE VIRTUAL TABLE anchor USING fts5(title, artists, album)")
+    started = time.perf_counter()
+    rows = catalog.execute(
+        "SELECT t.rowid, t.name, (SELECT group_concat(ar.name, ' ') FROM track_artists l JOIN artists ar "
+        "ON ar.rowid = l.artist WHERE l.track = t.rowid), a.name FROM tracks t LEFT JOIN albums a ON a.rowid = t.album "
+        "WHERE t.level > 0"
+    )
+    out.execute("BEGIN")
+    count = 0
+    while batch := rows.fetchmany(50_000):
+        out.executemany("INSERT INTO anchor (rowid, title, artists, album) VALUES (?,?,?,?)", batch)
+        count += len(batch)
+    out.execute("COMMIT")
+    out.execute("INSERT INTO anchor(anchor) VALUES ('optimize')")
+    seconds = time.perf_counter() - started
+    out.close()
+    print(f"  anchor build: {count:,} tracks in {seconds:.1f} s ({count / seconds:,.0f}/s), "
+          f"{path.stat().st_size / 1e6:,.1f} MB", flush=True)
+    return path, {"tracks": count, "seconds": round(seconds, 2), "tracks_per_second": round(count / seconds),
+                  "bytes": path.stat().st_size}
+
+
+def anchor_runner(path: Path) -> Callable[[str], Any]:
+    conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+    conn.execute("PRAGMA cache_size=-262144")
+
+    def run(query: str) -> list[int]:
+        # the anchor's own tokenizer: quote each whitespace word as an FTS5 string (no syntax errors either)
+        terms = " AND ".join('"' + w.replace('"', '""') + '"' for w in query.split())
+        try:
+            return [r for (r,) in conn.execute(
+                "SELECT rowid FROM anchor WHERE anchor MATCH ? ORDER BY bm25(anchor) LIMIT ?", (terms, LIMIT))]
+        except sqlite3.OperationalError:
+            return []
+    return run
+
+
+# --- tantivy ---------------------------------------------------------------------------------------------------------
+
+def build_tantivy(fonoteca_db: Path, work: Path) -> tuple[Any, dict[str, Any]]:
+    import tantivy
+
+    folder = work / "tantivy"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    builder = tantivy.SchemaBuilder()
+    for name in ("title", "artists", "album"):
+        builder.add_text_field(name, tokenizer_name="whitespace", index_option="freq")
+    builder.add_text_field("tags", tokenizer_name="whitespace", index_option="basic")
+    builder.add_unsigned_field("pop", fast=True, indexed=True)
+    builder.add_unsigned_field("key", fast=True)
+    schema = builder.build()
+    index = tantivy.Index(schema, path=str(folder), sort_by_field="pop", sort_order=tantivy.Order.Desc)
+    writer = index.writer(heap_size=1_000_000_000, num_threads=os.cpu_count() or 1)
+    source = sqlite3.connect(f"file:{fonoteca_db}?mode=ro", uri=True)
+    started = time.perf_counter()
+    count = 0
+    for key, title, artists, album, tags in source.execute("SELECT rowid, title, artists, album, tags FROM docs"):
+        doc = tantivy.Document(title=title, artists=artists, album=album, tags=tags)
+        doc.add_unsigned("pop", 100 - (key >> 40))
+        doc.add_unsigned("key", key)
+        writer.add_document(doc)
+        count += 1
+    writer.commit()
+    writer.wait_merging_threads()
+    seconds = time.perf_counter() - started
+    source.close()
+    index.reload()
+    size = dir_size(folder)
+    print(f"  tantivy build (from tokens): {count:,} docs in {seconds:.1f} s ({count / seconds:,.0f}/s), "
+          f"{size / 1e6:,.1f} MB", flush=True)
+    return (index, schema), {"tracks": count, "seconds": round(seconds, 2), "tracks_per_second": round(count / seconds),
+                             "bytes": size, "segments": index.searcher().num_segments}
+
+
+def tantivy_runners(built: Any) -> dict[str, Callable[[str], Any]]:
+    import tantivy
+
+    index, schema = built
+    searcher = index.searcher()
+    Occur, Query = tantivy.Occur, tantivy.Query
+
+    def query_of(text: str) -> Any:
+        clauses = []
+        for group in query_groups(text):
+            options = []
+            for alternative in group:
+                per_field = []
+                for field in ("title", "artists", "album"):
+                    terms = [Query.term_query(schema, field, t) for t in alternative]
+                    per_field.append(terms[0] if len(terms) == 1 else
+                                     Query.boolean_query([(Occur.Must, t) for t in terms]))
+                options.extend(per_field)
+            clauses.append((Occur.Must, Query.boolean_query([(Occur.Should, q) for q in options])))
+        return Query.boolean_query(clauses)
+
+    def weighted(text: str) -> Any:
+        return searcher.search(query_of(text), limit=LIMIT, count=False, weight_by_field="pop").hits
+
+    def most_popular(text: str) -> Any:
+        return searcher.search(query_of(text), limit=50, count=False, order_by_field="pop").hits
+
+    return {"tantivy-bm25*pop": weighted, "tantivy-top50-by-pop": most_popular}
+
+
+# --- main ------------------------------------------------------------------------------------------------------------
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--catalog", type=Path, required=True, help="archive directory (read-only)")
+    parser.add_argument("--work", type=Path, required=True, help="folder for the indexes built here")
+    parser.add_argument("--queries", type=int, default=1000)
+    parser.add_argument("--anchor-queries", type=int, default=None, help="measure the anchor on the first N queries only")
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--engines", default="fonoteca,anchor,tantivy")
+    parser.add_argument("--reuse", action="store_true", help="reuse indexes already in --work (no build figures)")
+    parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
+    args = parser.parse_args()
+    engines = set(args.engines.split(","))
+    args.work.mkdir(parents=True, exist_ok=True)
+
+    source = open_archive(args.catalog)
+    archive = BenchArchive(source.root, source.config)
+    archive.bench_index = args.work / "fonoteca"
+    catalog = archive.connect(readonly=True)
+    tracks = catalog.execute("SELECT count(*) FROM tracks WHERE level > 0").fetchone()[0]
+    print(f"catalog {args.catalog}: {tracks:,} tracks; machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}",
+          flush=True)
+    queries = make_queries(catalog, args.queries, args.seed)
+    (args.work / "queries.json").write_bytes(orjson.dumps(queries, option=orjson.OPT_INDENT_2))
+    report: dict[str, Any] = {"catalog": str(args.catalog), "tracks": tracks, "queries": len(queries),
+                              "load_before": os.getloadavg(), "build": {}, "latency_ms": {}}
+
+    print("build", flush=True)
+    if not args.reuse:
+        report["build"]["fonoteca"] = build_fonoteca(archive, args.work)
+    anchor_path = args.work / "anchor.sqlite3"
+    if "anchor" in engines and not args.reuse:
+        anchor_path, report["build"]["anchor"] = build_anchor(catalog, args.work)
+    tantivy_built = None
+    if "tantivy" in engines:
+        from fonoteca.search.index import current_db
+
+        db = current_db(args.work / "fonoteca")
+        assert db is not None
+        tantivy_built, report["build"]["tantivy"] = build_tantivy(db, args.work)
+
+    print(f"latency over {len(queries)} queries (top {LIMIT}), warm", flush=True)
+    searcher = Searcher(archive)
+    report["latency_ms"]["fonoteca"] = measure(lambda q: searcher.search(q, limit=LIMIT), queries, "fonoteca").as_dict()
+    filters = Filters()
+    report["latency_ms"]["fonoteca-index"] = measure(
+        lambda q: searcher._ranked(query_groups(q), filters, LIMIT), queries, "fonoteca-index (no display)").as_dict()
+    if tantivy_built is not None:
+        for label, run in tantivy_runners(tantivy_built).items():
+            report["latency_ms"][label] = measure(run, queries, label).as_dict()
+    if "anchor" in engines:
+        anchor_set = queries[: args.anchor_queries] if args.anchor_queries else queries
+        report["latency_ms"]["anchor"] = measure(anchor_runner(anchor_path), anchor_set, "anchor (FTS5 bm25)").as_dict()
+        anchor = report["latency_ms"]["anchor"]
+        print("ratio anchor / engine (higher is better):")
+        for label, lat in report["latency_ms"].items():
+            if label != "anchor":
+                print(f"  {label:<28} median x{anchor['median'] / lat['median']:.1f}  p95 x{anchor['p95'] / lat['p95']:.1f}"
+                      f"  p99 x{anchor['p99'] / lat['p99']:.1f}")
+    report["load_after"] = os.getloadavg()
+    if args.out:
+        args.out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))
+    print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode())
+
+
+if __name__ == "__main__":
+    sys.exit(main())
