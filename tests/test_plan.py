@@ -319,3 +319,34 @@ def test_parallel_read_equals_the_single_scan(catalog, monkeypatch):
     for name in ("rowid", "popularity", "duration_ms", "priority", "rep"):
         assert np.array_equal(getattr(single, name), getattr(parallel, name)), name
     assert len(single) == 2000 and (single.rep != np.arange(len(single))).any()
+
+
+def test_plays_import_by_track_id_and_isrc(catalog, tmp_path):
+    archive = _copy(catalog, tmp_path)
+    conn = sqlite3.connect(archive.catalog_path)
+    isrc, = conn.execute("SELECT isrc FROM tracks GROUP BY isrc HAVING count(*) > 1 LIMIT 1").fetchone()
+    members = [r[0] for r in conn.execute("SELECT rowid FROM tracks WHERE isrc = ? ORDER BY rowid", (isrc,))]
+    (a_row, a_id), (b_row, b_id) = conn.execute(
+        "SELECT rowid, id FROM tracks WHERE isrc IS NOT ? ORDER BY rowid LIMIT 2", (isrc,))
+    conn.close()
+    table = tmp_path / "plays.csv"
+    table.write_text(f"track,plays\nspotify:track:{a_id},1234\n{b_id},\"5,000\"\nnot-a-track,7\n{a_id},abc\n")
+    result = run_cli("plays", "import", str(table), "--json", archive=archive.root)
+    assert result.exit_code == 0, result.stderr
+    assert orjson.loads(result.stdout) | {"examples": None} == {"lines": 4, "tracks": 2, "unmatched": 1, "bad": 1, "examples": None}
+    by_isrc = tmp_path / "isrc.tsv"
+    by_isrc.write_text(f"isrc\tstreams\n{isrc}\t900\n")
+    assert run_cli("plays", "import", str(by_isrc), archive=archive.root).exit_code == 0
+    conn = sqlite3.connect(archive.catalog_path)
+    plays = dict(conn.execute("SELECT track, plays FROM track_plays"))
+    conn.close()
+    assert plays[a_row] == 1234 and plays[b_row] == 5000
+    assert [plays[m] for m in members] == [900] + [0] * (len(members) - 1)  # the recording counts once
+    summary = plan(archive, "--budget", "1TB")
+    assert summary["tracks_with_plays"] == 2 + len(members)
+    assert summary["listen_model"]["origin"] == "default"  # too few counts to fit
+    assert plan_rows(archive)[a_row][2] == 1234
+    bad = tmp_path / "bad.csv"
+    bad.write_text("name,count\nx,1\n")
+    result = run_cli("plays", "import", str(bad), archive=archive.root)
+    assert result.exit_code == 1 and "header" in result.stderr

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Optional
 
 import typer
@@ -11,6 +12,7 @@ from rich.table import Table
 from fonoteca import archive as archive_mod
 from fonoteca.console import console, print_json, progress
 from fonoteca.plan import planner
+from fonoteca.plan.plays import import_plays
 from fonoteca.plan.units import format_size, parse_size
 
 
@@ -42,7 +44,35 @@ def _print_summary(s: dict[str, Any]) -> None:
         console.print(f"stored as plan run {s['run']} (table plan); ingest follows it")
 
 
+plays_app = typer.Typer(help="Play counts that replace the popularity estimate of the listen model.", no_args_is_help=True)
+
+
+@plays_app.command("import")
+def plays_import(
+    ctx: typer.Context,
+    path: Path = typer.Argument(..., help="CSV/TSV (plain, .gz, .zst) with a header: track id/URI or isrc, and plays."),
+    source: Optional[str] = typer.Option(None, help="Label stored with the counts (default: the file name)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Load play counts (columns track|track_id|id|uri|isrc and plays|playcount|streams|listens)."""
+    archive = _archive(ctx)
+    conn = archive.connect()
+    try:
+        summary = import_plays(conn, path, source)
+    finally:
+        conn.close()
+    if as_json:
+        print_json(summary.as_dict())
+        return
+    console.print(f"{summary.tracks:,} tracks got play counts from {summary.lines:,} lines "
+                  f"({summary.unmatched:,} unmatched, {summary.bad:,} unreadable)")
+    for example in summary.examples:
+        console.print(f"[yellow]{example}[/yellow]")
+
+
 def register(app: typer.Typer) -> None:
+    app.add_typer(plays_app, name="plays")
+
     @app.command("plan")
     def plan(
         ctx: typer.Context,
@@ -58,8 +88,8 @@ def register(app: typer.Typer) -> None:
         ),
         compact_value: Optional[float] = typer.Option(
             None, "--compact-value", min=0.0, max=1.0,
-            help="Worth of a listen served by the compact tier relative to the original (default [plan] "
-                 "compact_value, else 0.9). Only optimal uses it.",
+            help="Worth of a listen served by the compact tier relative to the original (default: compact_value "
+                 "in the plan table of fonoteca.toml, else 0.9). Only optimal uses it.",
         ),
         dry_run: bool = typer.Option(False, "--dry-run", help="Report only; leave the stored plan as it is."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
