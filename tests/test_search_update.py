@@ -117,3 +117,17 @@ def test_large_change_rebuilds(archive: archive_mod.Archive, tmp_path: Path, mon
     assert status["tracks"] == len(CATALOG) and status["updates_since_build"] == 0
     files = sorted(p.name for p in (archive.root / "index").iterdir() if p.name.startswith(("search-", "shuffle-")))
     assert len([f for f in files if f.endswith(".sqlite3")]) == 1  # the replaced index files were removed
+
+
+def test_replaced_catalog_is_reindexed(archive: archive_mod.Archive, tmp_path: Path) -> None:
+    _import(archive, write_jsonl(tmp_path / "a.jsonl", ARTISTS + CATALOG[:2]))
+    _import(archive, write_jsonl(tmp_path / "b.jsonl", CATALOG[2:4]))
+    # the operator swaps in a fresh catalog: its import log restarts below what the index has seen
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(archive.catalog_path) + suffix).unlink(missing_ok=True)
+    archive.connect().close()
+    _import(archive, write_jsonl(tmp_path / "c.jsonl", ARTISTS + CATALOG[5:7]))
+    with Searcher(archive) as searcher:
+        assert {h["name"] for h in searcher.search("beyonce").results} == {"Halo"}
+        assert searcher.search("hello adele").results == []
+        assert len(_all_keys(searcher)) == 2

@@ -14,6 +14,7 @@ from typing import NamedTuple
 
 from fonoteca.search.text import index_text
 
+US, RS = "\x1f", "\x1e"  # unit and record separators: never in the names SQLite hands back as one string
 ROWID_BITS = 40
 ROWID_MASK = (1 << ROWID_BITS) - 1
 MAX_POPULARITY = 100
@@ -94,24 +95,21 @@ class DocBuilder:
             found.setdefault(artist, []).append(genre)
         return {artist: tuple(genres) for artist, genres in found.items()}
 
-    def _album(self, rowid: int) -> tuple[str, str]:
+    @staticmethod
+    def _album(name: str | None, release_date: str | None) -> tuple[str, str]:
         """(album tokens, year tag) of an album."""
-        row = self.conn.execute("SELECT name, release_date FROM albums WHERE rowid = ?", (rowid,)).fetchone()
-        if row is None:
-            return "", ""
-        year = year_of(row[1])
-        return index_text(row[0]), ("" if year is None else f"_y{year}")
-
-    def _artist(self, rowid: int) -> str:
-        row = self.conn.execute("SELECT name FROM artists WHERE rowid = ?", (rowid,)).fetchone()
-        return index_text(row[0]) if row else ""
+        year = year_of(release_date)
+        return index_text(name), ("" if year is None else f"_y{year}")
 
     def _credit(self, artists: str) -> tuple[str, str]:
-        """(artist tokens, genre tags) of a track's artist list, given as space-separated artist rowids."""
-        rowids = [int(a) for a in artists.split()]
-        names = [self.artists.get(a, self._artist) for a in rowids]
-        genres = sorted({g for a in rowids for g in self.genres.get(a, ())})
-        return " ".join(n for n in names if n), "".join(f" _g{g}" for g in genres)
+        """(artist tokens, genre tags) of a track's artists, given as 'rowid<US>name<RS>rowid<US>name'."""
+        names, genres = [], set()
+        for credit in artists.split(RS):
+            rowid, _, name = credit.partition(US)
+            if name:
+                names.append(self.artists.get(name, index_text))
+            genres.update(self.genres.get(int(rowid), ()))
+        return " ".join(n for n in names if n), "".join(f" _g{g}" for g in sorted(genres))
 
     def docs(self, low: int, high: int) -> list[tuple[int, str, str, str, str]]:
         """Documents (Doc fields as a plain tuple) of the tracks with low <= rowid <= high, sorted by key."""
@@ -120,18 +118,23 @@ class DocBuilder:
         explicit_tag = {None: "", 0: " _e0", 1: " _e1"}
         out = []
         rows = self.conn.execute(
-            "SELECT t.rowid, t.name, t.popularity, t.explicit, t.album, "
-            "(SELECT group_concat(l.artist, ' ') FROM track_artists l WHERE l.track = t.rowid) "
-            "FROM tracks t WHERE t.rowid BETWEEN ? AND ? AND t.level > 0",
+            "SELECT t.rowid, t.name, t.popularity, t.explicit, t.album, a.name, a.release_date, "
+            "(SELECT group_concat(l.artist || char(31) || replace(replace(coalesce(ar.name, ''), char(30), ' '), "
+            "char(31), ' '), char(30)) FROM track_artists l "
+            " JOIN artists ar ON ar.rowid = l.artist WHERE l.track = t.rowid) "
+            "FROM tracks t LEFT JOIN albums a ON a.rowid = t.album WHERE t.rowid BETWEEN ? AND ? AND t.level > 0",
             (low, high),
         )
-        for rowid, name, popularity, explicit, album, artists in rows:
+        for rowid, name, popularity, explicit, album, album_name, release_date, artists in rows:
             title = titles.get(name)
             if title is None:
                 title = self.titles.get(name, index_text) if name else ""
             album_text = albums.get(album)
             if album_text is None:
-                album_text = self.albums.get(album, self._album) if album is not None else ("", "")
+                album_text = self._album(album_name, release_date) if album is not None else ("", "")
+                if len(albums) >= self.albums.limit:
+                    albums.clear()
+                albums[album] = album_text
             credit = credits.get(artists)
             if credit is None:
                 credit = self.credits.get(artists, self._credit) if artists else ("", "")

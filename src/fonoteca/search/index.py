@@ -225,7 +225,7 @@ def build_index(catalog: sqlite3.Connection, catalog_path: Path, directory: Path
     meta = {
         "format": FORMAT, "generation": generation, "last_run": last_run, "tracks": int(len(keys)),
         "built_at": int(time.time()), "shuffle": _save_keys(directory, keys, generation), "offsets": _offsets(keys),
-        "updates": 0,
+        "updates": 0, "catalog_file": _file_id(catalog_path),
     }
     out.execute("BEGIN")
     _write_meta(out, meta)
@@ -348,7 +348,7 @@ def update_after_import(archive: Archive) -> UpdateStats:
             conn = sqlite3.connect(db, isolation_level=None)
             conn.execute("PRAGMA busy_timeout=30000")
             try:
-                changed = _apply_changes(catalog, conn, directory)
+                changed = _apply_changes(catalog, archive.catalog_path, conn, directory)
             finally:
                 conn.close()
         finally:
@@ -379,9 +379,18 @@ def _changed_tracks(catalog: sqlite3.Connection, sources: list[int]) -> list[int
     return [r for (r,) in catalog.execute(sql, sources * 3)]
 
 
-def _apply_changes(catalog: sqlite3.Connection, conn: sqlite3.Connection, directory: Path) -> int | None:
+def _file_id(path: Path) -> list[int]:
+    """Device and inode of the catalog file: a catalog swapped for another one is a new file."""
+    stat = path.stat()
+    return [stat.st_dev, stat.st_ino]
+
+
+def _apply_changes(catalog: sqlite3.Connection, catalog_path: Path, conn: sqlite3.Connection,
+                   directory: Path) -> int | None:
     """Update the index in place; the number of tracks re-indexed, or None when a rebuild is the better deal."""
     meta = read_meta(conn)
+    if _last_run(catalog) < meta["last_run"] or meta.get("catalog_file") != _file_id(catalog_path):
+        return None  # the catalog was replaced by another one since the index was built
     runs = catalog.execute("SELECT rowid, source FROM import_runs WHERE rowid > ?", (meta["last_run"],)).fetchall()
     if not runs:
         return 0

@@ -27,8 +27,6 @@ _LEET = {"$": "s", "!": "i", "@": "a"}
 _LEET_SPOT = re.compile(r"\$(?=\w)|(?<=\w)\$|(?<=\w)[!@](?=\w)")
 _ASCII_SEPARATORS = re.compile(r"[^a-z0-9]+")
 
-MAX_TOKEN = 64  # longer "words" are noise (hashes, runaway strings); cut them so the index stays sane
-
 
 @cache
 def _separator_class() -> re.Pattern[str]:
@@ -89,14 +87,14 @@ def tokens(text: str | None) -> list[str]:
         return []
     folded = fold(text)
     if _PLAIN.fullmatch(folded):
-        return [t[:MAX_TOKEN] for t in folded.split()]
+        return folded.split()
     out: list[str] = []
     for word in folded.split():
         if word.isalnum():
             out.append(word)
         else:
             _word_tokens(word, out)
-    return [t[:MAX_TOKEN] for t in out]
+    return out
 
 
 def index_text(text: str | None) -> str:
@@ -127,17 +125,17 @@ def query_groups(text: str, *, max_groups: int = 16) -> list[list[tuple[str, ...
 
 def _word_group(word: str) -> list[tuple[str, ...]]:
     if word.isalnum():
-        return [(word[:MAX_TOKEN],)]
-    parts = [p[:MAX_TOKEN] for p in _split(word)]
+        return [(word,)]
+    parts = _split(word)
     if not parts:
         return []
     alternatives: list[tuple[str, ...]] = []
     if len(parts) > 1:
-        alternatives.append(("".join(parts)[:MAX_TOKEN],))
+        alternatives.append(("".join(parts),))
         alternatives.append(tuple(dict.fromkeys(parts)))
     else:
         alternatives.append((parts[0],))
     leet = _spelled_out(word)
-    if leet and (leet[:MAX_TOKEN],) not in alternatives:
-        alternatives.append((leet[:MAX_TOKEN],))
+    if leet and (leet,) not in alternatives:
+        alternatives.append((leet,))
     return alternatives
