@@ -45,6 +45,7 @@ def _root(
 
 def _register_stages() -> None:
     from fonoteca.catalog import cli as catalog_cli
+    from fonoteca.ingest import cli as ingest_cli
     from fonoteca.plan import cli as plan_cli
     from fonoteca.search import cli as search_cli
     from fonoteca.synth import cli as synth_cli
@@ -52,6 +53,7 @@ def _register_stages() -> None:
     catalog_cli.register(app)
     synth_cli.register(app)
     plan_cli.register(app)
+    ingest_cli.register(app)
     search_cli.register(app)
 
 

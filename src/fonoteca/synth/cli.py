@@ -50,5 +50,32 @@ def synth_catalog(
     console.print(f"wrote {written:,} objects ({tracks:,} tracks) to {out}")
 
 
+@synth_app.command("audio")
+def synth_audio(
+    out: Path = typer.Option(..., "--out", help="Folder for the audio files, catalog.csv, catalog.toml and map.csv."),
+    tracks: int = typer.Option(10, "--tracks", min=1, help="Number of tracks."),
+    seconds: str = typer.Option("8", "--seconds", help="Length of each track in seconds, or a range MIN-MAX."),
+    formats: str = typer.Option("flac,ogg,opus,mp3,wav", "--formats", help="Comma-separated: flac, wav, ogg, opus, mp3 (used in turn)."),
+    seed: int = typer.Option(1, help="Random seed (same seed, same music)."),
+    tags: bool = typer.Option(True, "--tags/--no-tags", help="Embed ISRC, title, artist and album tags."),
+    workers: int = typer.Option(1, "--workers", min=1, help="Processes rendering in parallel."),
+) -> None:
+    """Render synthetic music (chords and drums) in several formats, with a catalog table that describes it:
+    import it with `fonoteca import table OUT/catalog.csv --map OUT/catalog.toml`, ingest with --map OUT/map.csv."""
+    from fonoteca.synth.audio import FORMATS, make_collection
+
+    chosen = tuple(f.strip().lower() for f in formats.split(",") if f.strip())
+    if not chosen or not set(chosen) <= set(FORMATS):
+        raise UsageError(f"--formats takes a comma-separated subset of {', '.join(FORMATS)}")
+    try:
+        low, _, high = seconds.partition("-")
+        length: float | tuple[float, float] = (float(low), float(high)) if high else float(low)
+    except ValueError:
+        raise UsageError(f"--seconds takes a number or MIN-MAX, not {seconds!r}") from None
+    collection = make_collection(out, tracks, length, chosen, seed=seed, tags=tags, workers=workers)
+    console.print(f"wrote {len(collection.tracks):,} tracks to {collection.root} "
+                  f"(catalog {collection.catalog_csv.name}, mapping {collection.mapping_toml.name}, map {collection.map_csv.name})")
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(synth_app, name="synth")

@@ -1,0 +1,17 @@
+"""Ingest: walk -> match -> validate -> tier -> transcode/keep -> tag -> checksum -> store.
+
+Python API (what `fonoteca ingest` and the demo call):
+
+    from fonoteca.ingest import IngestOptions, ingest
+    summary = ingest(archive, [Path("music")], IngestOptions(workers=2))
+    summary.stored  # {"original": n, "compact": m}; summary.quarantined  # {"undecodable": k, ...}
+
+The per-file work is a pure task function (fonoteca.ingest.task.process) run through an executor
+(fonoteca.ingest.executor); only the coordinating process writes the catalog, after each file is durable.
+"""
+
+from fonoteca.ingest.options import IngestOptions
+from fonoteca.ingest.pipeline import IngestSummary, ingest
+from fonoteca.ingest.restore import restore
+
+__all__ = ["IngestOptions", "IngestSummary", "ingest", "restore"]

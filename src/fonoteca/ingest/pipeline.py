@@ -1,0 +1,468 @@
+"""The coordinator: walk the sources, match each file, pick its tier from the plan, hand the per-file work to an
+executor, and write the catalog (only here, only after each file is durable)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fonoteca.archive import Archive
+from fonoteca.audio import fingerprint as fpmod
+from fonoteca.audio.tags import read_tags_and_length
+from fonoteca.catalog.ids import NAMESPACE_NAMES
+from fonoteca.errors import FonotecaError, UsageError
+from fonoteca.ingest import metadata, store
+from fonoteca.ingest.executor import make_executor
+from fonoteca.ingest.match import Match, Matcher, load_map
+from fonoteca.ingest.options import TIER_NAMES, TIERS, IngestOptions
+from fonoteca.ingest.task import Result, Task
+
+FINAL = ("stored", "duplicate", "conflict", "quarantined")
+Progress = Callable[[int, int, float], None]  # done, total, decoded audio seconds so far
+
+
+@dataclass
+class IngestSummary:
+    inputs: int = 0
+    stored: dict[str, int] = field(default_factory=lambda: {"original": 0, "compact": 0})
+    duplicates: int = 0
+    conflicts: int = 0
+    quarantined: dict[str, int] = field(default_factory=dict)   # reason -> files
+    unmatched: int = 0
+    skipped: dict[str, int] = field(default_factory=dict)       # reason -> files (plan says skip, not in plan)
+    already: int = 0                                            # decided by an earlier run, nothing new
+    matched_by: dict[str, int] = field(default_factory=dict)    # route -> files
+    bytes_in: int = 0
+    bytes_stored: int = 0
+    audio_seconds: float = 0.0                                  # decoded audio, all inputs
+    seconds: float = 0.0
+    workers: int = 0
+    recovered: dict[str, int] = field(default_factory=dict)
+    items: list[dict[str, Any]] = field(default_factory=list)   # one per input decided in this run
+
+    @property
+    def stored_total(self) -> int:
+        return sum(self.stored.values())
+
+    @property
+    def quarantined_total(self) -> int:
+        return sum(self.quarantined.values())
+
+    @property
+    def files_per_second(self) -> float:
+        decided = len(self.items)
+        return decided / self.seconds if self.seconds else 0.0
+
+    @property
+    def realtime(self) -> float:
+        return self.audio_seconds / self.seconds if self.seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "inputs": self.inputs, "stored": self.stored, "stored_total": self.stored_total,
+            "duplicates": self.duplicates, "conflicts": self.conflicts, "quarantined": self.quarantined,
+            "quarantined_total": self.quarantined_total, "unmatched": self.unmatched, "skipped": self.skipped,
+            "already": self.already, "matched_by": self.matched_by, "bytes_in": self.bytes_in,
+            "bytes_stored": self.bytes_stored, "audio_seconds": round(self.audio_seconds, 1),
+            "seconds": round(self.seconds, 2), "files_per_second": round(self.files_per_second, 3),
+            "realtime": round(self.realtime, 1), "workers": self.workers, "recovered": self.recovered,
+            "items": self.items,
+        }
+
+
+@dataclass
+class Item:
+    path: Path
+    size: int
+    mtime_ns: int
+    match: Match | None = None
+    target: int | None = None       # track the file would be stored under
+    tier: int = 0
+    note: str = ""
+
+
+def walk(sources: list[Path], options: IngestOptions, exclude: Path) -> Iterator[Path]:
+    """Every regular, non-hidden file under the sources (sorted), less sidecars and the archive itself."""
+    seen: set[Path] = set()
+    for source in sources:
+        source = source.expanduser().resolve()
+        if not source.exists():
+            raise UsageError(f"{source}: no such file or folder")
+        if source.is_file():
+            candidates: Iterator[Path] = iter([source])
+        else:
+            def _walk(top: Path = source) -> Iterator[Path]:
+                for dirpath, dirnames, filenames in os.walk(top):
+                    here = Path(dirpath)
+                    if here == exclude or exclude in here.parents:
+                        dirnames[:] = []
+                        continue
+                    dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+                    for name in sorted(filenames):
+                        if not name.startswith("."):
+                            yield here / name
+            candidates = _walk()
+        for path in candidates:
+            if path in seen or path.suffix.lower() in options.ignore or not path.is_file():
+                continue
+            seen.add(path)
+            yield path
+
+
+class Coordinator:
+    def __init__(self, archive: Archive, conn: sqlite3.Connection, options: IngestOptions,
+                 on_progress: Progress | None) -> None:
+        self.archive, self.conn, self.options = archive, conn, options
+        self.summary = IngestSummary(workers=options.worker_count)
+        self.on_progress = on_progress
+        self.items: list[Item] = []
+        self.claimed: set[int] = set()
+        self.deferred: list[tuple[Item, Task, Result]] = []
+        self.done = 0
+        self.total = 0
+        self.tmp_dir: Path | None = None
+        self.counts: Counter[str] = Counter()
+
+    # ---- decisions before any decoding ----------------------------------------------------------------------
+
+    def _plan_tier(self, track: int) -> tuple[int | None, int, str]:
+        """(target track, tier, why not) following the plan (or the --tier override)."""
+        row = self.conn.execute("SELECT tier, rep FROM plan WHERE track = ?", (track,)).fetchone()
+        if self.options.tier != "plan":
+            rep = row[1] if row and row[1] is not None else None
+            return (rep or track), TIERS[self.options.tier], ""
+        if row is None:
+            return None, 0, "not in the plan"
+        tier, rep = row
+        if tier > 0:
+            return track, tier, ""
+        if rep is not None:
+            rep_row = self.conn.execute("SELECT tier FROM plan WHERE track = ?", (rep,)).fetchone()
+            if rep_row and rep_row[0] > 0:
+                return rep, rep_row[0], ""
+        return None, 0, "the plan skips this track"
+
+    def _has_file(self, track: int) -> bool:
+        return self.conn.execute("SELECT 1 FROM files WHERE track = ?", (track,)).fetchone() is not None
+
+    def plan_tasks(self, paths: list[Path], matcher: Matcher) -> list[Task]:
+        tasks: list[Task] = []
+        for path in paths:
+            try:
+                st = path.stat()
+            except OSError as exc:
+                self._record_simple(Item(path, 0, 0), "quarantined", "unreadable", str(exc), {})
+                continue
+            self.summary.inputs += 1
+            self.summary.bytes_in += st.st_size
+            item = Item(path, st.st_size, st.st_mtime_ns)
+            prior = self.conn.execute("SELECT size, mtime_ns, outcome FROM ingest_sources WHERE path = ?",
+                                      (str(path),)).fetchone()
+            unchanged = prior is not None and prior[0] == st.st_size and prior[1] == st.st_mtime_ns
+            if unchanged and prior[2] in FINAL:
+                self.summary.already += 1
+                continue
+            tags, length = read_tags_and_length(path)
+            match, why = matcher.match(str(path), tags, length)
+            item.match = match
+            if match is None:
+                if unchanged:  # unmatched before, still unmatched: nothing new to do
+                    self.summary.already += 1
+                    continue
+                item.note = why
+                tasks.append(self._task(item, "analyse"))
+                continue
+            target, tier, why_not = self._plan_tier(match.track)
+            if target is None:
+                if unchanged and prior[2] == "skipped":
+                    self.summary.already += 1
+                    continue
+                self._record_simple(item, "skipped", why_not, "", {"track": match.track}, track=match.track)
+                continue
+            item.target, item.tier = target, tier
+            if target in self.claimed or self._has_file(target):
+                tasks.append(self._task(item, "analyse"))
+            else:
+                self.claimed.add(target)
+                tasks.append(self._task(item, "store"))
+        return tasks
+
+    def _task(self, item: Item, kind: str) -> Task:
+        index = len(self.items)
+        self.items.append(item)
+        expected = None
+        if item.match is not None:
+            row = self.conn.execute("SELECT duration_ms FROM tracks WHERE rowid = ?", (item.match.track,)).fetchone()
+            if row and row[0]:
+                expected = row[0] / 1000
+        task = Task(index=index, path=str(item.path), kind=kind, expected_duration=expected,
+                    tolerance=self.options.tolerance(expected or 0.0), compact_bitrate=self.options.compact_bitrate,
+                    fingerprint_seconds=self.options.fingerprint_seconds)
+        if kind == "store":
+            assert item.target is not None and self.tmp_dir is not None
+            task.tier, task.tmp_dir = item.tier, str(self.tmp_dir)
+            task.ext = "opus" if item.tier == 1 else (item.path.suffix.lower().lstrip(".") or "bin")
+            task.tags = metadata.track_tags(self.conn, item.target)
+            task.cover = metadata.track_cover(self.conn, item.target, self.archive.root, self.options.covers_dir)
+        return task
+
+    # ---- results, in the coordinator only ---------------------------------------------------------------------
+
+    def on_result(self, task: Task, res: Result) -> None:
+        item = self.items[task.index]
+        self.summary.audio_seconds += res.duration
+        try:
+            if not res.ok:
+                self._quarantine(item, res)
+            elif task.kind == "analyse":
+                self.deferred.append((item, task, res))
+            else:
+                self._store(item, task, res)
+        finally:
+            if res.out_tmp and os.path.exists(res.out_tmp):
+                os.unlink(res.out_tmp)
+            self.done += 1
+            if self.on_progress:
+                self.on_progress(self.done, self.total, self.summary.audio_seconds)
+
+    def _track_ref(self, track: int | None) -> str | None:
+        if track is None:
+            return None
+        row = self.conn.execute("SELECT ns, id FROM tracks WHERE rowid = ?", (track,)).fetchone()
+        return f"{NAMESPACE_NAMES.get(row[0], 'table')}:track:{row[1]}" if row else None
+
+    def _source_row(self, item: Item, outcome: str, sha256: str | None, track: int | None, reason: str,
+                    detail: dict[str, Any]) -> None:
+        self.conn.execute(
+            "INSERT OR REPLACE INTO ingest_sources (path, size, mtime_ns, sha256, outcome, track, reason, detail, "
+            "decided_at) VALUES (?,?,?,?,?,?,?,?,?)",
+            (str(item.path), item.size, item.mtime_ns, sha256, outcome, track, reason,
+             json.dumps(detail, default=str) if detail else None, store.now()))
+
+    def _note(self, item: Item, outcome: str, reason: str = "", track: int | None = None, **extra: Any) -> None:
+        entry = {"path": str(item.path), "outcome": outcome}
+        if reason:
+            entry["reason"] = reason
+        if track is not None:
+            entry["track"] = self._track_ref(track)
+        entry.update({k: v for k, v in extra.items() if v is not None})
+        self.summary.items.append(entry)
+
+    def _record_simple(self, item: Item, outcome: str, reason: str, message: str, detail: dict[str, Any],
+                       track: int | None = None) -> None:
+        if outcome == "quarantined":
+            where = store.quarantine(self.archive, item.path, "", reason, message, detail)
+            detail = {**detail, "record": where}
+            self.summary.quarantined[reason] = self.summary.quarantined.get(reason, 0) + 1
+        elif outcome == "skipped":
+            self.summary.skipped[reason] = self.summary.skipped.get(reason, 0) + 1
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._source_row(item, outcome, None, track, reason, detail)
+        self.conn.execute("COMMIT")
+        self._note(item, outcome, reason, track)
+
+    def _quarantine(self, item: Item, res: Result) -> None:
+        details = dict(res.details)
+        if item.match is not None:
+            details["track"] = self._track_ref(item.match.track)
+            details["matched_by"] = item.match.route
+        where = store.quarantine(self.archive, item.path, res.source_sha256, res.reason, res.message, details)
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._source_row(item, "quarantined", res.source_sha256, item.match.track if item.match else None,
+                         res.reason, {"message": res.message, "record": where})
+        self.conn.execute("COMMIT")
+        self.summary.quarantined[res.reason] = self.summary.quarantined.get(res.reason, 0) + 1
+        self._note(item, "quarantined", res.reason, message=res.message, record=where)
+
+    def _save_fingerprint(self, res: Result, track: int | None, index_keys: bool) -> None:
+        if not res.fingerprint:
+            return
+        self.conn.execute(
+            "INSERT OR REPLACE INTO fingerprints (sha256, seconds, fingerprint, raw, usable, track) VALUES (?,?,?,?,?,?)",
+            (res.source_sha256, res.fingerprint_seconds, res.fingerprint, res.fingerprint_raw,
+             int(res.fingerprint_usable), track))
+        if index_keys and res.fingerprint_usable:
+            raw = fpmod.from_raw_bytes(res.fingerprint_raw)
+            keys = sorted({int(v) for v in raw if int(v) % fpmod.SAMPLE_MOD == 0})
+            self.conn.executemany("INSERT OR IGNORE INTO fingerprint_keys (key, sha256) VALUES (?, ?)",
+                                  [(k, res.source_sha256) for k in keys])
+
+    def same_recording(self, res: Result, exclude_track: int | None = None) -> tuple[int, float] | None:
+        """A stored file whose input sounds like this one: (track, bit error rate), best first."""
+        if not res.fingerprint_usable or not res.fingerprint_raw:
+            return None
+        raw = fpmod.from_raw_bytes(res.fingerprint_raw)
+        keys = sorted({int(v) for v in raw if int(v) % fpmod.SAMPLE_MOD == 0})
+        if not keys:
+            return None
+        found: Counter[str] = Counter()
+        for start in range(0, len(keys), 500):
+            chunk = keys[start:start + 500]
+            for (sha,) in self.conn.execute(
+                    f"SELECT sha256 FROM fingerprint_keys WHERE key IN ({','.join('?' * len(chunk))})", chunk):
+                found[sha] += 1
+        best: tuple[int, float] | None = None
+        for sha, hits in found.most_common(20):
+            if hits < 2 or sha == res.source_sha256:
+                continue
+            row = self.conn.execute(
+                "SELECT f.raw, fi.track FROM fingerprints f JOIN files fi ON fi.source_sha256 = f.sha256 "
+                "WHERE f.sha256 = ? AND f.usable = 1", (sha,)).fetchone()
+            if row is None or row[1] == exclude_track:
+                continue
+            ber = fpmod.bit_error_rate(raw, fpmod.from_raw_bytes(row[0]))
+            if ber <= self.options.match_ber and (best is None or ber < best[1]):
+                best = (row[1], ber)
+        return best
+
+    def _duplicate(self, item: Item, res: Result, of: int, how: str, ber: float | None = None) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+        self._save_fingerprint(res, of, False)
+        detail = {"of": self._track_ref(of), "how": how, "ber": ber,
+                  "claimed": self._track_ref(item.match.track) if item.match else None}
+        self._source_row(item, "duplicate", res.source_sha256, of, how, detail)
+        self.conn.execute("COMMIT")
+        self.summary.duplicates += 1
+        self._note(item, "duplicate", how, of, ber=None if ber is None else round(ber, 3),
+                   claimed=detail["claimed"] if item.match and item.match.track != of else None)
+
+    def _store(self, item: Item, task: Task, res: Result) -> None:
+        assert item.target is not None and item.match is not None and res.out_tmp
+        same = self.conn.execute("SELECT track FROM files WHERE source_sha256 = ?", (res.source_sha256,)).fetchone()
+        if same is not None:
+            self._duplicate(item, res, same[0], "same input bytes already stored")
+            return
+        other = self.same_recording(res, exclude_track=item.target)
+        if other is not None:
+            self._duplicate(item, res, other[0], "fingerprint", other[1])
+            return
+        ns, track_id = self.conn.execute("SELECT ns, id FROM tracks WHERE rowid = ?", (item.target,)).fetchone()
+        tier_name = TIER_NAMES[item.tier]
+        rel = store.dest_path(NAMESPACE_NAMES.get(ns, "table"), track_id, tier_name, task.ext)
+        final = self.archive.root / rel
+        final.parent.mkdir(parents=True, exist_ok=True)
+        # Journal the rename, make it, make it durable, then commit the row (and only then forget the journal).
+        self.conn.execute("INSERT OR REPLACE INTO ingest_pending (path, started_at) VALUES (?, ?)", (rel, store.now()))
+        os.replace(res.out_tmp, final)
+        store.fsync_dir(final.parent)
+        duration_ms = int(round(res.duration * 1000))
+        bit_rate = int(res.stored_size * 8 / res.duration) if res.duration > 0 else None
+        self.conn.execute("BEGIN IMMEDIATE")
+        try:
+            self.conn.execute(
+                "INSERT INTO files (track, tier, path, size, sha256, source_sha256, source_size, source_path, "
+                "source_container, source_codec, patch, container, codec, bit_rate, sample_rate, channels, "
+                "duration_ms, loudness, replaygain_gain, replaygain_peak, matched_by, tags, ingested_at) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                (item.target, item.tier, rel, res.stored_size, res.stored_sha256, res.source_sha256, res.source_size,
+                 str(item.path), res.source_container, res.source_codec, res.patch, res.stored_container,
+                 res.stored_codec, bit_rate, res.stored_sample_rate, res.stored_channels, duration_ms, res.loudness,
+                 res.replaygain_gain, res.replaygain_peak, item.match.route, res.tag_family, store.now()))
+            self.conn.execute("INSERT OR REPLACE INTO plan_sizes (track, tier, bytes) VALUES (?,?,?)",
+                              (item.target, item.tier, res.stored_size))
+            self._save_fingerprint(res, item.target, True)
+            self._source_row(item, "stored", res.source_sha256, item.target, item.match.route,
+                             {"path": rel, "tier": tier_name})
+            self.conn.execute("DELETE FROM ingest_pending WHERE path = ?", (rel,))
+            self.conn.execute("COMMIT")
+        except BaseException:
+            self.conn.execute("ROLLBACK")
+            raise
+        res.out_tmp = None
+        self.summary.stored[tier_name] += 1
+        self.summary.bytes_stored += res.stored_size
+        self.summary.matched_by[item.match.route] = self.summary.matched_by.get(item.match.route, 0) + 1
+        self._note(item, "stored", item.match.route, item.target, tier=tier_name, file=rel)
+
+    def finish_deferred(self) -> None:
+        """Files that were only validated and fingerprinted: duplicates of stored files, conflicts, unmatched."""
+        for item, task, res in self.deferred:
+            if item.target is not None:
+                row = self.conn.execute(
+                    "SELECT fi.source_sha256, f.raw, f.usable FROM files fi LEFT JOIN fingerprints f "
+                    "ON f.sha256 = fi.source_sha256 WHERE fi.track = ? ORDER BY fi.tier DESC", (item.target,)).fetchone()
+                if row is None:  # the file claimed for this track failed: leave this one for the next run
+                    self.conn.execute("BEGIN IMMEDIATE")
+                    self._save_fingerprint(res, item.match.track if item.match else None, False)
+                    self._source_row(item, "skipped", res.source_sha256, item.target, "deferred", {})
+                    self.conn.execute("COMMIT")
+                    self.summary.skipped["deferred"] = self.summary.skipped.get("deferred", 0) + 1
+                    self._note(item, "skipped", "deferred", item.target)
+                    continue
+                sha, raw, usable = row
+                if sha == res.source_sha256:
+                    self._duplicate(item, res, item.target, "same input bytes already stored")
+                    continue
+                if usable and res.fingerprint_usable and raw:
+                    ber = fpmod.bit_error_rate(fpmod.from_raw_bytes(res.fingerprint_raw), fpmod.from_raw_bytes(raw))
+                    if ber > self.options.match_ber:
+                        self.conn.execute("BEGIN IMMEDIATE")
+                        self._save_fingerprint(res, None, False)
+                        self._source_row(item, "conflict", res.source_sha256, item.target, "different recording",
+                                         {"ber": ber})
+                        self.conn.execute("COMMIT")
+                        self.summary.conflicts += 1
+                        self._note(item, "conflict", "the track already has a file that sounds different",
+                                   item.target, ber=round(ber, 3))
+                        continue
+                    self._duplicate(item, res, item.target, "fingerprint", ber)
+                else:
+                    self._duplicate(item, res, item.target, "track already stored")
+                continue
+            found = self.same_recording(res)
+            if found is not None:
+                self._duplicate(item, res, found[0], "fingerprint", found[1])
+                continue
+            self.conn.execute("BEGIN IMMEDIATE")
+            self._save_fingerprint(res, None, False)
+            self._source_row(item, "unmatched", res.source_sha256, None, item.note, {})
+            self.conn.execute("COMMIT")
+            self.summary.unmatched += 1
+            self._note(item, "unmatched", item.note)
+
+
+def ingest(archive: Archive, sources: list[Path], options: IngestOptions | None = None,
+           on_progress: Progress | None = None, on_start: Callable[[int], None] | None = None) -> IngestSummary:
+    """Ingest every file under `sources` into the archive and return what happened (see IngestSummary)."""
+    options = options or IngestOptions.from_config(archive.config)
+    options.check()
+    started = time.perf_counter()
+    executor = make_executor(options.worker_count, options.scheduler)
+    mapping = load_map(options.map_csv) if options.map_csv else None
+    with store.IngestLock(archive):
+        conn = archive.connect()
+        try:
+            conn.execute("PRAGMA synchronous=FULL")  # a committed row survives a power cut, not just a crash
+            recovered = store.recover(archive, conn)
+            if options.tier == "plan" and conn.execute("SELECT 1 FROM plan WHERE tier > 0 LIMIT 1").fetchone() is None:
+                raise FonotecaError("there is no plan to follow: run `fonoteca plan` first, or choose a tier for "
+                                    "every file with --tier original|compact")
+            coord = Coordinator(archive, conn, options, on_progress)
+            coord.summary.recovered = recovered
+            coord.tmp_dir = store.run_tmp_dir(archive)
+            try:
+                paths = list(walk(sources, options, archive.root))
+                matcher = Matcher(conn, mapping, options.duration_tolerance_s, options.duration_tolerance_ratio)
+                tasks = coord.plan_tasks(paths, matcher)
+                coord.total = len(tasks)
+                if on_start:
+                    on_start(len(tasks))
+                executor.run(tasks, coord.on_result)
+                coord.finish_deferred()
+            finally:
+                import shutil
+                shutil.rmtree(coord.tmp_dir, ignore_errors=True)
+            summary = coord.summary
+        finally:
+            conn.close()
+    summary.seconds = time.perf_counter() - started
+    return summary
