@@ -251,7 +251,9 @@ class Searcher:
             needed = math.floor((threshold - MAX_TEXT) * MAX_POPULARITY / POPULARITY_WEIGHT)
             if needed <= MAX_POPULARITY:
                 title_bound = min(bound, popularity_bound(max(0, needed)))
-                more = self._candidates(conn, f"{{title}} : ({expression})", extra, clean, title_bound, want)
+                # every match up to the last key read is already a candidate: continue from there
+                more = self._candidates(conn, f"{{title}} : ({expression})", extra, clean, title_bound, want,
+                                        after=max(candidates))
                 for key, texts in more.items():
                     if key not in scored:
                         scored[key] = score(groups, query_tokens, *texts, key)
@@ -260,13 +262,15 @@ class Searcher:
 
     @staticmethod
     def _candidates(conn: sqlite3.Connection, text: str, extra: str, clean: bool, bound: int,
-                    want: int) -> dict[int, tuple[str, str, str]]:
+                    want: int, after: int = -1) -> dict[int, tuple[str, str, str]]:
+        """The first `want` matches with after < key < bound, in key order (the most popular first)."""
         match = f"({text}) AND {extra}" if extra else text
         if clean:
             match = f'({match}) NOT "_e1"'
         rows = conn.execute(
-            "SELECT rowid, title, artists, album FROM docs WHERE docs MATCH ? AND rowid < ? ORDER BY rowid LIMIT ?",
-            (match, bound, want),
+            "SELECT rowid, title, artists, album FROM docs WHERE docs MATCH ? AND rowid > ? AND rowid < ? "
+            "ORDER BY rowid LIMIT ?",
+            (match, after, bound, want),
         )
         return {key: (title, artists, album) for key, title, artists, album in rows}
 

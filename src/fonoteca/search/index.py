@@ -286,6 +286,10 @@ def _rebuild_locked(archive: Archive, directory: Path, progress: Callable[[int, 
     catalog = archive.connect(readonly=True)
     try:
         db_path, meta = build_index(catalog, archive.catalog_path, directory, generation, progress=progress)
+    except BaseException:
+        for partial in directory.glob(f"*-{generation}*"):
+            partial.unlink(missing_ok=True)  # a half-built index must not linger: CURRENT still names the old one
+        raise
     finally:
         catalog.close()
     _switch(directory, db_path)
