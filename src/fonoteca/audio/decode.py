@@ -100,7 +100,7 @@ def _open(path: Path) -> Any:
     try:
         return av.open(str(path), metadata_errors="ignore")
     except av.error.EOFError as exc:
-        raise DecodeError("truncated", f"the file ends inside its header ({exc})") from None
+        raise DecodeError("unreadable", f"the file ends before FFmpeg finds a complete header ({exc})") from None
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
         raise DecodeError("unreadable", f"not an audio file FFmpeg can open ({exc})") from None
 
@@ -136,8 +136,8 @@ class _Sink:
         self.pending = 0
         self.batch = int(rate * BATCH_SECONDS)
 
-    def add_source(self, frame: Any) -> None:
-        """A decoded frame, for the fingerprint (until it has enough audio)."""
+    def _fingerprint(self, frame: Any) -> None:
+        """A converted frame, for the fingerprint (until it has enough audio)."""
         if self.fp is None or self.fp.full or self.fp_resampler is None:
             return
         try:
@@ -147,6 +147,7 @@ class _Sink:
             self.fp_resampler = av.AudioResampler(format="s16", layout="mono", rate=self.FP_RATE)
 
     def add(self, frame: Any) -> None:
+        self._fingerprint(frame)
         n = frame.samples
         for c, plane in enumerate(frame.planes):
             self.blocks[c].append(np.frombuffer(plane, dtype=np.float32, count=n))
@@ -184,40 +185,46 @@ def analyse(path: Path, *, fingerprint_seconds: float = DEFAULT_SECONDS, opus: O
         samples = 0
         out_rate = out_layout = None
         decoded_rate = info.sample_rate or 0
-        try:
-            for packet in container.demux(stream):
-                for frame in packet.decode():
-                    if frame.samples == 0:
-                        continue
-                    if resampler is None:
-                        decoded_rate = frame.sample_rate
-                        channels = frame.layout.nb_channels
-                        if opus is not None:
-                            out_rate = OPUS_RATE
-                            out_layout = "mono" if channels == 1 else "stereo"
-                        else:
-                            out_rate, out_layout = frame.sample_rate, frame.layout.name
-                        resampler = av.AudioResampler(format="fltp", layout=out_layout, rate=out_rate)
-                        out_channels = av.AudioLayout(out_layout).nb_channels
-                        sink = _Sink(out_rate, out_channels, fingerprint_seconds)
-                        if opus is not None and out_path is not None:
-                            out = av.open(str(out_path), "w", format="ogg")
-                            out_stream = out.add_stream("libopus", rate=OPUS_RATE, layout=out_layout)
-                            out_stream.bit_rate = opus.bitrate
-                            if out_tags:
-                                out_stream.metadata.update(out_tags)
-                    sink.add_source(frame)
-                    samples += frame.samples * out_rate / frame.sample_rate if frame.sample_rate else 0
-                    try:
-                        converted = resampler.resample(frame)
-                    except ValueError:  # the stream changed format mid-way: convert from the new one
-                        converted = resampler.resample(None)
-                        resampler = av.AudioResampler(format="fltp", layout=out_layout, rate=out_rate)
-                        converted += resampler.resample(frame)
-                    _consume(converted, sink, out, out_stream)
-        except av.error.FFmpegError as exc:
-            where = f"at {samples / out_rate:.2f} s" if out_rate else "before any audio"
-            raise DecodeError("undecodable", f"decoder error {where}: {exc}", decoded_seconds=samples / out_rate if out_rate else 0.0) from None
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets, None)
+                if packet is None:
+                    break
+                frames = packet.decode()
+            except av.error.FFmpegError as exc:
+                where = f"at {samples / out_rate:.2f} s" if out_rate else "before any audio"
+                raise DecodeError("undecodable", f"demuxer or decoder error {where}: {exc}",
+                                  decoded_seconds=samples / out_rate if out_rate else 0.0) from None
+            for frame in frames:
+                if frame.samples == 0:
+                    continue
+                if resampler is None:
+                    decoded_rate = frame.sample_rate
+                    channels = frame.layout.nb_channels
+                    if opus is not None:
+                        out_rate = OPUS_RATE
+                        out_layout = "mono" if channels == 1 else "stereo"
+                    else:
+                        out_rate = frame.sample_rate
+                        out_layout = {1: "mono", 2: "stereo"}.get(channels, frame.layout.name)
+                    resampler = av.AudioResampler(format="fltp", layout=out_layout, rate=out_rate)
+                    out_channels = av.AudioLayout(out_layout).nb_channels
+                    sink = _Sink(out_rate, out_channels, fingerprint_seconds)
+                    if opus is not None and out_path is not None:
+                        out = av.open(str(out_path), "w", format="ogg")
+                        out_stream = out.add_stream("libopus", rate=OPUS_RATE, layout=out_layout)
+                        out_stream.bit_rate = opus.bitrate
+                        if out_tags:
+                            out_stream.metadata.update(out_tags)
+                samples += frame.samples * out_rate / frame.sample_rate if frame.sample_rate else 0
+                try:
+                    converted = resampler.resample(frame)
+                except ValueError:  # the stream changed format mid-way: convert from the new one
+                    converted = resampler.resample(None)
+                    resampler = av.AudioResampler(format="fltp", layout=out_layout, rate=out_rate)
+                    converted += resampler.resample(frame)
+                _consume(converted, sink, out, out_stream)
         if resampler is None or sink is None or samples < 1:
             raise DecodeError("empty", "no audio samples decode from the file")
         _consume(resampler.resample(None), sink, out, out_stream)

@@ -27,6 +27,7 @@ from fonoteca.ingest.options import TIER_NAMES, TIERS, IngestOptions
 from fonoteca.ingest.task import Result, Task
 
 FINAL = ("stored", "duplicate", "conflict", "quarantined")
+BRUTE_FORCE_KEYS = 200_000  # up to about 3,000 stored files, compare fingerprints with all of them
 Progress = Callable[[int, int, float], None]  # done, total, decoded audio seconds so far
 
 
@@ -302,17 +303,22 @@ class Coordinator:
             return None
         raw = fpmod.from_raw_bytes(res.fingerprint_raw)
         keys = sorted({int(v) for v in raw if int(v) % fpmod.SAMPLE_MOD == 0})
-        if not keys:
-            return None
         found: Counter[str] = Counter()
+        stored = self.conn.execute("SELECT count(*) FROM fingerprint_keys").fetchone()[0]
+        if stored <= BRUTE_FORCE_KEYS:  # a small archive: compare with every stored fingerprint
+            for (sha,) in self.conn.execute("SELECT DISTINCT sha256 FROM fingerprint_keys"):
+                found[sha] = 2
+            for (sha,) in self.conn.execute(
+                    "SELECT f.sha256 FROM fingerprints f JOIN files fi ON fi.source_sha256 = f.sha256 WHERE f.usable = 1"):
+                found[sha] = 2
         for start in range(0, len(keys), 500):
             chunk = keys[start:start + 500]
             for (sha,) in self.conn.execute(
                     f"SELECT sha256 FROM fingerprint_keys WHERE key IN ({','.join('?' * len(chunk))})", chunk):
                 found[sha] += 1
         best: tuple[int, float] | None = None
-        for sha, hits in found.most_common(20):
-            if hits < 2 or sha == res.source_sha256:
+        for sha, hits in found.most_common(50):
+            if hits < 1 or sha == res.source_sha256:
                 continue
             row = self.conn.execute(
                 "SELECT f.raw, fi.track FROM fingerprints f JOIN files fi ON fi.source_sha256 = f.sha256 "
@@ -390,7 +396,11 @@ class Coordinator:
                 row = self.conn.execute(
                     "SELECT fi.source_sha256, f.raw, f.usable FROM files fi LEFT JOIN fingerprints f "
                     "ON f.sha256 = fi.source_sha256 WHERE fi.track = ? ORDER BY fi.tier DESC", (item.target,)).fetchone()
-                if row is None:  # the file claimed for this track failed: leave this one for the next run
+                if row is None:  # the file claimed for this track failed: leave this one for the next run,
+                    found = self.same_recording(res)  # unless it is a recording the archive already has
+                    if found is not None:
+                        self._duplicate(item, res, found[0], "fingerprint", found[1])
+                        continue
                     self.conn.execute("BEGIN IMMEDIATE")
                     self._save_fingerprint(res, item.match.track if item.match else None, False)
                     self._source_row(item, "skipped", res.source_sha256, item.target, "deferred", {})
