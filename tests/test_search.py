@@ -14,7 +14,7 @@ import pytest
 from fonoteca import archive as archive_mod
 from fonoteca.search import Searcher
 from fonoteca.search.docs import key_popularity, key_rowid
-from fonoteca.search.text import query_groups, tokens
+from fonoteca.search.text import query_groups, query_pairs, title_terms, tokens
 from tests.conftest import run_cli
 from tests.helpers import write_jsonl
 
@@ -140,6 +140,20 @@ def test_tokens_fold_accents_split_cjk_and_keep_punctuated_names() -> None:
     assert tokens("नमस्ते") == ["नमस्ते"]  # Devanagari vowel signs are part of the word, not separators
     assert query_groups("AC/DC") == [[("acdc",), ("ac", "dc")]]
     assert query_groups("!!! ... ???") == []
+
+
+TITLES = [t["name"] for t in CATALOG] + ["AC/DC Live", "Don't Stop Me Now", "東京タワー", "Heart$ of P!nk", "M.I.A. - Paper"]
+
+
+@pytest.mark.parametrize("title", TITLES)
+def test_title_pairs_cover_every_typed_window(title: str) -> None:
+    """Any run of a title's words, typed as they appear, finds its word pairs among the title's indexed pairs."""
+    words, pairs = title_terms(title)
+    chunks = title.split()
+    for size in range(2, len(chunks) + 1):
+        for start in range(len(chunks) - size + 1):
+            for clause in query_pairs(query_groups(" ".join(chunks[start:start + size]))):
+                assert set(clause) & set(pairs), (title, chunks[start:start + size], clause)
 
 
 # --- relevance -----------------------------------------------------------------------------------------------
@@ -397,3 +411,21 @@ def test_shuffle_keys_name_indexed_tracks(searcher: Searcher, hand_archive: arch
     conn.close()
     keys = searcher.shuffle_keys(0, len(CATALOG), np.random.default_rng(1))
     assert {key_rowid(int(k)) for k in keys} == indexed
+
+
+def test_title_matches_beyond_the_popular_candidates(tmp_path: Path) -> None:
+    """More popular tracks than the candidate pool mention the words only in their album: the tracks actually
+    called that are found by the title pass (column filter for one word, title word pairs for several)."""
+    archive = archive_mod.init(tmp_path / "archive")
+    megamix = [track_obj(f"Track {n}", ["Loud DJ"], 90 + n % 10, album="Hello Goodbye Megamix", key=f"mix{n}")
+               for n in range(80)]
+    catalog = megamix + [
+        track_obj("Hello Goodbye", ["The Fab Four"], 10, album="Magical"),
+        track_obj("Hello", ["Adele"], 40, album="25"),
+    ]
+    source = write_catalog(tmp_path / "catalog.jsonl", catalog)
+    assert run_cli("import", "spotify", str(source), "--strict", archive=archive.root).exit_code == 0
+    with Searcher(archive) as searcher:
+        assert first(searcher.search("hello goodbye")) == ("Hello Goodbye", ["The Fab Four"])
+        assert first(searcher.search("hello")) == ("Hello", ["Adele"])
+        assert first(searcher.search("megamix")) != ("Hello Goodbye", ["The Fab Four"])

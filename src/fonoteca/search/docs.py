@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Iterator
 from typing import NamedTuple
 
-from fonoteca.search.text import index_text
+from fonoteca.search.text import index_text, title_terms
 
 US, RS = "\x1f", "\x1e"  # unit and record separators: never in the names SQLite hands back as one string
 ROWID_BITS = 40
@@ -49,6 +49,17 @@ def popularity_bound(min_popularity: int) -> int:
     """The smallest key of tracks below `min_popularity`: matches with popularity >= N have key < bound."""
     pop = min(MAX_POPULARITY + 1, max(0, min_popularity))
     return (MAX_POPULARITY + 1 - pop) << ROWID_BITS
+
+
+def biword(first: str, second: str) -> str:
+    """Filter token for two words next to each other in a title: finds typed titles without a column scan."""
+    return f"_b{first}_{second}"
+
+
+def title_fields(name: str) -> tuple[str, str]:
+    """(title tokens, pair tags) of a title."""
+    words, pairs = title_terms(name)
+    return " ".join(words), "".join(" " + biword(a, b) for a, b in pairs)
 
 
 def year_of(release_date: str | None) -> int | None:
@@ -128,7 +139,7 @@ class DocBuilder:
         for rowid, name, popularity, explicit, album, album_name, release_date, artists in rows:
             title = titles.get(name)
             if title is None:
-                title = self.titles.get(name, index_text) if name else ""
+                title = self.titles.get(name, title_fields) if name else ("", "")
             album_text = albums.get(album)
             if album_text is None:
                 album_text = self._album(album_name, release_date) if album is not None else ("", "")
@@ -142,8 +153,8 @@ class DocBuilder:
                 popularity = 0
             elif popularity > MAX_POPULARITY:
                 popularity = MAX_POPULARITY
-            tags = album_text[1] + explicit_tag.get(explicit, "") + credit[1]
-            out.append((((MAX_POPULARITY - popularity) << ROWID_BITS) | rowid, title, credit[0], album_text[0],
+            tags = album_text[1] + explicit_tag.get(explicit, "") + credit[1] + title[1]
+            out.append((((MAX_POPULARITY - popularity) << ROWID_BITS) | rowid, title[0], credit[0], album_text[0],
                         tags.strip()))
         out.sort()
         return out

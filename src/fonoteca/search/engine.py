@@ -28,9 +28,9 @@ from fonoteca.archive import Archive
 from fonoteca.catalog.ids import NAMESPACE_NAMES, parse_reference
 from fonoteca.catalog.query import lookup_reference
 from fonoteca.errors import FonotecaError, UsageError
-from fonoteca.search.docs import MAX_POPULARITY, ROWID_MASK, key_popularity, key_rowid, popularity_bound
+from fonoteca.search.docs import MAX_POPULARITY, ROWID_MASK, biword, key_popularity, key_rowid, popularity_bound
 from fonoteca.search.index import IndexMissing, IndexState, index_dir, open_index
-from fonoteca.search.text import fold, query_groups
+from fonoteca.search.text import fold, query_groups, query_pairs
 
 MAX_LIMIT = 1000
 MIN_CANDIDATES = 50
@@ -107,6 +107,19 @@ def _match_expression(groups: Groups) -> str:
         alternatives = [f"({a})" if len(alt) > 1 else a for a, alt in zip(alternatives, group)]
         clauses.append(alternatives[0] if len(alternatives) == 1 else "(" + " OR ".join(alternatives) + ")")
     return " AND ".join(clauses)
+
+
+def _title_expression(groups: Groups, expression: str) -> str:
+    """Matches with every word in the title. Several words: they must also sit next to each other in the title,
+    in the typed order, which the title's word-pair tokens answer from short posting lists (no scan through every
+    track that has the words somewhere). One word: a column filter, cheap since title matches are dense."""
+    if len(groups) == 1:
+        return f"{{title}} : ({expression})"
+    clauses = []
+    for pairs in query_pairs(groups):
+        terms = [_quote(biword(a, b)) for a, b in pairs]
+        clauses.append(terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")")
+    return " AND ".join(clauses) + f" AND ({expression})"
 
 
 def _has(group: list[tuple[str, ...]], tokens: set[str]) -> bool:
@@ -252,8 +265,8 @@ class Searcher:
             if needed <= MAX_POPULARITY:
                 title_bound = min(bound, popularity_bound(max(0, needed)))
                 # every match up to the last key read is already a candidate: continue from there
-                more = self._candidates(conn, f"{{title}} : ({expression})", extra, clean, title_bound, want,
-                                        after=max(candidates))
+                more = self._candidates(conn, _title_expression(groups, expression), extra, clean, title_bound,
+                                        want, after=max(candidates))
                 for key, texts in more.items():
                     if key not in scored:
                         scored[key] = score(groups, query_tokens, *texts, key)

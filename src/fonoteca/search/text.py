@@ -102,6 +102,29 @@ def index_text(text: str | None) -> str:
     return " ".join(tokens(text))
 
 
+def title_terms(text: str) -> tuple[list[str], list[tuple[str, str]]]:
+    """Tokens of a title and its pairs of neighbouring words (any spelling of one word next to any of the next),
+    so that words typed in title order can be found through short pair lists instead of scanning word lists."""
+    folded = fold(text)
+    if _PLAIN.fullmatch(folded):
+        words = folded.split()
+        return words, list(dict.fromkeys(zip(words, words[1:])))
+    groups = [g for g in (_word_group(w) for w in folded.split()) if g]
+    pairs: list[tuple[str, str]] = []
+    for group in groups:
+        for alternative in group:
+            pairs.extend(zip(alternative, alternative[1:]))
+    for group, following in zip(groups, groups[1:]):
+        pairs.extend((a[-1], b[0]) for a in group for b in following)
+    return tokens(text), list(dict.fromkeys(pairs))
+
+
+def query_pairs(groups: list[list[tuple[str, ...]]]) -> list[list[tuple[str, str]]]:
+    """For each two neighbouring query words, the word pairs that title_terms would have indexed for them."""
+    return [list(dict.fromkeys((a[-1], b[0]) for a in group for b in following))
+            for group, following in zip(groups, groups[1:])]
+
+
 def query_groups(text: str, *, max_groups: int = 16) -> list[list[tuple[str, ...]]]:
     """What a typed query must match: a list of groups, all required; a group is a list of alternatives, and an
     alternative is a tuple of tokens that must all be present.
