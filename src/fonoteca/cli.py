@@ -49,12 +49,14 @@ def _register_stages() -> None:
     from fonoteca.plan import cli as plan_cli
     from fonoteca.search import cli as search_cli
     from fonoteca.synth import cli as synth_cli
+    from fonoteca.web import cli as web_cli
 
     catalog_cli.register(app)
     synth_cli.register(app)
     plan_cli.register(app)
     ingest_cli.register(app)
     search_cli.register(app)
+    web_cli.register(app)
 
 
 _register_stages()

@@ -1,0 +1,185 @@
+"""The FastAPI application: the site's state, middleware, error pages and routes."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import anyio.to_thread
+from fastapi import FastAPI, HTTPException
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from fonoteca import __version__
+from fonoteca.archive import Archive, open_archive
+from fonoteca.errors import FonotecaError, UsageError
+from fonoteca.web import render
+from fonoteca.web.charts import Charts
+from fonoteca.web.releases import Releases
+from fonoteca.web.security import SECURITY_HEADERS, RateLimiter, SecurityMiddleware
+from fonoteca.web.store import Store
+
+log = logging.getLogger("fonoteca.web")
+
+
+@dataclass
+class Settings:
+    """How one server process runs (`fonoteca serve` options)."""
+
+    archive: Path
+    stats_dir: Path | None = None       # default: ARCHIVE/stats
+    rate_limit: float = 20.0            # requests per second per client address, on average (0: no limit)
+    rate_burst: int = 200               # requests a client may send at once
+    threads: int = 8                    # worker threads for database reads (each has its own connections)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"archive": str(self.archive), "stats_dir": None if self.stats_dir is None else str(self.stats_dir),
+                "rate_limit": self.rate_limit, "rate_burst": self.rate_burst, "threads": self.threads}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Settings":
+        return cls(archive=Path(data["archive"]), stats_dir=Path(data["stats_dir"]) if data.get("stats_dir") else None,
+                   rate_limit=float(data.get("rate_limit", 20.0)), rate_burst=int(data.get("rate_burst", 200)),
+                   threads=int(data.get("threads", 8)))
+
+
+@dataclass
+class Site:
+    archive: Archive
+    settings: Settings
+    store: Store = field(init=False)
+    releases: Releases = field(init=False)
+    charts: Charts = field(init=False)
+    static_version: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.store = Store(self.archive)
+        self.releases = Releases(self.archive.root)
+        self.charts = Charts(self.settings.stats_dir or self.archive.root / "stats")
+        self.static_version = render.static_version()
+
+    def info(self) -> dict[str, Any]:
+        return {"name": self.archive.name, "version": __version__}
+
+
+class CachedStatic(StaticFiles):
+    """Static assets: their URLs carry a hash of their content (?v=...), so browsers may keep them for a year."""
+
+    def file_response(self, *args: Any, **kwargs: Any) -> Response:
+        response = super().file_response(*args, **kwargs)
+        response.headers["cache-control"] = "public, max-age=31536000, immutable"
+        return response
+
+
+def create_app(settings: Settings) -> FastAPI:
+    archive = open_archive(settings.archive)
+    archive.connect(readonly=True).close()  # brings an older schema up to date once, before any thread reads
+    site = Site(archive, settings)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        anyio.to_thread.current_default_thread_limiter().total_tokens = max(1, settings.threads)
+        yield
+
+    app = FastAPI(
+        title=f"Fonoteca: {archive.name}",
+        version=__version__,
+        description="Read-only JSON API of a Fonoteca music preservation archive. Every HTML page has a JSON twin "
+                    "under /api with the same parameters; ids in URLs are the catalog's source ids.",
+        openapi_url="/api/openapi.json", docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None,
+        lifespan=lifespan,
+    )
+    app.state.site = site
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+
+    from fonoteca.web.views import api_index, catalog, releases, stats
+
+    app.include_router(catalog.router)
+    app.include_router(releases.router)
+    app.include_router(stats.router)
+    app.include_router(api_index.router)
+    app.mount("/static", CachedStatic(directory=render.STATIC, follow_symlink=False), name="static")
+
+    app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
+    app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
+    app.add_exception_handler(FonotecaError, _fonoteca_error)  # type: ignore[arg-type]
+    app.add_exception_handler(Exception, _server_error)
+
+    limiter = RateLimiter(settings.rate_limit, settings.rate_burst) if settings.rate_limit > 0 else None
+    app.add_middleware(SecurityMiddleware, limiter=limiter)
+    return app
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    """The generated spec, saying what the app really answers: invalid parameters are 400 here, never 422."""
+    if app.openapi_schema is None:
+        from fastapi.openapi.utils import get_openapi
+
+        spec = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+        for operations in spec.get("paths", {}).values():
+            for operation in operations.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            spec.get("components", {}).get("schemas", {}).pop(name, None)
+        app.openapi_schema = spec
+    return app.openapi_schema
+
+
+# --- errors --------------------------------------------------------------------------------------------------------
+TEXT_PREFIXES = ("/static/", "/audio/", "/stats/charts/", "/torrents/file/")  # files: errors as plain text
+MESSAGES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 429: "Too many requests",
+            500: "Server error", 503: "Not available yet"}
+
+
+def error_response(request: Request, status: int, message: str, details: list[Any] | None = None,
+                   headers: dict[str, str] | None = None) -> Response:
+    if request.url.path.startswith("/api/") or request.url.path == "/api":
+        body: dict[str, Any] = {"status": status, "message": message}
+        if details:
+            body["details"] = details
+        return render.json(request, {"error": body}, status=status, cache=render.CACHE_NONE, headers=headers)
+    if request.url.path.startswith(TEXT_PREFIXES) or request.url.path.endswith(".txt"):
+        return Response((message + "\n").encode(), status_code=status, media_type="text/plain; charset=utf-8",
+                        headers={"cache-control": render.CACHE_NONE, **(headers or {})})
+    data = {"status": status, "heading": MESSAGES.get(status, "Error"), "message": message, "details": details or []}
+    response = render.html(request, "error.html", data, status=status, cache=render.CACHE_NONE,
+                           title=data["heading"])
+    if headers:
+        response.headers.update(headers)
+    return response
+
+
+async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
+    message = exc.detail if isinstance(exc.detail, str) else MESSAGES.get(exc.status_code, "Error")
+    if exc.status_code == 404 and message == "Not Found":
+        message = "there is no page at this address"
+    return error_response(request, exc.status_code, message, headers=getattr(exc, "headers", None))
+
+
+async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
+    details = []
+    for error in exc.errors()[:20]:
+        where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "path"))
+        details.append({"parameter": where, "problem": str(error.get("msg", ""))[:300]})
+    message = "; ".join(f"{d['parameter']}: {d['problem']}" for d in details) or "invalid parameters"
+    return error_response(request, 400, message, details)
+
+
+async def _fonoteca_error(request: Request, exc: FonotecaError) -> Response:
+    return error_response(request, 400 if isinstance(exc, UsageError) else 503, str(exc))
+
+
+async def _server_error(request: Request, exc: Exception) -> Response:
+    log.exception("error serving %s", request.url.path, exc_info=exc)
+    # this handler runs outside the middleware stack: add the security headers here
+    headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
+    return error_response(request, 500, "something went wrong on the server; it has been logged", headers=headers)
+
+
+__all__ = ["HTTPException", "Settings", "Site", "create_app", "error_response"]

@@ -1,0 +1,159 @@
+"""Where a track's audio is on this machine: the ingest stage's `files` table (paths relative to the archive
+root, always under files/) on the archive itself, or a release's payload folder
+(ARCHIVE/releases/NAME/data/TORRENT/PATH) on a mirror. A track whose recording (ISRC) is kept as another track's
+file plays that file.
+
+No path ever comes from the request: the audio route takes a track id, and the path comes from the catalog or a
+manifest. Even so every candidate is resolved (symlinks followed) and must stay inside files/ or a release's
+data/ folder, and be a regular file.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from fonoteca.web.releases import Location, Releases
+
+MEDIA_TYPES = {
+    ".opus": "audio/ogg", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".flac": "audio/flac", ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4", ".mp4": "audio/mp4", ".aac": "audio/aac", ".wav": "audio/wav", ".webm": "audio/webm",
+}
+# Column names the files table may use (ingest owns the schema; these are read by name, not position).
+TRACK_COLUMNS = ("track", "track_rowid")
+TRACK_ID_COLUMNS = ("track_id",)
+PATH_COLUMNS = ("path", "relpath", "file")
+OPTIONAL = {"size": ("size", "bytes"), "sha256": ("sha256",), "tier": ("tier",), "container": ("container",),
+            "codec": ("codec",), "bit_rate": ("bit_rate",), "sample_rate": ("sample_rate",),
+            "channels": ("channels",), "duration_ms": ("duration_ms",), "loudness": ("loudness",)}
+TIER_NAMES = {1: "compact", 2: "original"}
+MAX_CANDIDATES = 20
+
+
+@dataclass
+class AudioFile:
+    path: Path
+    media_type: str
+    size: int
+    origin: str  # "archive" (files/) or "release" (a mirror's payload)
+    info: dict[str, Any]
+
+
+def media_type(path: str | Path) -> str | None:
+    return MEDIA_TYPES.get(Path(str(path)).suffix.lower())
+
+
+def _inside(path: Path, root: Path) -> Path | None:
+    try:
+        resolved = path.resolve(strict=True)
+        base = root.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return None
+    if not resolved.is_relative_to(base) or not resolved.is_file():
+        return None
+    return resolved
+
+
+def _relative(value: str) -> PurePosixPath | None:
+    """A stored relative path, refused when absolute or climbing out ('..')."""
+    if not value or "\x00" in value:
+        return None
+    rel = PurePosixPath(value.replace("\\", "/"))
+    if rel.is_absolute() or any(part in ("..", "") for part in rel.parts):
+        return None
+    return rel
+
+
+def files_row(conn: sqlite3.Connection, columns: list[str], rowid: int, track_id: str) -> dict[str, Any] | None:
+    """The files-table row of one track (the original tier first when there are several)."""
+    track_col = next((c for c in TRACK_COLUMNS if c in columns), None)
+    id_col = next((c for c in TRACK_ID_COLUMNS if c in columns), None)
+    path_col = next((c for c in PATH_COLUMNS if c in columns), None)
+    if path_col is None or (track_col is None and id_col is None):
+        return None
+    picks = {"path": path_col}
+    for name, options in OPTIONAL.items():
+        col = next((c for c in options if c in columns), None)
+        if col is not None:
+            picks[name] = col
+    select = ", ".join(f'"{col}"' for col in picks.values())
+    where, key = (f'"{track_col}" = ?', rowid) if track_col else (f'"{id_col}" = ?', track_id)
+    order = f' ORDER BY "{picks["tier"]}" DESC' if "tier" in picks else ""
+    try:
+        row = conn.execute(f"SELECT {select} FROM files WHERE {where}{order} LIMIT 1", (key,)).fetchone()
+    except sqlite3.Error:
+        return None
+    return None if row is None else dict(zip(picks, row))
+
+
+def find_audio(root: Path, row: dict[str, Any] | None, locations: list[tuple[Location, dict[str, Any] | None]]
+               ) -> AudioFile | None:
+    files_dir = root / "files"
+    if row is not None and isinstance(row.get("path"), str):
+        rel = _relative(row["path"])
+        if rel is not None:
+            # paths are relative to the archive root (files/original/3f/ID.flac); a bare one to files/
+            found = _inside((root / rel) if rel.parts[0] == "files" else (files_dir / rel), files_dir)
+            if found is not None and media_type(found):
+                info = {k: v for k, v in row.items() if k != "path"}
+                return AudioFile(found, media_type(found) or "", found.stat().st_size, "archive", info)
+    for location, _torrent in locations:
+        if not location.torrent or not location.path:
+            continue
+        torrent = _relative(location.torrent)
+        rel = _relative(location.path)
+        if torrent is None or rel is None or len(torrent.parts) != 1:
+            continue
+        data_dir = root / "releases" / location.release / "data"
+        found = _inside(data_dir / torrent / rel, data_dir)
+        if found is not None and media_type(found):
+            return AudioFile(found, media_type(found) or "", found.stat().st_size, "release",
+                             {"size": location.size, "sha256": location.sha256})
+    return None
+
+
+def candidates(conn: sqlite3.Connection, rowid: int, track_id: str, has_plan: bool) -> list[tuple[int, str]]:
+    """The track itself, then the track the plan keeps its recording as, then other tracks with its ISRC."""
+    out = [(rowid, track_id)]
+    if has_plan:
+        row = conn.execute("SELECT t.rowid, t.id FROM plan p JOIN tracks t ON t.rowid = p.rep WHERE p.track = ?",
+                           (rowid,)).fetchone()
+        if row is not None:
+            out.append((row[0], row[1]))
+    out.extend(conn.execute(
+        "SELECT o.rowid, o.id FROM tracks t JOIN tracks o ON o.isrc = t.isrc AND o.rowid != t.rowid "
+        "WHERE t.rowid = ? AND t.isrc IS NOT NULL ORDER BY o.popularity DESC, o.rowid LIMIT ?",
+        (rowid, MAX_CANDIDATES)).fetchall())
+    seen: set[int] = set()
+    return [c for c in out if not (c[0] in seen or seen.add(c[0]))]
+
+
+def locate(conn: sqlite3.Connection, root: Path, releases: Releases, rowid: int, track_id: str,
+           files_columns: list[str] | None, *, has_plan: bool = False
+           ) -> tuple[AudioFile | None, list[dict[str, Any]], dict[str, Any] | None]:
+    """(the playable file if this machine has it, where the file is in the releases, the files-table row)."""
+    row, locations, audio = None, [], None
+    for cand_rowid, cand_id in candidates(conn, rowid, track_id, has_plan):
+        row = files_row(conn, files_columns, cand_rowid, cand_id) if files_columns else None
+        locations = releases.locate(cand_id)
+        audio = find_audio(root, row, locations)
+        if row is not None or locations:
+            if row is not None:
+                row = dict(row, track_id=cand_id)
+            break
+    where = []
+    for location, torrent in locations:
+        where.append({
+            "release": location.release, "torrent": location.torrent, "path": location.path,
+            "file_index": location.file_index, "size": location.size, "sha256": location.sha256,
+            "btih": torrent["btih"] if torrent else None,
+            "magnet_link": torrent["magnet_link"] if torrent else None,
+            "torrent_url": (torrent["local_url"] or torrent["url"]) if torrent else None,
+            "seeders": torrent["seeders"] if torrent else None,
+            "health": torrent["health"] if torrent else "unknown",
+        })
+    if row is not None and isinstance(row.get("tier"), int):
+        row["tier"] = TIER_NAMES.get(row["tier"], str(row["tier"]))
+    return audio, where, row

@@ -1,0 +1,106 @@
+"""Database access for the web app: one read-only catalog connection (and search index connection) per thread.
+
+Sync view functions run in a bounded thread pool; each thread keeps its own `Searcher` (which owns a read-only
+catalog connection and the index connection), so no connection is ever shared between threads and nothing is
+opened per request. Values that are costly and change only with an import (counts, the genre list) are cached
+per process and refreshed when the catalog file changes.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from fonoteca.archive import Archive
+from fonoteca.search import Searcher
+from fonoteca.search.index import current_db, index_dir
+
+T = TypeVar("T")
+CACHE_SIZE_KIB = 32768  # SQLite page cache per connection; the OS page cache is shared by all of them
+STAMP_EVERY_S = 2.0
+
+
+class Store:
+    def __init__(self, archive: Archive) -> None:
+        self.archive = archive
+        self._local = threading.local()
+        self._lock = threading.Lock()
+        self._cached: dict[str, tuple[Any, Any]] = {}
+        self._stamp: tuple[Any, ...] | None = None
+        self._stamp_at = 0.0
+        self._tables: dict[str, bool] = {}
+
+    # --- per-thread connections ---------------------------------------------------------------------------
+    def searcher(self) -> Searcher:
+        searcher = getattr(self._local, "searcher", None)
+        if searcher is None:
+            searcher = Searcher(self.archive)
+            searcher.catalog.execute(f"PRAGMA cache_size=-{CACHE_SIZE_KIB}")
+            self._local.searcher = searcher
+        return searcher
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        return self.searcher().catalog
+
+    def close_thread(self) -> None:
+        searcher = getattr(self._local, "searcher", None)
+        if searcher is not None:
+            searcher.close()
+            self._local.searcher = None
+
+    def has_index(self) -> bool:
+        return current_db(index_dir(self.archive)) is not None
+
+    # --- schema -------------------------------------------------------------------------------------------
+    def has_table(self, name: str) -> bool:
+        """Whether a table exists (later stages add theirs with migrations; pages degrade when absent)."""
+        found = self._tables.get(name)
+        if found is None or not found:
+            found = self.conn.execute(
+                "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?", (name,)
+            ).fetchone() is not None
+            self._tables[name] = found
+        return found
+
+    def columns(self, table: str) -> list[str]:
+        return [row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")]
+
+    # --- per-process caches keyed by the catalog's state -------------------------------------------------------
+    def stamp(self) -> tuple[Any, ...]:
+        """Changes whenever the catalog changes (file sizes and times of the database and its WAL)."""
+        now = time.monotonic()
+        if self._stamp is None or now - self._stamp_at > STAMP_EVERY_S:
+            parts: list[Any] = []
+            for suffix in ("", "-wal"):
+                try:
+                    st = os.stat(str(self.archive.catalog_path) + suffix)
+                    parts.append((st.st_size, st.st_mtime_ns))
+                except FileNotFoundError:
+                    parts.append(None)
+            self._stamp, self._stamp_at = tuple(parts), now
+        return self._stamp
+
+    def cached(self, key: str, compute: Callable[[], T]) -> T:
+        """compute() once per catalog state (other threads wait for the first one rather than repeat it)."""
+        stamp = self.stamp()
+        hit = self._cached.get(key)
+        if hit is not None and hit[0] == stamp:
+            return hit[1]
+        with self._lock:
+            hit = self._cached.get(key)
+            if hit is not None and hit[0] == stamp:
+                return hit[1]
+            value = compute()
+            self._cached[key] = (stamp, value)
+            self._tables.clear()
+            return value
+
+
+def files_root(archive: Archive) -> Path:
+    return archive.root / "files"

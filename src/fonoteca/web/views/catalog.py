@@ -1,0 +1,205 @@
+"""Catalog pages: home, search, track, album, artist, ISRC and UPC lookups, shuffle, audio."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal, Optional
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import FileResponse
+from starlette.requests import Request
+
+from fonoteca.errors import FonotecaError, UsageError
+from fonoteca.web import queries, render, schemas
+from fonoteca.web.media import locate
+from fonoteca.web.views.common import (
+    ERRORS, TEXT_ERRORS, BadRequest, NotFound, Popularity, Unavailable, get_and_head, is_api, optional, site, twin,
+)
+
+router = APIRouter()
+
+MAX_RESULTS = 1000  # how deep search paging goes (the search package's limit)
+Id = Annotated[str, Path(min_length=1, max_length=200, description="The source id (Spotify base62 id, MBID, ...).")]
+Source = optional(Literal["spotify", "musicbrainz", "table"], "Which source's id, when two sources share one.")
+
+
+def _track_item(item: dict) -> dict:
+    return {k: v for k, v in item.items() if k not in ("disc_number", "track_number")}
+
+
+@twin(router, "/", api_path="/api/home", template="home.html", model=schemas.HomePage, cache=render.CACHE_LIVE,
+      summary="Collection summary: counts, most popular tracks, plan, releases")
+def home(request: Request) -> dict:
+    s = site(request)
+    summary = s.store.cached("summary", lambda: queries.summary(s.store.conn))
+    plan = s.store.cached("plan", lambda: queries.plan_summary(s.store.conn))
+    from fonoteca.web.releases import summary as release_summary
+
+    releases = release_summary(s.releases.torrents())
+    return {
+        "name": s.archive.name,
+        "counts": {k: v for k, v in summary.items() if k not in ("top_tracks", "genres_top")},
+        "top_tracks": [_track_item(t) for t in summary["top_tracks"]],
+        "plan": plan,
+        "releases": {"releases": len(s.releases.all()), **releases["totals"]},
+        "search_index": s.store.has_index(),
+        "statistics": s.charts.index() is not None,
+    }
+
+
+@twin(router, "/search", template="search.html", model=schemas.SearchPage, cache=render.CACHE_SEARCH,
+      summary="Search tracks by words of title, artists or album; ids, ISRCs and UPCs are looked up",
+      title=lambda d: f"{d['query']} - search" if d["query"] else "Search")
+def search(
+    request: Request,
+    q: Annotated[str, Query(max_length=200, description="Words, or an id / URL / isrc:CODE / upc:CODE.")] = "",
+    min_popularity: Popularity = None,
+    year: optional(str, "A year (1995) or a range (1990-1999).", max_length=11,
+                   pattern=r"^\s*[0-9]{1,4}(\s*-\s*[0-9]{1,4})?\s*$") = None,
+    genre: optional(str, "A genre of one of the artists.", max_length=100) = None,
+    explicit: optional(Literal["any", "explicit", "clean"], "explicit: only explicit tracks; clean: none.") = None,
+    page: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 1,
+    size: Annotated[int, Query(ge=1, le=100)] = 20,
+) -> dict:
+    s = site(request)
+    filters = {"min_popularity": min_popularity, "year": year.replace(" ", "") if year else None, "genre": genre,
+               "explicit": explicit if explicit in ("explicit", "clean") else None}
+    data = {"query": q.strip(), "mode": None, "message": None, "filters": filters, "page": page, "size": size,
+            "count": 0, "results": [], "next": None, "previous": None}
+    if not is_api(request):
+        data["genre_options"] = [g["name"] for g in s.store.cached(
+            "summary", lambda: queries.summary(s.store.conn))["genres_top"]]
+    if not data["query"]:
+        return data
+    start = (page - 1) * size
+    if start >= MAX_RESULTS:
+        raise BadRequest(f"search pages go {MAX_RESULTS} results deep: page {page} of {size} starts past that")
+    if not s.store.has_index():
+        raise Unavailable("the search index is not built yet; the operator runs: fonoteca index rebuild")
+    limit = min(MAX_RESULTS, start + size + 1)
+    explicit_flag = {"explicit": True, "clean": False}.get(explicit or "")
+    try:
+        response = s.store.searcher().search(data["query"], limit=limit, min_popularity=min_popularity,
+                                             year=filters["year"], genre=genre, explicit=explicit_flag)
+    except UsageError as exc:
+        raise BadRequest(str(exc)) from None
+    except FonotecaError as exc:  # e.g. a genre the catalog does not have
+        data.update(mode="text", message=str(exc))
+        return data
+    results = [queries.search_hit(hit) for hit in response.results]
+    data.update(mode=response.mode, message=response.message)
+    path = "/api/search" if is_api(request) else "/search"
+    params = {"q": data["query"], **{k: v for k, v in filters.items() if v is not None}, "size": size}
+    if response.mode == "lookup":
+        data.update(results=results, count=len(results), page=1)
+        return data
+    data["results"] = results[start:start + size]
+    data["count"] = len(data["results"])
+    if len(results) > start + size:
+        data["next"] = render.query_url(path, params, page=page + 1)
+    if page > 1:
+        data["previous"] = render.query_url(path, params, page=page - 1)
+    return data
+
+
+@twin(router, "/track/{track_id}", template="track.html", model=schemas.TrackPage,
+      summary="A track: artists, album, ids, audio features, plan tier, where its file is, audio",
+      title=lambda d: d["name"] or d["id"])
+def track(request: Request, track_id: Id, source: Source = None) -> dict:
+    s = site(request)
+    conn = s.store.conn
+    rowid = queries.resolve(conn, "track", track_id, source)
+    if rowid is None:
+        raise NotFound(f"no track {track_id!r} in the catalog")
+    data = queries.track_page(conn, rowid, has_plan=s.store.has_table("plan"))
+    columns = s.store.cached("files_columns", lambda: s.store.columns("files") if s.store.has_table("files") else [])
+    audio, locations, row = locate(conn, s.archive.root, s.releases, rowid, data["id"], columns,
+                                   has_plan=s.store.has_table("plan"))
+    data["audio"] = None if audio is None else {
+        "url": data["url"].replace("/track/", "/audio/", 1), "media_type": audio.media_type, "size": audio.size,
+        "origin": audio.origin}
+    data["locations"] = locations
+    data["file"] = row
+    return data
+
+
+@twin(router, "/album/{album_id}", template="album.html", model=schemas.AlbumPage,
+      summary="An album with its tracks", title=lambda d: d["name"] or d["id"])
+def album(request: Request, album_id: Id, source: Source = None) -> dict:
+    conn = site(request).store.conn
+    rowid = queries.resolve(conn, "album", album_id, source)
+    if rowid is None:
+        raise NotFound(f"no album {album_id!r} in the catalog")
+    data = queries.album_page(conn, rowid)
+    data["tracks"] = [_track_item(t) | {"disc_number": t["disc_number"], "track_number": t["track_number"]}
+                      for t in data["tracks"]]
+    return data
+
+
+@twin(router, "/artist/{artist_id}", template="artist.html", model=schemas.ArtistPage,
+      summary="An artist: genres, most popular tracks, discography (paged)", title=lambda d: d["name"] or d["id"])
+def artist(request: Request, artist_id: Id, source: Source = None,
+           page: Annotated[int, Query(ge=1, le=10000)] = 1) -> dict:
+    conn = site(request).store.conn
+    rowid = queries.resolve(conn, "artist", artist_id, source)
+    if rowid is None:
+        raise NotFound(f"no artist {artist_id!r} in the catalog")
+    data = queries.artist_page(conn, rowid, page=page)
+    data["top_tracks"] = [_track_item(t) for t in data["top_tracks"]]
+    path = ("/api" if is_api(request) else "") + data["url"]
+    params = {"source": source}
+    data["next"] = render.query_url(path, params, page=page + 1) if page < data["pages"] else None
+    data["previous"] = render.query_url(path, params, page=page - 1) if page > 1 else None
+    return data
+
+
+@twin(router, "/isrc/{code}", template="isrc.html", model=schemas.IsrcPage,
+      summary="Every track with this ISRC (the same recording), most popular first", title=lambda d: d["isrc"])
+def isrc(request: Request, code: Annotated[str, Path(min_length=1, max_length=40)]) -> dict:
+    data = queries.isrc_page(site(request).store.conn, code)
+    data["tracks"] = [_track_item(t) for t in data["tracks"]]
+    if not data["tracks"]:
+        raise NotFound(f"no track with ISRC {data['isrc']!r} in the catalog")
+    return data
+
+
+@twin(router, "/upc/{code}", template="upc.html", model=schemas.UpcPage,
+      summary="Albums with this UPC / EAN", title=lambda d: d["upc"])
+def upc(request: Request, code: Annotated[str, Path(min_length=1, max_length=40)]) -> dict:
+    data = queries.upc_page(site(request).store.conn, code)
+    if not data["albums"]:
+        raise NotFound(f"no album with UPC {data['upc']!r} in the catalog")
+    return data
+
+
+@twin(router, "/shuffle", template="shuffle.html", model=schemas.ShufflePage, cache=render.CACHE_NONE,
+      summary="Tracks drawn uniformly at random (true shuffle)", title=lambda d: "Shuffle")
+def shuffle(request: Request, min_popularity: Popularity = None,
+            count: Annotated[int, Query(ge=1, le=100)] = 10) -> dict:
+    s = site(request)
+    if not s.store.has_index():
+        raise Unavailable("the search index is not built yet; the operator runs: fonoteca index rebuild")
+    wanted = min_popularity or 0
+    try:
+        tracks = s.store.searcher().shuffle(min_popularity=wanted, count=count)
+    except UsageError as exc:
+        raise BadRequest(str(exc)) from None
+    except FonotecaError:
+        tracks = []  # nothing that popular
+    return {"min_popularity": wanted, "count": count, "tracks": [queries.search_hit(t) for t in tracks]}
+
+
+@get_and_head(router, "/audio/{track_id}", tags=["media"], summary="A track's audio, streamed with HTTP range requests",
+            response_class=FileResponse, responses={**TEXT_ERRORS, 206: {"description": "Part of the file"},
+                                                    200: {"content": {"audio/*": {}}, "description": "The file"}})
+def audio(request: Request, track_id: Id, source: Source = None) -> FileResponse:
+    s = site(request)
+    conn = s.store.conn
+    rowid = queries.resolve(conn, "track", track_id, source)
+    if rowid is None:
+        raise NotFound(f"no track {track_id!r} in the catalog")
+    real_id = conn.execute("SELECT id FROM tracks WHERE rowid = ?", (rowid,)).fetchone()[0]
+    columns = s.store.cached("files_columns", lambda: s.store.columns("files") if s.store.has_table("files") else [])
+    found, _, _ = locate(conn, s.archive.root, s.releases, rowid, real_id, columns, has_plan=s.store.has_table("plan"))
+    if found is None:
+        raise NotFound(f"this copy of the archive holds no audio for track {track_id!r}")
+    return FileResponse(found.path, media_type=found.media_type, headers={"cache-control": "public, max-age=86400"})

@@ -1,0 +1,111 @@
+"""What every view shares: the twin registration (an HTML page and its JSON API from one data function),
+parameter types that accept empty form fields, and errors."""
+
+from __future__ import annotations
+
+import functools
+from urllib.parse import quote
+from collections.abc import Callable
+from typing import Annotated, Any, Optional
+
+from fastapi import APIRouter, HTTPException, Query
+from fastapi.responses import HTMLResponse
+from pydantic import BeforeValidator, Field
+from starlette.requests import Request
+
+from fonoteca.web import render
+from fonoteca.web.schemas import Error
+
+ERRORS = {400: {"model": Error, "description": "Bad parameters"},
+          404: {"model": Error, "description": "Not found"},
+          414: {"model": Error, "description": "Request URL too long"},
+          429: {"model": Error, "description": "Rate limited"}}
+# Routes outside /api (files, text) answer errors as plain text.
+TEXT_ERRORS = {status: {"description": value["description"], "content": {"text/plain": {"schema": {"type": "string"}}}}
+               for status, value in ERRORS.items()}
+
+
+def _empty_to_none(value: Any) -> Any:
+    """HTML forms send empty fields as empty strings: treat them as absent."""
+    if isinstance(value, str) and not value.strip():
+        return None
+    return value
+
+
+Blank = BeforeValidator(_empty_to_none)
+
+
+def optional(kind: Any, description: str, **constraints: Any) -> Any:
+    """An optional query parameter whose empty value (an empty form field) means absent; the constraints apply
+    to the value when there is one."""
+    inner = Annotated[kind, Field(**constraints)] if constraints else kind
+    return Annotated[Optional[inner], Blank, Query(description=description)]
+
+
+Popularity = optional(int, "Only tracks with popularity >= N (0-100).", ge=0, le=100)
+
+
+class NotFound(HTTPException):
+    def __init__(self, message: str) -> None:
+        super().__init__(status_code=404, detail=message)
+
+
+class BadRequest(HTTPException):
+    def __init__(self, message: str) -> None:
+        super().__init__(status_code=400, detail=message)
+
+
+class Unavailable(HTTPException):
+    def __init__(self, message: str) -> None:
+        super().__init__(status_code=503, detail=message)
+
+
+def site(request: Request) -> Any:
+    return request.app.state.site
+
+
+def is_api(request: Request) -> bool:
+    return request.url.path.startswith("/api/")
+
+
+def twin(router: APIRouter, path: str, *, template: str, model: Any, summary: str, cache: str = render.CACHE_ENTITY,
+         api_path: str | None = None, title: Callable[[dict[str, Any]], str] | None = None,
+         tags: list[str] | None = None) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
+    """Register `path` (HTML, rendered with `template`) and `/api` + path (JSON) for one data function.
+
+    The data function takes `request` plus its typed parameters and returns the page's data as a dict; both
+    routes share its parameters, validation and errors, so the JSON twin always says what the page shows."""
+    api = api_path or "/api" + path
+
+    def decorate(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
+        @functools.wraps(fn)
+        def page(*args: Any, **kwargs: Any) -> Any:
+            request: Request = kwargs["request"]
+            data = fn(*args, **kwargs)
+            query = request.url.query
+            api_url = "/api" + quote(request.url.path, safe="/") if api_path is None else api
+            return render.html(request, template, data, cache=data.pop("_cache", cache),
+                               api=api_url + ("?" + query if query else ""),
+                               title=title(data) if title else None)
+
+        @functools.wraps(fn)
+        def endpoint(*args: Any, **kwargs: Any) -> Any:
+            data = fn(*args, **kwargs)
+            return render.json(kwargs["request"], data, cache=data.pop("_cache", cache))
+
+        router.add_api_route(path, page, methods=["GET", "HEAD"], include_in_schema=False, response_class=HTMLResponse)
+        router.add_api_route(api, endpoint, methods=["GET"], response_model=model, summary=summary,
+                             responses=ERRORS, tags=tags or ["pages"], description=fn.__doc__ or summary)
+        return fn
+
+    return decorate
+
+
+def get_and_head(router: APIRouter, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """A GET route that also answers HEAD (HEAD kept out of the OpenAPI spec, where it would repeat GET)."""
+    def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
+        router.add_api_route(path, fn, methods=["GET"], **options)
+        router.add_api_route(path, fn, methods=["HEAD"], include_in_schema=False,
+                             response_class=options.get("response_class", HTMLResponse))
+        return fn
+    return decorate

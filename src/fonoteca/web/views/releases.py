@@ -1,0 +1,116 @@
+"""Torrent pages: every release's torrents with seeding health, and the "what should I seed with N TB" list."""
+
+from __future__ import annotations
+
+import math
+from typing import Annotated, Literal, Optional
+
+from fastapi import APIRouter, Path, Query
+from fastapi.responses import FileResponse, PlainTextResponse
+from starlette.requests import Request
+
+from fonoteca.errors import UsageError
+from fonoteca.plan.units import parse_size
+from fonoteca.web import releases as rel
+from fonoteca.web import render, schemas
+from fonoteca.web.views.common import ERRORS, TEXT_ERRORS, get_and_head, BadRequest, NotFound, is_api, optional, site, twin
+
+router = APIRouter()
+
+MAX_BUDGET = 10**18  # an exabyte: far beyond any collection, and within JSON's 64-bit integers
+Budget = Annotated[str, Query(min_length=1, max_length=32,
+                              description="Space to give: a number of terabytes (2.5) or a size with unit (500GB, 3TiB).")]
+Health = optional(Literal["none", "low", "medium", "good", "unknown"], "Only torrents with this seeding health.")
+
+
+def _budget(text: str) -> int:
+    value = text.strip()
+    try:
+        number = float(value)
+    except ValueError:
+        try:
+            size = parse_size(value)
+        except UsageError as exc:
+            raise BadRequest(str(exc)) from None
+    else:
+        if not math.isfinite(number) or number <= 0:
+            raise BadRequest("the budget must be a positive number of terabytes")
+        size = int(min(number * 1e12, MAX_BUDGET + 1))
+    if size <= 0 or size > MAX_BUDGET:
+        raise BadRequest("the budget must be more than 0 bytes and at most 1 EB (1,000,000 TB)")
+    return size
+
+
+@twin(router, "/torrents", template="torrents.html", model=schemas.TorrentsPage, cache=render.CACHE_LIVE,
+      summary="Every torrent of every release: bands, sizes, files, seeding health, magnet links",
+      title=lambda d: "Torrents", tags=["torrents"])
+def torrents(request: Request, band: optional(str, "Only this band (or 'metadata').", max_length=100) = None,
+             health: Health = None, page: Annotated[int, Query(ge=1, le=100000)] = 1,
+             size: Annotated[int, Query(ge=1, le=1000)] = 200) -> dict:
+    s = site(request)
+    releases = s.releases.all()
+    everything = s.releases.torrents()
+    summary = rel.summary(everything)
+    chosen = [t for t in everything
+              if (band is None or band == ("metadata" if t["is_metadata"] else (t["band"] or t["group_name"] or "other")))
+              and (health is None or t["health"] == health)]
+    start = (page - 1) * size
+    path = "/api/torrents" if is_api(request) else "/torrents"
+    params = {"band": band, "health": health, "size": size}
+    return {
+        "releases": [{"name": r.name, "torrents": len(r.torrents), "error": r.error,
+                      "data_size": sum(t["data_size"] or 0 for t in r.torrents)} for r in releases],
+        "bands": summary["bands"], "totals": summary["totals"],
+        "torrents": chosen[start:start + size], "page": page, "size": size, "count": len(chosen),
+        "filters": {"band": band, "health": health},
+        "next": render.query_url(path, params, page=page + 1) if start + size < len(chosen) else None,
+        "previous": render.query_url(path, params, page=page - 1) if page > 1 else None,
+    }
+
+
+@twin(router, "/torrents/generate", template="generate.html", model=schemas.GeneratePage, cache=render.CACHE_LIVE,
+      summary="The torrents to seed with a given amount of space: fewest seeders first",
+      title=lambda d: f"Seeding list for {d['budget_text']}", tags=["torrents"])
+def generate(request: Request, budget: Budget = "1",
+             include_metadata: Annotated[bool, Query(description="Include the metadata torrents (first).")] = True
+             ) -> dict:
+    size = _budget(budget)
+    result = rel.generate(site(request).releases.torrents(), size, include_metadata=include_metadata)
+    result["budget_text"] = render.fmt_size(size)
+    result["include_metadata"] = include_metadata
+    result["query"] = render.query_url("", {"budget": budget, "include_metadata": "true" if include_metadata else "false"})
+    return result
+
+
+@get_and_head(router, "/torrents/generate.txt", tags=["torrents"], response_class=PlainTextResponse,
+                  summary="The seeding list as plain text: one magnet link, torrent URL or info-hash a line",
+                  responses={**TEXT_ERRORS, 200: {"content": {"text/plain": {}}, "description": "One entry a line"}})
+def generate_text(request: Request, budget: Budget = "1",
+                  kind: Annotated[Literal["magnets", "urls", "btih"], Query()] = "magnets",
+                  include_metadata: bool = True) -> PlainTextResponse:
+    result = rel.generate(site(request).releases.torrents(), _budget(budget), include_metadata=include_metadata)
+    lines = []
+    for t in result["torrents"]:
+        if kind == "magnets":
+            value = t["magnet_link"]
+        elif kind == "btih":
+            value = t["btih"]
+        else:
+            local = t["local_url"]
+            value = str(request.base_url).rstrip("/") + local if local else render.safe_url(t["url"])
+        if value and render.safe_url(value) is not None or (kind == "btih" and value and value.isalnum()):
+            lines.append(value)
+    return PlainTextResponse("".join(line + "\n" for line in lines),
+                             headers={"cache-control": render.CACHE_LIVE})
+
+
+@get_and_head(router, "/torrents/file/{release}/{filename}", tags=["torrents"],
+                  response_class=FileResponse, summary="A release's .torrent file",
+                  responses={**TEXT_ERRORS, 200: {"content": {"application/x-bittorrent": {}}, "description": "The file"}})
+def torrent_file(request: Request, release: Annotated[str, Path(max_length=200)],
+                 filename: Annotated[str, Path(max_length=255)]) -> FileResponse:
+    path = site(request).releases.local_torrent(release, filename)
+    if path is None:
+        raise NotFound("no such torrent file")
+    return FileResponse(path, media_type="application/x-bittorrent", filename=filename,
+                        headers={"cache-control": "public, max-age=86400"})
