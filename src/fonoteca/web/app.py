@@ -36,7 +36,7 @@ class Settings:
     stats_dir: Path | None = None       # default: ARCHIVE/stats
     rate_limit: float = 20.0            # requests per second per client address, on average (0: no limit)
     rate_burst: int = 200               # requests a client may send at once
-    threads: int = 8                    # worker threads for database reads (each has its own connections)
+    threads: int = 4                    # worker threads for database reads (each has its own connections)
 
     def as_dict(self) -> dict[str, Any]:
         return {"archive": str(self.archive), "stats_dir": None if self.stats_dir is None else str(self.stats_dir),
@@ -46,7 +46,7 @@ class Settings:
     def from_dict(cls, data: dict[str, Any]) -> "Settings":
         return cls(archive=Path(data["archive"]), stats_dir=Path(data["stats_dir"]) if data.get("stats_dir") else None,
                    rate_limit=float(data.get("rate_limit", 20.0)), rate_burst=int(data.get("rate_burst", 200)),
-                   threads=int(data.get("threads", 8)))
+                   threads=int(data.get("threads", 4)))
 
 
 @dataclass
@@ -67,6 +67,18 @@ class Site:
     def info(self) -> dict[str, Any]:
         return {"name": self.archive.name, "version": __version__}
 
+    def summary(self) -> dict[str, Any]:
+        """Counts, most popular tracks and genres: seconds of work on a big catalog, so computed at startup and
+        again in the background after an import (pages show the previous figures meanwhile)."""
+        from fonoteca.web import queries
+
+        return self.store.cached("summary", lambda: queries.summary(self.store.conn), stale_ok=True)
+
+    def warm(self) -> None:
+        from fonoteca.web import queries
+
+        self.store.warm("summary", lambda: queries.summary(self.store.conn))
+
 
 class CachedStatic(StaticFiles):
     """Static assets: their URLs carry a hash of their content (?v=...), so browsers may keep them for a year."""
@@ -85,6 +97,7 @@ def create_app(settings: Settings) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         anyio.to_thread.current_default_thread_limiter().total_tokens = max(1, settings.threads)
+        site.warm()
         yield
 
     app = FastAPI(

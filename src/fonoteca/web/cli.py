@@ -15,7 +15,7 @@ def register(app: typer.Typer) -> None:
         host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0: every interface)."),
         port: int = typer.Option(8000, "--port", min=0, max=65535, help="TCP port."),
         workers: int = typer.Option(1, "--workers", min=1, max=64, help="Server processes (about one per CPU core for heavy traffic)."),
-        threads: int = typer.Option(8, "--threads", min=1, max=256, help="Database reader threads per process."),
+        threads: int = typer.Option(4, "--threads", min=1, max=256, help="Database reader threads per process."),
         rate_limit: float = typer.Option(20.0, "--rate-limit", min=0, help="Requests per second per client address and process (0: no limit)."),
         rate_burst: int = typer.Option(200, "--rate-burst", min=1, help="Requests a client may send at once before the rate limit applies."),
         stats: Optional[Path] = typer.Option(None, "--stats", help="Folder written by `fonoteca stats --out` (default: ARCHIVE/stats)."),

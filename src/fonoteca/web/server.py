@@ -67,7 +67,7 @@ def ensure_index(archive: Archive) -> bool:
 
 
 def serve(archive: Archive | Path | str, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1,
-          threads: int = 8, rate_limit: float = 20.0, rate_burst: int = 200, stats_dir: Path | None = None,
+          threads: int = 4, rate_limit: float = 20.0, rate_burst: int = 200, stats_dir: Path | None = None,
           access_log: bool = False, build_index: bool = True) -> None:
     """Serve the website and JSON API of an archive (or a mirror) until interrupted. Blocks.
 

@@ -23,6 +23,7 @@ from fonoteca.search.index import current_db, index_dir
 T = TypeVar("T")
 CACHE_SIZE_KIB = 32768  # SQLite page cache per connection; the OS page cache is shared by all of them
 STAMP_EVERY_S = 2.0
+REFRESH_EVERY_S = 60.0
 
 
 class Store:
@@ -34,6 +35,10 @@ class Store:
         self._stamp: tuple[Any, ...] | None = None
         self._stamp_at = 0.0
         self._tables: dict[str, bool] = {}
+        self._index_seen: bool | None = None
+        self._refreshing: set[str] = set()
+        self._refreshed: dict[str, float] = {}
+        self._index_at = 0.0
 
     # --- per-thread connections ---------------------------------------------------------------------------
     def searcher(self) -> Searcher:
@@ -55,7 +60,11 @@ class Store:
             self._local.searcher = None
 
     def has_index(self) -> bool:
-        return current_db(index_dir(self.archive)) is not None
+        """Whether a search index exists (looked at every few seconds at most: a rebuild can add one)."""
+        now = time.monotonic()
+        if self._index_seen is None or now - self._index_at > STAMP_EVERY_S:
+            self._index_seen, self._index_at = current_db(index_dir(self.archive)) is not None, now
+        return self._index_seen
 
     # --- schema -------------------------------------------------------------------------------------------
     def has_table(self, name: str) -> bool:
@@ -86,11 +95,17 @@ class Store:
             self._stamp, self._stamp_at = tuple(parts), now
         return self._stamp
 
-    def cached(self, key: str, compute: Callable[[], T]) -> T:
-        """compute() once per catalog state (other threads wait for the first one rather than repeat it)."""
+    def cached(self, key: str, compute: Callable[[], T], *, stale_ok: bool = False) -> T:
+        """compute() once per catalog state (other threads wait for the first one rather than repeat it).
+
+        stale_ok: when the catalog has changed since the last value, answer with that value at once and compute
+        the new one in the background (for figures that take seconds on a big catalog)."""
         stamp = self.stamp()
         hit = self._cached.get(key)
         if hit is not None and hit[0] == stamp:
+            return hit[1]
+        if hit is not None and stale_ok:
+            self._refresh(key, compute)
             return hit[1]
         with self._lock:
             hit = self._cached.get(key)
@@ -100,6 +115,43 @@ class Store:
             self._cached[key] = (stamp, value)
             self._tables.clear()
             return value
+
+
+    def _refresh(self, key: str, compute: Callable[[], Any]) -> None:
+        now = time.monotonic()
+        with self._lock:
+            if key in self._refreshing or now - self._refreshed.get(key, -REFRESH_EVERY_S) < REFRESH_EVERY_S:
+                return  # at most one refresh a minute: an import writing for hours must not keep us computing
+            self._refreshing.add(key)
+            self._refreshed[key] = now
+
+        def run() -> None:
+            try:
+                stamp = self.stamp()
+                value = compute()
+                with self._lock:
+                    self._cached[key] = (stamp, value)
+            finally:
+                self.close_thread()
+                with self._lock:
+                    self._refreshing.discard(key)
+
+        threading.Thread(target=run, name=f"fonoteca-web-{key}", daemon=True).start()
+
+    def warm(self, key: str, compute: Callable[[], Any]) -> threading.Thread:
+        """Compute a cached value in the background now (at startup), so that no visitor waits for it."""
+
+        def run() -> None:
+            try:
+                self.cached(key, compute)
+            except Exception:  # noqa: BLE001 (a failure shows when a page asks for the value)
+                pass
+            finally:
+                self.close_thread()
+
+        thread = threading.Thread(target=run, name=f"fonoteca-web-warm-{key}", daemon=True)
+        thread.start()
+        return thread
 
 
 def files_root(archive: Archive) -> Path:

@@ -30,7 +30,7 @@ def _track_item(item: dict) -> dict:
       summary="Collection summary: counts, most popular tracks, plan, releases")
 def home(request: Request) -> dict:
     s = site(request)
-    summary = s.store.cached("summary", lambda: queries.summary(s.store.conn))
+    summary = s.summary()
     plan = s.store.cached("plan", lambda: queries.plan_summary(s.store.conn))
     from fonoteca.web.releases import summary as release_summary
 
@@ -66,8 +66,7 @@ def search(
     data = {"query": q.strip(), "mode": None, "message": None, "filters": filters, "page": page, "size": size,
             "count": 0, "results": [], "next": None, "previous": None}
     if not is_api(request):
-        data["genre_options"] = [g["name"] for g in s.store.cached(
-            "summary", lambda: queries.summary(s.store.conn))["genres_top"]]
+        data["genre_options"] = [g["name"] for g in s.summary()["genres_top"]]
     if not data["query"]:
         return data
     start = (page - 1) * size
