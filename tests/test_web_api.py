@@ -222,6 +222,35 @@ def test_no_traversal_through_file_routes(client: httpx.Client, web: WebArchive)
         assert "[archive]" not in r.text and "root:" not in r.text and secret not in r.text
 
 
+def test_the_site_is_a_web_seed_of_its_releases(client: httpx.Client, web: WebArchive) -> None:  # noqa: F811
+    """BEP 19: GET {web seed}/{torrent name}/{path in the torrent}, with ranges; nothing outside the payload."""
+    torrent = f"{RELEASE}-pop_50-100-0001"
+    url = f"/releases/{RELEASE}/data/{torrent}/pop_50-100/{web.release_track}.wav"
+    whole = client.get(url)
+    assert whole.status_code == 200 and whole.content[:4] == b"RIFF"
+    part = client.get(url, headers={"Range": "bytes=16-31"})
+    assert part.status_code == 206 and part.content == whole.content[16:32]
+    assert client.get(f"/releases/{RELEASE}/torrents/{torrent}.torrent").content == b"d4:infod4:name4:testee"
+    secret = (web.root / "fonoteca.toml").read_text()
+    for bad in [f"/releases/{RELEASE}/data/{torrent}/pop_50-100/evil.wav",         # a symlink out of the payload
+                f"/releases/{RELEASE}/data/evil-torrent/fonoteca.toml",             # a torrent folder linking out
+                f"/releases/{RELEASE}/data/{torrent}/..%2F..%2Ftorrents.json",
+                f"/releases/{RELEASE}/data/%2E%2E/torrents.json",
+                f"/releases/{RELEASE}/data/{torrent}/pop_50-100%2F..%2F..%2F..%2F..%2Ffonoteca.toml",
+                f"/releases/..%2F..%2F/data/x/fonoteca.toml", f"/releases/{RELEASE}/data/{torrent}/",
+                f"/releases/{RELEASE}/data/{torrent}/pop_50-100", f"/releases/{RELEASE}/torrents/..%2Ftorrents.json",
+                "/releases/nope/data/x/y"]:
+        r = client.get(bad)
+        assert r.status_code == 404, bad
+        assert secret not in r.text and "[archive]" not in r.text
+
+
+def test_torrents_json_in_the_volunteers_format(client: httpx.Client) -> None:
+    listing = get_json(client, "/torrents.json")
+    assert len(listing) == 9 and {"btih", "magnet_link", "data_size", "seeders"} <= set(listing[0])
+    assert listing[0]["display_name"] == f"{RELEASE}-metadata"
+
+
 # --- torrents -------------------------------------------------------------------------------------------------------
 def test_torrents_list_with_bands_and_health(client: httpx.Client) -> None:
     data = get_json(client, "/api/torrents")
@@ -251,9 +280,9 @@ def test_seeding_list_generator(client: httpx.Client) -> None:
     assert names[0] == f"{RELEASE}-metadata"  # metadata first
     assert f"{RELEASE}-pop_0-0000-old" not in names and f"{RELEASE}-pop_0-0003-embargo" not in names
     assert two["bytes"] <= 2e12 and two["budget"] == 2_000_000_000_000
-    seeders = [t["seeders"] if t["seeders"] is not None else -1 for t in two["torrents"][1:]]
+    seeders = [t["seeders"] or 0 for t in two["torrents"][1:]]
     assert seeders == sorted(seeders)  # fewest seeders first (unknown counts as none)
-    assert sum(t["data_size"] + t["torrent_size"] for t in two["torrents"]) == two["bytes"]
+    assert sum(t["data_size"] for t in two["torrents"]) == two["bytes"]
     everything = get_json(client, "/api/torrents/generate?budget=1PB")
     assert everything["count"] == 7  # all but the obsolete and the embargoed one
     small = get_json(client, "/api/torrents/generate?budget=250GB&include_metadata=false")
@@ -375,7 +404,7 @@ def test_a_mirror_copy_serves_the_same_site(tmp_path: Path, web: WebArchive, cli
     from fonoteca.web.server import ensure_index
 
     mirror = tmp_path / "mirror"
-    shutil.copytree(web.root, mirror, ignore=shutil.ignore_patterns("files", "index", "*-wal", "*-shm"))
+    shutil.copytree(web.root, mirror, symlinks=True, ignore=shutil.ignore_patterns("files", "index", "*-wal", "*-shm"))
     from fonoteca.archive import open_archive
 
     assert ensure_index(open_archive(mirror))
@@ -420,3 +449,23 @@ def test_fonoteca_serve_command(web: WebArchive) -> None:  # noqa: F811
     bad = subprocess.run([sys.executable, "-m", "fonoteca", "-A", str(web.root.parent / "nowhere"), "serve"],
                          capture_output=True, text=True, timeout=60, env=env)
     assert bad.returncode == 1 and "not a Fonoteca archive" in bad.stdout + bad.stderr
+
+
+def test_generator_follows_fonoteca_torrents_pick() -> None:
+    """The site's list is the command's list: the web uses fonoteca.pack.pick when the pack package is there,
+    and its own copy of the rules otherwise; both give the same order."""
+    import random
+
+    from fonoteca.web import releases as rel
+    from tests.test_web_fixtures import torrents_listing
+
+    rng = random.Random(5)
+    listing = torrents_listing()
+    for i, entry in enumerate(listing):
+        entry["pop_min"], entry["pop_max"] = sorted(rng.randint(0, 100) for _ in range(2))
+        entry["seeders"] = rng.choice([None, 0, 1, 3, 8, 20]) if i else entry["seeders"]
+    items = [rel.normalize(e, RELEASE, set()) for e in listing]
+    pack = pytest.importorskip("fonoteca.pack")
+    for budget in (10**9, 5 * 10**11, 2 * 10**12, 10**15):
+        assert [p.record["name"] for p in rel._pick(items, budget)] == \
+            [p.record["name"] for p in pack.pick(items, budget)], budget

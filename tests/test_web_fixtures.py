@@ -168,6 +168,9 @@ def build(base: Path, synth: Path) -> WebArchive:
     payload = release / "data" / data_torrent / inner
     payload.parent.mkdir(parents=True)
     payload.write_bytes(audio)
+    # links that lead out of the payload must never be followed by the web seed route
+    (payload.parent / "evil.wav").symlink_to(root / "fonoteca.toml")
+    (release / "data" / "evil-torrent").symlink_to(root)
     lines = [
         {"track_id": release_track, "torrent": data_torrent, "path": inner, "file_index": 0, "size": len(audio),
          "sha256": hashlib.sha256(audio).hexdigest()},

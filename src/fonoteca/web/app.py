@@ -145,7 +145,7 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 
 
 # --- errors --------------------------------------------------------------------------------------------------------
-TEXT_PREFIXES = ("/static/", "/audio/", "/stats/charts/", "/torrents/file/")  # files: errors as plain text
+TEXT_PREFIXES = ("/static/", "/audio/", "/stats/charts/", "/torrents/file/", "/releases/")  # files: errors as plain text
 MESSAGES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 429: "Too many requests",
             500: "Server error", 503: "Not available yet"}
 

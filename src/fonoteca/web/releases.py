@@ -25,16 +25,19 @@ import zstandard
 RELEASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
 CHECK_EVERY_S = 5.0
 MAX_TORRENTS_JSON = 256 * 1024 * 1024
-INT_FIELDS = ("torrent_size", "num_files", "data_size", "seeders", "leechers", "completed", "tracks")
+INT_FIELDS = ("torrent_size", "num_files", "data_size", "seeders", "leechers", "completed", "tracks", "pop_min",
+              "pop_max")
 STR_FIELDS = ("url", "group_name", "display_name", "btih", "magnet_link", "added_to_torrents_list_at",
-              "stats_scraped_at", "band")
+              "stats_scraped_at", "band", "btmh", "kind")
 BOOL_FIELDS = ("is_metadata", "obsolete", "embargo")
 # Seeding health, as volunteers read it: fewer than 4 seeders is at risk.
 HEALTH = (("none", 0), ("low", 3), ("medium", 10))
 
 
-def health(seeders: int | None) -> str:
-    if seeders is None:
+def health(seeders: int | None, scraped_at: str | None = "") -> str:
+    """none / low / medium / good by seeders; unknown when there is no figure (or a 0 that was never scraped:
+    `fonoteca pack` lists 0 seeders with stats_scraped_at null until swarm figures are recorded)."""
+    if seeders is None or (seeders == 0 and scraped_at is None):
         return "unknown"
     for name, upto in HEALTH:
         if seeders <= upto:
@@ -88,8 +91,9 @@ def normalize(entry: Any, release: str, local_files: set[str]) -> dict[str, Any]
     out["listens_covered"] = _listens(entry)
     if out["magnet_link"] and not out["magnet_link"].startswith("magnet:?"):
         out["magnet_link"] = None
-    out["name"] = _torrent_name(out)
-    out["health"] = health(out["seeders"])
+    name = entry.get("name")
+    out["name"] = name[:4096] if isinstance(name, str) and name else _torrent_name(out)
+    out["health"] = health(out["seeders"], out["stats_scraped_at"] if "stats_scraped_at" in entry else "")
     local = None
     if out["url"]:
         base = out["url"].rstrip("/").rsplit("/", 1)[-1]
@@ -118,6 +122,7 @@ class Release:
     signature: tuple[Any, ...]
     torrents: list[dict[str, Any]]
     error: str | None = None
+    raw: list[Any] = field(default_factory=list, repr=False)
     _manifest: dict[str, tuple] | None = field(default=None, repr=False)
 
 
@@ -193,7 +198,7 @@ class Releases:
         except (OSError, ValueError) as exc:
             return Release(name, directory, signature, [], error=f"cannot read torrents.json: {exc}")
         torrents = [t for t in (normalize(e, name, local) for e in data) if t is not None]
-        return Release(name, directory, signature, torrents)
+        return Release(name, directory, signature, torrents, raw=[e for e in data if isinstance(e, dict)])
 
     # --- queries --------------------------------------------------------------------------------------------
     def torrents(self) -> list[dict[str, Any]]:
@@ -215,6 +220,30 @@ class Releases:
         if path.is_symlink() or not path.is_file():
             return None
         return path
+
+    def payload(self, release: str, torrent: str, inner: str) -> Path | None:
+        """A file of a release's payload (releases/R/data/TORRENT/PATH), as a BEP 19 web seed serves it: only a
+        regular file that stays inside that torrent's folder once every link is followed."""
+        rel = self.get(release)
+        if rel is None or not torrent or "/" in torrent or "\\" in torrent or torrent in (".", "..") or "\x00" in torrent:
+            return None
+        parts = inner.split("/")
+        if not inner or "\x00" in inner or "\\" in inner or any(p in ("", ".", "..") for p in parts):
+            return None
+        base = rel.directory / "data" / torrent
+        try:
+            data = (rel.directory / "data").resolve(strict=True)
+            root = base.resolve(strict=True)
+            found = (base / inner).resolve(strict=True)
+        except (OSError, RuntimeError):
+            return None
+        if not root.is_relative_to(data) or not found.is_relative_to(root) or not found.is_file():
+            return None
+        return found
+
+    def raw_listing(self) -> list[Any]:
+        """Every release's torrents.json entries as written (the volunteers' format, unchanged)."""
+        return [entry for r in self.all() for entry in r.raw]
 
     def locate(self, track_id: str) -> list[tuple[Location, dict[str, Any] | None]]:
         """Where a track's file is in the releases: manifest entries, each with its torrent (None if unlisted)."""
@@ -295,23 +324,47 @@ def summary(torrents: list[dict[str, Any]]) -> dict[str, Any]:
     return {"bands": list(bands.values()), "totals": totals}
 
 
+@dataclass
+class _Pick:
+    record: dict[str, Any]
+
+
+def _pick(items: list[dict[str, Any]], budget: int) -> list[_Pick]:
+    """The rules of `fonoteca torrents pick` (fonoteca.pack.pick), for archives served without the pack
+    package: the newest metadata torrent first, then data torrents by popularity weight over (seeders + 1),
+    ties by fewer seeders, more listens covered, older; obsolete and embargoed ones never; a torrent larger than
+    what is left is passed over and smaller ones still fill the space."""
+    usable = [r for r in items if not r.get("obsolete") and not r.get("embargo")]
+    metadata = sorted((r for r in usable if r.get("is_metadata")),
+                      key=lambda r: r.get("added_to_torrents_list_at") or "", reverse=True)[:1]
+
+    def priority(r: dict[str, Any]) -> float:
+        weight = 1.0 + (((r.get("pop_min") or 0) + (r.get("pop_max") or 0)) / 2) / 100
+        return weight / ((r.get("seeders") or 0) + 1)
+
+    data = sorted((r for r in usable if not r.get("is_metadata")),
+                  key=lambda r: (-priority(r), r.get("seeders") or 0, -(r.get("listens_covered") or 0.0),
+                                 r.get("added_to_torrents_list_at") or "", r.get("name") or ""))
+    out, used = [], 0
+    for r in metadata + data:
+        size = int(r.get("data_size") or 0)
+        if used + size <= budget:
+            used += size
+            out.append(_Pick(r))
+    return out
+
+
 def generate(torrents: list[dict[str, Any]], budget: int, *, include_metadata: bool = True,
              max_torrents: int = 10_000) -> dict[str, Any]:
-    """Torrents a volunteer with `budget` bytes should seed: metadata first, then those with the fewest seeders
-    (unknown counts as none), more listens covered first among equals; obsolete and embargoed ones left out.
-    Greedy: a torrent that does not fit is skipped and smaller ones after it may still fit."""
-    candidates = [t for t in torrents if not t["obsolete"] and not t["embargo"] and t["data_size"] is not None
-                  and (include_metadata or not t["is_metadata"])]
-    candidates.sort(key=lambda t: (not t["is_metadata"], t["seeders"] if t["seeders"] is not None else -1,
-                                   -(t["listens_covered"] or 0.0), t["release"], t["name"] or ""))
-    picked, used = [], 0
-    for t in candidates:
-        if len(picked) >= max_torrents:
-            break
-        size = t["data_size"] + (t["torrent_size"] or 0)
-        if used + size <= budget:
-            picked.append(t)
-            used += size
-    return {"budget": budget, "bytes": used, "count": len(picked),
+    """Torrents a volunteer with `budget` bytes should seed, in the order `fonoteca torrents pick` gives (the
+    pack package's own rules when it is installed, the same rules otherwise)."""
+    try:
+        from fonoteca.pack import pick
+    except ImportError:
+        pick = _pick
+    items = [t for t in torrents if include_metadata or not t["is_metadata"]]
+    items = [t for t in items if t["data_size"] is not None]
+    picked = [p.record for p in pick(items, budget)][:max_torrents]
+    return {"budget": budget, "bytes": sum(t["data_size"] or 0 for t in picked), "count": len(picked),
             "listens_covered": sum(t["listens_covered"] or 0.0 for t in picked),
             "tracks": sum(t["tracks"] or 0 for t in picked), "torrents": picked}

@@ -104,9 +104,12 @@ def generate_text(request: Request, budget: Budget = "1",
                              headers={"cache-control": render.CACHE_LIVE})
 
 
+@get_and_head(router, "/releases/{release}/torrents/{filename}", tags=["torrents"],
+              response_class=FileResponse, summary="A release's .torrent file (where torrents.json's relative url points)",
+              responses={**TEXT_ERRORS, 200: {"content": {"application/x-bittorrent": {}}, "description": "The file"}})
 @get_and_head(router, "/torrents/file/{release}/{filename}", tags=["torrents"],
-                  response_class=FileResponse, summary="A release's .torrent file",
-                  responses={**TEXT_ERRORS, 200: {"content": {"application/x-bittorrent": {}}, "description": "The file"}})
+              response_class=FileResponse, summary="A release's .torrent file",
+              responses={**TEXT_ERRORS, 200: {"content": {"application/x-bittorrent": {}}, "description": "The file"}})
 def torrent_file(request: Request, release: Annotated[str, Path(max_length=200)],
                  filename: Annotated[str, Path(max_length=255)]) -> FileResponse:
     path = site(request).releases.local_torrent(release, filename)
@@ -114,3 +117,26 @@ def torrent_file(request: Request, release: Annotated[str, Path(max_length=200)]
         raise NotFound("no such torrent file")
     return FileResponse(path, media_type="application/x-bittorrent", filename=filename,
                         headers={"cache-control": "public, max-age=86400"})
+
+
+@get_and_head(router, "/releases/{release}/data/{torrent}/{path:path}", tags=["torrents"], response_class=FileResponse,
+              summary="A file of a release's payload, with range requests: this site as a BEP 19 web seed "
+                      "([pack] web_seeds = [\"https://SITE/releases/{release}/data/\"])",
+              responses={**TEXT_ERRORS, 206: {"description": "Part of the file"},
+                         200: {"content": {"application/octet-stream": {}}, "description": "The file"}})
+def payload_file(request: Request, release: Annotated[str, Path(max_length=200)],
+                 torrent: Annotated[str, Path(max_length=255)], path: Annotated[str, Path(max_length=1024)]
+                 ) -> FileResponse:
+    found = site(request).releases.payload(release, torrent, path)
+    if found is None:
+        raise NotFound("no such file in this release")
+    return FileResponse(found, media_type="application/octet-stream",
+                        headers={"cache-control": "public, max-age=86400, immutable"})
+
+
+@get_and_head(router, "/torrents.json", tags=["torrents"], summary="Every torrent of every release, as the releases' "
+              "torrents.json files list them (the format seeding tools read)",
+              responses={200: {"content": {"application/json": {"schema": {"type": "array", "items": {"type": "object"}}}},
+                               "description": "The list"}})
+def torrents_json(request: Request) -> object:
+    return render.json(request, site(request).releases.raw_listing(), cache=render.CACHE_LIVE)
