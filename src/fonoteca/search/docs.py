@@ -95,10 +95,12 @@ class DocBuilder:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
         self.genres = self._artist_genres()
-        self.titles = _Memo(500_000)
-        self.albums = _Memo(200_000)
-        self.artists = _Memo(500_000)
-        self.credits = _Memo(500_000)
+        # sized for catalogs of tens of millions (a few hundred MB per worker): a memo that keeps overflowing
+        # and clearing costs more than it saves
+        self.titles = _Memo(1_000_000)
+        self.albums = _Memo(100_000)
+        self.artists = _Memo(2_000_000)
+        self.credits = _Memo(1_000_000)
 
     def _artist_genres(self) -> dict[int, tuple[int, ...]]:
         found: dict[int, list[int]] = {}
