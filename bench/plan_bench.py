@@ -28,8 +28,8 @@ GOAL_SECONDS = 60.0
 GOAL_MB = 2000.0
 
 
-def run(archive: Path, *args: str) -> tuple[float, float, dict]:
-    """One `fonoteca plan ... --json` process: (seconds, peak RSS in MB, summary)."""
+def run(archive: Path, *args: str) -> tuple[float, float, float, dict]:
+    """One `fonoteca plan ... --json` process: (seconds, peak RSS in MB, CPU seconds, summary)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         started = time.perf_counter()
         child = subprocess.Popen([*FONOTECA, "-A", str(archive), "plan", *args, "--json"], stdout=out, stderr=err)
@@ -40,14 +40,15 @@ def run(archive: Path, *args: str) -> tuple[float, float, dict]:
         err.seek(0)
         if child.returncode != 0:
             raise SystemExit(f"plan {' '.join(args)} failed ({child.returncode}): {err.read().decode()[-2000:]}")
-        return seconds, usage.ru_maxrss / 1024, json.loads(out.read())
+        return seconds, usage.ru_maxrss / 1024, usage.ru_utime + usage.ru_stime, json.loads(out.read())
 
 
 def measured(archive: Path, repeat: int, *args: str) -> dict:
     runs = [run(archive, *args) for _ in range(repeat)]
-    return {"seconds": [r[0] for r in runs], "peak_mb": [r[1] for r in runs],
+    return {"seconds": [r[0] for r in runs], "peak_mb": [r[1] for r in runs], "cpu_s": [r[2] for r in runs],
             "median_s": statistics.median(r[0] for r in runs), "median_mb": statistics.median(r[1] for r in runs),
-            "summary": runs[-1][2]}
+            "median_cpu_s": statistics.median(r[2] for r in runs), "summary": runs[-1][3],
+            "load_after": os.getloadavg()[0]}
 
 
 def build(tracks: int, workdir: Path) -> Path:
@@ -80,13 +81,16 @@ def main() -> None:
     load = os.getloadavg()
     print(f"catalog: {archive} ({a['tracks']:,} tracks, {a['recordings']:,} recordings); "
           f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
-    print(f"{'policy':<8} {'median s':>9} {'runs s':>22} {'peak MB':>8} {'files':>11} {'bytes':>17} "
-          f"{'listens':>9} {'weighted':>9}")
+    print(f"{'policy':<8} {'median s':>9} {'runs s':>18} {'CPU s':>6} {'peak MB':>8} {'load':>5} {'files':>10} "
+          f"{'bytes':>17} {'listens':>9} {'weighted':>9}")
     for name, m in (("anna", anna), ("optimal", best)):
         s = m["summary"]
         runs = " ".join(f"{x:.1f}" for x in m["seconds"])
-        print(f"{name:<8} {m['median_s']:>9.1f} {runs:>22} {m['median_mb']:>8.0f} {s['files']:>11,} {s['bytes']:>17,} "
-              f"{s['listens_covered']:>9.4%} {s['quality_weighted']:>9.4%}")
+        print(f"{name:<8} {m['median_s']:>9.1f} {runs:>18} {m['median_cpu_s']:>6.1f} {max(m['peak_mb']):>8.0f} "
+              f"{m['load_after']:>5.1f} {s['files']:>10,} {s['bytes']:>17,} {s['listens_covered']:>9.4%} "
+              f"{s['quality_weighted']:>9.4%}")
+    print("(CPU s: user + system of the plan process, the figure a quiet machine's wall time approaches; "
+          "load: 1-minute load average after the runs)")
     print(f"optimal at anna's bytes: listens covered {o['listens_covered']:.4%} vs {a['listens_covered']:.4%} "
           f"(ratio {o['listens_covered'] / a['listens_covered']:.4f}); quality-weighted {o['quality_weighted']:.4%} vs "
           f"{a['quality_weighted']:.4%}; LP bound {o['bound']['lp_share']:.4%} (greedy gap {o['bound']['gap']:.2e})")

@@ -101,6 +101,7 @@ def test_plan_table_holds_bytes_listens_and_run(catalog):
     conn = sqlite3.connect(catalog.catalog_path)
     durations = dict(conn.execute("SELECT rowid, duration_ms FROM tracks WHERE level > 0"))
     runs = conn.execute("SELECT DISTINCT run FROM plan").fetchall()
+    view = dict(conn.execute("SELECT tier, count(*) FROM plan_view GROUP BY tier"))
     stored = orjson.loads(conn.execute("SELECT summary FROM plan_runs WHERE rowid = ?", (summary["run"],)).fetchone()[0])
     conn.close()
     rates = {"compact": 75_000, "original": 160_000}
@@ -112,6 +113,8 @@ def test_plan_table_holds_bytes_listens_and_run(catalog):
         assert est > 0
     assert sum(r[1] for r in rows.values()) == summary["bytes"] <= 2_000_000_000
     assert runs == [(summary["run"],)] and stored["bytes"] == summary["bytes"]
+    assert view.get("original", 0) + view.get("compact", 0) == summary["files"]
+    assert view.get("compact", 0) == summary["tiers"]["compact"]["files"] > 0
     conn = catalog.connect(readonly=True)
     try:
         assert store.latest_run(conn)["policy"] == "optimal"

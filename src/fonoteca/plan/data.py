@@ -1,4 +1,9 @@
-"""Reading what the plan needs from the catalog into numpy arrays: one scan of tracks, one of duplicated ISRCs."""
+"""Reading what the plan needs from the catalog into numpy arrays.
+
+Sequential scans only, joined in numpy: tracks (by rowid range, in parallel), the primary artist of each track,
+artist and album popularity, and the tracks whose ISRC is shared. A SQL join of the same columns costs twice the
+CPU (a B-tree lookup per track per table) and most of the time goes into SQLite, not Python.
+"""
 
 from __future__ import annotations
 
@@ -12,24 +17,20 @@ from typing import Any
 import numpy as np
 
 Progress = Callable[[int], None]
+Connect = Callable[[], sqlite3.Connection]
 
 CHUNK = 262_144
 PARALLEL_FROM = 500_000  # rowids; below this one thread reads faster than several start
 
-# One scan: the track's own columns plus the inputs of the reference archive's secondary priority (primary artist's
-# popularity and followers, album popularity). -1 marks an unknown popularity or duration.
+# -1 marks an unknown popularity or duration; 0 an unknown album.
 _TRACKS_SQL = """
-SELECT t.rowid, coalesce(t.popularity, -1), coalesce(t.duration_ms, -1),
-       coalesce(al.popularity, 0), coalesce(ar.popularity, 0), coalesce(ar.followers, 0)
-FROM tracks t
-LEFT JOIN albums al ON al.rowid = t.album
-LEFT JOIN track_artists ta ON ta.track = t.rowid AND ta.position = 0
-LEFT JOIN artists ar ON ar.rowid = ta.artist
-WHERE t.level > 0 AND t.rowid >= ? AND t.rowid < ?
-ORDER BY t.rowid
+SELECT rowid, coalesce(album, 0), coalesce(popularity, -1), coalesce(duration_ms, -1) FROM tracks
+WHERE level > 0 AND rowid >= ? AND rowid < ?
 """
-_TRACKS_DTYPE = np.dtype([("rowid", "i8"), ("popularity", "i2"), ("duration_ms", "i4"),
-                          ("album_popularity", "i2"), ("artist_popularity", "i2"), ("followers", "i8")])
+_TRACKS_DTYPE = np.dtype([("rowid", "i8"), ("album", "i8"), ("popularity", "i2"), ("duration_ms", "i4")])
+_PRIMARY_ARTISTS_SQL = "SELECT track, artist FROM track_artists WHERE position = 0"
+_ARTISTS_SQL = "SELECT rowid, coalesce(popularity, 0), coalesce(followers, 0) FROM artists"
+_ALBUMS_SQL = "SELECT rowid, coalesce(popularity, 0) FROM albums"
 
 # Only the rows whose ISRC is shared, each with its group's smallest rowid as the group id: both sides run on the
 # covering index tracks_isrc, without reading the tracks table.
@@ -71,31 +72,34 @@ def secondary_priority(artist_popularity: np.ndarray, album_popularity: np.ndarr
 
 
 def load(conn: sqlite3.Connection, progress: Progress | None = None, *,
-         connect: Callable[[], sqlite3.Connection] | None = None, workers: int = 0) -> TrackData:
-    """Read every catalogued track; `progress(n)` is called as rows arrive.
+         connect: Connect | None = None, workers: int = 0) -> TrackData:
+    """Read every catalogued track; `progress(n)` is called as track rows arrive.
 
-    With `connect` (a factory of read-only connections) the scan is split by rowid range over `workers` threads
-    and the ISRC query runs beside them: SQLite releases the GIL while it steps, so the reads overlap."""
+    With `connect` (a factory of read-only connections) the scans run in threads, the tracks scan split by rowid
+    range over `workers` of them: SQLite releases the GIL while it steps, so the reads overlap."""
     top = conn.execute("SELECT max(rowid) FROM tracks").fetchone()[0] or 0
     workers = workers or min(4, os.cpu_count() or 1)
     if connect is None or workers < 2 or top < PARALLEL_FROM:
-        data = _assemble([_read_range(conn, 0, top + 1, progress)])
+        tracks = _assemble([_read_range(conn, 0, top + 1, progress)])
+        artist_of, artists, albums = _primary_artists(conn, top), _artists(conn), _albums(conn)
         duplicates = _read_duplicates(conn)
     else:
         bounds = np.linspace(0, top + 1, workers + 1).astype(np.int64).tolist()
-        with ThreadPoolExecutor(workers + 1, thread_name_prefix="plan-read") as pool:
-            dup_job = pool.submit(_on_own_connection, connect, _read_duplicates)
-            jobs = [pool.submit(_on_own_connection, connect, _read_range, lo, hi, progress)
-                    for lo, hi in zip(bounds, bounds[1:])]
-            data = _assemble([job.result() for job in jobs])
-            duplicates = dup_job.result()
+        with ThreadPoolExecutor(workers, thread_name_prefix="plan-read") as pool:
+            ranges = [pool.submit(_on_own_connection, connect, _read_range, lo, hi, progress)
+                      for lo, hi in zip(bounds, bounds[1:])]
+            side = [pool.submit(_on_own_connection, connect, read, *args) for read, *args in
+                    ((_primary_artists, top), (_artists,), (_albums,), (_read_duplicates,))]
+            tracks = _assemble([job.result() for job in ranges])
+            artist_of, artists, albums, duplicates = (job.result() for job in side)
+    data = _with_priority(tracks, artist_of, artists, albums)
     _read_plays(conn, data)
     _read_sizes(conn, data)
     data.rep = _isrc_representatives(duplicates, data)
     return data
 
 
-def _on_own_connection(connect: Callable[[], sqlite3.Connection], read: Callable[..., Any], *args: Any) -> Any:
+def _on_own_connection(connect: Connect, read: Callable[..., Any], *args: Any) -> Any:
     conn = connect()
     try:
         return read(conn, *args)
@@ -103,23 +107,22 @@ def _on_own_connection(connect: Callable[[], sqlite3.Connection], read: Callable
         conn.close()
 
 
+def _chunks(conn: sqlite3.Connection, sql: str, dtype: np.dtype, *params: Any):
+    cursor = conn.execute(sql, params)
+    while rows := cursor.fetchmany(CHUNK):
+        yield np.array(rows, dtype=dtype)
+
+
 def _read_range(conn: sqlite3.Connection, lo: int, hi: int, progress: Progress | None) -> dict[str, np.ndarray]:
     """Tracks with lo <= rowid < hi, chunk by chunk into preallocated columns (no full-size row table)."""
     size = hi - lo
-    cols = {"rowid": np.empty(size, np.int64), "popularity": np.empty(size, np.int16),
-            "duration_ms": np.empty(size, np.int32), "priority": np.empty(size, np.float64)}
+    cols = {name: np.empty(size, _TRACKS_DTYPE[name]) for name in _TRACKS_DTYPE.names}
+    cols["album"] = np.empty(size, np.int32)
     filled = 0
-    cursor = conn.execute(_TRACKS_SQL, (lo, hi))
-    while True:
-        rows = cursor.fetchmany(CHUNK)
-        if not rows:
-            break
-        chunk = np.array(rows, dtype=_TRACKS_DTYPE)
+    for chunk in _chunks(conn, _TRACKS_SQL, _TRACKS_DTYPE, lo, hi):
         end = filled + len(chunk)
-        for name in ("rowid", "popularity", "duration_ms"):
+        for name in cols:
             cols[name][filled:end] = chunk[name]
-        cols["priority"][filled:end] = secondary_priority(chunk["artist_popularity"], chunk["album_popularity"],
-                                                          chunk["followers"])
         filled = end
         if progress:
             progress(len(chunk))
@@ -127,11 +130,52 @@ def _read_range(conn: sqlite3.Connection, lo: int, hi: int, progress: Progress |
     return {name: col[:filled] for name, col in cols.items()}
 
 
-def _assemble(parts: list[dict[str, np.ndarray]]) -> TrackData:
-    cols = {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}  # copies: frees the unused tails
-    n = len(cols["rowid"])
-    return TrackData(rowid=cols["rowid"], popularity=cols["popularity"], duration_ms=cols["duration_ms"],
-                     priority=cols["priority"], plays=None, rep=np.arange(n, dtype=np.int32), sizes={})
+def _assemble(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}  # copies: frees the unused tails
+
+
+def _primary_artists(conn: sqlite3.Connection, top: int) -> np.ndarray:
+    """artist_of[track rowid] = rowid of its first artist (0: none)."""
+    artist_of = np.zeros(top + 1, dtype=np.int32)
+    for chunk in _chunks(conn, _PRIMARY_ARTISTS_SQL, np.dtype([("track", "i8"), ("artist", "i8")])):
+        chunk = chunk[chunk["track"] <= top]
+        artist_of[chunk["track"]] = chunk["artist"]
+    return artist_of
+
+
+def _by_rowid(conn: sqlite3.Connection, table: str, sql: str, dtype: np.dtype) -> dict[str, np.ndarray]:
+    """Columns of a small table spread over arrays indexed by rowid (index 0 and gaps: 0, i.e. unknown)."""
+    top = conn.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0] or 0
+    cols = {name: np.zeros(top + 1, dtype[name]) for name in dtype.names[1:]}
+    for chunk in _chunks(conn, sql, dtype):
+        for name in cols:
+            cols[name][chunk["rowid"]] = chunk[name]
+    return cols
+
+
+def _artists(conn: sqlite3.Connection) -> dict[str, np.ndarray]:
+    return _by_rowid(conn, "artists", _ARTISTS_SQL,
+                     np.dtype([("rowid", "i8"), ("popularity", "i2"), ("followers", "i8")]))
+
+
+def _albums(conn: sqlite3.Connection) -> dict[str, np.ndarray]:
+    return _by_rowid(conn, "albums", _ALBUMS_SQL, np.dtype([("rowid", "i8"), ("popularity", "i2")]))
+
+
+def _lookup(values: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """values[index], 0 where the index falls outside (a dangling reference counts as unknown)."""
+    inside = (index >= 0) & (index < len(values))
+    return np.where(inside, values[np.where(inside, index, 0)], 0)
+
+
+def _with_priority(tracks: dict[str, np.ndarray], artist_of: np.ndarray, artists: dict[str, np.ndarray],
+                   albums: dict[str, np.ndarray]) -> TrackData:
+    artist = _lookup(artist_of, tracks["rowid"])
+    priority = secondary_priority(_lookup(artists["popularity"], artist), _lookup(albums["popularity"], tracks["album"]),
+                                  _lookup(artists["followers"], artist))
+    n = len(tracks["rowid"])
+    return TrackData(rowid=tracks["rowid"], popularity=tracks["popularity"], duration_ms=tracks["duration_ms"],
+                     priority=priority, plays=None, rep=np.arange(n, dtype=np.int32), sizes={})
 
 
 def _read_duplicates(conn: sqlite3.Connection) -> np.ndarray:

@@ -154,6 +154,7 @@ def run(archive: Archive, policy: str, budget: int | None, *, compact_value: flo
     try:
         model = build_model(conn, archive.config, compact_value=compact_value, steps=steps, connect=reader(archive))
         tier, summary = evaluate(model, policy, budget)
+        model._inc = None  # the sorted steps are not needed for writing: free them first
         if write:
             summary["run"] = store.write(
                 conn, rowid=model.data.rowid, rep=model.data.rep, tier=tier, cost=model.cost, policy=policy,

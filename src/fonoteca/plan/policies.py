@@ -94,11 +94,14 @@ class Increments:
         return np.where(self.first, cost.group_listens[self.track], 0.0)
 
 
+GATHER = 1 << 20  # steps gathered per block: keeps the temporaries of 10M-recording plans small
+
+
 def increments(cost: Costs, compact_value: float) -> Increments:
     """Per recording with listens, its hull steps, sorted by value per byte.
 
-    Written for peak memory (10M recordings must stay well under 2 GB): one sort over all steps, then every
-    field gathered once through the sorted positions."""
+    Written for peak memory (10M recordings must stay well under 2 GB): one sort over all steps, then the fields
+    gathered block by block through the sorted positions."""
     q = compact_value
     reps = np.flatnonzero(cost.is_rep & (cost.group_listens > 0)).astype(np.int32)
     lis = cost.group_listens[reps]
@@ -106,26 +109,30 @@ def increments(cost: Costs, compact_value: float) -> Increments:
     # Compact is LP-dominated when the upgrade buys more per byte than compact itself (or costs nothing).
     dominated = (wo <= wc) | (q * (wo - wc) <= (1 - q) * wc)
     two = np.flatnonzero(~dominated).astype(np.int32)
-    m = len(reps)
-    eff = np.empty(m + len(two))
+    m, n = len(reps), len(reps) + len(two)
+    eff = np.empty(n)
     with np.errstate(divide="ignore", invalid="ignore"):
         first_w = np.where(dominated, wo, wc)
         eff[:m] = np.where(first_w > 0, np.where(dominated, 1.0, q) * lis / first_w, np.inf)  # zero-byte steps first
         del first_w
         eff[m:] = (1 - q) * lis[two] / (wo[two] - wc[two])
     np.negative(eff, out=eff)
-    src = np.argsort(eff, kind="stable")  # stable: ties keep rowid order, runs are reproducible
+    # Ties (equal value per byte) come out in an order that is arbitrary but the same for the same catalog.
+    order = np.argsort(eff)
     del eff
-    first = src < m
-    upgrade = ~first
-    src[upgrade] = two[src[upgrade] - m]  # now: position in reps of each step's recording
-    del upgrade, two
-    dom = dominated[src]
-    weight = np.where(first, np.where(dom, wo[src], wc[src]), wo[src] - wc[src])
-    value = lis[src]
-    value *= np.where(first, np.where(dom, 1.0, q), 1 - q)
-    tier = np.where(first & ~dom, COMPACT, ORIGINAL).astype(np.int8)
-    return Increments(track=reps[src], tier=tier, first=first, weight=weight, value=value)
+    inc = Increments(track=np.empty(n, np.int32), tier=np.empty(n, np.int8), first=np.empty(n, bool),
+                     weight=np.empty(n, wc.dtype), value=np.empty(n))
+    for lo in range(0, n, GATHER):
+        step = order[lo:lo + GATHER]
+        first = step < m
+        src = np.where(first, step, two[np.where(first, 0, step - m)])  # the step's recording, as a position in reps
+        dom = dominated[src]
+        inc.track[lo:lo + GATHER] = reps[src]
+        inc.first[lo:lo + GATHER] = first
+        inc.tier[lo:lo + GATHER] = np.where(first & ~dom, COMPACT, ORIGINAL)
+        inc.weight[lo:lo + GATHER] = np.where(first, np.where(dom, wo[src], wc[src]), wo[src] - wc[src])
+        inc.value[lo:lo + GATHER] = lis[src] * np.where(first, np.where(dom, 1.0, q), 1 - q)
+    return inc
 
 
 @dataclass
