@@ -46,6 +46,7 @@ def _root(
 def _register_stages() -> None:
     from fonoteca.catalog import cli as catalog_cli
     from fonoteca.ingest import cli as ingest_cli
+    from fonoteca.pack import cli as pack_cli
     from fonoteca.plan import cli as plan_cli
     from fonoteca.search import cli as search_cli
     from fonoteca.synth import cli as synth_cli
@@ -55,6 +56,7 @@ def _register_stages() -> None:
     synth_cli.register(app)
     plan_cli.register(app)
     ingest_cli.register(app)
+    pack_cli.register(app)
     search_cli.register(app)
     web_cli.register(app)
 

@@ -1,0 +1,243 @@
+"""The torrent list (torrents.json) and the seeding generator (`fonoteca torrents pick`).
+
+A torrents.json record uses the field names volunteers know from the reference archive's list:
+
+    url, group_name, display_name, btih, magnet_link, torrent_size, num_files, data_size,
+    added_to_torrents_list_at, is_metadata, obsolete, embargo, seeders, leechers, completed, stats_scraped_at
+
+plus Fonoteca's own: name, release, kind, band, seq, btmh, piece_length, tracks, listens_covered, pop_min,
+pop_max, first_id, last_id. group_name is the band (pop_50-100, ...) or "metadata"; seeders, leechers and
+completed are 0 and stats_scraped_at null until swarm figures were recorded (set_stats).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+from urllib.parse import quote
+
+import orjson
+
+from fonoteca.archive import Archive
+from fonoteca.errors import FonotecaError, UsageError
+from fonoteca.pack.settings import PackSettings
+
+_COLUMNS = ("t.rowid, t.name, r.name, t.kind, t.band, t.seq, t.btih, t.btmh, t.piece_length, t.num_files, "
+            "t.data_size, t.torrent_size, t.tracks, t.listens, t.pop_min, t.pop_max, t.first_id, t.last_id, "
+            "t.added_at, t.obsolete, t.embargo, t.seeders, t.leechers, t.completed, t.stats_scraped_at")
+
+
+def magnet_link(btih: str, btmh: str, name: str, trackers: Iterable[str] = (), web_seeds: Iterable[str] = ()) -> str:
+    """A hybrid magnet link: v1 and v2 info-hashes, the name, trackers and web seeds."""
+    link = f"magnet:?xt=urn:btih:{btih}&xt=urn:btmh:1220{btmh}&dn={quote(name, safe='')}"
+    link += "".join(f"&tr={quote(t, safe='')}" for t in trackers)
+    return link + "".join(f"&ws={quote(w, safe='')}" for w in web_seeds)
+
+
+def web_seeds_for(settings: PackSettings, release: str) -> list[str]:
+    return [w.replace("{release}", release) for w in settings.web_seeds]
+
+
+def torrent_path(release: str, name: str) -> str:
+    """Where a .torrent lies, relative to the archive root."""
+    return f"releases/{release}/torrents/{name}.torrent"
+
+
+def records(conn: sqlite3.Connection, settings: PackSettings, *, release: str | None = None,
+            building: int | None = None) -> list[dict[str, Any]]:
+    """torrents.json records of finished releases, oldest first: all of them, or one release's (by name). With
+    `building`, the torrents of that release (still being written) are listed too."""
+    where, params = ["(r.status = 'done' OR r.rowid = ?)"], [-1 if building is None else building]
+    if release is not None:
+        where.append("r.name = ?")
+        params.append(release)
+    sql = (f"SELECT {_COLUMNS} FROM torrents t JOIN releases r ON r.rowid = t.release WHERE {' AND '.join(where)} "
+           "ORDER BY t.rowid")
+    return [record(row, settings) for row in conn.execute(sql, params)]
+
+
+def record(row: tuple, settings: PackSettings) -> dict[str, Any]:
+    (_, name, release, kind, band, seq, btih, btmh, piece_length, num_files, data_size, torrent_size, tracks, listens,
+     pop_min, pop_max, first_id, last_id, added_at, obsolete, embargo, seeders, leechers, completed, scraped) = row
+    path = torrent_path(release, name)
+    return {
+        "url": (settings.torrent_url + path) if settings.torrent_url else path,
+        "group_name": band if kind == "data" else "metadata",
+        "display_name": f"{name}.torrent",
+        "btih": btih,
+        "magnet_link": magnet_link(btih, btmh, name, settings.trackers, web_seeds_for(settings, release)),
+        "torrent_size": torrent_size,
+        "num_files": num_files,
+        "data_size": data_size,
+        "added_to_torrents_list_at": added_at,
+        "is_metadata": kind == "metadata",
+        "obsolete": bool(obsolete),
+        "embargo": bool(embargo),
+        "seeders": seeders or 0,
+        "leechers": leechers or 0,
+        "completed": completed or 0,
+        "stats_scraped_at": scraped,
+        "name": name,
+        "release": release,
+        "kind": kind,
+        "band": band,
+        "seq": seq,
+        "btmh": btmh,
+        "piece_length": piece_length,
+        "tracks": tracks,
+        "listens_covered": listens,
+        "pop_min": pop_min,
+        "pop_max": pop_max,
+        "first_id": first_id,
+        "last_id": last_id,
+    }
+
+
+def dumps(items: list[dict[str, Any]]) -> bytes:
+    return orjson.dumps(items, option=orjson.OPT_INDENT_2) + b"\n"
+
+
+def list_torrents(archive: Archive, *, release: str | None = None) -> list[dict[str, Any]]:
+    """Every torrent of the archive's finished releases as torrents.json records (oldest first)."""
+    settings = PackSettings.from_config(archive.config)
+    conn = archive.connect(readonly=True)
+    try:
+        if release is not None and conn.execute(
+                "SELECT 1 FROM releases WHERE name = ? AND status = 'done'", (release,)).fetchone() is None:
+            raise FonotecaError(f"no release named {release!r}; see `fonoteca torrents list`")
+        return records(conn, settings, release=release)
+    finally:
+        conn.close()
+
+
+def write_current_list(archive: Archive, conn: sqlite3.Connection, settings: PackSettings) -> None:
+    """Rewrite the lists after a pack, mark or set_stats: releases/torrents.json (every torrent) and each
+    release's releases/R/torrents.json (its own torrents) whose swarm figures or flags changed. Nothing else in
+    a release folder ever changes."""
+    from fonoteca.pack.release import releases_dir, write_file_atomic
+
+    folder = releases_dir(archive)
+    items = records(conn, settings)
+    write_file_atomic(folder / "torrents.json", dumps(items))
+    by_release: dict[str, list[dict[str, Any]]] = {}
+    for item in items:
+        by_release.setdefault(item["release"], []).append(item)
+    for release, own in by_release.items():
+        path = folder / release / "torrents.json"
+        if path.parent.is_dir() and not path.parent.is_symlink():
+            data = dumps(own)
+            try:
+                if path.read_bytes() == data:
+                    continue
+            except OSError:
+                pass
+            write_file_atomic(path, data)
+
+
+# ------------------------------------------------------------------------------------------------ picking
+
+
+@dataclass
+class Pick:
+    record: dict[str, Any]
+    priority: float            # weight / (seeders + 1): value per byte of disk
+    cumulative: int            # bytes picked so far, this one included
+
+
+def priority(rec: dict[str, Any], popularity_weight: float) -> float:
+    """How much a byte of disk spent on this torrent helps: popularity weight over (seeders + 1).
+
+    weight = 1 + popularity_weight * (mid-popularity of the torrent's files) / 100, so with the default weight 1.0
+    a torrent of the most popular band counts about twice one of popularity 0 at the same number of seeders; the
+    torrents of a band are all about the same size, so the seeders decide within a band."""
+    low, high = rec.get("pop_min") or 0, rec.get("pop_max") or 0
+    weight = 1.0 + popularity_weight * ((low + high) / 2) / 100
+    return weight / ((rec.get("seeders") or 0) + 1)
+
+
+def pick(items: Iterable[dict[str, Any]], budget: int, *, popularity_weight: float = 1.0) -> Iterator[Pick]:
+    """Torrents to seed on a disk of `budget` bytes, best first: the newest metadata torrent (the key to all the
+    others), then the data torrents with the highest priority() (least seeded per byte of disk, weighted by
+    popularity; ties: fewer seeders, more listens covered, older). Obsolete and embargoed torrents never come out.
+    A torrent larger than what is left is passed over and smaller ones still fill the disk."""
+    if budget < 0:
+        raise UsageError("the budget must not be negative")
+    usable = [r for r in items if not r.get("obsolete") and not r.get("embargo")]
+    metadata = [r for r in usable if r.get("is_metadata")]
+    data = [r for r in usable if not r.get("is_metadata")]
+    ordered = sorted(metadata, key=lambda r: r.get("added_to_torrents_list_at") or "", reverse=True)[:1]
+    ordered += sorted(data, key=lambda r: (-priority(r, popularity_weight), r.get("seeders") or 0,
+                                           -(r.get("listens_covered") or 0.0), r.get("added_to_torrents_list_at") or "",
+                                           r.get("name") or ""))
+    used = 0
+    for r in ordered:
+        size = int(r.get("data_size") or 0)
+        if used + size > budget:
+            continue
+        used += size
+        yield Pick(r, priority(r, popularity_weight), used)
+
+
+# ------------------------------------------------------------------------------------------------ updates
+
+
+def _resolve(conn: sqlite3.Connection, refs: list[str]) -> list[int]:
+    ids = []
+    for ref in refs:
+        key = ref.removesuffix(".torrent").lower() if len(ref) in (40, 64) else ref.removesuffix(".torrent")
+        row = conn.execute("SELECT t.rowid FROM torrents t JOIN releases r ON r.rowid = t.release "
+                           "WHERE r.status = 'done' AND (t.name = ? OR t.btih = ? OR t.btmh = ?)",
+                           (key, key, key)).fetchone()
+        if row is None:
+            raise FonotecaError(f"no torrent named {ref!r} (give a name, btih or btmh from `fonoteca torrents list`)")
+        ids.append(int(row[0]))
+    return ids
+
+
+def mark(archive: Archive, refs: list[str], *, obsolete: bool | None = None, embargo: bool | None = None) -> int:
+    """Set or clear the obsolete / embargo flags of torrents (by name, btih or btmh); returns how many."""
+    settings = PackSettings.from_config(archive.config)
+    conn = archive.connect()
+    try:
+        ids = _resolve(conn, refs)
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for rowid in ids:
+                if obsolete is not None:
+                    conn.execute("UPDATE torrents SET obsolete = ? WHERE rowid = ?", (int(obsolete), rowid))
+                if embargo is not None:
+                    conn.execute("UPDATE torrents SET embargo = ? WHERE rowid = ?", (int(embargo), rowid))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        write_current_list(archive, conn, settings)
+        return len(ids)
+    finally:
+        conn.close()
+
+
+def set_stats(archive: Archive, stats: Iterable[tuple[str, int, int, int]], *, scraped_at: str | None = None) -> int:
+    """Record swarm figures: (btih or name, seeders, leechers, completed) per torrent (for a tracker scraper)."""
+    settings = PackSettings.from_config(archive.config)
+    when = scraped_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    conn = archive.connect()
+    try:
+        rows = list(stats)
+        ids = _resolve(conn, [r[0] for r in rows])
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            for rowid, (_, seeders, leechers, completed) in zip(ids, rows):
+                conn.execute("UPDATE torrents SET seeders = ?, leechers = ?, completed = ?, stats_scraped_at = ? "
+                             "WHERE rowid = ?", (int(seeders), int(leechers), int(completed), when, rowid))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        write_current_list(archive, conn, settings)
+        return len(ids)
+    finally:
+        conn.close()

@@ -1,0 +1,91 @@
+"""Safe names for everything that goes into a torrent: file and folder names built from catalog ids, extensions,
+torrent and release names.
+
+A name that comes out of `component()` is never empty, `.` or `..`; holds no path separator, control or format
+character, nothing Windows forbids (``<>:"|?*``), no leading dot or space, no trailing dot or space; is not a
+reserved device name (CON, NUL, COM1, ... with or without an extension); is Unicode NFC; fits in `limit` bytes of
+UTF-8. Whenever the cleaned name differs from its input, a short hash of the input is appended, so two different
+inputs never end up with the same name, and a clean input (a Spotify id, an MBID) is kept as it is.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+
+_FORBIDDEN = set('<>:"/\\|?*')
+_RESERVED = {"con", "prn", "aux", "nul", "conin$", "conout$", "clock$"} | {
+    f"{stem}{n}" for stem in ("com", "lpt") for n in list("123456789") + ["¹", "²", "³", "0"]}
+_EXT = re.compile(r"^[a-z0-9]{1,10}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+def _clean_char(ch: str) -> str:
+    if ch in _FORBIDDEN:
+        return "_"
+    category = unicodedata.category(ch)
+    if category[0] == "C" or category in ("Zl", "Zp"):  # control, format, surrogate, private use, unassigned
+        return "_"
+    if category == "Zs" and ch != " ":
+        return " "
+    return ch
+
+
+def _truncate_utf8(text: str, limit: int) -> str:
+    data = text.encode("utf-8")
+    if len(data) <= limit:
+        return text
+    return data[:limit].decode("utf-8", errors="ignore")
+
+
+def component(text: str, *, limit: int = 100) -> str:
+    """One safe path component for `text` (see the module docstring)."""
+    if limit < 16:
+        raise ValueError("limit too small")
+    original = text
+    text = unicodedata.normalize("NFC", text)
+    text = "".join(_clean_char(ch) for ch in text)
+    text = text.strip(" .")
+    text = re.sub(r"_{2,}", "_", text) if text != original else text
+    stem = text.split(".", 1)[0].rstrip(" ").lower()
+    if stem in _RESERVED:
+        text = "_" + text
+    if not text:
+        text = "_"
+    if text == original and len(text.encode("utf-8")) <= limit:
+        return text
+    digest = hashlib.sha256(original.encode("utf-8", errors="surrogatepass")).hexdigest()[:10]
+    return _truncate_utf8(text, limit - 11).rstrip(" .") + "-" + digest
+
+
+def extension(text: str) -> str:
+    """A file extension (without the dot) reduced to 1-10 lower-case ASCII letters and digits; 'bin' if nothing
+    usable is left."""
+    ext = re.sub(r"[^a-z0-9]", "", text.lower().lstrip("."))[:10]
+    return ext if _EXT.match(ext) else "bin"
+
+
+def is_safe_relative(path: str, *, limit: int = 240) -> bool:
+    """True when a relative torrent path (components joined by '/') holds only safe components."""
+    if not path or path.startswith("/") or len(path.encode("utf-8")) > limit:
+        return False
+    parts = path.split("/")
+    return all(p and component(p, limit=255) == p for p in parts)
+
+
+def check_name(name: str, what: str = "name") -> str:
+    """A release or torrent name a person chose: 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit."""
+    from fonoteca.errors import UsageError
+
+    if not _NAME.match(name or "") or ".." in name:
+        raise UsageError(f"{what} {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
+                         "starting with a letter or digit")
+    if name.split(".", 1)[0].lower() in _RESERVED:
+        raise UsageError(f"{what} {name!r} is a reserved device name on Windows")
+    return name
+
+
+def casefold_key(path: str) -> str:
+    """How a case-insensitive, normalising file system (Windows, macOS) compares two paths."""
+    return unicodedata.normalize("NFC", path).casefold()

@@ -1,0 +1,600 @@
+"""`fonoteca pack`: a new immutable release of every stored file not released yet.
+
+    releases/NAME/
+      torrents/TORRENT.torrent     BitTorrent v1+v2 hybrid, one per data torrent, plus the metadata torrent
+      data/TORRENT/FF/ID.EXT       payload: hard links to files/ (FF: two hex digits of sha1("ns:id"))
+      data/COLL__metadata__NAME/   catalog.sqlite3.zst, manifest-R.jsonl.zst of every release, torrents.json
+      manifest.jsonl.zst           one JSON line per data file (see MANIFEST_FIELDS)
+      manifest-sha256.txt          "SHA256  data/TORRENT/FF/ID.EXT" lines: `sha256sum -c manifest-sha256.txt`
+      torrents.json                this release's torrents (listing.record); the only file of a release that is
+                                   rewritten later, when swarm figures or obsolete/embargo flags change
+    releases/torrents.json         every torrent of every release (rewritten by pack, mark, set_stats)
+
+The metadata torrent's torrents.json lists every torrent of every release up to this one (all but itself).
+
+A release is built in releases/.NAME.building/ and its catalog rows are written with status 'building'; the folder
+is renamed into place and the status set to 'done' last. A pack that finds a 'building' release (a crash) removes
+it and starts again; as the torrents are deterministic, the same info-hashes come out.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import sqlite3
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import orjson
+import zstandard
+
+from fonoteca.archive import Archive
+from fonoteca.errors import FonotecaError
+from fonoteca.pack import hybrid, layout, listing, paths
+from fonoteca.pack.settings import PackSettings
+
+MANIFEST_FIELDS = ("id", "ns", "isrc", "torrent", "btih", "path", "file_index", "offset", "size", "sha256",
+                   "pieces_root", "tier", "popularity", "band")
+CREATED_BY = "Fonoteca"
+
+Progress = Callable[[str, int, int], None]   # (stage, done, total)
+
+
+@dataclass
+class TorrentSummary:
+    name: str
+    kind: str
+    band: str | None
+    btih: str
+    btmh: str
+    files: int
+    bytes: int
+    tracks: int
+    listens: float
+    piece_length: int
+    torrent_file: str
+    magnet: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return dict(self.__dict__)
+
+
+@dataclass
+class PackSummary:
+    release: str | None
+    root: str | None = None
+    files: int = 0
+    bytes: int = 0
+    torrents: list[TorrentSummary] = field(default_factory=list)
+    metadata: TorrentSummary | None = None
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+    recovered: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    hash_seconds: float = 0.0
+
+    @property
+    def bands(self) -> dict[str, dict[str, Any]]:
+        out: dict[str, dict[str, Any]] = {}
+        for t in self.torrents:
+            b = out.setdefault(t.band or "", {"torrents": 0, "files": 0, "bytes": 0, "tracks": 0, "listens": 0.0})
+            b["torrents"] += 1
+            b["files"] += t.files
+            b["bytes"] += t.bytes
+            b["tracks"] += t.tracks
+            b["listens"] += t.listens
+        return out
+
+    @property
+    def hash_rate(self) -> float:
+        """Bytes of data torrents hashed per second."""
+        return self.bytes / self.hash_seconds if self.hash_seconds else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "release": self.release, "root": self.root, "files": self.files, "bytes": self.bytes,
+            "torrents": [t.as_dict() for t in self.torrents],
+            "metadata": self.metadata.as_dict() if self.metadata else None,
+            "bands": self.bands, "skipped": self.skipped, "recovered": self.recovered,
+            "seconds": round(self.seconds, 3), "hash_seconds": round(self.hash_seconds, 3),
+            "hash_bytes_per_second": round(self.hash_rate),
+        }
+
+
+# ------------------------------------------------------------------------------------------------ helpers
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_file_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
+    try:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def _write_file(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "xb") as f:
+        f.write(data)
+        f.flush()
+        os.fsync(f.fileno())
+
+
+class PackLock:
+    """One pack at a time per archive."""
+
+    def __init__(self, releases: Path) -> None:
+        self.path = releases / ".pack.lock"
+        self.fd: int | None = None
+
+    def __enter__(self) -> "PackLock":
+        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
+        try:
+            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(self.fd)
+            self.fd = None
+            raise FonotecaError("another `fonoteca pack` is running on this archive; wait for it to finish") from None
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+
+
+def _inside(root: Path, path: Path) -> bool:
+    try:
+        path.relative_to(root)
+        return True
+    except ValueError:
+        return False
+
+
+def releases_dir(archive: Archive) -> Path:
+    """releases/, refused when it (or the archive) leads out of the archive through a symbolic link."""
+    root = archive.root.resolve()
+    folder = archive.dir("releases")
+    if not _inside(root, folder.resolve()) or folder.is_symlink():
+        raise FonotecaError(f"{folder} is a symbolic link out of the archive; releases must live inside it "
+                            "(hard links need the same file system as files/)")
+    return folder
+
+
+def stored_source(archive_root: Path, files_root: Path, rel: str) -> Path | str:
+    """The real path of a stored file (files.path), or a reason it cannot be released: the path must be relative,
+    stay inside files/ after every symbolic link is resolved, and name a regular file (not a link)."""
+    if not rel or rel.startswith("/") or "\\" in rel or "\0" in rel:
+        return "bad path in the catalog"
+    parts = rel.split("/")
+    if parts[0] != "files" or any(p in ("", ".", "..") for p in parts):
+        return "bad path in the catalog"
+    path = archive_root / rel
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return "missing"
+    except OSError as exc:
+        return f"unreadable: {exc.strerror}"
+    import stat as stat_mod
+
+    if stat_mod.S_ISLNK(st.st_mode):
+        return "a symbolic link (never followed)"
+    if not stat_mod.S_ISREG(st.st_mode):
+        return "not a regular file"
+    real = Path(os.path.realpath(path))
+    if not _inside(files_root, real):
+        return "outside files/ (through a symbolic link)"
+    return real
+
+
+# ------------------------------------------------------------------------------------------------ catalog reads
+
+
+def _candidates(conn: sqlite3.Connection, archive: Archive) -> list[layout.Candidate]:
+    rows = conn.execute(
+        "SELECT f.rowid, f.track, f.tier, f.path, f.size, f.sha256, t.ns, t.id, t.isrc, coalesce(t.popularity, 0), "
+        "p.listens, tp.plays FROM files f JOIN tracks t ON t.rowid = f.track "
+        "LEFT JOIN plan p ON p.track = f.track LEFT JOIN track_plays tp ON tp.track = f.track "
+        "WHERE NOT EXISTS (SELECT 1 FROM torrent_files tf WHERE tf.file = f.rowid) ORDER BY f.rowid"
+    ).fetchall()
+    if not rows:
+        return []
+    from fonoteca.plan import listens as listen_mod
+
+    model = listen_mod.from_config(archive.config)
+    covered: dict[int, tuple[int, float]] = {}
+    for rep, n, total in conn.execute("SELECT rep, count(*), sum(listens) FROM plan WHERE rep IS NOT NULL GROUP BY rep"):
+        covered[int(rep)] = (int(n), float(total or 0.0))
+    pops = np.array([r[9] for r in rows], dtype=np.float64)
+    plays = np.array([-1 if r[11] is None else r[11] for r in rows], dtype=np.float64)
+    estimate = model.listens(pops, plays)
+    out = []
+    for i, (rowid, track, tier, rel, size, sha, ns, tid, isrc, pop, listens, _) in enumerate(rows):
+        own = float(listens) if listens is not None else float(estimate[i])
+        n, extra = covered.get(int(track), (0, 0.0))
+        out.append(layout.Candidate(int(rowid), int(track), int(tier), rel, int(size), sha, int(ns), str(tid), isrc,
+                                    max(0, min(100, int(pop))), own + extra, 1 + n))
+    return out
+
+
+def _recover(conn: sqlite3.Connection, folder: Path) -> list[str]:
+    """Remove what a crashed pack left: releases still 'building' (rows and folders) and stray build folders."""
+    removed = []
+    for rowid, name in conn.execute("SELECT rowid, name FROM releases WHERE status != 'done'").fetchall():
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            conn.execute("DELETE FROM torrent_files WHERE torrent IN (SELECT rowid FROM torrents WHERE release = ?)",
+                         (rowid,))
+            conn.execute("DELETE FROM torrents WHERE release = ?", (rowid,))
+            conn.execute("DELETE FROM releases WHERE rowid = ?", (rowid,))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        if _safe_release_name(name) and (folder / name).is_dir() and not (folder / name).is_symlink():
+            shutil.rmtree(folder / name)
+        removed.append(name)
+    for entry in folder.iterdir():
+        if entry.name.startswith(".") and entry.name.endswith(".building") and entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+            removed.append(entry.name)
+    return removed
+
+
+def _safe_release_name(name: str) -> bool:
+    try:
+        paths.check_name(name, "release")
+        return True
+    except FonotecaError:
+        return False
+
+
+def _release_name(conn: sqlite3.Connection, folder: Path, collection: str, name: str | None) -> str:
+    if name is not None:
+        paths.check_name(name, "release name")
+        if conn.execute("SELECT 1 FROM releases WHERE name = ?", (name,)).fetchone() or (folder / name).exists():
+            raise FonotecaError(f"release {name!r} exists already; releases never change, choose another name")
+        return name
+    n = conn.execute("SELECT count(*) FROM releases").fetchone()[0] + 1
+    slug = layout.collection_slug(collection)
+    while True:
+        candidate = f"{slug}-{n:04d}"
+        if not conn.execute("SELECT 1 FROM releases WHERE name = ?", (candidate,)).fetchone() \
+                and not (folder / candidate).exists():
+            return candidate
+        n += 1
+
+
+# ------------------------------------------------------------------------------------------------ pack
+
+
+def pack(archive: Archive, *, name: str | None = None, settings: PackSettings | None = None,
+         on_progress: Progress | None = None, workers: int | None = None,
+         hasher: hybrid.Hasher | None = None) -> PackSummary:
+    """Make a new release of every stored file not released yet (see the module docstring); returns its summary
+    (release None when there was nothing to release). Hashing runs on `hasher`, else on `workers` processes
+    (default: [pack] workers, else one per core)."""
+    started = time.perf_counter()
+    if name is not None:
+        paths.check_name(name, "release name")
+    settings = settings or PackSettings.from_config(archive.config)
+    workers = workers or settings.workers or os.cpu_count() or 1
+    folder = releases_dir(archive)
+    with PackLock(folder):
+        own = None
+        if hasher is None:  # started before the catalog is opened: forked workers inherit no connection
+            own = hasher = hybrid.Hasher(workers).start()
+        try:
+            conn = archive.connect()
+            try:
+                recovered = _recover(conn, folder)
+                summary = _pack_locked(archive, conn, folder, name, settings, on_progress, hasher)
+                summary.recovered = recovered
+            finally:
+                conn.close()
+        finally:
+            if own is not None:
+                own.close()
+    summary.seconds = time.perf_counter() - started
+    return summary
+
+
+def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name: str | None, settings: PackSettings,
+                 on_progress: Progress | None, hasher: hybrid.Hasher) -> PackSummary:
+    root = archive.root.resolve()
+    files_root = Path(os.path.realpath(archive.dir("files")))
+    candidates = _candidates(conn, archive)
+    summary = PackSummary(release=None)
+    usable: list[layout.Candidate] = []
+    sources: dict[int, Path] = {}
+    for c in candidates:
+        where = stored_source(root, files_root, c.rel_path)
+        if isinstance(where, str):
+            summary.skipped.append({"file": c.rel_path, "track": c.id, "reason": where})
+            continue
+        if c.size <= 0:
+            summary.skipped.append({"file": c.rel_path, "track": c.id, "reason": "empty file"})
+            continue
+        sources[c.file] = where
+        usable.append(c)
+    if not usable:
+        return summary
+    release = _release_name(conn, folder, archive.collection, name)
+    next_seq = {band: int(seq) + 1 for band, seq in
+                conn.execute("SELECT band, max(seq) FROM torrents WHERE band IS NOT NULL GROUP BY band")}
+    planned = layout.plan(usable, settings, archive.collection, next_seq)
+    taken = {n for (n,) in conn.execute("SELECT name FROM torrents")}
+    for t in planned:
+        if t.name in taken:
+            raise FonotecaError(f"a torrent named {t.name} exists already (catalog edited by hand?)")
+
+    build = folder / f".{release}.building"
+    build.mkdir()
+    summary.release = release
+    try:
+        _link_payload(build, planned, sources)
+        created = now()
+        total = sum(t.data_size for t in planned)
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            if on_progress:
+                on_progress("hash", done, total)
+
+        if on_progress:
+            on_progress("hash", 0, total)
+        built: list[tuple[layout.PlannedTorrent, hybrid.Torrent]] = []
+        hash_started = time.perf_counter()
+        web_seeds = listing.web_seeds_for(settings, release)
+        for t in planned:
+            entries = [hybrid.Entry((folder_name, file_name), str(build / "data" / t.name / folder_name / file_name),
+                                    c.size, c.sha256 if settings.verify else None)
+                       for c, (folder_name, file_name) in zip(t.files, t.paths)]
+            piece = settings.piece_size or hybrid.piece_length_for(
+                t.data_size, (c.size for c in t.files), max_piece=settings.max_piece_size)
+            try:
+                torrent = hybrid.build(t.name, entries, piece, trackers=settings.trackers, web_seeds=web_seeds,
+                                       created_by=CREATED_BY, hasher=hasher, on_bytes=advance)
+            except hybrid.HashError as exc:
+                raise FonotecaError(f"cannot pack: {exc}") from None
+            check_with_libtorrent(torrent)
+            _write_file(build / "torrents" / f"{t.name}.torrent", torrent.metainfo)
+            built.append((t, torrent))
+        summary.hash_seconds = time.perf_counter() - hash_started
+
+        manifest_lines, sums = _manifest(built)
+        manifest = zstandard.ZstdCompressor(level=10).compress(b"".join(manifest_lines))
+        _write_file(build / "manifest.jsonl.zst", manifest)
+        _write_file(build / "manifest-sha256.txt", "".join(sums).encode("utf-8"))
+
+        release_id = _insert_release(conn, release, settings, created, built)
+        for t, torrent in built:
+            summary.torrents.append(_summary(t, torrent, release, settings))
+        summary.files = sum(len(t.files) for t, _ in built)
+        summary.bytes = sum(torrent.data_size for _, torrent in built)
+
+        if on_progress:
+            on_progress("metadata", 0, 1)
+        meta = _metadata_torrent(archive, conn, folder, build, release, release_id, settings, created, hasher)
+        summary.metadata = meta
+
+        own = listing.records(conn, settings, release=release, building=release_id)
+        _write_file(build / "torrents.json", listing.dumps(own))
+        final = folder / release
+        for sub in ("torrents", "data"):
+            fsync_dir(build / sub)
+        fsync_dir(build)
+        os.rename(build, final)
+        fsync_dir(folder)
+        conn.execute("UPDATE releases SET status = 'done' WHERE rowid = ?", (release_id,))
+        summary.root = str(final)
+    except BaseException:
+        shutil.rmtree(build, ignore_errors=True)
+        if summary.release is not None:
+            _recover(conn, folder)
+        raise
+    listing.write_current_list(archive, conn, settings)
+    if on_progress:
+        on_progress("metadata", 1, 1)
+    return summary
+
+
+def check_with_libtorrent(torrent: hybrid.Torrent) -> None:
+    """Load the metainfo with libtorrent, as every client built on it will: same info-hashes, files, offsets."""
+    import libtorrent as lt
+
+    ti = lt.torrent_info(torrent.metainfo)
+    hashes = ti.info_hashes()
+    fs = ti.layout() if hasattr(ti, "layout") else ti.files()
+    ok = (str(hashes.v1) == torrent.info_hash_v1 and hashes.v2.to_bytes().hex() == torrent.info_hash_v2
+          and ti.name() == torrent.name and ti.num_pieces() == torrent.num_pieces)
+    for placed in torrent.files if ok else ():
+        if (fs.file_path(placed.index) != f"{torrent.name}/{placed.path}" or fs.file_offset(placed.index) != placed.offset
+                or fs.file_size(placed.index) != placed.size):
+            ok = False
+            break
+    if not ok:
+        raise FonotecaError(f"libtorrent reads torrent {torrent.name} differently from how it was written "
+                            "(a bug: please report it); nothing was published")
+
+
+def _link_payload(build: Path, planned: list[layout.PlannedTorrent], sources: dict[int, Path]) -> None:
+    """Hard links to the stored files under data/TORRENT/FF/NAME (no copies)."""
+    data = build / "data"
+    for t in planned:
+        made: set[str] = set()
+        for c, (folder_name, file_name) in zip(t.files, t.paths):
+            target_dir = data / t.name / folder_name
+            if folder_name not in made:
+                target_dir.mkdir(parents=True, exist_ok=True)
+                made.add(folder_name)
+            try:
+                os.link(sources[c.file], target_dir / file_name, follow_symlinks=False)
+            except OSError as exc:
+                raise FonotecaError(
+                    f"cannot hard-link {c.rel_path} into the release ({exc.strerror}); releases/ must be on the same "
+                    "file system as files/ and the file system must support hard links") from None
+
+
+def _manifest(built: list[tuple[layout.PlannedTorrent, hybrid.Torrent]]) -> tuple[list[bytes], list[str]]:
+    lines, sums = [], []
+    for t, torrent in built:
+        by_path = {f"{a}/{b}": c for c, (a, b) in zip(t.files, t.paths)}
+        for placed in torrent.files:
+            c = by_path[placed.path]
+            lines.append(orjson.dumps({
+                "id": c.id, "ns": c.ns_name, "isrc": c.isrc, "torrent": t.name, "btih": torrent.info_hash_v1,
+                "path": placed.path, "file_index": placed.index, "offset": placed.offset, "size": placed.size,
+                "sha256": c.sha256, "pieces_root": placed.root.hex() if placed.root else None,
+                "tier": layout.TIER_NAMES.get(c.tier, str(c.tier)), "popularity": c.popularity, "band": t.band.name,
+            }) + b"\n")
+            sums.append(f"{c.sha256}  data/{t.name}/{placed.path}\n")
+    return lines, sums
+
+
+def _insert_release(conn: sqlite3.Connection, release: str, settings: PackSettings, created: str,
+                    built: list[tuple[layout.PlannedTorrent, hybrid.Torrent]]) -> int:
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        release_id = conn.execute(
+            "INSERT INTO releases (name, created_at, status, settings, files, bytes, torrents) "
+            "VALUES (?, ?, 'building', ?, ?, ?, ?)",
+            (release, created, orjson.dumps(settings.as_dict()).decode(), sum(len(t.files) for t, _ in built),
+             sum(tr.data_size for _, tr in built), len(built))).lastrowid
+        for t, torrent in built:
+            ordered = sorted(t.files, key=lambda c: c.order_key)
+            torrent_id = conn.execute(
+                "INSERT INTO torrents (release, name, kind, band, seq, btih, btmh, piece_length, num_files, data_size, "
+                "torrent_size, tracks, listens, pop_min, pop_max, first_id, last_id, added_at) "
+                "VALUES (?, ?, 'data', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (release_id, t.name, t.band.name, t.seq, torrent.info_hash_v1, torrent.info_hash_v2,
+                 torrent.piece_length, len(torrent.files), torrent.data_size, len(torrent.metainfo),
+                 sum(c.tracks for c in t.files), float(sum(c.listens for c in t.files)),
+                 min(c.popularity for c in t.files), max(c.popularity for c in t.files), ordered[0].id, ordered[-1].id,
+                 created)).lastrowid
+            by_path = {f"{a}/{b}": c for c, (a, b) in zip(t.files, t.paths)}
+            conn.executemany(
+                "INSERT INTO torrent_files (torrent, idx, file, track, path, offset, size, sha256, root) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(torrent_id, p.index, by_path[p.path].file, by_path[p.path].track, p.path, p.offset, p.size,
+                  by_path[p.path].sha256, p.root.hex() if p.root else None) for p in torrent.files])
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return int(release_id)
+
+
+def _summary(t: layout.PlannedTorrent, torrent: hybrid.Torrent, release: str, settings: PackSettings) -> TorrentSummary:
+    return TorrentSummary(
+        t.name, "data", t.band.name, torrent.info_hash_v1, torrent.info_hash_v2, len(torrent.files), torrent.data_size,
+        sum(c.tracks for c in t.files), float(sum(c.listens for c in t.files)), torrent.piece_length,
+        listing.torrent_path(release, t.name),
+        listing.magnet_link(torrent.info_hash_v1, torrent.info_hash_v2, t.name, settings.trackers,
+                            listing.web_seeds_for(settings, release)))
+
+
+# ------------------------------------------------------------------------------------------------ metadata torrent
+
+
+def _catalog_snapshot(conn: sqlite3.Connection, target: Path, release_id: int) -> None:
+    """A consistent copy of the catalog as published: this release marked done, the operator's local paths left
+    out (ingest inputs, import source folders), free pages dropped so nothing deleted survives in the copy."""
+    raw = target.with_suffix(".tmp")
+    conn.execute("VACUUM INTO ?", (str(raw),))
+    copy = sqlite3.connect(raw, isolation_level=None)
+    try:
+        copy.execute("PRAGMA journal_mode=DELETE")
+        copy.execute("BEGIN")
+        copy.execute("UPDATE releases SET status = 'done' WHERE rowid = ?", (release_id,))
+        names = {r[0] for r in copy.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if "files" in names:
+            copy.execute("UPDATE files SET source_path = ''")
+        if "sources" in names:  # catalog import provenance: keep the file name, drop the operator's folders
+            copy.executemany("UPDATE sources SET path = ? WHERE rowid = ?",
+                             [(p.replace("\\", "/").rsplit("/", 1)[-1], rowid)
+                              for rowid, p in copy.execute("SELECT rowid, path FROM sources").fetchall()])
+        for table in ("ingest_sources", "ingest_pending"):
+            if table in names:
+                copy.execute(f"DELETE FROM {table}")
+        copy.execute("COMMIT")
+        copy.execute("VACUUM")
+    finally:
+        copy.close()
+    cctx = zstandard.ZstdCompressor(level=9, threads=-1)
+    with open(raw, "rb") as src, open(target, "xb") as dst:
+        cctx.copy_stream(src, dst, size=os.path.getsize(raw))
+        dst.flush()
+        os.fsync(dst.fileno())
+    raw.unlink()
+
+
+def _metadata_torrent(archive: Archive, conn: sqlite3.Connection, folder: Path, build: Path, release: str,
+                      release_id: int, settings: PackSettings, created: str, hasher: hybrid.Hasher) -> TorrentSummary:
+    name = f"{layout.collection_slug(archive.collection)}__metadata__{release}"
+    payload = build / "data" / name
+    payload.mkdir(parents=True)
+    _catalog_snapshot(conn, payload / "catalog.sqlite3.zst", release_id)
+    done = [n for (n,) in conn.execute("SELECT name FROM releases WHERE status = 'done' ORDER BY rowid")]
+    for earlier in done:
+        src = folder / earlier / "manifest.jsonl.zst"
+        if _safe_release_name(earlier) and src.is_file() and not src.is_symlink():
+            os.link(src, payload / f"manifest-{earlier}.jsonl.zst", follow_symlinks=False)
+    os.link(build / "manifest.jsonl.zst", payload / f"manifest-{release}.jsonl.zst", follow_symlinks=False)
+    _write_file(payload / "torrents.json", listing.dumps(listing.records(conn, settings, building=release_id)))
+    entries = [hybrid.Entry((p.name,), str(p), p.stat().st_size, digest=True) for p in sorted(payload.iterdir())]
+    total = sum(e.size for e in entries)
+    piece = hybrid.piece_length_for(total, [e.size for e in entries], max_piece=settings.max_piece_size)
+    ordered = hybrid.order(entries)
+    hashes = hybrid.hash_files(ordered, piece, hasher=hasher)
+    web_seeds = listing.web_seeds_for(settings, release)
+    torrent = hybrid.assemble(name, ordered, hashes, piece, trackers=settings.trackers, web_seeds=web_seeds,
+                              created_by=CREATED_BY)
+    check_with_libtorrent(torrent)
+    _write_file(build / "torrents" / f"{name}.torrent", torrent.metainfo)
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        torrent_id = conn.execute(
+            "INSERT INTO torrents (release, name, kind, band, seq, btih, btmh, piece_length, num_files, data_size, "
+            "torrent_size, tracks, listens, added_at) VALUES (?, ?, 'metadata', NULL, NULL, ?, ?, ?, ?, ?, ?, 0, 0, ?)",
+            (release_id, name, torrent.info_hash_v1, torrent.info_hash_v2, piece, len(torrent.files),
+             torrent.data_size, len(torrent.metainfo), created)).lastrowid
+        conn.executemany(
+            "INSERT INTO torrent_files (torrent, idx, file, track, path, offset, size, sha256, root) "
+            "VALUES (?, ?, NULL, NULL, ?, ?, ?, ?, ?)",
+            [(torrent_id, p.index, p.path, p.offset, p.size, h.sha256, p.root.hex() if p.root else None)
+             for p, h in zip(torrent.files, hashes)])
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return TorrentSummary(name, "metadata", None, torrent.info_hash_v1, torrent.info_hash_v2, len(torrent.files),
+                          torrent.data_size, 0, 0.0, piece, listing.torrent_path(release, name),
+                          listing.magnet_link(torrent.info_hash_v1, torrent.info_hash_v2, name, settings.trackers,
+                                              web_seeds))
