@@ -13,7 +13,6 @@ How a text query runs (see docs.py for the key order):
 
 from __future__ import annotations
 
-import math
 import os
 import sqlite3
 from collections.abc import Sequence
@@ -34,11 +33,11 @@ from fonoteca.search.text import fold, query_groups, query_pairs
 
 MAX_LIMIT = 1000
 MIN_CANDIDATES = 50
+PREFIX_TRACKS = 500_000  # the popular part of the catalog searched first (see Searcher._ranked)
 # Ranking weights: the field a query word was found in, how much of the title the query covers, popularity.
 FIELD_WEIGHTS = (3.0, 2.5, 1.0)  # title, artists, album
 COVERAGE_WEIGHT = 1.0
 POPULARITY_WEIGHT = 3.0  # popularity 0..100 adds 0..3: a title match outweighs ~ 30 points of popularity
-MAX_TEXT = max(FIELD_WEIGHTS) + COVERAGE_WEIGHT
 # Typed references a user clearly meant as ids: no fallback to text search when nothing matches.
 REFERENCE_PREFIXES = ("isrc:", "upc:", "ean:", "spotify:", "http://", "https://", "track:", "album:", "artist:",
                       "playlist:", "musicbrainz:", "mbid:")
@@ -54,10 +53,12 @@ class SearchResponse:
     mode: str
     results: list[dict[str, Any]] = field(default_factory=list)
     message: str | None = None
+    # False when the less popular part of the catalog was not searched because the popular part had matches
+    complete: bool = True
 
     def as_dict(self) -> dict[str, Any]:
-        return {"query": self.query, "mode": self.mode, "count": len(self.results), "message": self.message,
-                "results": self.results}
+        return {"query": self.query, "mode": self.mode, "count": len(self.results), "complete": self.complete,
+                "message": self.message, "results": self.results}
 
 
 @dataclass(frozen=True)
@@ -109,17 +110,15 @@ def _match_expression(groups: Groups) -> str:
     return " AND ".join(clauses)
 
 
-def _title_expression(groups: Groups, expression: str) -> str:
-    """Matches with every word in the title. Several words: they must also sit next to each other in the title,
-    in the typed order, which the title's word-pair tokens answer from short posting lists (no scan through every
-    track that has the words somewhere). One word: a column filter, cheap since title matches are dense."""
-    if len(groups) == 1:
-        return f"{{title}} : ({expression})"
+def _title_chain(groups: Groups) -> str:
+    """Tracks whose title holds the typed words next to each other, in order: every pair of neighbouring words
+    is a title word-pair token. Pair tokens are rare, so this is cheap over the whole catalog; and a title with
+    all the pairs holds all the words."""
     clauses = []
     for pairs in query_pairs(groups):
         terms = [_quote(biword(a, b)) for a, b in pairs]
         clauses.append(terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")")
-    return " AND ".join(clauses) + f" AND ({expression})"
+    return " AND ".join(clauses)
 
 
 def _has(group: list[tuple[str, ...]], tokens: set[str]) -> bool:
@@ -161,6 +160,7 @@ class Searcher:
         self._genres: list[tuple[int, str]] | None = None
         self._keys: tuple[str, np.ndarray] | None = None
         self._offsets: list[int] = []
+        self._split: int | None = None
 
     # --- connections ----------------------------------------------------------------------------------------
     @property
@@ -190,8 +190,15 @@ class Searcher:
                     f"no search index in {self.directory}; build it with: fonoteca index rebuild"
                 ) from None
             self._pointer = stamp
+            self._split = self._prefix_end()
         assert self._state is not None
         return self._index, self._state
+
+    def _prefix_end(self) -> int | None:
+        """Key of the PREFIX_TRACKS-th most popular track (None for smaller catalogs). Computed when the index is
+        opened; imports move it a little, which only moves the boundary between the two scan phases."""
+        keys, end = self._shuffle_array(0)
+        return int(keys[PREFIX_TRACKS]) if end > PREFIX_TRACKS else None
 
     def close(self) -> None:
         for conn in (self._catalog, self._index):
@@ -227,8 +234,9 @@ class Searcher:
         if not groups:
             raise UsageError(f"nothing to search for in {_clip(text)!r}: it has no letters or digits")
         filters = Filters(min_popularity, parse_years(year), self._genre_ids(genre) if genre else None, explicit)
-        keys = self._ranked(groups, filters, limit)
-        response = SearchResponse(text, "text", self._tracks([k for k, _ in keys], [s for _, s in keys]))
+        keys, complete = self._ranked(groups, filters, limit)
+        response = SearchResponse(text, "text", self._tracks([k for k, _ in keys], [s for _, s in keys]),
+                                  complete=complete)
         if not response.results:
             response.message = "no tracks match"
         return response
@@ -246,32 +254,42 @@ class Searcher:
             return SearchResponse(text, "lookup", [], f"nothing in the catalog matches {text!r}")
         return None  # looked like an id by chance (a 22-letter word, a number): search it as text
 
-    def _ranked(self, groups: Groups, filters: Filters, limit: int) -> list[tuple[int, float]]:
+    def _ranked(self, groups: Groups, filters: Filters, limit: int) -> tuple[list[tuple[int, float]], bool]:
+        """The best `limit` (key, score) pairs, and whether every matching track was considered.
+
+        Two kinds of candidates, both read in popularity order with early termination:
+        - title: several words typed in title order, through the title's word-pair tokens (short posting lists,
+          cheap over the whole catalog); one word, with a column filter;
+        - broad: every word anywhere, over the PREFIX_TRACKS most popular tracks first and over the rest only
+          when nothing matched there. Common words that rarely meet then cost a scan of the popular prefix, not
+          of the whole catalog; what is skipped is the less popular matches of a query that has results.
+        """
         conn, _ = self.index()
         expression = _match_expression(groups)
         extra = filters.expression()
-        bound = popularity_bound(filters.min_popularity) if filters.min_popularity else popularity_bound(0)
+        upper = popularity_bound(filters.min_popularity or 0)
         clean = filters.explicit is False
         want = max(MIN_CANDIDATES, 2 * limit)
-        # no column filter needed here: filter tokens start with '_', which no word token contains
-        candidates = self._candidates(conn, expression, extra, clean, bound, want)
+        split = self._split
+        phases = [(-1, upper)] if split is None or split >= upper else [(-1, split), (split - 1, upper)]
+        found: dict[int, tuple[str, str, str]] = {}
+        if len(groups) > 1:
+            found.update(self._candidates(conn, _title_chain(groups), extra, clean, upper, want))
+        complete = True
+        for number, (after, before) in enumerate(phases):
+            if len(groups) == 1:
+                found.update(self._candidates(conn, f"{{title}} : ({expression})", extra, clean, before, want, after))
+            broad = self._candidates(conn, expression, extra, clean, before, want, after)
+            found.update(broad)
+            if len(broad) >= want:
+                break  # the `want` most popular matches are in: the rest are all less popular
+            if found and number < len(phases) - 1:
+                complete = False
+                break
         query_tokens = {t for group in groups for alt in group for t in alt}
-        scored = {key: score(groups, query_tokens, *texts, key) for key, texts in candidates.items()}
-        if len(candidates) >= want:
-            # More matches exist than we read. Those with every word in the title may still outrank what we have,
-            # but only if popular enough: a title match scores at most MAX_TEXT + its popularity share.
-            threshold = sorted(scored.values(), reverse=True)[limit - 1]
-            needed = math.floor((threshold - MAX_TEXT) * MAX_POPULARITY / POPULARITY_WEIGHT)
-            if needed <= MAX_POPULARITY:
-                title_bound = min(bound, popularity_bound(max(0, needed)))
-                # every match up to the last key read is already a candidate: continue from there
-                more = self._candidates(conn, _title_expression(groups, expression), extra, clean, title_bound,
-                                        want, after=max(candidates))
-                for key, texts in more.items():
-                    if key not in scored:
-                        scored[key] = score(groups, query_tokens, *texts, key)
-        ranked = sorted(scored.items(), key=lambda ks: (-ks[1], ks[0]))
-        return ranked[:limit]
+        scored = [(key, score(groups, query_tokens, *texts, key)) for key, texts in found.items()]
+        scored.sort(key=lambda ks: (-ks[1], ks[0]))
+        return scored[:limit], complete
 
     @staticmethod
     def _candidates(conn: sqlite3.Connection, text: str, extra: str, clean: bool, bound: int,
