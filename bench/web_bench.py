@@ -7,18 +7,25 @@ the same load generator (wrk, 50 connections = 50 concurrent clients in a closed
 request when the previous answer arrives; a Lua script cycles every connection through the query list from its
 own offset). Every server gets a warm-up run (not counted) and a measured run.
 
-- fonoteca   `fonoteca serve` (uvicorn, the default single process with 8 reader threads; also with
-             --workers 2), GET /api/search?q=...&size=20: text search over title/artists/album with
-             popularity-blended ranking, results with their artists and album, JSON. The rate limiter stays on,
-             with a limit no benchmark reaches (every wrk connection comes from 127.0.0.1).
+- fonoteca   `fonoteca serve` (uvicorn, the default single process with 4 reader threads; "-2w": --workers 2),
+             GET /api/search?q=...&size=20: text search over title/artists/album with popularity-blended
+             ranking, results with their artists and album, JSON. The rate limiter stays on, with a limit no
+             benchmark reaches (every wrk connection comes from 127.0.0.1). Without "-cached" the response cache
+             is off (--cache-entries 0): every request runs the search. "-cached": the default response cache
+             (2,048 entries per process) under a query stream where some queries repeat: requests drawn from a
+             pool of --pool distinct queries with Zipf-distributed frequencies (exponent --zipf, 1.0 by default,
+             the usual fit of search query logs); the hit rate is reported.
 - datasette  `datasette serve -i catalog.db` (immutable mode, its fastest; default settings otherwise) on a
              copy of the catalog with one added table: track_search (track id, title, artist names, album,
              release date, popularity, explicit; one row per track) with an FTS5 index over title, artists
              and album (sqlite-utils enable-fts) and an index on popularity. Query: the table's JSON API,
              /catalog/track_search.json?_search=...&_sort_desc=popularity&_size=20 (matches, most popular first:
-             the nearest Datasette gets to Fonoteca's ranking without custom SQL), once as a user would call it
-             and once with _nocount=1&_nofacet=1&_nosuggest=1 (its cheapest form).
-Queries: 1-3 consecutive words of real titles (half of the tracks drawn uniformly, half weighted by popularity),
+             the nearest Datasette gets to Fonoteca's ranking without custom SQL, as a user would call it), and
+             "datasette-fast": ?_search=...&_size=20&_nocount=1&_nofacet=1&_nosuggest=1 (no order, no count: the
+             cheapest request Datasette answers, whose results are the first matches in rowid order, not the
+             popular ones). The ratio is taken against the faster of the two.
+Queries (uncached runs and Datasette): --queries distinct queries, every connection cycling through all of
+them, so no two requests of a connection in a row are the same. Words: 1-3 consecutive words of real titles (half of the tracks drawn uniformly, half weighted by popularity),
 a quarter with a word of the artist's name, as typed; the same list, in the same order, for every server.
 Reported: requests/s, latency p50/p90/p99/max (wrk's, microsecond resolution), errors (socket errors and
 non-2xx answers), and the server's CPU seconds per 1,000 requests (from /proc).
@@ -197,9 +204,10 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def run_wrk(url: str, paths_file: Path, script: Path, *, duration: int, connections: int, threads: int) -> dict:
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "10s", "-s", str(script), url,
-           "--", str(paths_file)]
+def run_wrk(url: str, paths_file: Path, script: Path, *, duration: int, connections: int, threads: int,
+            timeout: int = 30) -> dict:
+    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", f"{timeout}s", "-s", str(script),
+           url, "--", str(paths_file)]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 120)
     line = next((x for x in out.stdout.splitlines() if x.startswith("WRKJSON ")), None)
     if line is None:
@@ -211,7 +219,8 @@ def run_wrk(url: str, paths_file: Path, script: Path, *, duration: int, connecti
 
 
 def measure(name: str, cmd: list[str], ready_path: str, port: int, paths: list[str], work: Path, args: argparse.Namespace,
-            env: dict[str, str] | None = None) -> dict[str, Any]:
+            env: dict[str, str] | None = None, duration: int | None = None) -> dict[str, Any]:
+    duration = duration or args.duration
     paths_file = work / f"paths-{name}.txt"
     paths_file.write_text("\n".join(paths) + "\n")
     script = work / "cycle.lua"
@@ -226,15 +235,22 @@ def measure(name: str, cmd: list[str], ready_path: str, port: int, paths: list[s
         print(f"[{name}] warm-up {args.warmup} s ...", flush=True)
         run_wrk(base, paths_file, script, duration=args.warmup, connections=args.connections, threads=args.threads)
         cpu_before = cpu_seconds(child.pid)
-        print(f"[{name}] measuring {args.duration} s at {args.connections} connections ...", flush=True)
-        result = run_wrk(base, paths_file, script, duration=args.duration, connections=args.connections,
-                         threads=args.threads)
+        print(f"[{name}] measuring {duration} s at {args.connections} connections ...", flush=True)
+        health_before = _health(base) if name.startswith("fonoteca") else None
+        result = run_wrk(base, paths_file, script, duration=duration, connections=args.connections,
+                         threads=args.threads, timeout=max(30, duration))
+        if health_before is not None:
+            after = _health(base)
+            hits = after["hits"] - health_before["hits"]
+            misses = after["misses"] - health_before["misses"]
+            result["cache_hit_rate"] = hits / (hits + misses) if hits + misses else None
         result["server_cpu_s"] = cpu_seconds(child.pid) - cpu_before
+        result["load_average_after"] = round(os.getloadavg()[0], 2)
         result["cpu_ms_per_request"] = 1000 * result["server_cpu_s"] / max(1, result["requests"])
         result["sample"] = sample
         print(f"[{name}] {result['rps']:,.0f} req/s, p50 {result['p50'] / 1000:.1f} ms, p99 {result['p99'] / 1000:.1f} ms, "
               f"max {result['max'] / 1000:.0f} ms, errors {result['errors']}, "
-              f"server CPU {result['cpu_ms_per_request']:.2f} ms/request", flush=True)
+              f"server CPU {result['cpu_ms_per_request']:.2f} ms/request, load {result['load_average_after']}", flush=True)
         return result
     finally:
         os.killpg(child.pid, signal.SIGTERM)
@@ -243,6 +259,22 @@ def measure(name: str, cmd: list[str], ready_path: str, port: int, paths: list[s
         except subprocess.TimeoutExpired:
             os.killpg(child.pid, signal.SIGKILL)
             child.wait()
+
+
+def _health(base: str) -> dict[str, int]:
+    """The response cache's counters (one process: exact; several: whichever answered)."""
+    body = json.loads(urllib.request.urlopen(base + "/api/health", timeout=30).read())
+    return body.get("response_cache") or {"hits": 0, "misses": 0}
+
+
+def zipf_stream(pool: list[str], length: int, exponent: float, seed: int) -> list[str]:
+    """`length` queries drawn from `pool` with probability proportional to 1 / rank^exponent."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    weights = 1.0 / np.arange(1, len(pool) + 1) ** exponent
+    picks = rng.choice(len(pool), size=length, p=weights / weights.sum())
+    return [pool[i] for i in picks]
 
 
 def results_count(name: str, body: Any) -> int:
@@ -261,8 +293,12 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=8)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--servers", default="fonoteca,fonoteca-2w,datasette,datasette-nocount",
-                        help="Which to run, comma-separated.")
+    parser.add_argument("--servers", default="fonoteca,fonoteca-2w,fonoteca-cached,fonoteca-2w-cached,datasette-fast,"
+                                              "datasette", help="Which to run, comma-separated.")
+    parser.add_argument("--pool", type=int, default=20000, help="Distinct queries of the -cached runs.")
+    parser.add_argument("--zipf", type=float, default=1.0, help="Zipf exponent of the -cached runs' query stream.")
+    parser.add_argument("--slow-duration", type=int, default=60,
+                        help="Seconds for the sorted Datasette run (a few requests per second: longer, to count).")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
@@ -271,9 +307,13 @@ def main() -> None:
     conn = sqlite3.connect(f"file:{catalog_db}?mode=ro", uri=True)
     tracks = conn.execute("SELECT count(*) FROM tracks WHERE level > 0").fetchone()[0]
     queries = make_queries(conn, args.queries, args.seed)
+    wanted = args.servers.split(",")
+    stream: list[str] = []
+    if any(n.endswith("-cached") for n in wanted):
+        pool = make_queries(conn, args.pool, args.seed + 1)
+        stream = zipf_stream(pool, 200_000, args.zipf, args.seed)
     conn.close()
     (args.work / "queries.txt").write_text("\n".join(queries) + "\n")
-    wanted = args.servers.split(",")
     datasette_db = args.work / "catalog.db"
     if any(s.startswith("datasette") for s in wanted):
         build_datasette_db(catalog_db, datasette_db)
@@ -283,39 +323,49 @@ def main() -> None:
     results: dict[str, Any] = {}
     for name in wanted:
         port = free_port()
+        duration = None
         if name.startswith("fonoteca"):
-            workers = "2" if name.endswith("-2w") else "1"
+            workers = "2" if "-2w" in name else "1"
+            cached = name.endswith("-cached")
             cmd = [PYTHON, "-m", "fonoteca", "-A", str(args.catalog), "serve", "--port", str(port), "--workers", workers,
-                   "--rate-limit", "1000000000", "--rate-burst", "1000000000", "--no-build-index"]
-            paths = [f"/api/search?q={quote(q)}&size=20" for q in queries]
+                   "--rate-limit", "1000000000", "--rate-burst", "1000000000", "--no-build-index",
+                   "--cache-entries", "2048" if cached else "0"]
+            paths = [f"/api/search?q={quote(q)}&size=20" for q in (stream if cached else queries)]
             ready = "/api/health"
         else:
             cmd = [str(BIN / "datasette"), "serve", "-i", str(datasette_db), "--port", str(port), "--host", "127.0.0.1"]
-            extra = "&_nocount=1&_nofacet=1&_nosuggest=1" if name.endswith("-nocount") else ""
-            paths = [f"/catalog/track_search.json?_search={quote(q)}&_sort_desc=popularity&_size=20{extra}"
-                     for q in queries]
+            if name.endswith("-fast"):
+                paths = [f"/catalog/track_search.json?_search={quote(q)}&_size=20&_nocount=1&_nofacet=1&_nosuggest=1"
+                         for q in queries]
+            else:
+                paths = [f"/catalog/track_search.json?_search={quote(q)}&_sort_desc=popularity&_size=20"
+                         for q in queries]
+                duration = args.slow_duration
             ready = "/-/versions.json"
-        result = measure(name, cmd, ready, port, paths, args.work, args, env)
+        result = measure(name, cmd, ready, port, paths, args.work, args, env, duration)
         result["nonempty_in_sample"] = sum(1 for body in result.pop("sample") if results_count(name, body) > 0)
         results[name] = result
 
     report = {"machine": machine(), "tracks": tracks, "queries": len(queries), "connections": args.connections,
-              "duration_s": args.duration, "results": results}
+              "duration_s": args.duration, "pool": args.pool, "zipf": args.zipf, "results": results}
     (args.work / "web_bench.json").write_text(json.dumps(report, indent=2))
     print()
     print(f"{tracks:,} tracks, {len(queries):,} distinct queries, {args.connections} connections, "
           f"{args.duration} s per server; {machine()}")
-    print("| server | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors | server CPU ms/request |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print("| server | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors | cache hits | server CPU ms/request "
+          "| load after |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():
-        print(f"| {name} | {r['rps']:,.0f} | {r['p50'] / 1000:.1f} | {r['p90'] / 1000:.1f} | {r['p99'] / 1000:.1f} | "
-              f"{r['max'] / 1000:.0f} | {r['errors']} | {r['cpu_ms_per_request']:.2f} |")
+        hit = r.get("cache_hit_rate")
+        print(f"| {name} | {r['rps']:,.1f} | {r['p50'] / 1000:.1f} | {r['p90'] / 1000:.1f} | {r['p99'] / 1000:.1f} | "
+              f"{r['max'] / 1000:.0f} | {r['errors']} | {'-' if hit is None else f'{100 * hit:.0f}%'} | "
+              f"{r['cpu_ms_per_request']:.2f} | {r['load_average_after']} |")
     anchors = [r["rps"] for n, r in results.items() if n.startswith("datasette")]
-    if anchors and "fonoteca" in results:
+    if anchors:
         best = max(anchors)
-        print(f"\nfonoteca / fastest Datasette variant: {results['fonoteca']['rps'] / best:.1f}x requests/s")
-        if "fonoteca-2w" in results:
-            print(f"fonoteca --workers 2 / fastest Datasette variant: {results['fonoteca-2w']['rps'] / best:.1f}x")
+        for name in results:
+            if name.startswith("fonoteca") and best > 0:
+                print(f"{name} / fastest Datasette variant: {results[name]['rps'] / best:.1f}x requests/s")
 
 
 if __name__ == "__main__":

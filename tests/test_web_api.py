@@ -469,3 +469,43 @@ def test_generator_follows_fonoteca_torrents_pick() -> None:
     for budget in (10**9, 5 * 10**11, 2 * 10**12, 10**15):
         assert [p.record["name"] for p in rel._pick(items, budget)] == \
             [p.record["name"] for p in pack.pick(items, budget)], budget
+
+
+def test_response_cache_keeps_what_the_site_declares_cacheable(client: httpx.Client, web: WebArchive) -> None:  # noqa: F811
+    before = get_json(client, "/api/health")["response_cache"]
+    first = client.get("/api/search?q=wild+fire&size=7")
+    second = client.get("/api/search?q=wild+fire&size=7")
+    after = get_json(client, "/api/health")["response_cache"]
+    assert after["hits"] >= before["hits"] + 1 and first.content == second.content
+    assert second.headers["etag"] == first.headers["etag"]
+    assert "default-src 'none'" in second.headers["content-security-policy"]  # hits get the security headers too
+    assert client.get("/api/search?q=wild+fire&size=7", headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    # never kept: shuffle (no-store), errors, audio
+    hits = get_json(client, "/api/health")["response_cache"]["hits"]
+    client.get("/api/shuffle?count=3")
+    client.get("/api/shuffle?count=3")
+    client.get("/api/track/nothing-here")
+    client.get("/api/track/nothing-here")
+    client.get(f"/audio/{web.archive_track}")
+    client.get(f"/audio/{web.archive_track}")
+    assert get_json(client, "/api/health")["response_cache"]["hits"] == hits
+
+
+def test_response_cache_forgets_when_the_catalog_changes(tmp_path: Path, web: WebArchive) -> None:  # noqa: F811
+    import sqlite3
+
+    from fonoteca.web import ServerThread, Settings, create_app
+
+    root = tmp_path / "copy"
+    shutil.copytree(web.root, root, symlinks=True, ignore=shutil.ignore_patterns("*-wal", "*-shm"))
+    with ServerThread(create_app(Settings(archive=root, rate_limit=0))) as server, \
+            httpx.Client(base_url=server.url) as c:
+        assert get_json(c, f"/api/track/{web.plain_track}")["name"] != "Renamed"
+        conn = sqlite3.connect(root / "catalog.sqlite3")
+        conn.execute("UPDATE tracks SET name = 'Renamed' WHERE id = ?", (web.plain_track,))
+        conn.commit()
+        conn.close()
+        deadline = time.monotonic() + 10
+        while get_json(c, f"/api/track/{web.plain_track}")["name"] != "Renamed":
+            assert time.monotonic() < deadline, "the cached page was kept after the catalog changed"
+            time.sleep(0.5)

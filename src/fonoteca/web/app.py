@@ -20,6 +20,7 @@ from fonoteca import __version__
 from fonoteca.archive import Archive, open_archive
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.web import render
+from fonoteca.web.cache import ResponseCache
 from fonoteca.web.charts import Charts
 from fonoteca.web.releases import Releases
 from fonoteca.web.security import SECURITY_HEADERS, RateLimiter, SecurityMiddleware
@@ -37,16 +38,18 @@ class Settings:
     rate_limit: float = 20.0            # requests per second per client address, on average (0: no limit)
     rate_burst: int = 200               # requests a client may send at once
     threads: int = 4                    # worker threads for database reads (each has its own connections)
+    cache_entries: int = 2048           # responses kept by the in-process response cache (0: none)
 
     def as_dict(self) -> dict[str, Any]:
         return {"archive": str(self.archive), "stats_dir": None if self.stats_dir is None else str(self.stats_dir),
-                "rate_limit": self.rate_limit, "rate_burst": self.rate_burst, "threads": self.threads}
+                "rate_limit": self.rate_limit, "rate_burst": self.rate_burst, "threads": self.threads,
+                "cache_entries": self.cache_entries}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Settings":
         return cls(archive=Path(data["archive"]), stats_dir=Path(data["stats_dir"]) if data.get("stats_dir") else None,
                    rate_limit=float(data.get("rate_limit", 20.0)), rate_burst=int(data.get("rate_burst", 200)),
-                   threads=int(data.get("threads", 4)))
+                   threads=int(data.get("threads", 4)), cache_entries=int(data.get("cache_entries", 2048)))
 
 
 @dataclass
@@ -125,6 +128,10 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_exception_handler(Exception, _server_error)
 
     limiter = RateLimiter(settings.rate_limit, settings.rate_burst) if settings.rate_limit > 0 else None
+    registry: dict[str, Any] = {}
+    app.state.middleware = registry
+    app.add_middleware(ResponseCache, entries=settings.cache_entries, generation=site.store.generation,
+                       registry=registry)  # inner: after the security checks and rate limits
     app.add_middleware(SecurityMiddleware, limiter=limiter)
     return app
 

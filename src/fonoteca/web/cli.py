@@ -19,6 +19,7 @@ def register(app: typer.Typer) -> None:
         rate_limit: float = typer.Option(20.0, "--rate-limit", min=0, help="Requests per second per client address and process (0: no limit)."),
         rate_burst: int = typer.Option(200, "--rate-burst", min=1, help="Requests a client may send at once before the rate limit applies."),
         stats: Optional[Path] = typer.Option(None, "--stats", help="Folder written by `fonoteca stats --out` (default: ARCHIVE/stats)."),
+        cache_entries: int = typer.Option(2048, "--cache-entries", min=0, help="Responses each process keeps in memory for as long as their Cache-Control allows (0: none)."),
         access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
         build_index: bool = typer.Option(True, "--build-index/--no-build-index", help="Build the search index first when the archive has none."),
     ) -> None:
@@ -28,4 +29,4 @@ def register(app: typer.Typer) -> None:
 
         archive = open_archive(ctx.obj.get("archive") if ctx.obj else None)
         run(archive, host, port, workers=workers, threads=threads, rate_limit=rate_limit, rate_burst=rate_burst,
-            stats_dir=stats, access_log=access_log, build_index=build_index)
+            stats_dir=stats, access_log=access_log, build_index=build_index, cache_entries=cache_entries)

@@ -68,7 +68,7 @@ def ensure_index(archive: Archive) -> bool:
 
 def serve(archive: Archive | Path | str, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1,
           threads: int = 4, rate_limit: float = 20.0, rate_burst: int = 200, stats_dir: Path | None = None,
-          access_log: bool = False, build_index: bool = True) -> None:
+          access_log: bool = False, build_index: bool = True, cache_entries: int = 2048) -> None:
     """Serve the website and JSON API of an archive (or a mirror) until interrupted. Blocks.
 
     The demo calls this at its end: `serve(ctx.archive, "127.0.0.1", ctx.port)`."""
@@ -85,7 +85,7 @@ def serve(archive: Archive | Path | str, host: str = "127.0.0.1", port: int = 80
     if build_index:
         ensure_index(opened)
     settings = Settings(archive=opened.root, stats_dir=stats_dir, rate_limit=rate_limit, rate_burst=rate_burst,
-                        threads=threads)
+                        threads=threads, cache_entries=cache_entries)
     app = create_app(settings)  # fails here, in the foreground, on a bad archive
     shown = f"[{host}]" if ":" in host else host
     console.print(f"serving [bold]{opened.name}[/bold] at http://{shown}:{port}/ "

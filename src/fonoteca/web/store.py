@@ -38,6 +38,8 @@ class Store:
         self._index_seen: bool | None = None
         self._refreshing: set[str] = set()
         self._refreshed: dict[str, float] = {}
+        self._generation: tuple[Any, ...] | None = None
+        self._generation_at = 0.0
         self._index_at = 0.0
 
     # --- per-thread connections ---------------------------------------------------------------------------
@@ -65,6 +67,18 @@ class Store:
         if self._index_seen is None or now - self._index_at > STAMP_EVERY_S:
             self._index_seen, self._index_at = current_db(index_dir(self.archive)) is not None, now
         return self._index_seen
+
+    def generation(self) -> tuple[Any, ...]:
+        """Changes whenever the catalog or the live search index changes (looked at every few seconds)."""
+        now = time.monotonic()
+        if self._generation is None or now - self._generation_at > STAMP_EVERY_S:
+            try:
+                st = os.stat(self.archive.root / "index" / "CURRENT")
+                index = (st.st_ino, st.st_mtime_ns, st.st_size)
+            except OSError:
+                index = None
+            self._generation, self._generation_at = (self.stamp(), index), now
+        return self._generation
 
     # --- schema -------------------------------------------------------------------------------------------
     def has_table(self, name: str) -> bool:

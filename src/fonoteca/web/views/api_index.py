@@ -30,7 +30,9 @@ def api_index(request: Request) -> object:
 def health(request: Request) -> object:
     site = request.app.state.site
     site.store.conn.execute("SELECT 1").fetchone()
-    return render.json(request, {"status": "ok", "archive": site.archive.name, "search_index": site.store.has_index()},
+    cache = request.app.state.middleware.get("response_cache")
+    return render.json(request, {"status": "ok", "archive": site.archive.name, "search_index": site.store.has_index(),
+                                 "response_cache": cache.stats() if cache is not None else None},
                        cache=render.CACHE_NONE)
 
 
