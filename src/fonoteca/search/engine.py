@@ -28,7 +28,7 @@ from fonoteca.catalog.ids import NAMESPACE_NAMES, parse_reference
 from fonoteca.catalog.query import lookup_reference
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.search.docs import MAX_POPULARITY, ROWID_MASK, biword, key_popularity, key_rowid, popularity_bound
-from fonoteca.search.index import IndexMissing, IndexState, index_dir, open_index
+from fonoteca.search.index import MMAP_BYTES, IndexMissing, IndexState, index_dir, open_index
 from fonoteca.search.text import fold, query_groups, query_pairs
 
 MAX_LIMIT = 1000
@@ -167,6 +167,7 @@ class Searcher:
     def catalog(self) -> sqlite3.Connection:
         if self._catalog is None:
             self._catalog = self.archive.connect(readonly=True)
+            self._catalog.execute(f"PRAGMA mmap_size={MMAP_BYTES}")  # result rows are scattered reads
         return self._catalog
 
     def _pointer_stamp(self) -> tuple[int, int] | None:

@@ -48,6 +48,7 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 # Past this share of the indexed tracks changed, a rebuild (sorted bulk load, one segment) beats row updates.
 REBUILD_SHARE = 0.25
+MMAP_BYTES = 1 << 31  # SQLite caps it at its compile-time maximum (2 GiB by default)
 REBUILD_MIN = 50_000
 
 
@@ -108,6 +109,7 @@ def open_index(directory: Path) -> tuple[sqlite3.Connection, IndexState]:
     conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
     conn.execute("PRAGMA busy_timeout=30000")
     conn.execute("PRAGMA cache_size=-65536")
+    conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")  # FTS5 reads many leaf pages per query: no read() per page
     return conn, IndexState(directory, db, read_meta(conn))
 
 
