@@ -67,6 +67,7 @@ class SearchPage(Model):
     page: int
     size: int
     count: int
+    complete: bool
     results: list[SearchHit]
     next: Optional[str]
     previous: Optional[str]

@@ -64,7 +64,7 @@ def search(
     filters = {"min_popularity": min_popularity, "year": year.replace(" ", "") if year else None, "genre": genre,
                "explicit": explicit if explicit in ("explicit", "clean") else None}
     data = {"query": q.strip(), "mode": None, "message": None, "filters": filters, "page": page, "size": size,
-            "count": 0, "results": [], "next": None, "previous": None}
+            "count": 0, "complete": True, "results": [], "next": None, "previous": None}
     if not is_api(request):
         data["genre_options"] = [g["name"] for g in s.summary()["genres_top"]]
     if not data["query"]:
@@ -85,7 +85,8 @@ def search(
         data.update(mode="text", message=str(exc))
         return data
     results = [queries.search_hit(hit) for hit in response.results]
-    data.update(mode=response.mode, message=response.message)
+    # complete: False when the search package searched only the popular part of the catalog (it had matches)
+    data.update(mode=response.mode, message=response.message, complete=bool(getattr(response, "complete", True)))
     path = "/api/search" if is_api(request) else "/search"
     params = {"q": data["query"], **{k: v for k, v in filters.items() if v is not None}, "size": size}
     if response.mode == "lookup":
