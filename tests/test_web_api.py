@@ -509,3 +509,16 @@ def test_response_cache_forgets_when_the_catalog_changes(tmp_path: Path, web: We
         while get_json(c, f"/api/track/{web.plain_track}")["name"] != "Renamed":
             assert time.monotonic() < deadline, "the cached page was kept after the catalog changed"
             time.sleep(0.5)
+
+
+def test_rate_limiter_buckets() -> None:
+    from fonoteca.web.security import RateLimiter, client_key
+
+    limiter = RateLimiter(rate=2.0, burst=3, max_clients=2)
+    assert [limiter.allow("a", now=0.0) for _ in range(3)] == [0.0, 0.0, 0.0]
+    assert limiter.allow("a", now=0.0) == pytest.approx(0.5)  # wait for half a second's worth of tokens
+    assert limiter.allow("a", now=0.6) == 0.0
+    assert limiter.allow("b", now=0.6) == 0.0 and limiter.allow("c", now=0.6) == 0.0
+    assert len(limiter._buckets) == 2  # bounded memory: the oldest client is forgotten
+    assert client_key("192.0.2.7") == "192.0.2.7"
+    assert client_key("2001:db8:1:2:aaaa::1") == client_key("2001:db8:1:2:bbbb::2") == "2001:db8:1:2::"

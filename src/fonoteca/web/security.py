@@ -6,6 +6,7 @@ to whatever the app answers.
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 import time
 from collections import OrderedDict
@@ -70,6 +71,17 @@ class RateLimiter:
         return wait
 
 
+def client_key(address: str) -> str:
+    """Whom a rate limit counts: an IPv4 address, or the /64 network of an IPv6 one (a single host usually
+    holds a whole /64, and could otherwise take a fresh address for every request)."""
+    if ":" not in address:
+        return address
+    try:
+        return str(ipaddress.IPv6Network(f"{address}/64", strict=False).network_address)
+    except ValueError:
+        return address
+
+
 def _plain(status: int, message: str, json_body: bool, extra: list[tuple[bytes, bytes]] | None = None
            ) -> tuple[Message, Message]:
     if json_body:
@@ -127,7 +139,7 @@ class SecurityMiddleware:
             return 431, "request headers too large", None
         if self.limiter is not None and not path.startswith(EXEMPT_PREFIXES):
             client = scope.get("client")
-            wait = self.limiter.allow(client[0] if client else "unknown")
+            wait = self.limiter.allow(client_key(client[0]) if client else "unknown")
             if wait > 0:
                 return 429, "too many requests: slow down", [(b"retry-after", str(max(1, round(wait))).encode())]
         return None
