@@ -19,22 +19,27 @@ def _sample(n: int, points: int) -> np.ndarray:
     return idx
 
 
+def _running_share(values: np.ndarray, total: float) -> np.ndarray:
+    """Cumulative sum as a share of total, computed in place (these arrays hold one entry per step)."""
+    np.cumsum(values, out=values)
+    values /= total
+    return values
+
+
 def curve(cost: Costs, compact_value: float, points: int = POINTS, inc: Increments | None = None) -> dict[str, Any]:
     """Listens covered vs bytes (the optimal policy's greedy order: what each budget buys) and vs files
     (recordings by listens, most played first)."""
     total = cost.total_listens or 1.0
     inc = inc if inc is not None else increments(cost, compact_value)
-    cum_bytes = np.cumsum(inc.weight, dtype=np.int64)
-    cum_cover = np.cumsum(inc.covers(cost)) / total
-    cum_value = np.cumsum(inc.value) / total
-    at = _sample(len(cum_bytes), points)
-    by_files = np.sort(cost.group_listens[cost.is_rep])[::-1]
-    cum_files = np.cumsum(by_files) / total
-    at_f = _sample(len(cum_files), points)
+    at = _sample(len(inc.weight), points)
+    by_bytes = {"bytes": np.cumsum(inc.weight, dtype=np.int64)[at].tolist(),
+                "listens_covered": _running_share(inc.covers(cost), total)[at].tolist(),
+                "quality_weighted": _running_share(inc.value.copy(), total)[at].tolist()}
+    by_files = np.sort(cost.group_listens[cost.is_rep])[::-1].copy()
+    at_f = _sample(len(by_files), points)
     return {
-        "by_bytes": {"bytes": cum_bytes[at].tolist(), "listens_covered": cum_cover[at].tolist(),
-                     "quality_weighted": cum_value[at].tolist()},
-        "by_files": {"files": (at_f + 1).tolist(), "listens_covered": cum_files[at_f].tolist()},
+        "by_bytes": by_bytes,
+        "by_files": {"files": (at_f + 1).tolist(), "listens_covered": _running_share(by_files, total)[at_f].tolist()},
     }
 
 
@@ -43,10 +48,9 @@ def bytes_for_share(cost: Costs, compact_value: float, shares: tuple[float, ...]
     """Bytes the optimal order needs to cover each share of listens (None: not reachable)."""
     total = cost.total_listens or 1.0
     inc = inc if inc is not None else increments(cost, compact_value)
-    cum_bytes = np.cumsum(inc.weight, dtype=np.int64)
-    cum_cover = np.cumsum(inc.covers(cost)) / total
+    cum_cover = _running_share(inc.covers(cost), total)
     out: dict[str, int | None] = {}
     for share in shares:
         i = int(np.searchsorted(cum_cover, share - 1e-12, side="left"))
-        out[f"{share:g}"] = int(cum_bytes[i]) if i < len(cum_bytes) else None
+        out[f"{share:g}"] = int(inc.weight[:i + 1].sum(dtype=np.int64)) if i < len(cum_cover) else None
     return out

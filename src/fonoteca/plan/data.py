@@ -19,7 +19,7 @@ import numpy as np
 Progress = Callable[[int], None]
 Connect = Callable[[], sqlite3.Connection]
 
-CHUNK = 262_144
+CHUNK = 65_536  # rows per fetch: bounds the Python objects alive per reading thread
 PARALLEL_FROM = 500_000  # rowids; below this one thread reads faster than several start
 
 # -1 marks an unknown popularity or duration; 0 an unknown album.
