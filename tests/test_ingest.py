@@ -138,9 +138,11 @@ def test_plan_decides_the_tier(loaded, collection):
 def test_no_plan_and_scheduler_are_clean_errors(loaded, collection):
     result = run_cli("ingest", str(collection.root), archive=loaded)
     assert result.exit_code == 1 and "fonoteca plan" in result.stderr
-    result = run_cli("ingest", str(collection.root), "--tier", "original", "--scheduler", "tcp://127.0.0.1:8786",
+    with open(loaded / "fonoteca.toml", "a") as f:  # no scheduler listens there: fail fast (tests/test_cluster.py)
+        f.write("\n[cluster]\nconnect_timeout_s = 2\n")
+    result = run_cli("ingest", str(collection.root), "--tier", "original", "--scheduler", "tcp://127.0.0.1:9",
                      archive=loaded)
-    assert result.exit_code == 1 and "not available yet" in result.stderr
+    assert result.exit_code == 1 and "cannot reach the Dask scheduler" in result.stderr
 
 
 def test_matching_routes_duplicates_and_quarantine(tmp_path, collection):

@@ -45,6 +45,7 @@ def _root(
 
 def _register_stages() -> None:
     from fonoteca.catalog import cli as catalog_cli
+    from fonoteca.cluster import cli as cluster_cli
     from fonoteca.ingest import cli as ingest_cli
     from fonoteca.pack import cli as pack_cli
     from fonoteca.plan import cli as plan_cli
@@ -59,6 +60,7 @@ def _register_stages() -> None:
     pack_cli.register(app)
     search_cli.register(app)
     web_cli.register(app)
+    cluster_cli.register(app)
 
 
 _register_stages()

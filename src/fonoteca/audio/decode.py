@@ -212,7 +212,9 @@ def analyse(path: Path, *, fingerprint_seconds: float = DEFAULT_SECONDS, opus: O
                     out_channels = av.AudioLayout(out_layout).nb_channels
                     sink = _Sink(out_rate, out_channels, fingerprint_seconds)
                     if opus is not None and out_path is not None:
-                        out = av.open(str(out_path), "w", format="ogg")
+                        # bitexact: a fixed Ogg serial number (FFmpeg picks a random one otherwise), so that the
+                        # same input gives the same file in any process (same libopus build and CPU family)
+                        out = av.open(str(out_path), "w", format="ogg", options={"fflags": "+bitexact"})
                         out_stream = out.add_stream("libopus", rate=OPUS_RATE, layout=out_layout)
                         out_stream.bit_rate = opus.bitrate
                         if out_tags:

@@ -6,8 +6,9 @@ Python API (what `fonoteca ingest` and the demo call):
     summary = ingest(archive, [Path("music")], IngestOptions(workers=2))
     summary.stored  # {"original": n, "compact": m}; summary.quarantined  # {"undecodable": k, ...}
 
-The per-file work is a pure task function (fonoteca.ingest.task.process) run through an executor
-(fonoteca.ingest.executor); only the coordinating process writes the catalog, after each file is durable.
+The per-file work is a pure task function (fonoteca.ingest.task.process) run through an executor (fonoteca.cluster:
+a local process pool, or a Dask cluster with --scheduler; fonoteca.ingest.executor adapts it to the [cluster]
+storage mode); only the coordinating process writes the catalog, after each file is durable.
 """
 
 from fonoteca.ingest.options import IngestOptions

@@ -21,7 +21,7 @@ def _archive(ctx: typer.Context) -> archive_mod.Archive:
 
 def _print_summary(s: IngestSummary) -> None:
     table = Table(title=f"ingest: {s.inputs:,} inputs in {s.seconds:.1f} s "
-                        f"({s.files_per_second:.2f} files/s, {s.realtime:.0f}x realtime, {s.workers} workers)",
+                        f"({s.files_per_second:.2f} files/s, {s.realtime:.0f}x realtime, {s.executor or f'{s.workers} workers'})",
                   title_justify="left")
     table.add_column("outcome")
     table.add_column("files", justify="right")
@@ -52,9 +52,15 @@ def register(app: typer.Typer) -> None:
         sources: list[Path] = typer.Argument(..., metavar="SRC...", help="Audio files or folders (walked recursively)."),
         map_csv: Optional[Path] = typer.Option(None, "--map", metavar="CSV",
                                                help="CSV with columns path,track_id or path,isrc (paths relative to the CSV)."),
-        workers: Optional[int] = typer.Option(None, "--workers", "-w", min=0, help="Worker processes (default: every core)."),
+        workers: Optional[int] = typer.Option(None, "--workers", "-w", min=0,
+                                              help="Local worker processes (default: every core; with --scheduler "
+                                                   "the cluster's workers run the tasks)."),
         scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT",
-                                                help="Distributed workers (Dask): not available yet."),
+                                                help="Run the per-file work on a Dask cluster (`fonoteca cluster "
+                                                     "local` starts one here). Default: cluster.scheduler in fonoteca.toml."),
+        storage: Optional[str] = typer.Option(None, "--storage", metavar="shared|sources|none",
+                                              help="What the cluster's workers share with this machine (default: "
+                                                   "cluster.storage in fonoteca.toml, else shared)."),
         tier: str = typer.Option("plan", "--tier", help="plan (follow `fonoteca plan`), or original|compact for every file."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary (with one item per input) as JSON."),
     ) -> None:
@@ -63,7 +69,7 @@ def register(app: typer.Typer) -> None:
         quarantine/ with a JSON reason; unmatched files are reported, never guessed."""
         archive = _archive(ctx)
         options = IngestOptions.from_config(archive.config, workers=workers, map_csv=map_csv, tier=tier,
-                                            scheduler=scheduler)
+                                            scheduler=scheduler, storage=storage)
         with progress() as bar:
             task = bar.add_task("ingest", total=None, unit="files")
 

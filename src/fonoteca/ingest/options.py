@@ -23,7 +23,8 @@ class IngestOptions:
     workers: int = 0                        # 0: every core
     map_csv: Path | None = None             # CSV with columns path,track_id or path,isrc
     tier: str = "plan"                      # plan | original | compact (override the plan for every file)
-    scheduler: str | None = None            # tcp://HOST:PORT (Dask, later issue)
+    scheduler: str | None = None            # tcp://HOST:PORT of a Dask scheduler (default: [cluster] scheduler)
+    storage: str | None = None              # shared | sources | none (default: [cluster] storage, else shared)
     compact_bitrate: int = 75000            # [tiers] compact_bitrate
     duration_tolerance_s: float = 3.0       # [ingest] catalog duration vs decoded, absolute ...
     duration_tolerance_ratio: float = 0.02  # ... or relative, whichever is larger

@@ -3,10 +3,12 @@ executor, and write the catalog (only here, only after each file is durable)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sqlite3
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -21,7 +23,7 @@ from fonoteca.audio.tags import read_tags_and_length
 from fonoteca.catalog.ids import NAMESPACE_NAMES
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.ingest import metadata, store
-from fonoteca.ingest.executor import make_executor
+from fonoteca.ingest import executor as executors
 from fonoteca.ingest.match import Match, Matcher, load_map
 from fonoteca.ingest.options import TIER_NAMES, TIERS, IngestOptions
 from fonoteca.ingest.task import Result, Task
@@ -47,6 +49,8 @@ class IngestSummary:
     audio_seconds: float = 0.0                                  # decoded audio, all inputs
     seconds: float = 0.0
     workers: int = 0
+    executor: str = ""                                          # where the tasks ran
+    coordinator_seconds: float = 0.0                            # spent handling results (catalog, renames)
     recovered: dict[str, int] = field(default_factory=dict)
     items: list[dict[str, Any]] = field(default_factory=list)   # one per input decided in this run
 
@@ -75,7 +79,8 @@ class IngestSummary:
             "already": self.already, "matched_by": self.matched_by, "bytes_in": self.bytes_in,
             "bytes_stored": self.bytes_stored, "audio_seconds": round(self.audio_seconds, 1),
             "seconds": round(self.seconds, 2), "files_per_second": round(self.files_per_second, 3),
-            "realtime": round(self.realtime, 1), "workers": self.workers, "recovered": self.recovered,
+            "realtime": round(self.realtime, 1), "workers": self.workers, "executor": self.executor,
+            "coordinator_seconds": round(self.coordinator_seconds, 2), "recovered": self.recovered,
             "items": self.items,
         }
 
@@ -121,8 +126,9 @@ def walk(sources: list[Path], options: IngestOptions, exclude: Path) -> Iterator
 
 class Coordinator:
     def __init__(self, archive: Archive, conn: sqlite3.Connection, options: IngestOptions,
-                 on_progress: Progress | None) -> None:
+                 on_progress: Progress | None, remote: bool = False) -> None:
         self.archive, self.conn, self.options = archive, conn, options
+        self.remote = remote
         self.summary = IngestSummary(workers=options.worker_count)
         self.on_progress = on_progress
         self.items: list[Item] = []
@@ -219,9 +225,17 @@ class Coordinator:
     # ---- results, in the coordinator only ---------------------------------------------------------------------
 
     def on_result(self, task: Task, res: Result) -> None:
+        started = time.perf_counter()
         item = self.items[task.index]
+        if self.remote and not res.ok and res.reason == "unreadable" and not res.source_sha256 \
+                and os.access(item.path, os.R_OK):
+            raise FonotecaError(f"a worker could not read {item.path} ({res.message}), which this machine can: the "
+                                "sources are not at the same paths on the workers. Mount them there, or set "
+                                "[cluster] storage = \"none\" (this machine sends each input to a worker)")
         self.summary.audio_seconds += res.duration
         try:
+            if res.ok and res.out_data is not None:
+                self._receive(task, res)
             if not res.ok:
                 self._quarantine(item, res)
             elif task.kind == "analyse":
@@ -232,8 +246,23 @@ class Coordinator:
             if res.out_tmp and os.path.exists(res.out_tmp):
                 os.unlink(res.out_tmp)
             self.done += 1
+            self.summary.coordinator_seconds += time.perf_counter() - started
             if self.on_progress:
                 self.on_progress(self.done, self.total, self.summary.audio_seconds)
+
+    def _receive(self, task: Task, res: Result) -> None:
+        """A finished file that came back from a worker as bytes: into this run's temporary folder, durable and
+        checked, as if the worker had written it there."""
+        assert self.tmp_dir is not None and res.out_data is not None
+        data, res.out_data = res.out_data, None
+        if hashlib.sha256(data).hexdigest() != res.stored_sha256 or len(data) != res.stored_size:
+            raise FonotecaError(f"the finished file for {task.path} arrived from the worker damaged (sha256 differs)")
+        path = self.tmp_dir / f"{uuid.uuid4().hex}.part.{task.ext or 'bin'}"
+        with open(path, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        res.out_tmp = str(path)
 
     def _track_ref(self, track: int | None) -> str | None:
         if track is None:
@@ -446,9 +475,8 @@ def ingest(archive: Archive, sources: list[Path], options: IngestOptions | None 
     options = options or IngestOptions.from_config(archive.config)
     options.check()
     started = time.perf_counter()
-    executor = make_executor(options.worker_count, options.scheduler)
     mapping = load_map(options.map_csv) if options.map_csv else None
-    with store.IngestLock(archive):
+    with executors.make_executor(options, archive.config) as executor, store.IngestLock(archive):
         conn = archive.connect()
         try:
             conn.execute("PRAGMA synchronous=FULL")  # a committed row survives a power cut, not just a crash
@@ -456,8 +484,9 @@ def ingest(archive: Archive, sources: list[Path], options: IngestOptions | None 
             if options.tier == "plan" and conn.execute("SELECT 1 FROM plan WHERE tier > 0 LIMIT 1").fetchone() is None:
                 raise FonotecaError("there is no plan to follow: run `fonoteca plan` first, or choose a tier for "
                                     "every file with --tier original|compact")
-            coord = Coordinator(archive, conn, options, on_progress)
+            coord = Coordinator(archive, conn, options, on_progress, remote=executor.remote)
             coord.summary.recovered = recovered
+            coord.summary.workers, coord.summary.executor = executor.workers, executor.describe()
             coord.tmp_dir = store.run_tmp_dir(archive)
             try:
                 paths = list(walk(sources, options, archive.root))
@@ -466,8 +495,12 @@ def ingest(archive: Archive, sources: list[Path], options: IngestOptions | None 
                 coord.total = len(tasks)
                 if on_start:
                     on_start(len(tasks))
-                executor.run(tasks, coord.on_result)
+                if tasks:
+                    executors.preflight(executor, str(coord.tmp_dir), tasks[0].path)
+                    executors.run(executor, tasks, coord.on_result)
+                deferred_started = time.perf_counter()
                 coord.finish_deferred()
+                coord.summary.coordinator_seconds += time.perf_counter() - deferred_started
             finally:
                 import shutil
                 shutil.rmtree(coord.tmp_dir, ignore_errors=True)

@@ -4,8 +4,10 @@ never raises for a bad file: a rejected input comes back as ok=False with a reas
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
+import shutil
 import time
 import traceback
 import uuid
@@ -65,6 +67,7 @@ class Result:
     patch: bytes | None = None
     tag_family: str | None = None
     cpu_seconds: float = 0.0
+    out_data: bytes | None = None         # the finished file's bytes, when the worker does not share the archive
 
 
 def _sha256_file(path: str) -> tuple[str, int]:
@@ -186,3 +189,32 @@ def process(task: Task) -> Result:
             except OSError:
                 pass
         result.cpu_seconds = time.process_time() - started
+
+
+def process_staged(task: Task, data: bytes | str | None = None, *, scratch: str = "") -> Result:
+    """`process` on a worker that does not share the archive: the finished file is built in a scratch folder on
+    the worker's own disk and comes back as Result.out_data (the coordinator writes it into the archive). With
+    `data` (storage none) the input itself came from the coordinator: bytes, or the error text of reading it."""
+    from fonoteca.cluster import worker_scratch
+
+    if isinstance(data, str):
+        return Result(index=task.index, ok=False, reason="unreadable", message=data)
+    work = worker_scratch(scratch)
+    try:
+        local = dataclasses.replace(task, tmp_dir=work)
+        if data is not None:
+            local.path = os.path.join(work, "input" + os.path.splitext(task.path)[1].lower())
+            with open(local.path, "wb") as f:
+                f.write(data)
+        result = process(local)
+        if local.path != task.path and result.message:  # decoder messages name the file: name the real one
+            result.message = result.message.replace(local.path, task.path)
+            result.details = {k: v.replace(local.path, task.path) if isinstance(v, str) else v
+                              for k, v in result.details.items()}
+        if result.out_tmp:
+            with open(result.out_tmp, "rb") as f:
+                result.out_data = f.read()
+            result.out_tmp = None
+        return result
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
