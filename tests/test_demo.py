@@ -1,6 +1,8 @@
-"""The main job, at a small size and without serving: every stage reports its figures."""
+"""The main job, at a small size and without serving: every stage runs and its output checks out."""
 
 from __future__ import annotations
+
+import sqlite3
 
 import orjson
 
@@ -8,11 +10,30 @@ from tests.conftest import run_subprocess
 
 
 def test_demo_builds_an_archive_end_to_end(tmp_path):
-    result = run_subprocess("demo", "--dir", str(tmp_path / "demo"), "--tracks", "1500", "--no-serve", "--json")
+    root = tmp_path / "demo"
+    result = run_subprocess("demo", "--dir", str(root), "--tracks", "1500", "--genres", "3", "--per-genre", "4",
+                            "--no-serve", "--json")
     assert result.returncode == 0, result.stderr
-    report = orjson.loads(result.stdout)
-    catalog = report["stages"]["catalog"]
+    stages = orjson.loads(result.stdout)["stages"]
+    catalog = stages["catalog"]
     assert catalog["tracks"] == 1500 and catalog["rejected"] == 0
     assert 0 < catalog["distinct ISRCs"] < 1500  # compilations share recordings
-    stats = orjson.loads(run_subprocess("stats", "--json", archive=tmp_path / "demo" / "archive").stdout)
+    assert stages["audio"]["files"] == 12 and stages["audio"]["genres"] == 3
+    plan = stages["plan"]
+    assert plan["planned bytes"] <= plan["budget bytes"] and 0 < plan["listens covered"] <= 1
+    ingest = stages["ingest"]
+    stored = ingest["stored original"] + ingest["stored compact"]
+    assert stored > 0 and ingest["quarantined"] == 0 and ingest["unmatched"] == 0
+    archive = root / "archive"
+    conn = sqlite3.connect(archive / "catalog.sqlite3")
+    assert conn.execute("SELECT count(*) FROM files").fetchone()[0] == stored
+    assert stages["pack"]["files"] == stored and stages["pack"]["torrents"] >= 1
+    import libtorrent as lt
+
+    torrents = sorted((archive / "releases" / "demo-1" / "torrents").glob("*.torrent"))
+    assert len(torrents) == stages["pack"]["torrents"] + 1  # plus the metadata torrent
+    for path in torrents:
+        assert lt.torrent_info(str(path)).num_files() >= 1
+    assert stages["stats"]["charts"] >= 10
+    stats = orjson.loads(run_subprocess("stats", "--json", archive=archive).stdout)
     assert stats["tracks"] == 1500 and stats["audio_features"] == 1500

@@ -71,6 +71,8 @@ def demo(
     directory: Optional[Path] = typer.Option(None, "--dir", help="Where to build the demo (default: a new temporary folder). Replaced if it holds an earlier demo."),
     tracks: int = typer.Option(20000, "--tracks", min=100, help="Size of the synthetic catalog."),
     seed: int = typer.Option(1, help="Random seed of the synthetic collection."),
+    genres: int = typer.Option(12, help="Genres that get real (synthesised) audio."),
+    per_genre: int = typer.Option(16, help="Tracks with audio per genre."),
     port: int = typer.Option(8000, help="Port for the website at the end."),
     serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve the website when done."),
     as_json: bool = typer.Option(False, "--json", help="Print every stage's figures as JSON at the end."),
@@ -79,9 +81,11 @@ def demo(
     from fonoteca import demo as demo_mod
     from fonoteca.console import print_json
 
-    ctx = demo_mod.run(directory, tracks, seed, port, serve)
+    ctx = demo_mod.run(directory, tracks, seed, port, serve, genres=genres, per_genre=per_genre)
     if as_json:
         print_json({"root": str(ctx.root), "stages": ctx.figures})
+    if serve:
+        demo_mod.serve(ctx)
 
 
 def main() -> None:

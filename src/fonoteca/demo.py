@@ -1,21 +1,45 @@
 """`fonoteca demo`: the whole pipeline on an embedded synthetic collection, stage by stage, with figures.
 
-Each stage that exists runs in order and reports what it did; later stages (plan, ingest, pack, mirror, serve)
-join the list as they are built.
+1. catalog: a Spotify-shaped synthetic catalog (artists, tracks, audio features), imported;
+2. audio: real audio rendered for a few hundred tracks across a dozen genres that sound different (each genre has
+   its own tempo, brightness, rhythm density and noise), in several formats;
+3. search: the full-text index;  4. plan: the optimal tiers within a small budget;
+5. ingest: match (by a path -> track map), validate, transcode/keep, tag, checksum, store;
+6. stats: the archivist's charts;  then the later stages that exist (pack, verify, mirror, genre map), and the site.
+Every stage prints its figures; `--json` prints them all at the end.
 """
 
 from __future__ import annotations
 
+import csv
+import hashlib
 import shutil
 import tempfile
 import time
+from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from fonoteca import archive as archive_mod
 from fonoteca.console import console
+
+GENRES = 12
+TRACKS_PER_GENRE = 16
+CLIP_SECONDS = (20.0, 28.0)
+FORMATS = ("flac", "flac", "ogg", "mp3", "wav", "opus")
+
+
+@dataclass
+class AudioTrack:
+    id: str
+    genre: str
+    seconds: float
+    popularity: int
+    seed: int   # picks the chord progression (seed % 6)
+    key: int    # semitones from the genre's root: tracks of a genre share a sound, not a recording
 
 
 @dataclass
@@ -26,28 +50,74 @@ class DemoContext:
     port: int
     serve: bool
     archive: archive_mod.Archive | None = None
+    genres: int = GENRES
+    per_genre: int = TRACKS_PER_GENRE
+    audio: list[AudioTrack] = field(default_factory=list)
+    release: Any = None
     figures: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
 Stage = Callable[[DemoContext], dict[str, Any]]
 
 
+def _style(track: AudioTrack) -> Any:
+    """The genre's sound (its name seeds tempo, brightness, density, noise) in the track's own key."""
+    from fonoteca.synth.audio import Style
+
+    style = Style.random(int(hashlib.sha1(track.genre.encode()).hexdigest()[:8], 16))
+    style.root = 45 + (style.root - 45 + track.key) % 12
+    return style
+
+
+def _choose_audio(synth: Any, tracks: list[dict[str, Any]], seed: int, genres: int, per_genre: int) -> list[AudioTrack]:
+    """The tracks that get real audio: for the most common genres, tracks spread over the popularity range."""
+    import random
+
+    genre_of = {a.id: a.genres[0] for a in synth.artists if a.genres}
+    by_genre: dict[str, list[dict[str, Any]]] = {}
+    for track in tracks:
+        genre = genre_of.get(track["artists"][0]["id"])
+        if genre:
+            by_genre.setdefault(genre, []).append(track)
+    common = [g for g, _ in Counter({g: len(v) for g, v in by_genre.items()}).most_common(genres)]
+    rng = random.Random(seed)
+    chosen = []
+    for genre in common:
+        candidates = sorted(by_genre[genre], key=lambda t: (t["popularity"], t["id"]))
+        step = max(1, len(candidates) // per_genre)
+        for i, track in enumerate(candidates[::step][:per_genre]):
+            seconds = round(rng.uniform(*CLIP_SECONDS), 1)
+            # distinct (key, progression) pairs within a genre, so no two demo recordings fingerprint alike
+            progression = (i + i // 12) % 6
+            seed_value = rng.randrange(1 << 24) * 6 + progression
+            chosen.append(AudioTrack(track["id"], genre, seconds, track["popularity"], seed_value, (i * 5) % 12))
+    return chosen
+
+
 def stage_catalog(ctx: DemoContext) -> dict[str, Any]:
-    """Synthesise a Spotify-shaped catalog and import it."""
+    """Synthesise a Spotify-shaped catalog and import it (demo tracks with audio get clip-length durations)."""
+    import orjson
+    import zstandard
+
     from fonoteca.catalog import spotify, spotify_fast
     from fonoteca.catalog.importer import Codec, import_json_files
     from fonoteca.catalog.query import counts
     from fonoteca.synth.catalog import CatalogSynth
 
-    import orjson
-    import zstandard
-
+    synth = CatalogSynth(ctx.tracks, seed=ctx.seed)
+    tracks = list(synth.track_objects())
+    ctx.audio = _choose_audio(synth, tracks, ctx.seed, ctx.genres, ctx.per_genre)
+    clip = {a.id: int(a.seconds * 1000) for a in ctx.audio}
     source = ctx.root / "sources" / "catalog.jsonl.zst"
     source.parent.mkdir(parents=True, exist_ok=True)
-    synth = CatalogSynth(ctx.tracks, seed=ctx.seed)
     with zstandard.ZstdCompressor(level=3).stream_writer(open(source, "wb"), closefd=True) as sink:
-        for obj in synth.objects({"artist", "track", "audio-features"}):
-            sink.write(orjson.dumps(obj) + b"\n")
+        for artist in synth.artist_objects():
+            sink.write(orjson.dumps(artist) + b"\n")
+        for track in tracks:
+            if track["id"] in clip:
+                track["duration_ms"] = clip[track["id"]]
+            sink.write(orjson.dumps(track) + b"\n")
+            sink.write(orjson.dumps(synth.features_for(track)) + b"\n")
     assert ctx.archive is not None
     codec = Codec(spotify.units, spotify.encode, spotify_fast.reset, spotify_fast.encode_line)
     summary = import_json_files(ctx.archive, [source], "spotify", codec)
@@ -57,30 +127,138 @@ def stage_catalog(ctx: DemoContext) -> dict[str, Any]:
     finally:
         conn.close()
     return {
-        "objects imported": summary.units, "seconds": round(summary.seconds, 1),
+        "objects imported": summary.units, "rate/s": round(summary.units / max(summary.seconds, 1e-9)),
         "tracks": found["tracks"], "albums": found["albums"], "artists": found["artists"],
         "distinct ISRCs": found["isrcs"], "genres": found["genres"], "rejected": summary.rejected,
     }
 
 
-STAGES: list[tuple[str, Stage]] = [("catalog", stage_catalog)]
+def _render(args: tuple[str, float, int, str, Any]) -> str:
+    from fonoteca.synth.audio import make_track
+
+    path, seconds, seed, _genre, style = args
+    make_track(Path(path), seconds, seed, style=style)
+    return path
 
 
-def run(directory: Path | None, tracks: int, seed: int, port: int, serve: bool) -> DemoContext:
+def stage_audio(ctx: DemoContext) -> dict[str, Any]:
+    """Render real audio for the chosen tracks, one sound per genre, in several formats, plus the path -> id map."""
+    folder = ctx.root / "sources" / "audio"
+    jobs = []
+    rows = []
+    for i, track in enumerate(ctx.audio):
+        fmt = FORMATS[i % len(FORMATS)]
+        slug = "".join(ch if ch.isalnum() else "-" for ch in track.genre)
+        path = folder / slug / f"{track.id}.{fmt}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        jobs.append((str(path), track.seconds, track.seed, track.genre, _style(track)))
+        rows.append((str(path), track.id))
+    with ProcessPoolExecutor() as pool:
+        list(pool.map(_render, jobs, chunksize=4))
+    with open(ctx.root / "sources" / "map.csv", "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["path", "track_id"])
+        writer.writerows(rows)
+    seconds = sum(t.seconds for t in ctx.audio)
+    return {"files": len(jobs), "genres": len({t.genre for t in ctx.audio}), "minutes of audio": round(seconds / 60, 1),
+            "formats": ", ".join(sorted(set(FORMATS)))}
+
+
+def stage_search(ctx: DemoContext) -> dict[str, Any]:
+    from fonoteca.search.index import rebuild
+
+    assert ctx.archive is not None
+    built = rebuild(ctx.archive)
+    return {k: v for k, v in vars(built).items() if isinstance(v, (int, float, str))}
+
+
+def stage_plan(ctx: DemoContext) -> dict[str, Any]:
+    """Plan with the anna rule (for reference, not stored), then the optimal policy within half its bytes."""
+    from fonoteca.plan import planner
+
+    assert ctx.archive is not None
+    anna = planner.run(ctx.archive, "anna", None, write=False)
+    budget = int(anna["bytes"] * 0.5)
+    optimal = planner.run(ctx.archive, "optimal", budget)
+    return {
+        "budget bytes": budget, "planned bytes": optimal["bytes"], "files": optimal["files"],
+        "listens covered": round(optimal["listens_covered"], 4),
+        "anna bytes": anna["bytes"], "anna listens covered": round(anna["listens_covered"], 4),
+        "original": optimal["tiers"]["original"]["files"], "compact": optimal["tiers"]["compact"]["files"],
+    }
+
+
+def stage_ingest(ctx: DemoContext) -> dict[str, Any]:
+    from fonoteca.ingest import IngestOptions, ingest
+
+    assert ctx.archive is not None
+    options = IngestOptions.from_config(ctx.archive.config, map_csv=ctx.root / "sources" / "map.csv", tier="plan")
+    summary = ingest(ctx.archive, [ctx.root / "sources" / "audio"], options)
+    report = summary.as_dict()
+    return {"stored original": summary.stored.get("original", 0), "stored compact": summary.stored.get("compact", 0),
+            "skipped (plan says skip)": report.get("skipped", 0), "quarantined": sum(summary.quarantined.values()),
+            "unmatched": report.get("unmatched", 0), "realtime factor": round(summary.realtime or 0, 1)}
+
+
+def stage_pack(ctx: DemoContext) -> dict[str, Any]:
+    """A release of the stored files: small torrents (the demo's scale), grouped by popularity band."""
+    from fonoteca.pack import PackSettings, pack_archive
+
+    assert ctx.archive is not None
+    settings = PackSettings.from_config(ctx.archive.config, target_size=16 * 1024 * 1024, max_files=40)
+    summary = pack_archive(ctx.archive, name="demo-1", settings=settings)
+    ctx.release = summary
+    return {"release": summary.release, "files": summary.files, "bytes": summary.bytes,
+            "torrents": len(summary.torrents), "bands": ", ".join(sorted(summary.bands)),
+            "metadata torrent": summary.metadata.btih if summary.metadata else None}
+
+
+def stage_stats(ctx: DemoContext) -> dict[str, Any]:
+    from fonoteca.plan.stats import write_stats
+
+    assert ctx.archive is not None
+    out = ctx.archive.root / "stats"
+    index = write_stats(ctx.archive, out)
+    return {"charts": len(list(out.glob("*.png"))), "folder": str(out), "entries": len(index)}
+
+
+STAGES: list[tuple[str, Stage]] = [
+    ("catalog", stage_catalog),
+    ("audio", stage_audio),
+    ("search", stage_search),
+    ("plan", stage_plan),
+    ("ingest", stage_ingest),
+    ("pack", stage_pack),
+    ("stats", stage_stats),
+]
+
+
+def run(directory: Path | None, tracks: int, seed: int, port: int, serve: bool, *, genres: int = GENRES,
+        per_genre: int = TRACKS_PER_GENRE) -> DemoContext:
     root = directory if directory is not None else Path(tempfile.mkdtemp(prefix="fonoteca-demo-"))
-    if (root / archive_mod.CONFIG_NAME).exists():
+    if (root / "archive" / archive_mod.CONFIG_NAME).exists():
         shutil.rmtree(root)  # a demo always starts from nothing, so its figures mean the same each time
-    ctx = DemoContext(root=root.resolve(), tracks=tracks, seed=seed, port=port, serve=serve)
+    ctx = DemoContext(root=root.resolve(), tracks=tracks, seed=seed, port=port, serve=serve, genres=genres,
+                      per_genre=per_genre)
     ctx.archive = archive_mod.init(ctx.root / "archive", name="Fonoteca demo")
     console.print(f"[bold]Fonoteca demo[/bold] in {ctx.root}")
     for name, stage in STAGES:
         started = time.perf_counter()
         with console.status(f"{name}..."):
             figures = stage(ctx)
-        figures = {"stage seconds": round(time.perf_counter() - started, 1), **figures}
+        figures = {"seconds": round(time.perf_counter() - started, 1), **figures}
         ctx.figures[name] = figures
         console.print(f"[green]✓[/green] [bold]{name}[/bold]: " + ", ".join(f"{k} {_fmt(v)}" for k, v in figures.items()))
     return ctx
+
+
+def serve(ctx: DemoContext) -> None:
+    """Serve the demo archive's website until interrupted."""
+    from fonoteca.web import serve as serve_site
+
+    assert ctx.archive is not None
+    console.print(f"[bold]Serving[/bold] the demo archive at http://127.0.0.1:{ctx.port}/ (Ctrl-C to stop)")
+    serve_site(ctx.archive, "127.0.0.1", ctx.port)
 
 
 def _fmt(value: Any) -> str:
