@@ -8,7 +8,7 @@ same run, page cache warm:
   libtorrent  libtorrent 2.1 create_torrent + set_piece_hashes, hybrid (the info-hashes must be equal to ours)
   mktorrent   Debian's mktorrent 1.1, v1 only, one thread per core
 
-Each measurement runs in its own process (peak RSS sampled); rounds are interleaved so that load from other
+Each measurement runs in its own process (peak memory sampled: PSS of its process tree); rounds are interleaved so that load from other
 processes hits every contender alike; best and median of the rounds are reported, with CPU seconds.
 
   .venv/bin/python bench/pack_bench.py --data /work/bench-data/pack --rounds 5
@@ -35,7 +35,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from bench._common import REPO, timed  # noqa: E402
+from bench._common import REPO  # noqa: E402
 
 KINDS = ("limit", "hybrid", "hybrid+sha", "hybrid-threads", "libtorrent", "mktorrent")
 
@@ -145,7 +145,7 @@ def child(kind: str, folder: Path, piece: int, out: Path) -> None:
         lt.set_piece_hashes(ct, str(folder.parent))
         data = lt.bencode(ct.generate())
         out.write_bytes(data)
-        info = lt.torrent_info(data).info_hashes()
+        info = lt.torrent_info(data, {"max_decode_tokens": 100_000_000, "max_buffer_size": 1 << 30}).info_hashes()
         result["btih"], result["btmh"] = str(info.v1), info.v2.to_bytes().hex()
     elif kind == "mktorrent":
         out.unlink(missing_ok=True)
@@ -168,16 +168,41 @@ def _proc_cpu(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _pss_mb(pids: list[int]) -> float:
+    """Proportional set size of processes: pages shared by forked workers counted once in all."""
+    total = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/smaps_rollup") as f:
+                for line in f:
+                    if line.startswith("Pss:"):
+                        total += int(line.split()[1]) * 1024
+                        break
+        except OSError:
+            pass
+    return total / 1e6
+
+
 def measure(kind: str, folder: Path, piece: int, out: Path) -> dict:
+    """Run one measurement in a child process; its peak memory (PSS of its process tree, sampled every 50 ms)."""
+    from bench._common import _tree
+
     cmd = [sys.executable, __file__, "--child", kind, "--data", str(folder), "--piece", str(piece), "--out", str(out)]
     load = os.getloadavg()[0]
     child_out = tempfile.NamedTemporaryFile("w+", suffix=".json", delete=False)
     try:
-        run = timed(cmd + ["--result", child_out.name], cwd=REPO)
+        proc = subprocess.Popen(cmd + ["--result", child_out.name], cwd=REPO, stdout=subprocess.DEVNULL,
+                                stderr=subprocess.PIPE)
+        peak = 0.0
+        while proc.poll() is None:
+            peak = max(peak, _pss_mb(_tree(proc.pid)))
+            time.sleep(0.05)
+        if proc.returncode != 0:
+            raise SystemExit(f"{kind} failed: {proc.stderr.read().decode()[-3000:]}")
         result = json.loads(Path(child_out.name).read_text())
     finally:
         os.unlink(child_out.name)
-    result.update(peak_rss_mb=run.peak_rss_mb, load_before=load, load_after=os.getloadavg()[0])
+    result.update(peak_pss_mb=peak, load_before=load, load_after=os.getloadavg()[0])
     return result
 
 
@@ -235,7 +260,7 @@ def main() -> None:
                 res = measure(kind, folder, piece, work / f"{kind}.torrent")
                 results[kind].append(res)
                 print(f"round {r + 1} {kind:11s} {res['bytes'] / res['seconds'] / 1e6:8.0f} MB/s  "
-                      f"{res['seconds']:6.2f} s  cpu {res['cpu']:6.2f} s  rss {res['peak_rss_mb']:6.0f} MB  "
+                      f"{res['seconds']:6.2f} s  cpu {res['cpu']:6.2f} s  pss {res['peak_pss_mb']:6.0f} MB  "
                       f"load {res['load_before']:.1f}", flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -248,14 +273,14 @@ def main() -> None:
             raise SystemExit("info-hash mismatch")
     summary = {}
     print()
-    print("| contender | best MB/s | median MB/s | best s | median s | CPU s (median) | peak RSS MB |")
+    print("| contender | best MB/s | median MB/s | best s | median s | CPU s (median) | peak PSS MB |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for kind, runs in results.items():
         secs = [x["seconds"] for x in runs]
         best, med = min(secs), statistics.median(secs)
         cpu = statistics.median(x["cpu"] for x in runs)
-        rss = max(x["peak_rss_mb"] for x in runs)
-        summary[kind] = {"best_s": best, "median_s": med, "cpu_s": cpu, "rss_mb": rss, "bytes": total,
+        rss = max(x["peak_pss_mb"] for x in runs)
+        summary[kind] = {"best_s": best, "median_s": med, "cpu_s": cpu, "pss_mb": rss, "bytes": total,
                          "runs": runs}
         print(f"| {kind} | {total / best / 1e6:,.0f} | {total / med / 1e6:,.0f} | {best:.2f} | {med:.2f} | "
               f"{cpu:.2f} | {rss:,.0f} |")

@@ -12,7 +12,6 @@ import shutil
 import sqlite3
 import subprocess
 import time
-import warnings
 from pathlib import Path
 
 import libtorrent as lt
@@ -462,3 +461,20 @@ def test_releases_folder_symlinked_out_is_refused(tmp_path):
     result = run_cli("pack", archive=arch.root)
     assert result.exit_code == 1 and "symbolic link" in result.stderr
     assert list((tmp_path / "elsewhere").iterdir()) == []
+
+
+def test_torrent_files_stay_below_the_size_clients_accept(tmp_path):
+    """libtorrent refuses .torrent files over 10 MB by default: cuts and piece sizes keep them under the limit."""
+    tracks = [(f"t{i:04d}{'q' * 20}", 60, bytes([i % 251]) * (200_000 + i), f"files/original/{i % 256:02x}/t{i}.opus")
+              for i in range(300)]
+    arch = _fake_archive(tmp_path / "archive", tracks)
+    limit = 64 * 1024
+    s = pack_archive(arch, settings=PackSettings(target_size=10**12, max_files=10**6, max_torrent_file_size=limit,
+                                                 verify=False))
+    assert s.files == 300 and len(s.torrents) > 1
+    for t in s.torrents:
+        data = (arch.root / t.torrent_file).read_bytes()
+        assert len(data) <= limit
+        lt.torrent_info(str(arch.root / t.torrent_file))
+    pieces = {t.piece_length for t in s.torrents}
+    assert max(pieces) > 16384          # pieces grew so that the hashes fit too

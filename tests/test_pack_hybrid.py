@@ -131,6 +131,18 @@ def test_piece_length_rule():
     assert hybrid.piece_length_for(10**13, [10**11] * 100, max_piece=4 << 20) == 4 << 20
 
 
+def test_metainfo_estimate_is_an_upper_bound_and_pieces_grow_to_fit(tmp_path):
+    entries = _files(tmp_path, SIZES)
+    for piece in (16384, 65536):
+        t = hybrid.build("tor", entries, piece)
+        estimate = hybrid.metainfo_estimate([("/".join(e.path), e.size) for e in entries], piece)
+        assert len(t.metainfo) <= estimate <= len(t.metainfo) + 4096
+    files = [(f"{i % 256:02x}/{'x' * 22}{i}.flac", 8_000_000) for i in range(20_000)]
+    piece = hybrid.fit_piece_length(files, 1 << 20, 8_000_000)
+    assert piece == 4 << 20 and hybrid.metainfo_estimate(files, piece) <= 8_000_000
+    assert hybrid.metainfo_estimate(files, piece // 2) > 8_000_000
+
+
 def test_bencode_round_trip_and_strictness():
     value = {"b": [1, -2, b"\x00\xff", "é"], "a": {"x": 0}}
     data = bencode.encode(value)

@@ -23,8 +23,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
-from pathlib import Path
+from dataclasses import dataclass
 from typing import Any
 
 from fonoteca.pack import bencode
@@ -32,7 +31,7 @@ from fonoteca.pack import bencode
 BLOCK = 16 * 1024
 MIN_PIECE = 16 * 1024
 MAX_PIECE = 64 * 1024 * 1024
-READ_CHUNK = 4 * 1024 * 1024          # bytes read per system call (rounded to whole pieces)
+READ_CHUNK = 1024 * 1024              # bytes read per system call (rounded to whole pieces)
 SPLIT_AT = 256 * 1024 * 1024          # files at least this big are hashed in segments on several threads
 SEGMENT = 64 * 1024 * 1024            # segment size (rounded to whole pieces)
 
@@ -49,7 +48,7 @@ class HashError(Exception):
     """A file could not be hashed as described (missing, not a regular file, wrong size, wrong sha256)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Entry:
     """One file of a torrent: its path inside the torrent (components, below the torrent's name), the file to read
     and its size. `sha256` (hex), when given, is checked against the bytes while they are hashed; with `digest`
@@ -66,7 +65,7 @@ class Entry:
         return bool(self.sha256) or self.digest
 
 
-@dataclass
+@dataclass(slots=True)
 class FileHashes:
     v1: bytes                  # SHA-1 of each piece of the file (last one zero-padded), concatenated
     root: bytes | None         # v2 pieces root (None for an empty file)
@@ -74,7 +73,7 @@ class FileHashes:
     sha256: str | None = None  # whole-file SHA-256 when it was checked
 
 
-@dataclass
+@dataclass(slots=True)
 class PlacedFile:
     """Where a file ended up in the torrent."""
 
@@ -129,6 +128,33 @@ def piece_length_for(total_size: int, sizes: Iterable[int] | None = None, *, max
     return piece
 
 
+# libtorrent (and so most clients) refuses to load a .torrent file over 10 MB by default (load_torrent_limits
+# max_buffer_size), and one of more than about 3 million bencoded items; a hybrid torrent costs per file about
+# twice its name plus FILE_OVERHEAD bytes (v1 entry, pad entry, v2 tree entry, piece layer key) and ~25 items.
+FILE_OVERHEAD = 200
+
+
+def file_overhead(name: str, size: int) -> int:
+    """Bytes one file adds to a hybrid .torrent besides its piece hashes (an upper estimate)."""
+    return 2 * len(name.encode("utf-8")) + FILE_OVERHEAD + len(str(size))
+
+
+def metainfo_estimate(files: Sequence[tuple[str, int]], piece: int) -> int:
+    """An upper estimate of the .torrent size for (path, size) files at this piece length."""
+    total = 1024
+    for name, size in files:
+        n = -(-size // piece)
+        total += file_overhead(name, size) + 20 * n + (32 * n if size > piece else 0)
+    return total
+
+
+def fit_piece_length(files: Sequence[tuple[str, int]], piece: int, max_metainfo: int) -> int:
+    """The piece length, doubled (up to 64 MiB) until the .torrent fits in max_metainfo bytes."""
+    while piece < MAX_PIECE and metainfo_estimate(files, piece) > max_metainfo:
+        piece *= 2
+    return piece
+
+
 def check_piece_length(piece: int) -> int:
     if piece < MIN_PIECE or piece > MAX_PIECE or piece & (piece - 1):
         raise ValueError(f"piece length {piece} is not a power of two between 16 KiB and 64 MiB")
@@ -177,6 +203,10 @@ def _buffer(size: int) -> memoryview:
 
 def _open(path: str) -> int:
     """Open a regular file for reading without following a symbolic link at its last component."""
+    return _open_sized(path)[0]
+
+
+def _open_sized(path: str) -> tuple[int, int]:
     try:
         fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0) | getattr(os, "O_CLOEXEC", 0))
     except OSError as exc:
@@ -185,7 +215,7 @@ def _open(path: str) -> int:
     if not stat.S_ISREG(st.st_mode):
         os.close(fd)
         raise HashError(f"{path}: not a regular file")
-    return fd
+    return fd, st.st_size
 
 
 def _hash_range(path: str, start: int, length: int, file_size: int, piece: int, whole: Any,
@@ -243,45 +273,45 @@ def _hash_range(path: str, start: int, length: int, file_size: int, piece: int, 
 
 
 def _check_size(path: str, size: int) -> int:
-    fd = _open(path)
-    actual = os.fstat(fd).st_size
+    fd, actual = _open_sized(path)
     if actual != size:
         os.close(fd)
         raise HashError(f"{path}: {actual:,} bytes on disk, {size:,} expected")
     return fd
 
 
-def hash_file(entry: Entry, piece: int) -> FileHashes:
-    """All hashes of one file, on the calling thread."""
-    if entry.size == 0:
-        os.close(_check_size(entry.source, 0))
-        hashes = FileHashes(b"", None, None, hashlib.sha256().hexdigest() if entry.whole else None)
-        _verify(entry, hashes.sha256 or "")
-        return hashes
-    fd = _check_size(entry.source, entry.size)
+def _hash_one(source: str, size: int, piece: int, expected: str | None, digest: bool) -> tuple:
+    """(v1, root, layer, sha256 hex or None) of one file, on the calling thread (plain values: cheap to pickle)."""
+    fd = _check_size(source, size)
+    whole = _sha256() if (expected or digest) else None
     try:
-        whole = _sha256() if entry.whole else None
-        v1, v2 = _hash_range(entry.source, 0, entry.size, entry.size, piece, whole, fd)
+        if size:
+            v1, v2 = _hash_range(source, 0, size, size, piece, whole, fd)
+        else:
+            v1, v2 = b"", []
     finally:
         os.close(fd)
-    hashes = _finish(entry, piece, v1, v2)
-    if whole is not None:
-        hashes.sha256 = whole.hexdigest()
-        _verify(entry, hashes.sha256)
-    return hashes
-
-
-def _finish(entry: Entry, piece: int, v1: bytes, v2: list[bytes]) -> FileHashes:
-    if entry.size <= piece:
-        return FileHashes(v1, merkle_root(v2, _pow2_at_least(len(v2))), None)
-    k = (piece // BLOCK).bit_length() - 1
-    return FileHashes(v1, merkle_root(v2, _pow2_at_least(len(v2)), k), b"".join(v2))
-
-
-def _verify(entry: Entry, digest: str) -> None:
-    if entry.sha256 and digest != entry.sha256.lower():
-        raise HashError(f"{entry.source}: sha256 {digest} does not match the catalog's {entry.sha256} "
+    sha = whole.hexdigest() if whole is not None else None
+    if expected and sha != expected.lower():
+        raise HashError(f"{source}: sha256 {sha} does not match the catalog's {expected} "
                         "(the stored file changed since it was ingested)")
+    if not size:
+        return b"", None, None, sha
+    root, layer = _root(size, piece, v2)
+    return v1, root, layer, sha
+
+
+def hash_file(entry: Entry, piece: int) -> FileHashes:
+    """All hashes of one file, on the calling thread."""
+    return FileHashes(*_hash_one(entry.source, entry.size, piece, entry.sha256, entry.digest))
+
+
+def _root(size: int, piece: int, v2: list[bytes]) -> tuple[bytes, bytes | None]:
+    """Pieces root and piece layer from the leaf hashes (files of one piece) or the piece hashes (longer files)."""
+    if size <= piece:
+        return merkle_root(v2, _pow2_at_least(len(v2))), None
+    k = (piece // BLOCK).bit_length() - 1
+    return merkle_root(v2, _pow2_at_least(len(v2)), k), b"".join(v2)
 
 
 # A task is a batch of consecutive work items, so that a pool of processes pays its per-task cost once per
@@ -295,12 +325,11 @@ def _run_batch(items: list[tuple], piece: int) -> list[tuple]:
     out = []
     for item in items:
         if item[0] == "file":
-            _, i, entry = item
-            out.append(("file", i, entry.size, hash_file(entry, piece)))
+            _, i, source, size, expected, digest = item
+            out.append(("file", i, size, _hash_one(source, size, piece, expected, digest)))
         else:
-            _, i, entry, start, length = item
-            out.append(("segment", i, length, (start, *_hash_range(entry.source, start, length, entry.size, piece,
-                                                                    None))))
+            _, i, source, size, start, length = item
+            out.append(("segment", i, length, (start, *_hash_range(source, start, length, size, piece, None))))
     return out
 
 
@@ -311,12 +340,13 @@ def _batches(entries: Sequence[Entry], piece: int) -> Iterator[list[tuple]]:
     for i, entry in enumerate(entries):
         if entry.size >= SPLIT_AT and not entry.whole:
             os.close(_check_size(entry.source, entry.size))  # type and size checked up front
-            items = [("segment", i, entry, s, min(segment, entry.size - s)) for s in range(0, entry.size, segment)]
+            items = [("segment", i, entry.source, entry.size, s, min(segment, entry.size - s))
+                     for s in range(0, entry.size, segment)]
         else:
-            items = [("file", i, entry)]
+            items = [("file", i, entry.source, entry.size, entry.sha256, entry.digest)]
         for item in items:
             batch.append(item)
-            size += item[4] if item[0] == "segment" else entry.size
+            size += item[5] if item[0] == "segment" else entry.size
             if size >= BATCH_BYTES or len(batch) >= BATCH_FILES:
                 yield batch
                 batch, size = [], 0
@@ -369,7 +399,7 @@ class Hasher:
     def start(self) -> "Hasher":
         """Start the workers now (they are started on first use otherwise)."""
         if self.workers > 1:
-            list(self._executor().map(abs, range(self.workers)))
+            self._executor()
         return self
 
     def _executor(self) -> Any:
@@ -379,11 +409,20 @@ class Hasher:
                 self.mode = "thread"
                 self._pool = ThreadPoolExecutor(max_workers=self.workers, thread_name_prefix="hash")
             else:
+                import gc
                 import multiprocessing
                 from concurrent.futures import ProcessPoolExecutor
 
                 self._pool = ProcessPoolExecutor(max_workers=self.workers,
                                                  mp_context=multiprocessing.get_context(method))
+                if method == "fork":
+                    # Forked workers would copy every page of the parent's objects the first time their garbage
+                    # collector walks them; frozen objects are left alone. The workers are forked right here.
+                    gc.freeze()
+                    try:
+                        list(self._pool.map(abs, range(self.workers)))
+                    finally:
+                        gc.unfreeze()
         return self._pool
 
     @property
@@ -435,7 +474,7 @@ def _collect(entries: Sequence[Entry], piece: int, results: list, segments: dict
     for kind, i, length, value in batch:
         done += length
         if kind == "file":
-            results[i] = value
+            results[i] = FileHashes(*value)
             continue
         parts = segments.setdefault(i, [])
         parts.append(value)
@@ -443,7 +482,7 @@ def _collect(entries: Sequence[Entry], piece: int, results: list, segments: dict
             parts.sort(key=lambda p: p[0])
             v1 = b"".join(p[1] for p in parts)
             v2 = [h for p in parts for h in p[2]]
-            results[i] = _finish(entries[i], piece, v1, v2)
+            results[i] = FileHashes(v1, *_root(entries[i].size, piece, v2))
             del segments[i]
     if on_bytes and done:
         on_bytes(done)
@@ -460,22 +499,21 @@ def order(entries: Iterable[Entry]) -> list[Entry]:
     """Entries in torrent order (the v2 file tree's: components compared as UTF-8 bytes). Refuses layouts where a
     name is both a file and a folder, or where libtorrent's v1 order (whole paths compared) would differ."""
     ordered = sorted(entries, key=_sort_key)
-    seen: set[tuple[str, ...]] = set()
+    prev: tuple[str, ...] | None = None
+    prev_joined = b""
     for e in ordered:
         if not e.path or any(not c or c in (".", "..") or "/" in c for c in e.path):
             raise ValueError(f"bad path in torrent: {e.path!r}")
-        if e.path in seen:
-            raise ValueError(f"duplicate path in torrent: {'/'.join(e.path)}")
-        seen.add(e.path)
-    files = {e.path for e in ordered}
-    for e in ordered:
-        for cut in range(1, len(e.path)):
-            if e.path[:cut] in files:
-                raise ValueError(f"{'/'.join(e.path[:cut])} is both a file and a folder")
-    joined = ["/".join(e.path).encode("utf-8") for e in ordered]
-    if joined != sorted(joined):
-        raise ValueError("paths whose order differs between whole-path and per-folder comparison "
-                         "(a file name sorting between a folder name and its '/') are not supported")
+        joined = "/".join(e.path).encode("utf-8")
+        if prev is not None:  # sorted, so checking neighbours is enough
+            if e.path == prev:
+                raise ValueError(f"duplicate path in torrent: {joined.decode()}")
+            if e.path[:len(prev)] == prev:
+                raise ValueError(f"{'/'.join(prev)} is both a file and a folder")
+            if joined <= prev_joined:
+                raise ValueError("paths whose order differs between whole-path and per-folder comparison "
+                                 "(a file name sorting between a folder name and its '/') are not supported")
+        prev, prev_joined = e.path, joined
     return ordered
 
 
@@ -493,70 +531,62 @@ def build(name: str, entries: Iterable[Entry], piece_length: int, *, trackers: S
 
 def assemble(name: str, ordered: Sequence[Entry], hashes: Sequence[FileHashes], piece_length: int, *,
              trackers: Sequence[str] = (), web_seeds: Sequence[str] = (), created_by: str = "Fonoteca") -> Torrent:
-    """The metainfo for files already in torrent order and hashed."""
+    """The metainfo for files already in torrent order and hashed. Written straight into one buffer per part
+    (about two copies of the metainfo at the peak, whatever the number of files)."""
     if not ordered:
         raise ValueError("a torrent needs at least one file")
     piece = piece_length
+    info = bytearray(b"d9:file tree")
+    _tree_into(info, [(e.path, e.size, h.root) for e, h in zip(ordered, hashes)], 0)
+    info += b"5:filesl"
     placed: list[PlacedFile] = []
-    files_v1 = bytearray(b"l")
     index = offset = 0
     for entry, h in zip(ordered, hashes):
         placed.append(PlacedFile("/".join(entry.path), index, offset, entry.size, h.root, entry))
-        files_v1 += b"d6:length" + b"i%de" % entry.size + b"4:path"
-        bencode.encode_into(files_v1, list(entry.path))
-        files_v1 += b"e"
+        info += b"d6:lengthi%de4:path" % entry.size
+        bencode.encode_into(info, entry.path)
+        info += b"e"
         index += 1
         offset += entry.size
         gap = -entry.size % piece if entry.size else 0
         if gap:
-            files_v1 += b"d4:attr1:p6:length" + b"i%de" % gap + b"4:path"
-            bencode.encode_into(files_v1, [".pad", str(gap)])
-            files_v1 += b"e"
+            digits = b"%d" % gap
+            info += b"d4:attr1:p6:lengthi%se4:pathl4:.pad%d:%see" % (digits, len(digits), digits)
             index += 1
             offset += gap
-    files_v1 += b"e"
-    pieces = b"".join(h.v1 for h in hashes)
     num_pieces = offset // piece
-    if len(pieces) != 20 * num_pieces:
+    if sum(len(h.v1) for h in hashes) != 20 * num_pieces:
         raise AssertionError("v1 piece count does not match the padded size")
-
-    tree = bytearray()
-    _tree_into(tree, [(e.path, e.size, h.root) for e, h in zip(ordered, hashes)], 0)
-
-    info = bytearray(b"d")
-    info += b"9:file tree" + tree
-    info += b"5:files" + files_v1
-    info += b"12:meta versioni2e"
-    info += b"4:name"
+    info += b"e12:meta versioni2e4:name"
     bencode.encode_into(info, name)
-    info += b"12:piece length" + b"i%de" % piece
-    info += b"6:pieces"
-    bencode.encode_into(info, pieces)
+    info += b"12:piece lengthi%de6:pieces%d:" % (piece, 20 * num_pieces)
+    for h in hashes:
+        info += h.v1
     info += b"e"
-    info_bytes = bytes(info)
 
-    top = bytearray(b"d")
+    head = bytearray(b"d")
     if trackers:
-        top += b"8:announce"
-        bencode.encode_into(top, trackers[0])
+        head += b"8:announce"
+        bencode.encode_into(head, trackers[0])
         if len(trackers) > 1:
-            top += b"13:announce-list"
-            bencode.encode_into(top, [[t] for t in trackers])
-    top += b"10:created by"
-    bencode.encode_into(top, created_by)
-    top += b"4:info" + info_bytes
-    layers = sorted((h.root, h.layer) for h in hashes if h.layer)
-    top += b"12:piece layersd"
-    for root, layer in layers:
-        top += b"32:" + root
-        bencode.encode_into(top, layer)
-    top += b"e"
+            head += b"13:announce-list"
+            bencode.encode_into(head, [[t] for t in trackers])
+    head += b"10:created by"
+    bencode.encode_into(head, created_by)
+    head += b"4:info"
+    tail = bytearray(b"12:piece layersd")
+    for root, layer in sorted((h.root, h.layer) for h in hashes if h.layer):
+        tail += b"32:" + root  # type: ignore[operator]
+        bencode.encode_into(tail, layer)
+    tail += b"e"
     if web_seeds:
-        top += b"8:url-list"
-        bencode.encode_into(top, list(web_seeds))
-    top += b"e"
-    return Torrent(name, piece, bytes(top), hashlib.sha1(info_bytes).hexdigest(),
-                   hashlib.sha256(info_bytes).hexdigest(), placed, sum(e.size for e in ordered), num_pieces)
+        tail += b"8:url-list"
+        bencode.encode_into(tail, list(web_seeds))
+    tail += b"e"
+    v1, v2 = hashlib.sha1(info).hexdigest(), hashlib.sha256(info).hexdigest()
+    metainfo = b"".join((head, info, tail))
+    del info
+    return Torrent(name, piece, metainfo, v1, v2, placed, sum(e.size for e in ordered), num_pieces)
 
 
 def _tree_into(out: bytearray, items: list[tuple[tuple[str, ...], int, bytes | None]], depth: int) -> None:

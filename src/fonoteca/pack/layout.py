@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
 from fonoteca.catalog.ids import NAMESPACE_NAMES
-from fonoteca.pack import paths
+from fonoteca.pack import hybrid, paths
 from fonoteca.pack.settings import Band, PackSettings
 
 TIER_NAMES = {1: "compact", 2: "original"}
 
 
-@dataclass
+@dataclass(slots=True)
 class Candidate:
     """A stored file not released yet (files joined with tracks)."""
 
@@ -34,6 +34,7 @@ class Candidate:
     popularity: int        # 0-100 (NULL counts as 0)
     listens: float = 0.0   # estimated listens covered (own + tracks it stands for)
     tracks: int = 1        # catalog tracks covered
+    source: object = None  # the checked real path of the stored file (set by pack)
 
     @property
     def ns_name(self) -> str:
@@ -80,27 +81,37 @@ def torrent_name(collection: str, band: Band, seq: int, first: Candidate, last: 
 
 def plan(candidates: Iterable[Candidate], settings: PackSettings, collection: str,
          next_seq: dict[str, int]) -> list[PlannedTorrent]:
-    """Group by band (in the settings' order), sort by popularity (high first) then id, cut by size and count."""
+    """Group by band (in the settings' order), sort by popularity (high first) then id, and cut (see cut())."""
     by_band: dict[Band, list[Candidate]] = {b: [] for b in settings.bands}
     for c in candidates:
         by_band[settings.band_of(c.popularity)].append(c)
     out: list[PlannedTorrent] = []
     for band in settings.bands:
         files = sorted(by_band[band], key=lambda c: c.order_key)
-        seq = next_seq.get(band.name, 1)
-        current: list[Candidate] = []
-        size = 0
-        for c in files:
-            if current and (size + c.size > settings.target_size or len(current) >= settings.max_files):
-                out.append(_torrent(collection, band, seq, current))
-                seq += 1
-                current, size = [], 0
-            current.append(c)
-            size += c.size
-        if current:
-            out.append(_torrent(collection, band, seq, current))
-            seq += 1
+        out.extend(cut(files, band, settings, collection, next_seq.get(band.name, 1)))
     return out
+
+
+def cut(files: Iterable[Candidate], band: Band, settings: PackSettings, collection: str,
+        seq: int) -> Iterator[PlannedTorrent]:
+    """Cut one band's files (already in release order) into torrents, one at a time: a torrent ends before a file
+    that would take it past the target size, the file count, or 60% of the .torrent size limit in per-file
+    entries (the rest is left for the piece hashes)."""
+    max_entries = int(settings.max_torrent_file_size * 0.6)
+    current: list[Candidate] = []
+    size = entries = 0
+    for c in files:
+        cost = hybrid.file_overhead("00/" + file_name(c) + "~99", c.size)
+        if current and (size + c.size > settings.target_size or len(current) >= settings.max_files
+                        or entries + cost > max_entries):
+            yield _torrent(collection, band, seq, current)
+            seq += 1
+            current, size, entries = [], 0, 0
+        current.append(c)
+        size += c.size
+        entries += cost
+    if current:
+        yield _torrent(collection, band, seq, current)
 
 
 def _torrent(collection: str, band: Band, seq: int, files: list[Candidate]) -> PlannedTorrent:

@@ -25,13 +25,12 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import orjson
 import zstandard
 
@@ -214,31 +213,50 @@ def stored_source(archive_root: Path, files_root: Path, rel: str) -> Path | str:
 # ------------------------------------------------------------------------------------------------ catalog reads
 
 
-def _candidates(conn: sqlite3.Connection, archive: Archive) -> list[layout.Candidate]:
-    rows = conn.execute(
-        "SELECT f.rowid, f.track, f.tier, f.path, f.size, f.sha256, t.ns, t.id, t.isrc, coalesce(t.popularity, 0), "
-        "p.listens, tp.plays FROM files f JOIN tracks t ON t.rowid = f.track "
-        "LEFT JOIN plan p ON p.track = f.track LEFT JOIN track_plays tp ON tp.track = f.track "
-        "WHERE NOT EXISTS (SELECT 1 FROM torrent_files tf WHERE tf.file = f.rowid) ORDER BY f.rowid"
-    ).fetchall()
-    if not rows:
-        return []
+_UNRELEASED = ("FROM files f JOIN tracks t ON t.rowid = f.track "
+               "WHERE NOT EXISTS (SELECT 1 FROM torrent_files tf WHERE tf.file = f.rowid)")
+
+
+def _pending(conn: sqlite3.Connection) -> tuple[int, int]:
+    """Files not released yet and their bytes."""
+    n, size = conn.execute(f"SELECT count(*), coalesce(sum(f.size), 0) {_UNRELEASED}").fetchone()
+    return int(n), int(size)
+
+
+def _open_reader(archive: Archive) -> sqlite3.Connection:
+    """A second, read-only connection that streams the files to release from one snapshot while the main one writes
+    each torrent's rows; sorts spill to disk, not memory. Same-ISRC coverage is summed once into a temp table."""
+    reader = archive.connect(readonly=True)
+    reader.execute("PRAGMA temp_store=FILE")
+    reader.execute("BEGIN")
+    reader.execute("CREATE TEMP TABLE pack_covered (rep INTEGER PRIMARY KEY, n INTEGER, listens REAL)")
+    reader.execute("INSERT INTO pack_covered SELECT rep, count(*), sum(listens) FROM plan WHERE rep IS NOT NULL "
+                   "GROUP BY rep")
+    return reader
+
+
+def _band_candidates(reader: sqlite3.Connection, archive: Archive, low: int, high: int) -> Iterator[layout.Candidate]:
+    """The unreleased files of one popularity band in release order (popularity high to low, then track id,
+    namespace, tier, file), streamed, with their estimated listens covered: the plan's, else the listen
+    model's, plus those of the tracks they stand for (same ISRC)."""
+    import numpy as np
+
     from fonoteca.plan import listens as listen_mod
 
     model = listen_mod.from_config(archive.config)
-    covered: dict[int, tuple[int, float]] = {}
-    for rep, n, total in conn.execute("SELECT rep, count(*), sum(listens) FROM plan WHERE rep IS NOT NULL GROUP BY rep"):
-        covered[int(rep)] = (int(n), float(total or 0.0))
-    pops = np.array([r[9] for r in rows], dtype=np.float64)
-    plays = np.array([-1 if r[11] is None else r[11] for r in rows], dtype=np.float64)
-    estimate = model.listens(pops, plays)
-    out = []
-    for i, (rowid, track, tier, rel, size, sha, ns, tid, isrc, pop, listens, _) in enumerate(rows):
-        own = float(listens) if listens is not None else float(estimate[i])
-        n, extra = covered.get(int(track), (0, 0.0))
-        out.append(layout.Candidate(int(rowid), int(track), int(tier), rel, int(size), sha, int(ns), str(tid), isrc,
-                                    max(0, min(100, int(pop))), own + extra, 1 + n))
-    return out
+    rows = reader.execute(
+        "SELECT f.rowid, f.track, f.tier, f.path, f.size, f.sha256, t.ns, t.id, t.isrc, "
+        "max(0, min(100, coalesce(t.popularity, 0))) AS pop, p.listens, tp.plays, c.n, c.listens "
+        "FROM files f JOIN tracks t ON t.rowid = f.track LEFT JOIN plan p ON p.track = f.track "
+        "LEFT JOIN track_plays tp ON tp.track = f.track LEFT JOIN temp.pack_covered c ON c.rep = f.track "
+        "WHERE NOT EXISTS (SELECT 1 FROM torrent_files tf WHERE tf.file = f.rowid) AND pop BETWEEN ? AND ? "
+        "ORDER BY pop DESC, t.id, t.ns, f.tier DESC, f.rowid", (low, high))
+    for rowid, track, tier, rel, size, sha, ns, tid, isrc, pop, listens, plays, n, extra in rows:
+        if listens is None:
+            listens = float(model.listens(np.array([pop], dtype=np.float64),
+                                          np.array([-1 if plays is None else plays], dtype=np.float64))[0])
+        yield layout.Candidate(int(rowid), int(track), int(tier), rel, int(size), sha, int(ns), str(tid), isrc,
+                               int(pop), float(listens) + float(extra or 0.0), 1 + int(n or 0))
 
 
 def _recover(conn: sqlite3.Connection, folder: Path) -> list[str]:
@@ -323,87 +341,92 @@ def pack(archive: Archive, *, name: str | None = None, settings: PackSettings | 
     return summary
 
 
+def _usable(candidates: Iterator[layout.Candidate], root: Path, files_root: Path,
+            skipped: list[dict[str, Any]]) -> Iterator[layout.Candidate]:
+    """The candidates whose stored file can be released (others are reported and stay unreleased)."""
+    for c in candidates:
+        where = stored_source(root, files_root, c.rel_path)
+        if isinstance(where, str) or c.size <= 0:
+            skipped.append({"file": c.rel_path, "track": c.id, "reason": where if isinstance(where, str) else "empty"})
+            continue
+        c.source = where
+        yield c
+
+
 def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name: str | None, settings: PackSettings,
                  on_progress: Progress | None, hasher: hybrid.Hasher) -> PackSummary:
     root = archive.root.resolve()
     files_root = Path(os.path.realpath(archive.dir("files")))
-    candidates = _candidates(conn, archive)
     summary = PackSummary(release=None)
-    usable: list[layout.Candidate] = []
-    sources: dict[int, Path] = {}
-    for c in candidates:
-        where = stored_source(root, files_root, c.rel_path)
-        if isinstance(where, str):
-            summary.skipped.append({"file": c.rel_path, "track": c.id, "reason": where})
-            continue
-        if c.size <= 0:
-            summary.skipped.append({"file": c.rel_path, "track": c.id, "reason": "empty file"})
-            continue
-        sources[c.file] = where
-        usable.append(c)
-    if not usable:
+    pending, total = _pending(conn)
+    if not pending:
         return summary
     release = _release_name(conn, folder, archive.collection, name)
     next_seq = {band: int(seq) + 1 for band, seq in
                 conn.execute("SELECT band, max(seq) FROM torrents WHERE band IS NOT NULL GROUP BY band")}
-    planned = layout.plan(usable, settings, archive.collection, next_seq)
     taken = {n for (n,) in conn.execute("SELECT name FROM torrents")}
-    for t in planned:
-        if t.name in taken:
-            raise FonotecaError(f"a torrent named {t.name} exists already (catalog edited by hand?)")
-
     build = folder / f".{release}.building"
-    build.mkdir()
+    (build / "torrents").mkdir(parents=True)
+    (build / "data").mkdir()
+    created = now()
+    conn.execute("BEGIN IMMEDIATE")
+    release_id = conn.execute(
+        "INSERT INTO releases (name, created_at, status, settings, files, bytes, torrents) "
+        "VALUES (?, ?, 'building', ?, 0, 0, 0)", (release, created, orjson.dumps(settings.as_dict()).decode())).lastrowid
+    conn.execute("COMMIT")
     summary.release = release
+    done = 0
+
+    def advance(n: int) -> None:
+        nonlocal done
+        done += n
+        if on_progress:
+            on_progress("hash", done, total)
+
     try:
-        _link_payload(build, planned, sources)
-        created = now()
-        total = sum(t.data_size for t in planned)
-        done = 0
-
-        def advance(n: int) -> None:
-            nonlocal done
-            done += n
-            if on_progress:
-                on_progress("hash", done, total)
-
         if on_progress:
             on_progress("hash", 0, total)
-        built: list[tuple[layout.PlannedTorrent, hybrid.Torrent]] = []
         hash_started = time.perf_counter()
         web_seeds = listing.web_seeds_for(settings, release)
-        for t in planned:
-            entries = [hybrid.Entry((folder_name, file_name), str(build / "data" / t.name / folder_name / file_name),
-                                    c.size, c.sha256 if settings.verify else None)
-                       for c, (folder_name, file_name) in zip(t.files, t.paths)]
-            piece = settings.piece_size or hybrid.piece_length_for(
-                t.data_size, (c.size for c in t.files), max_piece=settings.max_piece_size)
+        reader = _open_reader(archive)
+        with open(build / "manifest.jsonl.zst", "xb") as raw, \
+                open(build / "manifest-sha256.txt", "x", encoding="utf-8") as sums:
+            manifest = zstandard.ZstdCompressor(level=10).stream_writer(raw, closefd=False)
             try:
-                torrent = hybrid.build(t.name, entries, piece, trackers=settings.trackers, web_seeds=web_seeds,
-                                       created_by=CREATED_BY, hasher=hasher, on_bytes=advance)
-            except hybrid.HashError as exc:
-                raise FonotecaError(f"cannot pack: {exc}") from None
-            check_with_libtorrent(torrent)
-            _write_file(build / "torrents" / f"{t.name}.torrent", torrent.metainfo)
-            built.append((t, torrent))
+                for band in settings.bands:
+                    files = _usable(_band_candidates(reader, archive, band.low, band.high), root, files_root,
+                                    summary.skipped)
+                    for t in layout.cut(files, band, settings, archive.collection, next_seq.get(band.name, 1)):
+                        if t.name in taken:
+                            raise FonotecaError(f"a torrent named {t.name} exists already (catalog edited by hand?)")
+                        torrent = _make_torrent(build, t, settings, web_seeds, hasher, advance)
+                        _insert_torrent(conn, release_id, t, torrent, created)
+                        for line, check in _manifest(t, torrent):
+                            manifest.write(line)
+                            sums.write(check)
+                        summary.torrents.append(_summary(t, torrent, release, settings))
+                        summary.files += len(torrent.files)
+                        summary.bytes += torrent.data_size
+            finally:
+                reader.close()
+            manifest.flush(zstandard.FLUSH_FRAME)
+            raw.flush()
+            os.fsync(raw.fileno())
+            sums.flush()
+            os.fsync(sums.fileno())
         summary.hash_seconds = time.perf_counter() - hash_started
-
-        manifest_lines, sums = _manifest(built)
-        manifest = zstandard.ZstdCompressor(level=10).compress(b"".join(manifest_lines))
-        _write_file(build / "manifest.jsonl.zst", manifest)
-        _write_file(build / "manifest-sha256.txt", "".join(sums).encode("utf-8"))
-
-        release_id = _insert_release(conn, release, settings, created, built)
-        for t, torrent in built:
-            summary.torrents.append(_summary(t, torrent, release, settings))
-        summary.files = sum(len(t.files) for t, _ in built)
-        summary.bytes = sum(torrent.data_size for _, torrent in built)
+        if not summary.torrents:  # every pending file was skipped: no release
+            shutil.rmtree(build)
+            _recover(conn, folder)
+            summary.release = None
+            return summary
+        conn.execute("UPDATE releases SET files = ?, bytes = ?, torrents = ? WHERE rowid = ?",
+                     (summary.files, summary.bytes, len(summary.torrents), release_id))
 
         if on_progress:
             on_progress("metadata", 0, 1)
-        meta = _metadata_torrent(archive, conn, folder, build, release, release_id, settings, created, hasher)
-        summary.metadata = meta
-
+        summary.metadata = _metadata_torrent(archive, conn, folder, build, release, release_id, settings, created,
+                                             hasher)
         own = listing.records(conn, settings, release=release, building=release_id)
         _write_file(build / "torrents.json", listing.dumps(own))
         final = folder / release
@@ -416,13 +439,32 @@ def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name:
         summary.root = str(final)
     except BaseException:
         shutil.rmtree(build, ignore_errors=True)
-        if summary.release is not None:
-            _recover(conn, folder)
+        _recover(conn, folder)
         raise
     listing.write_current_list(archive, conn, settings)
     if on_progress:
         on_progress("metadata", 1, 1)
     return summary
+
+
+def _make_torrent(build: Path, t: layout.PlannedTorrent, settings: PackSettings, web_seeds: list[str],
+                  hasher: hybrid.Hasher, advance: Callable[[int], None]) -> hybrid.Torrent:
+    """Link the torrent's payload, hash it, check that libtorrent reads it back alike, write the .torrent."""
+    _link_payload(build, t)
+    entries = [hybrid.Entry((a, b), str(build / "data" / t.name / a / b), c.size, c.sha256 if settings.verify else None)
+               for c, (a, b) in zip(t.files, t.paths)]
+    piece = settings.piece_size or hybrid.fit_piece_length(
+        [(f"{a}/{b}", c.size) for c, (a, b) in zip(t.files, t.paths)],
+        hybrid.piece_length_for(t.data_size, (c.size for c in t.files), max_piece=settings.max_piece_size),
+        settings.max_torrent_file_size)
+    try:
+        torrent = hybrid.build(t.name, entries, piece, trackers=settings.trackers, web_seeds=web_seeds,
+                               created_by=CREATED_BY, hasher=hasher, on_bytes=advance)
+    except hybrid.HashError as exc:
+        raise FonotecaError(f"cannot pack: {exc}") from None
+    check_with_libtorrent(torrent)
+    _write_file(build / "torrents" / f"{t.name}.torrent", torrent.metainfo)
+    return torrent
 
 
 def check_with_libtorrent(torrent: hybrid.Torrent) -> None:
@@ -444,71 +486,58 @@ def check_with_libtorrent(torrent: hybrid.Torrent) -> None:
                             "(a bug: please report it); nothing was published")
 
 
-def _link_payload(build: Path, planned: list[layout.PlannedTorrent], sources: dict[int, Path]) -> None:
+def _link_payload(build: Path, t: layout.PlannedTorrent) -> None:
     """Hard links to the stored files under data/TORRENT/FF/NAME (no copies)."""
-    data = build / "data"
-    for t in planned:
-        made: set[str] = set()
-        for c, (folder_name, file_name) in zip(t.files, t.paths):
-            target_dir = data / t.name / folder_name
-            if folder_name not in made:
-                target_dir.mkdir(parents=True, exist_ok=True)
-                made.add(folder_name)
-            try:
-                os.link(sources[c.file], target_dir / file_name, follow_symlinks=False)
-            except OSError as exc:
-                raise FonotecaError(
-                    f"cannot hard-link {c.rel_path} into the release ({exc.strerror}); releases/ must be on the same "
-                    "file system as files/ and the file system must support hard links") from None
+    made: set[str] = set()
+    for c, (folder_name, file_name) in zip(t.files, t.paths):
+        target_dir = build / "data" / t.name / folder_name
+        if folder_name not in made:
+            target_dir.mkdir(parents=True, exist_ok=True)
+            made.add(folder_name)
+        try:
+            os.link(c.source, target_dir / file_name, follow_symlinks=False)  # type: ignore[arg-type]
+        except OSError as exc:
+            raise FonotecaError(
+                f"cannot hard-link {c.rel_path} into the release ({exc.strerror}); releases/ must be on the same "
+                "file system as files/ and the file system must support hard links") from None
 
 
-def _manifest(built: list[tuple[layout.PlannedTorrent, hybrid.Torrent]]) -> tuple[list[bytes], list[str]]:
-    lines, sums = [], []
-    for t, torrent in built:
-        by_path = {f"{a}/{b}": c for c, (a, b) in zip(t.files, t.paths)}
-        for placed in torrent.files:
-            c = by_path[placed.path]
-            lines.append(orjson.dumps({
-                "id": c.id, "ns": c.ns_name, "isrc": c.isrc, "torrent": t.name, "btih": torrent.info_hash_v1,
-                "path": placed.path, "file_index": placed.index, "offset": placed.offset, "size": placed.size,
-                "sha256": c.sha256, "pieces_root": placed.root.hex() if placed.root else None,
-                "tier": layout.TIER_NAMES.get(c.tier, str(c.tier)), "popularity": c.popularity, "band": t.band.name,
-            }) + b"\n")
-            sums.append(f"{c.sha256}  data/{t.name}/{placed.path}\n")
-    return lines, sums
+def _manifest(t: layout.PlannedTorrent, torrent: hybrid.Torrent) -> Iterator[tuple[bytes, str]]:
+    """Manifest lines (JSON) and sha256sum lines of one torrent, in file index order."""
+    by_path = {f"{a}/{b}": c for c, (a, b) in zip(t.files, t.paths)}
+    for placed in torrent.files:
+        c = by_path[placed.path]
+        yield orjson.dumps({
+            "id": c.id, "ns": c.ns_name, "isrc": c.isrc, "torrent": t.name, "btih": torrent.info_hash_v1,
+            "path": placed.path, "file_index": placed.index, "offset": placed.offset, "size": placed.size,
+            "sha256": c.sha256, "pieces_root": placed.root.hex() if placed.root else None,
+            "tier": layout.TIER_NAMES.get(c.tier, str(c.tier)), "popularity": c.popularity, "band": t.band.name,
+        }) + b"\n", f"{c.sha256}  data/{t.name}/{placed.path}\n"
 
 
-def _insert_release(conn: sqlite3.Connection, release: str, settings: PackSettings, created: str,
-                    built: list[tuple[layout.PlannedTorrent, hybrid.Torrent]]) -> int:
+def _insert_torrent(conn: sqlite3.Connection, release_id: int, t: layout.PlannedTorrent, torrent: hybrid.Torrent,
+                    created: str) -> None:
+    by_path = {f"{a}/{b}": c for c, (a, b) in zip(t.files, t.paths)}
     conn.execute("BEGIN IMMEDIATE")
     try:
-        release_id = conn.execute(
-            "INSERT INTO releases (name, created_at, status, settings, files, bytes, torrents) "
-            "VALUES (?, ?, 'building', ?, ?, ?, ?)",
-            (release, created, orjson.dumps(settings.as_dict()).decode(), sum(len(t.files) for t, _ in built),
-             sum(tr.data_size for _, tr in built), len(built))).lastrowid
-        for t, torrent in built:
-            ordered = sorted(t.files, key=lambda c: c.order_key)
-            torrent_id = conn.execute(
-                "INSERT INTO torrents (release, name, kind, band, seq, btih, btmh, piece_length, num_files, data_size, "
-                "torrent_size, tracks, listens, pop_min, pop_max, first_id, last_id, added_at) "
-                "VALUES (?, ?, 'data', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (release_id, t.name, t.band.name, t.seq, torrent.info_hash_v1, torrent.info_hash_v2,
-                 torrent.piece_length, len(torrent.files), torrent.data_size, len(torrent.metainfo),
-                 sum(c.tracks for c in t.files), float(sum(c.listens for c in t.files)),
-                 min(c.popularity for c in t.files), max(c.popularity for c in t.files), ordered[0].id, ordered[-1].id,
-                 created)).lastrowid
-            by_path = {f"{a}/{b}": c for c, (a, b) in zip(t.files, t.paths)}
-            conn.executemany(
-                "INSERT INTO torrent_files (torrent, idx, file, track, path, offset, size, sha256, root) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [(torrent_id, p.index, by_path[p.path].file, by_path[p.path].track, p.path, p.offset, p.size,
-                  by_path[p.path].sha256, p.root.hex() if p.root else None) for p in torrent.files])
+        torrent_id = conn.execute(
+            "INSERT INTO torrents (release, name, kind, band, seq, btih, btmh, piece_length, num_files, data_size, "
+            "torrent_size, tracks, listens, pop_min, pop_max, first_id, last_id, added_at) "
+            "VALUES (?, ?, 'data', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (release_id, t.name, t.band.name, t.seq, torrent.info_hash_v1, torrent.info_hash_v2,
+             torrent.piece_length, len(torrent.files), torrent.data_size, len(torrent.metainfo),
+             sum(c.tracks for c in t.files), float(sum(c.listens for c in t.files)),
+             min(c.popularity for c in t.files), max(c.popularity for c in t.files), t.files[0].id, t.files[-1].id,
+             created)).lastrowid
+        conn.executemany(
+            "INSERT INTO torrent_files (torrent, idx, file, track, path, offset, size, sha256, root) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [(torrent_id, p.index, by_path[p.path].file, by_path[p.path].track, p.path, p.offset, p.size,
+              by_path[p.path].sha256, p.root.hex() if p.root else None) for p in torrent.files])
         conn.execute("COMMIT")
     except BaseException:
         conn.execute("ROLLBACK")
         raise
-    return int(release_id)
 
 
 def _summary(t: layout.PlannedTorrent, torrent: hybrid.Torrent, release: str, settings: PackSettings) -> TorrentSummary:
@@ -570,7 +599,10 @@ def _metadata_torrent(archive: Archive, conn: sqlite3.Connection, folder: Path, 
     _write_file(payload / "torrents.json", listing.dumps(listing.records(conn, settings, building=release_id)))
     entries = [hybrid.Entry((p.name,), str(p), p.stat().st_size, digest=True) for p in sorted(payload.iterdir())]
     total = sum(e.size for e in entries)
-    piece = hybrid.piece_length_for(total, [e.size for e in entries], max_piece=settings.max_piece_size)
+    piece = hybrid.fit_piece_length([(e.path[0], e.size) for e in entries],
+                                    hybrid.piece_length_for(total, [e.size for e in entries],
+                                                            max_piece=settings.max_piece_size),
+                                    settings.max_torrent_file_size)
     ordered = hybrid.order(entries)
     hashes = hybrid.hash_files(ordered, piece, hasher=hasher)
     web_seeds = listing.web_seeds_for(settings, release)

@@ -6,7 +6,9 @@
     target_size = "200GB"     # a torrent is cut before it would pass this many bytes of files ...
     max_files = 20000         # ... or this many files (clients slow down with many more per torrent)
     piece_size = "auto"       # or a power of two such as "1MiB" (auto: from the torrent and file sizes)
-    max_piece_size = "16MiB"  # the largest piece auto picks
+    max_piece_size = "16MiB"  # the largest piece auto picks for the pieces count rule
+    max_torrent_file_size = "8MB"  # cut torrents and grow pieces so every .torrent stays below this (libtorrent
+                              # clients refuse to load .torrent files over 10 MB unless their limit is raised)
     trackers = []             # announce URLs (BEP 12: one tier each, in order)
     web_seeds = []            # BEP 19 URLs of the folder that holds the torrent folders; "{release}" is replaced
                               # by the release name, e.g. "https://example.org/releases/{release}/data/"
@@ -34,6 +36,7 @@ DEFAULT_BANDS = ("50-100", "40-49", "30-39", "20-29", "10-19", "1-9", "0")
 DEFAULT_TARGET_SIZE = 200 * 1000**3
 DEFAULT_MAX_FILES = 20_000
 DEFAULT_MAX_PIECE = 16 * 1024**2
+DEFAULT_MAX_TORRENT_FILE = 8 * 1000**2
 
 
 @dataclass(frozen=True)
@@ -56,6 +59,7 @@ class PackSettings:
     max_files: int = DEFAULT_MAX_FILES
     piece_size: int | None = None            # None: auto
     max_piece_size: int = DEFAULT_MAX_PIECE
+    max_torrent_file_size: int = DEFAULT_MAX_TORRENT_FILE
     trackers: tuple[str, ...] = ()
     web_seeds: tuple[str, ...] = ()
     torrent_url: str = ""
@@ -78,7 +82,8 @@ class PackSettings:
     def fingerprint(self) -> dict[str, Any]:
         """What decides the torrents' contents and info-hashes (stored with each release)."""
         return {"bands": [b.name for b in self.bands], "target_size": self.target_size, "max_files": self.max_files,
-                "piece_size": self.piece_size or "auto", "max_piece_size": self.max_piece_size}
+                "piece_size": self.piece_size or "auto", "max_piece_size": self.max_piece_size,
+                "max_torrent_file_size": self.max_torrent_file_size}
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -103,6 +108,8 @@ class PackSettings:
                 values["piece_size"] = _piece(section["piece_size"], "piece_size")
             if "max_piece_size" in section:
                 values["max_piece_size"] = _piece(section["max_piece_size"], "max_piece_size")
+            if "max_torrent_file_size" in section:
+                values["max_torrent_file_size"] = _size(section["max_torrent_file_size"], "max_torrent_file_size")
             if "trackers" in section:
                 values["trackers"] = tuple(_urls(section["trackers"], "trackers", ("http", "https", "udp", "ws", "wss")))
             if "web_seeds" in section:
@@ -125,6 +132,8 @@ class PackSettings:
     def check(self) -> None:
         if self.target_size <= 0:
             raise FonotecaError("[pack] target_size must be positive")
+        if self.max_torrent_file_size < 64 * 1024:
+            raise FonotecaError("[pack] max_torrent_file_size must be at least 64kB")
         if self.max_files < 1:
             raise FonotecaError("[pack] max_files must be at least 1")
         if self.workers < 0:
