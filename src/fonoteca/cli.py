@@ -46,7 +46,9 @@ def _root(
 def _register_stages() -> None:
     from fonoteca.catalog import cli as catalog_cli
     from fonoteca.cluster import cli as cluster_cli
+    from fonoteca.features import cli as features_cli
     from fonoteca.ingest import cli as ingest_cli
+    from fonoteca.mirror import cli as mirror_cli
     from fonoteca.pack import cli as pack_cli
     from fonoteca.plan import cli as plan_cli
     from fonoteca.search import cli as search_cli
@@ -61,6 +63,8 @@ def _register_stages() -> None:
     search_cli.register(app)
     web_cli.register(app)
     cluster_cli.register(app)
+    mirror_cli.register(app)
+    features_cli.register(app)
 
 
 _register_stages()

@@ -1,0 +1,79 @@
+"""`fonoteca features` and `fonoteca genre-map`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from fonoteca import archive as archive_mod
+from fonoteca.console import console, print_json, progress
+
+
+def _archive(ctx: typer.Context) -> archive_mod.Archive:
+    return archive_mod.open_archive(ctx.obj.get("archive") if ctx.obj else None)
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("features")
+    def features_cmd(
+        ctx: typer.Context,
+        workers: Optional[int] = typer.Option(None, "--workers", "-w", min=0,
+                                              help="Local worker processes (default: every core; 1: this process)."),
+        scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT",
+                                                help="Run the analysis on a Dask cluster (default: cluster.scheduler "
+                                                     "in fonoteca.toml)."),
+        force: bool = typer.Option(False, "--force", help="Analyse every file again, even when up to date."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    ) -> None:
+        """Compute audio features (tempo, loudness, dynamic range, brightness, flatness, onset rate, rhythmic
+        regularity, harmonic/percussive balance, key and mode) from every ingested track's stored file, in
+        parallel; stored in the catalog's track_features table. Imported features are kept as they are."""
+        from fonoteca.features.compute import compute_features
+
+        archive = _archive(ctx)
+        with progress() as bar:
+            task = bar.add_task("features", total=None, unit="files")
+
+            def started(total: int) -> None:
+                bar.update(task, total=total)
+
+            def advance(done: int, total: int, audio_seconds: float) -> None:
+                elapsed = bar.tasks[task].elapsed or 0.0
+                rt = audio_seconds / elapsed if elapsed > 0 else 0.0
+                bar.update(task, completed=done, description=f"features ({rt:.0f}x realtime)")
+
+            summary = compute_features(archive, workers=workers, scheduler=scheduler, force=force,
+                                       progress=advance, started=started)
+        if as_json:
+            print_json(summary.as_dict())
+            return
+        console.print(f"features: {summary.computed:,} computed, {summary.failed:,} failed, {summary.already:,} "
+                      f"already up to date, of {summary.tracks:,} tracks with files; "
+                      f"{summary.audio_seconds / 60:.1f} min of audio in {summary.seconds:.1f} s "
+                      f"({summary.realtime:.0f}x realtime, {summary.executor or 'nothing to do'})")
+        for error in summary.errors[:10]:
+            console.print(f"  failed: track {error['track']}: {error['error']}")
+
+    @app.command("genre-map")
+    def genre_map_cmd(
+        ctx: typer.Context,
+        out: Path = typer.Option(..., "--out", help="FILE.html (standalone page), FILE.png or FILE.svg."),
+        base_url: Optional[str] = typer.Option(None, "--base-url", metavar="URL",
+                                               help="Link each genre to URL/genres/NAME (the archive's website)."),
+        as_json: bool = typer.Option(False, "--json", help="Also print the map's data as JSON."),
+    ) -> None:
+        """Draw the genre map: every genre placed by how its tracks sound (computed features where present,
+        imported ones otherwise). Up: mechanical/electric, down: organic/acoustic; left: dense/atmospheric,
+        right: spiky/bouncy; colour: loudness (red), tonality (green), dynamics (blue)."""
+        from fonoteca.features.genremap import genre_map, write_genre_map
+
+        archive = _archive(ctx)
+        data = genre_map(archive)
+        path = write_genre_map(archive, out, base_url=base_url.rstrip("/") if base_url else None, data=data)
+        if as_json:
+            print_json(data)
+        else:
+            console.print(f"genre map: {data['count']:,} genres ({data['tracks']['computed']:,} tracks with computed "
+                          f"features, {data['tracks']['imported']:,} imported) written to {path}")
