@@ -1,0 +1,221 @@
+"""`fonoteca seed`, `mirror`, `fetch`, `verify [--repair]` and `coverage`."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.progress import (BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn,
+                           TransferSpeedColumn)
+
+from fonoteca.console import console, print_json
+from fonoteca.errors import FonotecaError
+
+PEER_HELP = "Connect to this peer directly (HOST:PORT, repeatable), besides trackers, DHT and web seeds."
+
+
+def _root(ctx: typer.Context, path: Optional[Path]) -> Path:
+    if path is not None:
+        return path
+    from fonoteca import archive as archive_mod
+
+    obj = ctx.find_root().obj or {}
+    return archive_mod.open_archive(obj.get("archive")).root
+
+
+def _peers(items: list[str]) -> list[tuple[str, int]]:
+    from fonoteca.mirror.session import parse_peer
+
+    return [parse_peer(p) for p in items]
+
+
+class _Bars:
+    """A progress bar per torrent and one overall: bytes, rate, ETA."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
+                                 DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(), console=console,
+                                 disable=not enabled)
+        self.tasks: dict[str, Any] = {}
+        self.overall = None
+
+    def __enter__(self) -> "_Bars":
+        self.progress.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.__exit__(*exc)
+
+    def tick(self, jobs: list, statuses: list) -> None:
+        if self.overall is None:
+            self.overall = self.progress.add_task("all torrents", total=None)
+        for j, st in zip(jobs, statuses):
+            if j.key not in self.tasks:
+                self.tasks[j.key] = self.progress.add_task(j.key[-48:], total=max(st.total_wanted, 1))
+            self.progress.update(self.tasks[j.key], completed=st.total_wanted_done, total=max(st.total_wanted, 1))
+        self.progress.update(self.overall, completed=sum(s.total_wanted_done for s in statuses),
+                             total=max(sum(s.total_wanted for s in statuses), 1))
+
+
+def _size(text: Optional[str]) -> Optional[int]:
+    if text is None:
+        return None
+    from fonoteca.plan.units import parse_size
+
+    return parse_size(text)
+
+
+def _print_report(report: Any) -> None:
+    for kind in ("missing", "corrupt", "extra"):
+        for p in report.of(kind):
+            pieces = f" pieces {','.join(map(str, p.pieces[:20]))}{'...' if len(p.pieces) > 20 else ''}" if p.pieces else ""
+            track = f" track {p.track}" if p.track else ""
+            console.print(f"{kind.upper():8} {p.release}/data/{p.path}{track}{pieces} ({p.reason})")
+    rate = report.bytes / report.seconds / 1e6 if report.seconds else 0
+    status = "[green]intact[/]" if report.ok else (f"[red]{len(report.of('missing'))} missing, "
+                                                   f"{len(report.of('corrupt'))} corrupt, "
+                                                   f"{len(report.of('extra'))} extra[/]")
+    console.print(f"{report.torrents} torrents, {report.files} files, {report.bytes:,} bytes in "
+                  f"{report.seconds:.1f} s ({rate:.0f} MB/s): {status}")
+
+
+def register(app: typer.Typer) -> None:
+    @app.command("seed")
+    def seed_cmd(
+        ctx: typer.Context,
+        listen: str = typer.Option("0.0.0.0:6881", "--listen", help="HOST:PORT to accept peers on."),
+        discovery: bool = typer.Option(False, "--discovery/--no-discovery",
+                                       help="Also use DHT, local peer discovery, UPnP and NAT-PMP."),
+        trust: bool = typer.Option(False, "--trust", help="Skip checking the data first (seed mode)."),
+        duration: Optional[float] = typer.Option(None, "--for", help="Stop after this many seconds."),
+        path: Optional[Path] = typer.Argument(None, help="Archive or mirror folder (default: the archive)."),
+    ) -> None:
+        """Seed every release torrent an archive or a mirror holds, until interrupted."""
+        from fonoteca.mirror import Seeder, seed_items
+
+        root = _root(ctx, path)
+        items = seed_items(root)
+        if not items:
+            raise FonotecaError(f"{root} holds no torrents to seed")
+        with Seeder(items, listen=listen, discovery=discovery, trust=trust) as s:
+            console.print(f"seeding {len(items)} torrents on port {s.port} (Ctrl-C to stop)")
+            t0 = time.monotonic()
+            try:
+                while duration is None or time.monotonic() - t0 < duration:
+                    time.sleep(1)
+            except KeyboardInterrupt:
+                pass
+            st = s.stats()
+            console.print(f"{st['seeding']}/{st['torrents']} seeding, {st['uploaded']:,} bytes uploaded")
+
+    @app.command("mirror")
+    def mirror_cmd(
+        source: str = typer.Argument(..., help="torrents.json (path or URL), a release folder or an archive."),
+        into: Path = typer.Option(..., "--into", help="The mirror folder (created; an archive-shaped folder)."),
+        budget: Optional[str] = typer.Option(None, "--budget", help="Disk budget (e.g. 500GB): `torrents pick`."),
+        bands: Optional[list[str]] = typer.Option(None, "--band", "--bands", help="Only these bands (repeatable)."),
+        peer: Optional[list[str]] = typer.Option(None, "--peer", help=PEER_HELP),
+        listen: str = typer.Option("0.0.0.0:0", "--listen", help="HOST:PORT for this session."),
+        discovery: bool = typer.Option(False, "--discovery/--no-discovery", help="Also use DHT, LSD, UPnP, NAT-PMP."),
+        timeout: Optional[float] = typer.Option(None, "--timeout", help="Give up after this many seconds."),
+        stall: float = typer.Option(600, "--stall", help="Give up after this many seconds without progress."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Download torrents of a Fonoteca release into a mirror folder (resumable; seed it with `fonoteca seed`)."""
+        from fonoteca.mirror import mirror
+
+        with _Bars(not as_json) as bars:
+            res = mirror(source, into, budget=_size(budget), bands=bands or None, peers=_peers(peer or []),
+                         listen=listen, discovery=discovery, timeout=timeout, stall=stall, tick=bars.tick)
+        if as_json:
+            print_json(res.as_dict())
+        else:
+            for e in res.outcome.errors[-5:]:
+                console.print(f"[yellow]{e}[/]")
+            console.print(f"{len(res.chosen)} torrents, {res.outcome.downloaded:,} bytes downloaded in "
+                          f"{res.outcome.seconds:.1f} s: {'complete' if res.complete else 'INCOMPLETE (run again to resume)'}")
+        if not res.complete:
+            raise typer.Exit(1)
+
+    @app.command("fetch")
+    def fetch_cmd(
+        track: str = typer.Argument(..., help="Track id, NS:ID or isrc:CODE."),
+        into: Path = typer.Option(..., "--into", help="Folder (a mirror layout is used)."),
+        source: Optional[str] = typer.Option(None, "--from", help="Source of the torrents and manifests, when "
+                                             "--into is not a mirror of them already."),
+        peer: Optional[list[str]] = typer.Option(None, "--peer", help=PEER_HELP),
+        listen: str = typer.Option("0.0.0.0:0", "--listen", help="HOST:PORT for this session."),
+        timeout: Optional[float] = typer.Option(None, "--timeout", help="Give up after this many seconds."),
+        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+    ) -> None:
+        """Download one track's file out of its bulk torrent and check its sha256."""
+        from fonoteca.mirror import fetch
+
+        with _Bars(not as_json) as bars:
+            res = fetch(track, into, source=source, peers=_peers(peer or []), listen=listen, timeout=timeout,
+                        tick=bars.tick)
+        if as_json:
+            print_json(res.as_dict())
+        else:
+            console.print(f"{res.path}: {'sha256 OK' if res.ok else 'FAILED'}")
+        if not res.ok:
+            raise typer.Exit(1)
+
+    @app.command("verify")
+    def verify_cmd(
+        ctx: typer.Context,
+        path: Optional[Path] = typer.Argument(None, help="Archive or mirror folder (default: the archive)."),
+        do_repair: bool = typer.Option(False, "--repair", help="Download the bad pieces again from peers."),
+        peer: Optional[list[str]] = typer.Option(None, "--peer", help=PEER_HELP),
+        listen: str = typer.Option("0.0.0.0:0", "--listen", help="HOST:PORT for the repair session."),
+        timeout: Optional[float] = typer.Option(None, "--timeout", help="Give up repairing after this many seconds."),
+        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    ) -> None:
+        """Check every piece hash and every manifest sha256; exit 1 when anything is missing or corrupt."""
+        from fonoteca.mirror import repair, verify_root
+
+        root = _root(ctx, path)
+        report = verify_root(root)
+        out: dict[str, Any] = report.as_dict()
+        if do_repair and not report.ok:
+            if not as_json:
+                _print_report(report)
+                console.print("repairing...")
+            with _Bars(not as_json) as bars:
+                fixed = repair(root, _peers(peer or []), listen=listen, timeout=timeout, tick=bars.tick, before=report)
+            report = fixed.after
+            out = report.as_dict()
+            out["repair"] = {"before": fixed.before.as_dict(), "downloaded": fixed.downloaded,
+                             "errors": fixed.outcome.errors if fixed.outcome else []}
+        if as_json:
+            print_json(out)
+        else:
+            _print_report(report)
+        if report.of("missing") or report.of("corrupt"):
+            raise typer.Exit(1)
+
+    @app.command("coverage")
+    def coverage_cmd(
+        ctx: typer.Context,
+        path: Optional[Path] = typer.Argument(None, help="Mirror or archive folder (default: the archive)."),
+        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+    ) -> None:
+        """Share of the collection's tracks, bytes and estimated listens that a mirror holds."""
+        from fonoteca.mirror import coverage
+
+        cov = coverage(_root(ctx, path))
+        if as_json:
+            print_json(cov)
+            return
+
+        def pct(v: Optional[float]) -> str:
+            return "n/a" if v is None else f"{100 * v:.1f}%"
+
+        console.print(f"torrents  {cov['torrents']}/{cov['released_torrents']}")
+        console.print(f"tracks    {cov['tracks']}/{cov['released_tracks']} released ({pct(cov['share_tracks_released'])}), "
+                      f"{pct(cov['share_tracks_catalog'])} of the catalog's {cov['catalog_tracks']}")
+        console.print(f"bytes     {cov['bytes']:,}/{cov['released_bytes']:,} ({pct(cov['share_bytes'])})")
+        console.print(f"listens   {pct(cov['share_listens'])} of the released tracks' estimated listens")

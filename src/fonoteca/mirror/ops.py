@@ -1,0 +1,551 @@
+"""mirror, fetch, verify, repair, coverage and the seeding list of an archive or a mirror.
+
+A mirror is an archive-shaped folder, usable by the other stages (`fonoteca -A MIRROR serve`, `verify`, `seed`):
+
+    MIRROR/
+      fonoteca.toml                 [archive] name and collection of the source, [mirror] source
+      catalog.sqlite3               the catalog, unpacked from the newest metadata torrent
+      mirror.json                   what this mirror holds: {torrents: {NAME: {release, btih, files, complete}}}
+      releases/torrents.json        the source's list of every torrent
+      releases/R/torrents/*.torrent the .torrent files of the torrents held (checked, see torrents.load_torrent)
+      releases/R/torrents.json      the source's list of release R (when it had one)
+      releases/R/manifest.jsonl.zst release R's manifest (from the source, else from the metadata torrent)
+      releases/R/data/TORRENT/...   the payload, as in the archive
+      .mirror/resume/BTIH.resume    libtorrent resume data (finished pieces are never fetched again)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import threading
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import libtorrent as lt
+import orjson
+import zstandard
+
+from fonoteca.errors import FonotecaError, UsageError
+from fonoteca.mirror import session as sess
+from fonoteca.mirror.torrents import MAX_LIST_BYTES, MAX_TORRENT_BYTES, check_list, files_of, load_torrent, safe_name
+from fonoteca.mirror.verify import Report, Target, verify
+
+STATE = "mirror.json"
+
+
+# ------------------------------------------------------------------------------------------------ sources
+
+
+@dataclass
+class Source:
+    text: str
+    records: list[dict[str, Any]]
+    root: Path | None = None          # local archive root the records' urls are relative to
+    base_url: str | None = None
+
+    def torrent_bytes(self, rec: dict[str, Any]) -> bytes:
+        url = rec["url"]
+        if url.startswith(("http://", "https://")) or self.base_url is not None:
+            full = url if url.startswith(("http://", "https://")) else urllib.parse.urljoin(self.base_url, url)
+            return _http_get(full, MAX_TORRENT_BYTES)
+        if self.root is None:
+            raise FonotecaError(f"cannot find {url}: the source is not a local archive")
+        path = (self.root / url).resolve()
+        if not str(path).startswith(str(self.root.resolve()) + os.sep):
+            raise FonotecaError(f"refused: torrent url {url!r} escapes the source folder")
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise FonotecaError(f"cannot read {path}: {exc.strerror}") from None
+
+    def release_file(self, release: str, name: str) -> Path | None:
+        if self.root is None:
+            return None
+        p = self.root / "releases" / release / name
+        return p if p.is_file() else None
+
+
+def _http_get(url: str, limit: int) -> bytes:
+    try:
+        with urllib.request.urlopen(url, timeout=60) as r:
+            data = r.read(limit + 1)
+    except OSError as exc:
+        raise FonotecaError(f"cannot download {url}: {exc}") from None
+    if len(data) > limit:
+        raise FonotecaError(f"refused: {url} is larger than {limit} bytes")
+    return data
+
+
+def _parse_list(data: bytes, where: str) -> list[dict[str, Any]]:
+    try:
+        items = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise FonotecaError(f"refused: {where} is not JSON ({exc})") from None
+    return check_list(items, where)
+
+
+def open_source(text: str) -> Source:
+    """SOURCE: an archive or mirror folder, a release folder, a torrents.json file or an http(s) URL of one."""
+    if text.startswith(("http://", "https://")):
+        return Source(text, _parse_list(_http_get(text, MAX_LIST_BYTES), text), base_url=text)
+    if text.startswith("magnet:") or text.endswith(".torrent"):
+        raise UsageError("a magnet link or .torrent as SOURCE is not supported yet: give the archive, release "
+                         "folder or torrents.json (local or URL)")
+    p = Path(text).expanduser()
+    if p.is_dir():
+        if (p / "releases" / "torrents.json").is_file():
+            lst, root = p / "releases" / "torrents.json", p
+        elif (p / "torrents.json").is_file() and (p / "torrents").is_dir():
+            lst, root = p / "torrents.json", p.parent.parent
+        else:
+            raise FonotecaError(f"{p} is neither an archive with releases nor a release folder")
+    elif p.is_file():
+        lst, root = p, None
+    else:
+        raise FonotecaError(f"no such source: {text}")
+    if lst.stat().st_size > MAX_LIST_BYTES:
+        raise FonotecaError(f"refused: {lst} is larger than {MAX_LIST_BYTES} bytes")
+    records = _parse_list(lst.read_bytes(), str(lst))
+    if root is None:  # a bare torrents.json: find the archive root its urls are relative to
+        for base in (lst.parent, lst.parent.parent, lst.parent.parent.parent):
+            if records and all((base / r["url"]).is_file() for r in records if not r["url"].startswith("http")):
+                root = base
+                break
+        root = root or lst.parent
+    return Source(text, records, root=root.resolve())
+
+
+def choose(records: list[dict[str, Any]], *, budget: int | None = None, bands: list[str] | None = None) -> list[dict]:
+    from fonoteca.pack.listing import pick
+
+    usable = [r for r in records if not r.get("obsolete") and not r.get("embargo")]
+    if budget is not None:
+        chosen = [p.record for p in pick(usable, budget)]
+    else:
+        meta = sorted([r for r in usable if r.get("is_metadata")],
+                      key=lambda r: r.get("added_to_torrents_list_at") or "", reverse=True)[:1]
+        chosen = meta + [r for r in usable if not r.get("is_metadata")]
+    if bands:
+        chosen = [r for r in chosen if r.get("is_metadata") or r.get("band") in bands]
+    return chosen
+
+
+# ------------------------------------------------------------------------------------------------ mirror state
+
+
+def load_state(root: Path) -> dict[str, Any]:
+    p = root / STATE
+    if not p.is_file():
+        return {"torrents": {}}
+    try:
+        state = json.loads(p.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise FonotecaError(f"{p}: unreadable ({exc})") from None
+    if not isinstance(state, dict) or not isinstance(state.get("torrents"), dict):
+        raise FonotecaError(f"{p}: not a mirror state")
+    return state
+
+
+def save_state(root: Path, state: dict[str, Any]) -> None:
+    tmp = root / (STATE + ".tmp")
+    tmp.write_text(json.dumps(state, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    tmp.replace(root / STATE)
+
+
+def _inside(root: Path, path: Path) -> Path:
+    r, p = root.resolve(), path.resolve()
+    if p != r and not str(p).startswith(str(r) + os.sep):
+        raise FonotecaError(f"refused: {path} lies outside {root}")
+    return path
+
+
+def _install_torrent(into: Path, rec: dict[str, Any], data: bytes) -> lt.torrent_info:
+    release, name = safe_name(rec["release"], "release"), safe_name(rec["name"], "torrent")
+    ti = load_torrent(data, f"{name}.torrent")
+    if ti.name() != name:
+        raise FonotecaError(f"refused: {name}.torrent names its folder {ti.name()!r}")
+    if str(ti.info_hashes().v1) != rec["btih"]:
+        raise FonotecaError(f"refused: {name}.torrent does not have the listed info-hash {rec['btih']}")
+    dest = _inside(into, into / "releases" / release / "torrents" / f"{name}.torrent")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if not dest.is_file() or dest.read_bytes() != data:
+        tmp = dest.with_suffix(".tmp")
+        tmp.write_bytes(data)
+        tmp.replace(dest)
+    return ti
+
+
+def _data_dir(into: Path, release: str) -> Path:
+    return _inside(into, into / "releases" / release / "data")
+
+
+def _resume_file(into: Path, ti: lt.torrent_info) -> Path:
+    return into / ".mirror" / "resume" / f"{ti.info_hashes().v1}.resume"
+
+
+def _write_config(into: Path, source: Source, meta_name: str | None) -> None:
+    cfg = into / "fonoteca.toml"
+    if cfg.exists():
+        return
+    from fonoteca.archive import _toml_string
+
+    name = collection = None
+    if source.root is not None and (source.root / "fonoteca.toml").is_file():
+        import tomllib
+
+        try:
+            arch = tomllib.loads((source.root / "fonoteca.toml").read_text(encoding="utf-8")).get("archive", {})
+            name, collection = arch.get("name"), arch.get("collection")
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError, OSError):
+            pass
+    if collection is None and meta_name and "__metadata__" in meta_name:
+        collection = meta_name.split("__metadata__")[0]
+    name = str(name or f"Mirror of {collection or 'a Fonoteca archive'}")
+    collection = str(collection or "fonoteca")
+    cfg.write_text(f'# A Fonoteca mirror (fonoteca mirror); see mirror.json for what it holds.\n\n[archive]\n'
+                   f'name = "{_toml_string(name)}"\ncollection = "{_toml_string(collection)}"\n\n[mirror]\n'
+                   f'source = "{_toml_string(source.text)}"\n', encoding="utf-8")
+
+
+def _finish_metadata(into: Path, rec: dict[str, Any], newest: bool) -> None:
+    """Unpack what the metadata torrent brought: the catalog (newest only), the releases' manifests, the list."""
+    payload = into / "releases" / rec["release"] / "data" / rec["name"]
+    cat = payload / "catalog.sqlite3.zst"
+    if newest and cat.is_file():
+        tmp = into / "catalog.sqlite3.tmp"
+        with open(cat, "rb") as src, open(tmp, "wb") as dst:
+            zstandard.ZstdDecompressor().copy_stream(src, dst)
+        for suffix in ("-wal", "-shm"):
+            (into / f"catalog.sqlite3{suffix}").unlink(missing_ok=True)
+        tmp.replace(into / "catalog.sqlite3")
+    for m in payload.glob("manifest-*.jsonl.zst"):
+        release = m.name[len("manifest-"):-len(".jsonl.zst")]
+        try:
+            safe_name(release, "release")
+        except FonotecaError:
+            continue
+        dest = into / "releases" / release / "manifest.jsonl.zst"
+        if not dest.exists():
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(m, dest)
+    lst = payload / "torrents.json"
+    if newest and lst.is_file() and not (into / "releases" / "torrents.json").exists():
+        shutil.copyfile(lst, into / "releases" / "torrents.json")
+
+
+@dataclass
+class MirrorResult:
+    into: Path
+    chosen: list[dict[str, Any]]
+    outcome: sess.Outcome
+    skipped_bytes: int = 0
+
+    @property
+    def complete(self) -> bool:
+        return self.outcome.complete
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"into": str(self.into), "complete": self.complete, "interrupted": self.outcome.interrupted,
+                "torrents": [r["name"] for r in self.chosen], "bytes": sum(r["data_size"] for r in self.chosen),
+                "downloaded": self.outcome.downloaded, "seconds": round(self.outcome.seconds, 3),
+                "errors": self.outcome.errors}
+
+
+def mirror(source: str | Source, into: Path, *, budget: int | None = None, bands: list[str] | None = None,
+           peers: list[sess.Peer] = (), listen: str = "127.0.0.1:0", discovery: bool = False,
+           timeout: float | None = None, stall: float | None = 300.0, stop: threading.Event | None = None,
+           tick: sess.Tick | None = None) -> MirrorResult:
+    """Download the chosen torrents of SOURCE into the mirror folder `into` (archive-shaped, see the module doc).
+    Safe to run again: finished pieces are kept (resume data, else a check of the files on disk)."""
+    src = source if isinstance(source, Source) else open_source(source)
+    into = into.expanduser().resolve()
+    into.mkdir(parents=True, exist_ok=True)
+    chosen = choose(src.records, budget=budget, bands=bands)
+    if not chosen:
+        raise FonotecaError("nothing to mirror: no torrent fits the budget or the bands")
+    state = load_state(into)
+    jobs = []
+    for rec in chosen:
+        ti = _install_torrent(into, rec, src.torrent_bytes(rec))
+        for name in ("torrents.json", "manifest.jsonl.zst"):
+            f = src.release_file(rec["release"], name)
+            dest = into / "releases" / rec["release"] / name
+            if f is not None and not dest.exists():
+                shutil.copyfile(f, dest)
+        state["torrents"].setdefault(rec["name"], {}).update(
+            {"release": rec["release"], "btih": rec["btih"], "files": None, "complete": False,
+             "is_metadata": bool(rec.get("is_metadata"))})
+        jobs.append(sess.Job(rec["name"], ti, _data_dir(into, rec["release"]), resume_file=_resume_file(into, ti)))
+    (into / "releases").mkdir(exist_ok=True)
+    if src.root is not None and (src.root / "releases" / "torrents.json").is_file():
+        shutil.copyfile(src.root / "releases" / "torrents.json", into / "releases" / "torrents.json")
+    elif not (into / "releases" / "torrents.json").exists():
+        (into / "releases" / "torrents.json").write_bytes(orjson.dumps(src.records, option=orjson.OPT_INDENT_2))
+    save_state(into, state)
+    meta = next((r for r in chosen if r.get("is_metadata")), None)
+    _write_config(into, src, meta["name"] if meta else None)
+    outcome = sess.download(jobs, peers, listen=listen, discovery=discovery, timeout=timeout, stall=stall,
+                            stop=stop, tick=tick)
+    for rec, job in zip(chosen, jobs):
+        state["torrents"][rec["name"]]["complete"] = job.done
+        if job.done and rec.get("is_metadata"):
+            _finish_metadata(into, rec, rec is meta)
+    save_state(into, state)
+    return MirrorResult(into, chosen, outcome)
+
+
+# ------------------------------------------------------------------------------------------------ manifests
+
+
+def read_manifest(path: Path) -> list[dict[str, Any]]:
+    try:
+        with open(path, "rb") as f:
+            data = zstandard.ZstdDecompressor().stream_reader(f).read()
+    except (OSError, zstandard.ZstdError) as exc:
+        raise FonotecaError(f"cannot read {path}: {exc}") from None
+    return [orjson.loads(line) for line in data.splitlines() if line.strip()]
+
+
+def find_track(manifests: list[Path], ref: str) -> tuple[str, dict[str, Any]]:
+    """(release, manifest line) of a track id, "NS:ID" or "isrc:CODE"; the newest release wins."""
+    isrc = ref[5:].upper() if ref.lower().startswith("isrc:") else None
+    for m in sorted(manifests, reverse=True):
+        for line in read_manifest(m):
+            if isrc is not None:
+                if (line.get("isrc") or "").upper() == isrc:
+                    return m.parent.name, line
+            elif line.get("id") == ref or f"{line.get('ns')}:{line.get('id')}" == ref:
+                return m.parent.name, line
+    raise FonotecaError(f"no released file for {ref!r} in the manifests")
+
+
+def _manifests(*roots: Path | None) -> list[Path]:
+    out = []
+    for r in roots:
+        if r is not None and (r / "releases").is_dir():
+            out += sorted((r / "releases").glob("*/manifest.jsonl.zst"))
+    return out
+
+
+def sha256_of(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+@dataclass
+class FetchResult:
+    path: Path
+    track: str
+    sha256: str
+    ok: bool
+    outcome: sess.Outcome
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"path": str(self.path), "track": self.track, "sha256": self.sha256, "ok": self.ok,
+                "downloaded": self.outcome.downloaded, "seconds": round(self.outcome.seconds, 3)}
+
+
+def fetch(ref: str, into: Path, *, source: str | Source | None = None, peers: list[sess.Peer] = (),
+          listen: str = "127.0.0.1:0", discovery: bool = False, timeout: float | None = None,
+          stall: float | None = 300.0, tick: sess.Tick | None = None) -> FetchResult:
+    """Download one track's file out of its bulk torrent (only that file wanted) and check its sha256."""
+    into = into.expanduser().resolve()
+    into.mkdir(parents=True, exist_ok=True)
+    src = source if isinstance(source, Source) or source is None else open_source(source)
+    release, line = find_track(_manifests(into, src.root if src else None), ref)
+    safe_name(release, "release")
+    tname = safe_name(line["torrent"], "torrent")
+    tfile = into / "releases" / release / "torrents" / f"{tname}.torrent"
+    if tfile.is_file():
+        ti = load_torrent(tfile, tfile.name)
+    else:
+        if src is None:
+            raise FonotecaError(f"{tname}.torrent is not in {into}: give the source (--from)")
+        rec = next((r for r in src.records if r["name"] == tname), None)
+        if rec is None:
+            raise FonotecaError(f"the source does not list {tname}")
+        ti = _install_torrent(into, rec, src.torrent_bytes(rec))
+        mf = src.release_file(release, "manifest.jsonl.zst")
+        if mf is not None and not (into / "releases" / release / "manifest.jsonl.zst").exists():
+            shutil.copyfile(mf, into / "releases" / release / "manifest.jsonl.zst")
+    idx = int(line["file_index"])
+    entries = files_of(ti)
+    if not 0 <= idx < len(entries) or entries[idx].path != f"{tname}/{line['path']}" and entries[idx].path != line["path"]:
+        raise FonotecaError(f"the manifest and {tname}.torrent disagree about file {idx}")
+    state = load_state(into)
+    entry = state["torrents"].setdefault(tname, {"release": release, "btih": str(ti.info_hashes().v1),
+                                                 "files": [], "complete": False, "is_metadata": False})
+    if entry.get("files") is not None:
+        entry["files"] = sorted(set(entry["files"]) | {idx})
+    wanted = None if entry.get("files") is None else set(entry["files"])
+    prios = [0] * len(entries)
+    for e in entries:
+        if wanted is None or e.index in wanted:
+            prios[e.index] = 4
+    save_state(into, state)
+    job = sess.Job(tname, ti, _data_dir(into, release), priorities=prios, resume_file=_resume_file(into, ti))
+    outcome = sess.download([job], peers, listen=listen, discovery=discovery, timeout=timeout, stall=stall, tick=tick)
+    path = _inside(into, _data_dir(into, release) / entries[idx].path)
+    digest = sha256_of(path) if path.is_file() else ""
+    ok = outcome.complete and digest == line["sha256"]
+    if entry.get("files") is None:
+        entry["complete"] = outcome.complete
+    save_state(into, state)
+    return FetchResult(path, line.get("id"), digest, ok, outcome)
+
+
+# ------------------------------------------------------------------------------------------------ verify / repair
+
+
+def targets(root: Path) -> list[Target]:
+    """The torrents an archive or a mirror holds (a mirror: those in mirror.json, with the files it wants)."""
+    root = root.expanduser().resolve()
+    rel = root / "releases"
+    manifests: dict[str, dict[tuple[str, int], dict]] = {}
+
+    def manifest(release: str) -> dict[tuple[str, int], dict]:
+        if release not in manifests:
+            m = rel / release / "manifest.jsonl.zst"
+            manifests[release] = ({(x["torrent"], int(x["file_index"])): x for x in read_manifest(m)}
+                                  if m.is_file() else {})
+        return manifests[release]
+
+    out = []
+    if (root / STATE).is_file():
+        for name, e in sorted(load_state(root)["torrents"].items()):
+            release = safe_name(e.get("release"), "release")
+            ti = load_torrent(rel / release / "torrents" / f"{safe_name(name, 'torrent')}.torrent", f"{name}.torrent")
+            files = e.get("files")
+            out.append(Target(release, ti, rel / release / "data", None if files is None else set(files),
+                              {i: v for (t, i), v in manifest(release).items() if t == name}))
+    elif rel.is_dir():
+        for tfile in sorted(rel.glob("*/torrents/*.torrent")):
+            release = tfile.parent.parent.name
+            if release.startswith("."):
+                continue
+            ti = load_torrent(tfile, tfile.name)
+            out.append(Target(release, ti, rel / release / "data", None,
+                              {i: v for (t, i), v in manifest(release).items() if t == ti.name()}))
+    return out
+
+
+def verify_root(root: Path, *, advance: Callable[[int], None] | None = None, workers: int | None = None) -> Report:
+    ts = targets(root)
+    if not ts:
+        raise FonotecaError(f"{root} holds no releases to verify")
+    return verify(ts, advance=advance, workers=workers)
+
+
+@dataclass
+class RepairResult:
+    before: Report
+    after: Report
+    downloaded: int
+    outcome: sess.Outcome | None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"before": self.before.as_dict(), "after": self.after.as_dict(), "downloaded": self.downloaded,
+                "errors": self.outcome.errors if self.outcome else []}
+
+
+def repair(root: Path, peers: list[sess.Peer], *, listen: str = "127.0.0.1:0", discovery: bool = False,
+           timeout: float | None = None, stall: float | None = 300.0, tick: sess.Tick | None = None,
+           before: Report | None = None) -> RepairResult:
+    """Verify, then let libtorrent check the damaged torrents against their files (dropping the resume data,
+    which would claim the bad pieces) and download only the pieces that fail, then verify again."""
+    root = root.expanduser().resolve()
+    before = before or verify_root(root)
+    bad = {(p.release, p.torrent) for p in before.problems if p.kind in ("missing", "corrupt")}
+    if not bad:
+        return RepairResult(before, before, 0, None)
+    jobs = []
+    for t in targets(root):
+        if (t.release, t.name) not in bad:
+            continue
+        prios = None
+        if t.wanted is not None:
+            prios = [4 if e.index in t.wanted else 0 for e in files_of(t.ti)]
+        rf = _resume_file(root, t.ti)
+        rf.unlink(missing_ok=True)
+        jobs.append(sess.Job(t.name, t.ti, t.save_path, priorities=prios, resume_file=rf, recheck=True))
+    outcome = sess.download(jobs, peers, listen=listen, discovery=discovery, timeout=timeout, stall=stall, tick=tick)
+    after = verify_root(root)
+    return RepairResult(before, after, outcome.downloaded, outcome)
+
+
+# ------------------------------------------------------------------------------------------------ coverage / seeding
+
+
+def coverage(root: Path) -> dict[str, Any]:
+    """What share of the collection a mirror (or archive) holds: tracks, bytes and estimated listens, against the
+    released data torrents of its torrents.json (and the catalog's track count when there is a catalog)."""
+    root = root.expanduser().resolve()
+    lst = root / "releases" / "torrents.json"
+    records = _parse_list(lst.read_bytes(), str(lst)) if lst.is_file() else []
+    data = [r for r in records if not r.get("is_metadata") and not r.get("obsolete")]
+    state = load_state(root) if (root / STATE).is_file() else None
+    held_tracks = held_bytes = 0
+    held_listens = 0.0
+    torrents_held = 0
+    for r in data:
+        if state is None:
+            have = (root / "releases" / r["release"] / "data" / r["name"]).is_dir()
+            files = None
+        else:
+            e = state["torrents"].get(r["name"])
+            have = e is not None and (e.get("complete") or e.get("files"))
+            files = None if e is None else e.get("files")
+        if not have:
+            continue
+        if files is None:
+            torrents_held += 1
+            held_tracks += int(r.get("tracks") or 0)
+            held_bytes += int(r["data_size"])
+            held_listens += float(r.get("listens_covered") or 0)
+        else:
+            lines = {(x["torrent"], int(x["file_index"])): x for x in
+                     (read_manifest(root / "releases" / r["release"] / "manifest.jsonl.zst")
+                      if (root / "releases" / r["release"] / "manifest.jsonl.zst").is_file() else [])}
+            n = [lines[(r["name"], i)] for i in files if (r["name"], i) in lines]
+            held_tracks += len(n)
+            held_bytes += sum(int(x["size"]) for x in n)
+            tr = int(r.get("tracks") or 0)
+            held_listens += float(r.get("listens_covered") or 0) * (len(n) / tr if tr else 0)
+    catalog_tracks = None
+    if (root / "catalog.sqlite3").is_file():
+        import sqlite3
+
+        try:
+            conn = sqlite3.connect(f"file:{root / 'catalog.sqlite3'}?mode=ro", uri=True)
+            catalog_tracks = conn.execute("SELECT count(*) FROM tracks").fetchone()[0]
+            conn.close()
+        except sqlite3.Error:
+            catalog_tracks = None
+    total_tracks = sum(int(r.get("tracks") or 0) for r in data)
+    total_bytes = sum(int(r["data_size"]) for r in data)
+    total_listens = sum(float(r.get("listens_covered") or 0) for r in data)
+
+    def share(a: float, b: float | None) -> float | None:
+        return round(a / b, 6) if b else None
+
+    return {"torrents": torrents_held, "released_torrents": len(data),
+            "tracks": held_tracks, "released_tracks": total_tracks, "catalog_tracks": catalog_tracks,
+            "bytes": held_bytes, "released_bytes": total_bytes,
+            "listens": round(held_listens, 3), "released_listens": round(total_listens, 3),
+            "share_tracks_released": share(held_tracks, total_tracks),
+            "share_tracks_catalog": share(held_tracks, catalog_tracks),
+            "share_bytes": share(held_bytes, total_bytes), "share_listens": share(held_listens, total_listens)}
+
+
+def seed_items(root: Path) -> list[tuple[lt.torrent_info, Path]]:
+    """(torrent, data folder) of everything an archive or mirror holds."""
+    return [(t.ti, t.save_path) for t in targets(root)]

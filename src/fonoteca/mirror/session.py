@@ -1,0 +1,311 @@
+"""libtorrent sessions: peers on known addresses only (DHT, LSD, UPnP, NAT-PMP off unless asked), a background
+seeder, and a bounded download loop (progress, peers re-connected, resume data saved)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import libtorrent as lt
+
+from fonoteca.errors import FonotecaError, UsageError
+
+Peer = tuple[str, int]
+
+
+def parse_peer(text: str) -> Peer:
+    host, sep, port = text.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise UsageError(f"--peer {text!r}: expected HOST:PORT")
+    return host, int(port)
+
+
+def make_session(listen: str = "127.0.0.1:0", *, discovery: bool = False,
+                 upload_rate: int = 0, download_rate: int = 0) -> lt.session:
+    host, _, port = listen.rpartition(":")
+    if not host or not port.isdigit():
+        raise UsageError(f"--listen {listen!r}: expected HOST:PORT")
+    settings = {
+        "listen_interfaces": listen,
+        "enable_dht": discovery, "enable_lsd": discovery, "enable_upnp": discovery, "enable_natpmp": discovery,
+        "allow_multiple_connections_per_ip": True,
+        "enable_incoming_utp": False, "enable_outgoing_utp": False,     # TCP: fastest on loopback and LANs
+        "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
+        | lt.alert.category_t.storage_notification,
+        "upload_rate_limit": upload_rate, "download_rate_limit": download_rate,
+        "active_downloads": -1, "active_seeds": -1, "active_limit": -1, "active_checking": 2,
+        "connections_limit": 2000, "max_out_request_queue": 4000, "max_allowed_in_request_queue": 4000,
+        "send_buffer_watermark": 8 * 1024 * 1024, "send_buffer_low_watermark": 1024 * 1024,
+        "send_buffer_watermark_factor": 150,
+        "aio_threads": 4, "hashing_threads": 2,
+        "request_timeout": 10, "peer_connect_timeout": 5, "min_reconnect_time": 1,
+        "close_redundant_connections": False,
+        "user_agent": "Fonoteca", "peer_fingerprint": "-FN0001-",
+    }
+    if not (upload_rate or download_rate):
+        settings.pop("upload_rate_limit")
+        settings.pop("download_rate_limit")
+    try:
+        ses = lt.session(settings)
+    except RuntimeError as exc:
+        raise FonotecaError(f"cannot start a BitTorrent session on {listen}: {exc}") from None
+    if upload_rate or download_rate:  # loopback and LAN peers are exempt by default: limit them too (tests, demos)
+        for cid in (lt.session.local_peer_class_id, lt.session.global_peer_class_id):
+            info = ses.get_peer_class(cid)
+            info["upload_limit"] = upload_rate
+            info["download_limit"] = download_rate
+            ses.set_peer_class(cid, info)
+    return ses
+
+
+def add_params(ti: lt.torrent_info, save_path: Path, *, resume: bytes | None = None,
+               priorities: list[int] | None = None, seed_mode: bool = False) -> lt.add_torrent_params:
+    atp = None
+    if resume:
+        try:
+            atp = lt.read_resume_data(resume)
+            if atp.info_hashes != ti.info_hashes():
+                atp = None
+        except Exception:
+            atp = None
+    if atp is None:
+        atp = lt.add_torrent_params()
+    atp.ti = ti
+    atp.save_path = str(save_path)
+    if priorities is not None:
+        atp.file_priorities = priorities
+    flags = atp.flags
+    flags &= ~lt.torrent_flags.auto_managed
+    flags &= ~lt.torrent_flags.paused
+    if seed_mode:
+        flags |= lt.torrent_flags.seed_mode
+    atp.flags = flags
+    return atp
+
+
+def listen_port(ses: lt.session) -> int:
+    return ses.listen_port()
+
+
+class Seeder:
+    """Seed torrents from folders in a background thread:
+
+        with Seeder([(torrent_info, data_folder), ...], listen="127.0.0.1:0") as s:
+            s.port    # connect peers to ("127.0.0.1", s.port)
+    """
+
+    def __init__(self, items: Iterable[tuple[lt.torrent_info, Path]], *, listen: str = "127.0.0.1:0",
+                 discovery: bool = False, upload_rate: int = 0, trust: bool = False) -> None:
+        self.items = list(items)
+        self.session = make_session(listen, discovery=discovery, upload_rate=upload_rate)
+        self.handles: list[lt.torrent_handle] = []
+        for ti, save in self.items:
+            self.handles.append(self.session.add_torrent(add_params(ti, save, seed_mode=trust)))
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="fonoteca-seeder", daemon=True)
+        self.errors: list[str] = []
+
+    @property
+    def port(self) -> int:
+        return listen_port(self.session)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.session.wait_for_alert(200)
+            for a in self.session.pop_alerts():
+                if isinstance(a, (lt.torrent_error_alert, lt.file_error_alert, lt.listen_failed_alert)):
+                    self.errors.append(a.message())
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        """Wait until every torrent finished checking its data and seeds (False when the deadline passed)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            states = [h.status() for h in self.handles]
+            if all(s.is_seeding for s in states):
+                return True
+            time.sleep(0.1)
+        return False
+
+    def stats(self) -> dict[str, Any]:
+        return {"port": self.port, "torrents": len(self.handles),
+                "seeding": sum(h.status().is_seeding for h in self.handles),
+                "uploaded": sum(h.status().total_payload_upload for h in self.handles)}
+
+    def start(self) -> "Seeder":
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread.is_alive():
+            self._thread.join(5)
+        for h in self.handles:
+            try:
+                self.session.remove_torrent(h)
+            except Exception:
+                pass
+        del self.session
+
+    def __enter__(self) -> "Seeder":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+@dataclass
+class Job:
+    """One torrent to download into save_path (priorities: None for every file)."""
+    key: str
+    ti: lt.torrent_info
+    save_path: Path
+    priorities: list[int] | None = None
+    resume_file: Path | None = None
+    recheck: bool = False
+    handle: Any = None
+    downloaded: int = 0        # payload bytes received in this run
+    hash_failures: int = 0
+    done: bool = False
+    wanted: int = 0
+    had: int = 0               # wanted bytes already there when the job started (after checking)
+    checked: bool = False
+
+
+@dataclass
+class Outcome:
+    jobs: list[Job]
+    complete: bool
+    interrupted: bool
+    seconds: float
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def downloaded(self) -> int:
+        return sum(j.downloaded for j in self.jobs)
+
+
+Tick = Callable[[list[Job], list[Any]], None]
+
+
+def download(jobs: list[Job], peers: Iterable[Peer], *, listen: str = "127.0.0.1:0", discovery: bool = False,
+             timeout: float | None = None, stall: float | None = None, tick: Tick | None = None,
+             stop: threading.Event | None = None, keep_seeding: bool = False) -> Outcome:
+    """Download every job with one session; bounded by `timeout` (seconds) and by `stall` (seconds without any
+    progress); `stop` interrupts. Resume data is written to each job's resume_file at the end (and every 10 s)."""
+    peers = list(peers)
+    ses = make_session(listen, discovery=discovery)
+    t0 = time.monotonic()
+    errors: list[str] = []
+    for j in jobs:
+        resume = None
+        if j.resume_file is not None and j.resume_file.is_file() and not j.recheck:
+            resume = j.resume_file.read_bytes()
+        j.save_path.mkdir(parents=True, exist_ok=True)
+        j.handle = ses.add_torrent(add_params(j.ti, j.save_path, resume=resume, priorities=j.priorities))
+        if j.recheck and resume is None:
+            pass  # no resume data: libtorrent checks the files on disk first
+    by_handle = {j.handle: j for j in jobs}
+    last_connect = 0.0
+    last_progress, last_done = time.monotonic(), -1
+    last_save = time.monotonic()
+    interrupted = False
+    try:
+        while True:
+            now = time.monotonic()
+            statuses = [j.handle.status() for j in jobs]
+            for j, st in zip(jobs, statuses):
+                j.downloaded = st.total_payload_download
+                j.wanted = st.total_wanted
+                checking = st.state in (lt.torrent_status.checking_files, lt.torrent_status.checking_resume_data)
+                if not j.checked and not checking:
+                    j.checked = True
+                    j.had = st.total_wanted_done
+                j.done = j.checked and (st.is_finished or st.is_seeding) and st.total_wanted_done >= st.total_wanted
+            if all(j.done for j in jobs):
+                break
+            done_bytes = sum(st.total_wanted_done for st in statuses)
+            if done_bytes != last_done or any(not j.checked for j in jobs):
+                last_done, last_progress = done_bytes, now
+            if now - last_connect > 2.0:
+                last_connect = now
+                for j, st in zip(jobs, statuses):
+                    if not j.done and j.checked and st.num_peers < len(peers):
+                        for p in peers:
+                            try:
+                                j.handle.connect_peer(p)
+                            except Exception as exc:
+                                errors.append(f"connect {p[0]}:{p[1]}: {exc}")
+            if stop is not None and stop.is_set():
+                interrupted = True
+                break
+            if timeout is not None and now - t0 > timeout:
+                interrupted = True
+                errors.append(f"gave up after {timeout:.0f} s")
+                break
+            if stall is not None and now - last_progress > stall:
+                interrupted = True
+                errors.append(f"no progress for {stall:.0f} s (are the peers reachable and seeding?)")
+                break
+            if now - last_save > 10:
+                last_save = now
+                _save_resume(ses, jobs, wait=0)
+            ses.wait_for_alert(100)
+            alerts = ses.pop_alerts()
+            for a in alerts:
+                if isinstance(a, lt.hash_failed_alert):
+                    j = by_handle.get(a.handle)
+                    if j is not None:
+                        j.hash_failures += 1
+                elif isinstance(a, (lt.torrent_error_alert, lt.file_error_alert)):
+                    errors.append(a.message())
+                elif isinstance(a, lt.save_resume_data_alert):
+                    _write_resume(by_handle, a)
+            if tick is not None:
+                tick(jobs, statuses)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        _save_resume(ses, jobs, wait=5.0, by_handle=by_handle)
+        if not keep_seeding:
+            for j in jobs:
+                try:
+                    ses.remove_torrent(j.handle)
+                except Exception:
+                    pass
+            del ses
+    return Outcome(jobs, all(j.done for j in jobs), interrupted, time.monotonic() - t0, errors)
+
+
+def _write_resume(by_handle: dict, a: Any) -> None:
+    j = by_handle.get(a.handle)
+    if j is None or j.resume_file is None:
+        return
+    data = lt.write_resume_data_buf(a.params)
+    j.resume_file.parent.mkdir(parents=True, exist_ok=True)
+    tmp = j.resume_file.with_suffix(".tmp")
+    tmp.write_bytes(data)
+    tmp.replace(j.resume_file)
+
+
+def _save_resume(ses: lt.session, jobs: list[Job], *, wait: float, by_handle: dict | None = None) -> None:
+    pending = 0
+    for j in jobs:
+        if j.resume_file is not None and j.handle is not None and j.handle.is_valid():
+            j.handle.save_resume_data(lt.torrent_handle.save_info_dict)
+            pending += 1
+    if not wait or by_handle is None:
+        return
+    deadline = time.monotonic() + wait
+    while pending and time.monotonic() < deadline:
+        ses.wait_for_alert(100)
+        for a in ses.pop_alerts():
+            if isinstance(a, lt.save_resume_data_alert):
+                _write_resume(by_handle, a)
+                pending -= 1
+            elif isinstance(a, lt.save_resume_data_failed_alert):
+                pending -= 1

@@ -1,0 +1,171 @@
+"""Reading and checking .torrent files and torrents.json lists from untrusted sources.
+
+Every .torrent a mirror adds goes through `load_torrent`: its name and every file path must be safe relative
+paths (pack's sanitiser), the counts of files and pieces and the piece length must be sane, so that nothing a
+hostile torrent says can make libtorrent write outside the mirror's release folder."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import libtorrent as lt
+
+from fonoteca.errors import FonotecaError
+from fonoteca.pack import paths
+
+MAX_FILES = 200_000
+MAX_PIECES = 4_000_000
+MAX_PIECE_LENGTH = 64 * 1024 * 1024
+MAX_TORRENT_BYTES = 64 * 1024 * 1024
+MAX_LIST_BYTES = 256 * 1024 * 1024
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
+
+
+@dataclass(frozen=True)
+class FileEntry:
+    index: int
+    path: str          # relative to the data folder, the torrent name first
+    offset: int
+    size: int
+    pad: bool
+
+
+def is_pad(fs: Any, i: int) -> bool:
+    return bool(fs.file_flags(i) & lt.file_storage.flag_pad_file)
+
+
+def safe_name(name: Any, what: str) -> str:
+    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
+        raise FonotecaError(f"refused: {what} {name!r} is not a safe name")
+    return name
+
+
+def load_torrent(data: bytes | Path, where: str = "torrent") -> lt.torrent_info:
+    """A torrent_info from bytes or a file, refused when hostile (unsafe paths, absurd counts or sizes)."""
+    if isinstance(data, Path):
+        try:
+            if data.stat().st_size > MAX_TORRENT_BYTES:
+                raise FonotecaError(f"refused: {where} is larger than {MAX_TORRENT_BYTES} bytes")
+            data = data.read_bytes()
+        except OSError as exc:
+            raise FonotecaError(f"cannot read {where}: {exc.strerror}") from None
+    if len(data) > MAX_TORRENT_BYTES:
+        raise FonotecaError(f"refused: {where} is larger than {MAX_TORRENT_BYTES} bytes")
+    _check_raw(data, where)
+    try:
+        ti = lt.torrent_info(data)
+    except Exception as exc:  # libtorrent raises RuntimeError on malformed data
+        raise FonotecaError(f"refused: {where} is not a valid torrent ({exc})") from None
+    check_torrent(ti, where)
+    return ti
+
+
+def _component_ok(c: Any) -> bool:
+    if isinstance(c, bytes):
+        try:
+            c = c.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return isinstance(c, str) and bool(c) and paths.component(c, limit=255) == c
+
+
+def _check_raw(data: bytes, where: str) -> None:
+    """Refuse unsafe path components before libtorrent sanitises them silently ('..', '/', control chars)."""
+    from fonoteca.pack import bencode
+
+    try:
+        meta = bencode.decode(data)
+        info = meta[b"info"] if b"info" in meta else meta["info"]
+    except Exception:
+        raise FonotecaError(f"refused: {where} is not a valid torrent") from None
+    get = lambda d, k: d.get(k.encode()) if isinstance(d, dict) and k.encode() in d else (d.get(k) if isinstance(d, dict) else None)  # noqa: E731
+    if not _component_ok(get(info, "name")):
+        raise FonotecaError(f"refused: {where} has an unsafe name")
+    files = get(info, "files") or []
+    if not isinstance(files, list) or len(files) > MAX_FILES:
+        raise FonotecaError(f"refused: {where} has too many files or a malformed file list")
+    for f in files:
+        attr = get(f, "attr") or b""
+        if isinstance(attr, (bytes, str)) and ("p" in (attr.decode() if isinstance(attr, bytes) else attr)):
+            continue
+        parts = get(f, "path")
+        if not isinstance(parts, list) or not parts or not all(_component_ok(c) for c in parts):
+            raise FonotecaError(f"refused: {where} has a file path that escapes its folder: {parts!r}")
+    count = 0
+
+    def walk(tree: Any, depth: int) -> None:
+        nonlocal count
+        if not isinstance(tree, dict) or depth > 64:
+            raise FonotecaError(f"refused: {where} has a malformed file tree")
+        for k, v in tree.items():
+            if k in (b"", ""):
+                continue  # a leaf's file entry
+            if not _component_ok(k):
+                raise FonotecaError(f"refused: {where} has a file path that escapes its folder: {k!r}")
+            count += 1
+            if count > 4 * MAX_FILES:
+                raise FonotecaError(f"refused: {where} has too many files")
+            walk(v, depth + 1)
+
+    tree = get(info, "file tree")
+    if tree is not None:
+        walk(tree, 0)
+
+
+def check_torrent(ti: lt.torrent_info, where: str = "torrent") -> None:
+    safe_name(ti.name(), f"{where}: torrent name")
+    fs = ti.files()
+    if fs.num_files() > MAX_FILES:
+        raise FonotecaError(f"refused: {where} has {fs.num_files()} files (at most {MAX_FILES})")
+    if ti.num_pieces() > MAX_PIECES:
+        raise FonotecaError(f"refused: {where} has {ti.num_pieces()} pieces (at most {MAX_PIECES})")
+    if not 16 * 1024 <= ti.piece_length() <= MAX_PIECE_LENGTH:
+        raise FonotecaError(f"refused: {where} has an absurd piece length ({ti.piece_length()})")
+    for i in range(fs.num_files()):
+        if is_pad(fs, i):
+            continue
+        p = fs.file_path(i).replace("\\", "/")
+        if not paths.is_safe_relative(p, limit=1024) or not p.startswith(ti.name() + "/") and p != ti.name():
+            raise FonotecaError(f"refused: {where} has a file path that escapes its folder: {p!r}")
+
+
+def files_of(ti: lt.torrent_info) -> list[FileEntry]:
+    fs = ti.files()
+    return [FileEntry(i, fs.file_path(i).replace("\\", "/"), fs.file_offset(i), fs.file_size(i), is_pad(fs, i))
+            for i in range(fs.num_files())]
+
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,), "release": (str,), "url": (str,), "btih": (str,), "kind": (str,), "magnet_link": (str,),
+    "data_size": (int,), "num_files": (int,), "is_metadata": (bool,), "obsolete": (bool,), "embargo": (bool,),
+    "seeders": (int,), "tracks": (int,), "listens_covered": (int, float), "band": (str, type(None)),
+    "pop_min": (int, type(None)), "pop_max": (int, type(None)), "added_to_torrents_list_at": (str, type(None)),
+}
+_REQUIRED = ("name", "release", "url", "btih", "data_size", "is_metadata")
+
+
+def check_list(items: Any, where: str = "torrents.json") -> list[dict[str, Any]]:
+    """A torrents.json list with the types pack writes; anything else is refused with a clear error."""
+    if not isinstance(items, list):
+        raise FonotecaError(f"refused: {where} is not a JSON list")
+    for n, rec in enumerate(items):
+        if not isinstance(rec, dict):
+            raise FonotecaError(f"refused: {where} item {n} is not an object")
+        for key in _REQUIRED:
+            if key not in rec:
+                raise FonotecaError(f"refused: {where} item {n} has no {key!r}")
+        for key, types in _TYPES.items():
+            if key in rec and (not isinstance(rec[key], types) or (bool not in types and isinstance(rec[key], bool))):
+                raise FonotecaError(f"refused: {where} item {n}: {key!r} has the wrong type "
+                                    f"({type(rec[key]).__name__})")
+        safe_name(rec["name"], f"{where} item {n}: name")
+        safe_name(rec["release"], f"{where} item {n}: release")
+        if not _HEX40.match(rec["btih"]):
+            raise FonotecaError(f"refused: {where} item {n}: btih is not 40 hex digits")
+        if rec["data_size"] < 0 or rec["data_size"] > 1 << 50:
+            raise FonotecaError(f"refused: {where} item {n}: absurd data_size")
+    return items
