@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import orjson
 
 from fonoteca.archive import Archive, open_archive
@@ -299,7 +300,7 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--anchor-queries", type=int, default=None, help="measure the anchor on the first N queries only")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--engines", default="fonoteca,anchor,tantivy")
+    parser.add_argument("--engines", default="fonoteca,anchor,tantivy,shuffle")
     parser.add_argument("--reuse", action="store_true", help="reuse indexes already in --work (no build figures)")
     parser.add_argument("--repeat", type=int, default=1, help="per query, keep the fastest of N runs")
     parser.add_argument("--warmup", type=int, default=None, help="warm up on the first N queries (default: all)")
@@ -355,6 +356,15 @@ def main() -> None:
     if tantivy_built is not None:
         for label, run in tantivy_runners(tantivy_built).items():
             report["latency_ms"][label] = measure(run, queries, label, repeat, args.warmup)
+    if "shuffle" in engines:
+        # constant time: one random number and one array read, whatever the catalog size
+        rng = np.random.default_rng(args.seed)
+        draws = [str(p) for p in (0, 30, 60) for _ in range(300)]
+        report["latency_ms"]["shuffle-key"] = measure(
+            lambda p: searcher.shuffle_keys(int(p), 1, rng), draws, "shuffle (one key)", args.repeat, args.warmup)
+        report["latency_ms"]["shuffle-track"] = measure(
+            lambda p: searcher.shuffle(min_popularity=int(p), count=1, rng=rng), draws, "shuffle (track with display)",
+            args.repeat, args.warmup)
     if "anchor" in engines:
         anchor_set = queries[: args.anchor_queries] if args.anchor_queries else queries
         report["latency_ms"]["anchor"] = measure(anchor_runner(anchor_path), anchor_set, "anchor (FTS5 bm25)", repeat,
@@ -365,7 +375,7 @@ def main() -> None:
                 anchor = report["latency_ms"]["anchor"][kind]
                 for label, lats in report["latency_ms"].items():
                     lat = lats[kind]
-                    if label != "anchor":
+                    if label != "anchor" and not label.startswith("shuffle"):
                         print(f"  {label:<28} {kind:<4} median x{anchor['median'] / lat['median']:.1f}  "
                               f"p95 x{anchor['p95'] / lat['p95']:.1f}  p99 x{anchor['p99'] / lat['p99']:.1f}")
     report["load_after"] = os.getloadavg()
