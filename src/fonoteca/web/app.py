@@ -120,6 +120,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(releases.router)
     app.include_router(stats.router)
     app.include_router(api_index.router)
+    from fonoteca.web import genres as genres_views  # issue 9: the genre map
+
+    app.include_router(genres_views.router)
     app.mount("/static", CachedStatic(directory=render.STATIC, follow_symlink=False), name="static")
 
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
