@@ -4,9 +4,10 @@ How a text query runs (see docs.py for the key order):
 1. Normalise it into groups of tokens (text.py); every group must match in title, artists or album.
 2. Ask FTS5 for the first K matches in key order, i.e. the K most popular matching tracks. FTS5 walks the
    posting lists in rowid order and stops after K rows, so a word in a million titles costs no more than a rare
-   one. When there are more than K matches, a second query asks for the K most popular tracks whose *title*
-   holds every word, so a popular track that only mentions the words in its album cannot crowd out the songs
-   actually called that.
+   one. Two such passes: "title" (the typed words next to each other in a title, through word-pair tokens; or
+   one word in the title) and "broad" (every word anywhere, the popular part of the catalog first). The title
+   pass keeps the songs actually called what was typed from being crowded out by more popular tracks that
+   only mention the words in an album title or an artist name.
 3. Re-rank those candidates by text relevance (which field matched, how much of the title the query covers)
    blended with popularity, and keep the best `limit`.
 """
@@ -27,7 +28,7 @@ from fonoteca.archive import Archive
 from fonoteca.catalog.ids import NAMESPACE_NAMES, parse_reference
 from fonoteca.catalog.query import lookup_reference
 from fonoteca.errors import FonotecaError, UsageError
-from fonoteca.search.docs import MAX_POPULARITY, ROWID_MASK, biword, key_popularity, key_rowid, popularity_bound
+from fonoteca.search.docs import MAX_POPULARITY, biword, key_popularity, key_rowid, popularity_bound
 from fonoteca.search.index import MMAP_BYTES, IndexMissing, IndexState, index_dir, open_index
 from fonoteca.search.text import fold, query_groups, query_pairs
 
@@ -408,4 +409,4 @@ def search(archive: Archive | Path, query: str, **options: Any) -> SearchRespons
         return searcher.search(query, **options)
 
 
-__all__ = ["Filters", "ROWID_MASK", "SearchResponse", "Searcher", "parse_years", "score", "search"]
+__all__ = ["Filters", "SearchResponse", "Searcher", "parse_years", "score", "search"]
