@@ -91,15 +91,15 @@ def register(app: typer.Typer) -> None:
                                        help="Also use DHT, local peer discovery, UPnP and NAT-PMP."),
         trust: bool = typer.Option(False, "--trust", help="Skip checking the data first (seed mode)."),
         duration: Optional[float] = typer.Option(None, "--for", help="Stop after this many seconds."),
-        path: Optional[Path] = typer.Argument(None, help="Archive or mirror folder (default: the archive)."),
+        paths: Optional[list[Path]] = typer.Argument(None, help="Archive or mirror folders (default: the archive)."),
     ) -> None:
-        """Seed every release torrent an archive or a mirror holds, until interrupted."""
+        """Seed every release torrent archives or mirrors hold, until interrupted."""
         from fonoteca.mirror import Seeder, seed_items
 
-        root = _root(ctx, path)
-        items = seed_items(root)
+        roots = paths or [_root(ctx, None)]
+        items = [item for root in roots for item in seed_items(root)]
         if not items:
-            raise FonotecaError(f"{root} holds no torrents to seed")
+            raise FonotecaError(f"{', '.join(map(str, roots))}: no torrents to seed")
         with Seeder(items, listen=listen, discovery=discovery, trust=trust) as s:
             console.print(f"seeding {len(items)} torrents on port {s.port} (Ctrl-C to stop)")
             t0 = time.monotonic()
