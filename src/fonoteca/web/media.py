@@ -154,6 +154,9 @@ def locate(conn: sqlite3.Connection, root: Path, releases: Releases, rowid: int,
             "seeders": torrent["seeders"] if torrent else None,
             "health": torrent["health"] if torrent else "unknown",
         })
-    if row is not None and isinstance(row.get("tier"), int):
-        row["tier"] = TIER_NAMES.get(row["tier"], str(row["tier"]))
+    if row is not None:
+        if isinstance(row.get("tier"), int):
+            row["tier"] = TIER_NAMES.get(row["tier"], str(row["tier"]))
+        # a mirror carries the archive's catalog, files table included, but not its files/ folder
+        row["present"] = audio is not None and audio.origin == "archive"
     return audio, where, row
