@@ -301,6 +301,7 @@ def draw_coverage(fig: Any, d: dict[str, Any]) -> None:
         ax.set_xscale("log")
         ax.set_xlabel(label)
         ax.set_ylabel("% of estimated listens covered")
+        ax.set_ylim(0, 101)
         ax.grid(alpha=0.3, which="both")
         ax.legend(loc="lower right")
 
