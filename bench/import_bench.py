@@ -23,11 +23,15 @@ from _common import FONOTECA, VENV_BIN, machine, median, timed
 def synth(size: int, folder: Path) -> tuple[Path, Path]:
     zst = folder / f"tracks-{size}.jsonl.zst"
     plain = folder / f"tracks-{size}.jsonl"
-    if not zst.exists():
-        timed([*FONOTECA, "synth", "catalog", "--tracks", str(size), "--kinds", "track", "--seed", "42", "--out", str(zst)])
+    if not zst.exists():  # written under a temporary name, so an interrupted run leaves no partial input
+        partial = folder / f"partial-{size}.jsonl.zst"
+        timed([*FONOTECA, "synth", "catalog", "--tracks", str(size), "--kinds", "track", "--seed", "42", "--out", str(partial)])
+        partial.rename(zst)
     if not plain.exists():
-        with open(zst, "rb") as src, open(plain, "wb") as dst:
+        partial = folder / f"partial-{size}.jsonl"
+        with open(zst, "rb") as src, open(partial, "wb") as dst:
             zstandard.ZstdDecompressor().copy_stream(src, dst)
+        partial.rename(plain)
     return zst, plain
 
 
