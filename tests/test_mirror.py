@@ -197,3 +197,43 @@ def test_hostile_inputs_are_refused(packed, tmp_path):
     assert not (tmp_path / "escape.txt").exists() and not (tmp_path.parent / "escape.txt").exists()
     r = run_cli("mirror", str(bad), "--into", str(tmp_path / "m2"))
     assert r.exit_code == 1 and "refused" in r.stderr
+
+
+def test_cli_seed_mirror_verify_repair_coverage(packed, tmp_path):
+    """The commands as a volunteer runs them: a `fonoteca seed` child process, `mirror`, `coverage`, `verify`
+    exiting 1 on damage, `verify --repair` healing it."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "fonoteca", "seed", str(packed), "--listen", f"127.0.0.1:{port}",
+                             "--for", "120"], stderr=subprocess.PIPE, text=True)
+    try:
+        assert "seeding" in proc.stderr.readline()
+        into = tmp_path / "m"
+        peer = f"127.0.0.1:{port}"
+        r = run_cli("mirror", str(packed / "releases" / "torrents.json"), "--into", str(into), "--peer", peer,
+                    "--timeout", str(TIMEOUT), "--stall", "60", "--json")
+        assert r.exit_code == 0, r.stdout + r.stderr
+        assert json.loads(r.stdout)["complete"]
+        r = run_cli("coverage", str(into), "--json")
+        assert r.exit_code == 0 and json.loads(r.stdout)["share_bytes"] == 1.0
+        rel = _release(into)
+        line = read_manifest(rel / "manifest.jsonl.zst")[-1]
+        p = rel / "data" / line["torrent"] / line["path"]
+        b = bytearray(p.read_bytes())
+        b[0] ^= 1
+        p.write_bytes(bytes(b))
+        r = run_cli("verify", str(into))
+        assert r.exit_code == 1 and "CORRUPT" in r.stderr and line["id"] in r.stderr
+        r = run_cli("verify", str(into), "--repair", "--peer", peer, "--timeout", str(TIMEOUT), "--json")
+        assert r.exit_code == 0, r.stdout + r.stderr
+        out = json.loads(r.stdout)
+        assert out["ok"] and len(out["repair"]["before"]["corrupt"]) == 1
+        assert ops.sha256_of(p) == line["sha256"]
+    finally:
+        proc.terminate()
+        proc.wait(30)

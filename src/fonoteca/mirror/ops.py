@@ -439,10 +439,21 @@ def targets(root: Path) -> list[Target]:
 
 
 def verify_root(root: Path, *, advance: Callable[[int], None] | None = None, workers: int | None = None) -> Report:
+    from fonoteca.mirror.verify import Problem
+
     ts = targets(root)
     if not ts:
         raise FonotecaError(f"{root} holds no releases to verify")
-    return verify(ts, advance=advance, workers=workers)
+    report = verify(ts, advance=advance, workers=workers)
+    held: dict[Path, set[str]] = {}
+    for t in ts:
+        held.setdefault(t.save_path, set()).add(t.name)
+    for data, names in held.items():   # folders of torrents that this copy does not hold
+        for p in sorted(data.iterdir()) if data.is_dir() else []:
+            if p.name not in names and not p.name.startswith("."):
+                report.problems.append(Problem("extra", data.parent.name, p.name, p.name,
+                                               reason="not a torrent of this release held here"))
+    return report
 
 
 @dataclass

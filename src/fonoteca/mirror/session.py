@@ -174,6 +174,7 @@ class Job:
     wanted: int = 0
     had: int = 0               # wanted bytes already there when the job started (after checking)
     checked: bool = False
+    connected: bool = False
 
 
 @dataclass
@@ -231,10 +232,13 @@ def download(jobs: list[Job], peers: Iterable[Peer], *, listen: str = "127.0.0.1
             done_bytes = sum(st.total_wanted_done for st in statuses)
             if done_bytes != last_done or any(not j.checked for j in jobs):
                 last_done, last_progress = done_bytes, now
-            if now - last_connect > 2.0:
-                last_connect = now
+            fresh = [j for j in jobs if j.checked and not j.connected]
+            if fresh or now - last_connect > 2.0:
+                if not fresh:
+                    last_connect = now
                 for j, st in zip(jobs, statuses):
-                    if not j.done and j.checked and st.num_peers < len(peers):
+                    if not j.done and j.checked and (not j.connected or st.num_peers < len(peers)):
+                        j.connected = True
                         for p in peers:
                             try:
                                 j.handle.connect_peer(p)
