@@ -110,7 +110,8 @@ def compute_features(archive: Any, workers: int | None = None, *, scheduler: str
         with executor:
             summary.workers = executor.workers
             summary.executor = executor.describe()
-            attach = _read if executor.storage == "none" else None
+            # the stored files are in the archive: workers that do not share it get each file's bytes
+            attach = _read if executor.remote and executor.storage != "shared" else None
             for task, result in executor.map_unordered(_analyse, tasks, attach=attach):
                 if isinstance(result, Crashed):
                     result = {"error": f"crashed: {result.message}"}
