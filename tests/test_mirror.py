@@ -237,3 +237,16 @@ def test_cli_seed_mirror_verify_repair_coverage(packed, tmp_path):
     finally:
         proc.terminate()
         proc.wait(30)
+
+
+def test_mirror_from_the_metadata_magnet(packed, seeder, tmp_path):
+    """SOURCE as the metadata torrent's magnet link: its payload (catalog, manifests, torrents.json) and then the
+    data torrents' metainfo come from the peer, nothing from the source folder."""
+    records = json.loads((packed / "releases" / "torrents.json").read_text())
+    meta = next(r for r in records if r["is_metadata"])
+    into = tmp_path / "m"
+    res = mirror(meta["magnet_link"], into, peers=_peer(seeder), timeout=TIMEOUT, stall=60)
+    assert res.complete, res.outcome.errors
+    assert {r["name"] for r in res.chosen} == {r["name"] for r in records}
+    assert (into / "catalog.sqlite3").is_file() and verify_root(into).ok
+    assert coverage(into)["share_bytes"] == 1.0

@@ -113,7 +113,7 @@ def register(app: typer.Typer) -> None:
 
     @app.command("mirror")
     def mirror_cmd(
-        source: str = typer.Argument(..., help="torrents.json (path or URL), a release folder or an archive."),
+        source: str = typer.Argument(..., help="torrents.json (path or URL), a release folder, an archive, or the metadata torrent (magnet link or .torrent; needs --peer or --discovery)."),
         into: Path = typer.Option(..., "--into", help="The mirror folder (created; an archive-shaped folder)."),
         budget: Optional[str] = typer.Option(None, "--budget", help="Disk budget (e.g. 500GB): `torrents pick`."),
         bands: Optional[list[str]] = typer.Option(None, "--band", "--bands", help="Only these bands (repeatable)."),

@@ -95,8 +95,8 @@ def open_source(text: str) -> Source:
     if text.startswith(("http://", "https://")):
         return Source(text, _parse_list(_http_get(text, MAX_LIST_BYTES), text), base_url=text)
     if text.startswith("magnet:") or text.endswith(".torrent"):
-        raise UsageError("a magnet link or .torrent as SOURCE is not supported yet: give the archive, release "
-                         "folder or torrents.json (local or URL)")
+        raise UsageError("a metadata magnet link or .torrent needs peers: use mirror() / `fonoteca mirror` "
+                         "(it calls metadata_source)")
     p = Path(text).expanduser()
     if p.is_dir():
         if (p / "releases" / "torrents.json").is_file():
@@ -239,6 +239,60 @@ def _finish_metadata(into: Path, rec: dict[str, Any], newest: bool) -> None:
         shutil.copyfile(lst, into / "releases" / "torrents.json")
 
 
+class _Fetched(Source):
+    def __init__(self, text: str, records: list[dict[str, Any]], blobs: dict[str, bytes]) -> None:
+        super().__init__(text, records)
+        self.blobs = blobs
+
+    def torrent_bytes(self, rec: dict[str, Any]) -> bytes:
+        return self.blobs[rec["name"]]
+
+
+def metadata_source(text: str, into: Path, peers: list[sess.Peer], *, listen: str = "127.0.0.1:0",
+                    discovery: bool = False, timeout: float = 300.0, budget: int | None = None,
+                    bands: list[str] | None = None) -> Source:
+    """SOURCE given as the metadata torrent (magnet link or .torrent file): download it from the peers, read its
+    torrents.json, and get the chosen data torrents' metainfo from the peers too (their magnet links)."""
+    scratch = into / ".mirror" / "scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    if text.startswith("magnet:"):
+        data = sess.fetch_metainfo([text], peers, listen=listen, discovery=discovery, timeout=timeout,
+                                   scratch=scratch)[0]
+    else:
+        p = Path(text).expanduser()
+        if not p.is_file() or p.stat().st_size > MAX_TORRENT_BYTES:
+            raise FonotecaError(f"no such torrent file (or too large): {text}")
+        data = p.read_bytes()
+    ti = load_torrent(data, "metadata torrent")
+    name = ti.name()
+    if "__metadata__" not in name:
+        raise FonotecaError(f"{name} is not a Fonoteca metadata torrent (COLLECTION__metadata__RELEASE)")
+    release = safe_name(name.split("__metadata__", 1)[1], "release")
+    btih = str(ti.info_hashes().v1)
+    rec = {"name": name, "release": release, "btih": btih, "url": "", "data_size": ti.total_size(),
+           "is_metadata": True}
+    _install_torrent(into, rec, data)
+    job = sess.Job(name, ti, _data_dir(into, release), resume_file=_resume_file(into, ti))
+    out = sess.download([job], peers, listen=listen, discovery=discovery, timeout=timeout, stall=timeout)
+    if not out.complete:
+        raise FonotecaError(f"could not download the metadata torrent: {'; '.join(out.errors) or 'no peer'}")
+    lst = into / "releases" / release / "data" / name / "torrents.json"
+    records = _parse_list(lst.read_bytes(), str(lst))
+    meta = next((r for r in records if r["btih"] == btih), None)
+    if meta is None:  # the metadata torrent's own list holds every torrent but itself
+        records = records + [dict(rec, added_to_torrents_list_at="9999", obsolete=False, embargo=False)]
+    chosen = [r for r in choose(records, budget=budget, bands=bands) if r["btih"] != btih]
+    for r in chosen:
+        if not isinstance(r.get("magnet_link"), str) or not r["magnet_link"].startswith("magnet:"):
+            raise FonotecaError(f"refused: {r['name']} has no magnet link")
+    blobs = dict(zip([r["name"] for r in chosen],
+                     sess.fetch_metainfo([r["magnet_link"] for r in chosen], peers, listen=listen,
+                                         discovery=discovery, timeout=timeout, scratch=scratch)))
+    blobs[name] = data
+    shutil.rmtree(scratch, ignore_errors=True)
+    return _Fetched(text, records, blobs)
+
+
 @dataclass
 class MirrorResult:
     into: Path
@@ -263,9 +317,12 @@ def mirror(source: str | Source, into: Path, *, budget: int | None = None, bands
            tick: sess.Tick | None = None) -> MirrorResult:
     """Download the chosen torrents of SOURCE into the mirror folder `into` (archive-shaped, see the module doc).
     Safe to run again: finished pieces are kept (resume data, else a check of the files on disk)."""
-    src = source if isinstance(source, Source) else open_source(source)
     into = into.expanduser().resolve()
     into.mkdir(parents=True, exist_ok=True)
+    if isinstance(source, str) and (source.startswith("magnet:") or source.endswith(".torrent")):
+        source = metadata_source(source, into, list(peers), listen=listen, discovery=discovery,
+                                 timeout=timeout or 300.0, budget=budget, bands=bands)
+    src = source if isinstance(source, Source) else open_source(source)
     chosen = choose(src.records, budget=budget, bands=bands)
     if not chosen:
         raise FonotecaError("nothing to mirror: no torrent fits the budget or the bands")

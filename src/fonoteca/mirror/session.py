@@ -313,3 +313,51 @@ def _save_resume(ses: lt.session, jobs: list[Job], *, wait: float, by_handle: di
                 pending -= 1
             elif isinstance(a, lt.save_resume_data_failed_alert):
                 pending -= 1
+
+
+def fetch_metainfo(magnets: list[str], peers: Iterable[Peer], *, listen: str = "127.0.0.1:0",
+                   discovery: bool = False, timeout: float = 300.0, scratch: Path) -> list[bytes]:
+    """The .torrent bytes of each magnet link, from peers (ut_metadata). No payload is written: every file gets
+    priority 0 as the metadata arrives (default_dont_download) and the torrents are removed right after."""
+    peers = list(peers)
+    ses = make_session(listen, discovery=discovery)
+    handles = []
+    try:
+        for m in magnets:
+            try:
+                atp = lt.parse_magnet_uri(m)
+            except Exception as exc:
+                raise FonotecaError(f"refused: not a magnet link ({exc}): {m[:80]}") from None
+            atp.save_path = str(scratch)
+            flags = atp.flags | lt.torrent_flags.default_dont_download | lt.torrent_flags.upload_mode
+            atp.flags = flags & ~lt.torrent_flags.auto_managed & ~lt.torrent_flags.paused
+            handles.append(ses.add_torrent(atp))
+        deadline = time.monotonic() + timeout
+        last = 0.0
+        while True:
+            sts = [h.status() for h in handles]
+            if all(s.has_metadata for s in sts):
+                break
+            if time.monotonic() > deadline:
+                raise FonotecaError(f"no peer sent the metadata of {sum(not s.has_metadata for s in sts)} torrent(s) "
+                                    f"within {timeout:.0f} s")
+            if time.monotonic() - last > 2.0:
+                last = time.monotonic()
+                for h, s in zip(handles, sts):
+                    if not s.has_metadata:
+                        for p in peers:
+                            h.connect_peer(p)
+            ses.wait_for_alert(100)
+            ses.pop_alerts()
+        out = []
+        for h in handles:
+            ti = h.torrent_file()
+            out.append(b"d4:info" + bytes(ti.info_section()) + b"e")
+        return out
+    finally:
+        for h in handles:
+            try:
+                ses.remove_torrent(h)
+            except Exception:
+                pass
+        del ses
