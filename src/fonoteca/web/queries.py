@@ -26,6 +26,8 @@ TIERS = {0: "skip", 1: "compact", 2: "original"}
 def url_for(kind: str, id_: str | None) -> str | None:
     if id_ is None or kind not in ("track", "album", "artist"):
         return None
+    if id_.isascii() and id_.isalnum():  # Spotify ids: nothing to quote (the common case, kept cheap)
+        return f"/{kind}/{id_}"
     return f"/{kind}/{quote(id_, safe='')}"
 
 
