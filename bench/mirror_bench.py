@@ -221,6 +221,7 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="Write the figures as JSON here too.")
     args = ap.parse_args()
     size = parse_size(args.size)
+    at_start = machine()
     args.data.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     root = make_release(args.data, size, args.torrents)
@@ -265,7 +266,7 @@ def main() -> None:
         srv.shutdown()
     best = {k: min(v) for k, v in results.items()}
     figures = {
-        "machine": machine(), "payload_bytes": payload, "torrents": args.torrents, "rounds": args.rounds,
+        "machine": at_start, "payload_bytes": payload, "torrents": args.torrents, "rounds": args.rounds,
         "download_s": results, "download_MBps_best": {k: round(payload / v / 1e6, 1) for k, v in best.items()},
         "download_ratio_best": round(best["aria2c"] / best["fonoteca"], 3),
         "download_ratio_median": round(statistics.median(results["aria2c"]) / statistics.median(results["fonoteca"]), 3),
