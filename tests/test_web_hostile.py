@@ -21,6 +21,7 @@ PAGES = [
     "/search?q=" + quote(XSS_SCRIPT), "/search?q=quote+hostile", "/isrc/QZHOS2600001", "/", "/torrents",
     "/torrents/generate?budget=1PB", "/stats", "/search?q=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E",
     "/track/%3Cscript%3Ealert(1)%3C%2Fscript%3E", "/search?q=love&genre=" + quote(XSS_ATTR),
+    "/genres", "/genres/" + quote(XSS_ATTR, safe=""), "/genres/" + quote("</text><script>x</script>-->", safe=""),
 ]
 RAW = ["<script>window.__pwned", "<img src=x", "onerror=\"window", "' onmouseover='", "</title><script>"]
 
