@@ -113,8 +113,14 @@ def compute_features(archive: Any, workers: int | None = None, *, scheduler: str
             # the stored files are in the archive: workers that do not share it get each file's bytes
             attach = _read if executor.remote and executor.storage != "shared" else None
             for task, result in executor.map_unordered(_analyse, tasks, attach=attach):
-                if isinstance(result, Crashed):
-                    result = {"error": f"crashed: {result.message}"}
+                done += 1
+                if isinstance(result, Crashed):  # not stored: the next run tries the file again
+                    summary.failed += 1
+                    summary.errors.append({"track": task.track, "path": task.path,
+                                           "error": f"crashed: {result.message}"})
+                    if progress:
+                        progress(done, len(tasks), summary.audio_seconds)
+                    continue
                 if result.get("error"):
                     summary.failed += 1
                     summary.errors.append({"track": task.track, "path": task.path, "error": result["error"]})
@@ -122,7 +128,6 @@ def compute_features(archive: Any, workers: int | None = None, *, scheduler: str
                     summary.computed += 1
                     summary.audio_seconds += result["features"].get("duration_s") or 0.0
                 batch.append((task, result))
-                done += 1
                 if len(batch) >= 200:
                     _store(conn, batch)
                     batch = []

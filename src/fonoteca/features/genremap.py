@@ -8,7 +8,8 @@
    rank (percentile) among genres, so order is kept and clusters are pulled apart.
 4. Readability adjustment: labels are boxes of their text's estimated size; overlapping boxes are pushed apart
    (mostly vertically, by half the overlap each) in sweeps until none overlap or 60 sweeps have run.
-5. Colour: red = loudness, green = tonality, blue = dynamics (see mapping).
+5. Colour: red = loudness, green = tonality, blue = dynamics (see mapping), each spread across genres like the
+   axes (min-max and rank), mapped to 40..210 of 255.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from fonoteca.features.mapping import DIMENSIONS, from_computed, from_imported
 
 WIDTH = 1200
 MARGIN = 12
+BAND = 20                 # px kept free at the top and bottom for the axis captions
 LABEL_HEIGHT = 16
 CHAR_WIDTH = 6.6           # px per character at font-size 12 (estimate used for the boxes)
 FEATURE_COLUMNS = ("tempo", "loudness_lufs", "dynamic_range_db", "centroid_hz", "flatness", "onset_rate",
@@ -113,7 +115,7 @@ def _deoverlap(boxes: list[list[float]], width: float, height: float, sweeps: in
                     boxes[b][1] -= push
                 ay = boxes[a][1]
         for box in boxes:
-            box[1] = min(max(box[1], MARGIN), height - MARGIN - box[3])
+            box[1] = min(max(box[1], BAND), height - BAND - box[3])
         if left_over == 0:
             break
     return left_over
@@ -165,12 +167,17 @@ def genre_map_from_conn(conn: sqlite3.Connection, *, width: int = WIDTH) -> dict
             g["x"], g["y"] = round(x, 4), round(y, 4)
             w = CHAR_WIDTH * len(g["name"]) + 4
             cx = MARGIN + x * (width - 2 * MARGIN - w)
-            cy = MARGIN + (1 - y) * (height - 2 * MARGIN - LABEL_HEIGHT)
+            cy = BAND + (1 - y) * (height - 2 * BAND - LABEL_HEIGHT)
             boxes.append([cx, cy, w, LABEL_HEIGHT])
         overlaps = _deoverlap(boxes, width, height)
-        for g, box in zip(genres, boxes):
+        channels = {}
+        for k in ("loudness", "tonality", "dynamics"):  # spread like the axes, so colour tells genres apart
+            present = [g["dimensions"][k] for g in genres if g["dimensions"][k] is not None]
+            spread = iter(_spread(present)) if present else iter(())
+            channels[k] = [next(spread) if g["dimensions"][k] is not None else None for g in genres]
+        for i, (g, box) in enumerate(zip(genres, boxes)):
             g["left"], g["top"] = round(box[0], 1), round(box[1], 1)
-            g["color"] = _color(g["dimensions"])
+            g["color"] = _color({k: channels[k][i] for k in channels})
     else:
         overlaps = 0
     return {"genres": genres, "count": n, "width": width, "height": height, "axes": AXES,
@@ -200,8 +207,8 @@ def svg(data: dict[str, Any], *, base_url: str | None = "") -> str:
              f'↑ {html.escape(AXES["y"]["high"])}</text>',
              f'<text x="{w / 2}" y="{h - 3}" text-anchor="middle" fill="#888888" font-size="10">'
              f'↓ {html.escape(AXES["y"]["low"])}</text>',
-             f'<text x="3" y="{h / 2}" fill="#888888" font-size="10">← {html.escape(AXES["x"]["low"])}</text>',
-             f'<text x="{w - 3}" y="{h / 2}" text-anchor="end" fill="#888888" font-size="10">'
+             f'<text x="3" y="{h - 3}" fill="#888888" font-size="10">← {html.escape(AXES["x"]["low"])}</text>',
+             f'<text x="{w - 3}" y="{h - 3}" text-anchor="end" fill="#888888" font-size="10">'
              f'{html.escape(AXES["x"]["high"])} →</text>']
     for g in data["genres"]:
         title = (f'{g["name"]}: {g["tracks"]} tracks ({g["computed"]} computed, {g["imported"]} imported)')
@@ -259,8 +266,8 @@ def _png(data: dict[str, Any], out: Path) -> None:
         ax.text(g["left"], g["top"] + 12, g["name"], color=g["color"], fontsize=9, family="sans-serif")
     ax.text(w / 2, 10, "↑ " + AXES["y"]["high"], ha="center", color="#888888", fontsize=7)
     ax.text(w / 2, h - 3, "↓ " + AXES["y"]["low"], ha="center", color="#888888", fontsize=7)
-    ax.text(3, h / 2, "← " + AXES["x"]["low"], color="#888888", fontsize=7)
-    ax.text(w - 3, h / 2, AXES["x"]["high"] + " →", ha="right", color="#888888", fontsize=7)
+    ax.text(3, h - 3, "← " + AXES["x"]["low"], color="#888888", fontsize=7)
+    ax.text(w - 3, h - 3, AXES["x"]["high"] + " →", ha="right", color="#888888", fontsize=7)
     fig.savefig(out, dpi=dpi)
     plt.close(fig)
 
