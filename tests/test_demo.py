@@ -34,6 +34,12 @@ def test_demo_builds_an_archive_end_to_end(tmp_path):
     assert len(torrents) == stages["pack"]["torrents"] + 1  # plus the metadata torrent
     for path in torrents:
         assert lt.torrent_info(str(path)).num_files() >= 1
+    assert stages["verify"]["ok"] and stages["verify"]["problems"] == 0
+    mirrored = stages["mirror"]
+    assert mirrored["complete"] and mirrored["verify ok"] and 0 < mirrored["coverage share_bytes"] <= 1
+    assert (root / "mirror" / "releases").is_dir()
+    assert stages["features"]["tracks"] == stored and stages["features"]["failed"] == 0
+    assert (archive / "genre-map.html").stat().st_size > 0
     assert stages["stats"]["charts"] >= 10
     stats = orjson.loads(run_subprocess("stats", "--json", archive=archive).stdout)
     assert stats["tracks"] == 1500 and stats["audio_features"] == 1500

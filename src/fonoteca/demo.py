@@ -213,6 +213,45 @@ def stage_pack(ctx: DemoContext) -> dict[str, Any]:
             "metadata torrent": summary.metadata.btih if summary.metadata else None}
 
 
+def stage_verify(ctx: DemoContext) -> dict[str, Any]:
+    """Every piece hash and manifest sha256 of the release, as a volunteer would check a copy."""
+    from fonoteca.mirror import verify_root
+
+    assert ctx.archive is not None
+    report = verify_root(ctx.archive.root)
+    return {"ok": report.ok, "torrents": report.torrents, "files": report.files, "bytes": report.bytes,
+            "problems": len(report.problems)}
+
+
+def stage_mirror(ctx: DemoContext) -> dict[str, Any]:
+    """Seed the release over loopback BitTorrent and mirror part of it (half its bytes) into a second folder."""
+    from fonoteca.mirror import Seeder, coverage, mirror, seed_items, verify_root
+
+    assert ctx.archive is not None and ctx.release is not None
+    into = ctx.root / "mirror"
+    budget = max(1, ctx.release.bytes // 2)
+    with Seeder(seed_items(ctx.archive.root), listen="127.0.0.1:0") as seeder:
+        seeder.wait_ready()
+        result = mirror(str(ctx.archive.root / "releases" / ctx.release.release), into, budget=budget,
+                        peers=[("127.0.0.1", seeder.port)], timeout=300)
+    held = coverage(into)
+    report = verify_root(into)
+    return {"folder": str(into), "complete": result.complete, "torrents": len(result.chosen),
+            "downloaded bytes": result.outcome.downloaded, "verify ok": report.ok,
+            **{f"coverage {k}": v for k, v in held.items() if isinstance(v, (int, float))}}
+
+
+def stage_features(ctx: DemoContext) -> dict[str, Any]:
+    """Audio features from the stored files, then the genre map (also on the site at /genres)."""
+    from fonoteca.features import compute_features, write_genre_map
+
+    assert ctx.archive is not None
+    summary = compute_features(ctx.archive)
+    out = write_genre_map(ctx.archive, ctx.archive.root / "genre-map.html")
+    return {"tracks": summary.computed + summary.already, "failed": summary.failed,
+            "realtime factor": round(summary.realtime, 1), "genre map": str(out)}
+
+
 def stage_stats(ctx: DemoContext) -> dict[str, Any]:
     from fonoteca.plan.stats import write_stats
 
@@ -229,6 +268,9 @@ STAGES: list[tuple[str, Stage]] = [
     ("plan", stage_plan),
     ("ingest", stage_ingest),
     ("pack", stage_pack),
+    ("verify", stage_verify),
+    ("mirror", stage_mirror),
+    ("features", stage_features),
     ("stats", stage_stats),
 ]
 
