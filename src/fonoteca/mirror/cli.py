@@ -54,7 +54,8 @@ class _Bars:
             self.overall = self.progress.add_task("all torrents", total=None)
         for j, st in zip(jobs, statuses):
             if j.key not in self.tasks:
-                self.tasks[j.key] = self.progress.add_task(j.key[-48:], total=max(st.total_wanted, 1))
+                label = j.key if len(j.key) <= 56 else j.key[:27] + "…" + j.key[-28:]
+                self.tasks[j.key] = self.progress.add_task(label, total=max(st.total_wanted, 1))
             self.progress.update(self.tasks[j.key], completed=st.total_wanted_done, total=max(st.total_wanted, 1))
         self.progress.update(self.overall, completed=sum(s.total_wanted_done for s in statuses),
                              total=max(sum(s.total_wanted for s in statuses), 1))

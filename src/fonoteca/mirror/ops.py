@@ -434,6 +434,8 @@ def fetch(ref: str, into: Path, *, source: str | Source | None = None, peers: li
         mf = src.release_file(release, "manifest.jsonl.zst")
         if mf is not None and not (into / "releases" / release / "manifest.jsonl.zst").exists():
             shutil.copyfile(mf, into / "releases" / release / "manifest.jsonl.zst")
+    if src is not None and not (into / "releases" / "torrents.json").exists():
+        (into / "releases" / "torrents.json").write_bytes(orjson.dumps(src.records, option=orjson.OPT_INDENT_2))
     idx = int(line["file_index"])
     entries = files_of(ti)
     if not 0 <= idx < len(entries) or entries[idx].path != f"{tname}/{line['path']}" and entries[idx].path != line["path"]:
@@ -558,7 +560,9 @@ def coverage(root: Path) -> dict[str, Any]:
     released data torrents of its torrents.json (and the catalog's track count when there is a catalog)."""
     root = root.expanduser().resolve()
     lst = root / "releases" / "torrents.json"
-    records = _parse_list(lst.read_bytes(), str(lst)) if lst.is_file() else []
+    if not lst.is_file():
+        raise FonotecaError(f"{root} is not a mirror or an archive with releases (no releases/torrents.json)")
+    records = _parse_list(lst.read_bytes(), str(lst))
     data = [r for r in records if not r.get("is_metadata") and not r.get("obsolete")]
     state = load_state(root) if (root / STATE).is_file() else None
     held_tracks = held_bytes = 0

@@ -271,6 +271,8 @@ def download(jobs: list[Job], peers: Iterable[Peer], *, listen: str = "127.0.0.1
                     _write_resume(by_handle, a)
             if tick is not None:
                 tick(jobs, statuses)
+        if tick is not None:
+            tick(jobs, [j.handle.status() for j in jobs])
     except KeyboardInterrupt:
         interrupted = True
     finally:
