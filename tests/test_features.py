@@ -194,3 +194,23 @@ def test_empty_archive_and_silence(archive, tmp_path):
 
     silent = features_of(synth.write(tmp_path / "silence.flac", np.zeros((44100, 2), dtype=np.float32)))
     assert silent.loudness_lufs is None and silent.tempo is None and silent.duration_s == pytest.approx(1.0, abs=0.01)
+
+
+def test_features_of_really_ingested_files_original_and_compact(tmp_path):
+    """After a real `fonoteca ingest`: the original tier is analysed when there is one, else the compact Opus."""
+    collection = synth.make_collection(tmp_path / "music", 2, 4.0, ("flac",), seed=5)
+    for tier in ("original", "compact"):
+        root = archive_mod.init(tmp_path / f"archive-{tier}").root
+        assert run_cli("import", "table", collection.catalog_csv, "--map", collection.mapping_toml,
+                       archive=root).exit_code == 0
+        result = run_cli("ingest", str(tmp_path / "music"), "--tier", tier, "--workers", "1", archive=root)
+        assert result.exit_code == 0, result.stderr
+        result = run_cli("features", "--workers", "1", "--json", archive=root)
+        assert result.exit_code == 0, result.stderr
+        summary = json.loads(result.stdout)
+        assert summary["computed"] == 2 and summary["failed"] == 0, summary
+        conn = sqlite3.connect(root / "catalog.sqlite3")
+        rows = conn.execute("SELECT tier, duration_s, tempo FROM track_features").fetchall()
+        conn.close()
+        assert {r[0] for r in rows} == {2 if tier == "original" else 1}
+        assert all(abs(r[1] - 4.0) < 0.1 and r[2] for r in rows)
