@@ -58,14 +58,16 @@ class BenchArchive(Archive):
 def make_queries(catalog: sqlite3.Connection, count: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     max_rowid = catalog.execute("SELECT max(rowid) FROM tracks").fetchone()[0]
-    popular = [r for (r,) in catalog.execute(
-        "SELECT rowid FROM tracks WHERE level > 0 AND popularity > 0 ORDER BY random() LIMIT ?", (count * 20,))]
-    weights = [p or 0 for (p,) in catalog.execute(
-        f"SELECT popularity FROM tracks WHERE rowid IN ({','.join(map(str, popular))})")] if popular else []
+    sample = sorted(set(rng.randint(1, max_rowid) for _ in range(count * 40)))  # deterministic for a seed
+    rows = catalog.execute(
+        f"SELECT rowid, popularity FROM tracks WHERE rowid IN ({','.join(map(str, sample))}) "
+        "AND level > 0 AND popularity > 0").fetchall()
+    popular = [r for r, _ in rows]
+    weights = [p for _, p in rows]
     queries: list[str] = []
     while len(queries) < count:
         if popular and rng.random() < 0.5:
-            rowid = rng.choices(popular, weights=[w + 1 for w in weights])[0]
+            rowid = rng.choices(popular, weights=weights)[0]
         else:
             rowid = rng.randint(1, max_rowid)
         row = catalog.execute(
@@ -303,6 +305,7 @@ def main() -> None:
     parser.add_argument("--engines", default="fonoteca,anchor,tantivy,shuffle")
     parser.add_argument("--reuse", action="store_true", help="reuse indexes already in --work (no build figures)")
     parser.add_argument("--repeat", type=int, default=1, help="per query, keep the fastest of N runs")
+    parser.add_argument("--new-queries", action="store_true", help="draw new queries even if --work has some")
     parser.add_argument("--warmup", type=int, default=None, help="warm up on the first N queries (default: all)")
     parser.add_argument("--out", type=Path, default=None, help="write the figures as JSON here")
     args = parser.parse_args()
@@ -317,8 +320,9 @@ def main() -> None:
     print(f"catalog {args.catalog}: {tracks:,} tracks; machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}",
           flush=True)
     saved = args.work / "queries.json"
-    if args.reuse and saved.exists():
-        queries = orjson.loads(saved.read_bytes())[: args.queries]  # the very same queries as the first run
+    if saved.exists() and not args.new_queries:
+        queries = orjson.loads(saved.read_bytes())[: args.queries]  # the very same queries as earlier runs
+        print(f"queries: {saved} (--new-queries to draw new ones)", flush=True)
     else:
         queries = make_queries(catalog, args.queries, args.seed)
         saved.write_bytes(orjson.dumps(queries, option=orjson.OPT_INDENT_2))
