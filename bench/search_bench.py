@@ -338,6 +338,12 @@ def main() -> None:
         anchor_path, report["build"]["anchor"] = build_anchor(catalog, args.work)
     tantivy_built = None
     if "tantivy" in engines:
+        try:
+            import tantivy  # noqa: F401  (bench-only: pip install tantivy)
+        except ImportError:
+            print("  tantivy not installed (pip install 'tantivy>=0.27'): skipped", flush=True)
+            engines.discard("tantivy")
+    if "tantivy" in engines:
         from fonoteca.search.index import current_db
 
         if args.reuse:
