@@ -2,9 +2,11 @@
 same run, page cache warm:
 
   limit       hashlib SHA-1 + SHA-256 over the same bytes on every core (2 threads, 4 MiB reads): the ceiling
+  limit-1     the same on one thread
   hybrid      fonoteca.pack.hybrid.build: v1 pieces + v2 merkle trees, bencoded (what `fonoteca pack` runs)
   hybrid+sha  the same with each file's whole-file SHA-256 checked too (`fonoteca pack` default, verify = true)
   hybrid-threads  hybrid on threads instead of processes (hashlib releases the GIL, but not for free)
+  hybrid-1    hybrid on one core (the calling thread): what the engine costs without parallelism
   libtorrent  libtorrent 2.1 create_torrent + set_piece_hashes, hybrid (the info-hashes must be equal to ours)
   mktorrent   Debian's mktorrent 1.1, v1 only, one thread per core
 
@@ -37,7 +39,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench._common import REPO  # noqa: E402
 
-KINDS = ("limit", "hybrid", "hybrid+sha", "hybrid-threads", "libtorrent", "mktorrent")
+KINDS = ("limit", "limit-1", "hybrid", "hybrid+sha", "hybrid-threads", "hybrid-1", "libtorrent", "mktorrent")
 
 
 # ------------------------------------------------------------------------------------------------ data
@@ -108,7 +110,7 @@ def child(kind: str, folder: Path, piece: int, out: Path) -> None:
     total = sum(e.size for e in entries)
     result: dict = {"kind": kind, "bytes": total, "files": len(entries), "piece": piece}
     cpu0, t0 = time.process_time(), time.perf_counter()
-    if kind == "limit":
+    if kind in ("limit", "limit-1"):
         def work(part):
             buf = bytearray(1 << 22)
             mv = memoryview(buf)
@@ -118,13 +120,14 @@ def child(kind: str, folder: Path, piece: int, out: Path) -> None:
                     while n := f.readinto(buf):
                         a.update(mv[:n])
                         b.update(mv[:n])
-        workers = os.cpu_count() or 1
+        workers = 1 if kind == "limit-1" else os.cpu_count() or 1
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(work, [entries[i::workers] for i in range(workers)]))
-    elif kind in ("hybrid", "hybrid+sha", "hybrid-threads"):
+    elif kind in ("hybrid", "hybrid+sha", "hybrid-threads", "hybrid-1"):
         if kind == "hybrid+sha":
             entries = [hybrid.Entry(e.path, e.source, e.size, digest=True) for e in entries]
-        with hybrid.Hasher(mode="thread" if kind == "hybrid-threads" else "process") as hasher:
+        workers = 1 if kind == "hybrid-1" else None
+        with hybrid.Hasher(workers, mode="thread" if kind == "hybrid-threads" else "process") as hasher:
             t = hybrid.build(folder.name, entries, piece, hasher=hasher)
             result["worker_cpu"] = sum(_proc_cpu(pid) for pid in hasher.pids)
             result["mode"] = hasher.mode
@@ -239,7 +242,8 @@ def main() -> None:
         started = time.perf_counter()
         make_many(folder, args.many)
         print(f"data: {folder} ({(folder / '.done').read_text().strip()}; made in {time.perf_counter() - started:.0f} s)")
-        kinds = [k for k in args.kinds.split(",") if k in ("hybrid", "hybrid+sha", "hybrid-threads", "libtorrent")]
+        kinds = [k for k in args.kinds.split(",") if k in ("hybrid", "hybrid+sha", "hybrid-threads", "hybrid-1",
+                                                            "libtorrent")]
     else:
         folder = args.data / "music"
         make_music(folder, int(args.size * 1e9))
