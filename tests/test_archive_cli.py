@@ -69,3 +69,24 @@ def test_real_entry_point_help_and_usage_errors(tmp_path):
 def test_show_unknown_reference(archive):
     result = run_cli("show", "isrc:USRC17607839", archive=archive.root)
     assert result.exit_code == 1 and "nothing in the catalog" in result.stderr
+
+
+def test_concurrent_opens_of_an_old_catalog_migrate_once(tmp_path):
+    """Three processes open a catalog at schema version 1 at once: all succeed, each migration runs once."""
+    import subprocess
+    import sys
+
+    old = tmp_path / "old.sqlite3"
+    conn = sqlite3.connect(old)
+    for statement in db._split_sql(db._migrations()[0][1]):
+        conn.execute(statement)
+    conn.execute("PRAGMA user_version=1")
+    conn.commit()
+    conn.close()
+    code = ("import sys; from pathlib import Path; from fonoteca.catalog import db; "
+            "print(db.migrate(db.connect(Path(sys.argv[1]))))")
+    children = [subprocess.Popen([sys.executable, "-c", code, str(old)], stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    outputs = [child.communicate(timeout=120) for child in children]
+    assert all(child.returncode == 0 for child in children), [err for _, err in outputs]
+    assert {out.strip() for out, _ in outputs} == {str(db.SCHEMA_VERSION)}

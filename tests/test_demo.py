@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import socket
 import sqlite3
+import subprocess
+import sys
+import time
 
+import httpx
 import orjson
 
 from tests.conftest import run_subprocess
@@ -43,3 +48,43 @@ def test_demo_builds_an_archive_end_to_end(tmp_path):
     assert stages["stats"]["charts"] >= 10
     stats = orjson.loads(run_subprocess("stats", "--json", archive=archive).stdout)
     assert stats["tracks"] == 1500 and stats["audio_features"] == 1500
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_demo_archive_is_served(tmp_path):
+    """The site the demo ends with: the real `fonoteca serve` on the demo's archive answers a few requests."""
+    root = tmp_path / "demo"
+    built = run_subprocess("demo", "--dir", str(root), "--tracks", "800", "--genres", "2", "--per-genre", "2",
+                           "--no-serve")
+    assert built.returncode == 0, built.stderr
+    archive = root / "archive"
+    title = sqlite3.connect(archive / "catalog.sqlite3").execute(
+        "SELECT t.name FROM files f JOIN tracks t ON t.rowid = f.track ORDER BY f.rowid LIMIT 1").fetchone()[0]
+    port = _free_port()
+    server = subprocess.Popen([sys.executable, "-m", "fonoteca", "-A", str(archive), "serve", "--port", str(port)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + "/api/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert server.poll() is None, server.stderr.read().decode()
+            assert time.monotonic() < deadline, "the server did not start"
+            time.sleep(0.2)
+        assert httpx.get(base + "/").status_code == 200
+        found = httpx.get(base + "/api/search", params={"q": title}).json()
+        assert title in orjson.dumps(found).decode()
+        assert httpx.get(base + "/torrents").status_code == 200
+        assert httpx.get(base + "/api/genres").status_code == 200
+    finally:
+        server.terminate()
+        server.wait(timeout=20)

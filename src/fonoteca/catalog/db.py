@@ -48,23 +48,24 @@ def needs_migration(conn: sqlite3.Connection) -> bool:
 
 
 def migrate(conn: sqlite3.Connection) -> int:
-    """Apply every migration newer than the database's user_version; return the resulting version."""
+    """Apply every migration newer than the database's user_version; return the resulting version.
+
+    Each migration runs in its own write transaction and re-reads user_version inside it, so two processes
+    opening an old catalog at once apply each migration exactly once."""
     needs_migration(conn)
-    current = conn.execute("PRAGMA user_version").fetchone()[0]
     for number, sql in _migrations():
-        if number <= current:
-            continue
         conn.execute("BEGIN IMMEDIATE")
         try:
-            for statement in _split_sql(sql):
-                conn.execute(statement)
-            conn.execute(f"PRAGMA user_version={number}")
+            current = conn.execute("PRAGMA user_version").fetchone()[0]
+            if number > current:
+                for statement in _split_sql(sql):
+                    conn.execute(statement)
+                conn.execute(f"PRAGMA user_version={number}")
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        current = number
-    return current
+    return conn.execute("PRAGMA user_version").fetchone()[0]
 
 
 def _split_sql(script: str) -> list[str]:
