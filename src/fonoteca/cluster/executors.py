@@ -299,12 +299,16 @@ class InlineExecutor(_Base):
 
 
 def _worker_init() -> None:
-    """Pool workers die with the coordinator (a kill -9 of it must not leave workers writing files)."""
+    """Pool workers die with the coordinator (a kill -9 of it must not leave workers writing files), and use the
+    same malloc thresholds as Dask workers (fonoteca.cluster.worker)."""
     try:
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     except (OSError, AttributeError):
         pass
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from fonoteca.cluster.worker import tune_malloc
+
+    tune_malloc()
 
 
 class LocalExecutor(_Base):

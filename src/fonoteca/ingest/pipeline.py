@@ -51,6 +51,7 @@ class IngestSummary:
     workers: int = 0
     executor: str = ""                                          # where the tasks ran
     coordinator_seconds: float = 0.0                            # spent handling results (catalog, renames)
+    coordinator_cpu_seconds: float = 0.0                        # CPU of that (this process's main thread)
     recovered: dict[str, int] = field(default_factory=dict)
     items: list[dict[str, Any]] = field(default_factory=list)   # one per input decided in this run
 
@@ -80,7 +81,8 @@ class IngestSummary:
             "bytes_stored": self.bytes_stored, "audio_seconds": round(self.audio_seconds, 1),
             "seconds": round(self.seconds, 2), "files_per_second": round(self.files_per_second, 3),
             "realtime": round(self.realtime, 1), "workers": self.workers, "executor": self.executor,
-            "coordinator_seconds": round(self.coordinator_seconds, 2), "recovered": self.recovered,
+            "coordinator_seconds": round(self.coordinator_seconds, 2),
+            "coordinator_cpu_seconds": round(self.coordinator_cpu_seconds, 2), "recovered": self.recovered,
             "items": self.items,
         }
 
@@ -225,7 +227,7 @@ class Coordinator:
     # ---- results, in the coordinator only ---------------------------------------------------------------------
 
     def on_result(self, task: Task, res: Result) -> None:
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.thread_time()
         item = self.items[task.index]
         if self.remote and not res.ok and res.reason == "unreadable" and not res.source_sha256 \
                 and os.access(item.path, os.R_OK):
@@ -247,6 +249,7 @@ class Coordinator:
                 os.unlink(res.out_tmp)
             self.done += 1
             self.summary.coordinator_seconds += time.perf_counter() - started
+            self.summary.coordinator_cpu_seconds += time.thread_time() - cpu_started
             if self.on_progress:
                 self.on_progress(self.done, self.total, self.summary.audio_seconds)
 
@@ -498,9 +501,10 @@ def ingest(archive: Archive, sources: list[Path], options: IngestOptions | None 
                 if tasks:
                     executors.preflight(executor, str(coord.tmp_dir), tasks[0].path)
                     executors.run(executor, tasks, coord.on_result)
-                deferred_started = time.perf_counter()
+                deferred_started, cpu_started = time.perf_counter(), time.thread_time()
                 coord.finish_deferred()
                 coord.summary.coordinator_seconds += time.perf_counter() - deferred_started
+                coord.summary.coordinator_cpu_seconds += time.thread_time() - cpu_started
             finally:
                 import shutil
                 shutil.rmtree(coord.tmp_dir, ignore_errors=True)
