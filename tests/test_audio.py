@@ -77,6 +77,21 @@ def test_opus_encode_in_the_same_pass(clips, tmp_path):
     assert out.stat().st_size * 8 / back.duration == pytest.approx(64000, rel=0.3)
 
 
+def test_threaded_encoder_writes_the_same_bytes_and_stops_on_a_bad_file(clips, tmp_path):
+    import threading
+
+    one, two = tmp_path / "one.opus", tmp_path / "two.opus"
+    a = decode.analyse(clips["flac"], opus=decode.OpusSpec(), out_path=one, threads=1)
+    b = decode.analyse(clips["flac"], opus=decode.OpusSpec(), out_path=two, threads=2)
+    assert one.read_bytes() == two.read_bytes()
+    assert (a.loudness, a.fingerprint.encoded, a.samples) == (b.loudness, b.fingerprint.encoded, b.samples)
+    cut = tmp_path / "cut.flac"
+    cut.write_bytes(clips["flac"].read_bytes()[: clips["flac"].stat().st_size * 2 // 3])
+    with pytest.raises(decode.DecodeError):
+        decode.analyse(cut, opus=decode.OpusSpec(), out_path=tmp_path / "cut.opus", threads=2)
+    assert not [t for t in threading.enumerate() if t.name == "opus-encoder"]  # no encoder thread left behind
+
+
 def test_rejections(tmp_path, clips):
     empty = tmp_path / "empty.flac"
     empty.write_bytes(b"")

@@ -202,6 +202,37 @@ def test_matching_routes_duplicates_and_quarantine(tmp_path, collection):
     assert _rows(root, "SELECT count(*) FROM fingerprints")[0][0] == 7
 
 
+def test_a_longer_version_that_starts_alike_is_not_a_duplicate(tmp_path):
+    """The fingerprint hears the first two minutes only: an extended version of a stored recording fingerprints
+    like it, but its length says it is another recording, so it is stored under its own track."""
+    from fonoteca.audio import fingerprint as fpmod
+
+    music = synth.make_collection(tmp_path / "music", 2, 8.0, ("flac",), seed=33)
+    first, second = music.tracks
+    with open(music.catalog_csv, newline="") as f:
+        rows = list(csv.DictReader(f))
+    rows[1]["duration_ms"] = "24000"
+    with open(music.catalog_csv, "w", newline="") as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+    root = archive_mod.init(tmp_path / "archive").root
+    _import(root, music)
+    src = tmp_path / "src"
+    src.mkdir()
+    synth.write(src / "a_radio.flac", synth.render(8.0, first.seed))
+    synth.write(src / "b_extended.flac", synth.render(24.0, first.seed))
+    with open(tmp_path / "map.csv", "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerows([["path", "track_id"], ["src/a_radio.flac", f"spotify:track:{first.id}"],
+                     ["src/b_extended.flac", f"spotify:track:{second.id}"]])
+    s = _ingest(root, str(src), "--map", str(tmp_path / "map.csv"), "--tier", "compact", "--workers", "1")
+    assert s["stored"]["compact"] == 2 and s["duplicates"] == 0, s["items"]
+    # the guard, not the fingerprint, told them apart
+    raws = [fpmod.from_raw_bytes(r) for (r,) in _rows(root, "SELECT raw FROM fingerprints")]
+    assert fpmod.bit_error_rate(*raws) <= fpmod.MATCH_BER
+
+
 def test_musicbrainz_recording_id_route(tmp_path):
     from tests.helpers import write_jsonl
     from tests.test_catalog_musicbrainz import RECORDING_1, artist, release

@@ -38,7 +38,7 @@ class AudioTrack:
     genre: str
     seconds: float
     popularity: int
-    seed: int   # picks the chord progression (seed % 6)
+    seed: int   # picks the chord progression (the first four bars: seed % 6) and the melody
     key: int    # semitones from the genre's root: tracks of a genre share a sound, not a recording
 
 

@@ -10,6 +10,8 @@ empty | unreadable | no_audio | undecodable | truncated.
 from __future__ import annotations
 
 import os
+import queue
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -170,18 +172,19 @@ class _Sink:
 
 
 def analyse(path: Path, *, fingerprint_seconds: float = DEFAULT_SECONDS, opus: OpusSpec | None = None,
-            out_path: Path | None = None, out_tags: dict[str, str] | None = None) -> Analysis:
+            out_path: Path | None = None, out_tags: dict[str, str] | None = None, threads: int = 1) -> Analysis:
     """Decode the first audio stream of `path` completely; fingerprint, measure loudness and, with `opus` and
-    `out_path`, write an Ogg Opus file in the same pass. Raises DecodeError when the file is not accepted."""
+    `out_path`, write an Ogg Opus file in the same pass (in a second thread when `threads` > 1). Raises
+    DecodeError when the file is not accepted."""
     container = _open(path)
     out = None
+    encoder: _Encoder | None = None
     try:
         stream = _audio_stream(container, path)
         info = _info(container, stream)
         stream.codec_context.thread_count = 1  # one worker = one core; the pool gives the parallelism
         resampler = None
         sink: _Sink | None = None
-        out_stream = None
         samples = 0
         out_rate = out_layout = None
         decoded_rate = info.sample_rate or 0
@@ -219,6 +222,7 @@ def analyse(path: Path, *, fingerprint_seconds: float = DEFAULT_SECONDS, opus: O
                         out_stream.bit_rate = opus.bitrate
                         if out_tags:
                             out_stream.metadata.update(out_tags)
+                        encoder = _Encoder(out, out_stream, threaded=threads > 1)
                 samples += frame.samples * out_rate / frame.sample_rate if frame.sample_rate else 0
                 try:
                     converted = resampler.resample(frame)
@@ -226,14 +230,13 @@ def analyse(path: Path, *, fingerprint_seconds: float = DEFAULT_SECONDS, opus: O
                     converted = resampler.resample(None)
                     resampler = av.AudioResampler(format="fltp", layout=out_layout, rate=out_rate)
                     converted += resampler.resample(frame)
-                _consume(converted, sink, out, out_stream)
+                _consume(converted, sink, encoder)
         if resampler is None or sink is None or samples < 1:
             raise DecodeError("empty", "no audio samples decode from the file")
-        _consume(resampler.resample(None), sink, out, out_stream)
+        _consume(resampler.resample(None), sink, encoder)
         sink.finish()
-        if out is not None and out_stream is not None:
-            for pkt in out_stream.encode(None):
-                out.mux(pkt)
+        if out is not None and encoder is not None:
+            encoder.finish()
             out.close()
             out = None
         duration = samples / out_rate
@@ -249,6 +252,11 @@ def analyse(path: Path, *, fingerprint_seconds: float = DEFAULT_SECONDS, opus: O
         return Analysis(info=info, samples=int(round(samples)), rate=out_rate, duration=duration, fingerprint=fp,
                         loudness=sink.meter.result(), encoded=encoded)
     finally:
+        if encoder is not None:
+            try:
+                encoder.stop()  # no thread may outlive the call (a failed decode stops it here)
+            except Exception:  # noqa: BLE001 - the decode's own error is the one to report
+                pass
         if out is not None:
             try:
                 out.close()
@@ -257,10 +265,72 @@ def analyse(path: Path, *, fingerprint_seconds: float = DEFAULT_SECONDS, opus: O
         container.close()
 
 
-def _consume(frames: list[Any], sink: _Sink | None, out: Any, out_stream: Any) -> None:
+class _Encoder:
+    """Encodes converted frames to the Ogg Opus output. With `threaded`, libopus runs in a thread of its own:
+    PyAV releases the GIL inside avcodec_send_frame, where libopus does its work, so the encoding of one stretch
+    overlaps the decoding, resampling, loudness and fingerprinting of the next (as ffmpeg's own threads do). Worth
+    it only when a core would otherwise idle (fewer workers than cores)."""
+
+    _STOP = object()
+    BATCH = 16
+
+    def __init__(self, out: Any, stream: Any, threaded: bool) -> None:
+        self.out, self.stream = out, stream
+        self.error: BaseException | None = None
+        self.queue: queue.Queue[Any] | None = None
+        self.thread: threading.Thread | None = None
+        self.batch: list[Any] = []  # frames go over in batches: one hand-over per BATCH frames, not per frame
+        if threaded:
+            self.queue = queue.Queue(maxsize=8)  # at most about 4 s of audio in flight: bounded memory
+            self.thread = threading.Thread(target=self._run, name="opus-encoder", daemon=True)
+            self.thread.start()
+
+    def _encode(self, frame: Any) -> None:
+        for pkt in self.stream.encode(frame):
+            self.out.mux(pkt)
+
+    def _run(self) -> None:
+        assert self.queue is not None
+        while (frames := self.queue.get()) is not self._STOP:
+            if self.error is None:  # after an error keep draining, so the producer never blocks on a full queue
+                try:
+                    for frame in frames:
+                        self._encode(frame)
+                except BaseException as exc:  # noqa: BLE001 - handed to the decoding thread, which raises it
+                    self.error = exc
+
+    def add(self, frame: Any) -> None:
+        if self.queue is None:
+            self._encode(frame)
+            return
+        if self.error is not None:
+            raise self.error
+        self.batch.append(frame)
+        if len(self.batch) >= self.BATCH:
+            self.queue.put(self.batch)
+            self.batch = []
+
+    def stop(self) -> None:
+        """Wait for the frames in flight (also on the way out of a failed decode)."""
+        if self.thread is not None and self.queue is not None:
+            if self.batch:
+                self.queue.put(self.batch)
+                self.batch = []
+            self.queue.put(self._STOP)
+            self.thread.join()
+            self.thread = self.queue = None
+        if self.error is not None:
+            raise self.error
+
+    def finish(self) -> None:
+        """Encode what is left and flush libopus."""
+        self.stop()
+        self._encode(None)
+
+
+def _consume(frames: list[Any], sink: _Sink | None, encoder: _Encoder | None) -> None:
     for converted in frames:
         if sink is not None:
             sink.add(converted)
-        if out_stream is not None:
-            for pkt in out_stream.encode(converted):
-                out.mux(pkt)
+        if encoder is not None:
+            encoder.add(converted)

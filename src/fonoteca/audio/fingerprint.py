@@ -13,8 +13,10 @@ import chromaprint
 import numpy as np
 
 DEFAULT_SECONDS = 120.0
-# Same recording: mean bit error rate at the best offset at or below this (unrelated audio sits near 0.5).
-MATCH_BER = 0.25
+# Same recording: mean bit error rate at the best offset at or below this. Measured here: the same recording
+# through Opus 75k or MP3 128k sits near 0.01; unrelated audio near 0.47, and the closest of 19,900 pairs of
+# synthesised tracks in one style family at 0.30. Remasters and noisy transfers need headroom above 0.01.
+MATCH_BER = 0.20
 MAX_OFFSET = 24          # sub-fingerprints (about 3 s) tried either way when aligning
 SAMPLE_MOD = 16          # index keys: sub-fingerprints whose value % 16 == 0 (a consistent sample)
 MIN_ITEMS = 16           # shorter fingerprints (under about 3 s of audio) are not used for matching

@@ -29,7 +29,8 @@ class IngestOptions:
     duration_tolerance_s: float = 3.0       # [ingest] catalog duration vs decoded, absolute ...
     duration_tolerance_ratio: float = 0.02  # ... or relative, whichever is larger
     fingerprint_seconds: float = 120.0      # [ingest] audio fingerprinted (AcoustID uses 120 s)
-    match_ber: float = 0.25                 # [ingest] fingerprint bit error rate for "same recording"
+    match_ber: float = 0.20                 # [ingest] fingerprint bit error rate for "same recording" (see
+                                            # fonoteca.audio.fingerprint.MATCH_BER for the measurements)
     ignore: tuple[str, ...] = DEFAULT_IGNORE
     covers_dir: str = "covers"              # [ingest] local cover art: ARCHIVE/covers/<album id>.jpg|png
     extra: dict[str, Any] = field(default_factory=dict)

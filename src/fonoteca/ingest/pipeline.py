@@ -20,6 +20,7 @@ import numpy as np
 from fonoteca.archive import Archive
 from fonoteca.audio import fingerprint as fpmod
 from fonoteca.audio.tags import read_tags_and_length
+from fonoteca import durable
 from fonoteca.catalog.ids import NAMESPACE_NAMES
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.ingest import metadata, store
@@ -128,9 +129,10 @@ def walk(sources: list[Path], options: IngestOptions, exclude: Path) -> Iterator
 
 class Coordinator:
     def __init__(self, archive: Archive, conn: sqlite3.Connection, options: IngestOptions,
-                 on_progress: Progress | None, remote: bool = False) -> None:
+                 on_progress: Progress | None, remote: bool = False, task_threads: int = 1) -> None:
         self.archive, self.conn, self.options = archive, conn, options
         self.remote = remote
+        self.task_threads = task_threads
         self.summary = IngestSummary(workers=options.worker_count)
         self.on_progress = on_progress
         self.items: list[Item] = []
@@ -215,7 +217,7 @@ class Coordinator:
                 expected = row[0] / 1000
         task = Task(index=index, path=str(item.path), kind=kind, expected_duration=expected,
                     tolerance=self.options.tolerance(expected or 0.0), compact_bitrate=self.options.compact_bitrate,
-                    fingerprint_seconds=self.options.fingerprint_seconds)
+                    fingerprint_seconds=self.options.fingerprint_seconds, threads=self.task_threads)
         if kind == "store":
             assert item.target is not None and self.tmp_dir is not None
             task.tier, task.tmp_dir = item.tier, str(self.tmp_dir)
@@ -261,10 +263,7 @@ class Coordinator:
         if hashlib.sha256(data).hexdigest() != res.stored_sha256 or len(data) != res.stored_size:
             raise FonotecaError(f"the finished file for {task.path} arrived from the worker damaged (sha256 differs)")
         path = self.tmp_dir / f"{uuid.uuid4().hex}.part.{task.ext or 'bin'}"
-        with open(path, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
+        durable.write_new(path, data)
         res.out_tmp = str(path)
 
     def _track_ref(self, track: int | None) -> str | None:
@@ -279,7 +278,7 @@ class Coordinator:
             "INSERT OR REPLACE INTO ingest_sources (path, size, mtime_ns, sha256, outcome, track, reason, detail, "
             "decided_at) VALUES (?,?,?,?,?,?,?,?,?)",
             (str(item.path), item.size, item.mtime_ns, sha256, outcome, track, reason,
-             json.dumps(detail, default=str) if detail else None, store.now()))
+             json.dumps(detail, default=str) if detail else None, durable.now()))
 
     def _note(self, item: Item, outcome: str, reason: str = "", track: int | None = None, **extra: Any) -> None:
         entry = {"path": str(item.path), "outcome": outcome}
@@ -353,9 +352,13 @@ class Coordinator:
             if hits < 1 or sha == res.source_sha256:
                 continue
             row = self.conn.execute(
-                "SELECT f.raw, fi.track FROM fingerprints f JOIN files fi ON fi.source_sha256 = f.sha256 "
+                "SELECT f.raw, fi.track, fi.duration_ms FROM fingerprints f JOIN files fi ON fi.source_sha256 = f.sha256 "
                 "WHERE f.sha256 = ? AND f.usable = 1", (sha,)).fetchone()
             if row is None or row[1] == exclude_track:
+                continue
+            # The fingerprint covers the first two minutes only: a recording of another length (an edit, an
+            # extended mix, or just another piece that starts alike) is not the same recording.
+            if abs(row[2] / 1000 - res.duration) > self.options.tolerance(row[2] / 1000):
                 continue
             ber = fpmod.bit_error_rate(raw, fpmod.from_raw_bytes(row[0]))
             if ber <= self.options.match_ber and (best is None or ber < best[1]):
@@ -389,9 +392,9 @@ class Coordinator:
         final = self.archive.root / rel
         final.parent.mkdir(parents=True, exist_ok=True)
         # Journal the rename, make it, make it durable, then commit the row (and only then forget the journal).
-        self.conn.execute("INSERT OR REPLACE INTO ingest_pending (path, started_at) VALUES (?, ?)", (rel, store.now()))
+        self.conn.execute("INSERT OR REPLACE INTO ingest_pending (path, started_at) VALUES (?, ?)", (rel, durable.now()))
         os.replace(res.out_tmp, final)
-        store.fsync_dir(final.parent)
+        durable.fsync_dir(final.parent)
         duration_ms = int(round(res.duration * 1000))
         bit_rate = int(res.stored_size * 8 / res.duration) if res.duration > 0 else None
         self.conn.execute("BEGIN IMMEDIATE")
@@ -404,7 +407,7 @@ class Coordinator:
                 (item.target, item.tier, rel, res.stored_size, res.stored_sha256, res.source_sha256, res.source_size,
                  str(item.path), res.source_container, res.source_codec, res.patch, res.stored_container,
                  res.stored_codec, bit_rate, res.stored_sample_rate, res.stored_channels, duration_ms, res.loudness,
-                 res.replaygain_gain, res.replaygain_peak, item.match.route, res.tag_family, store.now()))
+                 res.replaygain_gain, res.replaygain_peak, item.match.route, res.tag_family, durable.now()))
             self.conn.execute("INSERT OR REPLACE INTO plan_sizes (track, tier, bytes) VALUES (?,?,?)",
                               (item.target, item.tier, res.stored_size))
             self._save_fingerprint(res, item.target, True)
@@ -472,6 +475,15 @@ class Coordinator:
             self._note(item, "unmatched", item.note)
 
 
+def _task_threads(executor: Any) -> int:
+    """Threads a task may use: with fewer local workers than cores, the spare cores go to the tasks (the Opus
+    encoder runs beside the decoder); on a cluster the workers' cores are not known here, so one."""
+    if executor.remote:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, executor.workers))
+
+
 def ingest(archive: Archive, sources: list[Path], options: IngestOptions | None = None,
            on_progress: Progress | None = None, on_start: Callable[[int], None] | None = None) -> IngestSummary:
     """Ingest every file under `sources` into the archive and return what happened (see IngestSummary)."""
@@ -487,7 +499,8 @@ def ingest(archive: Archive, sources: list[Path], options: IngestOptions | None 
             if options.tier == "plan" and conn.execute("SELECT 1 FROM plan WHERE tier > 0 LIMIT 1").fetchone() is None:
                 raise FonotecaError("there is no plan to follow: run `fonoteca plan` first, or choose a tier for "
                                     "every file with --tier original|compact")
-            coord = Coordinator(archive, conn, options, on_progress, remote=executor.remote)
+            coord = Coordinator(archive, conn, options, on_progress, remote=executor.remote,
+                                task_threads=_task_threads(executor))
             coord.summary.recovered = recovered
             coord.summary.workers, coord.summary.executor = executor.workers, executor.describe()
             coord.tmp_dir = store.run_tmp_dir(archive)

@@ -10,7 +10,7 @@ from fonoteca.archive import Archive
 from fonoteca.audio.patch import apply_patch
 from fonoteca.catalog.query import lookup
 from fonoteca.errors import FonotecaError
-from fonoteca.ingest.store import write_atomic
+from fonoteca.durable import write_atomic
 
 
 @dataclass

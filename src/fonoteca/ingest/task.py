@@ -34,6 +34,7 @@ class Task:
     tolerance: float = 3.0
     compact_bitrate: int = 75000
     fingerprint_seconds: float = 120.0
+    threads: int = 1                      # threads the task may use (cores the pool leaves spare)
 
 
 @dataclass
@@ -114,7 +115,7 @@ def process(task: Task) -> Result:
         analysis = decode.analyse(
             Path(task.path), fingerprint_seconds=task.fingerprint_seconds,
             opus=decode.OpusSpec(bitrate=task.compact_bitrate) if compact else None,
-            out_path=Path(out_tmp) if out_tmp else None,
+            out_path=Path(out_tmp) if out_tmp else None, threads=task.threads,
         )
         info = analysis.info
         result.source_container, result.source_codec = info.container, info.codec

@@ -117,11 +117,12 @@ def write_current_list(archive: Archive, conn: sqlite3.Connection, settings: Pac
     """Rewrite the lists after a pack, mark or set_stats: releases/torrents.json (every torrent) and each
     release's releases/R/torrents.json (its own torrents) whose swarm figures or flags changed. Nothing else in
     a release folder ever changes."""
-    from fonoteca.pack.release import releases_dir, write_file_atomic
+    from fonoteca.durable import write_atomic
+    from fonoteca.pack.release import releases_dir
 
     folder = releases_dir(archive)
     items = records(conn, settings)
-    write_file_atomic(folder / "torrents.json", dumps(items))
+    write_atomic(folder / "torrents.json", dumps(items))
     by_release: dict[str, list[dict[str, Any]]] = {}
     for item in items:
         by_release.setdefault(item["release"], []).append(item)
@@ -134,7 +135,7 @@ def write_current_list(archive: Archive, conn: sqlite3.Connection, settings: Pac
                     continue
             except OSError:
                 pass
-            write_file_atomic(path, data)
+            write_atomic(path, data)
 
 
 # ------------------------------------------------------------------------------------------------ picking

@@ -24,10 +24,8 @@ import os
 import shutil
 import sqlite3
 import time
-import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +33,7 @@ import orjson
 import zstandard
 
 from fonoteca.archive import Archive
+from fonoteca.durable import fsync_dir, now, write_new
 from fonoteca.errors import FonotecaError
 from fonoteca.pack import hybrid, layout, listing, paths
 from fonoteca.pack.settings import PackSettings
@@ -107,39 +106,6 @@ class PackSummary:
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-
-
-def now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_file_atomic(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
-    try:
-        with open(tmp, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
-def _write_file(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "xb") as f:
-        f.write(data)
-        f.flush()
-        os.fsync(f.fileno())
 
 
 class PackLock:
@@ -428,7 +394,7 @@ def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name:
         summary.metadata = _metadata_torrent(archive, conn, folder, build, release, release_id, settings, created,
                                              hasher)
         own = listing.records(conn, settings, release=release, building=release_id)
-        _write_file(build / "torrents.json", listing.dumps(own))
+        write_new(build / "torrents.json", listing.dumps(own))
         final = folder / release
         for sub in ("torrents", "data"):
             fsync_dir(build / sub)
@@ -463,7 +429,7 @@ def _make_torrent(build: Path, t: layout.PlannedTorrent, settings: PackSettings,
     except hybrid.HashError as exc:
         raise FonotecaError(f"cannot pack: {exc}") from None
     check_with_libtorrent(torrent)
-    _write_file(build / "torrents" / f"{t.name}.torrent", torrent.metainfo)
+    write_new(build / "torrents" / f"{t.name}.torrent", torrent.metainfo)
     return torrent
 
 
@@ -596,7 +562,7 @@ def _metadata_torrent(archive: Archive, conn: sqlite3.Connection, folder: Path, 
         if _safe_release_name(earlier) and src.is_file() and not src.is_symlink():
             os.link(src, payload / f"manifest-{earlier}.jsonl.zst", follow_symlinks=False)
     os.link(build / "manifest.jsonl.zst", payload / f"manifest-{release}.jsonl.zst", follow_symlinks=False)
-    _write_file(payload / "torrents.json", listing.dumps(listing.records(conn, settings, building=release_id)))
+    write_new(payload / "torrents.json", listing.dumps(listing.records(conn, settings, building=release_id)))
     entries = [hybrid.Entry((p.name,), str(p), p.stat().st_size, digest=True) for p in sorted(payload.iterdir())]
     total = sum(e.size for e in entries)
     piece = hybrid.fit_piece_length([(e.path[0], e.size) for e in entries],
@@ -609,7 +575,7 @@ def _metadata_torrent(archive: Archive, conn: sqlite3.Connection, folder: Path, 
     torrent = hybrid.assemble(name, ordered, hashes, piece, trackers=settings.trackers, web_seeds=web_seeds,
                               created_by=CREATED_BY)
     check_with_libtorrent(torrent)
-    _write_file(build / "torrents" / f"{name}.torrent", torrent.metainfo)
+    write_new(build / "torrents" / f"{name}.torrent", torrent.metainfo)
     conn.execute("BEGIN IMMEDIATE")
     try:
         torrent_id = conn.execute(

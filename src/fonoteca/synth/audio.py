@@ -50,6 +50,40 @@ def _tone(freqs: np.ndarray, n: int, rate: int, brightness: float, phase: np.nda
     return out / max(1, len(freqs))
 
 
+def progression(seed: int) -> tuple[int, ...]:
+    """The track's eight bars of chord degrees: one of the stock four-bar progressions (seed % 6), then four bars
+    drawn from the seed. Chromaprint hears mostly pitch classes over time, so tracks that shared a four-bar loop
+    in the same key at a similar tempo fingerprinted as one recording; eight drawn bars make that rare."""
+    rng = np.random.default_rng(seed + 104729)
+    return _PROGRESSIONS[seed % len(_PROGRESSIONS)] + tuple(int(d) for d in rng.integers(0, 7, 4))
+
+
+def _lead(style: Style, seed: int, bar: int, rate: int) -> tuple[np.ndarray, list[np.ndarray | None]]:
+    """A soft four-bar melody (a note of the scale or a rest on every beat) drawn from the seed: a recording's own
+    line over the genre's sound. Returns the motif's degrees and one rendered note per beat (None for a rest)."""
+    rng = np.random.default_rng(seed + 15485863)
+    steps = 16
+    degrees = rng.integers(0, 10, steps)
+    rests = rng.random(steps) < 0.25
+    length = bar // 4
+    t = np.arange(length) / rate
+    # on the beat, with slow attack and release: the melody must not add onsets off the beat (the features' tempo
+    # estimate hears those)
+    env = np.minimum(1.0, t / 0.03) * np.minimum(1.0, (length - np.arange(length)) / (0.03 * rate))
+    notes: dict[int, np.ndarray] = {}
+    line: list[np.ndarray | None] = []
+    for degree, rest in zip(degrees, rests):
+        if rest:
+            line.append(None)
+            continue
+        d = int(degree)
+        if d not in notes:
+            f = float(_midi_hz(style.root + 12 + _SCALE[d % 7] + 12 * (d // 7)))
+            notes[d] = (np.sin(2 * np.pi * f * t) + 0.3 * np.sin(4 * np.pi * f * t)) * env
+        line.append(notes[d])
+    return degrees, line
+
+
 def render(seconds: float, seed: int = 0, style: Style | None = None, rate: int = RATE) -> np.ndarray:
     """Stereo float32 samples (n x 2) of `seconds` of music."""
     style = style or Style.random(seed)
@@ -57,7 +91,7 @@ def render(seconds: float, seed: int = 0, style: Style | None = None, rate: int 
     total = int(seconds * rate)
     beat = int(rate * 60 / style.tempo)
     bar = beat * 4
-    prog = _PROGRESSIONS[seed % len(_PROGRESSIONS)]
+    prog = progression(seed)
     # drum sounds, rendered once
     k = np.arange(int(0.25 * rate)) / rate
     kick = np.sin(2 * np.pi * (50 + 90 * np.exp(-k * 30)) * k) * np.exp(-k * 12)
@@ -81,8 +115,13 @@ def render(seconds: float, seed: int = 0, style: Style | None = None, rate: int 
         pad = _tone(freqs, bar, rate, style.brightness, rng.uniform(0, 2 * np.pi, len(chord)))
         bass = np.sin(2 * np.pi * freqs[0] / 2 * np.arange(bar) / rate) * 0.25
         pads[degree] = 0.45 * pad * env + bass * (1 - style.noise)
+    _, line = _lead(style, seed, bar, rate)
     for index, start in enumerate(range(0, total, bar)):
         mono = pads[prog[index % len(prog)]] * (0.9 + 0.2 * rng.random())
+        for i in range(4):
+            note = line[(index % 4) * 4 + i]
+            if note is not None:
+                mono[i * beat:i * beat + note.size] += 0.12 * note
         if style.noise > 0:
             noise = np.cumsum(rng.standard_normal(bar + 8))
             mono = mono + style.noise * 0.15 * (noise[8:] - noise[:-8]) / 8
