@@ -60,6 +60,52 @@ def timed(cmd: list[str], **kwargs) -> Run:
     return Run(seconds, peak)
 
 
+def tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) used so far by a process and its live descendants."""
+    import psutil
+
+    total = 0.0
+    try:
+        root = psutil.Process(pid)
+        for p in [root, *root.children(recursive=True)]:
+            try:
+                t = p.cpu_times()
+                total += t.user + t.system
+            except psutil.Error:
+                pass
+    except psutil.Error:
+        pass
+    return total
+
+
+def run_sampled(cmd: list[str], scratch: Path) -> tuple[int, str, str, float, float]:
+    """Run a command; (exit code, stdout, stderr, wall seconds, CPU seconds of its whole process tree), the tree
+    sampled every 0.1 s (a process's CPU in its last 0.1 s can be missed)."""
+    import psutil
+
+    out_path, err_path = scratch / "stdout", scratch / "stderr"
+    with open(out_path, "w") as out, open(err_path, "w") as err:
+        started = time.perf_counter()
+        child = subprocess.Popen(cmd, stdout=out, stderr=err)
+        seen: dict[tuple[int, float], float] = {}
+        root = psutil.Process(child.pid)
+        while child.poll() is None:
+            try:
+                procs = [root, *root.children(recursive=True)]
+            except psutil.Error:
+                procs = []
+            for p in procs:
+                try:
+                    with p.oneshot():
+                        t = p.cpu_times()
+                        seen[(p.pid, p.create_time())] = t.user + t.system
+                except psutil.Error:
+                    pass
+            time.sleep(0.1)
+        wall = time.perf_counter() - started
+    return child.returncode, out_path.read_text(), err_path.read_text(), wall, sum(seen.values())
+
+
 def median(values: list[float]) -> float:
     return statistics.median(values)
 

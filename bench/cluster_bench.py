@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import FONOTECA, machine  # noqa: E402
+from _common import FONOTECA, machine, run_sampled, tree_cpu  # noqa: E402
 
 MODES = {
     "local": "local process pool (`--workers W`)",
@@ -53,52 +53,6 @@ def subset(data: Path, n: int) -> Path:
             except OSError:
                 target.symlink_to(f)
     return out
-
-
-def tree_cpu(pid: int) -> float:
-    """CPU seconds (user + system) used so far by a process and its live descendants."""
-    import psutil
-
-    total = 0.0
-    try:
-        root = psutil.Process(pid)
-        for p in [root, *root.children(recursive=True)]:
-            try:
-                t = p.cpu_times()
-                total += t.user + t.system
-            except psutil.Error:
-                pass
-    except psutil.Error:
-        pass
-    return total
-
-
-def run_sampled(cmd: list[str], scratch: Path) -> tuple[int, str, str, float, float]:
-    """Run a command; (exit code, stdout, stderr, wall seconds, CPU seconds of its whole process tree), the tree
-    sampled every 0.1 s (a process's CPU in its last 0.1 s can be missed)."""
-    import psutil
-
-    out_path, err_path = scratch / "stdout", scratch / "stderr"
-    with open(out_path, "w") as out, open(err_path, "w") as err:
-        started = time.perf_counter()
-        child = subprocess.Popen(cmd, stdout=out, stderr=err)
-        seen: dict[tuple[int, float], float] = {}
-        root = psutil.Process(child.pid)
-        while child.poll() is None:
-            try:
-                procs = [root, *root.children(recursive=True)]
-            except psutil.Error:
-                procs = []
-            for p in procs:
-                try:
-                    with p.oneshot():
-                        t = p.cpu_times()
-                        seen[(p.pid, p.create_time())] = t.user + t.system
-                except psutil.Error:
-                    pass
-            time.sleep(0.1)
-        wall = time.perf_counter() - started
-    return child.returncode, out_path.read_text(), err_path.read_text(), wall, sum(seen.values())
 
 
 def start_cluster(workers: int, check: bool = True) -> tuple[subprocess.Popen, str]:

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import FONOTECA, machine  # noqa: E402
+from _common import FONOTECA, machine, run_sampled  # noqa: E402
 
 
 def children_cpu() -> float:
@@ -57,14 +57,16 @@ def fonoteca_ingest(data: Path, work: Path, tier: str, workers: int) -> dict:
     subprocess.run(FONOTECA + ["init", str(archive)], check=True, capture_output=True)
     subprocess.run(FONOTECA + ["-A", str(archive), "import", "table", str(data / "catalog.csv"), "--map",
                                str(data / "catalog.toml")], check=True, capture_output=True)
-    started, cpu = time.perf_counter(), children_cpu()
-    done = subprocess.run(FONOTECA + ["-A", str(archive), "ingest", str(data), "--map", str(data / "map.csv"),
-                                      "--tier", tier, "--workers", str(workers), "--json"],
-                          check=True, capture_output=True, text=True)
-    seconds = time.perf_counter() - started
-    summary = json.loads(done.stdout)
+    # the pool's workers are not this script's children (a forkserver starts them), so the CPU of the whole
+    # process tree is sampled rather than read from RUSAGE_CHILDREN
+    code, stdout, stderr, seconds, cpu = run_sampled(
+        FONOTECA + ["-A", str(archive), "ingest", str(data), "--map", str(data / "map.csv"), "--tier", tier,
+                    "--workers", str(workers), "--json"], work)
+    if code != 0:
+        raise SystemExit(f"ingest --tier {tier} --workers {workers} failed: {stderr[-2000:]}")
+    summary = json.loads(stdout)
     summary.pop("items", None)
-    summary["wall"], summary["cpu"] = seconds, children_cpu() - cpu
+    summary["wall"], summary["cpu"] = seconds, cpu
     shutil.rmtree(archive, ignore_errors=True)
     return summary
 
