@@ -1,4 +1,4 @@
-"""Shared fixtures: fresh archives, the CLI run in-process, synthetic catalogs."""
+"""Shared fixtures: fresh archives, the real CLI entry point in a child process, synthetic catalogs."""
 
 from __future__ import annotations
 
@@ -9,10 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from fonoteca import archive as archive_mod
-from fonoteca.cli import app
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = REPO.parent / "shared"
@@ -26,28 +24,22 @@ class Result:
     stderr: str
 
 
-def run_cli(*args: str, archive: Path | None = None) -> Result:
-    """Run `fonoteca ARGS` in-process (exit codes and output as a user sees them)."""
-    runner = CliRunner()
-    full = (["-A", str(archive)] if archive is not None else []) + [str(a) for a in args]
-    result = runner.invoke(app, full, catch_exceptions=True)
-    code, stderr = result.exit_code, result.stderr
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        from fonoteca.errors import FonotecaError, UsageError
-
-        if isinstance(result.exception, FonotecaError):  # what main() prints and returns
-            code = 2 if isinstance(result.exception, UsageError) else 1
-            stderr += f"error: {result.exception}\n"
-        else:
-            raise result.exception
-    return Result(code, result.stdout, stderr)
+def run_cli(*args: str, archive: Path | None = None, env: dict[str, str] | None = None,
+            input: str | None = None, timeout: float = 600, cwd: Path | None = None) -> Result:
+    """Run `fonoteca ARGS` exactly as a user does: `python -m fonoteca` (the installed script's `main()`) in a
+    child process, with stdout and stderr captured apart and the real exit code."""
+    proc = run_subprocess(*args, archive=archive, env=env, input=input, timeout=timeout, cwd=cwd)
+    return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
-def run_subprocess(*args: str, archive: Path | None = None, timeout: float = 600, **kwargs) -> subprocess.CompletedProcess:
+def run_subprocess(*args: str, archive: Path | None = None, timeout: float = 600, env: dict[str, str] | None = None,
+                   **kwargs) -> subprocess.CompletedProcess:
     """Run the real `fonoteca` entry point in a child process."""
     full = [sys.executable, "-m", "fonoteca"] + (["-A", str(archive)] if archive is not None else []) + [str(a) for a in args]
-    env = dict(os.environ, COLUMNS="120")
-    return subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=env, **kwargs)
+    child_env = dict(os.environ, COLUMNS="160")
+    child_env.pop("FONOTECA_ARCHIVE", None)
+    child_env.update(env or {})
+    return subprocess.run(full, capture_output=True, text=True, timeout=timeout, env=child_env, **kwargs)
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ import pytest
 from fonoteca import archive as archive_mod
 from fonoteca.mirror import Seeder, coverage, fetch, mirror, repair, seed_items, verify_root
 from fonoteca.mirror import ops, torrents as mt
-from fonoteca.mirror.ops import read_manifest
+from fonoteca.pack.manifest import read_manifest
 from fonoteca.errors import FonotecaError
 from fonoteca.synth import audio as synth
 from tests.conftest import run_cli
@@ -103,18 +103,22 @@ def test_fetch_downloads_one_file_only(packed, seeder, tmp_path):
     lines = read_manifest(rel / "manifest.jsonl.zst")
     counts: dict[str, int] = {}
     for x in lines:
-        counts[x["torrent"]] = counts.get(x["torrent"], 0) + 1
-    line = next(x for x in lines if counts[x["torrent"]] > 1)
+        counts[x.torrent] = counts.get(x.torrent, 0) + 1
+    line = next(x for x in lines if counts[x.torrent] > 1)
     into = tmp_path / "f"
-    res = fetch(line["id"], into, source=str(packed), peers=_peer(seeder), timeout=TIMEOUT, stall=60)
-    assert res.ok and res.sha256 == line["sha256"], res.outcome.errors
-    data = into / "releases" / rel.name / "data" / line["torrent"]
-    others = [x for x in lines if x["torrent"] == line["torrent"] and x["id"] != line["id"]]
-    assert not any((data / x["path"]).exists() for x in others)
-    assert res.outcome.downloaded < line["size"] + 2 * 16384 * 16
+    res = fetch(line.id, into, source=str(packed), peers=_peer(seeder), timeout=TIMEOUT, stall=60)
+    assert res.ok and res.sha256 == line.sha256, res.outcome.errors
+    data = into / "releases" / rel.name / "data" / line.torrent
+    others = [x for x in lines if x.torrent == line.torrent and x.id != line.id]
+    assert not any((data / x.path).exists() for x in others)
+    assert res.outcome.downloaded < line.size + 2 * 16384 * 16
     assert verify_root(into).ok
-    if line.get("isrc"):
-        r = run_cli("fetch", f"isrc:{line['isrc']}", "--into", str(into), "--peer", f"127.0.0.1:{seeder.port}",
+    # the file is named for people in the folder, and is the verified one
+    assert line.title and line.artists and res.path.parent == into.resolve()
+    assert res.path.name == f"{line.artists} - {line.title}.{line.path.rsplit('.', 1)[1]}"
+    assert ops.sha256_of(res.path) == line.sha256
+    if line.isrc:
+        r = run_cli("fetch", f"isrc:{line.isrc}", "--into", str(into), "--peer", f"127.0.0.1:{seeder.port}",
                     "--json")
         assert r.exit_code == 0, r.stderr
 
@@ -147,7 +151,7 @@ def test_verify_finds_flipped_bytes_exactly_and_repair_heals(packed, seeder, tmp
     lines = read_manifest(rel / "manifest.jsonl.zst")
     victims = lines[:3]
     for x in victims[:2]:
-        p = rel / "data" / x["torrent"] / x["path"]
+        p = rel / "data" / x.torrent / x.path
         b = bytearray(p.read_bytes())
         b[len(b) // 2] ^= 0xFF
         p.write_bytes(bytes(b))
@@ -165,7 +169,7 @@ def test_verify_finds_flipped_bytes_exactly_and_repair_heals(packed, seeder, tmp
     assert not fixed.after.of("missing") and not fixed.after.of("corrupt"), fixed.after.as_dict()
     assert fixed.downloaded <= victims[2]["size"] + 2 * 4 * 1024 * 1024
     for x in victims:
-        assert ops.sha256_of(rel / "data" / x["torrent"] / x["path"]) == x["sha256"]
+        assert ops.sha256_of(rel / "data" / x.torrent / x.path) == x.sha256
 
 
 def test_hostile_inputs_are_refused(packed, tmp_path):
@@ -223,17 +227,17 @@ def test_cli_seed_mirror_verify_repair_coverage(packed, tmp_path):
         assert r.exit_code == 0 and json.loads(r.stdout)["share_bytes"] == 1.0
         rel = _release(into)
         line = read_manifest(rel / "manifest.jsonl.zst")[-1]
-        p = rel / "data" / line["torrent"] / line["path"]
+        p = rel / "data" / line.torrent / line.path
         b = bytearray(p.read_bytes())
         b[0] ^= 1
         p.write_bytes(bytes(b))
         r = run_cli("verify", str(into))
-        assert r.exit_code == 1 and "CORRUPT" in r.stderr and line["id"] in r.stderr
+        assert r.exit_code == 1 and "corrupt" in r.stdout and line.id in r.stdout
         r = run_cli("verify", str(into), "--repair", "--peer", peer, "--timeout", str(TIMEOUT), "--json")
         assert r.exit_code == 0, r.stdout + r.stderr
         out = json.loads(r.stdout)
         assert out["ok"] and len(out["repair"]["before"]["corrupt"]) == 1
-        assert ops.sha256_of(p) == line["sha256"]
+        assert ops.sha256_of(p) == line.sha256
     finally:
         proc.terminate()
         proc.wait(30)

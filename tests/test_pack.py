@@ -20,7 +20,8 @@ import torf
 import zstandard
 
 from fonoteca import archive as archive_mod
-from fonoteca.pack import bencode, pack_archive, PackSettings
+from fonoteca.pack import bencode, PackSettings
+from fonoteca.pack import pack as pack_archive
 from fonoteca.pack import release as release_mod
 from fonoteca.synth import audio as synth
 from tests.conftest import run_cli

@@ -107,9 +107,11 @@ def test_reimporting_the_same_file_changes_nothing(archive: archive_mod.Archive,
         assert len(_all_keys(searcher)) == len(CATALOG)
 
 
-def test_large_change_rebuilds(archive: archive_mod.Archive, tmp_path: Path, monkeypatch) -> None:
+def test_large_change_rebuilds(archive: archive_mod.Archive, tmp_path: Path) -> None:
     _import(archive, write_jsonl(tmp_path / "a.jsonl", ARTISTS + CATALOG[:4]))
-    monkeypatch.setattr(search_index, "REBUILD_MIN", 2)  # a tiny catalog: make 'a large share' reachable
+    with open(archive.root / "fonoteca.toml", "a", encoding="utf-8") as f:
+        f.write("\n[search]\nrebuild_min = 2\n")  # a tiny catalog: make 'a large share' reachable
+    archive = archive_mod.open_archive(archive.root)
     _import(archive, write_jsonl(tmp_path / "b.jsonl", CATALOG[4:]), "--fetched-at", "2024-05-01")
     stats = search_index.update_after_import(archive)
     assert stats.mode == "none"  # already up to date: the import itself rebuilt it

@@ -1,116 +1,100 @@
-"""The `fonoteca` command: one typer app; each stage registers its own sub-commands."""
+"""The `fonoteca` entry point: runs the command line and turns its outcome into a truthful exit code.
+
+The typer app itself is built in `fonoteca.commands` (each stage registers its own sub-commands there); this
+module stays tiny so that `fonoteca --version` answers before typer, rich or any stage is imported.
+"""
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
-from pathlib import Path
-from typing import Optional
-
-import typer
+from collections.abc import Sequence
 
 from fonoteca import __version__
-from fonoteca.console import console
-from fonoteca.errors import FonotecaError, UsageError
 
-app = typer.Typer(
-    name="fonoteca",
-    help="Build, publish, search and mirror a preservation archive of recorded music.\n\n"
-    "Pipeline: import -> search -> plan -> ingest -> pack -> mirror/verify -> serve. "
-    "Fonoteca works only on files and metadata you have the right to preserve; it never downloads from "
-    "streaming services and never circumvents DRM.",
-    no_args_is_help=True,
-    add_completion=False,
-    context_settings={"help_option_names": ["-h", "--help"]},
-    pretty_exceptions_enable=False,
+# The exit codes every command keeps (printed by `fonoteca --help`, listed in the README).
+EXIT_OK = 0  # the command did what was asked
+EXIT_FAILED = 1  # it did not: an error, or problems found (verify), rejects with --strict, an incomplete download
+EXIT_USAGE = 2  # bad arguments or options; nothing was done
+EXIT_TEMPORARY = 75  # a resource ran out (disk full, I/O error, read-only disk, too many open files): nothing is
+#                      lost or marked done; free the resource and run the same command again (sysexits EX_TEMPFAIL)
+EXIT_INTERRUPTED = 130  # Ctrl-C: the next run resumes
+
+EXIT_CODES_HELP = (
+    "Exit codes: 0 done as asked; 1 failed or found problems (verify), rejects with --strict, incomplete "
+    "download; 2 usage error; 75 temporary: disk full, I/O error or read-only disk, nothing lost, run again; "
+    "130 interrupted, run again to resume."
 )
 
-
-def _version(value: bool) -> None:
-    if value:
-        typer.echo(f"fonoteca {__version__}")
-        raise typer.Exit()
+_RESOURCE_ERRNOS = {errno.ENOSPC, errno.EIO, errno.EROFS, errno.EMFILE, errno.ENFILE, errno.EDQUOT}
 
 
-@app.callback()
-def _root(
-    ctx: typer.Context,
-    archive: Optional[Path] = typer.Option(
-        None, "-A", "--archive", envvar="FONOTECA_ARCHIVE",
-        help="Archive directory (default: $FONOTECA_ARCHIVE, else the current directory).",
-    ),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
-) -> None:
-    ctx.obj = {"archive": archive}
+def main(argv: Sequence[str] | None = None) -> None:
+    """`fonoteca ARGS`: exits with the code of what happened (see EXIT_CODES_HELP)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args == ["--version"]:
+        sys.stdout.write(f"fonoteca {__version__}\n")
+        sys.exit(EXIT_OK)
+    code = run(args)
+    _flush_stdout()
+    sys.exit(code)
 
 
-def _register_stages() -> None:
-    from fonoteca.catalog import cli as catalog_cli
-    from fonoteca.cluster import cli as cluster_cli
-    from fonoteca.features import cli as features_cli
-    from fonoteca.ingest import cli as ingest_cli
-    from fonoteca.mirror import cli as mirror_cli
-    from fonoteca.pack import cli as pack_cli
-    from fonoteca.plan import cli as plan_cli
-    from fonoteca.search import cli as search_cli
-    from fonoteca.synth import cli as synth_cli
-    from fonoteca.web import cli as web_cli
+def run(args: list[str]) -> int:
+    """Run one command line and return its exit code; errors meant for the user are printed, not raised."""
+    import typer
 
-    catalog_cli.register(app)
-    synth_cli.register(app)
-    plan_cli.register(app)
-    ingest_cli.register(app)
-    pack_cli.register(app)
-    search_cli.register(app)
-    web_cli.register(app)
-    cluster_cli.register(app)
-    mirror_cli.register(app)
-    features_cli.register(app)
+    from fonoteca.commands import make_command
+    from fonoteca.console import console, lit
+    from fonoteca.errors import FonotecaError, ResourceError, UsageError
 
-
-_register_stages()
-
-
-@app.command("demo")
-def demo(
-    directory: Optional[Path] = typer.Option(None, "--dir", help="Where to build the demo (default: a new temporary folder). Replaced if it holds an earlier demo."),
-    tracks: int = typer.Option(20000, "--tracks", min=100, help="Size of the synthetic catalog."),
-    seed: int = typer.Option(1, help="Random seed of the synthetic collection."),
-    genres: int = typer.Option(12, help="Genres that get real (synthesised) audio."),
-    per_genre: int = typer.Option(16, help="Tracks with audio per genre."),
-    port: int = typer.Option(8000, help="Port for the website at the end."),
-    serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve the website when done."),
-    as_json: bool = typer.Option(False, "--json", help="Print every stage's figures as JSON at the end."),
-) -> None:
-    """Build a small archive end to end from embedded synthetic data (no downloads, no setup) and serve it."""
-    from fonoteca import demo as demo_mod
-    from fonoteca.console import print_json
-
-    ctx = demo_mod.run(directory, tracks, seed, port, serve, genres=genres, per_genre=per_genre)
-    if as_json:
-        print_json({"root": str(ctx.root), "stages": ctx.figures})
-    if serve:
-        demo_mod.serve(ctx)
-
-
-def main() -> None:
     try:
-        app(standalone_mode=False)
+        result = make_command().main(args=args, prog_name="fonoteca", standalone_mode=False)
     except UsageError as exc:
-        console.print(f"[red]error:[/red] {exc}", markup=True)
-        sys.exit(2)
+        console.print(f"[red]error:[/red] {lit(exc)}")
+        return EXIT_USAGE
+    except ResourceError as exc:
+        console.print(f"[red]stopped:[/red] {lit(exc)}")
+        return EXIT_TEMPORARY
     except FonotecaError as exc:
-        console.print(f"[red]error:[/red] {exc}")
-        sys.exit(1)
+        console.print(f"[red]error:[/red] {lit(exc)}")
+        return EXIT_FAILED
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
+        return int(exc.exit_code)
     except typer.Abort:
-        console.print("aborted")
-        sys.exit(1)
-    except KeyboardInterrupt:
         console.print("interrupted")
-        sys.exit(130)
-    except Exception as exc:  # click's usage errors (typer vendors click) arrive here in non-standalone mode
-        if hasattr(exc, "show") and isinstance(getattr(exc, "exit_code", None), int):
-            exc.show()
-            sys.exit(exc.exit_code)
+        return EXIT_INTERRUPTED
+    except typer.TyperException as exc:  # click's usage errors (bad option, missing argument) carry exit code 2
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        return int(getattr(exc, "exit_code", EXIT_FAILED))
+    except BrokenPipeError:
+        return _stdout_closed()
+    except OSError as exc:
+        if exc.errno in _RESOURCE_ERRNOS:
+            where = f" ({exc.filename})" if exc.filename else ""
+            console.print(f"[red]stopped:[/red] {lit(os.strerror(exc.errno or 0))}{lit(where)}: nothing was marked "
+                          "done; free the resource and run the same command again")
+            return EXIT_TEMPORARY
         raise
+    # A command that returns without raising did what was asked; one that returns an int chose its code.
+    return result if isinstance(result, int) else EXIT_OK
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away (`| head`): stop quietly, as Unix tools do."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
+    return 128 + 13  # what a shell reports for a process ended by SIGPIPE
+
+
+def _flush_stdout() -> None:
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        _stdout_closed()

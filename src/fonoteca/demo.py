@@ -202,11 +202,11 @@ def stage_ingest(ctx: DemoContext) -> dict[str, Any]:
 
 def stage_pack(ctx: DemoContext) -> dict[str, Any]:
     """A release of the stored files: small torrents (the demo's scale), grouped by popularity band."""
-    from fonoteca.pack import PackSettings, pack_archive
+    from fonoteca.pack import PackSettings, pack
 
     assert ctx.archive is not None
     settings = PackSettings.from_config(ctx.archive.config, target_size=16 * 1024 * 1024, max_files=40)
-    summary = pack_archive(ctx.archive, name="demo-1", settings=settings)
+    summary = pack(ctx.archive, name="demo-1", settings=settings)
     ctx.release = summary
     return {"release": summary.release, "files": summary.files, "bytes": summary.bytes,
             "torrents": len(summary.torrents), "bands": ", ".join(sorted(summary.bands)),

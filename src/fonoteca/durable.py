@@ -3,6 +3,7 @@ complete after a crash, and a rename is not reported done before its folder is o
 
 from __future__ import annotations
 
+import errno
 import os
 import uuid
 from datetime import datetime, timezone
@@ -49,3 +50,25 @@ def write_new(path: Path, data: bytes) -> None:
         f.write(data)
         f.flush()
         os.fsync(f.fileno())
+
+
+# Errors that say the machine ran out of something, not that an input is bad: a run that meets one stops, marks
+# nothing done and leaves the work to the next run (see fonoteca.errors.ResourceError).
+RESOURCE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EMFILE, errno.ENFILE})
+_SQLITE_RESOURCE = ("database or disk is full", "disk i/o error", "attempt to write a readonly database",
+                    "unable to open database file")
+
+
+def resource_error(exc: BaseException | None) -> str | None:
+    """What ran out, when `exc` (or an exception it was raised from) is a resource error; None otherwise."""
+    seen = 0
+    while exc is not None and seen < 10:
+        number = getattr(exc, "errno", None)
+        if isinstance(number, int) and number in RESOURCE_ERRNOS:
+            where = getattr(exc, "filename", None)
+            return os.strerror(number) + (f" ({where})" if where else "")
+        text = str(exc).lower()
+        if type(exc).__name__ in ("OperationalError", "DatabaseError") and any(s in text for s in _SQLITE_RESOURCE):
+            return str(exc)
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None

@@ -19,6 +19,7 @@ from typing import Any
 import av
 import numpy as np
 
+from fonoteca.durable import RESOURCE_ERRNOS
 from fonoteca.audio.fingerprint import DEFAULT_SECONDS, Fingerprint, FingerprintBuilder
 from fonoteca.audio.loudness import Loudness, LoudnessMeter
 
@@ -96,6 +97,8 @@ def _open(path: Path) -> Any:
     try:
         size = os.path.getsize(path)
     except OSError as exc:
+        if exc.errno in RESOURCE_ERRNOS:
+            raise
         raise DecodeError("unreadable", str(exc)) from None
     if size == 0:
         raise DecodeError("empty", "the file has 0 bytes")
@@ -104,6 +107,8 @@ def _open(path: Path) -> Any:
     except av.error.EOFError as exc:
         raise DecodeError("unreadable", f"the file ends before FFmpeg finds a complete header ({exc})") from None
     except (av.error.FFmpegError, UnicodeDecodeError, ValueError) as exc:
+        if getattr(exc, "errno", None) in RESOURCE_ERRNOS:
+            raise  # the disk, not the file
         raise DecodeError("unreadable", f"not an audio file FFmpeg can open ({exc})") from None
 
 
@@ -196,6 +201,8 @@ def analyse(path: Path, *, fingerprint_seconds: float = DEFAULT_SECONDS, opus: O
                     break
                 frames = packet.decode()
             except av.error.FFmpegError as exc:
+                if getattr(exc, "errno", None) in RESOURCE_ERRNOS:
+                    raise  # the disk, not the file
                 where = f"at {samples / out_rate:.2f} s" if out_rate else "before any audio"
                 raise DecodeError("undecodable", f"demuxer or decoder error {where}: {exc}",
                                   decoded_seconds=samples / out_rate if out_rate else 0.0) from None

@@ -2,19 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
-import orjson
 import typer
-from rich.table import Table
 
-from fonoteca import archive as archive_mod
-from fonoteca.catalog import export as export_mod
-from fonoteca.catalog import query
-from fonoteca.catalog.importer import Codec, ImportSummary, expand_paths, import_json_files, parse_fetched_at
-from fonoteca.console import console, print_json, progress
+from fonoteca.commands import open_archive
+from fonoteca.console import console, emit_pairs, human, lit, print_json, progress
 from fonoteca.errors import FonotecaError, UsageError
 
 JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz", ".json.zst", ".jsonl.zst", ".ndjson.zst")
@@ -23,28 +17,35 @@ import_app = typer.Typer(help="Import metadata into the catalog (Spotify Web API
 export_app = typer.Typer(help="Export catalog objects in their source format.", no_args_is_help=True)
 
 
-def open_archive(ctx: typer.Context) -> archive_mod.Archive:
-    return archive_mod.open_archive(ctx.obj.get("archive") if ctx.obj else None)
-
-
-def _print_summary(summary: ImportSummary, as_json: bool) -> None:
+def _print_summary(summary: Any, as_json: bool) -> None:
+    """The import summary: JSON on stdout with --json, else a few lines on stderr (an import's result is the
+    catalog, not text)."""
     if as_json:
         print_json(summary.as_dict())
         return
     rate = summary.units / summary.seconds if summary.seconds else 0
+    written = ", ".join(f"{k} {v:,}" for k, v in summary.written.items() if v)
     console.print(
         f"imported {summary.units:,} objects from {len(summary.files)} file(s) in {summary.seconds:.1f} s "
-        f"({rate:,.0f}/s); rows written: "
-        + ", ".join(f"{k} {v:,}" for k, v in summary.written.items() if v)
+        f"({rate:,.0f}/s); " + (f"rows written: {written}" if written else "no rows changed (all already current)")
     )
     for f in summary.files:
         if f.rejected:
-            reasons = "; ".join(f"{k} ({n})" for k, n in sorted(f.reasons.items(), key=lambda kv: -kv[1])[:5])
-            console.print(f"[yellow]{f.path}: {f.rejected} rejected[/yellow] -> {f.rejects_file}: {reasons}")
+            reasons = "; ".join(f"{lit(k)} ({n:,})" for k, n in sorted(f.reasons.items(), key=lambda kv: -kv[1])[:5])
+            console.print(f"[yellow]{lit(f.path)}: {f.rejected:,} rejected[/yellow] -> {lit(f.rejects_file)}: {reasons}")
 
 
-def _run_import(ctx: typer.Context, paths: list[Path], fmt: str, codec, fetched_at: Optional[str],
+def _finish_import(summary: Any, strict: bool, as_json: bool) -> None:
+    _print_summary(summary, as_json)
+    if strict and summary.rejected:
+        console.print(f"[red]--strict:[/red] {summary.rejected:,} records rejected")
+        raise typer.Exit(1)
+
+
+def _run_import(ctx: typer.Context, paths: list[Path], fmt: str, codec: Any, fetched_at: Optional[str],
                 strict: bool, as_json: bool) -> None:
+    from fonoteca.catalog.importer import expand_paths, import_json_files, parse_fetched_at
+
     archive = open_archive(ctx)
     files = expand_paths(paths, JSON_SUFFIXES)
     if not files:
@@ -56,12 +57,10 @@ def _run_import(ctx: typer.Context, paths: list[Path], fmt: str, codec, fetched_
             progress=lambda n: bar.advance(task, n),
         )
     _update_index(archive)
-    _print_summary(summary, as_json)
-    if strict and summary.rejected:
-        raise typer.Exit(1)
+    _finish_import(summary, strict, as_json)
 
 
-def _update_index(archive: archive_mod.Archive) -> None:
+def _update_index(archive: Any) -> None:
     """Let the search stage bring its index up to date, when it is installed."""
     try:
         from fonoteca.search import index as search_index  # noqa: PLC0415
@@ -87,6 +86,7 @@ def import_spotify(
     and gzip/zstd compressed files. Bad records go to rejects/ with file, line and reason; the rest is imported.
     """
     from fonoteca.catalog import spotify, spotify_fast
+    from fonoteca.catalog.importer import Codec
 
     codec = Codec(spotify.units, spotify.encode, spotify_fast.reset, spotify_fast.encode_line)
     _run_import(ctx, paths, "spotify", codec, fetched_at, strict, as_json)
@@ -102,6 +102,7 @@ def import_musicbrainz(
 ) -> None:
     """Import MusicBrainz JSON: artists, releases (barcode -> UPC), media and tracks, recordings with ISRCs, genres."""
     from fonoteca.catalog import musicbrainz
+    from fonoteca.catalog.importer import Codec
 
     _run_import(ctx, paths, "musicbrainz", Codec(musicbrainz.units, musicbrainz.encode), fetched_at, strict, as_json)
 
@@ -117,6 +118,7 @@ def import_table(
 ) -> None:
     """Import a track or artist table (Kaggle-style CSV) through a column mapping."""
     from fonoteca.catalog import table
+    from fonoteca.catalog.importer import parse_fetched_at
 
     archive = open_archive(ctx)
     if not path.is_file():
@@ -126,9 +128,7 @@ def import_table(
         summary = table.import_table(archive, path, table.load_mapping(mapping), fetched_at=parse_fetched_at(fetched_at),
                                      progress=lambda n: bar.advance(task, n))
     _update_index(archive)
-    _print_summary(summary, as_json)
-    if strict and summary.rejected:
-        raise typer.Exit(1)
+    _finish_import(summary, strict, as_json)
 
 
 @export_app.command("spotify")
@@ -139,6 +139,12 @@ def export_spotify(
     out: Optional[Path] = typer.Option(None, "--out", help="Write JSON lines here (default: stdout); .zst/.gz compress."),
 ) -> None:
     """Rebuild the Spotify Web API JSON of imported objects, one per line, equal to what was imported."""
+    import sys
+
+    import orjson
+
+    from fonoteca.catalog import export as export_mod
+
     if kind not in export_mod.KINDS:
         raise UsageError(f"--kind must be one of {', '.join(export_mod.KINDS)}")
     archive = open_archive(ctx)
@@ -160,8 +166,10 @@ def export_spotify(
         console.print(f"exported {count:,} {kind} objects to {out}")
 
 
-def _open_sink(out: Optional[Path]):
+def _open_sink(out: Optional[Path]) -> Any:
     if out is None:
+        import sys
+
         return sys.stdout.buffer
     if out.name.endswith(".zst"):
         import zstandard
@@ -181,16 +189,21 @@ def register(app: typer.Typer) -> None:
         name: Optional[str] = typer.Option(None, help="Human-readable name of the archive."),
     ) -> None:
         """Create an archive: fonoteca.toml, catalog.sqlite3 (WAL) and the stage folders."""
+        from fonoteca import archive as archive_mod
+
         archive = archive_mod.init(directory, name=name)
         console.print(f"archive ready at {archive.root}")
 
     @app.command("show")
     def show(
         ctx: typer.Context,
-        reference: str = typer.Argument(..., help="An id (spotify:track:ID, URL, base62 id, MBID) or isrc:CODE / upc:CODE."),
+        reference: str = typer.Argument(..., help="An id (spotify:track:ID, URL, base62 id, MBID, NS:KIND:ID as "
+                                                  "printed by other commands) or isrc:CODE / upc:CODE."),
         as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
     ) -> None:
         """Show a track, album, artist or playlist; isrc:CODE lists every track sharing that ISRC."""
+        from fonoteca.catalog import query
+
         archive = open_archive(ctx)
         conn = archive.connect(readonly=True)
         try:
@@ -204,17 +217,12 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(found)
             return
-        for entry in found:
-            table = Table(show_header=False, title=f"{entry['kind']} {entry['id']}", title_justify="left")
-            for key, value in entry.items():
-                if key in ("kind", "rowid"):
-                    continue
-                if isinstance(value, list):
-                    value = ", ".join(v.get("name") or v.get("id") if isinstance(v, dict) else str(v) for v in value)
-                elif isinstance(value, dict):
-                    value = value.get("name") or value.get("id")
-                table.add_row(key, "" if value is None else str(value))
-            console.print(table)
+        for number, entry in enumerate(found):
+            if number:
+                typer.echo("")
+            pairs = [("kind", entry["kind"]), ("id", entry.get("id"))]
+            pairs += [(k, human(v)) for k, v in entry.items() if k not in ("kind", "id", "rowid")]
+            emit_pairs(pairs, title=f"{entry['kind']} {entry.get('id')}")
 
     @app.command("stats")
     def stats(
@@ -226,6 +234,8 @@ def register(app: typer.Typer) -> None:
         ),
     ) -> None:
         """Counts of what the catalog holds; with --out, the archivist's charts as well."""
+        from fonoteca.catalog import query
+
         archive = open_archive(ctx)
         conn = archive.connect(readonly=True)
         try:
@@ -247,10 +257,18 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(counts)
             return
-        table = Table(title=f"{archive.name}", show_header=False, title_justify="left")
-        for key, value in counts.items():
-            table.add_row(key, str(value))
-        console.print(table)
+        emit_pairs(_flat_counts(counts), title=archive.name)
 
     app.add_typer(import_app, name="import")
     app.add_typer(export_app, name="export")
+
+
+def _flat_counts(counts: dict[str, Any]) -> list[tuple[str, str]]:
+    """Counts as key/value rows; a nested count (tracks by source) becomes one row per entry."""
+    rows: list[tuple[str, str]] = []
+    for key, value in counts.items():
+        if isinstance(value, dict):
+            rows.extend((f"{key} {sub}", human(n)) for sub, n in value.items())
+        else:
+            rows.append((key, human(value)))
+    return rows

@@ -27,11 +27,22 @@ everywhere), "sources" (only the sources; results carry their files' bytes back)
 attach=read_input, and the function gets fn(task, data)). Local executors are always "shared".
 """
 
-from fonoteca.cluster.executors import (
-    STORAGE_HELP, STORAGE_MODES, Crashed, DaskExecutor, Executor, ExecutorConfig, InlineExecutor, LocalExecutor,
-    TaskFailed, make_executor, normalise_address, probe, worker_scratch,
-)
+from fonoteca.lazy import lazy_exports
 
-__all__ = ["STORAGE_HELP", "STORAGE_MODES", "Crashed", "DaskExecutor", "Executor", "ExecutorConfig",
-           "InlineExecutor", "LocalExecutor", "TaskFailed", "make_executor", "normalise_address", "probe",
-           "worker_scratch"]
+_EXPORTS = {
+    "STORAGE_HELP": "executors",
+    "STORAGE_MODES": "executors",
+    "Crashed": "executors",
+    "DaskExecutor": "executors",
+    "Executor": "executors",
+    "ExecutorConfig": "executors",
+    "InlineExecutor": "executors",
+    "LocalExecutor": "executors",
+    "TaskFailed": "executors",
+    "make_executor": "executors",
+    "normalise_address": "executors",
+    "probe": "executors",
+    "worker_scratch": "executors",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

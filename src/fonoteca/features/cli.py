@@ -7,12 +7,8 @@ from typing import Optional
 
 import typer
 
-from fonoteca import archive as archive_mod
-from fonoteca.console import console, print_json, progress
-
-
-def _archive(ctx: typer.Context) -> archive_mod.Archive:
-    return archive_mod.open_archive(ctx.obj.get("archive") if ctx.obj else None)
+from fonoteca.commands import open_archive
+from fonoteca.console import console, emit_line, lit, print_json, progress
 
 
 def register(app: typer.Typer) -> None:
@@ -32,7 +28,7 @@ def register(app: typer.Typer) -> None:
         parallel; stored in the catalog's track_features table. Imported features are kept as they are."""
         from fonoteca.features.compute import compute_features
 
-        archive = _archive(ctx)
+        archive = open_archive(ctx)
         with progress() as bar:
             task = bar.add_task("features", total=None, unit="files")
 
@@ -54,7 +50,7 @@ def register(app: typer.Typer) -> None:
                       f"{summary.audio_seconds / 60:.1f} min of audio in {summary.seconds:.1f} s "
                       f"({summary.realtime:.0f}x realtime, {summary.executor or 'nothing to do'})")
         for error in summary.errors[:10]:
-            console.print(f"  failed: track {error['track']}: {error['error']}")
+            console.print(f"  failed: track {lit(error['track'])}: {lit(error['error'])}")
 
     @app.command("genre-map")
     def genre_map_cmd(
@@ -69,11 +65,12 @@ def register(app: typer.Typer) -> None:
         right: spiky/bouncy; colour: loudness (red), tonality (green), dynamics (blue)."""
         from fonoteca.features.genremap import genre_map, write_genre_map
 
-        archive = _archive(ctx)
+        archive = open_archive(ctx)
         data = genre_map(archive)
         path = write_genre_map(archive, out, base_url=base_url.rstrip("/") if base_url else None, data=data)
         if as_json:
             print_json(data)
         else:
             console.print(f"genre map: {data['count']:,} genres ({data['tracks']['computed']:,} tracks with computed "
-                          f"features, {data['tracks']['imported']:,} imported) written to {path}")
+                          f"features, {data['tracks']['imported']:,} imported)")
+            emit_line(path)

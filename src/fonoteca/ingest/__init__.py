@@ -11,8 +11,13 @@ a local process pool, or a Dask cluster with --scheduler; fonoteca.ingest.execut
 storage mode); only the coordinating process writes the catalog, after each file is durable.
 """
 
-from fonoteca.ingest.options import IngestOptions
-from fonoteca.ingest.pipeline import IngestSummary, ingest
-from fonoteca.ingest.restore import restore
+from fonoteca.lazy import lazy_exports
 
-__all__ = ["IngestOptions", "IngestSummary", "ingest", "restore"]
+_EXPORTS = {
+    "IngestOptions": "options",
+    "IngestSummary": "pipeline",
+    "ingest": "pipeline",
+    "restore": "restore",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
-from rich.table import Table
 
-from fonoteca import archive as archive_mod
-from fonoteca.console import console, print_json, progress
-from fonoteca.ingest.options import IngestOptions
-from fonoteca.ingest.pipeline import IngestSummary, ingest
-from fonoteca.ingest.restore import restore
+from fonoteca.commands import open_archive
+from fonoteca.console import console, lit, print_json, progress
 
 
-def _archive(ctx: typer.Context) -> archive_mod.Archive:
-    return archive_mod.open_archive(ctx.obj.get("archive") if ctx.obj else None)
+def _print_summary(s: Any) -> None:
+    """What happened to each input, on stderr: an ingest's result is the archive, the summary is a report."""
+    from rich.table import Table
 
-
-def _print_summary(s: IngestSummary) -> None:
     table = Table(title=f"ingest: {s.inputs:,} inputs in {s.seconds:.1f} s "
                         f"({s.files_per_second:.2f} files/s, {s.realtime:.0f}x realtime, {s.executor or f'{s.workers} workers'})",
                   title_justify="left")
@@ -32,17 +27,33 @@ def _print_summary(s: IngestSummary) -> None:
     if s.conflicts:
         table.add_row("conflicts", f"{s.conflicts:,}", "track already has a file that sounds different")
     for reason, n in sorted(s.quarantined.items()):
-        table.add_row("quarantined", f"{n:,}", reason)
-    table.add_row("unmatched", f"{s.unmatched:,}", "no catalog track; see --json items")
+        table.add_row("quarantined", f"{n:,}", lit(reason))
+    table.add_row("unmatched", f"{s.unmatched:,}", "no catalog track (listed below)" if s.unmatched else "")
     for reason, n in sorted(s.skipped.items()):
-        table.add_row("skipped", f"{n:,}", reason)
+        table.add_row("skipped", f"{n:,}", lit(reason))
     table.add_row("already done", f"{s.already:,}", "decided by an earlier run")
+    for outcome, n in sorted(s.earlier.items()):
+        table.add_row(f"  of which {outcome}", f"{n:,}", "unchanged since (listed below)")
     console.print(table)
     if s.matched_by:
         console.print("matched by " + ", ".join(f"{k} {v:,}" for k, v in sorted(s.matched_by.items())))
+    _print_problem_files(s.items)
     if s.recovered.get("temporary") or s.recovered.get("orphans"):
         console.print(f"recovered from an interrupted run: removed {s.recovered['temporary']} temporary and "
                       f"{s.recovered['orphans']} uncommitted files")
+
+
+def _print_problem_files(items: list[dict[str, Any]], limit: int = 50) -> None:
+    """Name the files that were not stored because of themselves (unmatched, quarantined), with the reason."""
+    problems = [i for i in items if i.get("outcome") in ("unmatched", "quarantined")]
+    for item in problems[:limit]:
+        why = item.get("reason") or ""
+        detail = item.get("message") or item.get("note") or ""
+        label = item["outcome"] + (" earlier" if item.get("earlier") else "")
+        console.print(f"[yellow]{label}[/yellow] {lit(item['path'])}: {lit(why)}"
+                      + (f" ({lit(detail)})" if detail and detail != why else ""))
+    if len(problems) > limit:
+        console.print(f"... and {len(problems) - limit:,} more (see --json)")
 
 
 def register(app: typer.Typer) -> None:
@@ -61,13 +72,18 @@ def register(app: typer.Typer) -> None:
         storage: Optional[str] = typer.Option(None, "--storage", metavar="shared|sources|none",
                                               help="What the cluster's workers share with this machine (default: "
                                                    "cluster.storage in fonoteca.toml, else shared)."),
-        tier: str = typer.Option("plan", "--tier", help="plan (follow `fonoteca plan`), or original|compact for every file."),
+        tier: str = typer.Option("plan", "--tier", metavar="plan|original|compact",
+                                 help="plan (follow `fonoteca plan`), or original|compact for every file."),
+        strict: bool = typer.Option(False, "--strict", help="Exit 1 when any input was quarantined or unmatched."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary (with one item per input) as JSON."),
     ) -> None:
         """Match audio files to catalog tracks, validate them by a full decode, keep (original) or re-encode to
         Ogg Opus (compact) as the plan says, tag, checksum and store them atomically. Rejected files go to
         quarantine/ with a JSON reason; unmatched files are reported, never guessed."""
-        archive = _archive(ctx)
+        from fonoteca.ingest.options import IngestOptions
+        from fonoteca.ingest.pipeline import ingest
+
+        archive = open_archive(ctx)
         options = IngestOptions.from_config(archive.config, workers=workers, map_csv=map_csv, tier=tier,
                                             scheduler=scheduler, storage=storage)
         with progress() as bar:
@@ -86,6 +102,10 @@ def register(app: typer.Typer) -> None:
             print_json(summary.as_dict())
         else:
             _print_summary(summary)
+        if strict and summary.problems:
+            console.print(f"[red]--strict:[/red] {summary.problems:,} inputs quarantined or unmatched "
+                          "(in this run or an earlier one)")
+            raise typer.Exit(1)
 
     @app.command("restore")
     def restore_cmd(
@@ -96,7 +116,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Rebuild the ingested input of a track byte for byte (original tier: stored file + patch) and check
         its sha256. For a compact-tier track the stored Opus file is written (the input was not kept)."""
-        result = restore(_archive(ctx), track, out)
+        from fonoteca.ingest.restore import restore
+
+        result = restore(open_archive(ctx), track, out)
         if as_json:
             print_json({"track": result.track, "tier": result.tier, "out": str(result.out), "size": result.size,
                         "sha256": result.sha256, "exact": result.exact})

@@ -15,19 +15,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from fonoteca.archive import Archive
 from fonoteca.audio import fingerprint as fpmod
 from fonoteca.audio.tags import read_tags_and_length
 from fonoteca import durable
 from fonoteca.catalog.ids import NAMESPACE_NAMES
-from fonoteca.errors import FonotecaError, UsageError
+from fonoteca.errors import FonotecaError, ResourceError, UsageError
 from fonoteca.ingest import metadata, store
 from fonoteca.ingest import executor as executors
 from fonoteca.ingest.match import Match, Matcher, load_map
 from fonoteca.ingest.options import TIER_NAMES, TIERS, IngestOptions
-from fonoteca.ingest.task import Result, Task
+from fonoteca.ingest.task import RESOURCE, Result, Task
+
+NOT_AUDIO = "not_audio"  # quarantine reason: a file named explicitly that is no audio file
 
 FINAL = ("stored", "duplicate", "conflict", "quarantined")
 BRUTE_FORCE_KEYS = 200_000  # up to about 3,000 stored files, compare fingerprints with all of them
@@ -54,7 +55,14 @@ class IngestSummary:
     coordinator_seconds: float = 0.0                            # spent handling results (catalog, renames)
     coordinator_cpu_seconds: float = 0.0                        # CPU of that (this process's main thread)
     recovered: dict[str, int] = field(default_factory=dict)
-    items: list[dict[str, Any]] = field(default_factory=list)   # one per input decided in this run
+    earlier: dict[str, int] = field(default_factory=dict)       # quarantined/unmatched by an earlier run, unchanged
+    items: list[dict[str, Any]] = field(default_factory=list)   # one per input decided in this run (and problems
+                                                                # left from earlier runs, with "earlier": true)
+
+    @property
+    def problems(self) -> int:
+        """Inputs not stored because of themselves: quarantined or unmatched, in this run or an earlier one."""
+        return self.quarantined_total + self.unmatched + sum(self.earlier.values())
 
     @property
     def stored_total(self) -> int:
@@ -84,7 +92,7 @@ class IngestSummary:
             "realtime": round(self.realtime, 1), "workers": self.workers, "executor": self.executor,
             "coordinator_seconds": round(self.coordinator_seconds, 2),
             "coordinator_cpu_seconds": round(self.coordinator_cpu_seconds, 2), "recovered": self.recovered,
-            "items": self.items,
+            "earlier": self.earlier, "items": self.items,
         }
 
 
@@ -99,14 +107,18 @@ class Item:
     note: str = ""
 
 
-def walk(sources: list[Path], options: IngestOptions, exclude: Path) -> Iterator[Path]:
-    """Every regular, non-hidden file under the sources (sorted), less sidecars and the archive itself."""
+def walk(sources: list[Path], options: IngestOptions, exclude: Path, named: set[str] | frozenset[str] = frozenset()
+         ) -> Iterator[Path]:
+    """Every regular, non-hidden file under the sources (sorted), less sidecars and the archive itself. A file named
+    explicitly (a source that is a file, or a path in `named`: the --map entries) is never passed over as a
+    sidecar: it comes out and is reported if it is not audio."""
     seen: set[Path] = set()
     for source in sources:
         source = source.expanduser().resolve()
         if not source.exists():
             raise UsageError(f"{source}: no such file or folder")
         if source.is_file():
+            named = named | {str(source)}
             candidates: Iterator[Path] = iter([source])
         else:
             def _walk(top: Path = source) -> Iterator[Path]:
@@ -121,7 +133,9 @@ def walk(sources: list[Path], options: IngestOptions, exclude: Path) -> Iterator
                             yield here / name
             candidates = _walk()
         for path in candidates:
-            if path in seen or path.suffix.lower() in options.ignore or not path.is_file():
+            if path in seen or not path.is_file():
+                continue
+            if path.suffix.lower() in options.ignore and str(path) not in named:
                 continue
             seen.add(path)
             yield path
@@ -139,6 +153,7 @@ class Coordinator:
         self.claimed: set[int] = set()
         self.deferred: list[tuple[Item, Task, Result]] = []
         self.done = 0
+        self.finished: set[int] = set()  # task indexes whose result was handled
         self.total = 0
         self.tmp_dir: Path | None = None
         self.counts: Counter[str] = Counter()
@@ -171,23 +186,31 @@ class Coordinator:
             try:
                 st = path.stat()
             except OSError as exc:
+                if durable.resource_error(exc):
+                    raise ResourceError(f"{durable.resource_error(exc)} while reading {path}: run again when the "
+                                        "source is readable") from exc
                 self._record_simple(Item(path, 0, 0), "quarantined", "unreadable", str(exc), {})
                 continue
             self.summary.inputs += 1
             self.summary.bytes_in += st.st_size
             item = Item(path, st.st_size, st.st_mtime_ns)
+            if path.suffix.lower() in self.options.ignore:  # named explicitly, yet a sidecar kind of file
+                self._record_simple(item, "quarantined", NOT_AUDIO,
+                                    f"named explicitly but not audio ({path.suffix.lower()} files are never audio)",
+                                    {})
+                continue
             prior = self.conn.execute("SELECT size, mtime_ns, outcome FROM ingest_sources WHERE path = ?",
                                       (str(path),)).fetchone()
             unchanged = prior is not None and prior[0] == st.st_size and prior[1] == st.st_mtime_ns
             if unchanged and prior[2] in FINAL:
-                self.summary.already += 1
+                self._already(item, prior[2])
                 continue
             tags, length = read_tags_and_length(path)
             match, why = matcher.match(str(path), tags, length)
             item.match = match
             if match is None:
                 if unchanged:  # unmatched before, still unmatched: nothing new to do
-                    self.summary.already += 1
+                    self._already(item, "unmatched", why)
                     continue
                 item.note = why
                 tasks.append(self._task(item, "analyse"))
@@ -206,6 +229,17 @@ class Coordinator:
                 self.claimed.add(target)
                 tasks.append(self._task(item, "store"))
         return tasks
+
+    def _already(self, item: Item, outcome: str, reason: str = "") -> None:
+        """An input an earlier run decided. Problems (quarantined, unmatched) stay visible in the summary, so
+        --strict keeps failing until they are dealt with."""
+        self.summary.already += 1
+        if outcome in ("quarantined", "unmatched"):
+            if not reason:
+                row = self.conn.execute("SELECT reason FROM ingest_sources WHERE path = ?", (str(item.path),)).fetchone()
+                reason = row[0] if row and row[0] else ""
+            self.summary.earlier[outcome] = self.summary.earlier.get(outcome, 0) + 1
+            self._note(item, outcome, reason, earlier=True)
 
     def _task(self, item: Item, kind: str) -> Task:
         index = len(self.items)
@@ -231,6 +265,37 @@ class Coordinator:
     def on_result(self, task: Task, res: Result) -> None:
         started, cpu_started = time.perf_counter(), time.thread_time()
         item = self.items[task.index]
+        if res.reason == RESOURCE:
+            raise self._resource_stop(item, res.message)
+        try:
+            self._handle(task, res, item)
+        except Exception as exc:
+            what = durable.resource_error(exc)
+            if what is None:
+                raise
+            raise self._resource_stop(item, what) from exc
+        finally:
+            self.finished.add(task.index)
+            self.done += 1
+            self.summary.coordinator_seconds += time.perf_counter() - started
+            self.summary.coordinator_cpu_seconds += time.thread_time() - cpu_started
+            if self.on_progress:
+                self.on_progress(self.done, self.total, self.summary.audio_seconds)
+
+    def _resource_stop(self, item: Item, what: str) -> ResourceError:
+        """The run must stop: the machine ran out of something. Nothing is recorded for the files not finished,
+        so the next run takes them up again; say how much input is left to bring in."""
+        from fonoteca.plan.units import format_size
+
+        left = [i for n, i in enumerate(self.items) if n not in self.finished]
+        size = sum(i.size for i in left)
+        return ResourceError(
+            f"{what}, while ingesting {item.path}. Nothing was quarantined or marked done for it: {len(left):,} "
+            f"files ({format_size(size)} of input, so up to about that much space in {self.archive.root / 'files'}) "
+            "are still to do. Free space (or the resource) and run the same command again; the files already "
+            "stored are kept.")
+
+    def _handle(self, task: Task, res: Result, item: Item) -> None:
         if self.remote and not res.ok and res.reason == "unreadable" and not res.source_sha256 \
                 and os.access(item.path, os.R_OK):
             raise FonotecaError(f"a worker could not read {item.path} ({res.message}), which this machine can: the "
@@ -249,11 +314,6 @@ class Coordinator:
         finally:
             if res.out_tmp and os.path.exists(res.out_tmp):
                 os.unlink(res.out_tmp)
-            self.done += 1
-            self.summary.coordinator_seconds += time.perf_counter() - started
-            self.summary.coordinator_cpu_seconds += time.thread_time() - cpu_started
-            if self.on_progress:
-                self.on_progress(self.done, self.total, self.summary.audio_seconds)
 
     def _receive(self, task: Task, res: Result) -> None:
         """A finished file that came back from a worker as bytes: into this run's temporary folder, durable and
@@ -505,7 +565,7 @@ def ingest(archive: Archive, sources: list[Path], options: IngestOptions | None 
             coord.summary.workers, coord.summary.executor = executor.workers, executor.describe()
             coord.tmp_dir = store.run_tmp_dir(archive)
             try:
-                paths = list(walk(sources, options, archive.root))
+                paths = list(walk(sources, options, archive.root, frozenset(mapping or {})))
                 matcher = Matcher(conn, mapping, options.duration_tolerance_s, options.duration_tolerance_ratio)
                 tasks = coord.plan_tasks(paths, matcher)
                 coord.total = len(tasks)

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fonoteca import durable
 from fonoteca.audio import decode, fingerprint as fpmod, patch as patchmod, tags as tagmod
 
 READ_CHUNK = 1 << 20
@@ -35,6 +36,9 @@ class Task:
     compact_bitrate: int = 75000
     fingerprint_seconds: float = 120.0
     threads: int = 1                      # threads the task may use (cores the pool leaves spare)
+
+
+RESOURCE = "resource"  # Result.reason when the machine ran out of disk, descriptors or I/O (not the file's fault)
 
 
 @dataclass
@@ -107,6 +111,8 @@ def process(task: Task) -> Result:
         try:
             result.source_sha256, result.source_size = _sha256_file(task.path)
         except OSError as exc:
+            if durable.resource_error(exc):
+                raise
             result.reason, result.message = "unreadable", str(exc)
             return result
         compact = task.kind == "store" and task.tier == 1
@@ -179,6 +185,10 @@ def process(task: Task) -> Result:
         result.reason, result.message, result.details = exc.reason, exc.message, dict(exc.details)
         return result
     except Exception as exc:  # noqa: BLE001 - never crash on a file
+        resource = durable.resource_error(exc)
+        if resource is not None:  # the machine, not the file: never a quarantine, the next run retries
+            result.reason, result.message = RESOURCE, resource
+            return result
         result.reason = "error"
         result.message = f"{type(exc).__name__}: {exc}"[:500]
         result.details = {"traceback": traceback.format_exc()[-2000:]}

@@ -13,6 +13,19 @@ Python API:
     verify_root(Path("mirror")).as_dict()
 """
 
-from fonoteca.mirror.ops import (coverage, fetch, mirror, open_source, repair, seed_items, targets,  # noqa: F401
-                                 verify_root)
-from fonoteca.mirror.session import Seeder, parse_peer  # noqa: F401
+from fonoteca.lazy import lazy_exports
+
+_EXPORTS = {
+    "coverage": "ops",
+    "fetch": "ops",
+    "mirror": "ops",
+    "open_source": "ops",
+    "repair": "ops",
+    "seed_items": "ops",
+    "targets": "ops",
+    "verify_root": "ops",
+    "Seeder": "session",
+    "parse_peer": "session",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

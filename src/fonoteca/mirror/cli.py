@@ -2,28 +2,17 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.progress import (BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn, TimeRemainingColumn,
-                           TransferSpeedColumn)
 
-from fonoteca.console import console, print_json
+from fonoteca.commands import archive_root
+from fonoteca.console import console, emit_line, emit_pairs, emit_table, lit, print_json
 from fonoteca.errors import FonotecaError
 
 PEER_HELP = "Connect to this peer directly (HOST:PORT, repeatable), besides trackers, DHT and web seeds."
-
-
-def _root(ctx: typer.Context, path: Optional[Path]) -> Path:
-    if path is not None:
-        return path
-    from fonoteca import archive as archive_mod
-
-    obj = ctx.find_root().obj or {}
-    return archive_mod.open_archive(obj.get("archive")).root
 
 
 def _peers(items: list[str]) -> list[tuple[str, int]]:
@@ -36,8 +25,11 @@ class _Bars:
     """A progress bar per torrent and one overall: bytes, rate, ETA."""
 
     def __init__(self, enabled: bool) -> None:
+        from rich.progress import (BarColumn, DownloadColumn, Progress, SpinnerColumn, TextColumn,
+                                   TimeRemainingColumn, TransferSpeedColumn)
+
         self.progress = Progress(SpinnerColumn(), TextColumn("[bold]{task.description}"), BarColumn(),
-                                 DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(), console=console,
+                                 DownloadColumn(), TransferSpeedColumn(), TimeRemainingColumn(), console=console.real,
                                  disable=not enabled)
         self.tasks: dict[str, Any] = {}
         self.overall = None
@@ -70,17 +62,58 @@ def _size(text: Optional[str]) -> Optional[int]:
 
 
 def _print_report(report: Any) -> None:
+    """Each problem as a row on stdout (the result of verify); the totals on stderr."""
+    rows = []
     for kind in ("missing", "corrupt", "extra"):
         for p in report.of(kind):
-            pieces = f" pieces {','.join(map(str, p.pieces[:20]))}{'...' if len(p.pieces) > 20 else ''}" if p.pieces else ""
-            track = f" track {p.track}" if p.track else ""
-            console.print(f"{kind.upper():8} {p.release}/data/{p.path}{track}{pieces} ({p.reason})")
+            pieces = ",".join(map(str, p.pieces[:20])) + ("..." if len(p.pieces) > 20 else "")
+            rows.append((kind, f"{p.release}/data/{p.path}", p.track or "", pieces, p.reason))
+    if rows:
+        emit_table(("problem", "file", "track", "pieces", "reason"), rows, wide=("file", "reason"))
     rate = report.bytes / report.seconds / 1e6 if report.seconds else 0
     status = "[green]intact[/]" if report.ok else (f"[red]{len(report.of('missing'))} missing, "
                                                    f"{len(report.of('corrupt'))} corrupt, "
                                                    f"{len(report.of('extra'))} extra[/]")
     console.print(f"{report.torrents} torrents, {report.files} files, {report.bytes:,} bytes in "
                   f"{report.seconds:.1f} s ({rate:.0f} MB/s): {status}")
+
+
+class _SeedTable:
+    """A live table on stderr: every torrent seeded, its state, peers, bytes uploaded and upload rate."""
+
+    def __init__(self, seeder: Any) -> None:
+        from rich.live import Live
+
+        self.seeder = seeder
+        self.live = Live(self._render(), console=console.real, refresh_per_second=1, transient=False)
+
+    def _render(self) -> Any:
+        from rich.table import Table
+
+        from fonoteca.console import cell
+        from fonoteca.plan.units import format_size
+
+        rows = self.seeder.torrents()
+        table = Table(title=f"seeding on port {self.seeder.port}", title_justify="left")
+        for name in ("torrent", "state", "peers", "uploaded", "rate"):
+            table.add_column(name, justify="right" if name in ("peers", "uploaded", "rate") else "left")
+        for r in rows:
+            table.add_row(cell(r["name"]), r["state"], f"{r['peers']:,}", format_size(r["uploaded"]),
+                          f"{format_size(r['upload_rate'])}/s")
+        table.add_row("all", "", f"{sum(r['peers'] for r in rows):,}", format_size(sum(r["uploaded"] for r in rows)),
+                      f"{format_size(sum(r['upload_rate'] for r in rows))}/s")
+        return table
+
+    def refresh(self) -> None:
+        self.live.update(self._render())
+
+    def __enter__(self) -> "_SeedTable":
+        self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.refresh()
+        self.live.__exit__(*exc)
 
 
 def register(app: typer.Typer) -> None:
@@ -97,20 +130,23 @@ def register(app: typer.Typer) -> None:
         """Seed every release torrent archives or mirrors hold, until interrupted."""
         from fonoteca.mirror import Seeder, seed_items
 
-        roots = paths or [_root(ctx, None)]
+        roots = paths or [archive_root(ctx, None)]
         items = [item for root in roots for item in seed_items(root)]
         if not items:
             raise FonotecaError(f"{', '.join(map(str, roots))}: no torrents to seed")
         with Seeder(items, listen=listen, discovery=discovery, trust=trust) as s:
             console.print(f"seeding {len(items)} torrents on port {s.port} (Ctrl-C to stop)")
             t0 = time.monotonic()
-            try:
-                while duration is None or time.monotonic() - t0 < duration:
-                    time.sleep(1)
-            except KeyboardInterrupt:
-                pass
+            with _SeedTable(s) as table:
+                try:
+                    while duration is None or time.monotonic() - t0 < duration:
+                        time.sleep(1)
+                        table.refresh()
+                except KeyboardInterrupt:
+                    pass
             st = s.stats()
             console.print(f"{st['seeding']}/{st['torrents']} seeding, {st['uploaded']:,} bytes uploaded")
+
 
     @app.command("mirror")
     def mirror_cmd(
@@ -135,7 +171,7 @@ def register(app: typer.Typer) -> None:
             print_json(res.as_dict())
         else:
             for e in res.outcome.errors[-5:]:
-                console.print(f"[yellow]{e}[/]")
+                console.print(f"[yellow]{lit(e)}[/]")
             console.print(f"{len(res.chosen)} torrents, {res.outcome.downloaded:,} bytes downloaded in "
                           f"{res.outcome.seconds:.1f} s: {'complete' if res.complete else 'INCOMPLETE (run again to resume)'}")
         if not res.complete:
@@ -143,8 +179,10 @@ def register(app: typer.Typer) -> None:
 
     @app.command("fetch")
     def fetch_cmd(
-        track: str = typer.Argument(..., help="Track id, NS:ID or isrc:CODE."),
-        into: Path = typer.Option(..., "--into", help="Folder (a mirror layout is used)."),
+        track: str = typer.Argument(..., help="Track id, NS:track:ID (as other commands print it), NS:ID, a URL or "
+                                              "isrc:CODE."),
+        into: Path = typer.Option(..., "--into", help="Folder: the file is written there as 'Artist - Title.ext' "
+                                                      "(the mirror layout beside it keeps it verifiable)."),
         source: Optional[str] = typer.Option(None, "--from", help="Source of the torrents and manifests, when "
                                              "--into is not a mirror of them already."),
         peer: Optional[list[str]] = typer.Option(None, "--peer", help=PEER_HELP),
@@ -160,8 +198,11 @@ def register(app: typer.Typer) -> None:
                         tick=bars.tick)
         if as_json:
             print_json(res.as_dict())
+        elif res.ok:
+            console.print(f"{lit(res.track)}: sha256 {res.sha256} matches the manifest")
+            emit_line(res.path)
         else:
-            console.print(f"{res.path}: {'sha256 OK' if res.ok else 'FAILED'}")
+            console.print(f"[red]failed:[/red] {lit(res.track)}: {lit(res.reason)}")
         if not res.ok:
             raise typer.Exit(1)
 
@@ -178,7 +219,7 @@ def register(app: typer.Typer) -> None:
         """Check every piece hash and every manifest sha256; exit 1 when anything is missing or corrupt."""
         from fonoteca.mirror import repair, verify_root
 
-        root = _root(ctx, path)
+        root = archive_root(ctx, path)
         report = verify_root(root)
         out: dict[str, Any] = report.as_dict()
         if do_repair and not report.ok:
@@ -207,7 +248,7 @@ def register(app: typer.Typer) -> None:
         """Share of the collection's tracks, bytes and estimated listens that a mirror holds."""
         from fonoteca.mirror import coverage
 
-        cov = coverage(_root(ctx, path))
+        cov = coverage(archive_root(ctx, path))
         if as_json:
             print_json(cov)
             return
@@ -215,8 +256,10 @@ def register(app: typer.Typer) -> None:
         def pct(v: Optional[float]) -> str:
             return "n/a" if v is None else f"{100 * v:.1f}%"
 
-        console.print(f"torrents  {cov['torrents']}/{cov['released_torrents']}")
-        console.print(f"tracks    {cov['tracks']}/{cov['released_tracks']} released ({pct(cov['share_tracks_released'])}), "
-                      f"{pct(cov['share_tracks_catalog'])} of the catalog's {cov['catalog_tracks']}")
-        console.print(f"bytes     {cov['bytes']:,}/{cov['released_bytes']:,} ({pct(cov['share_bytes'])})")
-        console.print(f"listens   {pct(cov['share_listens'])} of the released tracks' estimated listens")
+        emit_pairs([
+            ("torrents", f"{cov['torrents']:,} of {cov['released_torrents']:,}"),
+            ("tracks", f"{cov['tracks']:,} of {cov['released_tracks']:,} released ({pct(cov['share_tracks_released'])}), "
+                       f"{pct(cov['share_tracks_catalog'])} of the catalog's {cov['catalog_tracks'] or 0:,}"),
+            ("bytes", f"{cov['bytes']:,} of {cov['released_bytes']:,} ({pct(cov['share_bytes'])})"),
+            ("listens", f"{pct(cov['share_listens'])} of the released tracks' estimated listens"),
+        ], title="coverage")

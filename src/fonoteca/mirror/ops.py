@@ -23,7 +23,7 @@ import shutil
 import threading
 import urllib.parse
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -33,7 +33,9 @@ import zstandard
 
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.mirror import session as sess
-from fonoteca.mirror.torrents import MAX_LIST_BYTES, MAX_TORRENT_BYTES, check_list, files_of, load_torrent, safe_name
+from fonoteca.mirror.torrents import MAX_TORRENT_BYTES, files_of, load_torrent, safe_name
+from fonoteca.pack.listing import MAX_LIST_BYTES, check_list
+from fonoteca.pack.manifest import MANIFEST_NAME, ManifestLine, read_manifest
 from fonoteca.mirror.verify import Report, Target, verify
 
 STATE = "mirror.json"
@@ -360,26 +362,32 @@ def mirror(source: str | Source, into: Path, *, budget: int | None = None, bands
 # ------------------------------------------------------------------------------------------------ manifests
 
 
-def read_manifest(path: Path) -> list[dict[str, Any]]:
-    try:
-        with open(path, "rb") as f:
-            data = zstandard.ZstdDecompressor().stream_reader(f).read()
-    except (OSError, zstandard.ZstdError) as exc:
-        raise FonotecaError(f"cannot read {path}: {exc}") from None
-    return [orjson.loads(line) for line in data.splitlines() if line.strip()]
-
-
-def find_track(manifests: list[Path], ref: str) -> tuple[str, dict[str, Any]]:
-    """(release, manifest line) of a track id, "NS:ID" or "isrc:CODE"; the newest release wins."""
+def find_track(manifests: list[Path], ref: str) -> tuple[str, ManifestLine]:
+    """(release, manifest line) of a track: an id, NS:ID, NS:track:ID (as commands print it), a URL or
+    isrc:CODE; the newest release wins."""
     isrc = ref[5:].upper() if ref.lower().startswith("isrc:") else None
+    wanted = _track_keys(ref)
     for m in sorted(manifests, reverse=True):
         for line in read_manifest(m):
             if isrc is not None:
-                if (line.get("isrc") or "").upper() == isrc:
+                if (line.isrc or "").upper() == isrc:
                     return m.parent.name, line
-            elif line.get("id") == ref or f"{line.get('ns')}:{line.get('id')}" == ref:
+            elif line.id in wanted or f"{line.ns}:{line.id}" in wanted:
                 return m.parent.name, line
-    raise FonotecaError(f"no released file for {ref!r} in the manifests")
+    where = ", ".join(str(m.parent.parent.parent) for m in manifests[:1]) or "no manifest at all"
+    raise FonotecaError(f"no released file for {ref!r} in the manifests ({where}): give the release with --from "
+                        "(a torrents.json, a release folder, an archive or a mirror)")
+
+
+def _track_keys(ref: str) -> set[str]:
+    """The forms a track reference can match in a manifest: the bare id and NS:ID."""
+    text = ref.strip()
+    if "open.spotify.com/" in text:
+        text = "spotify:track:" + text.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+    parts = text.split(":")
+    if len(parts) == 3 and parts[1] == "track":
+        return {parts[2], f"{parts[0]}:{parts[2]}"}
+    return {text}
 
 
 def _manifests(*roots: Path | None) -> list[Path]:
@@ -400,14 +408,27 @@ def sha256_of(path: Path) -> str:
 
 @dataclass
 class FetchResult:
-    path: Path
-    track: str
-    sha256: str
+    path: Path                 # the file under its readable name (or, if it failed, where it was downloaded)
+    track: str                 # NS:track:ID
+    sha256: str                # of what was downloaded ("" when nothing was)
     ok: bool
     outcome: sess.Outcome
+    expected: str = ""         # the manifest's sha256
+    stored: Path | None = None  # the file in the mirror layout
+
+    @property
+    def reason(self) -> str:
+        """Why the fetch failed, in words ("" when it did not)."""
+        if self.ok:
+            return ""
+        if not self.outcome.complete:
+            last = self.outcome.errors[-1] if self.outcome.errors else "no peer sent the file's pieces in time"
+            return f"the download did not complete: {last}"
+        return f"the downloaded file's sha256 {self.sha256 or '(none)'} differs from the manifest's {self.expected}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": str(self.path), "track": self.track, "sha256": self.sha256, "ok": self.ok,
+        return {"path": str(self.path), "stored": str(self.stored) if self.stored else None, "track": self.track,
+                "sha256": self.sha256, "expected_sha256": self.expected, "ok": self.ok, "reason": self.reason,
                 "downloaded": self.outcome.downloaded, "seconds": round(self.outcome.seconds, 3)}
 
 
@@ -420,7 +441,7 @@ def fetch(ref: str, into: Path, *, source: str | Source | None = None, peers: li
     src = source if isinstance(source, Source) or source is None else open_source(source)
     release, line = find_track(_manifests(into, src.root if src else None), ref)
     safe_name(release, "release")
-    tname = safe_name(line["torrent"], "torrent")
+    tname = safe_name(line.torrent, "torrent")
     tfile = into / "releases" / release / "torrents" / f"{tname}.torrent"
     if tfile.is_file():
         ti = load_torrent(tfile, tfile.name)
@@ -436,9 +457,9 @@ def fetch(ref: str, into: Path, *, source: str | Source | None = None, peers: li
             shutil.copyfile(mf, into / "releases" / release / "manifest.jsonl.zst")
     if src is not None and not (into / "releases" / "torrents.json").exists():
         (into / "releases" / "torrents.json").write_bytes(orjson.dumps(src.records, option=orjson.OPT_INDENT_2))
-    idx = int(line["file_index"])
+    idx = line.file_index
     entries = files_of(ti)
-    if not 0 <= idx < len(entries) or entries[idx].path != f"{tname}/{line['path']}" and entries[idx].path != line["path"]:
+    if not 0 <= idx < len(entries) or entries[idx].path != f"{tname}/{line.path}" and entries[idx].path != line.path:
         raise FonotecaError(f"the manifest and {tname}.torrent disagree about file {idx}")
     state = load_state(into)
     entry = state["torrents"].setdefault(tname, {"release": release, "btih": str(ti.info_hashes().v1),
@@ -455,11 +476,27 @@ def fetch(ref: str, into: Path, *, source: str | Source | None = None, peers: li
     outcome = sess.download([job], peers, listen=listen, discovery=discovery, timeout=timeout, stall=stall, tick=tick)
     path = _inside(into, _data_dir(into, release) / entries[idx].path)
     digest = sha256_of(path) if path.is_file() else ""
-    ok = outcome.complete and digest == line["sha256"]
+    ok = outcome.complete and digest == line.sha256
     if entry.get("files") is None:
         entry["complete"] = outcome.complete
     save_state(into, state)
-    return FetchResult(path, line.get("id"), digest, ok, outcome)
+    readable = _readable_copy(into, path, line) if ok else None
+    return FetchResult(readable or path, line.ref, digest, ok, outcome, line.sha256, path)
+
+
+def _readable_copy(into: Path, path: Path, line: ManifestLine) -> Path:
+    """The fetched file under a name a person reads (`Artist - Title.ext`) in the folder: a hard link to the
+    verified file in the mirror layout (so seeding and verify keep working), a copy where links are impossible."""
+    target = _inside(into, into / line.readable_name())
+    if target.exists():
+        if target.stat().st_ino == path.stat().st_ino or sha256_of(target) == line.sha256:
+            return target
+        target = _inside(into, into / f"{target.stem} ({line.id}){target.suffix}")
+    try:
+        os.link(path, target)
+    except OSError:
+        shutil.copyfile(path, target)
+    return target
 
 
 # ------------------------------------------------------------------------------------------------ verify / repair
@@ -469,12 +506,12 @@ def targets(root: Path) -> list[Target]:
     """The torrents an archive or a mirror holds (a mirror: those in mirror.json, with the files it wants)."""
     root = root.expanduser().resolve()
     rel = root / "releases"
-    manifests: dict[str, dict[tuple[str, int], dict]] = {}
+    manifests: dict[str, dict[tuple[str, int], ManifestLine]] = {}
 
-    def manifest(release: str) -> dict[tuple[str, int], dict]:
+    def manifest(release: str) -> dict[tuple[str, int], ManifestLine]:
         if release not in manifests:
             m = rel / release / "manifest.jsonl.zst"
-            manifests[release] = ({(x["torrent"], int(x["file_index"])): x for x in read_manifest(m)}
+            manifests[release] = ({(x.torrent, x.file_index): x for x in read_manifest(m)}
                                   if m.is_file() else {})
         return manifests[release]
 
@@ -584,12 +621,11 @@ def coverage(root: Path) -> dict[str, Any]:
             held_bytes += int(r["data_size"])
             held_listens += float(r.get("listens_covered") or 0)
         else:
-            lines = {(x["torrent"], int(x["file_index"])): x for x in
-                     (read_manifest(root / "releases" / r["release"] / "manifest.jsonl.zst")
-                      if (root / "releases" / r["release"] / "manifest.jsonl.zst").is_file() else [])}
+            path = root / "releases" / r["release"] / MANIFEST_NAME
+            lines = {(x.torrent, x.file_index): x for x in (read_manifest(path) if path.is_file() else [])}
             n = [lines[(r["name"], i)] for i in files if (r["name"], i) in lines]
             held_tracks += len(n)
-            held_bytes += sum(int(x["size"]) for x in n)
+            held_bytes += sum(x.size for x in n)
             tr = int(r.get("tracks") or 0)
             held_listens += float(r.get("listens_covered") or 0) * (len(n) / tr if tr else 0)
     catalog_tracks = None

@@ -136,6 +136,19 @@ class Seeder:
                 "seeding": sum(h.status().is_seeding for h in self.handles),
                 "uploaded": sum(h.status().total_payload_upload for h in self.handles)}
 
+    def torrents(self) -> list[dict[str, Any]]:
+        """Per torrent: name, state, connected peers, bytes uploaded and the current upload rate."""
+        out = []
+        for h in self.handles:
+            st = h.status()
+            state = "seeding" if st.is_seeding else "checking" if st.state in (
+                lt.torrent_status.checking_files, lt.torrent_status.checking_resume_data) else \
+                "incomplete" if st.progress < 1 else str(st.state)
+            out.append({"name": st.name, "state": state, "peers": st.num_peers,
+                        "uploaded": st.total_payload_upload, "upload_rate": st.upload_payload_rate,
+                        "progress": st.progress})
+        return out
+
     def start(self) -> "Seeder":
         self._thread.start()
         return self

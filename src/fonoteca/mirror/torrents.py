@@ -6,7 +6,6 @@ hostile torrent says can make libtorrent write outside the mirror's release fold
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,9 +19,6 @@ MAX_FILES = 200_000
 MAX_PIECES = 4_000_000
 MAX_PIECE_LENGTH = 64 * 1024 * 1024
 MAX_TORRENT_BYTES = 64 * 1024 * 1024
-MAX_LIST_BYTES = 256 * 1024 * 1024
-_HEX40 = re.compile(r"^[0-9a-f]{40}$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,199}$")
 
 
 @dataclass(frozen=True)
@@ -39,9 +35,8 @@ def is_pad(fs: Any, i: int) -> bool:
 
 
 def safe_name(name: Any, what: str) -> str:
-    if not isinstance(name, str) or not _NAME.match(name) or ".." in name:
-        raise FonotecaError(f"refused: {what} {name!r} is not a safe name")
-    return name
+    """A release or torrent name from an untrusted source, refused unless it follows pack's one name rule."""
+    return paths.check_name(name, what, refuse=True)
 
 
 def load_torrent(data: bytes | Path, where: str = "torrent") -> lt.torrent_info:
@@ -137,35 +132,3 @@ def files_of(ti: lt.torrent_info) -> list[FileEntry]:
     fs = ti.files()
     return [FileEntry(i, fs.file_path(i).replace("\\", "/"), fs.file_offset(i), fs.file_size(i), is_pad(fs, i))
             for i in range(fs.num_files())]
-
-
-_TYPES: dict[str, tuple[type, ...]] = {
-    "name": (str,), "release": (str,), "url": (str,), "btih": (str,), "kind": (str,), "magnet_link": (str,),
-    "data_size": (int,), "num_files": (int,), "is_metadata": (bool,), "obsolete": (bool,), "embargo": (bool,),
-    "seeders": (int,), "tracks": (int,), "listens_covered": (int, float), "band": (str, type(None)),
-    "pop_min": (int, type(None)), "pop_max": (int, type(None)), "added_to_torrents_list_at": (str, type(None)),
-}
-_REQUIRED = ("name", "release", "url", "btih", "data_size", "is_metadata")
-
-
-def check_list(items: Any, where: str = "torrents.json") -> list[dict[str, Any]]:
-    """A torrents.json list with the types pack writes; anything else is refused with a clear error."""
-    if not isinstance(items, list):
-        raise FonotecaError(f"refused: {where} is not a JSON list")
-    for n, rec in enumerate(items):
-        if not isinstance(rec, dict):
-            raise FonotecaError(f"refused: {where} item {n} is not an object")
-        for key in _REQUIRED:
-            if key not in rec:
-                raise FonotecaError(f"refused: {where} item {n} has no {key!r}")
-        for key, types in _TYPES.items():
-            if key in rec and (not isinstance(rec[key], types) or (bool not in types and isinstance(rec[key], bool))):
-                raise FonotecaError(f"refused: {where} item {n}: {key!r} has the wrong type "
-                                    f"({type(rec[key]).__name__})")
-        safe_name(rec["name"], f"{where} item {n}: name")
-        safe_name(rec["release"], f"{where} item {n}: release")
-        if not _HEX40.match(rec["btih"]):
-            raise FonotecaError(f"refused: {where} item {n}: btih is not 40 hex digits")
-        if rec["data_size"] < 0 or rec["data_size"] > 1 << 50:
-            raise FonotecaError(f"refused: {where} item {n}: absurd data_size")
-    return items

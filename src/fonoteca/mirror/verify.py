@@ -17,6 +17,7 @@ from typing import Any, Callable
 import libtorrent as lt
 
 from fonoteca.mirror.torrents import FileEntry, files_of
+from fonoteca.pack.manifest import ManifestLine
 
 
 @dataclass
@@ -27,7 +28,7 @@ class Target:
     ti: lt.torrent_info
     save_path: Path
     wanted: set[int] | None = None
-    manifest: dict[int, dict[str, Any]] = field(default_factory=dict)
+    manifest: dict[int, ManifestLine] = field(default_factory=dict)
 
     @property
     def name(self) -> str:
@@ -101,8 +102,8 @@ def _read_range(t: Target, files: list[FileEntry], start: int, length: int) -> b
 def check_file(t: Target, files: list[FileEntry], f: FileEntry) -> tuple[int, Problem | None]:
     """Hash one file: (bytes read, the problem found or None)."""
     ti, pl = t.ti, t.ti.piece_length()
-    man = t.manifest.get(f.index, {})
-    track = man.get("id")
+    man = t.manifest.get(f.index)
+    track = man.ref if man is not None else None
     first_owned = -(-f.offset // pl)                 # first piece starting inside the file
     end = f.offset + f.size
     last_owned = (end - 1) // pl if f.size else first_owned - 1
@@ -147,7 +148,7 @@ def check_file(t: Target, files: list[FileEntry], f: FileEntry) -> tuple[int, Pr
                     bad.append(p)
     except OSError as exc:
         return read, Problem("corrupt", t.release, t.name, f.path, f.index, track, owned, f"unreadable: {exc.strerror}")
-    expected = man.get("sha256")
+    expected = man.sha256 if man is not None else None
     sha_bad = expected is not None and sha.hexdigest() != expected
     if bad or sha_bad:
         reasons = []

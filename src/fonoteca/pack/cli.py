@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from pathlib import Path
+from typing import Any, Optional
 
 import typer
-from rich.table import Table
 
-from fonoteca import archive as archive_mod
-from fonoteca.console import console, print_json, progress
-from fonoteca.plan.units import format_size, parse_size
+from fonoteca.commands import open_archive
+from fonoteca.console import console, emit_line, emit_table, lit, number, print_json, progress
 
 torrents_app = typer.Typer(help="The archive's torrents: list them, choose which to seed, flag them.",
                            no_args_is_help=True)
-
-
-def _archive(ctx: typer.Context) -> archive_mod.Archive:
-    obj = ctx.find_root().obj or {}
-    return archive_mod.open_archive(obj.get("archive"))
 
 
 @torrents_app.command("list")
@@ -28,64 +22,77 @@ def list_cmd(
 ) -> None:
     """Every torrent of the archive's releases (data and metadata), oldest first."""
     from fonoteca.pack.listing import list_torrents
+    from fonoteca.plan.units import format_size
 
-    items = list_torrents(_archive(ctx), release=release)
+    items = list_torrents(open_archive(ctx), release=release)
     if as_json:
         print_json(items)
         return
     if not items:
         console.print("no torrents yet: make a release with `fonoteca pack`")
         return
-    table = Table(title=f"{len(items):,} torrents (details, btih and magnet links: --json)", title_justify="left")
-    table.add_column("torrent", overflow="fold", ratio=3)
-    for column in ("files", "size", "seeders", "flags"):
-        table.add_column(column, justify="left" if column == "flags" else "right", no_wrap=True)
-    for r in items:
-        flags = ",".join(f for f in ("obsolete", "embargo") if r[f])
-        table.add_row(r["name"], f"{r['num_files']:,}", format_size(r["data_size"]),
-                      str(r["seeders"]) if r["stats_scraped_at"] else "?", flags)
-    console.print(table)
+    rows = [(r["name"], f"{r['num_files']:,}", format_size(r["data_size"]), _seeders(r),
+             ",".join(f for f in ("obsolete", "embargo") if r[f]), r["btih"]) for r in items]
+    emit_table(("torrent", "files", "size", "seeders", "flags", "btih"), rows,
+               title=f"{len(items):,} torrents (magnet links: --json)", right=("files", "size", "seeders"),
+               wide=("torrent",))
+
+
+def _seeders(record: dict[str, Any]) -> str:
+    """Seeders as a scrape counted them; "unknown" when nobody counted."""
+    return f"{record['seeders']:,}" if record.get("stats_scraped_at") else "unknown"
 
 
 @torrents_app.command("pick")
 def pick_cmd(
     ctx: typer.Context,
+    source: Optional[Path] = typer.Argument(None, metavar="LIST",
+                                            help="A downloaded torrents.json (default: this archive's torrents)."),
     budget: str = typer.Option(..., "--budget", metavar="SIZE", help="Disk space to fill, e.g. 4TB, 500GiB."),
+    weight: Optional[float] = typer.Option(None, "--popularity-weight", min=0.0, metavar="NUMBER",
+                                           help="How much more a popular torrent counts (default: [pack] "
+                                                "pick_popularity_weight of the archive, else 1.0)."),
     magnets: bool = typer.Option(False, "--magnets", help="Print only the magnet links, one per line."),
     as_json: bool = typer.Option(False, "--json", help="Print the picks as JSON."),
 ) -> None:
     """The torrents to seed on a disk of SIZE: the newest metadata torrent, then the least seeded per byte,
-    weighted by popularity; obsolete and embargoed torrents are left out."""
-    from fonoteca.pack.listing import list_torrents, pick
-    from fonoteca.pack.settings import PackSettings
+    weighted by popularity; obsolete and embargoed torrents are left out. Works on a downloaded torrents.json
+    too, outside any archive."""
+    from fonoteca.pack.listing import pick
+    from fonoteca.plan.units import format_size, parse_size
 
     size = parse_size(budget)
-    archive = _archive(ctx)
-    settings = PackSettings.from_config(archive.config)
-    picks = list(pick(list_torrents(archive), size, popularity_weight=settings.pick_popularity_weight))
+    items, configured = _pick_source(ctx, source)
+    picks = list(pick(items, size, popularity_weight=configured if weight is None else weight))
     if magnets:
         for p in picks:
-            typer.echo(p.record["magnet_link"])
+            emit_line(p.record["magnet_link"])
         return
     if as_json:
         print_json({"budget": size, "bytes": picks[-1].cumulative if picks else 0, "torrents": len(picks),
                     "picks": [dict(p.record, priority=p.priority, cumulative_size=p.cumulative) for p in picks]})
         return
-    table = Table(title=f"seed these {len(picks):,} torrents on {format_size(size)}", title_justify="left")
-    for column in ("#", "torrent", "size", "seeders", "priority", "total"):
-        if column == "torrent":
-            table.add_column(column, overflow="fold", ratio=3)
-        else:
-            table.add_column(column, justify="right", no_wrap=True)
-    for i, p in enumerate(picks, 1):
-        r = p.record
-        table.add_row(str(i), r["name"], format_size(r["data_size"]),
-                      str(r["seeders"]) if r["stats_scraped_at"] else "?", f"{p.priority:.3f}",
-                      format_size(p.cumulative))
-    console.print(table)
+    rows = [(i, p.record.get("name") or p.record.get("display_name"), format_size(p.record["data_size"]),
+             _seeders(p.record), f"{p.priority:.3f}", format_size(p.cumulative), p.record.get("btih"))
+            for i, p in enumerate(picks, 1)]
+    emit_table(("#", "torrent", "size", "seeders", "priority", "total", "btih"), rows,
+               title=f"seed these {len(picks):,} torrents on {budget}",
+               right=("#", "size", "seeders", "priority", "total"), wide=("torrent",))
     used = picks[-1].cumulative if picks else 0
-    console.print(f"uses {format_size(used)} of {format_size(size)}; magnet links: "
-                  f"fonoteca torrents pick --budget {budget} --magnets")
+    console.print(f"uses {format_size(used)} of {lit(budget)}; magnet links: "
+                  f"fonoteca torrents pick --budget {lit(budget)} --magnets")
+
+
+def _pick_source(ctx: typer.Context, source: Optional[Path]) -> tuple[list[dict[str, Any]], float]:
+    """The torrents to choose from and the popularity weight: a downloaded list (weight 1.0 unless given), else
+    the archive's own torrents and its [pack] pick_popularity_weight."""
+    from fonoteca.pack.listing import list_torrents, read_list
+    from fonoteca.pack.settings import PackSettings
+
+    if source is not None:
+        return read_list(source), 1.0
+    archive = open_archive(ctx)
+    return list_torrents(archive), PackSettings.from_config(archive.config).pick_popularity_weight
 
 
 @torrents_app.command("mark")
@@ -101,7 +108,7 @@ def mark_cmd(
 
     if obsolete is None and embargo is None:
         raise UsageError("say what to change: --obsolete/--not-obsolete and/or --embargo/--no-embargo")
-    n = mark(_archive(ctx), torrents, obsolete=obsolete, embargo=embargo)
+    n = mark(open_archive(ctx), torrents, obsolete=obsolete, embargo=embargo)
     console.print(f"updated {n} torrent{'s' if n != 1 else ''}; releases/torrents.json rewritten")
 
 
@@ -122,7 +129,7 @@ def register(app: typer.Typer) -> None:
         from fonoteca.pack.release import pack
         from fonoteca.pack.settings import PackSettings
 
-        archive = _archive(ctx)
+        archive = open_archive(ctx)
         settings = PackSettings.from_config(archive.config, verify=verify)
         hasher = Hasher(workers or settings.workers or None).start()  # forked before the progress bar's thread
         with hasher, progress() as bar:
@@ -138,24 +145,35 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(summary.as_dict())
             return
-        for s in summary.skipped:
-            console.print(f"[yellow]skipped[/yellow] {s['file']} ({s['track']}): {s['reason']}")
-        if summary.recovered:
-            console.print(f"removed unfinished releases: {', '.join(summary.recovered)}")
-        if summary.release is None:
-            console.print("nothing to release: every stored file is in a release already")
-            return
-        table = Table(title=f"release {summary.release}: {summary.files:,} files, {format_size(summary.bytes)}, "
-                            f"{len(summary.torrents)} torrents in {summary.seconds:.1f} s "
-                            f"(hashing {summary.hash_rate / 1e6:,.0f} MB/s)", title_justify="left")
-        for column in ("band", "torrents", "files", "size", "tracks", "listens"):
-            table.add_column(column, justify="left" if column == "band" else "right")
-        for band, b in summary.bands.items():
-            table.add_row(band, str(b["torrents"]), f"{b['files']:,}", format_size(b["bytes"]), f"{b['tracks']:,}",
-                          f"{b['listens']:.3g}")
-        console.print(table)
-        if summary.metadata:
-            console.print(f"metadata torrent {summary.metadata.name}: {summary.metadata.magnet}")
-        console.print(f"written to {summary.root}")
+        _print_pack_summary(summary)
+        if summary.release is not None:
+            emit_line(summary.release)
 
     app.add_typer(torrents_app, name="torrents")
+
+
+def _print_pack_summary(summary: Any) -> None:
+    """The release, band by band, on stderr; stdout gets only the release name (what a script needs)."""
+    from rich.table import Table
+
+    from fonoteca.plan.units import format_size
+
+    for s in summary.skipped:
+        console.print(f"[yellow]skipped[/yellow] {lit(s['file'])} ({lit(s['track'])}): {lit(s['reason'])}")
+    if summary.recovered:
+        console.print(f"removed unfinished releases: {lit(', '.join(summary.recovered))}")
+    if summary.release is None:
+        console.print("nothing to release: every stored file is in a release already")
+        return
+    table = Table(title=f"release {lit(summary.release)}: {summary.files:,} files, {format_size(summary.bytes)}, "
+                        f"{len(summary.torrents)} torrents in {summary.seconds:.1f} s "
+                        f"(hashing {summary.hash_rate / 1e6:,.0f} MB/s)", title_justify="left")
+    for column in ("band", "torrents", "files", "size", "tracks", "estimated listens"):
+        table.add_column(column, justify="left" if column == "band" else "right")
+    for band, b in summary.bands.items():
+        table.add_row(band, f"{b['torrents']:,}", f"{b['files']:,}", format_size(b["bytes"]), f"{b['tracks']:,}",
+                      number(b["listens"]))
+    console.print(table)
+    if summary.metadata:
+        console.print(f"metadata torrent {lit(summary.metadata.name)}: {lit(summary.metadata.magnet)}")
+    console.print(f"written to {lit(summary.root)}")

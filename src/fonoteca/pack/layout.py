@@ -35,6 +35,8 @@ class Candidate:
     listens: float = 0.0   # estimated listens covered (own + tracks it stands for)
     tracks: int = 1        # catalog tracks covered
     source: object = None  # the checked real path of the stored file (set by pack)
+    title: str | None = None    # the track's name and artists (for the manifest; never in a path or a hash)
+    artists: str | None = None
 
     @property
     def ns_name(self) -> str:

@@ -12,10 +12,12 @@ completed are 0 and stats_scraped_at null until swarm figures were recorded (set
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -23,6 +25,7 @@ import orjson
 
 from fonoteca.archive import Archive
 from fonoteca.errors import FonotecaError, UsageError
+from fonoteca.pack import paths
 from fonoteca.pack.settings import PackSettings
 
 _COLUMNS = ("t.rowid, t.name, r.name, t.kind, t.band, t.seq, t.btih, t.btmh, t.piece_length, t.num_files, "
@@ -136,6 +139,59 @@ def write_current_list(archive: Archive, conn: sqlite3.Connection, settings: Pac
             except OSError:
                 pass
             write_atomic(path, data)
+
+
+# ------------------------------------------------------------------------------------------------ reading lists
+
+MAX_LIST_BYTES = 256 * 1024 * 1024
+_HEX40 = re.compile(r"^[0-9a-f]{40}$")
+
+_TYPES: dict[str, tuple[type, ...]] = {
+    "name": (str,), "release": (str,), "url": (str,), "btih": (str,), "kind": (str,), "magnet_link": (str,),
+    "data_size": (int,), "num_files": (int,), "is_metadata": (bool,), "obsolete": (bool,), "embargo": (bool,),
+    "seeders": (int,), "tracks": (int,), "listens_covered": (int, float), "band": (str, type(None)),
+    "pop_min": (int, type(None)), "pop_max": (int, type(None)), "added_to_torrents_list_at": (str, type(None)),
+}
+_REQUIRED = ("name", "release", "url", "btih", "data_size", "is_metadata")
+
+
+def check_list(items: Any, where: str = "torrents.json") -> list[dict[str, Any]]:
+    """A torrents.json list with the types pack writes; anything else is refused with a clear error."""
+    if not isinstance(items, list):
+        raise FonotecaError(f"refused: {where} is not a JSON list")
+    for n, rec in enumerate(items):
+        if not isinstance(rec, dict):
+            raise FonotecaError(f"refused: {where} item {n} is not an object")
+        for key in _REQUIRED:
+            if key not in rec:
+                raise FonotecaError(f"refused: {where} item {n} has no {key!r}")
+        for key, types in _TYPES.items():
+            if key in rec and (not isinstance(rec[key], types) or (bool not in types and isinstance(rec[key], bool))):
+                raise FonotecaError(f"refused: {where} item {n}: {key!r} has the wrong type "
+                                    f"({type(rec[key]).__name__})")
+        paths.check_name(rec["name"], f"{where} item {n}: name", refuse=True)
+        paths.check_name(rec["release"], f"{where} item {n}: release", refuse=True)
+        if not _HEX40.match(rec["btih"]):
+            raise FonotecaError(f"refused: {where} item {n}: btih is not 40 hex digits")
+        if rec["data_size"] < 0 or rec["data_size"] > 1 << 50:
+            raise FonotecaError(f"refused: {where} item {n}: absurd data_size")
+    return items
+
+
+def read_list(path: Path) -> list[dict[str, Any]]:
+    """A torrents.json file (downloaded or local), checked (see check_list)."""
+    try:
+        size = path.stat().st_size
+        if size > MAX_LIST_BYTES:
+            raise FonotecaError(f"refused: {path} is larger than {MAX_LIST_BYTES:,} bytes")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise FonotecaError(f"cannot read {path}: {exc.strerror or exc}") from None
+    try:
+        items = orjson.loads(data)
+    except orjson.JSONDecodeError as exc:
+        raise FonotecaError(f"refused: {path} is not JSON ({exc})") from None
+    return check_list(items, str(path))
 
 
 # ------------------------------------------------------------------------------------------------ picking

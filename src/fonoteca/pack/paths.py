@@ -18,7 +18,10 @@ _FORBIDDEN = set('<>:"/\\|?*')
 _RESERVED = {"con", "prn", "aux", "nul", "conin$", "conout$", "clock$"} | {
     f"{stem}{n}" for stem in ("com", "lpt") for n in list("123456789") + ["¹", "²", "³", "0"]}
 _EXT = re.compile(r"^[a-z0-9]{1,10}$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# The one rule for release and torrent names, whoever made them: pack builds torrent names up to this length from
+# the collection, band, sequence and id range; a person choosing a release name is held to the same rule.
+NAME_MAX = 200
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,%d}$" % (NAME_MAX - 1))
 
 
 def _clean_char(ch: str) -> str:
@@ -74,16 +77,25 @@ def is_safe_relative(path: str, *, limit: int = 240) -> bool:
     return all(p and component(p, limit=255) == p for p in parts)
 
 
-def check_name(name: str, what: str = "name") -> str:
-    """A release or torrent name a person chose: 1-64 of A-Z a-z 0-9 . _ -, starting with a letter or digit."""
-    from fonoteca.errors import UsageError
+def is_safe_name(name: object) -> bool:
+    """True for a release or torrent name: 1-200 of A-Z a-z 0-9 . _ -, starting with a letter or digit, no '..',
+    not a Windows device name."""
+    return (isinstance(name, str) and bool(_NAME.match(name)) and ".." not in name
+            and name.split(".", 1)[0].lower() not in _RESERVED)
 
-    if not _NAME.match(name or "") or ".." in name:
-        raise UsageError(f"{what} {name!r} is not allowed: use 1-64 letters, digits, '.', '_' or '-', "
-                         "starting with a letter or digit")
-    if name.split(".", 1)[0].lower() in _RESERVED:
-        raise UsageError(f"{what} {name!r} is a reserved device name on Windows")
-    return name
+
+def check_name(name: object, what: str = "name", *, refuse: bool = False) -> str:
+    """`name` when it is a safe release or torrent name; else UsageError (a name a person typed) or, with
+    `refuse`, FonotecaError "refused: ..." (a name from an untrusted list or torrent)."""
+    from fonoteca.errors import FonotecaError, UsageError
+
+    if is_safe_name(name):
+        assert isinstance(name, str)
+        return name
+    if refuse:
+        raise FonotecaError(f"refused: {what} {name!r} is not a safe name")
+    raise UsageError(f"{what} {name!r} is not allowed: use 1-{NAME_MAX} letters, digits, '.', '_' or '-', "
+                     "starting with a letter or digit (not a Windows device name)")
 
 
 def casefold_key(path: str) -> str:

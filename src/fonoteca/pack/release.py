@@ -36,10 +36,9 @@ from fonoteca.archive import Archive
 from fonoteca.durable import fsync_dir, now, write_new
 from fonoteca.errors import FonotecaError
 from fonoteca.pack import hybrid, layout, listing, paths
+from fonoteca.pack.manifest import MANIFEST_FIELDS, ManifestLine, write_line  # noqa: F401 (MANIFEST_FIELDS: API)
 from fonoteca.pack.settings import PackSettings
 
-MANIFEST_FIELDS = ("id", "ns", "isrc", "torrent", "btih", "path", "file_index", "offset", "size", "sha256",
-                   "pieces_root", "tier", "popularity", "band")
 CREATED_BY = "Fonoteca"
 
 Progress = Callable[[str, int, int], None]   # (stage, done, total)
@@ -212,17 +211,20 @@ def _band_candidates(reader: sqlite3.Connection, archive: Archive, low: int, hig
     model = listen_mod.from_config(archive.config)
     rows = reader.execute(
         "SELECT f.rowid, f.track, f.tier, f.path, f.size, f.sha256, t.ns, t.id, t.isrc, "
-        "max(0, min(100, coalesce(t.popularity, 0))) AS pop, p.listens, tp.plays, c.n, c.listens "
+        "max(0, min(100, coalesce(t.popularity, 0))) AS pop, p.listens, tp.plays, c.n, c.listens, t.name, "
+        "(SELECT group_concat(name, ', ') FROM (SELECT a.name FROM track_artists ta JOIN artists a "
+        " ON a.rowid = ta.artist WHERE ta.track = t.rowid ORDER BY ta.position)) "
         "FROM files f JOIN tracks t ON t.rowid = f.track LEFT JOIN plan p ON p.track = f.track "
         "LEFT JOIN track_plays tp ON tp.track = f.track LEFT JOIN temp.pack_covered c ON c.rep = f.track "
         "WHERE NOT EXISTS (SELECT 1 FROM torrent_files tf WHERE tf.file = f.rowid) AND pop BETWEEN ? AND ? "
         "ORDER BY pop DESC, t.id, t.ns, f.tier DESC, f.rowid", (low, high))
-    for rowid, track, tier, rel, size, sha, ns, tid, isrc, pop, listens, plays, n, extra in rows:
+    for rowid, track, tier, rel, size, sha, ns, tid, isrc, pop, listens, plays, n, extra, title, artists in rows:
         if listens is None:
             listens = float(model.listens(np.array([pop], dtype=np.float64),
                                           np.array([-1 if plays is None else plays], dtype=np.float64))[0])
         yield layout.Candidate(int(rowid), int(track), int(tier), rel, int(size), sha, int(ns), str(tid), isrc,
-                               int(pop), float(listens) + float(extra or 0.0), 1 + int(n or 0))
+                               int(pop), float(listens) + float(extra or 0.0), 1 + int(n or 0), title=title,
+                               artists=artists)
 
 
 def _recover(conn: sqlite3.Connection, folder: Path) -> list[str]:
@@ -473,12 +475,12 @@ def _manifest(t: layout.PlannedTorrent, torrent: hybrid.Torrent) -> Iterator[tup
     by_path = {f"{a}/{b}": c for c, (a, b) in zip(t.files, t.paths)}
     for placed in torrent.files:
         c = by_path[placed.path]
-        yield orjson.dumps({
-            "id": c.id, "ns": c.ns_name, "isrc": c.isrc, "torrent": t.name, "btih": torrent.info_hash_v1,
-            "path": placed.path, "file_index": placed.index, "offset": placed.offset, "size": placed.size,
-            "sha256": c.sha256, "pieces_root": placed.root.hex() if placed.root else None,
-            "tier": layout.TIER_NAMES.get(c.tier, str(c.tier)), "popularity": c.popularity, "band": t.band.name,
-        }) + b"\n", f"{c.sha256}  data/{t.name}/{placed.path}\n"
+        line = ManifestLine(
+            id=c.id, ns=c.ns_name, isrc=c.isrc, torrent=t.name, btih=torrent.info_hash_v1, path=placed.path,
+            file_index=placed.index, offset=placed.offset, size=placed.size, sha256=c.sha256,
+            pieces_root=placed.root.hex() if placed.root else None, tier=layout.TIER_NAMES.get(c.tier, str(c.tier)),
+            popularity=c.popularity, band=t.band.name, title=c.title, artists=c.artists)
+        yield write_line(line), f"{c.sha256}  data/{t.name}/{placed.path}\n"
 
 
 def _insert_torrent(conn: sqlite3.Connection, release_id: int, t: layout.PlannedTorrent, torrent: hybrid.Torrent,

@@ -7,39 +7,32 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
-from rich.table import Table
 
-from fonoteca import archive as archive_mod
-from fonoteca.console import console, print_json, progress
-from fonoteca.plan import planner
-from fonoteca.plan.plays import import_plays
-from fonoteca.plan.units import format_size, parse_size
+from fonoteca.commands import open_archive
+from fonoteca.console import console, emit_table, lit, print_json, progress
 
 
-def _archive(ctx: typer.Context) -> archive_mod.Archive:
-    return archive_mod.open_archive(ctx.obj.get("archive") if ctx.obj else None)
+def _print_summary(s: dict[str, Any], budget_text: Optional[str]) -> None:
+    """The plan per tier on stdout (the result); the verdict, bounds and warnings on stderr."""
+    from fonoteca.plan.units import format_size
 
-
-def _print_summary(s: dict[str, Any]) -> None:
-    budget = "no budget" if s["budget"] is None else f"budget {format_size(s['budget'])}"
-    table = Table(title=f"plan ({s['policy']}, {budget})", title_justify="left")
-    for column in ("tier", "files", "tracks", "bytes", "listens covered"):
-        table.add_column(column, justify="left" if column == "tier" else "right")
-    for name, t in s["tiers"].items():
-        table.add_row(name, f"{t['files']:,}", f"{t['tracks']:,}", format_size(t["bytes"]), f"{t['listens_covered']:.2%}")
-    table.add_row("[bold]total", f"[bold]{s['files']:,}", f"{s['tracks_kept']:,} of {s['tracks']:,}",
-                  f"[bold]{format_size(s['bytes'])}", f"[bold]{s['listens_covered']:.3%}")
-    console.print(table)
+    budget = "no budget" if s["budget"] is None else f"budget {budget_text}"
+    rows = [(name, f"{t['files']:,}", f"{t['tracks']:,}", format_size(t["bytes"]), f"{t['listens_covered']:.2%}")
+            for name, t in s["tiers"].items()]
+    rows.append(("total", f"{s['files']:,}", f"{s['tracks_kept']:,} of {s['tracks']:,}", format_size(s["bytes"]),
+                 f"{s['listens_covered']:.3%}"))
+    emit_table(("tier", "files", "tracks", "bytes", "listens covered"), rows,
+               title=f"plan ({s['policy']}, {budget})", right=("files", "tracks", "bytes", "listens covered"))
     if s["fits"] is not None:
         verdict = "[green]fits[/green]" if s["fits"] else "[red]does not fit[/red]"
-        console.print(f"needs {format_size(s['bytes'])}: {verdict} in {format_size(s['budget'])}")
+        console.print(f"needs {format_size(s['bytes'])}: {verdict} in {lit(budget_text)}")
     if "bound" in s:
         console.print(f"quality-weighted listens {s['quality_weighted']:.3%} (compact counts {s['compact_value']}); "
                       f"LP upper bound {s['bound']['lp_share']:.3%}, so within {s['bound']['gap']:.4%} of optimal")
     needs = ", ".join(f"{float(k):.1%}: {format_size(v)}" for k, v in s["bytes_for_share"].items() if v is not None)
     console.print(f"bytes to cover a share of listens (optimal order): {needs}")
     for warning in s["warnings"]:
-        console.print(f"[yellow]warning:[/yellow] {warning}")
+        console.print(f"[yellow]warning:[/yellow] {lit(warning)}")
     if "run" in s:
         console.print(f"stored as plan run {s['run']} (table plan); ingest follows it")
 
@@ -55,7 +48,9 @@ def plays_import(
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Load play counts (columns track|track_id|id|uri|isrc and plays|playcount|streams|listens)."""
-    archive = _archive(ctx)
+    from fonoteca.plan.plays import import_plays
+
+    archive = open_archive(ctx)
     conn = archive.connect()
     try:
         summary = import_plays(conn, path, source)
@@ -67,7 +62,7 @@ def plays_import(
     console.print(f"{summary.tracks:,} tracks got play counts from {summary.lines:,} lines "
                   f"({summary.unmatched:,} unmatched, {summary.bad:,} unreadable)")
     for example in summary.examples:
-        console.print(f"[yellow]{example}[/yellow]")
+        console.print(f"[yellow]{lit(example)}[/yellow]")
 
 
 def register(app: typer.Typer) -> None:
@@ -79,12 +74,13 @@ def register(app: typer.Typer) -> None:
         budget: Optional[str] = typer.Option(
             None, "--budget", "-b", metavar="SIZE",
             help="Disk to fill, e.g. 500GB, 300TB, 1.5TiB (kB..PB: powers of 1000; KiB..PiB: powers of 1024). "
-                 "Needed by optimal; with anna the plan reports whether it fits.",
+                 "Needed by optimal; with anna and all the plan reports whether it fits.",
         ),
         policy: str = typer.Option(
-            "optimal", "--policy", "-p",
-            help="optimal: most listens within the budget (compact vs original per track); anna: the reference "
-                 "archive's rule (popularity > 0 original, else compact above a secondary priority of 0.351).",
+            "optimal", "--policy", "-p", metavar="NAME",
+            help="optimal: most listens within the budget (compact vs original per recording); anna: the "
+                 "reference archive's rule (popularity > 0 original, else compact above a secondary priority of "
+                 "0.351); all: every recording as the original. Plugins may add more.",
         ),
         compact_value: Optional[float] = typer.Option(
             None, "--compact-value", min=0.0, max=1.0,
@@ -97,8 +93,11 @@ def register(app: typer.Typer) -> None:
         """Assign each track a tier (original, compact, skip) and report files, bytes and the share of
         estimated listens covered. Tracks sharing an ISRC count once. The plan is stored in the catalog
         (table plan) and is what ingest follows."""
+        from fonoteca.plan import planner
+        from fonoteca.plan.units import parse_size
+
         size = parse_size(budget) if budget is not None else None
-        archive = _archive(ctx)
+        archive = open_archive(ctx)
         with progress(transient=True) as bar:
             def start(name: str, total: int | None) -> Callable[[int], None]:
                 task = bar.add_task(name, total=total, unit="tracks")
@@ -109,4 +108,4 @@ def register(app: typer.Typer) -> None:
         if as_json:
             print_json(summary)
         else:
-            _print_summary(summary)
+            _print_summary(summary, budget)

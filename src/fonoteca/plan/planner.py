@@ -16,8 +16,23 @@ from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.plan import coverage, data as data_mod, listens as listens_mod, policies, store
 from fonoteca.plan.policies import COMPACT, ORIGINAL
 
-POLICIES = ("anna", "optimal")
 DEFAULT_COMPACT_VALUE = 0.9
+
+
+def available_policies() -> dict[str, policies.Policy]:
+    """Every tier policy by name: Fonoteca's own and those of installed plugins."""
+    return {p.name: p for p in policies.BUILTIN_POLICIES}
+
+
+def find_policy(name: str, budget: int | None) -> policies.Policy:
+    """The policy called `name`, checked against the budget it needs; UsageError naming the choices otherwise."""
+    known = available_policies()
+    policy = known.get(name)
+    if policy is None:
+        raise UsageError(f"--policy must be one of {', '.join(sorted(known))}, not {name!r}")
+    if policy.needs_budget and budget is None:
+        raise UsageError(f"the {name} policy needs --budget SIZE (e.g. 300TB, 1.5TiB)")
+    return policy
 
 
 @dataclass
@@ -103,16 +118,7 @@ def reader(archive: Archive) -> Callable[[], sqlite3.Connection]:
 
 def evaluate(model: Model, policy: str, budget: int | None) -> tuple[np.ndarray, dict[str, Any]]:
     """Tiers per track and the `plan --json` summary for one policy."""
-    if policy not in POLICIES:
-        raise UsageError(f"--policy must be one of {', '.join(POLICIES)}")
-    bound = None
-    if policy == "anna":
-        tier = policies.anna(model.data, model.cost)
-    else:
-        if budget is None:
-            raise UsageError("the optimal policy needs --budget SIZE (e.g. 300TB, 1.5TiB)")
-        result = policies.optimal(model.cost, budget, model.compact_value, model.inc)
-        tier, bound = result.tier, result.bound
+    tier, bound = find_policy(policy, budget).choose(model, budget)
     summary = policies.summarize(model.cost, tier, model.compact_value)
     cost = model.cost
     smallest = int(cost.bytes[COMPACT][cost.is_rep].min()) if cost.is_rep.any() else 0
@@ -157,10 +163,7 @@ def run(archive: Archive, policy: str, budget: int | None, *, compact_value: flo
         write: bool = True, steps: Steps | None = None) -> dict[str, Any]:
     """Plan the archive with one policy; store it (unless write=False) and return the summary."""
     steps = steps or Steps()
-    if policy not in POLICIES:
-        raise UsageError(f"--policy must be one of {', '.join(POLICIES)}")
-    if policy == "optimal" and budget is None:
-        raise UsageError("the optimal policy needs --budget SIZE (e.g. 300TB, 1.5TiB)")
+    find_policy(policy, budget)
     conn = archive.connect(readonly=not write)
     try:
         model = build_model(conn, archive.config, compact_value=compact_value, steps=steps, connect=reader(archive))

@@ -15,11 +15,14 @@ fractionally) bounds every integer solution, so `bound.gap` says how far from op
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from fonoteca.plan.data import TrackData
+
+if TYPE_CHECKING:
+    from fonoteca.plan.planner import Model
 
 SKIP, COMPACT, ORIGINAL = 0, 1, 2
 TIER_NAMES = {SKIP: "skip", COMPACT: "compact", ORIGINAL: "original"}
@@ -76,6 +79,13 @@ def anna(data: TrackData, cost: Costs) -> np.ndarray:
     popular = data.popularity > 0
     tier[cost.is_rep & popular] = ORIGINAL
     tier[cost.is_rep & ~popular & (data.priority >= ANNA_THRESHOLD)] = COMPACT
+    return tier
+
+
+def keep_all(data: TrackData, cost: Costs) -> np.ndarray:
+    """Every recording kept as the original (one file per recording: tracks sharing an ISRC keep one)."""
+    tier = np.zeros(len(data), dtype=np.int8)
+    tier[cost.is_rep] = ORIGINAL
     return tier
 
 
@@ -214,3 +224,54 @@ def summarize(cost: Costs, tier: np.ndarray, compact_value: float) -> dict[str, 
     out.update(files=files, bytes=size, tracks_kept=tracks, listens_covered=covered / total,
                quality_weighted=weighted / total)
     return out
+
+
+# ------------------------------------------------------------------------------------------------ policies by name
+
+
+class Policy(Protocol):
+    """A tier policy `fonoteca plan --policy NAME` can run (plugins add their own through register_policies)."""
+
+    name: str
+    help: str
+    needs_budget: bool
+
+    def choose(self, model: "Model", budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
+        """Tier per track (int8: 0 skip, 1 compact, 2 original) and, if known, a bound on its optimality."""
+        ...
+
+
+@dataclass(frozen=True)
+class Anna:
+    name: str = "anna"
+    help: str = ("the reference archive's rule: popularity > 0 original, else compact above a secondary priority "
+                 "of 0.351")
+    needs_budget: bool = False
+
+    def choose(self, model: "Model", budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
+        return anna(model.data, model.cost), None
+
+
+@dataclass(frozen=True)
+class Optimal:
+    name: str = "optimal"
+    help: str = "most listens within the budget (compact or original per recording)"
+    needs_budget: bool = True
+
+    def choose(self, model: "Model", budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
+        assert budget is not None
+        result = optimal(model.cost, budget, model.compact_value, model.inc)
+        return result.tier, result.bound
+
+
+@dataclass(frozen=True)
+class KeepAll:
+    name: str = "all"
+    help: str = "keep every recording in the original tier (the budget, if given, is only checked)"
+    needs_budget: bool = False
+
+    def choose(self, model: "Model", budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
+        return keep_all(model.data, model.cost), None
+
+
+BUILTIN_POLICIES: tuple[Policy, ...] = (Optimal(), Anna(), KeepAll())

@@ -5,6 +5,12 @@ For other stages (the web app): keep one `Searcher(archive)` open and call
 and `searcher.shuffle(min_popularity=0, count=1)` -> list of track dicts.
 """
 
-from fonoteca.search.engine import SearchResponse, Searcher, search
+from fonoteca.lazy import lazy_exports
 
-__all__ = ["SearchResponse", "Searcher", "search"]
+_EXPORTS = {
+    "SearchResponse": "engine",
+    "Searcher": "engine",
+    "search": "engine",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -5,17 +5,12 @@ from __future__ import annotations
 from typing import Any, Optional
 
 import typer
-from rich.table import Table
 
-from fonoteca import archive as archive_mod
-from fonoteca.console import console, print_json, progress
+from fonoteca.commands import open_archive
+from fonoteca.console import console, emit_pairs, emit_table, lit, print_json, progress
 from fonoteca.errors import UsageError
 
 index_app = typer.Typer(help="The search index (derived from the catalog, rebuildable at any time).", no_args_is_help=True)
-
-
-def _archive(ctx: typer.Context) -> archive_mod.Archive:
-    return archive_mod.open_archive(ctx.obj.get("archive") if ctx.obj else None)
 
 
 def _artists(entry: dict[str, Any]) -> str:
@@ -23,24 +18,18 @@ def _artists(entry: dict[str, Any]) -> str:
 
 
 def _print_tracks(results: list[dict[str, Any]], title: str) -> None:
-    table = Table(title=title, title_justify="left")
-    for column in ("#", "title", "artists", "album", "year", "pop", "id"):
-        table.add_column(column, overflow="fold", justify="right" if column in ("#", "year", "pop") else "left")
+    rows = []
     for number, hit in enumerate(results, 1):
         album = hit.get("album") or {}
-        table.add_row(str(number), hit.get("name") or "", _artists(hit), album.get("name") or "",
-                      str(hit.get("year") or ""), "" if hit.get("popularity") is None else str(hit["popularity"]),
-                      hit.get("id") or "")
-    console.print(table)
+        rows.append((number, hit.get("name") or "", _artists(hit), album.get("name") or "", hit.get("year") or "",
+                     "" if hit.get("popularity") is None else hit["popularity"], hit.get("id") or ""))
+    emit_table(("#", "title", "artists", "album", "year", "pop", "id"), rows, title=title,
+               right=("#", "year", "pop"), wide=("title", "artists", "album"))
 
 
 def _print_lookup(results: list[dict[str, Any]]) -> None:
-    table = Table(title="lookup", title_justify="left")
-    for column in ("kind", "name", "artists", "id"):
-        table.add_column(column, overflow="fold")
-    for hit in results:
-        table.add_row(hit["kind"], hit.get("name") or "", _artists(hit), hit.get("id") or "")
-    console.print(table)
+    rows = [(hit["kind"], hit.get("name") or "", _artists(hit), hit.get("id") or "") for hit in results]
+    emit_table(("kind", "name", "artists", "id"), rows, title="lookup", wide=("name", "artists"))
 
 
 def register(app: typer.Typer) -> None:
@@ -68,14 +57,14 @@ def register(app: typer.Typer) -> None:
         text = " ".join(query or [])
         if not text.strip():
             raise UsageError("empty query: type a few words of a title or artist, or an id, ISRC or UPC")
-        with Searcher(_archive(ctx)) as searcher:
+        with Searcher(open_archive(ctx)) as searcher:
             response = searcher.search(text, limit=limit, min_popularity=min_popularity, year=year, genre=genre,
                                        explicit=explicit)
         if as_json:
             print_json(response.as_dict())
             return
         if not response.results:
-            console.print(response.message or "no results")
+            console.print(lit(response.message or "no results"))
             return
         if response.mode == "lookup":
             _print_lookup(response.results)
@@ -92,7 +81,7 @@ def register(app: typer.Typer) -> None:
         """Tracks drawn uniformly at random from the whole catalog (true shuffle: every track equally likely)."""
         from fonoteca.search.engine import Searcher
 
-        with Searcher(_archive(ctx)) as searcher:
+        with Searcher(open_archive(ctx)) as searcher:
             tracks = searcher.shuffle(min_popularity=min_popularity, count=count)
         if as_json:
             print_json(tracks)
@@ -107,7 +96,7 @@ def register(app: typer.Typer) -> None:
         """Build the search index from the catalog into new files, then switch to them (searches keep working)."""
         from fonoteca.search import index
 
-        archive = _archive(ctx)
+        archive = open_archive(ctx)
         with progress() as bar:
             task = bar.add_task("index rebuild", total=None, unit="rowids")
 
@@ -130,13 +119,10 @@ def register(app: typer.Typer) -> None:
         """What the search index holds and whether imports have happened since it was last updated."""
         from fonoteca.search import index
 
-        info = index.status(_archive(ctx))
+        info = index.status(open_archive(ctx))
         if as_json:
             print_json(info)
             return
-        table = Table(title="search index", show_header=False, title_justify="left")
-        for key, value in info.items():
-            table.add_row(key, str(value))
-        console.print(table)
+        emit_pairs(info, title="search index")
 
     app.add_typer(index_app, name="index")

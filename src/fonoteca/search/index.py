@@ -49,7 +49,7 @@ CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 # Past this share of the indexed tracks changed, a rebuild (sorted bulk load, one segment) beats row updates.
 REBUILD_SHARE = 0.25
 MMAP_BYTES = 1 << 31  # SQLite caps it at its compile-time maximum (2 GiB by default)
-REBUILD_MIN = 50_000
+REBUILD_MIN = 50_000  # ... and at least this many tracks ([search] rebuild_min)
 
 
 class IndexMissing(Exception):
@@ -354,7 +354,8 @@ def update_after_import(archive: Archive) -> UpdateStats:
             conn = sqlite3.connect(db, isolation_level=None)
             conn.execute("PRAGMA busy_timeout=30000")
             try:
-                changed = _apply_changes(catalog, archive.catalog_path, conn, directory)
+                changed = _apply_changes(catalog, archive.catalog_path, conn, directory,
+                                         int(archive.config.get("search", {}).get("rebuild_min", REBUILD_MIN)))
             finally:
                 conn.close()
         finally:
@@ -392,7 +393,7 @@ def _file_id(path: Path) -> list[int]:
 
 
 def _apply_changes(catalog: sqlite3.Connection, catalog_path: Path, conn: sqlite3.Connection,
-                   directory: Path) -> int | None:
+                   directory: Path, rebuild_min: int = REBUILD_MIN) -> int | None:
     """Update the index in place; the number of tracks re-indexed, or None when a rebuild is the better deal."""
     meta = read_meta(conn)
     if _last_run(catalog) < meta["last_run"] or meta.get("catalog_file") != _file_id(catalog_path):
@@ -402,7 +403,7 @@ def _apply_changes(catalog: sqlite3.Connection, catalog_path: Path, conn: sqlite
         return 0
     last_run = max(r for r, _ in runs)
     changed = _changed_tracks(catalog, sorted({s for _, s in runs}))
-    if len(changed) > max(REBUILD_MIN, meta["tracks"] * REBUILD_SHARE):
+    if len(changed) > max(rebuild_min, meta["tracks"] * REBUILD_SHARE):
         return None
     keys = np.load(directory / meta["shuffle"])
     stale = np.isin(keys & ROWID_MASK, np.asarray(changed, dtype=np.int64))

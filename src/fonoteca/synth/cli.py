@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import orjson
 import typer
 
 from fonoteca.console import console, progress
@@ -23,6 +22,8 @@ def synth_catalog(
     seed: int = typer.Option(1, help="Random seed (same seed, same catalog)."),
 ) -> None:
     """Write Spotify-shaped JSON lines: full artists, full tracks (nested album and artists), audio features."""
+    import orjson
+
     from fonoteca.catalog.cli import _open_sink
     from fonoteca.synth.catalog import CatalogSynth
 

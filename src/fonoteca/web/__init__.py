@@ -4,7 +4,13 @@ For other code (the demo): `from fonoteca.web import serve; serve(archive_or_pat
 `create_app(Settings(archive=PATH))` gives the ASGI app; `ServerThread(app)` serves it from a thread.
 """
 
-from fonoteca.web.app import Settings, create_app
-from fonoteca.web.server import ServerThread, serve
+from fonoteca.lazy import lazy_exports
 
-__all__ = ["ServerThread", "Settings", "create_app", "serve"]
+_EXPORTS = {
+    "Settings": "app",
+    "create_app": "app",
+    "ServerThread": "server",
+    "serve": "server",
+}
+__all__ = sorted(_EXPORTS)
+__getattr__ = lazy_exports(__name__, _EXPORTS)

@@ -24,9 +24,9 @@ def register(app: typer.Typer) -> None:
         build_index: bool = typer.Option(True, "--build-index/--no-build-index", help="Build the search index first when the archive has none."),
     ) -> None:
         """Serve the website (search, tracks, albums, artists, audio, torrents, statistics) and its JSON API."""
-        from fonoteca.archive import open_archive
+        from fonoteca.commands import open_archive
         from fonoteca.web.server import serve as run
 
-        archive = open_archive(ctx.obj.get("archive") if ctx.obj else None)
+        archive = open_archive(ctx)
         run(archive, host, port, workers=workers, threads=threads, rate_limit=rate_limit, rate_burst=rate_burst,
             stats_dir=stats, access_log=access_log, build_index=build_index, cache_entries=cache_entries)

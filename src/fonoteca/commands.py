@@ -1,0 +1,165 @@
+"""The typer app: the root options, every stage's sub-commands, and help that people can read.
+
+Stage modules register their commands when the app is built; each imports its heavy dependencies (PyAV, numpy,
+libtorrent, FastAPI, ...) inside the command that needs them, so `--help` and light commands start fast.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Optional
+
+import typing
+
+import typer
+
+from fonoteca import __version__
+from fonoteca.cli import EXIT_CODES_HELP
+
+ROOT_HELP = (
+    "Build, publish, search and mirror a preservation archive of recorded music.\n\n"
+    "Pipeline: import -> search -> plan -> ingest -> pack -> mirror/verify -> serve. Fonoteca works only on "
+    "files and metadata you have the right to preserve; it never downloads from streaming services and never "
+    "circumvents DRM.\n\n"
+    "Results (tables, ids, JSON) go to stdout, tab-separated when stdout is not a terminal; progress and "
+    "diagnostics go to stderr. Every query command takes --json."
+)
+
+
+def open_archive(ctx: typer.Context) -> Any:
+    """The archive a command works on: `-A DIR`, else $FONOTECA_ARCHIVE, else the current directory."""
+    from fonoteca.archive import open_archive as open_dir
+
+    return open_dir(archive_option(ctx))
+
+
+def archive_option(ctx: typer.Context) -> Optional[Path]:
+    """The `-A/--archive` value given to the root command (None when not given)."""
+    obj = ctx.find_root().obj or {}
+    return obj.get("archive")
+
+
+def archive_root(ctx: typer.Context, path: Optional[Path]) -> Path:
+    """A folder argument of commands that take an archive or a mirror (verify, seed, coverage): the path when
+    given, else the archive's root."""
+    return path if path is not None else open_archive(ctx).root
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"fonoteca {__version__}")
+        raise typer.Exit()
+
+
+def make_app() -> typer.Typer:
+    """The whole command line as a typer app."""
+    app = typer.Typer(
+        name="fonoteca",
+        help=ROOT_HELP,
+        epilog=EXIT_CODES_HELP,
+        no_args_is_help=True,
+        add_completion=False,
+        context_settings={"help_option_names": ["-h", "--help"]},
+        pretty_exceptions_enable=False,
+        rich_markup_mode=None,  # click's plain help: readable, and it starts without loading rich's help renderer
+    )
+
+    @app.callback()
+    def _root(
+        ctx: typer.Context,
+        archive: Optional[Path] = typer.Option(
+            None, "-A", "--archive", envvar="FONOTECA_ARCHIVE", metavar="DIR",
+            help="Archive directory (default: $FONOTECA_ARCHIVE, else the current directory).",
+        ),
+        version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    ) -> None:
+        ctx.obj = {"archive": archive}
+
+    _register_stages(app)
+    return app
+
+
+def _register_stages(app: typer.Typer) -> None:
+    from fonoteca.catalog import cli as catalog_cli
+    from fonoteca.cluster import cli as cluster_cli
+    from fonoteca.features import cli as features_cli
+    from fonoteca.ingest import cli as ingest_cli
+    from fonoteca.mirror import cli as mirror_cli
+    from fonoteca.pack import cli as pack_cli
+    from fonoteca.plan import cli as plan_cli
+    from fonoteca.search import cli as search_cli
+    from fonoteca.synth import cli as synth_cli
+    from fonoteca.web import cli as web_cli
+
+    for stage in (catalog_cli, synth_cli, plan_cli, ingest_cli, pack_cli, search_cli, web_cli, cluster_cli,
+                  mirror_cli, features_cli):
+        stage.register(app)
+    app.command("demo")(demo_command)
+
+
+def demo_command(
+    directory: Optional[Path] = typer.Option(None, "--dir", help="Where to build the demo (default: a new temporary folder). Replaced if it holds an earlier demo."),
+    tracks: int = typer.Option(20000, "--tracks", min=100, help="Size of the synthetic catalog."),
+    seed: int = typer.Option(1, help="Random seed of the synthetic collection."),
+    genres: int = typer.Option(12, help="Genres that get real (synthesised) audio."),
+    per_genre: int = typer.Option(16, help="Tracks with audio per genre."),
+    port: int = typer.Option(8000, help="Port for the website at the end."),
+    serve: bool = typer.Option(True, "--serve/--no-serve", help="Serve the website when done."),
+    as_json: bool = typer.Option(False, "--json", help="Print every stage's figures as JSON at the end."),
+) -> None:
+    """Build a small archive end to end from embedded synthetic data (no downloads, no setup) and serve it."""
+    from fonoteca import demo as demo_mod
+    from fonoteca.console import print_json
+
+    ctx = demo_mod.run(directory, tracks, seed, port, serve, genres=genres, per_genre=per_genre)
+    if as_json:
+        print_json({"root": str(ctx.root), "stages": ctx.figures})
+    if serve:
+        demo_mod.serve(ctx)
+
+
+def make_command() -> Any:
+    """The click command behind the app (typer's vendored click), with readable metavars everywhere."""
+    command = typer.main.get_command(make_app())
+    _readable_metavars(command)
+    return command
+
+
+def _readable_metavars(command: Any) -> None:
+    """Give every parameter without a metavar one a person reads (PATH, TEXT, N, SOURCE...) instead of typer's
+    `<list[str]>`/`<bool>`; flags show none."""
+    for param in command.params:
+        if param.param_type_name == "argument":
+            _plain_argument(param)
+        elif param.metavar is not None:
+            continue
+        elif getattr(param, "is_flag", False) or getattr(param, "count", False):
+            param.metavar = ""
+        else:
+            param.metavar = _type_metavar(param)
+    for sub in getattr(command, "commands", {}).values():
+        _readable_metavars(sub)
+
+
+def _plain_argument(param: Any) -> None:
+    """Show an argument as NAME (NAME... when repeated, [NAME] when optional), not typer's `{name} <str>`."""
+    name = (param.metavar or param.name or "value").upper().removesuffix("...")
+    param.metavar = name
+    usage = (name if param.required else f"[{name}]") + ("..." if param.nargs != 1 else "")
+    param._usage_display_name = lambda: usage
+    param.display_type_rich = lambda ctx: None
+
+
+_METAVARS = {int: "N", float: "NUMBER", str: "TEXT", Path: "PATH"}
+
+
+def _type_metavar(param: Any) -> str:
+    descriptor = getattr(param, "type_descriptor", None)
+    if descriptor is None:
+        return "VALUE"
+    if descriptor.is_choice:
+        return "[" + "|".join(str(getattr(c, "value", c)) for c in descriptor.choices) + "]"
+    annotation = descriptor.annotation
+    if descriptor.is_list:
+        annotation = typing.get_args(annotation)[0] if typing.get_args(annotation) else str
+    return _METAVARS.get(annotation, "VALUE")
