@@ -31,6 +31,7 @@ import libtorrent as lt
 import orjson
 import zstandard
 
+from fonoteca.catalog.ids import NAMESPACE_NAMES, parse_reference
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.mirror import session as sess
 from fonoteca.mirror.torrents import MAX_LIST_BYTES, MAX_TORRENT_BYTES, check_list, files_of, load_torrent, safe_name
@@ -370,14 +371,16 @@ def read_manifest(path: Path) -> list[dict[str, Any]]:
 
 
 def find_track(manifests: list[Path], ref: str) -> tuple[str, dict[str, Any]]:
-    """(release, manifest line) of a track id, "NS:ID" or "isrc:CODE"; the newest release wins."""
-    isrc = ref[5:].upper() if ref.lower().startswith("isrc:") else None
+    """(release, manifest line) of a track id, "NS:ID", "NS:track:ID" or "isrc:CODE"; the newest release wins."""
+    wanted = parse_reference(ref)
+    isrc = wanted.value if wanted.kind == "isrc" else None
+    ns = NAMESPACE_NAMES.get(wanted.ns) if wanted.ns is not None else None
     for m in sorted(manifests, reverse=True):
         for line in read_manifest(m):
             if isrc is not None:
                 if (line.get("isrc") or "").upper() == isrc:
                     return m.parent.name, line
-            elif line.get("id") == ref or f"{line.get('ns')}:{line.get('id')}" == ref:
+            elif wanted.kind in ("track", "any") and line.get("id") in (wanted.value, ref) and ns in (None, line.get("ns")):
                 return m.parent.name, line
     raise FonotecaError(f"no released file for {ref!r} in the manifests")
 
