@@ -102,7 +102,3 @@ def _in_namespace(ns: int, rest: str) -> Reference:
         kind = "any"
     return Reference(kind, rest.lower() if ns == NS_MUSICBRAINZ else rest, ns)
 
-
-def reference_text(ns: int | None, kind: str, id_: str) -> str:
-    """The id form commands print, which parse_reference reads back: 'spotify:track:ID'."""
-    return f"{NAMESPACE_NAMES.get(ns or 0, 'table')}:{kind}:{id_}"
