@@ -9,7 +9,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import orjson
 import zstandard
@@ -17,7 +16,7 @@ import zstandard
 from fonoteca import archive as archive_mod
 from tests import spotify_samples as s
 from tests.conftest import run_cli, run_subprocess
-from tests.helpers import catalog_dump, export_objects, rejects, write_jsonl
+from tests.helpers import catalog_dump, export_objects, rejects
 
 
 def _tracks(n: int, start: int = 0) -> list[dict]:
@@ -30,6 +29,7 @@ def _tracks(n: int, start: int = 0) -> list[dict]:
 
 
 def test_each_bad_record_class_is_rejected_and_the_rest_imported(archive, tmp_path):
+    """Units that cannot be identified are rejected whole; a wrong value only costs its field."""
     good = _tracks(5)
     wrong_type = copy_with(good[0], id="WrongTypeTrackxxxxxxxxx"[:22], popularity="high")
     missing_id = copy_with(good[0]); del missing_id["id"]
@@ -58,22 +58,31 @@ def test_each_bad_record_class_is_rejected_and_the_rest_imported(archive, tmp_pa
     assert result.exit_code == 0, result.stderr
     summary = orjson.loads(result.stdout)
     assert summary["rejected"] == 10  # the array on line 10 holds three non-objects, each rejected
+    assert summary["files"][0]["fields_rejected"] == 4  # lines 3, 5, 7 and 9 were imported without one field
     found = rejects(archive.root)
     assert [r["where"] for r in found if r["line"] == 10] == ["[0]", "[1]", "[2]"]
-    by_line = {r["line"]: r["reason"] for r in found}
+    by_line = {r["line"]: r for r in found}
     assert set(by_line) == {2, 3, 4, 5, 6, 7, 9, 10}
-    assert "invalid JSON" in by_line[2]
-    assert "popularity" in by_line[3] and "integer" in by_line[3]
-    assert "without an id" in by_line[4]
-    assert "ISRC" in by_line[5]
-    assert "UTF-8" in by_line[6]
-    assert "limit" in by_line[7]
-    assert "UPC" in by_line[9] and "check digit" in by_line[9]
-    assert "expected a JSON object" in by_line[10]
+    assert {line for line, r in by_line.items() if r["imported"]} == {3, 5, 7, 9}
+    reason = {line: r["reason"] for line, r in by_line.items()}
+    assert "invalid JSON" in reason[2]
+    assert "popularity" in reason[3] and "integer" in reason[3] and "'high'" in reason[3]
+    assert "without an id" in reason[4]
+    assert "ISRC" in reason[5] and "NOT-AN-ISRC" in reason[5]
+    assert "UTF-8" in reason[6]
+    assert "'name'" in reason[7] and "limit" in reason[7]
+    assert "UPC" in reason[9] and "check digit" in reason[9] and "634904074006" in reason[9]
+    assert "expected a JSON object" in reason[10]
     assert all(r["file"] == str(path) for r in found)
     tracks = export_objects(archive.root, "track")
-    assert set(tracks) == {good[0]["id"], good[2]["id"], hostile["id"]}
+    assert set(tracks) == {good[0]["id"], good[2]["id"], hostile["id"], wrong_type["id"], bad_isrc["id"], huge["id"],
+                           s.HELLO, s.WHEN}
     assert tracks[hostile["id"]]["name"] == hostile["name"]  # stored verbatim, as data
+    assert tracks[wrong_type["id"]] == copy_with(wrong_type, popularity=None)
+    assert tracks[huge["id"]] == copy_with(huge, name=None)
+    assert tracks[bad_isrc["id"]] == copy_with(bad_isrc, external_ids={})
+    assert export_objects(archive.root, "album")[s.ALBUM_25] == copy_with(bad_album_upc, external_ids={})
+    assert orjson.loads(run_cli("show", bad_isrc["id"], "--json", archive=archive.root).stdout)[0]["isrc"] is None
     strict = run_cli("import", "spotify", str(path), "--strict", archive=archive.root)
     assert strict.exit_code == 1
 

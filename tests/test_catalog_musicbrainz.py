@@ -87,3 +87,52 @@ def test_bad_musicbrainz_records_are_rejected(archive, tmp_path):
     assert set(reasons) == {1, 2, 3, 4}
     assert "check digit" in reasons[1] and "UUID" in reasons[2] and "ISRC" in reasons[3]
     assert orjson.loads(run_cli("stats", "--json", archive=archive.root).stdout)["artists"] == 1
+
+
+GROUP = "9b2b6c1e-0000-4000-8000-00000000000a"
+TRACK_1 = "aaaaaaaa-0000-4000-8000-000000000001"
+
+
+def test_release_group_is_not_taken_for_a_recording(archive, tmp_path):
+    group = {"id": GROUP, "title": "25", "first-release-date": "2015-11-20", "primary-type": "Album",
+             "primary-type-id": "f529b476-6e62-324f-b0aa-1f3e33d313fc", "secondary-types": [],
+             "disambiguation": "", "artist-credit": credit(),
+             "releases": [{"id": RELEASE, "title": "25", "status": "Official", "date": "2015-11-20",
+                           "barcode": "634904074005"}]}
+    write_json(tmp_path / "group.json", group)
+    result = run_cli("import", "musicbrainz", str(tmp_path / "group.json"), "--json", archive=archive.root)
+    assert result.exit_code == 0, result.stderr
+    assert orjson.loads(result.stdout)["rejected"] == 0
+    counts = orjson.loads(run_cli("stats", "--json", archive=archive.root).stdout)
+    assert counts["tracks"] == 0 and counts["albums"] == 1 and counts["artists"] == 1
+    assert run_cli("show", GROUP, archive=archive.root).exit_code == 1  # nothing is stored under the group's id
+    album = orjson.loads(run_cli("show", RELEASE, "--json", archive=archive.root).stdout)[0]
+    assert album["album_type"] == "album" and album["upc"] == "634904074005"
+
+
+def test_bare_track_object_imports_its_recording(archive, tmp_path):
+    track = release()["media"][0]["tracks"][1]  # number, position, title, length and the nested recording
+    write_json(tmp_path / "track.json", track)
+    assert run_cli("import", "musicbrainz", str(tmp_path / "track.json"), archive=archive.root).exit_code == 0
+    shown = orjson.loads(run_cli("show", RECORDING_2, "--json", archive=archive.root).stdout)[0]
+    assert shown["kind"] == "track" and shown["isrc"] == "GBBKS1500215"
+    assert shown["name"] == "Send My Love (To Your New Lover)" and shown["artists"][0]["id"] == ARTIST
+    assert run_cli("show", track["id"], archive=archive.root).exit_code == 1  # not under the track's own id
+
+
+def test_one_bad_isrc_or_barcode_costs_only_that_field(archive, tmp_path):
+    bad = release("634904074006")  # wrong check digit
+    bad["media"][0]["tracks"][1]["recording"]["isrcs"] = ["GBBKS1500215", "XX"]
+    write_jsonl(tmp_path / "bad.jsonl", [bad])
+    result = run_cli("import", "musicbrainz", str(tmp_path / "bad.jsonl"), "--json", archive=archive.root)
+    assert result.exit_code == 0, result.stderr
+    assert orjson.loads(result.stdout)["files"][0]["fields_rejected"] == 2
+    reasons = sorted(r["reason"] for r in rejects(archive.root))
+    assert reasons[0].startswith(f"field 'barcode': invalid UPC/EAN '634904074006' (format or check digit) "
+                                 f"in release {RELEASE}")
+    assert reasons[1].startswith(f"field 'isrcs': invalid ISRC 'XX' in release {RELEASE}, medium 1, track 2, "
+                                 f"recording {RECORDING_2}")
+    album = orjson.loads(run_cli("show", RELEASE, "--json", archive=archive.root).stdout)[0]
+    assert album["upc"] is None and [t["name"] for t in album["tracks"]] == ["Hello", "Send My Love (To Your New Lover)"]
+    kept = orjson.loads(run_cli("show", "isrc:GBBKS1500215", "--json", archive=archive.root).stdout)
+    assert [t["id"] for t in kept] == [RECORDING_2]  # the valid ISRC beside the bad one is kept

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from fonoteca.catalog.ids import NS_SPOTIFY
+from fonoteca.catalog.ids import NS_SPOTIFY, parse_reference
 from fonoteca.catalog.records import FEATURE_FIELDS
 from fonoteca.catalog.spotify import API, OPEN
 
@@ -234,7 +234,12 @@ class Exporter:
 
     # --- whole tables --------------------------------------------------------------------------------------
     def rows(self, kind: str, id_: str | None = None) -> Iterator[dict[str, Any]]:
-        """Every exportable object of a kind (those imported as Spotify objects), in catalog order."""
+        """Every exportable object of a kind (those imported as Spotify objects), in catalog order. `id_` may be
+        given in any form a command prints ('spotify:track:ID', a URL) as well as bare."""
+        if id_ is not None:
+            ref = parse_reference(id_)
+            if ref.ns in (None, NS_SPOTIFY) and ref.kind not in ("isrc", "upc"):
+                id_ = ref.value
         table = {"track": "tracks", "album": "albums", "artist": "artists", "playlist": "playlists"}.get(kind)
         where = "ns = ? AND shape IS NOT NULL"
         params: list[Any] = [NS_SPOTIFY]

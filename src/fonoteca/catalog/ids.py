@@ -14,7 +14,6 @@ NAMESPACE_NAMES = {value: key for key, value in NAMESPACES.items()}
 _ISRC = re.compile(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}")
 _SPOTIFY_ID = re.compile(r"[0-9A-Za-z]{22}")
 _MBID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_SPOTIFY_URI = re.compile(r"spotify:(track|album|artist|playlist):([0-9A-Za-z]{22})")
 _SPOTIFY_URL = re.compile(r"https?://open\.spotify\.com/(?:intl-[a-z-]+/)?(track|album|artist|playlist)/([0-9A-Za-z]{22})")
 
 
@@ -57,23 +56,32 @@ class Reference:
     ns: int | None = None
 
 
+KINDS = {"track": "track", "album": "album", "artist": "artist", "playlist": "playlist",
+         "recording": "track", "release": "album"}  # MusicBrainz names its tracks and albums so
+
+
 def parse_reference(text: str) -> Reference:
-    """Parse 'spotify:track:ID', an open.spotify.com URL, 'isrc:CODE', 'upc:CODE', a bare id or MBID."""
+    """Parse what a user types, and every id form a command prints:
+
+    'isrc:CODE', 'upc:CODE' / 'ean:CODE'; 'NS:KIND:ID' ('spotify:track:ID', 'table:track:as-002',
+    'musicbrainz:album:MBID') and 'NS:ID' for the namespaces spotify, musicbrainz and table; 'KIND:ID';
+    'mbid:MBID'; an open.spotify.com URL; a bare Spotify id, MBID, ISRC or UPC/EAN."""
     text = text.strip()
     lowered = text.lower()
     if lowered.startswith("isrc:"):
         return Reference("isrc", normalize_isrc(text[5:]) or text[5:].strip().upper())
     if lowered.startswith("upc:") or lowered.startswith("ean:"):
         return Reference("upc", text[4:].strip())
-    if match := _SPOTIFY_URI.fullmatch(text):
-        return Reference(match.group(1), match.group(2), NS_SPOTIFY)
     if match := _SPOTIFY_URL.match(text):
         return Reference(match.group(1), match.group(2), NS_SPOTIFY)
-    for prefix in ("track:", "album:", "artist:", "playlist:"):
-        if lowered.startswith(prefix):
-            return Reference(prefix[:-1], text[len(prefix):].strip())
-    if lowered.startswith("musicbrainz:") or lowered.startswith("mbid:"):
-        return Reference("any", text.split(":", 1)[1].strip().lower(), NS_MUSICBRAINZ)
+    namespace, _, rest = text.partition(":")
+    if rest and namespace.lower() in NAMESPACES:
+        return _in_namespace(NAMESPACES[namespace.lower()], rest.strip())
+    if lowered.startswith("mbid:"):
+        return Reference("any", text[5:].strip().lower(), NS_MUSICBRAINZ)
+    kind, _, rest = text.partition(":")
+    if rest and kind.lower() in KINDS:
+        return Reference(KINDS[kind.lower()], rest.strip())
     if is_mbid(lowered):
         return Reference("any", lowered, NS_MUSICBRAINZ)
     if is_spotify_id(text):
@@ -83,3 +91,14 @@ def parse_reference(text: str) -> Reference:
     if text.isdigit() and is_valid_gtin(text):
         return Reference("upc", text)
     return Reference("any", text)
+
+
+def _in_namespace(ns: int, rest: str) -> Reference:
+    """'KIND:ID' or 'ID' after a namespace prefix (table ids may themselves hold colons)."""
+    kind, _, value = rest.partition(":")
+    if value and kind.lower() in KINDS:
+        kind, rest = KINDS[kind.lower()], value.strip()
+    else:
+        kind = "any"
+    return Reference(kind, rest.lower() if ns == NS_MUSICBRAINZ else rest, ns)
+

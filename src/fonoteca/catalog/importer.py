@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
 import signal
+import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -17,9 +20,10 @@ import orjson
 
 from fonoteca.archive import Archive
 from fonoteca.catalog.reader import Piece, Problem, read_pieces
-from fonoteca.catalog.records import Record, RecordError
+from fonoteca.catalog.records import FieldReject, Record, RecordError, split_field_rejects
 from fonoteca.catalog.rejects import RAW_LIMIT, RejectLog
 from fonoteca.catalog.store import Store
+from fonoteca.catalog.values import MAX_DEPTH, may_be_too_deep, too_deep
 from fonoteca.errors import FonotecaError
 
 BATCH_RECORDS = 20000
@@ -50,7 +54,8 @@ class Codec:
 class FileSummary:
     path: str
     units: int = 0
-    rejected: int = 0
+    rejected: int = 0  # reject entries: whole units, and single fields of units imported without them
+    fields_rejected: int = 0  # of those, the fields left out of units that were imported
     rejects_file: str | None = None
     reasons: dict[str, int] = field(default_factory=dict)
 
@@ -127,33 +132,72 @@ def import_json_files(
     fetched_at: int | None = None,
     progress: Callable[[int], None] | None = None,
 ) -> ImportSummary:
-    """Import JSON/JSONL files of one format. `progress` is called with the number of units imported since."""
+    """Import JSON/JSONL files of one format. `progress` is called with the number of units imported since.
+
+    A failure of the machine (disk full, I/O error, read-only file system, too many open files) stops the import
+    with a FonotecaError naming what failed and where; every batch committed before it stays, and running the
+    same import again finishes it with the catalog a clean run gives."""
     summary = ImportSummary()
     started = time.perf_counter()
-    conn = archive.connect()
-    try:
-        for path in paths:
-            source, mtime = register_source(conn, path, fmt)
-            store = Store(conn, source, fetched_at if fetched_at is not None else mtime)
-            if codec.reset:
-                codec.reset()  # nested-object memory is per file: fetched_at differs between files
-            file_summary = _import_one(conn, store, archive.dir("rejects"), path, codec, progress)
-            summary.files.append(file_summary)
-            for key, value in store.written.items():
-                summary.written[key] = summary.written.get(key, 0) + value
-    finally:
-        conn.close()
+    with machine_failures(archive, "import"):
+        conn = archive.connect()
+        try:
+            for path in paths:
+                with machine_failures(archive, f"import of {path}"):
+                    source, mtime = register_source(conn, path, fmt)
+                    store = Store(conn, source, fetched_at if fetched_at is not None else mtime)
+                    if codec.reset:
+                        codec.reset()  # nested-object memory is per file: fetched_at differs between files
+                    file_summary = _import_one(conn, store, archive.dir("rejects"), path, codec, progress)
+                summary.files.append(file_summary)
+                for key, value in store.written.items():
+                    summary.written[key] = summary.written.get(key, 0) + value
+        finally:
+            conn.close()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+@contextmanager
+def machine_failures(archive: Archive, what: str) -> Iterator[None]:
+    """Turn OS and SQLite failures inside the block into a FonotecaError that says what stopped and where."""
+    try:
+        yield
+    except sqlite3.Error as exc:
+        raise FonotecaError(
+            f"{what} stopped: the catalog {archive.catalog_path} could not be opened or written ({exc}); "
+            f"batches committed before are kept, and running the same import again finishes it"
+        ) from None
+    except OSError as exc:
+        raise FonotecaError(f"{what} stopped: {describe_os_error(exc)}; batches committed before are kept, "
+                            f"and running the same import again finishes it") from None
+
+
+def describe_os_error(exc: OSError) -> str:
+    """'No space left on device (ENOSPC): /path' from an OSError, whatever raised it."""
+    name = errno.errorcode.get(exc.errno or 0)
+    text = exc.strerror or str(exc)
+    where = f": {exc.filename}" if exc.filename else ""
+    return f"{text}{f' ({name})' if name else ''}{where}"
+
+
+def start_run(conn: Any, source: int) -> int:
+    """A row in import_runs: the search index finds what an import changed through these."""
+    return conn.execute("INSERT INTO import_runs (source, started_at) VALUES (?, ?)", (source, _now())).lastrowid
+
+
+def finish_run(conn: Any, run: int, result: FileSummary) -> None:
+    conn.execute(
+        "UPDATE import_runs SET finished_at=?, records=?, rejected=? WHERE rowid=?",
+        (_now(), result.units, result.rejected, run),
+    )
 
 
 def _import_one(conn: Any, store: Store, rejects_dir: Path, path: Path, codec: Codec,
                 progress: Callable[[int], None] | None) -> FileSummary:
     log = RejectLog(rejects_dir, path)
     result = FileSummary(str(path))
-    run = conn.execute(
-        "INSERT INTO import_runs (source, started_at) VALUES (?, ?)", (store.source, _now())
-    ).lastrowid
+    run = start_run(conn, store.source)  # type: ignore[arg-type]
     try:
         for kind, payload in _messages(path, codec):
             if kind == "reject":
@@ -168,16 +212,14 @@ def _import_one(conn: Any, store: Store, rejects_dir: Path, path: Path, codec: C
     finally:
         log.close()
     result.rejected = log.count
+    result.fields_rejected = log.kept
     result.reasons = log.reasons
     result.rejects_file = str(log.path) if log.count else None
-    conn.execute(
-        "UPDATE import_runs SET finished_at=?, records=?, rejected=? WHERE rowid=?",
-        (_now(), result.units, result.rejected, run),
-    )
+    finish_run(conn, run, result)
     return result
 
 
-Message = tuple[str, Any]  # ("reject", (line, reason, raw, where)) or ("batch", (records, units))
+Message = tuple[str, Any]  # ("reject", (line, reason, raw, where, kept)) or ("batch", (records, units))
 
 
 def _produce(path: Path, codec: Codec) -> Iterator[Message]:
@@ -186,7 +228,7 @@ def _produce(path: Path, codec: Codec) -> Iterator[Message]:
     units = 0
     for piece in read_pieces(path):
         if isinstance(piece, Problem):
-            yield "reject", (piece.number, piece.reason, piece.data[:RAW_LIMIT], "")
+            yield "reject", (piece.number, piece.reason, piece.data[:RAW_LIMIT], "", False)
             continue
         for item in _encode_piece(piece, codec):
             if type(item) is tuple:
@@ -221,7 +263,7 @@ def _messages(path: Path, codec: Codec) -> Iterator[Message]:
             if kind == "done":
                 break
             if kind == "error":
-                raise FonotecaError(f"{path}: {payload}")
+                raise FonotecaError(payload)
             yield kind, payload
     finally:
         if reader.is_alive():
@@ -235,8 +277,12 @@ def _reader_process(path: Path, codec: Codec, queue: Any) -> None:
         for message in _produce(path, codec):
             queue.put(message)
         queue.put(("done", None))
-    except Exception as exc:  # reported to the parent, which stops the import with this message
-        queue.put(("error", f"{type(exc).__name__}: {exc}"))
+    except FonotecaError as exc:
+        queue.put(("error", str(exc)))
+    except OSError as exc:  # the input could not be read: the parent stops the import with this message
+        queue.put(("error", f"import of {path} stopped: {describe_os_error(exc)}"))
+    except Exception as exc:  # a fault of this code: reported to the parent, which stops the import
+        queue.put(("error", f"import of {path} stopped: {type(exc).__name__}: {exc}"))
 
 
 def _die_with_parent() -> None:
@@ -249,30 +295,55 @@ def _die_with_parent() -> None:
         pass
 
 
-def _encode_piece(piece: Piece, codec: Codec) -> Iterator[list[Record] | tuple[int, str, bytes, str]]:
-    """Records of each unit in the piece, or a reject tuple (line, reason, raw, where) for each bad one."""
+Reject = tuple[int, str, bytes, str, bool]  # line, reason, raw text, where in the line, whether the unit was kept
+
+
+def _encode_piece(piece: Piece, codec: Codec) -> Iterator[list[Record] | Reject]:
+    """Records of each unit in the piece, and a reject tuple for each bad unit or left-out field."""
     if codec.encode_line is not None and not piece.whole_document:
         out: list[Record] = []
         if codec.encode_line(piece.data, out):
+            if FieldReject in map(type, out):  # tested inline: this runs for every line of a bulk import
+                for reason in split_field_rejects(out):
+                    yield (piece.number, reason, piece.data[:RAW_LIMIT], "", True)
             yield out
             return
     try:
         value = orjson.loads(piece.data)
     except orjson.JSONDecodeError as exc:
-        reason = "invalid UTF-8" if "utf-8" in str(exc).lower() else "invalid JSON"
-        yield (piece.number, f"{reason}: {exc}", piece.data[:RAW_LIMIT], "")
+        message = str(exc)
+        if "depth" in message or "recursion" in message.lower():
+            reason = f"nested deeper than {MAX_DEPTH} levels of objects and arrays"
+        else:
+            reason = f"{'invalid UTF-8' if 'utf-8' in message.lower() else 'invalid JSON'}: {message}"
+        yield (piece.number, reason, piece.data[:RAW_LIMIT], "", False)
         return
+    deep = may_be_too_deep(piece.data)
     for where, unit in codec.units(value):
         out = []
         try:
+            if deep and too_deep(unit):
+                raise RecordError(f"nested deeper than {MAX_DEPTH} levels of objects and arrays")
             codec.encode(unit, out)
-        except RecordError as exc:
+        except (RecordError, RecursionError) as exc:
             if codec.reset:
                 codec.reset()
-            raw = orjson.dumps(unit)[:RAW_LIMIT] if piece.whole_document else piece.data[:RAW_LIMIT]
-            yield (piece.number, str(exc), raw, where)
+            reason = str(exc) if isinstance(exc, RecordError) else f"nested too deeply to import ({exc})"
+            yield (piece.number, reason, _raw_text(piece, unit), where, False)
             continue
+        for reason in split_field_rejects(out):
+            yield (piece.number, reason, _raw_text(piece, unit), where, True)
         yield out
+
+
+def _raw_text(piece: Piece, unit: Any) -> bytes:
+    """What a reject shows of the unit: its line, or for a whole document the unit itself."""
+    if piece.whole_document:
+        try:
+            return orjson.dumps(unit)[:RAW_LIMIT]
+        except orjson.JSONEncodeError:  # nested beyond what orjson writes
+            pass
+    return piece.data[:RAW_LIMIT]
 
 
 def _now() -> str:

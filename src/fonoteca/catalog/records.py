@@ -126,8 +126,25 @@ class AlbumLinkRec(NamedTuple):
     track: str
 
 
+class FieldReject(NamedTuple):
+    """Not a record: an encoder's note that one field's value was left out and the rest of the unit imported.
+
+    Encoders append it to their output list; the importer logs it as a reject and never hands it to the store."""
+
+    reason: str
+
+
 Record = ArtistRec | AlbumRec | TrackRec | FeaturesRec | PlaylistRec | AlbumLinkRec
 
 
 class RecordError(ValueError):
     """A record that cannot be imported; the message names the field and says what is wrong."""
+
+
+def split_field_rejects(out: list) -> list[str]:
+    """Remove the FieldReject notes from an encoder's output; their reasons, in order."""
+    if FieldReject not in map(type, out):  # the common case, kept cheap
+        return []
+    reasons = [r.reason for r in out if type(r) is FieldReject]
+    out[:] = [r for r in out if type(r) is not FieldReject]
+    return reasons

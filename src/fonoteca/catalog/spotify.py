@@ -4,6 +4,11 @@ Every key of a source object is either modelled (a typed column, a link, an imag
 `extra` so that export rebuilds the object exactly. Values the catalog can derive (href, uri, external_urls and
 type from the id) are checked on the way in and only stored when they differ from the derived value.
 
+A value that is of the wrong type or impossible (popularity 1000, a date 2020-13-45, a negative count, a string
+over the length limit) is left out: the field is stored empty (exported as null) and a FieldReject says which
+field and value; the rest of the object is imported. An object without a valid id, or whose nesting (album,
+artists, pages of items) is not what the API returns, is rejected whole.
+
 Layout of `extra` (absent keys mean "nothing to add"):
   raw      {key: value} for keys not modelled, and for modelled keys whose value cannot be derived or typed
   album    the `extra` of the album nested in a track
@@ -19,13 +24,16 @@ from typing import Any
 
 from fonoteca.catalog.ids import NS_SPOTIFY, is_spotify_id, is_valid_gtin, normalize_isrc
 from fonoteca.catalog.records import (
-    FEATURE_FIELDS, LEVEL_FULL, LEVEL_SIMPLIFIED, LEVEL_STUB, AlbumRec, ArtistRec, FeaturesRec, PlaylistItemRec, PlaylistRec, Record, RecordError,
-    Shape, TrackRec,
+    FEATURE_FIELDS, LEVEL_FULL, LEVEL_SIMPLIFIED, LEVEL_STUB, AlbumRec, ArtistRec, FeaturesRec, FieldReject,
+    PlaylistItemRec, PlaylistRec, Record, RecordError, Shape, TrackRec,
+)
+from fonoteca.catalog.values import (
+    MAX_TEXT, POPULARITY, date_problem, feature_problem, int_problem, long_text, shown, text_problem, type_name,
 )
 
 API = "https://api.spotify.com/v1/"
 OPEN = "https://open.spotify.com/"
-MAX_TEXT = 65536  # characters in one modelled text field; longer values are rejected as hostile
+MAX_WRAPPER_NESTING = 4  # {"tracks": {page}} is one level; real responses never nest wrappers deeper
 
 ARTIST_KEYS = frozenset({"external_urls", "href", "id", "name", "type", "uri", "followers", "genres", "images", "popularity"})
 ALBUM_KEYS = frozenset({
@@ -83,19 +91,32 @@ def _unknown(modelled: frozenset[str], shape: Shape) -> tuple[str, ...]:
     return found
 
 
-def _type_name(value: Any) -> str:
-    return {dict: "object", list: "array", str: "string", bool: "boolean", int: "integer", float: "number"}.get(
-        type(value), "null" if value is None else type(value).__name__
-    )
+_type_name = type_name
+
+
+def reject_field(out: list[Record], field: str, problem: str) -> None:
+    """Note that `field` was left out of the unit being encoded (see FieldReject)."""
+    out.append(FieldReject(f"field '{field}': {problem}; the field was left out, the rest imported"))  # type: ignore[arg-type]
 
 
 def _text(value: Any, field: str) -> str | None:
+    """A text value, or RecordError: for values a record cannot do without."""
     if value is None:
         return None
-    if type(value) is not str:
-        raise RecordError(f"field '{field}': expected string, got {_type_name(value)}")
-    if len(value) > MAX_TEXT:
-        raise RecordError(f"field '{field}': {len(value)} characters, more than the limit of {MAX_TEXT}")
+    problem = text_problem(value)
+    if problem is not None:
+        raise RecordError(f"field '{field}': {problem}")
+    return value
+
+
+def _opt_text(value: Any, field: str, out: list[Record]) -> str | None:
+    """A text value, or None with a FieldReject when it is not one or is too long."""
+    if value is None:
+        return None
+    problem = text_problem(value)
+    if problem is not None:
+        reject_field(out, field, problem if type(value) is str else f"{problem} {shown(value)}")
+        return None
     return value
 
 
@@ -105,10 +126,37 @@ def _int(value: Any, field: str) -> int | None:
     raise RecordError(f"field '{field}': expected integer, got {_type_name(value)}")
 
 
-def _bool(value: Any, field: str) -> bool | None:
+def _opt_int(value: Any, field: str, out: list[Record], low: int | None = 0, high: int | None = None) -> int | None:
+    """A whole number within bounds (counts, positions, durations are never negative), else None and a FieldReject."""
+    if value is None:
+        return None
+    problem = int_problem(value, low, high)
+    if problem is not None:
+        reject_field(out, field, problem if type(value) is int else f"{problem} {shown(value)}")
+        return None
+    return value
+
+
+def _popularity(value: Any, field: str, out: list[Record]) -> int | None:
+    return _opt_int(value, field, out, *POPULARITY)
+
+
+def _opt_bool(value: Any, field: str, out: list[Record]) -> bool | None:
     if value is None or type(value) is bool:
         return value
-    raise RecordError(f"field '{field}': expected boolean, got {_type_name(value)}")
+    reject_field(out, field, f"expected boolean, got {_type_name(value)} {shown(value)}")
+    return None
+
+
+def _opt_date(value: Any, field: str, out: list[Record]) -> str | None:
+    text = _opt_text(value, field, out)
+    if text is None:
+        return None
+    problem = date_problem(text)
+    if problem is not None:
+        reject_field(out, field, problem)
+        return None
+    return text
 
 
 def _object(value: Any, field: str) -> dict[str, Any]:
@@ -132,19 +180,28 @@ def _spotify_id(obj: dict[str, Any], what: str) -> str:
     return value
 
 
-def _markets(value: Any, field: str) -> str | None:
+def _markets(value: Any, field: str, out: list[Record] | None = None) -> str | None:
+    """The market list joined by spaces; a list that is not one of country codes is left out (FieldReject)."""
     if value is None:
         return None
+    problem = None
     if type(value) is not list:
-        raise RecordError(f"field '{field}': expected array, got {_type_name(value)}")
-    try:
-        joined = " ".join(value)
-    except TypeError:
-        raise RecordError(f"field '{field}': expected an array of country codes") from None
-    if len(joined) != 3 * len(value) - 1 and value:
-        if any(not code or " " in code or len(code) > 8 for code in value):
-            raise RecordError(f"field '{field}': expected an array of country codes")
-    return joined
+        problem = f"expected array, got {_type_name(value)}"
+    else:
+        try:
+            joined = " ".join(value)
+        except TypeError:
+            problem = "expected an array of country codes"
+        else:
+            if len(joined) != 3 * len(value) - 1 and value:
+                if any(not code or " " in code or len(code) > 8 for code in value):
+                    problem = "expected an array of country codes"
+    if problem is None:
+        return joined
+    if out is None:
+        raise RecordError(f"field '{field}': {problem}")
+    reject_field(out, field, problem)
+    return None
 
 
 def _derived(obj: dict[str, Any], kind: str, id_: str, raw: dict[str, Any]) -> None:
@@ -159,14 +216,18 @@ def _derived(obj: dict[str, Any], kind: str, id_: str, raw: dict[str, Any]) -> N
         raw["type"] = obj["type"]
 
 
-def _images(obj: dict[str, Any], raw: dict[str, Any]) -> tuple[tuple[Any, Any, Any, Shape], ...] | None:
+def _images(obj: dict[str, Any], raw: dict[str, Any], out: list[Record], field: str) -> tuple[tuple[Any, Any, Any, Shape], ...] | None:
     value = obj.get("images")
     if value is None:
         if "images" in obj:
             raw["images"] = None
         return None
+    if type(value) is not list:
+        reject_field(out, field, f"expected array, got {_type_name(value)}")
+        raw["images"] = None
+        return None
     images = []
-    for image in _list(value, "images"):
+    for i, image in enumerate(value):
         if (
             type(image) is not dict
             or not IMAGE_KEYS.issuperset(image)
@@ -174,16 +235,39 @@ def _images(obj: dict[str, Any], raw: dict[str, Any]) -> tuple[tuple[Any, Any, A
             or type(image.get("width", 0)) not in (int, type(None))
             or type(image.get("height", 0)) not in (int, type(None))
         ):
-            raw["images"] = value  # an unusual image list is kept verbatim
+            raw["images"] = value  # an unusual image list is kept verbatim (its strings are checked with raw)
             return None
+        if len(image["url"]) > MAX_TEXT:
+            reject_field(out, f"{field}[{i}].url", f"{len(image['url'])} characters, more than the limit of {MAX_TEXT}")
+            continue
         images.append((image.get("url"), image.get("width"), image.get("height"), tuple(image)))
     return tuple(images)
 
 
-def _put_raw(extra: dict[str, Any], raw: dict[str, Any]) -> dict[str, Any] | None:
+def _put_raw(extra: dict[str, Any], raw: dict[str, Any], out: list[Record] | None = None, what: str = "") -> dict[str, Any] | None:
+    """Attach the verbatim values; one holding a string over the length limit is left out (exported as null)."""
     if raw:
+        for key, value in raw.items():
+            if type(value) in (dict, list, str) and (length := long_text(value)) is not None:
+                if out is None:
+                    raise RecordError(f"field '{what}{key}': a string of {length} characters, more than the limit of {MAX_TEXT}")
+                reject_field(out, f"{what}{key}", f"holds a string of {length} characters, more than the limit of {MAX_TEXT}")
+                raw[key] = None
         extra["raw"] = raw
     return extra or None
+
+
+def _followers(obj: dict[str, Any], raw: dict[str, Any], out: list[Record], field: str) -> int | None:
+    """followers {"href": null, "total": N} -> N; any other shape is kept verbatim."""
+    value = obj["followers"]
+    if type(value) is dict and value.keys() == {"href", "total"} and value["href"] is None and type(value["total"]) is int:
+        if value["total"] < 0:
+            reject_field(out, f"{field}.total", f"{value['total']} is out of range >= 0")
+            raw["followers"] = None
+            return None
+        return value["total"]
+    raw["followers"] = value
+    return None
 
 
 def encode_artist(obj: dict[str, Any], out: list[Record]) -> tuple[str, Shape, dict[str, Any] | None]:
@@ -194,28 +278,35 @@ def encode_artist(obj: dict[str, Any], out: list[Record]) -> tuple[str, Shape, d
     for key in _unknown(ARTIST_KEYS, shape):
         raw[key] = obj[key]
     _derived(obj, "artist", id_, raw)
-    name = _text(obj.get("name"), "artist.name")
+    name = _opt_text(obj.get("name"), "artist.name", out)
     full = "followers" in obj or "genres" in obj or "popularity" in obj or "images" in obj
-    followers = None
-    if "followers" in obj:
-        value = obj["followers"]
-        if type(value) is dict and value.keys() == {"href", "total"} and value["href"] is None and type(value["total"]) is int:
-            followers = value["total"]
-        else:
-            raw["followers"] = value
+    followers = _followers(obj, raw, out, "artist.followers") if "followers" in obj else None
     genres = None
     if "genres" in obj:
-        value = _list(obj["genres"], "artist.genres")
-        for genre in value:
-            _text(genre, "artist.genres[]")
-        genres = tuple(value)
-    images = _images(obj, raw)
-    extra = _put_raw({}, raw)
+        value = obj["genres"]
+        if type(value) is list:
+            genres = tuple(_genres(value, out))
+        else:
+            reject_field(out, "artist.genres", f"expected array, got {_type_name(value)}")
+            raw["genres"] = None
+    images = _images(obj, raw, out, "artist.images")
+    extra = _put_raw({}, raw, out, "artist.")
     out.append(ArtistRec(
-        NS_SPOTIFY, id_, name, _int(obj.get("popularity"), "artist.popularity"), followers,
+        NS_SPOTIFY, id_, name, _popularity(obj.get("popularity"), "artist.popularity", out), followers,
         LEVEL_FULL if full else LEVEL_SIMPLIFIED, shape, extra, genres, images,
     ))
     return id_, shape, extra
+
+
+def _genres(value: list[Any], out: list[Record]) -> list[str]:
+    kept = []
+    for i, genre in enumerate(value):
+        problem = text_problem(genre)
+        if problem is None:
+            kept.append(genre)
+        else:
+            reject_field(out, f"artist.genres[{i}]", problem if type(genre) is str else f"{problem} {shown(genre)}")
+    return kept
 
 
 def _nested_artists(value: Any, field: str, out: list[Record], extra: dict[str, Any]):
@@ -234,32 +325,54 @@ def _nested_artists(value: Any, field: str, out: list[Record], extra: dict[str, 
     return tuple(links)
 
 
-def _external_ids(value: Any, field: str, primary: str) -> tuple[str | None, tuple[tuple[str, str], ...], bool]:
-    """(primary id, all ids as (kind, value), whether the object must be kept verbatim)."""
-    ids = _object(value, field)
+def _external_ids(value: Any, field: str, primary: str,
+                  out: list[Record]) -> tuple[str | None, tuple[tuple[str, str], ...], dict[str, Any] | None]:
+    """(primary id, all valid ids as (kind, value), the object to keep verbatim or None when it is derivable).
+
+    An invalid ISRC, UPC or EAN (format or check digit) is left out with a FieldReject; the verbatim object then
+    holds the ids that remain."""
+    if type(value) is not dict:
+        reject_field(out, field, f"expected object, got {_type_name(value)}")
+        return None, (), None
     found: list[tuple[str, str]] = []
+    bad: set[str] = set()
     main = None
-    for kind, code in ids.items():
-        if type(code) is not str:
-            raise RecordError(f"field '{field}.{kind}': expected string, got {_type_name(code)}")
-        if kind == "isrc":
-            norm = normalize_isrc(code)
-            if norm is None:
-                raise RecordError(f"field '{field}.isrc': invalid ISRC {code[:40]!r}")
-            code_value = norm
-        elif kind in ("upc", "ean"):
-            if not is_valid_gtin(code):
-                raise RecordError(f"field '{field}.{kind}': invalid {kind.upper()} {code[:40]!r} (format or check digit)")
-            code_value = code
-        else:
-            code_value = _text(code, f"{field}.{kind}") or ""
-        found.append((kind, code_value))
+    for kind, code in value.items():
+        code_value, problem = _external_id(kind, code)
+        if problem is not None:
+            reject_field(out, f"{field}.{kind}", problem)
+            bad.add(kind)
+            continue
+        found.append((kind, code_value))  # type: ignore[arg-type]
         if kind == primary and main is None:
             main = code_value
-    verbatim = not (len(ids) == 1 and main is not None and ids.get(primary) == main)
-    if not ids:
-        verbatim = True
-    return main, tuple(found), verbatim
+    if bad:
+        return main, tuple(found), {k: v for k, v in value.items() if k not in bad}
+    derivable = len(value) == 1 and main is not None and value.get(primary) == main
+    return main, tuple(found), None if derivable else value
+
+
+def _external_id(kind: str, code: Any) -> tuple[str | None, str | None]:
+    """(the id in canonical form, None) or (None, what is wrong with it)."""
+    if type(code) is not str:
+        return None, f"expected string, got {_type_name(code)} {shown(code)}"
+    if kind == "isrc":
+        isrc = normalize_isrc(code)
+        return (isrc, None) if isrc else (None, f"invalid ISRC {shown(code, 40)}")
+    if kind in ("upc", "ean"):
+        return (code, None) if is_valid_gtin(code) else (None, f"invalid {kind.upper()} {shown(code, 40)} (format or check digit)")
+    problem = text_problem(code)
+    return (None, problem) if problem else (code, None)
+
+
+def _page_meta(page: dict[str, Any], field: str, out: list[Record]) -> dict[str, Any]:
+    """A page object without its items (href, limit, next, ...), kept verbatim for export."""
+    meta = {k: v for k, v in page.items() if k != "items"}
+    for key, value in meta.items():
+        if type(value) in (dict, list, str) and (length := long_text(value)) is not None:
+            reject_field(out, f"{field}.{key}", f"holds a string of {length} characters, more than the limit of {MAX_TEXT}")
+            meta[key] = None
+    return meta
 
 
 def encode_album(obj: dict[str, Any], out: list[Record]) -> tuple[str, Shape, dict[str, Any] | None]:
@@ -274,9 +387,9 @@ def encode_album(obj: dict[str, Any], out: list[Record]) -> tuple[str, Shape, di
     artists = _nested_artists(obj["artists"], "album.artists", out, extra) if "artists" in obj else None
     upc, ext_ids = None, ()
     if "external_ids" in obj:
-        upc, ext_ids, verbatim = _external_ids(obj["external_ids"], "album.external_ids", "upc")
-        if verbatim:
-            raw["external_ids"] = obj["external_ids"]
+        upc, ext_ids, verbatim = _external_ids(obj["external_ids"], "album.external_ids", "upc", out)
+        if verbatim is not None or type(obj["external_ids"]) is not dict:
+            raw["external_ids"] = verbatim
     items = None
     if "tracks" in obj:
         page = _object(obj["tracks"], "album.tracks")
@@ -284,20 +397,20 @@ def encode_album(obj: dict[str, Any], out: list[Record]) -> tuple[str, Shape, di
         for item in _list(page.get("items", []), "album.tracks.items"):
             track_id, track_shape, track_extra = encode_track(_object(item, "album.tracks.items[]"), out, album=id_)
             items.append((track_id, track_shape, track_extra))
-        extra["tracks"] = {"meta": {k: v for k, v in page.items() if k != "items"}, "has_items": "items" in page}
+        extra["tracks"] = {"meta": _page_meta(page, "album.tracks", out), "has_items": "items" in page}
         items = tuple(items)
-    images = _images(obj, raw)
-    extra = _put_raw(extra, raw)
+    images = _images(obj, raw, out, "album.images")
+    extra = _put_raw(extra, raw, out, "album.")
     out.append(AlbumRec(
         NS_SPOTIFY, id_,
-        _text(obj.get("name"), "album.name"),
-        _text(obj.get("album_type"), "album.album_type"),
-        _int(obj.get("total_tracks"), "album.total_tracks"),
-        _text(obj.get("release_date"), "album.release_date"),
-        _text(obj.get("release_date_precision"), "album.release_date_precision"),
-        _text(obj.get("label"), "album.label"),
-        _int(obj.get("popularity"), "album.popularity"),
-        _markets(obj.get("available_markets"), "album.available_markets"),
+        _opt_text(obj.get("name"), "album.name", out),
+        _opt_text(obj.get("album_type"), "album.album_type", out),
+        _opt_int(obj.get("total_tracks"), "album.total_tracks", out),
+        _opt_date(obj.get("release_date"), "album.release_date", out),
+        _opt_text(obj.get("release_date_precision"), "album.release_date_precision", out),
+        _opt_text(obj.get("label"), "album.label", out),
+        _popularity(obj.get("popularity"), "album.popularity", out),
+        _markets(obj.get("available_markets"), "album.available_markets", out),
         upc, LEVEL_FULL if full else LEVEL_SIMPLIFIED, shape, extra, artists, images, ext_ids, items,
     ))
     return id_, shape, extra
@@ -327,23 +440,23 @@ def encode_track(obj: dict[str, Any], out: list[Record], album: str | None = Non
     artists = _nested_artists(obj["artists"], "artists", out, extra) if "artists" in obj else None
     isrc, ext_ids = None, ()
     if "external_ids" in obj:
-        isrc, ext_ids, verbatim = _external_ids(obj["external_ids"], "external_ids", "isrc")
-        if verbatim:
-            raw["external_ids"] = obj["external_ids"]
+        isrc, ext_ids, verbatim = _external_ids(obj["external_ids"], "external_ids", "isrc", out)
+        if verbatim is not None or type(obj["external_ids"]) is not dict:
+            raw["external_ids"] = verbatim
     full = "album" in obj or "popularity" in obj or "external_ids" in obj
-    extra_value = _put_raw(extra, raw)
+    extra_value = _put_raw(extra, raw, out)
     out.append(TrackRec(
         NS_SPOTIFY, id_,
-        _text(obj.get("name"), "name"),
+        _opt_text(obj.get("name"), "name", out),
         album,
-        _int(obj.get("disc_number"), "disc_number"),
-        _int(obj.get("track_number"), "track_number"),
-        _int(obj.get("duration_ms"), "duration_ms"),
-        _bool(obj.get("explicit"), "explicit"),
-        _int(obj.get("popularity"), "popularity"),
-        _text(obj.get("preview_url"), "preview_url"),
-        _bool(obj.get("is_local"), "is_local"),
-        _markets(obj.get("available_markets"), "available_markets"),
+        _opt_int(obj.get("disc_number"), "disc_number", out),
+        _opt_int(obj.get("track_number"), "track_number", out),
+        _opt_int(obj.get("duration_ms"), "duration_ms", out),
+        _opt_bool(obj.get("explicit"), "explicit", out),
+        _popularity(obj.get("popularity"), "popularity", out),
+        _opt_text(obj.get("preview_url"), "preview_url", out),
+        _opt_bool(obj.get("is_local"), "is_local", out),
+        _markets(obj.get("available_markets"), "available_markets", out),
         isrc, LEVEL_FULL if full else LEVEL_SIMPLIFIED, shape, album_shape, extra_value, artists, ext_ids,
     ))
     return id_, shape, extra_value
@@ -366,10 +479,11 @@ def encode_features(obj: dict[str, Any], out: list[Record]) -> None:
     values = []
     for name in FEATURE_FIELDS:
         value = obj.get(name)
-        if value is not None and type(value) not in (int, float):
-            raise RecordError(f"field '{name}': expected number, got {_type_name(value)}")
+        if value is not None and (problem := feature_problem(name, value)) is not None:
+            reject_field(out, name, problem if type(value) in (int, float) else f"{problem} {shown(value)}")
+            value = None
         values.append(value)
-    out.append(FeaturesRec(NS_SPOTIFY, id_, tuple(values), "spotify", shape, _put_raw({}, raw)))
+    out.append(FeaturesRec(NS_SPOTIFY, id_, tuple(values), "spotify", shape, _put_raw({}, raw, out)))
 
 
 def _encode_item(item: dict[str, Any], position: int, out: list[Record]) -> PlaylistItemRec:
@@ -385,8 +499,8 @@ def _encode_item(item: dict[str, Any], position: int, out: list[Record]) -> Play
             extra["track"] = track_extra
     elif "track" in item:
         raw["track"] = track
-    added_at = _text(item.get("added_at"), "items[].added_at")
-    return PlaylistItemRec(position, track_id, added_at, shape, track_shape, _put_raw(extra, raw))
+    added_at = _opt_text(item.get("added_at"), "items[].added_at", out)
+    return PlaylistItemRec(position, track_id, added_at, shape, track_shape, _put_raw(extra, raw, out, "items[]."))
 
 
 def encode_playlist(obj: dict[str, Any], out: list[Record]) -> None:
@@ -397,13 +511,7 @@ def encode_playlist(obj: dict[str, Any], out: list[Record]) -> None:
     for key in _unknown(PLAYLIST_KEYS, shape):
         raw[key] = obj[key]
     _derived(obj, "playlist", id_, raw)
-    followers = None
-    if "followers" in obj:
-        value = obj["followers"]
-        if type(value) is dict and value.keys() == {"href", "total"} and value["href"] is None and type(value["total"]) is int:
-            followers = value["total"]
-        else:
-            raw["followers"] = value
+    followers = _followers(obj, raw, out, "followers") if "followers" in obj else None
     owner_id = None
     if "owner" in obj:
         owner = obj["owner"]
@@ -419,22 +527,22 @@ def encode_playlist(obj: dict[str, Any], out: list[Record]) -> None:
                 _encode_item(_object(item, "tracks.items[]"), offset + i, out)
                 for i, item in enumerate(_list(page["items"], "tracks.items"))
             )
-        extra["tracks"] = {"meta": {k: v for k, v in page.items() if k != "items"}, "has_items": "items" in page}
+        extra["tracks"] = {"meta": _page_meta(page, "tracks", out), "has_items": "items" in page}
         if items is not None:
             extra["tracks"]["count"] = len(items)
             extra["tracks"]["offset"] = offset
-    images = _images(obj, raw)
+    images = _images(obj, raw, out, "images")
     full = "tracks" in obj or "followers" in obj
     out.append(PlaylistRec(
         NS_SPOTIFY, id_,
-        _text(obj.get("name"), "name"),
-        _text(obj.get("description"), "description"),
-        owner_id,
-        _bool(obj.get("public"), "public"),
-        _bool(obj.get("collaborative"), "collaborative"),
+        _opt_text(obj.get("name"), "name", out),
+        _opt_text(obj.get("description"), "description", out),
+        owner_id if owner_id is None or len(owner_id) <= MAX_TEXT else None,
+        _opt_bool(obj.get("public"), "public", out),
+        _opt_bool(obj.get("collaborative"), "collaborative", out),
         followers,
-        _text(obj.get("snapshot_id"), "snapshot_id"),
-        LEVEL_FULL if full else LEVEL_SIMPLIFIED, shape, _put_raw(extra, raw), images, items,
+        _opt_text(obj.get("snapshot_id"), "snapshot_id", out),
+        LEVEL_FULL if full else LEVEL_SIMPLIFIED, shape, _put_raw(extra, raw, out), images, items,
     ))
 
 
@@ -467,8 +575,8 @@ def units(value: Any) -> Iterator[tuple[str, Any]]:
         yield from _units_of(value, "")
 
 
-def _units_of(value: Any, path: str) -> Iterator[tuple[str, Any]]:
-    if type(value) is not dict:
+def _units_of(value: Any, path: str, nesting: int = 0) -> Iterator[tuple[str, Any]]:
+    if type(value) is not dict or nesting >= MAX_WRAPPER_NESTING:
         yield path, value
         return
     if value.get("type") in ENCODERS:
@@ -485,7 +593,7 @@ def _units_of(value: Any, path: str) -> Iterator[tuple[str, Any]]:
                     if item is not None:
                         yield f"{path}.{key}[{i}]", item
             elif type(inner) is dict:  # search results: {"tracks": {page}}
-                yield from _units_of(inner, f"{path}.{key}")
+                yield from _units_of(inner, f"{path}.{key}", nesting + 1)
             else:
                 yield f"{path}.{key}", inner
         return

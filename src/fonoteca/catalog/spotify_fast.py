@@ -4,8 +4,8 @@ line, with exactly the keys the API documents.
 msgspec decodes such a line straight into a typed struct (strict types, unknown keys refused) and leaves the
 nested album, artists and market list as raw bytes. Those repeat across the tracks of a file, so each distinct
 byte string is encoded once by the general path (spotify.py) and remembered. Anything the fast path does not
-accept (another shape, a type error, an unknown key, a whole document) goes to the general path, which makes the
-decisions and writes the reject reasons; both paths produce the same records, except that the fast path records
+accept (another shape, a type error, an impossible value, an unknown key, deep nesting, a whole document) goes to
+the general path, which makes the decisions and writes the reject reasons; both paths produce the same records, except that the fast path records
 an object's keys in the API's order rather than the line's (export equality ignores key order).
 """
 
@@ -21,6 +21,7 @@ from msgspec.structs import astuple
 from fonoteca.catalog import spotify
 from fonoteca.catalog.ids import NS_SPOTIFY
 from fonoteca.catalog.records import FEATURE_FIELDS, LEVEL_FULL, FeaturesRec, Record, RecordError, TrackRec
+from fonoteca.catalog.values import FEATURE_BOUNDS, MAX_TEXT, POPULARITY, features_ok, long_text, may_be_too_deep, too_deep
 
 Number = int | float | None | UnsetType
 _memo: dict[bytes, Any] = {}
@@ -67,6 +68,8 @@ class _Features(Struct, tag_field="type", tag="audio_features", forbid_unknown_f
 
 
 _decoder = msgspec.json.Decoder(_Track | _Features)
+_BOUNDS = tuple(FEATURE_BOUNDS[name] for name in FEATURE_FIELDS)
+_HIGH = POPULARITY[1]
 _TRACK_FIELDS = tuple(f for f in _Track.__struct_fields__)
 _FEATURE_KEYS = tuple(_Features.__struct_fields__)
 _shapes: dict[tuple[bool, ...], tuple[str, ...]] = {}
@@ -96,7 +99,7 @@ def encode_line(data: bytes, out: list[Record]) -> bool:
     """Encode one line into `out` if it fits the fast path; False sends it to the general path."""
     try:
         obj = _decoder.decode(data)
-    except msgspec.MsgspecError:
+    except (msgspec.MsgspecError, RecursionError):
         return False
     try:
         if type(obj) is _Track:
@@ -110,9 +113,35 @@ def encode_line(data: bytes, out: list[Record]) -> bool:
     return True
 
 
+def _nested(raw: Raw) -> Any:
+    """A raw nested value parsed; nesting beyond the limit is left to the general path, which rejects the line.
+    (Only the raw parts can nest: every other field has a fixed type.)"""
+    data = bytes(raw)
+    value = orjson.loads(data)
+    if may_be_too_deep(data) and too_deep(value):
+        raise RecordError("fall back")
+    return value
+
+
+def _plausible_features(values: tuple[Any, ...]) -> bool:
+    """The common case in one expression (all present, all in range); anything else takes the full test."""
+    try:
+        d, e, key, loud, mode, sp, ac, ins, li, va, tempo, ts, dur = values
+        return (0 <= min(d, e, sp, ac, ins, li, va) and max(d, e, sp, ac, ins, li, va) <= 1 and -1 <= key <= 11
+                and (mode == 0 or mode == 1) and -100 <= loud <= 100 and tempo >= 0 and ts >= 0 and dur >= 0)
+    except TypeError:  # a value is missing
+        return features_ok(_BOUNDS, values)
+
+
+def _plausible(t: _Track) -> bool:
+    """Numbers within what the API documents (anything else is left to the general path to report).
+    UNSET and None count as 0 here: they are not numbers to check."""
+    return 0 <= (t.popularity or 0) <= _HIGH and min(t.disc_number or 0, t.track_number or 0, t.duration_ms or 0) >= 0
+
+
 def _track(t: _Track, out: list[Record]) -> None:
     id_ = t.id
-    if type(id_) is not str or len(id_) != 22 or not spotify.is_spotify_id(id_):
+    if type(id_) is not str or len(id_) != 22 or not spotify.is_spotify_id(id_) or not _plausible(t):
         raise RecordError("fall back")
     shape = _shape(t, _TRACK_FIELDS)
     raw: dict[str, Any] = {}
@@ -122,13 +151,13 @@ def _track(t: _Track, out: list[Record]) -> None:
     if t.uri is not UNSET and t.uri != f"spotify:track:{id_}":
         raw["uri"] = t.uri
     if t.external_urls is not UNSET and orjson.loads(memoryview(t.external_urls)) != {"spotify": f"{spotify.OPEN}track/{id_}"}:
-        raw["external_urls"] = orjson.loads(memoryview(t.external_urls))
+        raw["external_urls"] = _nested(t.external_urls)
     album = album_shape = None
     if t.album is not UNSET:
         key = b"album" + bytes(t.album)
         known = _memo.get(key)
         if known is None:
-            nested = orjson.loads(memoryview(t.album))
+            nested = _nested(t.album)
             if type(nested) is not dict:
                 raise RecordError("fall back")
             known = spotify.encode_album(nested, out)
@@ -142,7 +171,7 @@ def _track(t: _Track, out: list[Record]) -> None:
         known = _memo.get(key)
         if known is None:
             holder: dict[str, Any] = {}
-            links = spotify._nested_artists(orjson.loads(memoryview(t.artists)), "artists", out, holder)
+            links = spotify._nested_artists(_nested(t.artists), "artists", out, holder)
             known = _memo[key] = (links, holder.get("artists"))
         artists = known[0]
         if known[1]:
@@ -155,13 +184,15 @@ def _track(t: _Track, out: list[Record]) -> None:
             markets = _memo[key] = spotify._markets(orjson.loads(memoryview(t.available_markets)), "available_markets")
     isrc, external = None, ()
     if t.external_ids is not UNSET:
-        isrc, external, verbatim = spotify._external_ids(t.external_ids, "external_ids", "isrc")
-        if verbatim:
-            raw["external_ids"] = t.external_ids
+        isrc, external, verbatim = spotify._external_ids(t.external_ids, "external_ids", "isrc", out)
+        if verbatim is not None:
+            raw["external_ids"] = verbatim
     name = t.name
-    if type(name) is str and len(name) > spotify.MAX_TEXT:
+    if type(name) is str and len(name) > MAX_TEXT:
         raise RecordError("fall back")
-    if type(t.preview_url) is str and len(t.preview_url) > spotify.MAX_TEXT:
+    if type(t.preview_url) is str and len(t.preview_url) > MAX_TEXT:
+        raise RecordError("fall back")
+    if raw and long_text(raw) is not None:
         raise RecordError("fall back")
     if raw:
         extra["raw"] = raw
@@ -194,4 +225,6 @@ def _features(f: _Features, out: list[Record]) -> None:
     if f.analysis_url is not UNSET and f.analysis_url != f"{spotify.API}audio-analysis/{id_}":
         raw["analysis_url"] = f.analysis_url
     values = tuple(None if (v := getattr(f, name)) is UNSET else v for name in FEATURE_FIELDS)
+    if not _plausible_features(values) or (raw and long_text(raw) is not None):
+        raise RecordError("fall back")
     out.append(FeaturesRec(NS_SPOTIFY, id_, values, "spotify", _shape(f, _FEATURE_KEYS), {"raw": raw} if raw else None))

@@ -31,6 +31,7 @@ import libtorrent as lt
 import orjson
 import zstandard
 
+from fonoteca.catalog.ids import NAMESPACE_NAMES, parse_reference
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.mirror import session as sess
 from fonoteca.mirror.torrents import MAX_TORRENT_BYTES, files_of, load_torrent, safe_name
@@ -365,29 +366,19 @@ def mirror(source: str | Source, into: Path, *, budget: int | None = None, bands
 def find_track(manifests: list[Path], ref: str) -> tuple[str, ManifestLine]:
     """(release, manifest line) of a track: an id, NS:ID, NS:track:ID (as commands print it), a URL or
     isrc:CODE; the newest release wins."""
-    isrc = ref[5:].upper() if ref.lower().startswith("isrc:") else None
-    wanted = _track_keys(ref)
+    wanted = parse_reference(ref)
+    isrc = wanted.value if wanted.kind == "isrc" else None
+    ns = NAMESPACE_NAMES.get(wanted.ns) if wanted.ns is not None else None
     for m in sorted(manifests, reverse=True):
         for line in read_manifest(m):
             if isrc is not None:
                 if (line.isrc or "").upper() == isrc:
                     return m.parent.name, line
-            elif line.id in wanted or f"{line.ns}:{line.id}" in wanted:
+            elif wanted.kind in ("track", "any") and line.id in (wanted.value, ref) and ns in (None, line.ns):
                 return m.parent.name, line
     where = ", ".join(str(m.parent.parent.parent) for m in manifests[:1]) or "no manifest at all"
     raise FonotecaError(f"no released file for {ref!r} in the manifests ({where}): give the release with --from "
                         "(a torrents.json, a release folder, an archive or a mirror)")
-
-
-def _track_keys(ref: str) -> set[str]:
-    """The forms a track reference can match in a manifest: the bare id and NS:ID."""
-    text = ref.strip()
-    if "open.spotify.com/" in text:
-        text = "spotify:track:" + text.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
-    parts = text.split(":")
-    if len(parts) == 3 and parts[1] == "track":
-        return {parts[2], f"{parts[0]}:{parts[2]}"}
-    return {text}
 
 
 def _manifests(*roots: Path | None) -> list[Path]:
