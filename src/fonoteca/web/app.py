@@ -22,6 +22,7 @@ from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.web import render
 from fonoteca.web.cache import ResponseCache
 from fonoteca.web.charts import Charts
+from fonoteca.web.config import check_base_url, check_hosts, is_loopback_host, normalize_host, web_config
 from fonoteca.web.releases import Releases
 from fonoteca.web.security import SECURITY_HEADERS, RateLimiter, SecurityMiddleware
 from fonoteca.web.store import Store
@@ -39,17 +40,22 @@ class Settings:
     rate_burst: int = 200               # requests a client may send at once
     threads: int = 4                    # worker threads for database reads (each has its own connections)
     cache_entries: int = 2048           # responses kept by the in-process response cache (0: none)
+    base_url: str | None = None         # absolute URLs start with this (default: fonoteca.toml [web] base_url)
+    allowed_hosts: tuple[str, ...] | None = None  # Host names served; others get 400 (default: [web] allowed_hosts)
 
     def as_dict(self) -> dict[str, Any]:
         return {"archive": str(self.archive), "stats_dir": None if self.stats_dir is None else str(self.stats_dir),
                 "rate_limit": self.rate_limit, "rate_burst": self.rate_burst, "threads": self.threads,
-                "cache_entries": self.cache_entries}
+                "cache_entries": self.cache_entries, "base_url": self.base_url,
+                "allowed_hosts": None if self.allowed_hosts is None else list(self.allowed_hosts)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Settings":
+        hosts = data.get("allowed_hosts")
         return cls(archive=Path(data["archive"]), stats_dir=Path(data["stats_dir"]) if data.get("stats_dir") else None,
                    rate_limit=float(data.get("rate_limit", 20.0)), rate_burst=int(data.get("rate_burst", 200)),
-                   threads=int(data.get("threads", 4)), cache_entries=int(data.get("cache_entries", 2048)))
+                   threads=int(data.get("threads", 4)), cache_entries=int(data.get("cache_entries", 2048)),
+                   base_url=data.get("base_url"), allowed_hosts=None if hosts is None else tuple(hosts))
 
 
 @dataclass
@@ -60,8 +66,15 @@ class Site:
     releases: Releases = field(init=False)
     charts: Charts = field(init=False)
     static_version: str = field(init=False)
+    base_url: str | None = field(init=False)
+    allowed_hosts: tuple[str, ...] | None = field(init=False)
 
     def __post_init__(self) -> None:
+        configured = web_config(self.archive.config)
+        self.base_url = (check_base_url(self.settings.base_url, "base_url") if self.settings.base_url
+                         else configured.base_url)
+        self.allowed_hosts = (check_hosts(self.settings.allowed_hosts, "allowed_hosts")
+                              if self.settings.allowed_hosts is not None else configured.allowed_hosts)
         self.store = Store(self.archive)
         self.releases = Releases(self.archive.root)
         self.charts = Charts(self.settings.stats_dir or self.archive.root / "stats")
@@ -69,6 +82,21 @@ class Site:
 
     def info(self) -> dict[str, Any]:
         return {"name": self.archive.name, "version": __version__}
+
+    def absolute_base(self, request: Request) -> tuple[str | None, bool]:
+        """(what absolute URLs of this site start with, whether the answer depends on the request's Host).
+
+        [web] base_url when set; else the Host the client named, only when it is trusted (one of allowed_hosts,
+        or a loopback name when allowed_hosts is not set); else None: the site does not know its own address.
+        Without base_url the answer depends on Host either way (trusted or not), so it must vary with it."""
+        if self.base_url:
+            return self.base_url, False
+        host = request.headers.get("host", "")
+        if not host or any(ch in host for ch in "/\\@?#") or any(ch.isspace() for ch in host):
+            return None, True
+        trusted = (normalize_host(host) in self.allowed_hosts if self.allowed_hosts is not None
+                   else is_loopback_host(host))
+        return (f"{request.scope.get('scheme', 'http')}://{host}" if trusted else None), True
 
     def summary(self) -> dict[str, Any]:
         """Counts, most popular tracks and genres: seconds of work on a big catalog, so computed at startup and
@@ -135,7 +163,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.middleware = registry
     app.add_middleware(ResponseCache, entries=settings.cache_entries, generation=site.store.generation,
                        registry=registry)  # inner: after the security checks and rate limits
-    app.add_middleware(SecurityMiddleware, limiter=limiter)
+    app.add_middleware(SecurityMiddleware, limiter=limiter, allowed_hosts=site.allowed_hosts)
     return app
 
 
@@ -162,12 +190,13 @@ MESSAGES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 429
 
 def error_response(request: Request, status: int, message: str, details: list[Any] | None = None,
                    headers: dict[str, str] | None = None) -> Response:
-    if request.url.path.startswith("/api/") or request.url.path == "/api":
+    path = render.request_path(request)
+    if path.startswith("/api/") or path == "/api":
         body: dict[str, Any] = {"status": status, "message": message}
         if details:
             body["details"] = details
         return render.json(request, {"error": body}, status=status, cache=render.CACHE_NONE, headers=headers)
-    if request.url.path.startswith(TEXT_PREFIXES) or request.url.path.endswith(".txt"):
+    if path.startswith(TEXT_PREFIXES) or path.endswith(".txt"):
         return Response((message + "\n").encode(), status_code=status, media_type="text/plain; charset=utf-8",
                         headers={"cache-control": render.CACHE_NONE, **(headers or {})})
     data = {"status": status, "heading": MESSAGES.get(status, "Error"), "message": message, "details": details or []}
@@ -199,7 +228,7 @@ async def _fonoteca_error(request: Request, exc: FonotecaError) -> Response:
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
-    log.exception("error serving %s", request.url.path, exc_info=exc)
+    log.exception("error serving %s", render.request_path(request), exc_info=exc)
     # this handler runs outside the middleware stack: add the security headers here
     headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
     return error_response(request, 500, "something went wrong on the server; it has been logged", headers=headers)

@@ -135,6 +135,16 @@ def static_version() -> str:
     return digest.hexdigest()
 
 
+def request_path(request: Request) -> str:
+    """The request's path as routed. Never `request.url.path`: Starlette builds request.url from the Host
+    header, so a Host such as "x/y?" would change the path and query it reports (and pages are cached)."""
+    return request.scope["path"]
+
+
+def request_query(request: Request) -> str:
+    return request.scope.get("query_string", b"").decode("latin-1")
+
+
 def _etag(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
 
@@ -166,7 +176,7 @@ def html(request: Request, template: str, data: dict[str, Any], *, cache: str = 
          api: str | None = None, title: str | None = None) -> Response:
     """Render `template` with the page's data (`page`), the URL of its JSON twin (`api`) and site globals."""
     site = request.app.state.site
-    context = {"page": data, "api": api, "title": title, "site": site.info(), "request_path": request.url.path,
+    context = {"page": data, "api": api, "title": title, "site": site.info(), "request_path": request_path(request),
                "static": site.static_version}
     body = environment().get_template(template).render(context).encode("utf-8")
     headers = {"link": f'<{api}>; rel="alternate"; type="application/json"'} if api else None

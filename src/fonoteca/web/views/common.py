@@ -65,7 +65,7 @@ def site(request: Request) -> Any:
 
 
 def is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return render.request_path(request).startswith("/api/")
 
 
 def twin(router: APIRouter, path: str, *, template: str, model: Any, summary: str, cache: str = render.CACHE_ENTITY,
@@ -82,8 +82,8 @@ def twin(router: APIRouter, path: str, *, template: str, model: Any, summary: st
         def page(*args: Any, **kwargs: Any) -> Any:
             request: Request = kwargs["request"]
             data = fn(*args, **kwargs)
-            query = request.url.query
-            api_url = "/api" + quote(request.url.path, safe="/") if api_path is None else api
+            query = render.request_query(request)
+            api_url = "/api" + quote(render.request_path(request), safe="/") if api_path is None else api
             return render.html(request, template, data, cache=data.pop("_cache", cache),
                                api=api_url + ("?" + query if query else ""),
                                title=title(data) if title else None)
