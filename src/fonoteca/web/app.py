@@ -22,6 +22,7 @@ from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.web import render
 from fonoteca.web.cache import ResponseCache
 from fonoteca.web.charts import Charts
+from fonoteca.web.playable import Playable
 from fonoteca.web.config import check_base_url, check_hosts, is_loopback_host, normalize_host, web_config
 from fonoteca.web.releases import Releases
 from fonoteca.web.security import SECURITY_HEADERS, RateLimiter, SecurityMiddleware
@@ -76,6 +77,7 @@ class Site:
         self.allowed_hosts = (check_hosts(self.settings.allowed_hosts, "allowed_hosts")
                               if self.settings.allowed_hosts is not None else configured.allowed_hosts)
         self.store = Store(self.archive)
+        self.playable = Playable()
         self.releases = Releases(self.archive.root)
         self.charts = Charts(self.settings.stats_dir or self.archive.root / "stats")
         self.static_version = render.static_version()
@@ -207,19 +209,71 @@ def error_response(request: Request, status: int, message: str, details: list[An
     return response
 
 
+def _form_page(request: Request, status: int, message: str) -> Response | None:
+    """A form page's own answer to bad parameters: the form as typed, with the message (HTML pages only)."""
+    route = request.scope.get("route")
+    found = getattr(getattr(route, "endpoint", None), "form_page", None)
+    if found is None or status != 400 or render.request_path(request).startswith("/api/"):
+        return None
+    template, form, title = found
+    data = form(request, message)
+    return render.html(request, template, data, status=400, cache=render.CACHE_NONE,
+                       title=title(data) if title else None)
+
+
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     message = exc.detail if isinstance(exc.detail, str) else MESSAGES.get(exc.status_code, "Error")
     if exc.status_code == 404 and message == "Not Found":
         message = "there is no page at this address"
+    form = _form_page(request, exc.status_code, message)
+    if form is not None:
+        return form
     return error_response(request, exc.status_code, message, headers=getattr(exc, "headers", None))
+
+
+def _problem(error: dict[str, Any], description: str | None) -> str:
+    """A validation error in words: what was expected, and what came."""
+    kind, ctx, value = error.get("type", ""), error.get("ctx") or {}, error.get("input")
+    got = f", not {str(value)[:60]!r}" if isinstance(value, (str, int, float)) else ""
+    if kind == "int_parsing":
+        return f"expected a whole number{got}"
+    if kind == "bool_parsing":
+        return f"expected true or false{got}"
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"must be at least {ctx.get('ge', ctx.get('gt'))}{got}"
+    if kind in ("less_than_equal", "less_than"):
+        return f"must be at most {ctx.get('le', ctx.get('lt'))}{got}"
+    if kind == "string_too_long":
+        return f"at most {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        return f"at least {ctx.get('min_length')} character{'s' if ctx.get('min_length') != 1 else ''}"
+    if kind == "literal_error":
+        return f"expected {ctx.get('expected')}{got}"
+    if kind == "string_pattern_mismatch" and description:
+        return f"expected {description[0].lower() + description[1:].rstrip('.')}{got}"
+    return str(error.get("msg", "invalid"))[:300]
+
+
+def _descriptions(request: Request) -> dict[str, str]:
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    out = {}
+    for param in getattr(dependant, "query_params", []) or []:
+        description = getattr(getattr(param, "field_info", None), "description", None)
+        if description:
+            out[param.alias or param.name] = description
+    return out
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
     details = []
+    descriptions = _descriptions(request)
     for error in exc.errors()[:20]:
         where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "path"))
-        details.append({"parameter": where, "problem": str(error.get("msg", ""))[:300]})
+        details.append({"parameter": where, "problem": _problem(error, descriptions.get(where))})
     message = "; ".join(f"{d['parameter']}: {d['problem']}" for d in details) or "invalid parameters"
+    form = _form_page(request, 400, message)
+    if form is not None:
+        return form
     return error_response(request, 400, message, details)
 
 

@@ -83,6 +83,13 @@ def fmt_num(value: Any) -> str:
     return str(value)
 
 
+def fmt_count(value: Any) -> str:
+    """An estimated count (listens): whole, with thousands separators."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return ""
+    return f"{round(value):,}"
+
+
 def fmt_pct(value: Any, digits: int = 1) -> str:
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         return ""
@@ -120,7 +127,8 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.filters.update(duration=fmt_duration, size=fmt_size, num=fmt_num, pct=fmt_pct, safe_url=safe_url,
+    env.filters.update(duration=fmt_duration, size=fmt_size, num=fmt_num, pct=fmt_pct, count=fmt_count,
+                       safe_url=safe_url,
                        text=clean_text)
     env.globals.update(query_url=query_url)
     return env

@@ -77,6 +77,7 @@ def generate(request: Request, budget: Budget = "1",
     size = _budget(budget)
     result = rel.generate(site(request).releases.torrents(), size, include_metadata=include_metadata)
     result["budget_text"] = render.fmt_size(size)
+    result["budget_input"] = budget.strip()  # the form shows what was typed, so a resubmit asks the same
     result["include_metadata"] = include_metadata
     result["query"] = render.query_url("", {"budget": budget, "include_metadata": "true" if include_metadata else "false"})
     return result
