@@ -81,7 +81,8 @@ def hostile_objects() -> list[dict[str, Any]]:
 
 def torrents_listing() -> list[dict[str, Any]]:
     """A hand-written torrents.json: a metadata torrent and five data torrents in three bands, with every
-    seeding health, one obsolete and one embargoed, and one hostile entry."""
+    seeding health, one obsolete and one embargoed, and one hostile entry. listens_covered is an estimated
+    count of listens, as `fonoteca pack` writes it."""
     def entry(name: str, band: str, size: int, seeders: int | None, **extra: Any) -> dict[str, Any]:
         btih = hashlib.sha1(name.encode()).hexdigest()
         return {
@@ -90,7 +91,7 @@ def torrents_listing() -> list[dict[str, Any]]:
             "torrent_size": 20_000, "num_files": 100, "data_size": size,
             "added_to_torrents_list_at": "2026-01-15T10:00:00Z", "is_metadata": False, "obsolete": False,
             "embargo": False, "seeders": seeders, "leechers": 2, "completed": 40,
-            "stats_scraped_at": "2026-11-20T00:00:00Z", "band": band, "tracks": 100, "listens_covered": size / 1e13,
+            "stats_scraped_at": "2026-11-20T00:00:00Z", "band": band, "tracks": 100, "listens_covered": size / 1e6,
             **extra,
         }
 

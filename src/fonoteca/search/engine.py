@@ -48,7 +48,8 @@ Groups = list[list[tuple[str, ...]]]
 
 @dataclass
 class SearchResponse:
-    """What a search returns: `mode` is "lookup" (an id, ISRC or UPC matched) or "text"."""
+    """What a search returns: `mode` is "lookup" (an id, ISRC or UPC matched), "text", or "filter" (no words:
+    the tracks of a genre or year filter, most popular first)."""
 
     query: str
     mode: str
@@ -220,7 +221,8 @@ class Searcher:
                explicit: bool | None = None) -> SearchResponse:
         """Tracks matching `query`, best first; an id, ISRC or UPC is looked up instead.
 
-        Raises UsageError for an empty query, one without any letter or digit, or bad filter values.
+        Raises UsageError for an empty query without a genre or year filter, one without any letter or digit,
+        or bad filter values.
         """
         if not 1 <= limit <= MAX_LIMIT:
             raise UsageError(f"--limit must be between 1 and {MAX_LIMIT}")
@@ -228,7 +230,11 @@ class Searcher:
             raise UsageError("--min-popularity must be between 0 and 100")
         text = query.strip()
         if not text:
-            raise UsageError("empty query: type a few words of a title or artist, or an id, ISRC or UPC")
+            # no words but a genre or year filter: that filter's tracks, most popular first
+            filters = Filters(min_popularity, parse_years(year), self._genre_ids(genre) if genre else None, explicit)
+            if filters.genres is None and filters.years is None:
+                raise UsageError("empty query: type a few words of a title or artist, or an id, ISRC or UPC")
+            return self._filtered(filters, limit)
         looked_up = self._lookup(text)
         if looked_up is not None:
             return looked_up
@@ -292,6 +298,16 @@ class Searcher:
         scored = [(key, score(groups, query_tokens, *texts, key)) for key, texts in found.items()]
         scored.sort(key=lambda ks: (-ks[1], ks[0]))
         return scored[:limit], complete
+
+    def _filtered(self, filters: Filters, limit: int) -> SearchResponse:
+        """The `limit` most popular tracks that pass the filters: the filter terms alone, in key order."""
+        conn, _ = self.index()
+        found = self._candidates(conn, filters.expression(), "", filters.explicit is False,
+                                 popularity_bound(filters.min_popularity or 0), limit)
+        response = SearchResponse("", "filter", self._tracks(list(found), [None] * len(found)))
+        if not response.results:
+            response.message = "no tracks match"
+        return response
 
     @staticmethod
     def _candidates(conn: sqlite3.Connection, text: str, extra: str, clean: bool, bound: int,

@@ -22,6 +22,8 @@ from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.web import render
 from fonoteca.web.cache import ResponseCache
 from fonoteca.web.charts import Charts
+from fonoteca.web.playable import Playable
+from fonoteca.web.config import check_base_url, check_hosts, is_loopback_host, normalize_host, web_config
 from fonoteca.web.releases import Releases
 from fonoteca.web.security import SECURITY_HEADERS, RateLimiter, SecurityMiddleware
 from fonoteca.web.store import Store
@@ -39,17 +41,22 @@ class Settings:
     rate_burst: int = 200               # requests a client may send at once
     threads: int = 4                    # worker threads for database reads (each has its own connections)
     cache_entries: int = 2048           # responses kept by the in-process response cache (0: none)
+    base_url: str | None = None         # absolute URLs start with this (default: fonoteca.toml [web] base_url)
+    allowed_hosts: tuple[str, ...] | None = None  # Host names served; others get 400 (default: [web] allowed_hosts)
 
     def as_dict(self) -> dict[str, Any]:
         return {"archive": str(self.archive), "stats_dir": None if self.stats_dir is None else str(self.stats_dir),
                 "rate_limit": self.rate_limit, "rate_burst": self.rate_burst, "threads": self.threads,
-                "cache_entries": self.cache_entries}
+                "cache_entries": self.cache_entries, "base_url": self.base_url,
+                "allowed_hosts": None if self.allowed_hosts is None else list(self.allowed_hosts)}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "Settings":
+        hosts = data.get("allowed_hosts")
         return cls(archive=Path(data["archive"]), stats_dir=Path(data["stats_dir"]) if data.get("stats_dir") else None,
                    rate_limit=float(data.get("rate_limit", 20.0)), rate_burst=int(data.get("rate_burst", 200)),
-                   threads=int(data.get("threads", 4)), cache_entries=int(data.get("cache_entries", 2048)))
+                   threads=int(data.get("threads", 4)), cache_entries=int(data.get("cache_entries", 2048)),
+                   base_url=data.get("base_url"), allowed_hosts=None if hosts is None else tuple(hosts))
 
 
 @dataclass
@@ -60,15 +67,38 @@ class Site:
     releases: Releases = field(init=False)
     charts: Charts = field(init=False)
     static_version: str = field(init=False)
+    base_url: str | None = field(init=False)
+    allowed_hosts: tuple[str, ...] | None = field(init=False)
 
     def __post_init__(self) -> None:
+        configured = web_config(self.archive.config)
+        self.base_url = (check_base_url(self.settings.base_url, "base_url") if self.settings.base_url
+                         else configured.base_url)
+        self.allowed_hosts = (check_hosts(self.settings.allowed_hosts, "allowed_hosts")
+                              if self.settings.allowed_hosts is not None else configured.allowed_hosts)
         self.store = Store(self.archive)
+        self.playable = Playable()
         self.releases = Releases(self.archive.root)
         self.charts = Charts(self.settings.stats_dir or self.archive.root / "stats")
         self.static_version = render.static_version()
 
     def info(self) -> dict[str, Any]:
         return {"name": self.archive.name, "version": __version__}
+
+    def absolute_base(self, request: Request) -> tuple[str | None, bool]:
+        """(what absolute URLs of this site start with, whether the answer depends on the request's Host).
+
+        [web] base_url when set; else the Host the client named, only when it is trusted (one of allowed_hosts,
+        or a loopback name when allowed_hosts is not set); else None: the site does not know its own address.
+        Without base_url the answer depends on Host either way (trusted or not), so it must vary with it."""
+        if self.base_url:
+            return self.base_url, False
+        host = request.headers.get("host", "")
+        if not host or any(ch in host for ch in "/\\@?#") or any(ch.isspace() for ch in host):
+            return None, True
+        trusted = (normalize_host(host) in self.allowed_hosts if self.allowed_hosts is not None
+                   else is_loopback_host(host))
+        return (f"{request.scope.get('scheme', 'http')}://{host}" if trusted else None), True
 
     def summary(self) -> dict[str, Any]:
         """Counts, most popular tracks and genres: seconds of work on a big catalog, so computed at startup and
@@ -135,7 +165,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.middleware = registry
     app.add_middleware(ResponseCache, entries=settings.cache_entries, generation=site.store.generation,
                        registry=registry)  # inner: after the security checks and rate limits
-    app.add_middleware(SecurityMiddleware, limiter=limiter)
+    app.add_middleware(SecurityMiddleware, limiter=limiter, allowed_hosts=site.allowed_hosts)
     return app
 
 
@@ -162,12 +192,13 @@ MESSAGES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 429
 
 def error_response(request: Request, status: int, message: str, details: list[Any] | None = None,
                    headers: dict[str, str] | None = None) -> Response:
-    if request.url.path.startswith("/api/") or request.url.path == "/api":
+    path = render.request_path(request)
+    if path.startswith("/api/") or path == "/api":
         body: dict[str, Any] = {"status": status, "message": message}
         if details:
             body["details"] = details
         return render.json(request, {"error": body}, status=status, cache=render.CACHE_NONE, headers=headers)
-    if request.url.path.startswith(TEXT_PREFIXES) or request.url.path.endswith(".txt"):
+    if path.startswith(TEXT_PREFIXES) or path.endswith(".txt"):
         return Response((message + "\n").encode(), status_code=status, media_type="text/plain; charset=utf-8",
                         headers={"cache-control": render.CACHE_NONE, **(headers or {})})
     data = {"status": status, "heading": MESSAGES.get(status, "Error"), "message": message, "details": details or []}
@@ -178,19 +209,71 @@ def error_response(request: Request, status: int, message: str, details: list[An
     return response
 
 
+def _form_page(request: Request, status: int, message: str) -> Response | None:
+    """A form page's own answer to bad parameters: the form as typed, with the message (HTML pages only)."""
+    route = request.scope.get("route")
+    found = getattr(getattr(route, "endpoint", None), "form_page", None)
+    if found is None or status != 400 or render.request_path(request).startswith("/api/"):
+        return None
+    template, form, title = found
+    data = form(request, message)
+    return render.html(request, template, data, status=400, cache=render.CACHE_NONE,
+                       title=title(data) if title else None)
+
+
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
     message = exc.detail if isinstance(exc.detail, str) else MESSAGES.get(exc.status_code, "Error")
     if exc.status_code == 404 and message == "Not Found":
         message = "there is no page at this address"
+    form = _form_page(request, exc.status_code, message)
+    if form is not None:
+        return form
     return error_response(request, exc.status_code, message, headers=getattr(exc, "headers", None))
+
+
+def _problem(error: dict[str, Any], description: str | None) -> str:
+    """A validation error in words: what was expected, and what came."""
+    kind, ctx, value = error.get("type", ""), error.get("ctx") or {}, error.get("input")
+    got = f", not {str(value)[:60]!r}" if isinstance(value, (str, int, float)) else ""
+    if kind == "int_parsing":
+        return f"expected a whole number{got}"
+    if kind == "bool_parsing":
+        return f"expected true or false{got}"
+    if kind in ("greater_than_equal", "greater_than"):
+        return f"must be at least {ctx.get('ge', ctx.get('gt'))}{got}"
+    if kind in ("less_than_equal", "less_than"):
+        return f"must be at most {ctx.get('le', ctx.get('lt'))}{got}"
+    if kind == "string_too_long":
+        return f"at most {ctx.get('max_length')} characters"
+    if kind == "string_too_short":
+        return f"at least {ctx.get('min_length')} character{'s' if ctx.get('min_length') != 1 else ''}"
+    if kind == "literal_error":
+        return f"expected {ctx.get('expected')}{got}"
+    if kind == "string_pattern_mismatch" and description:
+        return f"expected {description[0].lower() + description[1:].rstrip('.')}{got}"
+    return str(error.get("msg", "invalid"))[:300]
+
+
+def _descriptions(request: Request) -> dict[str, str]:
+    dependant = getattr(request.scope.get("route"), "dependant", None)
+    out = {}
+    for param in getattr(dependant, "query_params", []) or []:
+        description = getattr(getattr(param, "field_info", None), "description", None)
+        if description:
+            out[param.alias or param.name] = description
+    return out
 
 
 async def _validation_error(request: Request, exc: RequestValidationError) -> Response:
     details = []
+    descriptions = _descriptions(request)
     for error in exc.errors()[:20]:
         where = ".".join(str(p) for p in error.get("loc", ()) if p not in ("query", "path"))
-        details.append({"parameter": where, "problem": str(error.get("msg", ""))[:300]})
+        details.append({"parameter": where, "problem": _problem(error, descriptions.get(where))})
     message = "; ".join(f"{d['parameter']}: {d['problem']}" for d in details) or "invalid parameters"
+    form = _form_page(request, 400, message)
+    if form is not None:
+        return form
     return error_response(request, 400, message, details)
 
 
@@ -199,7 +282,7 @@ async def _fonoteca_error(request: Request, exc: FonotecaError) -> Response:
 
 
 async def _server_error(request: Request, exc: Exception) -> Response:
-    log.exception("error serving %s", request.url.path, exc_info=exc)
+    log.exception("error serving %s", render.request_path(request), exc_info=exc)
     # this handler runs outside the middleware stack: add the security headers here
     headers = {name.decode(): value.decode() for name, value in SECURITY_HEADERS}
     return error_response(request, 500, "something went wrong on the server; it has been logged", headers=headers)

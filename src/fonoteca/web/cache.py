@@ -3,7 +3,9 @@ would keep one).
 
 It keeps what the site itself declares cacheable, for as long as it declares: GET answers with status 200 and
 `Cache-Control: public, max-age=N` are kept N seconds (at most), keyed by path and query string, and thrown
-away as soon as the catalog or the search index changes. Shuffle (no-store), errors, audio and files are never
+away as soon as the catalog or the search index changes. An answer that depends on a request header says so
+with `Vary` (as HTTP caches expect), and the values of those headers become part of its key: nothing a client
+sends outside the key can reach another client's answer (`Vary: *` is never kept). Shuffle (no-store), errors, audio and files are never
 kept. A hit costs a dictionary lookup instead of routing, validation, queries and rendering. Popular searches
 and pages repeat a lot in real traffic; the benchmark reports figures with and without it.
 """
@@ -31,8 +33,9 @@ class ResponseCache:
         self.app = app
         self.entries = entries
         self.generation = generation
-        self._items: OrderedDict[tuple[str, bytes], tuple[float, Any, int, list[tuple[bytes, bytes]], bytes]] = OrderedDict()
+        self._items: OrderedDict[tuple, tuple[float, Any, int, list[tuple[bytes, bytes]], bytes]] = OrderedDict()
         self._lock = threading.Lock()
+        self._vary: dict[tuple[str, bytes], tuple[bytes, ...]] = {}  # request headers an answer depends on
         self.hits = 0
         self.misses = 0
 
@@ -44,7 +47,9 @@ class ResponseCache:
                 or scope["path"].startswith(SKIP_PREFIXES)):
             await self.app(scope, receive, send)
             return
-        key = (scope["path"], scope.get("query_string", b""))
+        base = (scope["path"], scope.get("query_string", b""))
+        vary = self._vary.get(base)
+        key: tuple = base if vary is None else base + (_header_values(scope, vary),)
         generation = self.generation()
         now = time.monotonic()
         with self._lock:
@@ -73,9 +78,10 @@ class ResponseCache:
             await send(message)
 
         await self.app(scope, receive, capture)
-        self._store(key, generation, captured, now)
+        self._store(scope, base, generation, captured, now)
 
-    def _store(self, key: tuple[str, bytes], generation: Any, captured: dict[str, Any], now: float) -> None:
+    def _store(self, scope: Scope, base: tuple[str, bytes], generation: Any, captured: dict[str, Any],
+               now: float) -> None:
         if captured.get("status") != 200 or not captured.get("done"):
             return
         headers = captured["headers"]
@@ -83,11 +89,21 @@ class ResponseCache:
         match = MAX_AGE.search(control)
         if not control.startswith(b"public") or match is None or int(match.group(1)) <= 0:
             return
+        vary = _vary_names(headers)
+        if vary == (b"*",):
+            return
         body = b"".join(captured["body"])
         if len(body) > MAX_BODY:
             return
+        key: tuple = base if not vary else base + (_header_values(scope, vary),)
         expires = now + int(match.group(1))
         with self._lock:
+            if vary:
+                self._vary[base] = vary
+                if len(self._vary) > 4 * max(1, self.entries):
+                    self._vary.clear()  # bounded: forgotten names are learnt again from the next answer
+            else:
+                self._vary.pop(base, None)
             self._items[key] = (expires, generation, 200, headers, body)
             self._items.move_to_end(key)
             while len(self._items) > self.entries:
@@ -105,3 +121,16 @@ class ResponseCache:
             return
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
+
+
+def _vary_names(headers: list[tuple[bytes, bytes]]) -> tuple[bytes, ...]:
+    names: set[bytes] = set()
+    for k, v in headers:
+        if k.lower() == b"vary":
+            names.update(n.strip().lower() for n in v.split(b",") if n.strip())
+    return (b"*",) if b"*" in names else tuple(sorted(names))
+
+
+def _header_values(scope: Scope, names: tuple[bytes, ...]) -> tuple[bytes | None, ...]:
+    headers = scope.get("headers", [])
+    return tuple(next((v for k, v in headers if k == name), None) for name in names)

@@ -28,8 +28,13 @@ class GenreEntry(Model):
     imported: int
     x: float
     y: float
-    left: float
-    top: float
+    px: float
+    py: float
+    r: float
+    labelled: bool
+    left: Optional[float]
+    top: Optional[float]
+    label_width: float
     color: str
     dimensions: dict[str, Optional[float]]
     features: dict[str, float]
@@ -37,7 +42,10 @@ class GenreEntry(Model):
 
 class GenresPage(Model):
     available: bool
+    reason: Optional[str]
+    message: Optional[str]
     count: int
+    labelled: int
     width: int
     height: int
     axes: dict[str, Any]
@@ -73,7 +81,10 @@ def _map(request: Request) -> dict[str, Any]:
       tags=["genres"])
 def genres(request: Request) -> dict:
     """Every genre with features, placed on two axes (x: dense/atmospheric to spiky/bouncy; y: organic/acoustic
-    to mechanical/electric), with label positions that do not overlap and a colour from further dimensions."""
+    to mechanical/electric) as a dot (px, py, r) with a colour from further dimensions; the largest genres that
+    fit have a label box (left, top, label_width) that overlaps no other label or dot, the rest none (labelled:
+    false). When there is nothing to draw, reason and message say why (no_genres, no_features,
+    no_genre_tracks)."""
     data = dict(_map(request))
     data.pop("overlaps", None)
     data["available"] = bool(data["genres"])

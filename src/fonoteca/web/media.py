@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -39,6 +40,37 @@ class AudioFile:
     size: int
     origin: str  # "archive" (files/) or "release" (a mirror's payload)
     info: dict[str, Any]
+
+
+def duration_ms(audio: AudioFile) -> int | None:
+    """The length of a playable file: what ingest measured (the files row), else read from the file's header."""
+    known = audio.info.get("duration_ms")
+    if isinstance(known, (int, float)) and not isinstance(known, bool) and known > 0:
+        return int(known)
+    try:
+        st = audio.path.stat()
+    except OSError:
+        return None
+    return _probed_ms(str(audio.path), st.st_mtime_ns, st.st_size)
+
+
+@lru_cache(maxsize=4096)
+def _probed_ms(path: str, _mtime_ns: int, _size: int) -> int | None:
+    import mutagen
+
+    try:
+        found = mutagen.File(path)
+    except Exception:  # noqa: BLE001 (an unreadable header: no length, the page still shows the catalog's)
+        return None
+    length = getattr(getattr(found, "info", None), "length", None)
+    return int(round(length * 1000)) if isinstance(length, (int, float)) and length > 0 else None
+
+
+def lengths_disagree(catalog_ms: int | None, file_ms: int | None) -> bool:
+    """As ingest judges it: more than 3 s or 2 % apart."""
+    if not catalog_ms or not file_ms:
+        return False
+    return abs(catalog_ms - file_ms) > max(3000, 0.02 * catalog_ms)
 
 
 def media_type(path: str | Path) -> str | None:

@@ -4,7 +4,9 @@ and manifest.jsonl.zst (which torrent and path hold each track), read-only and r
 torrents.json is a JSON list of torrents (or an object with a "torrents" list) with the field names volunteers
 know: url, group_name, display_name, btih, magnet_link, torrent_size, num_files, data_size,
 added_to_torrents_list_at, is_metadata, obsolete, embargo, seeders, leechers, completed, stats_scraped_at, and
-Fonoteca's band, tracks, listens_covered. Missing or mistyped fields are shown as unknown, never trusted.
+Fonoteca's band, tracks, listens_covered (estimated listens: a count, shown beside its share of all the
+torrents' listens). Missing or mistyped fields are shown as unknown, never trusted; a seeder count of 0 without
+stats_scraped_at is unknown too (nobody counted).
 """
 
 from __future__ import annotations
@@ -34,10 +36,9 @@ BOOL_FIELDS = ("is_metadata", "obsolete", "embargo")
 HEALTH = (("none", 0), ("low", 3), ("medium", 10))
 
 
-def health(seeders: int | None, scraped_at: str | None = "") -> str:
-    """none / low / medium / good by seeders; unknown when there is no figure (or a 0 that was never scraped:
-    `fonoteca pack` lists 0 seeders with stats_scraped_at null until swarm figures are recorded)."""
-    if seeders is None or (seeders == 0 and scraped_at is None):
+def health(seeders: int | None) -> str:
+    """none / low / medium / good by seeders; unknown when there is no figure."""
+    if seeders is None:
         return "unknown"
     for name, upto in HEALTH:
         if seeders <= upto:
@@ -93,7 +94,13 @@ def normalize(entry: Any, release: str, local_files: set[str]) -> dict[str, Any]
         out["magnet_link"] = None
     name = entry.get("name")
     out["name"] = name[:4096] if isinstance(name, str) and name else _torrent_name(out)
-    out["health"] = health(out["seeders"], out["stats_scraped_at"] if "stats_scraped_at" in entry else "")
+    if not out["stats_scraped_at"]:
+        # a 0 that no scrape reported means "not counted yet" (`fonoteca pack` lists 0 seeders with
+        # stats_scraped_at null until swarm figures are recorded): unknown, never "0 seeders"
+        for key in ("seeders", "leechers", "completed"):
+            if out[key] == 0:
+                out[key] = None
+    out["health"] = health(out["seeders"])
     local = None
     if out["url"]:
         base = out["url"].rstrip("/").rsplit("/", 1)[-1]
@@ -321,6 +328,9 @@ def summary(torrents: list[dict[str, Any]]) -> dict[str, Any]:
             target["health"][t["health"]] += 1
         if t["seeders"] is not None:
             band["seeders_min"] = t["seeders"] if band["seeders_min"] is None else min(band["seeders_min"], t["seeders"])
+    everything = totals["listens_covered"]
+    for target in (*bands.values(), totals):
+        target["listens_share"] = target["listens_covered"] / everything if everything > 0 else None
     return {"bands": list(bands.values()), "totals": totals}
 
 
@@ -365,6 +375,8 @@ def generate(torrents: list[dict[str, Any]], budget: int, *, include_metadata: b
     items = [t for t in torrents if include_metadata or not t["is_metadata"]]
     items = [t for t in items if t["data_size"] is not None]
     picked = [p.record for p in pick(items, budget)][:max_torrents]
+    listens = sum(t["listens_covered"] or 0.0 for t in picked)
+    everything = sum(t["listens_covered"] or 0.0 for t in torrents if not t["obsolete"])
     return {"budget": budget, "bytes": sum(t["data_size"] or 0 for t in picked), "count": len(picked),
-            "listens_covered": sum(t["listens_covered"] or 0.0 for t in picked),
+            "listens_covered": listens, "listens_share": listens / everything if everything > 0 else None,
             "tracks": sum(t["tracks"] or 0 for t in picked), "torrents": picked}

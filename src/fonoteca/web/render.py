@@ -83,6 +83,13 @@ def fmt_num(value: Any) -> str:
     return str(value)
 
 
+def fmt_count(value: Any) -> str:
+    """An estimated count (listens): whole, with thousands separators."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return ""
+    return f"{round(value):,}"
+
+
 def fmt_pct(value: Any, digits: int = 1) -> str:
     if not isinstance(value, (int, float)) or not math.isfinite(value):
         return ""
@@ -120,7 +127,8 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.filters.update(duration=fmt_duration, size=fmt_size, num=fmt_num, pct=fmt_pct, safe_url=safe_url,
+    env.filters.update(duration=fmt_duration, size=fmt_size, num=fmt_num, pct=fmt_pct, count=fmt_count,
+                       safe_url=safe_url,
                        text=clean_text)
     env.globals.update(query_url=query_url)
     return env
@@ -133,6 +141,16 @@ def static_version() -> str:
         digest.update(path.name.encode())
         digest.update(path.read_bytes())
     return digest.hexdigest()
+
+
+def request_path(request: Request) -> str:
+    """The request's path as routed. Never `request.url.path`: Starlette builds request.url from the Host
+    header, so a Host such as "x/y?" would change the path and query it reports (and pages are cached)."""
+    return request.scope["path"]
+
+
+def request_query(request: Request) -> str:
+    return request.scope.get("query_string", b"").decode("latin-1")
 
 
 def _etag(body: bytes) -> str:
@@ -166,7 +184,7 @@ def html(request: Request, template: str, data: dict[str, Any], *, cache: str = 
          api: str | None = None, title: str | None = None) -> Response:
     """Render `template` with the page's data (`page`), the URL of its JSON twin (`api`) and site globals."""
     site = request.app.state.site
-    context = {"page": data, "api": api, "title": title, "site": site.info(), "request_path": request.url.path,
+    context = {"page": data, "api": api, "title": title, "site": site.info(), "request_path": request_path(request),
                "static": site.static_version}
     body = environment().get_template(template).render(context).encode("utf-8")
     headers = {"link": f'<{api}>; rel="alternate"; type="application/json"'} if api else None

@@ -217,8 +217,10 @@ class GeneratePage(Model):
     bytes: int
     count: int
     listens_covered: float
+    listens_share: Optional[float]
     tracks: int
     include_metadata: bool
+    budget_input: str
     torrents: list[Torrent]
 
 

@@ -97,9 +97,11 @@ def _plain(status: int, message: str, json_body: bool, extra: list[tuple[bytes, 
 
 
 class SecurityMiddleware:
-    def __init__(self, app: ASGIApp, limiter: RateLimiter | None) -> None:
+    def __init__(self, app: ASGIApp, limiter: RateLimiter | None, allowed_hosts: tuple[str, ...] | None = None
+                 ) -> None:
         self.app = app
         self.limiter = limiter
+        self.allowed_hosts = None if allowed_hosts is None else frozenset(allowed_hosts)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -128,6 +130,14 @@ class SecurityMiddleware:
             return
         await self.app(scope, receive, send_with_headers)
 
+    def _host_allowed(self, scope: Scope) -> bool:
+        from fonoteca.web.config import normalize_host
+
+        host = next((v for k, v in scope.get("headers", []) if k == b"host"), None)
+        if host is None:
+            return False
+        return normalize_host(host.decode("latin-1")) in self.allowed_hosts  # type: ignore[operator]
+
     def _refuse(self, scope: Scope, path: str) -> tuple[int, str, list[tuple[bytes, bytes]] | None] | None:
         method = scope["method"]
         if method not in ALLOWED_METHODS:
@@ -137,6 +147,8 @@ class SecurityMiddleware:
             return 414, "request URL too long", None
         if sum(len(k) + len(v) for k, v in scope.get("headers", [])) > MAX_HEADERS:
             return 431, "request headers too large", None
+        if self.allowed_hosts is not None and not self._host_allowed(scope):
+            return 400, "unknown host: this site answers only for the names in its [web] allowed_hosts", None
         if self.limiter is not None and not path.startswith(EXEMPT_PREFIXES):
             client = scope.get("client")
             wait = self.limiter.allow(client_key(client[0]) if client else "unknown")

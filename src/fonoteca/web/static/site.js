@@ -28,6 +28,15 @@
     controls.appendChild(button);
     controls.appendChild(bar);
     figure.insertBefore(controls, figure.firstChild);
+    // one player: these controls replace the browser's own (which stay when this script does not run)
+    audio.controls = false;
+    bar.title = "click to jump";
+    bar.addEventListener("click", function (event) {
+      var box = bar.getBoundingClientRect();
+      if (isFinite(audio.duration) && box.width > 0) {
+        audio.currentTime = audio.duration * Math.min(1, Math.max(0, (event.clientX - box.left) / box.width));
+      }
+    });
 
     function report(state) {
       var total = isFinite(audio.duration) ? audio.duration : 0;

@@ -36,6 +36,14 @@ def health(request: Request) -> object:
                        cache=render.CACHE_NONE)
 
 
+@router.get("/openapi.json", include_in_schema=False)
+def openapi_elsewhere() -> object:
+    """The spec lives at /api/openapi.json; tools that look for it at the root are sent there."""
+    from fastapi.responses import RedirectResponse
+
+    return RedirectResponse("/api/openapi.json", status_code=308, headers={"cache-control": "public, max-age=86400"})
+
+
 @router.get("/favicon.ico", include_in_schema=False)
 def favicon() -> object:
     """Browsers ask for it on pages without a link to an icon (plain-text answers)."""

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated, Literal, Optional
 
+import numpy
+
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse
 from starlette.requests import Request
 
 from fonoteca.errors import FonotecaError, UsageError
-from fonoteca.web import queries, render, schemas
+from fonoteca.search.engine import parse_years
+from fonoteca.web import media, queries, render, schemas
 from fonoteca.web.media import locate
 from fonoteca.web.views.common import (
     ERRORS, TEXT_ERRORS, BadRequest, NotFound, Popularity, Unavailable, get_and_head, is_api, optional, site, twin,
@@ -28,17 +31,25 @@ def _track_item(item: dict) -> dict:
 
 @twin(router, "/", api_path="/api/home", template="home.html", model=schemas.HomePage, cache=render.CACHE_LIVE,
       summary="Collection summary: counts, most popular tracks, plan, releases")
-def home(request: Request) -> dict:
+def home(request: Request, playable: Annotated[bool, Query(
+        description="Only tracks this copy can play (with their own file here).")] = False) -> dict:
     s = site(request)
     summary = s.summary()
     plan = s.store.cached("plan", lambda: queries.plan_summary(s.store.conn))
     from fonoteca.web.releases import summary as release_summary
 
     releases = release_summary(s.releases.torrents())
+    counts = {k: v for k, v in summary.items() if k not in ("top_tracks", "genres_top")}
+    top = summary["top_tracks"]
+    if playable:
+        found = s.playable.get(s)
+        counts["playable"] = len(found)
+        top = queries.track_items(s.store.conn, [rowid for rowid, _ in found[:queries.TOP_TRACKS]])
     return {
         "name": s.archive.name,
-        "counts": {k: v for k, v in summary.items() if k not in ("top_tracks", "genres_top")},
-        "top_tracks": [_track_item(t) for t in summary["top_tracks"]],
+        "counts": counts,
+        "top_tracks": [_track_item(t) for t in top],
+        "playable": playable,
         "plan": plan,
         "releases": {"releases": len(s.releases.all()), **releases["totals"]},
         "search_index": s.store.has_index(),
@@ -46,12 +57,56 @@ def home(request: Request) -> dict:
     }
 
 
+EXPLICIT_CHOICES = ("any", "explicit", "clean")
+
+
+def _search_data(request: Request, query: str, filters: dict, page: int, size: int) -> dict:
+    data = {"query": query, "mode": None, "message": None, "error": False, "filters": filters, "page": page,
+            "size": size, "count": 0, "complete": True, "results": [], "next": None, "previous": None}
+    if not is_api(request):
+        data["genre_options"] = [g["name"] for g in site(request).summary()["genres_top"]]
+    return data
+
+
+def search_form(request: Request, message: str) -> dict:
+    """The search page for parameters that did not pass: the form with what was typed, and what is wrong."""
+    raw = request.query_params
+
+    def typed(name: str, limit: int) -> str | None:
+        value = raw.get(name, "")
+        return value[:limit] if value.strip() else None
+
+    explicit = raw.get("explicit")
+    size = raw.get("size", "")
+    filters = {"min_popularity": typed("min_popularity", 10), "year": typed("year", 20),
+               "genre": typed("genre", 100), "explicit": explicit if explicit in ("explicit", "clean") else None}
+    data = _search_data(request, raw.get("q", "")[:200].strip(), filters, 1,
+                        int(size) if size in ("20", "50", "100") else 20)
+    data.update(message=message, error=True)
+    return data
+
+
+def _years(year: str | None) -> str | None:
+    if year is None:
+        return None
+    text = year.replace(" ", "")
+    try:
+        parse_years(text)
+    except UsageError:
+        raise BadRequest(f"year: expected a year (1995) or a range of at most 200 years (1990-1999) between 1 and "
+                         f"9999, not {year!r}") from None
+    return text
+
+
 @twin(router, "/search", template="search.html", model=schemas.SearchPage, cache=render.CACHE_SEARCH,
-      summary="Search tracks by words of title, artists or album; ids, ISRCs and UPCs are looked up",
-      title=lambda d: f"{d['query']} - search" if d["query"] else "Search")
+      summary="Search tracks by words of title, artists or album (or list a genre's or year's tracks without "
+              "words); ids, ISRCs and UPCs are looked up",
+      title=lambda d: f"{d['query']} - search" if d["query"] else "Search", form=search_form)
 def search(
     request: Request,
-    q: Annotated[str, Query(max_length=200, description="Words, or an id / URL / isrc:CODE / upc:CODE.")] = "",
+    q: Annotated[str, Query(max_length=200, description="Words, or an id / URL / isrc:CODE / upc:CODE. Empty "
+                                                        "with a genre or year: that filter's tracks, most "
+                                                        "popular first.")] = "",
     min_popularity: Popularity = None,
     year: optional(str, "A year (1995) or a range (1990-1999).", max_length=11,
                    pattern=r"^\s*[0-9]{1,4}(\s*-\s*[0-9]{1,4})?\s*$") = None,
@@ -61,13 +116,10 @@ def search(
     size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict:
     s = site(request)
-    filters = {"min_popularity": min_popularity, "year": year.replace(" ", "") if year else None, "genre": genre,
+    filters = {"min_popularity": min_popularity, "year": _years(year), "genre": genre,
                "explicit": explicit if explicit in ("explicit", "clean") else None}
-    data = {"query": q.strip(), "mode": None, "message": None, "filters": filters, "page": page, "size": size,
-            "count": 0, "complete": True, "results": [], "next": None, "previous": None}
-    if not is_api(request):
-        data["genre_options"] = [g["name"] for g in s.summary()["genres_top"]]
-    if not data["query"]:
+    data = _search_data(request, q.strip(), filters, page, size)
+    if not data["query"] and not (genre or year):
         return data
     start = (page - 1) * size
     if start >= MAX_RESULTS:
@@ -82,7 +134,7 @@ def search(
     except UsageError as exc:
         raise BadRequest(str(exc)) from None
     except FonotecaError as exc:  # e.g. a genre the catalog does not have
-        data.update(mode="text", message=str(exc))
+        data.update(mode="filter" if not data["query"] else "text", message=str(exc))
         return data
     results = [queries.search_hit(hit) for hit in response.results]
     # complete: False when the search package searched only the popular part of the catalog (it had matches)
@@ -119,6 +171,11 @@ def track(request: Request, track_id: Id, source: Source = None) -> dict:
         "origin": audio.origin}
     data["locations"] = locations
     data["file"] = row
+    file_ms = media.duration_ms(audio) if audio is not None else None
+    if file_ms is None and row is not None and isinstance(row.get("duration_ms"), int):
+        file_ms = row["duration_ms"]
+    data["length"] = {"catalog_ms": data["duration_ms"], "file_ms": file_ms,
+                      "disagrees": media.lengths_disagree(data["duration_ms"], file_ms)}
     return data
 
 
@@ -174,18 +231,27 @@ def upc(request: Request, code: Annotated[str, Path(min_length=1, max_length=40)
 @twin(router, "/shuffle", template="shuffle.html", model=schemas.ShufflePage, cache=render.CACHE_NONE,
       summary="Tracks drawn uniformly at random (true shuffle)", title=lambda d: "Shuffle")
 def shuffle(request: Request, min_popularity: Popularity = None,
-            count: Annotated[int, Query(ge=1, le=100)] = 10) -> dict:
+            count: Annotated[int, Query(ge=1, le=100)] = 10,
+            playable: Annotated[bool, Query(description="Only tracks this copy can play (with their own file "
+                                                        "here).")] = False) -> dict:
     s = site(request)
+    wanted = min_popularity or 0
+    if playable:
+        found = [rowid for rowid, popularity in s.playable.get(s) if popularity >= wanted]
+        picks = numpy.random.default_rng().choice(len(found), size=min(count, len(found)), replace=False) \
+            if found else []
+        tracks = queries.track_items(s.store.conn, [found[i] for i in picks])
+        return {"min_popularity": wanted, "count": count, "playable": True, "tracks": [_track_item(t) for t in tracks]}
     if not s.store.has_index():
         raise Unavailable("the search index is not built yet; the operator runs: fonoteca index rebuild")
-    wanted = min_popularity or 0
     try:
         tracks = s.store.searcher().shuffle(min_popularity=wanted, count=count)
     except UsageError as exc:
         raise BadRequest(str(exc)) from None
     except FonotecaError:
         tracks = []  # nothing that popular
-    return {"min_popularity": wanted, "count": count, "tracks": [queries.search_hit(t) for t in tracks]}
+    return {"min_popularity": wanted, "count": count, "playable": False,
+            "tracks": [queries.search_hit(t) for t in tracks]}
 
 
 @get_and_head(router, "/audio/{track_id}", tags=["media"], summary="A track's audio, streamed with HTTP range requests",

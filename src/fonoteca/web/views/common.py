@@ -65,16 +65,19 @@ def site(request: Request) -> Any:
 
 
 def is_api(request: Request) -> bool:
-    return request.url.path.startswith("/api/")
+    return render.request_path(request).startswith("/api/")
 
 
 def twin(router: APIRouter, path: str, *, template: str, model: Any, summary: str, cache: str = render.CACHE_ENTITY,
          api_path: str | None = None, title: Callable[[dict[str, Any]], str] | None = None,
-         tags: list[str] | None = None) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
+         tags: list[str] | None = None, form: Callable[[Request, str], dict[str, Any]] | None = None,
+         ) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
     """Register `path` (HTML, rendered with `template`) and `/api` + path (JSON) for one data function.
 
     The data function takes `request` plus its typed parameters and returns the page's data as a dict; both
-    routes share its parameters, validation and errors, so the JSON twin always says what the page shows."""
+    routes share its parameters, validation and errors, so the JSON twin always says what the page shows.
+    form: for a page that is a form (search), the page data to show with a bad-parameter message, from the raw
+    query: the HTML page then answers 400 with the form kept as typed, instead of a bare error page."""
     api = api_path or "/api" + path
 
     def decorate(fn: Callable[..., dict[str, Any]]) -> Callable[..., dict[str, Any]]:
@@ -82,8 +85,8 @@ def twin(router: APIRouter, path: str, *, template: str, model: Any, summary: st
         def page(*args: Any, **kwargs: Any) -> Any:
             request: Request = kwargs["request"]
             data = fn(*args, **kwargs)
-            query = request.url.query
-            api_url = "/api" + quote(request.url.path, safe="/") if api_path is None else api
+            query = render.request_query(request)
+            api_url = "/api" + quote(render.request_path(request), safe="/") if api_path is None else api
             return render.html(request, template, data, cache=data.pop("_cache", cache),
                                api=api_url + ("?" + query if query else ""),
                                title=title(data) if title else None)
@@ -93,6 +96,8 @@ def twin(router: APIRouter, path: str, *, template: str, model: Any, summary: st
             data = fn(*args, **kwargs)
             return render.json(kwargs["request"], data, cache=data.pop("_cache", cache))
 
+        if form is not None:
+            page.form_page = (template, form, title)  # type: ignore[attr-defined]  (read by the error handlers)
         router.add_api_route(path, page, methods=["GET", "HEAD"], include_in_schema=False, response_class=HTMLResponse)
         router.add_api_route(api, endpoint, methods=["GET"], response_model=model, summary=summary,
                              responses=ERRORS, tags=tags or ["pages"], description=fn.__doc__ or summary)

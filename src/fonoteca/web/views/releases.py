@@ -77,6 +77,7 @@ def generate(request: Request, budget: Budget = "1",
     size = _budget(budget)
     result = rel.generate(site(request).releases.torrents(), size, include_metadata=include_metadata)
     result["budget_text"] = render.fmt_size(size)
+    result["budget_input"] = budget.strip()  # the form shows what was typed, so a resubmit asks the same
     result["include_metadata"] = include_metadata
     result["query"] = render.query_url("", {"budget": budget, "include_metadata": "true" if include_metadata else "false"})
     return result
@@ -88,7 +89,11 @@ def generate(request: Request, budget: Budget = "1",
 def generate_text(request: Request, budget: Budget = "1",
                   kind: Annotated[Literal["magnets", "urls", "btih"], Query()] = "magnets",
                   include_metadata: bool = True) -> PlainTextResponse:
+    """One entry a line. Torrent URLs of files this site serves are absolute: they start with [web] base_url, or
+    with the request's Host when that is trusted; a site that does not know its own address lists the torrents'
+    published URLs instead. Without base_url the answer varies with Host, and says so (Vary: Host)."""
     result = rel.generate(site(request).releases.torrents(), _budget(budget), include_metadata=include_metadata)
+    base, varies = site(request).absolute_base(request) if kind == "urls" else (None, False)
     lines = []
     for t in result["torrents"]:
         if kind == "magnets":
@@ -97,11 +102,18 @@ def generate_text(request: Request, budget: Budget = "1",
             value = t["btih"]
         else:
             local = t["local_url"]
-            value = str(request.base_url).rstrip("/") + local if local else render.safe_url(t["url"])
+            value = base + local if local and base else _absolute(t["url"])
         if value and render.safe_url(value) is not None or (kind == "btih" and value and value.isalnum()):
             lines.append(value)
-    return PlainTextResponse("".join(line + "\n" for line in lines),
-                             headers={"cache-control": render.CACHE_LIVE})
+    headers = {"cache-control": render.CACHE_LIVE}
+    if varies:
+        headers["vary"] = "Host"
+    return PlainTextResponse("".join(line + "\n" for line in lines), headers=headers)
+
+
+def _absolute(url: str | None) -> str | None:
+    found = render.safe_url(url)
+    return found if found and found.lower().startswith(("http://", "https://")) else None
 
 
 @get_and_head(router, "/releases/{release}/torrents/{filename}", tags=["torrents"],
