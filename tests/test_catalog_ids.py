@@ -68,10 +68,13 @@ def test_fetch_finds_the_manifest_line_by_every_printed_form(tmp_path):
 
     release = tmp_path / "releases" / "2026-11"
     release.mkdir(parents=True)
-    lines = [{"id": s.HELLO, "ns": "spotify", "isrc": "GBBKS1500214"}, {"id": "as-002", "ns": "table", "isrc": None}]
+    common = {"torrent": "t", "btih": "0" * 40, "path": "x/y.flac", "file_index": 0, "offset": 0, "size": 1,
+              "sha256": "0" * 64, "tier": "original", "popularity": 1, "band": "pop_1-9"}
+    lines = [{"id": s.HELLO, "ns": "spotify", "isrc": "GBBKS1500214", **common},
+             {"id": "as-002", "ns": "table", "isrc": None, **common}]
     manifest = release / "manifest.jsonl.zst"
     manifest.write_bytes(zstandard.ZstdCompressor().compress(b"".join(orjson.dumps(x) + b"\n" for x in lines)))
     for text in (s.HELLO, f"spotify:{s.HELLO}", f"spotify:track:{s.HELLO}", "isrc:GBBKS1500214"):
-        assert find_track([manifest], text)[1]["id"] == s.HELLO, text
+        assert find_track([manifest], text)[1].id == s.HELLO, text
     for text in ("as-002", "table:as-002", "table:track:as-002"):
-        assert find_track([manifest], text)[1]["id"] == "as-002", text
+        assert find_track([manifest], text)[1].id == "as-002", text

@@ -155,19 +155,19 @@ def test_verify_finds_flipped_bytes_exactly_and_repair_heals(packed, seeder, tmp
         b = bytearray(p.read_bytes())
         b[len(b) // 2] ^= 0xFF
         p.write_bytes(bytes(b))
-    (rel / "data" / victims[2]["torrent"] / victims[2]["path"]).unlink()
-    (rel / "data" / victims[0]["torrent"] / "stray.bin").write_bytes(b"x")
+    (rel / "data" / victims[2].torrent / victims[2].path).unlink()
+    (rel / "data" / victims[0].torrent / "stray.bin").write_bytes(b"x")
     report = verify_root(into)
     assert {(p.track, p.kind) for p in report.problems if p.kind != "extra"} == {
-        (victims[0]["id"], "corrupt"), (victims[1]["id"], "corrupt"), (victims[2]["id"], "missing")}
-    assert [p.path for p in report.of("extra")] == [f"{victims[0]['torrent']}/stray.bin"]
+        (victims[0].ref, "corrupt"), (victims[1].ref, "corrupt"), (victims[2].ref, "missing")}
+    assert [p.path for p in report.of("extra")] == [f"{victims[0].torrent}/stray.bin"]
     for p in report.of("corrupt"):
         assert len(p.pieces) == 1 and "sha256" in p.reason
     r = run_cli("verify", "--json", archive=into)
     assert r.exit_code == 1 and len(json.loads(r.stdout)["corrupt"]) == 2
     fixed = repair(into, _peer(seeder), timeout=TIMEOUT, stall=60)
     assert not fixed.after.of("missing") and not fixed.after.of("corrupt"), fixed.after.as_dict()
-    assert fixed.downloaded <= victims[2]["size"] + 2 * 4 * 1024 * 1024
+    assert fixed.downloaded <= victims[2].size + 2 * 4 * 1024 * 1024
     for x in victims:
         assert ops.sha256_of(rel / "data" / x.torrent / x.path) == x.sha256
 
