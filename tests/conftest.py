@@ -55,3 +55,18 @@ def synth_small(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = run_cli("synth", "catalog", "--tracks", "2000", "--out", str(out), "--seed", "3")
     assert result.exit_code == 0, result.stderr
     return out
+
+
+@pytest.fixture(scope="session")
+def packed_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An archive with one release made by the real pipeline: four synthesised tracks imported as a table,
+    ingested (original tier) and packed. Shared: tests that change it work on a copy."""
+    from fonoteca.synth import audio as synth
+
+    coll = synth.make_collection(tmp_path_factory.mktemp("music"), 4, (1.5, 2.0), ("flac", "mp3"), seed=5)
+    root = archive_mod.init(tmp_path_factory.mktemp("packed") / "archive", name="Packed").root
+    for args in (("import", "table", coll.catalog_csv, "--map", coll.mapping_toml),
+                 ("ingest", *[str(t.path) for t in coll.tracks], "--tier", "original"), ("pack",)):
+        result = run_cli(*args, archive=root)
+        assert result.exit_code == 0, result.stderr
+    return root

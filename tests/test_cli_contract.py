@@ -15,23 +15,14 @@ import orjson
 import pytest
 
 from fonoteca import archive as archive_mod
-from fonoteca.synth import audio as synth
 from tests.conftest import run_cli
 from tests.helpers import write_jsonl
 from tests.spotify_samples import full_track
 
 
 @pytest.fixture(scope="module")
-def packed(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A packed archive of four really ingested tracks (one release)."""
-    coll = synth.make_collection(tmp_path_factory.mktemp("music"), 4, (1.5, 2.0), ("flac", "mp3"), seed=5)
-    root = archive_mod.init(tmp_path_factory.mktemp("src") / "archive", name="Contract").root
-    assert run_cli("import", "table", coll.catalog_csv, "--map", coll.mapping_toml, archive=root).exit_code == 0
-    r = run_cli("ingest", *[str(t.path) for t in coll.tracks], "--tier", "original", archive=root)
-    assert r.exit_code == 0, r.stderr
-    r = run_cli("pack", archive=root)
-    assert r.exit_code == 0, r.stderr
-    return root
+def packed(packed_archive: Path) -> Path:
+    return packed_archive
 
 
 def _release_data(root: Path) -> Path:

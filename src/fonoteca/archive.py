@@ -42,10 +42,25 @@ class Archive:
         return self.root / CATALOG_NAME
 
     def dir(self, name: str) -> Path:
-        """A sub-directory of the archive (index, files, quarantine, rejects, releases), created on demand."""
+        """A sub-directory of the archive (index, files, quarantine, rejects, releases), created on demand (on a
+        read-only archive it is only named: reading it works, writing into it is refused elsewhere)."""
         path = self.root / name
-        path.mkdir(parents=True, exist_ok=True)
+        if not path.is_dir() and not self.read_only:
+            path.mkdir(parents=True, exist_ok=True)
         return path
+
+    @property
+    def read_only(self) -> bool:
+        """The archive lies on a read-only file system (a mirror on read-only media, a snapshot)."""
+        return db.on_read_only_fs(self.catalog_path)
+
+    def require_writable(self, what: str = "this command") -> None:
+        """Refuse, in words, a command that writes into an archive on a read-only file system."""
+        if self.read_only:
+            raise FonotecaError(
+                f"{self.root} is on a read-only file system: {what} writes to the archive. Reading commands "
+                "(search, show, stats, serve, verify, coverage, export, torrents list) work on it as it is; "
+                "to change it, copy it to writable storage or remount it read-write.")
 
     def connect(self, *, readonly: bool = False) -> sqlite3.Connection:
         """A connection to the catalog; the schema is brought up to date first (refused when it is newer)."""
@@ -53,9 +68,13 @@ class Archive:
             conn = db.connect(self.catalog_path, readonly=True)
             if db.needs_migration(conn):
                 conn.close()
+                if self.read_only:
+                    raise FonotecaError(f"{self.catalog_path} was written by an older Fonoteca and lies on a "
+                                        "read-only file system: open it once with write access to upgrade it")
                 self.connect().close()
                 conn = db.connect(self.catalog_path, readonly=True)
             return conn
+        self.require_writable()
         conn = db.connect(self.catalog_path)
         db.migrate(conn)
         return conn

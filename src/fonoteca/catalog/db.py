@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from importlib import resources
 from pathlib import Path
+from urllib.parse import quote
 
 from fonoteca.errors import FonotecaError
 
@@ -23,10 +25,33 @@ def _migrations() -> list[tuple[int, str]]:
 SCHEMA_VERSION = max(number for number, _ in _migrations())
 
 
+def on_read_only_fs(path: Path) -> bool:
+    """True when `path` (or the folder it would be in) lies on a file system mounted read-only (a snapshot, a
+    read-only disk or bind mount): nothing can write there, not even root."""
+    probe = path if path.exists() else path.parent
+    try:
+        return bool(os.statvfs(probe).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
+def read_only_uri(path: Path) -> str:
+    """The URI that opens an SQLite database for reading: `mode=ro`, plus `immutable=1` on a read-only file
+    system, where SQLite could not create the WAL index (-shm) it otherwise needs and where nothing can change
+    the file under it."""
+    uri = f"file:{quote(str(path))}?mode=ro"
+    return uri + "&immutable=1" if on_read_only_fs(path) else uri
+
+
+def connect_read_only(path: Path) -> sqlite3.Connection:
+    """A read-only connection to any of the archive's SQLite databases (catalog, index)."""
+    return sqlite3.connect(read_only_uri(path), uri=True, isolation_level=None, check_same_thread=False)
+
+
 def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     """Open the catalog with the pragmas every stage relies on (WAL, foreign-key-free bulk speed)."""
     if readonly:
-        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+        conn = connect_read_only(path)
     else:
         conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
         conn.execute("PRAGMA journal_mode=WAL")

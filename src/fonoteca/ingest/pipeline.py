@@ -551,7 +551,7 @@ def ingest(archive: Archive, sources: list[Path], options: IngestOptions | None 
     options.check()
     started = time.perf_counter()
     mapping = load_map(options.map_csv) if options.map_csv else None
-    with executors.make_executor(options, archive.config) as executor, store.IngestLock(archive):
+    with executors.make_executor(options, archive.config) as executor, store.ingest_lock(archive):
         conn = archive.connect()
         try:
             conn.execute("PRAGMA synchronous=FULL")  # a committed row survives a power cut, not just a crash

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import os
@@ -11,36 +10,20 @@ import shutil
 import sqlite3
 import uuid
 from pathlib import Path
-from typing import Any
+from typing import Any, ContextManager
 
+from fonoteca import locks
 from fonoteca.archive import Archive
 from fonoteca.durable import fsync_dir, now, write_atomic
-from fonoteca.errors import FonotecaError
 
 TMP = ".tmp"
 
 
-class IngestLock:
+def ingest_lock(archive: Archive) -> ContextManager[None]:
     """One ingest at a time per archive (a second one is refused, not queued)."""
-
-    def __init__(self, archive: Archive) -> None:
-        self.path = archive.dir("files") / ".ingest.lock"
-        self.fd: int | None = None
-
-    def __enter__(self) -> "IngestLock":
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self.fd)
-            self.fd = None
-            raise FonotecaError("another `fonoteca ingest` is running on this archive; wait for it to finish") from None
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
+    archive.require_writable("ingest")
+    return locks.held(archive.dir("files") / ".ingest.lock",
+                      busy="another `fonoteca ingest` is running on this archive; wait for it to finish")
 
 
 def run_tmp_dir(archive: Archive) -> Path:

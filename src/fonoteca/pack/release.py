@@ -19,7 +19,6 @@ it and starts again; as the torrents are deterministic, the same info-hashes com
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
 import sqlite3
@@ -35,6 +34,7 @@ import zstandard
 from fonoteca.archive import Archive
 from fonoteca.durable import fsync_dir, now, write_new
 from fonoteca.errors import FonotecaError
+from fonoteca import locks
 from fonoteca.pack import hybrid, layout, listing, paths
 from fonoteca.pack.manifest import MANIFEST_FIELDS, ManifestLine, write_line  # noqa: F401 (MANIFEST_FIELDS: API)
 from fonoteca.pack.settings import PackSettings
@@ -105,29 +105,6 @@ class PackSummary:
 
 
 # ------------------------------------------------------------------------------------------------ helpers
-
-
-class PackLock:
-    """One pack at a time per archive."""
-
-    def __init__(self, releases: Path) -> None:
-        self.path = releases / ".pack.lock"
-        self.fd: int | None = None
-
-    def __enter__(self) -> "PackLock":
-        self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-        try:
-            fcntl.flock(self.fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            os.close(self.fd)
-            self.fd = None
-            raise FonotecaError("another `fonoteca pack` is running on this archive; wait for it to finish") from None
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
 
 
 def _inside(root: Path, path: Path) -> bool:
@@ -290,7 +267,9 @@ def pack(archive: Archive, *, name: str | None = None, settings: PackSettings | 
     settings = settings or PackSettings.from_config(archive.config)
     workers = workers or settings.workers or os.cpu_count() or 1
     folder = releases_dir(archive)
-    with PackLock(folder):
+    archive.require_writable("pack")
+    with locks.held(folder / ".pack.lock", busy="another `fonoteca pack` is running on this archive; wait for it "
+                                                 "to finish"):
         own = None
         if hasher is None:  # started before the catalog is opened: forked workers inherit no connection
             own = hasher = hybrid.Hasher(workers).start()

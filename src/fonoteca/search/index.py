@@ -13,7 +13,6 @@ bm25 ranking) must score every match of a common word.
 from __future__ import annotations
 
 import collections
-import fcntl
 import os
 import queue
 import sqlite3
@@ -21,15 +20,16 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ContextManager
 
 import numpy as np
 import orjson
 
 from fonoteca.archive import Archive
+from fonoteca import locks
+from fonoteca.catalog import db as catalog_db
 from fonoteca.search.docs import (
     MAX_POPULARITY, ROWID_MASK, DocBuilder, popularity_bound, rowid_chunks,
 )
@@ -106,22 +106,16 @@ def open_index(directory: Path) -> tuple[sqlite3.Connection, IndexState]:
     db = current_db(directory)
     if db is None:
         raise IndexMissing(str(directory))
-    conn = sqlite3.connect(f"file:{db}?mode=ro", uri=True, isolation_level=None, check_same_thread=False)
+    conn = catalog_db.connect_read_only(db)
     conn.execute("PRAGMA busy_timeout=30000")
     conn.execute("PRAGMA cache_size=-65536")
     conn.execute(f"PRAGMA mmap_size={MMAP_BYTES}")  # FTS5 reads many leaf pages per query: no read() per page
     return conn, IndexState(directory, db, read_meta(conn))
 
 
-@contextmanager
-def _locked(directory: Path) -> Iterator[None]:
+def _locked(directory: Path) -> ContextManager[None]:
     """One writer at a time (two imports finishing together must not interleave their updates)."""
-    with open(directory / LOCK, "a+b") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    return locks.held(directory / LOCK)
 
 
 def _offsets(keys: np.ndarray) -> list[int]:
@@ -164,6 +158,7 @@ def rebuild(archive: Archive, *, progress: Callable[[int, int], None] | None = N
     `progress(done, total)` is called with catalog rowids covered so far (the total is the largest track rowid).
     """
     directory = index_dir(archive)
+    archive.require_writable("building the search index")
     with _locked(directory):
         return _rebuild_locked(archive, directory, progress)
 
@@ -244,7 +239,7 @@ _worker_builder: DocBuilder | None = None
 
 def _worker_start(catalog_path: str) -> None:
     global _worker_builder
-    conn = sqlite3.connect(f"file:{catalog_path}?mode=ro", uri=True, isolation_level=None)
+    conn = catalog_db.connect_read_only(Path(catalog_path))
     conn.execute("PRAGMA cache_size=-131072")
     _worker_builder = DocBuilder(conn)
 
@@ -344,6 +339,7 @@ def update_after_import(archive: Archive) -> UpdateStats:
     """
     started = time.perf_counter()
     directory = index_dir(archive)
+    archive.require_writable("updating the search index")
     with _locked(directory):
         db = current_db(directory)
         if db is None:
