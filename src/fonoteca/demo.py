@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import os
 import shutil
 import tempfile
 import time
@@ -153,7 +154,9 @@ def stage_audio(ctx: DemoContext) -> dict[str, Any]:
         path.parent.mkdir(parents=True, exist_ok=True)
         jobs.append((str(path), track.seconds, track.seed, track.genre, _style(track)))
         rows.append((str(path), track.id))
-    with ProcessPoolExecutor() as pool:
+    from fonoteca.children import die_with
+
+    with ProcessPoolExecutor(initializer=die_with, initargs=(os.getpid(),)) as pool:
         list(pool.map(_render, jobs, chunksize=4))
     with open(ctx.root / "sources" / "map.csv", "w", newline="") as f:
         writer = csv.writer(f)

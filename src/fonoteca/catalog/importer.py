@@ -5,7 +5,6 @@ from __future__ import annotations
 import errno
 import multiprocessing
 import os
-import signal
 import sqlite3
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -250,7 +249,7 @@ def _messages(path: Path, codec: Codec) -> Iterator[Message]:
         return
     context = multiprocessing.get_context("fork")
     queue = context.Queue(maxsize=4)
-    reader = context.Process(target=_reader_process, args=(path, codec, queue), daemon=True)
+    reader = context.Process(target=_reader_process, args=(path, codec, queue, os.getpid()), daemon=True)
     reader.start()
     try:
         while True:
@@ -271,8 +270,10 @@ def _messages(path: Path, codec: Codec) -> Iterator[Message]:
         reader.join()
 
 
-def _reader_process(path: Path, codec: Codec, queue: Any) -> None:
-    _die_with_parent()
+def _reader_process(path: Path, codec: Codec, queue: Any, parent: int) -> None:
+    from fonoteca.children import die_with
+
+    die_with(parent)
     try:
         for message in _produce(path, codec):
             queue.put(message)
@@ -283,16 +284,6 @@ def _reader_process(path: Path, codec: Codec, queue: Any) -> None:
         queue.put(("error", f"import of {path} stopped: {describe_os_error(exc)}"))
     except Exception as exc:  # a fault of this code: reported to the parent, which stops the import
         queue.put(("error", f"import of {path} stopped: {type(exc).__name__}: {exc}"))
-
-
-def _die_with_parent() -> None:
-    """Linux: have the kernel kill this reader when the importing process dies, even by SIGKILL."""
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
 Reject = tuple[int, str, bytes, str, bool]  # line, reason, raw text, where in the line, whether the unit was kept

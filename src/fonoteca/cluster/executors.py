@@ -15,7 +15,6 @@ Contract for a stage (see the package docstring for an example):
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import itertools
 import math
 import multiprocessing
@@ -298,13 +297,12 @@ class InlineExecutor(_Base):
         return "this process"
 
 
-def _worker_init() -> None:
+def _worker_init(coordinator: int) -> None:
     """Pool workers die with the coordinator (a kill -9 of it must not leave workers writing files), and use the
     same malloc thresholds as Dask workers (fonoteca.cluster.worker)."""
-    try:
-        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
+    from fonoteca.children import die_with
+
+    die_with(coordinator)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     from fonoteca.cluster.worker import tune_malloc
 
@@ -329,7 +327,7 @@ class LocalExecutor(_Base):
 
     def _pool(self, workers: int) -> ProcessPoolExecutor:
         return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"),
-                                   initializer=_worker_init)
+                                   initializer=_worker_init, initargs=(os.getpid(),))
 
     def on_every_worker(self, fn: Callable[[], Any]) -> dict[str, Any]:
         return {"local": fn()}  # the pool's processes see what this one sees

@@ -413,8 +413,11 @@ class Hasher:
                 import multiprocessing
                 from concurrent.futures import ProcessPoolExecutor
 
+                from fonoteca.children import die_with
+
                 self._pool = ProcessPoolExecutor(max_workers=self.workers,
-                                                 mp_context=multiprocessing.get_context(method))
+                                                 mp_context=multiprocessing.get_context(method),
+                                                 initializer=die_with, initargs=(os.getpid(),))
                 if method == "fork":
                     # Forked workers would copy every page of the parent's objects the first time their garbage
                     # collector walks them; frozen objects are left alone. The workers are forked right here.

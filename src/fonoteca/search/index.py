@@ -164,7 +164,7 @@ def rebuild(archive: Archive, *, progress: Callable[[int, int], None] | None = N
 
 
 def build_index(catalog: sqlite3.Connection, catalog_path: Path, directory: Path, generation: str, *,
-                workers: int | None = None,
+                workers: int | None = None, parallel_min_tracks: int | None = None,
                 progress: Callable[[int, int], None] | None = None) -> tuple[Path, dict[str, Any]]:
     """Write search-GEN.sqlite3 and its shuffle file into `directory`; return the db path and its meta.
 
@@ -202,7 +202,8 @@ def build_index(catalog: sqlite3.Connection, catalog_path: Path, directory: Path
     writer.start()
     key_parts: list[np.ndarray] = []
     try:
-        for high, batch in _produce(catalog, catalog_path, workers):
+        min_tracks = PARALLEL_MIN_TRACKS if parallel_min_tracks is None else parallel_min_tracks
+        for high, batch in _produce(catalog, catalog_path, workers, min_tracks):
             if failure:
                 break
             if batch:
@@ -232,12 +233,15 @@ def build_index(catalog: sqlite3.Connection, catalog_path: Path, directory: Path
     return db_path, meta
 
 
-# Below this many tracks, starting worker processes costs more than it saves.
+# Below this many tracks, starting worker processes costs more than it saves ([search] parallel_min_tracks).
 PARALLEL_MIN_TRACKS = 200_000
 _worker_builder: DocBuilder | None = None
 
 
-def _worker_start(catalog_path: str) -> None:
+def _worker_start(catalog_path: str, coordinator: int) -> None:
+    from fonoteca.children import die_with
+
+    die_with(coordinator)
     global _worker_builder
     conn = catalog_db.connect_read_only(Path(catalog_path))
     conn.execute("PRAGMA cache_size=-131072")
@@ -249,13 +253,14 @@ def _worker_docs(bounds: tuple[int, int]) -> tuple[int, list[tuple[Any, ...]]]:
     return bounds[1], _worker_builder.docs(*bounds)
 
 
-def _produce(catalog: sqlite3.Connection, catalog_path: Path, workers: int | None) -> Iterator[tuple[int, list[Any]]]:
+def _produce(catalog: sqlite3.Connection, catalog_path: Path, workers: int | None,
+             min_tracks: int = PARALLEL_MIN_TRACKS) -> Iterator[tuple[int, list[Any]]]:
     """(highest rowid covered, documents sorted by key) per chunk, in chunk order."""
     ranges = list(rowid_chunks(catalog))
     tracks = catalog.execute("SELECT count(*) FROM tracks").fetchone()[0] if len(ranges) > 1 else 0
     if workers is None:
         workers = os.cpu_count() or 1
-    if workers <= 1 or tracks < PARALLEL_MIN_TRACKS:
+    if workers <= 1 or tracks < min_tracks:
         builder = DocBuilder(catalog)
         for low, high in ranges:
             yield high, builder.docs(low, high)
@@ -266,7 +271,7 @@ def _produce(catalog: sqlite3.Connection, catalog_path: Path, workers: int | Non
     # spawn, not fork: the parent has threads (progress bar, writer) and open SQLite handles
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start,
-                             initargs=(str(catalog_path),)) as pool:
+                             initargs=(str(catalog_path), os.getpid())) as pool:
         pending: collections.deque = collections.deque()
         window = workers * 2  # bounded read-ahead: memory stays flat whatever the catalog size
         for bounds in ranges:
@@ -282,7 +287,9 @@ def _rebuild_locked(archive: Archive, directory: Path, progress: Callable[[int, 
     generation = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     catalog = archive.connect(readonly=True)
     try:
-        db_path, meta = build_index(catalog, archive.catalog_path, directory, generation, progress=progress)
+        db_path, meta = build_index(catalog, archive.catalog_path, directory, generation, progress=progress,
+                                    parallel_min_tracks=int(archive.config.get("search", {}).get(
+                                        "parallel_min_tracks", PARALLEL_MIN_TRACKS)))
     except BaseException:
         for partial in directory.glob(f"*-{generation}*"):
             partial.unlink(missing_ok=True)  # a half-built index must not linger: CURRENT still names the old one

@@ -7,6 +7,7 @@ later stages (a genre map) can draw styles per genre so the genres sound differe
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -288,7 +289,9 @@ def make_collection(out: Path, count: int, seconds: float | tuple[float, float] 
     if workers > 1 and len(jobs) > 1:
         import multiprocessing
 
-        with multiprocessing.get_context("forkserver").Pool(workers) as pool:
+        from fonoteca.children import die_with
+
+        with multiprocessing.get_context("forkserver").Pool(workers, die_with, (os.getpid(),)) as pool:
             for _ in pool.imap_unordered(_render_one, jobs):
                 pass
     else:
