@@ -249,7 +249,7 @@ def main() -> None:
 
         mirror = work / "mirror"
         files = [p for p in (mirror / "releases" / RELEASE / "data").rglob("*") if p.is_file()]
-        piece = max(t.ti.piece_length() for t in targets(mirror))
+        piece = max(t.ti.piece_length() for t in targets(mirror)[0])
         verify_root(mirror)          # page cache warm
         ver, lim = [], []
         for r in range(args.rounds):

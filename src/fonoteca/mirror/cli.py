@@ -63,17 +63,19 @@ def _size(text: Optional[str]) -> Optional[int]:
 
 def _print_report(report: Any) -> None:
     """Each problem as a row on stdout (the result of verify); the totals on stderr."""
+    from fonoteca.mirror.verify import KINDS
+
     rows = []
-    for kind in ("missing", "corrupt", "extra"):
+    for kind in KINDS:
         for p in report.of(kind):
             pieces = ",".join(map(str, p.pieces[:20])) + ("..." if len(p.pieces) > 20 else "")
-            rows.append((kind, f"{p.release}/data/{p.path}", p.track or "", pieces, p.reason))
+            where = f"{p.release}/torrents/{p.path}" if kind == "unreadable" else f"{p.release}/data/{p.path}"
+            rows.append((kind, where, p.track or "", pieces, p.reason))
     if rows:
         emit_table(("problem", "file", "track", "pieces", "reason"), rows, wide=("file", "reason"))
     rate = report.bytes / report.seconds / 1e6 if report.seconds else 0
-    status = "[green]intact[/]" if report.ok else (f"[red]{len(report.of('missing'))} missing, "
-                                                   f"{len(report.of('corrupt'))} corrupt, "
-                                                   f"{len(report.of('extra'))} extra[/]")
+    status = "[green]intact[/]" if report.ok else \
+        "[red]" + ", ".join(f"{len(report.of(k))} {k}" for k in KINDS if report.of(k) or k != "unreadable") + "[/]"
     console.print(f"{report.torrents} torrents, {report.files} files, {report.bytes:,} bytes in "
                   f"{report.seconds:.1f} s ({rate:.0f} MB/s): {status}")
 
@@ -236,7 +238,7 @@ def register(app: typer.Typer) -> None:
             print_json(out)
         else:
             _print_report(report)
-        if report.of("missing") or report.of("corrupt"):
+        if report.of("missing") or report.of("corrupt") or report.of("unreadable"):
             raise typer.Exit(1)
 
     @app.command("coverage")

@@ -37,7 +37,7 @@ from fonoteca.mirror import session as sess
 from fonoteca.mirror.torrents import MAX_TORRENT_BYTES, files_of, load_torrent, safe_name
 from fonoteca.pack.listing import MAX_LIST_BYTES, check_list
 from fonoteca.pack.manifest import MANIFEST_NAME, ManifestLine, read_manifest
-from fonoteca.mirror.verify import Report, Target, verify
+from fonoteca.mirror.verify import Problem, Report, Target, make_symlink, verify
 
 STATE = "mirror.json"
 
@@ -55,8 +55,13 @@ class Source:
     def torrent_bytes(self, rec: dict[str, Any]) -> bytes:
         url = rec["url"]
         if url.startswith(("http://", "https://")) or self.base_url is not None:
-            full = url if url.startswith(("http://", "https://")) else urllib.parse.urljoin(self.base_url, url)
+            full = url if url.startswith(("http://", "https://")) else urllib.parse.urljoin(self.base_url or "", url)
+            if not full.startswith(("http://", "https://")):  # a remote list never makes us read a local file
+                raise FonotecaError(f"refused: torrent url {url!r} of {rec.get('name')!r} is not http(s)")
             return _http_get(full, MAX_TORRENT_BYTES)
+        if "://" in url or url.startswith(("file:", "/")):
+            raise FonotecaError(f"refused: torrent url {url!r} of {rec.get('name')!r} is neither http(s) nor a "
+                                "path inside the source")
         if self.root is None:
             raise FonotecaError(f"cannot find {url}: the source is not a local archive")
         path = (self.root / url).resolve()
@@ -184,6 +189,35 @@ def _install_torrent(into: Path, rec: dict[str, Any], data: bytes) -> lt.torrent
     return ti
 
 
+def _check_sizes(rec: dict[str, Any], ti: lt.torrent_info) -> None:
+    """The list's data_size and num_files must be what the metainfo holds: a budget is spent on real bytes."""
+    files = [f for f in files_of(ti) if not f.pad]
+    size = sum(f.size for f in files)
+    if int(rec["data_size"]) != size or ("num_files" in rec and int(rec["num_files"]) != len(files)):
+        raise FonotecaError(f"refused: {rec['name']}: the list says {int(rec['data_size']):,} bytes in "
+                            f"{rec.get('num_files', '?')} files, its metainfo holds {size:,} bytes in {len(files):,}")
+
+
+def _checked_metainfo(src: Source, records: list[dict[str, Any]], refused: list[str]) -> dict[str, bytes]:
+    """The .torrent bytes of every usable record whose metainfo could be read and agrees with the list (name,
+    info-hash, sizes); the others are named in `refused` and left out of any budget decision."""
+    out: dict[str, bytes] = {}
+    for rec in records:
+        if rec.get("obsolete") or rec.get("embargo"):
+            continue
+        try:
+            data = src.torrent_bytes(rec)
+            ti = load_torrent(data, f"{rec['name']}.torrent")
+            if str(ti.info_hashes().v1) != rec["btih"]:
+                raise FonotecaError(f"refused: {rec['name']}.torrent does not have the listed info-hash {rec['btih']}")
+            _check_sizes(rec, ti)
+        except FonotecaError as exc:
+            refused.append(str(exc))
+            continue
+        out[rec["name"]] = data
+    return out
+
+
 def _data_dir(into: Path, release: str) -> Path:
     return _inside(into, into / "releases" / release / "data")
 
@@ -272,8 +306,9 @@ def metadata_source(text: str, into: Path, peers: list[sess.Peer], *, listen: st
         raise FonotecaError(f"{name} is not a Fonoteca metadata torrent (COLLECTION__metadata__RELEASE)")
     release = safe_name(name.split("__metadata__", 1)[1], "release")
     btih = str(ti.info_hashes().v1)
-    rec = {"name": name, "release": release, "btih": btih, "url": "", "data_size": ti.total_size(),
-           "is_metadata": True}
+    payload = [f for f in files_of(ti) if not f.pad]
+    rec = {"name": name, "release": release, "btih": btih, "url": "", "data_size": sum(f.size for f in payload),
+           "num_files": len(payload), "is_metadata": True}
     _install_torrent(into, rec, data)
     job = sess.Job(name, ti, _data_dir(into, release), resume_file=_resume_file(into, ti))
     out = sess.download([job], peers, listen=listen, discovery=discovery, timeout=timeout, stall=timeout)
@@ -326,13 +361,23 @@ def mirror(source: str | Source, into: Path, *, budget: int | None = None, bands
         source = metadata_source(source, into, list(peers), listen=listen, discovery=discovery,
                                  timeout=timeout or 300.0, budget=budget, bands=bands)
     src = source if isinstance(source, Source) else open_source(source)
-    chosen = choose(src.records, budget=budget, bands=bands)
+    refused: list[str] = []
+    metainfo = _checked_metainfo(src, src.records, refused) if budget is not None else {}
+    candidates = [r for r in src.records if budget is None or r["name"] in metainfo]
+    chosen = choose(candidates, budget=budget, bands=bands)
     if not chosen:
-        raise FonotecaError("nothing to mirror: no torrent fits the budget or the bands")
+        raise FonotecaError("nothing to mirror: no torrent fits the budget or the bands"
+                            + (f" ({'; '.join(refused[:3])})" if refused else ""))
     state = load_state(into)
     jobs = []
     for rec in chosen:
-        ti = _install_torrent(into, rec, src.torrent_bytes(rec))
+        data = metainfo.get(rec["name"])
+        try:
+            ti = _install_torrent(into, rec, data if data is not None else src.torrent_bytes(rec))
+            _check_sizes(rec, ti)
+        except FonotecaError as exc:
+            refused.append(str(exc))
+            continue
         for name in ("torrents.json", "manifest.jsonl.zst"):
             f = src.release_file(rec["release"], name)
             dest = into / "releases" / rec["release"] / name
@@ -352,6 +397,10 @@ def mirror(source: str | Source, into: Path, *, budget: int | None = None, bands
     _write_config(into, src, meta["name"] if meta else None)
     outcome = sess.download(jobs, peers, listen=listen, discovery=discovery, timeout=timeout, stall=stall,
                             stop=stop, tick=tick)
+    if refused:  # a torrent that could not be taken means the mirror is not what was asked
+        outcome.errors[:0] = refused
+        outcome.complete = False
+    chosen = [r for r in chosen if r["name"] in {j.key for j in jobs}]
     for rec, job in zip(chosen, jobs):
         state["torrents"][rec["name"]]["complete"] = job.done
         if job.done and rec.get("is_metadata"):
@@ -493,8 +542,9 @@ def _readable_copy(into: Path, path: Path, line: ManifestLine) -> Path:
 # ------------------------------------------------------------------------------------------------ verify / repair
 
 
-def targets(root: Path) -> list[Target]:
-    """The torrents an archive or a mirror holds (a mirror: those in mirror.json, with the files it wants)."""
+def targets(root: Path) -> tuple[list[Target], list[Problem]]:
+    """The torrents an archive or a mirror holds (a mirror: those in mirror.json, with the files it wants), and a
+    problem for each .torrent that could not be loaded."""
     root = root.expanduser().resolve()
     rel = root / "releases"
     manifests: dict[str, dict[tuple[str, int], ManifestLine]] = {}
@@ -506,32 +556,36 @@ def targets(root: Path) -> list[Target]:
                                   if m.is_file() else {})
         return manifests[release]
 
-    out = []
+    out: list[Target] = []
+    unreadable: list[Problem] = []
+
+    def add(release: str, tfile: Path, name: str, files: Any) -> None:
+        try:
+            ti = load_torrent(tfile, tfile.name)
+        except FonotecaError as exc:  # one bad .torrent is reported; the others are still checked
+            unreadable.append(Problem("unreadable", release, name, tfile.name,
+                                      reason=str(exc).removeprefix("refused: ")))
+            return
+        out.append(Target(release, ti, rel / release / "data", None if files is None else set(files),
+                          {i: v for (t, i), v in manifest(release).items() if t == ti.name()}))
+
     if (root / STATE).is_file():
         for name, e in sorted(load_state(root)["torrents"].items()):
             release = safe_name(e.get("release"), "release")
-            ti = load_torrent(rel / release / "torrents" / f"{safe_name(name, 'torrent')}.torrent", f"{name}.torrent")
-            files = e.get("files")
-            out.append(Target(release, ti, rel / release / "data", None if files is None else set(files),
-                              {i: v for (t, i), v in manifest(release).items() if t == name}))
+            add(release, rel / release / "torrents" / f"{safe_name(name, 'torrent')}.torrent", name, e.get("files"))
     elif rel.is_dir():
         for tfile in sorted(rel.glob("*/torrents/*.torrent")):
             release = tfile.parent.parent.name
-            if release.startswith("."):
-                continue
-            ti = load_torrent(tfile, tfile.name)
-            out.append(Target(release, ti, rel / release / "data", None,
-                              {i: v for (t, i), v in manifest(release).items() if t == ti.name()}))
-    return out
+            if not release.startswith("."):
+                add(release, tfile, tfile.stem, None)
+    return out, unreadable
 
 
 def verify_root(root: Path, *, advance: Callable[[int], None] | None = None, workers: int | None = None) -> Report:
-    from fonoteca.mirror.verify import Problem
-
-    ts = targets(root)
-    if not ts:
+    ts, unreadable = targets(root)
+    if not ts and not unreadable:
         raise FonotecaError(f"{root} holds no releases to verify")
-    report = verify(ts, advance=advance, workers=workers)
+    report = verify(ts, advance=advance, workers=workers, unreadable=unreadable)
     held: dict[Path, set[str]] = {}
     for t in ts:
         held.setdefault(t.save_path, set()).add(t.name)
@@ -555,6 +609,14 @@ class RepairResult:
                 "errors": self.outcome.errors if self.outcome else []}
 
 
+def _restore_symlinks(t: Target, report: Report) -> None:
+    """Symbolic link entries hold no data to download: a missing or wrong one is made again from the metainfo."""
+    broken = {p.file_index for p in report.problems if p.torrent == t.name and p.kind in ("missing", "corrupt")}
+    for f in files_of(t.ti):
+        if f.symlink is not None and f.index in broken:
+            make_symlink(t, f)
+
+
 def repair(root: Path, peers: list[sess.Peer], *, listen: str = "127.0.0.1:0", discovery: bool = False,
            timeout: float | None = None, stall: float | None = 300.0, tick: sess.Tick | None = None,
            before: Report | None = None) -> RepairResult:
@@ -566,9 +628,10 @@ def repair(root: Path, peers: list[sess.Peer], *, listen: str = "127.0.0.1:0", d
     if not bad:
         return RepairResult(before, before, 0, None)
     jobs = []
-    for t in targets(root):
+    for t in targets(root)[0]:
         if (t.release, t.name) not in bad:
             continue
+        _restore_symlinks(t, before)
         prios = None
         if t.wanted is not None:
             prios = [4 if e.index in t.wanted else 0 for e in files_of(t.ti)]
@@ -647,4 +710,4 @@ def coverage(root: Path) -> dict[str, Any]:
 
 def seed_items(root: Path) -> list[tuple[lt.torrent_info, Path]]:
     """(torrent, data folder) of everything an archive or mirror holds."""
-    return [(t.ti, t.save_path) for t in targets(root)]
+    return [(t.ti, t.save_path) for t in targets(root)[0]]

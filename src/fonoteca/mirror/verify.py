@@ -35,9 +35,12 @@ class Target:
         return self.ti.name()
 
 
+KINDS = ("missing", "corrupt", "extra", "unreadable")  # unreadable: a .torrent that could not be checked at all
+
+
 @dataclass
 class Problem:
-    kind: str                       # missing | corrupt | extra
+    kind: str                       # one of KINDS
     release: str
     torrent: str
     path: str
@@ -69,9 +72,7 @@ class Report:
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "torrents": self.torrents, "files": self.files, "bytes": self.bytes,
                 "seconds": round(self.seconds, 3),
-                "missing": [p.as_dict() for p in self.of("missing")],
-                "corrupt": [p.as_dict() for p in self.of("corrupt")],
-                "extra": [p.as_dict() for p in self.of("extra")]}
+                **{kind: [p.as_dict() for p in self.of(kind)] for kind in KINDS}}
 
 
 BLOCK_MAX = 4 * 1024 * 1024
@@ -99,8 +100,35 @@ def _read_range(t: Target, files: list[FileEntry], start: int, length: int) -> b
     return bytes(out)
 
 
+def check_symlink(t: Target, f: FileEntry) -> Problem | None:
+    """A BEP 47 symbolic link entry holds no data: it is right when the link exists and points at its target."""
+    assert f.symlink is not None
+    full = t.save_path / f.path
+    if not os.path.islink(full):
+        return Problem("missing", t.release, t.name, f.path, f.index,
+                       reason=f"symbolic link to {f.symlink} missing" if not full.exists() else
+                       f"a file where a symbolic link to {f.symlink} belongs")
+    points_to = os.path.normpath(os.path.join(os.path.dirname(f.path), os.readlink(full)))
+    if points_to != os.path.normpath(f.symlink):
+        return Problem("corrupt", t.release, t.name, f.path, f.index, reason=f"symbolic link points to {points_to}, "
+                                                                            f"expected {f.symlink}")
+    return None
+
+
+def make_symlink(t: Target, f: FileEntry) -> None:
+    """Create (or correct) a symbolic link entry, relative, so the data folder stays movable."""
+    assert f.symlink is not None
+    full = t.save_path / f.path
+    full.parent.mkdir(parents=True, exist_ok=True)
+    if full.is_symlink() or full.exists():
+        full.unlink()
+    os.symlink(os.path.relpath(t.save_path / f.symlink, full.parent), full)
+
+
 def check_file(t: Target, files: list[FileEntry], f: FileEntry) -> tuple[int, Problem | None]:
     """Hash one file: (bytes read, the problem found or None)."""
+    if f.symlink is not None:
+        return 0, check_symlink(t, f)
     ti, pl = t.ti, t.ti.piece_length()
     man = t.manifest.get(f.index)
     track = man.ref if man is not None else None
@@ -176,11 +204,13 @@ def extras(t: Target) -> list[Problem]:
 
 
 def verify(targets: list[Target], *, workers: int | None = None,
-           advance: Callable[[int], None] | None = None) -> Report:
+           advance: Callable[[int], None] | None = None, unreadable: list[Problem] = ()) -> Report:
+    """Check every file of every target; `unreadable` are torrents that could not even be loaded (reported, the
+    rest still checked)."""
     import time
 
     t0 = time.perf_counter()
-    report = Report(torrents=len(targets))
+    report = Report(torrents=len(targets) + len(unreadable), problems=list(unreadable))
     jobs = []
     for t in targets:
         files = files_of(t.ti)

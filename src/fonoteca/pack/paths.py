@@ -42,10 +42,18 @@ def _truncate_utf8(text: str, limit: int) -> str:
     return data[:limit].decode("utf-8", errors="ignore")
 
 
+# Printable ASCII without the forbidden characters: such a name needs no cleaning (checked at C speed, so that a
+# torrent with 200,000 long file names is checked in about a second).
+_PLAIN = re.compile(r"[ !#$%&'()+,\-.0-9;=@A-Z\[\]^_`a-z{}~]+")
+
+
 def component(text: str, *, limit: int = 100) -> str:
     """One safe path component for `text` (see the module docstring)."""
     if limit < 16:
         raise ValueError("limit too small")
+    if (_PLAIN.fullmatch(text) and len(text) <= limit and text[0] not in " ." and text[-1] not in " ."
+            and text.split(".", 1)[0].rstrip(" ").lower() not in _RESERVED):
+        return text
     original = text
     text = unicodedata.normalize("NFC", text)
     text = "".join(_clean_char(ch) for ch in text)

@@ -1,0 +1,74 @@
+"""A torrent list is a claim, the metainfo is the fact: sizes are checked before any budget decision, and a
+remote list can only point at http(s) URLs (never at this machine's files)."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import shutil
+import threading
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import run_cli
+
+
+def _data_records(items: list[dict]) -> list[dict]:
+    return [r for r in items if not r["is_metadata"]]
+
+
+def test_a_list_that_understates_a_torrent_is_refused_before_the_budget(packed_archive, tmp_path):
+    source = tmp_path / "source"
+    shutil.copytree(packed_archive, source, symlinks=True)
+    listing = source / "releases" / "torrents.json"
+    items = json.loads(listing.read_text())
+    liar = _data_records(items)[0]
+    real = liar["data_size"]
+    liar["data_size"] = 300  # "a 1 TiB torrent listed as 300 bytes"
+    listing.write_text(json.dumps(items))
+    # Trusted, the liar would "fit" a 1 kB disk; checked, it does not, and it is named with its real size.
+    result = run_cli("mirror", str(source), "--into", tmp_path / "m", "--budget", "1kB", "--timeout", "5")
+    assert result.exit_code == 1, result.stderr
+    assert liar["name"] in result.stderr and f"{real:,} bytes" in result.stderr
+    assert not list((tmp_path / "m").rglob(f"{liar['name']}.torrent"))
+
+
+def test_the_real_sizes_pass(packed_archive, tmp_path):
+    from fonoteca.mirror.ops import _checked_metainfo, open_source
+
+    src = open_source(str(packed_archive))
+    refused: list[str] = []
+    checked = _checked_metainfo(src, src.records, refused)
+    assert refused == [] and set(checked) == {r["name"] for r in src.records}
+
+
+@pytest.fixture
+def remote_list(tmp_path):
+    """An HTTP server on 127.0.0.1 serving a hostile torrents.json."""
+    folder = tmp_path / "www"
+    folder.mkdir()
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(*a, directory=str(folder), **k)  # noqa: E731
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_a_remote_list_cannot_make_mirror_read_local_files(packed_archive, remote_list, tmp_path):
+    folder, base = remote_list
+    items = json.loads((packed_archive / "releases" / "torrents.json").read_text())
+    secret = tmp_path / "secret.torrent"
+    shutil.copy(next((packed_archive / "releases").glob("*/torrents/*.torrent")), secret)
+    for n, rec in enumerate(items):
+        rec["url"] = f"file://{secret}" if n % 2 == 0 else str(secret)
+    (folder / "torrents.json").write_text(json.dumps(items))
+    result = run_cli("mirror", f"{base}/torrents.json", "--into", tmp_path / "m", "--budget", "1TB",
+                     "--timeout", "5", "--json")
+    assert result.exit_code == 1
+    assert not list((tmp_path / "m").rglob("*.torrent"))  # nothing was read from this machine's files
+    assert "not http(s)" in result.stdout + result.stderr
