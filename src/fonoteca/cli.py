@@ -43,7 +43,7 @@ def main(argv: Sequence[str] | None = None) -> None:
 
 def run(args: list[str]) -> int:
     """Run one command line and return its exit code; errors meant for the user are printed, not raised."""
-    import typer
+    import click
 
     from fonoteca.commands import make_command
     from fonoteca.console import console, lit
@@ -60,16 +60,14 @@ def run(args: list[str]) -> int:
     except FonotecaError as exc:
         console.print(f"[red]error:[/red] {lit(exc)}")
         return EXIT_FAILED
-    except typer.Exit as exc:
+    except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except typer.Abort:
+    except click.exceptions.Abort:
         console.print("interrupted")
         return EXIT_INTERRUPTED
-    except typer.TyperException as exc:  # click's usage errors (bad option, missing argument) carry exit code 2
-        show = getattr(exc, "show", None)
-        if show is not None:
-            show()
-        return int(getattr(exc, "exit_code", EXIT_FAILED))
+    except click.ClickException as exc:  # usage errors (bad option, missing argument) carry exit code 2
+        exc.show()
+        return int(exc.exit_code)
     except BrokenPipeError:
         return _stdout_closed()
     except OSError as exc:

@@ -9,8 +9,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Optional
 
-import typing
-
+import click
 import typer
 
 from fonoteca import __version__
@@ -53,6 +52,10 @@ def _version(value: bool) -> None:
 
 def make_app() -> typer.Typer:
     """The whole command line as a typer app."""
+    # click's plain help: typer's rich help costs about 100 ms per start (it imports rich's renderers), and its
+    # plain mode still escapes brackets for rich unless told rich is absent.
+    typer.core.HAS_RICH = False  # type: ignore[attr-defined]
+    typer.main.HAS_RICH = False  # type: ignore[attr-defined]
     app = typer.Typer(
         name="fonoteca",
         help=ROOT_HELP,
@@ -61,7 +64,7 @@ def make_app() -> typer.Typer:
         add_completion=False,
         context_settings={"help_option_names": ["-h", "--help"]},
         pretty_exceptions_enable=False,
-        rich_markup_mode=None,  # click's plain help: readable, and it starts without loading rich's help renderer
+        rich_markup_mode=None,
     )
 
     @app.callback()
@@ -118,48 +121,34 @@ def demo_command(
         demo_mod.serve(ctx)
 
 
-def make_command() -> Any:
-    """The click command behind the app (typer's vendored click), with readable metavars everywhere."""
+def make_command() -> click.Command:
+    """The click command behind the app, with readable metavars everywhere."""
     command = typer.main.get_command(make_app())
     _readable_metavars(command)
     return command
 
 
-def _readable_metavars(command: Any) -> None:
-    """Give every parameter without a metavar one a person reads (PATH, TEXT, N, SOURCE...) instead of typer's
-    `<list[str]>`/`<bool>`; flags show none."""
+def _readable_metavars(command: click.Command) -> None:
+    """Give every option without a metavar one a person reads (PATH, TEXT, N, SIZE...) and every argument its
+    name in capitals, instead of typer's `{source}`/`<list[str]>`; flags show none."""
     for param in command.params:
-        if param.param_type_name == "argument":
-            _plain_argument(param)
-        elif param.metavar is not None:
-            continue
-        elif getattr(param, "is_flag", False) or getattr(param, "count", False):
-            param.metavar = ""
-        else:
-            param.metavar = _type_metavar(param)
+        if isinstance(param, click.Argument):
+            continue  # click shows NAME, [NAME] or NAME... by itself
+        if param.metavar is None and isinstance(param, click.Option) and not (param.is_flag or param.count):
+            param.metavar = _type_metavar(param.type)
     for sub in getattr(command, "commands", {}).values():
         _readable_metavars(sub)
 
 
-def _plain_argument(param: Any) -> None:
-    """Show an argument as NAME (NAME... when repeated, [NAME] when optional), not typer's `{name} <str>`."""
-    name = (param.metavar or param.name or "value").upper().removesuffix("...")
-    param.metavar = name
-    usage = (name if param.required else f"[{name}]") + ("..." if param.nargs != 1 else "")
-    param._usage_display_name = lambda: usage
-    param.display_type_rich = lambda ctx: None
-
-
-_METAVARS = {int: "N", float: "NUMBER", str: "TEXT", Path: "PATH"}
-
-
-def _type_metavar(param: Any) -> str:
-    descriptor = getattr(param, "type_descriptor", None)
-    if descriptor is None:
-        return "VALUE"
-    if descriptor.is_choice:
-        return "[" + "|".join(str(getattr(c, "value", c)) for c in descriptor.choices) + "]"
-    annotation = descriptor.annotation
-    if descriptor.is_list:
-        annotation = typing.get_args(annotation)[0] if typing.get_args(annotation) else str
-    return _METAVARS.get(annotation, "VALUE")
+def _type_metavar(kind: click.ParamType) -> str:
+    if isinstance(kind, click.Choice):
+        return "[" + "|".join(str(c) for c in kind.choices) + "]"
+    if isinstance(kind, click.Path):
+        return "DIR" if kind.dir_okay and not kind.file_okay else "PATH"
+    if isinstance(kind, click.types.IntParamType):
+        return "N"
+    if isinstance(kind, click.types.FloatParamType):
+        return "NUMBER"
+    if isinstance(kind, click.DateTime):
+        return "DATE"
+    return "TEXT"
