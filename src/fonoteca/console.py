@@ -101,6 +101,13 @@ def _tsv(value: Any) -> str:
     return literal(value)  # tabs and newlines inside a value are escaped, so one row stays one line
 
 
+def _title_on_stderr(title: str | None) -> None:
+    """A table's title when the table itself goes to a pipe or a file (plain text: no need to load rich)."""
+    if title:
+        sys.stderr.write(literal(title) + "\n")
+        sys.stderr.flush()
+
+
 def emit_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None,
                right: Iterable[str] = (), wide: Iterable[str] = ()) -> None:
     """A result table on stdout: rich on a terminal, else a header line and tab-separated rows.
@@ -109,8 +116,7 @@ def emit_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: 
     they must. The title is printed on stderr when stdout is not a terminal (it is not data)."""
     rows = list(rows)
     if not stdout_is_terminal():
-        if title:
-            console.print(cell(title))
+        _title_on_stderr(title)
         out = sys.stdout
         out.write("\t".join(columns) + "\n")
         for row in rows:
@@ -134,8 +140,7 @@ def emit_pairs(pairs: Mapping[str, Any] | Iterable[tuple[str, Any]], *, title: s
     """A key/value result (show, stats): two columns, `key<TAB>value` lines when piped."""
     items = list(pairs.items()) if isinstance(pairs, Mapping) else list(pairs)
     if not stdout_is_terminal():
-        if title:
-            console.print(cell(title))
+        _title_on_stderr(title)
         sys.stdout.write("".join(f"{_tsv(k)}\t{_tsv(v)}\n" for k, v in items))
         sys.stdout.flush()
         return

@@ -22,6 +22,11 @@ def register(app: typer.Typer) -> None:
         cache_entries: int = typer.Option(2048, "--cache-entries", min=0, help="Responses each process keeps in memory for as long as their Cache-Control allows (0: none)."),
         access_log: bool = typer.Option(False, "--access-log", help="Log every request."),
         build_index: bool = typer.Option(True, "--build-index/--no-build-index", help="Build the search index first when the archive has none."),
+        base_url: Optional[str] = typer.Option(None, "--base-url", metavar="URL", help="Public address of the site: absolute links (torrent lists, magnet files) are built from it, never from the request's Host (default: [web] base_url)."),
+        allowed_host: Optional[list[str]] = typer.Option(None, "--allowed-host", metavar="HOST", help="Answer only requests for this Host (repeatable; others get 400; default: [web] allowed_hosts)."),
+        request_timeout: Optional[float] = typer.Option(None, "--request-timeout", min=0.1, metavar="SECONDS", help="Close a connection that takes longer to send a whole request (default: [web] request_timeout, 10)."),
+        keep_alive_timeout: Optional[float] = typer.Option(None, "--keep-alive-timeout", min=0.1, metavar="SECONDS", help="Close an idle keep-alive connection after this long (default: [web] keep_alive_timeout, 5)."),
+        max_connections_per_client: Optional[int] = typer.Option(None, "--max-connections-per-client", min=0, metavar="N", help="Connections one address may hold per process (0: no limit; default: [web] max_connections_per_client, 64)."),
     ) -> None:
         """Serve the website (search, tracks, albums, artists, audio, torrents, statistics) and its JSON API."""
         from fonoteca.commands import open_archive
@@ -29,4 +34,6 @@ def register(app: typer.Typer) -> None:
 
         archive = open_archive(ctx)
         run(archive, host, port, workers=workers, threads=threads, rate_limit=rate_limit, rate_burst=rate_burst,
-            stats_dir=stats, access_log=access_log, build_index=build_index, cache_entries=cache_entries)
+            stats_dir=stats, access_log=access_log, build_index=build_index, cache_entries=cache_entries,
+            base_url=base_url, allowed_hosts=allowed_host, request_timeout=request_timeout,
+            keep_alive_timeout=keep_alive_timeout, max_connections_per_client=max_connections_per_client)
