@@ -45,7 +45,7 @@ FONOTECA = [sys.executable, "-m", "fonoteca"]
 
 
 def parse_size(text: str) -> int:
-    from fonoteca.plan.units import parse_size as p
+    from fonoteca.units import parse_size as p
 
     return p(text)
 

@@ -15,12 +15,12 @@ import pytest
 from fonoteca import archive as archive_mod
 from fonoteca.errors import UsageError
 from fonoteca.plan import listens, policies, store
-from fonoteca.plan.units import format_size, parse_size
+from fonoteca.tiers import Tier
+from fonoteca.units import format_size, parse_size
 from fonoteca.synth.catalog import CatalogSynth
 from tests.conftest import run_cli
 from tests.helpers import write_jsonl
 
-TIERS = {0: "skip", 1: "compact", 2: "original"}
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def plan(archive: archive_mod.Archive, *args: str) -> dict:
 def plan_rows(archive: archive_mod.Archive) -> dict[int, tuple[str, int, float, int | None]]:
     conn = sqlite3.connect(archive.catalog_path)
     try:
-        return {r[0]: (TIERS[r[1]], r[2], r[3], r[4]) for r in conn.execute("SELECT track, tier, bytes, listens, rep FROM plan")}
+        return {r[0]: (Tier(r[1]).label, r[2], r[3], r[4]) for r in conn.execute("SELECT track, tier, bytes, listens, rep FROM plan")}
     finally:
         conn.close()
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from urllib.parse import quote
@@ -62,6 +64,21 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
+@contextmanager
+def transaction(conn: sqlite3.Connection, *, immediate: bool = True) -> Iterator[sqlite3.Connection]:
+    """One write transaction (every writer of the archive's databases uses it): committed when the block ends,
+    rolled back when it raises. `immediate` takes the write lock at the start, so a busy database makes the
+    writer wait at BEGIN (busy_timeout) instead of failing halfway; `immediate=False` for read snapshots."""
+    conn.execute("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    try:
+        yield conn
+    except BaseException:
+        if conn.in_transaction:
+            conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
 def needs_migration(conn: sqlite3.Connection) -> bool:
     """True when the schema is older than this code; raises when it is newer."""
     current = conn.execute("PRAGMA user_version").fetchone()[0]
@@ -79,17 +96,12 @@ def migrate(conn: sqlite3.Connection) -> int:
     opening an old catalog at once apply each migration exactly once."""
     needs_migration(conn)
     for number, sql in _migrations():
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             current = conn.execute("PRAGMA user_version").fetchone()[0]
             if number > current:
                 for statement in _split_sql(sql):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={number}")
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
     return conn.execute("PRAGMA user_version").fetchone()[0]
 
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from fonoteca.catalog.db import transaction
 from fonoteca.archive import Archive
 from fonoteca.catalog.reader import Piece, Problem, read_pieces
 from fonoteca.catalog.records import FieldReject, Record, RecordError, split_field_rejects
@@ -100,9 +101,8 @@ def register_source(conn: Any, path: Path, fmt: str) -> tuple[int, int]:
     key = (str(path.resolve()), stat.st_size, mtime, fmt)
     row = conn.execute("SELECT rowid FROM sources WHERE path=? AND size=? AND mtime=? AND format=?", key).fetchone()
     if row is None:
-        conn.execute("BEGIN IMMEDIATE")
-        row_id = conn.execute("INSERT INTO sources (path, size, mtime, format) VALUES (?,?,?,?)", key).lastrowid
-        conn.execute("COMMIT")
+        with transaction(conn):
+            row_id = conn.execute("INSERT INTO sources (path, size, mtime, format) VALUES (?,?,?,?)", key).lastrowid
         return row_id, mtime
     return row[0], mtime
 

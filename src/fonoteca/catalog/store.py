@@ -18,6 +18,7 @@ from typing import Any
 
 import orjson
 
+from fonoteca.catalog.db import transaction
 from fonoteca.catalog.records import (
     LEVEL_TABLE, AlbumLinkRec, AlbumRec, ArtistRec, FeaturesRec, PlaylistRec, Record, Shape, TrackRec,
 )
@@ -152,18 +153,15 @@ class Store:
                 if _better(name, rec, held):
                     both_table = rec.level == held.level == LEVEL_TABLE  # type: ignore[union-attr]
                     table[key] = _merge(name, held, rec) if both_table else rec
-        self.conn.execute("BEGIN IMMEDIATE")
         try:
-            artist_ids = self._write_artists(best[ArtistRec])  # type: ignore[arg-type]
-            album_ids = self._write_albums(best[AlbumRec], artist_ids)  # type: ignore[arg-type]
-            track_ids = self._write_tracks(best[TrackRec], album_ids, artist_ids)  # type: ignore[arg-type]
-            self._write_features(best[FeaturesRec], track_ids)  # type: ignore[arg-type]
-            self._write_playlists(playlists, track_ids)
-            self._write_album_links(album_links, album_ids, track_ids)
-            self.conn.execute("COMMIT")
+            with transaction(self.conn):
+                artist_ids = self._write_artists(best[ArtistRec])  # type: ignore[arg-type]
+                album_ids = self._write_albums(best[AlbumRec], artist_ids)  # type: ignore[arg-type]
+                track_ids = self._write_tracks(best[TrackRec], album_ids, artist_ids)  # type: ignore[arg-type]
+                self._write_features(best[FeaturesRec], track_ids)  # type: ignore[arg-type]
+                self._write_playlists(playlists, track_ids)
+                self._write_album_links(album_links, album_ids, track_ids)
         except BaseException:
-            if self.conn.in_transaction:
-                self.conn.execute("ROLLBACK")
             for interner in (self.shapes, self.markets, self.genres):
                 interner.reset()
             raise

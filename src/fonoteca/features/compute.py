@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
+from fonoteca.catalog.db import transaction
 from fonoteca.features.extract import FEATURE_VERSION, FIELDS, features_of
 
 
@@ -76,10 +77,9 @@ def _store(conn: Any, batch: list[tuple[FeatureTask, dict[str, Any]]]) -> None:
         rows.append((task.track, task.sha256, task.tier, FEATURE_VERSION, *[values.get(k) for k in FIELDS],
                      result.get("error"), now))
     marks = ",".join("?" * (6 + len(FIELDS)))
-    conn.execute("BEGIN")
-    conn.executemany(f"INSERT OR REPLACE INTO track_features (track, sha256, tier, version, {', '.join(FIELDS)}, "
-                     f"error, computed_at) VALUES ({marks})", rows)
-    conn.execute("COMMIT")
+    with transaction(conn, immediate=False):
+        conn.executemany(f"INSERT OR REPLACE INTO track_features (track, sha256, tier, version, {', '.join(FIELDS)}, "
+                         f"error, computed_at) VALUES ({marks})", rows)
 
 
 def compute_features(archive: Any, workers: int | None = None, *, scheduler: str | None = None,

@@ -8,9 +8,8 @@ from pathlib import Path
 from typing import Any
 
 from fonoteca.errors import UsageError
+from fonoteca.tiers import TierSettings
 
-TIERS = {"skip": 0, "compact": 1, "original": 2}
-TIER_NAMES = {v: k for k, v in TIERS.items()}
 
 # Sidecar files a music folder holds that are never audio; everything else is decoded (and quarantined if it is
 # not audio), so that nothing in a source folder is silently passed over.
@@ -38,10 +37,8 @@ class IngestOptions:
     @classmethod
     def from_config(cls, config: dict[str, Any], **overrides: Any) -> "IngestOptions":
         section = dict(config.get("ingest", {}))
-        tiers = config.get("tiers", {})
         opts = cls()
-        if "compact_bitrate" in tiers:
-            opts.compact_bitrate = int(tiers["compact_bitrate"])
+        opts.compact_bitrate = TierSettings.from_config(config).compact_bitrate
         for key in ("duration_tolerance_s", "duration_tolerance_ratio", "fingerprint_seconds", "match_ber"):
             if key in section:
                 setattr(opts, key, float(section[key]))
@@ -62,8 +59,6 @@ class IngestOptions:
             raise UsageError(f"--tier takes plan, original or compact, not {self.tier!r}")
         if self.workers < 0:
             raise UsageError("--workers takes a number >= 0 (0: every core)")
-        if self.compact_bitrate < 6000 or self.compact_bitrate > 510000:
-            raise UsageError(f"compact bitrate {self.compact_bitrate} is outside libopus's 6-510 kbit/s")
 
     @property
     def worker_count(self) -> int:

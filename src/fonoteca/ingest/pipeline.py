@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 
+from fonoteca.catalog.db import transaction
 from fonoteca.archive import Archive
 from fonoteca.audio import fingerprint as fpmod
 from fonoteca.audio.tags import read_tags_and_length
@@ -25,7 +26,8 @@ from fonoteca.errors import FonotecaError, ResourceError, UsageError
 from fonoteca.ingest import metadata, store
 from fonoteca.ingest import executor as executors
 from fonoteca.ingest.match import Match, Matcher, load_map
-from fonoteca.ingest.options import TIER_NAMES, TIERS, IngestOptions
+from fonoteca.ingest.options import IngestOptions
+from fonoteca.tiers import Tier
 from fonoteca.ingest.task import RESOURCE, Result, Task
 
 NOT_AUDIO = "not_audio"  # quarantine reason: a file named explicitly that is no audio file
@@ -165,7 +167,7 @@ class Coordinator:
         row = self.conn.execute("SELECT tier, rep FROM plan WHERE track = ?", (track,)).fetchone()
         if self.options.tier != "plan":
             rep = row[1] if row and row[1] is not None else None
-            return (rep or track), TIERS[self.options.tier], ""
+            return (rep or track), Tier.parse(self.options.tier), ""
         if row is None:
             return None, 0, "not in the plan"
         tier, rep = row
@@ -255,7 +257,7 @@ class Coordinator:
         if kind == "store":
             assert item.target is not None and self.tmp_dir is not None
             task.tier, task.tmp_dir = item.tier, str(self.tmp_dir)
-            task.ext = "opus" if item.tier == 1 else (item.path.suffix.lower().lstrip(".") or "bin")
+            task.ext = "opus" if item.tier == Tier.COMPACT else (item.path.suffix.lower().lstrip(".") or "bin")
             task.tags = metadata.track_tags(self.conn, item.target)
             task.cover = metadata.track_cover(self.conn, item.target, self.archive.root, self.options.covers_dir)
         return task
@@ -285,7 +287,7 @@ class Coordinator:
     def _resource_stop(self, item: Item, what: str) -> ResourceError:
         """The run must stop: the machine ran out of something. Nothing is recorded for the files not finished,
         so the next run takes them up again; say how much input is left to bring in."""
-        from fonoteca.plan.units import format_size
+        from fonoteca.units import format_size
 
         left = [i for n, i in enumerate(self.items) if n not in self.finished]
         size = sum(i.size for i in left)
@@ -357,9 +359,8 @@ class Coordinator:
             self.summary.quarantined[reason] = self.summary.quarantined.get(reason, 0) + 1
         elif outcome == "skipped":
             self.summary.skipped[reason] = self.summary.skipped.get(reason, 0) + 1
-        self.conn.execute("BEGIN IMMEDIATE")
-        self._source_row(item, outcome, None, track, reason, detail)
-        self.conn.execute("COMMIT")
+        with transaction(self.conn):
+            self._source_row(item, outcome, None, track, reason, detail)
         self._note(item, outcome, reason, track)
 
     def _quarantine(self, item: Item, res: Result) -> None:
@@ -368,10 +369,9 @@ class Coordinator:
             details["track"] = self._track_ref(item.match.track)
             details["matched_by"] = item.match.route
         where = store.quarantine(self.archive, item.path, res.source_sha256, res.reason, res.message, details)
-        self.conn.execute("BEGIN IMMEDIATE")
-        self._source_row(item, "quarantined", res.source_sha256, item.match.track if item.match else None,
-                         res.reason, {"message": res.message, "record": where})
-        self.conn.execute("COMMIT")
+        with transaction(self.conn):
+            self._source_row(item, "quarantined", res.source_sha256, item.match.track if item.match else None,
+                             res.reason, {"message": res.message, "record": where})
         self.summary.quarantined[res.reason] = self.summary.quarantined.get(res.reason, 0) + 1
         self._note(item, "quarantined", res.reason, message=res.message, record=where)
 
@@ -426,12 +426,11 @@ class Coordinator:
         return best
 
     def _duplicate(self, item: Item, res: Result, of: int, how: str, ber: float | None = None) -> None:
-        self.conn.execute("BEGIN IMMEDIATE")
-        self._save_fingerprint(res, of, False)
-        detail = {"of": self._track_ref(of), "how": how, "ber": ber,
-                  "claimed": self._track_ref(item.match.track) if item.match else None}
-        self._source_row(item, "duplicate", res.source_sha256, of, how, detail)
-        self.conn.execute("COMMIT")
+        with transaction(self.conn):
+            self._save_fingerprint(res, of, False)
+            detail = {"of": self._track_ref(of), "how": how, "ber": ber,
+                      "claimed": self._track_ref(item.match.track) if item.match else None}
+            self._source_row(item, "duplicate", res.source_sha256, of, how, detail)
         self.summary.duplicates += 1
         self._note(item, "duplicate", how, of, ber=None if ber is None else round(ber, 3),
                    claimed=detail["claimed"] if item.match and item.match.track != of else None)
@@ -447,7 +446,7 @@ class Coordinator:
             self._duplicate(item, res, other[0], "fingerprint", other[1])
             return
         ns, track_id = self.conn.execute("SELECT ns, id FROM tracks WHERE rowid = ?", (item.target,)).fetchone()
-        tier_name = TIER_NAMES[item.tier]
+        tier_name = Tier(item.tier).label
         rel = store.dest_path(NAMESPACE_NAMES.get(ns, "table"), track_id, tier_name, task.ext)
         final = self.archive.root / rel
         final.parent.mkdir(parents=True, exist_ok=True)
@@ -457,8 +456,7 @@ class Coordinator:
         durable.fsync_dir(final.parent)
         duration_ms = int(round(res.duration * 1000))
         bit_rate = int(res.stored_size * 8 / res.duration) if res.duration > 0 else None
-        self.conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(self.conn):
             self.conn.execute(
                 "INSERT INTO files (track, tier, path, size, sha256, source_sha256, source_size, source_path, "
                 "source_container, source_codec, patch, container, codec, bit_rate, sample_rate, channels, "
@@ -474,10 +472,6 @@ class Coordinator:
             self._source_row(item, "stored", res.source_sha256, item.target, item.match.route,
                              {"path": rel, "tier": tier_name})
             self.conn.execute("DELETE FROM ingest_pending WHERE path = ?", (rel,))
-            self.conn.execute("COMMIT")
-        except BaseException:
-            self.conn.execute("ROLLBACK")
-            raise
         res.out_tmp = None
         self.summary.stored[tier_name] += 1
         self.summary.bytes_stored += res.stored_size
@@ -496,10 +490,9 @@ class Coordinator:
                     if found is not None:
                         self._duplicate(item, res, found[0], "fingerprint", found[1])
                         continue
-                    self.conn.execute("BEGIN IMMEDIATE")
-                    self._save_fingerprint(res, item.match.track if item.match else None, False)
-                    self._source_row(item, "skipped", res.source_sha256, item.target, "deferred", {})
-                    self.conn.execute("COMMIT")
+                    with transaction(self.conn):
+                        self._save_fingerprint(res, item.match.track if item.match else None, False)
+                        self._source_row(item, "skipped", res.source_sha256, item.target, "deferred", {})
                     self.summary.skipped["deferred"] = self.summary.skipped.get("deferred", 0) + 1
                     self._note(item, "skipped", "deferred", item.target)
                     continue
@@ -510,11 +503,10 @@ class Coordinator:
                 if usable and res.fingerprint_usable and raw:
                     ber = fpmod.bit_error_rate(fpmod.from_raw_bytes(res.fingerprint_raw), fpmod.from_raw_bytes(raw))
                     if ber > self.options.match_ber:
-                        self.conn.execute("BEGIN IMMEDIATE")
-                        self._save_fingerprint(res, None, False)
-                        self._source_row(item, "conflict", res.source_sha256, item.target, "different recording",
-                                         {"ber": ber})
-                        self.conn.execute("COMMIT")
+                        with transaction(self.conn):
+                            self._save_fingerprint(res, None, False)
+                            self._source_row(item, "conflict", res.source_sha256, item.target, "different recording",
+                                             {"ber": ber})
                         self.summary.conflicts += 1
                         self._note(item, "conflict", "the track already has a file that sounds different",
                                    item.target, ber=round(ber, 3))
@@ -527,10 +519,9 @@ class Coordinator:
             if found is not None:
                 self._duplicate(item, res, found[0], "fingerprint", found[1])
                 continue
-            self.conn.execute("BEGIN IMMEDIATE")
-            self._save_fingerprint(res, None, False)
-            self._source_row(item, "unmatched", res.source_sha256, None, item.note, {})
-            self.conn.execute("COMMIT")
+            with transaction(self.conn):
+                self._save_fingerprint(res, None, False)
+                self._source_row(item, "unmatched", res.source_sha256, None, item.note, {})
             self.summary.unmatched += 1
             self._note(item, "unmatched", item.note)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 from fonoteca.archive import Archive
 from fonoteca.audio.patch import apply_patch
 from fonoteca.catalog.query import lookup
+from fonoteca.tiers import Tier
 from fonoteca.errors import FonotecaError
 from fonoteca.durable import write_atomic
 
@@ -46,7 +47,7 @@ def restore(archive: Archive, reference: str, out: Path) -> Restored:
         raise FonotecaError(f"{rel}: {exc.strerror or exc}") from None
     if hashlib.sha256(stored).hexdigest() != sha:
         raise FonotecaError(f"{rel} is corrupt: its sha256 is not the one recorded at ingest")
-    if tier == 2:
+    if tier == Tier.ORIGINAL:
         try:
             data = apply_patch(stored, patch or b"")
         except Exception as exc:  # noqa: BLE001
@@ -58,4 +59,4 @@ def restore(archive: Archive, reference: str, out: Path) -> Restored:
     else:
         data, digest, exact = stored, sha, False
     write_atomic(out, data)
-    return Restored(ident, "original" if tier == 2 else "compact", out, len(data), digest, exact)
+    return Restored(ident, Tier(tier).label, out, len(data), digest, exact)

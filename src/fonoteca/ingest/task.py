@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from fonoteca import durable
+from fonoteca.tiers import Tier
 from fonoteca.audio import decode, fingerprint as fpmod, patch as patchmod, tags as tagmod
 
 READ_CHUNK = 1 << 20
@@ -115,7 +116,7 @@ def process(task: Task) -> Result:
                 raise
             result.reason, result.message = "unreadable", str(exc)
             return result
-        compact = task.kind == "store" and task.tier == 1
+        compact = task.kind == "store" and task.tier == Tier.COMPACT
         if compact:
             out_tmp = os.path.join(task.tmp_dir, f"{uuid.uuid4().hex}.part.{task.ext or 'opus'}")
         analysis = decode.analyse(

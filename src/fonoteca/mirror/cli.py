@@ -56,7 +56,7 @@ class _Bars:
 def _size(text: Optional[str]) -> Optional[int]:
     if text is None:
         return None
-    from fonoteca.plan.units import parse_size
+    from fonoteca.units import parse_size
 
     return parse_size(text)
 
@@ -93,7 +93,7 @@ class _SeedTable:
         from rich.table import Table
 
         from fonoteca.console import cell
-        from fonoteca.plan.units import format_size
+        from fonoteca.units import format_size
 
         rows = self.seeder.torrents()
         table = Table(title=f"seeding on port {self.seeder.port}", title_justify="left")

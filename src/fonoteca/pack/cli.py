@@ -22,7 +22,7 @@ def list_cmd(
 ) -> None:
     """Every torrent of the archive's releases (data and metadata), oldest first."""
     from fonoteca.pack.listing import list_torrents
-    from fonoteca.plan.units import format_size
+    from fonoteca.units import format_size
 
     items = list_torrents(open_archive(ctx), release=release)
     if as_json:
@@ -59,7 +59,7 @@ def pick_cmd(
     weighted by popularity; obsolete and embargoed torrents are left out. Works on a downloaded torrents.json
     too, outside any archive."""
     from fonoteca.pack.listing import pick
-    from fonoteca.plan.units import format_size, parse_size
+    from fonoteca.units import format_size, parse_size
 
     size = parse_size(budget)
     items, configured = _pick_source(ctx, source)
@@ -156,7 +156,7 @@ def _print_pack_summary(summary: Any) -> None:
     """The release, band by band, on stderr; stdout gets only the release name (what a script needs)."""
     from rich.table import Table
 
-    from fonoteca.plan.units import format_size
+    from fonoteca.units import format_size
 
     for s in summary.skipped:
         console.print(f"[yellow]skipped[/yellow] {lit(s['file'])} ({lit(s['track'])}): {lit(s['reason'])}")

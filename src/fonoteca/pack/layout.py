@@ -15,7 +15,6 @@ from fonoteca.catalog.ids import NAMESPACE_NAMES
 from fonoteca.pack import hybrid, paths
 from fonoteca.pack.settings import Band, PackSettings
 
-TIER_NAMES = {1: "compact", 2: "original"}
 
 
 @dataclass(slots=True)

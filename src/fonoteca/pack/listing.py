@@ -23,6 +23,7 @@ from urllib.parse import quote
 
 import orjson
 
+from fonoteca.catalog.db import transaction
 from fonoteca.archive import Archive
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.pack import paths
@@ -260,17 +261,12 @@ def mark(archive: Archive, refs: list[str], *, obsolete: bool | None = None, emb
     conn = archive.connect()
     try:
         ids = _resolve(conn, refs)
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             for rowid in ids:
                 if obsolete is not None:
                     conn.execute("UPDATE torrents SET obsolete = ? WHERE rowid = ?", (int(obsolete), rowid))
                 if embargo is not None:
                     conn.execute("UPDATE torrents SET embargo = ? WHERE rowid = ?", (int(embargo), rowid))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         write_current_list(archive, conn, settings)
         return len(ids)
     finally:
@@ -285,15 +281,10 @@ def set_stats(archive: Archive, stats: Iterable[tuple[str, int, int, int]], *, s
     try:
         rows = list(stats)
         ids = _resolve(conn, [r[0] for r in rows])
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             for rowid, (_, seeders, leechers, completed) in zip(ids, rows):
                 conn.execute("UPDATE torrents SET seeders = ?, leechers = ?, completed = ?, stats_scraped_at = ? "
                              "WHERE rowid = ?", (int(seeders), int(leechers), int(completed), when, rowid))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         write_current_list(archive, conn, settings)
         return len(ids)
     finally:

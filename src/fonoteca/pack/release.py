@@ -31,10 +31,12 @@ from typing import Any
 import orjson
 import zstandard
 
+from fonoteca.catalog.db import transaction
 from fonoteca.archive import Archive
 from fonoteca.durable import fsync_dir, now, write_new
 from fonoteca.errors import FonotecaError
 from fonoteca import locks
+from fonoteca.tiers import Tier
 from fonoteca.pack import hybrid, layout, listing, paths
 from fonoteca.pack.manifest import MANIFEST_FIELDS, ManifestLine, write_line  # noqa: F401 (MANIFEST_FIELDS: API)
 from fonoteca.pack.settings import PackSettings
@@ -170,7 +172,7 @@ def _open_reader(archive: Archive) -> sqlite3.Connection:
     each torrent's rows; sorts spill to disk, not memory. Same-ISRC coverage is summed once into a temp table."""
     reader = archive.connect(readonly=True)
     reader.execute("PRAGMA temp_store=FILE")
-    reader.execute("BEGIN")
+    reader.execute("BEGIN")  # a read snapshot held for the whole pack (no writes: not a transaction() block)
     reader.execute("CREATE TEMP TABLE pack_covered (rep INTEGER PRIMARY KEY, n INTEGER, listens REAL)")
     reader.execute("INSERT INTO pack_covered SELECT rep, count(*), sum(listens) FROM plan WHERE rep IS NOT NULL "
                    "GROUP BY rep")
@@ -208,16 +210,11 @@ def _recover(conn: sqlite3.Connection, folder: Path) -> list[str]:
     """Remove what a crashed pack left: releases still 'building' (rows and folders) and stray build folders."""
     removed = []
     for rowid, name in conn.execute("SELECT rowid, name FROM releases WHERE status != 'done'").fetchall():
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             conn.execute("DELETE FROM torrent_files WHERE torrent IN (SELECT rowid FROM torrents WHERE release = ?)",
                          (rowid,))
             conn.execute("DELETE FROM torrents WHERE release = ?", (rowid,))
             conn.execute("DELETE FROM releases WHERE rowid = ?", (rowid,))
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
         if _safe_release_name(name) and (folder / name).is_dir() and not (folder / name).is_symlink():
             shutil.rmtree(folder / name)
         removed.append(name)
@@ -316,11 +313,10 @@ def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name:
     (build / "torrents").mkdir(parents=True)
     (build / "data").mkdir()
     created = now()
-    conn.execute("BEGIN IMMEDIATE")
-    release_id = conn.execute(
-        "INSERT INTO releases (name, created_at, status, settings, files, bytes, torrents) "
-        "VALUES (?, ?, 'building', ?, 0, 0, 0)", (release, created, orjson.dumps(settings.as_dict()).decode())).lastrowid
-    conn.execute("COMMIT")
+    with transaction(conn):
+        release_id = conn.execute(
+            "INSERT INTO releases (name, created_at, status, settings, files, bytes, torrents) "
+            "VALUES (?, ?, 'building', ?, 0, 0, 0)", (release, created, orjson.dumps(settings.as_dict()).decode())).lastrowid
     summary.release = release
     done = 0
 
@@ -457,7 +453,7 @@ def _manifest(t: layout.PlannedTorrent, torrent: hybrid.Torrent) -> Iterator[tup
         line = ManifestLine(
             id=c.id, ns=c.ns_name, isrc=c.isrc, torrent=t.name, btih=torrent.info_hash_v1, path=placed.path,
             file_index=placed.index, offset=placed.offset, size=placed.size, sha256=c.sha256,
-            pieces_root=placed.root.hex() if placed.root else None, tier=layout.TIER_NAMES.get(c.tier, str(c.tier)),
+            pieces_root=placed.root.hex() if placed.root else None, tier=Tier.label_of(c.tier),
             popularity=c.popularity, band=t.band.name, title=c.title, artists=c.artists)
         yield write_line(line), f"{c.sha256}  data/{t.name}/{placed.path}\n"
 
@@ -465,8 +461,7 @@ def _manifest(t: layout.PlannedTorrent, torrent: hybrid.Torrent) -> Iterator[tup
 def _insert_torrent(conn: sqlite3.Connection, release_id: int, t: layout.PlannedTorrent, torrent: hybrid.Torrent,
                     created: str) -> None:
     by_path = {f"{a}/{b}": c for c, (a, b) in zip(t.files, t.paths)}
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         torrent_id = conn.execute(
             "INSERT INTO torrents (release, name, kind, band, seq, btih, btmh, piece_length, num_files, data_size, "
             "torrent_size, tracks, listens, pop_min, pop_max, first_id, last_id, added_at) "
@@ -481,10 +476,6 @@ def _insert_torrent(conn: sqlite3.Connection, release_id: int, t: layout.Planned
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [(torrent_id, p.index, by_path[p.path].file, by_path[p.path].track, p.path, p.offset, p.size,
               by_path[p.path].sha256, p.root.hex() if p.root else None) for p in torrent.files])
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
 
 
 def _summary(t: layout.PlannedTorrent, torrent: hybrid.Torrent, release: str, settings: PackSettings) -> TorrentSummary:
@@ -507,19 +498,18 @@ def _catalog_snapshot(conn: sqlite3.Connection, target: Path, release_id: int) -
     copy = sqlite3.connect(raw, isolation_level=None)
     try:
         copy.execute("PRAGMA journal_mode=DELETE")
-        copy.execute("BEGIN")
-        copy.execute("UPDATE releases SET status = 'done' WHERE rowid = ?", (release_id,))
-        names = {r[0] for r in copy.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
-        if "files" in names:
-            copy.execute("UPDATE files SET source_path = ''")
-        if "sources" in names:  # catalog import provenance: keep the file name, drop the operator's folders
-            copy.executemany("UPDATE sources SET path = ? WHERE rowid = ?",
-                             [(p.replace("\\", "/").rsplit("/", 1)[-1], rowid)
-                              for rowid, p in copy.execute("SELECT rowid, path FROM sources").fetchall()])
-        for table in ("ingest_sources", "ingest_pending"):
-            if table in names:
-                copy.execute(f"DELETE FROM {table}")
-        copy.execute("COMMIT")
+        with transaction(copy, immediate=False):
+            copy.execute("UPDATE releases SET status = 'done' WHERE rowid = ?", (release_id,))
+            names = {r[0] for r in copy.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            if "files" in names:
+                copy.execute("UPDATE files SET source_path = ''")
+            if "sources" in names:  # catalog import provenance: keep the file name, drop the operator's folders
+                copy.executemany("UPDATE sources SET path = ? WHERE rowid = ?",
+                                 [(p.replace("\\", "/").rsplit("/", 1)[-1], rowid)
+                                  for rowid, p in copy.execute("SELECT rowid, path FROM sources").fetchall()])
+            for table in ("ingest_sources", "ingest_pending"):
+                if table in names:
+                    copy.execute(f"DELETE FROM {table}")
         copy.execute("VACUUM")
     finally:
         copy.close()
@@ -557,8 +547,7 @@ def _metadata_torrent(archive: Archive, conn: sqlite3.Connection, folder: Path, 
                               created_by=CREATED_BY)
     check_with_libtorrent(torrent)
     write_new(build / "torrents" / f"{name}.torrent", torrent.metainfo)
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         torrent_id = conn.execute(
             "INSERT INTO torrents (release, name, kind, band, seq, btih, btmh, piece_length, num_files, data_size, "
             "torrent_size, tracks, listens, added_at) VALUES (?, ?, 'metadata', NULL, NULL, ?, ?, ?, ?, ?, ?, 0, 0, ?)",
@@ -569,10 +558,6 @@ def _metadata_torrent(archive: Archive, conn: sqlite3.Connection, folder: Path, 
             "VALUES (?, ?, NULL, NULL, ?, ?, ?, ?, ?)",
             [(torrent_id, p.index, p.path, p.offset, p.size, h.sha256, p.root.hex() if p.root else None)
              for p, h in zip(torrent.files, hashes)])
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return TorrentSummary(name, "metadata", None, torrent.info_hash_v1, torrent.info_hash_v2, len(torrent.files),
                           torrent.data_size, 0, 0.0, piece, listing.torrent_path(release, name),
                           listing.magnet_link(torrent.info_hash_v1, torrent.info_hash_v2, name, settings.trackers,

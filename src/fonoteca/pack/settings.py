@@ -30,7 +30,7 @@ from typing import Any
 
 from fonoteca.errors import FonotecaError
 from fonoteca.pack.hybrid import MAX_PIECE, MIN_PIECE
-from fonoteca.plan.units import parse_size
+from fonoteca.units import parse_size
 
 DEFAULT_BANDS = ("50-100", "40-49", "30-39", "20-29", "10-19", "1-9", "0")
 DEFAULT_TARGET_SIZE = 200 * 1000**3

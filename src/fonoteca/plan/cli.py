@@ -14,7 +14,7 @@ from fonoteca.console import console, emit_table, lit, print_json, progress
 
 def _print_summary(s: dict[str, Any], budget_text: Optional[str]) -> None:
     """The plan per tier on stdout (the result); the verdict, bounds and warnings on stderr."""
-    from fonoteca.plan.units import format_size
+    from fonoteca.units import format_size
 
     budget = "no budget" if s["budget"] is None else f"budget {budget_text}"
     rows = [(name, f"{t['files']:,}", f"{t['tracks']:,}", format_size(t["bytes"]), f"{t['listens_covered']:.2%}")
@@ -94,7 +94,7 @@ def register(app: typer.Typer) -> None:
         estimated listens covered. Tracks sharing an ISRC count once. The plan is stored in the catalog
         (table plan) and is what ingest follows."""
         from fonoteca.plan import planner
-        from fonoteca.plan.units import parse_size
+        from fonoteca.units import parse_size
 
         size = parse_size(budget) if budget is not None else None
         archive = open_archive(ctx)

@@ -14,7 +14,7 @@ from fonoteca.archive import Archive
 from fonoteca.catalog import db
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.plan import coverage, data as data_mod, listens as listens_mod, policies, store
-from fonoteca.plan.policies import COMPACT, ORIGINAL
+from fonoteca.tiers import Tier, TierSettings
 
 DEFAULT_COMPACT_VALUE = 0.9
 
@@ -60,17 +60,13 @@ class Model:
         return self._inc
 
     def params(self) -> dict[str, Any]:
-        return {"bitrates": {policies.TIER_NAMES[t]: b for t, b in self.bitrates.items()},
+        return {"bitrates": {Tier(t).label: b for t, b in self.bitrates.items()},
                 "listen_model": self.listen_model.as_dict(), "compact_value": self.compact_value,
                 "anna_threshold": policies.ANNA_THRESHOLD}
 
 
 def tier_bitrates(config: dict[str, Any]) -> dict[int, int]:
-    tiers = config.get("tiers", {})
-    rates = {COMPACT: int(tiers.get("compact_bitrate", 75_000)), ORIGINAL: int(tiers.get("original_bitrate", 160_000))}
-    if min(rates.values()) <= 0:
-        raise FonotecaError("[tiers] compact_bitrate and original_bitrate must be positive")
-    return rates
+    return dict(TierSettings.from_config(config).bitrates)
 
 
 def compact_value_from(config: dict[str, Any], override: float | None) -> float:
@@ -121,7 +117,7 @@ def evaluate(model: Model, policy: str, budget: int | None) -> tuple[np.ndarray,
     tier, bound = find_policy(policy, budget).choose(model, budget)
     summary = policies.summarize(model.cost, tier, model.compact_value)
     cost = model.cost
-    smallest = int(cost.bytes[COMPACT][cost.is_rep].min()) if cost.is_rep.any() else 0
+    smallest = int(cost.bytes[Tier.COMPACT][cost.is_rep].min()) if cost.is_rep.any() else 0
     summary = {
         "policy": policy, "budget": budget,
         "fits": None if budget is None else summary["bytes"] <= budget,
@@ -144,7 +140,7 @@ def evaluate(model: Model, policy: str, budget: int | None) -> tuple[np.ndarray,
 
 
 def _warnings(model: Model, budget: int | None, summary: dict[str, Any], smallest: int) -> list[str]:
-    from fonoteca.plan.units import format_size
+    from fonoteca.units import format_size
 
     out = []
     if budget is not None and budget < smallest:

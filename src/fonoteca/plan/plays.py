@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from fonoteca.catalog.db import transaction
 from fonoteca.catalog.ids import normalize_isrc, parse_reference
 from fonoteca.errors import FonotecaError
 
@@ -80,8 +81,7 @@ def import_plays(conn: sqlite3.Connection, path: Path, source: str | None = None
             raise FonotecaError(f"{path}: the header needs a track column ({', '.join(REFERENCE_COLUMNS)}) and a "
                                 f"count column ({', '.join(COUNT_COLUMNS)}); found {header}")
         is_isrc = header[ref_col].strip().lower() == "isrc"
-        conn.execute("BEGIN IMMEDIATE")
-        try:
+        with transaction(conn):
             batch: list[tuple[int, str, int]] = []
             for line, row in enumerate(rows, start=2):
                 summary.lines += 1
@@ -95,10 +95,6 @@ def import_plays(conn: sqlite3.Connection, path: Path, source: str | None = None
                     _store(conn, batch, source or path.name, summary)
                     batch = []
             _store(conn, batch, source or path.name, summary)
-            conn.execute("COMMIT")
-        except BaseException:
-            conn.execute("ROLLBACK")
-            raise
     return summary
 
 

@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from fonoteca.plan.data import TrackData
+from fonoteca.tiers import Tier
 
 if TYPE_CHECKING:
     from fonoteca.plan.planner import Model
 
-SKIP, COMPACT, ORIGINAL = 0, 1, 2
-TIER_NAMES = {SKIP: "skip", COMPACT: "compact", ORIGINAL: "original"}
+COMPACT, ORIGINAL = Tier.COMPACT, Tier.ORIGINAL
 ANNA_THRESHOLD = 0.351  # popularity-0 tracks below this secondary priority are skipped
 DEFAULT_DURATION_MS = 210_000  # stands in for unknown durations when the catalog has none at all
 
@@ -214,7 +214,7 @@ def summarize(cost: Costs, tier: np.ndarray, compact_value: float) -> dict[str, 
         t_bytes = int(cost.bytes[t][sel].sum(dtype=np.int64))
         t_listens = float(cost.group_listens[sel].sum())
         t_tracks = int(cost.group_size[sel].sum(dtype=np.int64))
-        out["tiers"][TIER_NAMES[t]] = {"files": t_files, "tracks": t_tracks, "bytes": t_bytes,
+        out["tiers"][t.label] = {"files": t_files, "tracks": t_tracks, "bytes": t_bytes,
                                        "listens_covered": t_listens / total}
         files, size, tracks, covered = files + t_files, size + t_bytes, tracks + t_tracks, covered + t_listens
         weighted += t_listens * (1.0 if t == ORIGINAL else compact_value)

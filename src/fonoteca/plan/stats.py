@@ -17,6 +17,7 @@ import numpy as np
 import orjson
 
 from fonoteca.archive import Archive
+from fonoteca.tiers import Tier
 from fonoteca.plan import coverage, planner, policies
 
 FEATURES = ("danceability", "energy", "loudness", "speechiness", "acousticness", "instrumentalness", "liveness",
@@ -193,7 +194,7 @@ def coverage_numbers(ctx: Context) -> dict[str, Any]:
     anna = policies.summarize(m.cost, policies.anna(m.data, m.cost), m.compact_value)
     out["anna"] = {"bytes": anna["bytes"], "files": anna["files"], "listens_covered": anna["listens_covered"]}
     out["total"] = {"recordings": int(m.cost.is_rep.sum()), "tracks": len(m.data),
-                    "bytes_all_original": int(m.cost.bytes[policies.ORIGINAL][m.cost.is_rep].sum())}
+                    "bytes_all_original": int(m.cost.bytes[Tier.ORIGINAL][m.cost.is_rep].sum())}
     return out
 
 

@@ -11,7 +11,9 @@ from typing import Any
 import numpy as np
 import orjson
 
-from fonoteca.plan.policies import TIER_NAMES, Costs
+from fonoteca.catalog.db import transaction
+from fonoteca.plan.policies import Costs
+from fonoteca.tiers import Tier
 
 CHUNK = 250_000
 ROWS_PER_INSERT = 100  # 500 parameters a statement, far below SQLite's limit
@@ -31,8 +33,7 @@ def write(conn: sqlite3.Connection, *, rowid: np.ndarray, rep: np.ndarray, tier:
           policy: str, budget: int | None, params: dict[str, Any], summary: dict[str, Any],
           progress: Callable[[int], None] | None = None) -> int:
     """Replace the plan with this one in one transaction; returns the run id."""
-    conn.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(conn):
         run = conn.execute(
             "INSERT INTO plan_runs (created_at, policy, budget, params, summary) VALUES (?, ?, ?, ?, ?)",
             (datetime.now(timezone.utc).isoformat(timespec="seconds"), policy, budget,
@@ -55,10 +56,6 @@ def write(conn: sqlite3.Connection, *, rowid: np.ndarray, rep: np.ndarray, tier:
         conn.execute("CREATE INDEX plan_tier ON plan (tier) WHERE tier > 0")
         summary = dict(summary, run=run)
         conn.execute("UPDATE plan_runs SET summary = ? WHERE rowid = ?", (orjson.dumps(summary).decode(), run))
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
     return int(run)
 
 
@@ -101,7 +98,7 @@ def planned_tracks(conn: sqlite3.Connection, *, stored_only: bool = True) -> Ite
         f"SELECT p.track, t.id, p.tier, p.bytes, p.listens, p.rep FROM plan p JOIN tracks t ON t.rowid = p.track {where} "
         "ORDER BY p.track"
     ):
-        yield PlannedTrack(track, id_, TIER_NAMES[tier], size, listens, rep)
+        yield PlannedTrack(track, id_, Tier(tier).label, size, listens, rep)
 
 
 def tier_of(conn: sqlite3.Connection, track: int) -> PlannedTrack | None:
@@ -112,4 +109,4 @@ def tier_of(conn: sqlite3.Connection, track: int) -> PlannedTrack | None:
     ).fetchone()
     if row is None:
         return None
-    return PlannedTrack(row[0], row[1], TIER_NAMES[row[2]], row[3], row[4], row[5])
+    return PlannedTrack(row[0], row[1], Tier(row[2]).label, row[3], row[4], row[5])

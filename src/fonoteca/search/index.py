@@ -27,6 +27,7 @@ from typing import Any, ContextManager
 import numpy as np
 import orjson
 
+from fonoteca.catalog.db import transaction
 from fonoteca.archive import Archive
 from fonoteca import locks
 from fonoteca.catalog import db as catalog_db
@@ -189,10 +190,9 @@ def build_index(catalog: sqlite3.Connection, catalog_path: Path, directory: Path
 
     def write() -> None:
         try:
-            out.execute("BEGIN")
-            while (batch := chunks.get()) is not None:
-                out.executemany("INSERT INTO docs (rowid, title, artists, album, tags) VALUES (?,?,?,?,?)", batch)
-            out.execute("COMMIT")
+            with transaction(out, immediate=False):
+                while (batch := chunks.get()) is not None:
+                    out.executemany("INSERT INTO docs (rowid, title, artists, album, tags) VALUES (?,?,?,?,?)", batch)
         except BaseException as exc:  # reported by the reading thread
             failure.append(exc)
             while chunks.get() is not None:
@@ -225,9 +225,8 @@ def build_index(catalog: sqlite3.Connection, catalog_path: Path, directory: Path
         "built_at": int(time.time()), "shuffle": _save_keys(directory, keys, generation), "offsets": _offsets(keys),
         "updates": 0, "catalog_file": _file_id(catalog_path),
     }
-    out.execute("BEGIN")
-    _write_meta(out, meta)
-    out.execute("COMMIT")
+    with transaction(out, immediate=False):
+        _write_meta(out, meta)
     out.execute("PRAGMA journal_mode=WAL")  # readers keep reading while an import updates the index
     out.close()
     return db_path, meta
@@ -417,15 +416,13 @@ def _apply_changes(catalog: sqlite3.Connection, catalog_path: Path, conn: sqlite
     generation = meta["generation"]
     updates = meta.get("updates", 0) + 1
     shuffle = _save_keys(directory, keys, generation)
-    conn.execute("BEGIN IMMEDIATE")
     try:
-        conn.executemany("DELETE FROM docs WHERE rowid = ?", [(int(k),) for k in old_keys])
-        conn.executemany("INSERT INTO docs (rowid, title, artists, album, tags) VALUES (?,?,?,?,?)", docs)
-        _write_meta(conn, {"last_run": last_run, "tracks": int(len(keys)), "shuffle": shuffle,
-                           "offsets": _offsets(keys), "updates": updates})
-        conn.execute("COMMIT")
+        with transaction(conn):
+            conn.executemany("DELETE FROM docs WHERE rowid = ?", [(int(k),) for k in old_keys])
+            conn.executemany("INSERT INTO docs (rowid, title, artists, album, tags) VALUES (?,?,?,?,?)", docs)
+            _write_meta(conn, {"last_run": last_run, "tracks": int(len(keys)), "shuffle": shuffle,
+                               "offsets": _offsets(keys), "updates": updates})
     except BaseException:
-        conn.execute("ROLLBACK")
         (directory / shuffle).unlink(missing_ok=True)
         raise
     return len(docs)

@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from fonoteca.tiers import Tier
 from fonoteca.web.releases import Location, Releases
 
 MEDIA_TYPES = {
@@ -29,7 +30,6 @@ PATH_COLUMNS = ("path", "relpath", "file")
 OPTIONAL = {"size": ("size", "bytes"), "sha256": ("sha256",), "tier": ("tier",), "container": ("container",),
             "codec": ("codec",), "bit_rate": ("bit_rate",), "sample_rate": ("sample_rate",),
             "channels": ("channels",), "duration_ms": ("duration_ms",), "loudness": ("loudness",)}
-TIER_NAMES = {1: "compact", 2: "original"}
 MAX_CANDIDATES = 20
 
 
@@ -188,7 +188,7 @@ def locate(conn: sqlite3.Connection, root: Path, releases: Releases, rowid: int,
         })
     if row is not None:
         if isinstance(row.get("tier"), int):
-            row["tier"] = TIER_NAMES.get(row["tier"], str(row["tier"]))
+            row["tier"] = Tier.label_of(row["tier"])
         # a mirror carries the archive's catalog, files table included, but not its files/ folder
         row["present"] = audio is not None and audio.origin == "archive"
     return audio, where, row

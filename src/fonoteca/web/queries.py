@@ -10,6 +10,7 @@ import sqlite3
 from typing import Any
 from urllib.parse import quote
 
+from fonoteca.tiers import Tier
 from fonoteca.catalog.ids import NAMESPACE_NAMES, NAMESPACES, Reference, normalize_isrc
 from fonoteca.catalog.query import counts as catalog_counts
 from fonoteca.catalog.query import lookup_reference
@@ -20,7 +21,6 @@ MAX_DISCOGRAPHY_PAGE = 100
 TOP_TRACKS = 10
 FEATURES = ("danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness", "instrumentalness",
             "liveness", "valence", "tempo", "time_signature")
-TIERS = {0: "skip", 1: "compact", 2: "original"}
 
 
 def url_for(kind: str, id_: str | None) -> str | None:
@@ -168,7 +168,7 @@ def track_page(conn: sqlite3.Connection, rowid: int, *, has_plan: bool) -> dict[
             if rep is not None:
                 found = conn.execute("SELECT id FROM tracks WHERE rowid = ?", (rep,)).fetchone()
                 rep_id = found[0] if found else None
-            plan = {"tier": TIERS.get(tier, str(tier)), "bytes": size, "listens": listens,
+            plan = {"tier": Tier.label_of(tier), "bytes": size, "listens": listens,
                     "covered_by": None if rep_id is None else {"id": rep_id, "url": url_for("track", rep_id)}}
     item.update(same_recording=same, also_on=also_on, external_ids=external, audio_features=features, plan=plan)
     return item

@@ -10,7 +10,7 @@ from fastapi.responses import FileResponse, PlainTextResponse
 from starlette.requests import Request
 
 from fonoteca.errors import UsageError
-from fonoteca.plan.units import parse_size
+from fonoteca.units import parse_size
 from fonoteca.web import releases as rel
 from fonoteca.web import render, schemas
 from fonoteca.web.views.common import ERRORS, TEXT_ERRORS, get_and_head, BadRequest, NotFound, is_api, optional, site, twin
