@@ -14,7 +14,7 @@ from hypothesis import given, settings as hsettings, strategies as st
 
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.pack import bencode, hybrid, paths
-from fonoteca.pack.listing import pick, priority
+from fonoteca.pack.listing import pick, score
 from fonoteca.pack.settings import PackSettings, parse_bands
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -230,37 +230,48 @@ def test_settings_from_config():
 
 
 def _rec(name, size, seeders, pop=(0, 0), **flags):
-    return {"name": name, "data_size": size, "seeders": seeders, "pop_min": pop[0], "pop_max": pop[1],
+    return {"name": name, "data_size": size, "seeders": seeders, "leechers": flags.get("leechers", 0),
+            "pop_min": pop[0], "pop_max": pop[1], "band": flags.get("band", "pop_0"),
             "is_metadata": flags.get("meta", False), "obsolete": flags.get("obsolete", False),
             "embargo": flags.get("embargo", False), "listens_covered": flags.get("listens", 0.0),
+            "stats_scraped_at": flags.get("scraped", "2025-06-01T00:00:00Z"),
             "added_to_torrents_list_at": flags.get("added", "2025-01-01T00:00:00Z")}
 
 
-def test_pick_least_seeded_per_byte_with_popularity_weighting():
+def test_score_is_the_reference_formula_over_the_popularity_weight():
+    plain = _rec("x", 100, 3, leechers=5)
+    assert score(plain, 200.0, 0.0, 0.5) == pytest.approx((3 + 0.1 * 5) * (200 / 100) + 0.5)
+    popular = _rec("y", 100, 3, (100, 100), leechers=5)
+    assert score(popular, 200.0, 1.0, 0.5) == pytest.approx(((3 + 0.5) * 2 + 0.5) / 2.0)
+    unknown = _rec("z", 100, 0, scraped=None)  # never counted: seeders unknown, scored as none
+    assert score(unknown, 100.0, 0.0, 1.0) == pytest.approx(1.0)
+
+
+def test_pick_filters_then_takes_the_neediest_within_the_budget():
     items = [
         _rec("meta-old", 10, 50, meta=True, added="2024-01-01T00:00:00Z"),
         _rec("meta-new", 10, 50, meta=True, added="2025-01-01T00:00:00Z"),
-        _rec("popular-well-seeded", 100, 9, (90, 100)),
-        _rec("popular-few", 100, 1, (90, 100)),
-        _rec("rare-none", 100, 0, (0, 0)),
-        _rec("rare-few", 100, 1, (0, 0)),
-        _rec("gone", 100, 0, (50, 60), obsolete=True),
-        _rec("held", 100, 0, (50, 60), embargo=True),
-        _rec("big", 1000, 0, (0, 0)),
+        _rec("well-seeded", 100, 40),
+        _rec("few", 100, 1),
+        _rec("dead", 100, 0),                      # counted with no seeders at all: the reference drops it
+        _rec("uncounted", 100, 0, scraped=None),   # nobody counted: kept
+        _rec("gone", 100, 1, obsolete=True),
+        _rec("held", 100, 1, embargo=True),
+        _rec("other-band", 100, 1, band="pop_50-100"),
+        _rec("big", 1000, 1),
     ]
-    names = [p.record["name"] for p in pick(items, 10**9)]
+    names = [p.record["name"] for p in pick(items, 10**9, seed=7)]
     assert names[0] == "meta-new" and "meta-old" not in names
-    assert "gone" not in names and "held" not in names
-    # rare with no seeders (1/1) before popular with one seeder (1.95/2) before rare with one (1/2)
-    assert names.index("rare-none") < names.index("popular-few") < names.index("rare-few") < names.index(
-        "popular-well-seeded")
-    assert priority(_rec("x", 1, 0, (100, 100)), 1.0) == pytest.approx(2.0)
-    assert priority(_rec("x", 1, 3, (0, 0)), 1.0) == pytest.approx(0.25)
+    assert not {"gone", "held", "dead"} & set(names) and "uncounted" in names
+    assert names.index("few") < names.index("well-seeded")  # 1 seeder beats 40 whatever the jitter (at most 2)
+    assert [p.record["name"] for p in pick(items, 10**9, seed=7)] == names  # the same seed, the same list
+    # bands are applied before the budget: a band-limited pick fills the budget from that band alone
+    banded = [p.record["name"] for p in pick(items, 120, bands=["pop_50-100"], seed=1)]
+    assert banded == ["meta-new", "other-band"]
     # budget: what does not fit is passed over, smaller ones still fill the disk
-    small = [p.record["name"] for p in pick(items, 350)]
-    assert small == ["meta-new", "rare-none", "popular-few", "rare-few"]
-    picks = list(pick(items, 350))
-    assert picks[-1].cumulative == 310 and all(p.cumulative <= 350 for p in picks)
-    assert list(pick(items, 0)) == []
+    picks = pick(items, 350, seed=3)
+    assert all(p.cumulative <= 350 for p in picks) and "big" not in [p.record["name"] for p in picks]
+    assert len(picks) == 4 and picks[-1].cumulative == 310
+    assert pick(items, 0) == []
     with pytest.raises(UsageError):
-        list(pick(items, -1))
+        pick(items, -1)

@@ -280,11 +280,16 @@ def test_seeding_list_generator(client: httpx.Client) -> None:
     assert names[0] == f"{RELEASE}-metadata"  # metadata first
     assert f"{RELEASE}-pop_0-0000-old" not in names and f"{RELEASE}-pop_0-0003-embargo" not in names
     assert two["bytes"] <= 2e12 and two["budget"] == 2_000_000_000_000
-    seeders = [t["seeders"] or 0 for t in two["torrents"][1:]]
-    assert seeders == sorted(seeders)  # fewest seeders first (unknown counts as none)
     assert sum(t["data_size"] for t in two["torrents"]) == two["bytes"]
     everything = get_json(client, "/api/torrents/generate?budget=1PB")
-    assert everything["count"] == 7  # all but the obsolete and the embargoed one
+    names = [t["name"] for t in everything["torrents"]]
+    # all but the obsolete, the embargoed and the one a scrape counted with no seeders at all (the reference rule)
+    assert everything["count"] == 6 and f"{RELEASE}-pop_20-49-0001" not in names
+    # neediest first: 2 seeders (500 GB) before 12 seeders (600 GB), whatever the random part (at most 2)
+    for seed in range(5):
+        order = [t["name"] for t in get_json(client, f"/api/torrents/generate?budget=1PB&seed={seed}")["torrents"]]
+        assert order.index(f"{RELEASE}-pop_50-100-0002") < order.index(f"{RELEASE}-pop_50-100-0001"), seed
+        assert order == [t["name"] for t in get_json(client, f"/api/torrents/generate?budget=1PB&seed={seed}")["torrents"]]
     small = get_json(client, "/api/torrents/generate?budget=250GB&include_metadata=false")
     assert all(not t["is_metadata"] for t in small["torrents"]) and small["bytes"] <= 250e9
     text = client.get("/torrents/generate.txt?budget=2&kind=magnets")
@@ -449,26 +454,6 @@ def test_fonoteca_serve_command(web: WebArchive) -> None:  # noqa: F811
     bad = subprocess.run([sys.executable, "-m", "fonoteca", "-A", str(web.root.parent / "nowhere"), "serve"],
                          capture_output=True, text=True, timeout=60, env=env)
     assert bad.returncode == 1 and "not a Fonoteca archive" in bad.stdout + bad.stderr
-
-
-def test_generator_follows_fonoteca_torrents_pick() -> None:
-    """The site's list is the command's list: the web uses fonoteca.pack.pick when the pack package is there,
-    and its own copy of the rules otherwise; both give the same order."""
-    import random
-
-    from fonoteca.web import releases as rel
-    from tests.test_web_fixtures import torrents_listing
-
-    rng = random.Random(5)
-    listing = torrents_listing()
-    for i, entry in enumerate(listing):
-        entry["pop_min"], entry["pop_max"] = sorted(rng.randint(0, 100) for _ in range(2))
-        entry["seeders"] = rng.choice([None, 0, 1, 3, 8, 20]) if i else entry["seeders"]
-    items = [rel.normalize(e, RELEASE, set()) for e in listing]
-    pack = pytest.importorskip("fonoteca.pack")
-    for budget in (10**9, 5 * 10**11, 2 * 10**12, 10**15):
-        assert [p.record["name"] for p in rel._pick(items, budget)] == \
-            [p.record["name"] for p in pack.pick(items, budget)], budget
 
 
 def test_response_cache_keeps_what_the_site_declares_cacheable(client: httpx.Client, web: WebArchive) -> None:  # noqa: F811

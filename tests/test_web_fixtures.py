@@ -19,6 +19,8 @@ import orjson
 import pytest
 import zstandard
 
+from fonoteca.pack.manifest import ManifestLine, write_line
+
 from fonoteca import archive as archive_mod
 from tests import spotify_samples as sp
 from tests.conftest import run_cli
@@ -172,15 +174,18 @@ def build(base: Path, synth: Path) -> WebArchive:
     # links that lead out of the payload must never be followed by the web seed route
     (payload.parent / "evil.wav").symlink_to(root / "fonoteca.toml")
     (release / "data" / "evil-torrent").symlink_to(root)
+    digest = hashlib.sha256(audio).hexdigest()
+    common = {"ns": "spotify", "isrc": None, "torrent": data_torrent, "btih": "0" * 40, "offset": 0,
+              "size": len(audio), "sha256": digest, "pieces_root": None, "tier": "original", "popularity": 80,
+              "band": "pop_50-100", "title": None, "artists": None}
     lines = [
-        {"track_id": release_track, "torrent": data_torrent, "path": inner, "file_index": 0, "size": len(audio),
-         "sha256": hashlib.sha256(audio).hexdigest()},
-        {"track_id": archive_track, "torrent": data_torrent, "path": f"pop_50-100/{archive_track}.wav",
-         "file_index": 1, "size": len(audio), "sha256": hashlib.sha256(audio).hexdigest()},
-        {"track_id": plain_track, "torrent": data_torrent, "path": "../../../../fonoteca.toml", "file_index": 2},
+        ManifestLine(**{**common, "id": release_track, "path": inner, "file_index": 0}),
+        ManifestLine(**{**common, "id": archive_track, "path": f"pop_50-100/{archive_track}.wav", "file_index": 1}),
     ]
-    (release / "manifest.jsonl.zst").write_bytes(
-        zstandard.ZstdCompressor().compress(b"".join(orjson.dumps(x) + b"\n" for x in lines)))
+    raw = b"".join(write_line(x) for x in lines)
+    # a line that would lead out of the payload: the manifest's own checks drop it, it is never served
+    raw += orjson.dumps({**common, "id": plain_track, "path": "../../../../fonoteca.toml", "file_index": 2}) + b"\n"
+    (release / "manifest.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(raw))
     return WebArchive(root, archive_track, release_track, plain_track)
 
 

@@ -129,19 +129,18 @@ def open_source(text: str) -> Source:
     return Source(text, records, root=root.resolve())
 
 
-def choose(records: list[dict[str, Any]], *, budget: int | None = None, bands: list[str] | None = None) -> list[dict]:
+def choose(records: list[dict[str, Any]], *, budget: int | None = None, bands: list[str] | None = None,
+           popularity_weight: float = 1.0, seed: int | None = None) -> list[dict]:
+    """The torrents to mirror: with a budget, `torrents pick`'s choice (bands applied before the budget); without,
+    the newest metadata torrent and every data torrent of the bands."""
     from fonoteca.pack.listing import pick
 
-    usable = [r for r in records if not r.get("obsolete") and not r.get("embargo")]
     if budget is not None:
-        chosen = [p.record for p in pick(usable, budget)]
-    else:
-        meta = sorted([r for r in usable if r.get("is_metadata")],
-                      key=lambda r: r.get("added_to_torrents_list_at") or "", reverse=True)[:1]
-        chosen = meta + [r for r in usable if not r.get("is_metadata")]
-    if bands:
-        chosen = [r for r in chosen if r.get("is_metadata") or r.get("band") in bands]
-    return chosen
+        return [p.record for p in pick(records, budget, popularity_weight=popularity_weight, bands=bands, seed=seed)]
+    usable = [r for r in records if not r.get("obsolete") and not r.get("embargo")]
+    meta = sorted([r for r in usable if r.get("is_metadata")],
+                  key=lambda r: r.get("added_to_torrents_list_at") or "", reverse=True)[:1]
+    return meta + [r for r in usable if not r.get("is_metadata") and (not bands or r.get("band") in bands)]
 
 
 # ------------------------------------------------------------------------------------------------ mirror state

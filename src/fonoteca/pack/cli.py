@@ -52,32 +52,38 @@ def pick_cmd(
     weight: Optional[float] = typer.Option(None, "--popularity-weight", min=0.0, metavar="NUMBER",
                                            help="How much more a popular torrent counts (default: [pack] "
                                                 "pick_popularity_weight of the archive, else 1.0)."),
+    bands: Optional[list[str]] = typer.Option(None, "--band", metavar="BAND", help="Only torrents of this band "
+                                              "(repeatable; the metadata torrent always), before the budget."),
+    seed: Optional[int] = typer.Option(None, "--seed", metavar="N", help="Fix the random part of the score (the "
+                                       "same N, the same list); default: a new draw each time."),
     magnets: bool = typer.Option(False, "--magnets", help="Print only the magnet links, one per line."),
     as_json: bool = typer.Option(False, "--json", help="Print the picks as JSON."),
 ) -> None:
-    """The torrents to seed on a disk of SIZE: the newest metadata torrent, then the least seeded per byte,
-    weighted by popularity; obsolete and embargoed torrents are left out. Works on a downloaded torrents.json
-    too, outside any archive."""
+    """The torrents to seed on a disk of SIZE, as the reference site's generator chooses them: the newest metadata
+    torrent, then the neediest by (seeders + 0.1 x leechers) x (average size / size) + uniform(0, 2), divided by
+    Fonoteca's popularity weight; obsolete, embargoed and counted-dead torrents are left out. Works on a
+    downloaded torrents.json too, outside any archive."""
     from fonoteca.pack.listing import pick
     from fonoteca.units import format_size, parse_size
 
     size = parse_size(budget)
     items, configured = _pick_source(ctx, source)
-    picks = list(pick(items, size, popularity_weight=configured if weight is None else weight))
+    picks = pick(items, size, popularity_weight=configured if weight is None else weight, bands=bands, seed=seed)
     if magnets:
         for p in picks:
             emit_line(p.record["magnet_link"])
         return
     if as_json:
         print_json({"budget": size, "bytes": picks[-1].cumulative if picks else 0, "torrents": len(picks),
-                    "picks": [dict(p.record, priority=p.priority, cumulative_size=p.cumulative) for p in picks]})
+                    "picks": [dict(p.record, score=round(p.score, 6), cumulative_size=p.cumulative) for p in picks]})
         return
     rows = [(i, p.record.get("name") or p.record.get("display_name"), format_size(p.record["data_size"]),
-             _seeders(p.record), f"{p.priority:.3f}", format_size(p.cumulative), p.record.get("btih"))
+             _seeders(p.record), "metadata" if p.record.get("is_metadata") else f"{p.score:.3f}",
+             format_size(p.cumulative), p.record.get("btih"))
             for i, p in enumerate(picks, 1)]
-    emit_table(("#", "torrent", "size", "seeders", "priority", "total", "btih"), rows,
+    emit_table(("#", "torrent", "size", "seeders", "score", "total", "btih"), rows,
                title=f"seed these {len(picks):,} torrents on {budget}",
-               right=("#", "size", "seeders", "priority", "total"), wide=("torrent",))
+               right=("#", "size", "seeders", "score", "total"), wide=("torrent",))
     used = picks[-1].cumulative if picks else 0
     console.print(f"uses {format_size(used)} of {lit(budget)}; magnet links: "
                   f"fonoteca torrents pick --budget {lit(budget)} --magnets")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -201,42 +201,76 @@ def read_list(path: Path) -> list[dict[str, Any]]:
 @dataclass
 class Pick:
     record: dict[str, Any]
-    priority: float            # weight / (seeders + 1): value per byte of disk
+    score: float               # the generator's score: lower is needier (see pick)
     cumulative: int            # bytes picked so far, this one included
 
+    @property
+    def priority(self) -> float:
+        """1 / score: higher is needier (what `torrents pick` shows)."""
+        return 1.0 / self.score if self.score > 0 else float("inf")
 
-def priority(rec: dict[str, Any], popularity_weight: float) -> float:
-    """How much a byte of disk spent on this torrent helps: popularity weight over (seeders + 1).
 
-    weight = 1 + popularity_weight * (mid-popularity of the torrent's files) / 100, so with the default weight 1.0
-    a torrent of the most popular band counts about twice one of popularity 0 at the same number of seeders; the
-    torrents of a band are all about the same size, so the seeders decide within a band."""
+def popularity_weight_of(rec: dict[str, Any], popularity_weight: float) -> float:
+    """How much more a torrent counts for its popularity: 1 + weight x (mid-popularity of its files) / 100, so at
+    the default weight 1.0 a torrent of the most popular band counts twice one of popularity 0."""
     low, high = rec.get("pop_min") or 0, rec.get("pop_max") or 0
-    weight = 1.0 + popularity_weight * ((low + high) / 2) / 100
-    return weight / ((rec.get("seeders") or 0) + 1)
+    return 1.0 + popularity_weight * ((low + high) / 2) / 100
 
 
-def pick(items: Iterable[dict[str, Any]], budget: int, *, popularity_weight: float = 1.0) -> Iterator[Pick]:
-    """Torrents to seed on a disk of `budget` bytes, best first: the newest metadata torrent (the key to all the
-    others), then the data torrents with the highest priority() (least seeded per byte of disk, weighted by
-    popularity; ties: fewer seeders, more listens covered, older). Obsolete and embargoed torrents never come out.
-    A torrent larger than what is left is passed over and smaller ones still fill the disk."""
+def _scraped(rec: dict[str, Any]) -> bool:
+    return bool(rec.get("stats_scraped_at"))
+
+
+def usable_for_seeding(rec: dict[str, Any]) -> bool:
+    """The reference generator's filter: not embargoed, not obsolete, and not counted with no seeders at all (a
+    torrent nobody counted is kept: its seeders are unknown, not zero)."""
+    if rec.get("obsolete") or rec.get("embargo"):
+        return False
+    return not (_scraped(rec) and rec.get("seeders") == 0 and not rec.get("is_metadata"))
+
+
+def score(rec: dict[str, Any], average_size: float, popularity_weight: float, jitter: float) -> float:
+    """The reference site's score, `(seeders + 0.1 x leechers) x (average size / data_size) + uniform(0, 2)`,
+    divided by Fonoteca's popularity weight; the lowest score is the neediest torrent. `jitter` is the uniform
+    draw, so that volunteers who ask at the same time spread over the torrents."""
+    seeders = (rec.get("seeders") or 0) if _scraped(rec) else 0
+    leechers = (rec.get("leechers") or 0) if _scraped(rec) else 0
+    size = max(int(rec.get("data_size") or 0), 1)
+    return ((seeders + 0.1 * leechers) * (average_size / size) + jitter) / popularity_weight_of(rec, popularity_weight)
+
+
+def pick(items: Iterable[dict[str, Any]], budget: int, *, popularity_weight: float = 1.0,
+         bands: Iterable[str] | None = None, include_metadata: bool = True, seed: int | None = None) -> list[Pick]:
+    """What to seed (or mirror) on a disk of `budget` bytes: the one implementation behind `torrents pick`, the
+    site's and API's generator and `mirror --budget`.
+
+    Filters first (bands, obsolete, embargo, no seeders at all), then the newest metadata torrent (the key to all
+    the others), then the data torrents by ascending score() (neediest first), filled greedily: a torrent larger
+    than what is left is passed over and smaller ones still fill the disk. `seed` fixes the uniform draws (the
+    same seed, the same list); without it every call draws anew."""
+    import random
+
     if budget < 0:
         raise UsageError("the budget must not be negative")
-    usable = [r for r in items if not r.get("obsolete") and not r.get("embargo")]
-    metadata = [r for r in usable if r.get("is_metadata")]
+    wanted = None if bands is None else set(bands)
+    usable = [r for r in items if usable_for_seeding(r)
+              and (r.get("is_metadata") or wanted is None or r.get("band") in wanted)]
+    metadata = [r for r in usable if r.get("is_metadata")] if include_metadata else []
     data = [r for r in usable if not r.get("is_metadata")]
-    ordered = sorted(metadata, key=lambda r: r.get("added_to_torrents_list_at") or "", reverse=True)[:1]
-    ordered += sorted(data, key=lambda r: (-priority(r, popularity_weight), r.get("seeders") or 0,
-                                           -(r.get("listens_covered") or 0.0), r.get("added_to_torrents_list_at") or "",
-                                           r.get("name") or ""))
+    rng = random.Random(seed)
+    average = sum(int(r.get("data_size") or 0) for r in data) / len(data) if data else 1.0
+    scored = [(score(r, average, popularity_weight, rng.uniform(0, 2)), r) for r in data]
+    scored.sort(key=lambda sr: (sr[0], sr[1].get("name") or ""))
+    newest = sorted(metadata, key=lambda r: r.get("added_to_torrents_list_at") or "", reverse=True)[:1]
+    out: list[Pick] = []
     used = 0
-    for r in ordered:
+    for value, r in [(0.0, m) for m in newest] + scored:
         size = int(r.get("data_size") or 0)
         if used + size > budget:
             continue
         used += size
-        yield Pick(r, priority(r, popularity_weight), used)
+        out.append(Pick(r, value, used))
+    return out
 
 
 # ------------------------------------------------------------------------------------------------ updates

@@ -86,11 +86,16 @@ def parse_line(data: dict[str, Any], where: str) -> ManifestLine:
         raise FonotecaError(f"refused: {where}: negative index, offset or size")
     if not _HEX64.match(values["sha256"]):
         raise FonotecaError(f"refused: {where}: sha256 is not 64 hex digits")
+    from fonoteca.pack import paths
+
+    if not paths.is_safe_relative(values["path"], limit=1024) or not paths.is_safe_name(values["torrent"]):
+        raise FonotecaError(f"refused: {where}: unsafe torrent name or path {values['path']!r}")
     return ManifestLine(**values)
 
 
-def read_manifest(path: Path) -> list[ManifestLine]:
-    """Every line of a manifest.jsonl.zst, checked (FonotecaError naming the file and line when not)."""
+def read_manifest(path: Path, *, skip_bad: bool = False) -> list[ManifestLine]:
+    """Every line of a manifest.jsonl.zst, checked: FonotecaError naming the file and line at the first bad one,
+    or, with `skip_bad` (a reader that must keep serving, the website), the good lines only."""
     import orjson
     import zstandard
 
@@ -106,8 +111,12 @@ def read_manifest(path: Path) -> list[ManifestLine]:
         if not raw.strip():
             continue
         try:
-            decoded = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise FonotecaError(f"refused: {path}:{number} is not JSON ({exc})") from None
-        out.append(parse_line(decoded, f"{path}:{number}"))
+            try:
+                decoded = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise FonotecaError(f"refused: {path}:{number} is not JSON ({exc})") from None
+            out.append(parse_line(decoded, f"{path}:{number}"))
+        except FonotecaError:
+            if not skip_bad:
+                raise
     return out

@@ -11,9 +11,7 @@ stats_scraped_at is unknown too (nobody counted).
 
 from __future__ import annotations
 
-import io
 import os
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -22,9 +20,11 @@ from typing import Any
 from urllib.parse import quote
 
 import orjson
-import zstandard
 
-RELEASE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,199}$")
+from fonoteca.errors import FonotecaError
+from fonoteca.pack import manifest
+from fonoteca.pack.paths import is_safe_name
+
 CHECK_EVERY_S = 5.0
 MAX_TORRENTS_JSON = 256 * 1024 * 1024
 INT_FIELDS = ("torrent_size", "num_files", "data_size", "seeders", "leechers", "completed", "tracks", "pop_min",
@@ -160,7 +160,7 @@ class Releases:
         return list(self._releases.values())
 
     def get(self, name: str) -> Release | None:
-        if not RELEASE_NAME.match(name):
+        if not is_safe_name(name):
             return None
         return next((r for r in self.all() if r.name == name), None)
 
@@ -171,7 +171,7 @@ class Releases:
         except OSError:
             entries = []
         for entry in entries:
-            if not entry.is_dir(follow_symlinks=False) or not RELEASE_NAME.match(entry.name):
+            if not entry.is_dir(follow_symlinks=False) or not is_safe_name(entry.name):
                 continue
             directory = Path(entry.path)
             listing = directory / "torrents.json"
@@ -273,39 +273,19 @@ class Releases:
         return rel._manifest
 
 
-def _first(entry: dict[str, Any], *keys: str) -> Any:
-    for key in keys:
-        if key in entry:
-            return entry[key]
-    return None
-
-
 def read_manifest(path: Path) -> dict[str, tuple]:
-    """track id -> (torrent, path, file index, size, sha256) from a manifest.jsonl.zst (empty when absent)."""
-    out: dict[str, tuple] = {}
+    """track id -> (torrent, path, file index, size, sha256) from a manifest.jsonl.zst: empty when absent, and
+    when it cannot be read, and without the lines that break the contract (a mirror's damaged copy must not take
+    the site down; `fonoteca verify` names what is wrong)."""
+    if not path.is_file():
+        return {}
     try:
-        handle = open(path, "rb")
-    except OSError:
-        return out
-    with handle, zstandard.ZstdDecompressor().stream_reader(handle) as reader:
-        for line in io.BufferedReader(reader):  # type: ignore[arg-type]
-            try:
-                entry = orjson.loads(line)
-            except orjson.JSONDecodeError:
-                continue
-            if not isinstance(entry, dict):
-                continue
-            track = _first(entry, "track_id", "track", "id")
-            if not isinstance(track, str):
-                continue
-            torrent = _first(entry, "torrent", "torrent_name", "display_name")
-            inner = _first(entry, "path", "file", "name")
-            index = _first(entry, "file_index", "index")
-            size = _first(entry, "size", "bytes")
-            sha = _first(entry, "sha256", "hash")
-            out.setdefault(track, (
-                torrent if isinstance(torrent, str) else None, inner if isinstance(inner, str) else None,
-                _int(index), _int(size), sha if isinstance(sha, str) else None))
+        lines = manifest.read_manifest(path, skip_bad=True)
+    except FonotecaError:
+        return {}
+    out: dict[str, tuple] = {}
+    for line in lines:
+        out.setdefault(line.id, (line.torrent, line.path, line.file_index, line.size, line.sha256))
     return out
 
 
@@ -334,47 +314,15 @@ def summary(torrents: list[dict[str, Any]]) -> dict[str, Any]:
     return {"bands": list(bands.values()), "totals": totals}
 
 
-@dataclass
-class _Pick:
-    record: dict[str, Any]
-
-
-def _pick(items: list[dict[str, Any]], budget: int) -> list[_Pick]:
-    """The rules of `fonoteca torrents pick` (fonoteca.pack.pick), for archives served without the pack
-    package: the newest metadata torrent first, then data torrents by popularity weight over (seeders + 1),
-    ties by fewer seeders, more listens covered, older; obsolete and embargoed ones never; a torrent larger than
-    what is left is passed over and smaller ones still fill the space."""
-    usable = [r for r in items if not r.get("obsolete") and not r.get("embargo")]
-    metadata = sorted((r for r in usable if r.get("is_metadata")),
-                      key=lambda r: r.get("added_to_torrents_list_at") or "", reverse=True)[:1]
-
-    def priority(r: dict[str, Any]) -> float:
-        weight = 1.0 + (((r.get("pop_min") or 0) + (r.get("pop_max") or 0)) / 2) / 100
-        return weight / ((r.get("seeders") or 0) + 1)
-
-    data = sorted((r for r in usable if not r.get("is_metadata")),
-                  key=lambda r: (-priority(r), r.get("seeders") or 0, -(r.get("listens_covered") or 0.0),
-                                 r.get("added_to_torrents_list_at") or "", r.get("name") or ""))
-    out, used = [], 0
-    for r in metadata + data:
-        size = int(r.get("data_size") or 0)
-        if used + size <= budget:
-            used += size
-            out.append(_Pick(r))
-    return out
-
-
 def generate(torrents: list[dict[str, Any]], budget: int, *, include_metadata: bool = True,
-             max_torrents: int = 10_000) -> dict[str, Any]:
-    """Torrents a volunteer with `budget` bytes should seed, in the order `fonoteca torrents pick` gives (the
-    pack package's own rules when it is installed, the same rules otherwise)."""
-    try:
-        from fonoteca.pack import pick
-    except ImportError:
-        pick = _pick
-    items = [t for t in torrents if include_metadata or not t["is_metadata"]]
-    items = [t for t in items if t["data_size"] is not None]
-    picked = [p.record for p in pick(items, budget)][:max_torrents]
+             max_torrents: int = 10_000, popularity_weight: float = 1.0, seed: int | None = None) -> dict[str, Any]:
+    """Torrents a volunteer with `budget` bytes should seed: `fonoteca torrents pick`'s own choice
+    (fonoteca.pack.listing.pick, with the archive's popularity weight)."""
+    from fonoteca.pack.listing import pick
+
+    items = [t for t in torrents if t["data_size"] is not None]
+    picked = [p.record for p in pick(items, budget, popularity_weight=popularity_weight,
+                                     include_metadata=include_metadata, seed=seed)][:max_torrents]
     listens = sum(t["listens_covered"] or 0.0 for t in picked)
     everything = sum(t["listens_covered"] or 0.0 for t in torrents if not t["obsolete"])
     return {"budget": budget, "bytes": sum(t["data_size"] or 0 for t in picked), "count": len(picked),

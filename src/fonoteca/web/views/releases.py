@@ -18,6 +18,10 @@ from fonoteca.web.views.common import ERRORS, TEXT_ERRORS, get_and_head, BadRequ
 router = APIRouter()
 
 MAX_BUDGET = 10**18  # an exabyte: far beyond any collection, and within JSON's 64-bit integers
+Seed = Annotated[int | None, Query(ge=0, le=2**31 - 1, description="Fix the random part of the score: the same "
+                                   "seed gives the same list (`fonoteca torrents pick --seed`).")]
+
+
 Budget = Annotated[str, Query(min_length=1, max_length=32,
                               description="Space to give: a number of terabytes (2.5) or a size with unit (500GB, 3TiB).")]
 Health = optional(Literal["none", "low", "medium", "good", "unknown"], "Only torrents with this seeding health.")
@@ -72,10 +76,11 @@ def torrents(request: Request, band: optional(str, "Only this band (or 'metadata
       summary="The torrents to seed with a given amount of space: fewest seeders first",
       title=lambda d: f"Seeding list for {d['budget_text']}", tags=["torrents"])
 def generate(request: Request, budget: Budget = "1",
-             include_metadata: Annotated[bool, Query(description="Include the metadata torrents (first).")] = True
-             ) -> dict:
+             include_metadata: Annotated[bool, Query(description="Include the metadata torrents (first).")] = True,
+             seed: Seed = None) -> dict:
     size = _budget(budget)
-    result = rel.generate(site(request).releases.torrents(), size, include_metadata=include_metadata)
+    result = rel.generate(site(request).releases.torrents(), size, include_metadata=include_metadata,
+                          popularity_weight=_weight(request), seed=seed)
     result["budget_text"] = render.fmt_size(size)
     result["budget_input"] = budget.strip()  # the form shows what was typed, so a resubmit asks the same
     result["include_metadata"] = include_metadata
@@ -88,11 +93,12 @@ def generate(request: Request, budget: Budget = "1",
                   responses={**TEXT_ERRORS, 200: {"content": {"text/plain": {}}, "description": "One entry a line"}})
 def generate_text(request: Request, budget: Budget = "1",
                   kind: Annotated[Literal["magnets", "urls", "btih"], Query()] = "magnets",
-                  include_metadata: bool = True) -> PlainTextResponse:
+                  include_metadata: bool = True, seed: Seed = None) -> PlainTextResponse:
     """One entry a line. Torrent URLs of files this site serves are absolute: they start with [web] base_url, or
     with the request's Host when that is trusted; a site that does not know its own address lists the torrents'
     published URLs instead. Without base_url the answer varies with Host, and says so (Vary: Host)."""
-    result = rel.generate(site(request).releases.torrents(), _budget(budget), include_metadata=include_metadata)
+    result = rel.generate(site(request).releases.torrents(), _budget(budget), include_metadata=include_metadata,
+                          popularity_weight=_weight(request), seed=seed)
     base, varies = site(request).absolute_base(request) if kind == "urls" else (None, False)
     lines = []
     for t in result["torrents"]:
@@ -109,6 +115,13 @@ def generate_text(request: Request, budget: Budget = "1",
     if varies:
         headers["vary"] = "Host"
     return PlainTextResponse("".join(line + "\n" for line in lines), headers=headers)
+
+
+def _weight(request: Request) -> float:
+    """The archive's [pack] pick_popularity_weight: the site's list is `fonoteca torrents pick`'s."""
+    from fonoteca.pack.settings import PackSettings
+
+    return PackSettings.from_config(site(request).archive.config).pick_popularity_weight
 
 
 def _absolute(url: str | None) -> str | None:
