@@ -66,12 +66,13 @@ def build(root: Path, tracks: int, seconds: float, fmt: str) -> list[Path]:
 
 
 def per_file_cpu(paths: list[Path]) -> dict[str, float]:
-    from fonoteca.features.extract import analyse, decode_mono
+    from fonoteca.audio.decode import decode_mono
+    from fonoteca.features.extract import RATE, analyse
 
     decode_s = analyse_s = audio_s = 0.0
     for path in paths:
         t0 = time.process_time()
-        x = decode_mono(path)
+        x = decode_mono(path, RATE)
         t1 = time.process_time()
         f = analyse(x)
         t2 = time.process_time()

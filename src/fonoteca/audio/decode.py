@@ -341,3 +341,23 @@ def _consume(frames: list[Any], sink: _Sink | None, encoder: _Encoder | None) ->
             sink.add(converted)
         if encoder is not None:
             encoder.add(converted)
+
+
+def decode_mono(source: str | Path | bytes, rate: int) -> np.ndarray:
+    """The whole audio stream as float32 mono at `rate` (PyAV's resampler), for analysis: the audio features."""
+    import io
+
+    handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else str(source)
+    chunks: list[np.ndarray] = []
+    with av.open(handle) as container:
+        stream = next(s for s in container.streams if s.type == "audio")
+        stream.thread_type = "AUTO"
+        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
+        for frame in container.decode(stream):
+            for out in resampler.resample(frame):
+                chunks.append(out.to_ndarray().reshape(-1))
+        for out in resampler.resample(None):
+            chunks.append(out.to_ndarray().reshape(-1))
+    if not chunks:
+        return np.zeros(0, dtype=np.float32)
+    return np.concatenate(chunks).astype(np.float32, copy=False)

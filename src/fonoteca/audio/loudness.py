@@ -36,6 +36,12 @@ def k_weighting(rate: int) -> np.ndarray:
     return np.array([pb + pa, rb + ra], dtype=np.float64)
 
 
+def k_weighting_power(freqs: np.ndarray, rate: int) -> np.ndarray:
+    """The K-weighting filters' power gain |H(f)|^2 at `freqs` (Hz), for spectral-domain loudness."""
+    _, response = signal.sosfreqz(k_weighting(rate), worN=np.asarray(freqs, dtype=np.float64), fs=rate)
+    return (np.abs(response) ** 2).astype(np.float32)
+
+
 def channel_weights(channels: int) -> np.ndarray:
     """BS.1770 channel weights: 1.0, surround (5.1 positions 4 and 5) 1.41, LFE (position 3 of 5.1+) 0."""
     weights = np.ones(channels, dtype=np.float64)

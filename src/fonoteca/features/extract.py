@@ -4,8 +4,8 @@ Audio is decoded with PyAV and resampled to RATE (22,050 Hz) mono; a Hann-window
 HOP 512, about 23 ms) runs with numpy in blocks of frames. Definitions (what each stored column means):
 
 - duration_s: decoded seconds.
-- loudness_lufs: integrated loudness, LUFS-like: BS.1770 K-weighting applied as a gain curve on the power spectrum
-  (high-shelf +4 dB above ~1.5 kHz, high-pass below ~60 Hz), 400 ms blocks, absolute gate -70 LUFS and relative
+- loudness_lufs: integrated loudness, LUFS-like: the BS.1770 K-weighting filters' power response (the biquads of
+  fonoteca.audio.loudness) applied to the power spectrum, 400 ms blocks, absolute gate -70 LUFS and relative
   gate -10 LU, -0.691 + 10 log10(mean power). Mono, so it reads about 3 dB under a stereo meter's figure for the
   same signal in both channels; within ~1 dB of ITU-R BS.1770 otherwise.
 - dynamic_range_db: spread of short-term loudness: 95th minus 10th percentile of the gated 400 ms block loudness
@@ -30,21 +30,22 @@ HOP 512, about 23 ms) runs with numpy in blocks of frames. Definitions (what eac
 
 from __future__ import annotations
 
-import io
 import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import av
 import numpy as np
 from scipy import fft as sfft, ndimage
+
+from fonoteca.audio.decode import decode_mono
+from fonoteca.audio.loudness import k_weighting_power
 
 RATE = 22050
 N_FFT = 1024
 HOP = 512
 BLOCK_FRAMES = 2048
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2  # 2: the exact BS.1770 K-weighting response of fonoteca.audio.loudness
 FIELDS = ("duration_s", "loudness_lufs", "dynamic_range_db", "centroid_hz", "flatness", "onset_rate", "tempo",
           "regularity", "harmonic_ratio", "key", "mode", "key_strength")
 
@@ -69,31 +70,6 @@ class Features:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-def decode_mono(source: str | Path | bytes, rate: int = RATE) -> np.ndarray:
-    """The whole audio stream as float32 mono at `rate`, via PyAV's resampler."""
-    handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else str(source)
-    chunks: list[np.ndarray] = []
-    with av.open(handle) as container:
-        stream = next(s for s in container.streams if s.type == "audio")
-        stream.thread_type = "AUTO"
-        resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
-        for frame in container.decode(stream):
-            for out in resampler.resample(frame):
-                chunks.append(out.to_ndarray().reshape(-1))
-        for out in resampler.resample(None):
-            chunks.append(out.to_ndarray().reshape(-1))
-    if not chunks:
-        return np.zeros(0, dtype=np.float32)
-    return np.concatenate(chunks).astype(np.float32, copy=False)
-
-
-def _k_weight(freqs: np.ndarray) -> np.ndarray:
-    """Power gain of the BS.1770 K-weighting (shelf + high-pass), as a smooth curve over frequency."""
-    shelf_db = 4.0 / (1.0 + (1500.0 / np.maximum(freqs, 1.0)) ** 2)
-    highpass = 1.0 / (1.0 + (60.0 / np.maximum(freqs, 1.0)) ** 4)
-    return (10 ** (shelf_db / 10)) * highpass
 
 
 def _power_spectrogram(x: np.ndarray) -> np.ndarray:
@@ -123,7 +99,7 @@ def analyse(x: np.ndarray, rate: int = RATE) -> Features:
     fps = rate / HOP
 
     # loudness and dynamic range over 400 ms blocks of K-weighted frame power
-    frame_ms = (power @ _k_weight(freqs).astype(np.float32)) * norm
+    frame_ms = (power @ k_weighting_power(freqs, rate).astype(np.float32)) * norm
     per_block = max(1, int(round(0.4 * fps)))
     usable = (frames // per_block) * per_block or frames
     blocks = frame_ms[:usable].reshape(-1, min(per_block, usable)).mean(axis=1)
@@ -226,4 +202,4 @@ def analyse(x: np.ndarray, rate: int = RATE) -> Features:
 
 def features_of(source: str | Path | bytes) -> Features:
     """Decode a file (path or bytes) and analyse it."""
-    return analyse(decode_mono(source))
+    return analyse(decode_mono(source, RATE))
