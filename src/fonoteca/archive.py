@@ -7,10 +7,13 @@ import sqlite3
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from fonoteca.catalog import db
 from fonoteca.errors import FonotecaError
+
+if TYPE_CHECKING:
+    from fonoteca.storage import Storage
 
 CONFIG_NAME = "fonoteca.toml"
 CATALOG_NAME = "catalog.sqlite3"
@@ -48,6 +51,13 @@ class Archive:
         if not path.is_dir() and not self.read_only:
             path.mkdir(parents=True, exist_ok=True)
         return path
+
+    @property
+    def storage(self) -> "Storage":
+        """Where the stored audio is kept (fonoteca.storage; a plugin may provide another)."""
+        from fonoteca import plugins
+
+        return plugins.storage(self)
 
     @property
     def read_only(self) -> bool:

@@ -83,20 +83,11 @@ def make_app() -> typer.Typer:
 
 
 def _register_stages(app: typer.Typer) -> None:
-    from fonoteca.catalog import cli as catalog_cli
-    from fonoteca.cluster import cli as cluster_cli
-    from fonoteca.features import cli as features_cli
-    from fonoteca.ingest import cli as ingest_cli
-    from fonoteca.mirror import cli as mirror_cli
-    from fonoteca.pack import cli as pack_cli
-    from fonoteca.plan import cli as plan_cli
-    from fonoteca.search import cli as search_cli
-    from fonoteca.synth import cli as synth_cli
-    from fonoteca.web import cli as web_cli
+    """Every plugin's commands: Fonoteca's own stages first (fonoteca.plugins.DEFAULT_PLUGINS), then those of
+    installed plugins."""
+    from fonoteca import plugins
 
-    for stage in (catalog_cli, synth_cli, plan_cli, ingest_cli, pack_cli, search_cli, web_cli, cluster_cli,
-                  mirror_cli, features_cli):
-        stage.register(app)
+    plugins.hook().register_commands(app=app)
     app.command("demo")(demo_command)
 
 

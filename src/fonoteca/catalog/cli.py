@@ -7,11 +7,11 @@ from typing import Any, Optional
 
 import typer
 
+from fonoteca.catalog.importers import Importer
 from fonoteca.commands import open_archive
 from fonoteca.console import console, emit_pairs, human, lit, print_json, progress
 from fonoteca.errors import FonotecaError, UsageError
-
-JSON_SUFFIXES = (".json", ".jsonl", ".ndjson", ".json.gz", ".jsonl.gz", ".ndjson.gz", ".json.zst", ".jsonl.zst", ".ndjson.zst")
+from fonoteca.hookspecs import hookimpl
 
 import_app = typer.Typer(help="Import metadata into the catalog (Spotify Web API JSON, MusicBrainz JSON, tables).", no_args_is_help=True)
 export_app = typer.Typer(help="Export catalog objects in their source format.", no_args_is_help=True)
@@ -42,12 +42,15 @@ def _finish_import(summary: Any, strict: bool, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
-def _run_import(ctx: typer.Context, paths: list[Path], fmt: str, codec: Any, fetched_at: Optional[str],
+def _run_import(ctx: typer.Context, paths: list[Path], importer: Importer, fetched_at: Optional[str],
                 strict: bool, as_json: bool) -> None:
     from fonoteca.catalog.importer import expand_paths, import_json_files, parse_fetched_at
 
+    assert importer.codec is not None
+    fmt, codec = importer.name, importer.codec()
     archive = open_archive(ctx)
-    files = expand_paths(paths, JSON_SUFFIXES)
+    archive.require_writable(f"import {fmt}")
+    files = expand_paths(paths, importer.suffixes)
     if not files:
         raise FonotecaError("no input files found")
     with progress() as bar:
@@ -56,55 +59,31 @@ def _run_import(ctx: typer.Context, paths: list[Path], fmt: str, codec: Any, fet
             archive, files, fmt, codec, fetched_at=parse_fetched_at(fetched_at),
             progress=lambda n: bar.advance(task, n),
         )
-    _update_index(archive)
+    _after_import(archive, summary)
     _finish_import(summary, strict, as_json)
 
 
-def _update_index(archive: Any) -> None:
-    """Let the search stage bring its index up to date, when it is installed."""
-    try:
-        from fonoteca.search import index as search_index  # noqa: PLC0415
-    except ImportError:
-        return
-    updater = getattr(search_index, "update_after_import", None)
-    if updater is not None:
-        updater(archive)
+def _after_import(archive: Any, summary: Any) -> None:
+    """Tell the later stages (through the after_import hook: the search stage updates its index)."""
+    from fonoteca import plugins
+
+    plugins.hook().after_import(archive=archive, summary=summary)
 
 
-@import_app.command("spotify")
-def import_spotify(
-    ctx: typer.Context,
-    paths: list[Path] = typer.Argument(..., help="JSON or JSONL files (plain, .gz or .zst) or folders of them."),
-    fetched_at: Optional[str] = typer.Option(None, help="When the data was fetched (ISO 8601); default: each file's mtime. Newer data wins."),
-    strict: bool = typer.Option(False, help="Exit 1 when any record was rejected."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-) -> None:
-    """Import Spotify Web API JSON exactly as the official API returns it.
+def _json_import_command(importer: Importer) -> Any:
+    """`fonoteca import NAME PATH...` for a JSON-shaped importer (see fonoteca.catalog.importers)."""
 
-    Accepts single objects (track, album, artist, audio features, playlist), "several" wrappers
-    ({"tracks": [...]}), paging objects (search results, album tracks, playlist items), one object per line,
-    and gzip/zstd compressed files. Bad records go to rejects/ with file, line and reason; the rest is imported.
-    """
-    from fonoteca.catalog import spotify, spotify_fast
-    from fonoteca.catalog.importer import Codec
+    def command(
+        ctx: typer.Context,
+        paths: list[Path] = typer.Argument(..., help="Files (plain, .gz or .zst) or folders of them."),
+        fetched_at: Optional[str] = typer.Option(None, help="When the data was fetched (ISO 8601); default: each file's mtime. Newer data wins."),
+        strict: bool = typer.Option(False, help="Exit 1 when any record was rejected."),
+        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    ) -> None:
+        _run_import(ctx, paths, importer, fetched_at, strict, as_json)
 
-    codec = Codec(spotify.units, spotify.encode, spotify_fast.reset, spotify_fast.encode_line)
-    _run_import(ctx, paths, "spotify", codec, fetched_at, strict, as_json)
-
-
-@import_app.command("musicbrainz")
-def import_musicbrainz(
-    ctx: typer.Context,
-    paths: list[Path] = typer.Argument(..., help="MusicBrainz /ws/2 JSON responses or JSON-dump lines (plain, .gz, .zst)."),
-    fetched_at: Optional[str] = typer.Option(None, help="When the data was fetched (ISO 8601); default: file mtime."),
-    strict: bool = typer.Option(False, help="Exit 1 when any record was rejected."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-) -> None:
-    """Import MusicBrainz JSON: artists, releases (barcode -> UPC), media and tracks, recordings with ISRCs, genres."""
-    from fonoteca.catalog import musicbrainz
-    from fonoteca.catalog.importer import Codec
-
-    _run_import(ctx, paths, "musicbrainz", Codec(musicbrainz.units, musicbrainz.encode), fetched_at, strict, as_json)
+    command.__doc__ = importer.help
+    return command
 
 
 @import_app.command("table")
@@ -127,7 +106,7 @@ def import_table(
         task = bar.add_task("import table", total=None, unit="rows")
         summary = table.import_table(archive, path, table.load_mapping(mapping), fetched_at=parse_fetched_at(fetched_at),
                                      progress=lambda n: bar.advance(task, n))
-    _update_index(archive)
+    _after_import(archive, summary)
     _finish_import(summary, strict, as_json)
 
 
@@ -182,7 +161,14 @@ def _open_sink(out: Optional[Path]) -> Any:
     return open(out, "wb")
 
 
-def register(app: typer.Typer) -> None:
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
+    from fonoteca import plugins
+
+    for importer in plugins.importers().values():
+        if importer.codec is not None:
+            import_app.command(importer.name, help=importer.help)(_json_import_command(importer))
+
     @app.command("init")
     def init(
         directory: Path = typer.Argument(..., help="Directory to create (or upgrade)."),
@@ -243,12 +229,17 @@ def register(app: typer.Typer) -> None:
         finally:
             conn.close()
         if out is not None:
-            from fonoteca.plan.stats import CHARTS, write_stats  # noqa: PLC0415
+            from fonoteca import plugins
 
+            if out.resolve().is_relative_to(archive.root):
+                archive.require_writable("stats --out")
             with progress(transient=True) as bar:
-                task = bar.add_task("charts", total=len(CHARTS), unit="charts")
-                index = write_stats(archive, out, counts=counts,
-                                    progress=lambda name: bar.update(task, description=f"chart {name}", advance=1))
+                task = bar.add_task("charts", total=None, unit="charts")
+                index = plugins.hook().write_stats(
+                    archive=archive, out=out, counts=counts,
+                    progress=lambda name: bar.update(task, description=f"chart {name}", advance=1))
+            if index is None:
+                raise FonotecaError("no plugin writes statistics charts (the plan stage is missing)")
             if as_json:
                 print_json(index)
             else:

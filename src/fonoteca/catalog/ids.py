@@ -11,6 +11,20 @@ NS_TABLE = 3
 NAMESPACES = {"spotify": NS_SPOTIFY, "musicbrainz": NS_MUSICBRAINZ, "table": NS_TABLE}
 NAMESPACE_NAMES = {value: key for key, value in NAMESPACES.items()}
 
+
+def register_namespace(name: str, number: int) -> None:
+    """Add an importer's id namespace (plugins declare theirs through `register_importers`); a name or number
+    already taken by another namespace is refused: stored rows would change meaning."""
+    from fonoteca.errors import FonotecaError
+
+    if NAMESPACES.get(name) == number:
+        return
+    if name in NAMESPACES or number in NAMESPACE_NAMES or not name.isidentifier() or number < 1:
+        raise FonotecaError(f"id namespace {name!r} = {number} collides with "
+                            f"{NAMESPACE_NAMES.get(number) or name!r} (or is not a valid name and number)")
+    NAMESPACES[name] = number
+    NAMESPACE_NAMES[number] = name
+
 _ISRC = re.compile(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}")
 _SPOTIFY_ID = re.compile(r"[0-9A-Za-z]{22}")
 _MBID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")

@@ -11,6 +11,7 @@ from typing import Optional
 import typer
 
 from fonoteca.console import console, print_json
+from fonoteca.hookspecs import hookimpl
 
 cluster_app = typer.Typer(help="Run heavy stages (ingest, ...) on a Dask cluster: start one here, check one.",
                           no_args_is_help=True)
@@ -103,5 +104,6 @@ def check_cmd(
         raise FonotecaError(f"workers run another fonoteca version than this machine ({__version__}): {stale}")
 
 
-def register(app: typer.Typer) -> None:
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
     app.add_typer(cluster_app, name="cluster")

@@ -9,9 +9,11 @@ import typer
 
 from fonoteca.commands import open_archive
 from fonoteca.console import console, emit_line, lit, print_json, progress
+from fonoteca.hookspecs import hookimpl
 
 
-def register(app: typer.Typer) -> None:
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
     @app.command("features")
     def features_cmd(
         ctx: typer.Context,

@@ -46,23 +46,18 @@ AXES = {
 }
 
 
-def _has_table(conn: sqlite3.Connection, name: str) -> bool:
-    return conn.execute("SELECT 1 FROM sqlite_master WHERE type='table' AND name=?", (name,)).fetchone() is not None
-
-
 def track_dimensions(conn: sqlite3.Connection) -> tuple[dict[int, dict[str, Any]], dict[int, str]]:
     """{track: dimensions} and {track: 'computed'|'imported'} for every track with usable features."""
     dims: dict[int, dict[str, Any]] = {}
     origin: dict[int, str] = {}
-    if _has_table(conn, "track_features"):
-        cols = ("track", *FEATURE_COLUMNS, "key_strength")
-        for row in conn.execute(f"SELECT {', '.join(cols)} FROM track_features WHERE error IS NULL"):
-            values = dict(zip(cols, row))
-            d = from_computed(values)
-            if d["electric"] is not None and d["bounce"] is not None:
-                d["raw"] = {k: values[k] for k in FEATURE_COLUMNS}
-                dims[row[0]] = d
-                origin[row[0]] = "computed"
+    cols = ("track", *FEATURE_COLUMNS, "key_strength")
+    for row in conn.execute(f"SELECT {', '.join(cols)} FROM track_features WHERE error IS NULL"):
+        values = dict(zip(cols, row))
+        d = from_computed(values)
+        if d["electric"] is not None and d["bounce"] is not None:
+            d["raw"] = {k: values[k] for k in FEATURE_COLUMNS}
+            dims[row[0]] = d
+            origin[row[0]] = "computed"
     cols = ("track", *IMPORTED_COLUMNS)
     for row in conn.execute(f"SELECT {', '.join(cols)} FROM audio_features"):
         if row[0] in dims:

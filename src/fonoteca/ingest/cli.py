@@ -9,6 +9,7 @@ import typer
 
 from fonoteca.commands import open_archive
 from fonoteca.console import console, lit, print_json, progress
+from fonoteca.hookspecs import hookimpl
 
 
 def _print_summary(s: Any) -> None:
@@ -56,7 +57,8 @@ def _print_problem_files(items: list[dict[str, Any]], limit: int = 50) -> None:
         console.print(f"... and {len(problems) - limit:,} more (see --json)")
 
 
-def register(app: typer.Typer) -> None:
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
     @app.command("ingest")
     def ingest_cmd(
         ctx: typer.Context,

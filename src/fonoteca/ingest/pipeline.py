@@ -147,6 +147,7 @@ class Coordinator:
     def __init__(self, archive: Archive, conn: sqlite3.Connection, options: IngestOptions,
                  on_progress: Progress | None, remote: bool = False, task_threads: int = 1) -> None:
         self.archive, self.conn, self.options = archive, conn, options
+        self.storage = archive.storage
         self.remote = remote
         self.task_threads = task_threads
         self.summary = IngestSummary(workers=options.worker_count)
@@ -448,12 +449,9 @@ class Coordinator:
         ns, track_id = self.conn.execute("SELECT ns, id FROM tracks WHERE rowid = ?", (item.target,)).fetchone()
         tier_name = Tier(item.tier).label
         rel = store.dest_path(NAMESPACE_NAMES.get(ns, "table"), track_id, tier_name, task.ext)
-        final = self.archive.root / rel
-        final.parent.mkdir(parents=True, exist_ok=True)
-        # Journal the rename, make it, make it durable, then commit the row (and only then forget the journal).
+        # Journal the store, make it (durable), then commit the row (and only then forget the journal).
         self.conn.execute("INSERT OR REPLACE INTO ingest_pending (path, started_at) VALUES (?, ?)", (rel, durable.now()))
-        os.replace(res.out_tmp, final)
-        durable.fsync_dir(final.parent)
+        self.storage.put_atomic(rel, Path(res.out_tmp))
         duration_ms = int(round(res.duration * 1000))
         bit_rate = int(res.stored_size * 8 / res.duration) if res.duration > 0 else None
         with transaction(self.conn):

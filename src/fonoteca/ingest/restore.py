@@ -9,6 +9,7 @@ from pathlib import Path
 from fonoteca.archive import Archive
 from fonoteca.audio.patch import apply_patch
 from fonoteca.catalog.query import lookup
+from fonoteca.storage import StorageError
 from fonoteca.tiers import Tier
 from fonoteca.errors import FonotecaError
 from fonoteca.durable import write_atomic
@@ -42,7 +43,10 @@ def restore(archive: Archive, reference: str, out: Path) -> Restored:
     finally:
         conn.close()
     try:
-        stored = (archive.root / rel).read_bytes()
+        with archive.storage.open(rel) as f:
+            stored = f.read()
+    except StorageError as exc:
+        raise FonotecaError(f"{rel}: {exc}") from None
     except OSError as exc:
         raise FonotecaError(f"{rel}: {exc.strerror or exc}") from None
     if hashlib.sha256(stored).hexdigest() != sha:

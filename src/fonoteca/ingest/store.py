@@ -47,11 +47,9 @@ def recover(archive: Archive, conn: sqlite3.Connection) -> dict[str, int]:
     pending = conn.execute("SELECT path FROM ingest_pending").fetchall()
     for (rel,) in pending:
         committed = conn.execute("SELECT 1 FROM files WHERE path = ?", (rel,)).fetchone()
-        if not committed:
-            target = archive.root / rel
-            if target.exists():
-                target.unlink()
-                removed_orphans += 1
+        if not committed and archive.storage.exists(rel):
+            archive.storage.remove(rel)
+            removed_orphans += 1
     if pending:
         conn.execute("DELETE FROM ingest_pending")
     return {"temporary": removed_tmp, "orphans": removed_orphans}

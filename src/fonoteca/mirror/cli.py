@@ -11,6 +11,7 @@ import typer
 from fonoteca.commands import archive_root
 from fonoteca.console import console, emit_line, emit_pairs, emit_table, lit, print_json
 from fonoteca.errors import FonotecaError
+from fonoteca.hookspecs import hookimpl
 
 PEER_HELP = "Connect to this peer directly (HOST:PORT, repeatable), besides trackers, DHT and web seeds."
 
@@ -118,7 +119,8 @@ class _SeedTable:
         self.live.__exit__(*exc)
 
 
-def register(app: typer.Typer) -> None:
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
     @app.command("seed")
     def seed_cmd(
         ctx: typer.Context,

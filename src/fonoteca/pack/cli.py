@@ -9,6 +9,7 @@ import typer
 
 from fonoteca.commands import open_archive
 from fonoteca.console import console, emit_line, emit_table, lit, number, print_json, progress
+from fonoteca.hookspecs import hookimpl
 
 torrents_app = typer.Typer(help="The archive's torrents: list them, choose which to seed, flag them.",
                            no_args_is_help=True)
@@ -118,7 +119,8 @@ def mark_cmd(
     console.print(f"updated {n} torrent{'s' if n != 1 else ''}; releases/torrents.json rewritten")
 
 
-def register(app: typer.Typer) -> None:
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
     @app.command("pack")
     def pack_cmd(
         ctx: typer.Context,

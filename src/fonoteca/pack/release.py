@@ -36,6 +36,7 @@ from fonoteca.archive import Archive
 from fonoteca.durable import fsync_dir, now, write_new
 from fonoteca.errors import FonotecaError
 from fonoteca import locks
+from fonoteca.storage import Storage, StorageError
 from fonoteca.tiers import Tier
 from fonoteca.pack import hybrid, layout, listing, paths
 from fonoteca.pack.manifest import MANIFEST_FIELDS, ManifestLine, write_line  # noqa: F401 (MANIFEST_FIELDS: API)
@@ -125,33 +126,6 @@ def releases_dir(archive: Archive) -> Path:
         raise FonotecaError(f"{folder} is a symbolic link out of the archive; releases must live inside it "
                             "(hard links need the same file system as files/)")
     return folder
-
-
-def stored_source(archive_root: Path, files_root: Path, rel: str) -> Path | str:
-    """The real path of a stored file (files.path), or a reason it cannot be released: the path must be relative,
-    stay inside files/ after every symbolic link is resolved, and name a regular file (not a link)."""
-    if not rel or rel.startswith("/") or "\\" in rel or "\0" in rel:
-        return "bad path in the catalog"
-    parts = rel.split("/")
-    if parts[0] != "files" or any(p in ("", ".", "..") for p in parts):
-        return "bad path in the catalog"
-    path = archive_root / rel
-    try:
-        st = os.lstat(path)
-    except FileNotFoundError:
-        return "missing"
-    except OSError as exc:
-        return f"unreadable: {exc.strerror}"
-    import stat as stat_mod
-
-    if stat_mod.S_ISLNK(st.st_mode):
-        return "a symbolic link (never followed)"
-    if not stat_mod.S_ISREG(st.st_mode):
-        return "not a regular file"
-    real = Path(os.path.realpath(path))
-    if not _inside(files_root, real):
-        return "outside files/ (through a symbolic link)"
-    return real
 
 
 # ------------------------------------------------------------------------------------------------ catalog reads
@@ -285,22 +259,24 @@ def pack(archive: Archive, *, name: str | None = None, settings: PackSettings | 
     return summary
 
 
-def _usable(candidates: Iterator[layout.Candidate], root: Path, files_root: Path,
+def _usable(candidates: Iterator[layout.Candidate], storage: Storage,
             skipped: list[dict[str, Any]]) -> Iterator[layout.Candidate]:
     """The candidates whose stored file can be released (others are reported and stay unreleased)."""
     for c in candidates:
-        where = stored_source(root, files_root, c.rel_path)
-        if isinstance(where, str) or c.size <= 0:
-            skipped.append({"file": c.rel_path, "track": c.id, "reason": where if isinstance(where, str) else "empty"})
+        try:
+            c.source = storage.local_path(c.rel_path)
+        except StorageError as exc:
+            skipped.append({"file": c.rel_path, "track": c.id, "reason": str(exc)})
             continue
-        c.source = where
+        if c.size <= 0:
+            skipped.append({"file": c.rel_path, "track": c.id, "reason": "empty"})
+            continue
         yield c
 
 
 def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name: str | None, settings: PackSettings,
                  on_progress: Progress | None, hasher: hybrid.Hasher) -> PackSummary:
-    root = archive.root.resolve()
-    files_root = Path(os.path.realpath(archive.dir("files")))
+    storage = archive.storage
     summary = PackSummary(release=None)
     pending, total = _pending(conn)
     if not pending:
@@ -337,12 +313,12 @@ def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name:
             manifest = zstandard.ZstdCompressor(level=10).stream_writer(raw, closefd=False)
             try:
                 for band in settings.bands:
-                    files = _usable(_band_candidates(reader, archive, band.low, band.high), root, files_root,
+                    files = _usable(_band_candidates(reader, archive, band.low, band.high), storage,
                                     summary.skipped)
                     for t in layout.cut(files, band, settings, archive.collection, next_seq.get(band.name, 1)):
                         if t.name in taken:
                             raise FonotecaError(f"a torrent named {t.name} exists already (catalog edited by hand?)")
-                        torrent = _make_torrent(build, t, settings, web_seeds, hasher, advance)
+                        torrent = _make_torrent(build, t, settings, web_seeds, hasher, advance, storage)
                         _insert_torrent(conn, release_id, t, torrent, created)
                         for line, check in _manifest(t, torrent):
                             manifest.write(line)
@@ -391,9 +367,9 @@ def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name:
 
 
 def _make_torrent(build: Path, t: layout.PlannedTorrent, settings: PackSettings, web_seeds: list[str],
-                  hasher: hybrid.Hasher, advance: Callable[[int], None]) -> hybrid.Torrent:
+                  hasher: hybrid.Hasher, advance: Callable[[int], None], storage: Storage) -> hybrid.Torrent:
     """Link the torrent's payload, hash it, check that libtorrent reads it back alike, write the .torrent."""
-    _link_payload(build, t)
+    _link_payload(build, t, storage)
     entries = [hybrid.Entry((a, b), str(build / "data" / t.name / a / b), c.size, c.sha256 if settings.verify else None)
                for c, (a, b) in zip(t.files, t.paths)]
     piece = settings.piece_size or hybrid.fit_piece_length(
@@ -429,20 +405,15 @@ def check_with_libtorrent(torrent: hybrid.Torrent) -> None:
                             "(a bug: please report it); nothing was published")
 
 
-def _link_payload(build: Path, t: layout.PlannedTorrent) -> None:
-    """Hard links to the stored files under data/TORRENT/FF/NAME (no copies)."""
+def _link_payload(build: Path, t: layout.PlannedTorrent, storage: Storage) -> None:
+    """The stored files under data/TORRENT/FF/NAME, through the storage (the local folder: hard links, no copies)."""
     made: set[str] = set()
     for c, (folder_name, file_name) in zip(t.files, t.paths):
         target_dir = build / "data" / t.name / folder_name
         if folder_name not in made:
             target_dir.mkdir(parents=True, exist_ok=True)
             made.add(folder_name)
-        try:
-            os.link(c.source, target_dir / file_name, follow_symlinks=False)  # type: ignore[arg-type]
-        except OSError as exc:
-            raise FonotecaError(
-                f"cannot hard-link {c.rel_path} into the release ({exc.strerror}); releases/ must be on the same "
-                "file system as files/ and the file system must support hard links") from None
+        storage.link_into_release(c.rel_path, target_dir / file_name)
 
 
 def _manifest(t: layout.PlannedTorrent, torrent: hybrid.Torrent) -> Iterator[tuple[bytes, str]]:

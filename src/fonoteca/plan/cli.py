@@ -10,6 +10,7 @@ import typer
 
 from fonoteca.commands import open_archive
 from fonoteca.console import console, emit_table, lit, print_json, progress
+from fonoteca.hookspecs import hookimpl
 
 
 def _print_summary(s: dict[str, Any], budget_text: Optional[str]) -> None:
@@ -65,7 +66,8 @@ def plays_import(
         console.print(f"[yellow]{lit(example)}[/yellow]")
 
 
-def register(app: typer.Typer) -> None:
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
     app.add_typer(plays_app, name="plays")
 
     @app.command("plan")
@@ -109,3 +111,17 @@ def register(app: typer.Typer) -> None:
             print_json(summary)
         else:
             _print_summary(summary, budget)
+
+
+@hookimpl
+def register_policies() -> list[Any]:
+    from fonoteca.plan.policies import BUILTIN_POLICIES
+
+    return list(BUILTIN_POLICIES)
+
+
+@hookimpl
+def write_stats(archive: Any, out: Path, counts: dict[str, Any], progress: Any) -> dict[str, Any]:
+    from fonoteca.plan.stats import write_stats as write
+
+    return write(archive, out, counts=counts, progress=progress)

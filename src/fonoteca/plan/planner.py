@@ -20,8 +20,10 @@ DEFAULT_COMPACT_VALUE = 0.9
 
 
 def available_policies() -> dict[str, policies.Policy]:
-    """Every tier policy by name: Fonoteca's own and those of installed plugins."""
-    return {p.name: p for p in policies.BUILTIN_POLICIES}
+    """Every tier policy by name: Fonoteca's own and those of installed plugins (hook register_policies)."""
+    from fonoteca import plugins
+
+    return plugins.policies()
 
 
 def find_policy(name: str, budget: int | None) -> policies.Policy:

@@ -9,6 +9,7 @@ import typer
 from fonoteca.commands import open_archive
 from fonoteca.console import console, emit_pairs, emit_table, lit, print_json, progress
 from fonoteca.errors import UsageError
+from fonoteca.hookspecs import hookimpl
 
 index_app = typer.Typer(help="The search index (derived from the catalog, rebuildable at any time).", no_args_is_help=True)
 
@@ -32,7 +33,8 @@ def _print_lookup(results: list[dict[str, Any]]) -> None:
     emit_table(("kind", "name", "artists", "id"), rows, title="lookup", wide=("name", "artists"))
 
 
-def register(app: typer.Typer) -> None:
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
     @app.command("search")
     def search(
         ctx: typer.Context,
@@ -126,3 +128,11 @@ def register(app: typer.Typer) -> None:
         emit_pairs(info, title="search index")
 
     app.add_typer(index_app, name="index")
+
+
+@hookimpl
+def after_import(archive: Any, summary: Any) -> None:
+    """The index follows the catalog: every import brings it up to date (rows written or replaced by the run)."""
+    from fonoteca.search import index
+
+    index.update_after_import(archive)

@@ -8,6 +8,7 @@ import typer
 
 from fonoteca.console import console, progress
 from fonoteca.errors import UsageError
+from fonoteca.hookspecs import hookimpl
 
 synth_app = typer.Typer(help="Generate realistic synthetic data (catalogs, audio) for demos, tests and benchmarks.", no_args_is_help=True)
 
@@ -78,5 +79,6 @@ def synth_audio(
                   f"(catalog {collection.catalog_csv.name}, mapping {collection.mapping_toml.name}, map {collection.map_csv.name})")
 
 
-def register(app: typer.Typer) -> None:
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
     app.add_typer(synth_app, name="synth")

@@ -144,15 +144,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.site = site
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
-    from fonoteca.web.views import api_index, catalog, releases, stats
+    from fonoteca import plugins
 
-    app.include_router(catalog.router)
-    app.include_router(releases.router)
-    app.include_router(stats.router)
-    app.include_router(api_index.router)
-    from fonoteca.web import genres as genres_views  # issue 9: the genre map
-
-    app.include_router(genres_views.router)
+    plugins.hook().register_routes(app=app)  # Fonoteca's own pages (fonoteca.web.cli) and every plugin's
     app.mount("/static", CachedStatic(directory=render.STATIC, follow_symlink=False), name="static")
 
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]

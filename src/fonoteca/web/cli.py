@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import typer
+from fonoteca.hookspecs import hookimpl
 
 
-def register(app: typer.Typer) -> None:
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
     @app.command("serve")
     def serve(
         ctx: typer.Context,
@@ -37,3 +39,13 @@ def register(app: typer.Typer) -> None:
             stats_dir=stats, access_log=access_log, build_index=build_index, cache_entries=cache_entries,
             base_url=base_url, allowed_hosts=allowed_host, request_timeout=request_timeout,
             keep_alive_timeout=keep_alive_timeout, max_connections_per_client=max_connections_per_client)
+
+
+@hookimpl
+def register_routes(app: Any) -> None:
+    """Fonoteca's own pages and API: catalog, releases, statistics, the API index and the genre map."""
+    from fonoteca.web import genres
+    from fonoteca.web.views import api_index, catalog, releases, stats
+
+    for module in (catalog, releases, stats, api_index, genres):
+        app.include_router(module.router)

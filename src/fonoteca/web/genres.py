@@ -112,13 +112,12 @@ def genre(request: Request, name: GenreName) -> dict:
     example = None
     from fonoteca.features.genremap import example_track
 
-    if site(request).store.has_table("files"):
-        found = example_track(conn, genre_id)
-        if found is not None:
-            items = queries.track_items(conn, [found])
-            if items:
-                item = items[0]
-                example = {"track": item, "audio_url": "/audio/" + quote(item["id"], safe="")}
+    found = example_track(conn, genre_id)
+    if found is not None:
+        items = queries.track_items(conn, [found])
+        if items:
+            item = items[0]
+            example = {"track": item, "audio_url": "/audio/" + quote(item["id"], safe="")}
     entry = next((g for g in _map(request)["genres"] if g["name"] == genre_name), None)
     return {"name": genre_name, "url": "/genres/" + quote(genre_name, safe=""), "artists": artists,
             "top_tracks": queries.track_items(conn, tracks), "example": example, "map": entry}

@@ -16,6 +16,8 @@ from functools import lru_cache
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from fonoteca.archive import Archive
+from fonoteca.storage import Storage, StorageError
 from fonoteca.tiers import Tier
 from fonoteca.web.releases import Location, Releases
 
@@ -23,13 +25,9 @@ MEDIA_TYPES = {
     ".opus": "audio/ogg", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".flac": "audio/flac", ".mp3": "audio/mpeg",
     ".m4a": "audio/mp4", ".mp4": "audio/mp4", ".aac": "audio/aac", ".wav": "audio/wav", ".webm": "audio/webm",
 }
-# Column names the files table may use (ingest owns the schema; these are read by name, not position).
-TRACK_COLUMNS = ("track", "track_rowid")
-TRACK_ID_COLUMNS = ("track_id",)
-PATH_COLUMNS = ("path", "relpath", "file")
-OPTIONAL = {"size": ("size", "bytes"), "sha256": ("sha256",), "tier": ("tier",), "container": ("container",),
-            "codec": ("codec",), "bit_rate": ("bit_rate",), "sample_rate": ("sample_rate",),
-            "channels": ("channels",), "duration_ms": ("duration_ms",), "loudness": ("loudness",)}
+# What the site shows of a stored file (the ingest stage's files table, schema in catalog/migrations).
+FILE_COLUMNS = ("path", "size", "sha256", "tier", "container", "codec", "bit_rate", "sample_rate", "channels",
+                "duration_ms", "loudness")
 MAX_CANDIDATES = 20
 
 
@@ -98,39 +96,23 @@ def _relative(value: str) -> PurePosixPath | None:
     return rel
 
 
-def files_row(conn: sqlite3.Connection, columns: list[str], rowid: int, track_id: str) -> dict[str, Any] | None:
+def files_row(conn: sqlite3.Connection, rowid: int) -> dict[str, Any] | None:
     """The files-table row of one track (the original tier first when there are several)."""
-    track_col = next((c for c in TRACK_COLUMNS if c in columns), None)
-    id_col = next((c for c in TRACK_ID_COLUMNS if c in columns), None)
-    path_col = next((c for c in PATH_COLUMNS if c in columns), None)
-    if path_col is None or (track_col is None and id_col is None):
-        return None
-    picks = {"path": path_col}
-    for name, options in OPTIONAL.items():
-        col = next((c for c in options if c in columns), None)
-        if col is not None:
-            picks[name] = col
-    select = ", ".join(f'"{col}"' for col in picks.values())
-    where, key = (f'"{track_col}" = ?', rowid) if track_col else (f'"{id_col}" = ?', track_id)
-    order = f' ORDER BY "{picks["tier"]}" DESC' if "tier" in picks else ""
-    try:
-        row = conn.execute(f"SELECT {select} FROM files WHERE {where}{order} LIMIT 1", (key,)).fetchone()
-    except sqlite3.Error:
-        return None
-    return None if row is None else dict(zip(picks, row))
+    row = conn.execute(f"SELECT {', '.join(FILE_COLUMNS)} FROM files WHERE track = ? ORDER BY tier DESC LIMIT 1",
+                       (rowid,)).fetchone()
+    return None if row is None else dict(zip(FILE_COLUMNS, row))
 
 
-def find_audio(root: Path, row: dict[str, Any] | None, locations: list[tuple[Location, dict[str, Any] | None]]
-               ) -> AudioFile | None:
-    files_dir = root / "files"
+def find_audio(storage: Storage, root: Path, row: dict[str, Any] | None,
+               locations: list[tuple[Location, dict[str, Any] | None]]) -> AudioFile | None:
     if row is not None and isinstance(row.get("path"), str):
-        rel = _relative(row["path"])
-        if rel is not None:
-            # paths are relative to the archive root (files/original/3f/ID.flac); a bare one to files/
-            found = _inside((root / rel) if rel.parts[0] == "files" else (files_dir / rel), files_dir)
-            if found is not None and media_type(found):
-                info = {k: v for k, v in row.items() if k != "path"}
-                return AudioFile(found, media_type(found) or "", found.stat().st_size, "archive", info)
+        try:
+            found: Path | None = storage.local_path(row["path"])
+        except StorageError:
+            found = None
+        if found is not None and media_type(found):
+            info = {k: v for k, v in row.items() if k != "path"}
+            return AudioFile(found, media_type(found) or "", found.stat().st_size, "archive", info)
     for location, _torrent in locations:
         if not location.torrent or not location.path:
             continue
@@ -146,14 +128,13 @@ def find_audio(root: Path, row: dict[str, Any] | None, locations: list[tuple[Loc
     return None
 
 
-def candidates(conn: sqlite3.Connection, rowid: int, track_id: str, has_plan: bool) -> list[tuple[int, str]]:
+def candidates(conn: sqlite3.Connection, rowid: int, track_id: str) -> list[tuple[int, str]]:
     """The track itself, then the track the plan keeps its recording as, then other tracks with its ISRC."""
     out = [(rowid, track_id)]
-    if has_plan:
-        row = conn.execute("SELECT t.rowid, t.id FROM plan p JOIN tracks t ON t.rowid = p.rep WHERE p.track = ?",
-                           (rowid,)).fetchone()
-        if row is not None:
-            out.append((row[0], row[1]))
+    row = conn.execute("SELECT t.rowid, t.id FROM plan p JOIN tracks t ON t.rowid = p.rep WHERE p.track = ?",
+                       (rowid,)).fetchone()
+    if row is not None:
+        out.append((row[0], row[1]))
     out.extend(conn.execute(
         "SELECT o.rowid, o.id FROM tracks t JOIN tracks o ON o.isrc = t.isrc AND o.rowid != t.rowid "
         "WHERE t.rowid = ? AND t.isrc IS NOT NULL ORDER BY o.popularity DESC, o.rowid LIMIT ?",
@@ -162,15 +143,17 @@ def candidates(conn: sqlite3.Connection, rowid: int, track_id: str, has_plan: bo
     return [c for c in out if not (c[0] in seen or seen.add(c[0]))]
 
 
-def locate(conn: sqlite3.Connection, root: Path, releases: Releases, rowid: int, track_id: str,
-           files_columns: list[str] | None, *, has_plan: bool = False
+def locate(conn: sqlite3.Connection, archive: Archive, releases: Releases, rowid: int, track_id: str
            ) -> tuple[AudioFile | None, list[dict[str, Any]], dict[str, Any] | None]:
     """(the playable file if this machine has it, where the file is in the releases, the files-table row)."""
-    row, locations, audio = None, [], None
-    for cand_rowid, cand_id in candidates(conn, rowid, track_id, has_plan):
-        row = files_row(conn, files_columns, cand_rowid, cand_id) if files_columns else None
+    row: dict[str, Any] | None = None
+    locations: list[tuple[Location, dict[str, Any] | None]] = []
+    audio = None
+    storage = archive.storage
+    for cand_rowid, cand_id in candidates(conn, rowid, track_id):
+        row = files_row(conn, cand_rowid)
         locations = releases.locate(cand_id)
-        audio = find_audio(root, row, locations)
+        audio = find_audio(storage, archive.root, row, locations)
         if row is not None or locations:
             if row is not None:
                 row = dict(row, track_id=cand_id)

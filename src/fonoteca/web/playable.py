@@ -10,29 +10,18 @@ import os
 import sqlite3
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
-from fonoteca.web.media import PATH_COLUMNS, TRACK_COLUMNS, _relative
+from fonoteca.storage import Storage
+from fonoteca.web.media import _relative
 from fonoteca.web.releases import Releases
 
 RECHECK_S = 60.0
 
 
-def _archive_files(conn: sqlite3.Connection, root: Path, columns: list[str]) -> set[int]:
-    track_col = next((c for c in TRACK_COLUMNS if c in columns), None)
-    path_col = next((c for c in PATH_COLUMNS if c in columns), None)
-    if track_col is None or path_col is None:
-        return set()
-    found = set()
-    for track, path in conn.execute(f'SELECT "{track_col}", "{path_col}" FROM files'):
-        rel = _relative(path) if isinstance(path, str) else None
-        if rel is None:
-            continue
-        full = root / rel if rel.parts[0] == "files" else root / "files" / rel
-        if os.path.isfile(full):
-            found.add(int(track))
-    return found
+def _archive_files(conn: sqlite3.Connection, storage: Storage) -> set[int]:
+    return {int(track) for track, path in conn.execute("SELECT track, path FROM files")
+            if isinstance(path, str) and storage.exists(path)}
 
 
 def _release_files(conn: sqlite3.Connection, releases: Releases) -> set[int]:
@@ -51,10 +40,9 @@ def _release_files(conn: sqlite3.Connection, releases: Releases) -> set[int]:
     return found
 
 
-def playable_tracks(conn: sqlite3.Connection, root: Path, releases: Releases, files_columns: list[str]
-                    ) -> list[tuple[int, int]]:
+def playable_tracks(conn: sqlite3.Connection, storage: Storage, releases: Releases) -> list[tuple[int, int]]:
     """(rowid, popularity) of every track with its own file here, most popular first."""
-    rowids = sorted(_archive_files(conn, root, files_columns) | _release_files(conn, releases))
+    rowids = sorted(_archive_files(conn, storage) | _release_files(conn, releases))
     out: list[tuple[int, int]] = []
     for start in range(0, len(rowids), 500):
         chunk = rowids[start:start + 500]
@@ -78,8 +66,6 @@ class Playable:
         with self._lock:
             if self._value is not None and self._value[0] == key and now - self._value[1] < RECHECK_S:
                 return self._value[2]
-            store = site.store
-            columns = store.columns("files") if store.has_table("files") else []
-            value = playable_tracks(store.conn, site.archive.root, site.releases, columns)
+            value = playable_tracks(site.store.conn, site.archive.storage, site.releases)
             self._value = (key, now, value)
             return value

@@ -132,7 +132,7 @@ def search_hit(hit: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- pages --------------------------------------------------------------------------------------------------------
-def track_page(conn: sqlite3.Connection, rowid: int, *, has_plan: bool) -> dict[str, Any]:
+def track_page(conn: sqlite3.Connection, rowid: int) -> dict[str, Any]:
     item = track_items(conn, [rowid])[0]
     album_row = conn.execute(
         "SELECT a.album_type, a.label, a.upc, a.total_tracks FROM tracks t JOIN albums a ON a.rowid = t.album "
@@ -160,16 +160,15 @@ def track_page(conn: sqlite3.Connection, rowid: int, *, has_plan: bool) -> dict[
         features = {name: value for name, value in zip(FEATURES, row)
                     if isinstance(value, (int, float)) and not isinstance(value, bool)}
     plan = None
-    if has_plan:
-        row = conn.execute("SELECT tier, bytes, listens, rep FROM plan WHERE track = ?", (rowid,)).fetchone()
-        if row is not None:
-            tier, size, listens, rep = row
-            rep_id = None
-            if rep is not None:
-                found = conn.execute("SELECT id FROM tracks WHERE rowid = ?", (rep,)).fetchone()
-                rep_id = found[0] if found else None
-            plan = {"tier": Tier.label_of(tier), "bytes": size, "listens": listens,
-                    "covered_by": None if rep_id is None else {"id": rep_id, "url": url_for("track", rep_id)}}
+    row = conn.execute("SELECT tier, bytes, listens, rep FROM plan WHERE track = ?", (rowid,)).fetchone()
+    if row is not None:
+        tier, size, listens, rep = row
+        rep_id = None
+        if rep is not None:
+            found = conn.execute("SELECT id FROM tracks WHERE rowid = ?", (rep,)).fetchone()
+            rep_id = found[0] if found else None
+        plan = {"tier": Tier.label_of(tier), "bytes": size, "listens": listens,
+                "covered_by": None if rep_id is None else {"id": rep_id, "url": url_for("track", rep_id)}}
     item.update(same_recording=same, also_on=also_on, external_ids=external, audio_features=features, plan=plan)
     return item
 

@@ -13,7 +13,6 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any, TypeVar
 
 from fonoteca.archive import Archive
@@ -34,7 +33,6 @@ class Store:
         self._cached: dict[str, tuple[Any, Any]] = {}
         self._stamp: tuple[Any, ...] | None = None
         self._stamp_at = 0.0
-        self._tables: dict[str, bool] = {}
         self._index_seen: bool | None = None
         self._refreshing: set[str] = set()
         self._refreshed: dict[str, float] = {}
@@ -80,21 +78,7 @@ class Store:
             self._generation, self._generation_at = (self.stamp(), index), now
         return self._generation
 
-    # --- schema -------------------------------------------------------------------------------------------
-    def has_table(self, name: str) -> bool:
-        """Whether a table exists (later stages add theirs with migrations; pages degrade when absent)."""
-        found = self._tables.get(name)
-        if found is None or not found:
-            found = self.conn.execute(
-                "SELECT 1 FROM sqlite_master WHERE type IN ('table', 'view') AND name = ?", (name,)
-            ).fetchone() is not None
-            self._tables[name] = found
-        return found
-
-    def columns(self, table: str) -> list[str]:
-        return [row[1] for row in self.conn.execute(f"PRAGMA table_info({table})")]
-
-    # --- per-process caches keyed by the catalog's state -------------------------------------------------------
+    # --- catalog state --------------------------------------------------------------------------------------
     def stamp(self) -> tuple[Any, ...]:
         """Changes whenever the catalog changes (file sizes and times of the database and its WAL)."""
         now = time.monotonic()
@@ -127,9 +111,7 @@ class Store:
                 return hit[1]
             value = compute()
             self._cached[key] = (stamp, value)
-            self._tables.clear()
             return value
-
 
     def _refresh(self, key: str, compute: Callable[[], Any]) -> None:
         now = time.monotonic()
@@ -166,7 +148,3 @@ class Store:
         thread = threading.Thread(target=run, name=f"fonoteca-web-warm-{key}", daemon=True)
         thread.start()
         return thread
-
-
-def files_root(archive: Archive) -> Path:
-    return archive.root / "files"

@@ -162,10 +162,8 @@ def track(request: Request, track_id: Id, source: Source = None) -> dict:
     rowid = queries.resolve(conn, "track", track_id, source)
     if rowid is None:
         raise NotFound(f"no track {track_id!r} in the catalog")
-    data = queries.track_page(conn, rowid, has_plan=s.store.has_table("plan"))
-    columns = s.store.cached("files_columns", lambda: s.store.columns("files") if s.store.has_table("files") else [])
-    audio, locations, row = locate(conn, s.archive.root, s.releases, rowid, data["id"], columns,
-                                   has_plan=s.store.has_table("plan"))
+    data = queries.track_page(conn, rowid)
+    audio, locations, row = locate(conn, s.archive, s.releases, rowid, data["id"])
     data["audio"] = None if audio is None else {
         "url": data["url"].replace("/track/", "/audio/", 1), "media_type": audio.media_type, "size": audio.size,
         "origin": audio.origin}
@@ -264,8 +262,7 @@ def audio(request: Request, track_id: Id, source: Source = None) -> FileResponse
     if rowid is None:
         raise NotFound(f"no track {track_id!r} in the catalog")
     real_id = conn.execute("SELECT id FROM tracks WHERE rowid = ?", (rowid,)).fetchone()[0]
-    columns = s.store.cached("files_columns", lambda: s.store.columns("files") if s.store.has_table("files") else [])
-    found, _, _ = locate(conn, s.archive.root, s.releases, rowid, real_id, columns, has_plan=s.store.has_table("plan"))
+    found, _, _ = locate(conn, s.archive, s.releases, rowid, real_id)
     if found is None:
         raise NotFound(f"this copy of the archive holds no audio for track {track_id!r}")
     return FileResponse(found.path, media_type=found.media_type, headers={"cache-control": "public, max-age=86400"})
