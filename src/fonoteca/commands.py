@@ -88,11 +88,12 @@ def _register_stages(app: typer.Typer) -> None:
     from fonoteca.pack import cli as pack_cli
     from fonoteca.plan import cli as plan_cli
     from fonoteca.search import cli as search_cli
+    from fonoteca.subsonic import cli as subsonic_cli
     from fonoteca.synth import cli as synth_cli
     from fonoteca.web import cli as web_cli
 
     for stage in (catalog_cli, synth_cli, plan_cli, ingest_cli, pack_cli, search_cli, web_cli, cluster_cli,
-                  mirror_cli, features_cli):
+                  mirror_cli, features_cli, subsonic_cli):
         stage.register(app)
     app.command("demo")(demo_command)
 

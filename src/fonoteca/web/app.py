@@ -166,6 +166,9 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(ResponseCache, entries=settings.cache_entries, generation=site.store.generation,
                        registry=registry)  # inner: after the security checks and rate limits
     app.add_middleware(SecurityMiddleware, limiter=limiter, allowed_hosts=site.allowed_hosts)
+    from fonoteca.subsonic import install as install_subsonic  # the Subsonic API under /rest/
+
+    install_subsonic(app)
     return app
 
 
