@@ -70,6 +70,8 @@ def authenticate(params: dict[str, list[str]], accounts: Accounts, config: Subso
     if token is None and password is None:
         raise r.SubsonicError(r.MISSING_PARAMETER, "required parameters 't' and 's' (or 'p') are missing")
     user = accounts.user(name) if len(name) <= 64 else None
+    if user is not None and not user.has_password and not user.hash_only:
+        raise r.SubsonicError(r.MECHANISM_NOT_SUPPORTED, f"{name!r} has no password: sign in with an API key")
     if token is not None:
         if salt is None:
             raise r.SubsonicError(r.MISSING_PARAMETER, "required parameter 's' (the salt of t) is missing")
