@@ -30,6 +30,7 @@ READ_CHUNK = 256 * 1024
 WINDOW = 16            # pieces asked for with deadlines ahead of the one being sent
 DEADLINE_STEP_MS = 40
 POLL_S = 0.01
+TICK_MS = 20
 
 
 @dataclass
@@ -72,6 +73,10 @@ class Fetcher:
             from fonoteca.mirror.session import make_session
 
             self._session = make_session(self.config.listen, discovery=self.config.discovery)
+            # time-critical pieces are requested on the session's tick (500 ms by default): a player waits for
+            # the first one, so tick often
+            self._session.apply_settings({"tick_interval": TICK_MS, "connection_speed": 500, "smooth_connects": False,
+                                           "min_reconnect_time": 0})
             threading.Thread(target=self._alerts, name="fonoteca-subsonic-fetch", daemon=True).start()
         return self._session
 
@@ -181,7 +186,12 @@ class Fetcher:
                 data = self._torrent_bytes(released)
                 if data is not None:
                     ti = load_torrent(data, f"{released.line.torrent}.torrent")
-                    atp = add_params(ti, data_dir, priorities=[0] * ti.files().num_files())
+                    # the wanted file's priority from the start: a torrent that wants nothing looks finished
+                    # and is not given peers until a later second tick
+                    wanted = [0] * ti.files().num_files()
+                    if 0 <= released.line.file_index < len(wanted):
+                        wanted[released.line.file_index] = 7
+                    atp = add_params(ti, data_dir, priorities=wanted)
                 else:
                     atp = lt.parse_magnet_uri(self._magnet(released))
                     atp.save_path = str(data_dir)
@@ -224,6 +234,8 @@ class Fetcher:
         if not path.resolve().is_relative_to(data_dir):
             raise FonotecaError(f"refused: {fs.file_path(index)} lies outside the release's data folder")
         handle.file_priority(index, 7)
+        if handle.status().num_peers < len(self.config.peers):
+            self._connect(handle)  # peers named while the torrent was starting wait for a later tick otherwise
         remote = RemoteFile(handle, index, path, released.line.size, fs.file_offset(index), ti.piece_length(),
                             released.line.sha256, released.release, released.line.torrent, released.line.btih,
                             has_file)
