@@ -488,7 +488,7 @@ def test_xml_answers_use_only_the_names_of_the_1_16_1_schema(library):
 
 
 # --- users ----------------------------------------------------------------------------------------------------------
-def test_users_command_keeps_no_secret_in_the_clear(library, tmp_path):
+def test_users_command_keeps_no_secret_in_the_clear(tmp_path):
     root = archive_mod.init(tmp_path / "a", name="users").root
     r = run_cli("users", "add", "erin", "--password", "--key", archive=root, input="hunter2-secret\n")
     assert r.exit_code == 0, r.stderr
