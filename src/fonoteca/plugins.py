@@ -33,6 +33,7 @@ DEFAULT_PLUGINS = (
     "fonoteca.cluster.cli",
     "fonoteca.mirror.cli",
     "fonoteca.features.cli",
+    "fonoteca.subsonic.cli",
     "fonoteca.catalog.importers",
     "fonoteca.storage",
 )

@@ -144,9 +144,6 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.site = site
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
 
-    from fonoteca import plugins
-
-    plugins.hook().register_routes(app=app)  # Fonoteca's own pages (fonoteca.web.cli) and every plugin's
     app.mount("/static", CachedStatic(directory=render.STATIC, follow_symlink=False), name="static")
 
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
@@ -160,6 +157,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.add_middleware(ResponseCache, entries=settings.cache_entries, generation=site.store.generation,
                        registry=registry)  # inner: after the security checks and rate limits
     app.add_middleware(SecurityMiddleware, limiter=limiter, allowed_hosts=site.allowed_hosts)
+    from fonoteca import plugins
+
+    # Fonoteca's own pages (fonoteca.web.cli) and every plugin's (the Subsonic API: fonoteca.subsonic.cli), after
+    # the site's middleware: a plugin's middleware runs before it (outermost).
+    plugins.hook().register_routes(app=app)
     return app
 
 
