@@ -25,7 +25,7 @@ def _snap(ctx: Context) -> Snapshot:
 
 def _songs(ctx: Context, snap: Snapshot, rowids: list[int]) -> list[dict[str, Any]]:
     return items.songs(ctx.service.library, snap, rowids, ctx.users_conn(), ctx.user.rowid,
-                       has_files=ctx.service.has_files())
+                       has_files=True)
 
 
 def _albums(ctx: Context, snap: Snapshot, rowids: list[int]) -> list[dict[str, Any]]:

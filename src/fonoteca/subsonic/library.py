@@ -165,7 +165,7 @@ class Library:
     def _fill(self, conn: sqlite3.Connection, snap: Snapshot) -> None:
         if snap.members is None:
             return
-        conn.execute(f"CREATE TEMP TABLE IF NOT EXISTS subsonic_lib (rowid INTEGER PRIMARY KEY)")
+        conn.execute("CREATE TEMP TABLE IF NOT EXISTS subsonic_lib (rowid INTEGER PRIMARY KEY)")
         conn.execute(f"DELETE FROM {LIB_TABLE}")
         conn.executemany(f"INSERT INTO {LIB_TABLE} VALUES (?)", ((r,) for r in sorted(snap.members)))
         self._local.filled = (id(conn), snap.generation)

@@ -3,7 +3,6 @@ the catalog's own playlists, read-only."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import orjson
@@ -12,7 +11,7 @@ from fonoteca.subsonic import items
 from fonoteca.subsonic import responses as r
 from fonoteca.subsonic.api import endpoint
 from fonoteca.subsonic.browse import _albums, _artists, _snap, _songs, album_as_child
-from fonoteca.subsonic.library import Snapshot, chunks, marks
+from fonoteca.subsonic.library import Snapshot, marks
 from fonoteca.subsonic.service import Context
 from fonoteca.subsonic.users import now_iso
 
@@ -168,9 +167,6 @@ def _playlist_element(ctx: Context, snap: Snapshot, row: tuple, tracks: list[int
 
 
 def _catalog_playlists(ctx: Context, snap: Snapshot, rowids: list[int] | None = None) -> list[tuple]:
-    store = ctx.service.site.store
-    if not store.has_table("playlists"):
-        return []
     conn = ctx.service.library.conn(snap)
     where = "" if rowids is None else f"WHERE rowid IN ({marks(rowids)})"
     return conn.execute(f"SELECT rowid, name, description, owner_id, fetched_at FROM playlists {where} "

@@ -36,8 +36,7 @@ def _track_id(ctx: Context, snap: Snapshot, rowid: int) -> str:
 
 def held_file(ctx: Context, snap: Snapshot, rowid: int, track_id: str) -> AudioFile | None:
     site = ctx.service.site
-    audio, _where, _row = locate(ctx.service.library.conn(snap), site.archive.root, site.releases, rowid, track_id,
-                                 ctx.service.files_columns(), has_plan=site.store.has_table("plan"))
+    audio, _where, _row = locate(ctx.service.library.conn(snap), site.archive, site.releases, rowid, track_id)
     return audio
 
 

@@ -39,12 +39,6 @@ class Service:
                     self._fetcher = Fetcher(self.root, self.config)
         return self._fetcher
 
-    def has_files(self) -> bool:
-        return self.site.store.has_table("files")
-
-    def files_columns(self) -> list[str]:
-        store = self.site.store
-        return store.cached("files_columns", lambda: store.columns("files") if store.has_table("files") else [])
 
 
 @dataclass
