@@ -10,6 +10,11 @@ How a text query runs (see docs.py for the key order):
    only mention the words in an album title or an artist name.
 3. Re-rank those candidates by text relevance (which field matched, how much of the title the query covers)
    blended with popularity, and keep the best `limit`.
+
+Prefixes and typos (expand.py, vocab.py) widen the words before the walk, in tiers: the words as typed; then
+the last word's completions; then every word's typo variants. The ranking puts fewer edits first, then words as
+typed before completions, then relevance and popularity; so once a tier has filled `limit` results, a later
+tier cannot change the answer and is not run: a clean query costs what it did before typos existed.
 """
 
 from __future__ import annotations
@@ -28,7 +33,9 @@ from fonoteca.archive import Archive
 from fonoteca.catalog.ids import NAMESPACE_NAMES, parse_reference
 from fonoteca.catalog.query import lookup_reference
 from fonoteca.errors import FonotecaError, UsageError
+from fonoteca.search import expand
 from fonoteca.search.docs import MAX_POPULARITY, biword, key_popularity, key_rowid, popularity_bound
+from fonoteca.search.expand import Alternative, Rules, Word
 from fonoteca.search.index import MMAP_BYTES, IndexMissing, IndexState, index_dir, open_index
 from fonoteca.search.text import fold, query_groups, query_pairs
 
@@ -42,6 +49,8 @@ POPULARITY_WEIGHT = 3.0  # popularity 0..100 adds 0..3: a title match outweighs 
 # Typed references a user clearly meant as ids: no fallback to text search when nothing matches.
 REFERENCE_PREFIXES = ("isrc:", "upc:", "ean:", "spotify:", "http://", "https://", "track:", "album:", "artist:",
                       "playlist:", "musicbrainz:", "mbid:")
+
+MAX_PAIR_TERMS = 64  # word-pair tokens of one neighbouring pair; past that the title pass is left to the broad one
 
 Groups = list[list[tuple[str, ...]]]
 
@@ -57,10 +66,12 @@ class SearchResponse:
     message: str | None = None
     # False when the less popular part of the catalog was not searched because the popular part had matches
     complete: bool = True
+    # when nothing matched: a query made of the nearest indexed words that does find tracks
+    did_you_mean: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {"query": self.query, "mode": self.mode, "count": len(self.results), "complete": self.complete,
-                "message": self.message, "results": self.results}
+                "message": self.message, "did_you_mean": self.did_you_mean, "results": self.results}
 
 
 @dataclass(frozen=True)
@@ -118,42 +129,64 @@ def _title_chain(groups: Groups) -> str:
     all the pairs holds all the words."""
     clauses = []
     for pairs in query_pairs(groups):
+        if len(pairs) > MAX_PAIR_TERMS:
+            return ""
         terms = [_quote(biword(a, b)) for a, b in pairs]
         clauses.append(terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")")
     return " AND ".join(clauses)
 
 
-def _has(group: list[tuple[str, ...]], tokens: set[str]) -> bool:
-    for alternative in group:
-        if len(alternative) == 1:
-            if alternative[0] in tokens:
-                return True
-        elif all(t in tokens for t in alternative):
-            return True
-    return False
+def _present(alternative: Alternative, fields: tuple[set[str], ...]) -> int | None:
+    """Index of the first field (title, artists, album) holding all the alternative's tokens; 3: only spread over
+    several fields; None: absent."""
+    tokens = alternative.tokens
+    for number, field_tokens in enumerate(fields):
+        if all(t in field_tokens for t in tokens):
+            return number
+    if all(any(t in f for f in fields) for t in tokens):
+        return len(fields)
+    return None
 
 
-def score(groups: Groups, query_tokens: set[str], title: str, artists: str, album: str, key: int) -> float:
-    """Text relevance blended with popularity (higher is better)."""
+def score(words: list[Word], title: str, artists: str, album: str, key: int) -> tuple[int, bool, float]:
+    """(edits, last word only completed, relevance blended with popularity): the ranking sorts by the first two
+    ascending, then by the third descending. Per typed word, its cheapest spelling found in the track counts."""
     fields = (set(title.split()), set(artists.split()), set(album.split()))
     text = 0.0
-    for group in groups:
-        for weight, tokens in zip(FIELD_WEIGHTS, fields):
-            if _has(group, tokens):
-                text += weight
-                break
-    text /= len(groups)
+    edits = 0
+    completed = False
+    matched: set[str] = set()
+    for word in words:
+        best: tuple[tuple[int, bool], int, Alternative] | None = None
+        for alternative in word:
+            where = _present(alternative, fields)
+            if where is not None and (best is None or (alternative.rank, where) < (best[0], best[1])):
+                best = (alternative.rank, where, alternative)
+        if best is None:
+            continue
+        _, where, alternative = best
+        edits += alternative.edits
+        completed = completed or alternative.completed
+        matched.update(alternative.tokens)
+        text += FIELD_WEIGHTS[where] if where < len(FIELD_WEIGHTS) else FIELD_WEIGHTS[-1] / 2
+    text /= max(1, len(words))
     title_tokens = fields[0]
     if title_tokens:
-        text += COVERAGE_WEIGHT * len(title_tokens & query_tokens) / len(title_tokens)
-    return text + POPULARITY_WEIGHT * key_popularity(key) / MAX_POPULARITY
+        text += COVERAGE_WEIGHT * len(title_tokens & matched) / len(title_tokens)
+    return edits, completed, text + POPULARITY_WEIGHT * key_popularity(key) / MAX_POPULARITY
+
+
+def rank_key(scored: tuple[int, bool, float], key: int) -> tuple[int, bool, float, int]:
+    edits, completed, value = scored
+    return edits, completed, -value, key
 
 
 class Searcher:
     """Search, lookup and shuffle over one archive; keeps its connections open between calls (for the web)."""
 
-    def __init__(self, archive: Archive) -> None:
+    def __init__(self, archive: Archive, rules: Rules | None = None) -> None:
         self.archive = archive
+        self.rules = rules or Rules.from_config(archive.config)
         self.directory = index_dir(archive)
         self._catalog: sqlite3.Connection | None = None
         self._index: sqlite3.Connection | None = None
@@ -218,9 +251,10 @@ class Searcher:
     # --- search ---------------------------------------------------------------------------------------------
     def search(self, query: str, *, limit: int = 20, min_popularity: int | None = None,
                year: str | int | None = None, genre: str | None = None,
-               explicit: bool | None = None) -> SearchResponse:
+               explicit: bool | None = None, exact: bool = False) -> SearchResponse:
         """Tracks matching `query`, best first; an id, ISRC or UPC is looked up instead.
 
+        exact: every word as typed (no completion of the last word, no typos), whatever `[search]` says.
         Raises UsageError for an empty query without a genre or year filter, one without any letter or digit,
         or bad filter values.
         """
@@ -242,12 +276,25 @@ class Searcher:
         if not groups:
             raise UsageError(f"nothing to search for in {_clip(text)!r}: it has no letters or digits")
         filters = Filters(min_popularity, parse_years(year), self._genre_ids(genre) if genre else None, explicit)
-        keys, complete = self._ranked(groups, filters, limit)
+        rules = self.rules.exact() if exact else self.rules
+        keys, complete = self._ranked(groups, filters, limit, rules)
         response = SearchResponse(text, "text", self._tracks([k for k, _ in keys], [s for _, s in keys]),
                                   complete=complete)
         if not response.results:
-            response.message = "no tracks match"
+            response.did_you_mean = self._did_you_mean(groups, filters)
+            response.message = "no tracks match" + (f"; did you mean: {response.did_you_mean}"
+                                                    if response.did_you_mean else "")
         return response
+
+    def _did_you_mean(self, groups: Groups, filters: Filters) -> str | None:
+        """The typed words with the unindexed ones replaced by their nearest indexed word, when that finds tracks."""
+        conn, _ = self.index()
+        corrected = expand.corrections(conn, groups, self.rules)
+        if corrected is None:
+            return None
+        suggestion = " ".join(corrected)
+        found, _ = self._ranked(query_groups(suggestion), filters, 1, self.rules)
+        return suggestion if found else None
 
     def _lookup(self, text: str) -> SearchResponse | None:
         if len(text) > 200:
@@ -262,8 +309,33 @@ class Searcher:
             return SearchResponse(text, "lookup", [], f"nothing in the catalog matches {text!r}")
         return None  # looked like an id by chance (a 22-letter word, a number): search it as text
 
-    def _ranked(self, groups: Groups, filters: Filters, limit: int) -> tuple[list[tuple[int, float]], bool]:
+    def _ranked(self, groups: Groups, filters: Filters, limit: int,
+                rules: Rules | None = None) -> tuple[list[tuple[int, float]], bool]:
         """The best `limit` (key, score) pairs, and whether every matching track was considered.
+
+        Tiers (module docstring): the words as typed, then with the last word's completions, then with typo
+        variants; a tier runs only while fewer than `limit` tracks were found.
+        """
+        conn, _ = self.index()
+        rules = rules or self.rules
+        words = expand.exact_words(groups)
+        found, complete = self._walk(conn, words, filters, limit)
+        for widen in (expand.with_completions, expand.with_typos):
+            if len(found) >= limit:
+                break
+            wider = widen(conn, words, rules)
+            if wider is None:
+                continue
+            words = wider
+            more, more_complete = self._walk(conn, words, filters, limit)
+            found.update(more)
+            complete = complete and more_complete
+        ranked = sorted(((rank_key(score(words, *texts, key), key), key) for key, texts in found.items()))
+        return [(key, -order[2]) for order, key in ranked[:limit]], complete
+
+    def _walk(self, conn: sqlite3.Connection, words: list[Word], filters: Filters,
+              limit: int) -> tuple[dict[int, tuple[str, str, str]], bool]:
+        """Candidates for the words, and whether every matching track was considered.
 
         Two kinds of candidates, both read in popularity order with early termination:
         - title: several words typed in title order, through the title's word-pair tokens (short posting lists,
@@ -272,7 +344,7 @@ class Searcher:
           when nothing matched there. Common words that rarely meet then cost a scan of the popular prefix, not
           of the whole catalog; what is skipped is the less popular matches of a query that has results.
         """
-        conn, _ = self.index()
+        groups = expand.as_groups(words)
         expression = _match_expression(groups)
         extra = filters.expression()
         upper = popularity_bound(filters.min_popularity or 0)
@@ -282,7 +354,9 @@ class Searcher:
         phases = [(-1, upper)] if split is None or split >= upper else [(-1, split), (split - 1, upper)]
         found: dict[int, tuple[str, str, str]] = {}
         if len(groups) > 1:
-            found.update(self._candidates(conn, _title_chain(groups), extra, clean, upper, want))
+            chain = _title_chain(groups)
+            if chain:
+                found.update(self._candidates(conn, chain, extra, clean, upper, want))
         complete = True
         for number, (after, before) in enumerate(phases):
             if len(groups) == 1:
@@ -294,10 +368,7 @@ class Searcher:
             if found and number < len(phases) - 1:
                 complete = False
                 break
-        query_tokens = {t for group in groups for alt in group for t in alt}
-        scored = [(key, score(groups, query_tokens, *texts, key)) for key, texts in found.items()]
-        scored.sort(key=lambda ks: (-ks[1], ks[0]))
-        return scored[:limit], complete
+        return found, complete
 
     def _filtered(self, filters: Filters, limit: int) -> SearchResponse:
         """The `limit` most popular tracks that pass the filters: the filter terms alone, in key order."""
@@ -425,4 +496,4 @@ def search(archive: Archive | Path, query: str, **options: Any) -> SearchRespons
         return searcher.search(query, **options)
 
 
-__all__ = ["Filters", "SearchResponse", "Searcher", "parse_years", "score", "search"]
+__all__ = ["Filters", "Rules", "SearchResponse", "Searcher", "parse_years", "rank_key", "score", "search"]
