@@ -12,9 +12,11 @@ How a text query runs (see docs.py for the key order):
    blended with popularity, and keep the best `limit`.
 
 Prefixes and typos (expand.py, vocab.py) widen the words before the walk, in tiers: the words as typed; then
-the last word's completions; then every word's typo variants. The ranking puts fewer edits first, then words as
-typed before completions, then relevance and popularity; so once a tier has filled `limit` results, a later
-tier cannot change the answer and is not run: a clean query costs what it did before typos existed.
+the last word's completions, while fewer than `limit` tracks were found; then every word's typo variants, when
+nothing was found (as Typesense's typo_tokens_threshold of 1: words typed as they are indexed are taken as
+meant). The ranking puts fewer edits first, then words as typed before completions, then relevance and
+popularity; so once a tier has filled the results, a later tier cannot change the answer and is not run: a
+clean query costs what it did before typos existed.
 """
 
 from __future__ import annotations
@@ -50,6 +52,7 @@ POPULARITY_WEIGHT = 3.0  # popularity 0..100 adds 0..3: a title match outweighs 
 REFERENCE_PREFIXES = ("isrc:", "upc:", "ean:", "spotify:", "http://", "https://", "track:", "album:", "artist:",
                       "playlist:", "musicbrainz:", "mbid:")
 
+TYPO_TIER_BELOW = 1  # typo variants are tried when fewer tracks than this matched the words as typed or completed
 MAX_PAIR_TERMS = 64  # word-pair tokens of one neighbouring pair; past that the title pass is left to the broad one
 
 Groups = list[list[tuple[str, ...]]]
@@ -136,31 +139,44 @@ def _title_chain(groups: Groups) -> str:
     return " AND ".join(clauses)
 
 
-def _present(alternative: Alternative, fields: tuple[set[str], ...]) -> int | None:
-    """Index of the first field (title, artists, album) holding all the alternative's tokens; 3: only spread over
-    several fields; None: absent."""
-    tokens = alternative.tokens
-    for number, field_tokens in enumerate(fields):
-        if all(t in field_tokens for t in tokens):
-            return number
-    if all(any(t in f for f in fields) for t in tokens):
-        return len(fields)
-    return None
+class Compiled:
+    """Words prepared for scoring many candidates: single-token spellings in a dict (a candidate's few tokens
+    are looked up, instead of every spelling searched in the candidate)."""
+
+    def __init__(self, words: list[Word]) -> None:
+        self.count = len(words)
+        self.single: list[dict[str, Alternative]] = []
+        self.multi: list[list[Alternative]] = []
+        for word in words:
+            single: dict[str, Alternative] = {}
+            for alternative in word:
+                if len(alternative.tokens) == 1:
+                    token = alternative.tokens[0]
+                    if token not in single or alternative.rank < single[token].rank:
+                        single[token] = alternative
+            self.single.append(single)
+            self.multi.append([a for a in word if len(a.tokens) > 1])
 
 
-def score(words: list[Word], title: str, artists: str, album: str, key: int) -> tuple[int, bool, float]:
+def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tuple[int, bool, float]:
     """(edits, last word only completed, relevance blended with popularity): the ranking sorts by the first two
-    ascending, then by the third descending. Per typed word, its cheapest spelling found in the track counts."""
-    fields = (set(title.split()), set(artists.split()), set(album.split()))
+    ascending, then by the third descending. Per typed word, its cheapest spelling found in the track counts,
+    and the field it was found in (title, artists, album; spread over several: half the album's weight)."""
+    fields = (title.split(), artists.split(), album.split())
     text = 0.0
     edits = 0
     completed = False
     matched: set[str] = set()
-    for word in words:
+    for single, multi in zip(words.single, words.multi):
         best: tuple[tuple[int, bool], int, Alternative] | None = None
-        for alternative in word:
-            where = _present(alternative, fields)
-            if where is not None and (best is None or (alternative.rank, where) < (best[0], best[1])):
+        for where, field_tokens in enumerate(fields):
+            for token in field_tokens:
+                alternative = single.get(token)
+                if alternative is not None and (best is None or (alternative.rank, where) < best[:2]):
+                    best = (alternative.rank, where, alternative)
+        for alternative in multi:
+            where = _spread(alternative.tokens, fields)
+            if where is not None and (best is None or (alternative.rank, where) < best[:2]):
                 best = (alternative.rank, where, alternative)
         if best is None:
             continue
@@ -169,11 +185,21 @@ def score(words: list[Word], title: str, artists: str, album: str, key: int) -> 
         completed = completed or alternative.completed
         matched.update(alternative.tokens)
         text += FIELD_WEIGHTS[where] if where < len(FIELD_WEIGHTS) else FIELD_WEIGHTS[-1] / 2
-    text /= max(1, len(words))
-    title_tokens = fields[0]
+    text /= max(1, words.count)
+    title_tokens = set(fields[0])
     if title_tokens:
         text += COVERAGE_WEIGHT * len(title_tokens & matched) / len(title_tokens)
     return edits, completed, text + POPULARITY_WEIGHT * key_popularity(key) / MAX_POPULARITY
+
+
+def _spread(tokens: tuple[str, ...], fields: tuple[list[str], ...]) -> int | None:
+    """The first field holding all the tokens; len(fields) when they are only spread over several; None."""
+    for number, field_tokens in enumerate(fields):
+        if all(t in field_tokens for t in tokens):
+            return number
+    if all(any(t in f for f in fields) for t in tokens):
+        return len(fields)
+    return None
 
 
 def rank_key(scored: tuple[int, bool, float], key: int) -> tuple[int, bool, float, int]:
@@ -313,16 +339,16 @@ class Searcher:
                 rules: Rules | None = None) -> tuple[list[tuple[int, float]], bool]:
         """The best `limit` (key, score) pairs, and whether every matching track was considered.
 
-        Tiers (module docstring): the words as typed, then with the last word's completions, then with typo
-        variants; a tier runs only while fewer than `limit` tracks were found.
+        Tiers (module docstring): the words as typed; with the last word's completions while fewer than `limit`
+        tracks were found; with typo variants when none was.
         """
         conn, _ = self.index()
         rules = rules or self.rules
         words = expand.exact_words(groups)
         found, complete = self._walk(conn, words, filters, limit)
-        for widen in (expand.with_completions, expand.with_typos):
-            if len(found) >= limit:
-                break
+        for widen, enough in ((expand.with_completions, limit), (expand.with_typos, TYPO_TIER_BELOW)):
+            if len(found) >= enough:
+                continue
             wider = widen(conn, words, rules)
             if wider is None:
                 continue
@@ -330,7 +356,8 @@ class Searcher:
             more, more_complete = self._walk(conn, words, filters, limit)
             found.update(more)
             complete = complete and more_complete
-        ranked = sorted(((rank_key(score(words, *texts, key), key), key) for key, texts in found.items()))
+        compiled = Compiled(words)
+        ranked = sorted(((rank_key(score(compiled, *texts, key), key), key) for key, texts in found.items()))
         return [(key, -order[2]) for order, key in ranked[:limit]], complete
 
     def _walk(self, conn: sqlite3.Connection, words: list[Word], filters: Filters,
@@ -496,4 +523,4 @@ def search(archive: Archive | Path, query: str, **options: Any) -> SearchRespons
         return searcher.search(query, **options)
 
 
-__all__ = ["Filters", "Rules", "SearchResponse", "Searcher", "parse_years", "rank_key", "score", "search"]
+__all__ = ["Filters", "Rules", "SearchResponse", "Searcher", "parse_years", "rank_key", "score", "search", "Compiled"]
