@@ -39,7 +39,7 @@ from fonoteca.search import expand
 from fonoteca.search.docs import MAX_POPULARITY, biword, key_popularity, key_rowid, popularity_bound
 from fonoteca.search.expand import Alternative, Rules, Word
 from fonoteca.search.index import MMAP_BYTES, IndexMissing, IndexState, index_dir, open_index
-from fonoteca.search.text import fold, query_groups, query_pairs
+from fonoteca.search.text import fold, query_groups, query_pairs, tokens
 
 MAX_LIMIT = 1000
 MIN_CANDIDATES = 50
@@ -53,6 +53,7 @@ REFERENCE_PREFIXES = ("isrc:", "upc:", "ean:", "spotify:", "http://", "https://"
                       "playlist:", "musicbrainz:", "mbid:")
 
 TYPO_TIER_BELOW = 1  # typo variants are tried when fewer tracks than this matched the words as typed or completed
+ENTITY_WORDS = 6  # artist and album names are short: longer queries are about tracks
 MAX_PAIR_TERMS = 64  # word-pair tokens of one neighbouring pair; past that the title pass is left to the broad one
 
 Groups = list[list[tuple[str, ...]]]
@@ -200,6 +201,15 @@ def _spread(tokens: tuple[str, ...], fields: tuple[list[str], ...]) -> int | Non
     if all(any(t in f for f in fields) for t in tokens):
         return len(fields)
     return None
+
+
+def _covers(words: Compiled, name_tokens: str) -> bool:
+    """Whether a name holds a spelling of every word."""
+    present = set(name_tokens.split())
+    for single, multi in zip(words.single, words.multi):
+        if not (present & single.keys()) and not any(all(t in present for t in a.tokens) for a in multi):
+            return False
+    return True
 
 
 def rank_key(scored: tuple[int, bool, float], key: int) -> tuple[int, bool, float, int]:
@@ -396,6 +406,101 @@ class Searcher:
                 complete = False
                 break
         return found, complete
+
+    # --- artists and albums ------------------------------------------------------------------------------------
+    def entities(self, query: str, *, limit: int = 3, exact: bool = False) -> dict[str, list[dict[str, Any]]]:
+        """Artists and albums whose own name holds every typed word (with the same prefix and typo rules), best
+        first: fewer edits, typed before completed, the whole name typed, then the most popular.
+
+        Found through the track index: the most popular tracks whose artists (or album) field matches, read in
+        popularity order with early termination, over the popular part of the catalog first; a name matches
+        well only when that one artist's (album's) name holds all the words, not the track's credits together.
+        """
+        empty: dict[str, list[dict[str, Any]]] = {"artists": [], "albums": []}
+        text = query.strip()
+        groups = query_groups(text)
+        if not groups or len(groups) > ENTITY_WORDS or (len(text) <= 200 and self._lookup(text) is not None):
+            return empty
+        conn, _ = self.index()
+        rules = self.rules.exact() if exact else self.rules
+        return {"artists": self._named(conn, groups, rules, "artists", limit),
+                "albums": self._named(conn, groups, rules, "album", limit)}
+
+    def _named(self, conn: sqlite3.Connection, groups: Groups, rules: Rules, column: str,
+               limit: int) -> list[dict[str, Any]]:
+        words = expand.exact_words(groups)
+        bound = self._split if self._split is not None else popularity_bound(0)
+        rows: dict[int, tuple[str, str, str]] = {}
+        for widen in (None, expand.with_completions, expand.with_typos):
+            if widen is not None:
+                if rows:
+                    break
+                wider = widen(conn, words, rules)
+                if wider is None:
+                    continue
+                words = wider
+            expression = _match_expression(expand.as_groups(words))
+            rows = self._candidates(conn, f"{{{column}}} : ({expression})", "", False, bound, MIN_CANDIDATES)
+            if not rows and bound != popularity_bound(0):
+                rows = self._candidates(conn, f"{{{column}}} : ({expression})", "", False, popularity_bound(0),
+                                        MIN_CANDIDATES, bound - 1)
+        if not rows:
+            return []
+        compiled = Compiled(words)
+        typed = " ".join(t for group in groups for t in group[0])
+        found = self._artists_of(list(rows)) if column == "artists" else self._albums_of(list(rows))
+        ranked = []
+        for entity in found.values():
+            scored = score(compiled, entity["_tokens"], "", "", entity["_key"])
+            if compiled.count and _covers(compiled, entity["_tokens"]):
+                whole = entity["_tokens"] == typed
+                ranked.append(((scored[0], scored[1], not whole, entity["_key"]), entity))
+        ranked.sort(key=lambda item: item[0])
+        out = []
+        for _, entity in ranked[:limit]:
+            out.append({k: v for k, v in entity.items() if not k.startswith("_")})
+        return out
+
+    def _artists_of(self, keys: list[int]) -> dict[int, dict[str, Any]]:
+        """Each artist credited on these tracks, with the key of its most popular one (keys come most popular
+        first)."""
+        order = {key_rowid(k): k for k in sorted(keys, reverse=True)}
+        marks = ",".join("?" * len(order))
+        found: dict[int, dict[str, Any]] = {}
+        for track, rowid, ns, id_, name in self.catalog.execute(
+            "SELECT l.track, ar.rowid, ar.ns, ar.id, ar.name FROM track_artists l JOIN artists ar ON ar.rowid = l.artist "
+            f"WHERE l.track IN ({marks}) AND ar.name IS NOT NULL", list(order),
+        ):
+            key = order[track]
+            if rowid not in found or key < found[rowid]["_key"]:
+                found[rowid] = {"kind": "artist", "id": id_, "source": NAMESPACE_NAMES.get(ns), "name": name,
+                                "popularity": key_popularity(key), "_key": key, "_tokens": " ".join(tokens(name))}
+        return found
+
+    def _albums_of(self, keys: list[int]) -> dict[int, dict[str, Any]]:
+        order = {key_rowid(k): k for k in sorted(keys, reverse=True)}
+        marks = ",".join("?" * len(order))
+        found: dict[int, dict[str, Any]] = {}
+        for track, rowid, ns, id_, name, release_date in self.catalog.execute(
+            "SELECT t.rowid, a.rowid, a.ns, a.id, a.name, a.release_date FROM tracks t JOIN albums a "
+            f"ON a.rowid = t.album WHERE t.rowid IN ({marks}) AND a.name IS NOT NULL", list(order),
+        ):
+            key = order[track]
+            if rowid not in found or key < found[rowid]["_key"]:
+                found[rowid] = {"kind": "album", "id": id_, "source": NAMESPACE_NAMES.get(ns), "name": name,
+                                "release_date": release_date, "popularity": key_popularity(key), "_key": key,
+                                "_tokens": " ".join(tokens(name)), "_rowid": rowid}
+        if found:
+            marks = ",".join("?" * len(found))
+            credits: dict[int, list[dict[str, Any]]] = {}
+            for album, id_, name in self.catalog.execute(
+                "SELECT l.album, ar.id, ar.name FROM album_artists l JOIN artists ar ON ar.rowid = l.artist "
+                f"WHERE l.album IN ({marks}) ORDER BY l.album, l.position", list(found),
+            ):
+                credits.setdefault(album, []).append({"id": id_, "name": name})
+            for rowid, entity in found.items():
+                entity["artists"] = credits.get(rowid, [])
+        return found
 
     def _filtered(self, filters: Filters, limit: int) -> SearchResponse:
         """The `limit` most popular tracks that pass the filters: the filter terms alone, in key order."""
