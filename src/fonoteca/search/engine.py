@@ -57,6 +57,7 @@ ENTITY_WORDS = 6  # artist and album names are short: longer queries are about t
 MAX_PAIR_TERMS = 64  # word-pair tokens of one neighbouring pair; past that the title pass is left to the broad one
 
 Groups = list[list[tuple[str, ...]]]
+Candidates = dict[int, tuple[str, str, str]]
 
 
 @dataclass
@@ -72,10 +73,14 @@ class SearchResponse:
     complete: bool = True
     # when nothing matched: a query made of the nearest indexed words that does find tracks
     did_you_mean: str | None = None
+    # search(..., entities=N): artists and albums whose own name matches the words as the tracks did
+    artists: list[dict[str, Any]] = field(default_factory=list)
+    albums: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"query": self.query, "mode": self.mode, "count": len(self.results), "complete": self.complete,
-                "message": self.message, "did_you_mean": self.did_you_mean, "results": self.results}
+                "message": self.message, "did_you_mean": self.did_you_mean, "artists": self.artists,
+                "albums": self.albums, "results": self.results}
 
 
 @dataclass(frozen=True)
@@ -287,10 +292,12 @@ class Searcher:
     # --- search ---------------------------------------------------------------------------------------------
     def search(self, query: str, *, limit: int = 20, min_popularity: int | None = None,
                year: str | int | None = None, genre: str | None = None,
-               explicit: bool | None = None, exact: bool = False) -> SearchResponse:
+               explicit: bool | None = None, exact: bool = False, entities: int = 0) -> SearchResponse:
         """Tracks matching `query`, best first; an id, ISRC or UPC is looked up instead.
 
         exact: every word as typed (no completion of the last word, no typos), whatever `[search]` says.
+        entities: also up to this many artists and albums whose own name matches the words, read the way the
+        tracks were (as typed, completed or with typos), for a text query without filters.
         Raises UsageError for an empty query without a genre or year filter, one without any letter or digit,
         or bad filter values.
         """
@@ -313,9 +320,12 @@ class Searcher:
             raise UsageError(f"nothing to search for in {_clip(text)!r}: it has no letters or digits")
         filters = Filters(min_popularity, parse_years(year), self._genre_ids(genre) if genre else None, explicit)
         rules = self.rules.exact() if exact else self.rules
-        keys, complete = self._ranked(groups, filters, limit, rules)
+        keys, complete, words, found = self._ranked(groups, filters, limit, rules)
         response = SearchResponse(text, "text", self._tracks([k for k, _ in keys], [s for _, s in keys]),
                                   complete=complete)
+        if entities and found and filters == Filters() and len(groups) <= ENTITY_WORDS:
+            response.artists = self._named(found, groups, words, 1, entities)
+            response.albums = self._named(found, groups, words, 2, entities)
         if not response.results:
             response.did_you_mean = self._did_you_mean(groups, filters)
             response.message = "no tracks match" + (f"; did you mean: {response.did_you_mean}"
@@ -329,7 +339,7 @@ class Searcher:
         if corrected is None:
             return None
         suggestion = " ".join(corrected)
-        found, _ = self._ranked(query_groups(suggestion), filters, 1, self.rules)
+        found, _, _, _ = self._ranked(query_groups(suggestion), filters, 1, self.rules)
         return suggestion if found else None
 
     def _lookup(self, text: str) -> SearchResponse | None:
@@ -346,8 +356,9 @@ class Searcher:
         return None  # looked like an id by chance (a 22-letter word, a number): search it as text
 
     def _ranked(self, groups: Groups, filters: Filters, limit: int,
-                rules: Rules | None = None) -> tuple[list[tuple[int, float]], bool]:
-        """The best `limit` (key, score) pairs, and whether every matching track was considered.
+                rules: Rules | None = None) -> tuple[list[tuple[int, float]], bool, list[Word], Candidates]:
+        """The best `limit` (key, score) pairs, whether every matching track was considered, the words as
+        widened to find them, and every candidate read (key -> title, artists, album tokens).
 
         Tiers (module docstring): the words as typed; with the last word's completions while fewer than `limit`
         tracks were found; with typo variants when none was.
@@ -368,7 +379,7 @@ class Searcher:
             complete = complete and more_complete
         compiled = Compiled(words)
         ranked = sorted(((rank_key(score(compiled, *texts, key), key), key) for key, texts in found.items()))
-        return [(key, -order[2]) for order, key in ranked[:limit]], complete
+        return [(key, -order[2]) for order, key in ranked[:limit]], complete, words, found
 
     def _walk(self, conn: sqlite3.Connection, words: list[Word], filters: Filters,
               limit: int) -> tuple[dict[int, tuple[str, str, str]], bool]:
@@ -409,57 +420,35 @@ class Searcher:
 
     # --- artists and albums ------------------------------------------------------------------------------------
     def entities(self, query: str, *, limit: int = 3, exact: bool = False) -> dict[str, list[dict[str, Any]]]:
-        """Artists and albums whose own name holds every typed word (with the same prefix and typo rules), best
-        first: fewer edits, typed before completed, the whole name typed, then the most popular.
+        """Artists and albums whose own name holds every typed word, best first: fewer edits, typed before
+        completed, the whole name typed, then the most popular (see search(..., entities=N))."""
+        try:
+            response = self.search(query, limit=1, exact=exact, entities=limit)
+        except UsageError:
+            return {"artists": [], "albums": []}
+        return {"artists": response.artists, "albums": response.albums}
 
-        Found through the track index: the most popular tracks whose artists (or album) field matches, read in
-        popularity order with early termination, over the popular part of the catalog first; a name matches
-        well only when that one artist's (album's) name holds all the words, not the track's credits together.
-        """
-        empty: dict[str, list[dict[str, Any]]] = {"artists": [], "albums": []}
-        text = query.strip()
-        groups = query_groups(text)
-        if not groups or len(groups) > ENTITY_WORDS or (len(text) <= 200 and self._lookup(text) is not None):
-            return empty
-        conn, _ = self.index()
-        rules = self.rules.exact() if exact else self.rules
-        return {"artists": self._named(conn, groups, rules, "artists", limit),
-                "albums": self._named(conn, groups, rules, "album", limit)}
-
-    def _named(self, conn: sqlite3.Connection, groups: Groups, rules: Rules, column: str,
+    def _named(self, found: Candidates, groups: Groups, words: list[Word], column: int,
                limit: int) -> list[dict[str, Any]]:
-        words = expand.exact_words(groups)
-        bound = self._split if self._split is not None else popularity_bound(0)
-        rows: dict[int, tuple[str, str, str]] = {}
-        for widen in (None, expand.with_completions, expand.with_typos):
-            if widen is not None:
-                if rows:
-                    break
-                wider = widen(conn, words, rules)
-                if wider is None:
-                    continue
-                words = wider
-            expression = _match_expression(expand.as_groups(words))
-            rows = self._candidates(conn, f"{{{column}}} : ({expression})", "", False, bound, MIN_CANDIDATES)
-            if not rows and bound != popularity_bound(0):
-                rows = self._candidates(conn, f"{{{column}}} : ({expression})", "", False, popularity_bound(0),
-                                        MIN_CANDIDATES, bound - 1)
-        if not rows:
-            return []
+        """Artists (column 1) or albums (2) named by the words, from the tracks the search read.
+
+        Those tracks are the most popular matches of the words (as typed, completed or with typos): an artist or
+        album whose name holds all the words and has a track among them is a popular one, worth listing above
+        the tracks; the rest would be ranked below those tracks anyway. No extra index walk. A name matches well
+        only when that one artist's (album's) own name holds all the words, not a track's credits together."""
         compiled = Compiled(words)
+        keys = [key for key, texts in found.items() if _covers(compiled, texts[column])]
+        if not keys:
+            return []
         typed = " ".join(t for group in groups for t in group[0])
-        found = self._artists_of(list(rows)) if column == "artists" else self._albums_of(list(rows))
+        named = self._artists_of(keys) if column == 1 else self._albums_of(keys)
         ranked = []
-        for entity in found.values():
-            scored = score(compiled, entity["_tokens"], "", "", entity["_key"])
-            if compiled.count and _covers(compiled, entity["_tokens"]):
-                whole = entity["_tokens"] == typed
-                ranked.append(((scored[0], scored[1], not whole, entity["_key"]), entity))
+        for entity in named.values():
+            if _covers(compiled, entity["_tokens"]):
+                edits, completed, _ = score(compiled, entity["_tokens"], "", "", entity["_key"])
+                ranked.append(((edits, completed, entity["_tokens"] != typed, entity["_key"]), entity))
         ranked.sort(key=lambda item: item[0])
-        out = []
-        for _, entity in ranked[:limit]:
-            out.append({k: v for k, v in entity.items() if not k.startswith("_")})
-        return out
+        return [{k: v for k, v in entity.items() if not k.startswith("_")} for _, entity in ranked[:limit]]
 
     def _artists_of(self, keys: list[int]) -> dict[int, dict[str, Any]]:
         """Each artist credited on these tracks, with the key of its most popular one (keys come most popular

@@ -131,9 +131,12 @@ def search(
         raise Unavailable("the search index is not built yet; the operator runs: fonoteca index rebuild")
     limit = min(MAX_RESULTS, start + size + 1)
     explicit_flag = {"explicit": True, "clean": False}.get(explicit or "")
+    # artists and albums above the tracks when their own name matches (page 1; filters are about tracks)
+    entities = ENTITIES if page == 1 and not any(filters.values()) else 0
     try:
         response = s.store.searcher().search(data["query"], limit=limit, min_popularity=min_popularity,
-                                             year=filters["year"], genre=genre, explicit=explicit_flag)
+                                             year=filters["year"], genre=genre, explicit=explicit_flag,
+                                             entities=entities)
     except UsageError as exc:
         raise BadRequest(str(exc)) from None
     except FonotecaError as exc:  # e.g. a genre the catalog does not have
@@ -147,11 +150,8 @@ def search(
     if response.did_you_mean:
         data.update(did_you_mean=response.did_you_mean,
                     did_you_mean_url=render.query_url("/search", {**params, "q": response.did_you_mean}))
-    if response.mode == "text" and page == 1 and not any(filters.values()):
-        # artists and albums above the tracks when their own name matches (filters are about tracks)
-        found = s.store.searcher().entities(data["query"], limit=ENTITIES)
-        data.update(artists=[queries.search_hit(a) for a in found["artists"]],
-                    albums=[queries.search_hit(a) for a in found["albums"]])
+    data.update(artists=[queries.search_hit(a) for a in response.artists],
+                albums=[queries.search_hit(a) for a in response.albums])
     if response.mode == "lookup":
         data.update(results=results, count=len(results), page=1)
         return data
@@ -179,14 +179,12 @@ def suggest(
         return render.json(request, data, cache=render.CACHE_SEARCH)
     if not s.store.has_index():
         raise Unavailable("the search index is not built yet; the operator runs: fonoteca index rebuild")
-    searcher = s.store.searcher()
     try:
-        response = searcher.search(text, limit=limit)
+        response = s.store.searcher().search(text, limit=limit, entities=2)
     except UsageError as exc:  # only punctuation: nothing to complete, said in words
         data["message"] = str(exc)
         return render.json(request, data, cache=render.CACHE_SEARCH)
-    found = searcher.entities(text, limit=2) if response.mode == "text" else {"artists": [], "albums": []}
-    items = [queries.search_hit(hit) for hit in (*found["artists"], *found["albums"], *response.results)]
+    items = [queries.search_hit(hit) for hit in (*response.artists, *response.albums, *response.results)]
     data["suggestions"] = [_suggestion(item) for item in items[:limit]]
     data["did_you_mean"] = response.did_you_mean
     data["message"] = response.message
