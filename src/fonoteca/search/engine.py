@@ -168,7 +168,7 @@ def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tu
     """(edits, last word only completed, relevance blended with popularity): the ranking sorts by the first two
     ascending, then by the third descending. Per typed word, its cheapest spelling found in the track counts,
     and the field it was found in (title, artists, album; spread over several: half the album's weight)."""
-    fields = (title.split(), artists.split(), album.split())
+    fields = (set(title.split()), set(artists.split()), set(album.split()))
     text = 0.0
     edits = 0
     completed = False
@@ -176,10 +176,12 @@ def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tu
     for single, multi in zip(words.single, words.multi):
         best: tuple[tuple[int, bool], int, Alternative] | None = None
         for where, field_tokens in enumerate(fields):
-            for token in field_tokens:
-                alternative = single.get(token)
-                if alternative is not None and (best is None or (alternative.rank, where) < best[:2]):
+            for token in single.keys() & field_tokens:  # a set operation in C: a word has few spellings
+                alternative = single[token]
+                if best is None or (alternative.rank, where) < best[:2]:
                     best = (alternative.rank, where, alternative)
+            if best is not None and best[0] == (0, False):
+                break  # typed as is, in the best field so far: nothing later can beat it
         for alternative in multi:
             where = _spread(alternative.tokens, fields)
             if where is not None and (best is None or (alternative.rank, where) < best[:2]):
@@ -192,13 +194,13 @@ def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tu
         matched.update(alternative.tokens)
         text += FIELD_WEIGHTS[where] if where < len(FIELD_WEIGHTS) else FIELD_WEIGHTS[-1] / 2
     text /= max(1, words.count)
-    title_tokens = set(fields[0])
+    title_tokens = fields[0]
     if title_tokens:
         text += COVERAGE_WEIGHT * len(title_tokens & matched) / len(title_tokens)
     return edits, completed, text + POPULARITY_WEIGHT * key_popularity(key) / MAX_POPULARITY
 
 
-def _spread(tokens: tuple[str, ...], fields: tuple[list[str], ...]) -> int | None:
+def _spread(tokens: tuple[str, ...], fields: tuple[set[str], ...]) -> int | None:
     """The first field holding all the tokens; len(fields) when they are only spread over several; None."""
     for number, field_tokens in enumerate(fields):
         if all(t in field_tokens for t in tokens):
@@ -212,7 +214,7 @@ def _covers(words: Compiled, name_tokens: str) -> bool:
     """Whether a name holds a spelling of every word."""
     present = set(name_tokens.split())
     for single, multi in zip(words.single, words.multi):
-        if not (present & single.keys()) and not any(all(t in present for t in a.tokens) for a in multi):
+        if single.keys().isdisjoint(present) and not any(all(t in present for t in a.tokens) for a in multi):
             return False
     return True
 
