@@ -329,19 +329,20 @@ class Searcher:
             response.artists = self._named(found, groups, words, 1, entities)
             response.albums = self._named(found, groups, words, 2, entities)
         if not response.results:
-            response.did_you_mean = self._did_you_mean(groups, filters)
+            response.did_you_mean = self._did_you_mean(groups, filters, rules)
             response.message = "no tracks match" + (f"; did you mean: {response.did_you_mean}"
                                                     if response.did_you_mean else "")
         return response
 
-    def _did_you_mean(self, groups: Groups, filters: Filters) -> str | None:
-        """The typed words with the unindexed ones replaced by their nearest indexed word, when that finds tracks."""
+    def _did_you_mean(self, groups: Groups, filters: Filters, rules: Rules) -> str | None:
+        """The typed words with the unindexed ones replaced by their nearest indexed word, when that finds tracks
+        (under the same rules: with --exact, as typed)."""
         conn, _ = self.index()
         corrected = expand.corrections(conn, groups, self.rules)
         if corrected is None:
             return None
         suggestion = " ".join(corrected)
-        found, _, _, _ = self._ranked(query_groups(suggestion), filters, 1, self.rules)
+        found, _, _, _ = self._ranked(query_groups(suggestion), filters, 1, rules)
         return suggestion if found else None
 
     def _lookup(self, text: str) -> SearchResponse | None:

@@ -81,7 +81,10 @@ def build(conn: sqlite3.Connection) -> int:
     """Fill the vocabulary from the FTS5 table `docs` (one pass over the index, in C); the number of terms."""
     conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.docs_vocab USING fts5vocab(main, docs, 'row')")
     try:
-        rows = [(term, docs) for term, docs in conn.execute("SELECT term, doc FROM temp.docs_vocab") if is_word(term)]
+        # filter tokens ('_' and after: word pairs, years, genres) are skipped by range, not read and dropped
+        rows = [(term, docs) for where in ("term < '_'", "term >= '`'")
+                for term, docs in conn.execute(f"SELECT term, doc FROM temp.docs_vocab WHERE {where}")
+                if is_word(term)]
     finally:
         conn.execute("DROP TABLE IF EXISTS temp.docs_vocab")
     conn.executemany("INSERT INTO terms (id, term, docs) VALUES (?, ?, ?)",
