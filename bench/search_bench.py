@@ -1,6 +1,7 @@
 """Search benchmark: Fonoteca's index against a plain SQLite FTS5 bm25 anchor and Tantivy, on one catalog.
 
     python bench/search_bench.py --catalog ARCHIVE_DIR --work BENCH_DIR [--queries 1000] [--engines ...]
+        [--per-class 200] [--web]
 
 The catalog is opened read-only; every index is written under --work. Measured, on the same data and the same
 queries in the same run:
@@ -13,6 +14,19 @@ queries in the same run:
 Queries: 1-3 consecutive words of real titles (tracks drawn half uniformly, half by popularity, so word
 frequencies are mixed), a quarter of them with a word of the artist's name, as typed (case, accents).
 Latency: one warm-up pass over all queries, then a measured pass; median, p95, p99 in milliseconds.
+
+As people type (engines "typos" and "tantivy"), on the same queries and on the query set of
+fonoteca.search.quality (--per-class queries of each class: clean, title + artist, one typo of each kind, missing
+marks, two typos, prefixes; intended track known), with recall@1 and recall@10 per class:
+- fonoteca-exact   Searcher.search(q, exact=True): the search as it was before prefixes and typos
+- fonoteca-typos   Searcher.search(q): the last word as a prefix, typos within the budget
+- tantivy-fuzzy-*  Tantivy with the same budget: per word a FuzzyTermQuery (distance 1 from 5 letters, 2 from 9,
+                   transpositions cost 1; the last word with prefix=True) OR the exact term, over title, artists and
+                   album; ranked by BM25 x popularity (top 20) or the most popular matches (top 50)
+The index size is split into the documents (what the index was before) and the vocabulary tables.
+--web: the site's /api/search (uncached, `fonoteca serve --workers 2`) under 50 concurrent clients against
+Datasette on the same catalog (bench/web_bench.py's servers and load generator), with the typed queries and with
+the query set's (typos, prefixes); the server reads the index built here.
 """
 
 from __future__ import annotations
@@ -36,7 +50,9 @@ import orjson
 
 from fonoteca.archive import Archive, open_archive
 from fonoteca.search.engine import Filters, Searcher
+from fonoteca.search.expand import Rules
 from fonoteca.search.index import _switch, build_index
+from fonoteca.search.quality import CLASSES, Case, QuerySet, evaluate, searcher_run
 from fonoteca.search.text import query_groups
 
 LIMIT = 20
@@ -160,11 +176,31 @@ def build_fonoteca(archive: Archive, work: Path) -> dict[str, Any]:
     catalog.close()
     _switch(folder, db_path)
     size = dir_size(folder)
+    parts = index_parts(db_path)
     print(f"  fonoteca build: {meta['tracks']:,} tracks in {seconds:.1f} s ({meta['tracks'] / seconds:,.0f}/s), "
           f"{size / 1e6:,.1f} MB, {cpu:.1f} CPU s (this process and its workers), load {os.getloadavg()[0]:.1f}",
           flush=True)
+    print(f"  of which the vocabulary (prefixes, typos): {parts['vocabulary_bytes'] / 1e6:,.1f} MB, "
+          f"{meta.get('terms', 0):,} terms; size / size without it: x{size / (size - parts['vocabulary_bytes']):.3f}",
+          flush=True)
     return {"tracks": meta["tracks"], "seconds": round(seconds, 2), "tracks_per_second": round(meta["tracks"] / seconds),
-            "bytes": size, "cpu_seconds": round(cpu, 1), "load_after": os.getloadavg()[0]}
+            "bytes": size, "cpu_seconds": round(cpu, 1), "load_after": os.getloadavg()[0], "terms": meta.get("terms"),
+            **parts, "bytes_without_vocabulary": size - parts["vocabulary_bytes"],
+            "size_ratio_to_before": round(size / (size - parts["vocabulary_bytes"]), 4)}
+
+
+VOCABULARY_TABLES = ("terms", "term_keys", "completions", "sqlite_autoindex_terms_1")
+
+
+def index_parts(db_path: Path) -> dict[str, int]:
+    """Bytes of the documents (the index as it was before the vocabulary) and of the vocabulary tables."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+    try:
+        sizes = dict(conn.execute("SELECT name, sum(pgsize) FROM dbstat GROUP BY name").fetchall())
+    finally:
+        conn.close()
+    vocabulary = sum(v for k, v in sizes.items() if k in VOCABULARY_TABLES)
+    return {"vocabulary_bytes": vocabulary, "documents_bytes": sum(sizes.values()) - vocabulary}
 
 
 def _cpu_seconds() -> float:
@@ -231,7 +267,7 @@ def build_tantivy(fonoteca_db: Path, work: Path) -> tuple[Any, dict[str, Any]]:
         builder.add_text_field(name, tokenizer_name="whitespace", index_option="freq")
     builder.add_text_field("tags", tokenizer_name="whitespace", index_option="basic")
     builder.add_unsigned_field("pop", fast=True, indexed=True)
-    builder.add_unsigned_field("key", fast=True)
+    builder.add_unsigned_field("key", fast=True, stored=True)  # stored: recall maps hits back to tracks
     schema = builder.build()
     index = tantivy.Index(schema, path=str(folder), sort_by_field="pop", sort_order=tantivy.Order.Desc)
     writer = index.writer(heap_size=1_000_000_000, num_threads=os.cpu_count() or 1)
@@ -293,6 +329,188 @@ def tantivy_runners(built: Any) -> dict[str, Callable[[str], Any]]:
     return {"tantivy-bm25*pop": weighted, "tantivy-top50-by-pop": most_popular}
 
 
+def tantivy_fuzzy_runners(built: Any, rules: Rules) -> dict[str, Callable[[str], Any]]:
+    """Tantivy as people type, with Fonoteca's edit budget: per word, the exact term OR a FuzzyTermQuery
+    (transpositions cost 1; the last word a fuzzy prefix), over title, artists and album; every word required."""
+    import tantivy
+
+    index, schema = built
+    searcher = index.searcher()
+    Occur, Query = tantivy.Occur, tantivy.Query
+
+    def query_of(text: str) -> Any:
+        groups = query_groups(text)
+        clauses = []
+        for number, group in enumerate(groups):
+            last = number == len(groups) - 1
+            options = []
+            for alternative in group:
+                for field in ("title", "artists", "album"):
+                    terms = []
+                    for token in alternative:
+                        budget = rules.budget(token)
+                        exact = Query.term_query(schema, field, token)
+                        if budget or last:
+                            fuzzy = Query.fuzzy_term_query(schema, field, token, distance=budget,
+                                                           transposition_cost_one=True, prefix=last)
+                            terms.append(Query.boolean_query([(Occur.Should, exact), (Occur.Should, fuzzy)]))
+                        else:
+                            terms.append(exact)
+                    options.append(terms[0] if len(terms) == 1 else
+                                   Query.boolean_query([(Occur.Must, t) for t in terms]))
+            clauses.append((Occur.Must, Query.boolean_query([(Occur.Should, q) for q in options])))
+        return Query.boolean_query(clauses)
+
+    def weighted(text: str) -> Any:
+        return searcher.search(query_of(text), limit=LIMIT, count=False, weight_by_field="pop").hits
+
+    def most_popular(text: str) -> Any:
+        return searcher.search(query_of(text), limit=50, count=False, order_by_field="pop").hits
+
+    def keys(hits: Any) -> list[int]:
+        return [int(searcher.doc(address)["key"][0]) for _, address in hits]
+
+    return {"tantivy-fuzzy-bm25*pop": weighted, "tantivy-fuzzy-top50-by-pop": most_popular, "_keys": keys}
+
+
+def tracks_of_keys(catalog: sqlite3.Connection, keys: list[int]) -> list[tuple[str | None, list[str]]]:
+    """(title, artist names) of index keys, in order: what evaluate() compares with the intended track."""
+    out = []
+    for key in keys:
+        rowid = key & ((1 << 40) - 1)
+        row = catalog.execute("SELECT name FROM tracks WHERE rowid = ?", (rowid,)).fetchone()
+        artists = [n for (n,) in catalog.execute(
+            "SELECT ar.name FROM track_artists l JOIN artists ar ON ar.rowid = l.artist WHERE l.track = ? "
+            "ORDER BY l.position", (rowid,))]
+        out.append((row[0] if row else None, artists))
+    return out
+
+
+# --- as people type: the quality query set ----------------------------------------------------------------------
+
+def load_cases(catalog: sqlite3.Connection, work: Path, per_class: int, seed: int, fresh: bool) -> list[Case]:
+    saved = work / "quality.json"
+    if saved.exists() and not fresh:
+        cases = [Case(**c) for c in orjson.loads(saved.read_bytes())]
+        if len(cases) >= per_class * len(CLASSES) * 0.9:
+            print(f"quality queries: {saved} (--new-queries to draw new ones)", flush=True)
+            return cases
+    cases = QuerySet(catalog, seed=seed).cases(per_class)
+    saved.write_bytes(orjson.dumps([c.as_dict() for c in cases], option=orjson.OPT_INDENT_2))
+    return cases
+
+
+def measure_by_class(run: Callable[[str], Any], cases: list[Case], label: str, repeat: int,
+                     warmup: int | None) -> dict[str, Any]:
+    """Latency over every case, and per class (CPU median/p95/p99)."""
+    queries = [c.query for c in cases]
+    result = measure(run, queries, label, repeat, warmup)
+    per_class: dict[str, list[float]] = {}
+    for case in cases:
+        started = time.process_time_ns()
+        run(case.query)
+        per_class.setdefault(case.kind, []).append((time.process_time_ns() - started) / 1e6)
+    result["cpu_by_class"] = {kind: summary(times).as_dict() for kind, times in per_class.items()}
+    return result
+
+
+def print_recall(label: str, recall: dict[str, dict[str, Any]]) -> None:
+    cells = "  ".join(f"{kind} {r['recall@1']:.3f}/{r['recall@10']:.3f}" for kind, r in recall.items())
+    print(f"  {label:<28} recall@1/@10: {cells}", flush=True)
+
+
+def run_typing(report: dict[str, Any], searcher: Searcher, catalog: sqlite3.Connection, cases: list[Case],
+               queries: list[str], tantivy_built: Any, rules: Rules, args: argparse.Namespace) -> None:
+    print(f"as people type: {len(cases)} queries of the quality set ({args.per_class} per class) and the "
+          f"{len(queries)} typed queries", flush=True)
+    latency, recall = report["latency_ms"], report.setdefault("recall", {})
+    runs: dict[str, tuple[Callable[[str], Any], Callable[[str], list[Any]]]] = {
+        "fonoteca-exact": (lambda q: searcher.search(q, limit=LIMIT, exact=True), searcher_run(searcher, exact=True)),
+        "fonoteca-typos": (lambda q: searcher.search(q, limit=LIMIT), searcher_run(searcher)),
+    }
+    if tantivy_built is not None:
+        fuzzy = tantivy_fuzzy_runners(tantivy_built, rules)
+        keys = fuzzy.pop("_keys")
+        for label, run in fuzzy.items():
+            runs[label] = (run, lambda q, run=run: tracks_of_keys(catalog, keys(run(q))[:10]))
+    for label, (timed, evaluated) in runs.items():
+        latency[label + " (typed queries)"] = measure(timed, queries, label + " (typed queries)", args.repeat,
+                                                      args.warmup)
+        latency[label + " (quality set)"] = measure_by_class(timed, cases, label + " (quality set)", args.repeat,
+                                                             args.warmup)
+        recall[label] = evaluate(evaluated, cases)
+        print_recall(label, recall[label])
+
+
+def compare_typing(report: dict[str, Any]) -> None:
+    """The goal's ratios: prefix + typos against the exact search on the same queries, CPU p95 and p99."""
+    latency = report["latency_ms"]
+    ratios = {}
+    for queries in ("typed queries", "quality set"):
+        exact, typos = latency.get(f"fonoteca-exact ({queries})"), latency.get(f"fonoteca-typos ({queries})")
+        if exact and typos:
+            ratios[queries] = {p: round(typos["cpu"][p] / exact["cpu"][p], 3) for p in ("median", "p95", "p99")}
+            print(f"fonoteca-typos / fonoteca-exact, CPU, {queries}: " +
+                  "  ".join(f"{p} x{v}" for p, v in ratios[queries].items()), flush=True)
+    if ratios:
+        report["typos_over_exact_cpu"] = ratios
+
+
+# --- the site under load -----------------------------------------------------------------------------------------
+
+def run_web(report: dict[str, Any], archive: Archive, work: Path, cases: list[Case], args: argparse.Namespace) -> None:
+    """The site's /api/search against Datasette, 50 clients, through bench/web_bench.py's servers and wrk."""
+    import urllib.parse
+
+    import web_bench
+
+    site = work / "web-archive"  # the catalog, and the index built here, as one archive for `fonoteca serve`
+    site.mkdir(exist_ok=True)
+    shutil.copyfile(archive.root / "fonoteca.toml", site / "fonoteca.toml")
+    for name, target in (("catalog.sqlite3", archive.catalog_path), ("index", work / "fonoteca")):
+        link = site / name
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        link.symlink_to(target.resolve())
+    catalog = sqlite3.connect(f"file:{archive.catalog_path}?mode=ro", uri=True)
+    typed = web_bench.make_queries(catalog, args.web_queries, args.seed)
+    catalog.close()
+    datasette_db = work / "datasette" / "catalog.db"
+    datasette_db.parent.mkdir(exist_ok=True)
+    web_bench.build_datasette_db(archive.catalog_path, datasette_db)
+    options = argparse.Namespace(warmup=8, duration=args.web_duration, connections=50, threads=2)
+    quote = urllib.parse.quote_plus
+    typing = [c.query for c in cases]
+    servers = {
+        "fonoteca-2w typed": ("fonoteca", [f"/api/search?q={quote(q)}&size=20" for q in typed]),
+        "fonoteca-2w typos+prefixes": ("fonoteca", [f"/api/search?q={quote(q)}&size=20" for q in typing]),
+        "fonoteca-2w suggest": ("fonoteca", [f"/api/suggest?q={quote(q)}" for q in typing]),
+        "datasette-fast typed": ("datasette", [f"/catalog/track_search.json?_search={quote(q)}&_size=20&_nocount=1"
+                                               f"&_nofacet=1&_nosuggest=1" for q in typed]),
+    }
+    results = report.setdefault("web", {})
+    for label, (server, paths) in servers.items():
+        port = web_bench.free_port()
+        if server == "fonoteca":
+            cmd = [sys.executable, "-m", "fonoteca", "-A", str(site), "serve", "--port", str(port), "--workers", "2",
+                   "--rate-limit", "1000000000", "--rate-burst", "1000000000", "--no-build-index",
+                   "--cache-entries", "0"]
+            ready = "/api/health"
+        else:
+            cmd = [str(web_bench.BIN / "datasette"), "serve", "-i", str(datasette_db), "--port", str(port),
+                   "--host", "127.0.0.1"]
+            ready = "/-/versions.json"
+        result = web_bench.measure(label.replace(" ", "-").replace("+", "-"), cmd, ready, port, paths, work,
+                                   options, dict(os.environ))
+        result.pop("sample", None)
+        results[label] = result
+    best = results["datasette-fast typed"]["rps"]
+    for label, result in results.items():
+        if label.startswith("fonoteca") and best:
+            print(f"  {label}: p99 {result['p99'] / 1000:.1f} ms, errors {result['errors']}, "
+                  f"{result['rps'] / best:.1f}x Datasette's requests/s", flush=True)
+
+
 # --- main ------------------------------------------------------------------------------------------------------------
 
 def main() -> None:
@@ -302,7 +520,11 @@ def main() -> None:
     parser.add_argument("--queries", type=int, default=1000)
     parser.add_argument("--anchor-queries", type=int, default=None, help="measure the anchor on the first N queries only")
     parser.add_argument("--seed", type=int, default=42)
-    parser.add_argument("--engines", default="fonoteca,anchor,tantivy,shuffle")
+    parser.add_argument("--engines", default="fonoteca,typos,anchor,tantivy,shuffle")
+    parser.add_argument("--per-class", type=int, default=200, help="quality-set queries per class (typos engine)")
+    parser.add_argument("--web", action="store_true", help="also the site's /api/search under 50 clients vs Datasette")
+    parser.add_argument("--web-duration", type=int, default=30, help="seconds measured per server (--web)")
+    parser.add_argument("--web-queries", type=int, default=2000, help="distinct typed queries for --web")
     parser.add_argument("--reuse", action="store_true", help="reuse indexes already in --work (no build figures)")
     parser.add_argument("--repeat", type=int, default=1, help="per query, keep the fastest of N runs")
     parser.add_argument("--new-queries", action="store_true", help="draw new queries even if --work has some")
@@ -375,6 +597,13 @@ def main() -> None:
         report["latency_ms"]["shuffle-track"] = measure(
             lambda p: searcher.shuffle(min_popularity=int(p), count=1, rng=rng), draws, "shuffle (track with display)",
             args.repeat, args.warmup)
+    cases: list[Case] = []
+    if "typos" in engines or args.web:
+        cases = load_cases(catalog, args.work, args.per_class, args.seed, args.new_queries)
+    if "typos" in engines:
+        run_typing(report, searcher, catalog, cases, queries, tantivy_built, Rules.from_config(archive.config), args)
+    if args.web:
+        run_web(report, source, args.work, cases, args)
     if "anchor" in engines:
         anchor_set = queries[: args.anchor_queries] if args.anchor_queries else queries
         report["latency_ms"]["anchor"] = measure(anchor_runner(anchor_path), anchor_set, "anchor (FTS5 bm25)", repeat,
@@ -388,6 +617,7 @@ def main() -> None:
                     if label != "anchor" and not label.startswith("shuffle"):
                         print(f"  {label:<28} {kind:<4} median x{anchor['median'] / lat['median']:.1f}  "
                               f"p95 x{anchor['p95'] / lat['p95']:.1f}  p99 x{anchor['p99'] / lat['p99']:.1f}")
+    compare_typing(report)
     report["load_after"] = os.getloadavg()
     if args.out:
         args.out.write_bytes(orjson.dumps(report, option=orjson.OPT_INDENT_2))

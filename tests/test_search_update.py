@@ -133,3 +133,25 @@ def test_replaced_catalog_is_reindexed(archive: archive_mod.Archive, tmp_path: P
         assert {h["name"] for h in searcher.search("beyonce").results} == {"Halo"}
         assert searcher.search("hello adele").results == []
         assert len(_all_keys(searcher)) == 2
+
+
+def test_imports_keep_the_vocabulary_for_prefixes_and_typos(archive: archive_mod.Archive, tmp_path: Path) -> None:
+    """Words that arrive with an import are completed and corrected at once (the update adds them to the
+    vocabulary), and a word whose only track was renamed away is no longer offered."""
+    _import(archive, write_jsonl(tmp_path / "a.jsonl", ARTISTS + CATALOG), "--fetched-at", "2024-01-01")
+    searcher = Searcher(archive)
+    assert searcher.search("bohemain rhapsody").results == []
+    queen = artist_obj("Queen", ("rock",), 85)
+    song = track_obj("Bohemian Rhapsody", ["Queen"], 88, album="A Night at the Opera", year="1975")
+    _import(archive, write_jsonl(tmp_path / "b.jsonl", [queen, song]), "--fetched-at", "2024-02-01")
+    assert _status(archive)["updates_since_build"] == 1  # updated in place, not rebuilt
+    assert _top(searcher, "bohemain rhapsody") == [("Bohemian Rhapsody", "Queen")]  # swapped letters
+    assert _top(searcher, "rhaps") == [("Bohemian Rhapsody", "Queen")]  # a prefix
+    renamed = dict(song, name="Killer Queen", popularity=70)
+    _import(archive, write_jsonl(tmp_path / "c.jsonl", [renamed]), "--fetched-at", "2024-03-01")
+    conn, _ = searcher.index()
+    assert conn.execute("SELECT docs FROM terms WHERE term = 'rhapsody'").fetchone() == (0,)
+    assert "rhapsody" not in conn.execute("SELECT terms FROM completions WHERE prefix = 'rha'").fetchone()[0]
+    assert searcher.search("rhaps").results == []
+    assert _top(searcher, "killer que")[0] == ("Killer Queen", "Queen")
+    searcher.close()

@@ -47,12 +47,16 @@ def register_commands(app: typer.Typer) -> None:
         year: Optional[str] = typer.Option(None, "--year", help="Release year of the album: 1995 or a range 1990-1999."),
         genre: Optional[str] = typer.Option(None, "--genre", help="A genre of one of the track's artists, e.g. 'k-pop'."),
         explicit: Optional[bool] = typer.Option(None, "--explicit/--clean", help="Only explicit tracks / no explicit tracks."),
+        exact: bool = typer.Option(False, "--exact", help="Every word exactly as typed: no typos, the last word "
+                                                           "not completed (for scripts)."),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     ) -> None:
         """Find tracks by a few words of their title, artists or album; the popular recording comes first.
 
         Every word must match (title, artist or album); accents and case do not matter; `AC/DC`, `$uicideboy$`,
-        CJK and other scripts work. Ids, ISRCs and UPCs are looked up directly.
+        CJK and other scripts work. The last word also matches as a prefix, and words of 5+ letters match within
+        1 typo, 9+ within 2 (exact matches first; [search] in fonoteca.toml, or --exact). Ids, ISRCs and UPCs
+        are looked up directly.
         """
         from fonoteca.search.engine import Searcher
 
@@ -61,7 +65,7 @@ def register_commands(app: typer.Typer) -> None:
             raise UsageError("empty query: type a few words of a title or artist, or an id, ISRC or UPC")
         with Searcher(open_archive(ctx)) as searcher:
             response = searcher.search(text, limit=limit, min_popularity=min_popularity, year=year, genre=genre,
-                                       explicit=explicit)
+                                       explicit=explicit, exact=exact)
         if as_json:
             print_json(response.as_dict())
             return

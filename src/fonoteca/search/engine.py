@@ -10,6 +10,13 @@ How a text query runs (see docs.py for the key order):
    only mention the words in an album title or an artist name.
 3. Re-rank those candidates by text relevance (which field matched, how much of the title the query covers)
    blended with popularity, and keep the best `limit`.
+
+Prefixes and typos (expand.py, vocab.py) widen the words before the walk, in tiers: the words as typed; then
+the last word's completions, while fewer than `limit` tracks were found; then every word's typo variants, when
+nothing was found (as Typesense's typo_tokens_threshold of 1: words typed as they are indexed are taken as
+meant). The ranking puts fewer edits first, then words as typed before completions, then relevance and
+popularity; so once a tier has filled the results, a later tier cannot change the answer and is not run: a
+clean query costs what it did before typos existed.
 """
 
 from __future__ import annotations
@@ -28,9 +35,11 @@ from fonoteca.archive import Archive
 from fonoteca.catalog.ids import NAMESPACE_NAMES, parse_reference
 from fonoteca.catalog.query import lookup_reference
 from fonoteca.errors import FonotecaError, UsageError
+from fonoteca.search import expand
 from fonoteca.search.docs import MAX_POPULARITY, biword, key_popularity, key_rowid, popularity_bound
+from fonoteca.search.expand import Alternative, Rules, Word
 from fonoteca.search.index import MMAP_BYTES, IndexMissing, IndexState, index_dir, open_index
-from fonoteca.search.text import fold, query_groups, query_pairs
+from fonoteca.search.text import fold, query_groups, query_pairs, tokens
 
 MAX_LIMIT = 1000
 MIN_CANDIDATES = 50
@@ -43,7 +52,12 @@ POPULARITY_WEIGHT = 3.0  # popularity 0..100 adds 0..3: a title match outweighs 
 REFERENCE_PREFIXES = ("isrc:", "upc:", "ean:", "spotify:", "http://", "https://", "track:", "album:", "artist:",
                       "playlist:", "musicbrainz:", "mbid:")
 
+TYPO_TIER_BELOW = 1  # typo variants are tried when fewer tracks than this matched the words as typed or completed
+ENTITY_WORDS = 6  # artist and album names are short: longer queries are about tracks
+MAX_PAIR_TERMS = 64  # word-pair tokens of one neighbouring pair; past that the title pass is left to the broad one
+
 Groups = list[list[tuple[str, ...]]]
+Candidates = dict[int, tuple[str, str, str]]
 
 
 @dataclass
@@ -57,10 +71,16 @@ class SearchResponse:
     message: str | None = None
     # False when the less popular part of the catalog was not searched because the popular part had matches
     complete: bool = True
+    # when nothing matched: a query made of the nearest indexed words that does find tracks
+    did_you_mean: str | None = None
+    # search(..., entities=N): artists and albums whose own name matches the words as the tracks did
+    artists: list[dict[str, Any]] = field(default_factory=list)
+    albums: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {"query": self.query, "mode": self.mode, "count": len(self.results), "complete": self.complete,
-                "message": self.message, "results": self.results}
+                "message": self.message, "did_you_mean": self.did_you_mean, "artists": self.artists,
+                "albums": self.albums, "results": self.results}
 
 
 @dataclass(frozen=True)
@@ -118,42 +138,98 @@ def _title_chain(groups: Groups) -> str:
     all the pairs holds all the words."""
     clauses = []
     for pairs in query_pairs(groups):
+        if len(pairs) > MAX_PAIR_TERMS:
+            return ""
         terms = [_quote(biword(a, b)) for a, b in pairs]
         clauses.append(terms[0] if len(terms) == 1 else "(" + " OR ".join(terms) + ")")
     return " AND ".join(clauses)
 
 
-def _has(group: list[tuple[str, ...]], tokens: set[str]) -> bool:
-    for alternative in group:
-        if len(alternative) == 1:
-            if alternative[0] in tokens:
-                return True
-        elif all(t in tokens for t in alternative):
-            return True
-    return False
+class Compiled:
+    """Words prepared for scoring many candidates: single-token spellings in a dict (a candidate's few tokens
+    are looked up, instead of every spelling searched in the candidate)."""
+
+    def __init__(self, words: list[Word]) -> None:
+        self.count = len(words)
+        self.single: list[dict[str, Alternative]] = []
+        self.multi: list[list[Alternative]] = []
+        for word in words:
+            single: dict[str, Alternative] = {}
+            for alternative in word:
+                if len(alternative.tokens) == 1:
+                    token = alternative.tokens[0]
+                    if token not in single or alternative.rank < single[token].rank:
+                        single[token] = alternative
+            self.single.append(single)
+            self.multi.append([a for a in word if len(a.tokens) > 1])
 
 
-def score(groups: Groups, query_tokens: set[str], title: str, artists: str, album: str, key: int) -> float:
-    """Text relevance blended with popularity (higher is better)."""
+def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tuple[int, bool, float]:
+    """(edits, last word only completed, relevance blended with popularity): the ranking sorts by the first two
+    ascending, then by the third descending. Per typed word, its cheapest spelling found in the track counts,
+    and the field it was found in (title, artists, album; spread over several: half the album's weight)."""
     fields = (set(title.split()), set(artists.split()), set(album.split()))
     text = 0.0
-    for group in groups:
-        for weight, tokens in zip(FIELD_WEIGHTS, fields):
-            if _has(group, tokens):
-                text += weight
-                break
-    text /= len(groups)
+    edits = 0
+    completed = False
+    matched: set[str] = set()
+    for single, multi in zip(words.single, words.multi):
+        best: tuple[tuple[int, bool], int, Alternative] | None = None
+        for where, field_tokens in enumerate(fields):
+            for token in single.keys() & field_tokens:  # a set operation in C: a word has few spellings
+                alternative = single[token]
+                if best is None or (alternative.rank, where) < best[:2]:
+                    best = (alternative.rank, where, alternative)
+            if best is not None and best[0] == (0, False):
+                break  # typed as is, in the best field so far: nothing later can beat it
+        for alternative in multi:
+            where = _spread(alternative.tokens, fields)
+            if where is not None and (best is None or (alternative.rank, where) < best[:2]):
+                best = (alternative.rank, where, alternative)
+        if best is None:
+            continue
+        _, where, alternative = best
+        edits += alternative.edits
+        completed = completed or alternative.completed
+        matched.update(alternative.tokens)
+        text += FIELD_WEIGHTS[where] if where < len(FIELD_WEIGHTS) else FIELD_WEIGHTS[-1] / 2
+    text /= max(1, words.count)
     title_tokens = fields[0]
     if title_tokens:
-        text += COVERAGE_WEIGHT * len(title_tokens & query_tokens) / len(title_tokens)
-    return text + POPULARITY_WEIGHT * key_popularity(key) / MAX_POPULARITY
+        text += COVERAGE_WEIGHT * len(title_tokens & matched) / len(title_tokens)
+    return edits, completed, text + POPULARITY_WEIGHT * key_popularity(key) / MAX_POPULARITY
+
+
+def _spread(tokens: tuple[str, ...], fields: tuple[set[str], ...]) -> int | None:
+    """The first field holding all the tokens; len(fields) when they are only spread over several; None."""
+    for number, field_tokens in enumerate(fields):
+        if all(t in field_tokens for t in tokens):
+            return number
+    if all(any(t in f for f in fields) for t in tokens):
+        return len(fields)
+    return None
+
+
+def _covers(words: Compiled, name_tokens: str) -> bool:
+    """Whether a name holds a spelling of every word."""
+    present = set(name_tokens.split())
+    for single, multi in zip(words.single, words.multi):
+        if single.keys().isdisjoint(present) and not any(all(t in present for t in a.tokens) for a in multi):
+            return False
+    return True
+
+
+def rank_key(scored: tuple[int, bool, float], key: int) -> tuple[int, bool, float, int]:
+    edits, completed, value = scored
+    return edits, completed, -value, key
 
 
 class Searcher:
     """Search, lookup and shuffle over one archive; keeps its connections open between calls (for the web)."""
 
-    def __init__(self, archive: Archive) -> None:
+    def __init__(self, archive: Archive, rules: Rules | None = None) -> None:
         self.archive = archive
+        self.rules = rules or Rules.from_config(archive.config)
         self.directory = index_dir(archive)
         self._catalog: sqlite3.Connection | None = None
         self._index: sqlite3.Connection | None = None
@@ -218,9 +294,12 @@ class Searcher:
     # --- search ---------------------------------------------------------------------------------------------
     def search(self, query: str, *, limit: int = 20, min_popularity: int | None = None,
                year: str | int | None = None, genre: str | None = None,
-               explicit: bool | None = None) -> SearchResponse:
+               explicit: bool | None = None, exact: bool = False, entities: int = 0) -> SearchResponse:
         """Tracks matching `query`, best first; an id, ISRC or UPC is looked up instead.
 
+        exact: every word as typed (no completion of the last word, no typos), whatever `[search]` says.
+        entities: also up to this many artists and albums whose own name matches the words, read the way the
+        tracks were (as typed, completed or with typos), for a text query without filters.
         Raises UsageError for an empty query without a genre or year filter, one without any letter or digit,
         or bad filter values.
         """
@@ -242,12 +321,29 @@ class Searcher:
         if not groups:
             raise UsageError(f"nothing to search for in {_clip(text)!r}: it has no letters or digits")
         filters = Filters(min_popularity, parse_years(year), self._genre_ids(genre) if genre else None, explicit)
-        keys, complete = self._ranked(groups, filters, limit)
+        rules = self.rules.exact() if exact else self.rules
+        keys, complete, words, found = self._ranked(groups, filters, limit, rules)
         response = SearchResponse(text, "text", self._tracks([k for k, _ in keys], [s for _, s in keys]),
                                   complete=complete)
+        if entities and found and filters == Filters() and len(groups) <= ENTITY_WORDS:
+            response.artists = self._named(found, groups, words, 1, entities)
+            response.albums = self._named(found, groups, words, 2, entities)
         if not response.results:
-            response.message = "no tracks match"
+            response.did_you_mean = self._did_you_mean(groups, filters, rules)
+            response.message = "no tracks match" + (f"; did you mean: {response.did_you_mean}"
+                                                    if response.did_you_mean else "")
         return response
+
+    def _did_you_mean(self, groups: Groups, filters: Filters, rules: Rules) -> str | None:
+        """The typed words with the unindexed ones replaced by their nearest indexed word, when that finds tracks
+        (under the same rules: with --exact, as typed)."""
+        conn, _ = self.index()
+        corrected = expand.corrections(conn, groups, self.rules)
+        if corrected is None:
+            return None
+        suggestion = " ".join(corrected)
+        found, _, _, _ = self._ranked(query_groups(suggestion), filters, 1, rules)
+        return suggestion if found else None
 
     def _lookup(self, text: str) -> SearchResponse | None:
         if len(text) > 200:
@@ -262,8 +358,35 @@ class Searcher:
             return SearchResponse(text, "lookup", [], f"nothing in the catalog matches {text!r}")
         return None  # looked like an id by chance (a 22-letter word, a number): search it as text
 
-    def _ranked(self, groups: Groups, filters: Filters, limit: int) -> tuple[list[tuple[int, float]], bool]:
-        """The best `limit` (key, score) pairs, and whether every matching track was considered.
+    def _ranked(self, groups: Groups, filters: Filters, limit: int,
+                rules: Rules | None = None) -> tuple[list[tuple[int, float]], bool, list[Word], Candidates]:
+        """The best `limit` (key, score) pairs, whether every matching track was considered, the words as
+        widened to find them, and every candidate read (key -> title, artists, album tokens).
+
+        Tiers (module docstring): the words as typed; with the last word's completions while fewer than `limit`
+        tracks were found; with typo variants when none was.
+        """
+        conn, _ = self.index()
+        rules = rules or self.rules
+        words = expand.exact_words(groups)
+        found, complete = self._walk(conn, words, filters, limit)
+        for widen, enough in ((expand.with_completions, limit), (expand.with_typos, TYPO_TIER_BELOW)):
+            if len(found) >= enough:
+                continue
+            wider = widen(conn, words, rules)
+            if wider is None:
+                continue
+            words = wider
+            more, more_complete = self._walk(conn, words, filters, limit)
+            found.update(more)
+            complete = complete and more_complete
+        compiled = Compiled(words)
+        ranked = sorted(((rank_key(score(compiled, *texts, key), key), key) for key, texts in found.items()))
+        return [(key, -order[2]) for order, key in ranked[:limit]], complete, words, found
+
+    def _walk(self, conn: sqlite3.Connection, words: list[Word], filters: Filters,
+              limit: int) -> tuple[dict[int, tuple[str, str, str]], bool]:
+        """Candidates for the words, and whether every matching track was considered.
 
         Two kinds of candidates, both read in popularity order with early termination:
         - title: several words typed in title order, through the title's word-pair tokens (short posting lists,
@@ -272,7 +395,7 @@ class Searcher:
           when nothing matched there. Common words that rarely meet then cost a scan of the popular prefix, not
           of the whole catalog; what is skipped is the less popular matches of a query that has results.
         """
-        conn, _ = self.index()
+        groups = expand.as_groups(words)
         expression = _match_expression(groups)
         extra = filters.expression()
         upper = popularity_bound(filters.min_popularity or 0)
@@ -282,7 +405,9 @@ class Searcher:
         phases = [(-1, upper)] if split is None or split >= upper else [(-1, split), (split - 1, upper)]
         found: dict[int, tuple[str, str, str]] = {}
         if len(groups) > 1:
-            found.update(self._candidates(conn, _title_chain(groups), extra, clean, upper, want))
+            chain = _title_chain(groups)
+            if chain:
+                found.update(self._candidates(conn, chain, extra, clean, upper, want))
         complete = True
         for number, (after, before) in enumerate(phases):
             if len(groups) == 1:
@@ -294,10 +419,80 @@ class Searcher:
             if found and number < len(phases) - 1:
                 complete = False
                 break
-        query_tokens = {t for group in groups for alt in group for t in alt}
-        scored = [(key, score(groups, query_tokens, *texts, key)) for key, texts in found.items()]
-        scored.sort(key=lambda ks: (-ks[1], ks[0]))
-        return scored[:limit], complete
+        return found, complete
+
+    # --- artists and albums ------------------------------------------------------------------------------------
+    def entities(self, query: str, *, limit: int = 3, exact: bool = False) -> dict[str, list[dict[str, Any]]]:
+        """Artists and albums whose own name holds every typed word, best first: fewer edits, typed before
+        completed, the whole name typed, then the most popular (see search(..., entities=N))."""
+        try:
+            response = self.search(query, limit=1, exact=exact, entities=limit)
+        except UsageError:
+            return {"artists": [], "albums": []}
+        return {"artists": response.artists, "albums": response.albums}
+
+    def _named(self, found: Candidates, groups: Groups, words: list[Word], column: int,
+               limit: int) -> list[dict[str, Any]]:
+        """Artists (column 1) or albums (2) named by the words, from the tracks the search read.
+
+        Those tracks are the most popular matches of the words (as typed, completed or with typos): an artist or
+        album whose name holds all the words and has a track among them is a popular one, worth listing above
+        the tracks; the rest would be ranked below those tracks anyway. No extra index walk. A name matches well
+        only when that one artist's (album's) own name holds all the words, not a track's credits together."""
+        compiled = Compiled(words)
+        keys = [key for key, texts in found.items() if _covers(compiled, texts[column])]
+        if not keys:
+            return []
+        typed = " ".join(t for group in groups for t in group[0])
+        named = self._artists_of(keys) if column == 1 else self._albums_of(keys)
+        ranked = []
+        for entity in named.values():
+            if _covers(compiled, entity["_tokens"]):
+                edits, completed, _ = score(compiled, entity["_tokens"], "", "", entity["_key"])
+                ranked.append(((edits, completed, entity["_tokens"] != typed, entity["_key"]), entity))
+        ranked.sort(key=lambda item: item[0])
+        return [{k: v for k, v in entity.items() if not k.startswith("_")} for _, entity in ranked[:limit]]
+
+    def _artists_of(self, keys: list[int]) -> dict[int, dict[str, Any]]:
+        """Each artist credited on these tracks, with the key of its most popular one (keys come most popular
+        first)."""
+        order = {key_rowid(k): k for k in sorted(keys, reverse=True)}
+        marks = ",".join("?" * len(order))
+        found: dict[int, dict[str, Any]] = {}
+        for track, rowid, ns, id_, name in self.catalog.execute(
+            "SELECT l.track, ar.rowid, ar.ns, ar.id, ar.name FROM track_artists l JOIN artists ar ON ar.rowid = l.artist "
+            f"WHERE l.track IN ({marks}) AND ar.name IS NOT NULL", list(order),
+        ):
+            key = order[track]
+            if rowid not in found or key < found[rowid]["_key"]:
+                found[rowid] = {"kind": "artist", "id": id_, "source": NAMESPACE_NAMES.get(ns), "name": name,
+                                "popularity": key_popularity(key), "_key": key, "_tokens": " ".join(tokens(name))}
+        return found
+
+    def _albums_of(self, keys: list[int]) -> dict[int, dict[str, Any]]:
+        order = {key_rowid(k): k for k in sorted(keys, reverse=True)}
+        marks = ",".join("?" * len(order))
+        found: dict[int, dict[str, Any]] = {}
+        for track, rowid, ns, id_, name, release_date in self.catalog.execute(
+            "SELECT t.rowid, a.rowid, a.ns, a.id, a.name, a.release_date FROM tracks t JOIN albums a "
+            f"ON a.rowid = t.album WHERE t.rowid IN ({marks}) AND a.name IS NOT NULL", list(order),
+        ):
+            key = order[track]
+            if rowid not in found or key < found[rowid]["_key"]:
+                found[rowid] = {"kind": "album", "id": id_, "source": NAMESPACE_NAMES.get(ns), "name": name,
+                                "release_date": release_date, "popularity": key_popularity(key), "_key": key,
+                                "_tokens": " ".join(tokens(name)), "_rowid": rowid}
+        if found:
+            marks = ",".join("?" * len(found))
+            credits: dict[int, list[dict[str, Any]]] = {}
+            for album, id_, name in self.catalog.execute(
+                "SELECT l.album, ar.id, ar.name FROM album_artists l JOIN artists ar ON ar.rowid = l.artist "
+                f"WHERE l.album IN ({marks}) ORDER BY l.album, l.position", list(found),
+            ):
+                credits.setdefault(album, []).append({"id": id_, "name": name})
+            for rowid, entity in found.items():
+                entity["artists"] = credits.get(rowid, [])
+        return found
 
     def _filtered(self, filters: Filters, limit: int) -> SearchResponse:
         """The `limit` most popular tracks that pass the filters: the filter terms alone, in key order."""
@@ -425,4 +620,4 @@ def search(archive: Archive | Path, query: str, **options: Any) -> SearchRespons
         return searcher.search(query, **options)
 
 
-__all__ = ["Filters", "SearchResponse", "Searcher", "parse_years", "score", "search"]
+__all__ = ["Filters", "Rules", "SearchResponse", "Searcher", "parse_years", "rank_key", "score", "search", "Compiled"]

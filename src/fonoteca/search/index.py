@@ -2,7 +2,8 @@
 
 Layout (all derived, safe to delete; `fonoteca index rebuild` makes it again):
   index/CURRENT                  JSON naming the live database; replaced atomically by a rebuild
-  index/search-GEN.sqlite3       SQLite FTS5 table `docs` (rowid = key, see docs.py) and a `meta` table
+  index/search-GEN.sqlite3       SQLite FTS5 table `docs` (rowid = key, see docs.py), the vocabulary that typed
+                                 words are expanded with (prefixes, typos; see vocab.py) and a `meta` table
   index/shuffle-GEN-N.npy        every indexed key, sorted: popularity descending, for O(1) true shuffle
 
 Why FTS5 and not Tantivy: measured in bench/search_bench.py (see bench/results/search.md): with documents
@@ -31,11 +32,12 @@ from fonoteca.catalog.db import transaction
 from fonoteca.archive import Archive
 from fonoteca import locks
 from fonoteca.catalog import db as catalog_db
+from fonoteca.search import vocab
 from fonoteca.search.docs import (
     MAX_POPULARITY, ROWID_MASK, DocBuilder, popularity_bound, rowid_chunks,
 )
 
-FORMAT = 1
+FORMAT = 2  # 2: with the vocabulary tables
 CURRENT = "CURRENT"
 LOCK = ".lock"
 # Tokens are made by text.py and joined by spaces; the ascii tokenizer then only splits them again (non-ASCII
@@ -183,6 +185,7 @@ def build_index(catalog: sqlite3.Connection, catalog_path: Path, directory: Path
     out.execute("PRAGMA cache_size=-262144")
     for statement in SCHEMA.strip().split(";\n"):
         out.execute(statement)
+    vocab.create(out)
     out.execute("INSERT INTO docs(docs, rank) VALUES ('automerge', 16)")  # fewer merges while loading
     total = catalog.execute("SELECT coalesce(max(rowid), 0) FROM tracks").fetchone()[0]
     chunks: queue.Queue[list[Any] | None] = queue.Queue(maxsize=4)
@@ -219,11 +222,13 @@ def build_index(catalog: sqlite3.Connection, catalog_path: Path, directory: Path
         raise failure[0]
     out.execute("INSERT INTO docs(docs) VALUES ('optimize')")  # one segment: the fewest pages per query
     out.execute("INSERT INTO docs(docs, rank) VALUES ('automerge', 4)")
+    with transaction(out, immediate=False):
+        terms = vocab.build(out)
     keys = np.sort(np.concatenate(key_parts)) if key_parts else np.zeros(0, dtype=np.int64)
     meta = {
         "format": FORMAT, "generation": generation, "last_run": last_run, "tracks": int(len(keys)),
         "built_at": int(time.time()), "shuffle": _save_keys(directory, keys, generation), "offsets": _offsets(keys),
-        "updates": 0, "catalog_file": _file_id(catalog_path),
+        "updates": 0, "catalog_file": _file_id(catalog_path), "terms": terms,
     }
     with transaction(out, immediate=False):
         _write_meta(out, meta)
@@ -418,14 +423,29 @@ def _apply_changes(catalog: sqlite3.Connection, catalog_path: Path, conn: sqlite
     shuffle = _save_keys(directory, keys, generation)
     try:
         with transaction(conn):
+            counts = _term_changes(conn, [int(k) for k in old_keys], docs)
             conn.executemany("DELETE FROM docs WHERE rowid = ?", [(int(k),) for k in old_keys])
             conn.executemany("INSERT INTO docs (rowid, title, artists, album, tags) VALUES (?,?,?,?,?)", docs)
+            vocab.apply_counts(conn, counts)
             _write_meta(conn, {"last_run": last_run, "tracks": int(len(keys)), "shuffle": shuffle,
                                "offsets": _offsets(keys), "updates": updates})
     except BaseException:
         (directory / shuffle).unlink(missing_ok=True)
         raise
     return len(docs)
+
+
+def _term_changes(conn: sqlite3.Connection, old_keys: list[int], docs: list[Any]) -> collections.Counter[str]:
+    """How many documents each word gains (new documents) or loses (the old documents they replace)."""
+    change: collections.Counter[str] = collections.Counter()
+    for start in range(0, len(old_keys), 500):
+        chunk = old_keys[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for texts in conn.execute(f"SELECT title, artists, album FROM docs WHERE rowid IN ({marks})", chunk):
+            change.subtract(vocab.doc_terms(texts))
+    for doc in docs:
+        change.update(vocab.doc_terms(doc[1:4]))
+    return change
 
 
 def status(archive: Archive) -> dict[str, Any]:

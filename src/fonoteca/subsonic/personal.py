@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from fonoteca.catalog.db import transaction
 from fonoteca.subsonic import items
 from fonoteca.subsonic import responses as r
 from fonoteca.subsonic.api import endpoint
@@ -262,8 +263,7 @@ def create_playlist(ctx: Context) -> dict:
     snap = _snap(ctx)
     songs = _song_ids(ctx, snap, "songId")
     users = ctx.users_conn()
-    users.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(users):
         if ctx.one("playlistId"):
             row = _own_playlist(ctx, "playlistId")
             playlist = row[0]
@@ -279,10 +279,6 @@ def create_playlist(ctx: Context) -> dict:
                                      (ctx.user.rowid, name, when, when)).lastrowid
         _write_items(ctx, playlist, songs)
         users.execute("UPDATE playlists SET changed = ? WHERE rowid = ?", (now_iso(), playlist))
-        users.execute("COMMIT")
-    except BaseException:
-        users.execute("ROLLBACK")
-        raise
     row = _playlist_row(ctx, playlist)
     return {"playlist": _playlist_element(ctx, snap, row, _user_tracks(ctx, playlist), entries=True)}
 
@@ -291,8 +287,7 @@ def create_playlist(ctx: Context) -> dict:
 def update_playlist(ctx: Context) -> dict:
     snap = _snap(ctx)
     users = ctx.users_conn()
-    users.execute("BEGIN IMMEDIATE")
-    try:
+    with transaction(users):
         row = _own_playlist(ctx, "playlistId")
         playlist = row[0]
         name, comment = _name(ctx, "name"), _name(ctx, "comment")
@@ -316,10 +311,6 @@ def update_playlist(ctx: Context) -> dict:
         tracks = [t for n, t in enumerate(tracks) if n not in removing] + _song_ids(ctx, snap, "songIdToAdd")
         _write_items(ctx, playlist, tracks)
         users.execute("UPDATE playlists SET changed = ? WHERE rowid = ?", (now_iso(), playlist))
-        users.execute("COMMIT")
-    except BaseException:
-        users.execute("ROLLBACK")
-        raise
     return {}
 
 
@@ -327,10 +318,9 @@ def update_playlist(ctx: Context) -> dict:
 def delete_playlist(ctx: Context) -> dict:
     row = _own_playlist(ctx, "id")
     users = ctx.users_conn()
-    users.execute("BEGIN IMMEDIATE")
-    users.execute("DELETE FROM playlist_items WHERE playlist = ?", (row[0],))
-    users.execute("DELETE FROM playlists WHERE rowid = ?", (row[0],))
-    users.execute("COMMIT")
+    with transaction(users):
+        users.execute("DELETE FROM playlist_items WHERE playlist = ?", (row[0],))
+        users.execute("DELETE FROM playlists WHERE rowid = ?", (row[0],))
     return {}
 
 

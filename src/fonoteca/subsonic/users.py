@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from fonoteca.catalog.db import transaction
 from fonoteca.errors import FonotecaError, UsageError
 
 USERS_DB = "users.sqlite3"
@@ -214,14 +215,13 @@ def remove_user(root: Path, name: str) -> None:
         user = find_user(conn, name)
         if user is None:
             raise FonotecaError(f"no user {name!r} (fonoteca users list shows them)")
-        conn.execute("BEGIN IMMEDIATE")
-        for table in ("api_keys", "stars", "ratings", "plays", "play_queues"):
-            conn.execute(f"DELETE FROM {table} WHERE user = ?", (user.rowid,))
-        conn.execute("DELETE FROM playlist_items WHERE playlist IN (SELECT rowid FROM playlists WHERE owner = ?)",
-                     (user.rowid,))
-        conn.execute("DELETE FROM playlists WHERE owner = ?", (user.rowid,))
-        conn.execute("DELETE FROM users WHERE rowid = ?", (user.rowid,))
-        conn.execute("COMMIT")
+        with transaction(conn):
+            for table in ("api_keys", "stars", "ratings", "plays", "play_queues"):
+                conn.execute(f"DELETE FROM {table} WHERE user = ?", (user.rowid,))
+            conn.execute("DELETE FROM playlist_items WHERE playlist IN (SELECT rowid FROM playlists WHERE owner = ?)",
+                         (user.rowid,))
+            conn.execute("DELETE FROM playlists WHERE owner = ?", (user.rowid,))
+            conn.execute("DELETE FROM users WHERE rowid = ?", (user.rowid,))
     finally:
         conn.close()
 

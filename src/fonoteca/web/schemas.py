@@ -68,9 +68,27 @@ class SearchPage(Model):
     size: int
     count: int
     complete: bool
+    did_you_mean: Optional[str] = None  # when nothing matched: a nearby query that finds tracks
+    did_you_mean_url: Optional[str] = None
+    artists: list[SearchHit] = []  # artists whose name matches (page 1 without filters)
+    albums: list[SearchHit] = []
     results: list[SearchHit]
     next: Optional[str]
     previous: Optional[str]
+
+
+class Suggestion(Model):
+    kind: str
+    name: Optional[str]
+    detail: str
+    url: Optional[str]
+
+
+class Suggestions(Model):
+    query: str
+    suggestions: list[Suggestion]
+    did_you_mean: Optional[str]
+    message: Optional[str]
 
 
 class Location(Model):

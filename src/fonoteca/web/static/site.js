@@ -62,7 +62,106 @@
     audio.addEventListener("error", function () { status.textContent = "the audio could not be loaded"; });
   }
 
+  // Completions while typing (the search box works as a plain form without this): /api/suggest answers with
+  // artists, albums and tracks for the words so far; arrows move, Enter opens, Escape closes.
+  function suggest(input) {
+    var list = document.getElementById(input.getAttribute("aria-controls"));
+    var endpoint = input.getAttribute("data-suggest");
+    if (!list || !endpoint || !window.fetch) { return; }
+    var timer = null;
+    var asked = 0;
+    var shown = [];
+    var selected = -1;
+
+    function close() {
+      list.hidden = true;
+      list.textContent = "";
+      shown = [];
+      selected = -1;
+      input.setAttribute("aria-expanded", "false");
+      input.removeAttribute("aria-activedescendant");
+    }
+    function select(index) {
+      selected = index;
+      for (var i = 0; i < shown.length; i++) {
+        shown[i].setAttribute("aria-selected", i === index ? "true" : "false");
+      }
+      if (index >= 0) { input.setAttribute("aria-activedescendant", shown[index].id); }
+    }
+    function line(kind, name, detail, url) {
+      var item = document.createElement("li");
+      item.setAttribute("role", "option");
+      item.id = "suggestion-" + shown.length;
+      item.setAttribute("data-url", url || "");
+      var tag = document.createElement("span");
+      tag.className = "kind";
+      tag.textContent = kind;
+      var text = document.createElement("span");
+      text.className = "name";
+      text.textContent = name;
+      item.appendChild(tag);
+      item.appendChild(text);
+      if (detail) {
+        var more = document.createElement("span");
+        more.className = "detail";
+        more.textContent = detail;
+        item.appendChild(more);
+      }
+      item.addEventListener("mousedown", function (event) {
+        event.preventDefault();
+        if (url) { window.location.href = url; }
+      });
+      list.appendChild(item);
+      shown.push(item);
+    }
+    function show(data) {
+      close();
+      var items = data.suggestions || [];
+      for (var i = 0; i < items.length; i++) {
+        line(items[i].kind, items[i].name || "", items[i].detail || "", items[i].url);
+      }
+      if (!items.length && data.did_you_mean) {
+        line("did you mean", data.did_you_mean, "", "/search?q=" + encodeURIComponent(data.did_you_mean));
+      }
+      if (shown.length) {
+        list.hidden = false;
+        input.setAttribute("aria-expanded", "true");
+      }
+    }
+    function ask() {
+      var text = input.value.trim();
+      var number = ++asked;
+      if (!text) { close(); return; }
+      fetch(endpoint + "?q=" + encodeURIComponent(text) + "&limit=8", {headers: {"Accept": "application/json"}})
+        .then(function (response) { return response.ok ? response.json() : null; })
+        .then(function (data) { if (data && number === asked) { show(data); } })
+        .catch(function () { if (number === asked) { close(); } });
+    }
+    input.addEventListener("input", function () {
+      if (timer) { clearTimeout(timer); }
+      timer = setTimeout(ask, 120);
+    });
+    input.addEventListener("keydown", function (event) {
+      if (list.hidden || !shown.length) { return; }
+      if (event.key === "ArrowDown") {
+        event.preventDefault();
+        select((selected + 1) % shown.length);
+      } else if (event.key === "ArrowUp") {
+        event.preventDefault();
+        select(selected <= 0 ? shown.length - 1 : selected - 1);
+      } else if (event.key === "Enter" && selected >= 0) {
+        var url = shown[selected].getAttribute("data-url");
+        if (url) { event.preventDefault(); window.location.href = url; }
+      } else if (event.key === "Escape") {
+        close();
+      }
+    });
+    input.addEventListener("blur", function () { setTimeout(close, 150); });
+  }
+
   function ready() {
+    var boxes = document.querySelectorAll("input[data-suggest]");
+    for (var j = 0; j < boxes.length; j++) { suggest(boxes[j]); }
     var players = document.querySelectorAll("[data-player]");
     for (var i = 0; i < players.length; i++) { player(players[i]); }
     // "/" jumps to the search box, as on many sites.

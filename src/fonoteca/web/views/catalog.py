@@ -21,6 +21,8 @@ from fonoteca.web.views.common import (
 router = APIRouter()
 
 MAX_RESULTS = 1000  # how deep search paging goes (the search package's limit)
+ENTITIES = 3  # artists and albums listed above the tracks
+SUGGESTIONS = 8
 Id = Annotated[str, Path(min_length=1, max_length=200, description="The source id (Spotify base62 id, MBID, ...).")]
 Source = optional(Literal["spotify", "musicbrainz", "table"], "Which source's id, when two sources share one.")
 
@@ -62,7 +64,8 @@ EXPLICIT_CHOICES = ("any", "explicit", "clean")
 
 def _search_data(request: Request, query: str, filters: dict, page: int, size: int) -> dict:
     data = {"query": query, "mode": None, "message": None, "error": False, "filters": filters, "page": page,
-            "size": size, "count": 0, "complete": True, "results": [], "next": None, "previous": None}
+            "size": size, "count": 0, "complete": True, "did_you_mean": None, "did_you_mean_url": None,
+            "artists": [], "albums": [], "results": [], "next": None, "previous": None}
     if not is_api(request):
         data["genre_options"] = [g["name"] for g in site(request).summary()["genres_top"]]
     return data
@@ -128,9 +131,12 @@ def search(
         raise Unavailable("the search index is not built yet; the operator runs: fonoteca index rebuild")
     limit = min(MAX_RESULTS, start + size + 1)
     explicit_flag = {"explicit": True, "clean": False}.get(explicit or "")
+    # artists and albums above the tracks when their own name matches (page 1; filters are about tracks)
+    entities = ENTITIES if page == 1 and not any(filters.values()) else 0
     try:
         response = s.store.searcher().search(data["query"], limit=limit, min_popularity=min_popularity,
-                                             year=filters["year"], genre=genre, explicit=explicit_flag)
+                                             year=filters["year"], genre=genre, explicit=explicit_flag,
+                                             entities=entities)
     except UsageError as exc:
         raise BadRequest(str(exc)) from None
     except FonotecaError as exc:  # e.g. a genre the catalog does not have
@@ -141,6 +147,11 @@ def search(
     data.update(mode=response.mode, message=response.message, complete=bool(getattr(response, "complete", True)))
     path = "/api/search" if is_api(request) else "/search"
     params = {"q": data["query"], **{k: v for k, v in filters.items() if v is not None}, "size": size}
+    if response.did_you_mean:
+        data.update(did_you_mean=response.did_you_mean,
+                    did_you_mean_url=render.query_url("/search", {**params, "q": response.did_you_mean}))
+    data.update(artists=[queries.search_hit(a) for a in response.artists],
+                albums=[queries.search_hit(a) for a in response.albums])
     if response.mode == "lookup":
         data.update(results=results, count=len(results), page=1)
         return data
@@ -151,6 +162,42 @@ def search(
     if page > 1:
         data["previous"] = render.query_url(path, params, page=page - 1)
     return data
+
+
+@router.get("/api/suggest", tags=["pages"], response_model=schemas.Suggestions, responses=ERRORS,
+            summary="Completions while typing: artists, albums and tracks matching the words so far (the last one "
+                    "as a prefix, with typos), and a correction when nothing matches")
+def suggest(
+    request: Request,
+    q: Annotated[str, Query(max_length=200, description="What is typed in the search box so far.")] = "",
+    limit: Annotated[int, Query(ge=1, le=20, description="How many suggestions at most.")] = SUGGESTIONS,
+) -> object:
+    s = site(request)
+    text = " ".join(q.split())
+    data: dict = {"query": text, "suggestions": [], "did_you_mean": None, "message": None}
+    if not text:
+        return render.json(request, data, cache=render.CACHE_SEARCH)
+    if not s.store.has_index():
+        raise Unavailable("the search index is not built yet; the operator runs: fonoteca index rebuild")
+    try:
+        response = s.store.searcher().search(text, limit=limit, entities=2)
+    except UsageError as exc:  # only punctuation: nothing to complete, said in words
+        data["message"] = str(exc)
+        return render.json(request, data, cache=render.CACHE_SEARCH)
+    items = [queries.search_hit(hit) for hit in (*response.artists, *response.albums, *response.results)]
+    data["suggestions"] = [_suggestion(item) for item in items[:limit]]
+    data["did_you_mean"] = response.did_you_mean
+    data["message"] = response.message
+    return render.json(request, data, cache=render.CACHE_SEARCH)
+
+
+def _suggestion(item: dict) -> dict:
+    """One line of the completion list: what it is, its name, a detail (artists, year) and where it leads."""
+    names = ", ".join(a.get("name") or "" for a in item.get("artists") or [])
+    year = item.get("year")
+    detail = {"artist": "artist", "album": "album" + (f" by {names}" if names else "") + (f", {year}" if year else ""),
+              }.get(item["kind"], names + (f" ({year})" if year else ""))
+    return {"kind": item["kind"], "name": item.get("name") or item.get("id"), "detail": detail, "url": item.get("url")}
 
 
 @twin(router, "/track/{track_id}", template="track.html", model=schemas.TrackPage,
