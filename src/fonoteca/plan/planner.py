@@ -5,7 +5,7 @@ from __future__ import annotations
 import ctypes
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -54,6 +54,9 @@ class Model:
     bitrates: dict[int, int]
     compact_value: float
     _inc: policies.Increments | None = None
+    # for policies that need more of the catalog than the model holds (a plugin's per-genre quotas, say):
+    config: dict[str, Any] = field(default_factory=dict)                   # the archive's fonoteca.toml
+    catalog: Callable[[], sqlite3.Connection] | None = None                 # read-only catalog connections
 
     @property
     def inc(self) -> policies.Increments:
@@ -92,7 +95,8 @@ def build_model(conn: sqlite3.Connection, config: dict[str, Any], *, compact_val
     lis = model.listens(data.popularity, data.plays)
     bitrates = tier_bitrates(config)
     cost = policies.costs(data, lis, bitrates)
-    return Model(data, cost, model, bitrates, compact_value_from(config, compact_value))
+    return Model(data, cost, model, bitrates, compact_value_from(config, compact_value), config=config,
+                 catalog=connect)
 
 
 def _release_free_memory() -> None:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse
 from starlette.requests import Request
 
+from fonoteca.catalog.ids import NAMESPACES
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.search.engine import parse_years
 from fonoteca.web import media, queries, render, schemas
@@ -24,7 +25,8 @@ MAX_RESULTS = 1000  # how deep search paging goes (the search package's limit)
 ENTITIES = 3  # artists and albums listed above the tracks
 SUGGESTIONS = 8
 Id = Annotated[str, Path(min_length=1, max_length=200, description="The source id (Spotify base62 id, MBID, ...).")]
-Source = optional(Literal["spotify", "musicbrainz", "table"], "Which source's id, when two sources share one.")
+# The id namespaces of every importer, plugins' included (the views are imported once the plugins are loaded).
+Source = optional(Literal[tuple(sorted(NAMESPACES))], "Which source's id, when two sources share one.")  # type: ignore[valid-type]
 
 
 def _track_item(item: dict) -> dict:

@@ -1,0 +1,1 @@
+"""An example Fonoteca plugin (see plugin.py)."""
