@@ -40,6 +40,10 @@ from fonoteca.pack.manifest import MANIFEST_NAME, ManifestLine, read_manifest
 from fonoteca.mirror.verify import Problem, Report, Target, make_symlink, verify
 
 STATE = "mirror.json"
+# A release's own files a mirror copies from a local source beside the payload: the list, the manifest, and the
+# BagIt tag files (so a complete mirrored release is a valid bag too).
+RELEASE_FILES = ("torrents.json", "manifest.jsonl.zst", "bagit.txt", "bag-info.txt", "manifest-sha256.txt",
+                 "tagmanifest-sha256.txt")
 
 
 # ------------------------------------------------------------------------------------------------ sources
@@ -377,7 +381,7 @@ def mirror(source: str | Source, into: Path, *, budget: int | None = None, bands
         except FonotecaError as exc:
             refused.append(str(exc))
             continue
-        for name in ("torrents.json", "manifest.jsonl.zst"):
+        for name in RELEASE_FILES:
             f = src.release_file(rec["release"], name)
             dest = into / "releases" / rec["release"] / name
             if f is not None and not dest.exists():

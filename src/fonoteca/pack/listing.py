@@ -122,6 +122,7 @@ def write_current_list(archive: Archive, conn: sqlite3.Connection, settings: Pac
     release's releases/R/torrents.json (its own torrents) whose swarm figures or flags changed. Nothing else in
     a release folder ever changes."""
     from fonoteca.durable import write_atomic
+    from fonoteca.pack import bag
     from fonoteca.pack.release import releases_dir
 
     folder = releases_dir(archive)
@@ -140,6 +141,7 @@ def write_current_list(archive: Archive, conn: sqlite3.Connection, settings: Pac
             except OSError:
                 pass
             write_atomic(path, data)
+            bag.write_tag_manifest(path.parent)  # torrents.json is a tag file of the release's bag
 
 
 # ------------------------------------------------------------------------------------------------ reading lists

@@ -38,7 +38,7 @@ from fonoteca.errors import FonotecaError
 from fonoteca import locks
 from fonoteca.storage import Storage, StorageError
 from fonoteca.tiers import Tier
-from fonoteca.pack import hybrid, layout, listing, paths
+from fonoteca.pack import bag, hybrid, layout, listing, paths
 from fonoteca.pack.manifest import MANIFEST_FIELDS, ManifestLine, write_line  # noqa: F401 (MANIFEST_FIELDS: API)
 from fonoteca.pack.settings import PackSettings
 
@@ -348,6 +348,8 @@ def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name:
                                              hasher)
         own = listing.records(conn, settings, release=release, building=release_id)
         write_new(build / "torrents.json", listing.dumps(own))
+        bag.write_declaration(build, name=release, organization=archive.name, bagged=created)
+        bag.write_tag_manifest(build)
         final = folder / release
         for sub in ("torrents", "data"):
             fsync_dir(build / sub)
@@ -518,6 +520,7 @@ def _metadata_torrent(archive: Archive, conn: sqlite3.Connection, folder: Path, 
                               created_by=CREATED_BY)
     check_with_libtorrent(torrent)
     write_new(build / "torrents" / f"{name}.torrent", torrent.metainfo)
+    bag.add_payload(build, [(f"data/{name}/{p.path}", h.sha256) for p, h in zip(torrent.files, hashes)])
     with transaction(conn):
         torrent_id = conn.execute(
             "INSERT INTO torrents (release, name, kind, band, seq, btih, btmh, piece_length, num_files, data_size, "
