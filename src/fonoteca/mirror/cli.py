@@ -119,8 +119,89 @@ class _SeedTable:
         self.live.__exit__(*exc)
 
 
+def scrape_command(
+    ctx: typer.Context,
+    source: Optional[Path] = typer.Argument(None, metavar="LIST", help="A downloaded torrents.json to update in "
+                                            "place (default: this archive's torrents)."),
+    timeout: float = typer.Option(10.0, "--timeout", min=0.5, metavar="SECONDS", help="Per tracker request."),
+    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
+) -> None:
+    """Ask the torrents' trackers how many seed and leech them (BEP 48 HTTP scrape, BEP 15 UDP scrape) and write
+    seeders, leechers, completed and stats_scraped_at into the list. A torrent no tracker answered for keeps what
+    it had ("unknown" if it was never counted)."""
+    from fonoteca.mirror.scrape import scrape
+
+    records, save = _scrape_target(ctx, source)
+    from fonoteca.console import progress
+
+    with progress(transient=True) as bar:
+        task = bar.add_task("scrape trackers", total=None, unit="trackers")
+        result = scrape(records, timeout=timeout, progress=lambda done, total: bar.update(task, completed=done,
+                                                                                          total=total))
+    save(result)
+    rows = []
+    for rec in records:
+        fig = result.figures.get((rec.get("btih") or "").lower())
+        rows.append((rec.get("name") or rec.get("display_name"), rec.get("btih"),
+                     *(("", "", "") if fig is None else (fig.seeders, fig.leechers, fig.completed)),
+                     len(result.answered.get((rec.get("btih") or "").lower(), []))))
+    if as_json:
+        print_json({"scraped_at": result.scraped_at, "trackers": result.trackers, "seconds": round(result.seconds, 3),
+                    "errors": result.errors,
+                    "torrents": [{"name": r[0], "btih": r[1], "seeders": r[2] if r[2] != "" else None,
+                                  "leechers": r[3] if r[3] != "" else None, "completed": r[4] if r[4] != "" else None,
+                                  "trackers_answering": r[5]} for r in rows]})
+    else:
+        emit_table(("torrent", "btih", "seeders", "leechers", "completed", "trackers"), rows,
+                   right=("seeders", "leechers", "completed", "trackers"), wide=("torrent",))
+        for error in result.errors:
+            console.print(f"[yellow]tracker failed:[/yellow] {lit(error)}")
+        console.print(f"{len(result.figures):,} of {len(records):,} torrents counted by {result.trackers:,} trackers "
+                      f"in {result.seconds:.1f} s")
+    if not result.figures and records:
+        raise typer.Exit(1)  # nothing could be counted: the list is unchanged
+
+
+def _scrape_target(ctx: typer.Context, source: Optional[Path]) -> tuple[list[dict[str, Any]], Any]:
+    """The records to scrape and how to store the figures: in the archive (its torrents table and lists), or in
+    the downloaded list itself (rewritten atomically)."""
+    import orjson
+
+    from fonoteca.durable import write_atomic
+    from fonoteca.pack.listing import list_torrents, read_list, set_stats
+
+    if source is not None:
+        records = read_list(source)
+
+        def save_file(result: Any) -> None:
+            for rec in records:
+                fig = result.figures.get(rec["btih"].lower())
+                if fig is not None:
+                    rec.update(seeders=fig.seeders, leechers=fig.leechers, completed=fig.completed,
+                               stats_scraped_at=result.scraped_at)
+            write_atomic(source, orjson.dumps(records, option=orjson.OPT_INDENT_2) + b"\n")
+
+        return records, save_file
+    from fonoteca.commands import open_archive
+
+    archive = open_archive(ctx)
+    archive.require_writable("torrents scrape")
+    records = list_torrents(archive)
+
+    def save_archive(result: Any) -> None:
+        stats = [(btih, f.seeders, f.leechers, f.completed) for btih, f in result.figures.items()]
+        if stats:
+            set_stats(archive, stats, scraped_at=result.scraped_at)
+
+    return records, save_archive
+
+
 @hookimpl
 def register_commands(app: typer.Typer) -> None:
+    from fonoteca.pack.cli import torrents_app
+
+    torrents_app.command("scrape")(scrape_command)
+
     @app.command("seed")
     def seed_cmd(
         ctx: typer.Context,

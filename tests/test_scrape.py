@@ -1,0 +1,128 @@
+"""Seeder counts from a real tracker: Debian's opentracker on 127.0.0.1 (HTTP and UDP), a real libtorrent seeder
+announcing a packed release, and `fonoteca torrents scrape` writing the figures into the archive's list and into
+a downloaded torrents.json."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from fonoteca import archive as archive_mod
+from fonoteca.mirror import Seeder, seed_items
+from fonoteca.mirror.scrape import scrape, scrape_url
+from fonoteca.synth import audio as synth
+from tests.conftest import run_cli
+
+OPENTRACKER = shutil.which("opentracker")
+pytestmark = pytest.mark.skipif(OPENTRACKER is None, reason="Debian's opentracker is not installed")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_tracker(folder: Path, port: int, hashes: list[str]) -> subprocess.Popen:
+    """opentracker on 127.0.0.1:port (TCP and UDP). Debian builds it with a whitelist: only the info-hashes listed
+    in it are tracked (v1, and v2 truncated to 20 bytes as libtorrent announces it). Run as root, it chroots to
+    its folder and drops to the user nobody."""
+    (folder / "whitelist.txt").write_text("".join(h + "\n" for h in hashes))
+    folder.chmod(0o755)  # nobody must read the whitelist once opentracker has dropped root
+    (folder / "whitelist.txt").chmod(0o644)
+    proc = subprocess.Popen([OPENTRACKER, "-i", "127.0.0.1", "-p", str(port), "-P", str(port), "-d", str(folder),
+                             "-w", "whitelist.txt"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/scrape", timeout=2).read()
+            return proc
+        except OSError:
+            assert proc.poll() is None, "opentracker exited"
+            assert time.monotonic() < deadline, "opentracker does not answer"
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def tracked(tmp_path_factory: pytest.TempPathFactory):
+    """A packed archive whose torrents name one tracker twice (HTTP and UDP), and that tracker running."""
+    port = _free_port()
+    coll = synth.make_collection(tmp_path_factory.mktemp("music"), 3, (1.5, 2.0), ("flac",), seed=17)
+    root = archive_mod.init(tmp_path_factory.mktemp("a") / "archive").root
+    with open(root / "fonoteca.toml", "a", encoding="utf-8") as f:
+        f.write(f'\n[pack]\ntrackers = ["http://127.0.0.1:{port}/announce", "udp://127.0.0.1:{port}/announce"]\n')
+    for args in (("import", "table", coll.catalog_csv, "--map", coll.mapping_toml),
+                 ("ingest", *[str(t.path) for t in coll.tracks], "--tier", "original"), ("pack",)):
+        assert run_cli(*args, archive=root).exit_code == 0
+    records = json.loads(run_cli("torrents", "list", "--json", archive=root).stdout)
+    hashes = [r["btih"] for r in records] + [r["btmh"][:40] for r in records]
+    proc = start_tracker(tmp_path_factory.mktemp("tracker"), port, hashes)
+    try:
+        yield root
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+def test_scrape_url_follows_the_convention():
+    assert scrape_url("http://t.example/announce") == "http://t.example/scrape"
+    assert scrape_url("http://t.example/x/announce.php?k=1") == "http://t.example/x/scrape.php?k=1"
+    with pytest.raises(ValueError):
+        scrape_url("http://t.example/a")
+
+
+def test_never_scraped_is_unknown_then_counted(tracked):
+    listed = json.loads(run_cli("torrents", "list", "--json", archive=tracked).stdout)
+    assert all(r["stats_scraped_at"] is None for r in listed)
+    assert "unknown" in run_cli("torrents", "list", archive=tracked).stdout
+    with Seeder(seed_items(tracked), listen="127.0.0.1:0") as seeder:
+        assert seeder.wait_ready(60)
+        deadline = time.monotonic() + 60  # until the tracker has the seeder's announces for every torrent
+        while True:
+            found = scrape(listed, timeout=5)
+            if len(found.figures) == len(listed) and all(f.seeders >= 1 for f in found.figures.values()):
+                break
+            assert time.monotonic() < deadline, (found.figures, found.errors)
+            time.sleep(0.5)
+        assert found.errors == [] and found.trackers == 2
+        assert all(len(found.answered[r["btih"]]) == 2 for r in listed)  # both HTTP and UDP answered
+        result = run_cli("torrents", "scrape", "--json", archive=tracked)
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert all(t["seeders"] >= 1 and t["trackers_answering"] == 2 for t in report["torrents"])
+    listed = json.loads((tracked / "releases" / "torrents.json").read_text())
+    assert all(r["stats_scraped_at"] == report["scraped_at"] and r["seeders"] >= 1 for r in listed)
+
+
+def test_a_downloaded_list_is_updated_in_place(tracked, tmp_path):
+    copy = tmp_path / "torrents.json"
+    shutil.copy(tracked / "releases" / "torrents.json", copy)
+    records = json.loads(copy.read_text())
+    for r in records:
+        r["seeders"], r["stats_scraped_at"] = 0, None
+    copy.write_text(json.dumps(records))
+    with Seeder(seed_items(tracked), listen="127.0.0.1:0") as seeder:
+        assert seeder.wait_ready(60)
+        time.sleep(1)
+        result = run_cli("torrents", "scrape", str(copy))
+    assert result.exit_code == 0, result.stderr
+    updated = json.loads(copy.read_text())
+    assert all(r["stats_scraped_at"] for r in updated)
+    assert {r["btih"] for r in updated} == {r["btih"] for r in records}
+
+
+def test_a_tracker_that_does_not_answer_is_named(tmp_path):
+    dead = _free_port()
+    records = [{"name": "x", "btih": "1" * 40,
+                "magnet_link": f"magnet:?xt=urn:btih:{'1' * 40}&tr=udp%3A%2F%2F127.0.0.1%3A{dead}%2Fannounce"
+                               f"&tr=http%3A%2F%2F127.0.0.1%3A{dead}%2Fannounce"}]
+    result = scrape(records, timeout=1)
+    assert result.figures == {} and len(result.errors) == 2
+    assert all(str(dead) in e for e in result.errors)
