@@ -55,3 +55,29 @@ def test_site_generator_is_torrents_pick(packed_archive, tmp_path):
     finally:
         server.terminate()
         server.wait(20)
+
+
+def test_the_reference_sites_interface(packed_archive):
+    """/torrents/generate?max_tb=X&format=json|url|magnet (and under /api/), as volunteers' scripts call it."""
+    from fonoteca.web import ServerThread, Settings, create_app
+
+    settings = Settings(archive=packed_archive, rate_limit=0, base_url="https://music.example.org/")
+    with ServerThread(create_app(settings)) as server, \
+            httpx.Client(base_url=server.url) as client:
+        for prefix in ("", "/api"):
+            listed = client.get(f"{prefix}/torrents/generate", params={"max_tb": 1, "format": "json", "seed": 1})
+            assert listed.status_code == 200 and listed.headers["content-type"].startswith("application/json")
+            torrents = listed.json()
+            assert isinstance(torrents, list) and torrents[0]["is_metadata"]
+            magnets = client.get(f"{prefix}/torrents/generate", params={"max_tb": 1, "format": "magnet", "seed": 1})
+            assert magnets.text.splitlines() == [t["magnet_link"] for t in torrents]
+            urls = client.get(f"{prefix}/torrents/generate", params={"max_tb": 1, "format": "url", "seed": 1})
+            assert len(urls.text.splitlines()) == len(torrents)
+            assert all(u.startswith("https://music.example.org/") for u in urls.text.splitlines())
+        # a tiny max_tb leaves room for the metadata torrent only; budget= still works; both at once is refused
+        tiny = client.get("/api/torrents/generate", params={"max_tb": 0.00000002, "format": "json"}).json()
+        assert all(t["is_metadata"] for t in tiny)
+        assert client.get("/api/torrents/generate", params={"budget": "1TB", "seed": 1}).json()["count"] == len(torrents)
+        assert client.get("/api/torrents/generate", params={"budget": "1TB", "max_tb": 1}).status_code == 400
+        assert client.get("/api/torrents/generate", params={"max_tb": -1}).status_code == 400
+        assert client.get("/api/torrents/generate", params={"format": "xml"}).status_code == 400

@@ -12,6 +12,7 @@ from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse
 from pydantic import BeforeValidator, Field
 from starlette.requests import Request
+from starlette.responses import Response
 
 from fonoteca.web import render
 from fonoteca.web.schemas import Error
@@ -71,6 +72,7 @@ def is_api(request: Request) -> bool:
 def twin(router: APIRouter, path: str, *, template: str, model: Any, summary: str, cache: str = render.CACHE_ENTITY,
          api_path: str | None = None, title: Callable[[dict[str, Any]], str] | None = None,
          tags: list[str] | None = None, form: Callable[[Request, str], dict[str, Any]] | None = None,
+         responses: dict[int | str, Any] | None = None,
          ) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
     """Register `path` (HTML, rendered with `template`) and `/api` + path (JSON) for one data function.
 
@@ -85,6 +87,8 @@ def twin(router: APIRouter, path: str, *, template: str, model: Any, summary: st
         def page(*args: Any, **kwargs: Any) -> Any:
             request: Request = kwargs["request"]
             data = fn(*args, **kwargs)
+            if isinstance(data, Response):  # a format the caller asked for (plain lines, a bare list): as it is
+                return data
             query = render.request_query(request)
             api_url = "/api" + quote(render.request_path(request), safe="/") if api_path is None else api
             return render.html(request, template, data, cache=data.pop("_cache", cache),
@@ -94,13 +98,16 @@ def twin(router: APIRouter, path: str, *, template: str, model: Any, summary: st
         @functools.wraps(fn)
         def endpoint(*args: Any, **kwargs: Any) -> Any:
             data = fn(*args, **kwargs)
+            if isinstance(data, Response):
+                return data
             return render.json(kwargs["request"], data, cache=data.pop("_cache", cache))
 
         if form is not None:
             page.form_page = (template, form, title)  # type: ignore[attr-defined]  (read by the error handlers)
         router.add_api_route(path, page, methods=["GET", "HEAD"], include_in_schema=False, response_class=HTMLResponse)
         router.add_api_route(api, endpoint, methods=["GET"], response_model=model, summary=summary,
-                             responses=ERRORS, tags=tags or ["pages"], description=fn.__doc__ or summary)
+                             responses={**ERRORS, **(responses or {})}, tags=tags or ["pages"],
+                             description=fn.__doc__ or summary)
         return fn
 
     return decorate

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Any, Literal, Optional, Union
 
 from fastapi import APIRouter, Path, Query
-from fastapi.responses import FileResponse, PlainTextResponse
+from fastapi.responses import FileResponse, PlainTextResponse, Response
 from starlette.requests import Request
 
 from fonoteca.errors import UsageError
@@ -22,6 +22,10 @@ Seed = Annotated[int | None, Query(ge=0, le=2**31 - 1, description="Fix the rand
                                    "seed gives the same list (`fonoteca torrents pick --seed`).")]
 
 
+MaxTB = Annotated[Optional[float], Query(gt=0, le=1e6, description="Space to give in terabytes (the reference "
+                                                                  "site's parameter; 2.5 = 2.5 TB).")]
+Format = Annotated[Optional[Literal["json", "url", "magnet"]], Query(
+    description="The reference site's formats: json (the list), url or magnet (one a line); default: the page.")]
 Budget = Annotated[str, Query(min_length=1, max_length=32,
                               description="Space to give: a number of terabytes (2.5) or a size with unit (500GB, 3TiB).")]
 Health = optional(Literal["none", "low", "medium", "good", "unknown"], "Only torrents with this seeding health.")
@@ -72,33 +76,46 @@ def torrents(request: Request, band: optional(str, "Only this band (or 'metadata
     }
 
 
-@twin(router, "/torrents/generate", template="generate.html", model=schemas.GeneratePage, cache=render.CACHE_LIVE,
+@twin(router, "/torrents/generate", template="generate.html", model=Union[schemas.GeneratePage, list[schemas.Torrent]],
+      cache=render.CACHE_LIVE, responses={200: {"content": {"text/plain": {}},
+                                                "description": "The page's data; with format=json the chosen "
+                                                               "torrents as a list; with url or magnet one a line"}},
       summary="The torrents to seed with a given amount of space: fewest seeders first",
       title=lambda d: f"Seeding list for {d['budget_text']}", tags=["torrents"])
-def generate(request: Request, budget: Budget = "1",
+def generate(request: Request, budget: Optional[Budget] = None,
              include_metadata: Annotated[bool, Query(description="Include the metadata torrents (first).")] = True,
-             seed: Seed = None) -> dict:
-    size = _budget(budget)
+             seed: Seed = None, max_tb: MaxTB = None, format: Format = None) -> Any:
+    """The reference site's interface too: `max_tb` (terabytes) and `format` json (the list), url or magnet (one a
+    line); `budget` (a size with unit) keeps working."""
+    size = _space(budget, max_tb)
     result = rel.generate(site(request).releases.torrents(), size, include_metadata=include_metadata,
                           popularity_weight=_weight(request), seed=seed)
+    if format is not None:
+        return _formatted(request, result, format)
     result["budget_text"] = render.fmt_size(size)
-    result["budget_input"] = budget.strip()  # the form shows what was typed, so a resubmit asks the same
+    # the form shows what was typed, so a resubmit asks the same
+    result["budget_input"] = budget.strip() if budget is not None else (f"{max_tb:g}" if max_tb is not None else "1")
     result["include_metadata"] = include_metadata
-    result["query"] = render.query_url("", {"budget": budget, "include_metadata": "true" if include_metadata else "false"})
+    result["query"] = render.query_url("", {"budget": result["budget_input"],
+                                            "include_metadata": "true" if include_metadata else "false"})
     return result
 
 
 @get_and_head(router, "/torrents/generate.txt", tags=["torrents"], response_class=PlainTextResponse,
                   summary="The seeding list as plain text: one magnet link, torrent URL or info-hash a line",
                   responses={**TEXT_ERRORS, 200: {"content": {"text/plain": {}}, "description": "One entry a line"}})
-def generate_text(request: Request, budget: Budget = "1",
+def generate_text(request: Request, budget: Optional[Budget] = None,
                   kind: Annotated[Literal["magnets", "urls", "btih"], Query()] = "magnets",
-                  include_metadata: bool = True, seed: Seed = None) -> PlainTextResponse:
+                  include_metadata: bool = True, seed: Seed = None, max_tb: MaxTB = None) -> PlainTextResponse:
     """One entry a line. Torrent URLs of files this site serves are absolute: they start with [web] base_url, or
     with the request's Host when that is trusted; a site that does not know its own address lists the torrents'
     published URLs instead. Without base_url the answer varies with Host, and says so (Vary: Host)."""
-    result = rel.generate(site(request).releases.torrents(), _budget(budget), include_metadata=include_metadata,
-                          popularity_weight=_weight(request), seed=seed)
+    result = rel.generate(site(request).releases.torrents(), _space(budget, max_tb),
+                          include_metadata=include_metadata, popularity_weight=_weight(request), seed=seed)
+    return _lines(request, result, kind)
+
+
+def _lines(request: Request, result: dict[str, Any], kind: str) -> PlainTextResponse:
     base, varies = site(request).absolute_base(request) if kind == "urls" else (None, False)
     lines = []
     for t in result["torrents"]:
@@ -115,6 +132,22 @@ def generate_text(request: Request, budget: Budget = "1",
     if varies:
         headers["vary"] = "Host"
     return PlainTextResponse("".join(line + "\n" for line in lines), headers=headers)
+
+
+def _formatted(request: Request, result: dict[str, Any], format: str) -> Response:
+    """The reference site's formats: json (the chosen torrents as a list), url or magnet (one a line)."""
+    if format == "json":
+        return render.json(request, result["torrents"], cache=render.CACHE_LIVE)
+    return _lines(request, result, "urls" if format == "url" else "magnets")
+
+
+def _space(budget: str | None, max_tb: float | None) -> int:
+    """The space to fill: `max_tb` terabytes (the reference site's parameter), else `budget`, else 1 TB."""
+    if max_tb is not None and budget is not None:
+        raise BadRequest("give max_tb or budget, not both")
+    if max_tb is not None:
+        return _budget(repr(max_tb))
+    return _budget(budget if budget is not None else "1")
 
 
 def _weight(request: Request) -> float:
