@@ -35,11 +35,10 @@ def test_a_list_that_understates_a_torrent_is_refused_before_the_budget(packed_a
 
 
 def test_the_real_sizes_pass(packed_archive, tmp_path):
-    from fonoteca.mirror.ops import _checked_metainfo, open_source
+    from fonoteca.mirror.sources import collect_metainfo, open_source
 
     src = open_source(str(packed_archive))
-    refused: list[str] = []
-    checked = _checked_metainfo(src, src.records, refused)
+    checked, refused = collect_metainfo(src, src.records, None, tmp_path / "scratch")
     assert refused == [] and set(checked) == {r["name"] for r in src.records}
 
 

@@ -19,7 +19,7 @@ _EXPORTS = {
     "coverage": "ops",
     "fetch": "ops",
     "mirror": "ops",
-    "open_source": "ops",
+    "open_source": "sources",
     "repair": "ops",
     "seed_items": "ops",
     "targets": "ops",

@@ -21,8 +21,6 @@ import json
 import os
 import shutil
 import threading
-import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -32,10 +30,10 @@ import orjson
 import zstandard
 
 from fonoteca.catalog.ids import NAMESPACE_NAMES, parse_reference
-from fonoteca.errors import FonotecaError, UsageError
+from fonoteca.errors import FonotecaError
 from fonoteca.mirror import session as sess
-from fonoteca.mirror.torrents import MAX_TORRENT_BYTES, files_of, load_torrent, safe_name
-from fonoteca.pack.listing import MAX_LIST_BYTES, check_list
+from fonoteca.mirror.torrents import files_of, load_torrent, safe_name
+from fonoteca.mirror.sources import Source, Swarm, check_metainfo, collect_metainfo, open_source, parse_list
 from fonoteca.pack.manifest import MANIFEST_NAME, ManifestLine, read_manifest
 from fonoteca.mirror.verify import Problem, Report, Target, make_symlink, verify
 
@@ -47,90 +45,6 @@ RELEASE_FILES = ("torrents.json", "manifest.jsonl.zst", "bagit.txt", "bag-info.t
 
 
 # ------------------------------------------------------------------------------------------------ sources
-
-
-@dataclass
-class Source:
-    text: str
-    records: list[dict[str, Any]]
-    root: Path | None = None          # local archive root the records' urls are relative to
-    base_url: str | None = None
-
-    def torrent_bytes(self, rec: dict[str, Any]) -> bytes:
-        url = rec["url"]
-        if url.startswith(("http://", "https://")) or self.base_url is not None:
-            full = url if url.startswith(("http://", "https://")) else urllib.parse.urljoin(self.base_url or "", url)
-            if not full.startswith(("http://", "https://")):  # a remote list never makes us read a local file
-                raise FonotecaError(f"refused: torrent url {url!r} of {rec.get('name')!r} is not http(s)")
-            return _http_get(full, MAX_TORRENT_BYTES)
-        if "://" in url or url.startswith(("file:", "/")):
-            raise FonotecaError(f"refused: torrent url {url!r} of {rec.get('name')!r} is neither http(s) nor a "
-                                "path inside the source")
-        if self.root is None:
-            raise FonotecaError(f"cannot find {url}: the source is not a local archive")
-        path = (self.root / url).resolve()
-        if not str(path).startswith(str(self.root.resolve()) + os.sep):
-            raise FonotecaError(f"refused: torrent url {url!r} escapes the source folder")
-        try:
-            return path.read_bytes()
-        except OSError as exc:
-            raise FonotecaError(f"cannot read {path}: {exc.strerror}") from None
-
-    def release_file(self, release: str, name: str) -> Path | None:
-        if self.root is None:
-            return None
-        p = self.root / "releases" / release / name
-        return p if p.is_file() else None
-
-
-def _http_get(url: str, limit: int) -> bytes:
-    try:
-        with urllib.request.urlopen(url, timeout=60) as r:
-            data = r.read(limit + 1)
-    except OSError as exc:
-        raise FonotecaError(f"cannot download {url}: {exc}") from None
-    if len(data) > limit:
-        raise FonotecaError(f"refused: {url} is larger than {limit} bytes")
-    return data
-
-
-def _parse_list(data: bytes, where: str) -> list[dict[str, Any]]:
-    try:
-        items = orjson.loads(data)
-    except orjson.JSONDecodeError as exc:
-        raise FonotecaError(f"refused: {where} is not JSON ({exc})") from None
-    return check_list(items, where)
-
-
-def open_source(text: str) -> Source:
-    """SOURCE: an archive or mirror folder, a release folder, a torrents.json file or an http(s) URL of one."""
-    if text.startswith(("http://", "https://")):
-        return Source(text, _parse_list(_http_get(text, MAX_LIST_BYTES), text), base_url=text)
-    if text.startswith("magnet:") or text.endswith(".torrent"):
-        raise UsageError("a metadata magnet link or .torrent needs peers: use mirror() / `fonoteca mirror` "
-                         "(it calls metadata_source)")
-    p = Path(text).expanduser()
-    if p.is_dir():
-        if (p / "releases" / "torrents.json").is_file():
-            lst, root = p / "releases" / "torrents.json", p
-        elif (p / "torrents.json").is_file() and (p / "torrents").is_dir():
-            lst, root = p / "torrents.json", p.parent.parent
-        else:
-            raise FonotecaError(f"{p} is neither an archive with releases nor a release folder")
-    elif p.is_file():
-        lst, root = p, None
-    else:
-        raise FonotecaError(f"no such source: {text}")
-    if lst.stat().st_size > MAX_LIST_BYTES:
-        raise FonotecaError(f"refused: {lst} is larger than {MAX_LIST_BYTES} bytes")
-    records = _parse_list(lst.read_bytes(), str(lst))
-    if root is None:  # a bare torrents.json: find the archive root its urls are relative to
-        for base in (lst.parent, lst.parent.parent, lst.parent.parent.parent):
-            if records and all((base / r["url"]).is_file() for r in records if not r["url"].startswith("http")):
-                root = base
-                break
-        root = root or lst.parent
-    return Source(text, records, root=root.resolve())
 
 
 def choose(records: list[dict[str, Any]], *, budget: int | None = None, bands: list[str] | None = None,
@@ -177,12 +91,9 @@ def _inside(root: Path, path: Path) -> Path:
 
 
 def _install_torrent(into: Path, rec: dict[str, Any], data: bytes) -> lt.torrent_info:
+    """Write a checked .torrent into the mirror (sources.check_metainfo: name, info-hash, sizes)."""
     release, name = safe_name(rec["release"], "release"), safe_name(rec["name"], "torrent")
-    ti = load_torrent(data, f"{name}.torrent")
-    if ti.name() != name:
-        raise FonotecaError(f"refused: {name}.torrent names its folder {ti.name()!r}")
-    if str(ti.info_hashes().v1) != rec["btih"]:
-        raise FonotecaError(f"refused: {name}.torrent does not have the listed info-hash {rec['btih']}")
+    ti = check_metainfo(rec, data)
     dest = _inside(into, into / "releases" / release / "torrents" / f"{name}.torrent")
     dest.parent.mkdir(parents=True, exist_ok=True)
     if not dest.is_file() or dest.read_bytes() != data:
@@ -190,35 +101,6 @@ def _install_torrent(into: Path, rec: dict[str, Any], data: bytes) -> lt.torrent
         tmp.write_bytes(data)
         tmp.replace(dest)
     return ti
-
-
-def _check_sizes(rec: dict[str, Any], ti: lt.torrent_info) -> None:
-    """The list's data_size and num_files must be what the metainfo holds: a budget is spent on real bytes."""
-    files = [f for f in files_of(ti) if not f.pad]
-    size = sum(f.size for f in files)
-    if int(rec["data_size"]) != size or ("num_files" in rec and int(rec["num_files"]) != len(files)):
-        raise FonotecaError(f"refused: {rec['name']}: the list says {int(rec['data_size']):,} bytes in "
-                            f"{rec.get('num_files', '?')} files, its metainfo holds {size:,} bytes in {len(files):,}")
-
-
-def _checked_metainfo(src: Source, records: list[dict[str, Any]], refused: list[str]) -> dict[str, bytes]:
-    """The .torrent bytes of every usable record whose metainfo could be read and agrees with the list (name,
-    info-hash, sizes); the others are named in `refused` and left out of any budget decision."""
-    out: dict[str, bytes] = {}
-    for rec in records:
-        if rec.get("obsolete") or rec.get("embargo"):
-            continue
-        try:
-            data = src.torrent_bytes(rec)
-            ti = load_torrent(data, f"{rec['name']}.torrent")
-            if str(ti.info_hashes().v1) != rec["btih"]:
-                raise FonotecaError(f"refused: {rec['name']}.torrent does not have the listed info-hash {rec['btih']}")
-            _check_sizes(rec, ti)
-        except FonotecaError as exc:
-            refused.append(str(exc))
-            continue
-        out[rec["name"]] = data
-    return out
 
 
 def _data_dir(into: Path, release: str) -> Path:
@@ -279,61 +161,6 @@ def _finish_metadata(into: Path, rec: dict[str, Any], newest: bool) -> None:
         shutil.copyfile(lst, into / "releases" / "torrents.json")
 
 
-class _Fetched(Source):
-    def __init__(self, text: str, records: list[dict[str, Any]], blobs: dict[str, bytes]) -> None:
-        super().__init__(text, records)
-        self.blobs = blobs
-
-    def torrent_bytes(self, rec: dict[str, Any]) -> bytes:
-        return self.blobs[rec["name"]]
-
-
-def metadata_source(text: str, into: Path, peers: list[sess.Peer], *, listen: str = "127.0.0.1:0",
-                    discovery: bool = False, timeout: float = 300.0, budget: int | None = None,
-                    bands: list[str] | None = None) -> Source:
-    """SOURCE given as the metadata torrent (magnet link or .torrent file): download it from the peers, read its
-    torrents.json, and get the chosen data torrents' metainfo from the peers too (their magnet links)."""
-    scratch = into / ".mirror" / "scratch"
-    scratch.mkdir(parents=True, exist_ok=True)
-    if text.startswith("magnet:"):
-        data = sess.fetch_metainfo([text], peers, listen=listen, discovery=discovery, timeout=timeout,
-                                   scratch=scratch)[0]
-    else:
-        p = Path(text).expanduser()
-        if not p.is_file() or p.stat().st_size > MAX_TORRENT_BYTES:
-            raise FonotecaError(f"no such torrent file (or too large): {text}")
-        data = p.read_bytes()
-    ti = load_torrent(data, "metadata torrent")
-    name = ti.name()
-    if "__metadata__" not in name:
-        raise FonotecaError(f"{name} is not a Fonoteca metadata torrent (COLLECTION__metadata__RELEASE)")
-    release = safe_name(name.split("__metadata__", 1)[1], "release")
-    btih = str(ti.info_hashes().v1)
-    payload = [f for f in files_of(ti) if not f.pad]
-    rec = {"name": name, "release": release, "btih": btih, "url": "", "data_size": sum(f.size for f in payload),
-           "num_files": len(payload), "is_metadata": True}
-    _install_torrent(into, rec, data)
-    job = sess.Job(name, ti, _data_dir(into, release), resume_file=_resume_file(into, ti))
-    out = sess.download([job], peers, listen=listen, discovery=discovery, timeout=timeout, stall=timeout)
-    if not out.complete:
-        raise FonotecaError(f"could not download the metadata torrent: {'; '.join(out.errors) or 'no peer'}")
-    lst = into / "releases" / release / "data" / name / "torrents.json"
-    records = _parse_list(lst.read_bytes(), str(lst))
-    meta = next((r for r in records if r["btih"] == btih), None)
-    if meta is None:  # the metadata torrent's own list holds every torrent but itself
-        records = records + [dict(rec, added_to_torrents_list_at="9999", obsolete=False, embargo=False)]
-    chosen = [r for r in choose(records, budget=budget, bands=bands) if r["btih"] != btih]
-    for r in chosen:
-        if not isinstance(r.get("magnet_link"), str) or not r["magnet_link"].startswith("magnet:"):
-            raise FonotecaError(f"refused: {r['name']} has no magnet link")
-    blobs = dict(zip([r["name"] for r in chosen],
-                     sess.fetch_metainfo([r["magnet_link"] for r in chosen], peers, listen=listen,
-                                         discovery=discovery, timeout=timeout, scratch=scratch)))
-    blobs[name] = data
-    shutil.rmtree(scratch, ignore_errors=True)
-    return _Fetched(text, records, blobs)
-
-
 @dataclass
 class MirrorResult:
     into: Path
@@ -355,32 +182,26 @@ class MirrorResult:
 def mirror(source: str | Source, into: Path, *, budget: int | None = None, bands: list[str] | None = None,
            peers: list[sess.Peer] = (), listen: str = "127.0.0.1:0", discovery: bool = False,
            timeout: float | None = None, stall: float | None = 300.0, stop: threading.Event | None = None,
-           tick: sess.Tick | None = None) -> MirrorResult:
-    """Download the chosen torrents of SOURCE into the mirror folder `into` (archive-shaped, see the module doc).
-    Safe to run again: finished pieces are kept (resume data, else a check of the files on disk)."""
+           tick: sess.Tick | None = None, popularity_weight: float = 1.0, seed: int | None = None) -> MirrorResult:
+    """Download the chosen torrents of SOURCE (see fonoteca.mirror.sources) into the mirror folder `into`
+    (archive-shaped, see the module doc). Every torrent's metainfo is checked against the list before any budget
+    decision; an entry that cannot be used is named in the result's errors and the rest is mirrored. Safe to run
+    again: finished pieces are kept (resume data, else a check of the files on disk)."""
     into = into.expanduser().resolve()
     into.mkdir(parents=True, exist_ok=True)
-    if isinstance(source, str) and (source.startswith("magnet:") or source.endswith(".torrent")):
-        source = metadata_source(source, into, list(peers), listen=listen, discovery=discovery,
-                                 timeout=timeout or 300.0, budget=budget, bands=bands)
-    src = source if isinstance(source, Source) else open_source(source)
-    refused: list[str] = []
-    metainfo = _checked_metainfo(src, src.records, refused) if budget is not None else {}
-    candidates = [r for r in src.records if budget is None or r["name"] in metainfo]
-    chosen = choose(candidates, budget=budget, bands=bands)
+    swarm = Swarm(list(peers), listen, discovery, timeout or 300.0)
+    src = source if isinstance(source, Source) else open_source(source, into, swarm)
+    metainfo, refused = collect_metainfo(src, src.records, swarm, into / ".mirror" / "scratch")
+    refused[:0] = src.refused
+    chosen = choose([r for r in src.records if r["name"] in metainfo], budget=budget, bands=bands,
+                    popularity_weight=popularity_weight, seed=seed)
     if not chosen:
         raise FonotecaError("nothing to mirror: no torrent fits the budget or the bands"
                             + (f" ({'; '.join(refused[:3])})" if refused else ""))
     state = load_state(into)
     jobs = []
     for rec in chosen:
-        data = metainfo.get(rec["name"])
-        try:
-            ti = _install_torrent(into, rec, data if data is not None else src.torrent_bytes(rec))
-            _check_sizes(rec, ti)
-        except FonotecaError as exc:
-            refused.append(str(exc))
-            continue
+        ti = _install_torrent(into, rec, metainfo[rec["name"]])
         for name in RELEASE_FILES:
             f = src.release_file(rec["release"], name)
             dest = into / "releases" / rec["release"] / name
@@ -403,7 +224,6 @@ def mirror(source: str | Source, into: Path, *, budget: int | None = None, bands
     if refused:  # a torrent that could not be taken means the mirror is not what was asked
         outcome.errors[:0] = refused
         outcome.complete = False
-    chosen = [r for r in chosen if r["name"] in {j.key for j in jobs}]
     for rec, job in zip(chosen, jobs):
         state["torrents"][rec["name"]]["complete"] = job.done
         if job.done and rec.get("is_metadata"):
@@ -656,7 +476,7 @@ def coverage(root: Path) -> dict[str, Any]:
     lst = root / "releases" / "torrents.json"
     if not lst.is_file():
         raise FonotecaError(f"{root} is not a mirror or an archive with releases (no releases/torrents.json)")
-    records = _parse_list(lst.read_bytes(), str(lst))
+    records = parse_list(lst.read_bytes(), str(lst), [])
     data = [r for r in records if not r.get("is_metadata") and not r.get("obsolete")]
     state = load_state(root) if (root / STATE).is_file() else None
     held_tracks = held_bytes = 0

@@ -331,46 +331,46 @@ def _save_resume(ses: lt.session, jobs: list[Job], *, wait: float, by_handle: di
 
 
 def fetch_metainfo(magnets: list[str], peers: Iterable[Peer], *, listen: str = "127.0.0.1:0",
-                   discovery: bool = False, timeout: float = 300.0, scratch: Path) -> list[bytes]:
-    """The .torrent bytes of each magnet link, from peers (ut_metadata). No payload is written: every file gets
-    priority 0 as the metadata arrives (default_dont_download) and the torrents are removed right after."""
+                   discovery: bool = False, timeout: float = 300.0, scratch: Path) -> list[bytes | str]:
+    """The .torrent bytes of each magnet link, from peers (ut_metadata and the trackers of the link), or the
+    reason it could not be had. No payload is written: every file gets priority 0 as the metadata arrives
+    (default_dont_download, upload mode) and the torrents are removed right after."""
     peers = list(peers)
+    out: list[bytes | str] = ["" for _ in magnets]
     ses = make_session(listen, discovery=discovery)
-    handles = []
+    handles: dict[int, Any] = {}
     try:
-        for m in magnets:
+        for i, m in enumerate(magnets):
             try:
                 atp = lt.parse_magnet_uri(m)
-            except Exception as exc:
-                raise FonotecaError(f"refused: not a magnet link ({exc}): {m[:80]}") from None
+            except Exception as exc:  # libtorrent raises RuntimeError on a malformed link
+                out[i] = f"not a magnet link ({exc})"
+                continue
             atp.save_path = str(scratch)
             flags = atp.flags | lt.torrent_flags.default_dont_download | lt.torrent_flags.upload_mode
             atp.flags = flags & ~lt.torrent_flags.auto_managed & ~lt.torrent_flags.paused
-            handles.append(ses.add_torrent(atp))
+            handles[i] = ses.add_torrent(atp)
         deadline = time.monotonic() + timeout
         last = 0.0
-        while True:
-            sts = [h.status() for h in handles]
-            if all(s.has_metadata for s in sts):
+        while handles:
+            pending = {i: h for i, h in handles.items() if not h.status().has_metadata}
+            if not pending or time.monotonic() > deadline:
                 break
-            if time.monotonic() > deadline:
-                raise FonotecaError(f"no peer sent the metadata of {sum(not s.has_metadata for s in sts)} torrent(s) "
-                                    f"within {timeout:.0f} s")
             if time.monotonic() - last > 2.0:
                 last = time.monotonic()
-                for h, s in zip(handles, sts):
-                    if not s.has_metadata:
-                        for p in peers:
-                            h.connect_peer(p)
+                for h in pending.values():
+                    for p in peers:
+                        h.connect_peer(p)
             ses.wait_for_alert(100)
             ses.pop_alerts()
-        out = []
-        for h in handles:
-            ti = h.torrent_file()
-            out.append(b"d4:info" + bytes(ti.info_section()) + b"e")
+        for i, h in handles.items():
+            if h.status().has_metadata:
+                out[i] = b"d4:info" + bytes(h.torrent_file().info_section()) + b"e"
+            else:
+                out[i] = f"no peer sent its metadata within {timeout:.0f} s"
         return out
     finally:
-        for h in handles:
+        for h in handles.values():
             try:
                 ses.remove_torrent(h)
             except Exception:

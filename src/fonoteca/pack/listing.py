@@ -158,27 +158,47 @@ _TYPES: dict[str, tuple[type, ...]] = {
 _REQUIRED = ("name", "release", "url", "btih", "data_size", "is_metadata")
 
 
-def check_list(items: Any, where: str = "torrents.json") -> list[dict[str, Any]]:
-    """A torrents.json list with the types pack writes; anything else is refused with a clear error."""
+def check_list(items: Any, where: str = "torrents.json", errors: list[str] | None = None) -> list[dict[str, Any]]:
+    """A torrents.json list with the types pack writes. A bad entry is refused with a clear error; with `errors`,
+    it is named there instead and left out, and the good entries come back (a volunteer's list with one broken
+    entry still mirrors the rest)."""
     if not isinstance(items, list):
         raise FonotecaError(f"refused: {where} is not a JSON list")
+    good = []
+    names: set[str] = set()
     for n, rec in enumerate(items):
-        if not isinstance(rec, dict):
-            raise FonotecaError(f"refused: {where} item {n} is not an object")
-        for key in _REQUIRED:
-            if key not in rec:
-                raise FonotecaError(f"refused: {where} item {n} has no {key!r}")
-        for key, types in _TYPES.items():
-            if key in rec and (not isinstance(rec[key], types) or (bool not in types and isinstance(rec[key], bool))):
-                raise FonotecaError(f"refused: {where} item {n}: {key!r} has the wrong type "
-                                    f"({type(rec[key]).__name__})")
-        paths.check_name(rec["name"], f"{where} item {n}: name", refuse=True)
-        paths.check_name(rec["release"], f"{where} item {n}: release", refuse=True)
-        if not _HEX40.match(rec["btih"]):
-            raise FonotecaError(f"refused: {where} item {n}: btih is not 40 hex digits")
-        if rec["data_size"] < 0 or rec["data_size"] > 1 << 50:
-            raise FonotecaError(f"refused: {where} item {n}: absurd data_size")
-    return items
+        problem = _entry_problem(rec)
+        if problem is None and rec["name"] in names:
+            problem = "a torrent of this name is listed already"
+        if problem is None:
+            good.append(rec)
+            names.add(rec["name"])
+            continue
+        message = f"refused: {where} item {n}{' (' + rec['name'] + ')' if isinstance(rec, dict) and isinstance(rec.get('name'), str) else ''}: {problem}"
+        if errors is None:
+            raise FonotecaError(message)
+        errors.append(message)
+    return good
+
+
+def _entry_problem(rec: Any) -> str | None:
+    """Why one torrents.json entry cannot be used (None: it can)."""
+    if not isinstance(rec, dict):
+        return "not an object"
+    for key in _REQUIRED:
+        if key not in rec:
+            return f"has no {key!r}"
+    for key, types in _TYPES.items():
+        if key in rec and (not isinstance(rec[key], types) or (bool not in types and isinstance(rec[key], bool))):
+            return f"{key!r} has the wrong type ({type(rec[key]).__name__})"
+    for key in ("name", "release"):
+        if not paths.is_safe_name(rec[key]):
+            return f"{key} {rec[key]!r} is not a safe name"
+    if not _HEX40.match(rec["btih"]):
+        return "btih is not 40 hex digits"
+    if rec["data_size"] < 0 or rec["data_size"] > 1 << 50:
+        return "absurd data_size"
+    return None
 
 
 def read_list(path: Path) -> list[dict[str, Any]]:

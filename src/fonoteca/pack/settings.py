@@ -13,7 +13,8 @@
     web_seeds = []            # BEP 19 URLs of the folder that holds the torrent folders; "{release}" is replaced
                               # by the release name, e.g. "https://example.org/releases/{release}/data/"
     torrent_url = ""          # prefix of the .torrent URLs in torrents.json, e.g. "https://example.org/";
-                              # empty: paths relative to the archive (releases/R/torrents/NAME.torrent)
+                              # default: [web] base_url (the site serves every .torrent at that path),
+                              # else paths relative to the archive (releases/R/torrents/NAME.torrent)
     verify = true             # check every file's sha256 against the catalog while hashing
     workers = 0               # hashing threads (0: one per core)
     pick_popularity_weight = 1.0  # `torrents pick`: a torrent of popularity 100 counts 1 + this times one of 0
@@ -114,8 +115,10 @@ class PackSettings:
                 values["trackers"] = tuple(_urls(section["trackers"], "trackers", ("http", "https", "udp", "ws", "wss")))
             if "web_seeds" in section:
                 values["web_seeds"] = tuple(_urls(section["web_seeds"], "web_seeds", ("http", "https")))
-            if "torrent_url" in section:
-                values["torrent_url"] = str(section["torrent_url"])
+            base_url = str(config.get("web", {}).get("base_url") or "")
+            if "torrent_url" in section or base_url:
+                url = str(section.get("torrent_url", base_url))
+                values["torrent_url"] = url if not url or url.endswith("/") else url + "/"
             if "verify" in section:
                 values["verify"] = bool(section["verify"])
             if "workers" in section:

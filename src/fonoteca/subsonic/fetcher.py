@@ -116,7 +116,7 @@ class Fetcher:
         source = self._mirror_source()
         if source is None or source.startswith("magnet:") or source.endswith(".torrent"):
             return None
-        from fonoteca.mirror.ops import open_source
+        from fonoteca.mirror.sources import open_source
 
         try:
             src = open_source(source)
