@@ -81,6 +81,51 @@ def _print_report(report: Any) -> None:
                   f"{report.seconds:.1f} s ({rate:.0f} MB/s): {status}")
 
 
+def _seed_until(roots: list[Path], *, listen: str, discovery: bool, trust: bool, duration: Optional[float],
+                site: Optional[tuple[str, int]]) -> None:
+    """Seed what the folders hold (and serve the first one's site) until Ctrl-C, SIGTERM or `duration`."""
+    import signal
+    import threading
+
+    from fonoteca.mirror import Seeder, seed_items
+
+    items = [item for root in roots for item in seed_items(root)]
+    if not items:
+        raise FonotecaError(f"{', '.join(map(str, roots))}: no torrents to seed")
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    server = None
+    try:
+        with Seeder(items, listen=listen, discovery=discovery, trust=trust,
+                    resume_dir=roots[0] / ".mirror" / "resume") as seeder:
+            if site is not None:
+                server = _start_site(roots[0], *site)
+            console.print(f"seeding {len(items)} torrents on port {seeder.port}"
+                          + (f", site at {server.url}" if server is not None else "") + " (Ctrl-C to stop)")
+            started = time.monotonic()
+            with _SeedTable(seeder) as table:
+                try:
+                    while not stop.wait(1.0) and (duration is None or time.monotonic() - started < duration):
+                        table.refresh()
+                except KeyboardInterrupt:
+                    pass
+            st = seeder.stats()
+            console.print(f"{st['seeding']}/{st['torrents']} seeding, {st['uploaded']:,} bytes uploaded")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        if server is not None:
+            server.__exit__(None, None, None)
+
+
+def _start_site(root: Path, host: str, port: int) -> Any:
+    """The archive's or mirror's website in a thread beside the seeder."""
+    from fonoteca.archive import open_archive
+    from fonoteca.web import ServerThread, Settings, create_app
+
+    archive = open_archive(root)
+    return ServerThread(create_app(Settings(archive=archive.root)), host=host, port=port).__enter__()
+
+
 class _SeedTable:
     """A live table on stderr: every torrent seeded, its state, peers, bytes uploaded and upload rate."""
 
@@ -205,33 +250,23 @@ def register_commands(app: typer.Typer) -> None:
     @app.command("seed")
     def seed_cmd(
         ctx: typer.Context,
-        listen: str = typer.Option("0.0.0.0:6881", "--listen", help="HOST:PORT to accept peers on."),
+        listen: str = typer.Option("0.0.0.0:6881", "--listen", metavar="HOST:PORT", help="Where to accept peers."),
         discovery: bool = typer.Option(False, "--discovery/--no-discovery",
                                        help="Also use DHT, local peer discovery, UPnP and NAT-PMP."),
         trust: bool = typer.Option(False, "--trust", help="Skip checking the data first (seed mode)."),
-        duration: Optional[float] = typer.Option(None, "--for", help="Stop after this many seconds."),
+        duration: Optional[float] = typer.Option(None, "--for", metavar="SECONDS", help="Stop after this long."),
+        serve: bool = typer.Option(False, "--serve", help="Also serve the site (and its JSON and Subsonic APIs) of "
+                                                         "the first folder, as `fonoteca serve` does."),
+        host: str = typer.Option("127.0.0.1", "--host", help="With --serve: the site's address."),
+        port: int = typer.Option(8000, "--port", min=0, max=65535, help="With --serve: the site's port."),
         paths: Optional[list[Path]] = typer.Argument(None, help="Archive or mirror folders (default: the archive)."),
     ) -> None:
-        """Seed every release torrent archives or mirrors hold, until interrupted."""
-        from fonoteca.mirror import Seeder, seed_items
-
+        """Seed every verified release torrent of archives or mirrors until stopped (a service: run it from
+        systemd or cron). Resume data in FOLDER/.mirror/resume lets a restart seed at once, without hashing the
+        data again; a live table shows each torrent's state, peers and upload."""
         roots = paths or [archive_root(ctx, None)]
-        items = [item for root in roots for item in seed_items(root)]
-        if not items:
-            raise FonotecaError(f"{', '.join(map(str, roots))}: no torrents to seed")
-        with Seeder(items, listen=listen, discovery=discovery, trust=trust) as s:
-            console.print(f"seeding {len(items)} torrents on port {s.port} (Ctrl-C to stop)")
-            t0 = time.monotonic()
-            with _SeedTable(s) as table:
-                try:
-                    while duration is None or time.monotonic() - t0 < duration:
-                        time.sleep(1)
-                        table.refresh()
-                except KeyboardInterrupt:
-                    pass
-            st = s.stats()
-            console.print(f"{st['seeding']}/{st['torrents']} seeding, {st['uploaded']:,} bytes uploaded")
-
+        _seed_until(roots, listen=listen, discovery=discovery, trust=trust, duration=duration,
+                    site=(host, port) if serve else None)
 
     @app.command("mirror")
     def mirror_cmd(
@@ -244,9 +279,15 @@ def register_commands(app: typer.Typer) -> None:
         discovery: bool = typer.Option(False, "--discovery/--no-discovery", help="Also use DHT, LSD, UPnP, NAT-PMP."),
         timeout: Optional[float] = typer.Option(None, "--timeout", help="Give up after this many seconds."),
         stall: float = typer.Option(600, "--stall", help="Give up after this many seconds without progress."),
+        seed: bool = typer.Option(False, "--seed", help="Once complete, stay up seeding what was mirrored (on "
+                                                       "--listen; until Ctrl-C or --seed-for)."),
+        seed_for: Optional[float] = typer.Option(None, "--seed-for", metavar="SECONDS", help="With --seed: stop "
+                                                 "seeding after this long."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
-        """Download torrents of a Fonoteca release into a mirror folder (resumable; seed it with `fonoteca seed`)."""
+        """Download torrents of a Fonoteca release into a mirror folder (resumable; seed it with `fonoteca seed`
+        or --seed). SOURCE: an archive or release folder, a torrents.json (file or URL) even alone, a file of
+        magnet links (one a line, as the site's generator gives them), or a magnet link."""
         from fonoteca.mirror import mirror
 
         with _Bars(not as_json) as bars:
@@ -261,6 +302,8 @@ def register_commands(app: typer.Typer) -> None:
                           f"{res.outcome.seconds:.1f} s: {'complete' if res.complete else 'INCOMPLETE (run again to resume)'}")
         if not res.complete:
             raise typer.Exit(1)
+        if seed:
+            _seed_until([into], listen=listen, discovery=discovery, trust=True, duration=seed_for, site=None)
 
     @app.command("fetch")
     def fetch_cmd(

@@ -100,12 +100,18 @@ class Seeder:
     """
 
     def __init__(self, items: Iterable[tuple[lt.torrent_info, Path]], *, listen: str = "127.0.0.1:0",
-                 discovery: bool = False, upload_rate: int = 0, trust: bool = False) -> None:
+                 discovery: bool = False, upload_rate: int = 0, trust: bool = False,
+                 resume_dir: Path | None = None) -> None:
+        """`resume_dir`: libtorrent resume data per torrent (BTIH.resume), read at start (a restart seeds at once,
+        without hashing the data again) and written when the seeder stops."""
         self.items = list(items)
+        self.resume_dir = resume_dir
         self.session = make_session(listen, discovery=discovery, upload_rate=upload_rate)
         self.handles: list[lt.torrent_handle] = []
         for ti, save in self.items:
-            self.handles.append(self.session.add_torrent(add_params(ti, save, seed_mode=trust)))
+            resume = self._resume_path(ti)
+            data = resume.read_bytes() if resume is not None and resume.is_file() else None
+            self.handles.append(self.session.add_torrent(add_params(ti, save, resume=data, seed_mode=trust)))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fonoteca-seeder", daemon=True)
         self.errors: list[str] = []
@@ -153,10 +159,39 @@ class Seeder:
         self._thread.start()
         return self
 
+    def _resume_path(self, ti: lt.torrent_info) -> Path | None:
+        return None if self.resume_dir is None else self.resume_dir / f"{ti.info_hashes().v1}.resume"
+
+    def save_resume(self, wait: float = 5.0) -> int:
+        """Write every torrent's resume data (the seeder's alert thread must not be running); how many."""
+        if self.resume_dir is None:
+            return 0
+        try:
+            self.resume_dir.mkdir(parents=True, exist_ok=True)
+        except OSError:  # a read-only mirror seeds without resume data
+            return 0
+        by_hash = {str(h.info_hashes().v1): h for h in self.handles if h.is_valid()}
+        for h in by_hash.values():
+            h.save_resume_data(lt.torrent_handle.save_info_dict)
+        written, deadline = 0, time.monotonic() + wait
+        while written < len(by_hash) and time.monotonic() < deadline:
+            self.session.wait_for_alert(100)
+            for a in self.session.pop_alerts():
+                if isinstance(a, lt.save_resume_data_alert):
+                    target = self.resume_dir / f"{a.params.info_hashes.v1}.resume"
+                    tmp = target.with_suffix(".tmp")
+                    tmp.write_bytes(lt.write_resume_data_buf(a.params))
+                    tmp.replace(target)
+                    written += 1
+                elif isinstance(a, lt.save_resume_data_failed_alert):
+                    written += 1
+        return written
+
     def stop(self) -> None:
         self._stop.set()
         if self._thread.is_alive():
             self._thread.join(5)
+        self.save_resume()
         for h in self.handles:
             try:
                 self.session.remove_torrent(h)
