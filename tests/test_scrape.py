@@ -6,11 +6,7 @@ from __future__ import annotations
 
 import json
 import shutil
-import socket
-import subprocess
 import time
-import urllib.request
-from pathlib import Path
 
 import pytest
 
@@ -18,42 +14,17 @@ from fonoteca import archive as archive_mod
 from fonoteca.mirror import Seeder, seed_items
 from fonoteca.mirror.scrape import scrape, scrape_url
 from fonoteca.synth import audio as synth
+from tests.clients import OPENTRACKER, Tracker, free_port
 from tests.conftest import run_cli
 
-OPENTRACKER = shutil.which("opentracker")
 pytestmark = pytest.mark.skipif(OPENTRACKER is None, reason="Debian's opentracker is not installed")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_tracker(folder: Path, port: int, hashes: list[str]) -> subprocess.Popen:
-    """opentracker on 127.0.0.1:port (TCP and UDP). Debian builds it with a whitelist: only the info-hashes listed
-    in it are tracked (v1, and v2 truncated to 20 bytes as libtorrent announces it). Run as root, it chroots to
-    its folder and drops to the user nobody."""
-    (folder / "whitelist.txt").write_text("".join(h + "\n" for h in hashes))
-    folder.chmod(0o755)  # nobody must read the whitelist once opentracker has dropped root
-    (folder / "whitelist.txt").chmod(0o644)
-    proc = subprocess.Popen([OPENTRACKER, "-i", "127.0.0.1", "-p", str(port), "-P", str(port), "-d", str(folder),
-                             "-w", "whitelist.txt"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            urllib.request.urlopen(f"http://127.0.0.1:{port}/scrape", timeout=2).read()
-            return proc
-        except OSError:
-            assert proc.poll() is None, "opentracker exited"
-            assert time.monotonic() < deadline, "opentracker does not answer"
-            time.sleep(0.1)
 
 
 @pytest.fixture(scope="module")
 def tracked(tmp_path_factory: pytest.TempPathFactory):
     """A packed archive whose torrents name one tracker twice (HTTP and UDP), and that tracker running."""
-    port = _free_port()
+    tracker = Tracker(tmp_path_factory.mktemp("tracker"))
+    port = tracker.port
     coll = synth.make_collection(tmp_path_factory.mktemp("music"), 3, (1.5, 2.0), ("flac",), seed=17)
     root = archive_mod.init(tmp_path_factory.mktemp("a") / "archive").root
     with open(root / "fonoteca.toml", "a", encoding="utf-8") as f:
@@ -63,12 +34,11 @@ def tracked(tmp_path_factory: pytest.TempPathFactory):
         assert run_cli(*args, archive=root).exit_code == 0
     records = json.loads(run_cli("torrents", "list", "--json", archive=root).stdout)
     hashes = [r["btih"] for r in records] + [r["btmh"][:40] for r in records]
-    proc = start_tracker(tmp_path_factory.mktemp("tracker"), port, hashes)
+    tracker.start(hashes)
     try:
         yield root
     finally:
-        proc.terminate()
-        proc.wait(10)
+        tracker.stop()
 
 
 def test_scrape_url_follows_the_convention():
@@ -119,7 +89,7 @@ def test_a_downloaded_list_is_updated_in_place(tracked, tmp_path):
 
 
 def test_a_tracker_that_does_not_answer_is_named(tmp_path):
-    dead = _free_port()
+    dead = free_port()
     records = [{"name": "x", "btih": "1" * 40,
                 "magnet_link": f"magnet:?xt=urn:btih:{'1' * 40}&tr=udp%3A%2F%2F127.0.0.1%3A{dead}%2Fannounce"
                                f"&tr=http%3A%2F%2F127.0.0.1%3A{dead}%2Fannounce"}]

@@ -1,0 +1,174 @@
+"""Real BitTorrent programs for the tests, each started on 127.0.0.1 by the test and stopped after it: Debian's
+opentracker and qBittorrent (qbittorrent-nox, libtorrent 2, driven through its Web API). DHT, local discovery,
+PEX and port mapping are off: peers meet through the tracker or are connected by address."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+OPENTRACKER = shutil.which("opentracker")
+QBITTORRENT = shutil.which("qbittorrent-nox")
+TRANSMISSION_SHOW = shutil.which("transmission-show")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(check: Any, what: str, timeout: float = 60.0, every: float = 0.2) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        time.sleep(every)
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# ------------------------------------------------------------------------------------------------ opentracker
+
+
+class Tracker:
+    """opentracker on 127.0.0.1:port (TCP and UDP). Debian builds it with a whitelist: only the info-hashes listed
+    are tracked (v1, and v2 truncated to 20 bytes as libtorrent announces it). Run as root, it chroots to its
+    folder and drops to the user nobody, who must be able to read the whitelist."""
+
+    def __init__(self, folder: Path, port: int | None = None) -> None:
+        self.folder, self.port = folder, port or free_port()
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def announce(self) -> str:
+        return f"http://127.0.0.1:{self.port}/announce"
+
+    def start(self, hashes: list[str]) -> "Tracker":
+        assert OPENTRACKER, "opentracker is not installed"
+        self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "whitelist.txt").write_text("".join(h + "\n" for h in hashes))
+        self.folder.chmod(0o755)
+        (self.folder / "whitelist.txt").chmod(0o644)
+        self.proc = subprocess.Popen([OPENTRACKER, "-i", "127.0.0.1", "-p", str(self.port), "-P", str(self.port),
+                                      "-d", str(self.folder), "-w", "whitelist.txt"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def up() -> bool:
+            assert self.proc is not None and self.proc.poll() is None, "opentracker exited"
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{self.port}/scrape", timeout=2).read()
+                return True
+            except OSError:
+                return False
+
+        wait_for(up, "opentracker", 20)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+
+# ------------------------------------------------------------------------------------------------ qBittorrent
+
+
+class QBittorrent:
+    """qbittorrent-nox with a profile of its own; its Web API without a password from localhost."""
+
+    def __init__(self, profile: Path) -> None:
+        self.profile = profile
+        self.web_port, self.peer_port = free_port(), free_port()
+        self.proc: subprocess.Popen | None = None
+        self.api = f"http://127.0.0.1:{self.web_port}/api/v2"
+
+    def start(self) -> "QBittorrent":
+        assert QBITTORRENT, "qbittorrent-nox is not installed"
+        config = self.profile / "qBittorrent" / "config"
+        config.mkdir(parents=True, exist_ok=True)
+        (config / "qBittorrent.conf").write_text(
+            "[LegalNotice]\nAccepted=true\n\n[BitTorrent]\nSession\\DHTEnabled=false\nSession\\LSDEnabled=false\n"
+            "Session\\PeXEnabled=false\nSession\\AnonymousModeEnabled=false\n\n[Preferences]\n"
+            f"WebUI\\Port={self.web_port}\nWebUI\\LocalHostAuth=false\nWebUI\\CSRFProtection=false\n"
+            f"WebUI\\HostHeaderValidation=false\nConnection\\PortRangeMin={self.peer_port}\nConnection\\UPnP=false\n"
+            "Bittorrent\\DHT=false\nBittorrent\\LSD=false\nBittorrent\\PeX=false\n")
+        self.proc = subprocess.Popen([QBITTORRENT, f"--profile={self.profile}", f"--webui-port={self.web_port}"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def up() -> bool:
+            assert self.proc is not None and self.proc.poll() is None, "qbittorrent-nox exited"
+            try:
+                return httpx.get(f"{self.api}/app/version", timeout=2).status_code == 200
+            except httpx.HTTPError:
+                return False
+
+        wait_for(up, "qBittorrent's Web API", 30)
+        # loopback peers are many connections from one address: allow them, and no encryption to slow loopback
+        self.preferences(listen_port=self.peer_port, dht=False, lsd=False, pex=False, upnp=False, encryption=0,
+                         queueing_enabled=False,  # every torrent active: no "queuedUP" that seeds nothing
+                         enable_multi_connections_from_same_ip=True,  # one peer on loopback holds many torrents
+                         max_connec=500, max_connec_per_torrent=100, max_uploads=100, max_uploads_per_torrent=100)
+        return self
+
+    def preferences(self, **values: Any) -> None:
+        r = httpx.post(f"{self.api}/app/setPreferences", data={"json": json.dumps(values)}, timeout=10)
+        assert r.status_code == 200, r.text
+
+    def add(self, torrent: Path, save_path: Path, *, paused: bool = False) -> None:
+        with open(torrent, "rb") as f:
+            r = httpx.post(f"{self.api}/torrents/add", files={"torrents": (torrent.name, f.read())},
+                           data={"savepath": str(save_path), "paused": "true" if paused else "false",
+                                 "skip_checking": "false"}, timeout=30)
+        assert r.status_code == 200 and r.text.strip() == "Ok.", r.text
+
+    def torrents(self) -> list[dict[str, Any]]:
+        return httpx.get(f"{self.api}/torrents/info", timeout=10).json()
+
+    def add_peer(self, peer: str) -> None:
+        hashes = "|".join(t["hash"] for t in self.torrents())
+        r = httpx.post(f"{self.api}/torrents/addPeers", data={"hashes": hashes, "peers": peer}, timeout=10)
+        assert r.status_code == 200, r.text
+
+    def wait_all(self, count: int, *, seeding: bool, timeout: float = 120, peer: str | None = None) -> None:
+        """Until `count` torrents are complete (downloaded, or checked and seeding), re-adding `peer` meanwhile."""
+        last = 0.0
+
+        def done() -> bool:
+            nonlocal last
+            items = self.torrents()
+            if peer is not None and time.monotonic() - last > 3:
+                last = time.monotonic()
+                self.add_peer(peer)
+            ok = [t for t in items if t["progress"] >= 1.0 and (not seeding or t["state"] in
+                                                                ("uploading", "stalledUP", "forcedUP"))]
+            return len(items) == count and len(ok) == count
+
+        wait_for(done, f"qBittorrent to complete {count} torrents", timeout, 0.5)
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            try:
+                httpx.post(f"{self.api}/app/shutdown", timeout=5)
+                self.proc.wait(15)
+            except (httpx.HTTPError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait(10)
