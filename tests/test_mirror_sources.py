@@ -90,3 +90,14 @@ def test_bad_entries_are_named_and_the_rest_is_mirrored(packed_archive, seeder, 
     assert "nobody-has-this" in errors and "metadata" in errors
     assert set(report["torrents"]) == {meta["name"], good[-1]["name"]}
     assert not list((tmp_path / "m").rglob("*nobody-has-this*"))
+
+
+def test_a_torrents_json_url_served_by_the_site(packed_archive, seeder, tmp_path):
+    """The volunteer's usual start: the list's URL on the archive's site; the .torrent files come from the site."""
+    from fonoteca.web import ServerThread, Settings, create_app
+
+    with ServerThread(create_app(Settings(archive=packed_archive, rate_limit=0))) as server:
+        result = _mirror(f"{server.url}/torrents.json", tmp_path / "m", seeder)
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert set(json.loads(result.stdout)["torrents"]) == {r["name"] for r in _records(packed_archive)}
+    assert verify_root(tmp_path / "m").ok
