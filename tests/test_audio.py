@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import numpy as np
@@ -96,7 +95,7 @@ def test_rejections(tmp_path, clips):
     empty = tmp_path / "empty.flac"
     empty.write_bytes(b"")
     garbage = tmp_path / "noise.mp3"
-    garbage.write_bytes(os.urandom(5000))
+    garbage.write_bytes(bytes((i * 151 + 7) % 256 for i in range(5000)))  # fixed bytes: the same reason every run
     truncated = tmp_path / "cut.flac"
     truncated.write_bytes(clips["flac"].read_bytes()[: clips["flac"].stat().st_size // 2])
     text = tmp_path / "notes.ogg"
@@ -106,10 +105,8 @@ def test_rejections(tmp_path, clips):
         with pytest.raises(decode.DecodeError) as err:
             decode.analyse(path)
         reasons[path.name] = err.value.reason
-    assert reasons["empty.flac"] == "empty"
-    assert reasons["cut.flac"] in ("truncated", "undecodable")
-    assert reasons["noise.mp3"] in ("unreadable", "undecodable", "empty")
-    assert reasons["notes.ogg"] in ("unreadable", "undecodable", "empty")
+    assert reasons == {"empty.flac": "empty", "noise.mp3": "unreadable", "cut.flac": "undecodable",
+                       "notes.ogg": "unreadable"}
 
 
 def test_tags_round_trip_in_every_family(clips, tmp_path):

@@ -63,8 +63,11 @@ def test_demo_archive_is_served(tmp_path):
                            "--no-serve")
     assert built.returncode == 0, built.stderr
     archive = root / "archive"
-    title = sqlite3.connect(archive / "catalog.sqlite3").execute(
-        "SELECT t.name FROM files f JOIN tracks t ON t.rowid = f.track ORDER BY f.rowid LIMIT 1").fetchone()[0]
+    catalog = sqlite3.connect(archive / "catalog.sqlite3")
+    title, track_id, stored = catalog.execute(
+        "SELECT t.name, t.id, f.path FROM files f JOIN tracks t ON t.rowid = f.track ORDER BY f.rowid LIMIT 1").fetchone()
+    torrents = catalog.execute("SELECT count(*) FROM torrents").fetchone()[0]
+    catalog.close()
     port = _free_port()
     server = subprocess.Popen([sys.executable, "-m", "fonoteca", "-A", str(archive), "serve", "--port", str(port)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -82,9 +85,13 @@ def test_demo_archive_is_served(tmp_path):
             time.sleep(0.2)
         assert httpx.get(base + "/").status_code == 200
         found = httpx.get(base + "/api/search", params={"q": title}).json()
-        assert title in orjson.dumps(found).decode()
-        assert httpx.get(base + "/torrents").status_code == 200
-        assert httpx.get(base + "/api/genres").status_code == 200
+        assert track_id in [r["id"] for r in found["results"]]
+        # the stored file plays, byte for byte
+        assert httpx.get(base + f"/audio/{track_id}").content == (archive / stored).read_bytes()
+        listed = httpx.get(base + "/api/torrents", params={"size": 1000}).json()
+        assert listed["count"] == torrents > 0
+        genres = httpx.get(base + "/api/genres").json()
+        assert genres["count"] >= 2 and len(genres["genres"]) == genres["count"]
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -1,4 +1,4 @@
-"""Audio features and the genre map (issue 9): synthesised genres with known differences (tempo, brightness,
+"""Audio features and the genre map: synthesised genres with known differences (tempo, brightness,
 percussiveness, tonal vs noisy) land where they should; features survive re-encoding to Opus 75k; imported
 (Spotify) features mix in; `fonoteca features` and `fonoteca genre-map` end to end."""
 

@@ -126,7 +126,20 @@ def test_coverage_curve(charts):
     assert d["anna"] == {"bytes": anna["bytes"], "files": anna["files"], "listens_covered": anna["listens_covered"]}
 
 
-def test_stats_without_out_is_unchanged(charts):
+def test_stats_without_out_counts_the_catalog_and_writes_nothing(charts):
     archive, *_ = charts
+    before = sorted(p.relative_to(archive.root) for p in archive.root.rglob("*") if p.is_file())
     result = run_cli("stats", "--json", archive=archive.root)
-    assert result.exit_code == 0 and "tracks" in orjson.loads(result.stdout)
+    assert result.exit_code == 0
+    counts = orjson.loads(result.stdout)
+    conn = archive.connect(readonly=True)
+    try:
+        expected = {"tracks": conn.execute("SELECT count(*) FROM tracks WHERE level > 0").fetchone()[0],
+                    "artists": conn.execute("SELECT count(*) FROM artists WHERE level > 0").fetchone()[0],
+                    "isrcs": conn.execute("SELECT count(DISTINCT isrc) FROM tracks WHERE isrc IS NOT NULL").fetchone()[0]}
+    finally:
+        conn.close()
+    assert {k: counts[k] for k in expected} == expected and expected["tracks"] > 0
+    after = sorted(p.relative_to(archive.root) for p in archive.root.rglob("*") if p.is_file())
+    assert [p for p in after if not str(p).endswith(("-wal", "-shm"))] == \
+        [p for p in before if not str(p).endswith(("-wal", "-shm"))]  # no charts written without --out

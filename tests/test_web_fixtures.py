@@ -112,10 +112,8 @@ def torrents_listing() -> list[dict[str, Any]]:
 
 
 def add_file_row(conn: sqlite3.Connection, track: int, path: str, data: bytes, tier: int = 2) -> None:
-    """A files row as ingest writes one (issue 5 owns the table; made here when its migration is absent).
-    Columns this test does not know get a plausible value when they are NOT NULL."""
-    conn.execute("CREATE TABLE IF NOT EXISTS files (track INTEGER NOT NULL, tier INTEGER NOT NULL, "
-                 "path TEXT NOT NULL, size INTEGER NOT NULL, sha256 TEXT NOT NULL)")
+    """A files row as ingest writes one (ingest owns the table). Columns this test does not know get a plausible
+    value when they are NOT NULL."""
     known = {"track": track, "tier": tier, "path": path, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
              "source_sha256": hashlib.sha256(data).hexdigest(), "source_size": len(data), "source_path": "/in/" + path,
              "container": "wav", "codec": "pcm_s16le", "duration_ms": int(AUDIO_SECONDS * 1000), "matched_by": "map",

@@ -10,13 +10,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-pytest.importorskip("libtorrent")
-mirror_mod = pytest.importorskip("fonoteca.mirror")
-
-from fonoteca import archive as archive_mod  # noqa: E402
-from fonoteca.synth import audio as synth  # noqa: E402
-from fonoteca.web import ServerThread, Settings, create_app  # noqa: E402
-from tests.conftest import run_cli  # noqa: E402
+from fonoteca import archive as archive_mod
+from fonoteca import mirror as mirror_mod
+from fonoteca.synth import audio as synth
+from fonoteca.web import ServerThread, Settings, create_app
+from tests.conftest import run_cli
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 TIMEOUT = 90.0

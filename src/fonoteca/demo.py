@@ -5,7 +5,7 @@
    its own tempo, brightness, rhythm density and noise), in several formats;
 3. search: the full-text index;  4. plan: the optimal tiers within a small budget;
 5. ingest: match (by a path -> track map), validate, transcode/keep, tag, checksum, store;
-6. stats: the archivist's charts;  then the later stages that exist (pack, verify, mirror, genre map), and the site.
+6. stats: the archivist's charts;  then pack, verify, mirror, genre map, and the site.
 Every stage prints its figures; `--json` prints them all at the end.
 """
 

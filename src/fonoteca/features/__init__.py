@@ -1,4 +1,4 @@
-"""Audio features and the genre map (issue 9).
+"""Audio features and the genre map.
 
 - extract: features computed from decoded audio (definitions in its docstring);
 - compute: `fonoteca features`, computing them for every ingested track in parallel (track_features table);

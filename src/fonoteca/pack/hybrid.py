@@ -301,11 +301,6 @@ def _hash_one(source: str, size: int, piece: int, expected: str | None, digest: 
     return v1, root, layer, sha
 
 
-def hash_file(entry: Entry, piece: int) -> FileHashes:
-    """All hashes of one file, on the calling thread."""
-    return FileHashes(*_hash_one(entry.source, entry.size, piece, entry.sha256, entry.digest))
-
-
 def _root(size: int, piece: int, v2: list[bytes]) -> tuple[bytes, bytes | None]:
     """Pieces root and piece layer from the leaf hashes (files of one piece) or the piece hashes (longer files)."""
     if size <= piece:

@@ -1,4 +1,4 @@
-"""Preservation plan: listen model, budgeted tier selection, coverage, statistics and charts (issue 4).
+"""Preservation plan: listen model, budgeted tier selection, coverage, statistics and charts.
 
 Python API:
     planner.run(archive, "optimal" | "anna", budget_bytes, write=True) -> summary dict (`plan --json`)

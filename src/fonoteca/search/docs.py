@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from typing import NamedTuple
 
 from fonoteca.search.text import index_text, title_terms
 
@@ -19,22 +18,6 @@ ROWID_BITS = 40
 ROWID_MASK = (1 << ROWID_BITS) - 1
 MAX_POPULARITY = 100
 CHUNK_ROWIDS = 50_000  # tracks read per catalog query: bounded memory at any catalog size
-
-
-class Doc(NamedTuple):
-    """The fields of a document, in column order (the build passes them as plain tuples: cheaper to pickle)."""
-
-    key: int
-    title: str
-    artists: str
-    album: str
-    tags: str
-
-
-def make_key(popularity: int | None, rowid: int) -> int:
-    """Index key of a track: popularity descending, then rowid (NULL popularity counts as 0)."""
-    pop = min(MAX_POPULARITY, max(0, popularity or 0))
-    return ((MAX_POPULARITY - pop) << ROWID_BITS) | rowid
 
 
 def key_rowid(key: int) -> int:
@@ -125,7 +108,7 @@ class DocBuilder:
         return " ".join(n for n in names if n), "".join(f" _g{g}" for g in sorted(genres))
 
     def docs(self, low: int, high: int) -> list[tuple[int, str, str, str, str]]:
-        """Documents (Doc fields as a plain tuple) of the tracks with low <= rowid <= high, sorted by key."""
+        """Documents ((key, title, artists, album, tags) tuples: cheaper to pickle than objects) of the tracks with low <= rowid <= high, sorted by key."""
         # the hot loop of a rebuild: plain dict look-ups and tuples, no helper calls on a cache hit
         titles, albums, credits = self.titles.data, self.albums.data, self.credits.data
         explicit_tag = {None: "", 0: " _e0", 1: " _e1"}

@@ -71,11 +71,6 @@ class IndexState:
     def shuffle_path(self) -> Path:
         return self.directory / self.meta["shuffle"]
 
-    @property
-    def offsets(self) -> list[int]:
-        """offsets[N]: how many indexed tracks have popularity >= N (N = 0..101)."""
-        return self.meta["offsets"]
-
 
 def index_dir(archive: Archive) -> Path:
     return archive.dir("index")

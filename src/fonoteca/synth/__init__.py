@@ -1,1 +1,1 @@
-"""Realistic synthetic catalogs (and, later, audio) for demos, tests and benchmarks."""
+"""Realistic synthetic catalogs and audio for demos, tests and benchmarks."""

@@ -9,13 +9,11 @@ Deterministic for a given seed.
 
 from __future__ import annotations
 
-import math
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from fonoteca.catalog.ids import gtin_check_digit
 
 MARKETS = (
     "AD AE AG AL AM AO AR AT AU AZ BA BB BD BE BF BG BH BI BJ BN BO BR BS BT BW BY BZ CA CD CG CH CI CL CM CO CR "
@@ -159,10 +157,6 @@ class CatalogSynth:
         registrant = "".join(rng.choices("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789", k=3))
         return f"{rng.choice(COUNTRIES)}{registrant}{rng.randint(0, 99):02d}{rng.randint(0, 99999):05d}"
 
-    def _upc(self) -> str:
-        body = "".join(self.rng.choices("0123456789", k=11))
-        return body + gtin_check_digit(body)
-
     def _release_date(self) -> tuple[str, str]:
         year = int(2025 - abs(self.rng.gauss(0, 14)))
         year = max(1920, year)
@@ -273,11 +267,3 @@ class CatalogSynth:
                 yield track
             if "audio-features" in kinds:
                 yield self.features_for(track)
-
-
-def popularity_histogram(values: list[int]) -> dict[int, int]:
-    hist: dict[int, int] = {}
-    for v in values:
-        bucket = int(math.floor(v / 10) * 10)
-        hist[bucket] = hist.get(bucket, 0) + 1
-    return dict(sorted(hist.items()))

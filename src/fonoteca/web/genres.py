@@ -1,4 +1,4 @@
-"""The genre map on the website (issue 9): /genres (every genre placed by how it sounds) and /genres/{name}
+"""The genre map on the website: /genres (every genre placed by how it sounds) and /genres/{name}
 (its artists, most popular tracks and an example to play), with JSON twins under /api."""
 
 from __future__ import annotations
