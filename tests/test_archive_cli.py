@@ -78,7 +78,7 @@ def test_concurrent_opens_of_an_old_catalog_migrate_once(tmp_path):
 
     old = tmp_path / "old.sqlite3"
     conn = sqlite3.connect(old)
-    for statement in db._split_sql(db._migrations()[0][1]):
+    for statement in db.split_sql(db.migrations()[0][1]):
         conn.execute(statement)
     conn.execute("PRAGMA user_version=1")
     conn.commit()

@@ -29,8 +29,8 @@ def _status(archive: archive_mod.Archive) -> dict:
 
 
 def _all_keys(searcher: Searcher) -> list[int]:
-    keys, end = searcher._shuffle_array(0)
-    return [int(k) for k in keys[:end]]
+    """Every key the shuffle draws from (the catalogs here are far below the 1,000 a draw may take)."""
+    return sorted(int(k) for k in searcher.shuffle_keys(0, count=1000))
 
 
 def _top(searcher: Searcher, query: str) -> list[tuple[str, str]]:

@@ -13,7 +13,7 @@ from urllib.parse import quote
 from fonoteca.errors import FonotecaError
 
 
-def _migrations() -> list[tuple[int, str]]:
+def migrations() -> list[tuple[int, str]]:
     """Numbered SQL migrations shipped in catalog/migrations, in order."""
     folder = resources.files("fonoteca.catalog") / "migrations"
     found = []
@@ -24,7 +24,7 @@ def _migrations() -> list[tuple[int, str]]:
     return sorted(found)
 
 
-SCHEMA_VERSION = max(number for number, _ in _migrations())
+SCHEMA_VERSION = max(number for number, _ in migrations())
 
 
 def on_read_only_fs(path: Path) -> bool:
@@ -95,17 +95,17 @@ def migrate(conn: sqlite3.Connection) -> int:
     Each migration runs in its own write transaction and re-reads user_version inside it, so two processes
     opening an old catalog at once apply each migration exactly once."""
     needs_migration(conn)
-    for number, sql in _migrations():
+    for number, sql in migrations():
         with transaction(conn):
             current = conn.execute("PRAGMA user_version").fetchone()[0]
             if number > current:
-                for statement in _split_sql(sql):
+                for statement in split_sql(sql):
                     conn.execute(statement)
                 conn.execute(f"PRAGMA user_version={number}")
     return conn.execute("PRAGMA user_version").fetchone()[0]
 
 
-def _split_sql(script: str) -> list[str]:
+def split_sql(script: str) -> list[str]:
     """Split a migration script into statements (executescript would commit behind our back)."""
     statements, buffer = [], ""
     for line in script.splitlines(keepends=True):
