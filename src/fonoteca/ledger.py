@@ -299,16 +299,42 @@ def catalog_root(conn: sqlite3.Connection) -> Path | None:
     return None
 
 
-def withdrawn_rowids(conn: sqlite3.Connection, root: Path | None = None) -> dict[int, Withdrawal]:
-    """tracks.rowid -> withdrawal, for the tracks the ledger withdraws that the catalog has."""
-    from fonoteca.catalog.ids import NAMESPACES
+_ROWIDS: dict[tuple[str, int], tuple[Any, dict[int, Withdrawal]]] = {}
 
+
+def withdrawn_rowids(conn: sqlite3.Connection, root: Path | None = None) -> dict[int, Withdrawal]:
+    """tracks.rowid -> withdrawal, for the tracks the ledger withdraws that the catalog has (cached per
+    connection, ledger state and catalog state)."""
     root = root if root is not None else catalog_root(conn)
     if root is None:
         return {}
     found = withdrawn(root)
     if not found:
         return {}
+    key = (signature(root), datetime.now(timezone.utc).date(), _catalog_signature(conn))
+    cache_key = (str(root), id(conn))
+    with _CACHE_LOCK:
+        hit = _ROWIDS.get(cache_key)
+        if hit is not None and hit[0] == key:
+            return hit[1]
+    out = _rowids_of(conn, found)
+    with _CACHE_LOCK:
+        if len(_ROWIDS) > 256:
+            _ROWIDS.clear()
+        _ROWIDS[cache_key] = (key, out)
+    return out
+
+
+def _catalog_signature(conn: sqlite3.Connection) -> Any:
+    try:
+        return conn.execute("PRAGMA data_version").fetchone()[0], conn.total_changes
+    except sqlite3.Error:
+        return None
+
+
+def _rowids_of(conn: sqlite3.Connection, found: dict[str, Withdrawal]) -> dict[int, Withdrawal]:
+    from fonoteca.catalog.ids import NAMESPACES
+
     out: dict[int, Withdrawal] = {}
     for ref, w in found.items():
         ns_name, _, track_id = ref.split(":", 2)
