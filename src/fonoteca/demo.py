@@ -224,7 +224,8 @@ def stage_licences(ctx: DemoContext) -> dict[str, Any]:
         rows = conn.execute(
             "SELECT t.rowid, t.id, t.name, (SELECT group_concat(a.name, ', ') FROM track_artists ta JOIN artists a "
             "ON a.rowid = ta.artist WHERE ta.track = t.rowid) FROM tracks t WHERE t.id IN (SELECT value FROM "
-            "json_each(?)) ORDER BY t.id", (_json_list([a.id for a in ctx.audio]),)).fetchall()
+            "json_each(?)) OR t.rowid IN (SELECT track FROM files) ORDER BY t.id",  # files may be stored under a
+            (_json_list([a.id for a in ctx.audio]),)).fetchall()                   # track of the same recording
         withheld = next((r for r in rows if r[0] in stored), None)
         statements = [LicenceStatement(rowid, by_cc, attribution_text(name, artists, by_cc, None), "operator",
                                        track_id, None, "fonoteca-demo")
