@@ -132,7 +132,7 @@ def group_albums(files: list[Tagged]) -> dict[Path, tuple[str, str]]:
     for (folder, album), members in loose.items():
         credits = {"; ".join(_artists(m.tags)).casefold() for m in members}
         artist = "; ".join(_artists(members[0].tags)) if len(credits) == 1 else VARIOUS
-        album_id = "a" + _digest("album", artist, album, folder if artist == VARIOUS else "")
+        album_id = "a" + _digest("album", artist, album, folder.name if artist == VARIOUS else "")
         for m in members:
             out[m.path] = (album_id, artist)
     return out
@@ -194,7 +194,7 @@ def _unit(number: int, t: Tagged, album: tuple[str, str] | None) -> Unit:
         records.append(AlbumRec(NUMBER, album_id, _first(tags, "ALBUM"), "compilation" if album_artist == VARIOUS
                                 else None, total, date, date_precision(date) if date else None, _first(tags, "LABEL"),
                                 None, None, _upc(tags), LEVEL_TABLE, None, None, ((album_artist_id, None),)))
-    track_id = "f" + _digest(album_id or t.path.parent, disc_no, track_no, title, "; ".join(artists))
+    track_id = "f" + _digest(album_id or "", disc_no, track_no, title, "; ".join(artists))
     mb_track = (_first(tags, "MUSICBRAINZ_TRACKID") or "").lower()
     extra: dict[str, Any] = {}
     for key in ("REPLAYGAIN_TRACK_GAIN", "REPLAYGAIN_TRACK_PEAK", "REPLAYGAIN_ALBUM_GAIN", "REPLAYGAIN_ALBUM_PEAK"):
