@@ -91,15 +91,15 @@ def verify_cmd(
                                                      "(default: the archive)."),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
-    """Check every line of the ledger and its sha256 chain; exit 1 naming the first line that was edited,
-    removed, inserted or damaged."""
+    """Check every line of the ledger and its sha256 chain, and that every copy published in a metadata torrent is
+    where the ledger begins; exit 1 naming the first line that was edited, removed, inserted or damaged."""
     from fonoteca import ledger
 
-    if path is None:
-        target = ledger.ledger_path(open_archive(ctx).root)
-    else:
-        target = ledger.ledger_path(path) if path.is_dir() else path
+    folder = open_archive(ctx).root if path is None else path if path.is_dir() else None
+    target = ledger.ledger_path(folder) if folder is not None else path
     result = ledger.verify(target)
+    if folder is not None:
+        ledger.check_published(folder, result)
     if as_json:
         print_json(result.as_dict())
     else:

@@ -153,6 +153,34 @@ def verify(path: Path) -> Verified:
     return result
 
 
+def published_copies(root: Path) -> list[Path]:
+    """The copies of the ledger that metadata torrents carry (releases/R/data/*__metadata__*/withdrawals.jsonl):
+    fixed by their info-hashes, they anchor the ledger's history up to each release."""
+    return sorted(Path(root).glob(f"releases/*/data/*__metadata__*/{LEDGER_NAME}"))
+
+
+def check_published(root: Path, result: Verified) -> Verified:
+    """Add a problem for every published copy that is not the beginning of the ledger: a line edited, removed or
+    added before it since that release (this catches an edited last line too, which the chain alone cannot)."""
+    try:
+        current = Path(result.path).read_bytes().split(b"\n")
+    except OSError:
+        current = []
+    for copy in published_copies(root):
+        release = copy.parent.parent.parent.name
+        try:
+            lines = copy.read_bytes().split(b"\n")[:-1]
+        except OSError:
+            continue
+        for number, line in enumerate(lines, 1):
+            if number > len(current) or current[number - 1] != line:
+                result.problems.append(Problem(number, f"differs from the copy published in release {release} "
+                                                       "(its metadata torrent): the line was edited or removed"))
+                break
+    result.problems.sort(key=lambda p: p.line)
+    return result
+
+
 def read(path: Path) -> list[Entry]:
     """Every entry; FonotecaError when the ledger does not verify (a broken ledger is never half-trusted)."""
     checked = verify(path)
