@@ -13,7 +13,8 @@ from fonoteca.console import console, emit_pairs, human, lit, print_json, progre
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.hookspecs import hookimpl
 
-import_app = typer.Typer(help="Import metadata into the catalog (Spotify Web API JSON, MusicBrainz JSON, tables).", no_args_is_help=True)
+import_app = typer.Typer(help="Import metadata into the catalog (Spotify Web API JSON, MusicBrainz JSON, tables, tagged "
+                              "files, Internet Archive items, Jamendo, the Free Music Archive).", no_args_is_help=True)
 export_app = typer.Typer(help="Export catalog objects in their source format.", no_args_is_help=True)
 
 
