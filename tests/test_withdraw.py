@@ -29,7 +29,8 @@ def packed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     coll = synth.make_collection(tmp_path_factory.mktemp("music"), 8, (1.5, 2.5), ("flac", "mp3"), seed=97)
     root = archive_mod.init(tmp_path_factory.mktemp("src") / "archive", name="Withdrawal test").root
     with open(root / "fonoteca.toml", "a", encoding="utf-8") as f:
-        f.write("\n[pack]\nbands = [\"0-100\"]\ntarget_size = 10000000\nmax_files = 4\n")
+        f.write("\n[pack]\nbands = [\"0-100\"]\ntarget_size = 10000000\nmax_files = 4\n"
+                "\n[subsonic]\nanonymous = true\n")
     for args in (("import", "table", coll.catalog_csv, "--map", coll.mapping_toml),
                  ("ingest", *[str(t.path) for t in coll.tracks], "--tier", "original"), ("pack", "--name", "r1")):
         r = run_cli(*args, archive=root)
@@ -67,6 +68,7 @@ def test_withdraw_mirror_pack_verify_reinstate(packed: Path, tmp_path: Path) -> 
     original_bytes = original.read_bytes()
     with _site(root) as site:
         assert httpx.get(f"{site.url}/track/{victim.id}").status_code == 200
+        assert victim.title in _subsonic_songs(site.url, victim.title)
 
     r = run_cli("withdraw", ref, "--reason", "takedown request 42", "--category", "court-order", archive=root)
     assert r.exit_code == 0 and r.stdout.strip() == ref, r.stderr
@@ -86,6 +88,7 @@ def test_withdraw_mirror_pack_verify_reinstate(packed: Path, tmp_path: Path) -> 
         listed = httpx.get(f"{site.url}/api/album/{album}").json()["tracks"]
         assert victim.id not in [t["id"] for t in listed]
         assert httpx.get(f"{site.url}/withdrawals.jsonl").text == (root / "withdrawals.jsonl").read_text()
+        assert victim.title not in _subsonic_songs(site.url, victim.title)  # the Subsonic API hides it too
     # torrents.json says at once which torrent holds it; nothing replaces it yet
     marks = _listed(root)[victim.torrent]
     assert marks["partially_broken"] and marks["withdrawn_files"] == 1 and marks["replaced_by"] is None
@@ -161,11 +164,21 @@ def test_withdraw_mirror_pack_verify_reinstate(packed: Path, tmp_path: Path) -> 
     assert r.exit_code == 0, r.stderr
     with _site(root) as site:
         assert httpx.get(f"{site.url}/track/{victim.id}").status_code == 200
+        assert victim.title in _subsonic_songs(site.url, victim.title)
         assert httpx.get(f"{site.url}/audio/{victim.id}").status_code == 200
     listed = _listed(root)
     assert not listed[victim.torrent]["partially_broken"] and listed[replacement["torrent"]]["obsolete"]
     history = json.loads(run_cli("ledger", "list", "--all", "--json", archive=root).stdout)
     assert [e["action"] for e in history] == ["withdraw", "withdraw", "reinstate"]  # history is never rewritten
+
+
+def _subsonic_songs(url: str, query: str) -> list[str]:
+    """Titles of the songs the Subsonic API's search3 finds (an anonymous client)."""
+    r = httpx.get(f"{url}/rest/search3", params={"query": query, "f": "json", "v": "1.16.1", "c": "tests"})
+    assert r.status_code == 200, r.text
+    found = r.json()["subsonic-response"]
+    assert found["status"] == "ok", found
+    return [song["title"] for song in found.get("searchResult3", {}).get("song", [])]
 
 
 def _album_of(root: Path, track_id: str) -> str:

@@ -9,6 +9,7 @@ through the TEMP table `withdrawn_tracks` that `install` fills.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 import threading
@@ -84,10 +85,15 @@ def hidden_rowids(conn: sqlite3.Connection, root: Path | None = None) -> frozens
     if root is None:
         return frozenset(hidden)
     policy = policy_for_root(root)
-    try:
-        rows = conn.execute("SELECT DISTINCT f.track, l.licence FROM files f LEFT JOIN track_licences l "
-                            "ON l.track = f.track").fetchall()
-    except sqlite3.OperationalError:
-        rows = []
-    hidden.update(int(track) for track, licence in rows if not policy.allows(licence))
+    try:  # the policy is read once per licence on record, not once per file
+        refused = [lic for (lic,) in conn.execute("SELECT DISTINCT licence FROM track_licences")
+                   if not policy.allows(lic)]
+        rows = conn.execute("SELECT f.track FROM files f JOIN track_licences l ON l.track = f.track "
+                            "WHERE l.licence IN (SELECT value FROM json_each(?))", (json.dumps(refused),)).fetchall()
+        if not policy.allows(None):
+            rows += conn.execute("SELECT f.track FROM files f WHERE NOT EXISTS (SELECT 1 FROM track_licences l "
+                                 "WHERE l.track = f.track)").fetchall()
+    except sqlite3.OperationalError:  # a catalog from before licences: nothing on record
+        rows = [] if policy.allows(None) else conn.execute("SELECT track FROM files").fetchall()
+    hidden.update(int(track) for (track,) in rows)
     return frozenset(hidden)

@@ -18,7 +18,7 @@ from typing import Any
 import sqlite3
 
 from fonoteca.catalog.db import transaction
-from fonoteca.licences import Licence, normalise
+from fonoteca.licences import Licence
 
 BATCH_UNITS = 2000
 
@@ -205,6 +205,3 @@ def _write(conn: sqlite3.Connection, store: Any, units: list[Unit], origin: str,
     if files:
         write_source_files(conn, origin, ns, files)
 
-
-def licence_of_text(text: Any) -> Licence:
-    return normalise(text)

@@ -25,7 +25,8 @@ MAX_RESULTS = 1000  # how deep search paging goes (the search package's limit)
 ENTITIES = 3  # artists and albums listed above the tracks
 SUGGESTIONS = 8
 Id = Annotated[str, Path(min_length=1, max_length=200, description="The source id (Spotify base62 id, MBID, ...).")]
-Source = optional(Literal["spotify", "musicbrainz", "table"], "Which source's id, when two sources share one.")
+Source = optional(Literal["spotify", "musicbrainz", "table", "files", "ia", "jamendo", "fma"],
+                  "Which source's id, when two sources share one.")
 
 
 def _track_item(item: dict) -> dict:
