@@ -32,7 +32,15 @@ def test_demo_builds_an_archive_end_to_end(tmp_path):
     archive = root / "archive"
     conn = sqlite3.connect(archive / "catalog.sqlite3")
     assert conn.execute("SELECT count(*) FROM files").fetchone()[0] == stored
-    assert stages["pack"]["files"] == stored and stages["pack"]["torrents"] >= 1
+    # one stored track is "all rights reserved": kept out of the release; one released track is then withdrawn
+    lawful = stages["licences"]
+    assert lawful["all rights reserved"] == 1 and lawful["kept out of the release"]
+    assert stages["pack"]["files"] == stored - 1 and stages["pack"]["not published"] == 1
+    assert stages["pack"]["torrents"] >= 1
+    withdrawn = stages["withdraw"]
+    assert withdrawn["withdrawn"] and withdrawn["ledger verifies"] and withdrawn["release"] == "demo-2"
+    assert withdrawn["replacement torrents"] == 1 and withdrawn["partially broken torrents"] == 1
+    assert stages["verify"]["withdrawn files"] == 1
     import libtorrent as lt
 
     torrents = sorted((archive / "releases" / "demo-1" / "torrents").glob("*.torrent"))
@@ -63,9 +71,15 @@ def test_demo_archive_is_served(tmp_path):
                            "--no-serve")
     assert built.returncode == 0, built.stderr
     archive = root / "archive"
+    withdrawn = orjson.loads(run_subprocess("ledger", "list", "--json", archive=archive).stdout)
+    assert len(withdrawn) == 1 and withdrawn[0]["category"] == "rights-holder"
+    gone = withdrawn[0]["track"].split(":", 2)[2]
     catalog = sqlite3.connect(archive / "catalog.sqlite3")
+    # a stored track that is published: licensed CC BY and not withdrawn
     title, track_id, stored = catalog.execute(
-        "SELECT t.name, t.id, f.path FROM files f JOIN tracks t ON t.rowid = f.track ORDER BY f.rowid LIMIT 1").fetchone()
+        "SELECT t.name, t.id, f.path FROM files f JOIN tracks t ON t.rowid = f.track "
+        "JOIN track_licences l ON l.track = t.rowid WHERE t.id != ? AND l.licence LIKE 'CC-BY%' "
+        "ORDER BY f.rowid LIMIT 1", (gone,)).fetchone()
     torrents = catalog.execute("SELECT count(*) FROM torrents").fetchone()[0]
     catalog.close()
     port = _free_port()
@@ -92,6 +106,8 @@ def test_demo_archive_is_served(tmp_path):
         assert listed["count"] == torrents > 0
         genres = httpx.get(base + "/api/genres").json()
         assert genres["count"] >= 2 and len(genres["genres"]) == genres["count"]
+        tombstone = httpx.get(base + f"/track/{gone}")
+        assert tombstone.status_code == 410 and "rights-holder" in tombstone.text
     finally:
         server.terminate()
         server.wait(timeout=20)

@@ -382,6 +382,9 @@ def test_a_crashed_pack_is_cleaned_up_and_redone_identically(arch, monkeypatch):
 def _fake_archive(root: Path, tracks: list[tuple[str, int, bytes, str]]) -> archive_mod.Archive:
     """An archive whose catalog says these files were ingested: (track id, popularity, bytes, stored path)."""
     arch = archive_mod.init(root, name="Hostile")
+    with open(arch.root / "fonoteca.toml", "a", encoding="utf-8") as f:  # these tracks have no licence on record
+        f.write('\n[release]\nlicences = ["redistributable", "unknown"]\n')
+    arch = archive_mod.open_archive(arch.root)
     conn = arch.connect()
     try:
         for i, (tid, pop, data, rel) in enumerate(tracks, 1):

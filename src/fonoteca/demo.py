@@ -5,7 +5,12 @@
    its own tempo, brightness, rhythm density and noise), in several formats;
 3. search: the full-text index;  4. plan: the optimal tiers within a small budget;
 5. ingest: match (by a path -> track map), validate, transcode/keep, tag, checksum, store;
-6. stats: the archivist's charts;  then pack, verify, mirror, genre map, and the site.
+6. licences: the demo's music under CC BY 4.0 with its attribution, but one track "all rights reserved", which the
+   release leaves out (`[release] licences`);
+7. pack; then one withdrawal (a rights holder's request) and a second pack: the torrent that held the track is
+   marked partially broken and a replacement without it is made; the mirror skips the withdrawn file;
+8. stats: the archivist's charts;  then verify, mirror, genre map, and the site (the withdrawn track: a 410
+   tombstone).
 Every stage prints its figures; `--json` prints them all at the end.
 """
 
@@ -55,6 +60,8 @@ class DemoContext:
     per_genre: int = TRACKS_PER_GENRE
     audio: list[AudioTrack] = field(default_factory=list)
     release: Any = None
+    withheld: str | None = None      # the track whose licence keeps it out of the release
+    withdrawn: str | None = None     # the track the demo withdraws
     figures: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -203,17 +210,91 @@ def stage_ingest(ctx: DemoContext) -> dict[str, Any]:
             "unmatched": report.get("unmatched", 0), "realtime factor": round(summary.realtime or 0, 1)}
 
 
-def stage_pack(ctx: DemoContext) -> dict[str, Any]:
-    """A release of the stored files: small torrents (the demo's scale), grouped by popularity band."""
-    from fonoteca.pack import PackSettings, pack
+def stage_licences(ctx: DemoContext) -> dict[str, Any]:
+    """The demo's own music is under CC BY 4.0 (with the credit it asks for); one stored track is "all rights
+    reserved": catalogued, stored and verifiable, but left out of the public release."""
+    from fonoteca.catalog.provenance import LicenceStatement, attribution_text, write_licences
+    from fonoteca.licences import normalise
 
     assert ctx.archive is not None
-    settings = PackSettings.from_config(ctx.archive.config, target_size=16 * 1024 * 1024, max_files=40)
-    summary = pack(ctx.archive, name="demo-1", settings=settings)
+    by_cc, reserved = normalise("CC-BY-4.0"), normalise("All rights reserved")
+    conn = ctx.archive.connect()
+    try:
+        stored = {r for (r,) in conn.execute("SELECT track FROM files")}
+        rows = conn.execute(
+            "SELECT t.rowid, t.id, t.name, (SELECT group_concat(a.name, ', ') FROM track_artists ta JOIN artists a "
+            "ON a.rowid = ta.artist WHERE ta.track = t.rowid) FROM tracks t WHERE t.id IN (SELECT value FROM "
+            "json_each(?)) OR t.rowid IN (SELECT track FROM files) ORDER BY t.id",  # files may be stored under a
+            (_json_list([a.id for a in ctx.audio]),)).fetchall()                   # track of the same recording
+        withheld = next((r for r in rows if r[0] in stored), None)
+        statements = [LicenceStatement(rowid, by_cc, attribution_text(name, artists, by_cc, None), "operator",
+                                       track_id, None, "fonoteca-demo")
+                      for rowid, track_id, name, artists in rows if withheld is None or rowid != withheld[0]]
+        if withheld is not None:
+            statements.append(LicenceStatement(withheld[0], reserved, None, "operator", withheld[1], None,
+                                               "fonoteca-demo"))
+        write_licences(conn, statements)
+    finally:
+        conn.close()
+    ctx.withheld = None if withheld is None else f"spotify:track:{withheld[1]}"
+    return {"CC BY 4.0": len(statements) - (withheld is not None), "all rights reserved": int(withheld is not None),
+            "kept out of the release": ctx.withheld}
+
+
+def _json_list(items: list[str]) -> str:
+    import orjson
+
+    return orjson.dumps(items).decode()
+
+
+def _pack_settings(ctx: DemoContext) -> Any:
+    from fonoteca.pack import PackSettings
+
+    assert ctx.archive is not None
+    return PackSettings.from_config(ctx.archive.config, target_size=16 * 1024 * 1024, max_files=40)
+
+
+def stage_pack(ctx: DemoContext) -> dict[str, Any]:
+    """A release of the stored files: small torrents (the demo's scale), grouped by popularity band."""
+    from fonoteca.pack import pack
+
+    assert ctx.archive is not None
+    summary = pack(ctx.archive, name="demo-1", settings=_pack_settings(ctx))
     ctx.release = summary
     return {"release": summary.release, "files": summary.files, "bytes": summary.bytes,
             "torrents": len(summary.torrents), "bands": ", ".join(sorted(summary.bands)),
+            "not published": sum(summary.withheld.values()),
             "metadata torrent": summary.metadata.btih if summary.metadata else None}
+
+
+def stage_withdraw(ctx: DemoContext) -> dict[str, Any]:
+    """Withdraw one released track (a line in withdrawals.jsonl), then pack again: the earlier torrent stays as it
+    is, marked partially broken, and a replacement torrent without the track joins the list."""
+    from fonoteca import ledger
+    from fonoteca.pack import pack
+    from fonoteca.pack.listing import list_torrents
+
+    assert ctx.archive is not None and ctx.release is not None
+    conn = ctx.archive.connect(readonly=True)
+    try:
+        row = conn.execute(
+            "SELECT t.id FROM torrent_files tf JOIN torrents tr ON tr.rowid = tf.torrent JOIN tracks t "
+            "ON t.rowid = tf.track WHERE tr.kind = 'data' AND tr.num_files > 1 ORDER BY tr.rowid, tf.idx "
+            "LIMIT 1").fetchone()
+    finally:
+        conn.close()
+    if row is None:
+        return {"withdrawn": None}
+    ref = f"spotify:track:{row[0]}"
+    entry = ledger.append(ctx.archive.root, "withdraw", [ref], "demo: a rights holder asked for it to be taken "
+                          "down", category="rights-holder")
+    second = pack(ctx.archive, name="demo-2", settings=_pack_settings(ctx))
+    ctx.withdrawn = ref
+    listed = list_torrents(ctx.archive)
+    return {"withdrawn": ref, "ledger entry": entry.seq, "release": second.release,
+            "replacement torrents": len(second.replacements),
+            "partially broken torrents": sum(1 for t in listed if t.get("partially_broken")),
+            "ledger verifies": ledger.verify(ledger.ledger_path(ctx.archive.root)).ok}
 
 
 def stage_verify(ctx: DemoContext) -> dict[str, Any]:
@@ -223,7 +304,7 @@ def stage_verify(ctx: DemoContext) -> dict[str, Any]:
     assert ctx.archive is not None
     report = verify_root(ctx.archive.root)
     return {"ok": report.ok, "torrents": report.torrents, "files": report.files, "bytes": report.bytes,
-            "problems": len(report.problems)}
+            "problems": len(report.problems), "withdrawn files": len(report.withdrawn)}
 
 
 def stage_mirror(ctx: DemoContext) -> dict[str, Any]:
@@ -235,12 +316,13 @@ def stage_mirror(ctx: DemoContext) -> dict[str, Any]:
     budget = max(1, ctx.release.bytes // 2)
     with Seeder(seed_items(ctx.archive.root), listen="127.0.0.1:0") as seeder:
         seeder.wait_ready()
-        result = mirror(str(ctx.archive.root / "releases" / ctx.release.release), into, budget=budget,
-                        peers=[("127.0.0.1", seeder.port)], timeout=300)
+        result = mirror(str(ctx.archive.root), into, budget=budget, peers=[("127.0.0.1", seeder.port)],
+                        timeout=300)
     held = coverage(into)
     report = verify_root(into)
     return {"folder": str(into), "complete": result.complete, "torrents": len(result.chosen),
             "downloaded bytes": result.outcome.downloaded, "verify ok": report.ok,
+            "withdrawn files skipped": result.withdrawn_files,
             **{f"coverage {k}": v for k, v in held.items() if isinstance(v, (int, float))}}
 
 
@@ -270,7 +352,9 @@ STAGES: list[tuple[str, Stage]] = [
     ("search", stage_search),
     ("plan", stage_plan),
     ("ingest", stage_ingest),
+    ("licences", stage_licences),
     ("pack", stage_pack),
+    ("withdraw", stage_withdraw),
     ("verify", stage_verify),
     ("mirror", stage_mirror),
     ("features", stage_features),

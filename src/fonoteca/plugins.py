@@ -34,6 +34,7 @@ DEFAULT_PLUGINS = (
     "fonoteca.mirror.cli",
     "fonoteca.features.cli",
     "fonoteca.subsonic.cli",
+    "fonoteca.lawful_cli",
     "fonoteca.catalog.importers",
     "fonoteca.storage",
 )

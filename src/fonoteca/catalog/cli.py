@@ -13,7 +13,8 @@ from fonoteca.console import console, emit_pairs, human, lit, print_json, progre
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.hookspecs import hookimpl
 
-import_app = typer.Typer(help="Import metadata into the catalog (Spotify Web API JSON, MusicBrainz JSON, tables).", no_args_is_help=True)
+import_app = typer.Typer(help="Import metadata into the catalog (Spotify Web API JSON, MusicBrainz JSON, tables, tagged "
+                              "files, Internet Archive items, Jamendo, the Free Music Archive).", no_args_is_help=True)
 export_app = typer.Typer(help="Export catalog objects in their source format.", no_args_is_help=True)
 
 
@@ -108,6 +109,123 @@ def import_table(
                                      progress=lambda n: bar.advance(task, n))
     _after_import(archive, summary)
     _finish_import(summary, strict, as_json)
+
+
+def _run_collection(ctx: typer.Context, name: str, paths: list[Path], reader: Any, fetched_at: Optional[str],
+                    strict: bool, as_json: bool, *, source_path: Any = None) -> None:
+    """A collection import (files, internet-archive, jamendo, fma): see fonoteca.catalog.provenance."""
+    from fonoteca import plugins
+    from fonoteca.catalog import provenance
+    from fonoteca.catalog.ids import NAMESPACES
+    from fonoteca.catalog.importer import parse_fetched_at
+
+    importer = plugins.importers()[name]
+    archive = open_archive(ctx)
+    archive.require_writable(f"import {name}")
+    with progress() as bar:
+        task = bar.add_task(f"import {name}", total=None, unit="tracks")
+        summary = provenance.run_import(archive, paths, name, name, NAMESPACES[importer.namespace], reader,
+                                        fetched_at=parse_fetched_at(fetched_at), source_path=source_path,
+                                        progress=lambda n: bar.advance(task, n))
+    _after_import(archive, summary)
+    _finish_import(summary, strict, as_json)
+
+
+FETCHED_HELP = "When the data was fetched (ISO 8601); default: each file's mtime. Newer data wins."
+STRICT_HELP = "Exit 1 when anything was rejected."
+
+
+@import_app.command("files")
+def import_files(
+    ctx: typer.Context,
+    folders: list[Path] = typer.Argument(..., metavar="DIR...", help="Folders of tagged audio files."),
+    fetched_at: Optional[str] = typer.Option(None, help=FETCHED_HELP),
+    strict: bool = typer.Option(False, help=STRICT_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Import a catalog from the tags of audio files (title, artists, album, track and disc numbers, date, ISRC,
+    MusicBrainz ids, ReplayGain, LICENSE/COPYRIGHT), grouped into albums as Picard and beets would; `fonoteca
+    ingest DIR` then matches the same files without a map."""
+    from fonoteca.catalog import files
+
+    for folder in folders:
+        if not folder.is_dir():
+            raise FonotecaError(f"{folder}: not a folder (give folders of audio files)")
+        if not files.audio_files(folder):
+            raise FonotecaError(f"{folder}: no audio files in it")
+
+    def first_file(folder: Path) -> Path:
+        return files.audio_files(folder)[0]
+
+    _run_collection(ctx, "files", [f.resolve() for f in folders], files.read_folder, fetched_at, strict, as_json,
+                    source_path=first_file)
+
+
+@import_app.command("internet-archive")
+def import_internet_archive(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(..., metavar="PATH...", help="archive.org/metadata/ID JSON files, ID_files.xml "
+                                                                    "files, or item folders holding them."),
+    fetched_at: Optional[str] = typer.Option(None, help=FETCHED_HELP),
+    strict: bool = typer.Option(False, help=STRICT_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Import Internet Archive items: each original audio file a track (title, creator, album, track, length)
+    with the item's licence URL and collection; derivatives are kept as derivatives of their original. `fonoteca
+    ingest ITEM_FOLDER` then matches the item's files by name and checks their md5/sha1/size."""
+    from fonoteca.catalog import internet_archive
+
+    _run_collection(ctx, "internet-archive", internet_archive.inputs(paths), internet_archive.read, fetched_at,
+                    strict, as_json)
+
+
+@import_app.command("jamendo")
+def import_jamendo(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(..., metavar="PATH...", help="Jamendo API v3 JSON responses or MTG-Jamendo "
+                                                                    "TSV files (plain, .gz or .zst), or folders."),
+    licence: Optional[str] = typer.Option(None, "--licence", "--license",
+                                          help="The licence of tracks the input states none for (the dataset's "
+                                               "TSV): a Creative Commons URL or id. Default: none on record."),
+    fetched_at: Optional[str] = typer.Option(None, help=FETCHED_HELP),
+    strict: bool = typer.Option(False, help=STRICT_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Import Jamendo tracks: API v3 JSON (results[] with license_ccurl, audiodownload_allowed, tags) and the
+    MTG-Jamendo dataset's TSV layout (TRACK_ID ARTIST_ID ALBUM_ID PATH DURATION TAGS, tags like genre---rock)."""
+    from fonoteca.catalog import jamendo
+    from fonoteca.catalog.importer import expand_paths
+    from fonoteca.licences import normalise
+
+    stated = None
+    if licence is not None:
+        stated = normalise(licence)
+        if not stated.known:
+            raise UsageError(f"--licence {licence!r}: not a licence Fonoteca recognises")
+    found = expand_paths(paths, (".json", ".jsonl", ".tsv", ".json.gz", ".tsv.gz", ".json.zst", ".tsv.zst"))
+    if not found:
+        raise FonotecaError("no input files found")
+    _run_collection(ctx, "jamendo", found, jamendo.Reader(stated), fetched_at, strict, as_json)
+
+
+@import_app.command("fma")
+def import_fma(
+    ctx: typer.Context,
+    tracks: Path = typer.Argument(..., metavar="tracks.csv", help="The FMA metadata's tracks.csv (plain, .gz, .zst)."),
+    genres: Optional[Path] = typer.Argument(None, metavar="[genres.csv]", help="Its genres.csv: genre names and "
+                                                                                 "their hierarchy."),
+    fetched_at: Optional[str] = typer.Option(None, help=FETCHED_HELP),
+    strict: bool = typer.Option(False, help=STRICT_HELP),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Import the Free Music Archive dataset: tracks.csv (two header rows: album/artist/set/track groups, then the
+    fields; ('track', 'license'), genres by id) and genres.csv; audio paths NNN/NNNNNN.mp3."""
+    from fonoteca.catalog import fma
+
+    if not tracks.is_file():
+        raise FonotecaError(f"{tracks}: no such file")
+    names = fma.load_genres(genres) if genres is not None else {}
+    _run_collection(ctx, "fma", [tracks], fma.Reader(names), fetched_at, strict, as_json)
 
 
 @export_app.command("spotify")

@@ -59,6 +59,14 @@ BUILTIN_IMPORTERS = (
              "Import MusicBrainz JSON: artists, releases (barcode -> UPC), media and tracks, recordings with ISRCs, "
              "genres.", _musicbrainz_codec),
     Importer("table", "table", 3, "Import a track or artist table (Kaggle-style CSV) through a column mapping."),
+    Importer("files", "files", 4, "Import a catalog from the tags of a folder of audio files (albums grouped as "
+                                  "Picard and beets would); ingest then matches the same files without a map."),
+    Importer("internet-archive", "ia", 5, "Import Internet Archive items (archive.org/metadata/ID JSON, or an item's "
+                                          "ID_meta.xml and ID_files.xml): each original audio file a track, with the "
+                                          "item's licence and collection."),
+    Importer("jamendo", "jamendo", 6, "Import Jamendo API v3 JSON (results[], licence URLs) and the MTG-Jamendo "
+                                      "dataset's TSV files."),
+    Importer("fma", "fma", 7, "Import the Free Music Archive dataset's tracks.csv (and genres.csv)."),
 )
 
 

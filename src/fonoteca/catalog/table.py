@@ -52,7 +52,8 @@ from fonoteca.errors import FonotecaError
 
 TRACK_FIELDS = {
     "id", "name", "artist_ids", "artist_names", "album_id", "album_name", "release_date", "popularity",
-    "duration_ms", "duration_s", "explicit", "isrc", "disc_number", "track_number", "genres", *FEATURE_FIELDS,
+    "duration_ms", "duration_s", "explicit", "isrc", "disc_number", "track_number", "genres", "licence",
+    "attribution", *FEATURE_FIELDS,
 }
 ARTIST_FIELDS = {"id", "name", "popularity", "followers", "genres"}
 BATCH_ROWS = 5000
@@ -81,6 +82,12 @@ def load_mapping(path: Path) -> dict[str, Any]:
         raise FonotecaError(f"{path}: unknown field(s) in [columns]: {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
     if "name" not in columns and "id" not in columns:
         raise FonotecaError(f"{path}: [columns] must map at least 'id' or 'name'")
+    if "licence" in mapping:  # the licence of every row that names none: an SPDX id, a deed URL, a name
+        from fonoteca.licences import normalise
+
+        if not isinstance(mapping["licence"], str) or not normalise(mapping["licence"]).known:
+            raise FonotecaError(f"{path}: licence {mapping['licence']!r} is not a licence Fonoteca recognises "
+                                "(an SPDX id such as CC-BY-4.0, a Creative Commons URL, or \"All rights reserved\")")
     mapping["kind"] = kind
     mapping["file"] = str(path)  # for errors that only show up against the table
     return mapping
@@ -184,6 +191,8 @@ class RowEncoder:
         self.ns = NAMESPACES[mapping.get("namespace", "table")]
         self.separator = mapping.get("list_separator", ",")
         self.width = len(header)
+        self.licence = mapping.get("licence")
+        self.licences: list[tuple[str, str, str | None]] = []  # (track id, licence text, attribution) to record
         self.index: dict[str, int] = {}
         self.columns: dict[str, str] = {}
         for field, column in mapping["columns"].items():
@@ -270,6 +279,9 @@ class RowEncoder:
             elif seconds is not None:
                 duration = int(round(seconds * 1000))
         isrc = self.value(row, "isrc", _isrc_cell, out)
+        licence = self.value(row, "licence", _text_cell, out) or self.licence
+        if licence:
+            self.licences.append((id_, licence, self.value(row, "attribution", _text_cell, out)))
         genres = self.value(row, "genres", _list_cell, out, self.separator) or []
         out.append(TrackRec(
             self.ns, id_, name, album_id, self.value(row, "disc_number", _int_cell, out),
@@ -373,14 +385,29 @@ def _import_rows(path: Path, mapping: dict[str, Any], store: Store, log: RejectL
         result.units += 1
         if len(batch) >= BATCH_ROWS:
             store.write(batch)
+            _write_licences(store, encoder)
             batch = []
             if progress:
                 progress(result.units - reported)
                 reported = result.units
     if batch:
         store.write(batch)
+    _write_licences(store, encoder)
     if progress:
         progress(result.units - reported)
+
+
+def _write_licences(store: Store, encoder: RowEncoder) -> None:
+    """The licences the rows written so far state (a column, or the mapping's licence for every row)."""
+    if not encoder.licences:
+        return
+    from fonoteca.catalog.provenance import LicenceStatement, write_licences
+    from fonoteca.licences import normalise
+
+    statements = [LicenceStatement(track, normalise(text), attribution, "table", track, None, None)
+                  for track, text, attribution in encoder.licences]
+    encoder.licences = []
+    write_licences(store.conn, statements, encoder.ns)
 
 
 def _text_lines(path: Path) -> Iterator[str]:

@@ -18,7 +18,22 @@ from fonoteca.errors import FonotecaError, UsageError
 @dataclass(frozen=True)
 class Match:
     track: int        # tracks.rowid
-    route: str        # map | isrc | track_id | musicbrainz | title
+    route: str        # map | source | isrc | track_id | musicbrainz | title
+    expected: "Expected | None" = None  # source: what the importer described of this file
+
+
+@dataclass(frozen=True)
+class Expected:
+    """A source file an importer described (source_files): digests to check, and whether it is an original."""
+    origin: str
+    item: str
+    name: str
+    size: int | None
+    md5: str | None
+    sha1: str | None
+    kind: str
+    original: str | None
+    folder: Path | None = None   # the item's folder here (Internet Archive), where an original would be beside it
 
 
 @dataclass
@@ -150,6 +165,37 @@ class Matcher:
             return self._best(candidates)
         return None  # ambiguous: not guessed
 
+    def by_source(self, path: str) -> Match | None:
+        """A file an importer described: by its absolute path (import files), by its name in an Internet Archive
+        item (the item's folder is named for its identifier), or by its dataset path (NNN/NNNNNN.mp3: FMA,
+        MTG-Jamendo)."""
+        try:
+            rows = self.conn.execute(
+                "SELECT origin, item, name, track, size, md5, sha1, kind, original FROM source_files "
+                "WHERE origin = 'files' AND item = '' AND name = ?", (path,)).fetchall()
+        except sqlite3.OperationalError:  # a catalog from before source files were recorded
+            return None
+        full = Path(path)
+        if not rows:
+            for depth in range(1, min(4, len(full.parts) - 1)):
+                folder = full.parents[depth - 1]
+                inner = "/".join(full.parts[-depth:])
+                rows = [r + (folder,) for r in self.conn.execute(
+                    "SELECT origin, item, name, track, size, md5, sha1, kind, original FROM source_files "
+                    "WHERE origin = 'internet-archive' AND item = ? AND name = ?", (folder.name, inner))]
+                if rows:
+                    break
+        if not rows and len(full.parts) >= 2:
+            rows = self.conn.execute(
+                "SELECT origin, item, name, track, size, md5, sha1, kind, original FROM source_files "
+                "WHERE origin IN ('fma', 'jamendo') AND item = '' AND name = ?", ("/".join(full.parts[-2:]),)).fetchall()
+        tracks = {r[3] for r in rows}
+        if len(tracks) != 1:
+            return None  # none, or one dataset path in two datasets: not guessed
+        origin, item, name, track, size, md5, sha1, kind, original, *folder = rows[0]
+        return Match(int(track), "source", Expected(origin, item, name, size, md5, sha1, kind, original,
+                                                    folder[0] if folder else None))
+
     def match(self, path: str, tags: dict[str, list[str]], length: float | None) -> tuple[Match | None, str]:
         """The track a file is, and how; or None and why not."""
         entry = self.mapping.get(path)
@@ -158,6 +204,9 @@ class Matcher:
             if track is None:
                 return None, f"map line {entry.line}: {entry.kind} {entry.value} names no catalog track"
             return Match(track, "map"), ""
+        found = self.by_source(path)
+        if found is not None:
+            return found, ""
         for value in tags.get("ISRC", []):
             if (track := self.by_isrc(value)) is not None:
                 return Match(track, "isrc"), ""

@@ -57,7 +57,27 @@ def track_tags(conn: sqlite3.Connection, rowid: int) -> dict[str, list[str]]:
     if ns in SOURCE_URLS:
         put("WEBSITE", SOURCE_URLS[ns].format(id_))
     put("FONOTECA_ID", f"{NAMESPACE_NAMES.get(ns, 'table')}:track:{id_}")
+    _licence_tags(conn, rowid, put, tags)
     return tags
+
+
+def _licence_tags(conn: sqlite3.Connection, rowid: int, put: object, tags: dict[str, list[str]]) -> None:
+    """Picard's LICENSE (the licence's URL, else its id) and COPYRIGHT (the credit the licence asks for, else
+    the source's copyright text) from the track's licence on record."""
+    try:
+        row = conn.execute("SELECT licence, url, raw, attribution, source_url FROM track_licences WHERE track = ?",
+                           (rowid,)).fetchone()
+    except sqlite3.OperationalError:  # a catalog without licences
+        return
+    if row is None:
+        return
+    licence, url, raw, attribution, source_url = row
+    put("LICENSE", url or licence)  # type: ignore[operator]
+    from fonoteca.licences import ALL_RIGHTS_RESERVED
+
+    put("COPYRIGHT", attribution or (raw if licence == ALL_RIGHTS_RESERVED else None))  # type: ignore[operator]
+    if source_url and "WEBSITE" not in tags:
+        put("WEBSITE", source_url)  # type: ignore[operator]
 
 
 def track_cover(conn: sqlite3.Connection, rowid: int, root: Path, covers_dir: str) -> tuple[bytes, str] | None:

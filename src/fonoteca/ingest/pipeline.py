@@ -211,6 +211,8 @@ class Coordinator:
             tags, length = read_tags_and_length(path)
             match, why = matcher.match(str(path), tags, length)
             item.match = match
+            if match is not None and match.expected is not None and self._against_source(item, match.expected):
+                continue
             if match is None:
                 if unchanged:  # unmatched before, still unmatched: nothing new to do
                     self._already(item, "unmatched", why)
@@ -232,6 +234,29 @@ class Coordinator:
                 self.claimed.add(target)
                 tasks.append(self._task(item, "store"))
         return tasks
+
+    def _against_source(self, item: Item, expected: Any) -> bool:
+        """A file an importer described: a derivative whose original is beside it is passed over (the original
+        is stored); a size or digest other than the source's sends the file to quarantine naming both. True when
+        the file was decided here."""
+        if expected.kind == "derivative" and expected.original and expected.folder is not None \
+                and (expected.folder / expected.original).is_file():
+            self._record_simple(item, "skipped", "derivative",
+                                f"made from {expected.original}, which is here: the original is stored",
+                                {"original": expected.original}, track=item.match.track if item.match else None)
+            return True
+        problem = _digest_problem(item.path, item.size, expected)
+        if problem is None:
+            return False
+        what, actual, wanted = problem
+        where = f"{expected.item}/{expected.name}" if expected.item else expected.name
+        message = (f"{what} {actual} differs from the source's {wanted} ({expected.origin} {where}): the file is "
+                   "not the one the source published")
+        self._record_simple(item, "quarantined", "digest_mismatch", message,
+                            {"check": what, "actual": actual, "expected": wanted, "source": expected.origin,
+                             "item": expected.item, "name": expected.name},
+                            track=item.match.track if item.match else None)
+        return True
 
     def _already(self, item: Item, outcome: str, reason: str = "") -> None:
         """An input an earlier run decided. Problems (quarantined, unmatched) stay visible in the summary, so
@@ -458,12 +483,13 @@ class Coordinator:
             self.conn.execute(
                 "INSERT INTO files (track, tier, path, size, sha256, source_sha256, source_size, source_path, "
                 "source_container, source_codec, patch, container, codec, bit_rate, sample_rate, channels, "
-                "duration_ms, loudness, replaygain_gain, replaygain_peak, matched_by, tags, ingested_at) "
-                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                "duration_ms, loudness, replaygain_gain, replaygain_peak, matched_by, tags, ingested_at, licence) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                 (item.target, item.tier, rel, res.stored_size, res.stored_sha256, res.source_sha256, res.source_size,
                  str(item.path), res.source_container, res.source_codec, res.patch, res.stored_container,
                  res.stored_codec, bit_rate, res.stored_sample_rate, res.stored_channels, duration_ms, res.loudness,
-                 res.replaygain_gain, res.replaygain_peak, item.match.route, res.tag_family, durable.now()))
+                 res.replaygain_gain, res.replaygain_peak, item.match.route, res.tag_family, durable.now(),
+                 (task.tags.get("LICENSE") or [None])[0] if res.tag_family else None))
             self.conn.execute("INSERT OR REPLACE INTO plan_sizes (track, tier, bytes) VALUES (?,?,?)",
                               (item.target, item.tier, res.stored_size))
             self._save_fingerprint(res, item.target, True)
@@ -522,6 +548,24 @@ class Coordinator:
                 self._source_row(item, "unmatched", res.source_sha256, None, item.note, {})
             self.summary.unmatched += 1
             self._note(item, "unmatched", item.note)
+
+
+def _digest_problem(path: Path, size: int, expected: Any) -> tuple[str, str, str] | None:
+    """(what, actual, expected) for the first of size, md5, sha1 the source gave that the file does not have."""
+    if expected.size is not None and expected.size != size:
+        return "size", str(size), str(expected.size)
+    if not (expected.md5 or expected.sha1):
+        return None
+    md5, sha1 = hashlib.md5(usedforsecurity=False), hashlib.sha1(usedforsecurity=False)
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            md5.update(chunk)
+            sha1.update(chunk)
+    if expected.md5 and md5.hexdigest() != expected.md5:
+        return "md5", md5.hexdigest(), expected.md5
+    if expected.sha1 and sha1.hexdigest() != expected.sha1:
+        return "sha1", sha1.hexdigest(), expected.sha1
+    return None
 
 
 def _task_threads(executor: Any) -> int:

@@ -67,7 +67,7 @@ def _print_report(report: Any) -> None:
     from fonoteca.mirror.verify import KINDS
 
     rows = []
-    for kind in KINDS:
+    for kind in (*KINDS, "withdrawn"):
         for p in report.of(kind):
             pieces = ",".join(map(str, p.pieces[:20])) + ("..." if len(p.pieces) > 20 else "")
             where = f"{p.release}/torrents/{p.path}" if kind == "unreadable" else f"{p.release}/data/{p.path}"
@@ -77,8 +77,9 @@ def _print_report(report: Any) -> None:
     rate = report.bytes / report.seconds / 1e6 if report.seconds else 0
     status = "[green]intact[/]" if report.ok else \
         "[red]" + ", ".join(f"{len(report.of(k))} {k}" for k in KINDS if report.of(k) or k != "unreadable") + "[/]"
+    withdrawn = f", {len(report.withdrawn)} withdrawn (not checked, never fetched)" if report.withdrawn else ""
     console.print(f"{report.torrents} torrents, {report.files} files, {report.bytes:,} bytes in "
-                  f"{report.seconds:.1f} s ({rate:.0f} MB/s): {status}")
+                  f"{report.seconds:.1f} s ({rate:.0f} MB/s): {status}{withdrawn}")
 
 
 def _seed_until(roots: list[Path], *, listen: str, discovery: bool, trust: bool, duration: Optional[float],

@@ -21,6 +21,7 @@ import json
 import os
 import shutil
 import threading
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -33,9 +34,12 @@ from fonoteca.catalog.ids import NAMESPACE_NAMES, parse_reference
 from fonoteca.errors import FonotecaError
 from fonoteca.mirror import session as sess
 from fonoteca.mirror.torrents import files_of, load_torrent, safe_name
-from fonoteca.mirror.sources import Source, Swarm, check_metainfo, collect_metainfo, open_source, parse_list
+from fonoteca.mirror.sources import (Source, Swarm, check_metainfo, collect_metainfo, http_get, open_source,
+                                     parse_list)
+from fonoteca.pack.listing import MAX_LIST_BYTES
 from fonoteca.pack.manifest import MANIFEST_NAME, ManifestLine, read_manifest
 from fonoteca.mirror.verify import Problem, Report, Target, make_symlink, verify
+from fonoteca import ledger
 
 STATE = "mirror.json"
 # A release's own files a mirror copies from a local source beside the payload: the list, the manifest, and the
@@ -55,7 +59,8 @@ def choose(records: list[dict[str, Any]], *, budget: int | None = None, bands: l
 
     if budget is not None:
         return [p.record for p in pick(records, budget, popularity_weight=popularity_weight, bands=bands, seed=seed)]
-    usable = [r for r in records if not r.get("obsolete") and not r.get("embargo")]
+    usable = [r for r in records if not r.get("obsolete") and not r.get("embargo")
+              and not (r.get("partially_broken") and r.get("replaced_by"))]  # its replacement is taken instead
     meta = sorted([r for r in usable if r.get("is_metadata")],
                   key=lambda r: r.get("added_to_torrents_list_at") or "", reverse=True)[:1]
     return meta + [r for r in usable if not r.get("is_metadata") and (not bands or r.get("band") in bands)]
@@ -161,12 +166,100 @@ def _finish_metadata(into: Path, rec: dict[str, Any], newest: bool) -> None:
         shutil.copyfile(lst, into / "releases" / "torrents.json")
 
 
+# ------------------------------------------------------------------------------------------------ the ledger
+
+
+def withdrawn_files(lines: dict[int, ManifestLine], withdrawals: dict[str, Any]) -> dict[int, str]:
+    """File index -> why, for the files of one torrent whose track the ledger withdraws."""
+    out = {}
+    for index, line in lines.items():
+        w = withdrawals.get(line.ref)
+        if w is not None:
+            e = w.entry
+            out[index] = f"withdrawn {e.at[:10]} ({e.category or 'other'}): {e.reason}"[:500]
+    return out
+
+
+def adopt_ledger(into: Path, candidates: list[Path]) -> int:
+    """Take the longest ledger among `candidates` that verifies and extends the mirror's own (a ledger only ever
+    grows: one that would drop or change an entry the mirror holds is not taken). Returns the entries held."""
+    from fonoteca.durable import write_atomic
+
+    own = ledger.verify(ledger.ledger_path(into))
+    best, best_path = own.entries, None
+    for path in candidates:
+        if path is None or not path.is_file():
+            continue
+        found = ledger.verify(path)
+        if found.ok and len(found.entries) > len(best) and found.entries[:len(own.entries)] == own.entries:
+            best, best_path = found.entries, path
+    if best_path is not None:
+        write_atomic(ledger.ledger_path(into), best_path.read_bytes())
+    return len(best)
+
+
+def _remote_ledger(src: Source, into: Path) -> Path | None:
+    """The source site's ledger (/withdrawals.jsonl beside an http list), fetched into the mirror's scratch."""
+    if src.base_url is None:
+        return None
+    try:
+        data = http_get(urllib.parse.urljoin(src.base_url, "/withdrawals.jsonl"), MAX_LIST_BYTES)
+    except FonotecaError:
+        return None
+    scratch = into / ".mirror" / "withdrawals.fetched.jsonl"
+    scratch.parent.mkdir(parents=True, exist_ok=True)
+    scratch.write_bytes(data)
+    return scratch
+
+
+def _ledger_candidates(src: Source, into: Path, meta: dict[str, Any] | None) -> list[Path]:
+    out = [src.root / ledger.LEDGER_NAME] if src.root is not None else []
+    if meta is not None:
+        out.append(into / "releases" / meta["release"] / "data" / meta["name"] / ledger.LEDGER_NAME)
+    remote = _remote_ledger(src, into)
+    if remote is not None:
+        out.append(remote)
+    return out
+
+
+def _skip_withdrawn(into: Path, jobs: list[sess.Job], releases: dict[str, str]) -> int:
+    """Priority 0 for the files of withdrawn tracks (file priorities: libtorrent never fetches them); returns
+    how many files are skipped."""
+    withdrawals = ledger.withdrawn(into)
+    if not withdrawals:
+        return 0
+    skipped = 0
+    manifests: dict[str, dict[tuple[str, int], ManifestLine]] = {}
+    for job in jobs:
+        release = releases[job.key]
+        if release not in manifests:
+            m = into / "releases" / release / MANIFEST_NAME
+            manifests[release] = {(x.torrent, x.file_index): x for x in read_manifest(m)} if m.is_file() else {}
+        lines = {i: x for (t, i), x in manifests[release].items() if t == job.key}
+        out = withdrawn_files(lines, withdrawals)
+        if out:
+            entries = files_of(job.ti)
+            prios = job.priorities or [4] * len(entries)
+            job.priorities = [0 if e.index in out else prios[e.index] for e in entries]
+            skipped += len(out)
+    return skipped
+
+
+def _merge(first: sess.Outcome | None, second: sess.Outcome) -> sess.Outcome:
+    if first is None:
+        return second
+    return sess.Outcome(first.jobs + second.jobs, first.complete and second.complete,
+                        first.interrupted or second.interrupted, first.seconds + second.seconds,
+                        first.errors + second.errors)
+
+
 @dataclass
 class MirrorResult:
     into: Path
     chosen: list[dict[str, Any]]
     outcome: sess.Outcome
     skipped_bytes: int = 0
+    withdrawn_files: int = 0     # files not fetched because the ledger withdraws their tracks
 
     @property
     def complete(self) -> bool:
@@ -176,7 +269,7 @@ class MirrorResult:
         return {"into": str(self.into), "complete": self.complete, "interrupted": self.outcome.interrupted,
                 "torrents": [r["name"] for r in self.chosen], "bytes": sum(r["data_size"] for r in self.chosen),
                 "downloaded": self.outcome.downloaded, "seconds": round(self.outcome.seconds, 3),
-                "errors": self.outcome.errors}
+                "withdrawn_files": self.withdrawn_files, "errors": self.outcome.errors}
 
 
 def mirror(source: str | Source, into: Path, *, budget: int | None = None, bands: list[str] | None = None,
@@ -219,17 +312,29 @@ def mirror(source: str | Source, into: Path, *, budget: int | None = None, bands
     save_state(into, state)
     meta = next((r for r in chosen if r.get("is_metadata")), None)
     _write_config(into, src, meta["name"] if meta else None)
-    outcome = sess.download(jobs, peers, listen=listen, discovery=discovery, timeout=timeout, stall=stall,
-                            stop=stop, tick=tick)
+    # The metadata torrent first: it carries the ledger, which decides which files are not fetched at all.
+    first = None
+    meta_jobs = [j for j in jobs if meta is not None and j.key == meta["name"]]
+    if meta_jobs:
+        first = sess.download(meta_jobs, peers, listen=listen, discovery=discovery, timeout=timeout, stall=stall,
+                              stop=stop, tick=tick)
+        if meta_jobs[0].done:
+            _finish_metadata(into, meta, True)
+    adopt_ledger(into, _ledger_candidates(src, into, meta if meta_jobs and meta_jobs[0].done else None))
+    data_jobs = [j for j in jobs if j not in meta_jobs]
+    skipped = _skip_withdrawn(into, data_jobs, {r["name"]: r["release"] for r in chosen})
+    outcome = _merge(first, sess.download(data_jobs, peers, listen=listen, discovery=discovery, timeout=timeout,
+                                          stall=stall, stop=stop, tick=tick) if data_jobs else
+                     sess.Outcome([], True, False, 0.0))
     if refused:  # a torrent that could not be taken means the mirror is not what was asked
         outcome.errors[:0] = refused
         outcome.complete = False
     for rec, job in zip(chosen, jobs):
         state["torrents"][rec["name"]]["complete"] = job.done
-        if job.done and rec.get("is_metadata"):
-            _finish_metadata(into, rec, rec is meta)
+        if job.done and rec.get("is_metadata") and rec is not meta:
+            _finish_metadata(into, rec, False)
     save_state(into, state)
-    return MirrorResult(into, chosen, outcome)
+    return MirrorResult(into, chosen, outcome, withdrawn_files=skipped)
 
 
 # ------------------------------------------------------------------------------------------------ manifests
@@ -303,6 +408,11 @@ def fetch(ref: str, into: Path, *, source: str | Source | None = None, peers: li
     into.mkdir(parents=True, exist_ok=True)
     src = source if isinstance(source, Source) or source is None else open_source(source)
     release, line = find_track(_manifests(into, src.root if src else None), ref)
+    for root in (into, src.root if src else None):
+        w = ledger.withdrawn(root).get(line.ref) if root is not None else None
+        if w is not None:
+            raise FonotecaError(f"{line.ref} is withdrawn ({w.entry.category or 'other'}, {w.entry.at[:10]}: "
+                                f"{w.entry.reason}); it is not fetched")
     safe_name(release, "release")
     tname = safe_name(line.torrent, "torrent")
     tfile = into / "releases" / release / "torrents" / f"{tname}.torrent"
@@ -381,6 +491,7 @@ def targets(root: Path) -> tuple[list[Target], list[Problem]]:
 
     out: list[Target] = []
     unreadable: list[Problem] = []
+    withdrawals = ledger.withdrawn(root)
 
     def add(release: str, tfile: Path, name: str, files: Any) -> None:
         try:
@@ -389,8 +500,9 @@ def targets(root: Path) -> tuple[list[Target], list[Problem]]:
             unreadable.append(Problem("unreadable", release, name, tfile.name,
                                       reason=str(exc).removeprefix("refused: ")))
             return
-        out.append(Target(release, ti, rel / release / "data", None if files is None else set(files),
-                          {i: v for (t, i), v in manifest(release).items() if t == ti.name()}))
+        lines = {i: v for (t, i), v in manifest(release).items() if t == ti.name()}
+        out.append(Target(release, ti, rel / release / "data", None if files is None else set(files), lines,
+                          withdrawn_files(lines, withdrawals)))
 
     if (root / STATE).is_file():
         for name, e in sorted(load_state(root)["torrents"].items()):
@@ -456,8 +568,9 @@ def repair(root: Path, peers: list[sess.Peer], *, listen: str = "127.0.0.1:0", d
             continue
         _restore_symlinks(t, before)
         prios = None
-        if t.wanted is not None:
-            prios = [4 if e.index in t.wanted else 0 for e in files_of(t.ti)]
+        if t.wanted is not None or t.withdrawn:  # a withdrawn file is never fetched again
+            prios = [4 if (t.wanted is None or e.index in t.wanted) and e.index not in t.withdrawn else 0
+                     for e in files_of(t.ti)]
         rf = _resume_file(root, t.ti)
         rf.unlink(missing_ok=True)
         jobs.append(sess.Job(t.name, t.ti, t.save_path, priorities=prios, resume_file=rf, recheck=True))

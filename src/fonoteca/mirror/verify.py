@@ -29,6 +29,7 @@ class Target:
     save_path: Path
     wanted: set[int] | None = None
     manifest: dict[int, ManifestLine] = field(default_factory=dict)
+    withdrawn: dict[int, str] = field(default_factory=dict)   # file index -> why (the ledger withdraws its track)
 
     @property
     def name(self) -> str:
@@ -36,6 +37,7 @@ class Target:
 
 
 KINDS = ("missing", "corrupt", "extra", "unreadable")  # unreadable: a .torrent that could not be checked at all
+WITHDRAWN = "withdrawn"  # a file whose track the ledger withdraws: not a problem, never fetched
 
 
 @dataclass
@@ -61,18 +63,22 @@ class Report:
     bytes: int = 0
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
+    withdrawn: list[Problem] = field(default_factory=list)   # files of withdrawn tracks, held here or not
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def of(self, kind: str) -> list[Problem]:
+        if kind == WITHDRAWN:
+            return list(self.withdrawn)
         return [p for p in self.problems if p.kind == kind]
 
     def as_dict(self) -> dict[str, Any]:
         return {"ok": self.ok, "torrents": self.torrents, "files": self.files, "bytes": self.bytes,
                 "seconds": round(self.seconds, 3),
-                **{kind: [p.as_dict() for p in self.of(kind)] for kind in KINDS}}
+                **{kind: [p.as_dict() for p in self.of(kind)] for kind in KINDS},
+                WITHDRAWN: [p.as_dict() for p in self.withdrawn]}
 
 
 BLOCK_MAX = 4 * 1024 * 1024
@@ -188,12 +194,19 @@ def check_file(t: Target, files: list[FileEntry], f: FileEntry) -> tuple[int, Pr
     return read, None
 
 
+def _withdrawn(t: Target, f: FileEntry) -> Problem:
+    man = t.manifest.get(f.index)
+    held = os.path.isfile(t.save_path / f.path)
+    return Problem(WITHDRAWN, t.release, t.name, f.path, f.index, man.ref if man is not None else None,
+                   reason=t.withdrawn[f.index] + ("; the file is still held here" if held else "; not fetched"))
+
+
 def extras(t: Target) -> list[Problem]:
     """Files under the torrent's folder that the torrent does not list (part files of unwanted pieces aside)."""
     root = t.save_path / t.name
     if not root.is_dir():
         return []
-    known = {f.path for f in files_of(t.ti) if not f.pad}
+    known = {f.path for f in files_of(t.ti) if not f.pad}  # a withdrawn file held here is known, not extra
     out = []
     for dirpath, _, names in os.walk(root):
         for n in names:
@@ -216,6 +229,9 @@ def verify(targets: list[Target], *, workers: int | None = None,
         files = files_of(t.ti)
         for f in files:
             if f.pad or (t.wanted is not None and f.index not in t.wanted):
+                continue
+            if f.index in t.withdrawn:
+                report.withdrawn.append(_withdrawn(t, f))
                 continue
             jobs.append((t, files, f))
         report.problems += extras(t)

@@ -33,7 +33,7 @@ def list_cmd(
         console.print("no torrents yet: make a release with `fonoteca pack`")
         return
     rows = [(r["name"], f"{r['num_files']:,}", format_size(r["data_size"]), _seeders(r),
-             ",".join(f for f in ("obsolete", "embargo") if r[f]), r["btih"]) for r in items]
+             ",".join(f for f in ("obsolete", "embargo", "partially_broken") if r.get(f)), r["btih"]) for r in items]
     emit_table(("torrent", "files", "size", "seeders", "flags", "btih"), rows,
                title=f"{len(items):,} torrents (magnet links: --json)", right=("files", "size", "seeders"),
                wide=("torrent",))
@@ -168,6 +168,13 @@ def _print_pack_summary(summary: Any) -> None:
 
     for s in summary.skipped:
         console.print(f"[yellow]skipped[/yellow] {lit(s['file'])} ({lit(s['track'])}): {lit(s['reason'])}")
+    for why, n in sorted(summary.withheld.items()):
+        console.print(f"not published: {n:,} file{'s' if n != 1 else ''} ({lit(why)}; see [release] licences and "
+                      "`fonoteca ledger list`)")
+    for r in summary.replacements:
+        console.print(f"replacement {lit(r['torrent'])} for {lit(r['replaces'])} ({r['left_out']} withdrawn file"
+                      f"{'s' if r['left_out'] != 1 else ''} left out); the earlier torrent is unchanged and listed "
+                      "partially_broken")
     if summary.recovered:
         console.print(f"removed unfinished releases: {lit(', '.join(summary.recovered))}")
     if summary.release is None:

@@ -36,6 +36,8 @@ class Candidate:
     source: object = None  # the checked real path of the stored file (set by pack)
     title: str | None = None    # the track's name and artists (for the manifest; never in a path or a hash)
     artists: str | None = None
+    licence: str | None = None  # the track's licence id and the credit it asks for (manifest columns)
+    attribution: str | None = None
 
     @property
     def ns_name(self) -> str:

@@ -6,7 +6,10 @@ A torrents.json record uses the field names volunteers know from the reference a
     added_to_torrents_list_at, is_metadata, obsolete, embargo, seeders, leechers, completed, stats_scraped_at
 
 plus Fonoteca's own: name, release, kind, band, seq, btmh, piece_length, tracks, listens_covered, pop_min,
-pop_max, first_id, last_id. group_name is the band (pop_50-100, ...) or "metadata"; seeders, leechers and
+pop_max, first_id, last_id, and the withdrawals' marks: partially_broken (the torrent holds tracks the ledger
+withdraws: mirrors skip those files), withdrawn_files, replaced_by (the replacement torrent that holds the rest),
+replaces (on a replacement: the torrent it stands in for). A replacement that is no longer needed (its tracks were
+reinstated, or a newer replacement exists) is listed obsolete. group_name is the band (pop_50-100, ...) or "metadata"; seeders, leechers and
 completed are 0 and stats_scraped_at null until swarm figures were recorded (set_stats).
 """
 
@@ -60,7 +63,50 @@ def records(conn: sqlite3.Connection, settings: PackSettings, *, release: str | 
         params.append(release)
     sql = (f"SELECT {_COLUMNS} FROM torrents t JOIN releases r ON r.rowid = t.release WHERE {' AND '.join(where)} "
            "ORDER BY t.rowid")
-    return [record(row, settings) for row in conn.execute(sql, params)]
+    rows = conn.execute(sql, params).fetchall()
+    marks = withdrawal_marks(conn, building)
+    return [dict(record(row, settings), **marks.get(row[0], NO_MARKS)) for row in rows]
+
+
+NO_MARKS = {"partially_broken": False, "withdrawn_files": 0, "replaced_by": None, "replaces": None}
+
+
+def withdrawal_marks(conn: sqlite3.Connection, building: int | None = None) -> dict[int, dict[str, Any]]:
+    """torrents.rowid -> the withdrawals' marks (see the module docstring), from the ledger beside the catalog."""
+    from fonoteca.ledger import withdrawn_rowids
+
+    try:
+        links = conn.execute("SELECT t.rowid, t.name, t.replaces, t.num_files FROM torrents t JOIN releases r "
+                             "ON r.rowid = t.release WHERE (r.status = 'done' OR r.rowid = ?) AND t.kind = 'data'",
+                             (-1 if building is None else building,)).fetchall()
+    except sqlite3.OperationalError:  # a catalog from before replacement torrents
+        return {}
+    withdrawn = sorted(withdrawn_rowids(conn))
+    held: dict[int, int] = {}
+    if withdrawn:
+        held = {int(t): int(n) for t, n in conn.execute(
+            "SELECT torrent, count(*) FROM torrent_files WHERE track IN (SELECT value FROM json_each(?)) "
+            "GROUP BY torrent", (orjson.dumps(withdrawn).decode(),))}
+    by_rowid = {r: (name, replaces, files) for r, name, replaces, files in links}
+    out: dict[int, dict[str, Any]] = {}
+    current: dict[int, int] = {}  # original -> its replacement holding exactly the tracks not withdrawn
+    for rowid, (name, replaces, files) in by_rowid.items():
+        if replaces is not None and replaces in by_rowid and not held.get(rowid):
+            wanted = by_rowid[replaces][2] - held.get(replaces, 0)
+            if files == wanted and (replaces not in current or rowid > current[replaces]):
+                current[replaces] = rowid
+    for rowid, (name, replaces, files) in by_rowid.items():
+        broken = bool(held.get(rowid))
+        marks = {"partially_broken": broken, "withdrawn_files": held.get(rowid, 0), "replaced_by": None,
+                 "replaces": by_rowid[replaces][0] if replaces in by_rowid else None}
+        if broken:
+            root = replaces if replaces in by_rowid else rowid
+            if root in current and current[root] != rowid:
+                marks["replaced_by"] = by_rowid[current[root]][0]
+        if replaces in by_rowid and current.get(replaces) != rowid and not broken:
+            marks["obsolete"] = True  # its original is whole again, or a newer replacement stands in for it
+        out[rowid] = marks
+    return out
 
 
 def record(row: tuple, settings: PackSettings) -> dict[str, Any]:
@@ -154,6 +200,8 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "data_size": (int,), "num_files": (int,), "is_metadata": (bool,), "obsolete": (bool,), "embargo": (bool,),
     "seeders": (int,), "tracks": (int,), "listens_covered": (int, float), "band": (str, type(None)),
     "pop_min": (int, type(None)), "pop_max": (int, type(None)), "added_to_torrents_list_at": (str, type(None)),
+    "partially_broken": (bool,), "withdrawn_files": (int,), "replaced_by": (str, type(None)),
+    "replaces": (str, type(None)),
 }
 _REQUIRED = ("name", "release", "url", "btih", "data_size", "is_metadata")
 
@@ -248,6 +296,8 @@ def usable_for_seeding(rec: dict[str, Any]) -> bool:
     torrent nobody counted is kept: its seeders are unknown, not zero)."""
     if rec.get("obsolete") or rec.get("embargo"):
         return False
+    if rec.get("partially_broken") and rec.get("replaced_by"):
+        return False  # seed its replacement instead: the same files but the withdrawn ones
     return not (_scraped(rec) and rec.get("seeders") == 0 and not rec.get("is_metadata"))
 
 

@@ -35,6 +35,8 @@ class ManifestLine:
     band: str
     title: str | None = None   # the track's name and artists, for a readable name when a file is fetched
     artists: str | None = None
+    licence: str | None = None      # SPDX-style id of the track's licence (fonoteca.licences); absent in older
+    attribution: str | None = None  # manifests. attribution: the credit the licence asks for
 
     @property
     def ref(self) -> str:
@@ -54,7 +56,7 @@ class ManifestLine:
 
 
 MANIFEST_FIELDS = tuple(f.name for f in fields(ManifestLine))
-_OPTIONAL = frozenset({"isrc", "pieces_root", "title", "artists"})  # may be null or (older manifests) absent
+_OPTIONAL = frozenset({"isrc", "pieces_root", "title", "artists", "licence", "attribution"})  # may be null or (older manifests) absent
 _INTEGERS = frozenset({"file_index", "offset", "size", "popularity"})
 
 

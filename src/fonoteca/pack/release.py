@@ -40,7 +40,9 @@ from fonoteca.storage import Storage, StorageError
 from fonoteca.tiers import Tier
 from fonoteca.pack import bag, hybrid, layout, listing, paths
 from fonoteca.pack.manifest import MANIFEST_FIELDS, ManifestLine, write_line  # noqa: F401 (MANIFEST_FIELDS: API)
-from fonoteca.pack.settings import PackSettings
+from fonoteca.pack.settings import Band, PackSettings
+from fonoteca.ledger import LEDGER_NAME
+from fonoteca.licences import ReleasePolicy
 
 CREATED_BY = "Fonoteca"
 
@@ -76,6 +78,8 @@ class PackSummary:
     metadata: TorrentSummary | None = None
     skipped: list[dict[str, Any]] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
+    withheld: dict[str, int] = field(default_factory=dict)          # files not released: "licence ID" | withdrawn
+    replacements: list[dict[str, Any]] = field(default_factory=list)  # {"replaces", "torrent", "left_out"}
     seconds: float = 0.0
     hash_seconds: float = 0.0
 
@@ -101,7 +105,8 @@ class PackSummary:
             "release": self.release, "root": self.root, "files": self.files, "bytes": self.bytes,
             "torrents": [t.as_dict() for t in self.torrents],
             "metadata": self.metadata.as_dict() if self.metadata else None,
-            "bands": self.bands, "skipped": self.skipped, "recovered": self.recovered,
+            "bands": self.bands, "skipped": self.skipped, "recovered": self.recovered, "withheld": self.withheld,
+            "replacements": self.replacements,
             "seconds": round(self.seconds, 3), "hash_seconds": round(self.hash_seconds, 3),
             "hash_bytes_per_second": round(self.hash_rate),
         }
@@ -133,12 +138,31 @@ def releases_dir(archive: Archive) -> Path:
 
 _UNRELEASED = ("FROM files f JOIN tracks t ON t.rowid = f.track "
                "WHERE NOT EXISTS (SELECT 1 FROM torrent_files tf WHERE tf.file = f.rowid)")
+# What may be released (fonoteca.publication installs the function and the table on each connection): a licence
+# [release] licences allows, and not withdrawn.
+_PUBLISHED = ("fonoteca_published((SELECT licence FROM track_licences WHERE track = f.track)) "
+              "AND f.track NOT IN (SELECT rowid FROM temp.withdrawn_tracks)")
 
 
 def _pending(conn: sqlite3.Connection) -> tuple[int, int]:
-    """Files not released yet and their bytes."""
-    n, size = conn.execute(f"SELECT count(*), coalesce(sum(f.size), 0) {_UNRELEASED}").fetchone()
+    """Files not released yet that may be published, and their bytes."""
+    n, size = conn.execute(f"SELECT count(*), coalesce(sum(f.size), 0) {_UNRELEASED} AND {_PUBLISHED}").fetchone()
     return int(n), int(size)
+
+
+def _withheld(conn: sqlite3.Connection, policy: ReleasePolicy) -> dict[str, int]:
+    """Files not released because of their licence or a withdrawal: {"licence ID": files, "withdrawn": files}."""
+    out: dict[str, int] = {}
+    for licence, withdrawn, n in conn.execute(
+            "SELECT l.licence, f.track IN (SELECT rowid FROM temp.withdrawn_tracks), count(*) FROM files f "
+            "LEFT JOIN track_licences l ON l.track = f.track WHERE NOT EXISTS (SELECT 1 FROM torrent_files tf "
+            "WHERE tf.file = f.rowid) GROUP BY 1, 2"):
+        if withdrawn:
+            out["withdrawn"] = out.get("withdrawn", 0) + int(n)
+        elif not policy.allows(licence):
+            key = f"licence {licence or 'unknown'}"
+            out[key] = out.get(key, 0) + int(n)
+    return out
 
 
 def _open_reader(archive: Archive) -> sqlite3.Connection:
@@ -166,18 +190,20 @@ def _band_candidates(reader: sqlite3.Connection, archive: Archive, low: int, hig
         "SELECT f.rowid, f.track, f.tier, f.path, f.size, f.sha256, t.ns, t.id, t.isrc, "
         "max(0, min(100, coalesce(t.popularity, 0))) AS pop, p.listens, tp.plays, c.n, c.listens, t.name, "
         "(SELECT group_concat(name, ', ') FROM (SELECT a.name FROM track_artists ta JOIN artists a "
-        " ON a.rowid = ta.artist WHERE ta.track = t.rowid ORDER BY ta.position)) "
+        " ON a.rowid = ta.artist WHERE ta.track = t.rowid ORDER BY ta.position)), l.licence, l.attribution "
         "FROM files f JOIN tracks t ON t.rowid = f.track LEFT JOIN plan p ON p.track = f.track "
         "LEFT JOIN track_plays tp ON tp.track = f.track LEFT JOIN temp.pack_covered c ON c.rep = f.track "
-        "WHERE NOT EXISTS (SELECT 1 FROM torrent_files tf WHERE tf.file = f.rowid) AND pop BETWEEN ? AND ? "
-        "ORDER BY pop DESC, t.id, t.ns, f.tier DESC, f.rowid", (low, high))
-    for rowid, track, tier, rel, size, sha, ns, tid, isrc, pop, listens, plays, n, extra, title, artists in rows:
+        "LEFT JOIN track_licences l ON l.track = f.track "
+        f"WHERE NOT EXISTS (SELECT 1 FROM torrent_files tf WHERE tf.file = f.rowid) AND {_PUBLISHED} "
+        "AND pop BETWEEN ? AND ? ORDER BY pop DESC, t.id, t.ns, f.tier DESC, f.rowid", (low, high))
+    for (rowid, track, tier, rel, size, sha, ns, tid, isrc, pop, listens, plays, n, extra, title, artists,
+         licence, attribution) in rows:
         if listens is None:
             listens = float(model.listens(np.array([pop], dtype=np.float64),
                                           np.array([-1 if plays is None else plays], dtype=np.float64))[0])
         yield layout.Candidate(int(rowid), int(track), int(tier), rel, int(size), sha, int(ns), str(tid), isrc,
                                int(pop), float(listens) + float(extra or 0.0), 1 + int(n or 0), title=title,
-                               artists=artists)
+                               artists=artists, licence=licence, attribution=attribution)
 
 
 def _recover(conn: sqlite3.Connection, folder: Path) -> list[str]:
@@ -221,6 +247,97 @@ def _release_name(conn: sqlite3.Connection, folder: Path, collection: str, name:
                 and not (folder / candidate).exists():
             return candidate
         n += 1
+
+
+# ------------------------------------------------------------------------------------------------ replacements
+
+
+@dataclass
+class Original:
+    """A released data torrent that holds withdrawn tracks."""
+    rowid: int
+    name: str
+    band: str
+    seq: int
+    files: int       # real files it holds
+
+
+def _replacements_needed(conn: sqlite3.Connection) -> list[tuple[Original, list[layout.Candidate]]]:
+    """Every original data torrent holding a withdrawn track, with the files a replacement keeps (the others, in
+    the original's order and paths), when no torrent holds exactly those already. An original whose every file
+    is withdrawn gets no replacement."""
+    out = []
+    for rowid, name, band, seq, num_files in conn.execute(
+            "SELECT t.rowid, t.name, t.band, t.seq, t.num_files FROM torrents t JOIN releases r ON r.rowid = t.release "
+            "WHERE r.status = 'done' AND t.kind = 'data' AND t.replaces IS NULL AND EXISTS (SELECT 1 FROM "
+            "torrent_files tf WHERE tf.torrent = t.rowid AND tf.track IN (SELECT rowid FROM temp.withdrawn_tracks)) "
+            "ORDER BY t.rowid").fetchall():
+        files = _kept_files(conn, rowid)
+        if not files:
+            continue
+        wanted = {c.file for c in files}
+        existing = [{f for (f,) in conn.execute("SELECT file FROM torrent_files WHERE torrent = ? AND file IS NOT NULL",
+                                                 (r,))}
+                    for (r,) in conn.execute("SELECT t.rowid FROM torrents t JOIN releases r ON r.rowid = t.release "
+                                             "WHERE t.replaces = ? AND r.status = 'done'", (rowid,))]
+        if wanted in existing:
+            continue
+        out.append((Original(rowid, name, band or "", int(seq or 0), int(num_files)), files))
+    return out
+
+
+def _kept_files(conn: sqlite3.Connection, torrent: int) -> list[layout.Candidate]:
+    rows = conn.execute(
+        "SELECT f.rowid, f.track, f.tier, f.path, f.size, f.sha256, t.ns, t.id, t.isrc, "
+        "max(0, min(100, coalesce(t.popularity, 0))), coalesce(p.listens, 0), t.name, "
+        "(SELECT group_concat(name, ', ') FROM (SELECT a.name FROM track_artists ta JOIN artists a "
+        " ON a.rowid = ta.artist WHERE ta.track = t.rowid ORDER BY ta.position)), l.licence, l.attribution, tf.path "
+        "FROM torrent_files tf JOIN files f ON f.rowid = tf.file JOIN tracks t ON t.rowid = f.track "
+        "LEFT JOIN plan p ON p.track = f.track LEFT JOIN track_licences l ON l.track = f.track "
+        "WHERE tf.torrent = ? AND tf.track NOT IN (SELECT rowid FROM temp.withdrawn_tracks) ORDER BY tf.idx",
+        (torrent,)).fetchall()
+    out = []
+    for (rowid, track, tier, rel, size, sha, ns, tid, isrc, pop, listens, title, artists, licence, attribution,
+         inner) in rows:
+        c = layout.Candidate(int(rowid), int(track), int(tier), rel, int(size), sha, int(ns), str(tid), isrc, int(pop),
+                             float(listens), 1, title=title, artists=artists, licence=licence, attribution=attribution)
+        c.source = inner  # the path inside the original torrent, kept in the replacement
+        out.append(c)
+    return out
+
+
+def _band_named(name: str) -> Band:
+    """The band a torrent was listed under (pop_50-100, pop_0): a replacement stays in its original's band."""
+    low, _, high = name.removeprefix("pop_").partition("-")
+    try:
+        return Band(int(low), int(high or low))
+    except ValueError:
+        return Band(0, 100)
+
+
+def _replacement(conn: sqlite3.Connection, original: Original, files: list[layout.Candidate], taken: set[str],
+                 storage: Storage, skipped: list[dict[str, Any]]) -> layout.PlannedTorrent | None:
+    """The replacement torrent of `original`: the same band, sequence number and paths, named ORIGINAL__rN."""
+    kept = []
+    for c in files:
+        inner = str(c.source)
+        try:
+            c.source = storage.local_path(c.rel_path)
+        except StorageError as exc:
+            skipped.append({"file": c.rel_path, "track": c.id, "reason": str(exc)})
+            continue
+        kept.append((c, inner))
+    if len(kept) != len(files):
+        return None  # a replacement must hold every kept file: leave it for the next pack
+    n = 1 + conn.execute("SELECT count(*) FROM torrents WHERE replaces = ?", (original.rowid,)).fetchone()[0]
+    name = f"{original.name}__r{n}"
+    while name in taken:
+        n += 1
+        name = f"{original.name}__r{n}"
+    paths.check_name(name, "replacement torrent name")
+    t = layout.PlannedTorrent(name, _band_named(original.band), original.seq, [c for c, _ in kept])
+    t.paths = [tuple(inner.split("/", 1)) if "/" in inner else ("", inner) for _, inner in kept]  # type: ignore[misc]
+    return t
 
 
 # ------------------------------------------------------------------------------------------------ pack
@@ -276,10 +393,17 @@ def _usable(candidates: Iterator[layout.Candidate], storage: Storage,
 
 def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name: str | None, settings: PackSettings,
                  on_progress: Progress | None, hasher: hybrid.Hasher) -> PackSummary:
+    from fonoteca.publication import install
+
     storage = archive.storage
     summary = PackSummary(release=None)
+    policy = ReleasePolicy.from_config(archive.config)
+    install(conn, policy, archive.root)
+    summary.withheld = _withheld(conn, policy)
     pending, total = _pending(conn)
-    if not pending:
+    replacements = _replacements_needed(conn)
+    total += sum(c.size for _, files in replacements for c in files)
+    if not pending and not replacements:
         return summary
     release = _release_name(conn, folder, archive.collection, name)
     next_seq = {band: int(seq) + 1 for band, seq in
@@ -308,6 +432,7 @@ def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name:
         hash_started = time.perf_counter()
         web_seeds = listing.web_seeds_for(settings, release)
         reader = _open_reader(archive)
+        install(reader, policy, archive.root)
         with open(build / "manifest.jsonl.zst", "xb") as raw, \
                 open(build / "manifest-sha256.txt", "x", encoding="utf-8") as sums:
             manifest = zstandard.ZstdCompressor(level=10).stream_writer(raw, closefd=False)
@@ -326,6 +451,21 @@ def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name:
                         summary.torrents.append(_summary(t, torrent, release, settings))
                         summary.files += len(torrent.files)
                         summary.bytes += torrent.data_size
+                for original, files in replacements:
+                    t = _replacement(conn, original, files, taken, storage, summary.skipped)
+                    if t is None:
+                        continue
+                    torrent = _make_torrent(build, t, settings, web_seeds, hasher, advance, storage)
+                    _insert_torrent(conn, release_id, t, torrent, created, replaces=original.rowid)
+                    taken.add(t.name)
+                    for line, check in _manifest(t, torrent):
+                        manifest.write(line)
+                        sums.write(check)
+                    summary.torrents.append(_summary(t, torrent, release, settings))
+                    summary.replacements.append({"replaces": original.name, "torrent": t.name,
+                                                 "left_out": original.files - len(t.files)})
+                    summary.files += len(torrent.files)
+                    summary.bytes += torrent.data_size
             finally:
                 reader.close()
             manifest.flush(zstandard.FLUSH_FRAME)
@@ -427,23 +567,24 @@ def _manifest(t: layout.PlannedTorrent, torrent: hybrid.Torrent) -> Iterator[tup
             id=c.id, ns=c.ns_name, isrc=c.isrc, torrent=t.name, btih=torrent.info_hash_v1, path=placed.path,
             file_index=placed.index, offset=placed.offset, size=placed.size, sha256=c.sha256,
             pieces_root=placed.root.hex() if placed.root else None, tier=Tier.label_of(c.tier),
-            popularity=c.popularity, band=t.band.name, title=c.title, artists=c.artists)
+            popularity=c.popularity, band=t.band.name, title=c.title, artists=c.artists, licence=c.licence,
+            attribution=c.attribution)
         yield write_line(line), f"{c.sha256}  data/{t.name}/{placed.path}\n"
 
 
 def _insert_torrent(conn: sqlite3.Connection, release_id: int, t: layout.PlannedTorrent, torrent: hybrid.Torrent,
-                    created: str) -> None:
+                    created: str, replaces: int | None = None) -> None:
     by_path = {f"{a}/{b}": c for c, (a, b) in zip(t.files, t.paths)}
     with transaction(conn):
         torrent_id = conn.execute(
             "INSERT INTO torrents (release, name, kind, band, seq, btih, btmh, piece_length, num_files, data_size, "
-            "torrent_size, tracks, listens, pop_min, pop_max, first_id, last_id, added_at) "
-            "VALUES (?, ?, 'data', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "torrent_size, tracks, listens, pop_min, pop_max, first_id, last_id, added_at, replaces) "
+            "VALUES (?, ?, 'data', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (release_id, t.name, t.band.name, t.seq, torrent.info_hash_v1, torrent.info_hash_v2,
              torrent.piece_length, len(torrent.files), torrent.data_size, len(torrent.metainfo),
              sum(c.tracks for c in t.files), float(sum(c.listens for c in t.files)),
              min(c.popularity for c in t.files), max(c.popularity for c in t.files), t.files[0].id, t.files[-1].id,
-             created)).lastrowid
+             created, replaces)).lastrowid
         conn.executemany(
             "INSERT INTO torrent_files (torrent, idx, file, track, path, offset, size, sha256, root) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -507,6 +648,9 @@ def _metadata_torrent(archive: Archive, conn: sqlite3.Connection, folder: Path, 
             os.link(src, payload / f"manifest-{earlier}.jsonl.zst", follow_symlinks=False)
     os.link(build / "manifest.jsonl.zst", payload / f"manifest-{release}.jsonl.zst", follow_symlinks=False)
     write_new(payload / "torrents.json", listing.dumps(listing.records(conn, settings, building=release_id)))
+    ledger_file = archive.root / LEDGER_NAME
+    if ledger_file.is_file() and not ledger_file.is_symlink():  # a copy: the archive's ledger grows in place
+        write_new(payload / LEDGER_NAME, ledger_file.read_bytes())
     entries = [hybrid.Entry((p.name,), str(p), p.stat().st_size, digest=True) for p in sorted(payload.iterdir())]
     total = sum(e.size for e in entries)
     piece = hybrid.fit_piece_length([(e.path[0], e.size) for e in entries],

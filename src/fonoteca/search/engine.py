@@ -352,6 +352,9 @@ class Searcher:
         if ref.kind == "any" and ref.ns is None:
             return None
         found = lookup_reference(self.catalog, ref)
+        hidden = self._withdrawn()
+        if hidden:
+            found = [f for f in found if f.get("kind") != "track" or f.get("rowid") not in hidden]
         if found:
             return SearchResponse(text, "lookup", found)
         if text.lower().startswith(REFERENCE_PREFIXES):
@@ -380,6 +383,9 @@ class Searcher:
             more, more_complete = self._walk(conn, words, filters, limit)
             found.update(more)
             complete = complete and more_complete
+        hidden = self._withdrawn()
+        if hidden:  # withdrawn tracks are left out before ranking, so `limit` others fill the results
+            found = {key: texts for key, texts in found.items() if key_rowid(key) not in hidden}
         compiled = Compiled(words)
         ranked = sorted(((rank_key(score(compiled, *texts, key), key), key) for key, texts in found.items()))
         return [(key, -order[2]) for order, key in ranked[:limit]], complete, words, found
@@ -498,8 +504,9 @@ class Searcher:
         """The `limit` most popular tracks that pass the filters: the filter terms alone, in key order."""
         conn, _ = self.index()
         found = self._candidates(conn, filters.expression(), "", filters.explicit is False,
-                                 popularity_bound(filters.min_popularity or 0), limit)
-        response = SearchResponse("", "filter", self._tracks(list(found), [None] * len(found)))
+                                 popularity_bound(filters.min_popularity or 0), limit + len(self._withdrawn()))
+        keys = list(found)[:limit + len(self._withdrawn())]
+        response = SearchResponse("", "filter", self._tracks(keys, [None] * len(keys))[:limit])
         if not response.results:
             response.message = "no tracks match"
         return response
@@ -534,12 +541,24 @@ class Searcher:
             raise FonotecaError(f"no genre called {genre!r} in the catalog")
         return partial[:256]
 
+    def _withdrawn(self) -> dict[int, Any]:
+        """Tracks the archive's withdrawals ledger withdraws: search leaves them out (fonoteca.ledger)."""
+        from fonoteca.ledger import withdrawn_rowids
+
+        return withdrawn_rowids(self.catalog, self.archive.root)
+
     # --- results --------------------------------------------------------------------------------------------
     def _tracks(self, keys: Sequence[int], scores: Sequence[float | None]) -> list[dict[str, Any]]:
         """Display data of tracks from the catalog, in the order of `keys`."""
         if not keys:
             return []
+        hidden = self._withdrawn()
         rowids = [key_rowid(k) for k in keys]
+        if hidden:
+            kept = [(r, v) for r, v in zip(rowids, scores) if r not in hidden]
+            rowids, scores = [r for r, _ in kept], [v for _, v in kept]
+            if not rowids:
+                return []
         marks = ",".join("?" * len(rowids))
         rows = {r[0]: r for r in self.catalog.execute(
             "SELECT t.rowid, t.ns, t.id, t.name, t.popularity, t.explicit, t.isrc, t.duration_ms, "

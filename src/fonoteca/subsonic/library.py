@@ -4,8 +4,9 @@ its album artists; an artist who only appears on other artists' albums is not gi
 stays apart: their tracks still show in search, genres and random songs).
 
 `[subsonic] library = "released"` (or `fetch_missing = true`) adds every released track this copy does not hold
-yet; `"catalog"` lists the whole catalog. `visible_tracks` is the one place a rule that hides tracks (a
-withdrawal) plugs in: every listing goes through it.
+yet; `"catalog"` lists the whole catalog. `visible_tracks` is the one place the rules that hide tracks plug
+in (fonoteca.publication: withdrawn tracks, and stored files whose licence the archive does not publish): every
+listing goes through it.
 
 The snapshot (members, albums, their artists, genres, counts) is computed once per catalog state and release
 listing (and again at most once a minute, as downloads add files), then shared by every thread; each thread's
@@ -31,8 +32,11 @@ LIB_TABLE = "temp.subsonic_lib"
 
 
 def hidden_tracks(conn: sqlite3.Connection) -> frozenset[int]:
-    """Track rowids that must not be listed or played (none yet: a withdrawals ledger plugs in here)."""
-    return frozenset()
+    """Track rowids that must not be listed or played: withdrawn by the ledger, or with a licence this archive
+    does not publish."""
+    from fonoteca.publication import hidden_rowids
+
+    return hidden_rowids(conn)
 
 
 def visible_tracks(conn: sqlite3.Connection, rowids: Iterable[int]) -> set[int]:

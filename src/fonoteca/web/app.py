@@ -107,6 +107,17 @@ class Site:
 
         return self.store.cached("summary", lambda: queries.summary(self.store.conn), stale_ok=True)
 
+    def withdrawn(self) -> dict[int, Any]:
+        """tracks.rowid -> withdrawal, for every track the ledger withdraws now (per catalog and ledger state)."""
+        from fonoteca.ledger import withdrawn_rowids
+
+        return self.store.cached("withdrawn", lambda: withdrawn_rowids(self.store.conn, self.archive.root))
+
+    def publishes(self, licence: str | None) -> bool:
+        from fonoteca.publication import policy_for_root
+
+        return policy_for_root(self.archive.root).allows(licence)
+
     def warm(self) -> None:
         from fonoteca.web import queries
 
@@ -182,24 +193,27 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 
 # --- errors --------------------------------------------------------------------------------------------------------
 TEXT_PREFIXES = ("/static/", "/audio/", "/stats/charts/", "/torrents/file/", "/releases/")  # files: errors as plain text
-MESSAGES = {400: "Bad request", 404: "Not found", 405: "Method not allowed", 429: "Too many requests",
-            500: "Server error", 503: "Not available yet"}
+MESSAGES = {400: "Bad request", 403: "Not published", 404: "Not found", 405: "Method not allowed", 410: "Withdrawn",
+            429: "Too many requests", 500: "Server error", 503: "Not available yet"}
 
 
 def error_response(request: Request, status: int, message: str, details: list[Any] | None = None,
-                   headers: dict[str, str] | None = None) -> Response:
+                   headers: dict[str, str] | None = None, tombstone: dict[str, Any] | None = None) -> Response:
     path = render.request_path(request)
     if path.startswith("/api/") or path == "/api":
         body: dict[str, Any] = {"status": status, "message": message}
         if details:
             body["details"] = details
+        if tombstone:
+            body["tombstone"] = tombstone
         return render.json(request, {"error": body}, status=status, cache=render.CACHE_NONE, headers=headers)
     if path.startswith(TEXT_PREFIXES) or path.endswith(".txt"):
         return Response((message + "\n").encode(), status_code=status, media_type="text/plain; charset=utf-8",
                         headers={"cache-control": render.CACHE_NONE, **(headers or {})})
-    data = {"status": status, "heading": MESSAGES.get(status, "Error"), "message": message, "details": details or []}
-    response = render.html(request, "error.html", data, status=status, cache=render.CACHE_NONE,
-                           title=data["heading"])
+    data = {"status": status, "heading": MESSAGES.get(status, "Error"), "message": message, "details": details or [],
+            "tombstone": tombstone}
+    response = render.html(request, "tombstone.html" if tombstone else "error.html", data, status=status,
+                           cache=render.CACHE_NONE, title=data["heading"])
     if headers:
         response.headers.update(headers)
     return response
@@ -224,7 +238,8 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     form = _form_page(request, exc.status_code, message)
     if form is not None:
         return form
-    return error_response(request, exc.status_code, message, headers=getattr(exc, "headers", None))
+    return error_response(request, exc.status_code, message, headers=getattr(exc, "headers", None),
+                          tombstone=getattr(exc, "tombstone", None))
 
 
 def _problem(error: dict[str, Any], description: str | None) -> str:

@@ -70,9 +70,15 @@ def _artist_refs(conn: sqlite3.Connection, link_table: str, owner_column: str, o
 
 
 def track_items(conn: sqlite3.Connection, rowids: list[int]) -> list[dict[str, Any]]:
-    """List entries for tracks, in the given order (the same shape as search results)."""
+    """List entries for tracks, in the given order (the same shape as search results); tracks the withdrawals
+    ledger withdraws are left out of every list."""
     if not rowids:
         return []
+    from fonoteca.ledger import withdrawn_rowids
+
+    hidden = withdrawn_rowids(conn)
+    if hidden:
+        rowids = [r for r in rowids if r not in hidden]
     rows: dict[int, tuple] = {}
     for start in range(0, len(rowids), 500):
         chunk = rowids[start:start + 500]

@@ -30,8 +30,8 @@ MAX_TORRENTS_JSON = 256 * 1024 * 1024
 INT_FIELDS = ("torrent_size", "num_files", "data_size", "seeders", "leechers", "completed", "tracks", "pop_min",
               "pop_max")
 STR_FIELDS = ("url", "group_name", "display_name", "btih", "magnet_link", "added_to_torrents_list_at",
-              "stats_scraped_at", "band", "btmh", "kind")
-BOOL_FIELDS = ("is_metadata", "obsolete", "embargo")
+              "stats_scraped_at", "band", "btmh", "kind", "replaced_by", "replaces")
+BOOL_FIELDS = ("is_metadata", "obsolete", "embargo", "partially_broken")  # partially_broken: holds withdrawn tracks
 # Seeding health, as volunteers read it: fewer than 4 seeders is at risk.
 HEALTH = (("none", 0), ("low", 3), ("medium", 10))
 

@@ -17,6 +17,7 @@ class Error(Model):
         status: int
         message: str
         details: Optional[list[Any]] = None
+        tombstone: Optional[dict[str, Any]] = None   # 410: what was withdrawn, when, in which category
 
     error: Body
 
@@ -112,7 +113,23 @@ class Audio(Model):
     origin: str
 
 
+class Licence(Model):
+    id: str                        # SPDX id or LicenseRef-...
+    name: str
+    url: Optional[str]
+    raw: Optional[str]             # as the source wrote it
+    attribution: Optional[str]     # the credit the licence asks for
+    source: str
+    source_id: Optional[str]
+    source_url: Optional[str]
+    collection: Optional[str]
+    imported_at: str
+
+
 class TrackPage(TrackItem):
+    licence: Optional[Licence]     # None: no licence on record
+    published: bool                # its licence is one this archive publishes ([release] licences)
+    unpublished_reason: Optional[str]
     same_recording: list[TrackItem]
     also_on: list[AlbumRef]
     external_ids: list[dict[str, str]]

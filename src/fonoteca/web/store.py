@@ -80,7 +80,8 @@ class Store:
 
     # --- catalog state --------------------------------------------------------------------------------------
     def stamp(self) -> tuple[Any, ...]:
-        """Changes whenever the catalog changes (file sizes and times of the database and its WAL)."""
+        """Changes whenever the catalog or the withdrawals ledger changes (file sizes and times of the database,
+        its WAL and the ledger)."""
         now = time.monotonic()
         if self._stamp is None or now - self._stamp_at > STAMP_EVERY_S:
             parts: list[Any] = []
@@ -90,6 +91,9 @@ class Store:
                     parts.append((st.st_size, st.st_mtime_ns))
                 except FileNotFoundError:
                     parts.append(None)
+            from fonoteca.ledger import signature
+
+            parts.append(signature(self.archive.root))
             self._stamp, self._stamp_at = tuple(parts), now
         return self._stamp
 

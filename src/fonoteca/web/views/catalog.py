@@ -16,7 +16,8 @@ from fonoteca.search.engine import parse_years
 from fonoteca.web import media, queries, render, schemas
 from fonoteca.web.media import locate
 from fonoteca.web.views.common import (
-    ERRORS, TEXT_ERRORS, BadRequest, NotFound, Popularity, Unavailable, get_and_head, is_api, optional, site, twin,
+    ERRORS, TEXT_ERRORS, BadRequest, Forbidden, NotFound, Popularity, Unavailable, get_and_head, is_api, optional, site,
+    tombstone, twin,
 )
 
 router = APIRouter()
@@ -211,8 +212,18 @@ def track(request: Request, track_id: Id, source: Source = None) -> dict:
     rowid = queries.resolve(conn, "track", track_id, source)
     if rowid is None:
         raise NotFound(f"no track {track_id!r} in the catalog")
+    _refuse_withdrawn(s, conn, rowid)
     data = queries.track_page(conn, rowid)
-    audio, locations, row = locate(conn, s.archive, s.releases, rowid, data["id"])
+    from fonoteca.publication import licence_row
+
+    licence = licence_row(conn, rowid)
+    published = s.publishes(licence["id"] if licence else None)
+    from fonoteca.publication import policy_for_root
+
+    data.update(licence=licence, published=published,
+                unpublished_reason=None if published else policy_for_root(s.archive.root).reason(
+                    licence["id"] if licence else None))
+    audio, locations, row = _locate_published(s, conn, rowid, data["id"], published)
     data["audio"] = None if audio is None else {
         "url": data["url"].replace("/track/", "/audio/", 1), "media_type": audio.media_type, "size": audio.size,
         "origin": audio.origin}
@@ -224,6 +235,27 @@ def track(request: Request, track_id: Id, source: Source = None) -> dict:
     data["length"] = {"catalog_ms": data["duration_ms"], "file_ms": file_ms,
                       "disagrees": media.lengths_disagree(data["duration_ms"], file_ms)}
     return data
+
+
+def _refuse_withdrawn(s: object, conn: object, rowid: int) -> None:
+    """410 with the tombstone when the ledger withdraws the track."""
+    w = s.withdrawn().get(rowid)  # type: ignore[attr-defined]
+    if w is not None:
+        name = conn.execute("SELECT name FROM tracks WHERE rowid = ?", (rowid,)).fetchone()  # type: ignore[attr-defined]
+        raise tombstone(w, w.track, name[0] if name else None)
+
+
+def _locate_published(s: object, conn: object, rowid: int, track_id: str, published: bool) -> tuple:
+    """locate(), with no playable audio when the track is not published or the file belongs to a withdrawn
+    track (another track of the same recording)."""
+    audio, locations, row = locate(conn, s.archive, s.releases, rowid, track_id)  # type: ignore[attr-defined]
+    if audio is not None and not published:
+        audio = None
+    if audio is not None and row is not None and row.get("track_id") not in (None, track_id):
+        owner = queries.resolve(conn, "track", row["track_id"])  # type: ignore[arg-type]
+        if owner is not None and owner in s.withdrawn():  # type: ignore[attr-defined]
+            audio = None
+    return audio, locations, row
 
 
 @twin(router, "/album/{album_id}", template="album.html", model=schemas.AlbumPage,
@@ -310,8 +342,14 @@ def audio(request: Request, track_id: Id, source: Source = None) -> FileResponse
     rowid = queries.resolve(conn, "track", track_id, source)
     if rowid is None:
         raise NotFound(f"no track {track_id!r} in the catalog")
+    _refuse_withdrawn(s, conn, rowid)
+    from fonoteca.publication import licence_of, policy_for_root
+
+    licence = licence_of(conn, rowid)
+    if not s.publishes(licence):
+        raise Forbidden(f"track {track_id!r} is not published: {policy_for_root(s.archive.root).reason(licence)}")
     real_id = conn.execute("SELECT id FROM tracks WHERE rowid = ?", (rowid,)).fetchone()[0]
-    found, _, _ = locate(conn, s.archive, s.releases, rowid, real_id)
+    found, _, _ = _locate_published(s, conn, rowid, real_id, True)
     if found is None:
         raise NotFound(f"this copy of the archive holds no audio for track {track_id!r}")
     return FileResponse(found.path, media_type=found.media_type, headers={"cache-control": "public, max-age=86400"})

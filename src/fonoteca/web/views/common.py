@@ -19,6 +19,7 @@ from fonoteca.web.schemas import Error
 
 ERRORS = {400: {"model": Error, "description": "Bad parameters"},
           404: {"model": Error, "description": "Not found"},
+          410: {"model": Error, "description": "Withdrawn (the tombstone says when and why)"},
           414: {"model": Error, "description": "Request URL too long"},
           429: {"model": Error, "description": "Rate limited"}}
 # Routes outside /api (files, text) answer errors as plain text.
@@ -54,6 +55,27 @@ class NotFound(HTTPException):
 class BadRequest(HTTPException):
     def __init__(self, message: str) -> None:
         super().__init__(status_code=400, detail=message)
+
+
+class Gone(HTTPException):
+    """410: the ledger withdraws this track; `tombstone` says what, when and why (fonoteca.ledger)."""
+
+    def __init__(self, message: str, tombstone: dict[str, Any]) -> None:
+        super().__init__(status_code=410, detail=message)
+        self.tombstone = tombstone
+
+
+class Forbidden(HTTPException):
+    def __init__(self, message: str) -> None:
+        super().__init__(status_code=403, detail=message)
+
+
+def tombstone(withdrawal: Any, ref: str, name: str | None = None) -> Gone:
+    """The 410 for a withdrawn track: its id, name, the category, the date and the reason of the withdrawal."""
+    e = withdrawal.entry
+    stone = {"track": ref, "name": name, "category": e.category or "other", "withdrawn_at": e.at,
+             "date": e.at[:10], "until": e.until, "reason": e.reason, "ledger_entry": e.seq}
+    return Gone(f"{ref} was withdrawn on {e.at[:10]} ({e.category or 'other'})", stone)
 
 
 class Unavailable(HTTPException):

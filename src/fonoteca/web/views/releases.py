@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal, Optional, Union
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from starlette.requests import Request
+from starlette.responses import Response
 
 from fonoteca.errors import UsageError
 from fonoteca.units import parse_size
@@ -198,3 +199,18 @@ def payload_file(request: Request, release: Annotated[str, Path(max_length=200)]
                                "description": "The list"}})
 def torrents_json(request: Request) -> object:
     return render.json(request, site(request).releases.raw_listing(), cache=render.CACHE_LIVE)
+
+
+@get_and_head(router, "/withdrawals.jsonl", tags=["torrents"], response_class=Response,
+              summary="The withdrawals ledger: one JSON line per withdrawal or reinstatement, each with the SHA-256 "
+                      "of the line before it (check it with `fonoteca ledger verify`)",
+              responses={200: {"content": {"application/x-ndjson": {}}, "description": "The ledger"}})
+def withdrawals_ledger(request: Request) -> Response:
+    from fonoteca.ledger import ledger_path
+
+    path = ledger_path(site(request).archive.root)
+    try:
+        data = path.read_bytes() if path.is_file() and not path.is_symlink() else b""
+    except OSError:
+        data = b""
+    return Response(data, media_type="application/x-ndjson", headers={"cache-control": "public, max-age=60"})
