@@ -4,6 +4,7 @@ bounded requests, no traversal, rate limits, empty states, `fonoteca serve` itse
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -14,14 +15,24 @@ import time
 from pathlib import Path
 
 import httpx
+import libtorrent as lt
+import orjson
 import pytest
 
-from tests.test_web_fixtures import RELEASE, XSS_SCRIPT, WebArchive, base_url, server_for, web  # noqa: F401
+from tests.test_web_fixtures import (LISTED, RELEASE, XSS_SCRIPT, WebArchive, base_url, listed_url,  # noqa: F401
+                                    server_for, web)
 
 
 @pytest.fixture(scope="module")
 def client(base_url: str):  # noqa: F811
     with httpx.Client(base_url=base_url, timeout=30) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def listed(listed_url: str):  # noqa: F811
+    """The site whose release lists torrents of every seeding health (see tests.test_web_fixtures)."""
+    with httpx.Client(base_url=listed_url, timeout=30) as c:
         yield c
 
 
@@ -52,7 +63,7 @@ def test_home_summarises_the_collection(client: httpx.Client) -> None:
     home = get_json(client, "/api/home")
     assert home["counts"]["tracks"] == 2003  # 2,000 synthetic, one hostile, two in a full album
     assert home["search_index"] is True and home["statistics"] is True
-    assert home["releases"]["torrents"] == 9 and home["releases"]["releases"] == 1
+    assert home["releases"]["torrents"] == 2 and home["releases"]["releases"] == 1  # metadata + one data torrent
     pops = [t["popularity"] for t in home["top_tracks"]]
     assert pops == sorted(pops, reverse=True) and len(pops) == 10
     html = client.get("/").text
@@ -171,16 +182,22 @@ def test_shuffle_is_uncached_and_random(client: httpx.Client) -> None:
 # --- audio ---------------------------------------------------------------------------------------------------------
 def test_track_page_says_where_its_file_is(client: httpx.Client, web: WebArchive) -> None:  # noqa: F811
     track = get_json(client, f"/api/track/{web.archive_track}")
+    stored = web.root / track["file"]["path"]
     assert track["audio"] == {"url": f"/audio/{web.archive_track}", "media_type": "audio/wav",
-                              "size": track["file"]["size"], "origin": "archive"}
-    assert track["file"]["path"] == f"files/original/ab/{web.archive_track}.wav" and track["file"]["tier"] == "original"
+                              "size": stored.stat().st_size, "origin": "archive"}
+    assert track["file"]["path"].startswith("files/original/") and track["file"]["tier"] == "original"
     (location,) = track["locations"]
-    assert location["release"] == RELEASE and location["torrent"] == f"{RELEASE}-pop_50-100-0001"
-    assert location["magnet_link"].startswith("magnet:?xt=urn:btih:") and location["seeders"] == 12
-    assert location["torrent_url"] == f"/torrents/file/{RELEASE}/{RELEASE}-pop_50-100-0001.torrent"
+    line = web.line(web.archive_track)
+    assert location["release"] == RELEASE and location["torrent"] == web.torrent == line.torrent
+    assert location["sha256"] == line.sha256 == hashlib.sha256(stored.read_bytes()).hexdigest()
+    assert location["magnet_link"].startswith(f"magnet:?xt=urn:btih:{line.btih}")
+    assert location["seeders"] is None  # nobody scraped the new release: unknown, not 0
+    assert location["torrent_url"] == f"/torrents/file/{RELEASE}/{web.torrent}.torrent"
     html = client.get(f"/track/{web.archive_track}").text
     assert f'src="/audio/{web.archive_track}"' in html and "magnet:?xt=urn:btih:" in html
-    assert client.get(location["torrent_url"]).content == b"d4:infod4:name4:testee"
+    served = client.get(location["torrent_url"]).content
+    assert served == (web.root / "releases" / RELEASE / "torrents" / f"{web.torrent}.torrent").read_bytes()
+    assert lt.torrent_info(lt.bdecode(served)).name() == web.torrent
 
 
 def test_audio_streams_with_range_requests(client: httpx.Client, web: WebArchive) -> None:  # noqa: F811
@@ -199,9 +216,9 @@ def test_audio_streams_with_range_requests(client: httpx.Client, web: WebArchive
 
 def test_a_mirror_streams_from_the_release_payload(client: httpx.Client, web: WebArchive) -> None:  # noqa: F811
     track = get_json(client, f"/api/track/{web.release_track}")
-    assert track["audio"]["origin"] == "release" and track["file"] is None
+    assert track["audio"]["origin"] == "release" and track["file"]["present"] is False
     r = client.get(track["audio"]["url"])
-    assert r.status_code == 200 and r.content[:4] == b"RIFF"
+    assert r.status_code == 200 and r.content == web.payload(web.release_track).read_bytes()
 
 
 def test_no_traversal_through_file_routes(client: httpx.Client, web: WebArchive) -> None:  # noqa: F811
@@ -224,86 +241,102 @@ def test_no_traversal_through_file_routes(client: httpx.Client, web: WebArchive)
 
 def test_the_site_is_a_web_seed_of_its_releases(client: httpx.Client, web: WebArchive) -> None:  # noqa: F811
     """BEP 19: GET {web seed}/{torrent name}/{path in the torrent}, with ranges; nothing outside the payload."""
-    torrent = f"{RELEASE}-pop_50-100-0001"
-    url = f"/releases/{RELEASE}/data/{torrent}/pop_50-100/{web.release_track}.wav"
+    torrent = web.torrent
+    inner = web.line(web.release_track).path
+    folder = inner.rsplit("/", 1)[0]
+    url = f"/releases/{RELEASE}/data/{torrent}/{inner}"
     whole = client.get(url)
-    assert whole.status_code == 200 and whole.content[:4] == b"RIFF"
+    assert whole.status_code == 200 and whole.content == web.payload(web.release_track).read_bytes()
+    assert hashlib.sha256(whole.content).hexdigest() == web.line(web.release_track).sha256
     part = client.get(url, headers={"Range": "bytes=16-31"})
     assert part.status_code == 206 and part.content == whole.content[16:32]
-    assert client.get(f"/releases/{RELEASE}/torrents/{torrent}.torrent").content == b"d4:infod4:name4:testee"
+    tfile = client.get(f"/releases/{RELEASE}/torrents/{torrent}.torrent").content
+    assert tfile == (web.root / "releases" / RELEASE / "torrents" / f"{torrent}.torrent").read_bytes()
     secret = (web.root / "fonoteca.toml").read_text()
-    for bad in [f"/releases/{RELEASE}/data/{torrent}/pop_50-100/evil.wav",         # a symlink out of the payload
+    for bad in [f"/releases/{RELEASE}/data/{torrent}/{folder}/evil.wav",             # a symlink out of the payload
                 f"/releases/{RELEASE}/data/evil-torrent/fonoteca.toml",             # a torrent folder linking out
                 f"/releases/{RELEASE}/data/{torrent}/..%2F..%2Ftorrents.json",
                 f"/releases/{RELEASE}/data/%2E%2E/torrents.json",
-                f"/releases/{RELEASE}/data/{torrent}/pop_50-100%2F..%2F..%2F..%2F..%2Ffonoteca.toml",
+                f"/releases/{RELEASE}/data/{torrent}/{folder}%2F..%2F..%2F..%2F..%2Ffonoteca.toml",
                 f"/releases/..%2F..%2F/data/x/fonoteca.toml", f"/releases/{RELEASE}/data/{torrent}/",
-                f"/releases/{RELEASE}/data/{torrent}/pop_50-100", f"/releases/{RELEASE}/torrents/..%2Ftorrents.json",
+                f"/releases/{RELEASE}/data/{torrent}/{folder}", f"/releases/{RELEASE}/torrents/..%2Ftorrents.json",
                 "/releases/nope/data/x/y"]:
         r = client.get(bad)
         assert r.status_code == 404, bad
         assert secret not in r.text and "[archive]" not in r.text
 
 
-def test_torrents_json_in_the_volunteers_format(client: httpx.Client) -> None:
+def test_the_real_release_is_listed_as_pack_wrote_it(client: httpx.Client, web: WebArchive) -> None:  # noqa: F811
+    written = orjson.loads((web.root / "releases" / RELEASE / "torrents.json").read_bytes())
     listing = get_json(client, "/torrents.json")
+    assert [t["btih"] for t in listing] == [t["btih"] for t in written] and len(written) == 2
+    data = get_json(client, "/api/torrents")
+    assert data["count"] == 2 and {t["name"] + ".torrent" for t in data["torrents"]} == {t["display_name"] for t in written}
+    assert all(t["health"] == "unknown" for t in data["torrents"])  # never scraped
+    meta = next(t for t in data["torrents"] if t["is_metadata"])
+    torrent = client.get(meta["local_url"]).content
+    assert lt.torrent_info(lt.bdecode(torrent)).info_hashes().v1.to_bytes().hex() == meta["btih"]
+
+
+def test_torrents_json_in_the_volunteers_format(listed: httpx.Client) -> None:
+    listing = get_json(listed, "/torrents.json")
     assert len(listing) == 9 and {"btih", "magnet_link", "data_size", "seeders"} <= set(listing[0])
-    assert listing[0]["display_name"] == f"{RELEASE}-metadata"
+    assert listing[0]["display_name"] == f"{LISTED}-metadata"
 
 
 # --- torrents -------------------------------------------------------------------------------------------------------
-def test_torrents_list_with_bands_and_health(client: httpx.Client) -> None:
-    data = get_json(client, "/api/torrents")
+def test_torrents_list_with_bands_and_health(listed: httpx.Client) -> None:
+    data = get_json(listed, "/api/torrents")
     assert data["count"] == 9 and len(data["torrents"]) == 9
     bands = {b["band"]: b for b in data["bands"]}
     assert set(bands) == {"metadata", "pop_50-100", "pop_20-49", "pop_0"}
     assert bands["pop_50-100"]["data_size"] == 1_100_000_000_000 and bands["pop_50-100"]["health"]["low"] == 1
     assert data["totals"]["torrents"] == 9
     health = {t["name"]: t["health"] for t in data["torrents"]}
-    assert health[f"{RELEASE}-pop_20-49-0001"] == "none" and health[f"{RELEASE}-pop_50-100-0001"] == "good"
-    assert health[f"{RELEASE}-pop_0-0001"] == "unknown"
+    assert health[f"{LISTED}-pop_20-49-0001"] == "none" and health[f"{LISTED}-pop_50-100-0001"] == "good"
+    assert health[f"{LISTED}-pop_0-0001"] == "unknown"
     hostile = next(t for t in data["torrents"] if t["display_name"] == XSS_SCRIPT)
     assert hostile["magnet_link"] is None  # not a magnet link: dropped
-    only = get_json(client, "/api/torrents?band=pop_20-49")
+    only = get_json(listed, "/api/torrents?band=pop_20-49")
     assert only["count"] == 2 and {t["band"] for t in only["torrents"]} == {"pop_20-49"}
-    none = get_json(client, "/api/torrents?health=none")
+    none = get_json(listed, "/api/torrents?health=none")
     assert all(t["health"] == "none" for t in none["torrents"]) and none["count"] == 3
-    paged = get_json(client, "/api/torrents?size=4")
+    paged = get_json(listed, "/api/torrents?size=4")
     assert len(paged["torrents"]) == 4 and paged["next"] == "/api/torrents?size=4&page=2"
-    html = client.get("/torrents").text
+    html = listed.get("/torrents").text
     assert "javascript:" not in html and html.count('class="magnet"') == 8
 
 
-def test_seeding_list_generator(client: httpx.Client) -> None:
-    two = get_json(client, "/api/torrents/generate?budget=2&seed=1")
+def test_seeding_list_generator(listed: httpx.Client) -> None:
+    two = get_json(listed, "/api/torrents/generate?budget=2&seed=1")
     names = [t["name"] for t in two["torrents"]]
-    assert names[0] == f"{RELEASE}-metadata"  # metadata first
-    assert f"{RELEASE}-pop_0-0000-old" not in names and f"{RELEASE}-pop_0-0003-embargo" not in names
+    assert names[0] == f"{LISTED}-metadata"  # metadata first
+    assert f"{LISTED}-pop_0-0000-old" not in names and f"{LISTED}-pop_0-0003-embargo" not in names
     assert two["bytes"] <= 2e12 and two["budget"] == 2_000_000_000_000
     assert sum(t["data_size"] for t in two["torrents"]) == two["bytes"]
-    everything = get_json(client, "/api/torrents/generate?budget=1PB")
+    everything = get_json(listed, "/api/torrents/generate?budget=1PB")
     names = [t["name"] for t in everything["torrents"]]
     # all but the obsolete, the embargoed and the one a scrape counted with no seeders at all (the reference rule)
-    assert everything["count"] == 6 and f"{RELEASE}-pop_20-49-0001" not in names
+    assert everything["count"] == 6 and f"{LISTED}-pop_20-49-0001" not in names
     # neediest first: 2 seeders (500 GB) before 12 seeders (600 GB), whatever the random part (at most 2)
     for seed in range(5):
-        order = [t["name"] for t in get_json(client, f"/api/torrents/generate?budget=1PB&seed={seed}")["torrents"]]
-        assert order.index(f"{RELEASE}-pop_50-100-0002") < order.index(f"{RELEASE}-pop_50-100-0001"), seed
-        assert order == [t["name"] for t in get_json(client, f"/api/torrents/generate?budget=1PB&seed={seed}")["torrents"]]
-    small = get_json(client, "/api/torrents/generate?budget=250GB&include_metadata=false")
+        order = [t["name"] for t in get_json(listed, f"/api/torrents/generate?budget=1PB&seed={seed}")["torrents"]]
+        assert order.index(f"{LISTED}-pop_50-100-0002") < order.index(f"{LISTED}-pop_50-100-0001"), seed
+        assert order == [t["name"] for t in get_json(listed, f"/api/torrents/generate?budget=1PB&seed={seed}")["torrents"]]
+    small = get_json(listed, "/api/torrents/generate?budget=250GB&include_metadata=false")
     assert all(not t["is_metadata"] for t in small["torrents"]) and small["bytes"] <= 250e9
-    text = client.get("/torrents/generate.txt?budget=2&kind=magnets")
+    text = listed.get("/torrents/generate.txt?budget=2&kind=magnets")
     assert text.headers["content-type"].startswith("text/plain")
     lines = text.text.splitlines()
     assert lines and all(line.startswith("magnet:?xt=urn:btih:") for line in lines)
     assert len(lines) == len([t for t in two["torrents"] if t["magnet_link"]])
-    hashes = client.get("/torrents/generate.txt?budget=2&kind=btih&seed=1").text.split()
+    hashes = listed.get("/torrents/generate.txt?budget=2&kind=btih&seed=1").text.split()
     assert hashes == [t["btih"] for t in two["torrents"]]
-    urls = client.get("/torrents/generate.txt?budget=2&kind=urls").text.split()
+    urls = listed.get("/torrents/generate.txt?budget=2&kind=urls").text.split()
     assert all(u.startswith(("http://", "https://")) for u in urls) and "javascript" not in "".join(urls)
     for bad in ("-1", "abc", "0", "1e400", "5 parsecs"):
-        assert client.get(f"/api/torrents/generate?budget={bad}").status_code == 400, bad
-    html = client.get("/torrents/generate?budget=2").text
+        assert listed.get(f"/api/torrents/generate?budget={bad}").status_code == 400, bad
+    html = listed.get("/torrents/generate?budget=2").text
     assert 'id="generated"' in html and html.count("<li>") >= len(two["torrents"])
 
 
@@ -418,7 +451,7 @@ def test_a_mirror_copy_serves_the_same_site(tmp_path: Path, web: WebArchive, cli
         for url in ["/api/search?q=love", f"/api/track/{web.release_track}", "/api/torrents", "/api/stats"]:
             assert get_json(c, url) == get_json(client, url), url
         track = get_json(c, f"/api/track/{web.archive_track}")
-        assert track["audio"] is None and track["locations"]  # its file is in the release, not downloaded here
+        assert track["audio"]["origin"] == "release" and track["file"]["present"] is False  # no files/ here
         assert c.get(f"/audio/{web.release_track}").status_code == 200
 
 

@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.test_web_fixtures import WebArchive, base_url, web  # noqa: F401
+from tests.test_web_fixtures import WebArchive, base_url, listed_url, web  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 ARTIFACTS = REPO / "test-artifacts"
@@ -170,7 +170,16 @@ def test_play_audio_reports_progress(page: Page, web: WebArchive) -> None:  # no
     assert page.violations() == []
 
 
-def test_torrents_page_generates_a_seeding_list(page: Page, base_url: str) -> None:  # noqa: F811
+def test_torrents_page_generates_a_seeding_list(browser: Any, listed_url: str) -> None:  # noqa: F811
+    page = Page(browser, listed_url)
+    try:
+        _generate_a_seeding_list(page, listed_url)
+    finally:
+        page.close()
+    assert not page.dialogs and not page.errors, (page.dialogs, page.errors)
+
+
+def _generate_a_seeding_list(page: Page, base_url: str) -> None:
     page.goto("/torrents")
     assert page.tab.locator("table.torrents tbody tr").count() == 9
     assert page.tab.locator("table.bands tbody tr").count() == 4

@@ -13,7 +13,7 @@ import pytest
 from tests.test_web_browser import Page, browser  # noqa: F401
 from tests.test_web_fixtures import (  # noqa: F401
     CONTROL, HOSTILE_ALBUM, HOSTILE_ARTIST, HOSTILE_TRACK, TEMPLATE, XSS_ATTR, XSS_SCRIPT, XSS_SINGLE, XSS_TITLE,
-    WebArchive, base_url, web,
+    WebArchive, base_url, listed_url, web,
 )
 
 PAGES = [
@@ -23,12 +23,14 @@ PAGES = [
     "/track/%3Cscript%3Ealert(1)%3C%2Fscript%3E", "/search?q=love&genre=" + quote(XSS_ATTR),
     "/genres", "/genres/" + quote(XSS_ATTR, safe=""), "/genres/" + quote("</text><script>x</script>-->", safe=""),
 ]
+# the site whose torrent list carries a hostile entry (display name, url and magnet link)
+LISTED_PAGES = ["/torrents", "/torrents/generate?budget=1PB", "/torrents?health=none"]
 RAW = ["<script>window.__pwned", "<img src=x", "onerror=\"window", "' onmouseover='", "</title><script>"]
 
 
-def test_raw_html_escapes_every_value(base_url: str) -> None:  # noqa: F811
-    with httpx.Client(base_url=base_url) as client:
-        for path in PAGES:
+def test_raw_html_escapes_every_value(base_url: str, listed_url: str) -> None:  # noqa: F811
+    for site, path in [(base_url, p) for p in PAGES] + [(listed_url, p) for p in LISTED_PAGES]:
+        with httpx.Client(base_url=site) as client:
             r = client.get(path)
             assert r.status_code in (200, 404), path
             html = r.text
@@ -37,6 +39,7 @@ def test_raw_html_escapes_every_value(base_url: str) -> None:  # noqa: F811
             assert "\x00" not in html and "\x1b" not in html and "\x07" not in html and "\x7f" not in html, path
             assert html.count("<script") == 1, path  # our one script file, nothing else
             assert "javascript:" not in html, path
+    with httpx.Client(base_url=base_url) as client:
         track = client.get(f"/track/{HOSTILE_TRACK}").text
         assert "&lt;/title&gt;&lt;script&gt;window.__pwned=" in track
         assert "&#34;&gt;&lt;img src=x onerror=&#34;" in track or "&quot;&gt;&lt;img src=x onerror=&quot;" in track
@@ -55,9 +58,10 @@ def test_json_keeps_the_data_exactly(base_url: str) -> None:  # noqa: F811
         assert XSS_ATTR in r.json()["genres"]
 
 
-@pytest.mark.parametrize("path", PAGES)
-def test_no_script_runs_in_the_browser(browser: Any, base_url: str, path: str) -> None:  # noqa: F811
-    page = Page(browser, base_url)
+@pytest.mark.parametrize("site,path", [("base", p) for p in PAGES] + [("listed", p) for p in LISTED_PAGES])
+def test_no_script_runs_in_the_browser(browser: Any, base_url: str, listed_url: str,  # noqa: F811
+                                       site: str, path: str) -> None:
+    page = Page(browser, base_url if site == "base" else listed_url)
     try:
         page.tab.goto(path, wait_until="load")
         # move over and focus every element that could carry an injected handler
@@ -86,7 +90,7 @@ def test_no_script_runs_in_the_browser(browser: Any, base_url: str, path: str) -
         page.close()
 
 
-def test_hostile_names_read_as_text(browser: Any, base_url: str) -> None:  # noqa: F811
+def test_hostile_names_read_as_text(browser: Any, base_url: str, listed_url: str) -> None:  # noqa: F811
     page = Page(browser, base_url)
     try:
         page.tab.goto(f"/track/{HOSTILE_TRACK}")
@@ -97,7 +101,7 @@ def test_hostile_names_read_as_text(browser: Any, base_url: str) -> None:  # noq
         page.tab.goto(f"/artist/{HOSTILE_ARTIST}")
         assert page.tab.locator("h1").inner_text() == XSS_SCRIPT
         assert XSS_ATTR in page.tab.locator("p.genres").inner_text()
-        page.tab.goto("/torrents")
+        page.tab.goto(listed_url + "/torrents")
         assert XSS_SCRIPT in page.tab.locator("table.torrents").inner_text()
         page.shot("site-hostile-torrents")
         page.tab.goto(f"/album/{HOSTILE_ALBUM}")

@@ -19,7 +19,7 @@ import pytest
 
 from fonoteca import archive as archive_mod
 from tests.test_web_browser import Page, browser  # noqa: F401
-from tests.test_web_fixtures import HOSTILE_TRACK, RELEASE, WebArchive, base_url, web  # noqa: F401
+from tests.test_web_fixtures import HOSTILE_TRACK, RELEASE, WebArchive, base_url, listed_url, web  # noqa: F401
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -30,30 +30,37 @@ def client(base_url: str):  # noqa: F811
         yield c
 
 
+@pytest.fixture(scope="module")
+def listed(listed_url: str):  # noqa: F811
+    """The site whose release lists torrents of every seeding health (see tests.test_web_fixtures)."""
+    with httpx.Client(base_url=listed_url, timeout=30) as c:
+        yield c
+
+
 def _percentages(html: str) -> list[float]:
     return [float(p) for p in re.findall(r"([0-9][0-9,]*\.?[0-9]*)%", html.replace(",", ""))]
 
 
 # --- torrents ---------------------------------------------------------------------------------------------------
-def test_listens_are_counts_and_shares(client: httpx.Client) -> None:
-    data = client.get("/api/torrents").json()
+def test_listens_are_counts_and_shares(listed: httpx.Client) -> None:
+    data = listed.get("/api/torrents").json()
     bands = {b["band"]: b for b in data["bands"]}
     assert bands["pop_50-100"]["listens_covered"] == pytest.approx(1_100_000)  # estimated listens: a count
     assert sum(b["listens_share"] for b in data["bands"]) == pytest.approx(1.0)
-    html = client.get("/torrents").text
+    html = listed.get("/torrents").text
     table = html[html.index('<table class="bands'):html.index("</table>")]
     assert ">1,100,000<" in table
     share = 1_100_000 / data["totals"]["listens_covered"]
     assert f">{100 * share:.1f}%<" in table
     assert _percentages(table) and all(p <= 100 for p in _percentages(table)), _percentages(table)
-    generated = client.get("/torrents/generate?budget=1PB").text
+    generated = listed.get("/torrents/generate?budget=1PB").text
     summary = re.search(r'<p id="generated-summary"[^>]*>(.*?)</p>', generated, re.S).group(1)
     assert "estimated listens" in summary and all(p <= 100 for p in _percentages(summary)), summary
 
 
-def test_links_are_separate_words(client: httpx.Client) -> None:
+def test_links_are_separate_words(listed: httpx.Client) -> None:
     for page in ("/torrents", "/torrents/generate?budget=1PB"):
-        html = client.get(page).text
+        html = listed.get(page).text
         assert "</a><a" not in html, page
         assert re.search(r'>magnet</a> · <a class="torrent-file" href="[^"]+"[^>]*>\.torrent</a>', html), page
 
