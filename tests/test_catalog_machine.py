@@ -76,7 +76,7 @@ def test_read_only_file_system_is_a_clear_error_and_the_next_run_finishes(source
     assert result.exit_code == 1
     # refused before anything is written, naming the archive, the command and why
     assert "Traceback" not in result.stderr and str(archive.root) in result.stderr
-    assert "read-only file system: import writes to the archive" in " ".join(result.stderr.split())
+    assert "read-only file system: import spotify writes to the archive" in " ".join(result.stderr.split())
     _remount(small_fs, "rw")
     assert run_cli("import", "spotify", str(source), archive=archive.root).exit_code == 0
     assert catalog_dump(archive.catalog_path) == clean
