@@ -83,7 +83,7 @@ def _print_report(report: Any) -> None:
 
 
 def _seed_until(roots: list[Path], *, listen: str, discovery: bool, trust: bool, duration: Optional[float],
-                site: Optional[tuple[str, int]]) -> None:
+                site: Optional[tuple[str, int]], peers: Optional[list[tuple[str, int]]] = None) -> None:
     """Seed what the folders hold (and serve the first one's site) until Ctrl-C, SIGTERM or `duration`."""
     import signal
     import threading
@@ -97,7 +97,7 @@ def _seed_until(roots: list[Path], *, listen: str, discovery: bool, trust: bool,
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server = None
     try:
-        with Seeder(items, listen=listen, discovery=discovery, trust=trust,
+        with Seeder(items, listen=listen, discovery=discovery, trust=trust, peers=peers or [],
                     resume_dir=roots[0] / ".mirror" / "resume") as seeder:
             if site is not None:
                 server = _start_site(roots[0], *site)
@@ -260,14 +260,19 @@ def register_commands(app: typer.Typer) -> None:
                                                          "the first folder, as `fonoteca serve` does."),
         host: str = typer.Option("127.0.0.1", "--host", help="With --serve: the site's address."),
         port: int = typer.Option(8000, "--port", min=0, max=65535, help="With --serve: the site's port."),
+        peer: Optional[list[str]] = typer.Option(None, "--peer", help="Connect to this client (HOST:PORT, "
+                                                 "repeatable) and keep reconnecting: for a client that cannot "
+                                                 "find this seeder itself (Transmission ignores loopback and "
+                                                 "unroutable addresses a tracker gives it)."),
         paths: Optional[list[Path]] = typer.Argument(None, help="Archive or mirror folders (default: the archive)."),
     ) -> None:
         """Seed every verified release torrent of archives or mirrors until stopped (a service: run it from
-        systemd or cron). Resume data in FOLDER/.mirror/resume lets a restart seed at once, without hashing the
-        data again; a live table shows each torrent's state, peers and upload."""
+        systemd or cron), each with its v1-only twin (for Transmission 3 and other clients that cannot read hybrid
+        torrents). Resume data in FOLDER/.mirror/resume lets a restart seed at once, without hashing the data
+        again; a live table shows each torrent's state, peers and upload."""
         roots = paths or [archive_root(ctx, None)]
         _seed_until(roots, listen=listen, discovery=discovery, trust=trust, duration=duration,
-                    site=(host, port) if serve else None)
+                    site=(host, port) if serve else None, peers=_peers(peer or []))
 
     @app.command("mirror")
     def mirror_cmd(
@@ -284,16 +289,20 @@ def register_commands(app: typer.Typer) -> None:
                                                        "--listen; until Ctrl-C or --seed-for)."),
         seed_for: Optional[float] = typer.Option(None, "--seed-for", metavar="SECONDS", help="With --seed: stop "
                                                  "seeding after this long."),
+        v1: bool = typer.Option(False, "--v1", help="Download each torrent through its BitTorrent v1-only twin: "
+                                                   "the swarm of the clients that cannot read hybrid torrents "
+                                                   "(Transmission 3). The same files, checked the same way."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Download torrents of a Fonoteca release into a mirror folder (resumable; seed it with `fonoteca seed`
         or --seed). SOURCE: an archive or release folder, a torrents.json (file or URL) even alone, a file of
-        magnet links (one a line, as the site's generator gives them), or a magnet link."""
+        magnet links (one a line, as the site's generator gives them; v1-only twins' links too), or a magnet
+        link."""
         from fonoteca.mirror import mirror
 
         with _Bars(not as_json) as bars:
             res = mirror(source, into, budget=_size(budget), bands=bands or None, peers=_peers(peer or []),
-                         listen=listen, discovery=discovery, timeout=timeout, stall=stall, tick=bars.tick)
+                         listen=listen, discovery=discovery, timeout=timeout, stall=stall, tick=bars.tick, v1=v1)
         if as_json:
             print_json(res.as_dict())
         else:
