@@ -170,40 +170,63 @@ def scrape_command(
     source: Optional[Path] = typer.Argument(None, metavar="LIST", help="A downloaded torrents.json to update in "
                                             "place (default: this archive's torrents)."),
     timeout: float = typer.Option(10.0, "--timeout", min=0.5, metavar="SECONDS", help="Per tracker request."),
+    dht: bool = typer.Option(True, "--dht/--no-dht", help="Ask the DHT (BEP 33) about the torrents no tracker "
+                                                          "answered for."),
+    dht_node: Optional[list[str]] = typer.Option(None, "--dht-node", metavar="HOST:PORT", help="Enter the DHT "
+                                                 "through this node (repeatable; default: the public DHT's "
+                                                 "bootstrap routers)."),
+    dht_timeout: float = typer.Option(20.0, "--dht-timeout", min=0.5, metavar="SECONDS",
+                                      help="How long the DHT lookups may take, all torrents together."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
-    """Ask the torrents' trackers how many seed and leech them (BEP 48 HTTP scrape, BEP 15 UDP scrape) and write
-    seeders, leechers, completed and stats_scraped_at into the list. A torrent no tracker answered for keeps what
-    it had ("unknown" if it was never counted)."""
+    """Ask the torrents' trackers how many seed and leech them (BEP 48 HTTP scrape, BEP 15 UDP scrape), and the
+    DHT (BEP 33: seeders and leechers estimated, completed unknown) about those no tracker answered for; write
+    seeders, leechers, completed, stats_scraped_at and stats_source (tracker or dht) into the list. A torrent
+    nobody answered for keeps what it had ("unknown" if it was never counted)."""
+    from fonoteca.mirror.dht import BOOTSTRAP, parse_node
     from fonoteca.mirror.scrape import scrape
 
+    nodes = None
+    if dht:
+        try:
+            nodes = [f"{h}:{p}" for h, p in (parse_node(n) for n in dht_node)] if dht_node else list(BOOTSTRAP)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--dht-node") from None
     records, save = _scrape_target(ctx, source)
     from fonoteca.console import progress
 
     with progress(transient=True) as bar:
         task = bar.add_task("scrape trackers", total=None, unit="trackers")
-        result = scrape(records, timeout=timeout, progress=lambda done, total: bar.update(task, completed=done,
-                                                                                          total=total))
+        result = scrape(records, timeout=timeout, dht=nodes, dht_timeout=dht_timeout,
+                        progress=lambda done, total: bar.update(task, completed=done, total=total))
     save(result)
     rows = []
     for rec in records:
-        fig = result.figures.get((rec.get("btih") or "").lower())
+        btih = (rec.get("btih") or "").lower()
+        fig = result.figures.get(btih)
         rows.append((rec.get("name") or rec.get("display_name"), rec.get("btih"),
-                     *(("", "", "") if fig is None else (fig.seeders, fig.leechers, fig.completed)),
-                     len(result.answered.get((rec.get("btih") or "").lower(), []))))
+                     *(("", "", "", "") if fig is None else (fig.seeders, fig.leechers,
+                                                             "" if fig.completed is None else fig.completed,
+                                                             fig.source)),
+                     len([a for a in result.answered.get(btih, []) if not a.startswith("dht")])))
     if as_json:
         print_json({"scraped_at": result.scraped_at, "trackers": result.trackers, "seconds": round(result.seconds, 3),
+                    "dht": {"asked": nodes is not None, "queried": result.dht_queried,
+                            "answered": result.dht_answered},
                     "errors": result.errors,
                     "torrents": [{"name": r[0], "btih": r[1], "seeders": r[2] if r[2] != "" else None,
                                   "leechers": r[3] if r[3] != "" else None, "completed": r[4] if r[4] != "" else None,
-                                  "trackers_answering": r[5]} for r in rows]})
+                                  "source": r[5] or None, "trackers_answering": r[6]} for r in rows]})
     else:
-        emit_table(("torrent", "btih", "seeders", "leechers", "completed", "trackers"), rows,
+        emit_table(("torrent", "btih", "seeders", "leechers", "completed", "source", "trackers"),
+                   [(*r[:2], *("unknown" if v == "" else v for v in r[2:5]), r[5], r[6])
+                    for r in rows],
                    right=("seeders", "leechers", "completed", "trackers"), wide=("torrent",))
         for error in result.errors:
-            console.print(f"[yellow]tracker failed:[/yellow] {lit(error)}")
-        console.print(f"{len(result.figures):,} of {len(records):,} torrents counted by {result.trackers:,} trackers "
-                      f"in {result.seconds:.1f} s")
+            console.print(f"[yellow]not answered:[/yellow] {lit(error)}")
+        by_dht = sum(1 for f in result.figures.values() if f.source == "dht")
+        console.print(f"{len(result.figures):,} of {len(records):,} torrents counted ({by_dht:,} by the DHT) by "
+                      f"{result.trackers:,} trackers in {result.seconds:.1f} s")
     if not result.figures and records:
         raise typer.Exit(1)  # nothing could be counted: the list is unchanged
 
@@ -224,7 +247,7 @@ def _scrape_target(ctx: typer.Context, source: Optional[Path]) -> tuple[list[dic
                 fig = result.figures.get(rec["btih"].lower())
                 if fig is not None:
                     rec.update(seeders=fig.seeders, leechers=fig.leechers, completed=fig.completed,
-                               stats_scraped_at=result.scraped_at)
+                               stats_scraped_at=result.scraped_at, stats_source=fig.source)
             write_atomic(source, orjson.dumps(records, option=orjson.OPT_INDENT_2) + b"\n")
 
         return records, save_file
@@ -235,7 +258,7 @@ def _scrape_target(ctx: typer.Context, source: Optional[Path]) -> tuple[list[dic
     records = list_torrents(archive)
 
     def save_archive(result: Any) -> None:
-        stats = [(btih, f.seeders, f.leechers, f.completed) for btih, f in result.figures.items()]
+        stats = [(btih, f.seeders, f.leechers, f.completed, f.source) for btih, f in result.figures.items()]
         if stats:
             set_stats(archive, stats, scraped_at=result.scraped_at)
 
