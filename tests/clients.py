@@ -1,9 +1,11 @@
 """Real BitTorrent programs for the tests, each started on 127.0.0.1 by the test and stopped after it: Debian's
-opentracker and qBittorrent (qbittorrent-nox, libtorrent 2, driven through its Web API). DHT, local discovery,
-PEX and port mapping are off: peers meet through the tracker or are connected by address."""
+opentracker, qBittorrent (qbittorrent-nox, libtorrent 2, driven through its Web API) and Transmission
+(transmission-daemon 3.00, driven through its RPC). DHT, local discovery, PEX and port mapping are off: peers meet
+through the tracker or are connected by address."""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import shutil
@@ -19,6 +21,7 @@ import httpx
 OPENTRACKER = shutil.which("opentracker")
 QBITTORRENT = shutil.which("qbittorrent-nox")
 TRANSMISSION_SHOW = shutil.which("transmission-show")
+TRANSMISSION = shutil.which("transmission-daemon")
 
 
 def free_port() -> int:
@@ -172,3 +175,112 @@ class QBittorrent:
             except (httpx.HTTPError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait(10)
+
+
+# ------------------------------------------------------------------------------------------------ Transmission
+
+
+class Transmission:
+    """transmission-daemon with a configuration folder of its own, driven through its RPC (JSON over HTTP, with
+    the X-Transmission-Session-Id handshake), no password from 127.0.0.1. Transmission 3.00 never connects to a
+    loopback address a tracker gives it (its "martian" rule), but accepts connections from one: peers on this
+    machine connect to it (`peer_port`)."""
+
+    SEEDING = 6       # torrent-get status: 0 stopped, 1-2 checking, 3-4 downloading, 5-6 seeding
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+        self.rpc_port, self.peer_port = free_port(), free_port()
+        self.url = f"http://127.0.0.1:{self.rpc_port}/transmission/rpc"
+        self.session_id = ""
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> "Transmission":
+        assert TRANSMISSION, "transmission-daemon is not installed"
+        config = self.folder / "config"
+        config.mkdir(parents=True, exist_ok=True)
+        (config / "settings.json").write_text(json.dumps({
+            "rpc-enabled": True, "rpc-bind-address": "127.0.0.1", "rpc-port": self.rpc_port,
+            "rpc-authentication-required": False, "rpc-whitelist-enabled": False, "rpc-host-whitelist-enabled": False,
+            "peer-port": self.peer_port, "peer-port-random-on-start": False, "bind-address-ipv4": "127.0.0.1",
+            "dht-enabled": False, "lpd-enabled": False, "pex-enabled": False, "utp-enabled": False,
+            "port-forwarding-enabled": False, "encryption": 0, "start-added-torrents": True,
+            "download-dir": str(self.folder / "downloads"), "incomplete-dir-enabled": False,
+            "ratio-limit-enabled": False, "idle-seeding-limit-enabled": False, "speed-limit-down-enabled": False,
+            "speed-limit-up-enabled": False, "alt-speed-enabled": False, "download-queue-enabled": False,
+            "seed-queue-enabled": False, "queue-stalled-enabled": False, "peer-limit-global": 500,
+            "peer-limit-per-torrent": 100, "upload-slots-per-torrent": 100, "message-level": 1}))
+        self.proc = subprocess.Popen([TRANSMISSION, "--foreground", "--config-dir", str(config)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+        def up() -> bool:
+            assert self.proc is not None and self.proc.poll() is None, "transmission-daemon exited"
+            try:
+                self.rpc("session-get")
+                return True
+            except httpx.HTTPError:
+                return False
+
+        wait_for(up, "Transmission's RPC", 30)
+        return self
+
+    def rpc(self, method: str, **arguments: Any) -> dict[str, Any]:
+        for _ in range(3):
+            r = httpx.post(self.url, json={"method": method, "arguments": arguments},
+                           headers={"X-Transmission-Session-Id": self.session_id}, timeout=30)
+            if r.status_code == 409:  # the first request of a session learns its id
+                self.session_id = r.headers["X-Transmission-Session-Id"]
+                continue
+            answer = r.json()
+            assert answer.get("result") == "success", answer
+            return answer.get("arguments", {})
+        raise AssertionError("Transmission kept refusing the session id")
+
+    def add(self, torrent: Path, download_dir: Path) -> str:
+        """Add a .torrent (downloading into, or seeding from, download_dir/NAME); its info-hash."""
+        download_dir.mkdir(parents=True, exist_ok=True)
+        added = self.rpc("torrent-add", metainfo=base64.b64encode(torrent.read_bytes()).decode(),
+                         **{"download-dir": str(download_dir)})
+        return (added.get("torrent-added") or added.get("torrent-duplicate"))["hashString"]
+
+    def torrents(self) -> list[dict[str, Any]]:
+        return self.rpc("torrent-get", fields=["hashString", "name", "percentDone", "status", "error",
+                                               "errorString", "peersConnected", "uploadedEver"])["torrents"]
+
+    def wait_all(self, count: int, *, seeding: bool, timeout: float = 120) -> None:
+        """Until `count` torrents are complete (downloaded, or checked and seeding); a torrent in error fails."""
+
+        def done() -> bool:
+            items = self.torrents()
+            broken = [t for t in items if t["error"]]
+            assert not broken, [(t["name"], t["errorString"]) for t in broken]
+            ok = [t for t in items if t["percentDone"] >= 1.0 and (not seeding or t["status"] == self.SEEDING)]
+            return len(items) == count and len(ok) == count
+
+        wait_for(done, f"Transmission to complete {count} torrents", timeout, 0.5)
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        try:
+            self.rpc("session-close")
+            self.proc.wait(15)
+        except (httpx.HTTPError, AssertionError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+def write_pad_files(folder: Path, torrent: Path) -> int:
+    """The BEP 47 pad files of a torrent as Transmission 3 keeps them (files of zeros under NAME/.pad/, written
+    while it downloads): what it needs on disk to seed a folder it did not download itself. How many."""
+    import libtorrent as lt
+
+    fs = lt.torrent_info(str(torrent)).files()
+    written = 0
+    for i in range(fs.num_files()):
+        if fs.file_flags(i) & lt.file_storage.flag_pad_file:
+            target = folder / fs.file_path(i)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(bytes(fs.file_size(i)))
+            written += 1
+    return written

@@ -71,3 +71,67 @@ def test_a_remote_list_cannot_make_mirror_read_local_files(packed_archive, remot
     assert result.exit_code == 1
     assert not list((tmp_path / "m").rglob("*.torrent"))  # nothing was read from this machine's files
     assert "not http(s)" in result.stdout + result.stderr
+
+
+def _with_seeder(packed_archive: Path, *args: object) -> object:
+    """run_cli("mirror", ...) with a seeder of the packed archive as the peer."""
+    from fonoteca.mirror import Seeder, seed_items
+
+    with Seeder(seed_items(packed_archive), listen="127.0.0.1:0") as seeder:
+        assert seeder.wait_ready(60)
+        return run_cli("mirror", *args, "--peer", f"127.0.0.1:{seeder.port}", "--timeout", "60", "--json")
+
+
+def test_a_twin_that_disagrees_with_its_hybrid_is_refused(packed_archive, tmp_path):
+    """The list says which v1-only twin each torrent has; the twin its hybrid gives is another: that entry is
+    named and left out (with or without --v1), every other torrent is mirrored."""
+    source = tmp_path / "source"
+    shutil.copytree(packed_archive, source, symlinks=True)
+    listing = source / "releases" / "torrents.json"
+    items = json.loads(listing.read_text())
+    liar = _data_records(items)[0]
+    liar["v1_only"]["btih"] = "0" * 40
+    listing.write_text(json.dumps(items))
+    for extra in ((), ("--v1",)):
+        into = tmp_path / f"m{len(extra)}"
+        result = _with_seeder(packed_archive, str(source), "--into", into, *extra)
+        assert result.exit_code == 1, result.stderr
+        out = json.loads(result.stdout)
+        assert any(liar["name"] in e and "v1-only twin" in e and "0" * 40 in e for e in out["errors"]), out["errors"]
+        assert liar["name"] not in out["torrents"] and len(out["torrents"]) == len(items) - 1
+        assert not list(into.rglob(f"{liar['name']}*.torrent"))
+
+
+def test_v1_from_an_older_list_without_twins(packed_archive, tmp_path):
+    """A list written before twins existed still reads and mirrors; with --v1 each entry is named: it has no
+    twin to download through."""
+    source = tmp_path / "source"
+    shutil.copytree(packed_archive, source, symlinks=True)
+    listing = source / "releases" / "torrents.json"
+    items = json.loads(listing.read_text())
+    for rec in items:
+        del rec["v1_only"], rec["stats_source"]
+    listing.write_text(json.dumps(items))
+    plain = _with_seeder(packed_archive, str(source), "--into", tmp_path / "plain")
+    assert plain.exit_code == 0, plain.stderr
+    v1 = run_cli("mirror", str(source), "--into", tmp_path / "v1", "--v1", "--timeout", "5")
+    assert v1.exit_code == 1
+    said = " ".join(v1.stderr.split())
+    assert "nothing to mirror" in said and "names no v1-only twin (a torrent packed before twins existed)" in said
+    assert _data_records(items)[0]["name"] in said
+
+
+def test_a_malformed_twin_entry_is_named(packed_archive, tmp_path):
+    from fonoteca.errors import FonotecaError
+    from fonoteca.pack.listing import check_list
+
+    items = json.loads((packed_archive / "releases" / "torrents.json").read_text())
+    items[0]["v1_only"] = {"url": 3, "btih": "x"}
+    items[1]["v1_only"]["btih"] = items[1]["btih"]
+    errors: list[str] = []
+    good = check_list(items, "list.json", errors)
+    assert len(good) == len(items) - 2
+    assert "item 0" in errors[0] and "v1_only 'url' has the wrong type" in errors[0]
+    assert "item 1" in errors[1] and "the hybrid's own" in errors[1]
+    with pytest.raises(FonotecaError, match="v1_only"):
+        check_list(items, "list.json")

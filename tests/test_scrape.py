@@ -96,3 +96,30 @@ def test_a_tracker_that_does_not_answer_is_named(tmp_path):
     result = scrape(records, timeout=1)
     assert result.figures == {} and len(result.errors) == 2
     assert all(str(dead) in e for e in result.errors)
+
+
+def test_trackers_count_while_a_dead_dht_is_named(tracked, tmp_path):
+    """A torrent whose tracker answers is counted by it (source: tracker); one that names no tracker goes to the
+    DHT, which does not answer: named, that torrent stays unknown, the others keep their figures."""
+    copy = tmp_path / "torrents.json"
+    records = json.loads((tracked / "releases" / "torrents.json").read_text())
+    lonely = records[0]
+    lonely["magnet_link"] = lonely["magnet_link"].split("&tr=")[0]
+    lonely.update(seeders=0, leechers=0, completed=0, stats_scraped_at=None, stats_source=None)  # never counted
+    copy.write_text(json.dumps(records))
+    dead = free_port()
+    with Seeder(seed_items(tracked), listen="127.0.0.1:0") as seeder:
+        assert seeder.wait_ready(60)
+        time.sleep(1)
+        result = run_cli("torrents", "scrape", str(copy), "--dht-node", f"127.0.0.1:{dead}", "--dht-timeout", "3",
+                         "--json")
+    assert result.exit_code == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert any("did not answer" in e and str(dead) in e for e in report["errors"]), report["errors"]
+    by_btih = {t["btih"]: t for t in report["torrents"]}
+    assert by_btih[lonely["btih"]]["seeders"] is None and by_btih[lonely["btih"]]["source"] is None
+    assert all(t["source"] == "tracker" and t["completed"] is not None for b, t in by_btih.items()
+               if b != lonely["btih"])
+    updated = {r["btih"]: r for r in json.loads(copy.read_text())}
+    assert updated[lonely["btih"]]["stats_scraped_at"] is None
+    assert all(r["stats_source"] == "tracker" for b, r in updated.items() if b != lonely["btih"])

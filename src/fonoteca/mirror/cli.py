@@ -83,7 +83,7 @@ def _print_report(report: Any) -> None:
 
 
 def _seed_until(roots: list[Path], *, listen: str, discovery: bool, trust: bool, duration: Optional[float],
-                site: Optional[tuple[str, int]]) -> None:
+                site: Optional[tuple[str, int]], peers: Optional[list[tuple[str, int]]] = None) -> None:
     """Seed what the folders hold (and serve the first one's site) until Ctrl-C, SIGTERM or `duration`."""
     import signal
     import threading
@@ -97,7 +97,7 @@ def _seed_until(roots: list[Path], *, listen: str, discovery: bool, trust: bool,
     previous = signal.signal(signal.SIGTERM, lambda *_: stop.set())
     server = None
     try:
-        with Seeder(items, listen=listen, discovery=discovery, trust=trust,
+        with Seeder(items, listen=listen, discovery=discovery, trust=trust, peers=peers or [],
                     resume_dir=roots[0] / ".mirror" / "resume") as seeder:
             if site is not None:
                 server = _start_site(roots[0], *site)
@@ -170,40 +170,63 @@ def scrape_command(
     source: Optional[Path] = typer.Argument(None, metavar="LIST", help="A downloaded torrents.json to update in "
                                             "place (default: this archive's torrents)."),
     timeout: float = typer.Option(10.0, "--timeout", min=0.5, metavar="SECONDS", help="Per tracker request."),
+    dht: bool = typer.Option(True, "--dht/--no-dht", help="Ask the DHT (BEP 33) about the torrents no tracker "
+                                                          "answered for."),
+    dht_node: Optional[list[str]] = typer.Option(None, "--dht-node", metavar="HOST:PORT", help="Enter the DHT "
+                                                 "through this node (repeatable; default: the public DHT's "
+                                                 "bootstrap routers)."),
+    dht_timeout: float = typer.Option(20.0, "--dht-timeout", min=0.5, metavar="SECONDS",
+                                      help="How long the DHT lookups may take, all torrents together."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON."),
 ) -> None:
-    """Ask the torrents' trackers how many seed and leech them (BEP 48 HTTP scrape, BEP 15 UDP scrape) and write
-    seeders, leechers, completed and stats_scraped_at into the list. A torrent no tracker answered for keeps what
-    it had ("unknown" if it was never counted)."""
+    """Ask the torrents' trackers how many seed and leech them (BEP 48 HTTP scrape, BEP 15 UDP scrape), and the
+    DHT (BEP 33: seeders and leechers estimated, completed unknown) about those no tracker answered for; write
+    seeders, leechers, completed, stats_scraped_at and stats_source (tracker or dht) into the list. A torrent
+    nobody answered for keeps what it had ("unknown" if it was never counted)."""
+    from fonoteca.mirror.dht import BOOTSTRAP, parse_node
     from fonoteca.mirror.scrape import scrape
 
+    nodes = None
+    if dht:
+        try:
+            nodes = [f"{h}:{p}" for h, p in (parse_node(n) for n in dht_node)] if dht_node else list(BOOTSTRAP)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--dht-node") from None
     records, save = _scrape_target(ctx, source)
     from fonoteca.console import progress
 
     with progress(transient=True) as bar:
         task = bar.add_task("scrape trackers", total=None, unit="trackers")
-        result = scrape(records, timeout=timeout, progress=lambda done, total: bar.update(task, completed=done,
-                                                                                          total=total))
+        result = scrape(records, timeout=timeout, dht=nodes, dht_timeout=dht_timeout,
+                        progress=lambda done, total: bar.update(task, completed=done, total=total))
     save(result)
     rows = []
     for rec in records:
-        fig = result.figures.get((rec.get("btih") or "").lower())
+        btih = (rec.get("btih") or "").lower()
+        fig = result.figures.get(btih)
         rows.append((rec.get("name") or rec.get("display_name"), rec.get("btih"),
-                     *(("", "", "") if fig is None else (fig.seeders, fig.leechers, fig.completed)),
-                     len(result.answered.get((rec.get("btih") or "").lower(), []))))
+                     *(("", "", "", "") if fig is None else (fig.seeders, fig.leechers,
+                                                             "" if fig.completed is None else fig.completed,
+                                                             fig.source)),
+                     len([a for a in result.answered.get(btih, []) if not a.startswith("dht")])))
     if as_json:
         print_json({"scraped_at": result.scraped_at, "trackers": result.trackers, "seconds": round(result.seconds, 3),
+                    "dht": {"asked": nodes is not None, "queried": result.dht_queried,
+                            "answered": result.dht_answered},
                     "errors": result.errors,
                     "torrents": [{"name": r[0], "btih": r[1], "seeders": r[2] if r[2] != "" else None,
                                   "leechers": r[3] if r[3] != "" else None, "completed": r[4] if r[4] != "" else None,
-                                  "trackers_answering": r[5]} for r in rows]})
+                                  "source": r[5] or None, "trackers_answering": r[6]} for r in rows]})
     else:
-        emit_table(("torrent", "btih", "seeders", "leechers", "completed", "trackers"), rows,
+        emit_table(("torrent", "btih", "seeders", "leechers", "completed", "source", "trackers"),
+                   [(*r[:2], *("unknown" if v == "" else v for v in r[2:5]), r[5], r[6])
+                    for r in rows],
                    right=("seeders", "leechers", "completed", "trackers"), wide=("torrent",))
         for error in result.errors:
-            console.print(f"[yellow]tracker failed:[/yellow] {lit(error)}")
-        console.print(f"{len(result.figures):,} of {len(records):,} torrents counted by {result.trackers:,} trackers "
-                      f"in {result.seconds:.1f} s")
+            console.print(f"[yellow]not answered:[/yellow] {lit(error)}")
+        by_dht = sum(1 for f in result.figures.values() if f.source == "dht")
+        console.print(f"{len(result.figures):,} of {len(records):,} torrents counted ({by_dht:,} by the DHT) by "
+                      f"{result.trackers:,} trackers in {result.seconds:.1f} s")
     if not result.figures and records:
         raise typer.Exit(1)  # nothing could be counted: the list is unchanged
 
@@ -224,7 +247,7 @@ def _scrape_target(ctx: typer.Context, source: Optional[Path]) -> tuple[list[dic
                 fig = result.figures.get(rec["btih"].lower())
                 if fig is not None:
                     rec.update(seeders=fig.seeders, leechers=fig.leechers, completed=fig.completed,
-                               stats_scraped_at=result.scraped_at)
+                               stats_scraped_at=result.scraped_at, stats_source=fig.source)
             write_atomic(source, orjson.dumps(records, option=orjson.OPT_INDENT_2) + b"\n")
 
         return records, save_file
@@ -235,7 +258,7 @@ def _scrape_target(ctx: typer.Context, source: Optional[Path]) -> tuple[list[dic
     records = list_torrents(archive)
 
     def save_archive(result: Any) -> None:
-        stats = [(btih, f.seeders, f.leechers, f.completed) for btih, f in result.figures.items()]
+        stats = [(btih, f.seeders, f.leechers, f.completed, f.source) for btih, f in result.figures.items()]
         if stats:
             set_stats(archive, stats, scraped_at=result.scraped_at)
 
@@ -260,14 +283,19 @@ def register_commands(app: typer.Typer) -> None:
                                                          "the first folder, as `fonoteca serve` does."),
         host: str = typer.Option("127.0.0.1", "--host", help="With --serve: the site's address."),
         port: int = typer.Option(8000, "--port", min=0, max=65535, help="With --serve: the site's port."),
+        peer: Optional[list[str]] = typer.Option(None, "--peer", help="Connect to this client (HOST:PORT, "
+                                                 "repeatable) and keep reconnecting: for a client that cannot "
+                                                 "find this seeder itself (Transmission ignores loopback and "
+                                                 "unroutable addresses a tracker gives it)."),
         paths: Optional[list[Path]] = typer.Argument(None, help="Archive or mirror folders (default: the archive)."),
     ) -> None:
         """Seed every verified release torrent of archives or mirrors until stopped (a service: run it from
-        systemd or cron). Resume data in FOLDER/.mirror/resume lets a restart seed at once, without hashing the
-        data again; a live table shows each torrent's state, peers and upload."""
+        systemd or cron), each with its v1-only twin (for Transmission 3 and other clients that cannot read hybrid
+        torrents). Resume data in FOLDER/.mirror/resume lets a restart seed at once, without hashing the data
+        again; a live table shows each torrent's state, peers and upload."""
         roots = paths or [archive_root(ctx, None)]
         _seed_until(roots, listen=listen, discovery=discovery, trust=trust, duration=duration,
-                    site=(host, port) if serve else None)
+                    site=(host, port) if serve else None, peers=_peers(peer or []))
 
     @app.command("mirror")
     def mirror_cmd(
@@ -284,16 +312,20 @@ def register_commands(app: typer.Typer) -> None:
                                                        "--listen; until Ctrl-C or --seed-for)."),
         seed_for: Optional[float] = typer.Option(None, "--seed-for", metavar="SECONDS", help="With --seed: stop "
                                                  "seeding after this long."),
+        v1: bool = typer.Option(False, "--v1", help="Download each torrent through its BitTorrent v1-only twin: "
+                                                   "the swarm of the clients that cannot read hybrid torrents "
+                                                   "(Transmission 3). The same files, checked the same way."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Download torrents of a Fonoteca release into a mirror folder (resumable; seed it with `fonoteca seed`
         or --seed). SOURCE: an archive or release folder, a torrents.json (file or URL) even alone, a file of
-        magnet links (one a line, as the site's generator gives them), or a magnet link."""
+        magnet links (one a line, as the site's generator gives them; v1-only twins' links too), or a magnet
+        link."""
         from fonoteca.mirror import mirror
 
         with _Bars(not as_json) as bars:
             res = mirror(source, into, budget=_size(budget), bands=bands or None, peers=_peers(peer or []),
-                         listen=listen, discovery=discovery, timeout=timeout, stall=stall, tick=bars.tick)
+                         listen=listen, discovery=discovery, timeout=timeout, stall=stall, tick=bars.tick, v1=v1)
         if as_json:
             print_json(res.as_dict())
         else:

@@ -8,6 +8,8 @@ A mirror is an archive-shaped folder, usable by the other stages (`fonoteca -A M
       mirror.json                   what this mirror holds: {torrents: {NAME: {release, btih, files, complete}}}
       releases/torrents.json        the source's list of every torrent
       releases/R/torrents/*.torrent the .torrent files of the torrents held (checked, see torrents.load_torrent)
+      releases/R/torrents-v1/*.v1.torrent  their v1-only twins (fonoteca.pack.hybrid.v1_only), when listed; a
+                                    torrent mirrored with --v1 from its twin alone has only this one
       releases/R/torrents.json      the source's list of release R (when it had one)
       releases/R/manifest.jsonl.zst release R's manifest (from the source, else from the metadata torrent)
       releases/R/data/TORRENT/...   the payload, as in the archive
@@ -34,8 +36,9 @@ from fonoteca.catalog.ids import NAMESPACE_NAMES, parse_reference
 from fonoteca.errors import FonotecaError
 from fonoteca.mirror import session as sess
 from fonoteca.mirror.torrents import files_of, load_torrent, safe_name
-from fonoteca.mirror.sources import (Source, Swarm, check_metainfo, collect_metainfo, http_get, open_source,
-                                     parse_list)
+from fonoteca.mirror.sources import (Metainfo, Source, Swarm, check_metainfo, collect_metainfo, http_get,
+                                     open_source, parse_list)
+from fonoteca.pack import paths
 from fonoteca.pack.listing import MAX_LIST_BYTES
 from fonoteca.pack.manifest import MANIFEST_NAME, ManifestLine, read_manifest
 from fonoteca.mirror.verify import Problem, Report, Target, make_symlink, verify
@@ -106,6 +109,28 @@ def _install_torrent(into: Path, rec: dict[str, Any], data: bytes) -> lt.torrent
         tmp.write_bytes(data)
         tmp.replace(dest)
     return ti
+
+
+def _install(into: Path, rec: dict[str, Any], meta: Metainfo) -> lt.torrent_info:
+    """Write a record's checked metainfo into the mirror: the torrent's own .torrent in torrents/, its v1-only
+    twin in torrents-v1/; the torrent_info of what is downloaded."""
+    release, name = safe_name(rec["release"], "release"), safe_name(rec["name"], "torrent")
+    for data, folder, file in ((meta.hybrid, "torrents", f"{name}.torrent"),
+                               (meta.twin, paths.V1_ONLY_FOLDER, paths.v1_only_file(name))):
+        if data is None:
+            continue
+        dest = _inside(into, into / "releases" / release / folder / file)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if not dest.is_file() or dest.read_bytes() != data:
+            tmp = dest.with_suffix(".tmp")
+            tmp.write_bytes(data)
+            tmp.replace(dest)
+    return load_torrent(meta.data, f"{name}.torrent")
+
+
+def twin_file(root: Path, release: str, name: str) -> Path:
+    """Where a torrent's v1-only twin lies in an archive or mirror."""
+    return root / "releases" / release / paths.V1_ONLY_FOLDER / paths.v1_only_file(name)
 
 
 def _data_dir(into: Path, release: str) -> Path:
@@ -275,16 +300,18 @@ class MirrorResult:
 def mirror(source: str | Source, into: Path, *, budget: int | None = None, bands: list[str] | None = None,
            peers: list[sess.Peer] = (), listen: str = "127.0.0.1:0", discovery: bool = False,
            timeout: float | None = None, stall: float | None = 300.0, stop: threading.Event | None = None,
-           tick: sess.Tick | None = None, popularity_weight: float = 1.0, seed: int | None = None) -> MirrorResult:
+           tick: sess.Tick | None = None, popularity_weight: float = 1.0, seed: int | None = None,
+           v1: bool = False) -> MirrorResult:
     """Download the chosen torrents of SOURCE (see fonoteca.mirror.sources) into the mirror folder `into`
     (archive-shaped, see the module doc). Every torrent's metainfo is checked against the list before any budget
-    decision; an entry that cannot be used is named in the result's errors and the rest is mirrored. Safe to run
-    again: finished pieces are kept (resume data, else a check of the files on disk)."""
+    decision; an entry that cannot be used is named in the result's errors and the rest is mirrored. `v1`: join
+    the swarms of the v1-only twins (where Transmission 3 and other v1-only clients are). Safe to run again:
+    finished pieces are kept (resume data, else a check of the files on disk)."""
     into = into.expanduser().resolve()
     into.mkdir(parents=True, exist_ok=True)
     swarm = Swarm(list(peers), listen, discovery, timeout or 300.0)
     src = source if isinstance(source, Source) else open_source(source, into, swarm)
-    metainfo, refused = collect_metainfo(src, src.records, swarm, into / ".mirror" / "scratch")
+    metainfo, refused = collect_metainfo(src, src.records, swarm, into / ".mirror" / "scratch", v1=v1)
     refused[:0] = src.refused
     chosen = choose([r for r in src.records if r["name"] in metainfo], budget=budget, bands=bands,
                     popularity_weight=popularity_weight, seed=seed)
@@ -294,15 +321,17 @@ def mirror(source: str | Source, into: Path, *, budget: int | None = None, bands
     state = load_state(into)
     jobs = []
     for rec in chosen:
-        ti = _install_torrent(into, rec, metainfo[rec["name"]])
+        meta = metainfo[rec["name"]]
+        ti = _install(into, rec, meta)
         for name in RELEASE_FILES:
             f = src.release_file(rec["release"], name)
             dest = into / "releases" / rec["release"] / name
             if f is not None and not dest.exists():
                 shutil.copyfile(f, dest)
         state["torrents"].setdefault(rec["name"], {}).update(
-            {"release": rec["release"], "btih": rec["btih"], "files": None, "complete": False,
-             "is_metadata": bool(rec.get("is_metadata"))})
+            {"release": rec["release"], "btih": rec.get("hybrid_btih") or rec["btih"], "files": None,
+             "complete": False, "is_metadata": bool(rec.get("is_metadata")),
+             "via": "v1" if meta.twin is not None and meta.data == meta.twin else "hybrid"})
         jobs.append(sess.Job(rec["name"], ti, _data_dir(into, rec["release"]), resume_file=_resume_file(into, ti)))
     (into / "releases").mkdir(exist_ok=True)
     if src.root is not None and (src.root / "releases" / "torrents.json").is_file():
@@ -507,7 +536,10 @@ def targets(root: Path) -> tuple[list[Target], list[Problem]]:
     if (root / STATE).is_file():
         for name, e in sorted(load_state(root)["torrents"].items()):
             release = safe_name(e.get("release"), "release")
-            add(release, rel / release / "torrents" / f"{safe_name(name, 'torrent')}.torrent", name, e.get("files"))
+            tfile = rel / release / "torrents" / f"{safe_name(name, 'torrent')}.torrent"
+            if not tfile.is_file() and twin_file(root, release, name).is_file():  # mirrored from its twin alone
+                tfile = twin_file(root, release, name)
+            add(release, tfile, name, e.get("files"))
     elif rel.is_dir():
         for tfile in sorted(rel.glob("*/torrents/*.torrent")):
             release = tfile.parent.parent.name
@@ -644,6 +676,22 @@ def coverage(root: Path) -> dict[str, Any]:
             "share_bytes": share(held_bytes, total_bytes), "share_listens": share(held_listens, total_listens)}
 
 
-def seed_items(root: Path) -> list[tuple[lt.torrent_info, Path]]:
-    """(torrent, data folder) of everything an archive or mirror holds."""
-    return [(t.ti, t.save_path) for t in targets(root)[0]]
+def seed_items(root: Path) -> list[tuple[lt.torrent_info, Path, bool]]:
+    """(torrent, data folder, trusted) of everything an archive or mirror holds: each torrent, and beside it its
+    v1-only twin (the same files: its own swarm, of the clients that cannot read hybrids). A twin is added
+    trusted (libtorrent's seed mode: every piece is still checked the first time it is sent) when its hybrid
+    holds every file, as the hybrid's own check covers the same pieces; else it is checked like any torrent."""
+    out: list[tuple[lt.torrent_info, Path, bool]] = []
+    state = load_state(root) if (root / STATE).is_file() else None
+    for t in targets(root)[0]:
+        out.append((t.ti, t.save_path, False))
+        twin = twin_file(root.expanduser().resolve(), t.release, t.name)
+        if not twin.is_file() or not t.ti.info_hashes().has_v2():
+            continue  # no twin, or the target is the twin itself
+        try:
+            ti = load_torrent(twin, twin.name)
+        except FonotecaError:
+            continue  # a damaged twin is not seeded (the bag's tag manifest names it)
+        whole = t.wanted is None and (state is None or bool(state["torrents"].get(t.name, {}).get("complete")))
+        out.append((ti, t.save_path, whole))
+    return out

@@ -1,11 +1,13 @@
-"""Seeder counts from the trackers: `fonoteca torrents scrape`.
+"""Seeder counts from the trackers, and from the DHT where no tracker counts: `fonoteca torrents scrape`.
 
 Each torrent's trackers come from its magnet link (`tr=`, as pack writes them from `[pack] trackers`). Trackers are
 asked in batches: HTTP(S) trackers with the scrape convention (BEP 48: the announce URL's last path component
 `announce` becomes `scrape`, one `info_hash` parameter per torrent), UDP trackers with the scrape action of BEP 15
 (connect, then scrape up to 70 info-hashes per packet). A torrent's figures are the largest any of its trackers
-reports (trackers see overlapping swarms; the largest is the least wrong). A torrent no tracker answered for keeps
-its old figures and stays "unknown" if it never had any.
+reports (trackers see overlapping swarms; the largest is the least wrong). A torrent without trackers, or whose
+trackers did not answer, is then looked up in the DHT (BEP 33, fonoteca.mirror.dht) when DHT nodes are given:
+seeders and leechers estimated, completed unknown. Each figure says where it came from (`source`: "tracker" or
+"dht"). A torrent nobody answered for keeps its old figures and stays "unknown" if it never had any.
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ MAX_RESPONSE = 8 * 1024 * 1024
 class Figures:
     seeders: int
     leechers: int
-    completed: int
+    completed: int | None       # None from the DHT: a DHT scrape does not count completed downloads
+    source: str = "tracker"     # tracker | dht
 
 
 @dataclass
@@ -43,6 +46,8 @@ class ScrapeResult:
     trackers: int = 0
     seconds: float = 0.0
     scraped_at: str = ""
+    dht_queried: int = 0                                            # DHT queries sent, and answers received
+    dht_answered: int = 0
 
 
 def trackers_of(record: dict[str, Any]) -> list[str]:
@@ -55,8 +60,10 @@ def trackers_of(record: dict[str, Any]) -> list[str]:
 
 
 def scrape(records: list[dict[str, Any]], *, timeout: float = 10.0,
-           progress: Callable[[int, int], None] | None = None) -> ScrapeResult:
-    """Ask every tracker of the records about their torrents; the figures found, per info-hash."""
+           progress: Callable[[int, int], None] | None = None, dht: list[str] | tuple[str, ...] | None = None,
+           dht_timeout: float = 20.0) -> ScrapeResult:
+    """Ask every tracker of the records about their torrents, then (`dht`: bootstrap nodes, HOST:PORT) the DHT
+    about those no tracker answered for; the figures found, per info-hash."""
     started = time.perf_counter()
     by_tracker: dict[str, list[str]] = {}
     for rec in records:
@@ -82,9 +89,26 @@ def scrape(records: list[dict[str, Any]], *, timeout: float = 10.0,
         done += 1
         if progress:
             progress(done, len(by_tracker))
+    if dht is not None:
+        _ask_dht(result, records, list(dht), dht_timeout)
     result.seconds = time.perf_counter() - started
     result.scraped_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     return result
+
+
+def _ask_dht(result: ScrapeResult, records: list[dict[str, Any]], nodes: list[str], timeout: float) -> None:
+    """BEP 33 figures for the torrents no tracker answered for (fonoteca.mirror.dht)."""
+    from fonoteca.mirror import dht
+
+    missing = sorted({(r.get("btih") or "").lower() for r in records} - set(result.figures) - {""})
+    if not missing:
+        return
+    found = dht.scrape(missing, nodes, timeout=timeout)
+    for btih, fig in found.figures.items():
+        result.figures[btih] = Figures(fig.seeders, fig.leechers, None, source="dht")
+        result.answered.setdefault(btih, []).append(f"dht ({fig.nodes} node{'s' if fig.nodes != 1 else ''})")
+    result.errors += found.errors
+    result.dht_queried, result.dht_answered = found.queried, found.answered
 
 
 # ------------------------------------------------------------------------------------------------ HTTP (BEP 48)

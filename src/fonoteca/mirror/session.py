@@ -97,21 +97,27 @@ class Seeder:
 
         with Seeder([(torrent_info, data_folder), ...], listen="127.0.0.1:0") as s:
             s.port    # connect peers to ("127.0.0.1", s.port)
-    """
 
-    def __init__(self, items: Iterable[tuple[lt.torrent_info, Path]], *, listen: str = "127.0.0.1:0",
+    An item may carry a third value, True to add that torrent trusted (seed mode) whatever `trust` says."""
+
+    def __init__(self, items: Iterable[tuple], *, listen: str = "127.0.0.1:0",
                  discovery: bool = False, upload_rate: int = 0, trust: bool = False,
-                 resume_dir: Path | None = None) -> None:
+                 resume_dir: Path | None = None, peers: Iterable[Peer] = ()) -> None:
         """`resume_dir`: libtorrent resume data per torrent (BTIH.resume), read at start (a restart seeds at once,
-        without hashing the data again) and written when the seeder stops."""
-        self.items = list(items)
+        without hashing the data again) and written when the seeder stops. `peers`: clients to connect to (and
+        reconnect to every few seconds), for those that accept peers but never find this one themselves."""
+        given = list(items)
+        self.items = [(item[0], item[1]) for item in given]
+        trusted = [len(item) > 2 and bool(item[2]) for item in given]
         self.resume_dir = resume_dir
+        self.peers = list(peers)
         self.session = make_session(listen, discovery=discovery, upload_rate=upload_rate)
         self.handles: list[lt.torrent_handle] = []
-        for ti, save in self.items:
+        for n, (ti, save) in enumerate(self.items):
             resume = self._resume_path(ti)
             data = resume.read_bytes() if resume is not None and resume.is_file() else None
-            self.handles.append(self.session.add_torrent(add_params(ti, save, resume=data, seed_mode=trust)))
+            seed_mode = trust or trusted[n]
+            self.handles.append(self.session.add_torrent(add_params(ti, save, resume=data, seed_mode=seed_mode)))
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fonoteca-seeder", daemon=True)
         self.errors: list[str] = []
@@ -121,11 +127,24 @@ class Seeder:
         return listen_port(self.session)
 
     def _run(self) -> None:
+        last_connect = 0.0
         while not self._stop.is_set():
+            if self.peers and time.monotonic() - last_connect > 3.0:
+                last_connect = time.monotonic()
+                self._connect_peers()
             self.session.wait_for_alert(200)
             for a in self.session.pop_alerts():
                 if isinstance(a, (lt.torrent_error_alert, lt.file_error_alert, lt.listen_failed_alert)):
                     self.errors.append(a.message())
+
+    def _connect_peers(self) -> None:
+        for h in self.handles:
+            if h.is_valid() and h.status().num_peers < len(self.peers):
+                for p in self.peers:
+                    try:
+                        h.connect_peer(p)
+                    except Exception as exc:  # libtorrent raises RuntimeError for an address it cannot use
+                        self.errors.append(f"connect {p[0]}:{p[1]}: {exc}")
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         """Wait until every torrent finished checking its data and seeds (False when the deadline passed)."""

@@ -10,8 +10,13 @@ SOURCE is any of:
 - the metadata torrent's `.torrent` file.
 
 Every metainfo is checked before anything is written: its name and paths (fonoteca.mirror.torrents.load_torrent),
-its info-hash against the list's `btih`, its size and file count against the list's `data_size` and `num_files`.
+its info-hash against the list's `btih`, its size and file count against the list's `data_size` and `num_files`,
+and the v1-only twin the list names (`v1_only`) against the one its hybrid gives (fonoteca.pack.hybrid.v1_only).
 A bad entry is named with its reason and the rest goes on.
+
+With `v1` (the swarm of v1-only clients such as Transmission 3), each torrent is downloaded through its v1-only
+twin: derived from the hybrid where the hybrid's .torrent is at hand (and then checked against the list), else
+fetched from the twin's url or, by its magnet link, from peers. The same files land in the same folder.
 """
 
 from __future__ import annotations
@@ -29,7 +34,8 @@ import orjson
 from fonoteca.errors import FonotecaError
 from fonoteca.mirror import session as sess
 from fonoteca.mirror.torrents import MAX_TORRENT_BYTES, files_of, load_torrent, safe_name
-from fonoteca.pack.listing import MAX_LIST_BYTES, check_list
+from fonoteca.pack import hybrid
+from fonoteca.pack.listing import MAX_LIST_BYTES, check_list, v1_only_record
 
 MAGNET_RELEASE = "magnets"  # where torrents known only by a magnet link (no metadata torrent) are mirrored
 
@@ -182,11 +188,52 @@ def check_metainfo(rec: dict[str, Any], data: bytes) -> Any:
     return ti
 
 
-def collect_metainfo(src: Source, records: list[dict[str, Any]], swarm: Swarm | None,
-                     scratch: Path) -> tuple[dict[str, bytes], list[str]]:
-    """The checked .torrent bytes of every usable record: from the source's files or URLs, else from peers and
-    trackers through the magnet link; and what could not be had, with why."""
-    found: dict[str, bytes] = {}
+@dataclass
+class Metainfo:
+    """A torrent's checked metainfo: `data` is what is downloaded (the hybrid, or with v1 its v1-only twin);
+    `hybrid` and `twin` are installed in the mirror when known (torrents/ and torrents-v1/)."""
+    data: bytes
+    hybrid: bytes | None = None   # the torrent's own .torrent (a hybrid, or whatever a magnet link gave)
+    twin: bytes | None = None
+
+
+def twin_of(rec: dict[str, Any], data: bytes) -> bytes | None:
+    """The v1-only twin of a checked hybrid, when the list names one; refused when the list's twin is not the
+    one the hybrid gives (the list and its metainfo disagree)."""
+    listed = rec.get("v1_only")
+    if not isinstance(listed, dict):
+        return None
+    try:
+        twin = hybrid.v1_only(data)
+    except ValueError:
+        raise FonotecaError(f"refused: {rec['name']}: the list names a v1-only twin, but its metainfo is not a "
+                            "hybrid torrent") from None
+    btih = hybrid.info_hash_v1(twin)
+    if btih != listed.get("btih"):
+        raise FonotecaError(f"refused: {rec['name']}: the list names the v1-only twin {listed.get('btih')}, its "
+                            f"hybrid gives {btih}")
+    return twin
+
+
+def _checked(rec: dict[str, Any], data: bytes, v1: bool) -> Metainfo:
+    """The Metainfo of a record whose .torrent bytes are in hand (the hybrid's; a twin's for a twin record)."""
+    if rec.get("via") == "v1":  # a twin record: its metainfo is the twin itself
+        check_metainfo(rec, data)
+        return Metainfo(data, twin=data)
+    check_metainfo(rec, data)
+    twin = twin_of(rec, data)
+    if v1 and twin is None:
+        raise FonotecaError(f"refused: {rec['name']}: the list names no v1-only twin (a torrent packed before "
+                            "twins existed): mirror it without --v1")
+    return Metainfo(twin if v1 else data, hybrid=data, twin=twin)
+
+
+def collect_metainfo(src: Source, records: list[dict[str, Any]], swarm: Swarm | None, scratch: Path,
+                     *, v1: bool = False) -> tuple[dict[str, Metainfo], list[str]]:
+    """The checked metainfo of every usable record: from the source's files or URLs, else from peers and
+    trackers through the magnet link (with `v1`: of its v1-only twin, see the module docstring); and what could
+    not be had, with why."""
+    found: dict[str, Metainfo] = {}
     refused: list[str] = []
     by_magnet: list[tuple[dict[str, Any], str]] = []
     for rec in records:
@@ -195,6 +242,13 @@ def collect_metainfo(src: Source, records: list[dict[str, Any]], swarm: Swarm | 
         try:
             data = src.torrent_bytes(rec)
         except FonotecaError as exc:
+            twin = v1_only_record(rec) if v1 and rec.get("via") != "v1" else None
+            if twin is not None:  # no hybrid at hand: the twin's own .torrent, else its magnet link
+                try:
+                    found[rec["name"]] = _checked(twin, src.torrent_bytes(twin), v1)
+                except FonotecaError as twin_exc:
+                    by_magnet.append((twin, f"{exc}; its v1-only twin: {twin_exc}"))
+                continue
             magnet = rec.get("magnet_link")
             if isinstance(magnet, str) and magnet.startswith("magnet:?"):
                 by_magnet.append((rec, str(exc)))
@@ -202,11 +256,9 @@ def collect_metainfo(src: Source, records: list[dict[str, Any]], swarm: Swarm | 
                 refused.append(str(exc))
             continue
         try:
-            check_metainfo(rec, data)
+            found[rec["name"]] = _checked(rec, data, v1)
         except FonotecaError as exc:
             refused.append(str(exc))
-            continue
-        found[rec["name"]] = data
     if swarm is None or not (swarm.peers or swarm.discovery):  # only the magnets' own trackers can answer
         hopeless = [(rec, why) for rec, why in by_magnet if "&tr=" not in rec["magnet_link"]]
         refused += [f"{why}; by its magnet link: no peer to ask (give --peer HOST:PORT, or --discovery for the "
@@ -222,11 +274,9 @@ def collect_metainfo(src: Source, records: list[dict[str, Any]], swarm: Swarm | 
                 refused.append(f"{why}; by its magnet link: {data}")
                 continue
             try:
-                check_metainfo(rec, data)
+                found[rec["name"]] = _checked(rec, data, v1)
             except FonotecaError as exc:
                 refused.append(str(exc))
-                continue
-            found[rec["name"]] = data
         shutil.rmtree(scratch, ignore_errors=True)
     return found, refused
 
@@ -344,7 +394,9 @@ def metadata_source(text: str, into: Path, swarm: Swarm, *, only: set[str] | Non
     records = parse_list(lst.read_bytes(), str(lst), refused)
     if not any(r["btih"] == btih for r in records):  # the metadata torrent's own list holds all but itself
         records.append(dict(rec, added_to_torrents_list_at="9999", obsolete=False, embargo=False))
-    if only is not None:
-        records = [r for r in records if r["btih"] in only or r["btih"] == btih]
+    if only is not None:  # the torrents the magnet links name, by their own info-hash or their twin's
+        twins = [v1_only_record(r) for r in records]
+        records = [r if r["btih"] in only or r["btih"] == btih else t for r, t in zip(records, twins)
+                   if r["btih"] in only or r["btih"] == btih or (t is not None and t["btih"] in only)]
     shutil.rmtree(scratch, ignore_errors=True)
     return Source(text, records, refused=refused, blobs={name: data})

@@ -202,11 +202,13 @@ def _withdrawn(t: Target, f: FileEntry) -> Problem:
 
 
 def extras(t: Target) -> list[Problem]:
-    """Files under the torrent's folder that the torrent does not list (part files of unwanted pieces aside)."""
+    """Files under the torrent's folder that the torrent does not list (part files of unwanted pieces aside).
+    Pad files count as listed: a client that does not know BEP 47 (Transmission 3) writes them as files of zeros
+    under NAME/.pad/; they hold no data, and the pieces are checked with zeros in their place, never from them."""
     root = t.save_path / t.name
     if not root.is_dir():
         return []
-    known = {f.path for f in files_of(t.ti) if not f.pad}  # a withdrawn file held here is known, not extra
+    known = {f.path for f in files_of(t.ti)}  # a withdrawn file held here is known, not extra
     out = []
     for dirpath, _, names in os.walk(root):
         for n in names:

@@ -7,8 +7,8 @@
                                 External-Identifier (the release name)
       manifest-sha256.txt       "SHA256  data/..." for every payload file: the data torrents' files and the
                                 metadata torrent's
-      tagmanifest-sha256.txt    the sha256 of the tag files: the four above, manifest.jsonl.zst, torrents.json and
-                                every torrents/*.torrent
+      tagmanifest-sha256.txt    the sha256 of the tag files: the four above, manifest.jsonl.zst, torrents.json,
+                                every torrents/*.torrent and every torrents-v1/*.torrent (the v1-only twins)
       data/...                  the payload (the torrents' folders)
 
 torrents.json is the one tag file rewritten later (swarm figures, flags): the tag manifest is written again with
@@ -24,6 +24,7 @@ from pathlib import Path
 
 from fonoteca import __version__
 from fonoteca.durable import write_atomic
+from fonoteca.pack.paths import V1_ONLY_FOLDER
 
 BAGIT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 PAYLOAD_MANIFEST = "manifest-sha256.txt"
@@ -73,9 +74,10 @@ def tag_files(release: Path) -> list[str]:
     """The tag files a release's tag manifest covers (paths relative to the release), in a stable order."""
     names = ["bagit.txt", "bag-info.txt", PAYLOAD_MANIFEST, "manifest.jsonl.zst", "torrents.json"]
     found = [n for n in names if (release / n).is_file()]
-    torrents = release / "torrents"
-    if torrents.is_dir():
-        found += sorted(f"torrents/{p.name}" for p in torrents.iterdir() if p.is_file() and p.suffix == ".torrent")
+    for folder in ("torrents", V1_ONLY_FOLDER):
+        if (release / folder).is_dir():
+            found += sorted(f"{folder}/{p.name}" for p in (release / folder).iterdir()
+                            if p.is_file() and p.suffix == ".torrent")
     return found
 
 

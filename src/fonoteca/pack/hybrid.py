@@ -607,3 +607,29 @@ def _tree_into(out: bytearray, items: list[tuple[tuple[str, ...], int, bytes | N
             _tree_into(out, items[i:j], depth + 1)
         i = j
     out += b"e"
+
+
+# ------------------------------------------------------------------------------------------------ v1-only twin
+
+V2_INFO_KEYS = (b"file tree", b"meta version")
+
+
+def v1_only(metainfo: bytes) -> bytes:
+    """The BitTorrent v1-only twin of a hybrid .torrent: the info dictionary without the v2 keys (`file tree`,
+    `meta version`) and the metainfo without `piece layers`; everything else as it is (name, v1 file list with
+    its pad files, piece length, pieces, trackers, web seeds). So it describes the same bytes on disk, piece for
+    piece, under another info-hash. A pure function of the hybrid's bytes: anyone holding the hybrid derives the
+    very same twin (its info-hash included). ValueError when `metainfo` is not a hybrid torrent."""
+    meta = bencode.decode(metainfo)
+    info = meta.get(b"info") if isinstance(meta, dict) else None
+    if not isinstance(info, dict) or b"file tree" not in info or b"pieces" not in info:
+        raise ValueError("not a BitTorrent v1+v2 hybrid torrent")
+    twin = {k: v for k, v in meta.items() if k != b"piece layers"}
+    twin[b"info"] = {k: v for k, v in info.items() if k not in V2_INFO_KEYS}
+    return bencode.encode(twin)
+
+
+def info_hash_v1(metainfo: bytes) -> str:
+    """The v1 info-hash (hex SHA-1 of the bencoded info dictionary) of a .torrent."""
+    meta = bencode.decode(metainfo)
+    return hashlib.sha1(bencode.encode(meta[b"info"])).hexdigest()

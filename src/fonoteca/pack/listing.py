@@ -6,7 +6,10 @@ A torrents.json record uses the field names volunteers know from the reference a
     added_to_torrents_list_at, is_metadata, obsolete, embargo, seeders, leechers, completed, stats_scraped_at
 
 plus Fonoteca's own: name, release, kind, band, seq, btmh, piece_length, tracks, listens_covered, pop_min,
-pop_max, first_id, last_id, and the withdrawals' marks: partially_broken (the torrent holds tracks the ledger
+pop_max, first_id, last_id, stats_source (who counted the swarm figures: "tracker" or "dht"; a DHT scrape gives
+no completed count, so completed is null then), v1_only (the torrent's BitTorrent v1-only twin, for clients that
+cannot read hybrid torrents: {url, display_name, btih, magnet_link, torrent_size}; null for torrents packed
+before twins existed; see fonoteca.pack.hybrid.v1_only), and the withdrawals' marks: partially_broken (the torrent holds tracks the ledger
 withdraws: mirrors skip those files), withdrawn_files, replaced_by (the replacement torrent that holds the rest),
 replaces (on a replacement: the torrent it stands in for). A replacement that is no longer needed (its tracks were
 reinstated, or a newer replacement exists) is listed obsolete. group_name is the band (pop_50-100, ...) or "metadata"; seeders, leechers and
@@ -34,12 +37,14 @@ from fonoteca.pack.settings import PackSettings
 
 _COLUMNS = ("t.rowid, t.name, r.name, t.kind, t.band, t.seq, t.btih, t.btmh, t.piece_length, t.num_files, "
             "t.data_size, t.torrent_size, t.tracks, t.listens, t.pop_min, t.pop_max, t.first_id, t.last_id, "
-            "t.added_at, t.obsolete, t.embargo, t.seeders, t.leechers, t.completed, t.stats_scraped_at")
+            "t.added_at, t.obsolete, t.embargo, t.seeders, t.leechers, t.completed, t.stats_scraped_at, t.v1_btih, "
+            "t.v1_torrent_size, t.stats_source")
 
 
-def magnet_link(btih: str, btmh: str, name: str, trackers: Iterable[str] = (), web_seeds: Iterable[str] = ()) -> str:
-    """A hybrid magnet link: v1 and v2 info-hashes, the name, trackers and web seeds."""
-    link = f"magnet:?xt=urn:btih:{btih}&xt=urn:btmh:1220{btmh}&dn={quote(name, safe='')}"
+def magnet_link(btih: str, btmh: str | None, name: str, trackers: Iterable[str] = (),
+                web_seeds: Iterable[str] = ()) -> str:
+    """A magnet link: the v1 info-hash and (a hybrid's) v2 info-hash, the name, trackers and web seeds."""
+    link = f"magnet:?xt=urn:btih:{btih}" + (f"&xt=urn:btmh:1220{btmh}" if btmh else "") + f"&dn={quote(name, safe='')}"
     link += "".join(f"&tr={quote(t, safe='')}" for t in trackers)
     return link + "".join(f"&ws={quote(w, safe='')}" for w in web_seeds)
 
@@ -48,8 +53,10 @@ def web_seeds_for(settings: PackSettings, release: str) -> list[str]:
     return [w.replace("{release}", release) for w in settings.web_seeds]
 
 
-def torrent_path(release: str, name: str) -> str:
-    """Where a .torrent lies, relative to the archive root."""
+def torrent_path(release: str, name: str, *, v1_only: bool = False) -> str:
+    """Where a .torrent (or, `v1_only`, its v1-only twin) lies, relative to the archive root."""
+    if v1_only:
+        return f"releases/{release}/{paths.V1_ONLY_FOLDER}/{paths.v1_only_file(name)}"
     return f"releases/{release}/torrents/{name}.torrent"
 
 
@@ -111,8 +118,16 @@ def withdrawal_marks(conn: sqlite3.Connection, building: int | None = None) -> d
 
 def record(row: tuple, settings: PackSettings) -> dict[str, Any]:
     (_, name, release, kind, band, seq, btih, btmh, piece_length, num_files, data_size, torrent_size, tracks, listens,
-     pop_min, pop_max, first_id, last_id, added_at, obsolete, embargo, seeders, leechers, completed, scraped) = row
+     pop_min, pop_max, first_id, last_id, added_at, obsolete, embargo, seeders, leechers, completed, scraped,
+     v1_btih, v1_torrent_size, source) = row
     path = torrent_path(release, name)
+    twin = None
+    if v1_btih:
+        twin_path = torrent_path(release, name, v1_only=True)
+        twin = {"url": (settings.torrent_url + twin_path) if settings.torrent_url else twin_path,
+                "display_name": paths.v1_only_file(name), "btih": v1_btih,
+                "magnet_link": magnet_link(v1_btih, None, name, settings.trackers, web_seeds_for(settings, release)),
+                "torrent_size": v1_torrent_size}
     return {
         "url": (settings.torrent_url + path) if settings.torrent_url else path,
         "group_name": band if kind == "data" else "metadata",
@@ -128,8 +143,9 @@ def record(row: tuple, settings: PackSettings) -> dict[str, Any]:
         "embargo": bool(embargo),
         "seeders": seeders or 0,
         "leechers": leechers or 0,
-        "completed": completed or 0,
+        "completed": None if source == "dht" else (completed or 0),  # the DHT counts no completed downloads
         "stats_scraped_at": scraped,
+        "stats_source": source,
         "name": name,
         "release": release,
         "kind": kind,
@@ -143,6 +159,7 @@ def record(row: tuple, settings: PackSettings) -> dict[str, Any]:
         "pop_max": pop_max,
         "first_id": first_id,
         "last_id": last_id,
+        "v1_only": twin,
     }
 
 
@@ -193,6 +210,7 @@ def write_current_list(archive: Archive, conn: sqlite3.Connection, settings: Pac
 # ------------------------------------------------------------------------------------------------ reading lists
 
 MAX_LIST_BYTES = 256 * 1024 * 1024
+STATS_SOURCES = ("tracker", "dht")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 
 _TYPES: dict[str, tuple[type, ...]] = {
@@ -201,8 +219,10 @@ _TYPES: dict[str, tuple[type, ...]] = {
     "seeders": (int,), "tracks": (int,), "listens_covered": (int, float), "band": (str, type(None)),
     "pop_min": (int, type(None)), "pop_max": (int, type(None)), "added_to_torrents_list_at": (str, type(None)),
     "partially_broken": (bool,), "withdrawn_files": (int,), "replaced_by": (str, type(None)),
-    "replaces": (str, type(None)),
+    "replaces": (str, type(None)), "stats_source": (str, type(None)), "v1_only": (dict, type(None)),
 }
+_V1_TYPES: dict[str, tuple[type, ...]] = {"url": (str,), "btih": (str,), "magnet_link": (str,),
+                                          "display_name": (str,), "torrent_size": (int,)}
 _REQUIRED = ("name", "release", "url", "btih", "data_size", "is_metadata")
 
 
@@ -246,6 +266,38 @@ def _entry_problem(rec: Any) -> str | None:
         return "btih is not 40 hex digits"
     if rec["data_size"] < 0 or rec["data_size"] > 1 << 50:
         return "absurd data_size"
+    if rec.get("stats_source") not in (None, *STATS_SOURCES):
+        return f"unknown stats_source {rec['stats_source']!r}"
+    return _twin_problem(rec.get("v1_only"), rec["btih"])
+
+
+def v1_only_record(rec: dict[str, Any]) -> dict[str, Any] | None:
+    """An entry as its v1-only twin: the same torrent name, release and sizes with the twin's btih, url, magnet
+    link and .torrent size (`via` "v1", the hybrid's btih kept as `hybrid_btih`); None when the entry names no
+    twin (a torrent packed before twins existed)."""
+    twin = rec.get("v1_only")
+    if not isinstance(twin, dict):
+        return None
+    return dict(rec, btih=twin["btih"], url=twin["url"], btmh=None, via="v1", hybrid_btih=rec["btih"],
+                display_name=twin.get("display_name") or paths.v1_only_file(rec["name"]),
+                magnet_link=twin.get("magnet_link") or f"magnet:?xt=urn:btih:{twin['btih']}",
+                torrent_size=twin.get("torrent_size"))
+
+
+def _twin_problem(twin: Any, btih: str) -> str | None:
+    """Why an entry's v1_only object cannot be used (None: it can, or there is none)."""
+    if twin is None:
+        return None
+    for key in ("url", "btih"):
+        if key not in twin:
+            return f"v1_only has no {key!r}"
+    for key, types in _V1_TYPES.items():
+        if key in twin and (not isinstance(twin[key], types) or isinstance(twin[key], bool)):
+            return f"v1_only {key!r} has the wrong type ({type(twin[key]).__name__})"
+    if not _HEX40.match(twin["btih"]):
+        return "v1_only btih is not 40 hex digits"
+    if twin["btih"] == btih:
+        return "v1_only btih is the hybrid's own"
     return None
 
 
@@ -379,8 +431,9 @@ def mark(archive: Archive, refs: list[str], *, obsolete: bool | None = None, emb
         conn.close()
 
 
-def set_stats(archive: Archive, stats: Iterable[tuple[str, int, int, int]], *, scraped_at: str | None = None) -> int:
-    """Record swarm figures: (btih or name, seeders, leechers, completed) per torrent (for a tracker scraper)."""
+def set_stats(archive: Archive, stats: Iterable[tuple], *, scraped_at: str | None = None) -> int:
+    """Record swarm figures: (btih or name, seeders, leechers, completed[, source]) per torrent; source is
+    "tracker" (the default) or "dht", whose completed is None (a DHT scrape does not count it)."""
     settings = PackSettings.from_config(archive.config)
     when = scraped_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
     conn = archive.connect()
@@ -388,9 +441,14 @@ def set_stats(archive: Archive, stats: Iterable[tuple[str, int, int, int]], *, s
         rows = list(stats)
         ids = _resolve(conn, [r[0] for r in rows])
         with transaction(conn):
-            for rowid, (_, seeders, leechers, completed) in zip(ids, rows):
-                conn.execute("UPDATE torrents SET seeders = ?, leechers = ?, completed = ?, stats_scraped_at = ? "
-                             "WHERE rowid = ?", (int(seeders), int(leechers), int(completed), when, rowid))
+            for rowid, (_, seeders, leechers, completed, *rest) in zip(ids, rows):
+                source = rest[0] if rest else "tracker"
+                if source not in STATS_SOURCES:
+                    raise ValueError(f"unknown source of swarm figures {source!r}")
+                conn.execute("UPDATE torrents SET seeders = ?, leechers = ?, completed = ?, stats_scraped_at = ?, "
+                             "stats_source = ? WHERE rowid = ?",
+                             (int(seeders), int(leechers), None if completed is None else int(completed), when,
+                              source, rowid))
         write_current_list(archive, conn, settings)
         return len(ids)
     finally:

@@ -109,3 +109,15 @@ def check_name(name: object, what: str = "name", *, refuse: bool = False) -> str
 def casefold_key(path: str) -> str:
     """How a case-insensitive, normalising file system (Windows, macOS) compares two paths."""
     return unicodedata.normalize("NFC", path).casefold()
+
+
+# Every torrent of a release has a BitTorrent v1-only twin (fonoteca.pack.hybrid.v1_only) for the clients that
+# cannot read BEP 52 hybrids (Transmission 3): the same name, files, pad files and pieces, so the same bytes on
+# disk in the same folder, but its own info-hash and its own swarm. Its .torrent lies beside the hybrid's folder.
+V1_ONLY_FOLDER = "torrents-v1"
+
+
+def v1_only_file(name: str) -> str:
+    """The file name of a torrent's v1-only twin in releases/R/torrents-v1/ (distinct from the hybrid's
+    NAME.torrent, so both can sit in one download folder)."""
+    return f"{name}.v1.torrent"

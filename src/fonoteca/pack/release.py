@@ -2,6 +2,8 @@
 
     releases/NAME/
       torrents/TORRENT.torrent     BitTorrent v1+v2 hybrid, one per data torrent, plus the metadata torrent
+      torrents-v1/TORRENT.v1.torrent  its v1-only twin (hybrid.v1_only): same files and pieces, another info-hash,
+                                   for clients that cannot read hybrids (Transmission 3)
       data/TORRENT/FF/ID.EXT       payload: hard links to files/ (FF: two hex digits of sha1("ns:id"))
       data/COLL__metadata__NAME/   catalog.sqlite3.zst, manifest-R.jsonl.zst of every release, torrents.json
       manifest.jsonl.zst           one JSON line per data file (see MANIFEST_FIELDS)
@@ -411,6 +413,7 @@ def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name:
     taken = {n for (n,) in conn.execute("SELECT name FROM torrents")}
     build = folder / f".{release}.building"
     (build / "torrents").mkdir(parents=True)
+    (build / paths.V1_ONLY_FOLDER).mkdir()
     (build / "data").mkdir()
     created = now()
     with transaction(conn):
@@ -444,7 +447,7 @@ def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name:
                         if t.name in taken:
                             raise FonotecaError(f"a torrent named {t.name} exists already (catalog edited by hand?)")
                         torrent = _make_torrent(build, t, settings, web_seeds, hasher, advance, storage)
-                        _insert_torrent(conn, release_id, t, torrent, created)
+                        _insert_torrent(conn, release_id, t, torrent, created, _write_twin(build, torrent))
                         for line, check in _manifest(t, torrent):
                             manifest.write(line)
                             sums.write(check)
@@ -456,7 +459,8 @@ def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name:
                     if t is None:
                         continue
                     torrent = _make_torrent(build, t, settings, web_seeds, hasher, advance, storage)
-                    _insert_torrent(conn, release_id, t, torrent, created, replaces=original.rowid)
+                    _insert_torrent(conn, release_id, t, torrent, created, _write_twin(build, torrent),
+                                    replaces=original.rowid)
                     taken.add(t.name)
                     for line, check in _manifest(t, torrent):
                         manifest.write(line)
@@ -491,7 +495,7 @@ def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name:
         bag.write_declaration(build, name=release, organization=archive.name, bagged=created)
         bag.write_tag_manifest(build)
         final = folder / release
-        for sub in ("torrents", "data"):
+        for sub in ("torrents", paths.V1_ONLY_FOLDER, "data"):
             fsync_dir(build / sub)
         fsync_dir(build)
         os.rename(build, final)
@@ -547,6 +551,27 @@ def check_with_libtorrent(torrent: hybrid.Torrent) -> None:
                             "(a bug: please report it); nothing was published")
 
 
+def _write_twin(build: Path, torrent: hybrid.Torrent) -> tuple[str, int]:
+    """Write the torrent's v1-only twin beside the hybrid, checked with libtorrent (the same files at the same
+    offsets, the same pieces, another info-hash, no v2); (its btih, its .torrent size)."""
+    import libtorrent as lt
+
+    twin = hybrid.v1_only(torrent.metainfo)
+    ti, original = lt.torrent_info(twin), lt.torrent_info(torrent.metainfo)
+    btih = str(ti.info_hashes().v1)
+    fs = ti.files()
+    last = torrent.num_pieces - 1
+    same = (not ti.info_hashes().has_v2() and btih != torrent.info_hash_v1 and ti.name() == torrent.name
+            and ti.num_pieces() == torrent.num_pieces and ti.piece_length() == torrent.piece_length
+            and all(fs.file_offset(p.index) == p.offset and fs.file_size(p.index) == p.size for p in torrent.files)
+            and all(ti.hash_for_piece(i) == original.hash_for_piece(i) for i in {0, last // 2, last}))
+    if not same:
+        raise FonotecaError(f"the v1-only twin of {torrent.name} does not describe the hybrid's pieces (a bug: "
+                            "please report it); nothing was published")
+    write_new(build / paths.V1_ONLY_FOLDER / paths.v1_only_file(torrent.name), twin)
+    return btih, len(twin)
+
+
 def _link_payload(build: Path, t: layout.PlannedTorrent, storage: Storage) -> None:
     """The stored files under data/TORRENT/FF/NAME, through the storage (the local folder: hard links, no copies)."""
     made: set[str] = set()
@@ -573,18 +598,18 @@ def _manifest(t: layout.PlannedTorrent, torrent: hybrid.Torrent) -> Iterator[tup
 
 
 def _insert_torrent(conn: sqlite3.Connection, release_id: int, t: layout.PlannedTorrent, torrent: hybrid.Torrent,
-                    created: str, replaces: int | None = None) -> None:
+                    created: str, twin: tuple[str, int], replaces: int | None = None) -> None:
     by_path = {f"{a}/{b}": c for c, (a, b) in zip(t.files, t.paths)}
     with transaction(conn):
         torrent_id = conn.execute(
             "INSERT INTO torrents (release, name, kind, band, seq, btih, btmh, piece_length, num_files, data_size, "
-            "torrent_size, tracks, listens, pop_min, pop_max, first_id, last_id, added_at, replaces) "
-            "VALUES (?, ?, 'data', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "torrent_size, tracks, listens, pop_min, pop_max, first_id, last_id, added_at, replaces, v1_btih, "
+            "v1_torrent_size) VALUES (?, ?, 'data', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (release_id, t.name, t.band.name, t.seq, torrent.info_hash_v1, torrent.info_hash_v2,
              torrent.piece_length, len(torrent.files), torrent.data_size, len(torrent.metainfo),
              sum(c.tracks for c in t.files), float(sum(c.listens for c in t.files)),
              min(c.popularity for c in t.files), max(c.popularity for c in t.files), t.files[0].id, t.files[-1].id,
-             created, replaces)).lastrowid
+             created, replaces, *twin)).lastrowid
         conn.executemany(
             "INSERT INTO torrent_files (torrent, idx, file, track, path, offset, size, sha256, root) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -664,13 +689,15 @@ def _metadata_torrent(archive: Archive, conn: sqlite3.Connection, folder: Path, 
                               created_by=CREATED_BY)
     check_with_libtorrent(torrent)
     write_new(build / "torrents" / f"{name}.torrent", torrent.metainfo)
+    twin = _write_twin(build, torrent)
     bag.add_payload(build, [(f"data/{name}/{p.path}", h.sha256) for p, h in zip(torrent.files, hashes)])
     with transaction(conn):
         torrent_id = conn.execute(
             "INSERT INTO torrents (release, name, kind, band, seq, btih, btmh, piece_length, num_files, data_size, "
-            "torrent_size, tracks, listens, added_at) VALUES (?, ?, 'metadata', NULL, NULL, ?, ?, ?, ?, ?, ?, 0, 0, ?)",
+            "torrent_size, tracks, listens, added_at, v1_btih, v1_torrent_size) "
+            "VALUES (?, ?, 'metadata', NULL, NULL, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?)",
             (release_id, name, torrent.info_hash_v1, torrent.info_hash_v2, piece, len(torrent.files),
-             torrent.data_size, len(torrent.metainfo), created)).lastrowid
+             torrent.data_size, len(torrent.metainfo), created, *twin)).lastrowid
         conn.executemany(
             "INSERT INTO torrent_files (torrent, idx, file, track, path, offset, size, sha256, root) "
             "VALUES (?, ?, NULL, NULL, ?, ?, ?, ?, ?)",
