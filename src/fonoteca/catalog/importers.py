@@ -59,6 +59,9 @@ BUILTIN_IMPORTERS = (
              "Import MusicBrainz JSON: artists, releases (barcode -> UPC), media and tracks, recordings with ISRCs, "
              "genres.", _musicbrainz_codec),
     Importer("table", "table", 3, "Import a track or artist table (Kaggle-style CSV) through a column mapping."),
+    Importer("spotify-clean", "spotify", 1,
+             "Import the reference release's SQLite databases (spotify_clean*.sqlite3, plain or .zst).",
+             suffixes=(".sqlite3", ".sqlite", ".db", ".sqlite3.zst", ".sqlite.zst", ".db.zst")),
 )
 
 
