@@ -95,7 +95,15 @@ def expand_paths(paths: Iterable[Path], suffixes: tuple[str, ...]) -> list[Path]
 
 
 def register_source(conn: Any, path: Path, fmt: str) -> tuple[int, int]:
-    """The source row for a file (same file, same row across reruns) and its mtime as default fetched_at."""
+    """The source row for a file (same file, same row across reruns) and its mtime as default fetched_at.
+
+    Every importer comes through here: a catalog in the middle of another format's bulk load (no indexes until
+    it finishes) refuses the import, naming the load to finish first."""
+    from fonoteca.catalog import bulk
+
+    for load in bulk.unfinished(conn):
+        if load.format != fmt:
+            bulk.refuse_if_unfinished(conn)
     stat = path.stat()
     mtime = int(stat.st_mtime)
     key = (str(path.resolve()), stat.st_size, mtime, fmt)

@@ -185,6 +185,7 @@ class Entity:
     shape: tuple[str, ...]
     constants: tuple[tuple[str, str], ...] = ()  # (catalog column, SQL) besides the standard ones
     children: tuple[str, ...] = ()  # DELETE statements (one ? = owner) for a catalog row the layout's replaces
+    also: tuple[Col, ...] = ()      # checked here, stored elsewhere (tracks' EAN and UPC: external_ids)
 
 
 ENTITIES = {
@@ -207,7 +208,8 @@ ENTITIES = {
         _int("duration_ms"), Col("explicit", "explicit", ("bool",)), Col("popularity", "popularity", POPULARITY),
         _text("preview_url"), Col("markets", "available_markets_rowid", ("ref", "market")),
         Col("isrc", "external_id_isrc", ("isrc",))),
-        layout.TRACK_KEYS, constants=(("is_local", "0"),), children=(
+        layout.TRACK_KEYS, constants=(("is_local", "0"),),
+        also=(Col("ean", "external_id_ean", ("gtin", "EAN")), Col("upc", "external_id_upc", ("gtin", "UPC"))), children=(
             "DELETE FROM main.track_artists WHERE track = ?",
             "DELETE FROM main.external_ids WHERE owner_kind = 'track' AND owner = ?",
             "DELETE FROM main.reference_verbatim WHERE owner_kind = 'track' AND owner = ?")),
@@ -352,6 +354,24 @@ def decompress(path: Path, folder: Path, progress: Callable[[int, int], None] | 
     return target, fault
 
 
+def truncated(path: Path) -> tuple[int, int] | None:
+    """(bytes the database's header says it has, bytes the file has) when the file is cut short."""
+    try:
+        with open(path, "rb") as handle:
+            header = handle.read(100)
+    except OSError:
+        return None
+    if len(header) < 100 or not header.startswith(b"SQLite format 3\x00"):
+        return None
+    page_size = int.from_bytes(header[16:18], "big")
+    page_size = 65536 if page_size == 1 else page_size
+    pages = int.from_bytes(header[28:32], "big")
+    if not pages or header[24:28] != header[92:96]:  # the size in the header is not kept up to date: unknown
+        return None
+    size = path.stat().st_size
+    return (pages * page_size, size) if pages * page_size > size else None
+
+
 # --- the import ---------------------------------------------------------------------------------------------------
 def import_files(archive: Archive, paths: list[Path], *, fetched_at: int | None = None,
                  progress: Callable[[str, int], None] | None = None) -> ImportSummary:
@@ -377,6 +397,7 @@ class LayoutImport:
         self.fetched_at = fetched_at
         self.progress = progress or (lambda step, n: None)
         self.tmp = archive.dir("tmp")
+        self.chunk = int(archive.config.get("catalog", {}).get("chunk_rows", CHUNK))  # [catalog] chunk_rows
         self.conn = archive.connect()
         register_functions(self.conn)
         self.inputs: list[Input] = []
@@ -425,6 +446,13 @@ class LayoutImport:
             inp = Input(path, db_path, number, f"in{number}", fault=fault)
             self.inputs.append(inp)
             inp.result = FileSummary(str(path))
+            cut = truncated(db_path)
+            if cut is not None:
+                # SQLite refuses a file shorter than its header says unless the schema checks are relaxed; the
+                # pages that are gone then read as corrupt, and every page that is there can be read
+                self.conn.execute("PRAGMA writable_schema=ON")
+                inp.fault = inp.fault or (f"the database ends at byte {cut[1]:,} of the {cut[0]:,} its header "
+                                          "gives: it is imported as far as it goes")
             try:
                 self.conn.execute("ATTACH DATABASE ? AS " + inp.schema, (f"file:{db_path}?mode=ro",))
                 inp.databases = layout.which_databases(self.conn, inp.schema)
@@ -580,26 +608,52 @@ class LayoutImport:
         return self._readable_range(inp, table)
 
     def _readable_range(self, inp: Input, table: str) -> tuple[int, int]:
-        """The rowids that can be read in order from the start (a truncated database): the rest is one reject."""
-        last = 0
-        first = None
-        while True:
+        """Bounds of the rowids of a damaged table (min or max cannot be read), found by probing for rows that
+        can be read. The chunks over the range then import every readable row and reject the unreadable parts
+        by rowid; rows past the last readable one are one reject."""
+        def first_at(x: int) -> int | None | bool:  # the first rowid >= x, None past the end, False unreadable
             try:
-                rows = self.conn.execute(f"SELECT rowid FROM {inp.schema}.{table} WHERE rowid > ? ORDER BY rowid "
-                                         "LIMIT 10000", (last,)).fetchall()
+                row = self.conn.execute(f"SELECT rowid FROM {inp.schema}.{table} WHERE rowid >= ? ORDER BY rowid "
+                                        "LIMIT 1", (x,)).fetchone()
             except sqlite3.DatabaseError as exc:
                 if not _is_read_fault(exc):
                     raise
-                with transaction(self.conn):
-                    inp.log.add_row(table, None, f"rows after rowid {last} could not be read ({exc}): the database "  # type: ignore[union-attr]
-                                    "is corrupt or truncated there; every row before was imported", key=f"rowid>{last}")
-                    self._save()
+                return False
+            return None if row is None else row[0]
+
+        first = first_at(1)
+        lo = first if type(first) is int else 1
+        seen = lo if type(first) is int else 0
+        x, end, fault = max(2, seen + 1), False, False
+        while x <= 4 * seen + 1_000_000:
+            found = first_at(x)
+            if found is None:
+                end = True
                 break
-            if not rows:
-                break
-            first = rows[0][0] if first is None else first
-            last = rows[-1][0]
-        return (first, last) if first is not None else (1, 0)
+            if found is False:
+                fault = True
+            else:
+                seen = max(seen, found)
+            x = max(x * 2, seen + 1)
+        if end:  # the last row lies between seen and x: narrow it down
+            low, high = seen, x
+            while high - low > 1:
+                middle = (low + high) // 2
+                found = first_at(middle)
+                if found is None:
+                    high = middle
+                elif found is False:
+                    low, fault = middle, True
+                else:
+                    seen = max(seen, found)
+                    low = max(middle, found)
+            seen = max(seen, low)
+        elif fault:
+            with transaction(self.conn):
+                inp.log.add_row(table, None, f"rows after rowid {seen} could not be read: the database is corrupt "  # type: ignore[union-attr]
+                                "or truncated there; every readable row before was imported", key=f"rowid>{seen}")
+                self._save()
+        return (lo, seen) if seen else (1, 0)
 
     def _max_rowid(self, table: str) -> int:
         return self.conn.execute(f"SELECT coalesce(max(rowid), 0) FROM main.{table}").fetchone()[0]
@@ -670,8 +724,8 @@ class LayoutImport:
         """Run `work(lo, hi)` over [lo, hi] in chunks, one transaction each with its progress recorded."""
         done = self.load.state["steps"].get(step)  # type: ignore[union-attr]
         start = lo if not isinstance(done, int) or isinstance(done, bool) else done + 1
-        for first in range(start, hi + 1, CHUNK):
-            self._range(inp, step, table, first, min(hi, first + CHUNK - 1), work, key)
+        for first in range(start, hi + 1, self.chunk):
+            self._range(inp, step, table, first, min(hi, first + self.chunk - 1), work, key)
 
     def _range(self, inp: Input, step: str, table: str, lo: int, hi: int, work: Callable[[int, int], int],
                key: str) -> None:
@@ -773,7 +827,7 @@ class LayoutImport:
                          join: str = "") -> None:
         """Log the rows of this range that cannot be imported whole and the fields left out; record values kept
         as published beside their normalised form."""
-        cols = spec.columns + (FETCHED,)
+        cols = spec.columns + (FETCHED,) + spec.also
         bad = [col.bad(f"r.{col.source}", self._ref) for col in cols]
         id_bad = f"NOT ({ID_OK.format(c='r.id')})"
         verbatim = f"(r.external_id_isrc IS NOT NULL AND r.external_id_isrc NOT GLOB '{ISRC_GLOB}' " \
@@ -985,7 +1039,12 @@ class LayoutImport:
         if whole:
             col = whole[0]
             value = values[names.index(col.source)]
-            what = f"no {col.source}" if value is None else col.problem(value, spec.table).split("; ")[0]
+            if value is None:
+                what = f"no {col.source}"
+            elif col.check[0] == "ref":
+                what = f"{col.source} {shown(value)} refers to no row of {KINDS.get(col.check[1], col.check[1])}"
+            else:
+                what = col.problem(value, spec.table).split("; ")[0]
             inp.log.add_row(spec.table, rowid, f"{what}: the row was not imported", raw, key=pk)  # type: ignore[union-attr]
             return
         for col, value, flag in zip(spec.columns, values, flags):
