@@ -138,6 +138,12 @@ def evaluate(model: Model, policy: str, budget: int | None) -> tuple[np.ndarray,
     }
     if bound is not None:
         summary["bound"] = bound
+    if policy == "anna":
+        from fonoteca.plan.data import STATUSES
+
+        counts = np.bincount(policies.reference_statuses(model.data, tier).astype(np.int64) + 1,
+                             minlength=len(STATUSES) + 1)[1:]
+        summary["statuses"] = {name: int(n) for name, n in zip(STATUSES, counts) if n}
     return tier, summary
 
 

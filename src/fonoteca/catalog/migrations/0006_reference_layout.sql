@@ -57,6 +57,18 @@ CREATE TABLE track_files (
   source INTEGER
 );
 
+-- The reference release's status each track gets from the stored plan (`plan --policy anna` reproduces the
+-- published ones): kept -> success; skipped while a track with its ISRC is kept -> skipped_isrc_has_download;
+-- skipped otherwise -> skipped_low_priority; a track the release could not get keeps its track_files status.
+CREATE VIEW plan_status AS
+  SELECT p.track, CASE
+    WHEN f.status IN ('error_not_available', 'error_has_replacement', 'todo_unk', 'error_no_ogg160',
+                      'error_zero_duration') THEN f.status
+    WHEN p.tier > 0 THEN 'success'
+    WHEN p.rep IS NOT NULL AND (SELECT r.tier FROM plan r WHERE r.track = p.rep) > 0 THEN 'skipped_isrc_has_download'
+    ELSE 'skipped_low_priority' END AS status
+  FROM plan p LEFT JOIN track_files f ON f.track = p.track;
+
 -- Reference rowids -> catalog rowids, so that a database of the layout imported later (playlists refer to
 -- tracks by the main database's rowid) finds the rows its references mean. kind: artist | album | track |
 -- market | playlist. A reference rowid r in [lo, hi] is catalog rowid r + shift unless reference_exceptions
