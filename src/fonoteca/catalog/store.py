@@ -140,6 +140,10 @@ class Store:
     # --- batches -------------------------------------------------------------------------------------------
     def write(self, records: Iterable[Record]) -> None:
         """Write one batch atomically."""
+        self.write_batch(records, own_transaction=True)
+
+    def write_batch(self, records: Iterable[Record], *, own_transaction: bool) -> None:
+        """Write one batch, in a transaction of its own or in the caller's (a bulk load's segment)."""
         best: dict[type, dict[Any, Record]] = {ArtistRec: {}, AlbumRec: {}, TrackRec: {}, FeaturesRec: {}}
         playlists: list[PlaylistRec] = []
         album_links: list[AlbumLinkRec] = []
@@ -164,17 +168,24 @@ class Store:
                     both_table = rec.level == held.level == LEVEL_TABLE  # type: ignore[union-attr]
                     table[key] = _merge(name, held, rec) if both_table else rec
         try:
-            with transaction(self.conn):
-                artist_ids = self._write_artists(best[ArtistRec])  # type: ignore[arg-type]
-                album_ids = self._write_albums(best[AlbumRec], artist_ids)  # type: ignore[arg-type]
-                track_ids = self._write_tracks(best[TrackRec], album_ids, artist_ids)  # type: ignore[arg-type]
-                self._write_features(best[FeaturesRec], track_ids)  # type: ignore[arg-type]
-                self._write_playlists(playlists, track_ids)
-                self._write_album_links(album_links, album_ids, track_ids)
+            if own_transaction:
+                with transaction(self.conn):
+                    self._write_all(best, playlists, album_links)
+            else:
+                self._write_all(best, playlists, album_links)
         except BaseException:
             for interner in (self.shapes, self.markets, self.genres):
                 interner.reset()
             raise
+
+    def _write_all(self, best: dict[type, dict[Any, Record]], playlists: list[PlaylistRec],
+                   album_links: list[AlbumLinkRec]) -> None:
+        artist_ids = self._write_artists(best[ArtistRec])  # type: ignore[arg-type]
+        album_ids = self._write_albums(best[AlbumRec], artist_ids)  # type: ignore[arg-type]
+        track_ids = self._write_tracks(best[TrackRec], album_ids, artist_ids)  # type: ignore[arg-type]
+        self._write_features(best[FeaturesRec], track_ids)  # type: ignore[arg-type]
+        self._write_playlists(playlists, track_ids)
+        self._write_album_links(album_links, album_ids, track_ids)
 
     def _existing(self, table: str, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, int, int, int]]:
         """(ns, id) -> (rowid, level, fetched_at, fields) for the rows that exist."""
