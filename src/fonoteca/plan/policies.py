@@ -170,8 +170,9 @@ def increments(cost: Costs, compact_value: float) -> Increments:
         del first_w
         eff[m:] = (1 - q) * lis[two] / (wo[two] - wc[two])
     np.negative(eff, out=eff)
-    # Ties (equal value per byte) come out in an order that is arbitrary but the same for the same catalog.
-    order = np.argsort(eff)
+    # Ties (equal value per byte) in step order: first steps by recording rowid, then the upgrades; the plan of a
+    # catalog too large for memory (plan/bounded.py) sorts by the same keys and so makes the same plan.
+    order = np.argsort(eff, kind="stable")
     del eff
     order = order.astype(np.int32)  # half the memory while the fields are gathered
     inc = Increments(track=np.empty(n, np.int32), tier=np.empty(n, np.int8), first=np.empty(n, bool),
