@@ -857,12 +857,13 @@ class LayoutImport:
         """What a row carries beside its columns: tracks' EAN and UPC (external_ids), values as published."""
         clash = f" AND r.rowid NOT IN (SELECT ref FROM work.clash_{kind})" if exclude_clashes else ""
         valid = self._valid_row(ENTITIES[kind], inp) + clash
-        if kind == "track":
-            for code, column in (("ean", "external_id_ean"), ("upc", "external_id_upc")):
-                self.conn.execute(
-                    f"INSERT OR IGNORE INTO main.external_ids (owner_kind, owner, kind, value) SELECT 'track', "
-                    f"{rowid_sql}, '{code}', r.{column} FROM {inp.schema}.tracks r {join} WHERE {where} AND {valid} "
-                    f"AND r.{column} IS NOT NULL AND fon_gtin(r.{column})", params)
+        if kind == "track":  # EAN and UPC in one walk over the rows
+            self.conn.execute(
+                f"INSERT OR IGNORE INTO main.external_ids (owner_kind, owner, kind, value) SELECT 'track', o, k, "
+                f"CASE k WHEN 'ean' THEN ean ELSE upc END FROM (SELECT {rowid_sql} AS o, r.external_id_ean AS ean, "
+                f"r.external_id_upc AS upc FROM {inp.schema}.tracks r {join} WHERE {where} AND {valid} AND "
+                f"(r.external_id_ean IS NOT NULL OR r.external_id_upc IS NOT NULL)) CROSS JOIN (SELECT 'ean' AS k "
+                f"UNION ALL SELECT 'upc') WHERE fon_gtin(CASE k WHEN 'ean' THEN ean ELSE upc END)", params)
         verbatim, self._verbatim = self._verbatim, []
         if verbatim:
             offset = self.load.state["kinds"][kind]["shift"]  # type: ignore[union-attr]
@@ -1067,12 +1068,24 @@ class LayoutImport:
         src = f"{inp.schema}.{table}"
         insert, problems = self._by_id_sql(inp, what, "t.rowid BETWEEN ?1 AND ?2")
         done_a = self.load.state["steps"].get(step + ":a")  # type: ignore[union-attr]
+        lo, hi = self._rowid_range(inp, table)
+        if self._follows_tracks(inp, table, lo, hi):
+            self._by_id_in_input_order(inp, what, step, lo, hi)
+            return
 
+        def check(first: int, last: int) -> int:  # the values, in one plain walk over the input
+            for row in self.conn.execute(problems, (first, last)).fetchall():
+                self._by_id_reject(inp, what, row)
+            return 0
+
+        if self.load.state["steps"].get(step + ":check") is not True:  # type: ignore[union-attr]
+            self._chunked(inp, step + ":check", table, lo, hi, check)
+            with transaction(self.conn):
+                self.load.state["steps"][step + ":check"] = True  # type: ignore[union-attr]
+                self._save()
         matched = self.load.state.setdefault("matched", {})  # type: ignore[union-attr]
 
         def work(first: int, last: int) -> int:
-            for row in self.conn.execute(problems, (first, last)).fetchall():
-                self._by_id_reject(inp, what, row)
             count = self._execute(insert, (first, last), target)
             matched[step] = matched.get(step, 0) + count
             return count
@@ -1082,7 +1095,6 @@ class LayoutImport:
             with transaction(self.conn):
                 self.load.state["steps"][step + ":a"] = True  # type: ignore[union-attr]
                 self._save()
-        lo, hi = self._rowid_range(inp, table)
         rows = self.conn.execute(f"SELECT count(*) FROM {src} WHERE rowid NOT IN (SELECT rowid_ FROM work.dups "
                                  "WHERE tbl = ?)", (table,)).fetchone()[0]
         if matched.get(step, 0) >= rows:
@@ -1090,33 +1102,88 @@ class LayoutImport:
         missing = (f"SELECT f.rowid, f.track_id FROM {src} f WHERE f.rowid BETWEEN ?1 AND ?2 AND NOT EXISTS "
                    f"(SELECT 1 FROM main.tracks t WHERE t.id = f.track_id AND t.ns = {NS}) AND f.rowid NOT IN "
                    f"(SELECT rowid_ FROM work.dups WHERE tbl = '{table}')")
-        stub_insert, stub_problems = self._by_id_sql(inp, what, "t.rowid BETWEEN ?1 AND ?2 AND t.source = ?3 AND t.level = 0")
+        stub_insert, _ = self._by_id_sql(inp, what, "t.rowid BETWEEN ?1 AND ?2 AND t.source = ?3 AND t.level = 0")
 
         def stubs(first: int, last: int) -> int:
-            rows = self.conn.execute(missing, (first, last)).fetchall()
-            made = []
-            for rowid, track_id in rows:
-                if type(track_id) is not str or not _spotify_id(track_id):
-                    inp.log.add_row(table, rowid, "no track_id" if track_id is None else  # type: ignore[union-attr]
-                                    f"track_id {shown(track_id, 40)} is not a Spotify id (22 base62 characters)",
-                                    _raw({"track_id": track_id}))
-                    continue
-                made.append(track_id)
-            if not made:
-                return 0
-            start = self._max_rowid("tracks") + 1
-            self.conn.executemany(
-                "INSERT INTO main.tracks (rowid, ns, id, level, fetched_at, source) VALUES (?, ?, ?, 0, ?, ?)",
-                [(start + i, NS, track_id, self.fetched_at or inp.mtime, inp.source) for i, track_id in enumerate(made)])
-            end = start + len(made) - 1
-            for row in self.conn.execute(stub_problems, (start, end, inp.source)).fetchall():
-                self._by_id_reject(inp, what, row)
-            return self._execute(stub_insert, (start, end, inp.source), target)
+            made = self._stubs(inp, table, missing, first, last)
+            return 0 if made is None else self._execute(stub_insert, (*made, inp.source), target)
 
         self._chunked(inp, step + ":b", table, lo, hi, stubs)
 
-    def _by_id_sql(self, inp: Input, what: str, where: str) -> tuple[str, str]:
+    def _follows_tracks(self, inp: Input, table: str, lo: int, hi: int) -> bool:
+        """Whether the input's rows come in the catalog's track order (sampled): then walking the input appends
+        the rows to the catalog's table in order, the cheapest way."""
+        if hi < lo:
+            return False
+        sample = sorted({lo + (hi - lo) * i // 255 for i in range(256)})
+        found = [r for (r,) in self.conn.execute(
+            f"SELECT t.rowid FROM {inp.schema}.{table} f CROSS JOIN main.tracks t ON t.id = f.track_id AND t.ns = {NS} "
+            f"WHERE f.rowid IN ({','.join(map(str, sample))}) ORDER BY f.rowid")]
+        return all(a < b for a, b in zip(found, found[1:]))
+
+    def _by_id_in_input_order(self, inp: Input, what: str, step: str, lo: int, hi: int) -> None:
+        """One walk over the input: per chunk the rows with a wrong value, stub tracks for ids the catalog lacks,
+        then the clean rows copied as they are and the others with their values checked."""
         table = "track_audio_features" if what == "features" else "track_files"
+        target = "audio_features" if what == "features" else "track_files"
+        src = f"{inp.schema}.{table}"
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS bad (r INTEGER PRIMARY KEY)")
+        clean, _ = self._by_id_sql(inp, what, "f.rowid BETWEEN ?1 AND ?2 AND f.rowid NOT IN (SELECT r FROM temp.bad)",
+                                   input_order=True, checked_values=False)
+        checked, problems = self._by_id_sql(inp, what, "f.rowid BETWEEN ?1 AND ?2 AND f.rowid IN (SELECT r FROM temp.bad)",
+                                            input_order=True)
+        plain, _ = self._by_id_sql(inp, what, "f.rowid BETWEEN ?1 AND ?2", input_order=True, checked_values=False)
+        missing = (f"SELECT f.rowid, f.track_id FROM {src} f WHERE f.rowid BETWEEN ?1 AND ?2 AND NOT EXISTS "
+                   f"(SELECT 1 FROM main.tracks t WHERE t.id = f.track_id AND t.ns = {NS}) AND f.rowid NOT IN "
+                   f"(SELECT rowid_ FROM work.dups WHERE tbl = '{table}')")
+        stub_insert, _ = self._by_id_sql(inp, what, "t.rowid BETWEEN ?1 AND ?2 AND t.source = ?3 AND t.level = 0")
+        rows_in = (f"SELECT count(*) FROM {src} f WHERE f.rowid BETWEEN ?1 AND ?2 AND f.rowid NOT IN "
+                   f"(SELECT rowid_ FROM work.dups WHERE tbl = '{table}')")
+
+        def work(first: int, last: int) -> int:
+            bad = []
+            for row in self.conn.execute(problems, (first, last)).fetchall():
+                self._by_id_reject(inp, what, row)
+                bad.append((row[0],))
+            if not bad:
+                count = self._execute(plain, (first, last), target)
+            else:
+                self.conn.execute("DELETE FROM temp.bad")
+                self.conn.executemany("INSERT INTO temp.bad VALUES (?)", bad)
+                count = self._execute(clean, (first, last), target) + self._execute(checked, (first, last), target)
+            if count < self.conn.execute(rows_in, (first, last)).fetchone()[0]:  # ids the catalog lacks (or kept)
+                made = self._stubs(inp, table, missing, first, last)
+                if made is not None:
+                    count += self._execute(stub_insert, (*made, inp.source), target)
+            return count
+
+        self._chunked(inp, step + ":input", table, lo, hi, work)
+
+    def _stubs(self, inp: Input, table: str, missing: str, first: int, last: int) -> tuple[int, int] | None:
+        """Stub tracks (level 0, just the id) for rows whose track the catalog does not hold; (first, last) rowid."""
+        made = []
+        for rowid, track_id in self.conn.execute(missing, (first, last)).fetchall():
+            if type(track_id) is not str or not _spotify_id(track_id):
+                inp.log.add_row(table, rowid, "no track_id" if track_id is None else  # type: ignore[union-attr]
+                                f"track_id {shown(track_id, 40)} is not a Spotify id (22 base62 characters)",
+                                _raw({"track_id": track_id}))
+                continue
+            made.append(track_id)
+        if not made:
+            return None
+        start = self._max_rowid("tracks") + 1
+        self.conn.executemany(
+            "INSERT INTO main.tracks (rowid, ns, id, level, fetched_at, source) VALUES (?, ?, ?, 0, ?, ?)",
+            [(start + i, NS, track_id, self.fetched_at or inp.mtime, inp.source) for i, track_id in enumerate(made)])
+        return start, start + len(made) - 1
+
+    def _by_id_sql(self, inp: Input, what: str, where: str, *, input_order: bool = False,
+                   checked_values: bool = True) -> tuple[str, str]:
+        """(insert, problems). The insert walks the catalog's tracks and finds each one's row by id, or
+        (input_order) walks the input and finds each row's track; `checked_values` False copies the values as
+        they are (rows the problems query found nothing wrong with)."""
+        table = "track_audio_features" if what == "features" else "track_files"
+        value = (lambda col, c: col.value(c, self._ref)) if checked_values else (lambda col, c: c)
         src = f"{inp.schema}.{table}"
         dups = f"f.rowid NOT IN (SELECT rowid_ FROM work.dups WHERE tbl = '{table}')"
         if what == "features":
@@ -1127,25 +1194,26 @@ class LayoutImport:
                          f"THEN 2 WHEN 'table' THEN 1 ELSE 0 END) = 2 AND a.fetched_at >= {new_at}))")
             targets = ["track"] + [c.target for c in cols] + ["origin", "fetched_at", "source", "shape", "extra",
                                                              "null_response", "fetched_ms"]
-            values = (["t.rowid"] + [c.value(f"f.{c.source}", self._ref) for c in cols] +
+            values = (["t.rowid"] + [value(c, f"f.{c.source}") for c in cols] +
                       ["'spotify'", new_at, str(inp.source), str(self._shape(layout.FEATURE_KEYS)), "NULL",
                        "CASE WHEN f.null_response IN (0, 1) THEN f.null_response END",
-                       FETCHED.value("f.fetched_at", self._ref)])
+                       value(FETCHED, "f.fetched_at")])
             checked = cols + (Col("null_response", "null_response", ("bool",)), FETCHED)
         else:
             cols = FILE_COLUMNS
             held_wins = ("SELECT 1 FROM main.track_files x WHERE x.track = t.rowid AND coalesce(x.fetched_at, -1) >= "
                          "coalesce(CASE WHEN typeof(f.fetched_at) = 'integer' THEN f.fetched_at END, -1)")
             targets = ["track"] + [c.target for c in cols] + ["source"]
-            values = ["t.rowid"] + [c.value(f"f.{c.source}", self._ref) for c in cols] + [str(inp.source)]
+            values = ["t.rowid"] + [value(c, f"f.{c.source}") for c in cols] + [str(inp.source)]
             checked = cols
+        walk = (f"{src} f CROSS JOIN main.tracks t ON t.id = f.track_id AND t.ns = {NS}" if input_order else
+                f"main.tracks t CROSS JOIN {src} f ON f.track_id = t.id")
         insert = (f"INSERT OR REPLACE INTO main.{'audio_features' if what == 'features' else 'track_files'} "
-                  f"({', '.join(targets)}) SELECT {', '.join(values)} FROM main.tracks t CROSS JOIN {src} f "
-                  f"ON f.track_id = t.id WHERE {where} AND t.ns = {NS} AND {dups} AND NOT EXISTS ({held_wins})")
+                  f"({', '.join(targets)}) SELECT {', '.join(values)} FROM {walk} "
+                  f"WHERE {where} AND t.ns = {NS} AND {dups} AND NOT EXISTS ({held_wins})")
         bads = [c.bad(f"f.{c.source}", self._ref) for c in checked]
         problems = (f"SELECT f.rowid, f.track_id, {', '.join('f.' + c.source for c in checked)}, {', '.join(bads)} "
-                    f"FROM main.tracks t CROSS JOIN {src} f ON f.track_id = t.id WHERE {where} AND t.ns = {NS} AND "
-                    f"{dups} AND ({' OR '.join(bads)})")
+                    f"FROM {src} f WHERE f.rowid BETWEEN ?1 AND ?2 AND {dups} AND ({' OR '.join(bads)})")
         return insert, problems
 
     def _by_id_reject(self, inp: Input, what: str, row: tuple[Any, ...]) -> None:

@@ -288,10 +288,9 @@ class _KeyRuns:
                         piece = np.ascontiguousarray(run[starts[band]:starts[band + 1]], dtype="<i8")
                         handle.write(piece.tobytes())
                         per_band[band] += len(piece)
-                    del piece
                 handle.flush()
                 os.fsync(handle.fileno())
-                del runs
+                del runs  # the memory maps, before their files go
             os.replace(tmp, self.directory / name)
         finally:
             tmp.unlink(missing_ok=True)
@@ -401,7 +400,7 @@ def _remove_unused(directory: Path) -> None:
 
 @dataclass
 class UpdateStats:
-    mode: str  # "none" | "update" | "rebuild"
+    mode: str  # "none" | "update" | "rebuild" | "skipped"
     tracks: int
     seconds: float
 
@@ -418,6 +417,8 @@ def update_after_import(archive: Archive) -> UpdateStats:
     of the catalog changed, rebuilding is faster and leaves a tidier index.
     """
     started = time.perf_counter()
+    if not archive.config.get("search", {}).get("update_on_import", True):
+        return UpdateStats("skipped", 0, 0.0)  # [search] update_on_import = false: `index rebuild` when done
     directory = index_dir(archive)
     archive.require_writable("updating the search index")
     with _locked(directory):
