@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import sqlite3
 import time
 from collections.abc import Callable, Iterable
@@ -61,7 +62,7 @@ SUFFIXES = (".sqlite3", ".sqlite", ".db", ".sqlite3.zst", ".sqlite.zst", ".db.zs
 CHUNK = 100_000            # reference rowids per transaction
 PIECE = 32                 # after a read fault, ranges are split down to this many rowids, then tried one by one
 ISRC_GLOB = "[A-Z][A-Z][A-Z0-9][A-Z0-9][A-Z0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]"
-ID_OK = "(typeof({c}) = 'text' AND length({c}) = 22 AND {c} NOT GLOB '*[^0-9A-Za-z]*')"
+ID_OK = "fon_id({c})"  # a Spotify id: 22 base62 characters (a regex in Python beats SQLite's GLOB here)
 NS = 1  # the spotify namespace: the layout's ids are Spotify ids
 KINDS = {"artist": "artists", "album": "albums", "track": "tracks", "playlist": "playlists"}
 UNAVAILABLE_STATUSES = ("error_not_available", "error_has_replacement", "todo_unk", "error_no_ogg160",
@@ -82,7 +83,15 @@ def _isrc(value: Any) -> str | None:
     return normalize_isrc(value) if type(value) is str else None
 
 
+_BASE62 = re.compile(r"[0-9A-Za-z]{22}")
+
+
+def _id_ok(value: Any) -> int:
+    return int(type(value) is str and _BASE62.fullmatch(value) is not None)
+
+
 def register_functions(conn: sqlite3.Connection) -> None:
+    conn.create_function("fon_id", 1, _id_ok, deterministic=True)
     conn.create_function("fon_date", 1, _date_ok, deterministic=True)
     conn.create_function("fon_gtin", 1, _gtin_ok, deterministic=True)
     conn.create_function("fon_isrc", 1, _isrc, deterministic=True)
@@ -108,8 +117,8 @@ class Col:
             return f"(typeof({c}) IN ('integer', 'real') AND {c} >= {self.check[1]}{high})"
         if kind == "bool":
             return f"(typeof({c}) = 'integer' AND {c} IN (0, 1))"
-        if kind == "isrc":
-            return f"({c} GLOB '{ISRC_GLOB}' OR fon_isrc({c}) IS NOT NULL)"
+        if kind == "isrc":  # CASE, not OR: SQLite would call the Python fallback for every row
+            return f"(CASE WHEN {c} GLOB '{ISRC_GLOB}' THEN 1 ELSE fon_isrc({c}) IS NOT NULL END)"
         if kind == "gtin":
             return f"fon_gtin({c})"
         if kind == "date":
@@ -134,7 +143,7 @@ class Col:
         """True when a non-NULL value fails its check (NULL is always acceptable)."""
         if self.check[0] == "any":
             return "0"
-        return f"({c} IS NOT NULL AND NOT coalesce({self.ok(c, ref)}, 0))"
+        return f"(CASE WHEN {c} IS NULL THEN 0 ELSE NOT coalesce({self.ok(c, ref)}, 0) END)"
 
     def problem(self, value: Any, table: str) -> str:
         kind = self.check[0]
@@ -786,12 +795,23 @@ class LayoutImport:
                 self.load.state["steps"][step] = lo - 1  # type: ignore[union-attr]
                 self._save()
         clashes = self.conn.execute(f"SELECT count(*) FROM work.clash_{kind}").fetchone()[0]
-        sql = self._entity_sql(inp, spec, f"r.rowid + {shift}", "r.rowid BETWEEN ?1 AND ?2",
-                               exclude_clashes=bool(clashes))
+        self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS bad (r INTEGER PRIMARY KEY)")
+        plain = self._entity_sql(inp, spec, f"r.rowid + {shift}", "r.rowid BETWEEN ?1 AND ?2",
+                                 exclude_clashes=bool(clashes), checked_values=False)
+        clean = self._entity_sql(inp, spec, f"r.rowid + {shift}", "r.rowid BETWEEN ?1 AND ?2 AND r.rowid NOT IN "
+                                 "(SELECT r FROM temp.bad)", exclude_clashes=bool(clashes), checked_values=False)
+        checked = self._entity_sql(inp, spec, f"r.rowid + {shift}", "r.rowid BETWEEN ?1 AND ?2 AND r.rowid IN "
+                                   "(SELECT r FROM temp.bad)", exclude_clashes=bool(clashes))
 
         def work(first: int, last: int) -> int:
-            self._entity_problems(inp, spec, "r.rowid BETWEEN ?1 AND ?2", (first, last), log=True)
-            count = self._execute(sql, (first, last), spec.table)
+            # rows with a wrong or normalised value go through the checked insert; the others are copied as they are
+            bad = self._entity_problems(inp, spec, "r.rowid BETWEEN ?1 AND ?2", (first, last), log=True)
+            if not bad:
+                count = self._execute(plain, (first, last), spec.table)
+            else:
+                self.conn.execute("DELETE FROM temp.bad")
+                self.conn.executemany("INSERT INTO temp.bad VALUES (?)", [(r,) for r in bad])
+                count = self._execute(clean, (first, last), spec.table) + self._execute(checked, (first, last), spec.table)
             self._extra_rows(inp, kind, f"r.rowid + {shift}", "r.rowid BETWEEN ?1 AND ?2", (first, last),
                              exclude_clashes=bool(clashes))
             self._holes(kind, spec.table, first, last, shift, count)
@@ -804,7 +824,9 @@ class LayoutImport:
                 f"'{spec.table}')")
 
     def _entity_sql(self, inp: Input, spec: Entity, rowid_sql: str, where: str, *, exclude_clashes: bool,
-                    join: str = "", verb: str = "INSERT") -> str:
+                    join: str = "", verb: str = "INSERT", checked_values: bool = True) -> str:
+        """The INSERT of a range of entity rows; `checked_values` False copies the values as they are (rows whose
+        values the problems query found nothing wrong with: references are still translated)."""
         ref = self._ref
         cols = spec.columns + (FETCHED,)
         targets = ["rowid", "ns", "id", "level", "fetched_at", "source", "shape", "extra"]
@@ -818,24 +840,27 @@ class LayoutImport:
             values.append(sql)
         for col in cols:
             targets.append(col.target)
-            values.append(col.value(f"r.{col.source}", ref))
+            plain = not checked_values and col.check[0] != "ref"
+            values.append(f"r.{col.source}" if plain else col.value(f"r.{col.source}", ref))
         clash = f" AND r.rowid NOT IN (SELECT ref FROM work.clash_{spec.kind})" if exclude_clashes else ""
         return (f"{verb} INTO main.{spec.table} ({', '.join(targets)}) SELECT {', '.join(values)} "
                 f"FROM {inp.schema}.{spec.table} r {join} WHERE {where} AND {self._valid_row(spec, inp)}{clash}")
 
     def _entity_problems(self, inp: Input, spec: Entity, where: str, params: tuple[Any, ...], *, log: bool,
-                         join: str = "") -> None:
+                         join: str = "") -> list[int]:
         """Log the rows of this range that cannot be imported whole and the fields left out; record values kept
-        as published beside their normalised form."""
+        as published beside their normalised form. Returns the rowids of every row it found something in."""
         cols = spec.columns + (FETCHED,) + spec.also
         bad = [col.bad(f"r.{col.source}", self._ref) for col in cols]
         id_bad = f"NOT ({ID_OK.format(c='r.id')})"
-        verbatim = f"(r.external_id_isrc IS NOT NULL AND r.external_id_isrc NOT GLOB '{ISRC_GLOB}' " \
-                   f"AND fon_isrc(r.external_id_isrc) IS NOT NULL)" if spec.kind == "track" else "0"
+        verbatim = (f"(CASE WHEN r.external_id_isrc IS NULL OR r.external_id_isrc GLOB '{ISRC_GLOB}' THEN 0 ELSE "
+                    f"fon_isrc(r.external_id_isrc) IS NOT NULL END)") if spec.kind == "track" else "0"
         sql = (f"SELECT r.rowid, r.id, {', '.join(f'r.{c.source}' for c in cols)}, {id_bad}, {verbatim}, "
                f"{', '.join(bad)} FROM {inp.schema}.{spec.table} r {join} WHERE {where} "
                f"AND ({' OR '.join([id_bad, verbatim] + bad)})")
+        found = []
         for row in self.conn.execute(sql, params).fetchall():
+            found.append(row[0])
             rowid, id_value = row[0], row[1]
             values = row[2:2 + len(cols)]
             whole, keep, flags = row[2 + len(cols)], row[3 + len(cols)], row[4 + len(cols):]
@@ -851,6 +876,7 @@ class LayoutImport:
                         inp.log.add_row(spec.table, rowid, col.problem(value, spec.table), raw, kept=True)  # type: ignore[union-attr]
             if keep:
                 self._verbatim.append((rowid, "external_id_isrc", values[[c.source for c in cols].index("external_id_isrc")]))
+        return found
 
     def _extra_rows(self, inp: Input, kind: str, rowid_sql: str, where: str, params: tuple[Any, ...], *,
                     exclude_clashes: bool, join: str = "") -> None:
