@@ -24,9 +24,9 @@ to --out (JSON) and bench/results/scale.md (with the 256M extrapolation and its 
     python bench/scale_bench.py --sizes 1000000,10000000,30000000 --work /data/scale
     python bench/scale_bench.py --sizes 20000 --work /tmp/scale-smoke --queries 200      # a check end to end
 
-The work folder needs about 2.8 kB per track free at the largest size with all four databases (1.9 kB with
---databases main); the script checks before each size and says what it needs. Inputs are made once per size
-(kept between runs with --keep, reused when present).
+The work folder needs about 2.9 kB per track free at the largest size with all four databases (1.9 kB with
+--databases main: the JSON lines phase); the script checks before each size and says what it needs. Inputs are
+made once per size (kept between runs with --keep, reused when present).
 """
 
 from __future__ import annotations
@@ -54,8 +54,8 @@ REFERENCE_TRACKS = 256_000_000
 GOALS = {"layout_rate": 300_000, "layout_vs_copy": 2.0, "jsonl_rate": 100_000, "index_rate": 100_000,
          "index_size_vs_fts": 1.5, "flat": 0.20, "rss_mb": 2000}
 # bytes a track takes on disk, per input and product (measured on synthetic data, generous)
-DISK_PER_TRACK = {"layout": 1050, "layout_main": 360, "jsonl": 200, "catalog": 1300, "catalog_main": 450,
-                  "index": 160, "copy": 1300, "copy_main": 500, "temp": 400}
+DISK_PER_TRACK = {"layout": 1050, "layout_main": 360, "jsonl": 200, "jsonl_catalog": 1300, "catalog": 1300,
+                  "catalog_main": 450, "index": 160, "copy": 1300, "copy_main": 500, "temp": 400}
 QUERY_SEED = 18
 
 
@@ -193,11 +193,13 @@ def index_update_worker(root: Path) -> None:
 
 # --- one size ------------------------------------------------------------------------------------------------------
 def disk_needed(tracks: int, main_only: bool) -> int:
+    """The peak: the layout phase (inputs, then the raw copy or the catalog with its index and sort files) or
+    the JSON lines phase (input, catalog, sort files), whichever is larger; nothing else is kept meanwhile."""
     per = DISK_PER_TRACK
-    if main_only:
-        return tracks * (per["layout_main"] + max(per["copy_main"], per["catalog_main"] + per["index"] + per["temp"]))
-    jsonl_phase = per["jsonl"] + per["catalog"] + per["index"] + per["catalog"] + per["temp"]
-    layout_phase = per["layout"] + max(per["copy"], per["catalog"] + per["index"] + per["temp"])
+    suffix = "_main" if main_only else ""
+    layout_phase = per["layout" + suffix] + max(per["copy" + suffix],
+                                                per["catalog" + suffix] + per["index"] + per["temp"])
+    jsonl_phase = per["jsonl"] + per["jsonl_catalog"] + per["temp"]
     return tracks * max(layout_phase, jsonl_phase)
 
 
@@ -272,31 +274,32 @@ def run_size(tracks: int, args: argparse.Namespace) -> dict[str, Any]:
                           logs / "search.log")
     out["search"].update(json.loads(latency_file.read_text()))
 
-    if not args.keep:
+    step("index update")
+    extra = work / "extra.jsonl.zst"
+    added = max(1000, tracks // 100)
+    if not extra.exists():
+        fonoteca(None, "synth", "catalog", "--tracks", str(added), "--out", extra, "--seed", "19",
+                 "--kinds", "artist,track", log=logs / "synth-extra.log")
+    fonoteca(a, "import", "spotify", extra, log=logs / "import-extra.log")
+    update = timed([sys.executable, __file__, "--index-update-worker", str(a)], logs / "index-update.log")
+    out["index_update"] = rate(added, update)
+    out["index_update"]["tracks"] = added
+    if not args.keep:  # the JSON lines phase needs the room
         shutil.rmtree(layout_dir, ignore_errors=True)
+        shutil.rmtree(a, ignore_errors=True)
     step("synth catalog (JSON lines)")
     jsonl = work / "synth.jsonl.zst"
-    extra = work / "extra.jsonl.zst"
     if not jsonl.exists():
         partial = work / "partial.jsonl.zst"
         out["synth_jsonl"] = fonoteca(None, "synth", "catalog", "--tracks", str(tracks), "--out", partial,
                                       "--seed", "18", log=logs / "synth-jsonl.log")
         partial.rename(jsonl)
-    if not extra.exists():
-        fonoteca(None, "synth", "catalog", "--tracks", str(max(1000, tracks // 100)), "--out", extra, "--seed", "19",
-                 "--kinds", "artist,track", log=logs / "synth-extra.log")
     step("import spotify (JSON lines)")
     b = archive(work / "jsonl-archive")
     out["import_spotify"] = rate(tracks, fonoteca(b, "import", "spotify", jsonl, "--json",
                                                    log=logs / "import-spotify.log"))
     out["jsonl_catalog_bytes_per_track"] = round(size_of(b / "catalog.sqlite3") / tracks, 1)
     shutil.rmtree(b, ignore_errors=True)
-    step("index update")
-    fonoteca(a, "import", "spotify", extra, log=logs / "import-extra.log")
-    added = max(1000, tracks // 100)
-    update = timed([sys.executable, __file__, "--index-update-worker", str(a)], logs / "index-update.log")
-    out["index_update"] = rate(added, update)
-    out["index_update"]["tracks"] = added
     if tracks <= args.jsonl_anchor_max:
         step("anchor: sqlite-utils")
         db = work / "sqlite-utils.db"
@@ -310,7 +313,6 @@ def run_size(tracks: int, args: argparse.Namespace) -> dict[str, Any]:
                                           f"holds the JSON text, about {tracks * 3.6e3 / 1e9:,.0f} GB"}
     out["load_at_end"] = os.getloadavg()[0]
     if not args.keep:
-        shutil.rmtree(a, ignore_errors=True)
         jsonl.unlink(missing_ok=True)
         extra.unlink(missing_ok=True)
     return out

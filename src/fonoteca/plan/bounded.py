@@ -41,7 +41,7 @@ from fonoteca.tiers import Tier
 from fonoteca.units import parse_size
 
 DEFAULT_MEMORY = "2GB"
-BYTES_PER_TRACK = 180            # the in-memory model and solver, per track (measured: 1.4 GB at 10M tracks)
+BYTES_PER_TRACK = 160            # the in-memory model and solver, per track (measured: 1.4 GB at 10M tracks)
 BASE_BYTES = 250_000_000         # interpreter, numpy, SQLite caches
 TRACK = np.dtype([("rowid", "i8"), ("popularity", "i2"), ("duration", "i4"), ("priority", "f8"), ("status", "i1"),
                   ("plays", "i8"), ("size_compact", "i8"), ("size_original", "i8")])
