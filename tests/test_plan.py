@@ -47,13 +47,15 @@ def plan_rows(archive: archive_mod.Archive) -> dict[int, tuple[str, int, float, 
 
 def anna_reference(archive: archive_mod.Archive) -> dict[int, tuple[str, int | None]]:
     """The reference archive's rule written out plainly, track by track, in the order it would keep them: most
-    popular first, then by secondary priority; a track whose ISRC is already kept gets -10 (so is skipped)."""
+    popular first, then by secondary priority (its artist terms: the highest among the track's artists). Every
+    track of popularity > 0 is kept; at popularity 0 a track whose ISRC is already kept gets -10 (so is skipped)."""
     conn = sqlite3.connect(archive.catalog_path)
     rows = conn.execute(
-        "SELECT t.rowid, t.popularity, t.isrc, al.popularity, ar.popularity, ar.followers FROM tracks t "
+        "SELECT t.rowid, t.popularity, t.isrc, al.popularity, max(coalesce(ar.popularity, 0)), "
+        "max(coalesce(ar.followers, 0)) FROM tracks t "
         "LEFT JOIN albums al ON al.rowid = t.album "
-        "LEFT JOIN track_artists ta ON ta.track = t.rowid AND ta.position = 0 "
-        "LEFT JOIN artists ar ON ar.rowid = ta.artist WHERE t.level > 0"
+        "LEFT JOIN track_artists ta ON ta.track = t.rowid "
+        "LEFT JOIN artists ar ON ar.rowid = ta.artist WHERE t.level > 0 GROUP BY t.rowid"
     ).fetchall()
     conn.close()
 
@@ -65,15 +67,15 @@ def anna_reference(archive: archive_mod.Archive) -> dict[int, tuple[str, int | N
     for row in sorted(rows, key=lambda r: (-(r[1] if r[1] is not None else -1), -priority(r), r[0])):
         rowid, popularity, isrc = row[0], row[1] or 0, row[2]
         penalty = 10 if isrc is not None and isrc in kept else 0
-        if popularity > 0 and not penalty:
+        if popularity > 0:
             tier = "original"
         elif priority(row) - penalty >= 0.351:
             tier = "compact"
         else:
             tier = "skip"
         if tier != "skip" and isrc is not None:
-            kept[isrc] = rowid
-        expected[rowid] = (tier, kept.get(isrc) if penalty else None)
+            kept.setdefault(isrc, rowid)
+        expected[rowid] = (tier, kept.get(isrc) if penalty and tier == "skip" else None)
     return expected
 
 
@@ -220,7 +222,9 @@ def test_tracks_sharing_an_isrc_count_once(tmp_path):
     assert summary["tiers"]["original"]["tracks"] == summary["tracks"]
     assert summary["listens_covered"] == pytest.approx(1.0)
     anna = plan(archive, "--policy", "anna")
-    assert sum(1 for r in rowids.values() if plan_rows(archive)[r][0] != "skip") == 1
+    # the reference rule keeps every popular track (it de-duplicates by ISRC at popularity 0 only)
+    assert [plan_rows(archive)[rowids[t["id"]]][0] for t in shared] == ["skip", "original", "original"]
+    assert plan_rows(archive)[rowids[shared[0]["id"]]][3] == best
     assert anna["duplicates"] == 2
 
 

@@ -228,6 +228,52 @@ def import_fma(
     _run_collection(ctx, "fma", [tracks], fma.Reader(names), fetched_at, strict, as_json)
 
 
+@import_app.command("spotify-clean")
+def import_spotify_clean(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(..., help="Databases of the layout (spotify_clean.sqlite3, "
+                                                 "spotify_clean_audio_features.sqlite3, ..._playlists, "
+                                                 "..._track_files; plain or .zst), or folders of them."),
+    fetched_at: Optional[str] = typer.Option(None, help="When rows without a fetched_at were fetched (ISO 8601); "
+                                                        "default: the file's mtime."),
+    strict: bool = typer.Option(False, help="Exit 1 when any row was rejected."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Import the reference release's SQLite databases (spotify_clean*.sqlite3, plain or .zst).
+
+    Any subset of the four databases, in one run or several: artists, albums, tracks and their links, audio
+    features, playlists with their entries (episodes and local files included) and track_files. Read with SQLite
+    itself in chunks of rowids; into a catalog much smaller than the input, a bulk load (indexes built at the
+    end). Bad rows go to rejects/ with database, table, rowid and reason; the rest is imported. A file that is not
+    the layout is named with what it lacks (exit 1). Killed, the same command resumes."""
+    from fonoteca.catalog import spotify_clean
+    from fonoteca.catalog.importer import parse_fetched_at
+
+    archive = open_archive(ctx)
+    archive.require_writable("import spotify-clean")
+    with progress() as bar:
+        task = bar.add_task("import spotify-clean", total=None, unit="rows")
+
+        def advance(step: str, rows: int) -> None:
+            bar.update(task, description=f"import spotify-clean: {step}", advance=rows)
+
+        summary = spotify_clean.import_files(archive, paths, fetched_at=parse_fetched_at(fetched_at), progress=advance)
+    failed = getattr(summary, "failed", [])
+    if summary.written:
+        _after_import(archive, summary)
+    if as_json:
+        print_json(dict(summary.as_dict(), failed=failed))
+    else:
+        _print_summary(summary, False)
+    for message in failed:
+        console.print(f"[red]error:[/red] {lit(message)}")
+    if failed:
+        raise typer.Exit(1)
+    if strict and summary.rejected:
+        console.print(f"[red]--strict:[/red] {summary.rejected:,} rows rejected")
+        raise typer.Exit(1)
+
+
 @export_app.command("spotify")
 def export_spotify(
     ctx: typer.Context,
@@ -261,6 +307,34 @@ def export_spotify(
         raise FonotecaError(f"no {kind} with id {id_} was imported from Spotify JSON")
     if out is not None:
         console.print(f"exported {count:,} {kind} objects to {out}")
+
+
+@export_app.command("spotify-clean")
+def export_spotify_clean(
+    ctx: typer.Context,
+    out: Path = typer.Option(..., "--out", help="Folder to write spotify_clean*.sqlite3 into."),
+    databases: str = typer.Option("main,audio_features,track_files,playlists", "--databases",
+                                  help="Comma-separated: main, audio_features, track_files, playlists."),
+) -> None:
+    """Write the catalog in the reference release's SQLite layout (the four spotify_clean*.sqlite3 databases),
+    so that tools made for that layout work on this archive. A catalog imported from the layout gives back the
+    rows it was imported from."""
+    from fonoteca.catalog import layout, spotify_clean_export
+
+    chosen = tuple(d.strip() for d in databases.split(",") if d.strip())
+    if not chosen or not set(chosen) <= set(layout.LOAD_ORDER):
+        raise UsageError(f"--databases takes a comma-separated subset of {', '.join(layout.LOAD_ORDER)}")
+    archive = open_archive(ctx)
+    archive.connect(readonly=True).close()  # an older catalog is brought up to date first
+    with progress(transient=True) as bar:
+        task = bar.add_task("export spotify-clean", total=None, unit="rows")
+        written = spotify_clean_export.export(
+            archive.catalog_path, out, tuple(db for db in layout.LOAD_ORDER if db in chosen),
+            progress=lambda table, n: bar.update(task, description=f"export spotify-clean: {table}", advance=n))
+    for database in written:
+        typer.echo(str(out / layout.FILE_NAMES[database]))
+    rows = ", ".join(f"{table} {n:,}" for counts in written.values() for table, n in counts.items() if n)
+    console.print(f"exported {len(written)} database(s) to {out}: {rows or 'no rows'}")
 
 
 def _open_sink(out: Optional[Path]) -> Any:

@@ -20,6 +20,14 @@ def _bool(value: Any) -> bool | None:
     return None if value is None else bool(value)
 
 
+def _user(id_: str | None, name: str | None) -> dict[str, Any]:
+    """A user object as the API nests it (playlist owners, who added an item)."""
+    out: dict[str, Any] = {"display_name": name} if name is not None else {}
+    out.update({"external_urls": {"spotify": f"{OPEN}user/{id_}"}, "href": f"{API}users/{id_}", "id": id_,
+                "type": "user", "uri": f"spotify:user:{id_}"})
+    return out
+
+
 class Exporter:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
@@ -28,6 +36,8 @@ class Exporter:
         self._markets = lru_cache(maxsize=65536)(self._load_markets)
         self._album_row = lru_cache(maxsize=65536)(lambda rowid: self._row("albums", rowid))
         self._artist_row = lru_cache(maxsize=65536)(lambda rowid: self._row("artists", rowid))
+        # rows imported from the reference layout carry no key lists of their own: their objects are built whole
+        self.reference = {rowid for (rowid,) in conn.execute("SELECT rowid FROM sources WHERE format = 'spotify-clean'")}
 
     # --- loading -------------------------------------------------------------------------------------------
     def _load_shape(self, rowid: int) -> tuple[str, ...]:
@@ -103,7 +113,11 @@ class Exporter:
             elif key == "available_markets":
                 obj[key] = self.markets(row["markets"])
             elif key == "external_ids":
-                obj[key] = {"upc": row["upc"]}
+                obj[key] = ({k: v for k, v in (("upc", row["upc"]), ("amgid", row["amgid"])) if v is not None}
+                            if row["source"] in self.reference else {"upc": row["upc"]})
+            elif key == "copyrights":
+                obj[key] = [{"text": text, "type": kind} for text, kind in
+                            ((row["copyright_c"], "C"), (row["copyright_p"], "P")) if text is not None]
             elif key == "tracks":
                 obj[key] = self._album_page(row, extra.get("tracks") or {})
             elif key in ("album_type", "total_tracks", "release_date", "release_date_precision", "label", "popularity", "name"):
@@ -143,7 +157,7 @@ class Exporter:
             elif key == "available_markets":
                 obj[key] = self.markets(row["markets"])
             elif key == "external_ids":
-                obj[key] = {"isrc": row["isrc"]}
+                obj[key] = self._reference_ids(row) if row["source"] in self.reference else {"isrc": row["isrc"]}
             elif key in ("explicit", "is_local"):
                 obj[key] = _bool(row[key])
             elif key in ("disc_number", "track_number", "duration_ms", "popularity", "preview_url", "name"):
@@ -151,6 +165,21 @@ class Exporter:
             else:
                 obj[key] = self._common(key, row, "track", id_)
         return obj
+
+    def _reference_ids(self, row: sqlite3.Row) -> dict[str, Any]:
+        """A layout track's external ids: its ISRC as published, and EAN and UPC where it has them."""
+        found = {"isrc": row["isrc"]}
+        for field, value in self.conn.execute(
+            "SELECT field, value FROM reference_verbatim WHERE owner_kind = 'track' AND owner = ?", (row["rowid"],)
+        ):
+            if field == "external_id_isrc":
+                found["isrc"] = value
+        for kind, value in self.conn.execute(
+            "SELECT kind, min(value) FROM external_ids WHERE owner_kind = 'track' AND owner = ? AND kind IN "
+            "('ean', 'upc') GROUP BY kind ORDER BY kind = 'upc'", (row["rowid"],)
+        ):
+            found[kind] = value
+        return {k: v for k, v in found.items() if v is not None}
 
     def features(self, row: sqlite3.Row, track_id: str) -> dict[str, Any]:
         extra = orjson.loads(row["extra"]) if row["extra"] else {}
@@ -186,7 +215,12 @@ class Exporter:
             elif key in ("name", "description", "snapshot_id"):
                 obj[key] = row[key]
             elif key == "tracks":
-                obj[key] = self._playlist_page(row, extra.get("tracks") or {})
+                obj[key] = (self._reference_page(row) if row["source"] in self.reference and not extra
+                            else self._playlist_page(row, extra.get("tracks") or {}))
+            elif key == "owner":
+                obj[key] = _user(row["owner_id"], row["owner_display_name"])
+            elif key == "primary_color":
+                obj[key] = row["primary_color"]
             else:
                 obj[key] = self._common(key, row, "playlist", id_)
         return obj
@@ -209,12 +243,39 @@ class Exporter:
                     entry[key] = raw[key]
                 elif key == "added_at":
                     entry[key] = item["added_at"]
+                elif key == "added_by":
+                    entry[key] = _user(item["added_by"], None) if item["added_by"] is not None else None
+                elif key == "is_local":
+                    entry[key] = bool(item["is_local"])
                 elif key == "track":
                     track = self._row("tracks", item["track"])
                     entry[key] = self.track(track, self._shape(item["track_shape"]), item_extra.get("track"))
             items.append(entry)
         out["items"] = items
         return out
+
+    def _reference_page(self, playlist: sqlite3.Row) -> dict[str, Any]:
+        """The items of a playlist imported from the layout: catalog tracks, episodes, local files, and tracks
+        the layout's tracks table did not hold (as far as their id tells)."""
+        items = []
+        for item in self.conn.execute("SELECT * FROM playlist_items WHERE playlist = ? ORDER BY position",
+                                      (playlist["rowid"],)):
+            track: Any = None
+            if item["track"] is not None:
+                row = self._row("tracks", item["track"])
+                track = self.track(row, self._shape(row["shape"]), None) if row["shape"] is not None else \
+                    {"id": row["id"], "type": "track", "uri": f"spotify:track:{row['id']}"}
+            elif item["is_local"]:
+                track = {"album": {"name": item["local_album"]}, "artists": [{"name": item["local_artist"]}],
+                         "duration_ms": item["local_duration_ms"], "id": None, "is_local": True,
+                         "name": item["local_name"], "type": "track", "uri": item["local_uri"]}
+            elif item["other_id"] is not None:
+                kind = "episode" if item["is_episode"] else "track"
+                track = {"id": item["other_id"], "type": kind, "uri": f"spotify:{kind}:{item['other_id']}"}
+            items.append({"added_at": item["added_at"],
+                          "added_by": _user(item["added_by"], None) if item["added_by"] is not None else None,
+                          "is_local": bool(item["is_local"]), "track": track})
+        return {"href": f"{API}playlists/{playlist['id']}/tracks", "items": items, "total": playlist["tracks_total"]}
 
     @staticmethod
     def _common(key: str, row: sqlite3.Row, kind: str, id_: str) -> Any:
@@ -247,7 +308,8 @@ class Exporter:
             where += " AND id = ?"
             params.append(id_)
         if kind == "audio-features":
-            sql = "SELECT f.*, t.id AS track_id FROM audio_features f JOIN tracks t ON t.rowid=f.track WHERE t.ns=? AND f.origin='spotify'"
+            sql = ("SELECT f.*, t.id AS track_id FROM audio_features f JOIN tracks t ON t.rowid=f.track WHERE t.ns=? "
+                   "AND f.origin='spotify' AND coalesce(f.null_response, 0) = 0")  # null: the API had none
             if id_ is not None:
                 sql += " AND t.id = ?"
             for row in self.conn.execute(sql + " ORDER BY f.track", params).fetchall():

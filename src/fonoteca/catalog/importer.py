@@ -95,7 +95,15 @@ def expand_paths(paths: Iterable[Path], suffixes: tuple[str, ...]) -> list[Path]
 
 
 def register_source(conn: Any, path: Path, fmt: str) -> tuple[int, int]:
-    """The source row for a file (same file, same row across reruns) and its mtime as default fetched_at."""
+    """The source row for a file (same file, same row across reruns) and its mtime as default fetched_at.
+
+    Every importer comes through here: a catalog in the middle of another format's bulk load (no indexes until
+    it finishes) refuses the import, naming the load to finish first."""
+    from fonoteca.catalog import bulk
+
+    for load in bulk.unfinished(conn):
+        if load.format != fmt:
+            bulk.refuse_if_unfinished(conn)
     stat = path.stat()
     mtime = int(stat.st_mtime)
     key = (str(path.resolve()), stat.st_size, mtime, fmt)
@@ -141,6 +149,10 @@ def import_json_files(
     with machine_failures(archive, "import"):
         conn = archive.connect()
         try:
+            if _bulk(archive, conn, paths, fmt):
+                summary = _import_bulk(archive, conn, paths, fmt, codec, fetched_at, progress)
+                summary.seconds = time.perf_counter() - started
+                return summary
             for path in paths:
                 with machine_failures(archive, f"import of {path}"):
                     source, mtime = register_source(conn, path, fmt)
@@ -155,6 +167,110 @@ def import_json_files(
             conn.close()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def _identities(paths: list[Path]) -> list[list[Any]]:
+    return [[str(path.resolve()), path.stat().st_size, int(path.stat().st_mtime)] for path in paths]
+
+
+def _bulk(archive: Archive, conn: Any, paths: list[Path], fmt: str) -> bool:
+    """Whether to load on the bulk path: an unfinished bulk load of these files resumes on it; otherwise when
+    the input is large next to the catalog (fonoteca.catalog.bulk.wanted)."""
+    from fonoteca.catalog import bulk
+
+    identities = _identities(paths)
+    if any(load.format == fmt and load.inputs == identities for load in bulk.unfinished(conn)):
+        return True
+    catalog_tracks = conn.execute("SELECT coalesce(max(rowid), 0) FROM tracks").fetchone()[0]
+    return bulk.wanted(archive.config, catalog_tracks, bulk.estimated_tracks(paths))
+
+
+def _import_bulk(archive: Archive, conn: Any, paths: list[Path], fmt: str, codec: Codec, fetched_at: int | None,
+                 progress: Callable[[int], None] | None) -> ImportSummary:
+    """JSON lines on the bulk path (fonoteca.catalog.bulk): secondary indexes dropped, segments of lines one
+    transaction each, the rows of one id made one at the end, the indexes built again."""
+    from fonoteca.catalog import bulk
+
+    load = bulk.begin(conn, fmt, _identities(paths), {"files": {}})
+    state = load.state
+    bulk.configure(conn, archive.dir("tmp"))
+    if not state.get("prepared"):
+        with transaction(conn):
+            state["indexes"] = bulk.json_bulk_indexes(conn)
+            bulk.drop_indexes(conn, state["indexes"])
+            state["prepared"] = True
+            load.save(conn)
+    segment = int(archive.config.get("catalog", {}).get("bulk_segment", bulk.SEGMENT_LINES))
+    summary = ImportSummary()
+    for number, path in enumerate(paths):
+        info = state["files"].setdefault(str(number), {})
+        if not info.get("done"):
+            with machine_failures(archive, f"import of {path}"):
+                _bulk_file(archive, conn, load, info, path, fmt, codec, fetched_at, segment, progress)
+        summary.files.append(FileSummary(**info["summary"]))
+        for table, count in info["written"].items():
+            summary.written[table] = summary.written.get(table, 0) + count
+    for table in bulk.SEEN:
+        if not state.get("deduplicated", {}).get(table):
+            gone = bulk.deduplicate(conn, table)
+            with transaction(conn):
+                state.setdefault("deduplicated", {})[table] = True
+                state.setdefault("merged", {})[table] = gone
+                load.save(conn)
+    bulk.build_indexes(conn, state["indexes"])
+    bulk.end(conn, load)
+    return summary
+
+
+def _bulk_file(archive: Archive, conn: Any, load: Any, info: dict[str, Any], path: Path, fmt: str, codec: Codec,
+               fetched_at: int | None, segment: int, progress: Callable[[int], None] | None) -> None:
+    from fonoteca.catalog import bulk
+
+    source, mtime = register_source(conn, path, fmt)
+    store = bulk.SegmentStore(conn, source, fetched_at if fetched_at is not None else mtime)
+    store.written = dict(info.get("written", store.written))
+    log = RejectLog(archive.dir("rejects"), path)
+    if "log" in info:
+        log.resume(info["log"])
+    if "run" not in info:
+        with transaction(conn):
+            info["run"] = start_run(conn, source)
+            load.save(conn)
+    units = info.get("units", 0)
+    messages = _messages(path, codec, info.get("line", 0), segment)
+    try:
+        finished = False
+        while not finished:
+            with transaction(conn):
+                for kind, payload in messages:
+                    if kind == "reject":
+                        log.add(*payload)
+                    elif kind == "batch":
+                        records, count, _ = payload
+                        if records:
+                            store.write(records)
+                        units += count
+                        if progress:
+                            progress(count)
+                    else:  # a segment ends: everything up to that line is in, recorded with it
+                        info.update(line=payload, units=units, log=log.snapshot(), written=dict(store.written))
+                        load.save(conn)
+                        break
+                else:
+                    finished = True
+                    info.update(units=units, log=log.snapshot(), written=dict(store.written))
+                    load.save(conn)
+            store.new_segment()
+    except BaseException:
+        log.release()
+        raise
+    log.close()
+    result = FileSummary(str(path), units=units, rejected=log.count, fields_rejected=log.kept,
+                         rejects_file=str(log.path) if log.count else None, reasons=log.reasons)
+    with transaction(conn):
+        finish_run(conn, info["run"], result)
+        info.update(done=True, summary=result.__dict__)
+        load.save(conn)
 
 
 @contextmanager
@@ -202,7 +318,7 @@ def _import_one(conn: Any, store: Store, rejects_dir: Path, path: Path, codec: C
             if kind == "reject":
                 log.add(*payload)
             else:  # a batch: records of whole units, written in one transaction
-                records, units = payload
+                records, units, _ = payload
                 if records:
                     store.write(records)
                 result.units += units
@@ -218,14 +334,32 @@ def _import_one(conn: Any, store: Store, rejects_dir: Path, path: Path, codec: C
     return result
 
 
-Message = tuple[str, Any]  # ("reject", (line, reason, raw, where, kept)) or ("batch", (records, units))
+Message = tuple[str, Any]  # ("reject", (line, reason, raw, where, kept)) or ("batch", (records, units, last line))
 
 
-def _produce(path: Path, codec: Codec) -> Iterator[Message]:
-    """Read and encode a file: rejects as they occur, records in batches of whole units."""
+def _produce(path: Path, codec: Codec, skip: int = 0, segment: int = 0) -> Iterator[Message]:
+    """Read and encode a file: rejects as they occur, records in batches of whole units, each batch with the
+    number of the last line it covers. Lines up to `skip` are passed over (a bulk load resuming). With `segment`,
+    a ("segment", line) message each time the lines pass a multiple of it: every line up to `line` is in the
+    messages before, and the encoder forgets the nested objects it has seen (so that a load resumed after `line`
+    encodes exactly as the clean run did)."""
     batch: list[Record] = []
     units = 0
+    number = skip
+    boundary = (skip // segment + 1) * segment if segment else None
+    if segment and codec.reset:
+        codec.reset()
     for piece in read_pieces(path):
+        if piece.number <= skip:
+            continue
+        if boundary is not None and piece.number > boundary:
+            yield "batch", (batch, units, number)
+            batch, units = [], 0
+            yield "segment", piece.number - 1
+            if codec.reset:
+                codec.reset()
+            boundary = ((piece.number - 1) // segment + 1) * segment
+        number = piece.number
         if isinstance(piece, Problem):
             yield "reject", (piece.number, piece.reason, piece.data[:RAW_LIMIT], "", False)
             continue
@@ -236,20 +370,20 @@ def _produce(path: Path, codec: Codec) -> Iterator[Message]:
                 batch.extend(item)
                 units += 1
         if len(batch) >= BATCH_RECORDS:
-            yield "batch", (batch, units)
+            yield "batch", (batch, units, number)
             batch, units = [], 0
-    yield "batch", (batch, units)
+    yield "batch", (batch, units, number)
 
 
-def _messages(path: Path, codec: Codec) -> Iterator[Message]:
+def _messages(path: Path, codec: Codec, skip: int = 0, segment: int = 0) -> Iterator[Message]:
     """The messages of _produce, from a reader process for big files (so reading and encoding run on one core
     while this process writes the catalog on another), in this process otherwise."""
     if path.stat().st_size < PIPELINE_MIN_BYTES or (os.cpu_count() or 1) < 2:
-        yield from _produce(path, codec)
+        yield from _produce(path, codec, skip, segment)
         return
     context = multiprocessing.get_context("fork")
     queue = context.Queue(maxsize=4)
-    reader = context.Process(target=_reader_process, args=(path, codec, queue, os.getpid()), daemon=True)
+    reader = context.Process(target=_reader_process, args=(path, codec, queue, os.getpid(), skip, segment), daemon=True)
     reader.start()
     try:
         while True:
@@ -270,12 +404,12 @@ def _messages(path: Path, codec: Codec) -> Iterator[Message]:
         reader.join()
 
 
-def _reader_process(path: Path, codec: Codec, queue: Any, parent: int) -> None:
+def _reader_process(path: Path, codec: Codec, queue: Any, parent: int, skip: int = 0, segment: int = 0) -> None:
     from fonoteca.children import die_with
 
     die_with(parent)
     try:
-        for message in _produce(path, codec):
+        for message in _produce(path, codec, skip, segment):
             queue.put(message)
         queue.put(("done", None))
     except FonotecaError as exc:

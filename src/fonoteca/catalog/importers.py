@@ -67,6 +67,9 @@ BUILTIN_IMPORTERS = (
     Importer("jamendo", "jamendo", 6, "Import Jamendo API v3 JSON (results[], licence URLs) and the MTG-Jamendo "
                                       "dataset's TSV files."),
     Importer("fma", "fma", 7, "Import the Free Music Archive dataset's tracks.csv (and genres.csv)."),
+    Importer("spotify-clean", "spotify", 1,
+             "Import the reference release's SQLite databases (spotify_clean*.sqlite3, plain or .zst).",
+             suffixes=(".sqlite3", ".sqlite", ".db", ".sqlite3.zst", ".sqlite.zst", ".db.zst")),
 )
 
 

@@ -42,6 +42,60 @@ class RejectLog:
         key = reason.split(":", 1)[0]
         self.reasons[key] = self.reasons.get(key, 0) + 1
 
+    def add_row(self, table: str, rowid: int | None, reason: str, raw: str = "", kept: bool = False,
+                key: str | None = None) -> None:
+        """One entry for a row of an SQLite input (the reference layout): table and rowid (or, for a table
+        without rowids, its primary key) instead of line and position."""
+        entry = {"file": self.source, "table": table, "rowid": rowid, "key": key, "reason": reason,
+                 "imported": kept, "raw": raw[:RAW_LIMIT]}
+        self._write(entry, reason, kept)
+
+    def _write(self, entry: dict, reason: str, kept: bool) -> None:
+        try:
+            if self._file is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._file = open(self.path, "wb")
+            self._file.write(orjson.dumps(entry) + b"\n")
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
+        self.count += 1
+        self.kept += kept
+        key = reason.split(":", 1)[0]
+        self.reasons[key] = self.reasons.get(key, 0) + 1
+
+    def snapshot(self) -> dict:
+        """Where the log stands, flushed to disk first: recorded with the work it covers, for `resume`."""
+        position = 0
+        if self._file is not None:
+            try:
+                self._file.flush()
+                position = self._file.tell()
+            except OSError as exc:
+                raise OSError(exc.errno, exc.strerror, str(self.path)) from None
+        return {"bytes": position, "count": self.count, "kept": self.kept, "reasons": dict(self.reasons)}
+
+    def resume(self, snapshot: dict) -> None:
+        """Continue a log an interrupted run left: cut it back to the snapshot taken with the last work that
+        was committed, so that the finished log equals the one a clean run writes."""
+        self.count, self.kept, self.reasons = snapshot["count"], snapshot["kept"], dict(snapshot["reasons"])
+        if not snapshot["bytes"]:
+            return
+        try:
+            self._file = open(self.path, "r+b")
+            self._file.truncate(snapshot["bytes"])
+            self._file.seek(snapshot["bytes"])
+        except OSError as exc:
+            raise OSError(exc.errno, exc.strerror, str(self.path)) from None
+
+    def release(self) -> None:
+        """Close the file as it stands (an interrupted import: the next run resumes or rewrites it)."""
+        if self._file is not None:
+            file, self._file = self._file, None
+            try:
+                file.close()
+            except OSError:
+                pass
+
     def close(self) -> None:
         if self._file is not None:
             file, self._file = self._file, None

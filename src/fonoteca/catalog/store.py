@@ -35,6 +35,16 @@ CONTENT = {
 TABLE_OF = {ArtistRec: "artists", AlbumRec: "albums", TrackRec: "tracks", PlaylistRec: "playlists"}
 FEATURE_RANK = {"computed": 0, "table": 1, "spotify": 2}  # a table's features never replace the API's
 
+# Column lists of the rows Store writes (named, so that columns added by later migrations keep their defaults).
+_COLUMNS = {
+    'artists': "rowid, ns, id, name, popularity, followers, level, fetched_at, source, shape, extra",
+    'albums': "rowid, ns, id, name, album_type, total_tracks, release_date, release_date_precision, label, popularity, markets, upc, level, fetched_at, source, shape, extra",
+    'tracks': "rowid, ns, id, name, album, disc_number, track_number, duration_ms, explicit, popularity, preview_url, is_local, markets, isrc, level, fetched_at, source, shape, album_shape, extra",
+    'audio_features': "track, danceability, energy, key, loudness, mode, speechiness, acousticness, instrumentalness, liveness, valence, tempo, time_signature, duration_ms, origin, fetched_at, source, shape, extra",
+    'playlists': "rowid, ns, id, name, description, owner_id, public, collaborative, followers, snapshot_id, level, fetched_at, source, shape, extra",
+    'playlist_items': "playlist, position, track, added_at, shape, track_shape, extra",
+}
+
 
 def field_count(table: str, rec: Any) -> int:
     """How many fields a record carries: its object's keys, or its filled columns when it has no shape."""
@@ -130,6 +140,10 @@ class Store:
     # --- batches -------------------------------------------------------------------------------------------
     def write(self, records: Iterable[Record]) -> None:
         """Write one batch atomically."""
+        self.write_batch(records, own_transaction=True)
+
+    def write_batch(self, records: Iterable[Record], *, own_transaction: bool) -> None:
+        """Write one batch, in a transaction of its own or in the caller's (a bulk load's segment)."""
         best: dict[type, dict[Any, Record]] = {ArtistRec: {}, AlbumRec: {}, TrackRec: {}, FeaturesRec: {}}
         playlists: list[PlaylistRec] = []
         album_links: list[AlbumLinkRec] = []
@@ -154,17 +168,24 @@ class Store:
                     both_table = rec.level == held.level == LEVEL_TABLE  # type: ignore[union-attr]
                     table[key] = _merge(name, held, rec) if both_table else rec
         try:
-            with transaction(self.conn):
-                artist_ids = self._write_artists(best[ArtistRec])  # type: ignore[arg-type]
-                album_ids = self._write_albums(best[AlbumRec], artist_ids)  # type: ignore[arg-type]
-                track_ids = self._write_tracks(best[TrackRec], album_ids, artist_ids)  # type: ignore[arg-type]
-                self._write_features(best[FeaturesRec], track_ids)  # type: ignore[arg-type]
-                self._write_playlists(playlists, track_ids)
-                self._write_album_links(album_links, album_ids, track_ids)
+            if own_transaction:
+                with transaction(self.conn):
+                    self._write_all(best, playlists, album_links)
+            else:
+                self._write_all(best, playlists, album_links)
         except BaseException:
             for interner in (self.shapes, self.markets, self.genres):
                 interner.reset()
             raise
+
+    def _write_all(self, best: dict[type, dict[Any, Record]], playlists: list[PlaylistRec],
+                   album_links: list[AlbumLinkRec]) -> None:
+        artist_ids = self._write_artists(best[ArtistRec])  # type: ignore[arg-type]
+        album_ids = self._write_albums(best[AlbumRec], artist_ids)  # type: ignore[arg-type]
+        track_ids = self._write_tracks(best[TrackRec], album_ids, artist_ids)  # type: ignore[arg-type]
+        self._write_features(best[FeaturesRec], track_ids)  # type: ignore[arg-type]
+        self._write_playlists(playlists, track_ids)
+        self._write_album_links(album_links, album_ids, track_ids)
 
     def _existing(self, table: str, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, int, int, int]]:
         """(ns, id) -> (rowid, level, fetched_at, fields) for the rows that exist."""
@@ -274,7 +295,7 @@ class Store:
                     genres.append((rowid, position, self.genres.id(genre, genre)))
             if r.images:
                 self._images("artist", rowid, r.images, images)
-        self.conn.executemany("INSERT OR REPLACE INTO artists VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self.conn.executemany(f"INSERT OR REPLACE INTO artists ({_COLUMNS['artists']}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
         self.conn.executemany("INSERT INTO artist_genres VALUES (?,?,?)", genres)
         self.conn.executemany("INSERT INTO images VALUES (?,?,?,?,?,?,?)", images)
         return ids
@@ -331,7 +352,7 @@ class Store:
                 self._images("album", rowid, r.images, images)
             for kind, value in r.external_ids:
                 external.append(("album", rowid, kind, value))
-        self.conn.executemany("INSERT OR REPLACE INTO albums VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self.conn.executemany(f"INSERT OR REPLACE INTO albums ({_COLUMNS['albums']}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         self.conn.executemany("INSERT INTO album_artists VALUES (?,?,?,?)", links)
         self.conn.executemany("INSERT INTO images VALUES (?,?,?,?,?,?,?)", images)
         self.conn.executemany("INSERT OR IGNORE INTO external_ids VALUES (?,?,?,?)", external)
@@ -364,7 +385,7 @@ class Store:
             for kind, value in r.external_ids:
                 if kind != "isrc" or value != r.isrc or len(r.external_ids) > 1:
                     external.append(("track", rowid, kind, value))
-        self.conn.executemany("INSERT OR REPLACE INTO tracks VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self.conn.executemany(f"INSERT OR REPLACE INTO tracks ({_COLUMNS['tracks']}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         self.conn.executemany("INSERT INTO track_artists VALUES (?,?,?,?)", links)
         self.conn.executemany("INSERT OR IGNORE INTO external_ids VALUES (?,?,?,?)", external)
         return ids
@@ -385,7 +406,7 @@ class Store:
                 continue
             rows.append((rowid, *r.values, r.origin, self.fetched_at, self.source, self.shape_id(r.shape), _dumps(r.extra)))
         self.written["audio_features"] += len(rows)
-        self.conn.executemany("INSERT OR REPLACE INTO audio_features VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self.conn.executemany(f"INSERT OR REPLACE INTO audio_features ({_COLUMNS['audio_features']}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
 
     def _write_playlists(self, recs: list[PlaylistRec], track_ids: dict[Any, int]) -> None:
         if not recs:
@@ -417,9 +438,9 @@ class Store:
         for r in pages:  # pages of items (/playlists/ID/tracks) add or refresh the positions they cover
             for item in r.items or ():
                 items.append(self._item_row(ids[(r.ns, r.id)], r.ns, item, track_ids))
-        self.conn.executemany("INSERT OR REPLACE INTO playlists VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self.conn.executemany(f"INSERT OR REPLACE INTO playlists ({_COLUMNS['playlists']}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
         self.conn.executemany("INSERT INTO images VALUES (?,?,?,?,?,?,?)", images)
-        self.conn.executemany("INSERT OR REPLACE INTO playlist_items VALUES (?,?,?,?,?,?,?)", items)
+        self.conn.executemany(f"INSERT OR REPLACE INTO playlist_items ({_COLUMNS['playlist_items']}) VALUES (?,?,?,?,?,?,?)", items)
 
     def _item_row(self, playlist: int, ns: int, item: Any, track_ids: dict[Any, int]) -> tuple[Any, ...]:
         track = track_ids[(ns, item.track)] if item.track is not None else None

@@ -31,6 +31,7 @@ from fonoteca.tiers import Tier
 from fonoteca.ingest.task import RESOURCE, Result, Task
 
 NOT_AUDIO = "not_audio"  # quarantine reason: a file named explicitly that is no audio file
+SHA256_MISMATCH = "sha256_mismatch"  # quarantine reason: not the file the reference release published
 
 FINAL = ("stored", "duplicate", "conflict", "quarantined")
 BRUTE_FORCE_KEYS = 200_000  # up to about 3,000 stored files, compare fingerprints with all of them
@@ -330,6 +331,8 @@ class Coordinator:
                                 "sources are not at the same paths on the workers. Mount them there, or set "
                                 "[cluster] storage = \"none\" (this machine sends each input to a worker)")
         self.summary.audio_seconds += res.duration
+        if res.ok and item.match is not None:
+            self._check_reference_digests(item.match.track, res)
         try:
             if res.ok and res.out_data is not None:
                 self._receive(task, res)
@@ -342,6 +345,20 @@ class Coordinator:
         finally:
             if res.out_tmp and os.path.exists(res.out_tmp):
                 os.unlink(res.out_tmp)
+
+    def _check_reference_digests(self, track: int, res: Result) -> None:
+        """A track the reference release kept a file of (table track_files) takes only that file: its sha256 as
+        published, before or after the release embedded its tags. Any other input is quarantined with both
+        published digests and its own."""
+        row = self.conn.execute("SELECT sha256_original, sha256_with_embedded_meta FROM track_files WHERE track = ?",
+                                (track,)).fetchone()
+        if row is None or (row[0] is None and row[1] is None) or res.source_sha256 in row:
+            return
+        res.ok, res.reason = False, SHA256_MISMATCH
+        res.message = (f"sha256 {res.source_sha256} is neither the reference release's sha256_original "
+                       f"({row[0]}) nor its sha256_with_embedded_meta ({row[1]}) for this track")
+        res.details = dict(res.details, sha256=res.source_sha256, sha256_original=row[0],
+                           sha256_with_embedded_meta=row[1])
 
     def _receive(self, task: Task, res: Result) -> None:
         """A finished file that came back from a worker as bytes: into this run's temporary folder, durable and

@@ -1,8 +1,9 @@
 """Reading what the plan needs from the catalog into numpy arrays.
 
-Sequential scans only, joined in numpy: tracks (by rowid range, in parallel), the primary artist of each track,
-artist and album popularity, and the tracks whose ISRC is shared. A SQL join of the same columns costs twice the
-CPU (a B-tree lookup per track per table) and most of the time goes into SQLite, not Python.
+Sequential scans only, joined in numpy: tracks (by rowid range, in parallel), the artists of each track, artist
+and album popularity, the tracks whose ISRC is shared, and what the reference release's track_files say of each
+track (whether it could be had, the size of its file). A SQL join of the same columns costs twice the CPU (a
+B-tree lookup per track per table) and most of the time goes into SQLite, not Python.
 """
 
 from __future__ import annotations
@@ -28,8 +29,17 @@ SELECT rowid, coalesce(album, 0), coalesce(popularity, -1), coalesce(duration_ms
 WHERE level > 0 AND rowid >= ? AND rowid < ?
 """
 _TRACKS_DTYPE = np.dtype([("rowid", "i8"), ("album", "i8"), ("popularity", "i2"), ("duration_ms", "i4")])
-_PRIMARY_ARTISTS_SQL = "SELECT track, artist FROM track_artists WHERE position = 0"
-_ARTISTS_SQL = "SELECT rowid, coalesce(popularity, 0), coalesce(followers, 0) FROM artists"
+_TRACK_ARTISTS_SQL = "SELECT track, artist FROM track_artists WHERE track >= ? AND track < ?"
+_ARTISTS_SQL = "SELECT rowid, coalesce(popularity, 0), min(coalesce(followers, 0), 100000000) FROM artists"
+# Statuses of the reference release's track_files that mean no file was had (the rule's own skips are not).
+UNAVAILABLE = ("error_not_available", "error_has_replacement", "todo_unk", "error_no_ogg160", "error_zero_duration")
+STATUSES = ("success", "error_not_available", "error_has_replacement", "skipped_isrc_has_download",
+            "skipped_low_priority", "todo_unk", "error_no_ogg160", "error_zero_duration")
+_TRACK_FILES_SQL = (
+    "SELECT track, CASE status " + " ".join(f"WHEN '{name}' THEN {i}" for i, name in enumerate(STATUSES))
+    + " ELSE -1 END, reencoded_kbit_vbr IS NULL, coalesce(filesize_bytes, -1) FROM track_files "
+    "WHERE track >= ? AND track < ?")
+_TRACK_FILES_DTYPE = np.dtype([("track", "i8"), ("status", "i1"), ("original", "i1"), ("size", "i8")])
 _ALBUMS_SQL = "SELECT rowid, coalesce(popularity, 0) FROM albums"
 
 # Only the rows whose ISRC is shared, each with its group's smallest rowid as the group id: both sides run on the
@@ -52,6 +62,14 @@ class TrackData:
     plays: np.ndarray | None   # int64, -1 unknown; None when the catalog has no play counts at all
     rep: np.ndarray            # int32 index of the track standing for this one's recording (itself if none other)
     sizes: dict[int, np.ndarray]  # tier -> int64 real file sizes where known (-1 unknown)
+    status: np.ndarray | None = None  # int8 index into STATUSES of the track's track_files row, -1 none; None: no rows
+
+    @property
+    def unavailable(self) -> np.ndarray | None:
+        """Tracks the reference release could not get a file of (track_files: error_*, todo_unk)."""
+        if self.status is None:
+            return None
+        return np.isin(self.status, [STATUSES.index(s) for s in UNAVAILABLE])
 
     def __len__(self) -> int:
         return len(self.rowid)
@@ -66,7 +84,9 @@ class TrackData:
 
 def secondary_priority(artist_popularity: np.ndarray, album_popularity: np.ndarray,
                        followers: np.ndarray) -> np.ndarray:
-    """artist popularity/100 + album popularity/100 + log10(min(1e8, followers + 1))/8 (the reference rule)."""
+    """artist popularity/100 + album popularity/100 + log10(min(1e8, followers + 1))/8 (the reference rule, before
+    its -10 for an ISRC that has a download): artist popularity and followers are the highest among the track's
+    artists."""
     fol = np.minimum(1e8, np.maximum(followers, 0).astype(np.float64) + 1.0)
     return artist_popularity / 100.0 + album_popularity / 100.0 + np.log10(fol) / 8.0
 
@@ -81,19 +101,19 @@ def load(conn: sqlite3.Connection, progress: Progress | None = None, *,
     workers = workers or min(4, os.cpu_count() or 1)
     if connect is None or workers < 2 or top < PARALLEL_FROM:
         tracks = _assemble([_read_range(conn, 0, top + 1, progress)])
-        artist_of, artists, albums = _primary_artists(conn, top), _artists(conn), _albums(conn)
-        duplicates = _read_duplicates(conn)
+        artists, albums, duplicates = _artists(conn), _albums(conn), _read_duplicates(conn)
     else:
         bounds = np.linspace(0, top + 1, workers + 1).astype(np.int64).tolist()
         with ThreadPoolExecutor(workers, thread_name_prefix="plan-read") as pool:
             ranges = [pool.submit(_on_own_connection, connect, _read_range, lo, hi, progress)
                       for lo, hi in zip(bounds, bounds[1:])]
-            side = [pool.submit(_on_own_connection, connect, read, *args) for read, *args in
-                    ((_primary_artists, top), (_artists,), (_albums,), (_read_duplicates,))]
+            side = [pool.submit(_on_own_connection, connect, read) for read in (_artists, _albums, _read_duplicates)]
             tracks = _assemble([job.result() for job in ranges])
-            artist_of, artists, albums, duplicates = (job.result() for job in side)
-    data = _with_priority(tracks, artist_of, artists, albums)
+            artists, albums, duplicates = (job.result() for job in side)
+    best_popularity, best_followers = artist_maxima(conn, tracks["rowid"], artists)
+    data = _with_priority(tracks, best_popularity, best_followers, albums)
     _read_plays(conn, data)
+    read_track_files(conn, data)
     _read_sizes(conn, data)
     data.rep = _isrc_representatives(duplicates, data)
     return data
@@ -134,13 +154,24 @@ def _assemble(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}  # copies: frees the unused tails
 
 
-def _primary_artists(conn: sqlite3.Connection, top: int) -> np.ndarray:
-    """artist_of[track rowid] = rowid of its first artist (0: none)."""
-    artist_of = np.zeros(top + 1, dtype=np.int32)
-    for chunk in _chunks(conn, _PRIMARY_ARTISTS_SQL, np.dtype([("track", "i8"), ("artist", "i8")])):
-        chunk = chunk[chunk["track"] <= top]
-        artist_of[chunk["track"]] = chunk["artist"]
-    return artist_of
+def artist_maxima(conn: sqlite3.Connection, rowids: np.ndarray,
+                  artists: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """The highest popularity and follower count among each track's artists (0 without artists), aligned with
+    `rowids` (sorted), read range by range of track rowids."""
+    popularity = np.zeros(len(rowids), dtype=np.int16)
+    followers = np.zeros(len(rowids), dtype=np.int64)
+    pair = np.dtype([("track", "i8"), ("artist", "i8")])
+    step = max(CHUNK, 1)
+    for start in range(0, len(rowids), step):
+        lo, hi = int(rowids[start]), int(rowids[min(start + step, len(rowids)) - 1]) + 1
+        for chunk in _chunks(conn, _TRACK_ARTISTS_SQL, pair, lo, hi):
+            pos = np.searchsorted(rowids, chunk["track"])
+            pos = np.clip(pos, 0, len(rowids) - 1)
+            known = rowids[pos] == chunk["track"]
+            pos, artist = pos[known], chunk["artist"][known]
+            np.maximum.at(popularity, pos, _lookup(artists["popularity"], artist))
+            np.maximum.at(followers, pos, _lookup(artists["followers"], artist))
+    return popularity, followers
 
 
 def _by_rowid(conn: sqlite3.Connection, table: str, sql: str, dtype: np.dtype) -> dict[str, np.ndarray]:
@@ -168,11 +199,9 @@ def _lookup(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     return np.where(inside, values[np.where(inside, index, 0)], 0)
 
 
-def _with_priority(tracks: dict[str, np.ndarray], artist_of: np.ndarray, artists: dict[str, np.ndarray],
+def _with_priority(tracks: dict[str, np.ndarray], best_popularity: np.ndarray, best_followers: np.ndarray,
                    albums: dict[str, np.ndarray]) -> TrackData:
-    artist = _lookup(artist_of, tracks["rowid"])
-    priority = secondary_priority(_lookup(artists["popularity"], artist), _lookup(albums["popularity"], tracks["album"]),
-                                  _lookup(artists["followers"], artist))
+    priority = secondary_priority(best_popularity, _lookup(albums["popularity"], tracks["album"]), best_followers)
     n = len(tracks["rowid"])
     return TrackData(rowid=tracks["rowid"], popularity=tracks["popularity"], duration_ms=tracks["duration_ms"],
                      priority=priority, plays=None, rep=np.arange(n, dtype=np.int32), sizes={})
@@ -198,6 +227,26 @@ def _read_plays(conn: sqlite3.Connection, data: TrackData) -> None:
         data.plays[pos[keep]] = np.maximum(rows[keep, 1], 0)
 
 
+def read_track_files(conn: sqlite3.Connection, data: TrackData, lo: int = 0, hi: int | None = None) -> None:
+    """The reference release's word on each track (table track_files): its status, and the size of the file it
+    kept (original when not re-encoded) as the real size of that tier."""
+    if not _table_exists(conn, "track_files") or conn.execute("SELECT 1 FROM track_files LIMIT 1").fetchone() is None:
+        return
+    hi = (int(data.rowid[-1]) + 1 if len(data) else 0) if hi is None else hi
+    data.status = np.full(len(data), -1, dtype=np.int8)
+    for chunk in _chunks(conn, _TRACK_FILES_SQL, _TRACK_FILES_DTYPE, lo, hi):
+        pos = data.index_of(chunk["track"])
+        keep = pos >= 0
+        chunk, pos = chunk[keep], pos[keep]
+        data.status[pos] = chunk["status"]
+        kept = (chunk["status"] == STATUSES.index("success")) & (chunk["size"] >= 0)
+        for tier, original in ((2, 1), (1, 0)):
+            sel = kept & (chunk["original"] == original)
+            if sel.any():
+                sizes = data.sizes.setdefault(tier, np.full(len(data), -1, dtype=np.int64))
+                sizes[pos[sel]] = chunk["size"][sel]
+
+
 def _read_sizes(conn: sqlite3.Connection, data: TrackData) -> None:
     if not _table_exists(conn, "plan_sizes"):
         return
@@ -206,17 +255,17 @@ def _read_sizes(conn: sqlite3.Connection, data: TrackData) -> None:
         sel = rows[rows[:, 1] == tier]
         pos = data.index_of(sel[:, 0])
         keep = pos >= 0
-        if keep.any():
-            sizes = np.full(len(data), -1, dtype=np.int64)
+        if keep.any():  # the archive's own files beat the reference release's sizes
+            sizes = data.sizes.setdefault(tier, np.full(len(data), -1, dtype=np.int64))
             sizes[pos[keep]] = sel[keep, 2]
-            data.sizes[tier] = sizes
 
 
 def _isrc_representatives(dup: np.ndarray, data: TrackData) -> np.ndarray:
     """For each track, the index of the track that stands for its recording (same ISRC).
 
-    The representative is the member the reference rule would keep first: highest popularity, then highest
-    secondary priority, then lowest rowid. Tracks without a shared ISRC stand for themselves."""
+    The representative is the member the reference rule would keep first: one the reference release could get
+    a file of (track_files), then highest popularity, then highest secondary priority, then lowest rowid. Tracks
+    without a shared ISRC stand for themselves."""
     rep = np.arange(len(data), dtype=np.int32)
     if not len(dup):
         return rep
@@ -225,7 +274,9 @@ def _isrc_representatives(dup: np.ndarray, data: TrackData) -> np.ndarray:
     if len(pos) == 0:
         return rep
     # Sort members by group, then best first: popularity desc, priority desc, rowid asc.
-    order = np.lexsort((data.rowid[pos], -data.priority[pos], -data.popularity[pos].astype(np.int32), group))
+    unavailable = data.unavailable
+    lacking = unavailable[pos] if unavailable is not None else np.zeros(len(pos), dtype=bool)
+    order = np.lexsort((data.rowid[pos], -data.priority[pos], -data.popularity[pos].astype(np.int32), lacking, group))
     group_sorted = group[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = group_sorted[1:] != group_sorted[:-1]

@@ -13,10 +13,13 @@ import numpy as np
 from fonoteca.archive import Archive
 from fonoteca.catalog import db
 from fonoteca.errors import FonotecaError, UsageError
-from fonoteca.plan import coverage, data as data_mod, listens as listens_mod, policies, store
+from fonoteca.plan import bounded, coverage, data as data_mod, listens as listens_mod, policies, store
 from fonoteca.tiers import Tier, TierSettings
 
 DEFAULT_COMPACT_VALUE = 0.9
+# Fonoteca's own policies also run in bounded memory (plan/bounded.py) when the catalog is too large for the
+# [plan] memory budget; a plugin's policy gets the in-memory model.
+BOUNDED_POLICIES = ("optimal", "anna", "all")
 
 
 def available_policies() -> dict[str, policies.Policy]:
@@ -142,6 +145,12 @@ def evaluate(model: Model, policy: str, budget: int | None) -> tuple[np.ndarray,
     }
     if bound is not None:
         summary["bound"] = bound
+    if policy == "anna":
+        from fonoteca.plan.data import STATUSES
+
+        counts = np.bincount(policies.reference_statuses(model.data, tier).astype(np.int64) + 1,
+                             minlength=len(STATUSES) + 1)[1:]
+        summary["statuses"] = {name: int(n) for name, n in zip(STATUSES, counts) if n}
     return tier, summary
 
 
@@ -168,6 +177,13 @@ def run(archive: Archive, policy: str, budget: int | None, *, compact_value: flo
     find_policy(policy, budget)
     conn = archive.connect(readonly=not write)
     try:
+        top = conn.execute("SELECT coalesce(max(rowid), 0) FROM tracks").fetchone()[0]
+        if policy in BOUNDED_POLICIES and not bounded.fits_in_memory(archive.config, top):
+            _small_cache(conn)
+            summary = bounded.plan(archive, conn, policy, budget,
+                                   compact_value=compact_value_from(archive.config, compact_value),
+                                   bitrates=tier_bitrates(archive.config), write=write, progress=steps.start)
+            return dict(summary, solver="bounded")
         model = build_model(conn, archive.config, compact_value=compact_value, steps=steps, connect=reader(archive))
         tier, summary = evaluate(model, policy, budget)
         model._inc = None  # the sorted steps are not needed for writing: free them first
@@ -179,4 +195,4 @@ def run(archive: Archive, policy: str, budget: int | None, *, compact_value: flo
             )
     finally:
         conn.close()
-    return summary
+    return dict(summary, solver="in memory")

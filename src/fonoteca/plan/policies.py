@@ -72,14 +72,55 @@ def costs(data: TrackData, listens: np.ndarray, bitrates: dict[int, int]) -> Cos
 
 
 def anna(data: TrackData, cost: Costs) -> np.ndarray:
-    """The reference rule, per recording: popularity > 0 -> original; popularity 0 (or unknown) -> compact when
-    the secondary priority is >= 0.351, else skip. A track whose recording is already kept through another track
-    with the same ISRC gets the rule's -10 penalty, i.e. skip (one file per recording)."""
+    """The reference rule: every track of popularity > 0 -> original (the reference release de-duplicated by ISRC
+    at popularity 0 only); popularity 0 (or unknown) -> compact when its recording has no file yet and the
+    secondary priority is >= 0.351, else skip (an ISRC that has a download costs the rule's -10). A track the
+    reference release could not get a file of (track_files: error_*, todo_unk) is skipped."""
     tier = np.zeros(len(data), dtype=np.int8)
     popular = data.popularity > 0
-    tier[cost.is_rep & popular] = ORIGINAL
-    tier[cost.is_rep & ~popular & (data.priority >= ANNA_THRESHOLD)] = COMPACT
+    available = ~data.unavailable if data.unavailable is not None else np.ones(len(data), dtype=bool)
+    tier[popular & available] = ORIGINAL
+    tier[cost.is_rep & ~popular & available & (data.priority >= ANNA_THRESHOLD)] = COMPACT
     return tier
+
+
+def isrc_has_download(data: TrackData, tier: np.ndarray) -> np.ndarray:
+    """Per track, whether a track with its ISRC that comes before it in the reference rule's order (popularity,
+    then secondary priority, descending; then rowid) is kept: the rule's isrc_has_download."""
+    shared = np.flatnonzero(np.bincount(data.rep, minlength=len(data))[data.rep] > 1)
+    out = np.zeros(len(data), dtype=bool)
+    if not len(shared):
+        return out
+    order = shared[np.lexsort((data.rowid[shared], -data.priority[shared],
+                               -data.popularity[shared].astype(np.int32), data.rep[shared]))]
+    kept = (tier[order] > 0).astype(np.int64)
+    group = data.rep[order]
+    first = np.ones(len(order), dtype=bool)
+    first[1:] = group[1:] != group[:-1]
+    before = np.cumsum(kept) - kept  # kept members before this one, over every group so far
+    base = np.maximum.accumulate(np.where(first, before, 0))
+    out[order] = (before - base) > 0
+    return out
+
+
+def reference_priority(data: TrackData, tier: np.ndarray) -> np.ndarray:
+    """secondary_priority as the reference release publishes it: with -10 for an ISRC that has a download."""
+    return data.priority - 10.0 * isrc_has_download(data, tier)
+
+
+def reference_statuses(data: TrackData, tier: np.ndarray) -> np.ndarray:
+    """The track_files status each track gets from a plan (the rule's, for anna): kept tracks success, a skipped
+    track whose ISRC has a download skipped_isrc_has_download, the others skipped_low_priority; a track the
+    reference release could not get keeps its own status."""
+    from fonoteca.plan.data import STATUSES
+
+    status = np.full(len(data), STATUSES.index("skipped_low_priority"), dtype=np.int8)
+    status[isrc_has_download(data, tier) & (tier == 0)] = STATUSES.index("skipped_isrc_has_download")
+    status[tier > 0] = STATUSES.index("success")
+    unavailable = data.unavailable
+    if unavailable is not None:
+        status[unavailable] = data.status[unavailable]
+    return status
 
 
 def keep_all(data: TrackData, cost: Costs) -> np.ndarray:
@@ -129,8 +170,9 @@ def increments(cost: Costs, compact_value: float) -> Increments:
         del first_w
         eff[m:] = (1 - q) * lis[two] / (wo[two] - wc[two])
     np.negative(eff, out=eff)
-    # Ties (equal value per byte) come out in an order that is arbitrary but the same for the same catalog.
-    order = np.argsort(eff)
+    # Ties (equal value per byte) in step order: first steps by recording rowid, then the upgrades; the plan of a
+    # catalog too large for memory (plan/bounded.py) sorts by the same keys and so makes the same plan.
+    order = np.argsort(eff, kind="stable")
     del eff
     order = order.astype(np.int32)  # half the memory while the fields are gathered
     inc = Increments(track=np.empty(n, np.int32), tier=np.empty(n, np.int8), first=np.empty(n, bool),
@@ -138,7 +180,8 @@ def increments(cost: Costs, compact_value: float) -> Increments:
     for lo in range(0, n, GATHER):
         step = order[lo:lo + GATHER]
         first = step < m
-        src = np.where(first, step, two[np.where(first, 0, step - m)])  # the step's recording, as a position in reps
+        # the step's recording, as a position in reps (no upgrade steps at all: every step is a first one)
+        src = np.where(first, step, two[np.where(first, 0, step - m)]) if len(two) else step
         dom = dominated[src]
         inc.track[lo:lo + GATHER] = reps[src]
         inc.first[lo:lo + GATHER] = first

@@ -18,7 +18,7 @@ import orjson
 
 from fonoteca.archive import Archive
 from fonoteca.tiers import Tier
-from fonoteca.plan import coverage, planner, policies
+from fonoteca.plan import bounded, coverage, planner, policies
 
 FEATURES = ("danceability", "energy", "loudness", "speechiness", "acousticness", "instrumentalness", "liveness",
             "valence", "tempo")
@@ -29,11 +29,48 @@ DURATION_BIN_S = 10
 DURATION_MAX_S = 900
 
 
+class MemoryFacts:
+    """The numbers the charts take from the plan's model, from the in-memory model."""
+
+    def __init__(self, model: planner.Model) -> None:
+        self.m = model
+
+    @property
+    def tracks(self) -> int:
+        return len(self.m.data)
+
+    def popularity(self) -> tuple[np.ndarray, int]:
+        pop = self.m.data.popularity
+        known = (pop >= 0) & (pop <= 100)
+        return np.bincount(pop[known], minlength=101), int((~known).sum())
+
+    def listens(self) -> tuple[np.ndarray, dict[str, Any], int]:
+        m = self.m
+        pop = np.clip(m.data.popularity, 0, 100)  # unknown counts as 0, as in the plan
+        plays = 0 if m.data.plays is None else int((m.data.plays >= 0).sum())
+        return np.bincount(pop, weights=m.cost.listens, minlength=101), m.listen_model.as_dict(), plays
+
+    def durations(self, bin_ms: int, bins: int) -> tuple[np.ndarray, int]:
+        duration = self.m.data.duration_ms  # -1: unknown
+        known = duration[duration >= 0]
+        return np.bincount(np.minimum(known // bin_ms, bins), minlength=bins + 1), int(len(duration) - len(known))
+
+    def coverage(self) -> dict[str, Any]:
+        m = self.m
+        out = coverage.curve(m.cost, m.compact_value, inc=m.inc)
+        anna = policies.summarize(m.cost, policies.anna(m.data, m.cost), m.compact_value)
+        out["anna"] = {"bytes": anna["bytes"], "files": anna["files"], "listens_covered": anna["listens_covered"]}
+        out["total"] = {"recordings": int(m.cost.is_rep.sum()), "tracks": len(m.data),
+                        "bytes_all_original": int(m.cost.bytes[Tier.ORIGINAL][m.cost.is_rep].sum())}
+        return out
+
+
 @dataclass
 class Context:
     conn: sqlite3.Connection
     archive: Archive
     _model: planner.Model | None = None
+    _facts: Any = None
 
     def rows(self, sql: str, *params: Any) -> list[tuple]:
         return self.conn.execute(sql, params).fetchall()
@@ -47,6 +84,22 @@ class Context:
         if self._model is None:
             self._model = planner.build_model(self.conn, self.archive.config, connect=planner.reader(self.archive))
         return self._model
+
+    @property
+    def facts(self) -> Any:
+        """The plan's numbers for the charts: from the in-memory model, or computed in bounded memory when the
+        catalog is too large for [plan] memory (plan/bounded.py)."""
+        if self._facts is None:
+            top = self.one("SELECT coalesce(max(rowid), 0) FROM tracks")
+            if bounded.fits_in_memory(self.archive.config, top):
+                self._facts = MemoryFacts(self.model)
+            else:
+                self._facts = bounded.Facts(self.archive, self.conn)
+        return self._facts
+
+    def close(self) -> None:
+        if isinstance(self._facts, bounded.Facts):
+            self._facts.close()
 
 
 @dataclass(frozen=True)
@@ -70,29 +123,25 @@ def _by_popularity(ctx: Context, table: str) -> dict[str, Any]:
 
 
 def popularity_numbers(ctx: Context) -> dict[str, Any]:
-    pop = ctx.model.data.popularity  # tracks: from the plan's arrays (a GROUP BY would look up 10M rows for level)
-    known = (pop >= 0) & (pop <= 100)
-    tracks = {"counts": np.bincount(pop[known], minlength=101).tolist(), "unknown": int((~known).sum())}
+    counts, unknown = ctx.facts.popularity()  # tracks: from the plan's read (a GROUP BY would look up every row)
+    tracks = {"counts": counts.tolist(), "unknown": unknown}
     return {"popularity": list(range(101)), "tracks": tracks,
             **{kind: _by_popularity(ctx, kind) for kind in ("artists", "albums")}}
 
 
 def listens_numbers(ctx: Context) -> dict[str, Any]:
-    m = ctx.model
-    pop = np.clip(m.data.popularity, 0, 100)  # unknown counts as 0, as in the plan
-    listens = np.bincount(pop, weights=m.cost.listens, minlength=101)
+    listens, model, with_plays = ctx.facts.listens()
     total = float(listens.sum()) or 1.0
     return {"popularity": list(range(101)), "listens": listens.tolist(), "share": (listens / total).tolist(),
-            "listen_model": m.listen_model.as_dict(), "tracks_with_plays": 0 if m.data.plays is None else int((m.data.plays >= 0).sum())}
+            "listen_model": model, "tracks_with_plays": with_plays}
 
 
 def duration_numbers(ctx: Context) -> dict[str, Any]:
-    duration = ctx.model.data.duration_ms  # -1: unknown
     bins = DURATION_MAX_S // DURATION_BIN_S
-    known = duration[duration >= 0]
-    counts = np.bincount(np.minimum(known // (DURATION_BIN_S * 1000), bins), minlength=bins + 1).tolist()
+    histogram, missing = ctx.facts.durations(DURATION_BIN_S * 1000, bins)
+    counts = histogram.tolist()
     return {"bin_seconds": DURATION_BIN_S, "bin_start_s": [i * DURATION_BIN_S for i in range(bins + 1)],
-            "counts": counts, "missing": int(len(duration) - len(known)),
+            "counts": counts, "missing": missing,
             "median_s": _median_from_bins(counts, DURATION_BIN_S)}
 
 
@@ -123,7 +172,7 @@ def isrc_numbers(ctx: Context) -> dict[str, Any]:
     labels = [str(i) for i in range(1, 10)] + ["10+"]
     isrcs = [sizes.get(i, 0) for i in range(1, 10)] + [sum(n for k, n in sizes.items() if k >= 10)]
     with_isrc = sum(k * n for k, n in sizes.items())
-    return {"tracks_per_isrc": labels, "isrcs": isrcs, "tracks_without_isrc": len(ctx.model.data) - with_isrc,
+    return {"tracks_per_isrc": labels, "isrcs": isrcs, "tracks_without_isrc": ctx.facts.tracks - with_isrc,
             "distinct_isrcs": sum(sizes.values()), "tracks_with_isrc": with_isrc}
 
 
@@ -189,13 +238,7 @@ def genre_numbers(ctx: Context) -> dict[str, Any]:
 
 
 def coverage_numbers(ctx: Context) -> dict[str, Any]:
-    m = ctx.model
-    out = coverage.curve(m.cost, m.compact_value, inc=m.inc)
-    anna = policies.summarize(m.cost, policies.anna(m.data, m.cost), m.compact_value)
-    out["anna"] = {"bytes": anna["bytes"], "files": anna["files"], "listens_covered": anna["listens_covered"]}
-    out["total"] = {"recordings": int(m.cost.is_rep.sum()), "tracks": len(m.data),
-                    "bytes_all_original": int(m.cost.bytes[Tier.ORIGINAL][m.cost.is_rep].sum())}
-    return out
+    return ctx.facts.coverage()
 
 
 # --- drawing ----------------------------------------------------------------------------------------------------
@@ -361,6 +404,7 @@ def write_stats(archive: Archive, out: Path, *, counts: dict[str, Any] | None = 
             index["charts"][chart.name] = {"title": chart.title, "files": [p.name for p in files] + [f"{chart.name}.json"],
                                            "numbers": numbers}
     finally:
+        ctx.close()
         conn.close()
     (out / "stats.json").write_bytes(orjson.dumps(index, option=orjson.OPT_INDENT_2))
     return index

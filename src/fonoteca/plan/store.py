@@ -49,7 +49,9 @@ def write(conn: sqlite3.Connection, *, rowid: np.ndarray, rep: np.ndarray, tier:
             for level, size in cost.bytes.items():
                 planned[t == level] = size[start:end][t == level]
             r = rep[start:end]
-            covered_by = np.where(r == np.arange(start, start + len(r)), 0, rowid[r])  # 0 -> NULL in SQL
+            # 0 -> NULL in SQL: the track stands for itself, or keeps a file of its own (anna keeps duplicates of
+            # popular recordings, as the reference release did)
+            covered_by = np.where((r == np.arange(start, start + len(r))) | (t > 0), 0, rowid[r])
             _insert(conn, int(run), [rowid[start:end], t, planned, cost.listens[start:end], covered_by])
             if progress:
                 progress(len(t))

@@ -13,7 +13,6 @@ from collections.abc import Iterator
 
 from fonoteca.search.text import index_text, title_terms
 
-US, RS = "\x1f", "\x1e"  # unit and record separators: never in the names SQLite hands back as one string
 ROWID_BITS = 40
 ROWID_MASK = (1 << ROWID_BITS) - 1
 MAX_POPULARITY = 100
@@ -82,8 +81,8 @@ class DocBuilder:
         # and clearing costs more than it saves
         self.titles = _Memo(1_000_000)
         self.albums = _Memo(100_000)
-        self.artists = _Memo(2_000_000)
-        self.credits = _Memo(1_000_000)
+        self.artists = _Memo(1_000_000)   # artist rowid -> (name tokens, genre ids)
+        self.credits = _Memo(1_000_000)   # "rowid,rowid" of a track's artists -> (artist tokens, genre tags)
 
     def _artist_genres(self) -> dict[int, tuple[int, ...]]:
         found: dict[int, list[int]] = {}
@@ -97,15 +96,23 @@ class DocBuilder:
         year = year_of(release_date)
         return index_text(name), ("" if year is None else f"_y{year}")
 
+    def _album_of(self, rowid: int) -> tuple[str, str]:
+        row = self.conn.execute("SELECT name, release_date FROM albums WHERE rowid = ?", (rowid,)).fetchone()
+        return self._album(row[0], row[1]) if row is not None else ("", "")
+
+    def _artist(self, rowid: int) -> tuple[str, tuple[int, ...]]:
+        row = self.conn.execute("SELECT name FROM artists WHERE rowid = ?", (rowid,)).fetchone()
+        return index_text(row[0] if row is not None else None), self.genres.get(rowid, ())
+
     def _credit(self, artists: str) -> tuple[str, str]:
-        """(artist tokens, genre tags) of a track's artists, given as 'rowid<US>name<RS>rowid<US>name'."""
+        """(artist tokens, genre tags) of a track's artists, given as their rowids 'rowid,rowid' in order."""
         names, genres = [], set()
-        for credit in artists.split(RS):
-            rowid, _, name = credit.partition(US)
-            if name:
-                names.append(self.artists.get(name, index_text))
-            genres.update(self.genres.get(int(rowid), ()))
-        return " ".join(n for n in names if n), "".join(f" _g{g}" for g in sorted(genres))
+        for rowid in artists.split(","):
+            text, genre_ids = self.artists.get(int(rowid), self._artist)
+            if text:
+                names.append(text)
+            genres.update(genre_ids)
+        return " ".join(names), "".join(f" _g{g}" for g in sorted(genres))
 
     def docs(self, low: int, high: int) -> list[tuple[int, str, str, str, str]]:
         """Documents ((key, title, artists, album, tags) tuples: cheaper to pickle than objects) of the tracks with low <= rowid <= high, sorted by key."""
@@ -113,21 +120,20 @@ class DocBuilder:
         titles, albums, credits = self.titles.data, self.albums.data, self.credits.data
         explicit_tag = {None: "", 0: " _e0", 1: " _e1"}
         out = []
+        # a track's artists as their rowids in position order (their names come from the artist memo)
         rows = self.conn.execute(
-            "SELECT t.rowid, t.name, t.popularity, t.explicit, t.album, a.name, a.release_date, "
-            "(SELECT group_concat(l.artist || char(31) || replace(replace(coalesce(ar.name, ''), char(30), ' '), "
-            "char(31), ' '), char(30)) FROM track_artists l "
-            " JOIN artists ar ON ar.rowid = l.artist WHERE l.track = t.rowid) "
-            "FROM tracks t LEFT JOIN albums a ON a.rowid = t.album WHERE t.rowid BETWEEN ? AND ? AND t.level > 0",
+            "SELECT t.rowid, t.name, t.popularity, t.explicit, t.album, "
+            "(SELECT group_concat(l.artist) FROM track_artists l WHERE l.track = t.rowid) "
+            "FROM tracks t WHERE t.rowid BETWEEN ? AND ? AND t.level > 0",
             (low, high),
         )
-        for rowid, name, popularity, explicit, album, album_name, release_date, artists in rows:
+        for rowid, name, popularity, explicit, album, artists in rows:
             title = titles.get(name)
             if title is None:
                 title = self.titles.get(name, title_fields) if name else ("", "")
             album_text = albums.get(album)
             if album_text is None:
-                album_text = self._album(album_name, release_date) if album is not None else ("", "")
+                album_text = self._album_of(album) if album is not None else ("", "")
                 if len(albums) >= self.albums.limit:
                     albums.clear()
                 albums[album] = album_text

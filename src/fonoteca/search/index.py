@@ -34,7 +34,7 @@ from fonoteca import locks
 from fonoteca.catalog import db as catalog_db
 from fonoteca.search import vocab
 from fonoteca.search.docs import (
-    MAX_POPULARITY, ROWID_MASK, DocBuilder, popularity_bound, rowid_chunks,
+    MAX_POPULARITY, ROWID_BITS, ROWID_MASK, DocBuilder, popularity_bound, rowid_chunks,
 )
 
 FORMAT = 2  # 2: with the vocabulary tables
@@ -163,12 +163,15 @@ def rebuild(archive: Archive, *, progress: Callable[[int, int], None] | None = N
 
 def build_index(catalog: sqlite3.Connection, catalog_path: Path, directory: Path, generation: str, *,
                 workers: int | None = None, parallel_min_tracks: int | None = None,
-                progress: Callable[[int, int], None] | None = None) -> tuple[Path, dict[str, Any]]:
+                progress: Callable[[int, int], None] | None = None, run_docs: int | None = None) -> tuple[Path, dict[str, Any]]:
     """Write search-GEN.sqlite3 and its shuffle file into `directory`; return the db path and its meta.
 
     Worker processes read the catalog and tokenise (Python, the slow part), chunk by chunk of rowids; a writer
-    thread inserts into FTS5. Each chunk comes sorted by key because FTS5 flushes its in-memory segment whenever
-    rowids stop increasing; the final 'optimize' merges the chunks' segments into one.
+    thread inserts into FTS5 while they go on. Documents reach FTS5 in runs of `run_docs` ([search] build_docs)
+    sorted by key, with a pending-data budget (hashsize) that holds a whole run: FTS5 writes each run as one
+    segment (it flushes whenever rowids stop increasing, or the budget is reached), and the final 'optimize'
+    merges the runs' segments into one in a single pass. Memory stays flat whatever the catalog size: a run
+    at a time, and the shuffle keys merged from per-run files on disk.
     """
     last_run = _last_run(catalog)  # read first: imports that land during the build are picked up by the next update
     db_path = directory / f"search-{generation}.sqlite3"
@@ -177,52 +180,64 @@ def build_index(catalog: sqlite3.Connection, catalog_path: Path, directory: Path
     out = sqlite3.connect(db_path, isolation_level=None, check_same_thread=False)
     out.execute("PRAGMA journal_mode=OFF")  # a file nobody reads yet: a crash just means building again
     out.execute("PRAGMA synchronous=OFF")
-    out.execute("PRAGMA cache_size=-262144")
+    out.execute("PRAGMA cache_size=-131072")
     for statement in SCHEMA.strip().split(";\n"):
         out.execute(statement)
     vocab.create(out)
-    out.execute("INSERT INTO docs(docs, rank) VALUES ('automerge', 16)")  # fewer merges while loading
+    out.execute("INSERT INTO docs(docs, rank) VALUES ('automerge', 0)")  # the runs are merged once, at the end
+    out.execute(f"INSERT INTO docs(docs, rank) VALUES ('hashsize', {HASH_BYTES})")
     total = catalog.execute("SELECT coalesce(max(rowid), 0) FROM tracks").fetchone()[0]
-    chunks: queue.Queue[list[Any] | None] = queue.Queue(maxsize=4)
+    runs: queue.Queue[list[Any] | None] = queue.Queue(maxsize=1)
     failure: list[BaseException] = []
 
     def write() -> None:
         try:
             with transaction(out, immediate=False):
-                while (batch := chunks.get()) is not None:
+                while (batch := runs.get()) is not None:
                     out.executemany("INSERT INTO docs (rowid, title, artists, album, tags) VALUES (?,?,?,?,?)", batch)
         except BaseException as exc:  # reported by the reading thread
             failure.append(exc)
-            while chunks.get() is not None:
+            while runs.get() is not None:
                 pass
 
     writer = threading.Thread(target=write, name="fts-writer", daemon=True)
     writer.start()
-    key_parts: list[np.ndarray] = []
+    keys = _KeyRuns(directory, generation)
+    size = run_docs or RUN_DOCS
     try:
         min_tracks = PARALLEL_MIN_TRACKS if parallel_min_tracks is None else parallel_min_tracks
+        pending: list[Any] = []
         for high, batch in _produce(catalog, catalog_path, workers, min_tracks):
             if failure:
                 break
-            if batch:
-                key_parts.append(np.fromiter((d[0] for d in batch), dtype=np.int64, count=len(batch)))
-                chunks.put(batch)
+            pending.extend(batch)
+            if len(pending) >= size:
+                pending.sort()
+                keys.add(pending)
+                runs.put(pending)
+                pending = []
             if progress:
                 progress(high, total)
+        if pending and not failure:
+            pending.sort()
+            keys.add(pending)
+            runs.put(pending)
+        del pending
     finally:
-        chunks.put(None)
+        runs.put(None)
         writer.join()
     if failure:
         out.close()
+        keys.remove()
         raise failure[0]
     out.execute("INSERT INTO docs(docs) VALUES ('optimize')")  # one segment: the fewest pages per query
     out.execute("INSERT INTO docs(docs, rank) VALUES ('automerge', 4)")
     with transaction(out, immediate=False):
         terms = vocab.build(out)
-    keys = np.sort(np.concatenate(key_parts)) if key_parts else np.zeros(0, dtype=np.int64)
+    shuffle, count, offsets = keys.save(generation)
     meta = {
-        "format": FORMAT, "generation": generation, "last_run": last_run, "tracks": int(len(keys)),
-        "built_at": int(time.time()), "shuffle": _save_keys(directory, keys, generation), "offsets": _offsets(keys),
+        "format": FORMAT, "generation": generation, "last_run": last_run, "tracks": count,
+        "built_at": int(time.time()), "shuffle": shuffle, "offsets": offsets,
         "updates": 0, "catalog_file": _file_id(catalog_path), "terms": terms,
     }
     with transaction(out, immediate=False):
@@ -230,6 +245,59 @@ def build_index(catalog: sqlite3.Connection, catalog_path: Path, directory: Path
     out.execute("PRAGMA journal_mode=WAL")  # readers keep reading while an import updates the index
     out.close()
     return db_path, meta
+
+
+RUN_DOCS = 250_000  # documents sorted and written together (one FTS5 segment each)
+HASH_BYTES = 256 << 20  # FTS5 pending data of one run: above what a run of RUN_DOCS needs
+
+
+class _KeyRuns:
+    """The keys of each run, sorted, on disk; merged into the shuffle file (every key in key order) at the end:
+    a key's high bits are 100 - popularity, and runs cover increasing rowid ranges, so the keys of one
+    popularity are those of the runs in run order."""
+
+    def __init__(self, directory: Path, generation: str) -> None:
+        self.directory = directory
+        self.prefix = f"keys-{generation}-{uuid.uuid4().hex[:6]}"
+        self.runs: list[tuple[Path, np.ndarray]] = []  # file, and where each band (100 - popularity) starts
+
+    def add(self, docs: list[Any]) -> None:
+        run = np.fromiter((d[0] for d in docs), dtype=np.int64, count=len(docs))
+        path = self.directory / f"{self.prefix}-{len(self.runs)}.npy"
+        np.save(path, run)
+        bands = np.arange(MAX_POPULARITY + 2, dtype=np.int64) << ROWID_BITS
+        self.runs.append((path, np.searchsorted(run, bands, side="left")))
+
+    def save(self, generation: str) -> tuple[str, int, list[int]]:
+        """Write the shuffle file; (its name, keys in it, offsets[N] = keys of popularity >= N)."""
+        count = sum(int(starts[-1]) for _, starts in self.runs)
+        name = f"shuffle-{generation}-{uuid.uuid4().hex[:8]}.npy"
+        tmp = self.directory / (name + ".tmp")
+        per_band = np.zeros(MAX_POPULARITY + 1, dtype=np.int64)
+        try:
+            with open(tmp, "wb") as handle:
+                np.lib.format.write_array_header_1_0(handle, {"descr": "<i8", "fortran_order": False, "shape": (count,)})
+                runs = [(np.load(path, mmap_mode="r"), starts) for path, starts in self.runs]
+                for band in range(MAX_POPULARITY + 1):  # band 0: popularity 100, the smallest keys
+                    for run, starts in runs:
+                        piece = np.ascontiguousarray(run[starts[band]:starts[band + 1]], dtype="<i8")
+                        handle.write(piece.tobytes())
+                        per_band[band] += len(piece)
+                handle.flush()
+                os.fsync(handle.fileno())
+                del runs  # the memory maps, before their files go
+            os.replace(tmp, self.directory / name)
+        finally:
+            tmp.unlink(missing_ok=True)
+            self.remove()
+        at_least = np.cumsum(per_band)  # at_least[band] = keys of popularity >= 100 - band
+        offsets = [int(at_least[MAX_POPULARITY - n]) for n in range(MAX_POPULARITY + 1)] + [0]
+        return name, count, offsets
+
+    def remove(self) -> None:
+        for path, _ in self.runs:
+            path.unlink(missing_ok=True)
+        self.runs = []
 
 
 # Below this many tracks, starting worker processes costs more than it saves ([search] parallel_min_tracks).
@@ -327,7 +395,7 @@ def _remove_unused(directory: Path) -> None:
 
 @dataclass
 class UpdateStats:
-    mode: str  # "none" | "update" | "rebuild"
+    mode: str  # "none" | "update" | "rebuild" | "skipped"
     tracks: int
     seconds: float
 
@@ -344,6 +412,8 @@ def update_after_import(archive: Archive) -> UpdateStats:
     of the catalog changed, rebuilding is faster and leaves a tidier index.
     """
     started = time.perf_counter()
+    if not archive.config.get("search", {}).get("update_on_import", True):
+        return UpdateStats("skipped", 0, 0.0)  # [search] update_on_import = false: `index rebuild` when done
     directory = index_dir(archive)
     archive.require_writable("updating the search index")
     with _locked(directory):

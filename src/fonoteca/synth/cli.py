@@ -52,6 +52,32 @@ def synth_catalog(
     console.print(f"wrote {written:,} objects ({tracks:,} tracks) to {out}")
 
 
+@synth_app.command("spotify-clean")
+def synth_spotify_clean(
+    tracks: int = typer.Option(..., "--tracks", min=1, help="Number of tracks."),
+    out: Path = typer.Option(..., "--out", help="Folder for the databases (spotify_clean*.sqlite3)."),
+    databases: str = typer.Option("main,audio_features,track_files,playlists", "--databases",
+                                  help="Comma-separated: main, audio_features, track_files, playlists."),
+    seed: int = typer.Option(1, help="Random seed (same seed, same databases)."),
+) -> None:
+    """Write synthetic databases in the reference release's SQLite layout, with the distributions of `synth
+    catalog`: artists, albums, tracks and their links, audio features, playlists (episodes and local files
+    included) and track_files with the statuses the published rule gives."""
+    from fonoteca.catalog import layout
+    from fonoteca.synth.spotify_clean import synthesize
+
+    chosen = tuple(d.strip() for d in databases.split(",") if d.strip())
+    if not chosen or not set(chosen) <= set(layout.LOAD_ORDER):
+        raise UsageError(f"--databases takes a comma-separated subset of {', '.join(layout.LOAD_ORDER)}")
+    with progress() as bar:
+        task = bar.add_task("synth spotify-clean", total=tracks, unit="tracks")
+        paths = synthesize(out, tracks, seed, tuple(db for db in layout.LOAD_ORDER if db in chosen),
+                           progress=lambda n: bar.advance(task, n))
+    for path in paths.values():
+        typer.echo(str(path))
+    console.print(f"wrote {len(paths)} database(s) of the reference layout ({tracks:,} tracks) to {out}")
+
+
 @synth_app.command("audio")
 def synth_audio(
     out: Path = typer.Option(..., "--out", help="Folder for the audio files, catalog.csv, catalog.toml and map.csv."),

@@ -1,0 +1,117 @@
+"""Arrays larger than memory: records of a fixed numpy layout spilled to files, sorted by merging sorted runs.
+
+The plan of a catalog too large for its memory budget ([plan] memory) is computed through these (plan/bounded.py):
+peak memory is set by the chunk sizes, not by the catalog.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+MAX_FANIN = 64  # runs merged at once (more: merged in rounds)
+
+
+class Spill:
+    """Records of one dtype, appended to a file and read back in chunks (in the order they were appended)."""
+
+    def __init__(self, folder: Path, dtype: np.dtype, name: str) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.dtype = np.dtype(dtype)
+        self.path = folder / f"{name}-{uuid.uuid4().hex[:10]}.bin"
+        self.count = 0
+        self._out = open(self.path, "wb")
+
+    def append(self, records: np.ndarray) -> None:
+        if len(records):
+            self._out.write(np.ascontiguousarray(records, dtype=self.dtype).tobytes())
+            self.count += len(records)
+
+    def done(self) -> "Spill":
+        if self._out is not None:
+            self._out.close()
+            self._out = None  # type: ignore[assignment]
+        return self
+
+    def chunks(self, rows: int) -> Iterator[np.ndarray]:
+        self.done()
+        size = max(1, rows) * self.dtype.itemsize
+        with open(self.path, "rb") as handle:
+            while data := handle.read(size):
+                yield np.frombuffer(data, dtype=self.dtype)
+
+    def remove(self) -> None:
+        self.done()
+        self.path.unlink(missing_ok=True)
+
+
+def _order(records: np.ndarray, keys: tuple[str, ...]) -> np.ndarray:
+    """Positions that sort records by keys (the first key most significant; ties keep their order)."""
+    return np.lexsort(tuple(records[k] for k in reversed(keys)))
+
+
+def sort(spill: Spill, keys: tuple[str, ...], memory: int, folder: Path) -> Spill:
+    """A new spill of the records sorted by `keys` (unique together), using about `memory` bytes; the input is
+    removed."""
+    rows = max(1024, memory // (4 * spill.dtype.itemsize))
+    runs = []
+    for chunk in spill.chunks(rows):
+        run = Spill(folder, spill.dtype, "run")
+        run.append(chunk[_order(chunk, keys)])
+        runs.append(run.done())
+    spill.remove()
+    if not runs:
+        return Spill(folder, spill.dtype, "sorted").done()
+    while len(runs) > 1:
+        runs = [_merge(runs[i:i + MAX_FANIN], keys, memory, folder) for i in range(0, len(runs), MAX_FANIN)]
+    return runs[0]
+
+
+def _merge(runs: list[Spill], keys: tuple[str, ...], memory: int, folder: Path) -> Spill:
+    """Merge sorted runs block by block. The frontier is the smallest last key read from the runs not yet
+    exhausted: every unread record lies above it, so every record read up to it is final."""
+    if len(runs) == 1:
+        return runs[0]
+    dtype = runs[0].dtype
+    block = max(256, memory // (4 * dtype.itemsize * (len(runs) + 1)))
+    readers = [run.chunks(block) for run in runs]
+    last: list[tuple | None] = [None] * len(runs)
+    live, need = set(range(len(runs))), set(range(len(runs)))
+    pending = np.zeros(0, dtype=dtype)
+    out = Spill(folder, dtype, "merged")
+    while True:
+        parts = [pending]
+        for i in sorted(need):  # runs whose every record read so far is written: read on
+            chunk = next(readers[i], None)
+            if chunk is None:
+                live.discard(i)
+                continue
+            parts.append(chunk)
+            last[i] = tuple(chunk[-1][k] for k in keys)
+        both = np.concatenate(parts)
+        ordered = both[_order(both, keys)]
+        if not live:
+            out.append(ordered)
+            break
+        frontier = min(last[i] for i in live)  # type: ignore[type-var]
+        at = np.ones(len(ordered), dtype=bool)
+        for key, value in zip(keys, frontier):
+            at &= ordered[key] == value
+        cut = int(np.flatnonzero(at)[0]) + 1
+        out.append(ordered[:cut])
+        pending = ordered[cut:].copy()
+        need = {i for i in live if last[i] <= frontier}  # type: ignore[operator]
+    for run in runs:
+        run.remove()
+    return out.done()
+
+
+def scratch(folder: Path) -> Path:
+    """A private folder for one computation's spills (removed by the caller)."""
+    path = folder / f"plan-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
