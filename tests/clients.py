@@ -165,7 +165,12 @@ class QBittorrent:
                                                                 ("uploading", "stalledUP", "forcedUP"))]
             return len(items) == count and len(ok) == count
 
-        wait_for(done, f"qBittorrent to complete {count} torrents", timeout, 0.5)
+        try:
+            wait_for(done, f"qBittorrent to complete {count} torrents", timeout, 0.5)
+        except AssertionError as e:  # say where each torrent stood, so a failure on CI can be read
+            states = [(t["name"], t["state"], round(t["progress"], 3), t.get("num_seeds"), t.get("num_complete"))
+                      for t in self.torrents()]
+            raise AssertionError(f"{e}; (name, state, progress, seeds connected, seeds known): {states}") from None
 
     def stop(self) -> None:
         if self.proc is not None:
