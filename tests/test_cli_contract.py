@@ -179,15 +179,43 @@ def test_literal_on_a_terminal_keeps_markup_as_text():
 # ------------------------------------------------------------------------------------------------ help and start-up
 
 
+_WALK = ("import click, json, typer, fonoteca.commands as c\n"
+         "def walk(cmd, path):\n"
+         "    out = [path]\n"
+         "    if isinstance(cmd, click.Group):\n"
+         "        ctx = click.Context(cmd)\n"
+         "        for name in cmd.list_commands(ctx):\n"
+         "            out += walk(cmd.get_command(ctx, name), path + [name])\n"
+         "    return out\n")
+
+
 def _all_commands() -> list[list[str]]:
-    code = ("import json, fonoteca.commands as c\n"
-            "def walk(cmd, path):\n"
-            "    out = [path]\n"
-            "    for name, sub in getattr(cmd, 'commands', {}).items():\n"
-            "        out += walk(sub, path + [name])\n"
-            "    return out\n"
-            "print(json.dumps(walk(c.make_command(), [])))")
+    code = _WALK + "print(json.dumps(walk(c.make_command(), [])))"
     return orjson.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout)
+
+
+def test_commands_converted_when_used_give_the_help_of_converting_all():
+    """The root converts a sub-command from typer only when it is used; every command's help (and the root's
+    listing, made without converting any) is the one converting the whole tree at once gives."""
+    code = _WALK + (
+        "import contextlib, io\n"
+        "def eager():\n"
+        "    app = c.make_app(); app.info.cls = typer.core.TyperGroup\n"
+        "    cmd = typer.main.get_command(app); c._readable_metavars(cmd); return cmd\n"
+        "def help_of(cmd, args):\n"
+        "    out = io.StringIO()\n"
+        "    with contextlib.redirect_stdout(out):\n"
+        "        try: cmd.main(args=args + ['--help'], prog_name='fonoteca', standalone_mode=False)\n"
+        "        except (SystemExit, click.exceptions.Exit): pass\n"
+        "    return out.getvalue()\n"
+        "root = c.make_command(); help_of(root, [])\n"
+        "converted_for_help = sorted(root.commands)\n"
+        "paths = walk(eager(), [])\n"
+        "differ = [p for p in paths if help_of(c.make_command(), p) != help_of(eager(), p)]\n"
+        "print(json.dumps({'paths': len(paths), 'differ': differ, 'converted_for_help': converted_for_help}))")
+    out = orjson.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout)
+    assert out["paths"] > 30 and out["differ"] == []
+    assert out["converted_for_help"] == []
 
 
 def test_help_shows_readable_metavars_and_the_exit_codes():

@@ -6,6 +6,7 @@ libtorrent, FastAPI, ...) inside the command that needs them, so `--help` and li
 
 from __future__ import annotations
 
+import inspect
 from pathlib import Path
 from typing import Any, Optional
 
@@ -65,6 +66,7 @@ def make_app() -> typer.Typer:
         context_settings={"help_option_names": ["-h", "--help"]},
         pretty_exceptions_enable=False,
         rich_markup_mode=None,
+        cls=LazyRoot,
     )
 
     @app.callback()
@@ -113,10 +115,76 @@ def demo_command(
 
 
 def make_command() -> click.Command:
-    """The click command behind the app, with readable metavars everywhere."""
-    command = typer.main.get_command(make_app())
-    _readable_metavars(command)
-    return command
+    """The click command behind the app, with readable metavars everywhere. Its sub-commands are converted from
+    typer to click only when one is used (see LazyRoot)."""
+    app = make_app()
+    commands, groups = app.registered_commands, app.registered_groups
+    app.registered_commands, app.registered_groups = [], []
+    try:
+        root = typer.main.get_command(app)  # the root's own options only: a LazyRoot (make_app's cls)
+    finally:
+        app.registered_commands, app.registered_groups = commands, groups
+    assert isinstance(root, LazyRoot)
+    root.defer(app)
+    _readable_metavars(root)
+    return root
+
+
+class LazyRoot(typer.core.TyperGroup):
+    """The root command, whose sub-commands typer turns into click commands one at a time, when they are used.
+
+    Converting all of them (reading some fifty signatures and evaluating their annotations) was most of the time
+    of every start, and `fonoteca X` needs only X; `fonoteca --help` lists every command from its registration
+    (name, help, hidden) without converting any."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.pending: dict[str, Any] = {}  # name -> typer CommandInfo or TyperInfo, in typer's order
+
+    def defer(self, app: typer.Typer) -> None:
+        """Take the app's sub-commands as registered, to convert when used."""
+        for info in app.registered_commands:
+            self.pending[info.name or typer.main.get_command_name(info.callback.__name__)] = info
+        for group in app.registered_groups:
+            self.pending[typer.main.solve_typer_info_defaults(group).name] = group
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(self.pending) or super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+        if cmd_name not in self.commands and cmd_name in self.pending:
+            self.commands[cmd_name] = self._convert(self.pending[cmd_name])
+        return self.commands.get(cmd_name)
+
+    def _convert(self, info: Any) -> click.Command:
+        shared: dict[str, Any] = {"pretty_exceptions_short": True, "rich_markup_mode": None}
+        if isinstance(info, typer.models.TyperInfo):
+            command: click.Command = typer.main.get_group_from_info(info, **shared)
+        else:
+            command = typer.main.get_command_from_info(info, **shared)
+        _readable_metavars(command)
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """click's listing of the sub-commands, from what each registered (no conversion)."""
+        if not self.pending:
+            return super().format_commands(ctx, formatter)
+        rows = [(name, summary) for name, summary, hidden in map(self._summary, self.pending) if not hidden]
+        if rows:
+            limit = formatter.width - 6 - max(len(name) for name, _ in rows)
+            with formatter.section("Commands"):
+                formatter.write_dl([(name, click.utils.make_default_short_help(text, limit) if text else "")
+                                    for name, text in rows])
+
+    def _summary(self, name: str) -> tuple[str, str, bool]:
+        """(name, the text its short help is made from, hidden) as typer would give the converted command."""
+        info = self.pending[name]
+        if isinstance(info, typer.models.TyperInfo):
+            solved = typer.main.solve_typer_info_defaults(info)
+            return name, solved.short_help or solved.help or "", bool(solved.hidden)
+        text = info.short_help or (inspect.cleandoc(info.help) if info.help is not None else
+                                   inspect.getdoc(info.callback))
+        return name, text or "", bool(info.hidden)
 
 
 def _readable_metavars(command: click.Command) -> None:
