@@ -16,7 +16,9 @@ from tests.test_web_fixtures import WebArchive, base_url, web  # noqa: F401
 def _wait_for_list(page: Page, expected: list[dict[str, Any]]) -> list[str]:  # noqa: F811
     page.tab.wait_for_function(
         "n => { const l = document.querySelector('#suggestions');"
-        " return l && !l.hidden && l.querySelectorAll('li').length === n; }", arg=len(expected))
+        " return l && !l.hidden && l.querySelectorAll('li').length === n; }",
+        arg=len(expected),
+    )
     return page.tab.locator("#suggestions li .name").all_inner_texts()
 
 

@@ -29,8 +29,10 @@ def report(synth_archive: archive_mod.Archive) -> dict:
     finally:
         conn.close()
     with Searcher(synth_archive) as searcher:
-        return {"typos": evaluate(searcher_run(searcher), cases),
-                "exact": evaluate(searcher_run(searcher, exact=True), cases)}
+        return {
+            "typos": evaluate(searcher_run(searcher), cases),
+            "exact": evaluate(searcher_run(searcher, exact=True), cases),
+        }
 
 
 def test_query_set_is_deterministic(synth_archive: archive_mod.Archive) -> None:

@@ -21,9 +21,18 @@ ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = os.environ.get("FONOTECA_CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking switches Chromium tries to reach Google's services, which a closed network
 # refuses; the rest keeps it headless and quiet.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--autoplay-policy=no-user-gesture-required", "--mute-audio"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+    "--mute-audio",
+]
 # Recorded in every page before its own scripts: CSP violations and errors, to prove nothing tried to run.
 WATCH = """
 window.__violations = [];
@@ -54,7 +63,9 @@ def _shared_browser() -> Any:
         driver = sync_playwright().start()
         chromium = driver.chromium.launch(
             executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=CHROMIUM_ARGS, timeout=60_000)
+            args=CHROMIUM_ARGS,
+            timeout=60_000,
+        )
         _BROWSER.update(browser=chromium, driver=driver)
 
         def stop() -> None:
@@ -87,7 +98,9 @@ class Page:
         self.errors: list[str] = []
         self.dialogs: list[str] = []
         self.tab.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
-        self.tab.on("console", lambda m: self.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        self.tab.on(
+            "console", lambda m: self.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+        )
         self.tab.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
 
     def goto(self, path: str) -> Any:
@@ -154,7 +167,8 @@ def test_play_audio_reports_progress(page: Page, web: WebArchive) -> None:  # no
     page.tab.wait_for_function(
         "() => { const f = document.querySelector('[data-player]');"
         " return f && parseFloat(f.dataset.position || '0') > 0.5 && f.dataset.state === 'playing'; }",
-        timeout=20_000)
+        timeout=20_000,
+    )
     assert re.match(r"playing 0:0\d / 0:04", status.inner_text())
     assert page.tab.evaluate("document.querySelector('#player').currentTime") > 0.5
     assert page.tab.evaluate("document.querySelector('#player-progress').value") > 0
@@ -165,8 +179,9 @@ def test_play_audio_reports_progress(page: Page, web: WebArchive) -> None:  # no
     # the mirror case: a file found only in a release's payload plays too
     page.goto(f"/track/{web.release_track}")
     page.tab.click("#play")
-    page.tab.wait_for_function("() => parseFloat(document.querySelector('[data-player]').dataset.position || '0') > 0.2",
-                               timeout=20_000)
+    page.tab.wait_for_function(
+        "() => parseFloat(document.querySelector('[data-player]').dataset.position || '0') > 0.2", timeout=20_000
+    )
     assert page.violations() == []
 
 

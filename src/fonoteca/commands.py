@@ -71,7 +71,11 @@ def make_app() -> typer.Typer:
     def _root(
         ctx: typer.Context,
         archive: Optional[Path] = typer.Option(
-            None, "-A", "--archive", envvar="FONOTECA_ARCHIVE", metavar="DIR",
+            None,
+            "-A",
+            "--archive",
+            envvar="FONOTECA_ARCHIVE",
+            metavar="DIR",
             help="Archive directory (default: $FONOTECA_ARCHIVE, else the current directory).",
         ),
         version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
@@ -92,7 +96,11 @@ def _register_stages(app: typer.Typer) -> None:
 
 
 def demo_command(
-    directory: Optional[Path] = typer.Option(None, "--dir", help="Where to build the demo (default: a new temporary folder). Replaced if it holds an earlier demo."),
+    directory: Optional[Path] = typer.Option(
+        None,
+        "--dir",
+        help="Where to build the demo (default: a new temporary folder). Replaced if it holds an earlier demo.",
+    ),
     tracks: int = typer.Option(20000, "--tracks", min=100, help="Size of the synthetic catalog."),
     seed: int = typer.Option(1, help="Random seed of the synthetic collection."),
     genres: int = typer.Option(12, help="Genres that get real (synthesised) audio."),

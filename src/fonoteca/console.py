@@ -40,8 +40,15 @@ class _StderrConsole:
 console: Any = _StderrConsole()
 
 # C0 and C1 controls, DEL, and the Unicode line/paragraph separators and bidi overrides that reorder a terminal line.
-_INVISIBLE = {*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029, *range(0x202A, 0x202F),
-              *range(0x2066, 0x206A)}
+_INVISIBLE = {
+    *range(0x00, 0x20),
+    0x7F,
+    *range(0x80, 0xA0),
+    0x2028,
+    0x2029,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+}
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -108,8 +115,14 @@ def _title_on_stderr(title: str | None) -> None:
         sys.stderr.flush()
 
 
-def emit_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None,
-               right: Iterable[str] = (), wide: Iterable[str] = ()) -> None:
+def emit_table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    title: str | None = None,
+    right: Iterable[str] = (),
+    wide: Iterable[str] = (),
+) -> None:
     """A result table on stdout: rich on a terminal, else a header line and tab-separated rows.
 
     `right`: columns aligned right (numbers); `wide`: columns that take the spare width (names) and fold when
@@ -129,8 +142,13 @@ def emit_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: 
     right, wide = set(right), set(wide)
     table = Table(title=cell(title) if title else None, title_justify="left")
     for name in columns:
-        table.add_column(name, justify="right" if name in right else "left",
-                         overflow="fold", no_wrap=name not in wide, ratio=3 if name in wide else None)
+        table.add_column(
+            name,
+            justify="right" if name in right else "left",
+            overflow="fold",
+            no_wrap=name not in wide,
+            ratio=3 if name in wide else None,
+        )
     for row in rows:
         table.add_row(*(v if isinstance(v, Text) else cell(v) for v in row))
     stdout_console().print(table)
@@ -199,8 +217,17 @@ def human(value: Any) -> str:
 
 def progress(*, transient: bool = False) -> Any:
     """A progress bar on stderr with count, rate, elapsed time and ETA."""
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn, Task,
-                               TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        SpinnerColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.text import Text
 
     class RateColumn(ProgressColumn):

@@ -55,8 +55,12 @@ def write_new(path: Path, data: bytes) -> None:
 # Errors that say the machine ran out of something, not that an input is bad: a run that meets one stops, marks
 # nothing done and leaves the work to the next run (see fonoteca.errors.ResourceError).
 RESOURCE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EMFILE, errno.ENFILE})
-_SQLITE_RESOURCE = ("database or disk is full", "disk i/o error", "attempt to write a readonly database",
-                    "unable to open database file")
+_SQLITE_RESOURCE = (
+    "database or disk is full",
+    "disk i/o error",
+    "attempt to write a readonly database",
+    "unable to open database file",
+)
 
 
 def resource_error(exc: BaseException | None) -> str | None:

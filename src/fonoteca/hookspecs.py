@@ -62,6 +62,7 @@ def after_import(archive: Archive, summary: Any) -> None:
 
 
 @hookspec(firstresult=True)
-def write_stats(archive: Archive, out: Path, counts: dict[str, Any],
-                progress: Callable[[str], None] | None) -> dict[str, Any] | None:
+def write_stats(
+    archive: Archive, out: Path, counts: dict[str, Any], progress: Callable[[str], None] | None
+) -> dict[str, Any] | None:
     """Write the archivist's charts for `fonoteca stats --out DIR` and return their index (the plan stage's)."""

@@ -13,8 +13,11 @@ from fonoteca.console import console, emit_pairs, human, lit, print_json, progre
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.hookspecs import hookimpl
 
-import_app = typer.Typer(help="Import metadata into the catalog (Spotify Web API JSON, MusicBrainz JSON, tables, tagged "
-                              "files, Internet Archive items, Jamendo, the Free Music Archive).", no_args_is_help=True)
+import_app = typer.Typer(
+    help="Import metadata into the catalog (Spotify Web API JSON, MusicBrainz JSON, tables, tagged "
+    "files, Internet Archive items, Jamendo, the Free Music Archive).",
+    no_args_is_help=True,
+)
 export_app = typer.Typer(help="Export catalog objects in their source format.", no_args_is_help=True)
 
 
@@ -33,7 +36,9 @@ def _print_summary(summary: Any, as_json: bool) -> None:
     for f in summary.files:
         if f.rejected:
             reasons = "; ".join(f"{lit(k)} ({n:,})" for k, n in sorted(f.reasons.items(), key=lambda kv: -kv[1])[:5])
-            console.print(f"[yellow]{lit(f.path)}: {f.rejected:,} rejected[/yellow] -> {lit(f.rejects_file)}: {reasons}")
+            console.print(
+                f"[yellow]{lit(f.path)}: {f.rejected:,} rejected[/yellow] -> {lit(f.rejects_file)}: {reasons}"
+            )
 
 
 def _finish_import(summary: Any, strict: bool, as_json: bool) -> None:
@@ -43,8 +48,9 @@ def _finish_import(summary: Any, strict: bool, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
-def _run_import(ctx: typer.Context, paths: list[Path], importer: Importer, fetched_at: Optional[str],
-                strict: bool, as_json: bool) -> None:
+def _run_import(
+    ctx: typer.Context, paths: list[Path], importer: Importer, fetched_at: Optional[str], strict: bool, as_json: bool
+) -> None:
     from fonoteca.catalog.importer import expand_paths, import_json_files, parse_fetched_at
 
     assert importer.codec is not None
@@ -57,7 +63,11 @@ def _run_import(ctx: typer.Context, paths: list[Path], importer: Importer, fetch
     with progress() as bar:
         task = bar.add_task(f"import {fmt}", total=None, unit="objects")
         summary = import_json_files(
-            archive, files, fmt, codec, fetched_at=parse_fetched_at(fetched_at),
+            archive,
+            files,
+            fmt,
+            codec,
+            fetched_at=parse_fetched_at(fetched_at),
             progress=lambda n: bar.advance(task, n),
         )
     _after_import(archive, summary)
@@ -77,7 +87,9 @@ def _json_import_command(importer: Importer) -> Any:
     def command(
         ctx: typer.Context,
         paths: list[Path] = typer.Argument(..., help="Files (plain, .gz or .zst) or folders of them."),
-        fetched_at: Optional[str] = typer.Option(None, help="When the data was fetched (ISO 8601); default: each file's mtime. Newer data wins."),
+        fetched_at: Optional[str] = typer.Option(
+            None, help="When the data was fetched (ISO 8601); default: each file's mtime. Newer data wins."
+        ),
         strict: bool = typer.Option(False, help="Exit 1 when any record was rejected."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
@@ -105,14 +117,28 @@ def import_table(
         raise FonotecaError(f"{path}: no such file")
     with progress() as bar:
         task = bar.add_task("import table", total=None, unit="rows")
-        summary = table.import_table(archive, path, table.load_mapping(mapping), fetched_at=parse_fetched_at(fetched_at),
-                                     progress=lambda n: bar.advance(task, n))
+        summary = table.import_table(
+            archive,
+            path,
+            table.load_mapping(mapping),
+            fetched_at=parse_fetched_at(fetched_at),
+            progress=lambda n: bar.advance(task, n),
+        )
     _after_import(archive, summary)
     _finish_import(summary, strict, as_json)
 
 
-def _run_collection(ctx: typer.Context, name: str, paths: list[Path], reader: Any, fetched_at: Optional[str],
-                    strict: bool, as_json: bool, *, source_path: Any = None) -> None:
+def _run_collection(
+    ctx: typer.Context,
+    name: str,
+    paths: list[Path],
+    reader: Any,
+    fetched_at: Optional[str],
+    strict: bool,
+    as_json: bool,
+    *,
+    source_path: Any = None,
+) -> None:
     """A collection import (files, internet-archive, jamendo, fma): see fonoteca.catalog.provenance."""
     from fonoteca import plugins
     from fonoteca.catalog import provenance
@@ -124,9 +150,17 @@ def _run_collection(ctx: typer.Context, name: str, paths: list[Path], reader: An
     archive.require_writable(f"import {name}")
     with progress() as bar:
         task = bar.add_task(f"import {name}", total=None, unit="tracks")
-        summary = provenance.run_import(archive, paths, name, name, NAMESPACES[importer.namespace], reader,
-                                        fetched_at=parse_fetched_at(fetched_at), source_path=source_path,
-                                        progress=lambda n: bar.advance(task, n))
+        summary = provenance.run_import(
+            archive,
+            paths,
+            name,
+            name,
+            NAMESPACES[importer.namespace],
+            reader,
+            fetched_at=parse_fetched_at(fetched_at),
+            source_path=source_path,
+            progress=lambda n: bar.advance(task, n),
+        )
     _after_import(archive, summary)
     _finish_import(summary, strict, as_json)
 
@@ -157,15 +191,26 @@ def import_files(
     def first_file(folder: Path) -> Path:
         return files.audio_files(folder)[0]
 
-    _run_collection(ctx, "files", [f.resolve() for f in folders], files.read_folder, fetched_at, strict, as_json,
-                    source_path=first_file)
+    _run_collection(
+        ctx,
+        "files",
+        [f.resolve() for f in folders],
+        files.read_folder,
+        fetched_at,
+        strict,
+        as_json,
+        source_path=first_file,
+    )
 
 
 @import_app.command("internet-archive")
 def import_internet_archive(
     ctx: typer.Context,
-    paths: list[Path] = typer.Argument(..., metavar="PATH...", help="archive.org/metadata/ID JSON files, ID_files.xml "
-                                                                    "files, or item folders holding them."),
+    paths: list[Path] = typer.Argument(
+        ...,
+        metavar="PATH...",
+        help="archive.org/metadata/ID JSON files, ID_files.xml files, or item folders holding them.",
+    ),
     fetched_at: Optional[str] = typer.Option(None, help=FETCHED_HELP),
     strict: bool = typer.Option(False, help=STRICT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
@@ -175,18 +220,26 @@ def import_internet_archive(
     ingest ITEM_FOLDER` then matches the item's files by name and checks their md5/sha1/size."""
     from fonoteca.catalog import internet_archive
 
-    _run_collection(ctx, "internet-archive", internet_archive.inputs(paths), internet_archive.read, fetched_at,
-                    strict, as_json)
+    _run_collection(
+        ctx, "internet-archive", internet_archive.inputs(paths), internet_archive.read, fetched_at, strict, as_json
+    )
 
 
 @import_app.command("jamendo")
 def import_jamendo(
     ctx: typer.Context,
-    paths: list[Path] = typer.Argument(..., metavar="PATH...", help="Jamendo API v3 JSON responses or MTG-Jamendo "
-                                                                    "TSV files (plain, .gz or .zst), or folders."),
-    licence: Optional[str] = typer.Option(None, "--licence", "--license",
-                                          help="The licence of tracks the input states none for (the dataset's "
-                                               "TSV): a Creative Commons URL or id. Default: none on record."),
+    paths: list[Path] = typer.Argument(
+        ...,
+        metavar="PATH...",
+        help="Jamendo API v3 JSON responses or MTG-Jamendo TSV files (plain, .gz or .zst), or folders.",
+    ),
+    licence: Optional[str] = typer.Option(
+        None,
+        "--licence",
+        "--license",
+        help="The licence of tracks the input states none for (the dataset's "
+        "TSV): a Creative Commons URL or id. Default: none on record.",
+    ),
     fetched_at: Optional[str] = typer.Option(None, help=FETCHED_HELP),
     strict: bool = typer.Option(False, help=STRICT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
@@ -212,8 +265,9 @@ def import_jamendo(
 def import_fma(
     ctx: typer.Context,
     tracks: Path = typer.Argument(..., metavar="tracks.csv", help="The FMA metadata's tracks.csv (plain, .gz, .zst)."),
-    genres: Optional[Path] = typer.Argument(None, metavar="[genres.csv]", help="Its genres.csv: genre names and "
-                                                                                 "their hierarchy."),
+    genres: Optional[Path] = typer.Argument(
+        None, metavar="[genres.csv]", help="Its genres.csv: genre names and their hierarchy."
+    ),
     fetched_at: Optional[str] = typer.Option(None, help=FETCHED_HELP),
     strict: bool = typer.Option(False, help=STRICT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
@@ -231,11 +285,15 @@ def import_fma(
 @import_app.command("spotify-clean")
 def import_spotify_clean(
     ctx: typer.Context,
-    paths: list[Path] = typer.Argument(..., help="Databases of the layout (spotify_clean.sqlite3, "
-                                                 "spotify_clean_audio_features.sqlite3, ..._playlists, "
-                                                 "..._track_files; plain or .zst), or folders of them."),
-    fetched_at: Optional[str] = typer.Option(None, help="When rows without a fetched_at were fetched (ISO 8601); "
-                                                        "default: the file's mtime."),
+    paths: list[Path] = typer.Argument(
+        ...,
+        help="Databases of the layout (spotify_clean.sqlite3, "
+        "spotify_clean_audio_features.sqlite3, ..._playlists, "
+        "..._track_files; plain or .zst), or folders of them.",
+    ),
+    fetched_at: Optional[str] = typer.Option(
+        None, help="When rows without a fetched_at were fetched (ISO 8601); default: the file's mtime."
+    ),
     strict: bool = typer.Option(False, help="Exit 1 when any row was rejected."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -279,7 +337,9 @@ def export_spotify(
     ctx: typer.Context,
     kind: str = typer.Option(..., "--kind", help="track | album | artist | audio-features | playlist"),
     id_: Optional[str] = typer.Option(None, "--id", help="Only this object (Spotify id)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write JSON lines here (default: stdout); .zst/.gz compress."),
+    out: Optional[Path] = typer.Option(
+        None, "--out", help="Write JSON lines here (default: stdout); .zst/.gz compress."
+    ),
 ) -> None:
     """Rebuild the Spotify Web API JSON of imported objects, one per line, equal to what was imported."""
     import sys
@@ -313,8 +373,11 @@ def export_spotify(
 def export_spotify_clean(
     ctx: typer.Context,
     out: Path = typer.Option(..., "--out", help="Folder to write spotify_clean*.sqlite3 into."),
-    databases: str = typer.Option("main,audio_features,track_files,playlists", "--databases",
-                                  help="Comma-separated: main, audio_features, track_files, playlists."),
+    databases: str = typer.Option(
+        "main,audio_features,track_files,playlists",
+        "--databases",
+        help="Comma-separated: main, audio_features, track_files, playlists.",
+    ),
 ) -> None:
     """Write the catalog in the reference release's SQLite layout (the four spotify_clean*.sqlite3 databases),
     so that tools made for that layout work on this archive. A catalog imported from the layout gives back the
@@ -329,8 +392,11 @@ def export_spotify_clean(
     with progress(transient=True) as bar:
         task = bar.add_task("export spotify-clean", total=None, unit="rows")
         written = spotify_clean_export.export(
-            archive.catalog_path, out, tuple(db for db in layout.LOAD_ORDER if db in chosen),
-            progress=lambda table, n: bar.update(task, description=f"export spotify-clean: {table}", advance=n))
+            archive.catalog_path,
+            out,
+            tuple(db for db in layout.LOAD_ORDER if db in chosen),
+            progress=lambda table, n: bar.update(task, description=f"export spotify-clean: {table}", advance=n),
+        )
     for database in written:
         typer.echo(str(out / layout.FILE_NAMES[database]))
     rows = ", ".join(f"{table} {n:,}" for counts in written.values() for table, n in counts.items() if n)
@@ -375,8 +441,11 @@ def register_commands(app: typer.Typer) -> None:
     @app.command("show")
     def show(
         ctx: typer.Context,
-        reference: str = typer.Argument(..., help="An id (spotify:track:ID, URL, base62 id, MBID, NS:KIND:ID as "
-                                                  "printed by other commands) or isrc:CODE / upc:CODE."),
+        reference: str = typer.Argument(
+            ...,
+            help="An id (spotify:track:ID, URL, base62 id, MBID, NS:KIND:ID as "
+            "printed by other commands) or isrc:CODE / upc:CODE.",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
     ) -> None:
         """Show a track, album, artist or playlist; isrc:CODE lists every track sharing that ISRC."""
@@ -407,8 +476,10 @@ def register_commands(app: typer.Typer) -> None:
         ctx: typer.Context,
         as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
         out: Optional[Path] = typer.Option(
-            None, "--out", help="Also write charts here: PNG and SVG per chart plus its numbers as JSON "
-                                "(popularity, listens, durations, ISRCs, years, albums, keys, features, genres, coverage).",
+            None,
+            "--out",
+            help="Also write charts here: PNG and SVG per chart plus its numbers as JSON "
+            "(popularity, listens, durations, ISRCs, years, albums, keys, features, genres, coverage).",
         ),
     ) -> None:
         """Counts of what the catalog holds; with --out, the archivist's charts as well."""
@@ -428,8 +499,11 @@ def register_commands(app: typer.Typer) -> None:
             with progress(transient=True) as bar:
                 task = bar.add_task("charts", total=None, unit="charts")
                 index = plugins.hook().write_stats(
-                    archive=archive, out=out, counts=counts,
-                    progress=lambda name: bar.update(task, description=f"chart {name}", advance=1))
+                    archive=archive,
+                    out=out,
+                    counts=counts,
+                    progress=lambda name: bar.update(task, description=f"chart {name}", advance=1),
+                )
             if index is None:
                 raise FonotecaError("no plugin writes statistics charts (the plan stage is missing)")
             if as_json:

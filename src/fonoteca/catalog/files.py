@@ -35,8 +35,31 @@ from fonoteca.catalog.values import MAX_TEXT, date_precision, date_problem
 from fonoteca.licences import normalise
 
 NAMESPACE, NUMBER = "files", 4
-AUDIO_SUFFIXES = (".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac", ".wav", ".aif", ".aiff", ".wv",
-                  ".ape", ".mpc", ".wma", ".asf", ".dsf", ".dff", ".tta", ".spx", ".ofr", ".tak", ".m4b")
+AUDIO_SUFFIXES = (
+    ".flac",
+    ".mp3",
+    ".ogg",
+    ".oga",
+    ".opus",
+    ".m4a",
+    ".mp4",
+    ".aac",
+    ".wav",
+    ".aif",
+    ".aiff",
+    ".wv",
+    ".ape",
+    ".mpc",
+    ".wma",
+    ".asf",
+    ".dsf",
+    ".dff",
+    ".tta",
+    ".spx",
+    ".ofr",
+    ".tak",
+    ".m4b",
+)
 VARIOUS = "Various Artists"
 
 
@@ -191,9 +214,25 @@ def _unit(number: int, t: Tagged, album: tuple[str, str] | None) -> Unit:
         album_id, album_artist = album
         album_artist_id = "r" + _digest("artist", album_artist)
         records.append(ArtistRec(NUMBER, album_artist_id, album_artist, None, None, LEVEL_TABLE, None, None))
-        records.append(AlbumRec(NUMBER, album_id, _first(tags, "ALBUM"), "compilation" if album_artist == VARIOUS
-                                else None, total, date, date_precision(date) if date else None, _first(tags, "LABEL"),
-                                None, None, _upc(tags), LEVEL_TABLE, None, None, ((album_artist_id, None),)))
+        records.append(
+            AlbumRec(
+                NUMBER,
+                album_id,
+                _first(tags, "ALBUM"),
+                "compilation" if album_artist == VARIOUS else None,
+                total,
+                date,
+                date_precision(date) if date else None,
+                _first(tags, "LABEL"),
+                None,
+                None,
+                _upc(tags),
+                LEVEL_TABLE,
+                None,
+                None,
+                ((album_artist_id, None),),
+            )
+        )
     track_id = "f" + _digest(album_id or "", disc_no, track_no, title, "; ".join(artists))
     mb_track = (_first(tags, "MUSICBRAINZ_TRACKID") or "").lower()
     extra: dict[str, Any] = {}
@@ -206,9 +245,29 @@ def _unit(number: int, t: Tagged, album: tuple[str, str] | None) -> Unit:
     if is_mbid(mb_track):
         external = external + (("musicbrainz_recording", mb_track),)
     duration = int(round(t.length * 1000)) if t.length else None
-    records.append(TrackRec(NUMBER, track_id, title, album_id, disc_no, track_no, duration, None, None, None, None,
-                            None, isrc, LEVEL_TABLE, None, None, {"raw": extra} if extra else None,
-                            tuple(links) or None, external))
+    records.append(
+        TrackRec(
+            NUMBER,
+            track_id,
+            title,
+            album_id,
+            disc_no,
+            track_no,
+            duration,
+            None,
+            None,
+            None,
+            None,
+            None,
+            isrc,
+            LEVEL_TABLE,
+            None,
+            None,
+            {"raw": extra} if extra else None,
+            tuple(links) or None,
+            external,
+        )
+    )
     unit = Unit(number, records, field_rejects=rejects, raw=str(t.path))
     licence_text = _first(tags, "LICENSE") or _first(tags, "COPYRIGHT")
     if licence_text:
@@ -216,10 +275,20 @@ def _unit(number: int, t: Tagged, album: tuple[str, str] | None) -> Unit:
         if not licence.known and _first(tags, "COPYRIGHT") and licence_text != _first(tags, "COPYRIGHT"):
             licence = normalise(_first(tags, "COPYRIGHT"))
         credit = _first(tags, "COPYRIGHT") if licence.attribution_required else None
-        unit.licences.append(LicenceStatement(track_id, licence, credit or attribution_text(
-            title, "; ".join(artists), licence, None), "files", str(t.path), None, None))
-    unit.files.append(SourceFile(track_id, "", str(t.path), t.size, mtime_ns=t.mtime_ns,
-                                 format=t.path.suffix.lower().lstrip(".")))
+        unit.licences.append(
+            LicenceStatement(
+                track_id,
+                licence,
+                credit or attribution_text(title, "; ".join(artists), licence, None),
+                "files",
+                str(t.path),
+                None,
+                None,
+            )
+        )
+    unit.files.append(
+        SourceFile(track_id, "", str(t.path), t.size, mtime_ns=t.mtime_ns, format=t.path.suffix.lower().lstrip("."))
+    )
     return unit
 
 

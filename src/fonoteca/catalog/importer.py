@@ -76,7 +76,10 @@ class ImportSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "units": self.units, "rejected": self.rejected, "written": self.written, "seconds": round(self.seconds, 3),
+            "units": self.units,
+            "rejected": self.rejected,
+            "written": self.written,
+            "seconds": round(self.seconds, 3),
             "files": [f.__dict__ for f in self.files],
         }
 
@@ -185,8 +188,15 @@ def _bulk(archive: Archive, conn: Any, paths: list[Path], fmt: str) -> bool:
     return bulk.wanted(archive.config, catalog_tracks, bulk.estimated_tracks(paths))
 
 
-def _import_bulk(archive: Archive, conn: Any, paths: list[Path], fmt: str, codec: Codec, fetched_at: int | None,
-                 progress: Callable[[int], None] | None) -> ImportSummary:
+def _import_bulk(
+    archive: Archive,
+    conn: Any,
+    paths: list[Path],
+    fmt: str,
+    codec: Codec,
+    fetched_at: int | None,
+    progress: Callable[[int], None] | None,
+) -> ImportSummary:
     """JSON lines on the bulk path (fonoteca.catalog.bulk): secondary indexes dropped, segments of lines one
     transaction each, the rows of one id made one at the end, the indexes built again."""
     from fonoteca.catalog import bulk
@@ -222,8 +232,18 @@ def _import_bulk(archive: Archive, conn: Any, paths: list[Path], fmt: str, codec
     return summary
 
 
-def _bulk_file(archive: Archive, conn: Any, load: Any, info: dict[str, Any], path: Path, fmt: str, codec: Codec,
-               fetched_at: int | None, segment: int, progress: Callable[[int], None] | None) -> None:
+def _bulk_file(
+    archive: Archive,
+    conn: Any,
+    load: Any,
+    info: dict[str, Any],
+    path: Path,
+    fmt: str,
+    codec: Codec,
+    fetched_at: int | None,
+    segment: int,
+    progress: Callable[[int], None] | None,
+) -> None:
     from fonoteca.catalog import bulk
 
     source, mtime = register_source(conn, path, fmt)
@@ -265,8 +285,14 @@ def _bulk_file(archive: Archive, conn: Any, load: Any, info: dict[str, Any], pat
         log.release()
         raise
     log.close()
-    result = FileSummary(str(path), units=units, rejected=log.count, fields_rejected=log.kept,
-                         rejects_file=str(log.path) if log.count else None, reasons=log.reasons)
+    result = FileSummary(
+        str(path),
+        units=units,
+        rejected=log.count,
+        fields_rejected=log.kept,
+        rejects_file=str(log.path) if log.count else None,
+        reasons=log.reasons,
+    )
     with transaction(conn):
         finish_run(conn, info["run"], result)
         info.update(done=True, summary=result.__dict__)
@@ -284,8 +310,10 @@ def machine_failures(archive: Archive, what: str) -> Iterator[None]:
             f"batches committed before are kept, and running the same import again finishes it"
         ) from None
     except OSError as exc:
-        raise FonotecaError(f"{what} stopped: {describe_os_error(exc)}; batches committed before are kept, "
-                            f"and running the same import again finishes it") from None
+        raise FonotecaError(
+            f"{what} stopped: {describe_os_error(exc)}; batches committed before are kept, "
+            f"and running the same import again finishes it"
+        ) from None
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -308,8 +336,9 @@ def finish_run(conn: Any, run: int, result: FileSummary) -> None:
     )
 
 
-def _import_one(conn: Any, store: Store, rejects_dir: Path, path: Path, codec: Codec,
-                progress: Callable[[int], None] | None) -> FileSummary:
+def _import_one(
+    conn: Any, store: Store, rejects_dir: Path, path: Path, codec: Codec, progress: Callable[[int], None] | None
+) -> FileSummary:
     log = RejectLog(rejects_dir, path)
     result = FileSummary(str(path))
     run = start_run(conn, store.source)  # type: ignore[arg-type]
@@ -473,4 +502,3 @@ def _raw_text(piece: Piece, unit: Any) -> bytes:
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="seconds")
-

@@ -14,7 +14,9 @@ MAX_TEXT = 65536  # characters in one text value; longer ones are rejected as ho
 MAX_DEPTH = 64  # nesting of objects and arrays in one record; real API objects stay below 12
 
 POPULARITY = (0, 100)
-UNIT_FEATURES = frozenset({"danceability", "energy", "speechiness", "acousticness", "instrumentalness", "liveness", "valence"})
+UNIT_FEATURES = frozenset(
+    {"danceability", "energy", "speechiness", "acousticness", "instrumentalness", "liveness", "valence"}
+)
 
 _DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
 
@@ -121,10 +123,24 @@ def _feature_bounds(name: str) -> tuple[float, float | None]:
     return 0, None  # tempo, time_signature, duration_ms
 
 
-FEATURE_BOUNDS = {name: _feature_bounds(name) for name in (
-    "danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness", "instrumentalness",
-    "liveness", "valence", "tempo", "time_signature", "duration_ms",
-)}
+FEATURE_BOUNDS = {
+    name: _feature_bounds(name)
+    for name in (
+        "danceability",
+        "energy",
+        "key",
+        "loudness",
+        "mode",
+        "speechiness",
+        "acousticness",
+        "instrumentalness",
+        "liveness",
+        "valence",
+        "tempo",
+        "time_signature",
+        "duration_ms",
+    )
+}
 
 
 def feature_problem(name: str, value: Any) -> str | None:

@@ -22,7 +22,7 @@ def tune_malloc() -> None:
     original-tier ingest tasks. Large fixed thresholds fix it (the local pool's workers get them too)."""
     try:
         libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024)   # glibc's upper bound for the adaptive threshold
+        libc.mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024)  # glibc's upper bound for the adaptive threshold
         libc.mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024)
     except (OSError, AttributeError):  # not glibc: nothing to undo
         pass

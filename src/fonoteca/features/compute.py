@@ -20,19 +20,19 @@ from fonoteca.features.extract import FEATURE_VERSION, FIELDS, features_of
 @dataclass(frozen=True)
 class FeatureTask:
     track: int
-    path: str          # absolute path of the stored file
+    path: str  # absolute path of the stored file
     sha256: str
     tier: int
 
 
 @dataclass
 class FeatureSummary:
-    tracks: int = 0                 # tracks with a stored file
+    tracks: int = 0  # tracks with a stored file
     computed: int = 0
     failed: int = 0
-    already: int = 0                # up to date from an earlier run
-    audio_seconds: float = 0.0      # decoded audio analysed in this run
-    seconds: float = 0.0            # wall clock
+    already: int = 0  # up to date from an earlier run
+    audio_seconds: float = 0.0  # decoded audio analysed in this run
+    seconds: float = 0.0  # wall clock
     workers: int = 0
     executor: str = ""
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -61,11 +61,14 @@ def pending(conn: Any, root: Path, *, force: bool = False) -> tuple[int, list[Fe
     """(tracks with a file, tasks for those whose features are missing or out of date)."""
     rows = conn.execute(
         "SELECT f.track, f.path, f.sha256, f.tier FROM files f "
-        "WHERE f.tier = (SELECT max(g.tier) FROM files g WHERE g.track = f.track) ORDER BY f.track").fetchall()
-    done = {} if force else {t: (s, v) for t, s, v in conn.execute(
-        "SELECT track, sha256, version FROM track_features")}
-    tasks = [FeatureTask(track, str(root / path), sha, tier) for track, path, sha, tier in rows
-             if done.get(track) != (sha, FEATURE_VERSION)]
+        "WHERE f.tier = (SELECT max(g.tier) FROM files g WHERE g.track = f.track) ORDER BY f.track"
+    ).fetchall()
+    done = {} if force else {t: (s, v) for t, s, v in conn.execute("SELECT track, sha256, version FROM track_features")}
+    tasks = [
+        FeatureTask(track, str(root / path), sha, tier)
+        for track, path, sha, tier in rows
+        if done.get(track) != (sha, FEATURE_VERSION)
+    ]
     return len(rows), tasks
 
 
@@ -74,17 +77,35 @@ def _store(conn: Any, batch: list[tuple[FeatureTask, dict[str, Any]]]) -> None:
     rows = []
     for task, result in batch:
         values = result.get("features") or {}
-        rows.append((task.track, task.sha256, task.tier, FEATURE_VERSION, *[values.get(k) for k in FIELDS],
-                     result.get("error"), now))
+        rows.append(
+            (
+                task.track,
+                task.sha256,
+                task.tier,
+                FEATURE_VERSION,
+                *[values.get(k) for k in FIELDS],
+                result.get("error"),
+                now,
+            )
+        )
     marks = ",".join("?" * (6 + len(FIELDS)))
     with transaction(conn, immediate=False):
-        conn.executemany(f"INSERT OR REPLACE INTO track_features (track, sha256, tier, version, {', '.join(FIELDS)}, "
-                         f"error, computed_at) VALUES ({marks})", rows)
+        conn.executemany(
+            f"INSERT OR REPLACE INTO track_features (track, sha256, tier, version, {', '.join(FIELDS)}, "
+            f"error, computed_at) VALUES ({marks})",
+            rows,
+        )
 
 
-def compute_features(archive: Any, workers: int | None = None, *, scheduler: str | None = None,
-                     force: bool = False, progress: Callable[[int, int, float], None] | None = None,
-                     started: Callable[[int], None] | None = None) -> FeatureSummary:
+def compute_features(
+    archive: Any,
+    workers: int | None = None,
+    *,
+    scheduler: str | None = None,
+    force: bool = False,
+    progress: Callable[[int, int, float], None] | None = None,
+    started: Callable[[int], None] | None = None,
+) -> FeatureSummary:
     """Compute features for every ingested track whose features are missing or stale; returns a summary.
 
     workers: local processes (default: every core; 1 runs in this process); scheduler: a Dask scheduler address
@@ -102,8 +123,7 @@ def compute_features(archive: Any, workers: int | None = None, *, scheduler: str
         if not tasks:
             summary.seconds = time.perf_counter() - t0
             return summary
-        config = ExecutorConfig.from_config(getattr(archive, "config", {}) or {}, workers=workers,
-                                            scheduler=scheduler)
+        config = ExecutorConfig.from_config(getattr(archive, "config", {}) or {}, workers=workers, scheduler=scheduler)
         executor = InlineExecutor() if (not config.scheduler and config.local_workers == 1) else make_executor(config)
         batch: list[tuple[FeatureTask, dict[str, Any]]] = []
         done = 0
@@ -116,8 +136,9 @@ def compute_features(archive: Any, workers: int | None = None, *, scheduler: str
                 done += 1
                 if isinstance(result, Crashed):  # not stored: the next run tries the file again
                     summary.failed += 1
-                    summary.errors.append({"track": task.track, "path": task.path,
-                                           "error": f"crashed: {result.message}"})
+                    summary.errors.append(
+                        {"track": task.track, "path": task.path, "error": f"crashed: {result.message}"}
+                    )
                     if progress:
                         progress(done, len(tasks), summary.audio_seconds)
                     continue

@@ -46,8 +46,20 @@ N_FFT = 1024
 HOP = 512
 BLOCK_FRAMES = 2048
 FEATURE_VERSION = 2  # 2: the exact BS.1770 K-weighting response of fonoteca.audio.loudness
-FIELDS = ("duration_s", "loudness_lufs", "dynamic_range_db", "centroid_hz", "flatness", "onset_rate", "tempo",
-          "regularity", "harmonic_ratio", "key", "mode", "key_strength")
+FIELDS = (
+    "duration_s",
+    "loudness_lufs",
+    "dynamic_range_db",
+    "centroid_hz",
+    "flatness",
+    "onset_rate",
+    "tempo",
+    "regularity",
+    "harmonic_ratio",
+    "key",
+    "mode",
+    "key_strength",
+)
 
 _MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
@@ -81,8 +93,8 @@ def _power_spectrogram(x: np.ndarray) -> np.ndarray:
     view = np.lib.stride_tricks.sliding_window_view(x, N_FFT)[::HOP][:frames]
     out = np.empty((frames, N_FFT // 2 + 1), dtype=np.float32)
     for start in range(0, frames, BLOCK_FRAMES):
-        block = sfft.rfft(view[start:start + BLOCK_FRAMES] * window, axis=1)
-        out[start:start + BLOCK_FRAMES] = block.real ** 2 + block.imag ** 2
+        block = sfft.rfft(view[start : start + BLOCK_FRAMES] * window, axis=1)
+        out[start : start + BLOCK_FRAMES] = block.real**2 + block.imag**2
     return out
 
 
@@ -95,7 +107,7 @@ def analyse(x: np.ndarray, rate: int = RATE) -> Features:
     frames, bins = power.shape
     freqs = np.fft.rfftfreq(N_FFT, 1.0 / rate).astype(np.float32)
     window = np.hanning(N_FFT)
-    norm = 2.0 / (N_FFT * float(np.sum(window ** 2)))   # Parseval: frame power -> mean square of the frame
+    norm = 2.0 / (N_FFT * float(np.sum(window**2)))  # Parseval: frame power -> mean square of the frame
     fps = rate / HOP
 
     # loudness and dynamic range over 400 ms blocks of K-weighted frame power
@@ -173,7 +185,7 @@ def analyse(x: np.ndarray, rate: int = RATE) -> Features:
     spec = np.sqrt(e)
     harm = ndimage.median_filter(spec, size=(17, 1), mode="nearest")
     perc = ndimage.median_filter(spec, size=(1, 9), mode="nearest")
-    h2, p2 = harm ** 2, perc ** 2
+    h2, p2 = harm**2, perc**2
     mask = h2 / (h2 + p2 + 1e-12)
     harmonic_ratio = float((e * mask).sum() / (e.sum() + 1e-12))
 
@@ -196,8 +208,20 @@ def analyse(x: np.ndarray, rate: int = RATE) -> Features:
         key, mode = best
         key_strength = best_r
 
-    return Features(duration, loudness, dynamic, centroid, flatness, onset_rate, tempo, regularity, harmonic_ratio,
-                    key, mode, key_strength)
+    return Features(
+        duration,
+        loudness,
+        dynamic,
+        centroid,
+        flatness,
+        onset_rate,
+        tempo,
+        regularity,
+        harmonic_ratio,
+        key,
+        mode,
+        key_strength,
+    )
 
 
 def features_of(source: str | Path | bytes) -> Features:

@@ -62,8 +62,8 @@ def _decode(data: memoryview, i: int) -> tuple[Any, int]:
         raise ValueError("truncated bencoding")
     c = data[i]
     if c == ord("i"):
-        end = bytes(data[i + 1:i + 32]).index(b"e") + i + 1
-        text = bytes(data[i + 1:end])
+        end = bytes(data[i + 1 : i + 32]).index(b"e") + i + 1
+        text = bytes(data[i + 1 : end])
         if text in (b"-0", b"") or (text.startswith(b"0") and len(text) > 1) or text.startswith(b"-0"):
             raise ValueError(f"bad integer {text!r}")
         return int(text), end + 1
@@ -87,10 +87,10 @@ def _decode(data: memoryview, i: int) -> tuple[Any, int]:
             last = key
         return out, i + 1
     if ord("0") <= c <= ord("9"):
-        colon = bytes(data[i:i + 21]).index(b":") + i
+        colon = bytes(data[i : i + 21]).index(b":") + i
         length = int(bytes(data[i:colon]))
         start = colon + 1
         if start + length > len(data):
             raise ValueError("truncated string")
-        return bytes(data[start:start + length]), start + length
+        return bytes(data[start : start + length]), start + length
     raise ValueError(f"unexpected byte {chr(c)!r} at {i}")

@@ -18,18 +18,33 @@ def _print_summary(s: dict[str, Any], budget_text: Optional[str]) -> None:
     from fonoteca.units import format_size
 
     budget = "no budget" if s["budget"] is None else f"budget {budget_text}"
-    rows = [(name, f"{t['files']:,}", f"{t['tracks']:,}", format_size(t["bytes"]), f"{t['listens_covered']:.2%}")
-            for name, t in s["tiers"].items()]
-    rows.append(("total", f"{s['files']:,}", f"{s['tracks_kept']:,} of {s['tracks']:,}", format_size(s["bytes"]),
-                 f"{s['listens_covered']:.3%}"))
-    emit_table(("tier", "files", "tracks", "bytes", "listens covered"), rows,
-               title=f"plan ({s['policy']}, {budget})", right=("files", "tracks", "bytes", "listens covered"))
+    rows = [
+        (name, f"{t['files']:,}", f"{t['tracks']:,}", format_size(t["bytes"]), f"{t['listens_covered']:.2%}")
+        for name, t in s["tiers"].items()
+    ]
+    rows.append(
+        (
+            "total",
+            f"{s['files']:,}",
+            f"{s['tracks_kept']:,} of {s['tracks']:,}",
+            format_size(s["bytes"]),
+            f"{s['listens_covered']:.3%}",
+        )
+    )
+    emit_table(
+        ("tier", "files", "tracks", "bytes", "listens covered"),
+        rows,
+        title=f"plan ({s['policy']}, {budget})",
+        right=("files", "tracks", "bytes", "listens covered"),
+    )
     if s["fits"] is not None:
         verdict = "[green]fits[/green]" if s["fits"] else "[red]does not fit[/red]"
         console.print(f"needs {format_size(s['bytes'])}: {verdict} in {lit(budget_text)}")
     if "bound" in s:
-        console.print(f"quality-weighted listens {s['quality_weighted']:.3%} (compact counts {s['compact_value']}); "
-                      f"LP upper bound {s['bound']['lp_share']:.3%}, so within {s['bound']['gap']:.4%} of optimal")
+        console.print(
+            f"quality-weighted listens {s['quality_weighted']:.3%} (compact counts {s['compact_value']}); "
+            f"LP upper bound {s['bound']['lp_share']:.3%}, so within {s['bound']['gap']:.4%} of optimal"
+        )
     needs = ", ".join(f"{float(k):.1%}: {format_size(v)}" for k, v in s["bytes_for_share"].items() if v is not None)
     console.print(f"bytes to cover a share of listens (optimal order): {needs}")
     for warning in s["warnings"]:
@@ -38,7 +53,9 @@ def _print_summary(s: dict[str, Any], budget_text: Optional[str]) -> None:
         console.print(f"stored as plan run {s['run']} (table plan); ingest follows it")
 
 
-plays_app = typer.Typer(help="Play counts that replace the popularity estimate of the listen model.", no_args_is_help=True)
+plays_app = typer.Typer(
+    help="Play counts that replace the popularity estimate of the listen model.", no_args_is_help=True
+)
 
 
 @plays_app.command("import")
@@ -60,8 +77,10 @@ def plays_import(
     if as_json:
         print_json(summary.as_dict())
         return
-    console.print(f"{summary.tracks:,} tracks got play counts from {summary.lines:,} lines "
-                  f"({summary.unmatched:,} unmatched, {summary.bad:,} unreadable)")
+    console.print(
+        f"{summary.tracks:,} tracks got play counts from {summary.lines:,} lines "
+        f"({summary.unmatched:,} unmatched, {summary.bad:,} unreadable)"
+    )
     for example in summary.examples:
         console.print(f"[yellow]{lit(example)}[/yellow]")
 
@@ -74,20 +93,29 @@ def register_commands(app: typer.Typer) -> None:
     def plan(
         ctx: typer.Context,
         budget: Optional[str] = typer.Option(
-            None, "--budget", "-b", metavar="SIZE",
+            None,
+            "--budget",
+            "-b",
+            metavar="SIZE",
             help="Disk to fill, e.g. 500GB, 300TB, 1.5TiB (kB..PB: powers of 1000; KiB..PiB: powers of 1024). "
-                 "Needed by optimal; with anna and all the plan reports whether it fits.",
+            "Needed by optimal; with anna and all the plan reports whether it fits.",
         ),
         policy: str = typer.Option(
-            "optimal", "--policy", "-p", metavar="NAME",
+            "optimal",
+            "--policy",
+            "-p",
+            metavar="NAME",
             help="optimal: most listens within the budget (compact vs original per recording); anna: the "
-                 "reference archive's rule (popularity > 0 original, else compact above a secondary priority of "
-                 "0.351); all: every recording as the original. Plugins may add more.",
+            "reference archive's rule (popularity > 0 original, else compact above a secondary priority of "
+            "0.351); all: every recording as the original. Plugins may add more.",
         ),
         compact_value: Optional[float] = typer.Option(
-            None, "--compact-value", min=0.0, max=1.0,
+            None,
+            "--compact-value",
+            min=0.0,
+            max=1.0,
             help="Worth of a listen served by the compact tier relative to the original (default: compact_value "
-                 "in the plan table of fonoteca.toml, else 0.9). Only optimal uses it.",
+            "in the plan table of fonoteca.toml, else 0.9). Only optimal uses it.",
         ),
         dry_run: bool = typer.Option(False, "--dry-run", help="Report only; leave the stored plan as it is."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
@@ -101,12 +129,14 @@ def register_commands(app: typer.Typer) -> None:
         size = parse_size(budget) if budget is not None else None
         archive = open_archive(ctx)
         with progress(transient=True) as bar:
+
             def start(name: str, total: int | None) -> Callable[[int], None]:
                 task = bar.add_task(name, total=total, unit="tracks")
                 return lambda n: bar.advance(task, n)
 
-            summary = planner.run(archive, policy, size, compact_value=compact_value, write=not dry_run,
-                                  steps=planner.Steps(start))
+            summary = planner.run(
+                archive, policy, size, compact_value=compact_value, write=not dry_run, steps=planner.Steps(start)
+            )
         if as_json:
             print_json(summary)
         else:

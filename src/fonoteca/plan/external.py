@@ -67,7 +67,7 @@ def sort(spill: Spill, keys: tuple[str, ...], memory: int, folder: Path) -> Spil
     if not runs:
         return Spill(folder, spill.dtype, "sorted").done()
     while len(runs) > 1:
-        runs = [_merge(runs[i:i + MAX_FANIN], keys, memory, folder) for i in range(0, len(runs), MAX_FANIN)]
+        runs = [_merge(runs[i : i + MAX_FANIN], keys, memory, folder) for i in range(0, len(runs), MAX_FANIN)]
     return runs[0]
 
 

@@ -21,23 +21,38 @@ ROWS_PER_INSERT = 100  # 500 parameters a statement, far below SQLite's limit
 
 @dataclass(frozen=True)
 class PlannedTrack:
-    track: int             # tracks.rowid
-    id: str                # source id
-    tier: str              # original | compact | skip
-    bytes: int             # planned file size (0 for skip)
-    listens: float         # estimated listens of this track alone
-    rep: int | None        # rowid of the track whose file covers this one (same ISRC), None: itself
+    track: int  # tracks.rowid
+    id: str  # source id
+    tier: str  # original | compact | skip
+    bytes: int  # planned file size (0 for skip)
+    listens: float  # estimated listens of this track alone
+    rep: int | None  # rowid of the track whose file covers this one (same ISRC), None: itself
 
 
-def write(conn: sqlite3.Connection, *, rowid: np.ndarray, rep: np.ndarray, tier: np.ndarray, cost: Costs,
-          policy: str, budget: int | None, params: dict[str, Any], summary: dict[str, Any],
-          progress: Callable[[int], None] | None = None) -> int:
+def write(
+    conn: sqlite3.Connection,
+    *,
+    rowid: np.ndarray,
+    rep: np.ndarray,
+    tier: np.ndarray,
+    cost: Costs,
+    policy: str,
+    budget: int | None,
+    params: dict[str, Any],
+    summary: dict[str, Any],
+    progress: Callable[[int], None] | None = None,
+) -> int:
     """Replace the plan with this one in one transaction; returns the run id."""
     with transaction(conn):
         run = conn.execute(
             "INSERT INTO plan_runs (created_at, policy, budget, params, summary) VALUES (?, ?, ?, ?, ?)",
-            (datetime.now(timezone.utc).isoformat(timespec="seconds"), policy, budget,
-             orjson.dumps(params).decode(), "{}"),
+            (
+                datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                policy,
+                budget,
+                orjson.dumps(params).decode(),
+                "{}",
+            ),
         ).lastrowid
         conn.execute("DELETE FROM plan")  # without WHERE: SQLite truncates the table instead of deleting rows
         # The partial index is rebuilt once at the end rather than updated row by row.
@@ -89,8 +104,14 @@ def latest_run(conn: sqlite3.Connection) -> dict[str, Any] | None:
     if row is None:
         return None
     run, created, policy, budget, params, summary = row
-    return {"run": run, "created_at": created, "policy": policy, "budget": budget,
-            "params": orjson.loads(params), "summary": orjson.loads(summary)}
+    return {
+        "run": run,
+        "created_at": created,
+        "policy": policy,
+        "budget": budget,
+        "params": orjson.loads(params),
+        "summary": orjson.loads(summary),
+    }
 
 
 def planned_tracks(conn: sqlite3.Connection, *, stored_only: bool = True) -> Iterator[PlannedTrack]:
@@ -107,7 +128,8 @@ def tier_of(conn: sqlite3.Connection, track: int) -> PlannedTrack | None:
     """One track's planned tier (None when the track is not in the plan)."""
     row = conn.execute(
         "SELECT p.track, t.id, p.tier, p.bytes, p.listens, p.rep FROM plan p JOIN tracks t ON t.rowid = p.track "
-        "WHERE p.track = ?", (track,)
+        "WHERE p.track = ?",
+        (track,),
     ).fetchone()
     if row is None:
         return None

@@ -81,8 +81,8 @@ class DocBuilder:
         # and clearing costs more than it saves
         self.titles = _Memo(1_000_000)
         self.albums = _Memo(100_000)
-        self.artists = _Memo(1_000_000)   # artist rowid -> (name tokens, genre ids)
-        self.credits = _Memo(1_000_000)   # "rowid,rowid" of a track's artists -> (artist tokens, genre tags)
+        self.artists = _Memo(1_000_000)  # artist rowid -> (name tokens, genre ids)
+        self.credits = _Memo(1_000_000)  # "rowid,rowid" of a track's artists -> (artist tokens, genre tags)
 
     def _artist_genres(self) -> dict[int, tuple[int, ...]]:
         found: dict[int, list[int]] = {}
@@ -145,8 +145,15 @@ class DocBuilder:
             elif popularity > MAX_POPULARITY:
                 popularity = MAX_POPULARITY
             tags = album_text[1] + explicit_tag.get(explicit, "") + credit[1] + title[1]
-            out.append((((MAX_POPULARITY - popularity) << ROWID_BITS) | rowid, title[0], credit[0], album_text[0],
-                        tags.strip()))
+            out.append(
+                (
+                    ((MAX_POPULARITY - popularity) << ROWID_BITS) | rowid,
+                    title[0],
+                    credit[0],
+                    album_text[0],
+                    tags.strip(),
+                )
+            )
         out.sort()
         return out
 
@@ -160,7 +167,7 @@ class DocBuilder:
             end = start
             while end + 1 < len(rowids) and rowids[end + 1] - low < CHUNK_ROWIDS:
                 end += 1
-            wanted = set(rowids[start:end + 1])
+            wanted = set(rowids[start : end + 1])
             for doc in self.docs(low, rowids[end]):
                 if key_rowid(doc[0]) in wanted:
                     yield doc

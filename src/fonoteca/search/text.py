@@ -121,8 +121,10 @@ def title_terms(text: str) -> tuple[list[str], list[tuple[str, str]]]:
 
 def query_pairs(groups: list[list[tuple[str, ...]]]) -> list[list[tuple[str, str]]]:
     """For each two neighbouring query words, the word pairs that title_terms would have indexed for them."""
-    return [list(dict.fromkeys((a[-1], b[0]) for a in group for b in following))
-            for group, following in zip(groups, groups[1:])]
+    return [
+        list(dict.fromkeys((a[-1], b[0]) for a in group for b in following))
+        for group, following in zip(groups, groups[1:])
+    ]
 
 
 def query_groups(text: str, *, max_groups: int = 16) -> list[list[tuple[str, ...]]]:

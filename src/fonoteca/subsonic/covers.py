@@ -35,8 +35,11 @@ def embedded_picture(path: Path) -> bytes | None:
     tags = getattr(found, "tags", None)
     if tags is not None:
         try:
-            for value in (tags.get("metadata_block_picture") or tags.get("METADATA_BLOCK_PICTURE") or []
-                          if hasattr(tags, "get") else []):
+            for value in (
+                tags.get("metadata_block_picture") or tags.get("METADATA_BLOCK_PICTURE") or []
+                if hasattr(tags, "get")
+                else []
+            ):
                 pictures.append(Picture(base64.b64decode(value)))
         except Exception:  # noqa: BLE001
             pass

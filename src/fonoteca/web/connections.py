@@ -44,8 +44,14 @@ except ImportError:  # pragma: no cover (httptools ships with uvicorn[standard])
 class GuardedConfig(uvicorn.Config):
     """uvicorn's Config plus the two limits (it is pickled into each worker process, limits included)."""
 
-    def __init__(self, app: Any, *, request_timeout: float = REQUEST_TIMEOUT_S,
-                 max_per_client: int = MAX_CONNECTIONS_PER_CLIENT, **options: Any) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        request_timeout: float = REQUEST_TIMEOUT_S,
+        max_per_client: int = MAX_CONNECTIONS_PER_CLIENT,
+        **options: Any,
+    ) -> None:
         super().__init__(app, http=GuardedProtocol, **options)
         self.request_timeout = request_timeout
         self.max_per_client = max_per_client
@@ -106,6 +112,7 @@ class GuardedProtocol(_Base):  # type: ignore[misc, valid-type]
             self.transport.close()
 
     if _PARSER == "httptools":
+
         def data_received(self, data: bytes) -> None:
             # bytes between requests (even bare line ends) cancel uvicorn's keep-alive timer: start the deadline
             if self._deadline is None and (self.cycle is None or self.cycle.response_complete):
@@ -120,6 +127,7 @@ class GuardedProtocol(_Base):  # type: ignore[misc, valid-type]
             self._disarm()
             super().on_message_complete()
     else:  # pragma: no cover (h11: the state machine says when a request has been received)
+
         def data_received(self, data: bytes) -> None:
             import h11
 

@@ -17,7 +17,7 @@ class Error(Model):
         status: int
         message: str
         details: Optional[list[Any]] = None
-        tombstone: Optional[dict[str, Any]] = None   # 410: what was withdrawn, when, in which category
+        tombstone: Optional[dict[str, Any]] = None  # 410: what was withdrawn, when, in which category
 
     error: Body
 
@@ -114,11 +114,11 @@ class Audio(Model):
 
 
 class Licence(Model):
-    id: str                        # SPDX id or LicenseRef-...
+    id: str  # SPDX id or LicenseRef-...
     name: str
     url: Optional[str]
-    raw: Optional[str]             # as the source wrote it
-    attribution: Optional[str]     # the credit the licence asks for
+    raw: Optional[str]  # as the source wrote it
+    attribution: Optional[str]  # the credit the licence asks for
     source: str
     source_id: Optional[str]
     source_url: Optional[str]
@@ -127,8 +127,8 @@ class Licence(Model):
 
 
 class TrackPage(TrackItem):
-    licence: Optional[Licence]     # None: no licence on record
-    published: bool                # its licence is one this archive publishes ([release] licences)
+    licence: Optional[Licence]  # None: no licence on record
+    published: bool  # its licence is one this archive publishes ([release] licences)
     unpublished_reason: Optional[str]
     same_recording: list[TrackItem]
     also_on: list[AlbumRef]

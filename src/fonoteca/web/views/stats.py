@@ -15,9 +15,16 @@ from fonoteca.web.views.common import ERRORS, TEXT_ERRORS, get_and_head, NotFoun
 router = APIRouter()
 
 
-@twin(router, "/stats", template="stats.html", model=schemas.StatsPage, cache=render.CACHE_LIVE,
-      summary="Statistics of the collection: each chart's images and numbers", title=lambda d: "Statistics",
-      tags=["statistics"])
+@twin(
+    router,
+    "/stats",
+    template="stats.html",
+    model=schemas.StatsPage,
+    cache=render.CACHE_LIVE,
+    summary="Statistics of the collection: each chart's images and numbers",
+    title=lambda d: "Statistics",
+    tags=["statistics"],
+)
 def stats(request: Request) -> dict:
     charts = site(request).charts
     found = charts.charts()
@@ -29,10 +36,14 @@ def stats(request: Request) -> dict:
     return {"available": bool(found), "charts": found, "directory_hint": hint}
 
 
-@get_and_head(router, "/stats/charts/{filename}", tags=["statistics"],
-                  response_class=FileResponse, summary="A chart image (NAME.svg or NAME.png)",
-                  responses={**TEXT_ERRORS, 200: {"content": {"image/svg+xml": {}, "image/png": {}},
-                                             "description": "The chart"}})
+@get_and_head(
+    router,
+    "/stats/charts/{filename}",
+    tags=["statistics"],
+    response_class=FileResponse,
+    summary="A chart image (NAME.svg or NAME.png)",
+    responses={**TEXT_ERRORS, 200: {"content": {"image/svg+xml": {}, "image/png": {}}, "description": "The chart"}},
+)
 def chart_file(request: Request, filename: Annotated[str, Path(max_length=80)]) -> FileResponse:
     name, _, ext = filename.rpartition(".")
     path = site(request).charts.file(name, ext)
