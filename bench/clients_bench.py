@@ -28,7 +28,7 @@ sys.path.insert(0, str(HERE.parent))
 
 from _common import FONOTECA, machine  # noqa: E402
 
-from tests.clients import QBittorrent, Tracker, free_port  # noqa: E402
+from tests.clients import QBittorrent, Tracker  # noqa: E402
 
 
 def build_release(work: Path, tracks: int, seconds: float) -> Path:

@@ -222,9 +222,8 @@ def main() -> None:
     for r in runs:
         ccpu = "-" if r["cluster_cpu"] is None else f"{r['cluster_cpu']:.1f}"
         lines.append(
-            f"| {r['rep']} | {r['mode']} | {r['wall']:.1f} | {args.tracks / r['wall']:.3f} | "
-            f"{audio / r['wall']:.0f}x | {r['coordinator']:.2f} ({r['coordinator_cpu']:.2f}) | {r['cpu']:.1f} | {ccpu} | "
-            f"{r['load']:.1f} |"
+            f"| {r['rep']} | {r['mode']} | {r['wall']:.1f} | {args.tracks / r['wall']:.3f} | {audio / r['wall']:.0f}x "
+            f"| {r['coordinator']:.2f} ({r['coordinator_cpu']:.2f}) | {r['cpu']:.1f} | {ccpu} | {r['load']:.1f} |"
         )
     lines += [
         "",

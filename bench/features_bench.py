@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -74,7 +74,7 @@ def build(root: Path, tracks: int, seconds: float, fmt: str) -> list[Path]:
                 fmt,
                 fmt,
                 int(seconds * 1000),
-                datetime.now(timezone.utc).isoformat(),
+                datetime.now(UTC).isoformat(),
             ),
         )
     conn.execute("COMMIT")

@@ -16,7 +16,6 @@ import tempfile
 from pathlib import Path
 
 import zstandard
-
 from _common import FONOTECA, VENV_BIN, machine, median, timed
 
 
@@ -94,7 +93,8 @@ def main() -> None:
             flush=True,
         )
         print(
-            f"           runs fonoteca: {', '.join(f'{r:,.0f}' for r in ours)}; anchor: {', '.join(f'{r:,.0f}' for r in anchor)}"
+            f"           runs fonoteca: {', '.join(f'{r:,.0f}' for r in ours)}; anchor: "
+            f"{', '.join(f'{r:,.0f}' for r in anchor)}"
         )
 
 

@@ -2,7 +2,8 @@
 fingerprint, loudness, Opus 75k encode, tag, hash, store) and the original tier, against the anchor
 `ffmpeg -i IN -c:a libopus -b:a 75k OUT.ogg` (Debian's ffmpeg) one process at a time, then two at a time.
 
-    .venv/bin/python bench/ingest_bench.py [--data /work/bench-data/ingest] [--tracks 200] [--reps 1] [--skip STEPS] [--out bench/results/ingest.md]
+    .venv/bin/python bench/ingest_bench.py [--data /work/bench-data/ingest] [--tracks 200] [--reps 1] \\
+        [--skip STEPS] [--out bench/results/ingest.md]
 
 Synthesised tracks (FLAC, 44.1 kHz 16-bit stereo, 3-4 minutes) are rendered once into DATA/flac and reused.
 """

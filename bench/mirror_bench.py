@@ -90,7 +90,7 @@ def make_release(data: Path, size: int, torrents: int) -> Path:
         hashes = hybrid.hash_files(ordered, piece)
         torrent = hybrid.assemble(name, ordered, hashes, piece)
         (rel / "torrents" / f"{name}.torrent").write_bytes(torrent.metainfo)
-        by_path = {"/".join(e.path): h for e, h in zip(ordered, hashes)}
+        by_path = {"/".join(e.path): h for e, h in zip(ordered, hashes, strict=True)}
         for p in torrent.files:
             manifest.append(
                 {

@@ -10,8 +10,9 @@ same run, page cache warm:
   libtorrent  libtorrent 2.1 create_torrent + set_piece_hashes, hybrid (the info-hashes must be equal to ours)
   mktorrent   Debian's mktorrent 1.1, v1 only, one thread per core
 
-Each measurement runs in its own process (peak memory sampled: PSS of its process tree); rounds are interleaved so that load from other
-processes hits every contender alike; best and median of the rounds are reported, with CPU seconds.
+Each measurement runs in its own process (peak memory sampled: PSS of its process tree); rounds are interleaved so
+that load from other processes hits every contender alike; best and median of the rounds are reported, with CPU
+seconds.
 
   .venv/bin/python bench/pack_bench.py --data /work/bench-data/pack --rounds 5
   .venv/bin/python bench/pack_bench.py --data /work/bench-data/pack --many 100000   # memory, 100,000 files
@@ -325,7 +326,8 @@ def main() -> None:
             if other in summary:
                 o = summary[other]
                 print(
-                    f"hybrid vs {other}: best {o['best_s'] / h['best_s']:.2f}x, median {o['median_s'] / h['median_s']:.2f}x"
+                    f"hybrid vs {other}: best {o['best_s'] / h['best_s']:.2f}x, median "
+                    f"{o['median_s'] / h['median_s']:.2f}x"
                     f", CPU {o['cpu_s'] / h['cpu_s']:.2f}x"
                 )
     if args.json_out:

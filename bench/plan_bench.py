@@ -123,7 +123,8 @@ def main() -> None:
         f"{'met' if worst_mb < GOAL_MB else 'NOT met'}"
     )
     print(
-        f"goal optimal >= anna at equal bytes: {'met' if o['listens_covered'] >= a['listens_covered'] and o['bytes'] <= budget else 'NOT met'}"
+        "goal optimal >= anna at equal bytes: "
+        f"{'met' if o['listens_covered'] >= a['listens_covered'] and o['bytes'] <= budget else 'NOT met'}"
     )
     if args.json:
         print(json.dumps({"anna": anna, "optimal": best}, indent=2))

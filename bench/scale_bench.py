@@ -166,7 +166,7 @@ def raw_copy_script(folder: Path, target: Path, databases: tuple[str, ...]) -> s
                 if " INDEX " not in statement:
                     lines.append(statement.replace(f"CREATE TABLE {table}", f"CREATE TABLE main.{table}", 1) + ";")
             lines.append(f"INSERT INTO main.{table} SELECT * FROM src{n}.{table};")
-    for n, database in enumerate(databases):
+    for database in databases:
         for table in layout.DATABASE_TABLES[database]:
             for i, columns in enumerate(ANCHOR_INDEXES.get(table, ())):
                 unique = columns.endswith(" UNIQUE")

@@ -25,8 +25,9 @@ own offset). Every server gets a warm-up run (not counted) and a measured run.
              cheapest request Datasette answers, whose results are the first matches in rowid order, not the
              popular ones). The ratio is taken against the faster of the two.
 Queries (uncached runs and Datasette): --queries distinct queries, every connection cycling through all of
-them, so no two requests of a connection in a row are the same. Words: 1-3 consecutive words of real titles (half of the tracks drawn uniformly, half weighted by popularity),
-a quarter with a word of the artist's name, as typed; the same list, in the same order, for every server.
+them, so no two requests of a connection in a row are the same. Words: 1-3 consecutive words of real titles (half
+of the tracks drawn uniformly, half weighted by popularity), a quarter with a word of the artist's name, as typed;
+the same list, in the same order, for every server.
 Reported: requests/s, latency p50/p90/p99/max (wrk's, microsecond resolution), errors (socket errors and
 non-2xx answers), and the server's CPU seconds per 1,000 requests (from /proc).
 """
@@ -43,7 +44,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -290,8 +290,8 @@ def measure(
         result["cpu_ms_per_request"] = 1000 * result["server_cpu_s"] / max(1, result["requests"])
         result["sample"] = sample
         print(
-            f"[{name}] {result['rps']:,.0f} req/s, p50 {result['p50'] / 1000:.1f} ms, p99 {result['p99'] / 1000:.1f} ms, "
-            f"max {result['max'] / 1000:.0f} ms, errors {result['errors']}, "
+            f"[{name}] {result['rps']:,.0f} req/s, p50 {result['p50'] / 1000:.1f} ms, p99 "
+            f"{result['p99'] / 1000:.1f} ms, max {result['max'] / 1000:.0f} ms, errors {result['errors']}, "
             f"server CPU {result['cpu_ms_per_request']:.2f} ms/request, load {result['load_average_after']}",
             flush=True,
         )

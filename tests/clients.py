@@ -65,7 +65,7 @@ class Tracker:
     def announce(self) -> str:
         return f"http://127.0.0.1:{self.port}/announce"
 
-    def start(self, hashes: list[str]) -> "Tracker":
+    def start(self, hashes: list[str]) -> Tracker:
         assert OPENTRACKER, "opentracker is not installed"
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "whitelist.txt").write_text("".join(h + "\n" for h in hashes))
@@ -118,7 +118,7 @@ class QBittorrent:
         self.proc: subprocess.Popen | None = None
         self.api = f"http://127.0.0.1:{self.web_port}/api/v2"
 
-    def start(self) -> "QBittorrent":
+    def start(self) -> QBittorrent:
         assert QBITTORRENT, "qbittorrent-nox is not installed"
         config = self.profile / "qBittorrent" / "config"
         config.mkdir(parents=True, exist_ok=True)
@@ -229,7 +229,7 @@ class Transmission:
         self.session_id = ""
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Transmission":
+    def start(self) -> Transmission:
         assert TRANSMISSION, "transmission-daemon is not installed"
         config = self.folder / "config"
         config.mkdir(parents=True, exist_ok=True)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -53,7 +54,7 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
         b'{"type": "track", "name": "no id"}',
         orjson.dumps(dict(orjson.loads(lines[9000]), id="x")),
     ]
-    for position, line in zip((10, 4000, 9001, 17000), bad):
+    for position, line in zip((10, 4000, 9001, 17000), bad, strict=True):
         lines.insert(position, line)
     first = folder / "first.jsonl.zst"
     first.write_bytes(zstandard.ZstdCompressor().compress(b"\n".join(lines) + b"\n"))
@@ -98,20 +99,20 @@ def test_the_bulk_path_gives_the_catalog_of_the_per_row_path(inputs, tmp_path):
     for table in ("tracks", "albums", "artists"):
         assert conn.execute(f"SELECT count(*) - count(DISTINCT id) FROM {table}").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM bulk_loads").fetchone()[0] == 0
-    indexes = lambda root: sorted(
-        sqlite3.connect(root / "catalog.sqlite3")
-        .execute(  # noqa: E731
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
-        )
-        .fetchall(),
-        key=repr,
-    )
-    assert indexes(bulk) == indexes(per_row)
-    counts = lambda root: [
-        sqlite3.connect(root / "catalog.sqlite3").execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: E731
-        for t in ("track_artists", "album_artists", "images", "artist_genres", "audio_features")
-    ]
+    assert _indexes(bulk) == _indexes(per_row)
+
+    def counts(root: Path) -> list[int]:
+        conn = sqlite3.connect(root / "catalog.sqlite3")
+        tables = ("track_artists", "album_artists", "images", "artist_genres", "audio_features")
+        return [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables]
+
     assert counts(bulk) == counts(per_row)
+
+
+def _indexes(root: Path) -> list[Any]:
+    """Every index of an archive's catalog, with its SQL."""
+    conn = sqlite3.connect(root / "catalog.sqlite3")
+    return sorted(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall(), key=repr)
 
 
 def test_importing_twice_on_the_bulk_path_changes_nothing(inputs, tmp_path):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 
@@ -142,7 +141,9 @@ def test_synthetic_catalog_round_trips(archive, synth_small):
     assert result.exit_code == 0
     summary = orjson.loads(result.stdout)
     assert summary["rejected"] == 0 and summary["written"]["tracks"] == 2000
-    import zstandard, io
+    import io
+
+    import zstandard
 
     source = {}
     with io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(synth_small, "rb"))) as stream:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import operator
 import os
 import signal
 import sqlite3

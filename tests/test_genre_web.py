@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from fonoteca import archive as archive_mod
-from tests.test_features import GENRES, IMPORTED_GENRE, GenreArchive, build_genre_archive
+from tests.test_features import GENRES, GenreArchive, build_genre_archive
 from tests.test_web_browser import Page, browser  # noqa: F401
 
 

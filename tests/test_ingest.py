@@ -18,7 +18,8 @@ import av
 import pytest
 
 from fonoteca import archive as archive_mod
-from fonoteca.audio import decode, tags as tagmod
+from fonoteca.audio import decode
+from fonoteca.audio import tags as tagmod
 from fonoteca.synth import audio as synth
 from tests.conftest import CORPUS, run_cli
 
@@ -346,7 +347,7 @@ def test_shared_corpus(tmp_path):
         w, m = csv.writer(f), csv.writer(g)
         w.writerow(["track_id", "title", "artist_id", "artist", "popularity"])
         m.writerow(["path", "track_id"])
-        for i, (p, tid) in enumerate(zip(files, ids)):
+        for i, (p, tid) in enumerate(zip(files, ids, strict=True)):
             w.writerow([tid, f"Corpus {i}", "a" * 22, "Corpus", 50])
             m.writerow([str(p), f"spotify:track:{tid}"])
     (tmp_path / "map.toml").write_text(

@@ -5,19 +5,15 @@ bounded."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from fonoteca import archive as archive_mod
-from fonoteca.mirror import Seeder, coverage, fetch, mirror, repair, seed_items, verify_root
-from fonoteca.mirror import ops, torrents as mt
-from fonoteca.pack.manifest import read_manifest
 from fonoteca.errors import FonotecaError
+from fonoteca.mirror import Seeder, coverage, fetch, mirror, ops, repair, seed_items, verify_root
+from fonoteca.mirror import torrents as mt
+from fonoteca.pack.manifest import read_manifest
 from fonoteca.synth import audio as synth
 from tests.conftest import run_cli
 
@@ -204,8 +200,9 @@ def test_hostile_inputs_are_refused(packed, tmp_path):
     with pytest.raises(FonotecaError, match="safe name"):
         mirror(str(bad), tmp_path / "m1")
     # a torrent whose file path climbs out of its folder
-    from fonoteca.pack import bencode
     import hashlib
+
+    from fonoteca.pack import bencode
 
     info = {
         "name": b"evil",

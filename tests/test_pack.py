@@ -20,7 +20,7 @@ import torf
 import zstandard
 
 from fonoteca import archive as archive_mod
-from fonoteca.pack import bencode, PackSettings
+from fonoteca.pack import PackSettings, bencode
 from fonoteca.pack import pack as pack_archive
 from fonoteca.pack import release as release_mod
 from fonoteca.synth import audio as synth
@@ -453,9 +453,9 @@ def _fake_archive(root: Path, tracks: list[tuple[str, int, bytes, str]]) -> arch
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
             conn.execute(
-                "INSERT INTO files (track, tier, path, size, sha256, source_sha256, source_size, source_path, container, "
-                "codec, duration_ms, matched_by, ingested_at) VALUES (?, 2, ?, ?, ?, ?, ?, '/src', 'flac', 'flac', 1000, "
-                "'map', 'now')",
+                "INSERT INTO files (track, tier, path, size, sha256, source_sha256, source_size, "
+                "source_path, container, codec, duration_ms, matched_by, ingested_at) VALUES "
+                "(?, 2, ?, ?, ?, ?, ?, '/src', 'flac', 'flac', 1000, 'map', 'now')",
                 (i, rel, len(data or b""), hashlib.sha256(data or b"").hexdigest(), f"{i}", 1),
             )
     finally:

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import libtorrent as lt
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.pack import bencode, hybrid, paths

@@ -15,9 +15,9 @@ import pytest
 from fonoteca import archive as archive_mod
 from fonoteca.errors import UsageError
 from fonoteca.plan import listens, policies, store
+from fonoteca.synth.catalog import CatalogSynth
 from fonoteca.tiers import Tier
 from fonoteca.units import format_size, parse_size
-from fonoteca.synth.catalog import CatalogSynth
 from tests.conftest import run_cli
 from tests.helpers import write_jsonl
 
@@ -208,7 +208,7 @@ def test_tracks_sharing_an_isrc_count_once(tmp_path):
     objects = list(synth.objects({"artist", "track"}))
     tracks = [o for o in objects if o.get("type") == "track"]
     shared = tracks[:3]
-    for track, popularity in zip(shared, (0, 40, 10)):
+    for track, popularity in zip(shared, (0, 40, 10), strict=True):
         track["external_ids"] = {"isrc": "USQX92400001"}
         track["popularity"] = popularity
     source = write_jsonl(tmp_path / "dup.jsonl", objects)
@@ -340,7 +340,8 @@ def test_listen_model_from_config():
 
 
 def test_parallel_read_equals_the_single_scan(catalog, monkeypatch):
-    from fonoteca.plan import data as data_mod, planner
+    from fonoteca.plan import data as data_mod
+    from fonoteca.plan import planner
 
     conn = catalog.connect(readonly=True)
     try:

@@ -75,7 +75,7 @@ def same_summary(a: dict, b: dict, path: str = "") -> None:
                 same_summary(a[key], b[key], f"{path}.{key}")
     elif isinstance(a, list):
         assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             same_summary(x, y, f"{path}[{i}]")
     elif isinstance(a, float):
         assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), (path, a, b)

@@ -23,8 +23,8 @@ def _popular_artist(web: WebArchive) -> str:  # noqa: F811
     conn = sqlite3.connect(web.root / "catalog.sqlite3")
     try:
         for (name,) in conn.execute(
-            "SELECT ar.name FROM tracks t JOIN track_artists l ON l.track = t.rowid JOIN artists ar ON ar.rowid = l.artist "
-            "WHERE t.level > 0 ORDER BY t.popularity DESC"
+            "SELECT ar.name FROM tracks t JOIN track_artists l ON l.track = t.rowid JOIN "
+            "artists ar ON ar.rowid = l.artist WHERE t.level > 0 ORDER BY t.popularity DESC"
         ):
             words = (name or "").split()
             if len(words) == 2 and all(w.isalpha() and w.isascii() for w in words) and len(words[1]) >= 6:

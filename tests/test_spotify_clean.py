@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -245,14 +246,11 @@ def test_kill_9_at_any_moment_then_the_same_import_gives_the_clean_catalog(layou
     assert other.exit_code == 1 and "run that same import again" in " ".join(other.stderr.split())
     import_layout(crashed, layout_dbs)
     assert catalog_dump(crashed / "catalog.sqlite3") == expected
-    schema = lambda root: sorted(
-        sqlite3.connect(root / "catalog.sqlite3")
-        .execute(  # noqa: E731
-            "SELECT name, sql FROM sqlite_master WHERE type = 'index'"
-        )
-        .fetchall(),
-        key=repr,
-    )
+
+    def schema(root: Path) -> list[Any]:
+        conn = sqlite3.connect(root / "catalog.sqlite3")
+        return sorted(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall(), key=repr)
+
     assert schema(crashed) == schema(clean)
 
 

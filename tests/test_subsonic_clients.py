@@ -204,7 +204,7 @@ def test_every_answer_has_the_envelope_in_xml_json_and_jsonp(library):
     assert not hostile.text.startswith("alert") and body(hostile)["status"] == "ok"  # JSON, not script
 
 
-# --- real clients ------------------------------------------------------------------------------------------------------
+# --- real clients -----------------------------------------------------------------------------------------------------
 def test_py_opensonic_browses_artists_and_albums_and_syncs_the_library_with_search3(library):
     conn = opensonic(library)
     try:
@@ -362,7 +362,7 @@ def test_lyrics_come_from_the_files_tags(library):
     assert body(call(library, "getLyricsBySongId", f="json", id=other))["lyricsList"].get("structuredLyrics") == []
 
 
-# --- auth and bad input --------------------------------------------------------------------------------------------------
+# --- auth and bad input -----------------------------------------------------------------------------------------------
 def code(resp: httpx.Response) -> int | None:
     assert resp.status_code in (200, 429, 501), resp.status_code
     assert "Traceback" not in resp.text
@@ -455,7 +455,7 @@ def test_requests_are_rate_limited_per_user(library):
     assert code(call(library, "ping", user="dora", f="json")) is None
 
 
-# --- XML against the schema --------------------------------------------------------------------------------------------
+# --- XML against the schema -------------------------------------------------------------------------------------------
 class Schema:
     """Element and attribute names of the 1.16.1 schema: what each type allows, and which attributes it needs."""
 

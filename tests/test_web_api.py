@@ -19,13 +19,13 @@ import libtorrent as lt
 import orjson
 import pytest
 
-from tests.test_web_fixtures import (
+from tests.test_web_fixtures import (  # noqa: F401 (base_url, listed_url, web: pytest fixtures)
     LISTED,
     RELEASE,
     XSS_SCRIPT,
     WebArchive,
     base_url,
-    listed_url,  # noqa: F401
+    listed_url,
     server_for,
     web,
 )
@@ -297,7 +297,7 @@ def test_the_site_is_a_web_seed_of_its_releases(client: httpx.Client, web: WebAr
         f"/releases/{RELEASE}/data/{torrent}/..%2F..%2Ftorrents.json",
         f"/releases/{RELEASE}/data/%2E%2E/torrents.json",
         f"/releases/{RELEASE}/data/{torrent}/{folder}%2F..%2F..%2F..%2F..%2Ffonoteca.toml",
-        f"/releases/..%2F..%2F/data/x/fonoteca.toml",
+        "/releases/..%2F..%2F/data/x/fonoteca.toml",
         f"/releases/{RELEASE}/data/{torrent}/",
         f"/releases/{RELEASE}/data/{torrent}/{folder}",
         f"/releases/{RELEASE}/torrents/..%2Ftorrents.json",

@@ -36,7 +36,8 @@ CHROMIUM_ARGS = [
 # Recorded in every page before its own scripts: CSP violations and errors, to prove nothing tried to run.
 WATCH = """
 window.__violations = [];
-document.addEventListener('securitypolicyviolation', e => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));
+document.addEventListener('securitypolicyviolation',
+                          e => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));
 """
 
 
@@ -194,7 +195,7 @@ def test_torrents_page_generates_a_seeding_list(browser: Any, listed_url: str) -
     assert not page.dialogs and not page.errors, (page.dialogs, page.errors)
 
 
-def _generate_a_seeding_list(page: Page, base_url: str) -> None:
+def _generate_a_seeding_list(page: Page, site_url: str) -> None:
     page.goto("/torrents")
     assert page.tab.locator("table.torrents tbody tr").count() == 9
     assert page.tab.locator("table.bands tbody tr").count() == 4
@@ -203,7 +204,7 @@ def _generate_a_seeding_list(page: Page, base_url: str) -> None:
     page.tab.fill("#budget", "2")
     page.tab.click("#generate")
     page.tab.wait_for_url(re.compile(r"/torrents/generate\?budget=2"))
-    expected = httpx.get(base_url + "/api/torrents/generate?budget=2").json()
+    expected = httpx.get(site_url + "/api/torrents/generate?budget=2").json()
     items = page.tab.locator("#generated li")
     assert items.count() == expected["count"] > 1
     assert "metadata" in items.first.inner_text()

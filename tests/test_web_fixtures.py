@@ -19,9 +19,8 @@ from typing import Any
 import orjson
 import pytest
 
-from fonoteca.pack.manifest import MANIFEST_NAME, ManifestLine, read_manifest
-
 from fonoteca import archive as archive_mod
+from fonoteca.pack.manifest import MANIFEST_NAME, ManifestLine, read_manifest
 from tests import spotify_samples as sp
 from tests.conftest import run_cli
 from tests.helpers import write_jsonl

@@ -83,8 +83,8 @@ def test_json_keeps_the_data_exactly(base_url: str) -> None:  # noqa: F811
 
 @pytest.mark.parametrize("site,path", [("base", p) for p in PAGES] + [("listed", p) for p in LISTED_PAGES])
 def test_no_script_runs_in_the_browser(
-    browser: Any,
-    base_url: str,
+    browser: Any,  # noqa: F811
+    base_url: str,  # noqa: F811
     listed_url: str,  # noqa: F811
     site: str,
     path: str,

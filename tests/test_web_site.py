@@ -218,10 +218,10 @@ def test_track_length_from_the_file_with_both_figures(client: httpx.Client, web:
 
 
 def test_track_page_has_one_player_and_one_file_block(
-    browser: Any,
+    browser: Any,  # noqa: F811
     base_url: str,  # noqa: F811
-    web: WebArchive,
-) -> None:  # noqa: F811
+    web: WebArchive,  # noqa: F811
+) -> None:
     page = Page(browser, base_url)
     try:
         for track in (web.archive_track, web.release_track):

@@ -53,7 +53,7 @@ class Archive:
         return path
 
     @property
-    def storage(self) -> "Storage":
+    def storage(self) -> Storage:
         """Where the stored audio is kept (fonoteca.storage; a plugin may provide another)."""
         from fonoteca import plugins
 

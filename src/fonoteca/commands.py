@@ -7,7 +7,7 @@ libtorrent, FastAPI, ...) inside the command that needs them, so `--help` and li
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import click
 import typer
@@ -32,13 +32,13 @@ def open_archive(ctx: typer.Context) -> Any:
     return open_dir(archive_option(ctx))
 
 
-def archive_option(ctx: typer.Context) -> Optional[Path]:
+def archive_option(ctx: typer.Context) -> Path | None:
     """The `-A/--archive` value given to the root command (None when not given)."""
     obj = ctx.find_root().obj or {}
     return obj.get("archive")
 
 
-def archive_root(ctx: typer.Context, path: Optional[Path]) -> Path:
+def archive_root(ctx: typer.Context, path: Path | None) -> Path:
     """A folder argument of commands that take an archive or a mirror (verify, seed, coverage): the path when
     given, else the archive's root."""
     return path if path is not None else open_archive(ctx).root
@@ -70,7 +70,7 @@ def make_app() -> typer.Typer:
     @app.callback()
     def _root(
         ctx: typer.Context,
-        archive: Optional[Path] = typer.Option(
+        archive: Path | None = typer.Option(
             None,
             "-A",
             "--archive",
@@ -96,7 +96,7 @@ def _register_stages(app: typer.Typer) -> None:
 
 
 def demo_command(
-    directory: Optional[Path] = typer.Option(
+    directory: Path | None = typer.Option(
         None,
         "--dir",
         help="Where to build the demo (default: a new temporary folder). Replaced if it holds an earlier demo.",

@@ -23,10 +23,10 @@ if TYPE_CHECKING:
 class _StderrConsole:
     """rich's Console on stderr, created on first use: `--help` and `--version` never import rich."""
 
-    _real: "Console | None" = None
+    _real: Console | None = None
 
     @property
-    def real(self) -> "Console":
+    def real(self) -> Console:
         if _StderrConsole._real is None:
             from rich.console import Console
 
@@ -78,17 +78,17 @@ def lit(value: Any) -> str:
     return escape(literal(value))
 
 
-def cell(value: Any) -> "Text":
+def cell(value: Any) -> Text:
     """A table cell that rich never parses as markup."""
     from rich.text import Text
 
     return Text(literal(value))
 
 
-_stdout: "Console | None" = None
+_stdout: Console | None = None
 
 
-def stdout_console() -> "Console":
+def stdout_console() -> Console:
     from rich.console import Console
 
     global _stdout

@@ -6,13 +6,13 @@ from __future__ import annotations
 import errno
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 
 def now() -> str:
     """The current time as stored in catalog rows and records: UTC, seconds, ISO 8601."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def fsync_dir(path: Path) -> None:

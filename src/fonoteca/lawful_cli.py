@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -60,8 +60,8 @@ def _append(
     action: str,
     ids: list[str],
     reason: str,
-    category: Optional[str],
-    until: Optional[str],
+    category: str | None,
+    until: str | None,
     as_json: bool,
 ) -> None:
     from fonoteca import ledger
@@ -100,7 +100,7 @@ def _append(
 @ledger_app.command("verify")
 def verify_cmd(
     ctx: typer.Context,
-    path: Optional[Path] = typer.Argument(
+    path: Path | None = typer.Argument(
         None, help="A withdrawals.jsonl, or an archive or mirror folder (default: the archive)."
     ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
@@ -168,8 +168,8 @@ def licence_set(
         "--license",
         help='The licence: an SPDX id (CC-BY-4.0), a deed URL, a name ("CC BY-SA 3.0") or "All rights reserved".',
     ),
-    attribution: Optional[str] = typer.Option(None, "--attribution", help="The credit the licence asks for."),
-    source_url: Optional[str] = typer.Option(None, "--source-url", help="Where the work is published."),
+    attribution: str | None = typer.Option(None, "--attribution", help="The credit the licence asks for."),
+    source_url: str | None = typer.Option(None, "--source-url", help="Where the work is published."),
 ) -> None:
     """State the licence of tracks (the operator's own statement: it replaces what an import recorded)."""
     from fonoteca.catalog import provenance
@@ -260,7 +260,7 @@ def register_commands(app: typer.Typer) -> None:
             help="copyright | rights-holder | court-order | privacy | licence | error | "
             "other (shown on the tombstone).",
         ),
-        until: Optional[str] = typer.Option(
+        until: str | None = typer.Option(
             None, "--until", metavar="DATE", help="The withdrawal lapses on this day (YYYY-MM-DD)."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the ledger entry as JSON."),

@@ -24,7 +24,7 @@ import re
 import sqlite3
 import threading
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -214,7 +214,7 @@ def read(path: Path) -> list[Entry]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def append(
@@ -280,7 +280,7 @@ class Withdrawal:
 
 def state(entries: list[Entry], today: date | None = None) -> dict[str, Withdrawal]:
     """Currently withdrawn tracks by NS:track:ID."""
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     current: dict[str, Withdrawal] = {}
     for entry in entries:
         for track in entry.tracks:
@@ -307,7 +307,7 @@ def signature(root: Path) -> tuple[Any, ...] | None:
 def withdrawn(root: Path) -> dict[str, Withdrawal]:
     """The tracks withdrawn now in the ledger at `root` (cached per ledger state and day). A ledger that does not
     verify hides what its good lines withdraw: a broken chain never brings a withdrawn track back."""
-    key = (signature(root), datetime.now(timezone.utc).date())
+    key = (signature(root), datetime.now(UTC).date())
     name = str(Path(root).resolve())
     with _CACHE_LOCK:
         hit = _CACHE.get(name)
@@ -379,7 +379,7 @@ def withdrawn_rowids(conn: sqlite3.Connection, root: Path | None = None) -> dict
     found = withdrawn(root)
     if not found:
         return {}
-    key = (signature(root), datetime.now(timezone.utc).date(), _catalog_signature(conn))
+    key = (signature(root), datetime.now(UTC).date(), _catalog_signature(conn))
     cache_key = (str(root), id(conn))
     with _CACHE_LOCK:
         hit = _ROWIDS.get(cache_key)

@@ -339,7 +339,7 @@ class ReleasePolicy:
         return f"{shown}: not in this archive's [release] licences ({', '.join(self.licences)})"
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "ReleasePolicy":
+    def from_config(cls, config: dict[str, Any]) -> ReleasePolicy:
         section = config.get("release", {}) if isinstance(config, dict) else {}
         if not isinstance(section, dict):
             raise FonotecaError("[release] in fonoteca.toml must be a table")

@@ -24,7 +24,7 @@ class Tier(IntEnum):
         return self.name.lower()
 
     @classmethod
-    def parse(cls, name: str) -> "Tier":
+    def parse(cls, name: str) -> Tier:
         """A tier from the name a person typed (original, compact, skip)."""
         try:
             return cls[name.strip().upper()]
@@ -54,7 +54,7 @@ class TierSettings:
     original_bitrate: int = 160_000  # bit/s, what the plan assumes an original file takes
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "TierSettings":
+    def from_config(cls, config: dict[str, Any]) -> TierSettings:
         section = config.get("tiers", {})
         try:
             settings = cls(

@@ -19,9 +19,9 @@ from typing import Any
 import av
 import numpy as np
 
-from fonoteca.durable import RESOURCE_ERRNOS
 from fonoteca.audio.fingerprint import DEFAULT_SECONDS, Fingerprint, FingerprintBuilder
 from fonoteca.audio.loudness import Loudness, LoudnessMeter
+from fonoteca.durable import RESOURCE_ERRNOS
 
 av.logging.set_level(av.logging.PANIC)  # decoder chatter on malformed files; errors still raise
 

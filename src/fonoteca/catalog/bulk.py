@@ -21,7 +21,7 @@ import re
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +84,8 @@ def secondary_indexes(conn: sqlite3.Connection, tables: tuple[str, ...] = FILLED
     return [
         (name, sql)
         for name, sql in conn.execute(
-            f"SELECT name, sql FROM main.sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({marks}) "
-            "ORDER BY tbl_name, name",
+            "SELECT name, sql FROM main.sqlite_master WHERE type = 'index' AND "
+            f"sql IS NOT NULL AND tbl_name IN ({marks}) ORDER BY tbl_name, name",
             tables,
         )
     ]
@@ -166,7 +166,7 @@ def begin(conn: sqlite3.Connection, fmt: str, inputs: list[Any], state: dict[str
             (
                 fmt,
                 orjson.dumps(inputs).decode(),
-                datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                datetime.now(UTC).isoformat(timespec="seconds"),
                 orjson.dumps(state).decode(),
             ),
         ).lastrowid
@@ -297,7 +297,8 @@ def deduplicate(conn: sqlite3.Connection, table: str) -> int:
         columns = [row[1] for row in conn.execute(f"PRAGMA main.table_info({table})")]
         names = ", ".join(c for c in columns if c != "rowid")
         conn.execute(
-            f"INSERT OR REPLACE INTO main.{table} (rowid, {names}) SELECT g.keep, {', '.join('t.' + c for c in columns if c != 'rowid')} "
+            f"INSERT OR REPLACE INTO main.{table} (rowid, {names}) SELECT g.keep, "
+            f"{', '.join('t.' + c for c in columns if c != 'rowid')} "
             f"FROM main.{table} t JOIN temp.grp g ON g.r = t.rowid WHERE g.r = g.winner AND g.winner != g.keep"
         )
         for ref, column in _REFERENCES[table]:

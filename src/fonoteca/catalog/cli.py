@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -49,7 +49,7 @@ def _finish_import(summary: Any, strict: bool, as_json: bool) -> None:
 
 
 def _run_import(
-    ctx: typer.Context, paths: list[Path], importer: Importer, fetched_at: Optional[str], strict: bool, as_json: bool
+    ctx: typer.Context, paths: list[Path], importer: Importer, fetched_at: str | None, strict: bool, as_json: bool
 ) -> None:
     from fonoteca.catalog.importer import expand_paths, import_json_files, parse_fetched_at
 
@@ -87,7 +87,7 @@ def _json_import_command(importer: Importer) -> Any:
     def command(
         ctx: typer.Context,
         paths: list[Path] = typer.Argument(..., help="Files (plain, .gz or .zst) or folders of them."),
-        fetched_at: Optional[str] = typer.Option(
+        fetched_at: str | None = typer.Option(
             None, help="When the data was fetched (ISO 8601); default: each file's mtime. Newer data wins."
         ),
         strict: bool = typer.Option(False, help="Exit 1 when any record was rejected."),
@@ -104,7 +104,7 @@ def import_table(
     ctx: typer.Context,
     path: Path = typer.Argument(..., help="CSV, TSV or pipe-delimited file (plain, .gz or .zst)."),
     mapping: Path = typer.Option(..., "--map", help="TOML file mapping the table's columns to catalog fields."),
-    fetched_at: Optional[str] = typer.Option(None, help="When the data was fetched (ISO 8601); default: file mtime."),
+    fetched_at: str | None = typer.Option(None, help="When the data was fetched (ISO 8601); default: file mtime."),
     strict: bool = typer.Option(False, help="Exit 1 when any row was rejected."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -133,7 +133,7 @@ def _run_collection(
     name: str,
     paths: list[Path],
     reader: Any,
-    fetched_at: Optional[str],
+    fetched_at: str | None,
     strict: bool,
     as_json: bool,
     *,
@@ -173,7 +173,7 @@ STRICT_HELP = "Exit 1 when anything was rejected."
 def import_files(
     ctx: typer.Context,
     folders: list[Path] = typer.Argument(..., metavar="DIR...", help="Folders of tagged audio files."),
-    fetched_at: Optional[str] = typer.Option(None, help=FETCHED_HELP),
+    fetched_at: str | None = typer.Option(None, help=FETCHED_HELP),
     strict: bool = typer.Option(False, help=STRICT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -211,7 +211,7 @@ def import_internet_archive(
         metavar="PATH...",
         help="archive.org/metadata/ID JSON files, ID_files.xml files, or item folders holding them.",
     ),
-    fetched_at: Optional[str] = typer.Option(None, help=FETCHED_HELP),
+    fetched_at: str | None = typer.Option(None, help=FETCHED_HELP),
     strict: bool = typer.Option(False, help=STRICT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -233,14 +233,14 @@ def import_jamendo(
         metavar="PATH...",
         help="Jamendo API v3 JSON responses or MTG-Jamendo TSV files (plain, .gz or .zst), or folders.",
     ),
-    licence: Optional[str] = typer.Option(
+    licence: str | None = typer.Option(
         None,
         "--licence",
         "--license",
         help="The licence of tracks the input states none for (the dataset's "
         "TSV): a Creative Commons URL or id. Default: none on record.",
     ),
-    fetched_at: Optional[str] = typer.Option(None, help=FETCHED_HELP),
+    fetched_at: str | None = typer.Option(None, help=FETCHED_HELP),
     strict: bool = typer.Option(False, help=STRICT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -265,10 +265,10 @@ def import_jamendo(
 def import_fma(
     ctx: typer.Context,
     tracks: Path = typer.Argument(..., metavar="tracks.csv", help="The FMA metadata's tracks.csv (plain, .gz, .zst)."),
-    genres: Optional[Path] = typer.Argument(
+    genres: Path | None = typer.Argument(
         None, metavar="[genres.csv]", help="Its genres.csv: genre names and their hierarchy."
     ),
-    fetched_at: Optional[str] = typer.Option(None, help=FETCHED_HELP),
+    fetched_at: str | None = typer.Option(None, help=FETCHED_HELP),
     strict: bool = typer.Option(False, help=STRICT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -291,7 +291,7 @@ def import_spotify_clean(
         "spotify_clean_audio_features.sqlite3, ..._playlists, "
         "..._track_files; plain or .zst), or folders of them.",
     ),
-    fetched_at: Optional[str] = typer.Option(
+    fetched_at: str | None = typer.Option(
         None, help="When rows without a fetched_at were fetched (ISO 8601); default: the file's mtime."
     ),
     strict: bool = typer.Option(False, help="Exit 1 when any row was rejected."),
@@ -336,10 +336,8 @@ def import_spotify_clean(
 def export_spotify(
     ctx: typer.Context,
     kind: str = typer.Option(..., "--kind", help="track | album | artist | audio-features | playlist"),
-    id_: Optional[str] = typer.Option(None, "--id", help="Only this object (Spotify id)."),
-    out: Optional[Path] = typer.Option(
-        None, "--out", help="Write JSON lines here (default: stdout); .zst/.gz compress."
-    ),
+    id_: str | None = typer.Option(None, "--id", help="Only this object (Spotify id)."),
+    out: Path | None = typer.Option(None, "--out", help="Write JSON lines here (default: stdout); .zst/.gz compress."),
 ) -> None:
     """Rebuild the Spotify Web API JSON of imported objects, one per line, equal to what was imported."""
     import sys
@@ -403,7 +401,7 @@ def export_spotify_clean(
     console.print(f"exported {len(written)} database(s) to {out}: {rows or 'no rows'}")
 
 
-def _open_sink(out: Optional[Path]) -> Any:
+def _open_sink(out: Path | None) -> Any:
     if out is None:
         import sys
 
@@ -430,7 +428,7 @@ def register_commands(app: typer.Typer) -> None:
     @app.command("init")
     def init(
         directory: Path = typer.Argument(..., help="Directory to create (or upgrade)."),
-        name: Optional[str] = typer.Option(None, help="Human-readable name of the archive."),
+        name: str | None = typer.Option(None, help="Human-readable name of the archive."),
     ) -> None:
         """Create an archive: fonoteca.toml, catalog.sqlite3 (WAL) and the stage folders."""
         from fonoteca import archive as archive_mod
@@ -475,7 +473,7 @@ def register_commands(app: typer.Typer) -> None:
     def stats(
         ctx: typer.Context,
         as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
-        out: Optional[Path] = typer.Option(
+        out: Path | None = typer.Option(
             None,
             "--out",
             help="Also write charts here: PNG and SVG per chart plus its numbers as JSON "

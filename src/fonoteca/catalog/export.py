@@ -93,7 +93,8 @@ class Exporter:
                 obj[key] = [
                     name
                     for (name,) in self.conn.execute(
-                        "SELECT g.name FROM artist_genres a JOIN genres g ON g.rowid=a.genre WHERE a.artist=? ORDER BY a.position",
+                        "SELECT g.name FROM artist_genres a JOIN genres g ON "
+                        "g.rowid=a.genre WHERE a.artist=? ORDER BY a.position",
                         (row["rowid"],),
                     )
                 ]

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fonoteca.catalog.ids import normalize_isrc, is_mbid
+from fonoteca.catalog.ids import is_mbid, normalize_isrc
 from fonoteca.catalog.provenance import Bad, LicenceStatement, SourceFile, Unit, attribution_text
 from fonoteca.catalog.records import LEVEL_TABLE, AlbumRec, ArtistRec, TrackRec
 from fonoteca.catalog.values import MAX_TEXT, date_precision, date_problem

@@ -107,7 +107,8 @@ class Reader:
         # pandas writes the group once per column; blank cells (an older export) repeat the group on the left
         out: dict[tuple[str, str], int] = {}
         current = ""
-        for i, (group, name) in enumerate(zip(groups, fields)):
+        # the two header rows come from outside and may differ in length: the shorter one names the columns
+        for i, (group, name) in enumerate(zip(groups, fields, strict=False)):
             current = group.strip() or current
             if i and current in GROUPS:
                 out[(current, name.strip())] = i

@@ -10,15 +10,15 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from queue import Empty
 from typing import Any
 
 import orjson
 
-from fonoteca.catalog.db import transaction
 from fonoteca.archive import Archive
+from fonoteca.catalog.db import transaction
 from fonoteca.catalog.reader import Piece, Problem, read_pieces
 from fonoteca.catalog.records import FieldReject, Record, RecordError, split_field_rejects
 from fonoteca.catalog.rejects import RAW_LIMIT, RejectLog
@@ -129,7 +129,7 @@ def parse_fetched_at(text: str | None) -> int | None:
     except ValueError as exc:
         raise FonotecaError(f"--fetched-at {text!r}: not an ISO 8601 date or time") from exc
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
 
 
@@ -501,4 +501,4 @@ def _raw_text(piece: Piece, unit: Any) -> bytes:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")

@@ -108,7 +108,7 @@ def read(path: Path) -> Iterator[Unit | Bad]:
                 lines.append(number)
             except orjson.JSONDecodeError as exc:
                 yield Bad(number, f"invalid JSON: {exc}", raw.decode("utf-8", "replace")[:2000])
-    for number, item in zip(lines, items):
+    for number, item in zip(lines, items, strict=True):
         yield from item_units(item, number)
 
 
@@ -308,7 +308,7 @@ def _item(
         )
     )
     by_name = {e["name"]: e for e in entries}
-    for position, entry in enumerate(originals, 1):
+    for entry in originals:
         name = entry["name"]
         where = f"{identifier}/{name}"
         title = _text(entry.get("title")) or Path(name).stem

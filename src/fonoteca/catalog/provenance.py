@@ -9,13 +9,13 @@ records through the catalog store (fuller and newer wins), bad units to rejects/
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any
-
-import sqlite3
 
 from fonoteca.catalog.db import transaction
 from fonoteca.licences import Licence
@@ -84,9 +84,9 @@ def attribution_text(title: str | None, artists: str | None, licence: Licence, u
 
 
 def _now() -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _rowids(conn: sqlite3.Connection, ns: int, ids: list[str]) -> dict[str, int]:

@@ -63,7 +63,8 @@ def track_summary(conn: sqlite3.Connection, rowid: int) -> dict[str, Any]:
 
 def album_summary(conn: sqlite3.Connection, rowid: int) -> dict[str, Any]:
     row = conn.execute(
-        "SELECT rowid, ns, id, name, album_type, total_tracks, release_date, label, popularity, upc FROM albums WHERE rowid=?",
+        "SELECT rowid, ns, id, name, album_type, total_tracks, "
+        "release_date, label, popularity, upc FROM albums WHERE rowid=?",
         (rowid,),
     ).fetchone()
     rowid, ns, id_, name, album_type, total, release_date, label, popularity, upc = row
@@ -100,7 +101,8 @@ def artist_summary(conn: sqlite3.Connection, rowid: int) -> dict[str, Any]:
     genres = [
         g
         for (g,) in conn.execute(
-            "SELECT g.name FROM artist_genres a JOIN genres g ON g.rowid = a.genre WHERE a.artist=? ORDER BY a.position",
+            "SELECT g.name FROM artist_genres a JOIN genres g ON g.rowid = a.genre WHERE a.artist=? "
+            "ORDER BY a.position",
             (rowid,),
         )
     ]

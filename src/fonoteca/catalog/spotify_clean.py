@@ -41,6 +41,7 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -605,7 +606,7 @@ class LayoutImport:
         work = self.tmp / f"spotify-clean-{self.load.rowid}.sqlite3"
         if not state.get("prepared"):
             work.unlink(missing_ok=True)
-        self.conn.execute(f"ATTACH DATABASE ? AS work", (str(work),))
+        self.conn.execute("ATTACH DATABASE ? AS work", (str(work),))
         bulk.configure(self.conn, self.tmp)
         self.written = dict(state.get("written", {}))
         self.units = dict(state.get("units", {}))
@@ -725,9 +726,10 @@ class LayoutImport:
         conn = self.conn
         kinds: dict[str, Any] = {}
         conn.execute("CREATE TABLE IF NOT EXISTS work.dups (tbl TEXT, rowid_ INTEGER, PRIMARY KEY (tbl, rowid_))")
-        for kind, table in KINDS.items():
+        for kind in KINDS:
             conn.execute(
-                f"CREATE TABLE IF NOT EXISTS work.clash_{kind} (ref INTEGER PRIMARY KEY, cat INTEGER NOT NULL, won INTEGER)"
+                f"CREATE TABLE IF NOT EXISTS work.clash_{kind} "
+                "(ref INTEGER PRIMARY KEY, cat INTEGER NOT NULL, won INTEGER)"
             )
         for inp in self.inputs:
             for db in inp.databases:
@@ -1128,7 +1130,7 @@ class LayoutImport:
             rowid, id_value = row[0], row[1]
             values = row[2 : 2 + len(cols)]
             whole, keep, flags = row[2 + len(cols)], row[3 + len(cols)], row[4 + len(cols) :]
-            raw = _raw({"id": id_value, **{c.source: v for c, v in zip(cols, values)}})
+            raw = _raw({"id": id_value, **{c.source: v for c, v in zip(cols, values, strict=True)}})
             if whole:
                 if log:
                     reason = (
@@ -1139,7 +1141,7 @@ class LayoutImport:
                     inp.log.add_row(spec.table, rowid, reason, raw)  # type: ignore[union-attr]
                 continue
             if log:
-                for col, value, flag in zip(cols, values, flags):
+                for col, value, flag in zip(cols, values, flags, strict=True):
                     if flag:
                         inp.log.add_row(spec.table, rowid, col.problem(value, spec.table), raw, kept=True)  # type: ignore[union-attr]
             if keep:
@@ -1177,7 +1179,8 @@ class LayoutImport:
             targets = (
                 dict(
                     self.conn.execute(
-                        f"SELECT r.rowid, {rowid_sql} FROM {inp.schema}.{KINDS[kind]} r {join} WHERE {where} AND {valid}",
+                        f"SELECT r.rowid, {rowid_sql} FROM {inp.schema}.{KINDS[kind]} "
+                        f"r {join} WHERE {where} AND {valid}",
                         params,
                     ).fetchall()
                 )
@@ -1240,11 +1243,11 @@ class LayoutImport:
 
         with transaction(self.conn):  # decided once, before the catalog changes (a rerun must not decide again)
             self.conn.execute(
-                f"UPDATE work.clash_{kind} SET won = coalesce((SELECT {LEVEL_FULL} > t.level OR ({LEVEL_FULL} = t.level AND "
-                f"{new_at} > t.fetched_at) OR ({LEVEL_FULL} = t.level AND {new_at} = t.fetched_at AND {fields} > "
-                f"{_fields_sql(spec.table)}) FROM main.{spec.table} t LEFT JOIN main.shapes s ON s.rowid = t.shape, "
-                f"{inp.schema}.{spec.table} r WHERE t.rowid = work.clash_{kind}.cat AND r.rowid = work.clash_{kind}.ref "
-                f"AND {ID_OK.format(c='r.id')}), 0)"
+                f"UPDATE work.clash_{kind} SET won = coalesce((SELECT {LEVEL_FULL} > t.level OR ({LEVEL_FULL} "
+                f"= t.level AND {new_at} > t.fetched_at) OR ({LEVEL_FULL} = t.level AND {new_at} = "
+                f"t.fetched_at AND {fields} > {_fields_sql(spec.table)}) FROM main.{spec.table} t LEFT "
+                f"JOIN main.shapes s ON s.rowid = t.shape, {inp.schema}.{spec.table} r WHERE t.rowid = "
+                f"work.clash_{kind}.cat AND r.rowid = work.clash_{kind}.ref AND {ID_OK.format(c='r.id')}), 0)"
             )
         join = f"JOIN work.clash_{kind} c ON c.ref = r.rowid"
         with transaction(self.conn):
@@ -1387,7 +1390,7 @@ class LayoutImport:
         values = row[2 : 2 + len(names)]
         owner_bad = row[2 + len(names)]
         flags = row[3 + len(names) : 3 + 2 * len(names)]
-        raw = _raw({spec.owner_source: owner_value, **dict(zip(names, values))})
+        raw = _raw({spec.owner_source: owner_value, **dict(zip(names, values, strict=True))})
         rowid, pk = (
             (k, None)
             if spec.position is not None
@@ -1403,7 +1406,7 @@ class LayoutImport:
             return
         whole = [
             col
-            for col, value, flag in zip(spec.columns, values, flags)
+            for col, value, flag in zip(spec.columns, values, flags, strict=True)
             if (col.target in spec.required and (flag or value is None)) or (col.check[0] == "ref" and flag)
         ]
         if whole:
@@ -1417,7 +1420,7 @@ class LayoutImport:
                 what = col.problem(value, spec.table).split("; ")[0]
             inp.log.add_row(spec.table, rowid, f"{what}: the row was not imported", raw, key=pk)  # type: ignore[union-attr]
             return
-        for col, value, flag in zip(spec.columns, values, flags):
+        for col, value, flag in zip(spec.columns, values, flags, strict=True):
             if flag:
                 inp.log.add_row(spec.table, rowid, col.problem(value, spec.table), raw, kept=True, key=pk)  # type: ignore[union-attr]
 
@@ -1494,11 +1497,11 @@ class LayoutImport:
         found = [
             r
             for (r,) in self.conn.execute(
-                f"SELECT t.rowid FROM {inp.schema}.{table} f CROSS JOIN main.tracks t ON t.id = f.track_id AND t.ns = {NS} "
-                f"WHERE f.rowid IN ({','.join(map(str, sample))}) ORDER BY f.rowid"
+                f"SELECT t.rowid FROM {inp.schema}.{table} f CROSS JOIN main.tracks t ON t.id = f.track_id "
+                f"AND t.ns = {NS} WHERE f.rowid IN ({','.join(map(str, sample))}) ORDER BY f.rowid"
             )
         ]
-        return all(a < b for a, b in zip(found, found[1:]))
+        return all(a < b for a, b in pairwise(found))
 
     def _by_id_in_input_order(self, inp: Input, what: str, step: str, lo: int, hi: int) -> None:
         """One walk over the input: per chunk the rows with a wrong value, stub tracks for ids the catalog lacks,
@@ -1645,8 +1648,8 @@ class LayoutImport:
         )
         values = row[2 : 2 + len(checked)]
         flags = row[2 + len(checked) :]
-        raw = _raw({"track_id": row[1], **{c.source: v for c, v in zip(checked, values)}})
-        for col, value, flag in zip(checked, values, flags):
+        raw = _raw({"track_id": row[1], **{c.source: v for c, v in zip(checked, values, strict=True)}})
+        for col, value, flag in zip(checked, values, flags, strict=True):
             if flag:
                 inp.log.add_row(table, row[0], col.problem(value, table), raw, kept=True)  # type: ignore[union-attr]
 

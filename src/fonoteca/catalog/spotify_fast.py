@@ -5,8 +5,9 @@ msgspec decodes such a line straight into a typed struct (strict types, unknown 
 nested album, artists and market list as raw bytes. Those repeat across the tracks of a file, so each distinct
 byte string is encoded once by the general path (spotify.py) and remembered. Anything the fast path does not
 accept (another shape, a type error, an impossible value, an unknown key, deep nesting, a whole document) goes to
-the general path, which makes the decisions and writes the reject reasons; both paths produce the same records, except that the fast path records
-an object's keys in the API's order rather than the line's (export equality ignores key order).
+the general path, which makes the decisions and writes the reject reasons; both paths produce the same records,
+except that the fast path records an object's keys in the API's order rather than the line's (export equality
+ignores key order).
 """
 
 from __future__ import annotations
@@ -97,7 +98,7 @@ def _shape(obj: Struct, fields: tuple[str, ...]) -> tuple[str, ...]:
         present = tuple(v is not UNSET for v in values)
     shape = _shapes.get(present)
     if shape is None:
-        keys = list(fields) if len(present) == 1 else [f for f, here in zip(fields, present) if here]
+        keys = list(fields) if len(present) == 1 else [f for f, here in zip(fields, present, strict=True) if here]
         keys.insert(sum(1 for k in keys if k < "type"), "type")
         shape = _shapes[present] = tuple(keys)
     return shape

@@ -66,10 +66,14 @@ FEATURE_RANK = {"computed": 0, "table": 1, "spotify": 2}  # a table's features n
 # Column lists of the rows Store writes (named, so that columns added by later migrations keep their defaults).
 _COLUMNS = {
     "artists": "rowid, ns, id, name, popularity, followers, level, fetched_at, source, shape, extra",
-    "albums": "rowid, ns, id, name, album_type, total_tracks, release_date, release_date_precision, label, popularity, markets, upc, level, fetched_at, source, shape, extra",
-    "tracks": "rowid, ns, id, name, album, disc_number, track_number, duration_ms, explicit, popularity, preview_url, is_local, markets, isrc, level, fetched_at, source, shape, album_shape, extra",
-    "audio_features": "track, danceability, energy, key, loudness, mode, speechiness, acousticness, instrumentalness, liveness, valence, tempo, time_signature, duration_ms, origin, fetched_at, source, shape, extra",
-    "playlists": "rowid, ns, id, name, description, owner_id, public, collaborative, followers, snapshot_id, level, fetched_at, source, shape, extra",
+    "albums": "rowid, ns, id, name, album_type, total_tracks, release_date, release_date_precision, label, popularity, "
+    "markets, upc, level, fetched_at, source, shape, extra",
+    "tracks": "rowid, ns, id, name, album, disc_number, track_number, duration_ms, explicit, popularity, preview_url, "
+    "is_local, markets, isrc, level, fetched_at, source, shape, album_shape, extra",
+    "audio_features": "track, danceability, energy, key, loudness, mode, speechiness, acousticness, instrumentalness, "
+    "liveness, valence, tempo, time_signature, duration_ms, origin, fetched_at, source, shape, extra",
+    "playlists": "rowid, ns, id, name, description, owner_id, public, collaborative, followers, snapshot_id, level, "
+    "fetched_at, source, shape, extra",
     "playlist_items": "playlist, position, track, added_at, shape, track_shape, extra",
 }
 
@@ -518,7 +522,8 @@ class Store:
         held = {
             track: (FEATURE_RANK.get(origin, 0), at)
             for track, origin, at in self.conn.execute(
-                "SELECT f.track, f.origin, f.fetched_at FROM json_each(?) AS j JOIN audio_features AS f ON f.track = j.value",
+                "SELECT f.track, f.origin, f.fetched_at FROM json_each(?) "
+                "AS j JOIN audio_features AS f ON f.track = j.value",
                 (orjson.dumps(rowids).decode(),),
             )
         }
@@ -532,7 +537,8 @@ class Store:
             )
         self.written["audio_features"] += len(rows)
         self.conn.executemany(
-            f"INSERT OR REPLACE INTO audio_features ({_COLUMNS['audio_features']}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            f"INSERT OR REPLACE INTO audio_features ({_COLUMNS['audio_features']}) VALUES "
+            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
             rows,
         )
 

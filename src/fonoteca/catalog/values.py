@@ -155,7 +155,7 @@ def feature_problem(name: str, value: Any) -> str | None:
 
 def features_ok(bounds: tuple[tuple[float, float | None], ...], values: tuple[Any, ...]) -> bool:
     """True when every present value is a number within its bounds (the fast path's test, kept cheap)."""
-    for value, (low, high) in zip(values, bounds):
+    for value, (low, high) in zip(values, bounds, strict=True):
         if value is None:
             continue
         kind = type(value)

@@ -6,7 +6,6 @@ import signal
 import sys
 import threading
 import time
-from typing import Optional
 
 import typer
 
@@ -27,7 +26,7 @@ def local_cmd(
     ),
     threads: int = typer.Option(1, "--threads", min=1, help="Task threads per worker process."),
     memory_limit: str = typer.Option("auto", "--memory-limit", help="Per worker (e.g. 4GiB; auto: RAM / workers)."),
-    dashboard: Optional[str] = typer.Option(
+    dashboard: str | None = typer.Option(
         None, "--dashboard", metavar="HOST:PORT", help="Serve Dask's dashboard (needs the bokeh package)."
     ),
 ) -> None:

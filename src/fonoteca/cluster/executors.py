@@ -178,7 +178,7 @@ class ExecutorConfig:
     max_lost: int = 5  # times one task may be lost with its worker before the run stops
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], **overrides: Any) -> "ExecutorConfig":
+    def from_config(cls, config: dict[str, Any], **overrides: Any) -> ExecutorConfig:
         section = dict(config.get("cluster", {}))
         cfg = cls()
         if "scheduler" in section and section["scheduler"]:
@@ -260,7 +260,7 @@ class Executor(Protocol):
 
     def close(self) -> None: ...
 
-    def __enter__(self) -> "Executor": ...
+    def __enter__(self) -> Executor: ...
 
     def __exit__(self, *exc: object) -> None: ...
 
@@ -566,7 +566,7 @@ class DaskExecutor(_Base):
                     if status == "finished":
                         outs = out if len(job.tasks) > 1 else [out]
                         retry = _Job([], [])
-                        for task, tries, value in zip(job.tasks, job.tries, outs):
+                        for task, tries, value in zip(job.tasks, job.tries, outs, strict=True):
                             if isinstance(value, _Raised):
                                 if tries >= self.retries:
                                     raise TaskFailed(task, value.kind, value.message, value.trace)
@@ -583,7 +583,7 @@ class DaskExecutor(_Base):
                                 exc = future.exception()
                         if isinstance(exc, KilledWorker):
                             if len(job.tasks) > 1:  # find the culprit: each task alone
-                                again.extend(_Job([t], [n]) for t, n in zip(job.tasks, job.tries))
+                                again.extend(_Job([t], [n]) for t, n in zip(job.tasks, job.tries, strict=True))
                             else:
                                 times = getattr(exc, "allowed_failures", 3) + 1
                                 ready.append(

@@ -9,7 +9,6 @@ from typing import Any
 
 from fonoteca.errors import FonotecaError
 
-
 # Dask settings that `fonoteca cluster local` uses, for long CPU-bound tasks (an ingest task runs for seconds):
 # no statistical profiler sampling the task threads every 10 ms, and slower resource monitors.
 # On other machines: `DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False dask worker ...` does the first.

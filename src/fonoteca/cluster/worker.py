@@ -30,7 +30,7 @@ def tune_malloc() -> None:
 
 tune_malloc()
 
-from fonoteca.cluster import executors  # noqa: F401 - imported for its side effect: the code fingerprint
+from fonoteca.cluster import executors  # noqa: E402, F401 - after tune_malloc(); imported for its side effect: the code fingerprint
 
 # Task modules of the stages that run on workers; a stage adds its own here when it adopts the executor.
 TASK_MODULES = ("fonoteca.ingest.task", "fonoteca.ingest.executor")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
@@ -17,10 +16,10 @@ def register_commands(app: typer.Typer) -> None:
     @app.command("features")
     def features_cmd(
         ctx: typer.Context,
-        workers: Optional[int] = typer.Option(
+        workers: int | None = typer.Option(
             None, "--workers", "-w", min=0, help="Local worker processes (default: every core; 1: this process)."
         ),
-        scheduler: Optional[str] = typer.Option(
+        scheduler: str | None = typer.Option(
             None,
             "--scheduler",
             metavar="tcp://HOST:PORT",
@@ -65,7 +64,7 @@ def register_commands(app: typer.Typer) -> None:
     def genre_map_cmd(
         ctx: typer.Context,
         out: Path = typer.Option(..., "--out", help="FILE.html (standalone page), FILE.png or FILE.svg."),
-        base_url: Optional[str] = typer.Option(
+        base_url: str | None = typer.Option(
             None, "--base-url", metavar="URL", help="Link each genre to URL/genres/NAME (the archive's website)."
         ),
         as_json: bool = typer.Option(False, "--json", help="Also print the map's data as JSON."),

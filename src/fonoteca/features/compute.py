@@ -8,10 +8,11 @@ Workers only decode and analyse; this process writes the catalog, in batches.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from fonoteca.catalog.db import transaction
 from fonoteca.features.extract import FEATURE_VERSION, FIELDS, features_of
@@ -73,7 +74,7 @@ def pending(conn: Any, root: Path, *, force: bool = False) -> tuple[int, list[Fe
 
 
 def _store(conn: Any, batch: list[tuple[FeatureTask, dict[str, Any]]]) -> None:
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     rows = []
     for task, result in batch:
         values = result.get("features") or {}

@@ -16,8 +16,8 @@ HOP 512, about 23 ms) runs with numpy in blocks of frames. Definitions (what eac
   mean over frames: 0 tonal (peaky spectrum), 1 white noise.
 - onset_rate: onsets per second: peaks of the spectral flux (half-wave rectified rise of log-compressed magnitude)
   above a moving median + 0.5 standard deviations, at least 50 ms apart.
-- tempo: beats per minute: the strongest autocorrelation lag of the low-band (< 1 kHz) spectral flux between 60 and 200 BPM,
-  weighted by a log-normal preference around 120 BPM (octave errors fold toward 120).
+- tempo: beats per minute: the strongest autocorrelation lag of the low-band (< 1 kHz) spectral flux between 60 and
+  200 BPM, weighted by a log-normal preference around 120 BPM (octave errors fold toward 120).
 - regularity: rhythmic regularity, the normalised autocorrelation of that low-band flux at the tempo lag (0..1):
   1 a metronome, 0 no pulse.
 - harmonic_ratio: harmonic / (harmonic + percussive) energy after median-filter separation (HPSS, Fitzgerald 2010:
@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import fft as sfft, ndimage
+from scipy import fft as sfft
+from scipy import ndimage
 
 from fonoteca.audio.decode import decode_mono
 from fonoteca.audio.loudness import k_weighting_power

@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import html
-
 import sqlite3
 from pathlib import Path
 from statistics import median
@@ -68,7 +67,7 @@ def track_dimensions(conn: sqlite3.Connection) -> tuple[dict[int, dict[str, Any]
     origin: dict[int, str] = {}
     cols = ("track", *FEATURE_COLUMNS, "key_strength")
     for row in conn.execute(f"SELECT {', '.join(cols)} FROM track_features WHERE error IS NULL"):
-        values = dict(zip(cols, row))
+        values = dict(zip(cols, row, strict=True))
         d = from_computed(values)
         if d["electric"] is not None and d["bounce"] is not None:
             d["raw"] = {k: values[k] for k in FEATURE_COLUMNS}
@@ -78,7 +77,7 @@ def track_dimensions(conn: sqlite3.Connection) -> tuple[dict[int, dict[str, Any]
     for row in conn.execute(f"SELECT {', '.join(cols)} FROM audio_features"):
         if row[0] in dims:
             continue
-        values = dict(zip(cols, row))
+        values = dict(zip(cols, row, strict=True))
         d = from_imported(values)
         if d["electric"] is not None and d["bounce"] is not None:
             d["raw"] = {"tempo": values["tempo"], "loudness_lufs": values["loudness"]}
@@ -104,7 +103,7 @@ def _spread(values: list[float]) -> list[float]:
         for k in range(i, j + 1):
             ranks[order[k]] = (i + j) / 2 / (n - 1)
         i = j + 1
-    return [0.5 * ((v - lo) / span if span > 0 else 0.5) + 0.5 * r for v, r in zip(values, ranks)]
+    return [0.5 * ((v - lo) / span if span > 0 else 0.5) + 0.5 * r for v, r in zip(values, ranks, strict=True)]
 
 
 def _text_width(name: str) -> float:
@@ -171,8 +170,8 @@ class _Grid:
 def _place_labels(genres: list[dict[str, Any]], width: float, height: float) -> int:
     """Label the genres that fit, the largest (most tracks) first: each label is tried right of its dot, then
     left, above, below and at the four corners, and kept only where its box meets no label already placed,
-    stays inside the map and covers no other genre's dot. The rest keep their dot (and its hover title). Returns how many genres
-    got a label."""
+    stays inside the map and covers no other genre's dot. The rest keep their dot (and its hover title). Returns how
+    many genres got a label."""
     grid, dots = _Grid(), _Grid()
     for g in genres:
         dots.add((g["px"] - g["r"], g["py"] - g["r"], 2 * g["r"], 2 * g["r"]))
@@ -214,7 +213,7 @@ def overlapping_labels(genres: list[dict[str, Any]]) -> int:
     boxes = sorted((g["left"], g["top"], g["label_width"], LABEL_HEIGHT) for g in genres if g.get("labelled"))
     count = 0
     for i, (ax, ay, aw, ah) in enumerate(boxes):
-        for bx, by, bw, bh in boxes[i + 1 :]:
+        for bx, by, _, bh in boxes[i + 1 :]:
             if bx >= ax + aw:
                 break
             if ay < by + bh and by < ay + ah:
@@ -278,7 +277,7 @@ def genre_map_from_conn(conn: sqlite3.Connection, *, width: int = WIDTH) -> dict
         xs = _spread([g["dimensions"]["bounce"] for g in genres])
         ys = _spread([g["dimensions"]["electric"] for g in genres])
         most = max(g["tracks"] for g in genres)
-        for g, x, y in zip(genres, xs, ys):
+        for g, x, y in zip(genres, xs, ys, strict=True):
             g["x"], g["y"] = round(x, 4), round(y, 4)
             g["r"] = round(DOT_MIN + (DOT_MAX - DOT_MIN) * (g["tracks"] / most) ** 0.5, 1)
             g["px"] = round(MARGIN + DOT_MAX + x * (width - 2 * (MARGIN + DOT_MAX)), 1)
@@ -452,8 +451,8 @@ def example_track(conn: sqlite3.Connection, genre: int) -> int | None:
     """The most popular track of a genre that has a stored file (its example), or None."""
     row = conn.execute(
         "SELECT ta.track FROM artist_genres ag JOIN track_artists ta ON ta.artist = ag.artist "
-        "JOIN tracks t ON t.rowid = ta.track WHERE ag.genre = ? AND EXISTS (SELECT 1 FROM files f WHERE f.track = t.rowid) "
-        "ORDER BY t.popularity DESC, t.rowid LIMIT 1",
+        "JOIN tracks t ON t.rowid = ta.track WHERE ag.genre = ? AND EXISTS (SELECT 1 FROM "
+        "files f WHERE f.track = t.rowid) ORDER BY t.popularity DESC, t.rowid LIMIT 1",
         (genre,),
     ).fetchone()
     return None if row is None else row[0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -71,27 +71,27 @@ def register_commands(app: typer.Typer) -> None:
         sources: list[Path] = typer.Argument(
             ..., metavar="SRC...", help="Audio files or folders (walked recursively)."
         ),
-        map_csv: Optional[Path] = typer.Option(
+        map_csv: Path | None = typer.Option(
             None,
             "--map",
             metavar="CSV",
             help="CSV with columns path,track_id or path,isrc (paths relative to the CSV).",
         ),
-        workers: Optional[int] = typer.Option(
+        workers: int | None = typer.Option(
             None,
             "--workers",
             "-w",
             min=0,
             help="Local worker processes (default: every core; with --scheduler the cluster's workers run the tasks).",
         ),
-        scheduler: Optional[str] = typer.Option(
+        scheduler: str | None = typer.Option(
             None,
             "--scheduler",
             metavar="tcp://HOST:PORT",
             help="Run the per-file work on a Dask cluster (`fonoteca cluster "
             "local` starts one here). Default: cluster.scheduler in fonoteca.toml.",
         ),
-        storage: Optional[str] = typer.Option(
+        storage: str | None = typer.Option(
             None,
             "--storage",
             metavar="shared|sources|none",

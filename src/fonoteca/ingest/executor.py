@@ -15,7 +15,8 @@ import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from fonoteca.cluster import Crashed, Executor, ExecutorConfig, make_executor as _make
+from fonoteca.cluster import Crashed, Executor, ExecutorConfig
+from fonoteca.cluster import make_executor as _make
 from fonoteca.ingest.task import Result, Task, process, process_staged
 
 OnResult = Callable[[Task, Result], None]

@@ -19,7 +19,7 @@ from fonoteca.errors import FonotecaError, UsageError
 class Match:
     track: int  # tracks.rowid
     route: str  # map | source | isrc | track_id | musicbrainz | title
-    expected: "Expected | None" = None  # source: what the importer described of this file
+    expected: Expected | None = None  # source: what the importer described of this file
 
 
 @dataclass(frozen=True)

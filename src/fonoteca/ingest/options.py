@@ -10,7 +10,6 @@ from typing import Any
 from fonoteca.errors import UsageError
 from fonoteca.tiers import TierSettings
 
-
 # Sidecar files a music folder holds that are never audio; everything else is decoded (and quarantined if it is
 # not audio), so that nothing in a source folder is silently passed over.
 DEFAULT_IGNORE = (
@@ -52,7 +51,7 @@ class IngestOptions:
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], **overrides: Any) -> "IngestOptions":
+    def from_config(cls, config: dict[str, Any], **overrides: Any) -> IngestOptions:
         section = dict(config.get("ingest", {}))
         opts = cls()
         opts.compact_bitrate = TierSettings.from_config(config).compact_bitrate

@@ -15,20 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-from fonoteca.catalog.db import transaction
+from fonoteca import durable
 from fonoteca.archive import Archive
 from fonoteca.audio import fingerprint as fpmod
 from fonoteca.audio.tags import read_tags_and_length
-from fonoteca import durable
+from fonoteca.catalog.db import transaction
 from fonoteca.catalog.ids import NAMESPACE_NAMES
 from fonoteca.errors import FonotecaError, ResourceError, UsageError
-from fonoteca.ingest import metadata, store
 from fonoteca.ingest import executor as executors
+from fonoteca.ingest import metadata, store
 from fonoteca.ingest.match import Match, Matcher, load_map
 from fonoteca.ingest.options import IngestOptions
-from fonoteca.tiers import Tier
 from fonoteca.ingest.task import RESOURCE, Result, Task
+from fonoteca.tiers import Tier
 
 NOT_AUDIO = "not_audio"  # quarantine reason: a file named explicitly that is no audio file
 SHA256_MISMATCH = "sha256_mismatch"  # quarantine reason: not the file the reference release published
@@ -513,7 +512,8 @@ class Coordinator:
         if not res.fingerprint:
             return
         self.conn.execute(
-            "INSERT OR REPLACE INTO fingerprints (sha256, seconds, fingerprint, raw, usable, track) VALUES (?,?,?,?,?,?)",
+            "INSERT OR REPLACE INTO fingerprints (sha256, seconds, "
+            "fingerprint, raw, usable, track) VALUES (?,?,?,?,?,?)",
             (
                 res.source_sha256,
                 res.fingerprint_seconds,
@@ -557,8 +557,8 @@ class Coordinator:
             if hits < 1 or sha == res.source_sha256:
                 continue
             row = self.conn.execute(
-                "SELECT f.raw, fi.track, fi.duration_ms FROM fingerprints f JOIN files fi ON fi.source_sha256 = f.sha256 "
-                "WHERE f.sha256 = ? AND f.usable = 1",
+                "SELECT f.raw, fi.track, fi.duration_ms FROM fingerprints f JOIN files "
+                "fi ON fi.source_sha256 = f.sha256 WHERE f.sha256 = ? AND f.usable = 1",
                 (sha,),
             ).fetchone()
             if row is None or row[1] == exclude_track:
@@ -662,7 +662,7 @@ class Coordinator:
 
     def finish_deferred(self) -> None:
         """Files that were only validated and fingerprinted: duplicates of stored files, conflicts, unmatched."""
-        for item, task, res in self.deferred:
+        for item, _task, res in self.deferred:
             if item.target is not None:
                 row = self.conn.execute(
                     "SELECT fi.source_sha256, f.raw, f.usable FROM files fi LEFT JOIN fingerprints f "

@@ -9,10 +9,10 @@ from pathlib import Path
 from fonoteca.archive import Archive
 from fonoteca.audio.patch import apply_patch
 from fonoteca.catalog.query import lookup
+from fonoteca.durable import write_atomic
+from fonoteca.errors import FonotecaError
 from fonoteca.storage import StorageError
 from fonoteca.tiers import Tier
-from fonoteca.errors import FonotecaError
-from fonoteca.durable import write_atomic
 
 
 @dataclass

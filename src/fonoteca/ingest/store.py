@@ -9,8 +9,9 @@ import re
 import shutil
 import sqlite3
 import uuid
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, ContextManager
+from typing import Any
 
 from fonoteca import locks
 from fonoteca.archive import Archive
@@ -19,7 +20,7 @@ from fonoteca.durable import fsync_dir, now, write_atomic
 TMP = ".tmp"
 
 
-def ingest_lock(archive: Archive) -> ContextManager[None]:
+def ingest_lock(archive: Archive) -> AbstractContextManager[None]:
     """One ingest at a time per archive (a second one is refused, not queued)."""
     archive.require_writable("ingest")
     return locks.held(

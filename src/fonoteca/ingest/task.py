@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from fonoteca import durable
+from fonoteca.audio import decode
+from fonoteca.audio import fingerprint as fpmod
+from fonoteca.audio import patch as patchmod
+from fonoteca.audio import tags as tagmod
 from fonoteca.tiers import Tier
-from fonoteca.audio import decode, fingerprint as fpmod, patch as patchmod, tags as tagmod
 
 READ_CHUNK = 1 << 20
 

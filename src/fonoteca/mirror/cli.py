@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -49,7 +49,7 @@ class _Bars:
         self.tasks: dict[str, Any] = {}
         self.overall = None
 
-    def __enter__(self) -> "_Bars":
+    def __enter__(self) -> _Bars:
         self.progress.__enter__()
         return self
 
@@ -59,7 +59,7 @@ class _Bars:
     def tick(self, jobs: list, statuses: list) -> None:
         if self.overall is None:
             self.overall = self.progress.add_task("all torrents", total=None)
-        for j, st in zip(jobs, statuses):
+        for j, st in zip(jobs, statuses, strict=True):
             if j.key not in self.tasks:
                 label = j.key if len(j.key) <= 56 else j.key[:27] + "…" + j.key[-28:]
                 self.tasks[j.key] = self.progress.add_task(label, total=max(st.total_wanted, 1))
@@ -71,7 +71,7 @@ class _Bars:
         )
 
 
-def _size(text: Optional[str]) -> Optional[int]:
+def _size(text: str | None) -> int | None:
     if text is None:
         return None
     from fonoteca.units import parse_size
@@ -110,9 +110,9 @@ def _seed_until(
     listen: str,
     discovery: bool,
     trust: bool,
-    duration: Optional[float],
-    site: Optional[tuple[str, int]],
-    peers: Optional[list[tuple[str, int]]] = None,
+    duration: float | None,
+    site: tuple[str, int] | None,
+    peers: list[tuple[str, int]] | None = None,
 ) -> None:
     """Seed what the folders hold (and serve the first one's site) until Ctrl-C, SIGTERM or `duration`."""
     import signal
@@ -205,7 +205,7 @@ class _SeedTable:
     def refresh(self) -> None:
         self.live.update(self._render())
 
-    def __enter__(self) -> "_SeedTable":
+    def __enter__(self) -> _SeedTable:
         self.live.__enter__()
         return self
 
@@ -216,14 +216,14 @@ class _SeedTable:
 
 def scrape_command(
     ctx: typer.Context,
-    source: Optional[Path] = typer.Argument(
+    source: Path | None = typer.Argument(
         None, metavar="LIST", help="A downloaded torrents.json to update in place (default: this archive's torrents)."
     ),
     timeout: float = typer.Option(10.0, "--timeout", min=0.5, metavar="SECONDS", help="Per tracker request."),
     dht: bool = typer.Option(
         True, "--dht/--no-dht", help="Ask the DHT (BEP 33) about the torrents no tracker answered for."
     ),
-    dht_node: Optional[list[str]] = typer.Option(
+    dht_node: list[str] | None = typer.Option(
         None,
         "--dht-node",
         metavar="HOST:PORT",
@@ -320,7 +320,7 @@ def scrape_command(
         raise typer.Exit(1)  # nothing could be counted: the list is unchanged
 
 
-def _scrape_target(ctx: typer.Context, source: Optional[Path]) -> tuple[list[dict[str, Any]], Any]:
+def _scrape_target(ctx: typer.Context, source: Path | None) -> tuple[list[dict[str, Any]], Any]:
     """The records to scrape and how to store the figures: in the archive (its torrents table and lists), or in
     the downloaded list itself (rewritten atomically)."""
     import orjson
@@ -373,7 +373,7 @@ def register_commands(app: typer.Typer) -> None:
             False, "--discovery/--no-discovery", help="Also use DHT, local peer discovery, UPnP and NAT-PMP."
         ),
         trust: bool = typer.Option(False, "--trust", help="Skip checking the data first (seed mode)."),
-        duration: Optional[float] = typer.Option(None, "--for", metavar="SECONDS", help="Stop after this long."),
+        duration: float | None = typer.Option(None, "--for", metavar="SECONDS", help="Stop after this long."),
         serve: bool = typer.Option(
             False,
             "--serve",
@@ -381,7 +381,7 @@ def register_commands(app: typer.Typer) -> None:
         ),
         host: str = typer.Option("127.0.0.1", "--host", help="With --serve: the site's address."),
         port: int = typer.Option(8000, "--port", min=0, max=65535, help="With --serve: the site's port."),
-        peer: Optional[list[str]] = typer.Option(
+        peer: list[str] | None = typer.Option(
             None,
             "--peer",
             help="Connect to this client (HOST:PORT, "
@@ -389,7 +389,7 @@ def register_commands(app: typer.Typer) -> None:
             "find this seeder itself (Transmission ignores loopback and "
             "unroutable addresses a tracker gives it).",
         ),
-        paths: Optional[list[Path]] = typer.Argument(None, help="Archive or mirror folders (default: the archive)."),
+        paths: list[Path] | None = typer.Argument(None, help="Archive or mirror folders (default: the archive)."),
     ) -> None:
         """Seed every verified release torrent of archives or mirrors until stopped (a service: run it from
         systemd or cron), each with its v1-only twin (for Transmission 3 and other clients that cannot read hybrid
@@ -410,22 +410,23 @@ def register_commands(app: typer.Typer) -> None:
     def mirror_cmd(
         source: str = typer.Argument(
             ...,
-            help="torrents.json (path or URL), a release folder, an archive, or the metadata torrent (magnet link or .torrent; needs --peer or --discovery).",
+            help="torrents.json (path or URL), a release folder, an archive, or the metadata torrent (magnet link or "
+            ".torrent; needs --peer or --discovery).",
         ),
         into: Path = typer.Option(..., "--into", help="The mirror folder (created; an archive-shaped folder)."),
-        budget: Optional[str] = typer.Option(None, "--budget", help="Disk budget (e.g. 500GB): `torrents pick`."),
-        bands: Optional[list[str]] = typer.Option(None, "--band", "--bands", help="Only these bands (repeatable)."),
-        peer: Optional[list[str]] = typer.Option(None, "--peer", help=PEER_HELP),
+        budget: str | None = typer.Option(None, "--budget", help="Disk budget (e.g. 500GB): `torrents pick`."),
+        bands: list[str] | None = typer.Option(None, "--band", "--bands", help="Only these bands (repeatable)."),
+        peer: list[str] | None = typer.Option(None, "--peer", help=PEER_HELP),
         listen: str = typer.Option("0.0.0.0:0", "--listen", help="HOST:PORT for this session."),
         discovery: bool = typer.Option(False, "--discovery/--no-discovery", help="Also use DHT, LSD, UPnP, NAT-PMP."),
-        timeout: Optional[float] = typer.Option(None, "--timeout", help="Give up after this many seconds."),
+        timeout: float | None = typer.Option(None, "--timeout", help="Give up after this many seconds."),
         stall: float = typer.Option(600, "--stall", help="Give up after this many seconds without progress."),
         seed: bool = typer.Option(
             False,
             "--seed",
             help="Once complete, stay up seeding what was mirrored (on --listen; until Ctrl-C or --seed-for).",
         ),
-        seed_for: Optional[float] = typer.Option(
+        seed_for: float | None = typer.Option(
             None, "--seed-for", metavar="SECONDS", help="With --seed: stop seeding after this long."
         ),
         v1: bool = typer.Option(
@@ -482,12 +483,12 @@ def register_commands(app: typer.Typer) -> None:
             help="Folder: the file is written there as 'Artist - Title.ext' "
             "(the mirror layout beside it keeps it verifiable).",
         ),
-        source: Optional[str] = typer.Option(
+        source: str | None = typer.Option(
             None, "--from", help="Source of the torrents and manifests, when --into is not a mirror of them already."
         ),
-        peer: Optional[list[str]] = typer.Option(None, "--peer", help=PEER_HELP),
+        peer: list[str] | None = typer.Option(None, "--peer", help=PEER_HELP),
         listen: str = typer.Option("0.0.0.0:0", "--listen", help="HOST:PORT for this session."),
-        timeout: Optional[float] = typer.Option(None, "--timeout", help="Give up after this many seconds."),
+        timeout: float | None = typer.Option(None, "--timeout", help="Give up after this many seconds."),
         as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
     ) -> None:
         """Download one track's file out of its bulk torrent and check its sha256."""
@@ -510,11 +511,11 @@ def register_commands(app: typer.Typer) -> None:
     @app.command("verify")
     def verify_cmd(
         ctx: typer.Context,
-        path: Optional[Path] = typer.Argument(None, help="Archive or mirror folder (default: the archive)."),
+        path: Path | None = typer.Argument(None, help="Archive or mirror folder (default: the archive)."),
         do_repair: bool = typer.Option(False, "--repair", help="Download the bad pieces again from peers."),
-        peer: Optional[list[str]] = typer.Option(None, "--peer", help=PEER_HELP),
+        peer: list[str] | None = typer.Option(None, "--peer", help=PEER_HELP),
         listen: str = typer.Option("0.0.0.0:0", "--listen", help="HOST:PORT for the repair session."),
-        timeout: Optional[float] = typer.Option(None, "--timeout", help="Give up repairing after this many seconds."),
+        timeout: float | None = typer.Option(None, "--timeout", help="Give up repairing after this many seconds."),
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         """Check every piece hash and every manifest sha256; exit 1 when anything is missing or corrupt."""
@@ -546,7 +547,7 @@ def register_commands(app: typer.Typer) -> None:
     @app.command("coverage")
     def coverage_cmd(
         ctx: typer.Context,
-        path: Optional[Path] = typer.Argument(None, help="Mirror or archive folder (default: the archive)."),
+        path: Path | None = typer.Argument(None, help="Mirror or archive folder (default: the archive)."),
         as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
     ) -> None:
         """Share of the collection's tracks, bytes and estimated listens that a mirror holds."""
@@ -557,7 +558,7 @@ def register_commands(app: typer.Typer) -> None:
             print_json(cov)
             return
 
-        def pct(v: Optional[float]) -> str:
+        def pct(v: float | None) -> str:
             return "n/a" if v is None else f"{100 * v:.1f}%"
 
         emit_pairs(

@@ -20,8 +20,8 @@ import selectors
 import socket
 import struct
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 from fonoteca.pack import bencode
 
@@ -87,7 +87,7 @@ def parse_node(text: str) -> Node:
 
 
 def _distance(a: bytes, b: bytes) -> int:
-    return int.from_bytes(bytes(x ^ y for x, y in zip(a, b)), "big")
+    return int.from_bytes(bytes(x ^ y for x, y in zip(a, b, strict=True)), "big")
 
 
 def _compact_nodes(data: object) -> list[tuple[bytes, Node]]:
@@ -242,8 +242,8 @@ class _Scraper:
                     each.known[other] = other_id
         seeds, peers = body.get(b"BFsd"), body.get(b"BFpe")
         if isinstance(seeds, bytes) and isinstance(peers, bytes) and len(seeds) == len(peers) == BLOOM_BYTES:
-            lk.seeds[:] = bytes(a | b for a, b in zip(lk.seeds, seeds))
-            lk.peers[:] = bytes(a | b for a, b in zip(lk.peers, peers))
+            lk.seeds[:] = bytes(a | b for a, b in zip(lk.seeds, seeds, strict=True))
+            lk.peers[:] = bytes(a | b for a, b in zip(lk.peers, peers, strict=True))
             lk.filters += 1
 
     def _expire(self) -> None:

@@ -24,18 +24,19 @@ import os
 import shutil
 import threading
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import libtorrent as lt
 import orjson
 import zstandard
 
+from fonoteca import ledger
 from fonoteca.catalog.ids import NAMESPACE_NAMES, parse_reference
 from fonoteca.errors import FonotecaError
 from fonoteca.mirror import session as sess
-from fonoteca.mirror.torrents import files_of, load_torrent, safe_name
 from fonoteca.mirror.sources import (
     Metainfo,
     Source,
@@ -46,11 +47,11 @@ from fonoteca.mirror.sources import (
     open_source,
     parse_list,
 )
+from fonoteca.mirror.torrents import files_of, load_torrent, safe_name
+from fonoteca.mirror.verify import Problem, Report, Target, make_symlink, verify
 from fonoteca.pack import paths
 from fonoteca.pack.listing import MAX_LIST_BYTES
 from fonoteca.pack.manifest import MANIFEST_NAME, ManifestLine, read_manifest
-from fonoteca.mirror.verify import Problem, Report, Target, make_symlink, verify
-from fonoteca import ledger
 
 STATE = "mirror.json"
 # A release's own files a mirror copies from a local source beside the payload: the list, the manifest, and the
@@ -431,7 +432,7 @@ def mirror(
     if refused:  # a torrent that could not be taken means the mirror is not what was asked
         outcome.errors[:0] = refused
         outcome.complete = False
-    for rec, job in zip(chosen, jobs):
+    for rec, job in zip(chosen, jobs, strict=True):
         state["torrents"][rec["name"]]["complete"] = job.done
         if job.done and rec.get("is_metadata") and rec is not meta:
             _finish_metadata(into, rec, False)

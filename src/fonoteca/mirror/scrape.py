@@ -18,9 +18,10 @@ import struct
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from fonoteca.pack import bencode
 
@@ -102,7 +103,7 @@ def scrape(
     if dht is not None:
         _ask_dht(result, records, list(dht), dht_timeout)
     result.seconds = time.perf_counter() - started
-    result.scraped_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    result.scraped_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return result
 
 

@@ -221,7 +221,7 @@ class Seeder:
             )
         return out
 
-    def start(self) -> "Seeder":
+    def start(self) -> Seeder:
         self._thread.start()
         return self
 
@@ -265,7 +265,7 @@ class Seeder:
                 pass
         del self.session
 
-    def __enter__(self) -> "Seeder":
+    def __enter__(self) -> Seeder:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -343,7 +343,7 @@ def download(
         while True:
             now = time.monotonic()
             statuses = [j.handle.status() for j in jobs]
-            for j, st in zip(jobs, statuses):
+            for j, st in zip(jobs, statuses, strict=True):
                 j.downloaded = st.total_payload_download
                 j.wanted = st.total_wanted
                 checking = st.state in (lt.torrent_status.checking_files, lt.torrent_status.checking_resume_data)
@@ -360,7 +360,7 @@ def download(
             if fresh or now - last_connect > 2.0:
                 if not fresh:
                     last_connect = now
-                for j, st in zip(jobs, statuses):
+                for j, st in zip(jobs, statuses, strict=True):
                     if not j.done and j.checked and (not j.connected or st.num_peers < len(peers)):
                         j.connected = True
                         for p in peers:

@@ -288,7 +288,7 @@ def collect_metainfo(
             timeout=swarm.timeout,
             scratch=scratch,
         )
-        for (rec, why), data in zip(by_magnet, got):
+        for (rec, why), data in zip(by_magnet, got, strict=True):
             if isinstance(data, str):
                 refused.append(f"{why}; by its magnet link: {data}")
                 continue
@@ -362,7 +362,7 @@ def magnet_source(magnets: list[str], text: str, into: Path, swarm: Swarm) -> So
     )
     shutil.rmtree(scratch, ignore_errors=True)
     records, blobs = [], {}
-    for (link, btih, name), data in zip(parsed, got):
+    for (link, btih, name), data in zip(parsed, got, strict=True):
         if isinstance(data, str):
             refused.append(f"{name or btih}: {data}")
             continue
@@ -445,7 +445,7 @@ def metadata_source(text: str, into: Path, swarm: Swarm, *, only: set[str] | Non
         twins = [v1_only_record(r) for r in records]
         records = [
             r if r["btih"] in only or r["btih"] == btih else t
-            for r, t in zip(records, twins)
+            for r, t in zip(records, twins, strict=True)
             if r["btih"] in only or r["btih"] == btih or (t is not None and t["btih"] in only)
         ]
     shutil.rmtree(scratch, ignore_errors=True)

@@ -80,9 +80,13 @@ def _check_raw(data: bytes, where: str) -> None:
         info = meta[b"info"]
     except Exception:
         raise FonotecaError(f"refused: {where} is not a valid torrent") from None
-    get = lambda d, k: (
-        d.get(k.encode()) if isinstance(d, dict) and k.encode() in d else (d.get(k) if isinstance(d, dict) else None)
-    )  # noqa: E731
+
+    def get(d: Any, k: str) -> Any:
+        """A key of a decoded dictionary, as bytes or as str (libtorrent gives either)."""
+        if not isinstance(d, dict):
+            return None
+        return d.get(k.encode()) if k.encode() in d else d.get(k)
+
     if not _component_ok(get(info, "name")):
         raise FonotecaError(f"refused: {where} has an unsafe name")
     files = get(info, "files") or []

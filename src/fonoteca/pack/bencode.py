@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 
@@ -30,7 +31,7 @@ def encode_into(out: bytearray, value: Any) -> None:
         out += b"e"
     elif isinstance(value, dict):
         items = sorted(((_key(k), v) for k, v in value.items()), key=lambda kv: kv[0])
-        for (a, _), (b, _) in zip(items, items[1:]):
+        for (a, _), (b, _) in pairwise(items):
             if a == b:
                 raise ValueError(f"duplicate dictionary key {a!r}")
         out += b"d"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -19,7 +19,7 @@ torrents_app = typer.Typer(
 @torrents_app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    release: Optional[str] = typer.Option(None, "--release", help="Only this release's torrents."),
+    release: str | None = typer.Option(None, "--release", help="Only this release's torrents."),
     as_json: bool = typer.Option(False, "--json", help="Print the list in torrents.json form."),
 ) -> None:
     """Every torrent of the archive's releases (data and metadata), oldest first."""
@@ -61,11 +61,11 @@ def _seeders(record: dict[str, Any]) -> str:
 @torrents_app.command("pick")
 def pick_cmd(
     ctx: typer.Context,
-    source: Optional[Path] = typer.Argument(
+    source: Path | None = typer.Argument(
         None, metavar="LIST", help="A downloaded torrents.json (default: this archive's torrents)."
     ),
     budget: str = typer.Option(..., "--budget", metavar="SIZE", help="Disk space to fill, e.g. 4TB, 500GiB."),
-    weight: Optional[float] = typer.Option(
+    weight: float | None = typer.Option(
         None,
         "--popularity-weight",
         min=0.0,
@@ -73,13 +73,13 @@ def pick_cmd(
         help="How much more a popular torrent counts (default: [pack] "
         "pick_popularity_weight of the archive, else 1.0).",
     ),
-    bands: Optional[list[str]] = typer.Option(
+    bands: list[str] | None = typer.Option(
         None,
         "--band",
         metavar="BAND",
         help="Only torrents of this band (repeatable; the metadata torrent always), before the budget.",
     ),
-    seed: Optional[int] = typer.Option(
+    seed: int | None = typer.Option(
         None,
         "--seed",
         metavar="N",
@@ -138,7 +138,7 @@ def pick_cmd(
     )
 
 
-def _pick_source(ctx: typer.Context, source: Optional[Path]) -> tuple[list[dict[str, Any]], float]:
+def _pick_source(ctx: typer.Context, source: Path | None) -> tuple[list[dict[str, Any]], float]:
     """The torrents to choose from and the popularity weight: a downloaded list (weight 1.0 unless given), else
     the archive's own torrents and its [pack] pick_popularity_weight."""
     from fonoteca.pack.listing import list_torrents, read_list
@@ -154,12 +154,10 @@ def _pick_source(ctx: typer.Context, source: Optional[Path]) -> tuple[list[dict[
 def mark_cmd(
     ctx: typer.Context,
     torrents: list[str] = typer.Argument(..., metavar="TORRENT...", help="Torrent names, btih or btmh."),
-    obsolete: Optional[bool] = typer.Option(
+    obsolete: bool | None = typer.Option(
         None, "--obsolete/--not-obsolete", help="Superseded: no longer worth seeding."
     ),
-    embargo: Optional[bool] = typer.Option(
-        None, "--embargo/--no-embargo", help="Held back: must not be seeded for now."
-    ),
+    embargo: bool | None = typer.Option(None, "--embargo/--no-embargo", help="Held back: must not be seeded for now."),
 ) -> None:
     """Flag torrents obsolete or embargoed (or clear the flags); `torrents pick` leaves flagged ones out."""
     from fonoteca.errors import UsageError
@@ -176,13 +174,13 @@ def register_commands(app: typer.Typer) -> None:
     @app.command("pack")
     def pack_cmd(
         ctx: typer.Context,
-        name: Optional[str] = typer.Option(None, "--name", help="Release name (default: COLLECTION-NNNN)."),
-        verify: Optional[bool] = typer.Option(
+        name: str | None = typer.Option(None, "--name", help="Release name (default: COLLECTION-NNNN)."),
+        verify: bool | None = typer.Option(
             None,
             "--verify/--no-verify",
             help="Check each file's sha256 against the catalog while hashing (default: [pack] verify, true).",
         ),
-        workers: Optional[int] = typer.Option(
+        workers: int | None = typer.Option(
             None, "--workers", "-w", min=1, help="Hashing threads (default: every core)."
         ),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),

@@ -176,7 +176,7 @@ def _reduce(nodes: list[bytes], levels: int, k: int) -> list[bytes]:
         if len(nodes) & 1:
             nodes.append(ZERO[level])
         it = iter(nodes)
-        nodes = [sha(a + b).digest() for a, b in zip(it, it)]
+        nodes = [sha(a + b).digest() for a, b in zip(it, it, strict=True)]
     return nodes
 
 
@@ -392,7 +392,7 @@ class Hasher:
         self.mode = mode
         self._pool: Any = None
 
-    def __enter__(self) -> "Hasher":
+    def __enter__(self) -> Hasher:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -403,7 +403,7 @@ class Hasher:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def start(self) -> "Hasher":
+    def start(self) -> Hasher:
         """Start the workers now (they are started on first use otherwise)."""
         if self.workers > 1:
             self._executor()
@@ -581,11 +581,11 @@ def assemble(
         raise ValueError("a torrent needs at least one file")
     piece = piece_length
     info = bytearray(b"d9:file tree")
-    _tree_into(info, [(e.path, e.size, h.root) for e, h in zip(ordered, hashes)], 0)
+    _tree_into(info, [(e.path, e.size, h.root) for e, h in zip(ordered, hashes, strict=True)], 0)
     info += b"5:filesl"
     placed: list[PlacedFile] = []
     index = offset = 0
-    for entry, h in zip(ordered, hashes):
+    for entry, h in zip(ordered, hashes, strict=True):
         placed.append(PlacedFile("/".join(entry.path), index, offset, entry.size, h.root, entry))
         info += b"d6:lengthi%de4:path" % entry.size
         bencode.encode_into(info, entry.path)

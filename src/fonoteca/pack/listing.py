@@ -9,11 +9,12 @@ plus Fonoteca's own: name, release, kind, band, seq, btmh, piece_length, tracks,
 pop_max, first_id, last_id, stats_source (who counted the swarm figures: "tracker" or "dht"; a DHT scrape gives
 no completed count, so completed is null then), v1_only (the torrent's BitTorrent v1-only twin, for clients that
 cannot read hybrid torrents: {url, display_name, btih, magnet_link, torrent_size}; null for torrents packed
-before twins existed; see fonoteca.pack.hybrid.v1_only), and the withdrawals' marks: partially_broken (the torrent holds tracks the ledger
-withdraws: mirrors skip those files), withdrawn_files, replaced_by (the replacement torrent that holds the rest),
-replaces (on a replacement: the torrent it stands in for). A replacement that is no longer needed (its tracks were
-reinstated, or a newer replacement exists) is listed obsolete. group_name is the band (pop_50-100, ...) or "metadata"; seeders, leechers and
-completed are 0 and stats_scraped_at null until swarm figures were recorded (set_stats).
+before twins existed; see fonoteca.pack.hybrid.v1_only), and the withdrawals' marks: partially_broken (the torrent
+holds tracks the ledger withdraws: mirrors skip those files), withdrawn_files, replaced_by (the replacement torrent
+that holds the rest), replaces (on a replacement: the torrent it stands in for). A replacement that is no longer
+needed (its tracks were reinstated, or a newer replacement exists) is listed obsolete. group_name is the band
+(pop_50-100, ...) or "metadata"; seeders, leechers and completed are 0 and stats_scraped_at null until swarm figures
+were recorded (set_stats).
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import orjson
 
-from fonoteca.catalog.db import transaction
 from fonoteca.archive import Archive
+from fonoteca.catalog.db import transaction
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.pack import paths
 from fonoteca.pack.settings import PackSettings
@@ -110,12 +111,12 @@ def withdrawal_marks(conn: sqlite3.Connection, building: int | None = None) -> d
     by_rowid = {r: (name, replaces, files) for r, name, replaces, files in links}
     out: dict[int, dict[str, Any]] = {}
     current: dict[int, int] = {}  # original -> its replacement holding exactly the tracks not withdrawn
-    for rowid, (name, replaces, files) in by_rowid.items():
+    for rowid, (_, replaces, files) in by_rowid.items():
         if replaces is not None and replaces in by_rowid and not held.get(rowid):
             wanted = by_rowid[replaces][2] - held.get(replaces, 0)
             if files == wanted and (replaces not in current or rowid > current[replaces]):
                 current[replaces] = rowid
-    for rowid, (name, replaces, files) in by_rowid.items():
+    for rowid, (_, replaces, _) in by_rowid.items():
         broken = bool(held.get(rowid))
         marks = {
             "partially_broken": broken,
@@ -314,7 +315,8 @@ def check_list(items: Any, where: str = "torrents.json", errors: list[str] | Non
             good.append(rec)
             names.add(rec["name"])
             continue
-        message = f"refused: {where} item {n}{' (' + rec['name'] + ')' if isinstance(rec, dict) and isinstance(rec.get('name'), str) else ''}: {problem}"
+        named = f" ({rec['name']})" if isinstance(rec, dict) and isinstance(rec.get("name"), str) else ""
+        message = f"refused: {where} item {n}{named}: {problem}"
         if errors is None:
             raise FonotecaError(message)
         errors.append(message)
@@ -526,13 +528,13 @@ def set_stats(archive: Archive, stats: Iterable[tuple], *, scraped_at: str | Non
     """Record swarm figures: (btih or name, seeders, leechers, completed[, source]) per torrent; source is
     "tracker" (the default) or "dht", whose completed is None (a DHT scrape does not count it)."""
     settings = PackSettings.from_config(archive.config)
-    when = scraped_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = scraped_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     conn = archive.connect()
     try:
         rows = list(stats)
         ids = _resolve(conn, [r[0] for r in rows])
         with transaction(conn):
-            for rowid, (_, seeders, leechers, completed, *rest) in zip(ids, rows):
+            for rowid, (_, seeders, leechers, completed, *rest) in zip(ids, rows, strict=True):
                 source = rest[0] if rest else "tracker"
                 if source not in STATS_SOURCES:
                     raise ValueError(f"unknown source of swarm figures {source!r}")

@@ -22,7 +22,7 @@ _EXT = re.compile(r"^[a-z0-9]{1,10}$")
 # The one rule for release and torrent names, whoever made them: pack builds torrent names up to this length from
 # the collection, band, sequence and id range; a person choosing a release name is held to the same rule.
 NAME_MAX = 200
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,%d}$" % (NAME_MAX - 1))
+_NAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{NAME_MAX - 1}}}$")
 
 
 def _clean_char(ch: str) -> str:

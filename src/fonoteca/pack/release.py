@@ -33,18 +33,18 @@ from typing import Any
 import orjson
 import zstandard
 
-from fonoteca.catalog.db import transaction
+from fonoteca import locks
 from fonoteca.archive import Archive
+from fonoteca.catalog.db import transaction
 from fonoteca.durable import fsync_dir, now, write_new
 from fonoteca.errors import FonotecaError
-from fonoteca import locks
-from fonoteca.storage import Storage, StorageError
-from fonoteca.tiers import Tier
+from fonoteca.ledger import LEDGER_NAME
+from fonoteca.licences import ReleasePolicy
 from fonoteca.pack import bag, hybrid, layout, listing, paths
 from fonoteca.pack.manifest import MANIFEST_FIELDS, ManifestLine, write_line  # noqa: F401 (MANIFEST_FIELDS: API)
 from fonoteca.pack.settings import Band, PackSettings
-from fonoteca.ledger import LEDGER_NAME
-from fonoteca.licences import ReleasePolicy
+from fonoteca.storage import Storage, StorageError
+from fonoteca.tiers import Tier
 
 CREATED_BY = "Fonoteca"
 
@@ -656,10 +656,10 @@ def _make_torrent(
     _link_payload(build, t, storage)
     entries = [
         hybrid.Entry((a, b), str(build / "data" / t.name / a / b), c.size, c.sha256 if settings.verify else None)
-        for c, (a, b) in zip(t.files, t.paths)
+        for c, (a, b) in zip(t.files, t.paths, strict=True)
     ]
     piece = settings.piece_size or hybrid.fit_piece_length(
-        [(f"{a}/{b}", c.size) for c, (a, b) in zip(t.files, t.paths)],
+        [(f"{a}/{b}", c.size) for c, (a, b) in zip(t.files, t.paths, strict=True)],
         hybrid.piece_length_for(t.data_size, (c.size for c in t.files), max_piece=settings.max_piece_size),
         settings.max_torrent_file_size,
     )
@@ -740,7 +740,7 @@ def _write_twin(build: Path, torrent: hybrid.Torrent) -> tuple[str, int]:
 def _link_payload(build: Path, t: layout.PlannedTorrent, storage: Storage) -> None:
     """The stored files under data/TORRENT/FF/NAME, through the storage (the local folder: hard links, no copies)."""
     made: set[str] = set()
-    for c, (folder_name, file_name) in zip(t.files, t.paths):
+    for c, (folder_name, file_name) in zip(t.files, t.paths, strict=True):
         target_dir = build / "data" / t.name / folder_name
         if folder_name not in made:
             target_dir.mkdir(parents=True, exist_ok=True)
@@ -750,7 +750,7 @@ def _link_payload(build: Path, t: layout.PlannedTorrent, storage: Storage) -> No
 
 def _manifest(t: layout.PlannedTorrent, torrent: hybrid.Torrent) -> Iterator[tuple[bytes, str]]:
     """Manifest lines (JSON) and sha256sum lines of one torrent, in file index order."""
-    by_path = {f"{a}/{b}": c for c, (a, b) in zip(t.files, t.paths)}
+    by_path = {f"{a}/{b}": c for c, (a, b) in zip(t.files, t.paths, strict=True)}
     for placed in torrent.files:
         c = by_path[placed.path]
         line = ManifestLine(
@@ -785,7 +785,7 @@ def _insert_torrent(
     twin: tuple[str, int],
     replaces: int | None = None,
 ) -> None:
-    by_path = {f"{a}/{b}": c for c, (a, b) in zip(t.files, t.paths)}
+    by_path = {f"{a}/{b}": c for c, (a, b) in zip(t.files, t.paths, strict=True)}
     with transaction(conn):
         torrent_id = conn.execute(
             "INSERT INTO torrents (release, name, kind, band, seq, btih, btmh, piece_length, num_files, data_size, "
@@ -935,7 +935,7 @@ def _metadata_torrent(
     check_with_libtorrent(torrent)
     write_new(build / "torrents" / f"{name}.torrent", torrent.metainfo)
     twin = _write_twin(build, torrent)
-    bag.add_payload(build, [(f"data/{name}/{p.path}", h.sha256) for p, h in zip(torrent.files, hashes)])
+    bag.add_payload(build, [(f"data/{name}/{p.path}", h.sha256) for p, h in zip(torrent.files, hashes, strict=True)])
     with transaction(conn):
         torrent_id = conn.execute(
             "INSERT INTO torrents (release, name, kind, band, seq, btih, btmh, piece_length, num_files, data_size, "
@@ -959,7 +959,7 @@ def _metadata_torrent(
             "VALUES (?, ?, NULL, NULL, ?, ?, ?, ?, ?)",
             [
                 (torrent_id, p.index, p.path, p.offset, p.size, h.sha256, p.root.hex() if p.root else None)
-                for p, h in zip(torrent.files, hashes)
+                for p, h in zip(torrent.files, hashes, strict=True)
             ],
         )
     return TorrentSummary(

@@ -98,7 +98,7 @@ class PackSettings:
         return out
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], **overrides: Any) -> "PackSettings":
+    def from_config(cls, config: dict[str, Any], **overrides: Any) -> PackSettings:
         section = config.get("pack", {}) if isinstance(config, dict) else {}
         if not isinstance(section, dict):
             raise FonotecaError("[pack] in fonoteca.toml must be a table")

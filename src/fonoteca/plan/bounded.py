@@ -26,7 +26,7 @@ import shutil
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +35,9 @@ import orjson
 
 from fonoteca.archive import Archive
 from fonoteca.catalog.db import transaction
-from fonoteca.plan import data as data_mod, listens as listens_mod, policies
+from fonoteca.plan import data as data_mod
+from fonoteca.plan import listens as listens_mod
+from fonoteca.plan import policies
 from fonoteca.plan.external import Spill, scratch, sort
 from fonoteca.tiers import Tier
 from fonoteca.units import parse_size
@@ -177,7 +179,7 @@ def read_tracks(ctx: Context, progress: Callable[[int], None] | None) -> Tracks:
         result.count += len(data)
         known = data.duration_ms[data.duration_ms > 0]
         values, counts = np.unique(known, return_counts=True)
-        for value, count in zip(values.tolist(), counts.tolist()):
+        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
             result.durations[value] = result.durations.get(value, 0) + count
         result.missing_duration += int((data.duration_ms <= 0).sum())
         result.missing_popularity += int((data.popularity < 0).sum())
@@ -540,7 +542,7 @@ def _fill(m: Model, key: tuple[float, int, int], room: int, fill_first: set[int]
             exhausted = True
             return False
         in_prefix = _before_first(chunk, key)
-        for step, prefix in zip(chunk.tolist(), in_prefix.tolist()):
+        for step, prefix in zip(chunk.tolist(), in_prefix.tolist(), strict=True):
             kind, rep, weight, value = int(step[1]), int(step[3]), int(step[5]), float(step[6])
             if weight > room:
                 continue
@@ -708,7 +710,7 @@ def _finish(
             run = conn.execute(
                 "INSERT INTO plan_runs (created_at, policy, budget, params, summary) VALUES (?, ?, ?, ?, ?)",
                 (
-                    datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                    datetime.now(UTC).isoformat(timespec="seconds"),
                     policy,
                     budget,
                     orjson.dumps(_params(m)).decode(),
@@ -743,7 +745,7 @@ def _finish(
             conn.execute("CREATE INDEX plan_tier ON plan (tier) WHERE tier > 0")
         summary = _summary(m, policy, budget, totals, solution)
         if policy == "anna":
-            summary["statuses"] = {name: int(n) for name, n in zip(data_mod.STATUSES, statuses[1:]) if n}
+            summary["statuses"] = {name: int(n) for name, n in zip(data_mod.STATUSES, statuses[1:], strict=True) if n}
         if write:
             summary["run"] = run
             conn.execute("UPDATE plan_runs SET summary = ? WHERE rowid = ?", (orjson.dumps(summary).decode(), run))
@@ -874,7 +876,8 @@ def _warnings(m: Model, budget: int | None, summary: dict[str, Any]) -> list[str
     smallest = m.smallest_compact
     if budget is not None and budget < smallest:
         out.append(
-            f"the budget ({format_size(budget)}) is smaller than the smallest file ({format_size(smallest)}): nothing fits"
+            f"the budget ({format_size(budget)}) is smaller than the "
+            f"smallest file ({format_size(smallest)}): nothing fits"
         )
     if budget is not None and summary["bytes"] > budget:
         out.append(f"this plan needs {format_size(summary['bytes'])}, more than the budget of {format_size(budget)}")

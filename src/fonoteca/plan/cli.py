@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -13,7 +13,7 @@ from fonoteca.console import console, emit_table, lit, print_json, progress
 from fonoteca.hookspecs import hookimpl
 
 
-def _print_summary(s: dict[str, Any], budget_text: Optional[str]) -> None:
+def _print_summary(s: dict[str, Any], budget_text: str | None) -> None:
     """The plan per tier on stdout (the result); the verdict, bounds and warnings on stderr."""
     from fonoteca.units import format_size
 
@@ -62,7 +62,7 @@ plays_app = typer.Typer(
 def plays_import(
     ctx: typer.Context,
     path: Path = typer.Argument(..., help="CSV/TSV (plain, .gz, .zst) with a header: track id/URI or isrc, and plays."),
-    source: Optional[str] = typer.Option(None, help="Label stored with the counts (default: the file name)."),
+    source: str | None = typer.Option(None, help="Label stored with the counts (default: the file name)."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
     """Load play counts (columns track|track_id|id|uri|isrc and plays|playcount|streams|listens)."""
@@ -92,7 +92,7 @@ def register_commands(app: typer.Typer) -> None:
     @app.command("plan")
     def plan(
         ctx: typer.Context,
-        budget: Optional[str] = typer.Option(
+        budget: str | None = typer.Option(
             None,
             "--budget",
             "-b",
@@ -109,7 +109,7 @@ def register_commands(app: typer.Typer) -> None:
             "reference archive's rule (popularity > 0 original, else compact above a secondary priority of "
             "0.351); all: every recording as the original. Plugins may add more.",
         ),
-        compact_value: Optional[float] = typer.Option(
+        compact_value: float | None = typer.Option(
             None,
             "--compact-value",
             min=0.0,

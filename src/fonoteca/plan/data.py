@@ -13,6 +13,7 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -118,8 +119,7 @@ def load(
         bounds = np.linspace(0, top + 1, workers + 1).astype(np.int64).tolist()
         with ThreadPoolExecutor(workers, thread_name_prefix="plan-read") as pool:
             ranges = [
-                pool.submit(_on_own_connection, connect, _read_range, lo, hi, progress)
-                for lo, hi in zip(bounds, bounds[1:])
+                pool.submit(_on_own_connection, connect, _read_range, lo, hi, progress) for lo, hi in pairwise(bounds)
             ]
             side = [pool.submit(_on_own_connection, connect, read) for read in (_artists, _albums, _read_duplicates)]
             tracks = _assemble([job.result() for job in ranges])

@@ -31,7 +31,7 @@ class Spill:
             self._out.write(np.ascontiguousarray(records, dtype=self.dtype).tobytes())
             self.count += len(records)
 
-    def done(self) -> "Spill":
+    def done(self) -> Spill:
         if self._out is not None:
             self._out.close()
             self._out = None  # type: ignore[assignment]
@@ -99,7 +99,7 @@ def _merge(runs: list[Spill], keys: tuple[str, ...], memory: int, folder: Path) 
             break
         frontier = min(last[i] for i in live)  # type: ignore[type-var]
         at = np.ones(len(ordered), dtype=bool)
-        for key, value in zip(keys, frontier):
+        for key, value in zip(keys, frontier, strict=True):
             at &= ordered[key] == value
         cut = int(np.flatnonzero(at)[0]) + 1
         out.append(ordered[:cut])

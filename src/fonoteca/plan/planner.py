@@ -13,7 +13,9 @@ import numpy as np
 from fonoteca.archive import Archive
 from fonoteca.catalog import db
 from fonoteca.errors import FonotecaError, UsageError
-from fonoteca.plan import bounded, coverage, data as data_mod, listens as listens_mod, policies, store
+from fonoteca.plan import bounded, coverage, policies, store
+from fonoteca.plan import data as data_mod
+from fonoteca.plan import listens as listens_mod
 from fonoteca.tiers import Tier, TierSettings
 
 DEFAULT_COMPACT_VALUE = 0.9
@@ -166,7 +168,7 @@ def evaluate(model: Model, policy: str, budget: int | None) -> tuple[np.ndarray,
         counts = np.bincount(
             policies.reference_statuses(model.data, tier).astype(np.int64) + 1, minlength=len(STATUSES) + 1
         )[1:]
-        summary["statuses"] = {name: int(n) for name, n in zip(STATUSES, counts) if n}
+        summary["statuses"] = {name: int(n) for name, n in zip(STATUSES, counts, strict=True) if n}
     return tier, summary
 
 
@@ -176,7 +178,8 @@ def _warnings(model: Model, budget: int | None, summary: dict[str, Any], smalles
     out = []
     if budget is not None and budget < smallest:
         out.append(
-            f"the budget ({format_size(budget)}) is smaller than the smallest file ({format_size(smallest)}): nothing fits"
+            f"the budget ({format_size(budget)}) is smaller than the "
+            f"smallest file ({format_size(smallest)}): nothing fits"
         )
     if budget is not None and summary["bytes"] > budget:
         out.append(f"this plan needs {format_size(summary['bytes'])}, more than the budget of {format_size(budget)}")

@@ -304,7 +304,7 @@ class Policy(Protocol):
     help: str
     needs_budget: bool
 
-    def choose(self, model: "Model", budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
+    def choose(self, model: Model, budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
         """Tier per track (int8: 0 skip, 1 compact, 2 original) and, if known, a bound on its optimality."""
         ...
 
@@ -317,7 +317,7 @@ class Anna:
     )
     needs_budget: bool = False
 
-    def choose(self, model: "Model", budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
+    def choose(self, model: Model, budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
         return anna(model.data, model.cost), None
 
 
@@ -327,7 +327,7 @@ class Optimal:
     help: str = "most listens within the budget (compact or original per recording)"
     needs_budget: bool = True
 
-    def choose(self, model: "Model", budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
+    def choose(self, model: Model, budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
         assert budget is not None
         result = optimal(model.cost, budget, model.compact_value, model.inc)
         return result.tier, result.bound
@@ -339,7 +339,7 @@ class KeepAll:
     help: str = "keep every recording in the original tier (the budget, if given, is only checked)"
     needs_budget: bool = False
 
-    def choose(self, model: "Model", budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
+    def choose(self, model: Model, budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
         return keep_all(model.data, model.cost), None
 
 

@@ -17,8 +17,8 @@ import numpy as np
 import orjson
 
 from fonoteca.archive import Archive
-from fonoteca.tiers import Tier
 from fonoteca.plan import bounded, coverage, planner, policies
+from fonoteca.tiers import Tier
 
 FEATURES = (
     "danceability",
@@ -300,7 +300,7 @@ def _bars(ax: Any, x: list, y: list, *, log: bool = False, color: str = "#3b6ea8
 
 def draw_popularity(fig: Any, d: dict[str, Any]) -> None:
     axes = fig.subplots(3, 1, sharex=True)
-    for ax, kind in zip(axes, ("tracks", "artists", "albums")):
+    for ax, kind in zip(axes, ("tracks", "artists", "albums"), strict=True):
         _bars(ax, d["popularity"], d[kind]["counts"], log=True)
         ax.set_ylabel(f"{kind}\n({d[kind]['unknown']:,} unknown)" if d[kind]["unknown"] else kind)
     axes[-1].set_xlabel("popularity")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,7 @@ def write(
         run = conn.execute(
             "INSERT INTO plan_runs (created_at, policy, budget, params, summary) VALUES (?, ?, ?, ?, ?)",
             (
-                datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                datetime.now(UTC).isoformat(timespec="seconds"),
                 policy,
                 budget,
                 orjson.dumps(params).decode(),
@@ -90,7 +90,7 @@ def _insert(conn: sqlite3.Connection, run: int, columns: list[np.ndarray]) -> No
     block = width * ROWS_PER_INSERT
     whole = len(flat) // block * block
     params = iter(flat[:whole])
-    conn.executemany(sql(ROWS_PER_INSERT), zip(*[params] * block))
+    conn.executemany(sql(ROWS_PER_INSERT), zip(*[params] * block, strict=True))
     if whole < len(flat):
         conn.execute(sql((len(flat) - whole) // width), flat[whole:])
 
@@ -118,8 +118,8 @@ def planned_tracks(conn: sqlite3.Connection, *, stored_only: bool = True) -> Ite
     """The plan, track by track (by default only tracks that get a file: tier compact or original)."""
     where = "WHERE p.tier > 0" if stored_only else ""
     for track, id_, tier, size, listens, rep in conn.execute(
-        f"SELECT p.track, t.id, p.tier, p.bytes, p.listens, p.rep FROM plan p JOIN tracks t ON t.rowid = p.track {where} "
-        "ORDER BY p.track"
+        "SELECT p.track, t.id, p.tier, p.bytes, p.listens, p.rep FROM "
+        f"plan p JOIN tracks t ON t.rowid = p.track {where} ORDER BY p.track"
     ):
         yield PlannedTrack(track, id_, Tier(tier).label, size, listens, rep)
 

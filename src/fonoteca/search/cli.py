@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -54,22 +54,18 @@ def register_commands(app: typer.Typer) -> None:
     @app.command("search")
     def search(
         ctx: typer.Context,
-        query: Optional[list[str]] = typer.Argument(
+        query: list[str] | None = typer.Argument(
             None,
             help="Words of a title, artist or album (any order, accents optional), or an id, "
             "spotify:track:ID, URL, isrc:CODE / bare ISRC, upc:CODE / bare UPC.",
         ),
         limit: int = typer.Option(20, "--limit", "-n", help="How many results (1-1000)."),
-        min_popularity: Optional[int] = typer.Option(
+        min_popularity: int | None = typer.Option(
             None, "--min-popularity", help="Only tracks with popularity >= N (0-100)."
         ),
-        year: Optional[str] = typer.Option(
-            None, "--year", help="Release year of the album: 1995 or a range 1990-1999."
-        ),
-        genre: Optional[str] = typer.Option(
-            None, "--genre", help="A genre of one of the track's artists, e.g. 'k-pop'."
-        ),
-        explicit: Optional[bool] = typer.Option(
+        year: str | None = typer.Option(None, "--year", help="Release year of the album: 1995 or a range 1990-1999."),
+        genre: str | None = typer.Option(None, "--genre", help="A genre of one of the track's artists, e.g. 'k-pop'."),
+        explicit: bool | None = typer.Option(
             None, "--explicit/--clean", help="Only explicit tracks / no explicit tracks."
         ),
         exact: bool = typer.Option(

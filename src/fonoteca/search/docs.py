@@ -115,7 +115,8 @@ class DocBuilder:
         return " ".join(names), "".join(f" _g{g}" for g in sorted(genres))
 
     def docs(self, low: int, high: int) -> list[tuple[int, str, str, str, str]]:
-        """Documents ((key, title, artists, album, tags) tuples: cheaper to pickle than objects) of the tracks with low <= rowid <= high, sorted by key."""
+        """Documents ((key, title, artists, album, tags) tuples: cheaper to pickle than objects) of the tracks with
+        low <= rowid <= high, sorted by key."""
         # the hot loop of a rebuild: plain dict look-ups and tuples, no helper calls on a cache hit
         titles, albums, credits = self.titles.data, self.albums.data, self.credits.data
         explicit_tag = {None: "", 0: " _e0", 1: " _e1"}

@@ -147,7 +147,7 @@ def _match_expression(groups: Groups) -> str:
     clauses = []
     for group in groups:
         alternatives = [" AND ".join(_quote(t) for t in alt) for alt in group]
-        alternatives = [f"({a})" if len(alt) > 1 else a for a, alt in zip(alternatives, group)]
+        alternatives = [f"({a})" if len(alt) > 1 else a for a, alt in zip(alternatives, group, strict=True)]
         clauses.append(alternatives[0] if len(alternatives) == 1 else "(" + " OR ".join(alternatives) + ")")
     return " AND ".join(clauses)
 
@@ -193,7 +193,7 @@ def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tu
     edits = 0
     completed = False
     matched: set[str] = set()
-    for single, multi in zip(words.single, words.multi):
+    for single, multi in zip(words.single, words.multi, strict=True):
         best: tuple[tuple[int, bool], int, Alternative] | None = None
         for where, field_tokens in enumerate(fields):
             for token in single.keys() & field_tokens:  # a set operation in C: a word has few spellings
@@ -233,7 +233,7 @@ def _spread(tokens: tuple[str, ...], fields: tuple[set[str], ...]) -> int | None
 def _covers(words: Compiled, name_tokens: str) -> bool:
     """Whether a name holds a spelling of every word."""
     present = set(name_tokens.split())
-    for single, multi in zip(words.single, words.multi):
+    for single, multi in zip(words.single, words.multi, strict=True):
         if single.keys().isdisjoint(present) and not any(all(t in present for t in a.tokens) for a in multi):
             return False
     return True
@@ -305,7 +305,7 @@ class Searcher:
                 conn.close()
         self._catalog = self._index = None
 
-    def __enter__(self) -> "Searcher":
+    def __enter__(self) -> Searcher:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -500,8 +500,8 @@ class Searcher:
         marks = ",".join("?" * len(order))
         found: dict[int, dict[str, Any]] = {}
         for track, rowid, ns, id_, name in self.catalog.execute(
-            "SELECT l.track, ar.rowid, ar.ns, ar.id, ar.name FROM track_artists l JOIN artists ar ON ar.rowid = l.artist "
-            f"WHERE l.track IN ({marks}) AND ar.name IS NOT NULL",
+            "SELECT l.track, ar.rowid, ar.ns, ar.id, ar.name FROM track_artists l JOIN artists "
+            f"ar ON ar.rowid = l.artist WHERE l.track IN ({marks}) AND ar.name IS NOT NULL",
             list(order),
         ):
             key = order[track]
@@ -616,7 +616,7 @@ class Searcher:
         hidden = self._withdrawn()
         rowids = [key_rowid(k) for k in keys]
         if hidden:
-            kept = [(r, v) for r, v in zip(rowids, scores) if r not in hidden]
+            kept = [(r, v) for r, v in zip(rowids, scores, strict=True) if r not in hidden]
             rowids, scores = [r for r, _ in kept], [v for _, v in kept]
             if not rowids:
                 return []
@@ -624,8 +624,8 @@ class Searcher:
         rows = {
             r[0]: r
             for r in self.catalog.execute(
-                "SELECT t.rowid, t.ns, t.id, t.name, t.popularity, t.explicit, t.isrc, t.duration_ms, "
-                f"a.id, a.name, a.release_date FROM tracks t LEFT JOIN albums a ON a.rowid = t.album WHERE t.rowid IN ({marks})",
+                "SELECT t.rowid, t.ns, t.id, t.name, t.popularity, t.explicit, t.isrc, t.duration_ms, a.id, a.name, "
+                f"a.release_date FROM tracks t LEFT JOIN albums a ON a.rowid = t.album WHERE t.rowid IN ({marks})",
                 rowids,
             )
         }
@@ -637,7 +637,7 @@ class Searcher:
         ):
             artists.setdefault(track, []).append({"id": id_, "name": name})
         out = []
-        for rowid, value in zip(rowids, scores):
+        for rowid, value in zip(rowids, scores, strict=True):
             row = rows.get(rowid)
             if row is None:
                 continue  # gone from the catalog since the index was built

@@ -41,7 +41,7 @@ class Rules:
     prefix_length: int = 1
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Rules":
+    def from_config(cls, config: dict[str, Any]) -> Rules:
         section = config.get("search", {}) or {}
         values: dict[str, Any] = {}
         for name, default in cls().__dict__.items():
@@ -64,7 +64,7 @@ class Rules:
             )
         return rules
 
-    def exact(self) -> "Rules":
+    def exact(self) -> Rules:
         return replace(self, typos=False, prefix=False)
 
     def budget(self, word: str) -> int:

@@ -21,17 +21,18 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ContextManager
+from typing import Any
 
 import numpy as np
 import orjson
 
-from fonoteca.catalog.db import transaction
-from fonoteca.archive import Archive
 from fonoteca import locks
+from fonoteca.archive import Archive
 from fonoteca.catalog import db as catalog_db
+from fonoteca.catalog.db import transaction
 from fonoteca.search import vocab
 from fonoteca.search.docs import (
     MAX_POPULARITY,
@@ -118,7 +119,7 @@ def open_index(directory: Path) -> tuple[sqlite3.Connection, IndexState]:
     return conn, IndexState(directory, db, read_meta(conn))
 
 
-def _locked(directory: Path) -> ContextManager[None]:
+def _locked(directory: Path) -> AbstractContextManager[None]:
     """One writer at a time (two imports finishing together must not interleave their updates)."""
     return locks.held(directory / LOCK)
 

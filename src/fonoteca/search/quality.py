@@ -13,10 +13,10 @@ Classes:
   two_typos      two of the mistakes above: in one word of 9+ letters or in two words of 5+
   prefix         the last word cut to its first 3+ letters, as while typing ("midnight thun")
 Typos go only into words the typo budget covers, counted on the word as typed (1 edit from 5 letters, 2 from 9),
-so every engine is asked the same question with the same budget. The intended track is drawn weighted by popularity (people search for what
-they listen to). A hit counts when its title starts like the intended one (the words typed from it: case,
-accents, versions and features aside) and, when the query names the artist, it has that artist: tracks that
-agree on these cannot be told apart by the words typed.
+so every engine is asked the same question with the same budget. The intended track is drawn weighted by popularity
+(people search for what they listen to). A hit counts when its title starts like the intended one (the words typed
+from it: case, accents, versions and features aside) and, when the query names the artist, it has that artist:
+tracks that agree on these cannot be told apart by the words typed.
 Half of the typo queries carry the artist's name too.
 """
 

@@ -127,4 +127,4 @@ async def rest(request: Request, name: str) -> Response:
 
 
 # the endpoints live in these modules; importing them registers them
-from fonoteca.subsonic import browse, playback, personal  # noqa: E402,F401
+from fonoteca.subsonic import browse, personal, playback  # noqa: E402,F401

@@ -435,7 +435,6 @@ def _random_songs(ctx: Context, snap: Snapshot, size: int, years: tuple[int, int
     if not pool:
         return []
     picked: list[int] = []
-    conn = lib.conn(snap)
     for album in random.choices(pool, weights=weights, k=size * 2):
         songs = items.album_songs(lib, snap, album)
         if songs:

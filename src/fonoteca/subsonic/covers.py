@@ -82,7 +82,7 @@ def placeholder(key: str, size: int | None) -> bytes:
     draw = ImageDraw.Draw(image)
     for y in range(side):
         t = y / max(1, side - 1)
-        draw.line([(0, y), (side, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom)))
+        draw.line([(0, y), (side, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)))
     r = side * 0.36
     c = side / 2
     draw.ellipse([c - r, c - r, c + r, c + r], fill=(20, 20, 20))

@@ -15,7 +15,7 @@ from pathlib import PurePosixPath
 from typing import Any
 
 from fonoteca.subsonic.library import Library, Snapshot, chunks, marks
-from fonoteca.subsonic.responses import SubsonicError, not_found, MISSING_PARAMETER
+from fonoteca.subsonic.responses import MISSING_PARAMETER, SubsonicError, not_found
 from fonoteca.web.media import media_type
 
 SONG_ID = re.compile(r"^[0-9]{1,18}$")

@@ -118,7 +118,9 @@ def _remote(ctx: Context, released: Released) -> Response:
     try:
         remote = fetcher.open(released)
     except FonotecaError as exc:
-        raise r.SubsonicError(r.GENERIC, f"this mirror does not hold the file yet and could not fetch it: {exc}")
+        raise r.SubsonicError(
+            r.GENERIC, f"this mirror does not hold the file yet and could not fetch it: {exc}"
+        ) from exc
     start, end = wanted or (0, size)
     timeout = ctx.service.config.fetch_timeout
 

@@ -67,7 +67,7 @@ class Format:
         self.callback = callback
 
     @classmethod
-    def of(cls, params: dict[str, list[str]]) -> "Format":
+    def of(cls, params: dict[str, list[str]]) -> Format:
         """The f parameter; an unknown one answers XML (what Subsonic does), a bad JSONP callback JSON."""
         name = (params.get("f") or ["xml"])[-1].lower()
         if name == "jsonp":

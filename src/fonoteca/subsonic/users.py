@@ -319,7 +319,9 @@ class Accounts:
         try:
             return self._fernet.decrypt(row[0]).decode("utf-8")
         except InvalidToken:
-            raise FonotecaError(f"{key_file(self.root)} does not decrypt the stored passwords (was it replaced?)")
+            raise FonotecaError(
+                f"{key_file(self.root)} does not decrypt the stored passwords (was it replaced?)"
+            ) from None
 
     def password_matches(self, user: User, given: str) -> bool:
         if user.hash_only:

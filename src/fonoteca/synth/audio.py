@@ -28,7 +28,7 @@ class Style:
     root: int = 57  # MIDI note of the key's root (57 = A3)
 
     @classmethod
-    def random(cls, seed: int) -> "Style":
+    def random(cls, seed: int) -> Style:
         rng = np.random.default_rng(seed)
         return cls(
             tempo=float(rng.uniform(70, 160)),
@@ -47,7 +47,7 @@ def _tone(freqs: np.ndarray, n: int, rate: int, brightness: float, phase: np.nda
     t = np.arange(n) / rate
     out = np.zeros(n)
     harmonics = 1 + int(round(brightness * 7))
-    for f, ph in zip(freqs, phase):
+    for f, ph in zip(freqs, phase, strict=True):
         for h in range(1, harmonics + 1):
             if f * h >= rate / 2:
                 break
@@ -77,7 +77,7 @@ def _lead(style: Style, seed: int, bar: int, rate: int) -> tuple[np.ndarray, lis
     env = np.minimum(1.0, t / 0.03) * np.minimum(1.0, (length - np.arange(length)) / (0.03 * rate))
     notes: dict[int, np.ndarray] = {}
     line: list[np.ndarray | None] = []
-    for degree, rest in zip(degrees, rests):
+    for degree, rest in zip(degrees, rests, strict=True):
         if rest:
             line.append(None)
             continue

@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-
 MARKETS = (
     "AD AE AG AL AM AO AR AT AU AZ BA BB BD BE BF BG BH BI BJ BN BO BR BS BT BW BY BZ CA CD CG CH CI CL CM CO CR "
     "CV CW CY CZ DE DJ DK DM DO DZ EC EE EG ES ET FI FJ FM FR GA GB GD GE GH GM GN GQ GR GT GW GY HK HN HR HT HU ID "
@@ -127,8 +126,14 @@ FOREIGN = [
     "à bientôt",
     "déjà vu",
 ]
-FIRST = "Ana Ben Carla Dev Elif Finn Grace Hugo Ines Jun Kofi Lena Marco Nia Omar Pia Quinn Rosa Sam Tariq Uma Vik Wen Yara Zoe".split()
-LAST = "Adeyemi Berg Castillo Dubois Eriksen Fujita García Haddad Ivanova Jensen Kim López Müller Nakamura Okafor Petrov Rossi Silva Tanaka Novak Weber".split()
+FIRST = (
+    "Ana Ben Carla Dev Elif Finn Grace Hugo Ines Jun Kofi Lena Marco Nia Omar Pia Quinn Rosa Sam Tariq Uma Vik Wen "
+    "Yara Zoe"
+).split()
+LAST = (
+    "Adeyemi Berg Castillo Dubois Eriksen Fujita García Haddad Ivanova Jensen Kim López Müller Nakamura Okafor Petrov "
+    "Rossi Silva Tanaka Novak Weber"
+).split()
 BAND = [
     "The {w}s",
     "{W} {W}",

@@ -114,8 +114,8 @@ def synth_audio(
         raise UsageError(f"--seconds takes a number or MIN-MAX, not {seconds!r}") from None
     collection = make_collection(out, tracks, length, chosen, seed=seed, tags=tags, workers=workers)
     console.print(
-        f"wrote {len(collection.tracks):,} tracks to {collection.root} "
-        f"(catalog {collection.catalog_csv.name}, mapping {collection.mapping_toml.name}, map {collection.map_csv.name})"
+        f"wrote {len(collection.tracks):,} tracks to {collection.root} (catalog "
+        f"{collection.catalog_csv.name}, mapping {collection.mapping_toml.name}, map {collection.map_csv.name})"
     )
 
 

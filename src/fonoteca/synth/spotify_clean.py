@@ -91,7 +91,7 @@ class LayoutSynth:
         with ExitStack() as stack:
             for conn in conns.values():
                 stack.enter_context(transaction(conn, immediate=False))
-            n = self._write_rows(conns, progress)
+            self._write_rows(conns, progress)
         for db, conn in conns.items():
             layout.create_indexes(conn, db)
             conn.close()

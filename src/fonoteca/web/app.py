@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI, HTTPException
@@ -22,8 +23,8 @@ from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.web import render
 from fonoteca.web.cache import ResponseCache
 from fonoteca.web.charts import Charts
-from fonoteca.web.playable import Playable
 from fonoteca.web.config import check_base_url, check_hosts, is_loopback_host, normalize_host, web_config
+from fonoteca.web.playable import Playable
 from fonoteca.web.releases import Releases
 from fonoteca.web.security import SECURITY_HEADERS, RateLimiter, SecurityMiddleware
 from fonoteca.web.store import Store
@@ -57,7 +58,7 @@ class Settings:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Settings":
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
         hosts = data.get("allowed_hosts")
         return cls(
             archive=Path(data["archive"]),

@@ -5,9 +5,9 @@ It keeps what the site itself declares cacheable, for as long as it declares: GE
 `Cache-Control: public, max-age=N` are kept N seconds (at most), keyed by path and query string, and thrown
 away as soon as the catalog or the search index changes. An answer that depends on a request header says so
 with `Vary` (as HTTP caches expect), and the values of those headers become part of its key: nothing a client
-sends outside the key can reach another client's answer (`Vary: *` is never kept). Shuffle (no-store), errors, audio and files are never
-kept. A hit costs a dictionary lookup instead of routing, validation, queries and rendering. Popular searches
-and pages repeat a lot in real traffic; the benchmark reports figures with and without it.
+sends outside the key can reach another client's answer (`Vary: *` is never kept). Shuffle (no-store), errors, audio
+and files are never kept. A hit costs a dictionary lookup instead of routing, validation, queries and rendering.
+Popular searches and pages repeat a lot in real traffic; the benchmark reports figures with and without it.
 """
 
 from __future__ import annotations

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
+
 from fonoteca.hookspecs import hookimpl
 
 
@@ -26,7 +27,7 @@ def register_commands(app: typer.Typer) -> None:
         rate_burst: int = typer.Option(
             200, "--rate-burst", min=1, help="Requests a client may send at once before the rate limit applies."
         ),
-        stats: Optional[Path] = typer.Option(
+        stats: Path | None = typer.Option(
             None, "--stats", help="Folder written by `fonoteca stats --out` (default: ARCHIVE/stats)."
         ),
         cache_entries: int = typer.Option(
@@ -39,38 +40,40 @@ def register_commands(app: typer.Typer) -> None:
         build_index: bool = typer.Option(
             True, "--build-index/--no-build-index", help="Build the search index first when the archive has none."
         ),
-        base_url: Optional[str] = typer.Option(
+        base_url: str | None = typer.Option(
             None,
             "--base-url",
             metavar="URL",
-            help="Public address of the site: absolute links (torrent lists, magnet files) are built from it, never from the request's Host (default: [web] base_url).",
+            help="Public address of the site: absolute links (torrent lists, magnet files) are built from it, never "
+            "from the request's Host (default: [web] base_url).",
         ),
-        allowed_host: Optional[list[str]] = typer.Option(
+        allowed_host: list[str] | None = typer.Option(
             None,
             "--allowed-host",
             metavar="HOST",
             help="Answer only requests for this Host (repeatable; others get 400; default: [web] allowed_hosts).",
         ),
-        request_timeout: Optional[float] = typer.Option(
+        request_timeout: float | None = typer.Option(
             None,
             "--request-timeout",
             min=0.1,
             metavar="SECONDS",
             help="Close a connection that takes longer to send a whole request (default: [web] request_timeout, 10).",
         ),
-        keep_alive_timeout: Optional[float] = typer.Option(
+        keep_alive_timeout: float | None = typer.Option(
             None,
             "--keep-alive-timeout",
             min=0.1,
             metavar="SECONDS",
             help="Close an idle keep-alive connection after this long (default: [web] keep_alive_timeout, 5).",
         ),
-        max_connections_per_client: Optional[int] = typer.Option(
+        max_connections_per_client: int | None = typer.Option(
             None,
             "--max-connections-per-client",
             min=0,
             metavar="N",
-            help="Connections one address may hold per process (0: no limit; default: [web] max_connections_per_client, 64).",
+            help="Connections one address may hold per process (0: no limit; default: [web] "
+            "max_connections_per_client, 64).",
         ),
     ) -> None:
         """Serve the website (search, tracks, albums, artists, audio, torrents, statistics) and its JSON API."""

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path
@@ -32,18 +32,18 @@ class GenreEntry(Model):
     py: float
     r: float
     labelled: bool
-    left: Optional[float]
-    top: Optional[float]
+    left: float | None
+    top: float | None
     label_width: float
     color: str
-    dimensions: dict[str, Optional[float]]
+    dimensions: dict[str, float | None]
     features: dict[str, float]
 
 
 class GenresPage(Model):
     available: bool
-    reason: Optional[str]
-    message: Optional[str]
+    reason: str | None
+    message: str | None
     count: int
     labelled: int
     width: int
@@ -55,9 +55,9 @@ class GenresPage(Model):
 
 class GenreArtist(Model):
     id: str
-    name: Optional[str]
-    url: Optional[str]
-    popularity: Optional[int]
+    name: str | None
+    url: str | None
+    popularity: int | None
 
 
 class GenrePage(Model):
@@ -65,8 +65,8 @@ class GenrePage(Model):
     url: str
     artists: list[GenreArtist]
     top_tracks: list[TrackItem]
-    example: Optional[dict[str, Any]]
-    map: Optional[GenreEntry]
+    example: dict[str, Any] | None
+    map: GenreEntry | None
 
 
 def _map(request: Request) -> dict[str, Any]:

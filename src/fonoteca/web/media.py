@@ -120,7 +120,7 @@ def files_row(conn: sqlite3.Connection, rowid: int) -> dict[str, Any] | None:
     row = conn.execute(
         f"SELECT {', '.join(FILE_COLUMNS)} FROM files WHERE track = ? ORDER BY tier DESC LIMIT 1", (rowid,)
     ).fetchone()
-    return None if row is None else dict(zip(FILE_COLUMNS, row))
+    return None if row is None else dict(zip(FILE_COLUMNS, row, strict=True))
 
 
 def find_audio(

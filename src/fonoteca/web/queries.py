@@ -10,10 +10,10 @@ import sqlite3
 from typing import Any
 from urllib.parse import quote
 
-from fonoteca.tiers import Tier
 from fonoteca.catalog.ids import NAMESPACE_NAMES, NAMESPACES, Reference, normalize_isrc
 from fonoteca.catalog.query import counts as catalog_counts
 from fonoteca.catalog.query import lookup_reference
+from fonoteca.tiers import Tier
 
 MAX_ALBUM_TRACKS = 500
 MAX_SAME_RECORDING = 50
@@ -76,8 +76,8 @@ def _artist_refs(
         chunk = owners[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for owner, id_, name, level in conn.execute(
-            f"SELECT l.{owner_column}, ar.id, ar.name, ar.level FROM {link_table} l JOIN artists ar ON ar.rowid = l.artist "
-            f"WHERE l.{owner_column} IN ({marks}) ORDER BY l.{owner_column}, l.position",
+            f"SELECT l.{owner_column}, ar.id, ar.name, ar.level FROM {link_table} l JOIN artists ar ON "
+            f"ar.rowid = l.artist WHERE l.{owner_column} IN ({marks}) ORDER BY l.{owner_column}, l.position",
             chunk,
         ):
             out.setdefault(owner, []).append(
@@ -101,9 +101,9 @@ def track_items(conn: sqlite3.Connection, rowids: list[int]) -> list[dict[str, A
         chunk = rowids[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for row in conn.execute(
-            "SELECT t.rowid, t.ns, t.id, t.name, t.popularity, t.explicit, t.isrc, t.duration_ms, t.disc_number, "
-            "t.track_number, a.id, a.name, a.release_date, a.level FROM tracks t LEFT JOIN albums a ON a.rowid = t.album "
-            f"WHERE t.rowid IN ({marks})",
+            "SELECT t.rowid, t.ns, t.id, t.name, t.popularity, t.explicit, t.isrc, t.duration_ms, "
+            "t.disc_number, t.track_number, a.id, a.name, a.release_date, a.level FROM tracks "
+            f"t LEFT JOIN albums a ON a.rowid = t.album WHERE t.rowid IN ({marks})",
             chunk,
         ):
             rows[row[0]] = row
@@ -219,7 +219,8 @@ def track_page(conn: sqlite3.Connection, rowid: int) -> dict[str, Any]:
     same = []
     if item["isrc"]:
         rows = conn.execute(
-            "SELECT rowid FROM tracks WHERE isrc = ? AND rowid != ? AND level > 0 ORDER BY popularity DESC, rowid LIMIT ?",
+            "SELECT rowid FROM tracks WHERE isrc = ? AND rowid != ? AND level > 0 "
+            "ORDER BY popularity DESC, rowid LIMIT ?",
             (item["isrc"], rowid, MAX_SAME_RECORDING),
         ).fetchall()
         same = track_items(conn, [r[0] for r in rows])
@@ -234,7 +235,8 @@ def track_page(conn: sqlite3.Connection, rowid: int) -> dict[str, Any]:
     external = [
         {"kind": k, "value": v}
         for k, v in conn.execute(
-            "SELECT kind, value FROM external_ids WHERE owner_kind = 'track' AND owner = ? ORDER BY kind, value LIMIT 50",
+            "SELECT kind, value FROM external_ids WHERE owner_kind = 'track' AND owner = ? "
+            "ORDER BY kind, value LIMIT 50",
             (rowid,),
         )
     ]
@@ -243,7 +245,7 @@ def track_page(conn: sqlite3.Connection, rowid: int) -> dict[str, Any]:
     if row is not None:
         features = {
             name: value
-            for name, value in zip(FEATURES, row)
+            for name, value in zip(FEATURES, row, strict=True)
             if isinstance(value, (int, float)) and not isinstance(value, bool)
         }
     plan = None
@@ -317,8 +319,8 @@ def artist_page(conn: sqlite3.Connection, rowid: int, *, page: int, size: int = 
     genres = [
         g
         for (g,) in conn.execute(
-            "SELECT g.name FROM artist_genres a JOIN genres g ON g.rowid = a.genre WHERE a.artist = ? ORDER BY a.position "
-            "LIMIT 100",
+            "SELECT g.name FROM artist_genres a JOIN genres g ON g.rowid "
+            "= a.genre WHERE a.artist = ? ORDER BY a.position LIMIT 100",
             (rowid,),
         )
     ]

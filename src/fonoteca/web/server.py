@@ -192,7 +192,7 @@ class ServerThread:
         self.thread = threading.Thread(target=self.server.run, name="fonoteca-web", daemon=True)
         self.url = ""
 
-    def __enter__(self) -> "ServerThread":
+    def __enter__(self) -> ServerThread:
         import time
 
         self.thread.start()

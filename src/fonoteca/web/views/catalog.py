@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal, Optional
+from typing import Annotated, Literal
 
 import numpy
-
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse
 from starlette.requests import Request

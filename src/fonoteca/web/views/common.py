@@ -4,9 +4,9 @@ parameter types that accept empty form fields, and errors."""
 from __future__ import annotations
 
 import functools
-from urllib.parse import quote
 from collections.abc import Callable
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse
@@ -45,7 +45,7 @@ def optional(kind: Any, description: str, **constraints: Any) -> Any:
     """An optional query parameter whose empty value (an empty form field) means absent; the constraints apply
     to the value when there is one."""
     inner = Annotated[kind, Field(**constraints)] if constraints else kind
-    return Annotated[Optional[inner], Blank, Query(description=description)]
+    return Annotated[inner | None, Blank, Query(description=description)]
 
 
 Popularity = optional(int, "Only tracks with popularity >= N (0-100).", ge=0, le=100)

@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse, PlainTextResponse, Response
 from starlette.requests import Request
-from starlette.responses import Response
 
 from fonoteca.errors import UsageError
 from fonoteca.units import parse_size
 from fonoteca.web import releases as rel
 from fonoteca.web import render, schemas
 from fonoteca.web.views.common import (
-    ERRORS,
     TEXT_ERRORS,
-    get_and_head,
     BadRequest,
     NotFound,
+    get_and_head,
     is_api,
     optional,
     site,
@@ -41,11 +39,11 @@ Seed = Annotated[
 
 
 MaxTB = Annotated[
-    Optional[float],
+    float | None,
     Query(gt=0, le=1e6, description="Space to give in terabytes (the reference site's parameter; 2.5 = 2.5 TB)."),
 ]
 Format = Annotated[
-    Optional[Literal["json", "url", "magnet"]],
+    Literal["json", "url", "magnet"] | None,
     Query(description="The reference site's formats: json (the list), url or magnet (one a line); default: the page."),
 ]
 Budget = Annotated[
@@ -133,7 +131,7 @@ def torrents(
     router,
     "/torrents/generate",
     template="generate.html",
-    model=Union[schemas.GeneratePage, list[schemas.Torrent]],
+    model=schemas.GeneratePage | list[schemas.Torrent],
     cache=render.CACHE_LIVE,
     responses={
         200: {
@@ -148,7 +146,7 @@ def torrents(
 )
 def generate(
     request: Request,
-    budget: Optional[Budget] = None,
+    budget: Budget | None = None,
     include_metadata: Annotated[bool, Query(description="Include the metadata torrents (first).")] = True,
     seed: Seed = None,
     max_tb: MaxTB = None,
@@ -186,7 +184,7 @@ def generate(
 )
 def generate_text(
     request: Request,
-    budget: Optional[Budget] = None,
+    budget: Budget | None = None,
     kind: Annotated[Literal["magnets", "urls", "btih"], Query()] = "magnets",
     include_metadata: bool = True,
     seed: Seed = None,

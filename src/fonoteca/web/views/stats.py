@@ -10,7 +10,7 @@ from starlette.requests import Request
 
 from fonoteca.web import render, schemas
 from fonoteca.web.charts import FORMATS
-from fonoteca.web.views.common import ERRORS, TEXT_ERRORS, get_and_head, NotFound, is_api, site, twin
+from fonoteca.web.views.common import TEXT_ERRORS, NotFound, get_and_head, is_api, site, twin
 
 router = APIRouter()
 
