@@ -20,7 +20,7 @@ import pluggy
 
 if TYPE_CHECKING:
     from fonoteca.archive import Archive
-    from fonoteca.catalog.importer import Importer
+    from fonoteca.catalog.importers import Importer
     from fonoteca.plan.policies import Policy
     from fonoteca.storage import Storage
 
@@ -44,11 +44,13 @@ def register_routes(app: Any) -> None:
 def register_importers() -> list[Importer]:
     """Metadata formats `fonoteca import NAME` reads, each with the id namespace of what it imports (the site's
     list of sources and the namespaces ids are parsed in come from here)."""
+    raise NotImplementedError  # a specification: pluggy calls the plugins' implementations, never this
 
 
 @hookspec
 def register_policies() -> list[Policy]:
     """Tier policies `fonoteca plan --policy NAME` can run (see fonoteca.plan.policies.Policy)."""
+    raise NotImplementedError  # a specification: pluggy calls the plugins' implementations, never this
 
 
 @hookspec(firstresult=True)

@@ -111,6 +111,7 @@ def verify_cmd(
 
     folder = open_archive(ctx).root if path is None else path if path.is_dir() else None
     target = ledger.ledger_path(folder) if folder is not None else path
+    assert target is not None  # no folder: a file was named
     result = ledger.verify(target)
     if folder is not None:
         ledger.check_published(folder, result)
@@ -216,7 +217,7 @@ def licence_show(
     try:
         tracks = resolve_tracks(conn, ids)
         withdrawn = ledger.withdrawn_rowids(conn, archive.root)
-        out = []
+        out: list[dict[str, Any]] = []
         for rowid, ref in tracks:
             row = licence_row(conn, rowid)
             lic = row["id"] if row else None

@@ -150,7 +150,9 @@ def is_redistributable(licence_id: str | None) -> bool:
 
 
 def attribution_required(licence_id: str | None) -> bool:
-    return bool(licence_id) and (
+    if not licence_id:
+        return False
+    return (
         licence_id.startswith(("CC-BY", "LicenseRef-CC-BY", "LicenseRef-CC-Sampling", "LicenseRef-CC-NC-Sampling"))
         or licence_id == _FREE_ART
     )

@@ -251,7 +251,7 @@ def analyse(
                     resampler = av.AudioResampler(format="fltp", layout=out_layout, rate=out_rate)
                     converted += resampler.resample(frame)
                 _consume(converted, sink, encoder)
-        if resampler is None or sink is None or samples < 1:
+        if resampler is None or sink is None or out_rate is None or samples < 1:  # the rate is set with the resampler
             raise DecodeError("empty", "no audio samples decode from the file")
         _consume(resampler.resample(None), sink, encoder)
         sink.finish()
@@ -374,7 +374,7 @@ def decode_mono(source: str | Path | bytes, rate: int) -> np.ndarray:
     handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else str(source)
     chunks: list[np.ndarray] = []
     with av.open(handle) as container:
-        stream = next(s for s in container.streams if s.type == "audio")
+        stream = next(s for s in container.streams if isinstance(s, av.AudioStream))
         stream.thread_type = "AUTO"
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
         for frame in container.decode(stream):

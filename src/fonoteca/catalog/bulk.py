@@ -170,7 +170,8 @@ def begin(conn: sqlite3.Connection, fmt: str, inputs: list[Any], state: dict[str
                 orjson.dumps(state).decode(),
             ),
         ).lastrowid
-    return Load(int(rowid), fmt, inputs, state)
+    assert rowid is not None  # an INSERT sets it
+    return Load(rowid, fmt, inputs, state)
 
 
 def end(conn: sqlite3.Connection, load: Load) -> None:

@@ -316,7 +316,7 @@ def import_spotify_clean(
             bar.update(task, description=f"import spotify-clean: {step}", advance=rows)
 
         summary = spotify_clean.import_files(archive, paths, fetched_at=parse_fetched_at(fetched_at), progress=advance)
-    failed = getattr(summary, "failed", [])
+    failed = summary.failed
     if summary.written:
         _after_import(archive, summary)
     if as_json:

@@ -193,7 +193,8 @@ def _text(value: str | None, what: str, rejects: list[str]) -> str | None:
 
 
 def _unit(number: int, t: Tagged, album: tuple[str, str] | None) -> Unit:
-    tags, rejects = t.tags, []
+    tags = t.tags
+    rejects: list[str] = []
     title = _text(_first(tags, "TITLE"), "TITLE", rejects)
     artists = _artists(tags)
     track_no, total = _number(_first(tags, "TRACKNUMBER"), "TRACKNUMBER", rejects)
@@ -241,7 +242,7 @@ def _unit(number: int, t: Tagged, album: tuple[str, str] | None) -> Unit:
             extra[key.lower()] = _first(tags, key)
     if is_mbid(mb_track):
         extra["musicbrainz_recording"] = mb_track
-    external = (("isrc", isrc),) if isrc else ()
+    external: tuple[tuple[str, str], ...] = (("isrc", isrc),) if isrc else ()
     if is_mbid(mb_track):
         external = external + (("musicbrainz_recording", mb_track),)
     duration = int(round(t.length * 1000)) if t.length else None

@@ -65,6 +65,7 @@ class ImportSummary:
     files: list[FileSummary] = field(default_factory=list)
     written: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    failed: list[str] = field(default_factory=list)  # inputs refused whole (not the layout), with why
 
     @property
     def units(self) -> int:

@@ -351,7 +351,9 @@ def _item(
         unit.files.append(_source_file(tid, identifier, entry, "original", None, rejects, where))
     for entry in entries:
         original = entry.get("original")
-        if entry.get("source") != "derivative" or not _is_audio(entry["name"]) or original not in by_name:
+        if entry.get("source") != "derivative" or not _is_audio(entry["name"]) or not isinstance(original, str):
+            continue
+        if original not in by_name:
             continue
         root = by_name[original]
         if not _is_audio(root["name"]) or root.get("source", "original") != "original":

@@ -126,7 +126,7 @@ class Reader:
         for genre in tags.get("genre", []):
             if artist is not None:
                 self.genres[artist][genre] += 1
-        extra = {"tags": tags} if tags else {}
+        extra: dict[str, Any] = {"tags": tags} if tags else {}
         if result.get("audiodownload_allowed") is not None:
             extra["audiodownload_allowed"] = bool(result.get("audiodownload_allowed"))
         if _text(result.get("shareurl")):

@@ -13,7 +13,7 @@ left out with a reject naming the release, medium and track it was found in; the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fonoteca.catalog.ids import NS_MUSICBRAINZ, is_mbid, is_valid_gtin, normalize_isrc
@@ -351,7 +351,7 @@ def encode_release(
     )
 
 
-ENCODERS = {
+ENCODERS: dict[str, Callable[[dict[str, Any], list[Record]], None]] = {
     "track": encode_track,
     "release-group": encode_release_group,
     "release": encode_release,

@@ -112,19 +112,19 @@ def _gzip_chunks(raw: BinaryIO) -> Iterator[bytes]:
             data = b""
 
 
-def _salvage_zlib(state: object, data: bytes) -> tuple[bytes, int]:
+def _salvage_zlib(state: zlib._Decompress, data: bytes) -> tuple[bytes, int]:
     """Decode `data` from a copy of the state before it, piece by piece: (the output before the fault, where)."""
     good = []
     at = 0
     for start in range(0, len(data), SALVAGE_PIECE):
         piece = data[start : start + SALVAGE_PIECE]
-        saved = state.copy()  # type: ignore[attr-defined]
+        saved = state.copy()
         try:
-            good.append(state.decompress(piece))  # type: ignore[attr-defined]
+            good.append(state.decompress(piece))
         except zlib.error:
             for i in range(len(piece)):  # the last good byte
                 try:
-                    good.append(saved.decompress(piece[i : i + 1]))  # type: ignore[attr-defined]
+                    good.append(saved.decompress(piece[i : i + 1]))
                 except zlib.error:
                     return b"".join(good), start + i
             return b"".join(good), start + len(piece)

@@ -484,22 +484,23 @@ def encode_album(obj: dict[str, Any], out: list[Record]) -> tuple[str, Shape, di
     _derived(obj, "album", id_, raw)
     full = "tracks" in obj or "label" in obj or "popularity" in obj or "external_ids" in obj
     artists = _nested_artists(obj["artists"], "album.artists", out, extra) if "artists" in obj else None
-    upc, ext_ids = None, ()
+    upc: str | None = None
+    ext_ids: tuple[tuple[str, str], ...] = ()
     if "external_ids" in obj:
         upc, ext_ids, verbatim = _external_ids(obj["external_ids"], "album.external_ids", "upc", out)
         if verbatim is not None or type(obj["external_ids"]) is not dict:
             raw["external_ids"] = verbatim
-    items = None
+    items: tuple[tuple[str, Shape, dict[str, Any] | None], ...] | None = None
     if "tracks" in obj:
         page = _object(obj["tracks"], "album.tracks")
-        items = []
+        encoded = []
         for item in _list(page.get("items", []), "album.tracks.items"):
             track_id, track_shape, track_extra = encode_track(_object(item, "album.tracks.items[]"), out, album=id_)
-            items.append((track_id, track_shape, track_extra))
+            encoded.append((track_id, track_shape, track_extra))
         extra["tracks"] = {"meta": _page_meta(page, "album.tracks", out), "has_items": "items" in page}
-        items = tuple(items)
+        items = tuple(encoded)
     images = _images(obj, raw, out, "album.images")
-    extra = _put_raw(extra, raw, out, "album.")
+    kept = _put_raw(extra, raw, out, "album.")
     out.append(
         AlbumRec(
             NS_SPOTIFY,
@@ -515,14 +516,14 @@ def encode_album(obj: dict[str, Any], out: list[Record]) -> tuple[str, Shape, di
             upc,
             LEVEL_FULL if full else LEVEL_SIMPLIFIED,
             shape,
-            extra,
+            kept,
             artists,
             images,
             ext_ids,
             items,
         )
     )
-    return id_, shape, extra
+    return id_, shape, kept
 
 
 def encode_track(
@@ -549,7 +550,8 @@ def encode_track(
             if album_extra:
                 extra["album"] = album_extra
     artists = _nested_artists(obj["artists"], "artists", out, extra) if "artists" in obj else None
-    isrc, ext_ids = None, ()
+    isrc: str | None = None
+    ext_ids: tuple[tuple[str, str], ...] = ()
     if "external_ids" in obj:
         isrc, ext_ids, verbatim = _external_ids(obj["external_ids"], "external_ids", "isrc", out)
         if verbatim is not None or type(obj["external_ids"]) is not dict:
@@ -647,7 +649,8 @@ def encode_playlist(obj: dict[str, Any], out: list[Record]) -> None:
     if "tracks" in obj:
         page = _object(obj["tracks"], "tracks")
         if "items" in page:
-            offset = page.get("offset") if type(page.get("offset")) is int else 0
+            given = page.get("offset")
+            offset = given if type(given) is int else 0
             items = tuple(
                 _encode_item(_object(item, "tracks.items[]"), offset + i, out)
                 for i, item in enumerate(_list(page["items"], "tracks.items"))
@@ -774,7 +777,8 @@ def _encode_page(page: dict[str, Any], out: list[Record]) -> None:
     album = _page_owner(href, "album")
     playlist = _page_owner(href, "playlist")
     if playlist is not None and ("/tracks" in str(href) or "/items" in str(href)):
-        offset = page.get("offset") if type(page.get("offset")) is int else 0
+        given = page.get("offset")
+        offset = given if type(given) is int else 0
         entries = tuple(_encode_item(_object(item, "items[]"), offset + i, out) for i, item in enumerate(items))
         out.append(
             PlaylistRec(

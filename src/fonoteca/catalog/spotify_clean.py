@@ -40,7 +40,7 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -160,6 +160,7 @@ class Col:
 
     def problem(self, value: Any, table: str) -> str:
         kind = self.check[0]
+        what: str | None
         if kind == "text":
             what = text_problem(value) or "not text"
         elif kind == "int":
@@ -403,18 +404,18 @@ CHILDREN = {
         position=None,
     ),
 }
+
+
+def _feature_check(name: str) -> tuple[Any, ...]:
+    """The check of an audio-feature column: a number in its documented range, whole for the counted ones."""
+    low, high = FEATURE_BOUNDS[name]
+    if name in ("key", "mode", "time_signature", "duration_ms"):
+        return ("int", int(low), None if high is None else int(high))
+    return ("num", low, high)
+
+
 FEATURE_COLUMNS = tuple(
-    Col(
-        name,
-        name,
-        ("num", FEATURE_BOUNDS[name][0], FEATURE_BOUNDS[name][1])
-        if name not in ("key", "mode", "time_signature", "duration_ms")
-        else (
-            "int",
-            int(FEATURE_BOUNDS[name][0]),
-            None if FEATURE_BOUNDS[name][1] is None else int(FEATURE_BOUNDS[name][1]),
-        ),
-    )
+    Col(name, name, _feature_check(name))
     for name in (
         "danceability",
         "energy",
@@ -482,6 +483,12 @@ class Input:
     log: RejectLog | None = None
     result: FileSummary | None = None
     fault: str | None = None  # the .zst stream broke off: the rows in the part that came are imported
+
+    @property
+    def rejects(self) -> RejectLog:
+        """The reject log of an opened input (every step runs on opened inputs)."""
+        assert self.log is not None, f"{self.given} was not opened"
+        return self.log
 
 
 def expand(paths: Iterable[Path]) -> list[Path]:
@@ -681,7 +688,13 @@ class LayoutImport:
             if str(inp.index) not in state["runs"]:
                 with transaction(self.conn):
                     state["runs"][str(inp.index)] = start_run(self.conn, inp.source)
-                    self.load.save(self.conn)  # type: ignore[union-attr]
+                    self.loaded.save(self.conn)
+
+    @property
+    def loaded(self) -> bulk.Load:
+        """The bulk load this import runs as (begun first thing in run())."""
+        assert self.load is not None
+        return self.load
 
     def _save(self) -> None:
         """Record progress and where the reject logs stand (inside the transaction of the work done)."""
@@ -693,32 +706,32 @@ class LayoutImport:
 
     def _done(self, name: str) -> None:
         with transaction(self.conn):
-            self.load.state["steps"][name] = True  # type: ignore[union-attr]
+            self.loaded.state["steps"][name] = True
             self._save()
 
     def _steps(self) -> list[tuple[str, Callable[[], None]]]:
         out: list[tuple[str, Callable[[], None]]] = []
         for inp in self._active(layout.MAIN):
             tag = f"{inp.index}:"
-            out.append((tag + "markets", lambda inp=inp: self._markets(inp)))
+            out.append((tag + "markets", partial(self._markets, inp)))
             for kind in ("artist", "album", "track"):
-                out.append((tag + kind, lambda inp=inp, kind=kind: self._entity(inp, kind)))
+                out.append((tag + kind, partial(self._entity, inp, kind)))
             for kind in ("artist", "album", "track"):
-                out.append((tag + "merge:" + kind, lambda inp=inp, kind=kind: self._merge(inp, kind)))
+                out.append((tag + "merge:" + kind, partial(self._merge, inp, kind)))
             for child in ("track_artists", "artist_genres", "artist_images", "album_images", "artist_albums"):
-                out.append((tag + child, lambda inp=inp, child=child: self._child(inp, CHILDREN[child])))
+                out.append((tag + child, partial(self._child, inp, CHILDREN[child])))
         if self.load and self.load.state.get("bulk"):
             out.append(("id indexes", self._id_indexes))
         for inp in self._active(layout.FEATURES):
-            out.append((f"{inp.index}:features", lambda inp=inp: self._by_track_id(inp, "features")))
+            out.append((f"{inp.index}:features", partial(self._by_track_id, inp, "features")))
         for inp in self._active(layout.TRACK_FILES):
-            out.append((f"{inp.index}:track_files", lambda inp=inp: self._by_track_id(inp, "files")))
+            out.append((f"{inp.index}:track_files", partial(self._by_track_id, inp, "files")))
         for inp in self._active(layout.PLAYLISTS):
             tag = f"{inp.index}:"
-            out.append((tag + "playlist", lambda inp=inp: self._entity(inp, "playlist")))
-            out.append((tag + "merge:playlist", lambda inp=inp: self._merge(inp, "playlist")))
+            out.append((tag + "playlist", partial(self._entity, inp, "playlist")))
+            out.append((tag + "merge:playlist", partial(self._merge, inp, "playlist")))
             for child in ("playlist_images", "playlist_tracks"):
-                out.append((tag + child, lambda inp=inp, child=child: self._child(inp, CHILDREN[child])))
+                out.append((tag + child, partial(self._child, inp, CHILDREN[child])))
         return out
 
     # --- preparation: shifts, clashes, duplicates, bulk or not ---------------------------------------------------
@@ -787,10 +800,10 @@ class LayoutImport:
                 first, *rest = [int(r) for r in rowids.split()]
                 for rowid in rest:
                     self.conn.execute("INSERT OR IGNORE INTO work.dups VALUES (?, ?)", (table, rowid))
-                    inp.log.add_row(
+                    inp.rejects.add_row(
                         table,
                         rowid,
-                        f"duplicate {key} {shown(value)}: rowid {first} has it already",  # type: ignore[union-attr]
+                        f"duplicate {key} {shown(value)}: rowid {first} has it already",
                         orjson.dumps({key: value}).decode(),
                     )
 
@@ -848,10 +861,10 @@ class LayoutImport:
             seen = max(seen, low)
         elif fault:
             with transaction(self.conn):
-                inp.log.add_row(
+                inp.rejects.add_row(
                     table,
                     None,
-                    f"rows after rowid {seen} could not be read: the database is corrupt "  # type: ignore[union-attr]
+                    f"rows after rowid {seen} could not be read: the database is corrupt "
                     "or truncated there; every readable row before was imported",
                     key=f"rowid>{seen}",
                 )
@@ -921,7 +934,9 @@ class LayoutImport:
         row = self.conn.execute("SELECT rowid FROM main.shapes WHERE keys = ?", (text,)).fetchone()
         if row is not None:
             return row[0]
-        return self.conn.execute("INSERT INTO main.shapes (keys) VALUES (?)", (text,)).lastrowid  # type: ignore[return-value]
+        inserted = self.conn.execute("INSERT INTO main.shapes (keys) VALUES (?)", (text,)).lastrowid
+        assert inserted is not None  # an INSERT sets it
+        return inserted
 
     def _fetched(self, inp: Input, c: str = "r.fetched_at") -> str:
         default = self.fetched_at if self.fetched_at is not None else inp.mtime
@@ -932,7 +947,7 @@ class LayoutImport:
         self, inp: Input, step: str, table: str, lo: int, hi: int, work: Callable[[int, int], int], key: str = "rowid"
     ) -> None:
         """Run `work(lo, hi)` over [lo, hi] in chunks, one transaction each with its progress recorded."""
-        done = self.load.state["steps"].get(step)  # type: ignore[union-attr]
+        done = self.loaded.state["steps"].get(step)
         start = lo if not isinstance(done, int) or isinstance(done, bool) else done + 1
         for first in range(start, hi + 1, self.chunk):
             self._range(inp, step, table, first, min(hi, first + self.chunk - 1), work, key)
@@ -943,7 +958,7 @@ class LayoutImport:
         try:
             with transaction(self.conn):
                 rows = work(lo, hi)
-                self.load.state["steps"][step] = hi  # type: ignore[union-attr]
+                self.loaded.state["steps"][step] = hi
                 self._save()
             self.progress(step, rows)
             return
@@ -961,7 +976,7 @@ class LayoutImport:
             try:
                 with transaction(self.conn):
                     work(one, one)
-                    self.load.state["steps"][step] = one  # type: ignore[union-attr]
+                    self.loaded.state["steps"][step] = one
                     self._save()
             except sqlite3.DatabaseError as exc:
                 if not _is_read_fault(exc):
@@ -971,9 +986,9 @@ class LayoutImport:
             with transaction(self.conn):
                 for start, end in _runs(lost):
                     where = f"{key} {start}" if start == end else f"{key} {start}..{end}"
-                    inp.log.add_row(
+                    inp.rejects.add_row(
                         table,
-                        start if start == end else None,  # type: ignore[union-attr]
+                        start if start == end else None,
                         f"{where} could not be read ({fault}): the database is corrupt there; every "
                         "readable row was imported",
                         key=where,
@@ -984,16 +999,16 @@ class LayoutImport:
                             "INSERT OR REPLACE INTO main.reference_exceptions VALUES (?, ?, NULL)",
                             [(kind, r) for r in range(start, end + 1)],
                         )
-                self.load.state["steps"][step] = hi  # type: ignore[union-attr]
+                self.loaded.state["steps"][step] = hi
                 self._save()
 
     # --- entities -----------------------------------------------------------------------------------------------
     def _entity(self, inp: Input, kind: str) -> None:
         spec = ENTITIES[kind]
-        info = self.load.state["kinds"][kind]  # type: ignore[union-attr]
+        info = self.loaded.state["kinds"][kind]
         lo, hi, shift = info["lo"], info["hi"], info["shift"]
         step = f"{inp.index}:{kind}"
-        if step not in self.load.state["steps"]:  # type: ignore[union-attr]
+        if step not in self.loaded.state["steps"]:
             with transaction(self.conn):  # the mapping first: rows of later chunks refer to earlier ones
                 self.conn.execute("DELETE FROM main.reference_exceptions WHERE kind = ?", (kind,))
                 self.conn.execute(
@@ -1005,7 +1020,7 @@ class LayoutImport:
                     "INSERT OR REPLACE INTO main.reference_map VALUES (?, ?, ?, ?, ?)",
                     (kind, inp.source, shift, lo, hi),
                 )
-                self.load.state["steps"][step] = lo - 1  # type: ignore[union-attr]
+                self.loaded.state["steps"][step] = lo - 1
                 self._save()
         clashes = self.conn.execute(f"SELECT count(*) FROM work.clash_{kind}").fetchone()[0]
         self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS bad (r INTEGER PRIMARY KEY)")
@@ -1138,12 +1153,12 @@ class LayoutImport:
                         if id_value is None
                         else f"id {shown(id_value, 40)} is not a Spotify id (22 base62 characters)"
                     )
-                    inp.log.add_row(spec.table, rowid, reason, raw)  # type: ignore[union-attr]
+                    inp.rejects.add_row(spec.table, rowid, reason, raw)
                 continue
             if log:
                 for col, value, flag in zip(cols, values, flags, strict=True):
                     if flag:
-                        inp.log.add_row(spec.table, rowid, col.problem(value, spec.table), raw, kept=True)  # type: ignore[union-attr]
+                        inp.rejects.add_row(spec.table, rowid, col.problem(value, spec.table), raw, kept=True)
             if keep:
                 self._verbatim.append(
                     (rowid, "external_id_isrc", values[[c.source for c in cols].index("external_id_isrc")])
@@ -1175,7 +1190,7 @@ class LayoutImport:
             )
         verbatim, self._verbatim = self._verbatim, []
         if verbatim:
-            offset = self.load.state["kinds"][kind]["shift"]  # type: ignore[union-attr]
+            offset = self.loaded.state["kinds"][kind]["shift"]
             targets = (
                 dict(
                     self.conn.execute(
@@ -1228,7 +1243,7 @@ class LayoutImport:
         )
 
     def _source_of(self, kind: str) -> int:
-        info = self.load.state["kinds"][kind]  # type: ignore[union-attr]
+        info = self.loaded.state["kinds"][kind]
         return self.inputs[info["input"]].source
 
     def _merge(self, inp: Input, kind: str) -> None:
@@ -1402,7 +1417,7 @@ class LayoutImport:
                 if owner_value is None
                 else f"{spec.owner_source} {shown(owner_value)} refers to no row of {KINDS[spec.owner_kind]}"
             )
-            inp.log.add_row(spec.table, rowid, reason, raw, key=pk)  # type: ignore[union-attr]
+            inp.rejects.add_row(spec.table, rowid, reason, raw, key=pk)
             return
         whole = [
             col
@@ -1418,17 +1433,17 @@ class LayoutImport:
                 what = f"{col.source} {shown(value)} refers to no row of {KINDS.get(col.check[1], col.check[1])}"
             else:
                 what = col.problem(value, spec.table).split("; ")[0]
-            inp.log.add_row(spec.table, rowid, f"{what}: the row was not imported", raw, key=pk)  # type: ignore[union-attr]
+            inp.rejects.add_row(spec.table, rowid, f"{what}: the row was not imported", raw, key=pk)
             return
         for col, value, flag in zip(spec.columns, values, flags, strict=True):
             if flag:
-                inp.log.add_row(spec.table, rowid, col.problem(value, spec.table), raw, kept=True, key=pk)  # type: ignore[union-attr]
+                inp.rejects.add_row(spec.table, rowid, col.problem(value, spec.table), raw, kept=True, key=pk)
 
     # --- rows found by track id: audio features, track files ------------------------------------------------------
     def _id_indexes(self) -> None:
         """Build the id indexes now (a bulk load drops them): features and files find their tracks by id."""
         wanted = {"artists_id", "albums_id", "tracks_id", "playlists_id"}
-        state = self.load.state  # type: ignore[union-attr]
+        state = self.loaded.state
         bulk.build_indexes(
             self.conn,
             [(n, s) for n, s in state.get("indexes", []) if n in wanted],
@@ -1442,7 +1457,7 @@ class LayoutImport:
         top = self._max_rowid("tracks")
         src = f"{inp.schema}.{table}"
         insert, problems = self._by_id_sql(inp, what, "t.rowid BETWEEN ?1 AND ?2")
-        done_a = self.load.state["steps"].get(step + ":a")  # type: ignore[union-attr]
+        done_a = self.loaded.state["steps"].get(step + ":a")
         lo, hi = self._rowid_range(inp, table)
         if self._follows_tracks(inp, table, lo, hi):
             self._by_id_in_input_order(inp, what, step, lo, hi)
@@ -1453,12 +1468,12 @@ class LayoutImport:
                 self._by_id_reject(inp, what, row)
             return 0
 
-        if self.load.state["steps"].get(step + ":check") is not True:  # type: ignore[union-attr]
+        if self.loaded.state["steps"].get(step + ":check") is not True:
             self._chunked(inp, step + ":check", table, lo, hi, check)
             with transaction(self.conn):
-                self.load.state["steps"][step + ":check"] = True  # type: ignore[union-attr]
+                self.loaded.state["steps"][step + ":check"] = True
                 self._save()
-        matched = self.load.state.setdefault("matched", {})  # type: ignore[union-attr]
+        matched = self.loaded.state.setdefault("matched", {})
 
         def work(first: int, last: int) -> int:
             count = self._execute(insert, (first, last), target)
@@ -1468,7 +1483,7 @@ class LayoutImport:
         if done_a is not True:
             self._chunked(inp, step + ":a", table, 1, top, work)
             with transaction(self.conn):
-                self.load.state["steps"][step + ":a"] = True  # type: ignore[union-attr]
+                self.loaded.state["steps"][step + ":a"] = True
                 self._save()
         rows = self.conn.execute(
             f"SELECT count(*) FROM {src} WHERE rowid NOT IN (SELECT rowid_ FROM work.dups WHERE tbl = ?)", (table,)
@@ -1556,12 +1571,11 @@ class LayoutImport:
         made = []
         for rowid, track_id in self.conn.execute(missing, (first, last)).fetchall():
             if type(track_id) is not str or not _spotify_id(track_id):
-                inp.log.add_row(
+                inp.rejects.add_row(
                     table,
                     rowid,
                     "no track_id"
                     if track_id is None
-                    # type: ignore[union-attr]
                     else f"track_id {shown(track_id, 40)} is not a Spotify id (22 base62 characters)",
                     _raw({"track_id": track_id}),
                 )
@@ -1651,21 +1665,21 @@ class LayoutImport:
         raw = _raw({"track_id": row[1], **{c.source: v for c, v in zip(checked, values, strict=True)}})
         for col, value, flag in zip(checked, values, flags, strict=True):
             if flag:
-                inp.log.add_row(table, row[0], col.problem(value, table), raw, kept=True)  # type: ignore[union-attr]
+                inp.rejects.add_row(table, row[0], col.problem(value, table), raw, kept=True)
 
     # --- markets ------------------------------------------------------------------------------------------------
     def _markets(self, inp: Input) -> None:
-        info = self.load.state["kinds"]["market"]  # type: ignore[union-attr]
+        info = self.loaded.state["kinds"]["market"]
         lo, hi, shift = info["lo"], info["hi"], info["shift"]
         step = f"{inp.index}:markets"
-        if step not in self.load.state["steps"]:  # type: ignore[union-attr]
+        if step not in self.loaded.state["steps"]:
             with transaction(self.conn):
                 self.conn.execute("DELETE FROM main.reference_exceptions WHERE kind = 'market'")
                 self.conn.execute(
                     "INSERT OR REPLACE INTO main.reference_map VALUES ('market', ?, ?, ?, ?)",
                     (inp.source, shift, lo, hi),
                 )
-                self.load.state["steps"][step] = lo - 1  # type: ignore[union-attr]
+                self.loaded.state["steps"][step] = lo - 1
                 self._save()
         ok = (
             "typeof(r.available_markets) = 'text' AND instr(r.available_markets, ' ') = 0 AND "
@@ -1679,11 +1693,10 @@ class LayoutImport:
                 f"AND NOT ({ok})",
                 (first, last),
             ).fetchall():
-                inp.log.add_row(
+                inp.rejects.add_row(
                     "available_markets",
                     rowid,
-                    f"available_markets {shown(value, 60)} is not a "  # type: ignore[union-attr]
-                    "comma-separated list of country codes",
+                    f"available_markets {shown(value, 60)} is not a comma-separated list of country codes",
                     _raw({"available_markets": value}),
                 )
             count = self._execute(
@@ -1727,7 +1740,7 @@ class LayoutImport:
             if inp.fault:
                 with transaction(self.conn):
                     if not state.get("fault_logged", {}).get(str(inp.index)):
-                        inp.log.add_row("", None, inp.fault)
+                        inp.rejects.add_row("", None, inp.fault)
                         state.setdefault("fault_logged", {})[str(inp.index)] = True
                         self._save()
             result = inp.result
@@ -1737,7 +1750,7 @@ class LayoutImport:
             result.rejects_file = str(inp.log.path) if inp.log.count else None
             with transaction(self.conn):
                 finish_run(self.conn, state["runs"][str(inp.index)], result)
-        bulk.end(self.conn, self.load)  # type: ignore[arg-type]
+        bulk.end(self.conn, self.loaded)
         for inp in self.inputs:
             if inp.path != inp.given:
                 try:
@@ -1753,7 +1766,7 @@ class LayoutImport:
         for inp in self.inputs:
             if inp.result is not None:
                 summary.files.append(inp.result)
-        summary.failed = self.failed  # type: ignore[attr-defined]
+        summary.failed = self.failed
         return summary
 
 

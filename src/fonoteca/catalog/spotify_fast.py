@@ -111,7 +111,7 @@ def encode_line(data: bytes, out: list[Record]) -> bool:
     except (msgspec.MsgspecError, RecursionError):
         return False
     try:
-        if type(obj) is _Track:
+        if isinstance(obj, _Track):
             _track(obj, out)
         else:
             _features(obj, out)
@@ -201,7 +201,8 @@ def _track(t: _Track, out: list[Record]) -> None:
         markets = _memo.get(key)
         if markets is None:
             markets = _memo[key] = spotify._markets(orjson.loads(memoryview(t.available_markets)), "available_markets")
-    isrc, external = None, ()
+    isrc: str | None = None
+    external: tuple[tuple[str, str], ...] = ()
     if t.external_ids is not UNSET:
         isrc, external, verbatim = spotify._external_ids(t.external_ids, "external_ids", "isrc", out)
         if verbatim is not None:

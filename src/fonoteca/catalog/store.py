@@ -330,7 +330,9 @@ class Store:
             "DELETE FROM images WHERE owner_kind = 'artist' AND owner = ?",
             _unless_kept(to_write, replaced, merged, "images"),
         )
-        rows, genres, images = [], [], []
+        rows: list[tuple[Any, ...]] = []
+        genres: list[tuple[Any, ...]] = []
+        images: list[tuple[Any, ...]] = []
         source, fetched_at = self.source, self.fetched_at
         for rowid, r in to_write:
             extra = _dumps(r.extra) if r.extra is not None or rowid not in held else held[rowid][0]
@@ -400,7 +402,10 @@ class Store:
             _unless_kept(to_write, replaced, merged, "external_ids"),
         )
         self._stub_ids("artists", {(r.ns, a[0]) for _, r in to_write if r.artists for a in r.artists}, artist_ids)
-        rows, links, images, external = [], [], [], []
+        rows: list[tuple[Any, ...]] = []
+        links: list[tuple[Any, ...]] = []
+        images: list[tuple[Any, ...]] = []
+        external: list[tuple[Any, ...]] = []
         source, fetched_at = self.source, self.fetched_at
         for rowid, r in to_write:
             extra = r.extra
@@ -466,7 +471,9 @@ class Store:
         )
         self._stub_ids("albums", {(r.ns, r.album) for _, r in to_write if r.album is not None}, album_ids)
         self._stub_ids("artists", {(r.ns, a[0]) for _, r in to_write if r.artists for a in r.artists}, artist_ids)
-        rows, links, external = [], [], []
+        rows: list[tuple[Any, ...]] = []
+        links: list[tuple[Any, ...]] = []
+        external: list[tuple[Any, ...]] = []
         source, fetched_at = self.source, self.fetched_at
         shape_id, market_id = self.shape_id, self.market_id
         for rowid, r in to_write:
@@ -561,7 +568,9 @@ class Store:
         )
         item_tracks = {(r.ns, item.track) for r in recs for item in (r.items or ()) if item.track is not None}
         self._stub_ids("tracks", item_tracks, track_ids)
-        rows, images, items = [], [], []
+        rows: list[tuple[Any, ...]] = []
+        images: list[tuple[Any, ...]] = []
+        items: list[tuple[Any, ...]] = []
         for rowid, r in to_write:
             if r.level == 0:
                 rows.append(

@@ -102,7 +102,12 @@ def date_problem(value: str, allow_unknown_year: bool = True) -> str | None:
         return None
     if year == 0 or (month is not None and not 1 <= month <= 12):
         return f"{shown(value)} is not a real date"
-    if day is not None and not 1 <= day <= calendar.monthrange(year, month)[1]:  # type: ignore[arg-type]
+    if (
+        day is not None
+        and year is not None
+        and month is not None
+        and not 1 <= day <= calendar.monthrange(year, month)[1]
+    ):
         return f"{shown(value)} is not a real date"
     return None
 

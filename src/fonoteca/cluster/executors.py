@@ -518,7 +518,7 @@ class DaskExecutor(_Base):
 
         def submit(job: _Job) -> None:
             nonlocal in_flight
-            calls = []
+            calls: list[tuple[Any, ...]] = []
             for task in job.tasks:
                 if attach is not None:
                     data = attach(task)

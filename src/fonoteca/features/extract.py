@@ -200,13 +200,13 @@ def analyse(x: np.ndarray, rate: int = RATE) -> Features:
     key_strength = None
     if chroma.sum() > 0:
         chroma = np.sqrt(chroma)  # compress loudest partials
-        best_r, best = -2.0, (0, 1)
+        best_r, best_key = -2.0, (0, 1)
         for m, profile in ((1, _MAJOR), (0, _MINOR)):
             for k in range(12):
                 r = float(np.corrcoef(chroma, np.roll(profile, k))[0, 1])
                 if r > best_r:
-                    best_r, best = r, (k, m)
-        key, mode = best
+                    best_r, best_key = r, (k, m)
+        key, mode = best_key
         key_strength = best_r
 
     return Features(

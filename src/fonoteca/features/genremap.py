@@ -68,16 +68,16 @@ def track_dimensions(conn: sqlite3.Connection) -> tuple[dict[int, dict[str, Any]
     cols = ("track", *FEATURE_COLUMNS, "key_strength")
     for row in conn.execute(f"SELECT {', '.join(cols)} FROM track_features WHERE error IS NULL"):
         values = dict(zip(cols, row, strict=True))
-        d = from_computed(values)
+        d: dict[str, Any] = from_computed(values)
         if d["electric"] is not None and d["bounce"] is not None:
             d["raw"] = {k: values[k] for k in FEATURE_COLUMNS}
             dims[row[0]] = d
             origin[row[0]] = "computed"
-    cols = ("track", *IMPORTED_COLUMNS)
-    for row in conn.execute(f"SELECT {', '.join(cols)} FROM audio_features"):
+    imported_cols = ("track", *IMPORTED_COLUMNS)
+    for row in conn.execute(f"SELECT {', '.join(imported_cols)} FROM audio_features"):
         if row[0] in dims:
             continue
-        values = dict(zip(cols, row, strict=True))
+        values = dict(zip(imported_cols, row, strict=True))
         d = from_imported(values)
         if d["electric"] is not None and d["bounce"] is not None:
             d["raw"] = {"tempo": values["tempo"], "loudness_lufs": values["loudness"]}

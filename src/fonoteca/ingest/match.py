@@ -129,7 +129,8 @@ class Matcher:
             return self.by_isrc(ref.value)
         if ref.kind not in ("track", "any"):
             return None
-        sql, params = "SELECT rowid FROM tracks WHERE id = ? AND level > 0", [ref.value]
+        sql = "SELECT rowid FROM tracks WHERE id = ? AND level > 0"
+        params: list[str | int] = [ref.value]
         if ref.ns is not None:
             sql += " AND ns = ?"
             params.append(ref.ns)

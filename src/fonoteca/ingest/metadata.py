@@ -4,6 +4,7 @@ the image locally (ARCHIVE/covers/<album id>.jpg|png, or an images row whose url
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -66,7 +67,7 @@ def track_tags(conn: sqlite3.Connection, rowid: int) -> dict[str, list[str]]:
     return tags
 
 
-def _licence_tags(conn: sqlite3.Connection, rowid: int, put: object, tags: dict[str, list[str]]) -> None:
+def _licence_tags(conn: sqlite3.Connection, rowid: int, put: Callable[..., None], tags: dict[str, list[str]]) -> None:
     """Picard's LICENSE (the licence's URL, else its id) and COPYRIGHT (the credit the licence asks for, else
     the source's copyright text) from the track's licence on record."""
     try:
@@ -78,12 +79,12 @@ def _licence_tags(conn: sqlite3.Connection, rowid: int, put: object, tags: dict[
     if row is None:
         return
     licence, url, raw, attribution, source_url = row
-    put("LICENSE", url or licence)  # type: ignore[operator]
+    put("LICENSE", url or licence)
     from fonoteca.licences import ALL_RIGHTS_RESERVED
 
-    put("COPYRIGHT", attribution or (raw if licence == ALL_RIGHTS_RESERVED else None))  # type: ignore[operator]
+    put("COPYRIGHT", attribution or (raw if licence == ALL_RIGHTS_RESERVED else None))
     if source_url and "WEBSITE" not in tags:
-        put("WEBSITE", source_url)  # type: ignore[operator]
+        put("WEBSITE", source_url)
 
 
 def track_cover(conn: sqlite3.Connection, rowid: int, root: Path, covers_dir: str) -> tuple[bytes, str] | None:

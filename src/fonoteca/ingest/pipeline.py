@@ -469,7 +469,7 @@ class Coordinator:
         )
 
     def _note(self, item: Item, outcome: str, reason: str = "", track: int | None = None, **extra: Any) -> None:
-        entry = {"path": str(item.path), "outcome": outcome}
+        entry: dict[str, Any] = {"path": str(item.path), "outcome": outcome}
         if reason:
             entry["reason"] = reason
         if track is not None:
@@ -642,7 +642,7 @@ class Coordinator:
                     item.match.route,
                     res.tag_family,
                     durable.now(),
-                    (task.tags.get("LICENSE") or [None])[0] if res.tag_family else None,
+                    next(iter(task.tags.get("LICENSE") or []), None) if res.tag_family else None,
                 ),
             )
             self.conn.execute(

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -12,6 +13,9 @@ from fonoteca.commands import archive_root
 from fonoteca.console import console, emit_line, emit_pairs, emit_table, lit, print_json
 from fonoteca.errors import FonotecaError
 from fonoteca.hookspecs import hookimpl
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
 
 PEER_HELP = "Connect to this peer directly (HOST:PORT, repeatable), besides trackers, DHT and web seeds."
 
@@ -47,14 +51,14 @@ class _Bars:
             disable=not enabled,
         )
         self.tasks: dict[str, Any] = {}
-        self.overall = None
+        self.overall: TaskID | None = None
 
     def __enter__(self) -> _Bars:
         self.progress.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.progress.__exit__(*exc)
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.progress.__exit__(kind, exc, tb)
 
     def tick(self, jobs: list, statuses: list) -> None:
         if self.overall is None:
@@ -209,9 +213,9 @@ class _SeedTable:
         self.live.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
         self.refresh()
-        self.live.__exit__(*exc)
+        self.live.__exit__(kind, exc, tb)
 
 
 def scrape_command(

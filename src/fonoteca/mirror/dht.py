@@ -266,7 +266,7 @@ def resolve(nodes: list[str], errors: list[str]) -> list[Node]:
         except (ValueError, OSError) as exc:
             errors.append(f"DHT node {text}: {getattr(exc, 'strerror', None) or exc}")
             continue
-        for address in sorted({info[4][0] for info in infos}):
+        for address in sorted({str(info[4][0]) for info in infos}):
             out.append((address, port))
     return out
 

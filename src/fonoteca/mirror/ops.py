@@ -24,7 +24,7 @@ import os
 import shutil
 import threading
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -346,7 +346,7 @@ def mirror(
     *,
     budget: int | None = None,
     bands: list[str] | None = None,
-    peers: list[sess.Peer] = (),
+    peers: Sequence[sess.Peer] = (),
     listen: str = "127.0.0.1:0",
     discovery: bool = False,
     timeout: float | None = None,
@@ -407,18 +407,18 @@ def mirror(
     elif not (into / "releases" / "torrents.json").exists():
         (into / "releases" / "torrents.json").write_bytes(orjson.dumps(src.records, option=orjson.OPT_INDENT_2))
     save_state(into, state)
-    meta = next((r for r in chosen if r.get("is_metadata")), None)
-    _write_config(into, src, meta["name"] if meta else None)
+    meta_rec = next((r for r in chosen if r.get("is_metadata")), None)
+    _write_config(into, src, meta_rec["name"] if meta_rec else None)
     # The metadata torrent first: it carries the ledger, which decides which files are not fetched at all.
     first = None
-    meta_jobs = [j for j in jobs if meta is not None and j.key == meta["name"]]
-    if meta_jobs:
+    meta_jobs = [j for j in jobs if meta_rec is not None and j.key == meta_rec["name"]]
+    if meta_rec is not None and meta_jobs:
         first = sess.download(
             meta_jobs, peers, listen=listen, discovery=discovery, timeout=timeout, stall=stall, stop=stop, tick=tick
         )
         if meta_jobs[0].done:
-            _finish_metadata(into, meta, True)
-    adopt_ledger(into, _ledger_candidates(src, into, meta if meta_jobs and meta_jobs[0].done else None))
+            _finish_metadata(into, meta_rec, True)
+    adopt_ledger(into, _ledger_candidates(src, into, meta_rec if meta_jobs and meta_jobs[0].done else None))
     data_jobs = [j for j in jobs if j not in meta_jobs]
     skipped = _skip_withdrawn(into, data_jobs, {r["name"]: r["release"] for r in chosen})
     outcome = _merge(
@@ -434,7 +434,7 @@ def mirror(
         outcome.complete = False
     for rec, job in zip(chosen, jobs, strict=True):
         state["torrents"][rec["name"]]["complete"] = job.done
-        if job.done and rec.get("is_metadata") and rec is not meta:
+        if job.done and rec.get("is_metadata") and rec is not meta_rec:
             _finish_metadata(into, rec, False)
     save_state(into, state)
     return MirrorResult(into, chosen, outcome, withdrawn_files=skipped)
@@ -518,7 +518,7 @@ def fetch(
     into: Path,
     *,
     source: str | Source | None = None,
-    peers: list[sess.Peer] = (),
+    peers: Sequence[sess.Peer] = (),
     listen: str = "127.0.0.1:0",
     discovery: bool = False,
     timeout: float | None = None,

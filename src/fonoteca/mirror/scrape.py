@@ -94,7 +94,9 @@ def scrape(
                 fig
                 if held is None
                 else Figures(
-                    max(held.seeders, fig.seeders), max(held.leechers, fig.leechers), max(held.completed, fig.completed)
+                    max(held.seeders, fig.seeders),
+                    max(held.leechers, fig.leechers),
+                    _larger(held.completed, fig.completed),
                 )
             )
         done += 1
@@ -105,6 +107,13 @@ def scrape(
     result.seconds = time.perf_counter() - started
     result.scraped_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return result
+
+
+def _larger(a: int | None, b: int | None) -> int | None:
+    """The larger of two counts, either of which may be unknown."""
+    if a is None or b is None:
+        return b if a is None else a
+    return max(a, b)
 
 
 def _ask_dht(result: ScrapeResult, records: list[dict[str, Any]], nodes: list[str], timeout: float) -> None:

@@ -31,7 +31,7 @@ def make_session(
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
         raise UsageError(f"--listen {listen!r}: expected HOST:PORT")
-    settings = {
+    settings: lt.settings_pack = {
         "listen_interfaces": listen,
         "enable_dht": discovery,
         "enable_lsd": discovery,
@@ -386,9 +386,9 @@ def download(
             alerts = ses.pop_alerts()
             for a in alerts:
                 if isinstance(a, lt.hash_failed_alert):
-                    j = by_handle.get(a.handle)
-                    if j is not None:
-                        j.hash_failures += 1
+                    failed = by_handle.get(a.handle)
+                    if failed is not None:
+                        failed.hash_failures += 1
                 elif isinstance(a, (lt.torrent_error_alert, lt.file_error_alert)):
                     errors.append(a.message())
                 elif isinstance(a, lt.save_resume_data_alert):

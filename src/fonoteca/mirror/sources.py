@@ -230,12 +230,14 @@ def _checked(rec: dict[str, Any], data: bytes, v1: bool) -> Metainfo:
         return Metainfo(data, twin=data)
     check_metainfo(rec, data)
     twin = twin_of(rec, data)
-    if v1 and twin is None:
+    if not v1:
+        return Metainfo(data, hybrid=data, twin=twin)
+    if twin is None:
         raise FonotecaError(
             f"refused: {rec['name']}: the list names no v1-only twin (a torrent packed before "
             "twins existed): mirror it without --v1"
         )
-    return Metainfo(twin if v1 else data, hybrid=data, twin=twin)
+    return Metainfo(twin, hybrid=data, twin=twin)
 
 
 def collect_metainfo(
@@ -288,12 +290,12 @@ def collect_metainfo(
             timeout=swarm.timeout,
             scratch=scratch,
         )
-        for (rec, why), data in zip(by_magnet, got, strict=True):
-            if isinstance(data, str):
-                refused.append(f"{why}; by its magnet link: {data}")
+        for (rec, why), answer in zip(by_magnet, got, strict=True):
+            if isinstance(answer, str):
+                refused.append(f"{why}; by its magnet link: {answer}")
                 continue
             try:
-                found[rec["name"]] = _checked(rec, data, v1)
+                found[rec["name"]] = _checked(rec, answer, v1)
             except FonotecaError as exc:
                 refused.append(str(exc))
         shutil.rmtree(scratch, ignore_errors=True)
@@ -361,7 +363,8 @@ def magnet_source(magnets: list[str], text: str, into: Path, swarm: Swarm) -> So
         scratch=scratch,
     )
     shutil.rmtree(scratch, ignore_errors=True)
-    records, blobs = [], {}
+    records: list[dict[str, Any]] = []
+    blobs: dict[str, bytes] = {}
     for (link, btih, name), data in zip(parsed, got, strict=True):
         if isinstance(data, str):
             refused.append(f"{name or btih}: {data}")
@@ -442,11 +445,13 @@ def metadata_source(text: str, into: Path, swarm: Swarm, *, only: set[str] | Non
     if not any(r["btih"] == btih for r in records):  # the metadata torrent's own list holds all but itself
         records.append(dict(rec, added_to_torrents_list_at="9999", obsolete=False, embargo=False))
     if only is not None:  # the torrents the magnet links name, by their own info-hash or their twin's
-        twins = [v1_only_record(r) for r in records]
-        records = [
-            r if r["btih"] in only or r["btih"] == btih else t
-            for r, t in zip(records, twins, strict=True)
-            if r["btih"] in only or r["btih"] == btih or (t is not None and t["btih"] in only)
-        ]
+        named = []
+        for r in records:
+            twin = v1_only_record(r)
+            if r["btih"] in only or r["btih"] == btih:
+                named.append(r)
+            elif twin is not None and twin["btih"] in only:
+                named.append(twin)
+        records = named
     shutil.rmtree(scratch, ignore_errors=True)
     return Source(text, records, refused=refused, blobs={name: data})

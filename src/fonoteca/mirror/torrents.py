@@ -76,7 +76,7 @@ def _component_ok(c: Any) -> bool:
 def _check_raw(data: bytes, where: str) -> None:
     """Refuse unsafe path components before libtorrent sanitises them silently ('..', '/', control chars)."""
     try:
-        meta = lt.bdecode(data)  # libtorrent's C++ decoder: linear, depth-limited, ten times the pure-Python one
+        meta: Any = lt.bdecode(data)  # libtorrent's C++ decoder: linear, depth-limited, ten times the pure-Python one
         info = meta[b"info"]
     except Exception:
         raise FonotecaError(f"refused: {where} is not a valid torrent") from None

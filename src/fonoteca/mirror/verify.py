@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -259,7 +259,7 @@ def verify(
     *,
     workers: int | None = None,
     advance: Callable[[int], None] | None = None,
-    unreadable: list[Problem] = (),
+    unreadable: Sequence[Problem] = (),
 ) -> Report:
     """Check every file of every target; `unreadable` are torrents that could not even be loaded (reported, the
     rest still checked)."""

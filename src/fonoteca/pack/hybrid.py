@@ -230,8 +230,7 @@ def _hash_range(
     at the end of the file zero-padded) and, per piece, the v2 hash of the piece's subtree (files longer than one
     piece) or the leaf hashes (files of at most one piece). `whole`, if given, is updated with the bytes."""
     own = fd is None
-    if own:
-        fd = _open(path)
+    fd = _open(path) if fd is None else fd
     try:
         chunk = max(piece, READ_CHUNK // piece * piece)
         buf = _buffer(chunk)
@@ -345,7 +344,7 @@ def _batches(entries: Sequence[Entry], piece: int) -> Iterator[list[tuple]]:
     for i, entry in enumerate(entries):
         if entry.size >= SPLIT_AT and not entry.whole:
             os.close(_check_size(entry.source, entry.size))  # type and size checked up front
-            items = [
+            items: list[tuple[Any, ...]] = [
                 ("segment", i, entry.source, entry.size, s, min(segment, entry.size - s))
                 for s in range(0, entry.size, segment)
             ]

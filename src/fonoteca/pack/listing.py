@@ -69,7 +69,8 @@ def records(
 ) -> list[dict[str, Any]]:
     """torrents.json records of finished releases, oldest first: all of them, or one release's (by name). With
     `building`, the torrents of that release (still being written) are listed too."""
-    where, params = ["(r.status = 'done' OR r.rowid = ?)"], [-1 if building is None else building]
+    where = ["(r.status = 'done' OR r.rowid = ?)"]
+    params: list[Any] = [-1 if building is None else building]
     if release is not None:
         where.append("r.name = ?")
         params.append(release)

@@ -545,6 +545,7 @@ def _pack_locked(
             "VALUES (?, ?, 'building', ?, 0, 0, 0)",
             (release, created, orjson.dumps(settings.as_dict()).decode()),
         ).lastrowid
+    assert release_id is not None  # an INSERT sets it
     summary.release = release
     done = 0
 
@@ -580,21 +581,31 @@ def _pack_locked(
                         summary.torrents.append(_summary(t, torrent, release, settings))
                         summary.files += len(torrent.files)
                         summary.bytes += torrent.data_size
-                for original, files in replacements:
-                    t = _replacement(conn, original, files, taken, storage, summary.skipped)
-                    if t is None:
+                for original, kept in replacements:
+                    replacement = _replacement(conn, original, kept, taken, storage, summary.skipped)
+                    if replacement is None:
                         continue
-                    torrent = _make_torrent(build, t, settings, web_seeds, hasher, advance, storage)
+                    torrent = _make_torrent(build, replacement, settings, web_seeds, hasher, advance, storage)
                     _insert_torrent(
-                        conn, release_id, t, torrent, created, _write_twin(build, torrent), replaces=original.rowid
+                        conn,
+                        release_id,
+                        replacement,
+                        torrent,
+                        created,
+                        _write_twin(build, torrent),
+                        replaces=original.rowid,
                     )
-                    taken.add(t.name)
-                    for line, check in _manifest(t, torrent):
+                    taken.add(replacement.name)
+                    for line, check in _manifest(replacement, torrent):
                         manifest.write(line)
                         sums.write(check)
-                    summary.torrents.append(_summary(t, torrent, release, settings))
+                    summary.torrents.append(_summary(replacement, torrent, release, settings))
                     summary.replacements.append(
-                        {"replaces": original.name, "torrent": t.name, "left_out": original.files - len(t.files)}
+                        {
+                            "replaces": original.name,
+                            "torrent": replacement.name,
+                            "left_out": original.files - len(replacement.files),
+                        }
                     )
                     summary.files += len(torrent.files)
                     summary.bytes += torrent.data_size
@@ -935,7 +946,11 @@ def _metadata_torrent(
     check_with_libtorrent(torrent)
     write_new(build / "torrents" / f"{name}.torrent", torrent.metainfo)
     twin = _write_twin(build, torrent)
-    bag.add_payload(build, [(f"data/{name}/{p.path}", h.sha256) for p, h in zip(torrent.files, hashes, strict=True)])
+    payload_sums = []
+    for p, h in zip(torrent.files, hashes, strict=True):
+        assert h.sha256 is not None  # the entries were hashed with digest=True
+        payload_sums.append((f"data/{name}/{p.path}", h.sha256))
+    bag.add_payload(build, payload_sums)
     with transaction(conn):
         torrent_id = conn.execute(
             "INSERT INTO torrents (release, name, kind, band, seq, btih, btmh, piece_length, num_files, data_size, "

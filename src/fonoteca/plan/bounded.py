@@ -238,7 +238,8 @@ def median_duration(durations: dict[int, int]) -> int:
     if not total:
         return policies.DEFAULT_DURATION_MS
     middle = [(total - 1) // 2, total // 2]
-    found, seen = [], 0
+    found: list[int] = []
+    seen = 0
     for value in sorted(durations):
         count = durations[value]
         while len(found) < 2 and middle[len(found)] < seen + count:
@@ -387,7 +388,7 @@ def _walk(ctx: Context, tracks: Tracks, reps: Spill) -> Iterator[tuple[np.ndarra
         yield chunk, rep, kept
 
 
-def walk_costs(m: Model) -> Iterator[dict[str, np.ndarray]]:
+def walk_costs(m: Model) -> Iterator[dict[str, Any]]:
     """Per chunk of tracks (rowid order): listens, sizes per tier, whether the track stands for its recording,
     the recording's listens and tracks at its representative (0 elsewhere), and the representative's rowid."""
     ctx = m.ctx

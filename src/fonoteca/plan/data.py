@@ -150,7 +150,7 @@ def _chunks(conn: sqlite3.Connection, sql: str, dtype: np.dtype, *params: Any):
 def _read_range(conn: sqlite3.Connection, lo: int, hi: int, progress: Progress | None) -> dict[str, np.ndarray]:
     """Tracks with lo <= rowid < hi, chunk by chunk into preallocated columns (no full-size row table)."""
     size = hi - lo
-    cols = {name: np.empty(size, _TRACKS_DTYPE[name]) for name in _TRACKS_DTYPE.names}
+    cols = {name: np.empty(size, _TRACKS_DTYPE[name]) for name in _TRACKS_DTYPE.names or ()}
     cols["album"] = np.empty(size, np.int32)
     filled = 0
     for chunk in _chunks(conn, _TRACKS_SQL, _TRACKS_DTYPE, lo, hi):
@@ -192,7 +192,7 @@ def artist_maxima(
 def _by_rowid(conn: sqlite3.Connection, table: str, sql: str, dtype: np.dtype) -> dict[str, np.ndarray]:
     """Columns of a small table spread over arrays indexed by rowid (index 0 and gaps: 0, i.e. unknown)."""
     top = conn.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0] or 0
-    cols = {name: np.zeros(top + 1, dtype[name]) for name in dtype.names[1:]}
+    cols = {name: np.zeros(top + 1, dtype[name]) for name in (dtype.names or ())[1:]}
     for chunk in _chunks(conn, sql, dtype):
         for name in cols:
             cols[name][chunk["rowid"]] = chunk[name]

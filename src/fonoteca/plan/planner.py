@@ -78,7 +78,7 @@ class Model:
         }
 
 
-def tier_bitrates(config: dict[str, Any]) -> dict[int, int]:
+def tier_bitrates(config: dict[str, Any]) -> dict[Tier, int]:
     return dict(TierSettings.from_config(config).bitrates)
 
 

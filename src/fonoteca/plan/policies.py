@@ -124,7 +124,7 @@ def reference_statuses(data: TrackData, tier: np.ndarray) -> np.ndarray:
     status[isrc_has_download(data, tier) & (tier == 0)] = STATUSES.index("skipped_isrc_has_download")
     status[tier > 0] = STATUSES.index("success")
     unavailable = data.unavailable
-    if unavailable is not None:
+    if unavailable is not None and data.status is not None:  # both come from the track_files rows
         status[unavailable] = data.status[unavailable]
     return status
 
@@ -265,7 +265,8 @@ def summarize(cost: Costs, tier: np.ndarray, compact_value: float) -> dict[str, 
     """Files, bytes, tracks and listens covered, in total and per tier (the `plan --json` contract)."""
     total = cost.total_listens or 1.0
     out: dict[str, Any] = {"tiers": {}}
-    files = size = covered = weighted = tracks = 0
+    files = size = tracks = 0
+    covered = weighted = 0.0
     for t in (ORIGINAL, COMPACT):
         sel = tier == t
         t_files = int(sel.sum())
@@ -300,9 +301,14 @@ def summarize(cost: Costs, tier: np.ndarray, compact_value: float) -> dict[str, 
 class Policy(Protocol):
     """A tier policy `fonoteca plan --policy NAME` can run (plugins add their own through register_policies)."""
 
-    name: str
-    help: str
-    needs_budget: bool
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def help(self) -> str: ...
+
+    @property
+    def needs_budget(self) -> bool: ...
 
     def choose(self, model: Model, budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
         """Tier per track (int8: 0 skip, 1 compact, 2 original) and, if known, a bound on its optimality."""

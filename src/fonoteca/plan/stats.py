@@ -266,7 +266,7 @@ def correlation_numbers(ctx: Context) -> dict[str, Any]:
         corr = np.full((len(FEATURES), len(FEATURES)), np.nan)
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
-            corr = np.corrcoef(values, rowvar=False)
+            corr = np.asarray(np.corrcoef(values, rowvar=False))
     matrix = [[None if not np.isfinite(v) else round(float(v), 4) for v in row] for row in corr]
     return {"features": list(FEATURES), "correlation": matrix, "sample": len(values), "stride": stride}
 

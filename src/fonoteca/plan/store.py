@@ -54,6 +54,7 @@ def write(
                 "{}",
             ),
         ).lastrowid
+        assert run is not None  # an INSERT sets it
         conn.execute("DELETE FROM plan")  # without WHERE: SQLite truncates the table instead of deleting rows
         # The partial index is rebuilt once at the end rather than updated row by row.
         conn.execute("DROP INDEX IF EXISTS plan_tier")

@@ -203,9 +203,9 @@ def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tu
             if best is not None and best[0] == (0, False):
                 break  # typed as is, in the best field so far: nothing later can beat it
         for alternative in multi:
-            where = _spread(alternative.tokens, fields)
-            if where is not None and (best is None or (alternative.rank, where) < best[:2]):
-                best = (alternative.rank, where, alternative)
+            spread = _spread(alternative.tokens, fields)
+            if spread is not None and (best is None or (alternative.rank, spread) < best[:2]):
+                best = (alternative.rank, spread, alternative)
         if best is None:
             continue
         _, where, alternative = best

@@ -168,7 +168,7 @@ class QuerySet:
         with_artist = kind == "title_artist" or (kind in TYPO_CLASSES and artist is not None and rng.random() < 0.5)
         if with_artist and not (artist and any(ch.isalnum() for ch in artist)):
             return None
-        typed = words + (artist.split() if with_artist else [])
+        typed = words + (artist.split() if with_artist and artist else [])
         named = artist if with_artist else None
         if kind in ("clean", "title_artist"):
             return Case(kind, " ".join(typed), rowid, title, named)

@@ -89,17 +89,18 @@ def authenticate(params: dict[str, list[str]], accounts: Accounts, config: Subso
                 "(its password is kept hashed only): use apiKey or p",
             )
         stored = accounts.password(user) if user is not None else None
-        if stored is None or not HEX_MD5.match(token) or len(salt) > 256:
+        if user is None or stored is None or not HEX_MD5.match(token) or len(salt) > 256:
             raise r.SubsonicError(r.WRONG_CREDENTIALS, "wrong username or password")
         expected = hashlib.md5((stored + salt).encode("utf-8")).hexdigest()
         if not hmac.compare_digest(expected, token.lower()):
             raise r.SubsonicError(r.WRONG_CREDENTIALS, "wrong username or password")
-        return user  # type: ignore[return-value]
+        return user
+    assert password is not None  # neither t nor p was refused above
     if not config.password_auth:
         raise r.SubsonicError(
             r.MECHANISM_NOT_SUPPORTED,
             "password authentication (p) is turned off on this server: use apiKey or u with t and s",
         )
-    if user is None or len(password or "") > 2048 or not accounts.password_matches(user, _decoded_password(password)):
+    if user is None or len(password) > 2048 or not accounts.password_matches(user, _decoded_password(password)):
         raise r.SubsonicError(r.WRONG_CREDENTIALS, "wrong username or password")
     return user

@@ -293,11 +293,7 @@ def _album_list(ctx: Context) -> list[int]:
         if low is None or high is None:
             raise r.missing("fromYear" if low is None else "toYear")
         ordered = sorted(
-            (
-                a
-                for a in snap.albums
-                if snap.albums[a].year is not None and min(low, high) <= snap.albums[a].year <= max(low, high)
-            ),
+            (a for a in snap.albums if _in_years(snap.albums[a].year, min(low, high), max(low, high))),
             key=lambda a: (snap.albums[a].year, snap.albums[a].name.casefold(), a),
         )
         order = ordered if low <= high else ordered[::-1]
@@ -309,6 +305,10 @@ def _album_list(ctx: Context) -> list[int]:
     else:
         order = _personal_albums(ctx, snap, kind)
     return order[offset : offset + size]
+
+
+def _in_years(year: int | None, low: int, high: int) -> bool:
+    return year is not None and low <= year <= high
 
 
 def _personal_albums(ctx: Context, snap: Snapshot, kind: str) -> list[int]:
@@ -378,7 +378,8 @@ def _genre_songs(
 ) -> list[int]:
     lib = ctx.service.library
     conn = lib.conn(snap)
-    year_sql, args = "", [genre]
+    year_sql = ""
+    args: list[str | int] = [genre]
     if years is not None:
         year_sql = " AND CAST(substr(a.release_date, 1, 4) AS INTEGER) BETWEEN ? AND ? "
         args += [min(years), max(years)]
@@ -423,11 +424,7 @@ def get_random_songs(ctx: Context) -> dict:
 def _random_songs(ctx: Context, snap: Snapshot, size: int, years: tuple[int, int] | None) -> list[int]:
     """Uniform draws: from the members, or (the whole catalog) from the album snapshot's songs."""
     lib = ctx.service.library
-    pool = [
-        a
-        for a in snap.albums
-        if years is None or (snap.albums[a].year is not None and years[0] <= snap.albums[a].year <= years[1])
-    ]
+    pool = [a for a in snap.albums if years is None or _in_years(snap.albums[a].year, *years)]
     if snap.members is not None and years is None:
         members = list(snap.members)
         return random.sample(members, min(size, len(members)))

@@ -153,7 +153,7 @@ class Fetcher:
         tmp.write_bytes(data)
         os.replace(tmp, dest)
 
-    def _magnet(self, released: Released) -> str | None:
+    def _magnet(self, released: Released) -> str:
         import orjson
 
         for listing in (

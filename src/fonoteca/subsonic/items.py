@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
@@ -87,9 +88,9 @@ class UserState:
 def user_state(
     users: sqlite3.Connection | None,
     user_id: int,
-    songs: list[int] = (),
-    albums: list[int] = (),
-    artists: list[int] = (),
+    songs: Sequence[int] = (),
+    albums: Sequence[int] = (),
+    artists: Sequence[int] = (),
 ) -> UserState:
     state = UserState({"song": {}, "album": {}, "artist": {}}, {"song": {}, "album": {}, "artist": {}}, {}, {})
     if users is None or user_id == 0:

@@ -7,9 +7,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-TRANSCODE_FORMATS = {
+# The encoders, named as PyAV's types know them (an audio codec's name makes add_stream an audio stream).
+Encoder = Literal["libmp3lame", "libopus"]
+TRANSCODE_FORMATS: dict[str, tuple[str, Encoder, int, str, str]] = {
     "mp3": ("mp3", "libmp3lame", 44100, "audio/mpeg", "mp3"),
     "opus": ("ogg", "libopus", 48000, "audio/ogg", "opus"),
     "ogg": ("ogg", "libopus", 48000, "audio/ogg", "opus"),

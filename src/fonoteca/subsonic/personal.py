@@ -3,7 +3,7 @@ the catalog's own playlists, read-only."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeGuard
 
 import orjson
 
@@ -189,7 +189,7 @@ def _playlist_row(ctx: Context, rowid: int) -> tuple | None:
     )
 
 
-def _visible(ctx: Context, row: tuple | None) -> bool:
+def _visible(ctx: Context, row: tuple | None) -> TypeGuard[tuple]:
     return row is not None and (row[1] == ctx.user.rowid or bool(row[4]) or ctx.user.admin)
 
 
@@ -360,8 +360,9 @@ def create_playlist(ctx: Context) -> dict:
             ).lastrowid
         _write_items(ctx, playlist, songs)
         users.execute("UPDATE playlists SET changed = ? WHERE rowid = ?", (now_iso(), playlist))
-    row = _playlist_row(ctx, playlist)
-    return {"playlist": _playlist_element(ctx, snap, row, _user_tracks(ctx, playlist), entries=True)}
+    written = _playlist_row(ctx, playlist)
+    assert written is not None  # created or updated just above
+    return {"playlist": _playlist_element(ctx, snap, written, _user_tracks(ctx, playlist), entries=True)}
 
 
 @endpoint("updatePlaylist", writes=True)

@@ -110,7 +110,7 @@ def render(
     data = orjson.dumps({"subsonic-response": body}, option=orjson.OPT_NON_STR_KEYS)
     if fmt.name == "jsonp":
         return Response(
-            fmt.callback.encode() + b"(" + data + b");",
+            (fmt.callback or "").encode() + b"(" + data + b");",
             status_code=http_status,
             media_type="application/javascript",
             headers=all_headers,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from fonoteca.subsonic import responses as r
 from fonoteca.subsonic.config import SubsonicConfig
@@ -67,6 +67,14 @@ class Context:
                 f"parameter {name!r} is given {len(values)} times; at most {MAX_VALUES} values per request",
             )
         return values
+
+    @overload
+    def integer(self, name: str, default: int, *, low: int = 0, high: int | None = None, clamp: bool = True) -> int: ...
+
+    @overload
+    def integer(
+        self, name: str, default: None = None, *, low: int = 0, high: int | None = None, clamp: bool = True
+    ) -> int | None: ...
 
     def integer(
         self, name: str, default: int | None = None, *, low: int = 0, high: int | None = None, clamp: bool = True

@@ -22,9 +22,13 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fonoteca.catalog.db import transaction
 from fonoteca.errors import FonotecaError, UsageError
+
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
 
 USERS_DB = "users.sqlite3"
 KEY_FILE = "users.key"
@@ -145,7 +149,7 @@ def key_file(root: Path) -> Path:
     return root / KEY_FILE
 
 
-def load_fernet(root: Path, *, create: bool = False):  # -> cryptography.fernet.Fernet
+def load_fernet(root: Path, *, create: bool = False) -> Fernet:
     """The Fernet key of this archive's users; refused when the key file can be read by anyone but its owner."""
     from cryptography.fernet import Fernet
 
@@ -272,7 +276,7 @@ class Accounts:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._proven: dict[bytes, tuple[float, int]] = {}
-        self._fernet = None
+        self._fernet: Fernet | None = None
 
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

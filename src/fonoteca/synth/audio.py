@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -176,7 +177,7 @@ def write(
 
     layout = "stereo" if samples.shape[1] == 2 else "mono"
     with av.open(str(path), "w", format="ogg" if fmt == "opus" else "mp3") as out:
-        codec = "libopus" if fmt == "opus" else "libmp3lame"
+        codec: Literal["libopus", "libmp3lame"] = "libopus" if fmt == "opus" else "libmp3lame"
         stream = out.add_stream(codec, rate=48000 if fmt == "opus" else rate, layout=layout)
         stream.bit_rate = bitrate or (96000 if fmt == "opus" else 192000)
         chunk = 4096

@@ -350,7 +350,9 @@ class LayoutSynth:
     # --- playlists ------------------------------------------------------------------------------------------------
     def _playlists(self, conn: Any, tracks: int) -> None:
         rng = self.rng
-        playlists, images, items = [], [], []
+        playlists: list[tuple[Any, ...]] = []
+        images: list[tuple[Any, ...]] = []
+        items: list[tuple[Any, ...]] = []
         for rowid in range(1, max(2, tracks // 200) + 1):
             size = rng.randint(1, 40)
             playlists.append(

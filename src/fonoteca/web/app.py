@@ -28,6 +28,7 @@ from fonoteca.web.playable import Playable
 from fonoteca.web.releases import Releases
 from fonoteca.web.security import SECURITY_HEADERS, RateLimiter, SecurityMiddleware
 from fonoteca.web.store import Store
+from fonoteca.web.views.common import FORM_PAGES
 
 log = logging.getLogger("fonoteca.web")
 
@@ -174,10 +175,11 @@ def create_app(settings: Settings) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.site = site
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # FastAPI's documented way to replace it
 
     app.mount("/static", CachedStatic(directory=render.STATIC, follow_symlink=False), name="static")
 
+    # Starlette types a handler as taking any Exception, though it is only called with the class it is registered for
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(FonotecaError, _fonoteca_error)  # type: ignore[arg-type]
@@ -279,7 +281,7 @@ def error_response(
 def _form_page(request: Request, status: int, message: str) -> Response | None:
     """A form page's own answer to bad parameters: the form as typed, with the message (HTML pages only)."""
     route = request.scope.get("route")
-    found = getattr(getattr(route, "endpoint", None), "form_page", None)
+    found = FORM_PAGES.get(getattr(route, "endpoint", None))
     if found is None or status != 400 or render.request_path(request).startswith("/api/"):
         return None
     template, form, title = found

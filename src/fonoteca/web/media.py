@@ -169,8 +169,10 @@ def candidates(conn: sqlite3.Connection, rowid: int, track_id: str) -> list[tupl
             (rowid, MAX_CANDIDATES),
         ).fetchall()
     )
-    seen: set[int] = set()
-    return [c for c in out if not (c[0] in seen or seen.add(c[0]))]
+    first: dict[int, tuple[int, str]] = {}
+    for candidate in out:
+        first.setdefault(candidate[0], candidate)
+    return list(first.values())
 
 
 def locate(

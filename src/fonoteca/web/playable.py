@@ -35,7 +35,7 @@ def _release_files(conn: sqlite3.Connection, releases: Releases) -> set[int]:
             t, rel = _relative(torrent or ""), _relative(inner or "")
             if t is not None and rel is not None and len(t.parts) == 1 and os.path.isfile(data / t / rel):
                 ids.append(track_id)
-    found = set()
+    found: set[int] = set()
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
         found.update(

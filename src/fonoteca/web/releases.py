@@ -333,7 +333,7 @@ def read_manifest(path: Path) -> dict[str, tuple]:
 # --- summaries and the seeding list generator ----------------------------------------------------------------------
 def summary(torrents: list[dict[str, Any]]) -> dict[str, Any]:
     bands: dict[str, dict[str, Any]] = {}
-    totals = {
+    totals: dict[str, Any] = {
         "torrents": 0,
         "data_size": 0,
         "num_files": 0,

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+import sqlite3
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy
 from fastapi import APIRouter, Path, Query
@@ -36,8 +37,16 @@ MAX_RESULTS = 1000  # how deep search paging goes (the search package's limit)
 ENTITIES = 3  # artists and albums listed above the tracks
 SUGGESTIONS = 8
 Id = Annotated[str, Path(min_length=1, max_length=200, description="The source id (Spotify base62 id, MBID, ...).")]
-# The id namespaces of every importer, plugins' included (the views are imported once the plugins are loaded).
-Source = optional(Literal[tuple(sorted(NAMESPACES))], "Which source's id, when two sources share one.")  # type: ignore[valid-type]
+if TYPE_CHECKING:
+    Source = str | None  # one of the namespaces below, known only once the plugins are loaded
+else:
+    # The id namespaces of every importer, plugins' included (the views are imported once the plugins are loaded).
+    Source = optional(Literal[tuple(sorted(NAMESPACES))], "Which source's id, when two sources share one.")
+Year = optional(
+    str, "A year (1995) or a range (1990-1999).", max_length=11, pattern=r"^\s*[0-9]{1,4}(\s*-\s*[0-9]{1,4})?\s*$"
+)
+Genre = optional(str, "A genre of one of the artists.", max_length=100)
+Explicit = optional(Literal["any", "explicit", "clean"], "explicit: only explicit tracks; clean: none.")
 
 
 def _track_item(item: dict) -> dict:
@@ -167,11 +176,9 @@ def search(
         ),
     ] = "",
     min_popularity: Popularity = None,
-    year: optional(
-        str, "A year (1995) or a range (1990-1999).", max_length=11, pattern=r"^\s*[0-9]{1,4}(\s*-\s*[0-9]{1,4})?\s*$"
-    ) = None,
-    genre: optional(str, "A genre of one of the artists.", max_length=100) = None,
-    explicit: optional(Literal["any", "explicit", "clean"], "explicit: only explicit tracks; clean: none.") = None,
+    year: Year = None,
+    genre: Genre = None,
+    explicit: Explicit = None,
     page: Annotated[int, Query(ge=1, le=MAX_RESULTS)] = 1,
     size: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> dict:
@@ -331,23 +338,23 @@ def track(request: Request, track_id: Id, source: Source = None) -> dict:
     return data
 
 
-def _refuse_withdrawn(s: object, conn: object, rowid: int) -> None:
+def _refuse_withdrawn(s: Any, conn: sqlite3.Connection, rowid: int) -> None:
     """410 with the tombstone when the ledger withdraws the track."""
-    w = s.withdrawn().get(rowid)  # type: ignore[attr-defined]
+    w = s.withdrawn().get(rowid)
     if w is not None:
-        name = conn.execute("SELECT name FROM tracks WHERE rowid = ?", (rowid,)).fetchone()  # type: ignore[attr-defined]
+        name = conn.execute("SELECT name FROM tracks WHERE rowid = ?", (rowid,)).fetchone()
         raise tombstone(w, w.track, name[0] if name else None)
 
 
-def _locate_published(s: object, conn: object, rowid: int, track_id: str, published: bool) -> tuple:
+def _locate_published(s: Any, conn: sqlite3.Connection, rowid: int, track_id: str, published: bool) -> tuple:
     """locate(), with no playable audio when the track is not published or the file belongs to a withdrawn
     track (another track of the same recording)."""
-    audio, locations, row = locate(conn, s.archive, s.releases, rowid, track_id)  # type: ignore[attr-defined]
+    audio, locations, row = locate(conn, s.archive, s.releases, rowid, track_id)
     if audio is not None and not published:
         audio = None
     if audio is not None and row is not None and row.get("track_id") not in (None, track_id):
-        owner = queries.resolve(conn, "track", row["track_id"])  # type: ignore[arg-type]
-        if owner is not None and owner in s.withdrawn():  # type: ignore[attr-defined]
+        owner = queries.resolve(conn, "track", row["track_id"])
+        if owner is not None and owner in s.withdrawn():
             audio = None
     return audio, locations, row
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from enum import Enum
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -17,13 +18,15 @@ from starlette.responses import Response
 from fonoteca.web import render
 from fonoteca.web.schemas import Error
 
-ERRORS = {
+ERRORS: dict[int | str, dict[str, Any]] = {
     400: {"model": Error, "description": "Bad parameters"},
     404: {"model": Error, "description": "Not found"},
     410: {"model": Error, "description": "Withdrawn (the tombstone says when and why)"},
     414: {"model": Error, "description": "Request URL too long"},
     429: {"model": Error, "description": "Rate limited"},
 }
+# The pages that are forms, by endpoint: (template, form data, title), read by the error handlers.
+FORM_PAGES: dict[Callable[..., Any], tuple[str, Callable[[Request, str], dict[str, Any]], Any]] = {}
 # Routes outside /api (files, text) answer errors as plain text.
 TEXT_ERRORS = {
     status: {"description": value["description"], "content": {"text/plain": {"schema": {"type": "string"}}}}
@@ -113,7 +116,7 @@ def twin(
     cache: str = render.CACHE_ENTITY,
     api_path: str | None = None,
     title: Callable[[dict[str, Any]], str] | None = None,
-    tags: list[str] | None = None,
+    tags: list[str | Enum] | None = None,
     form: Callable[[Request, str], dict[str, Any]] | None = None,
     responses: dict[int | str, Any] | None = None,
 ) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
@@ -151,7 +154,7 @@ def twin(
             return render.json(kwargs["request"], data, cache=data.pop("_cache", cache))
 
         if form is not None:
-            page.form_page = (template, form, title)  # type: ignore[attr-defined]  (read by the error handlers)
+            FORM_PAGES[page] = (template, form, title)
         router.add_api_route(path, page, methods=["GET", "HEAD"], include_in_schema=False, response_class=HTMLResponse)
         router.add_api_route(
             api,

@@ -54,6 +54,7 @@ Budget = Annotated[
         description="Space to give: a number of terabytes (2.5) or a size with unit (500GB, 3TiB).",
     ),
 ]
+Band = optional(str, "Only this band (or 'metadata').", max_length=100)
 Health = optional(Literal["none", "low", "medium", "good", "unknown"], "Only torrents with this seeding health.")
 
 
@@ -87,7 +88,7 @@ def _budget(text: str) -> int:
 )
 def torrents(
     request: Request,
-    band: optional(str, "Only this band (or 'metadata').", max_length=100) = None,
+    band: Band = None,
     health: Health = None,
     page: Annotated[int, Query(ge=1, le=100000)] = 1,
     size: Annotated[int, Query(ge=1, le=1000)] = 200,
