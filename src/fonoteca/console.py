@@ -3,7 +3,8 @@
 - Results (tables, ids, JSON) go to stdout: `emit_table`, `emit_pairs`, `emit_line`, `print_json`. On a terminal a
   table is drawn with rich; anywhere else (a pipe, a file) it is tab-separated with a header line and one row per
   line, so `| grep`, `| cut -f` and `> file` work and nothing is wrapped mid-id.
-- Progress bars, summaries and diagnostics go to stderr: `console` and `progress()`.
+- Progress bars, summaries and diagnostics go to stderr: `console`, and `progress_bar()` for a stage's progress
+  (fonoteca.progress).
 - Every value that comes from metadata is printed literally: `cell()`/`lit()` escape rich markup, and control and
   escape characters become visible escapes (`\\x1b`, `\\n`), so a track named `[/]` or carrying an ANSI sequence can
   neither crash the output nor reach the terminal as a command.
@@ -12,12 +13,15 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
+
+    from fonoteca.progress import Progress
 
 
 class _StderrConsole:
@@ -249,3 +253,51 @@ def progress(*, transient: bool = False) -> Any:
         console=console.real,
         transient=transient,
     )
+
+
+class BarProgress:
+    """A stage's Progress (fonoteca.progress) drawn by `progress()`: the command's bar, named `label`, and one more
+    bar for each later step that comes with a total of its own."""
+
+    def __init__(
+        self,
+        bar: Any,
+        label: str,
+        *,
+        unit: str = "items",
+        units: Mapping[str, str] | None = None,
+        total: int | None = None,
+    ) -> None:
+        self.bar, self.label, self.unit = bar, label, unit
+        self.units = dict(units or {})  # steps counted in another unit than the command's (pack: bytes, then steps)
+        self.task = bar.add_task(label, total=total, unit=unit)
+        self.stage: str | None = None
+
+    def __call__(self, advance: int = 0, /, *, stage: str | None = None, total: int | None = None) -> None:
+        if stage is not None and stage != self.stage:
+            self._begin(stage, total)
+        self.bar.update(self.task, advance=advance, total=total)
+
+    def _begin(self, stage: str, total: int | None) -> None:
+        description, unit = f"{self.label}: {stage}", self.units.get(stage, self.unit)
+        if total is not None and self.stage is not None:  # a later step with a count of its own
+            self.task = self.bar.add_task(description, total=total, unit=unit)
+        else:
+            self.bar.update(self.task, description=description, unit=unit)
+        self.stage = stage
+
+
+@contextmanager
+def progress_bar(
+    label: str,
+    *,
+    unit: str = "items",
+    total: int | None = None,
+    units: Mapping[str, str] | None = None,
+    transient: bool = False,
+) -> Iterator[Progress]:
+    """A command's progress on stderr: `with progress_bar("import table", unit="rows") as report:`, then the
+    stage is given `progress=report`. `units`: the unit of a step counted in another one; `transient`: the bars
+    are cleared at the end."""
+    with progress(transient=transient) as bar:
+        yield BarProgress(bar, label, unit=unit, units=units, total=total)

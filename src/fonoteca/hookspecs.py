@@ -12,7 +12,6 @@ hook with a worked example (a test checks that every hook here is described ther
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -22,6 +21,7 @@ if TYPE_CHECKING:
     from fonoteca.archive import Archive
     from fonoteca.catalog.importers import Importer
     from fonoteca.plan.policies import Policy
+    from fonoteca.progress import Progress
     from fonoteca.storage import Storage
 
 hookspec = pluggy.HookspecMarker("fonoteca")
@@ -66,6 +66,6 @@ def after_import(archive: Archive, summary: Any) -> None:
 
 @hookspec(firstresult=True)
 def write_stats(
-    archive: Archive, out: Path, counts: dict[str, Any], progress: Callable[[str], None] | None
+    archive: Archive, out: Path, counts: dict[str, Any], progress: Progress | None
 ) -> dict[str, Any] | None:
     """Write the archivist's charts for `fonoteca stats --out DIR` and return their index (the plan stage's)."""

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +29,7 @@ import orjson
 from fonoteca.catalog.db import transaction
 from fonoteca.catalog.store import Store, field_count
 from fonoteca.errors import FonotecaError
+from fonoteca.progress import Progress
 
 BULK_MIN = 100_000
 BULK_RATIO = 1.0
@@ -103,13 +103,12 @@ def if_not_exists(sql: str) -> str:
     return _CREATE.sub(lambda m: f"CREATE {m.group(1) or ''}INDEX IF NOT EXISTS ", sql, count=1)
 
 
-def build_indexes(
-    conn: sqlite3.Connection, indexes: list[tuple[str, str]], progress: Callable[[str], None] | None = None
-) -> None:
-    """Build the dropped indexes again, each in its own transaction (a crash keeps those already built)."""
+def build_indexes(conn: sqlite3.Connection, indexes: list[tuple[str, str]], progress: Progress | None = None) -> None:
+    """Build the dropped indexes again, each in its own transaction (a crash keeps those already built);
+    `progress` is told each index as its step."""
     for name, sql in indexes:
         if progress:
-            progress(name)
+            progress(stage=f"index {name}")
         with transaction(conn):
             conn.execute(if_not_exists(sql))
 

@@ -9,7 +9,7 @@ import typer
 
 from fonoteca.catalog.importers import Importer
 from fonoteca.commands import open_archive
-from fonoteca.console import console, emit_pairs, human, lit, print_json, progress
+from fonoteca.console import console, emit_pairs, human, lit, print_json, progress_bar
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.hookspecs import hookimpl
 
@@ -60,15 +60,14 @@ def _run_import(
     files = expand_paths(paths, importer.suffixes)
     if not files:
         raise FonotecaError("no input files found")
-    with progress() as bar:
-        task = bar.add_task(f"import {fmt}", total=None, unit="objects")
+    with progress_bar(f"import {fmt}", unit="objects") as report:
         summary = import_json_files(
             archive,
             files,
             fmt,
             codec,
             fetched_at=parse_fetched_at(fetched_at),
-            progress=lambda n: bar.advance(task, n),
+            progress=report,
         )
     _after_import(archive, summary)
     _finish_import(summary, strict, as_json)
@@ -115,14 +114,9 @@ def import_table(
     archive = open_archive(ctx)
     if not path.is_file():
         raise FonotecaError(f"{path}: no such file")
-    with progress() as bar:
-        task = bar.add_task("import table", total=None, unit="rows")
+    with progress_bar("import table", unit="rows") as report:
         summary = table.import_table(
-            archive,
-            path,
-            table.load_mapping(mapping),
-            fetched_at=parse_fetched_at(fetched_at),
-            progress=lambda n: bar.advance(task, n),
+            archive, path, table.load_mapping(mapping), fetched_at=parse_fetched_at(fetched_at), progress=report
         )
     _after_import(archive, summary)
     _finish_import(summary, strict, as_json)
@@ -148,8 +142,7 @@ def _run_collection(
     importer = plugins.importers()[name]
     archive = open_archive(ctx)
     archive.require_writable(f"import {name}")
-    with progress() as bar:
-        task = bar.add_task(f"import {name}", total=None, unit="tracks")
+    with progress_bar(f"import {name}", unit="tracks") as report:
         summary = provenance.run_import(
             archive,
             paths,
@@ -159,7 +152,7 @@ def _run_collection(
             reader,
             fetched_at=parse_fetched_at(fetched_at),
             source_path=source_path,
-            progress=lambda n: bar.advance(task, n),
+            progress=report,
         )
     _after_import(archive, summary)
     _finish_import(summary, strict, as_json)
@@ -309,13 +302,8 @@ def import_spotify_clean(
 
     archive = open_archive(ctx)
     archive.require_writable("import spotify-clean")
-    with progress() as bar:
-        task = bar.add_task("import spotify-clean", total=None, unit="rows")
-
-        def advance(step: str, rows: int) -> None:
-            bar.update(task, description=f"import spotify-clean: {step}", advance=rows)
-
-        summary = spotify_clean.import_files(archive, paths, fetched_at=parse_fetched_at(fetched_at), progress=advance)
+    with progress_bar("import spotify-clean", unit="rows") as report:
+        summary = spotify_clean.import_files(archive, paths, fetched_at=parse_fetched_at(fetched_at), progress=report)
     failed = summary.failed
     if summary.written:
         _after_import(archive, summary)
@@ -387,13 +375,9 @@ def export_spotify_clean(
         raise UsageError(f"--databases takes a comma-separated subset of {', '.join(layout.LOAD_ORDER)}")
     archive = open_archive(ctx)
     archive.connect(readonly=True).close()  # an older catalog is brought up to date first
-    with progress(transient=True) as bar:
-        task = bar.add_task("export spotify-clean", total=None, unit="rows")
+    with progress_bar("export spotify-clean", unit="rows", transient=True) as report:
         written = spotify_clean_export.export(
-            archive.catalog_path,
-            out,
-            tuple(db for db in layout.LOAD_ORDER if db in chosen),
-            progress=lambda table, n: bar.update(task, description=f"export spotify-clean: {table}", advance=n),
+            archive.catalog_path, out, tuple(db for db in layout.LOAD_ORDER if db in chosen), progress=report
         )
     for database in written:
         typer.echo(str(out / layout.FILE_NAMES[database]))
@@ -494,14 +478,8 @@ def register_commands(app: typer.Typer) -> None:
 
             if out.resolve().is_relative_to(archive.root):
                 archive.require_writable("stats --out")
-            with progress(transient=True) as bar:
-                task = bar.add_task("charts", total=None, unit="charts")
-                index = plugins.hook().write_stats(
-                    archive=archive,
-                    out=out,
-                    counts=counts,
-                    progress=lambda name: bar.update(task, description=f"chart {name}", advance=1),
-                )
+            with progress_bar("charts", unit="charts", transient=True) as report:
+                index = plugins.hook().write_stats(archive=archive, out=out, counts=counts, progress=report)
             if index is None:
                 raise FonotecaError("no plugin writes statistics charts (the plan stage is missing)")
             if as_json:

@@ -25,6 +25,7 @@ from fonoteca.catalog.rejects import RAW_LIMIT, RejectLog
 from fonoteca.catalog.store import Store
 from fonoteca.catalog.values import MAX_DEPTH, may_be_too_deep, too_deep
 from fonoteca.errors import FonotecaError
+from fonoteca.progress import Progress
 
 BATCH_RECORDS = 20000
 PIPELINE_MIN_BYTES = 4 * 1024 * 1024  # smaller files are not worth starting a reader process for
@@ -141,7 +142,7 @@ def import_json_files(
     codec: Codec,
     *,
     fetched_at: int | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ImportSummary:
     """Import JSON/JSONL files of one format. `progress` is called with the number of units imported since.
 
@@ -196,7 +197,7 @@ def _import_bulk(
     fmt: str,
     codec: Codec,
     fetched_at: int | None,
-    progress: Callable[[int], None] | None,
+    progress: Progress | None,
 ) -> ImportSummary:
     """JSON lines on the bulk path (fonoteca.catalog.bulk): secondary indexes dropped, segments of lines one
     transaction each, the rows of one id made one at the end, the indexes built again."""
@@ -243,7 +244,7 @@ def _bulk_file(
     codec: Codec,
     fetched_at: int | None,
     segment: int,
-    progress: Callable[[int], None] | None,
+    progress: Progress | None,
 ) -> None:
     from fonoteca.catalog import bulk
 
@@ -338,7 +339,7 @@ def finish_run(conn: Any, run: int, result: FileSummary) -> None:
 
 
 def _import_one(
-    conn: Any, store: Store, rejects_dir: Path, path: Path, codec: Codec, progress: Callable[[int], None] | None
+    conn: Any, store: Store, rejects_dir: Path, path: Path, codec: Codec, progress: Progress | None
 ) -> FileSummary:
     log = RejectLog(rejects_dir, path)
     result = FileSummary(str(path))

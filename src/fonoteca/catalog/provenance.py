@@ -19,6 +19,7 @@ from typing import Any
 
 from fonoteca.catalog.db import transaction
 from fonoteca.licences import Licence
+from fonoteca.progress import Progress
 
 BATCH_UNITS = 2000
 
@@ -167,7 +168,7 @@ def run_import(
     reader: Reader,
     *,
     fetched_at: int | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
     source_path: Callable[[Path], Path] | None = None,
 ) -> Any:
     """Import every input with `reader` (see the module docstring); returns an ImportSummary like the other
@@ -220,7 +221,7 @@ def _import_units(
     result: Any,
     origin: str,
     ns: int,
-    progress: Callable[[int], None] | None,
+    progress: Progress | None,
 ) -> None:
     batch: list[Unit] = []
     for unit in units:

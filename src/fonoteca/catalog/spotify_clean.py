@@ -64,6 +64,7 @@ from fonoteca.catalog.records import LEVEL_FULL
 from fonoteca.catalog.rejects import RejectLog
 from fonoteca.catalog.values import FEATURE_BOUNDS, MAX_TEXT, date_problem, int_problem, shown, text_problem, type_name
 from fonoteca.errors import FonotecaError
+from fonoteca.progress import Progress, no_progress
 
 FORMAT = "spotify-clean"
 SUFFIXES = (".sqlite3", ".sqlite", ".db", ".sqlite3.zst", ".sqlite.zst", ".db.zst")
@@ -508,9 +509,10 @@ def _identity(path: Path) -> list[Any]:
     return [str(path.resolve()), stat.st_size, int(stat.st_mtime)]
 
 
-def decompress(path: Path, folder: Path, progress: Callable[[int, int], None] | None = None) -> tuple[Path, str | None]:
+def decompress(path: Path, folder: Path, progress: Progress | None = None) -> tuple[Path, str | None]:
     """A .zst input as a plain SQLite file beside the archive (streamed; reused when already complete):
-    (its path, the fault if the stream broke off: the part before it is kept)."""
+    (its path, the fault if the stream broke off: the part before it is kept). `progress` is told the step only
+    (its units are the caller's rows, not these bytes)."""
     with open(path, "rb") as handle:
         if handle.read(4) != b"\x28\xb5\x2f\xfd":
             return path, None
@@ -523,12 +525,12 @@ def decompress(path: Path, folder: Path, progress: Callable[[int, int], None] | 
         return target, done.read_text(encoding="utf-8") or None
     partial = Path(f"{target}.partial")
     fault = None
+    if progress:
+        progress(stage="decompress")
     with open(partial, "wb") as out:
         try:
             for piece in chunks(path):
                 out.write(piece)
-                if progress:
-                    progress(out.tell(), size)
         except CorruptInput as exc:
             fault = f"{exc}: the database is imported as far as it came"
         out.flush()
@@ -562,9 +564,10 @@ def import_files(
     paths: list[Path],
     *,
     fetched_at: int | None = None,
-    progress: Callable[[str, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ImportSummary:
-    """Import databases of the layout (any subset, .zst or plain). `progress(step, rows)` is told what is done."""
+    """Import databases of the layout (any subset, .zst or plain); `progress` is told the rows written, step by
+    step."""
     started = time.perf_counter()
     with machine_failures(archive, "import spotify-clean"):
         run = LayoutImport(archive, expand(paths), fetched_at, progress)
@@ -577,15 +580,13 @@ def import_files(
 
 
 class LayoutImport:
-    def __init__(
-        self, archive: Archive, files: list[Path], fetched_at: int | None, progress: Callable[[str, int], None] | None
-    ) -> None:
+    def __init__(self, archive: Archive, files: list[Path], fetched_at: int | None, progress: Progress | None) -> None:
         if not files:
             raise FonotecaError("no input files found")
         self.archive = archive
         self.files = files
         self.fetched_at = fetched_at
-        self.progress = progress or (lambda step, n: None)
+        self.progress = progress or no_progress
         self.tmp = archive.dir("tmp")
         self.chunk = int(archive.config.get("catalog", {}).get("chunk_rows", CHUNK))  # [catalog] chunk_rows
         self.conn = archive.connect()
@@ -632,7 +633,7 @@ class LayoutImport:
 
     def _open_inputs(self) -> None:
         for number, path in enumerate(self.files):
-            db_path, fault = decompress(path, self.tmp, lambda done, total: self.progress("decompress", 0))
+            db_path, fault = decompress(path, self.tmp, self.progress)
             inp = Input(path, db_path, number, f"in{number}", fault=fault)
             self.inputs.append(inp)
             inp.result = FileSummary(str(path))
@@ -960,7 +961,7 @@ class LayoutImport:
                 rows = work(lo, hi)
                 self.loaded.state["steps"][step] = hi
                 self._save()
-            self.progress(step, rows)
+            self.progress(rows, stage=step)
             return
         except sqlite3.DatabaseError as exc:
             if not _is_read_fault(exc):
@@ -1447,7 +1448,7 @@ class LayoutImport:
         bulk.build_indexes(
             self.conn,
             [(n, s) for n, s in state.get("indexes", []) if n in wanted],
-            lambda name: self.progress(f"index {name}", 0),
+            self.progress,
         )
 
     def _by_track_id(self, inp: Input, what: str) -> None:
@@ -1733,7 +1734,7 @@ class LayoutImport:
     # --- the end ------------------------------------------------------------------------------------------------
     def _finish(self, state: dict[str, Any]) -> None:
         if state.get("bulk"):
-            bulk.build_indexes(self.conn, state.get("indexes", []), lambda name: self.progress(f"index {name}", 0))
+            bulk.build_indexes(self.conn, state.get("indexes", []), self.progress)
         for inp in self.inputs:
             if inp.log is None or inp.result is None:
                 continue

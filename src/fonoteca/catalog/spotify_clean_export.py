@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 
 from fonoteca.catalog import layout
 from fonoteca.catalog.db import read_only_uri, transaction
+from fonoteca.progress import Progress
 
 NS = 1
 
@@ -126,7 +126,7 @@ def export(
     catalog: Path,
     out: Path,
     databases: tuple[str, ...] = layout.LOAD_ORDER,
-    progress: Callable[[str, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, dict[str, int]]:
     """Write the chosen databases of the layout into folder `out`; returns rows written per database and table."""
     out.mkdir(parents=True, exist_ok=True)
@@ -146,7 +146,7 @@ def export(
                     conn.execute(f"INSERT INTO main.{table} SELECT * FROM ({sql})" if columns else sql)
                     counts[table] = conn.total_changes - before
                     if progress:
-                        progress(table, counts[table])
+                        progress(counts[table], stage=table)
             conn.execute("DETACH DATABASE cat")
             layout.create_indexes(conn, database)
         finally:

@@ -64,6 +64,7 @@ from fonoteca.catalog.spotify import reject_field
 from fonoteca.catalog.store import Store
 from fonoteca.catalog.values import MAX_TEXT, POPULARITY, date_precision, date_problem, feature_problem, shown
 from fonoteca.errors import FonotecaError
+from fonoteca.progress import Progress
 
 TRACK_FIELDS = {
     "id",
@@ -407,7 +408,7 @@ def import_table(
     mapping: dict[str, Any],
     *,
     fetched_at: int | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ImportSummary:
     """Import one table. Like the JSON imports it records an import run, so the search index picks the rows up."""
     started = time.perf_counter()
@@ -441,7 +442,7 @@ def _import_rows(
     store: Store,
     log: RejectLog,
     result: FileSummary,
-    progress: Callable[[int], None] | None,
+    progress: Progress | None,
 ) -> None:
     lines = _text_lines(path)
     sample = _peek(lines)

@@ -7,7 +7,7 @@ from pathlib import Path
 import typer
 
 from fonoteca.commands import open_archive
-from fonoteca.console import console, emit_line, lit, print_json, progress
+from fonoteca.console import console, emit_line, lit, print_json, progress_bar
 from fonoteca.hookspecs import hookimpl
 
 
@@ -34,20 +34,8 @@ def register_commands(app: typer.Typer) -> None:
         from fonoteca.features.compute import compute_features
 
         archive = open_archive(ctx)
-        with progress() as bar:
-            task = bar.add_task("features", total=None, unit="files")
-
-            def started(total: int) -> None:
-                bar.update(task, total=total)
-
-            def advance(done: int, total: int, audio_seconds: float) -> None:
-                elapsed = bar.tasks[task].elapsed or 0.0
-                rt = audio_seconds / elapsed if elapsed > 0 else 0.0
-                bar.update(task, completed=done, description=f"features ({rt:.0f}x realtime)")
-
-            summary = compute_features(
-                archive, workers=workers, scheduler=scheduler, force=force, progress=advance, started=started
-            )
+        with progress_bar("features", unit="files") as report:
+            summary = compute_features(archive, workers=workers, scheduler=scheduler, force=force, progress=report)
         if as_json:
             print_json(summary.as_dict())
             return

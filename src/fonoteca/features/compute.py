@@ -8,7 +8,6 @@ Workers only decode and analyse; this process writes the catalog, in batches.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from fonoteca.catalog.db import transaction
 from fonoteca.features.extract import FEATURE_VERSION, FIELDS, features_of
+from fonoteca.progress import Progress, realtime
 
 
 @dataclass(frozen=True)
@@ -104,13 +104,13 @@ def compute_features(
     *,
     scheduler: str | None = None,
     force: bool = False,
-    progress: Callable[[int, int, float], None] | None = None,
-    started: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> FeatureSummary:
     """Compute features for every ingested track whose features are missing or stale; returns a summary.
 
     workers: local processes (default: every core; 1 runs in this process); scheduler: a Dask scheduler address
-    (default: [cluster] scheduler in fonoteca.toml). progress(done, total, audio_seconds) after each file."""
+    (default: [cluster] scheduler in fonoteca.toml). `progress` is told the files to analyse, then each one
+    analysed, with the decoding speed as its step."""
     from fonoteca.cluster import Crashed, ExecutorConfig, InlineExecutor, make_executor
 
     t0 = time.perf_counter()
@@ -119,29 +119,27 @@ def compute_features(
     try:
         summary.tracks, tasks = pending(conn, archive.root, force=force)
         summary.already = summary.tracks - len(tasks)
-        if started:
-            started(len(tasks))
+        if progress:
+            progress(total=len(tasks))
         if not tasks:
             summary.seconds = time.perf_counter() - t0
             return summary
         config = ExecutorConfig.from_config(getattr(archive, "config", {}) or {}, workers=workers, scheduler=scheduler)
         executor = InlineExecutor() if (not config.scheduler and config.local_workers == 1) else make_executor(config)
         batch: list[tuple[FeatureTask, dict[str, Any]]] = []
-        done = 0
         with executor:
             summary.workers = executor.workers
             summary.executor = executor.describe()
             # the stored files are in the archive: workers that do not share it get each file's bytes
             attach = _read if executor.remote and executor.storage != "shared" else None
             for task, result in executor.map_unordered(_analyse, tasks, attach=attach):
-                done += 1
                 if isinstance(result, Crashed):  # not stored: the next run tries the file again
                     summary.failed += 1
                     summary.errors.append(
                         {"track": task.track, "path": task.path, "error": f"crashed: {result.message}"}
                     )
                     if progress:
-                        progress(done, len(tasks), summary.audio_seconds)
+                        progress(1, stage=realtime(summary.audio_seconds, time.perf_counter() - t0))
                     continue
                 if result.get("error"):
                     summary.failed += 1
@@ -154,7 +152,7 @@ def compute_features(
                     _store(conn, batch)
                     batch = []
                 if progress:
-                    progress(done, len(tasks), summary.audio_seconds)
+                    progress(1, stage=realtime(summary.audio_seconds, time.perf_counter() - t0))
         if batch:
             _store(conn, batch)
     finally:

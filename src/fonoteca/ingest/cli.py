@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from fonoteca.commands import open_archive
-from fonoteca.console import console, lit, print_json, progress
+from fonoteca.console import console, lit, print_json, progress_bar
 from fonoteca.hookspecs import hookimpl
 
 
@@ -117,18 +117,8 @@ def register_commands(app: typer.Typer) -> None:
         options = IngestOptions.from_config(
             archive.config, workers=workers, map_csv=map_csv, tier=tier, scheduler=scheduler, storage=storage
         )
-        with progress() as bar:
-            task = bar.add_task("ingest", total=None, unit="files")
-
-            def started(total: int) -> None:
-                bar.update(task, total=total)
-
-            def advance(done: int, total: int, audio_seconds: float) -> None:
-                elapsed = bar.tasks[task].elapsed or 0.0
-                rt = audio_seconds / elapsed if elapsed else 0.0
-                bar.update(task, completed=done, description=f"ingest {rt:,.0f}x realtime")
-
-            summary = ingest(archive, sources, options, on_progress=advance, on_start=started)
+        with progress_bar("ingest", unit="files") as report:
+            summary = ingest(archive, sources, options, progress=report)
         if as_json:
             print_json(summary.as_dict())
         else:

@@ -10,7 +10,7 @@ import sqlite3
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from fonoteca.ingest import metadata, store
 from fonoteca.ingest.match import Match, Matcher, load_map
 from fonoteca.ingest.options import IngestOptions
 from fonoteca.ingest.task import RESOURCE, Result, Task
+from fonoteca.progress import Progress, realtime
 from fonoteca.tiers import Tier
 
 NOT_AUDIO = "not_audio"  # quarantine reason: a file named explicitly that is no audio file
@@ -34,7 +35,6 @@ SHA256_MISMATCH = "sha256_mismatch"  # quarantine reason: not the file the refer
 
 FINAL = ("stored", "duplicate", "conflict", "quarantined")
 BRUTE_FORCE_KEYS = 200_000  # up to about 3,000 stored files, compare fingerprints with all of them
-Progress = Callable[[int, int, float], None]  # done, total, decoded audio seconds so far
 
 
 @dataclass
@@ -166,7 +166,7 @@ class Coordinator:
         archive: Archive,
         conn: sqlite3.Connection,
         options: IngestOptions,
-        on_progress: Progress | None,
+        progress: Progress | None,
         remote: bool = False,
         task_threads: int = 1,
     ) -> None:
@@ -175,7 +175,8 @@ class Coordinator:
         self.remote = remote
         self.task_threads = task_threads
         self.summary = IngestSummary(workers=options.worker_count)
-        self.on_progress = on_progress
+        self.progress = progress
+        self.started = time.perf_counter()  # for the decoding speed the progress shows
         self.items: list[Item] = []
         self.claimed: set[int] = set()
         self.deferred: list[tuple[Item, Task, Result]] = []
@@ -368,8 +369,8 @@ class Coordinator:
             self.done += 1
             self.summary.coordinator_seconds += time.perf_counter() - started
             self.summary.coordinator_cpu_seconds += time.thread_time() - cpu_started
-            if self.on_progress:
-                self.on_progress(self.done, self.total, self.summary.audio_seconds)
+            if self.progress:
+                self.progress(1, stage=realtime(self.summary.audio_seconds, time.perf_counter() - self.started))
 
     def _resource_stop(self, item: Item, what: str) -> ResourceError:
         """The run must stop: the machine ran out of something. Nothing is recorded for the files not finished,
@@ -747,10 +748,10 @@ def ingest(
     archive: Archive,
     sources: list[Path],
     options: IngestOptions | None = None,
-    on_progress: Progress | None = None,
-    on_start: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> IngestSummary:
-    """Ingest every file under `sources` into the archive and return what happened (see IngestSummary)."""
+    """Ingest every file under `sources` into the archive and return what happened (see IngestSummary).
+    `progress` is told the inputs to handle, then each one handled, with the decoding speed as its step."""
     options = options or IngestOptions.from_config(archive.config)
     options.check()
     started = time.perf_counter()
@@ -766,7 +767,7 @@ def ingest(
                     "every file with --tier original|compact"
                 )
             coord = Coordinator(
-                archive, conn, options, on_progress, remote=executor.remote, task_threads=_task_threads(executor)
+                archive, conn, options, progress, remote=executor.remote, task_threads=_task_threads(executor)
             )
             coord.summary.recovered = recovered
             coord.summary.workers, coord.summary.executor = executor.workers, executor.describe()
@@ -776,8 +777,8 @@ def ingest(
                 matcher = Matcher(conn, mapping, options.duration_tolerance_s, options.duration_tolerance_ratio)
                 tasks = coord.plan_tasks(paths, matcher)
                 coord.total = len(tasks)
-                if on_start:
-                    on_start(len(tasks))
+                if progress:
+                    progress(total=len(tasks))
                 if tasks:
                     executors.preflight(executor, str(coord.tmp_dir), tasks[0].path)
                     executors.run(executor, tasks, coord.on_result)

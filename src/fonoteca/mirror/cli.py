@@ -256,17 +256,10 @@ def scrape_command(
         except ValueError as exc:
             raise typer.BadParameter(str(exc), param_hint="--dht-node") from None
     records, save = _scrape_target(ctx, source)
-    from fonoteca.console import progress
+    from fonoteca.console import progress_bar
 
-    with progress(transient=True) as bar:
-        task = bar.add_task("scrape trackers", total=None, unit="trackers")
-        result = scrape(
-            records,
-            timeout=timeout,
-            dht=nodes,
-            dht_timeout=dht_timeout,
-            progress=lambda done, total: bar.update(task, completed=done, total=total),
-        )
+    with progress_bar("scrape trackers", unit="trackers", transient=True) as report:
+        result = scrape(records, timeout=timeout, dht=nodes, dht_timeout=dht_timeout, progress=report)
     save(result)
     rows = []
     for rec in records:

@@ -20,10 +20,10 @@ import selectors
 import socket
 import struct
 import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from fonoteca.pack import bencode
+from fonoteca.progress import Progress
 
 # The public DHT's bootstrap routers (the ones libtorrent, uTorrent and Transmission ship with).
 BOOTSTRAP = (
@@ -153,9 +153,12 @@ class _Scraper:
             for node in bootstrap:
                 lookup.known[node] = None
 
-    def run(self, progress: Callable[[int, int], None] | None) -> DhtResult:
+    def run(self, progress: Progress | None) -> DhtResult:
         sel = selectors.DefaultSelector()
         sel.register(self.sock, selectors.EVENT_READ)
+        reported = 0  # lookups told finished: one that opens again (a closer node turned up) is not taken back
+        if progress:
+            progress(total=len(self.lookups))
         try:
             while time.monotonic() < self.deadline:
                 self._send_due()
@@ -165,7 +168,9 @@ class _Scraper:
                     self._receive()
                 self._expire()
                 if progress:
-                    progress(sum(lk.finished() for lk in self.lookups.values()), len(self.lookups))
+                    finished = sum(lk.finished() for lk in self.lookups.values())
+                    progress(max(0, finished - reported))
+                    reported = max(reported, finished)
         finally:
             sel.close()
             self.sock.close()
@@ -276,7 +281,7 @@ def scrape(
     bootstrap: list[str] | tuple[str, ...] = BOOTSTRAP,
     *,
     timeout: float = 20.0,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> DhtResult:
     """BEP 33 estimates of seeders and leechers for each v1 info-hash (hex) that some DHT node stores peers
     for, reached from the `bootstrap` nodes (HOST:PORT) within `timeout` seconds."""

@@ -24,7 +24,7 @@ import os
 import shutil
 import threading
 import urllib.parse
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -52,6 +52,7 @@ from fonoteca.mirror.verify import Problem, Report, Target, make_symlink, verify
 from fonoteca.pack import paths
 from fonoteca.pack.listing import MAX_LIST_BYTES
 from fonoteca.pack.manifest import MANIFEST_NAME, ManifestLine, read_manifest
+from fonoteca.progress import Progress
 
 STATE = "mirror.json"
 # A release's own files a mirror copies from a local source beside the payload: the list, the manifest, and the
@@ -653,11 +654,11 @@ def targets(root: Path) -> tuple[list[Target], list[Problem]]:
     return out, unreadable
 
 
-def verify_root(root: Path, *, advance: Callable[[int], None] | None = None, workers: int | None = None) -> Report:
+def verify_root(root: Path, *, progress: Progress | None = None, workers: int | None = None) -> Report:
     ts, unreadable = targets(root)
     if not ts and not unreadable:
         raise FonotecaError(f"{root} holds no releases to verify")
-    report = verify(ts, advance=advance, workers=workers, unreadable=unreadable)
+    report = verify(ts, progress=progress, workers=workers, unreadable=unreadable)
     held: dict[Path, set[str]] = {}
     for t in ts:
         held.setdefault(t.save_path, set()).add(t.name)

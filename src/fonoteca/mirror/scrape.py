@@ -18,12 +18,12 @@ import struct
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from fonoteca.pack import bencode
+from fonoteca.progress import Progress
 
 HTTP_BATCH = 50
 UDP_BATCH = 70
@@ -64,7 +64,7 @@ def scrape(
     records: list[dict[str, Any]],
     *,
     timeout: float = 10.0,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     dht: list[str] | tuple[str, ...] | None = None,
     dht_timeout: float = 20.0,
 ) -> ScrapeResult:
@@ -79,7 +79,8 @@ def scrape(
         for tracker in trackers_of(rec):
             by_tracker.setdefault(tracker, []).append(btih)
     result = ScrapeResult(trackers=len(by_tracker))
-    done = 0
+    if progress:
+        progress(total=len(by_tracker))
     for tracker, hashes in by_tracker.items():
         unique = sorted(set(hashes))
         try:
@@ -99,9 +100,8 @@ def scrape(
                     _larger(held.completed, fig.completed),
                 )
             )
-        done += 1
         if progress:
-            progress(done, len(by_tracker))
+            progress(1)
     if dht is not None:
         _ask_dht(result, records, list(dht), dht_timeout)
     result.seconds = time.perf_counter() - started

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,6 +19,7 @@ import libtorrent as lt
 
 from fonoteca.mirror.torrents import FileEntry, files_of
 from fonoteca.pack.manifest import ManifestLine
+from fonoteca.progress import Progress
 
 
 @dataclass
@@ -258,7 +259,7 @@ def verify(
     targets: list[Target],
     *,
     workers: int | None = None,
-    advance: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
     unreadable: Sequence[Problem] = (),
 ) -> Report:
     """Check every file of every target; `unreadable` are torrents that could not even be loaded (reported, the
@@ -285,8 +286,8 @@ def verify(
             report.bytes += n
             if problem is not None:
                 report.problems.append(problem)
-            if advance is not None:
-                advance(n)
+            if progress is not None:
+                progress(n)
     report.problems.sort(key=lambda p: (p.kind, p.release, p.torrent, p.path))
     report.seconds = time.perf_counter() - t0
     return report

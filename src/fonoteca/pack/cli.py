@@ -8,7 +8,7 @@ from typing import Any
 import typer
 
 from fonoteca.commands import open_archive
-from fonoteca.console import console, emit_line, emit_table, lit, number, print_json, progress
+from fonoteca.console import console, emit_line, emit_table, lit, number, print_json, progress_bar
 from fonoteca.hookspecs import hookimpl
 
 torrents_app = typer.Typer(
@@ -194,19 +194,8 @@ def register_commands(app: typer.Typer) -> None:
         archive = open_archive(ctx)
         settings = PackSettings.from_config(archive.config, verify=verify)
         hasher = Hasher(workers or settings.workers or None).start()  # forked before the progress bar's thread
-        with hasher, progress() as bar:
-            tasks: dict[str, int] = {}
-
-            def on_progress(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(
-                        "hash" if stage == "hash" else "metadata torrent",
-                        total=total,
-                        unit="bytes" if stage == "hash" else "steps",
-                    )
-                bar.update(tasks[stage], completed=done, total=total)
-
-            summary = pack(archive, name=name, settings=settings, on_progress=on_progress, hasher=hasher)
+        with hasher, progress_bar("pack", unit="bytes", units={"metadata torrent": "steps"}) as report:
+            summary = pack(archive, name=name, settings=settings, progress=report, hasher=hasher)
         if as_json:
             print_json(summary.as_dict())
             return

@@ -21,12 +21,13 @@ import os
 import stat
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from fonoteca.pack import bencode
+from fonoteca.progress import Progress
 
 BLOCK = 16 * 1024
 MIN_PIECE = 16 * 1024
@@ -443,9 +444,7 @@ class Hasher:
         procs = getattr(self._pool, "_processes", None) or {}
         return list(procs)
 
-    def hash_files(
-        self, entries: Sequence[Entry], piece: int, *, on_bytes: Callable[[int], None] | None = None
-    ) -> list[FileHashes]:
+    def hash_files(self, entries: Sequence[Entry], piece: int, *, progress: Progress | None = None) -> list[FileHashes]:
         """Hashes of every entry, in order. At most a few batches per worker are in flight, so memory does not
         grow with the number of files; files of SPLIT_AT bytes or more (whose sha256 is not wanted) are cut into
         segments hashed in parallel."""
@@ -454,7 +453,7 @@ class Hasher:
         segments: dict[int, list[tuple]] = {}
         if self.workers <= 1:
             for batch in _batches(entries, piece):
-                _collect(entries, piece, results, segments, _run_batch(batch, piece), on_bytes)
+                _collect(entries, piece, results, segments, _run_batch(batch, piece), progress)
             return results  # type: ignore[return-value]
         pool = self._executor()
         window: deque[Future] = deque()
@@ -462,9 +461,9 @@ class Hasher:
             for batch in _batches(entries, piece):
                 window.append(pool.submit(_run_batch, batch, piece))
                 if len(window) >= self.workers * 3:
-                    _collect(entries, piece, results, segments, window.popleft().result(), on_bytes)
+                    _collect(entries, piece, results, segments, window.popleft().result(), progress)
             while window:
-                _collect(entries, piece, results, segments, window.popleft().result(), on_bytes)
+                _collect(entries, piece, results, segments, window.popleft().result(), progress)
         except BaseException:
             for future in window:
                 future.cancel()
@@ -477,14 +476,14 @@ def hash_files(
     piece: int,
     *,
     workers: int | None = None,
-    on_bytes: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
     hasher: Hasher | None = None,
 ) -> list[FileHashes]:
     """Hashes of every entry, in order, on `hasher` or on a pool of `workers` processes made for the call."""
     if hasher is not None:
-        return hasher.hash_files(entries, piece, on_bytes=on_bytes)
+        return hasher.hash_files(entries, piece, progress=progress)
     with Hasher(workers) as h:
-        return h.hash_files(entries, piece, on_bytes=on_bytes)
+        return h.hash_files(entries, piece, progress=progress)
 
 
 def _collect(
@@ -493,7 +492,7 @@ def _collect(
     results: list,
     segments: dict,
     batch: list[tuple],
-    on_bytes: Callable[[int], None] | None,
+    progress: Progress | None,
 ) -> None:
     done = 0
     for kind, i, length, value in batch:
@@ -509,8 +508,8 @@ def _collect(
             v2 = [h for p in parts for h in p[2]]
             results[i] = FileHashes(v1, *_root(entries[i].size, piece, v2))
             del segments[i]
-    if on_bytes and done:
-        on_bytes(done)
+    if progress and done:
+        progress(done)
 
 
 # ------------------------------------------------------------------------------------------------ metainfo
@@ -553,14 +552,14 @@ def build(
     web_seeds: Sequence[str] = (),
     created_by: str = "Fonoteca",
     workers: int | None = None,
-    on_bytes: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
     hasher: Hasher | None = None,
 ) -> Torrent:
     """Hash the files (on `hasher`, else on `workers` processes) and bencode a hybrid torrent named `name` (the
     top folder of its files)."""
     check_piece_length(piece_length)
     ordered = order(entries)
-    hashes = hash_files(ordered, piece_length, workers=workers, on_bytes=on_bytes, hasher=hasher)
+    hashes = hash_files(ordered, piece_length, workers=workers, progress=progress, hasher=hasher)
     return assemble(name, ordered, hashes, piece_length, trackers=trackers, web_seeds=web_seeds, created_by=created_by)
 
 

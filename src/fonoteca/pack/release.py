@@ -25,7 +25,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,12 +43,11 @@ from fonoteca.licences import ReleasePolicy
 from fonoteca.pack import bag, hybrid, layout, listing, paths
 from fonoteca.pack.manifest import MANIFEST_FIELDS, ManifestLine, write_line  # noqa: F401 (MANIFEST_FIELDS: API)
 from fonoteca.pack.settings import Band, PackSettings
+from fonoteca.progress import Progress
 from fonoteca.storage import Storage, StorageError
 from fonoteca.tiers import Tier
 
 CREATED_BY = "Fonoteca"
-
-Progress = Callable[[str, int, int], None]  # (stage, done, total)
 
 
 @dataclass
@@ -456,7 +455,7 @@ def pack(
     *,
     name: str | None = None,
     settings: PackSettings | None = None,
-    on_progress: Progress | None = None,
+    progress: Progress | None = None,
     workers: int | None = None,
     hasher: hybrid.Hasher | None = None,
 ) -> PackSummary:
@@ -480,7 +479,7 @@ def pack(
             conn = archive.connect()
             try:
                 recovered = _recover(conn, folder)
-                summary = _pack_locked(archive, conn, folder, name, settings, on_progress, hasher)
+                summary = _pack_locked(archive, conn, folder, name, settings, progress, hasher)
                 summary.recovered = recovered
             finally:
                 conn.close()
@@ -513,7 +512,7 @@ def _pack_locked(
     folder: Path,
     name: str | None,
     settings: PackSettings,
-    on_progress: Progress | None,
+    progress: Progress | None,
     hasher: hybrid.Hasher,
 ) -> PackSummary:
     from fonoteca.publication import install
@@ -547,17 +546,9 @@ def _pack_locked(
         ).lastrowid
     assert release_id is not None  # an INSERT sets it
     summary.release = release
-    done = 0
-
-    def advance(n: int) -> None:
-        nonlocal done
-        done += n
-        if on_progress:
-            on_progress("hash", done, total)
-
     try:
-        if on_progress:
-            on_progress("hash", 0, total)
+        if progress:
+            progress(0, stage="hash", total=total)
         hash_started = time.perf_counter()
         web_seeds = listing.web_seeds_for(settings, release)
         reader = _open_reader(archive)
@@ -573,7 +564,7 @@ def _pack_locked(
                     for t in layout.cut(files, band, settings, archive.collection, next_seq.get(band.name, 1)):
                         if t.name in taken:
                             raise FonotecaError(f"a torrent named {t.name} exists already (catalog edited by hand?)")
-                        torrent = _make_torrent(build, t, settings, web_seeds, hasher, advance, storage)
+                        torrent = _make_torrent(build, t, settings, web_seeds, hasher, progress, storage)
                         _insert_torrent(conn, release_id, t, torrent, created, _write_twin(build, torrent))
                         for line, check in _manifest(t, torrent):
                             manifest.write(line)
@@ -585,7 +576,7 @@ def _pack_locked(
                     replacement = _replacement(conn, original, kept, taken, storage, summary.skipped)
                     if replacement is None:
                         continue
-                    torrent = _make_torrent(build, replacement, settings, web_seeds, hasher, advance, storage)
+                    torrent = _make_torrent(build, replacement, settings, web_seeds, hasher, progress, storage)
                     _insert_torrent(
                         conn,
                         release_id,
@@ -627,8 +618,8 @@ def _pack_locked(
             (summary.files, summary.bytes, len(summary.torrents), release_id),
         )
 
-        if on_progress:
-            on_progress("metadata", 0, 1)
+        if progress:
+            progress(0, stage="metadata torrent", total=1)
         summary.metadata = _metadata_torrent(
             archive, conn, folder, build, release, release_id, settings, created, hasher
         )
@@ -649,8 +640,8 @@ def _pack_locked(
         _recover(conn, folder)
         raise
     listing.write_current_list(archive, conn, settings)
-    if on_progress:
-        on_progress("metadata", 1, 1)
+    if progress:
+        progress(1)
     return summary
 
 
@@ -660,7 +651,7 @@ def _make_torrent(
     settings: PackSettings,
     web_seeds: list[str],
     hasher: hybrid.Hasher,
-    advance: Callable[[int], None],
+    progress: Progress | None,
     storage: Storage,
 ) -> hybrid.Torrent:
     """Link the torrent's payload, hash it, check that libtorrent reads it back alike, write the .torrent."""
@@ -683,7 +674,7 @@ def _make_torrent(
             web_seeds=web_seeds,
             created_by=CREATED_BY,
             hasher=hasher,
-            on_bytes=advance,
+            progress=progress,
         )
     except hybrid.HashError as exc:
         raise FonotecaError(f"cannot pack: {exc}") from None

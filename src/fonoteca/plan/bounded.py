@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -39,6 +39,7 @@ from fonoteca.plan import data as data_mod
 from fonoteca.plan import listens as listens_mod
 from fonoteca.plan import policies
 from fonoteca.plan.external import Spill, scratch, sort
+from fonoteca.progress import Progress
 from fonoteca.tiers import Tier
 from fonoteca.units import parse_size
 
@@ -150,7 +151,7 @@ class Tracks:
     any_status: bool
 
 
-def read_tracks(ctx: Context, progress: Callable[[int], None] | None) -> Tracks:
+def read_tracks(ctx: Context, progress: Progress | None) -> Tracks:
     conn = ctx.conn
     top = conn.execute("SELECT coalesce(max(rowid), 0) FROM tracks").fetchone()[0]
     artists, albums = data_mod._artists(conn), data_mod._albums(conn)
@@ -323,7 +324,7 @@ def _sizes(records: np.ndarray, fallback_ms: int, bitrates: dict[int, int]) -> d
     return out
 
 
-def build(ctx: Context, progress: Callable[[int], None] | None = None) -> Model:
+def build(ctx: Context, progress: Progress | None = None) -> Model:
     tracks = read_tracks(ctx, progress)
     if not tracks.count:
         from fonoteca.errors import FonotecaError
@@ -661,7 +662,7 @@ def plan(
     compact_value: float,
     bitrates: dict[int, int],
     write: bool,
-    progress: Callable[[str, int | None], Callable[[int], None]],
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
     """The whole plan in bounded memory: the summary `plan --json` prints, and (write) the plan table."""
     memory = memory_budget(archive.config)
@@ -670,7 +671,9 @@ def plan(
     ctx = Context(conn, archive.config, folder, memory, rows, bitrates, compact_value)
     try:
         top = conn.execute("SELECT coalesce(max(rowid), 0) FROM tracks").fetchone()[0]
-        m = build(ctx, progress("read catalog", top))
+        if progress:
+            progress(stage="read catalog", total=top)
+        m = build(ctx, progress)
         solution = solve(m, budget) if policy == "optimal" else None  # type: ignore[arg-type]
         if policy != "optimal":
             steps(m)  # also gives the recordings count, the smallest file and the bytes for each share
@@ -694,7 +697,7 @@ def _finish(
     budget: int | None,
     solution: Solution | None,
     write: bool,
-    progress: Any,
+    progress: Progress | None,
 ) -> dict[str, Any]:
     from fonoteca.plan import planner
 
@@ -702,7 +705,8 @@ def _finish(
     m._upgrades_before = 0  # type: ignore[attr-defined]
     ordinal = 0
     run = None
-    advance = progress("write plan", m.tracks.count) if write else (lambda n: None)
+    if write and progress:
+        progress(stage="write plan", total=m.tracks.count)
     listens_total = 0.0
     rows_written = 0
     statuses = np.zeros(len(data_mod.STATUSES) + 1, dtype=np.int64)
@@ -738,7 +742,8 @@ def _finish(
                 from fonoteca.plan.store import _insert
 
                 _insert(conn, int(run), [rowid, tier, planned, c["listens"], covered_by])  # type: ignore[arg-type]
-                advance(len(tier))
+                if progress:
+                    progress(len(tier))
             rows_written += len(tier)
             if policy == "anna":
                 statuses += np.bincount(_statuses(m, c, tier).astype(np.int64) + 1, minlength=len(statuses))

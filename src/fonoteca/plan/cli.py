@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import typer
 
 from fonoteca.commands import open_archive
-from fonoteca.console import console, emit_table, lit, print_json, progress
+from fonoteca.console import console, emit_table, lit, print_json, progress_bar
 from fonoteca.hookspecs import hookimpl
+from fonoteca.progress import Progress
 
 
 def _print_summary(s: dict[str, Any], budget_text: str | None) -> None:
@@ -128,14 +128,9 @@ def register_commands(app: typer.Typer) -> None:
 
         size = parse_size(budget) if budget is not None else None
         archive = open_archive(ctx)
-        with progress(transient=True) as bar:
-
-            def start(name: str, total: int | None) -> Callable[[int], None]:
-                task = bar.add_task(name, total=total, unit="tracks")
-                return lambda n: bar.advance(task, n)
-
+        with progress_bar("plan", unit="tracks", transient=True) as report:
             summary = planner.run(
-                archive, policy, size, compact_value=compact_value, write=not dry_run, steps=planner.Steps(start)
+                archive, policy, size, compact_value=compact_value, write=not dry_run, progress=report
             )
         if as_json:
             print_json(summary)
@@ -151,7 +146,7 @@ def register_policies() -> list[Any]:
 
 
 @hookimpl
-def write_stats(archive: Any, out: Path, counts: dict[str, Any], progress: Any) -> dict[str, Any]:
+def write_stats(archive: Any, out: Path, counts: dict[str, Any], progress: Progress | None) -> dict[str, Any]:
     from fonoteca.plan.stats import write_stats as write
 
     return write(archive, out, counts=counts, progress=progress)

@@ -18,7 +18,8 @@ from typing import Any
 
 import numpy as np
 
-Progress = Callable[[int], None]
+from fonoteca.progress import Progress
+
 Connect = Callable[[], sqlite3.Connection]
 
 CHUNK = 65_536  # rows per fetch: bounds the Python objects alive per reading thread

@@ -16,6 +16,7 @@ from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.plan import bounded, coverage, policies, store
 from fonoteca.plan import data as data_mod
 from fonoteca.plan import listens as listens_mod
+from fonoteca.progress import Progress
 from fonoteca.tiers import Tier, TierSettings
 
 DEFAULT_COMPACT_VALUE = 0.9
@@ -40,13 +41,6 @@ def find_policy(name: str, budget: int | None) -> policies.Policy:
     if policy.needs_budget and budget is None:
         raise UsageError(f"the {name} policy needs --budget SIZE (e.g. 300TB, 1.5TiB)")
     return policy
-
-
-@dataclass
-class Steps:
-    """Progress callbacks: start(name, total) -> advance(n)."""
-
-    start: Callable[[str, int | None], Callable[[int], None]] = lambda name, total: lambda n: None
 
 
 @dataclass
@@ -96,14 +90,15 @@ def build_model(
     config: dict[str, Any],
     *,
     compact_value: float | None = None,
-    steps: Steps | None = None,
+    progress: Progress | None = None,
     connect: Callable[[], sqlite3.Connection] | None = None,
 ) -> Model:
     """Read the catalog and derive listens and file sizes; `connect` (read-only connections) enables parallel reads."""
-    steps = steps or Steps()
     _small_cache(conn)
     top = conn.execute("SELECT max(rowid) FROM tracks").fetchone()[0] or 0
-    data = data_mod.load(conn, progress=steps.start("read catalog", top), connect=connect)
+    if progress:
+        progress(stage="read catalog", total=top)
+    data = data_mod.load(conn, progress=progress, connect=connect)
     _release_free_memory()
     if len(data) == 0:
         raise FonotecaError("the catalog has no tracks to plan; import metadata first (fonoteca import ...)")
@@ -200,10 +195,10 @@ def run(
     *,
     compact_value: float | None = None,
     write: bool = True,
-    steps: Steps | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Any]:
-    """Plan the archive with one policy; store it (unless write=False) and return the summary."""
-    steps = steps or Steps()
+    """Plan the archive with one policy; store it (unless write=False) and return the summary. `progress` is told
+    the tracks read ("read catalog") and written ("write plan")."""
     find_policy(policy, budget)
     conn = archive.connect(readonly=not write)
     try:
@@ -218,13 +213,17 @@ def run(
                 compact_value=compact_value_from(archive.config, compact_value),
                 bitrates=tier_bitrates(archive.config),
                 write=write,
-                progress=steps.start,
+                progress=progress,
             )
             return dict(summary, solver="bounded")
-        model = build_model(conn, archive.config, compact_value=compact_value, steps=steps, connect=reader(archive))
+        model = build_model(
+            conn, archive.config, compact_value=compact_value, progress=progress, connect=reader(archive)
+        )
         tier, summary = evaluate(model, policy, budget)
         model._inc = None  # the sorted steps are not needed for writing: free them first
         if write:
+            if progress:
+                progress(stage="write plan", total=len(tier))
             summary["run"] = store.write(
                 conn,
                 rowid=model.data.rowid,
@@ -235,7 +234,7 @@ def run(
                 budget=budget,
                 params=model.params(),
                 summary=summary,
-                progress=steps.start("write plan", len(tier)),
+                progress=progress,
             )
     finally:
         conn.close()

@@ -18,6 +18,7 @@ import orjson
 
 from fonoteca.archive import Archive
 from fonoteca.plan import bounded, coverage, planner, policies
+from fonoteca.progress import Progress
 from fonoteca.tiers import Tier
 
 FEATURES = (
@@ -445,7 +446,7 @@ def _render(chart: Chart, numbers: dict[str, Any], out: Path) -> list[Path]:
 
 
 def write_stats(
-    archive: Archive, out: Path, *, counts: dict[str, Any] | None = None, progress: Callable[[str], None] | None = None
+    archive: Archive, out: Path, *, counts: dict[str, Any] | None = None, progress: Progress | None = None
 ) -> dict[str, Any]:
     """Compute every chart's numbers, write NAME.json, NAME.png and NAME.svg under `out`, and stats.json with all
     the numbers; returns that index."""
@@ -456,7 +457,7 @@ def write_stats(
     try:
         for chart in CHARTS:
             if progress:
-                progress(chart.name)
+                progress(1, stage=chart.name)
             numbers = chart.compute(ctx)
             (out / f"{chart.name}.json").write_bytes(orjson.dumps(numbers, option=orjson.OPT_INDENT_2))
             files = _render(chart, numbers, out)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -13,6 +13,7 @@ import orjson
 
 from fonoteca.catalog.db import transaction
 from fonoteca.plan.policies import Costs
+from fonoteca.progress import Progress
 from fonoteca.tiers import Tier
 
 CHUNK = 250_000
@@ -40,7 +41,7 @@ def write(
     budget: int | None,
     params: dict[str, Any],
     summary: dict[str, Any],
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> int:
     """Replace the plan with this one in one transaction; returns the run id."""
     with transaction(conn):

@@ -7,7 +7,7 @@ from typing import Any
 import typer
 
 from fonoteca.commands import open_archive
-from fonoteca.console import console, emit_pairs, emit_table, lit, print_json, progress
+from fonoteca.console import console, emit_pairs, emit_table, lit, print_json, progress_bar
 from fonoteca.errors import UsageError
 from fonoteca.hookspecs import hookimpl
 
@@ -128,13 +128,8 @@ def register_commands(app: typer.Typer) -> None:
         from fonoteca.search import index
 
         archive = open_archive(ctx)
-        with progress() as bar:
-            task = bar.add_task("index rebuild", total=None, unit="rowids")
-
-            def advance(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
-            stats = index.rebuild(archive, progress=advance)
+        with progress_bar("index rebuild", unit="rowids") as report:
+            stats = index.rebuild(archive, progress=report)
         if as_json:
             print_json(stats.as_dict())
             return

@@ -20,7 +20,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +33,7 @@ from fonoteca import locks
 from fonoteca.archive import Archive
 from fonoteca.catalog import db as catalog_db
 from fonoteca.catalog.db import transaction
+from fonoteca.progress import Progress
 from fonoteca.search import vocab
 from fonoteca.search.docs import (
     MAX_POPULARITY,
@@ -164,10 +165,10 @@ class BuildStats:
         }
 
 
-def rebuild(archive: Archive, *, progress: Callable[[int, int], None] | None = None) -> BuildStats:
+def rebuild(archive: Archive, *, progress: Progress | None = None) -> BuildStats:
     """Build the whole index from the catalog into new files, then switch CURRENT to them atomically.
 
-    `progress(done, total)` is called with catalog rowids covered so far (the total is the largest track rowid).
+    `progress` is told the catalog rowids covered, chunk by chunk (the total is the largest track rowid).
     """
     directory = index_dir(archive)
     archive.require_writable("building the search index")
@@ -183,7 +184,7 @@ def build_index(
     *,
     workers: int | None = None,
     parallel_min_tracks: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: Progress | None = None,
     run_docs: int | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Write search-GEN.sqlite3 and its shuffle file into `directory`; return the db path and its meta.
@@ -229,6 +230,9 @@ def build_index(
     try:
         min_tracks = PARALLEL_MIN_TRACKS if parallel_min_tracks is None else parallel_min_tracks
         pending: list[Any] = []
+        covered = 0  # rowids done: the chunks come in rowid order
+        if progress:
+            progress(total=total)
         for high, batch in _produce(catalog, catalog_path, workers, min_tracks):
             if failure:
                 break
@@ -239,7 +243,8 @@ def build_index(
                 runs.put(pending)
                 pending = []
             if progress:
-                progress(high, total)
+                progress(high - covered)
+            covered = high
         if pending and not failure:
             pending.sort()
             keys.add(pending)
@@ -382,7 +387,7 @@ def _produce(
             yield pending.popleft().result()
 
 
-def _rebuild_locked(archive: Archive, directory: Path, progress: Callable[[int, int], None] | None) -> BuildStats:
+def _rebuild_locked(archive: Archive, directory: Path, progress: Progress | None) -> BuildStats:
     started = time.perf_counter()
     generation = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     catalog = archive.connect(readonly=True)
@@ -485,11 +490,10 @@ def update_after_import(archive: Archive) -> UpdateStats:
 
 def _rebuild_with_bar(archive: Archive, directory: Path) -> BuildStats:
     """A rebuild run from an import: show its progress too (on a large catalog it takes minutes)."""
-    from fonoteca.console import progress as progress_bar
+    from fonoteca.console import progress_bar
 
-    with progress_bar(transient=True) as bar:
-        task = bar.add_task("search index", total=None, unit="rowids")
-        return _rebuild_locked(archive, directory, lambda done, total: bar.update(task, completed=done, total=total))
+    with progress_bar("search index", unit="rowids", transient=True) as report:
+        return _rebuild_locked(archive, directory, report)
 
 
 def _changed_tracks(catalog: sqlite3.Connection, sources: list[int]) -> list[int]:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import typer
 
-from fonoteca.console import console, progress
+from fonoteca.console import console, progress_bar
 from fonoteca.errors import UsageError
 from fonoteca.hookspecs import hookimpl
 
@@ -36,20 +36,19 @@ def synth_catalog(
     synth = CatalogSynth(tracks, seed=seed)
     sink = _open_sink(out)
     written = 0
-    with progress() as bar:
-        task = bar.add_task("synth catalog", total=None, unit="objects")
+    with progress_bar("synth catalog", unit="objects") as report:
         buffer: list[bytes] = []
         for obj in synth.objects(chosen):
             buffer.append(orjson.dumps(obj))
             if len(buffer) >= 2000:
                 sink.write(b"\n".join(buffer) + b"\n")
                 written += len(buffer)
-                bar.advance(task, len(buffer))
+                report(len(buffer))
                 buffer = []
         if buffer:
             sink.write(b"\n".join(buffer) + b"\n")
             written += len(buffer)
-            bar.advance(task, len(buffer))
+            report(len(buffer))
     sink.close()
     console.print(f"wrote {written:,} objects ({tracks:,} tracks) to {out}")
 
@@ -74,14 +73,13 @@ def synth_spotify_clean(
     chosen = tuple(d.strip() for d in databases.split(",") if d.strip())
     if not chosen or not set(chosen) <= set(layout.LOAD_ORDER):
         raise UsageError(f"--databases takes a comma-separated subset of {', '.join(layout.LOAD_ORDER)}")
-    with progress() as bar:
-        task = bar.add_task("synth spotify-clean", total=tracks, unit="tracks")
+    with progress_bar("synth spotify-clean", unit="tracks", total=tracks) as report:
         paths = synthesize(
             out,
             tracks,
             seed,
             tuple(db for db in layout.LOAD_ORDER if db in chosen),
-            progress=lambda n: bar.advance(task, n),
+            progress=report,
         )
     for path in paths.values():
         typer.echo(str(path))

@@ -15,7 +15,6 @@ import hashlib
 import math
 import random
 from array import array
-from collections.abc import Callable
 from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import numpy as np
 from fonoteca.catalog import layout
 from fonoteca.catalog.db import transaction
 from fonoteca.catalog.ids import gtin_check_digit
+from fonoteca.progress import Progress
 from fonoteca.synth.catalog import BASE62, CatalogSynth
 
 ANNA_THRESHOLD = 0.351
@@ -80,7 +80,7 @@ class LayoutSynth:
         return "".join(self.rng.choices("0123456789abcdef", k=n))
 
     def write(
-        self, out: Path, databases: tuple[str, ...] = layout.LOAD_ORDER, progress: Callable[[int], None] | None = None
+        self, out: Path, databases: tuple[str, ...] = layout.LOAD_ORDER, progress: Progress | None = None
     ) -> dict[str, Path]:
         """Write the chosen databases into `out` (a folder); returns {database: path}."""
         out.mkdir(parents=True, exist_ok=True)
@@ -97,7 +97,7 @@ class LayoutSynth:
             conn.close()
         return paths
 
-    def _write_rows(self, conns: dict[str, Any], progress: Callable[[int], None] | None) -> int:
+    def _write_rows(self, conns: dict[str, Any], progress: Progress | None) -> int:
         """Every row of the chosen databases, inside their open transactions; returns the number of tracks."""
         self._artists()
         n = 0
@@ -415,7 +415,7 @@ def synthesize(
     tracks: int,
     seed: int = 1,
     databases: tuple[str, ...] = layout.LOAD_ORDER,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> dict[str, Path]:
     """Write synthetic databases of the layout into `out`; returns {database: path}."""
     return LayoutSynth(tracks, seed).write(out, databases, progress)
