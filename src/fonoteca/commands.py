@@ -54,8 +54,8 @@ def make_app() -> typer.Typer:
     """The whole command line as a typer app."""
     # click's plain help: typer's rich help costs about 100 ms per start (it imports rich's renderers), and its
     # plain mode still escapes brackets for rich unless told rich is absent.
-    typer.core.HAS_RICH = False  # type: ignore[attr-defined]  # a module flag typer does not export
-    typer.main.HAS_RICH = False  # type: ignore[attr-defined]  # a module flag typer does not export
+    typer.core.HAS_RICH = False
+    typer.main.HAS_RICH = False
     app = typer.Typer(
         name="fonoteca",
         help=ROOT_HELP,

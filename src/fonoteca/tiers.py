@@ -81,6 +81,6 @@ class TierSettings:
             raise FonotecaError("fonoteca.toml [tiers] original_bitrate must be positive")
 
     @property
-    def bitrates(self) -> dict[Tier, int]:
-        """Bit rate per stored tier, for sizing files that are not stored yet."""
+    def bitrates(self) -> dict[int, int]:
+        """Bit rate per stored tier (keyed by Tier, an int), for sizing files that are not stored yet."""
         return {Tier.COMPACT: self.compact_bitrate, Tier.ORIGINAL: self.original_bitrate}

@@ -373,9 +373,9 @@ def decode_mono(source: str | Path | bytes, rate: int) -> np.ndarray:
 
     handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else str(source)
     chunks: list[np.ndarray] = []
-    with av.open(handle) as container:
+    with av.open(handle, "r") as container:
         stream = next(s for s in container.streams if isinstance(s, av.AudioStream))
-        stream.thread_type = "AUTO"
+        stream.codec_context.thread_type = "AUTO"
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
         for frame in container.decode(stream):
             for out in resampler.resample(frame):

@@ -395,7 +395,7 @@ def _produce(path: Path, codec: Codec, skip: int = 0, segment: int = 0) -> Itera
             yield "reject", (piece.number, piece.reason, piece.data[:RAW_LIMIT], "", False)
             continue
         for item in _encode_piece(piece, codec):
-            if type(item) is tuple:
+            if isinstance(item, tuple):
                 yield "reject", item
             else:
                 batch.extend(item)

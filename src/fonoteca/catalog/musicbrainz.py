@@ -351,7 +351,7 @@ def encode_release(
     )
 
 
-ENCODERS: dict[str, Callable[[dict[str, Any], list[Record]], None]] = {
+ENCODERS: dict[str, Callable[[dict[str, Any], list[Record]], object]] = {
     "track": encode_track,
     "release-group": encode_release_group,
     "release": encode_release,

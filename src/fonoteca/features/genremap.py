@@ -78,10 +78,10 @@ def track_dimensions(conn: sqlite3.Connection) -> tuple[dict[int, dict[str, Any]
         if row[0] in dims:
             continue
         values = dict(zip(imported_cols, row, strict=True))
-        d = from_imported(values)
-        if d["electric"] is not None and d["bounce"] is not None:
-            d["raw"] = {"tempo": values["tempo"], "loudness_lufs": values["loudness"]}
-            dims[row[0]] = d
+        found: dict[str, Any] = from_imported(values)
+        if found["electric"] is not None and found["bounce"] is not None:
+            found["raw"] = {"tempo": values["tempo"], "loudness_lufs": values["loudness"]}
+            dims[row[0]] = found
             origin[row[0]] = "imported"
     return dims, origin
 

@@ -378,7 +378,7 @@ def magnet_source(magnets: list[str], text: str, into: Path, swarm: Swarm) -> So
             refused.append(f"refused: {name or btih}: the metainfo peers sent has another info-hash")
             continue
         payload = [f for f in files_of(ti) if not f.pad]
-        rec = {
+        rec: dict[str, Any] = {
             "name": ti.name(),
             "release": MAGNET_RELEASE,
             "btih": btih,

@@ -995,7 +995,7 @@ class Facts:
             files += (cum[here] / total).tolist()
             position += len(chunk)
             running = float(cum[-1])
-        anna = _finish(self.archive, self.ctx.conn, m, "anna", None, None, False, lambda name, total: lambda n: None)
+        anna = _finish(self.archive, self.ctx.conn, m, "anna", None, None, False, None)
         return {
             "by_bytes": sampled,
             "by_files": {"files": (at_f + 1).tolist(), "listens_covered": files},

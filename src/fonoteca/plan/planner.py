@@ -72,7 +72,7 @@ class Model:
         }
 
 
-def tier_bitrates(config: dict[str, Any]) -> dict[Tier, int]:
+def tier_bitrates(config: dict[str, Any]) -> dict[int, int]:
     return dict(TierSettings.from_config(config).bitrates)
 
 

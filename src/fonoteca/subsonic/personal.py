@@ -3,7 +3,7 @@ the catalog's own playlists, read-only."""
 
 from __future__ import annotations
 
-from typing import Any, TypeGuard
+from typing import Any
 
 import orjson
 
@@ -189,8 +189,8 @@ def _playlist_row(ctx: Context, rowid: int) -> tuple | None:
     )
 
 
-def _visible(ctx: Context, row: tuple | None) -> TypeGuard[tuple]:
-    return row is not None and (row[1] == ctx.user.rowid or bool(row[4]) or ctx.user.admin)
+def _visible(ctx: Context, row: tuple) -> bool:
+    return row[1] == ctx.user.rowid or bool(row[4]) or ctx.user.admin
 
 
 def _user_tracks(ctx: Context, rowid: int) -> list[int]:
@@ -287,7 +287,7 @@ def _own_playlist(ctx: Context, param: str) -> tuple:
     if ref.kind == "catalog_playlist":
         raise r.SubsonicError(r.NOT_AUTHORIZED, "the catalog's playlists are part of the archive: read-only")
     row = _playlist_row(ctx, ref.rowid)
-    if not _visible(ctx, row):
+    if row is None or not _visible(ctx, row):
         raise r.not_found(f"playlist {ref.text!r}")
     if row[1] != ctx.user.rowid and not ctx.user.admin:
         raise r.SubsonicError(r.NOT_AUTHORIZED, "only the owner may change this playlist")
@@ -304,7 +304,7 @@ def get_playlist(ctx: Context) -> dict:
             raise r.not_found(f"playlist {ref.text!r}")
         return {"playlist": _catalog_element(ctx, snap, rows[0], entries=True)}
     row = _playlist_row(ctx, ref.rowid)
-    if not _visible(ctx, row):
+    if row is None or not _visible(ctx, row):
         raise r.not_found(f"playlist {ref.text!r}")
     return {"playlist": _playlist_element(ctx, snap, row, _user_tracks(ctx, ref.rowid), entries=True)}
 

@@ -258,7 +258,7 @@ def error_response(
             media_type="text/plain; charset=utf-8",
             headers={"cache-control": render.CACHE_NONE, **(headers or {})},
         )
-    data = {
+    data: dict[str, Any] = {
         "status": status,
         "heading": MESSAGES.get(status, "Error"),
         "message": message,
@@ -281,7 +281,8 @@ def error_response(
 def _form_page(request: Request, status: int, message: str) -> Response | None:
     """A form page's own answer to bad parameters: the form as typed, with the message (HTML pages only)."""
     route = request.scope.get("route")
-    found = FORM_PAGES.get(getattr(route, "endpoint", None))
+    endpoint = getattr(route, "endpoint", None)
+    found = FORM_PAGES.get(endpoint) if endpoint is not None else None
     if found is None or status != 400 or render.request_path(request).startswith("/api/"):
         return None
     template, form, title = found

@@ -37,16 +37,22 @@ MAX_RESULTS = 1000  # how deep search paging goes (the search package's limit)
 ENTITIES = 3  # artists and albums listed above the tracks
 SUGGESTIONS = 8
 Id = Annotated[str, Path(min_length=1, max_length=200, description="The source id (Spotify base62 id, MBID, ...).")]
-if TYPE_CHECKING:
-    Source = str | None  # one of the namespaces below, known only once the plugins are loaded
+if TYPE_CHECKING:  # what the views receive; FastAPI reads the annotated forms below (validation, documentation)
+    Source = str | None
+    Year = str | None
+    Genre = str | None
+    Explicit = Literal["any", "explicit", "clean"] | None
 else:
     # The id namespaces of every importer, plugins' included (the views are imported once the plugins are loaded).
     Source = optional(Literal[tuple(sorted(NAMESPACES))], "Which source's id, when two sources share one.")
-Year = optional(
-    str, "A year (1995) or a range (1990-1999).", max_length=11, pattern=r"^\s*[0-9]{1,4}(\s*-\s*[0-9]{1,4})?\s*$"
-)
-Genre = optional(str, "A genre of one of the artists.", max_length=100)
-Explicit = optional(Literal["any", "explicit", "clean"], "explicit: only explicit tracks; clean: none.")
+    Year = optional(
+        str,
+        "A year (1995) or a range (1990-1999).",
+        max_length=11,
+        pattern=r"^\s*[0-9]{1,4}(\s*-\s*[0-9]{1,4})?\s*$",
+    )
+    Genre = optional(str, "A genre of one of the artists.", max_length=100)
+    Explicit = optional(Literal["any", "explicit", "clean"], "explicit: only explicit tracks; clean: none.")
 
 
 def _track_item(item: dict) -> dict:
@@ -94,7 +100,7 @@ EXPLICIT_CHOICES = ("any", "explicit", "clean")
 
 
 def _search_data(request: Request, query: str, filters: dict, page: int, size: int) -> dict:
-    data = {
+    data: dict[str, Any] = {
         "query": query,
         "mode": None,
         "message": None,
@@ -453,7 +459,7 @@ def shuffle(
     wanted = min_popularity or 0
     if playable:
         found = [rowid for rowid, popularity in s.playable.get(s) if popularity >= wanted]
-        picks = (
+        picks: Any = (
             numpy.random.default_rng().choice(len(found), size=min(count, len(found)), replace=False) if found else []
         )
         tracks = queries.track_items(s.store.conn, [found[i] for i in picks])

@@ -26,7 +26,8 @@ ERRORS: dict[int | str, dict[str, Any]] = {
     429: {"model": Error, "description": "Rate limited"},
 }
 # The pages that are forms, by endpoint: (template, form data, title), read by the error handlers.
-FORM_PAGES: dict[Callable[..., Any], tuple[str, Callable[[Request, str], dict[str, Any]], Any]] = {}
+FormData = Callable[[Request, str], dict[str, Any]]
+FORM_PAGES: dict[Callable[..., Any], tuple[str, FormData, Callable[[dict[str, Any]], str] | None]] = {}
 # Routes outside /api (files, text) answer errors as plain text.
 TEXT_ERRORS = {
     status: {"description": value["description"], "content": {"text/plain": {"schema": {"type": "string"}}}}

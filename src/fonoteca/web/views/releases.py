@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import FileResponse, PlainTextResponse, Response
@@ -54,8 +54,12 @@ Budget = Annotated[
         description="Space to give: a number of terabytes (2.5) or a size with unit (500GB, 3TiB).",
     ),
 ]
-Band = optional(str, "Only this band (or 'metadata').", max_length=100)
-Health = optional(Literal["none", "low", "medium", "good", "unknown"], "Only torrents with this seeding health.")
+if TYPE_CHECKING:  # what the views receive; FastAPI reads the annotated forms below (validation, documentation)
+    Band = str | None
+    Health = Literal["none", "low", "medium", "good", "unknown"] | None
+else:
+    Band = optional(str, "Only this band (or 'metadata').", max_length=100)
+    Health = optional(Literal["none", "low", "medium", "good", "unknown"], "Only torrents with this seeding health.")
 
 
 def _budget(text: str) -> int:
