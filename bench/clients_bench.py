@@ -28,18 +28,22 @@ sys.path.insert(0, str(HERE.parent))
 
 from _common import FONOTECA, machine  # noqa: E402
 
-from tests.clients import QBittorrent, Tracker, free_port  # noqa: E402
+from tests.clients import QBittorrent, Tracker  # noqa: E402
 
 
 def build_release(work: Path, tracks: int, seconds: float) -> Path:
     from fonoteca import archive as archive_mod
     from fonoteca.synth import audio as synth
 
-    coll = synth.make_collection(work / "music", tracks, (seconds, seconds * 1.2), ("flac",), seed=3,
-                                 workers=os.cpu_count() or 1)
+    coll = synth.make_collection(
+        work / "music", tracks, (seconds, seconds * 1.2), ("flac",), seed=3, workers=os.cpu_count() or 1
+    )
     root = archive_mod.init(work / "archive").root
-    for args in (["import", "table", str(coll.catalog_csv), "--map", str(coll.mapping_toml)],
-                 ["ingest", str(coll.root), "--map", str(coll.map_csv), "--tier", "original"], ["pack"]):
+    for args in (
+        ["import", "table", str(coll.catalog_csv), "--map", str(coll.mapping_toml)],
+        ["ingest", str(coll.root), "--map", str(coll.map_csv), "--tier", "original"],
+        ["pack"],
+    ):
         subprocess.run(FONOTECA + ["-A", str(root), *args], check=True, capture_output=True)
     return root
 
@@ -80,8 +84,11 @@ def qb_seeder(work: Path, release: Path) -> QBittorrent:
 def fonoteca_mirror(work: Path, root: Path, peer: str) -> float:
     into = work / f"m-{time.monotonic_ns()}"
     started = time.perf_counter()
-    subprocess.run(FONOTECA + ["mirror", str(root), "--into", str(into), "--peer", peer, "--timeout", "1800"],
-                   check=True, capture_output=True)
+    subprocess.run(
+        FONOTECA + ["mirror", str(root), "--into", str(into), "--peer", peer, "--timeout", "1800"],
+        check=True,
+        capture_output=True,
+    )
     seconds = time.perf_counter() - started
     shutil.rmtree(into, ignore_errors=True)
     return seconds
@@ -94,20 +101,37 @@ def scrape_bench(work: Path, count: int) -> dict[str, float]:
     tracker = Tracker(work / "tracker").start(hashes)
     try:
         for n, h in enumerate(hashes):  # every torrent gets one seeder
-            query = urllib.parse.urlencode({"info_hash": bytes.fromhex(h), "peer_id": os.urandom(20),
-                                            "port": 10000 + n % 50000, "uploaded": 0, "downloaded": 0, "left": 0,
-                                            "event": "started", "compact": 1}, quote_via=urllib.parse.quote)
+            query = urllib.parse.urlencode(
+                {
+                    "info_hash": bytes.fromhex(h),
+                    "peer_id": os.urandom(20),
+                    "port": 10000 + n % 50000,
+                    "uploaded": 0,
+                    "downloaded": 0,
+                    "left": 0,
+                    "event": "started",
+                    "compact": 1,
+                },
+                quote_via=urllib.parse.quote,
+            )
             urllib.request.urlopen(f"{tracker.announce}?{query}", timeout=10).read()
         out = {}
         for scheme in ("http", "udp"):
             url = tracker.announce if scheme == "http" else f"udp://127.0.0.1:{tracker.port}/announce"
-            records = [{"btih": h, "magnet_link": f"magnet:?xt=urn:btih:{h}&tr={urllib.parse.quote(url, safe='')}"}
-                       for h in hashes]
+            records = [
+                {"btih": h, "magnet_link": f"magnet:?xt=urn:btih:{h}&tr={urllib.parse.quote(url, safe='')}"}
+                for h in hashes
+            ]
             started = time.perf_counter()
             result = scrape(records)
             out[scheme] = time.perf_counter() - started
             seeded = sum(1 for f in result.figures.values() if f.seeders >= 1)
-            assert len(result.figures) == count and seeded == count, (scheme, len(result.figures), seeded, result.errors[:2])
+            assert len(result.figures) == count and seeded == count, (
+                scheme,
+                len(result.figures),
+                seeded,
+                result.errors[:2],
+            )
         return out
     finally:
         tracker.stop()
@@ -127,9 +151,14 @@ def main() -> None:
     root = build_release(work, args.tracks, args.seconds)
     release = release_of(root)
     size = payload_bytes(release)
-    print(f"release {release.name}: {size / 1e6:.1f} MB in {len(list((release / 'torrents').glob('*.torrent')))} torrents")
-    runs: dict[str, list[float]] = {"fonoteca seed -> qBittorrent": [], "qBittorrent -> qBittorrent": [],
-                                    "qBittorrent -> fonoteca mirror": []}
+    print(
+        f"release {release.name}: {size / 1e6:.1f} MB in {len(list((release / 'torrents').glob('*.torrent')))} torrents"
+    )
+    runs: dict[str, list[float]] = {
+        "fonoteca seed -> qBittorrent": [],
+        "qBittorrent -> qBittorrent": [],
+        "qBittorrent -> fonoteca mirror": [],
+    }
     from fonoteca.mirror import Seeder, seed_items
 
     for _ in range(args.repeat):
@@ -150,8 +179,10 @@ def main() -> None:
         print(f"| {name} | {median:.2f} | {size / 1e6 / median:.1f} | {anchor / median:.2f}x |")
     if args.scrape:
         times = scrape_bench(work, args.scrape)
-        print(f"scrape of {args.scrape:,} torrents against opentracker: HTTP {times['http']:.2f} s, "
-              f"UDP {times['udp']:.2f} s")
+        print(
+            f"scrape of {args.scrape:,} torrents against opentracker: HTTP {times['http']:.2f} s, "
+            f"UDP {times['udp']:.2f} s"
+        )
     print(json.dumps({"runs": runs, "bytes": size}))
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)

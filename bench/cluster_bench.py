@@ -58,14 +58,20 @@ def subset(data: Path, n: int) -> Path:
 def start_cluster(workers: int, check: bool = True) -> tuple[subprocess.Popen, str]:
     # Same session as this script (and as the local runs): with the kernel's autogroup scheduling (on here), a
     # cluster started in a new session (setsid) would get a CPU share of its own on a shared machine and look faster.
-    child = subprocess.Popen(FONOTECA + ["cluster", "local", "--workers", str(workers), "--port", "0"],
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, process_group=0)
+    child = subprocess.Popen(
+        FONOTECA + ["cluster", "local", "--workers", str(workers), "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        process_group=0,
+    )
     address = child.stdout.readline().strip()
     if not address.startswith("tcp://"):
         raise SystemExit("the cluster did not start")
     if check:
-        checked = subprocess.run(FONOTECA + ["cluster", "check", "--scheduler", address, "--json"],
-                                 capture_output=True, text=True)
+        checked = subprocess.run(
+            FONOTECA + ["cluster", "check", "--scheduler", address, "--json"], capture_output=True, text=True
+        )
         if checked.returncode != 0:
             raise SystemExit(checked.stderr)
     return child, address
@@ -84,8 +90,12 @@ def run_once(mode: str, src: Path, catalog: Path, work: Path, tier: str, workers
     archive = work / f"archive-{mode}"
     shutil.rmtree(archive, ignore_errors=True)
     subprocess.run(FONOTECA + ["init", str(archive)], check=True, capture_output=True)
-    subprocess.run(FONOTECA + ["-A", str(archive), "import", "table", str(catalog / "catalog.csv"), "--map",
-                               str(catalog / "catalog.toml")], check=True, capture_output=True)
+    subprocess.run(
+        FONOTECA
+        + ["-A", str(archive), "import", "table", str(catalog / "catalog.csv"), "--map", str(catalog / "catalog.toml")],
+        check=True,
+        capture_output=True,
+    )
     cluster = None
     if mode == "local":
         extra = ["--workers", str(workers)]
@@ -96,7 +106,8 @@ def run_once(mode: str, src: Path, catalog: Path, work: Path, tier: str, workers
         load = os.getloadavg()[0]
         cpu_before = tree_cpu(cluster.pid) if cluster else 0.0
         code, stdout, stderr, wall, cpu = run_sampled(
-            FONOTECA + ["-A", str(archive), "ingest", str(src), "--tier", tier, "--json", *extra], work)
+            FONOTECA + ["-A", str(archive), "ingest", str(src), "--tier", tier, "--json", *extra], work
+        )
         cluster_cpu = tree_cpu(cluster.pid) - cpu_before if cluster else None
     finally:
         if cluster:
@@ -108,10 +119,19 @@ def run_once(mode: str, src: Path, catalog: Path, work: Path, tier: str, workers
     stored = dict(conn.execute("SELECT path, sha256 FROM files"))
     conn.close()
     shutil.rmtree(archive, ignore_errors=True)
-    return {"mode": mode, "wall": wall, "seconds": summary["seconds"], "stored": summary["stored_total"],
-            "audio": summary["audio_seconds"], "coordinator": summary["coordinator_seconds"],
-            "coordinator_cpu": summary["coordinator_cpu_seconds"], "load": load,
-            "cluster_cpu": cluster_cpu, "cpu": cpu + (cluster_cpu or 0.0), "files": stored}
+    return {
+        "mode": mode,
+        "wall": wall,
+        "seconds": summary["seconds"],
+        "stored": summary["stored_total"],
+        "audio": summary["audio_seconds"],
+        "coordinator": summary["coordinator_seconds"],
+        "coordinator_cpu": summary["coordinator_cpu_seconds"],
+        "load": load,
+        "cluster_cpu": cluster_cpu,
+        "cpu": cpu + (cluster_cpu or 0.0),
+        "files": stored,
+    }
 
 
 def main() -> None:
@@ -156,9 +176,12 @@ def main() -> None:
             if reference is None and mode == "local":
                 reference = r["files"]
             runs.append(r)
-            print(f"rep {rep + 1} {mode:9s} wall {r['wall']:7.1f} s  ingest {r['seconds']:7.1f} s  "
-                  f"coordinator {r['coordinator']:5.2f} s  cpu {r['cpu']:7.1f} s (cluster {r['cluster_cpu'] or 0:.1f})"
-                  f"  load {r['load']:.1f}", flush=True)
+            print(
+                f"rep {rep + 1} {mode:9s} wall {r['wall']:7.1f} s  ingest {r['seconds']:7.1f} s  "
+                f"coordinator {r['coordinator']:5.2f} s  cpu {r['cpu']:7.1f} s (cluster {r['cluster_cpu'] or 0:.1f})"
+                f"  load {r['load']:.1f}",
+                flush=True,
+            )
     for r in runs:
         if r["files"] != reference:
             raise SystemExit(f"rep {r['rep']} {r['mode']}: stored files differ from the local run's")
@@ -166,14 +189,19 @@ def main() -> None:
     med = {m: statistics.median(r["wall"] for r in runs if r["mode"] == m) for m in modes}
     cpu = {m: statistics.median(r["cpu"] for r in runs if r["mode"] == m) for m in modes}
     by_rep = {(r["rep"], r["mode"]): r for r in runs}
-    paired = {m: statistics.median(by_rep[(k, m)]["wall"] / by_rep[(k, "local")]["wall"]
-                                   for k in range(1, args.reps + 1)) for m in modes}
+    paired = {
+        m: statistics.median(by_rep[(k, m)]["wall"] / by_rep[(k, "local")]["wall"] for k in range(1, args.reps + 1))
+        for m in modes
+    }
     lines = [
-        f"# Cluster benchmark: ingest --tier {args.tier}, local pool vs Dask", "",
+        f"# Cluster benchmark: ingest --tier {args.tier}, local pool vs Dask",
+        "",
         f"Command: `.venv/bin/python bench/cluster_bench.py --tracks {args.tracks} --workers {args.workers} "
-        f"--reps {args.reps} --tier {args.tier} --modes {args.modes}` ({time.strftime('%Y-%m-%d %H:%M')})", "",
+        f"--reps {args.reps} --tier {args.tier} --modes {args.modes}` ({time.strftime('%Y-%m-%d %H:%M')})",
+        "",
         f"Machine: {at_start}; shared with other engineers' processes (the load average at the start of each run "
-        "is in the table): expect noise.", "",
+        "is in the table): expect noise.",
+        "",
         f"Input: the first {args.tracks} files of {args.data} (synthesised FLAC, 44.1 kHz 16-bit stereo, 3-4 min), "
         f"{size / 1e9:.2f} GB, {audio / 3600:.2f} h of audio. Each run: a fresh archive, the whole `fonoteca ingest` "
         "command timed (process start, catalog matching, the tasks, temporary files, fsync, catalog commits). "
@@ -184,29 +212,39 @@ def main() -> None:
         f"autogroup scheduler shares CPU between sessions); idle, it uses {idle * 100:.1f}% of one core "
         "(heartbeats). CPU s: all CPU seconds the run used: the ingest command's process tree (sampled every "
         "0.1 s) plus, for Dask runs, the scheduler, nannies and workers (cluster CPU s). On a machine this loaded, "
-        "wall times swing with other people's work; the CPU a run needs is steadier.", "",
-        "Every run stored the same files (same paths, same sha256) as the first local run.", "",
+        "wall times swing with other people's work; the CPU a run needs is steadier.",
+        "",
+        "Every run stored the same files (same paths, same sha256) as the first local run.",
+        "",
         "| rep | mode | wall s | files/s | realtime | coordinator s (CPU s) | CPU s | cluster CPU s | load avg |",
         "| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
     for r in runs:
         ccpu = "-" if r["cluster_cpu"] is None else f"{r['cluster_cpu']:.1f}"
-        lines.append(f"| {r['rep']} | {r['mode']} | {r['wall']:.1f} | {args.tracks / r['wall']:.3f} | "
-                     f"{audio / r['wall']:.0f}x | {r['coordinator']:.2f} ({r['coordinator_cpu']:.2f}) | {r['cpu']:.1f} | {ccpu} | "
-                     f"{r['load']:.1f} |")
-    lines += ["", "| mode | median wall s | files/s | realtime | wall vs local (medians) | wall vs local (median of "
-              "same-rep ratios) | median CPU s | CPU vs local |",
-              "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
+        lines.append(
+            f"| {r['rep']} | {r['mode']} | {r['wall']:.1f} | {args.tracks / r['wall']:.3f} | {audio / r['wall']:.0f}x "
+            f"| {r['coordinator']:.2f} ({r['coordinator_cpu']:.2f}) | {r['cpu']:.1f} | {ccpu} | {r['load']:.1f} |"
+        )
+    lines += [
+        "",
+        "| mode | median wall s | files/s | realtime | wall vs local (medians) | wall vs local (median of "
+        "same-rep ratios) | median CPU s | CPU vs local |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
     for m in modes:
-        lines.append(f"| {MODES[m]} | {med[m]:.1f} | {args.tracks / med[m]:.3f} | {audio / med[m]:.0f}x | "
-                     f"{(med[m] / med['local'] - 1) * 100:+.1f}% | {(paired[m] - 1) * 100:+.1f}% | {cpu[m]:.1f} | "
-                     f"{(cpu[m] / cpu['local'] - 1) * 100:+.1f}% |")
+        lines.append(
+            f"| {MODES[m]} | {med[m]:.1f} | {args.tracks / med[m]:.3f} | {audio / med[m]:.0f}x | "
+            f"{(med[m] / med['local'] - 1) * 100:+.1f}% | {(paired[m] - 1) * 100:+.1f}% | {cpu[m]:.1f} | "
+            f"{(cpu[m] / cpu['local'] - 1) * 100:+.1f}% |"
+        )
     lines.append("")
     if "dask" in med:
         overhead = med["dask"] / med["local"] - 1
-        lines.append(f"- Dask throughput overhead (median wall, storage shared) vs the local pool: "
-                     f"{overhead * 100:+.1f}% (median of same-rep ratios {(paired['dask'] - 1) * 100:+.1f}%); "
-                     f"goal <= +10%: {'met' if overhead <= 0.10 else 'NOT met'} by the medians of this run")
+        lines.append(
+            f"- Dask throughput overhead (median wall, storage shared) vs the local pool: "
+            f"{overhead * 100:+.1f}% (median of same-rep ratios {(paired['dask'] - 1) * 100:+.1f}%); "
+            f"goal <= +10%: {'met' if overhead <= 0.10 else 'NOT met'} by the medians of this run"
+        )
         lines.append(f"- CPU seconds per run, Dask vs local: {(cpu['dask'] / cpu['local'] - 1) * 100:+.1f}%")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text("\n".join(lines) + "\n", encoding="utf-8")

@@ -21,7 +21,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -47,19 +47,36 @@ def build(root: Path, tracks: int, seconds: float, fmt: str) -> list[Path]:
     conn = archive.connect()
     conn.execute("BEGIN")
     genre = conn.execute("INSERT INTO genres (name) VALUES ('bench')").lastrowid
-    artist = conn.execute("INSERT INTO artists (ns, id, name, level, fetched_at) VALUES (0, 'benchartist', 'B', 2, 0)").lastrowid
+    artist = conn.execute(
+        "INSERT INTO artists (ns, id, name, level, fetched_at) VALUES (0, 'benchartist', 'B', 2, 0)"
+    ).lastrowid
     conn.execute("INSERT INTO artist_genres VALUES (?, 0, ?)", (artist, genre))
     for i, path in enumerate(paths):
-        track = conn.execute("INSERT INTO tracks (ns, id, name, level, fetched_at, popularity) VALUES (0, ?, ?, 2, 0, 50)",
-                             (f"t{i:05d}", f"track {i}")).lastrowid
+        track = conn.execute(
+            "INSERT INTO tracks (ns, id, name, level, fetched_at, popularity) VALUES (0, ?, ?, 2, 0, 50)",
+            (f"t{i:05d}", f"track {i}"),
+        ).lastrowid
         conn.execute("INSERT INTO track_artists VALUES (?, 0, ?, NULL)", (track, artist))
         data = path.read_bytes()
         sha = hashlib.sha256(data).hexdigest()
         conn.execute(
             "INSERT INTO files (track, tier, path, size, sha256, source_sha256, source_size, source_path, container, "
             "codec, duration_ms, matched_by, ingested_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 'map', ?)",
-            (track, 2 if fmt == "flac" else 1, str(path.relative_to(root)), len(data), sha, sha, len(data), str(path),
-             fmt, fmt, int(seconds * 1000), datetime.now(timezone.utc).isoformat()))
+            (
+                track,
+                2 if fmt == "flac" else 1,
+                str(path.relative_to(root)),
+                len(data),
+                sha,
+                sha,
+                len(data),
+                str(path),
+                fmt,
+                fmt,
+                int(seconds * 1000),
+                datetime.now(UTC).isoformat(),
+            ),
+        )
     conn.execute("COMMIT")
     conn.close()
     return paths
@@ -79,8 +96,12 @@ def per_file_cpu(paths: list[Path]) -> dict[str, float]:
         decode_s += t1 - t0
         analyse_s += t2 - t1
         audio_s += f.duration_s
-    return {"audio_s": audio_s, "decode_cpu_s": decode_s, "analyse_cpu_s": analyse_s,
-            "realtime_per_core_cpu": audio_s / (decode_s + analyse_s)}
+    return {
+        "audio_s": audio_s,
+        "decode_cpu_s": decode_s,
+        "analyse_cpu_s": analyse_s,
+        "realtime_per_core_cpu": audio_s / (decode_s + analyse_s),
+    }
 
 
 def main() -> None:
@@ -100,10 +121,18 @@ def main() -> None:
     paths = build(root, args.tracks, args.seconds, args.format)
     print(f"built {args.tracks} x {args.seconds:.0f} s {args.format} in {time.perf_counter() - t0:.1f} s at {root}")
     cpu = per_file_cpu(paths)
-    print(f"per file, CPU time: decode {cpu['decode_cpu_s']:.2f} s + analyse {cpu['analyse_cpu_s']:.2f} s for "
-          f"{cpu['audio_s']:.0f} s of audio -> {cpu['realtime_per_core_cpu']:.0f}x realtime per core")
-    results = {"machine": machine(), "format": args.format, "tracks": args.tracks, "seconds": args.seconds,
-               "cpu": cpu, "runs": {}}
+    print(
+        f"per file, CPU time: decode {cpu['decode_cpu_s']:.2f} s + analyse {cpu['analyse_cpu_s']:.2f} s for "
+        f"{cpu['audio_s']:.0f} s of audio -> {cpu['realtime_per_core_cpu']:.0f}x realtime per core"
+    )
+    results = {
+        "machine": machine(),
+        "format": args.format,
+        "tracks": args.tracks,
+        "seconds": args.seconds,
+        "cpu": cpu,
+        "runs": {},
+    }
     for workers in [int(w) for w in args.workers.split(",")]:
         walls = []
         for _ in range(args.repeat):
@@ -113,11 +142,18 @@ def main() -> None:
         audio = args.tracks * args.seconds
         out = subprocess.run(FONOTECA + ["-A", str(root), "features", "--json"], capture_output=True, text=True)
         assert json.loads(out.stdout)["already"] == args.tracks
-        results["runs"][workers] = {"wall_s": wall, "walls": walls, "realtime": audio / wall,
-                                    "realtime_per_worker": audio / wall / workers, "peak_rss_mb": run.peak_rss_mb}
-        print(f"fonoteca features --workers {workers}: {wall:.2f} s (median of {walls and len(walls)}: "
-              f"{', '.join(f'{w:.2f}' for w in walls)}) -> {audio / wall:.0f}x realtime, "
-              f"{audio / wall / workers:.0f}x per worker, peak RSS {run.peak_rss_mb:.0f} MB")
+        results["runs"][workers] = {
+            "wall_s": wall,
+            "walls": walls,
+            "realtime": audio / wall,
+            "realtime_per_worker": audio / wall / workers,
+            "peak_rss_mb": run.peak_rss_mb,
+        }
+        print(
+            f"fonoteca features --workers {workers}: {wall:.2f} s (median of {walls and len(walls)}: "
+            f"{', '.join(f'{w:.2f}' for w in walls)}) -> {audio / wall:.0f}x realtime, "
+            f"{audio / wall / workers:.0f}x per worker, peak RSS {run.peak_rss_mb:.0f} MB"
+        )
     if 1 in results["runs"] and 2 in results["runs"]:
         print(f"scaling 1 -> 2 workers: {results['runs'][1]['wall_s'] / results['runs'][2]['wall_s']:.2f}x")
     print(json.dumps(results))

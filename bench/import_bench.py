@@ -16,7 +16,6 @@ import tempfile
 from pathlib import Path
 
 import zstandard
-
 from _common import FONOTECA, VENV_BIN, machine, median, timed
 
 
@@ -25,7 +24,21 @@ def synth(size: int, folder: Path) -> tuple[Path, Path]:
     plain = folder / f"tracks-{size}.jsonl"
     if not zst.exists():  # written under a temporary name, so an interrupted run leaves no partial input
         partial = folder / f"partial-{size}.jsonl.zst"
-        timed([*FONOTECA, "synth", "catalog", "--tracks", str(size), "--kinds", "track", "--seed", "42", "--out", str(partial)])
+        timed(
+            [
+                *FONOTECA,
+                "synth",
+                "catalog",
+                "--tracks",
+                str(size),
+                "--kinds",
+                "track",
+                "--seed",
+                "42",
+                "--out",
+                str(partial),
+            ]
+        )
         partial.rename(zst)
     if not plain.exists():
         partial = folder / f"partial-{size}.jsonl"
@@ -74,9 +87,15 @@ def main() -> None:
                 anchor_mem.append(mem)
         ours_rate = median(ours)
         anchor_rate = median(anchor) if anchor else float("nan")
-        print(f"{size:>10,} {ours_rate:>13,.0f} {max(ours_mem):>8,.0f} {anchor_rate:>17,.0f} "
-              f"{max(anchor_mem) if anchor_mem else float('nan'):>8,.0f} {ours_rate / anchor_rate:>6.2f}", flush=True)
-        print(f"           runs fonoteca: {', '.join(f'{r:,.0f}' for r in ours)}; anchor: {', '.join(f'{r:,.0f}' for r in anchor)}")
+        print(
+            f"{size:>10,} {ours_rate:>13,.0f} {max(ours_mem):>8,.0f} {anchor_rate:>17,.0f} "
+            f"{max(anchor_mem) if anchor_mem else float('nan'):>8,.0f} {ours_rate / anchor_rate:>6.2f}",
+            flush=True,
+        )
+        print(
+            f"           runs fonoteca: {', '.join(f'{r:,.0f}' for r in ours)}; anchor: "
+            f"{', '.join(f'{r:,.0f}' for r in anchor)}"
+        )
 
 
 if __name__ == "__main__":

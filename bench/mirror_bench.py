@@ -90,20 +90,52 @@ def make_release(data: Path, size: int, torrents: int) -> Path:
         hashes = hybrid.hash_files(ordered, piece)
         torrent = hybrid.assemble(name, ordered, hashes, piece)
         (rel / "torrents" / f"{name}.torrent").write_bytes(torrent.metainfo)
-        by_path = {"/".join(e.path): h for e, h in zip(ordered, hashes)}
+        by_path = {"/".join(e.path): h for e, h in zip(ordered, hashes, strict=True)}
         for p in torrent.files:
-            manifest.append({"id": p.path.rsplit("/", 1)[-1][:-4], "ns": "bench", "isrc": None, "torrent": name,
-                             "btih": torrent.info_hash_v1, "path": p.path, "file_index": p.index, "offset": p.offset,
-                             "size": p.size, "sha256": by_path[p.path].sha256, "pieces_root": None,
-                             "tier": "original", "popularity": 50, "band": "pop_0-100"})
-        records.append({"url": listing.torrent_path(RELEASE, name), "name": name, "release": RELEASE, "kind": "data",
-                        "btih": torrent.info_hash_v1, "btmh": torrent.info_hash_v2, "data_size": torrent.data_size,
-                        "num_files": len(torrent.files), "is_metadata": False, "obsolete": False, "embargo": False,
-                        "seeders": 0, "band": "pop_0-100", "tracks": len(entries), "listens_covered": 0.0,
-                        "pop_min": 0, "pop_max": 100, "added_to_torrents_list_at": "2026-01-01T00:00:00Z",
-                        "piece_length": piece})
-    (rel / "manifest.jsonl.zst").write_bytes(zstandard.ZstdCompressor().compress(
-        b"".join(orjson.dumps(m) + b"\n" for m in manifest)))
+            manifest.append(
+                {
+                    "id": p.path.rsplit("/", 1)[-1][:-4],
+                    "ns": "bench",
+                    "isrc": None,
+                    "torrent": name,
+                    "btih": torrent.info_hash_v1,
+                    "path": p.path,
+                    "file_index": p.index,
+                    "offset": p.offset,
+                    "size": p.size,
+                    "sha256": by_path[p.path].sha256,
+                    "pieces_root": None,
+                    "tier": "original",
+                    "popularity": 50,
+                    "band": "pop_0-100",
+                }
+            )
+        records.append(
+            {
+                "url": listing.torrent_path(RELEASE, name),
+                "name": name,
+                "release": RELEASE,
+                "kind": "data",
+                "btih": torrent.info_hash_v1,
+                "btmh": torrent.info_hash_v2,
+                "data_size": torrent.data_size,
+                "num_files": len(torrent.files),
+                "is_metadata": False,
+                "obsolete": False,
+                "embargo": False,
+                "seeders": 0,
+                "band": "pop_0-100",
+                "tracks": len(entries),
+                "listens_covered": 0.0,
+                "pop_min": 0,
+                "pop_max": 100,
+                "added_to_torrents_list_at": "2026-01-01T00:00:00Z",
+                "piece_length": piece,
+            }
+        )
+    (rel / "manifest.jsonl.zst").write_bytes(
+        zstandard.ZstdCompressor().compress(b"".join(orjson.dumps(m) + b"\n" for m in manifest))
+    )
     (rel / "torrents.json").write_bytes(orjson.dumps(records, option=orjson.OPT_INDENT_2))
     (root / "releases" / "torrents.json").write_bytes(orjson.dumps(records, option=orjson.OPT_INDENT_2))
     marker.write_text(json.dumps({"size": size, "torrents": torrents}))
@@ -141,7 +173,7 @@ def free_port() -> int:
 
 def tracker(peer_port: int) -> tuple[http.server.HTTPServer, int]:
     """A one-answer HTTP tracker: every announce gets the seeder (compact peers)."""
-    body = (b"d8:intervali60e5:peers6:" + socket.inet_aton("127.0.0.1") + peer_port.to_bytes(2, "big") + b"e")
+    body = b"d8:intervali60e5:peers6:" + socket.inet_aton("127.0.0.1") + peer_port.to_bytes(2, "big") + b"e"
 
     class H(http.server.BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -161,9 +193,25 @@ def tracker(peer_port: int) -> tuple[http.server.HTTPServer, int]:
 def run_fonoteca(root: Path, out: Path, port: int) -> float:
     shutil.rmtree(out, ignore_errors=True)
     t0 = time.perf_counter()
-    r = subprocess.run([*FONOTECA, "mirror", str(root), "--into", str(out), "--peer", f"127.0.0.1:{port}",
-                        "--listen", "127.0.0.1:0", "--stall", "120", "--json"], capture_output=True, text=True,
-                       cwd=REPO)
+    r = subprocess.run(
+        [
+            *FONOTECA,
+            "mirror",
+            str(root),
+            "--into",
+            str(out),
+            "--peer",
+            f"127.0.0.1:{port}",
+            "--listen",
+            "127.0.0.1:0",
+            "--stall",
+            "120",
+            "--json",
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
     dt = time.perf_counter() - t0
     if r.returncode != 0:
         raise SystemExit(f"fonoteca mirror failed: {r.stderr[-2000:]}")
@@ -176,13 +224,35 @@ def run_aria2(anchor: Path, out: Path, tracker_port: int) -> float:
     lst = out.parent / "aria2-input.txt"
     lst.write_text("".join(f"{p}\n" for p in sorted((anchor / "releases" / RELEASE / "torrents").glob("*.torrent"))))
     t0 = time.perf_counter()
-    r = subprocess.run(["aria2c", "-i", str(lst), "-j", "16", "-d", str(out), "--enable-dht=false",
-                        "--enable-dht6=false", "--bt-enable-lpd=false", "--enable-peer-exchange=false",
-                        "--seed-time=0", "--file-allocation=none", "--summary-interval=0",
-                        "--console-log-level=warn", "--bt-tracker", f"http://127.0.0.1:{tracker_port}/announce",
-                        "--bt-max-peers=0", "--disk-cache=64M", "--listen-port=" + str(free_port()),
-                        "--allow-overwrite=true", "--auto-file-renaming=false", "--bt-stop-timeout=120"],
-                       capture_output=True, text=True)
+    r = subprocess.run(
+        [
+            "aria2c",
+            "-i",
+            str(lst),
+            "-j",
+            "16",
+            "-d",
+            str(out),
+            "--enable-dht=false",
+            "--enable-dht6=false",
+            "--bt-enable-lpd=false",
+            "--enable-peer-exchange=false",
+            "--seed-time=0",
+            "--file-allocation=none",
+            "--summary-interval=0",
+            "--console-log-level=warn",
+            "--bt-tracker",
+            f"http://127.0.0.1:{tracker_port}/announce",
+            "--bt-max-peers=0",
+            "--disk-cache=64M",
+            "--listen-port=" + str(free_port()),
+            "--allow-overwrite=true",
+            "--auto-file-renaming=false",
+            "--bt-stop-timeout=120",
+        ],
+        capture_output=True,
+        text=True,
+    )
     dt = time.perf_counter() - t0
     if r.returncode != 0:
         raise SystemExit(f"aria2c failed ({r.returncode}): {r.stdout[-2000:]} {r.stderr[-2000:]}")
@@ -191,6 +261,7 @@ def run_aria2(anchor: Path, out: Path, tracker_port: int) -> float:
 
 def hash_limit(files: list[Path], piece: int) -> tuple[float, int]:
     """SHA-1 per piece and SHA-256 per file over the files, on every core: seconds, bytes."""
+
     def one(p: Path) -> int:
         sha, n = hashlib.sha256(), 0
         buf = bytearray(piece)
@@ -229,8 +300,12 @@ def main() -> None:
     payload = sum(p.stat().st_size for p in (root / "releases" / RELEASE / "data").rglob("*") if p.is_file())
     anchor = make_anchor(args.data, root)
     port = free_port()
-    seeder = subprocess.Popen([*FONOTECA, "seed", str(root), str(anchor), "--listen", f"127.0.0.1:{port}", "--trust",
-                               "--for", "7200"], stderr=subprocess.PIPE, text=True, cwd=REPO)
+    seeder = subprocess.Popen(
+        [*FONOTECA, "seed", str(root), str(anchor), "--listen", f"127.0.0.1:{port}", "--trust", "--for", "7200"],
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=REPO,
+    )
     line = seeder.stderr.readline()
     if "seeding" not in line:
         raise SystemExit(f"seeder did not start: {line}")
@@ -239,9 +314,12 @@ def main() -> None:
     results: dict[str, list[float]] = {"fonoteca": [], "aria2c": []}
     try:
         for r in range(args.rounds):
-            for kind in (("fonoteca", "aria2c") if r % 2 == 0 else ("aria2c", "fonoteca")):
-                dt = (run_fonoteca(root, work / "mirror", port) if kind == "fonoteca"
-                      else run_aria2(anchor, work / "aria2", tport))
+            for kind in ("fonoteca", "aria2c") if r % 2 == 0 else ("aria2c", "fonoteca"):
+                dt = (
+                    run_fonoteca(root, work / "mirror", port)
+                    if kind == "fonoteca"
+                    else run_aria2(anchor, work / "aria2", tport)
+                )
                 results[kind].append(dt)
                 print(f"round {r + 1} {kind}: {dt:.2f} s, {payload / dt / 1e6:.1f} MB/s", file=sys.stderr)
         shutil.rmtree(work / "aria2", ignore_errors=True)
@@ -250,7 +328,7 @@ def main() -> None:
         mirror = work / "mirror"
         files = [p for p in (mirror / "releases" / RELEASE / "data").rglob("*") if p.is_file()]
         piece = max(t.ti.piece_length() for t in targets(mirror)[0])
-        verify_root(mirror)          # page cache warm
+        verify_root(mirror)  # page cache warm
         ver, lim = [], []
         for r in range(args.rounds):
             t1 = time.perf_counter()
@@ -266,12 +344,20 @@ def main() -> None:
         srv.shutdown()
     best = {k: min(v) for k, v in results.items()}
     figures = {
-        "machine": at_start, "payload_bytes": payload, "torrents": args.torrents, "rounds": args.rounds,
-        "download_s": results, "download_MBps_best": {k: round(payload / v / 1e6, 1) for k, v in best.items()},
+        "machine": at_start,
+        "payload_bytes": payload,
+        "torrents": args.torrents,
+        "rounds": args.rounds,
+        "download_s": results,
+        "download_MBps_best": {k: round(payload / v / 1e6, 1) for k, v in best.items()},
         "download_ratio_best": round(best["aria2c"] / best["fonoteca"], 3),
-        "download_ratio_median": round(statistics.median(results["aria2c"]) / statistics.median(results["fonoteca"]), 3),
-        "verify_s": ver, "hashlib_s": lim,
-        "verify_MBps_best": round(payload / min(ver) / 1e6, 1), "hashlib_MBps_best": round(payload / min(lim) / 1e6, 1),
+        "download_ratio_median": round(
+            statistics.median(results["aria2c"]) / statistics.median(results["fonoteca"]), 3
+        ),
+        "verify_s": ver,
+        "hashlib_s": lim,
+        "verify_MBps_best": round(payload / min(ver) / 1e6, 1),
+        "hashlib_MBps_best": round(payload / min(lim) / 1e6, 1),
         "verify_share_of_limit_best": round(min(lim) / min(ver), 3),
         "verify_share_of_limit_median": round(statistics.median(lim) / statistics.median(ver), 3),
         "loadavg_end": os.getloadavg(),

@@ -10,8 +10,9 @@ same run, page cache warm:
   libtorrent  libtorrent 2.1 create_torrent + set_piece_hashes, hybrid (the info-hashes must be equal to ours)
   mktorrent   Debian's mktorrent 1.1, v1 only, one thread per core
 
-Each measurement runs in its own process (peak memory sampled: PSS of its process tree); rounds are interleaved so that load from other
-processes hits every contender alike; best and median of the rounds are reported, with CPU seconds.
+Each measurement runs in its own process (peak memory sampled: PSS of its process tree); rounds are interleaved so
+that load from other processes hits every contender alike; best and median of the rounds are reported, with CPU
+seconds.
 
   .venv/bin/python bench/pack_bench.py --data /work/bench-data/pack --rounds 5
   .venv/bin/python bench/pack_bench.py --data /work/bench-data/pack --many 100000   # memory, 100,000 files
@@ -76,7 +77,9 @@ def make_many(folder: Path, count: int, seed: int = 11) -> None:
         sub = folder / f"{i % 256:02x}"
         if i < 256:
             sub.mkdir(parents=True, exist_ok=True)
-        (sub / f"f{i:06d}.opus").write_bytes(blob[i % 997:i % 997 + size] if i % 997 + size <= len(blob) else blob[:size])
+        (sub / f"f{i:06d}.opus").write_bytes(
+            blob[i % 997 : i % 997 + size] if i % 997 + size <= len(blob) else blob[:size]
+        )
     (folder / ".done").write_text(f"{count} files, {int(sizes.sum())} bytes\n")
 
 
@@ -111,6 +114,7 @@ def child(kind: str, folder: Path, piece: int, out: Path) -> None:
     result: dict = {"kind": kind, "bytes": total, "files": len(entries), "piece": piece}
     cpu0, t0 = time.process_time(), time.perf_counter()
     if kind in ("limit", "limit-1"):
+
         def work(part):
             buf = bytearray(1 << 22)
             mv = memoryview(buf)
@@ -120,6 +124,7 @@ def child(kind: str, folder: Path, piece: int, out: Path) -> None:
                     while n := f.readinto(buf):
                         a.update(mv[:n])
                         b.update(mv[:n])
+
         workers = 1 if kind == "limit-1" else os.cpu_count() or 1
         with ThreadPoolExecutor(workers) as pool:
             list(pool.map(work, [entries[i::workers] for i in range(workers)]))
@@ -152,9 +157,24 @@ def child(kind: str, folder: Path, piece: int, out: Path) -> None:
         result["btih"], result["btmh"] = str(info.v1), info.v2.to_bytes().hex()
     elif kind == "mktorrent":
         out.unlink(missing_ok=True)
-        subprocess.run(["mktorrent", "-l", str(piece.bit_length() - 1), "-t", str(os.cpu_count() or 1), "-d",
-                        "-a", "http://127.0.0.1:1/announce", "-o", str(out), folder.name],
-                       cwd=folder.parent, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(
+            [
+                "mktorrent",
+                "-l",
+                str(piece.bit_length() - 1),
+                "-t",
+                str(os.cpu_count() or 1),
+                "-d",
+                "-a",
+                "http://127.0.0.1:1/announce",
+                "-o",
+                str(out),
+                folder.name,
+            ],
+            cwd=folder.parent,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
     seconds = time.perf_counter() - t0
     cpu = time.process_time() - cpu0 + result.get("worker_cpu", 0.0)
     if kind == "mktorrent":
@@ -194,8 +214,9 @@ def measure(kind: str, folder: Path, piece: int, out: Path) -> dict:
     load = os.getloadavg()[0]
     child_out = tempfile.NamedTemporaryFile("w+", suffix=".json", delete=False)
     try:
-        proc = subprocess.Popen(cmd + ["--result", child_out.name], cwd=REPO, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            cmd + ["--result", child_out.name], cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
         peak = 0.0
         while proc.poll() is None:
             peak = max(peak, _pss_mb(_tree(proc.pid)))
@@ -241,9 +262,14 @@ def main() -> None:
         folder = args.data / f"many-{args.many}"
         started = time.perf_counter()
         make_many(folder, args.many)
-        print(f"data: {folder} ({(folder / '.done').read_text().strip()}; made in {time.perf_counter() - started:.0f} s)")
-        kinds = [k for k in args.kinds.split(",") if k in ("hybrid", "hybrid+sha", "hybrid-threads", "hybrid-1",
-                                                            "libtorrent")]
+        print(
+            f"data: {folder} ({(folder / '.done').read_text().strip()}; made in {time.perf_counter() - started:.0f} s)"
+        )
+        kinds = [
+            k
+            for k in args.kinds.split(",")
+            if k in ("hybrid", "hybrid+sha", "hybrid-threads", "hybrid-1", "libtorrent")
+        ]
     else:
         folder = args.data / "music"
         make_music(folder, int(args.size * 1e9))
@@ -253,19 +279,24 @@ def main() -> None:
     total = sum(e.size for e in entries)
     piece = hybrid.piece_length_for(total, [e.size for e in entries])
     warm(folder)
-    print(f"{len(entries):,} files, {total:,} bytes, piece {piece:,}, {os.cpu_count()} cores, "
-          f"load {os.getloadavg()[0]:.1f}")
+    print(
+        f"{len(entries):,} files, {total:,} bytes, piece {piece:,}, {os.cpu_count()} cores, "
+        f"load {os.getloadavg()[0]:.1f}"
+    )
     work = Path(tempfile.mkdtemp(prefix="pack-bench-"))
     results: dict[str, list[dict]] = {k: [] for k in kinds}
     try:
         for r in range(args.rounds):
-            order = kinds[r % len(kinds):] + kinds[:r % len(kinds)]
+            order = kinds[r % len(kinds) :] + kinds[: r % len(kinds)]
             for kind in order:
                 res = measure(kind, folder, piece, work / f"{kind}.torrent")
                 results[kind].append(res)
-                print(f"round {r + 1} {kind:11s} {res['bytes'] / res['seconds'] / 1e6:8.0f} MB/s  "
-                      f"{res['seconds']:6.2f} s  cpu {res['cpu']:6.2f} s  pss {res['peak_pss_mb']:6.0f} MB  "
-                      f"load {res['load_before']:.1f}", flush=True)
+                print(
+                    f"round {r + 1} {kind:11s} {res['bytes'] / res['seconds'] / 1e6:8.0f} MB/s  "
+                    f"{res['seconds']:6.2f} s  cpu {res['cpu']:6.2f} s  pss {res['peak_pss_mb']:6.0f} MB  "
+                    f"load {res['load_before']:.1f}",
+                    flush=True,
+                )
     finally:
         shutil.rmtree(work, ignore_errors=True)
     ours = [x for x in results.get("hybrid", []) if "btih" in x]
@@ -284,20 +315,25 @@ def main() -> None:
         best, med = min(secs), statistics.median(secs)
         cpu = statistics.median(x["cpu"] for x in runs)
         rss = max(x["peak_pss_mb"] for x in runs)
-        summary[kind] = {"best_s": best, "median_s": med, "cpu_s": cpu, "pss_mb": rss, "bytes": total,
-                         "runs": runs}
-        print(f"| {kind} | {total / best / 1e6:,.0f} | {total / med / 1e6:,.0f} | {best:.2f} | {med:.2f} | "
-              f"{cpu:.2f} | {rss:,.0f} |")
+        summary[kind] = {"best_s": best, "median_s": med, "cpu_s": cpu, "pss_mb": rss, "bytes": total, "runs": runs}
+        print(
+            f"| {kind} | {total / best / 1e6:,.0f} | {total / med / 1e6:,.0f} | {best:.2f} | {med:.2f} | "
+            f"{cpu:.2f} | {rss:,.0f} |"
+        )
     if "hybrid" in summary:
         h = summary["hybrid"]
         for other in ("limit", "libtorrent", "mktorrent"):
             if other in summary:
                 o = summary[other]
-                print(f"hybrid vs {other}: best {o['best_s'] / h['best_s']:.2f}x, median {o['median_s'] / h['median_s']:.2f}x"
-                      f", CPU {o['cpu_s'] / h['cpu_s']:.2f}x")
+                print(
+                    f"hybrid vs {other}: best {o['best_s'] / h['best_s']:.2f}x, median "
+                    f"{o['median_s'] / h['median_s']:.2f}x"
+                    f", CPU {o['cpu_s'] / h['cpu_s']:.2f}x"
+                )
     if args.json_out:
-        args.json_out.write_text(json.dumps({"files": len(entries), "bytes": total, "piece": piece,
-                                             "results": summary}, indent=2))
+        args.json_out.write_text(
+            json.dumps({"files": len(entries), "bytes": total, "piece": piece, "results": summary}, indent=2)
+        )
 
 
 if __name__ == "__main__":

@@ -45,17 +45,25 @@ def run(archive: Path, *args: str) -> tuple[float, float, float, dict]:
 
 def measured(archive: Path, repeat: int, *args: str) -> dict:
     runs = [run(archive, *args) for _ in range(repeat)]
-    return {"seconds": [r[0] for r in runs], "peak_mb": [r[1] for r in runs], "cpu_s": [r[2] for r in runs],
-            "median_s": statistics.median(r[0] for r in runs), "median_mb": statistics.median(r[1] for r in runs),
-            "median_cpu_s": statistics.median(r[2] for r in runs), "summary": runs[-1][3],
-            "load_after": os.getloadavg()[0]}
+    return {
+        "seconds": [r[0] for r in runs],
+        "peak_mb": [r[1] for r in runs],
+        "cpu_s": [r[2] for r in runs],
+        "median_s": statistics.median(r[0] for r in runs),
+        "median_mb": statistics.median(r[1] for r in runs),
+        "median_cpu_s": statistics.median(r[2] for r in runs),
+        "summary": runs[-1][3],
+        "load_after": os.getloadavg()[0],
+    }
 
 
 def build(tracks: int, workdir: Path) -> Path:
     workdir.mkdir(parents=True, exist_ok=True)
     source, archive = workdir / f"synth{tracks}.jsonl.zst", workdir / f"plan{tracks}"
     if not source.exists():
-        subprocess.run([*FONOTECA, "synth", "catalog", "--tracks", str(tracks), "--out", str(source), "--seed", "10"], check=True)
+        subprocess.run(
+            [*FONOTECA, "synth", "catalog", "--tracks", str(tracks), "--out", str(source), "--seed", "10"], check=True
+        )
     if not (archive / "catalog.sqlite3").exists():
         subprocess.run([*FONOTECA, "init", str(archive)], check=True)
         subprocess.run([*FONOTECA, "-A", str(archive), "import", "spotify", str(source)], check=True)
@@ -79,28 +87,45 @@ def main() -> None:
     best = measured(archive, args.repeat, "--policy", "optimal", "--budget", str(budget))
     a, o = anna["summary"], best["summary"]
     load = os.getloadavg()
-    print(f"catalog: {archive} ({a['tracks']:,} tracks, {a['recordings']:,} recordings); "
-          f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores")
-    print(f"{'policy':<8} {'median s':>9} {'runs s':>18} {'CPU s':>6} {'peak MB':>8} {'load':>5} {'files':>10} "
-          f"{'bytes':>17} {'listens':>9} {'weighted':>9}")
+    print(
+        f"catalog: {archive} ({a['tracks']:,} tracks, {a['recordings']:,} recordings); "
+        f"load average at the end {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} on {os.cpu_count()} cores"
+    )
+    print(
+        f"{'policy':<8} {'median s':>9} {'runs s':>18} {'CPU s':>6} {'peak MB':>8} {'load':>5} {'files':>10} "
+        f"{'bytes':>17} {'listens':>9} {'weighted':>9}"
+    )
     for name, m in (("anna", anna), ("optimal", best)):
         s = m["summary"]
         runs = " ".join(f"{x:.1f}" for x in m["seconds"])
-        print(f"{name:<8} {m['median_s']:>9.1f} {runs:>18} {m['median_cpu_s']:>6.1f} {max(m['peak_mb']):>8.0f} "
-              f"{m['load_after']:>5.1f} {s['files']:>10,} {s['bytes']:>17,} {s['listens_covered']:>9.4%} "
-              f"{s['quality_weighted']:>9.4%}")
-    print("(CPU s: user + system of the plan process, the figure a quiet machine's wall time approaches; "
-          "load: 1-minute load average after the runs)")
-    print(f"optimal at anna's bytes: listens covered {o['listens_covered']:.4%} vs {a['listens_covered']:.4%} "
-          f"(ratio {o['listens_covered'] / a['listens_covered']:.4f}); quality-weighted {o['quality_weighted']:.4%} vs "
-          f"{a['quality_weighted']:.4%}; LP bound {o['bound']['lp_share']:.4%} (greedy gap {o['bound']['gap']:.2e})")
+        print(
+            f"{name:<8} {m['median_s']:>9.1f} {runs:>18} {m['median_cpu_s']:>6.1f} {max(m['peak_mb']):>8.0f} "
+            f"{m['load_after']:>5.1f} {s['files']:>10,} {s['bytes']:>17,} {s['listens_covered']:>9.4%} "
+            f"{s['quality_weighted']:>9.4%}"
+        )
+    print(
+        "(CPU s: user + system of the plan process, the figure a quiet machine's wall time approaches; "
+        "load: 1-minute load average after the runs)"
+    )
+    print(
+        f"optimal at anna's bytes: listens covered {o['listens_covered']:.4%} vs {a['listens_covered']:.4%} "
+        f"(ratio {o['listens_covered'] / a['listens_covered']:.4f}); quality-weighted {o['quality_weighted']:.4%} vs "
+        f"{a['quality_weighted']:.4%}; LP bound {o['bound']['lp_share']:.4%} (greedy gap {o['bound']['gap']:.2e})"
+    )
     worst_s = max(anna["median_s"], best["median_s"])
     worst_mb = max(max(anna["peak_mb"]), max(best["peak_mb"]))
-    print(f"goal < {GOAL_SECONDS:.0f} s: median {worst_s:.1f} s, ratio {worst_s / GOAL_SECONDS:.2f} -> "
-          f"{'met' if worst_s < GOAL_SECONDS else 'NOT met'}")
-    print(f"goal < {GOAL_MB:.0f} MB: worst peak {worst_mb:.0f} MB, ratio {worst_mb / GOAL_MB:.2f} -> "
-          f"{'met' if worst_mb < GOAL_MB else 'NOT met'}")
-    print(f"goal optimal >= anna at equal bytes: {'met' if o['listens_covered'] >= a['listens_covered'] and o['bytes'] <= budget else 'NOT met'}")
+    print(
+        f"goal < {GOAL_SECONDS:.0f} s: median {worst_s:.1f} s, ratio {worst_s / GOAL_SECONDS:.2f} -> "
+        f"{'met' if worst_s < GOAL_SECONDS else 'NOT met'}"
+    )
+    print(
+        f"goal < {GOAL_MB:.0f} MB: worst peak {worst_mb:.0f} MB, ratio {worst_mb / GOAL_MB:.2f} -> "
+        f"{'met' if worst_mb < GOAL_MB else 'NOT met'}"
+    )
+    print(
+        "goal optimal >= anna at equal bytes: "
+        f"{'met' if o['listens_covered'] >= a['listens_covered'] and o['bytes'] <= budget else 'NOT met'}"
+    )
     if args.json:
         print(json.dumps({"anna": anna, "optimal": best}, indent=2))
 

@@ -51,24 +51,43 @@ from _common import _rss_mb, _tree, machine  # noqa: E402
 FONOTECA = [sys.executable, "-m", "fonoteca"]
 VENV = Path(sys.executable).parent
 REFERENCE_TRACKS = 256_000_000
-GOALS = {"layout_rate": 300_000, "layout_vs_copy": 2.0, "jsonl_rate": 100_000, "index_rate": 100_000,
-         "index_size_vs_fts": 1.5, "flat": 0.20, "rss_mb": 2000}
+GOALS = {
+    "layout_rate": 300_000,
+    "layout_vs_copy": 2.0,
+    "jsonl_rate": 100_000,
+    "index_rate": 100_000,
+    "index_size_vs_fts": 1.5,
+    "flat": 0.20,
+    "rss_mb": 2000,
+}
 # bytes a track takes on disk, per input and product (measured on synthetic data, generous)
-DISK_PER_TRACK = {"layout": 1050, "layout_main": 360, "jsonl": 200, "jsonl_catalog": 1300, "catalog": 1300,
-                  "catalog_main": 450, "index": 160, "copy": 1300, "copy_main": 500, "temp": 400}
+DISK_PER_TRACK = {
+    "layout": 1050,
+    "layout_main": 360,
+    "jsonl": 200,
+    "jsonl_catalog": 1300,
+    "catalog": 1300,
+    "catalog_main": 450,
+    "index": 160,
+    "copy": 1300,
+    "copy_main": 500,
+    "temp": 400,
+}
 QUERY_SEED = 18
 
 
 # --- running and measuring -------------------------------------------------------------------------------------
-def timed(cmd: list[str] | str, log: Path, shell: bool = False, env: dict[str, str] | None = None,
-          stdout: Path | None = None) -> dict[str, Any]:
+def timed(
+    cmd: list[str] | str, log: Path, shell: bool = False, env: dict[str, str] | None = None, stdout: Path | None = None
+) -> dict[str, Any]:
     """Run to completion (stderr, and stdout unless `stdout` names a file for it, to `log`); wall seconds and
     the peak summed RSS of the process tree in MB."""
     log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as out, open(stdout or os.devnull, "wb") as result:
         started = time.perf_counter()
-        child = subprocess.Popen(cmd, stdout=result if stdout else out, stderr=out, shell=shell,
-                                 env=dict(os.environ, **(env or {})))
+        child = subprocess.Popen(
+            cmd, stdout=result if stdout else out, stderr=out, shell=shell, env=dict(os.environ, **(env or {}))
+        )
         peak = 0.0
         while child.poll() is None:
             peak = max(peak, _rss_mb(_tree(child.pid)))
@@ -76,8 +95,9 @@ def timed(cmd: list[str] | str, log: Path, shell: bool = False, env: dict[str, s
         seconds = time.perf_counter() - started
     if child.returncode != 0:
         tail = log.read_bytes()[-3000:].decode("utf-8", "replace")
-        raise SystemExit(f"{cmd if isinstance(cmd, str) else ' '.join(map(str, cmd))} failed "
-                         f"({child.returncode}):\n{tail}")
+        raise SystemExit(
+            f"{cmd if isinstance(cmd, str) else ' '.join(map(str, cmd))} failed ({child.returncode}):\n{tail}"
+        )
     return {"seconds": round(seconds, 3), "peak_rss_mb": round(peak, 1)}
 
 
@@ -112,8 +132,13 @@ ANCHOR_INDEXES = {  # the indexes the catalog has, on the layout's columns
     "artist_albums": ("album_rowid", "artist_rowid"),
     "albums": ("id UNIQUE", "external_id_upc", "popularity"),
     "album_images": ("album_rowid",),
-    "tracks": ("id UNIQUE", "external_id_isrc", "popularity", "album_rowid, disc_number, track_number",
-               "name COLLATE NOCASE"),
+    "tracks": (
+        "id UNIQUE",
+        "external_id_isrc",
+        "popularity",
+        "album_rowid, disc_number, track_number",
+        "name COLLATE NOCASE",
+    ),
     "track_artists": ("track_rowid", "artist_rowid"),
     "track_audio_features": ("track_id UNIQUE",),
     "playlists": ("id UNIQUE",),
@@ -126,8 +151,13 @@ ANCHOR_INDEXES = {  # the indexes the catalog has, on the layout's columns
 def raw_copy_script(folder: Path, target: Path, databases: tuple[str, ...]) -> str:
     from fonoteca.catalog import layout
 
-    lines = ["PRAGMA journal_mode=WAL;", "PRAGMA synchronous=NORMAL;", "PRAGMA cache_size=-262144;",
-             "PRAGMA temp_store=FILE;", "PRAGMA threads=2;"]
+    lines = [
+        "PRAGMA journal_mode=WAL;",
+        "PRAGMA synchronous=NORMAL;",
+        "PRAGMA cache_size=-262144;",
+        "PRAGMA temp_store=FILE;",
+        "PRAGMA threads=2;",
+    ]
     for n, database in enumerate(databases):
         lines.append(f"ATTACH '{folder / layout.FILE_NAMES[database]}' AS src{n};")
     for n, database in enumerate(databases):
@@ -136,7 +166,7 @@ def raw_copy_script(folder: Path, target: Path, databases: tuple[str, ...]) -> s
                 if " INDEX " not in statement:
                     lines.append(statement.replace(f"CREATE TABLE {table}", f"CREATE TABLE main.{table}", 1) + ";")
             lines.append(f"INSERT INTO main.{table} SELECT * FROM src{n}.{table};")
-    for n, database in enumerate(databases):
+    for database in databases:
         for table in layout.DATABASE_TABLES[database]:
             for i, columns in enumerate(ANCHOR_INDEXES.get(table, ())):
                 unique = columns.endswith(" UNIQUE")
@@ -177,8 +207,16 @@ def search_worker(root: Path, count: int, out: Path) -> None:
             latencies.append((time.perf_counter() - started) * 1000)
     ordered = sorted(latencies)
     pick = lambda share: ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]  # noqa: E731
-    out.write_text(json.dumps({"queries": len(latencies), "p50_ms": round(pick(0.5), 3),
-                               "p95_ms": round(pick(0.95), 3), "p99_ms": round(pick(0.99), 3)}))
+    out.write_text(
+        json.dumps(
+            {
+                "queries": len(latencies),
+                "p50_ms": round(pick(0.5), 3),
+                "p95_ms": round(pick(0.95), 3),
+                "p99_ms": round(pick(0.99), 3),
+            }
+        )
+    )
 
 
 def index_update_worker(root: Path) -> None:
@@ -197,8 +235,9 @@ def disk_needed(tracks: int, main_only: bool) -> int:
     the JSON lines phase (input, catalog, sort files), whichever is larger; nothing else is kept meanwhile."""
     per = DISK_PER_TRACK
     suffix = "_main" if main_only else ""
-    layout_phase = per["layout" + suffix] + max(per["copy" + suffix],
-                                                per["catalog" + suffix] + per["index"] + per["temp"])
+    layout_phase = per["layout" + suffix] + max(
+        per["copy" + suffix], per["catalog" + suffix] + per["index"] + per["temp"]
+    )
     jsonl_phase = per["jsonl"] + per["jsonl_catalog"] + per["temp"]
     return tracks * max(layout_phase, jsonl_phase)
 
@@ -211,17 +250,35 @@ def run_size(tracks: int, args: argparse.Namespace) -> dict[str, Any]:
     logs = work / "logs"
     databases = (layout.MAIN,) if args.databases == "main" else layout.LOAD_ORDER
     need, free = disk_needed(tracks, args.databases == "main"), shutil.disk_usage(work).free
-    print(f"\n== {tracks:,} tracks: needs about {need / 1e9:,.1f} GB free in {work} ({free / 1e9:,.1f} GB free)",
-          flush=True)
+    print(
+        f"\n== {tracks:,} tracks: needs about {need / 1e9:,.1f} GB free in {work} ({free / 1e9:,.1f} GB free)",
+        flush=True,
+    )
     if need > free and not args.force:
         return {"tracks": tracks, "skipped": f"needs about {need / 1e9:.1f} GB, {free / 1e9:.1f} GB free"}
-    out: dict[str, Any] = {"tracks": tracks, "databases": list(databases), "started": time.strftime("%Y-%m-%d %H:%M:%S"),
-                           "load_at_start": os.getloadavg()[0]}
+    out: dict[str, Any] = {
+        "tracks": tracks,
+        "databases": list(databases),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "load_at_start": os.getloadavg()[0],
+    }
     layout_dir = work / "layout"
     if not (layout_dir / "done").exists():
         shutil.rmtree(layout_dir, ignore_errors=True)
-        out["synth_layout"] = fonoteca(None, "synth", "spotify-clean", "--tracks", str(tracks), "--out", layout_dir,
-                                       "--seed", "18", "--databases", ",".join(databases), log=logs / "synth-layout.log")
+        out["synth_layout"] = fonoteca(
+            None,
+            "synth",
+            "spotify-clean",
+            "--tracks",
+            str(tracks),
+            "--out",
+            layout_dir,
+            "--seed",
+            "18",
+            "--databases",
+            ",".join(databases),
+            log=logs / "synth-layout.log",
+        )
         (layout_dir / "done").write_text("")
     out["layout_bytes"] = size_of(layout_dir)
     step = lambda name: print(f"   {name} ...", flush=True)  # noqa: E731
@@ -239,8 +296,9 @@ def run_size(tracks: int, args: argparse.Namespace) -> dict[str, Any]:
 
     step("import spotify-clean")
     a = archive(work / "layout-archive")
-    out["import_spotify_clean"] = rate(tracks, fonoteca(a, "import", "spotify-clean", layout_dir, "--json",
-                                                         log=logs / "import-spotify-clean.log"))
+    out["import_spotify_clean"] = rate(
+        tracks, fonoteca(a, "import", "spotify-clean", layout_dir, "--json", log=logs / "import-spotify-clean.log")
+    )
     out["catalog_bytes_per_track"] = round(size_of(a / "catalog.sqlite3") / tracks, 1)
     step("index rebuild")
     out["index_rebuild"] = rate(tracks, fonoteca(a, "index", "rebuild", log=logs / "index-rebuild.log"))
@@ -248,8 +306,9 @@ def run_size(tracks: int, args: argparse.Namespace) -> dict[str, Any]:
     step("anchor: plain FTS5")
     fts = work / "fts-anchor"
     fts.mkdir(exist_ok=True)
-    run = timed([sys.executable, __file__, "--fts-anchor-worker", str(a / "catalog.sqlite3"), str(fts)],
-                logs / "fts-anchor.log")
+    run = timed(
+        [sys.executable, __file__, "--fts-anchor-worker", str(a / "catalog.sqlite3"), str(fts)], logs / "fts-anchor.log"
+    )
     out["fts_anchor"] = rate(tracks, run)
     out["fts_anchor"]["bytes_per_track"] = round(size_of(fts) / tracks, 1)
     shutil.rmtree(fts, ignore_errors=True)
@@ -260,8 +319,10 @@ def run_size(tracks: int, args: argparse.Namespace) -> dict[str, Any]:
     out["plan_anna"] = rate(tracks, anna)
     out["plan_anna"]["solver"] = summary.get("solver")
     budget = max(1, summary["bytes"])
-    out["plan_optimal"] = rate(tracks, fonoteca(a, "plan", "--policy", "optimal", "--budget", str(budget), "--json",
-                                                log=logs / "plan-optimal.log"))
+    out["plan_optimal"] = rate(
+        tracks,
+        fonoteca(a, "plan", "--policy", "optimal", "--budget", str(budget), "--json", log=logs / "plan-optimal.log"),
+    )
     out["plan_optimal"]["budget"] = budget
     step("stats")
     out["stats_counts"] = fonoteca(a, "stats", "--json", log=logs / "stats.log")
@@ -270,16 +331,29 @@ def run_size(tracks: int, args: argparse.Namespace) -> dict[str, Any]:
     shutil.rmtree(charts, ignore_errors=True)
     step("search")
     latency_file = work / "latency.json"
-    out["search"] = timed([sys.executable, __file__, "--search-worker", str(a), str(args.queries), str(latency_file)],
-                          logs / "search.log")
+    out["search"] = timed(
+        [sys.executable, __file__, "--search-worker", str(a), str(args.queries), str(latency_file)], logs / "search.log"
+    )
     out["search"].update(json.loads(latency_file.read_text()))
 
     step("index update")
     extra = work / "extra.jsonl.zst"
     added = max(1000, tracks // 100)
     if not extra.exists():
-        fonoteca(None, "synth", "catalog", "--tracks", str(added), "--out", extra, "--seed", "19",
-                 "--kinds", "artist,track", log=logs / "synth-extra.log")
+        fonoteca(
+            None,
+            "synth",
+            "catalog",
+            "--tracks",
+            str(added),
+            "--out",
+            extra,
+            "--seed",
+            "19",
+            "--kinds",
+            "artist,track",
+            log=logs / "synth-extra.log",
+        )
     fonoteca(a, "import", "spotify", extra, log=logs / "import-extra.log")
     update = timed([sys.executable, __file__, "--index-update-worker", str(a)], logs / "index-update.log")
     out["index_update"] = rate(added, update)
@@ -291,26 +365,44 @@ def run_size(tracks: int, args: argparse.Namespace) -> dict[str, Any]:
     jsonl = work / "synth.jsonl.zst"
     if not jsonl.exists():
         partial = work / "partial.jsonl.zst"
-        out["synth_jsonl"] = fonoteca(None, "synth", "catalog", "--tracks", str(tracks), "--out", partial,
-                                      "--seed", "18", log=logs / "synth-jsonl.log")
+        out["synth_jsonl"] = fonoteca(
+            None,
+            "synth",
+            "catalog",
+            "--tracks",
+            str(tracks),
+            "--out",
+            partial,
+            "--seed",
+            "18",
+            log=logs / "synth-jsonl.log",
+        )
         partial.rename(jsonl)
     step("import spotify (JSON lines)")
     b = archive(work / "jsonl-archive")
-    out["import_spotify"] = rate(tracks, fonoteca(b, "import", "spotify", jsonl, "--json",
-                                                   log=logs / "import-spotify.log"))
+    out["import_spotify"] = rate(
+        tracks, fonoteca(b, "import", "spotify", jsonl, "--json", log=logs / "import-spotify.log")
+    )
     out["jsonl_catalog_bytes_per_track"] = round(size_of(b / "catalog.sqlite3") / tracks, 1)
     shutil.rmtree(b, ignore_errors=True)
     if tracks <= args.jsonl_anchor_max:
         step("anchor: sqlite-utils")
         db = work / "sqlite-utils.db"
         db.unlink(missing_ok=True)
-        out["sqlite_utils"] = rate(tracks, timed(
-            f"zstd -dc '{jsonl}' | '{VENV / 'sqlite-utils'}' insert '{db}' tracks - --nl --alter", logs / "sqlite-utils.log",
-            shell=True))
+        out["sqlite_utils"] = rate(
+            tracks,
+            timed(
+                f"zstd -dc '{jsonl}' | '{VENV / 'sqlite-utils'}' insert '{db}' tracks - --nl --alter",
+                logs / "sqlite-utils.log",
+                shell=True,
+            ),
+        )
         db.unlink(missing_ok=True)
     else:
-        out["sqlite_utils"] = {"skipped": f"above --jsonl-anchor-max ({args.jsonl_anchor_max:,}): its database "
-                                          f"holds the JSON text, about {tracks * 3.6e3 / 1e9:,.0f} GB"}
+        out["sqlite_utils"] = {
+            "skipped": f"above --jsonl-anchor-max ({args.jsonl_anchor_max:,}): its database "
+            f"holds the JSON text, about {tracks * 3.6e3 / 1e9:,.0f} GB"
+        }
     out["load_at_end"] = os.getloadavg()[0]
     if not args.keep:
         jsonl.unlink(missing_ok=True)
@@ -319,12 +411,20 @@ def run_size(tracks: int, args: argparse.Namespace) -> dict[str, Any]:
 
 
 # --- report --------------------------------------------------------------------------------------------------------
-COMMANDS = (("import_spotify_clean", "import spotify-clean"), ("raw_copy", "anchor: raw SQLite copy"),
-            ("import_spotify", "import spotify (JSON lines)"), ("sqlite_utils", "anchor: sqlite-utils insert --nl"),
-            ("index_rebuild", "index rebuild"), ("fts_anchor", "anchor: plain FTS5 build"),
-            ("index_update", "index update (1 % new tracks)"), ("plan_anna", "plan --policy anna"),
-            ("plan_optimal", "plan --policy optimal"), ("stats_counts", "stats --json"),
-            ("stats_charts", "stats --out"), ("search", "search (per query)"))
+COMMANDS = (
+    ("import_spotify_clean", "import spotify-clean"),
+    ("raw_copy", "anchor: raw SQLite copy"),
+    ("import_spotify", "import spotify (JSON lines)"),
+    ("sqlite_utils", "anchor: sqlite-utils insert --nl"),
+    ("index_rebuild", "index rebuild"),
+    ("fts_anchor", "anchor: plain FTS5 build"),
+    ("index_update", "index update (1 % new tracks)"),
+    ("plan_anna", "plan --policy anna"),
+    ("plan_optimal", "plan --policy optimal"),
+    ("stats_counts", "stats --json"),
+    ("stats_charts", "stats --out"),
+    ("search", "search (per query)"),
+)
 
 
 def report(results: list[dict[str, Any]], header: str) -> str:
@@ -334,9 +434,14 @@ def report(results: list[dict[str, Any]], header: str) -> str:
         if "skipped" in r:
             lines += ["", f"Not run: {r['skipped']}.", ""]
             continue
-        lines += ["", f"Load average {r.get('load_at_start', 0):.2f} at the start, {r.get('load_at_end', 0):.2f} at "
-                      f"the end; databases: {', '.join(r['databases'])}.", "",
-                  "| command | seconds | tracks/s | peak RSS MB | notes |", "|---|---:|---:|---:|---|"]
+        lines += [
+            "",
+            f"Load average {r.get('load_at_start', 0):.2f} at the start, {r.get('load_at_end', 0):.2f} at "
+            f"the end; databases: {', '.join(r['databases'])}.",
+            "",
+            "| command | seconds | tracks/s | peak RSS MB | notes |",
+            "|---|---:|---:|---:|---|",
+        ]
         for key, label in COMMANDS:
             m = r.get(key)
             if not m:
@@ -357,10 +462,14 @@ def report(results: list[dict[str, Any]], header: str) -> str:
                 note = f"{m['tracks']:,} tracks"
             per_second = f"{m['tracks_per_second']:,}" if m.get("tracks_per_second") else ""
             lines.append(f"| {label} | {m['seconds']:,.1f} | {per_second} | {m['peak_rss_mb']:,.0f} | {note} |")
-        lines += ["", f"Catalog {r['catalog_bytes_per_track']} bytes/track (layout import), "
-                      f"{r.get('jsonl_catalog_bytes_per_track')} bytes/track (JSON lines import); index "
-                      f"{r['index_bytes_per_track']} bytes/track; inputs {r['layout_bytes'] / r['tracks']:.0f} "
-                      "bytes/track (layout).", ""]
+        lines += [
+            "",
+            f"Catalog {r['catalog_bytes_per_track']} bytes/track (layout import), "
+            f"{r.get('jsonl_catalog_bytes_per_track')} bytes/track (JSON lines import); index "
+            f"{r['index_bytes_per_track']} bytes/track; inputs {r['layout_bytes'] / r['tracks']:.0f} "
+            "bytes/track (layout).",
+            "",
+        ]
         lines += goals(r) + [""]
     lines += extrapolation(results)
     return "\n".join(lines) + "\n"
@@ -373,21 +482,40 @@ def goals(r: dict[str, Any]) -> list[str]:
         out.append(f"- {name}: {text} -> **{'met' if ok else 'not met'}**")
 
     lay, copy = r["import_spotify_clean"], r["raw_copy"]
-    check("layout import >= 300k tracks/s", lay["tracks_per_second"] >= GOALS["layout_rate"], f"{lay['tracks_per_second']:,}/s")
+    check(
+        "layout import >= 300k tracks/s",
+        lay["tracks_per_second"] >= GOALS["layout_rate"],
+        f"{lay['tracks_per_second']:,}/s",
+    )
     ratio = lay["seconds"] / copy["seconds"]
     check("layout import within 2x of the raw copy", ratio <= GOALS["layout_vs_copy"], f"{ratio:.2f}x")
     jl = r["import_spotify"]
-    check("JSON lines import >= 100k tracks/s", jl["tracks_per_second"] >= GOALS["jsonl_rate"], f"{jl['tracks_per_second']:,}/s")
+    check(
+        "JSON lines import >= 100k tracks/s",
+        jl["tracks_per_second"] >= GOALS["jsonl_rate"],
+        f"{jl['tracks_per_second']:,}/s",
+    )
     ix, fts = r["index_rebuild"], r["fts_anchor"]
-    check("index build >= 100k tracks/s", ix["tracks_per_second"] >= GOALS["index_rate"], f"{ix['tracks_per_second']:,}/s")
-    check("index update >= 100k tracks/s", r["index_update"]["tracks_per_second"] >= GOALS["index_rate"],
-          f"{r['index_update']['tracks_per_second']:,}/s")
-    check("index build faster than plain FTS5", ix["seconds"] < fts["seconds"],
-          f"{ix['seconds']:.1f} s vs {fts['seconds']:.1f} s")
+    check(
+        "index build >= 100k tracks/s", ix["tracks_per_second"] >= GOALS["index_rate"], f"{ix['tracks_per_second']:,}/s"
+    )
+    check(
+        "index update >= 100k tracks/s",
+        r["index_update"]["tracks_per_second"] >= GOALS["index_rate"],
+        f"{r['index_update']['tracks_per_second']:,}/s",
+    )
+    check(
+        "index build faster than plain FTS5",
+        ix["seconds"] < fts["seconds"],
+        f"{ix['seconds']:.1f} s vs {fts['seconds']:.1f} s",
+    )
     size = r["index_bytes_per_track"] / fts["bytes_per_track"]
     check("index at most 1.5x the plain FTS5 index", size <= GOALS["index_size_vs_fts"], f"{size:.2f}x")
-    worst = max((m["peak_rss_mb"], label) for key, label in COMMANDS if (m := r.get(key)) and "peak_rss_mb" in m
-                and not key.startswith(("raw", "sqlite", "fts")))
+    worst = max(
+        (m["peak_rss_mb"], label)
+        for key, label in COMMANDS
+        if (m := r.get(key)) and "peak_rss_mb" in m and not key.startswith(("raw", "sqlite", "fts"))
+    )
     check("peak RSS <= 2 GB for every command", worst[0] <= GOALS["rss_mb"], f"worst {worst[0]:,.0f} MB ({worst[1]})")
     return out
 
@@ -398,19 +526,24 @@ def extrapolation(results: list[dict[str, Any]]) -> list[str]:
     if not done:
         return lines + ["No size was run.", ""]
     first, last = done[0], done[-1]
-    lines += [f"Method: for each command, the rate at the largest size run ({last['tracks']:,}); when the rate held "
-              f"within 20 % from {first['tracks']:,} to it, the time at 256M is 256M / that rate; otherwise t = a * N^b "
-              "is fitted through the two largest sizes and evaluated at 256M (flagged). Disk: bytes per track at the "
-              "largest size times 256M. Memory: the peak RSS at the largest size when it stayed within 20 % across "
-              "sizes, else scaled with the size (flagged: not bounded).", "",
-              "| command | rate at smallest | rate at largest | change | 256M time | peak RSS at 256M |",
-              "|---|---:|---:|---:|---:|---:|"]
+    lines += [
+        f"Method: for each command, the rate at the largest size run ({last['tracks']:,}); when the rate held "
+        f"within 20 % from {first['tracks']:,} to it, the time at 256M is 256M / that rate; otherwise t = a * N^b "
+        "is fitted through the two largest sizes and evaluated at 256M (flagged). Disk: bytes per track at the "
+        "largest size times 256M. Memory: the peak RSS at the largest size when it stayed within 20 % across "
+        "sizes, else scaled with the size (flagged: not bounded).",
+        "",
+        "| command | rate at smallest | rate at largest | change | 256M time | peak RSS at 256M |",
+        "|---|---:|---:|---:|---:|---:|",
+    ]
     for key, label in COMMANDS:
         if key in ("search", "stats_counts") or not all(key in r and "seconds" in r[key] for r in done):
             continue
         t1, tl = first[key], last[key]
-        n1, nl = first["tracks"] if key != "index_update" else t1.get("tracks", first["tracks"]), \
-            last["tracks"] if key != "index_update" else tl.get("tracks", last["tracks"])
+        n1, nl = (
+            first["tracks"] if key != "index_update" else t1.get("tracks", first["tracks"]),
+            last["tracks"] if key != "index_update" else tl.get("tracks", last["tracks"]),
+        )
         r1, rl = n1 / t1["seconds"], nl / tl["seconds"]
         change = rl / r1 - 1
         target = REFERENCE_TRACKS if key != "index_update" else REFERENCE_TRACKS // 100
@@ -426,14 +559,20 @@ def extrapolation(results: list[dict[str, Any]]) -> list[str]:
         rss = [r[key]["peak_rss_mb"] for r in done]
         memory = tl["peak_rss_mb"] if max(rss) <= 1.2 * min(rss) else tl["peak_rss_mb"] * target / nl
         memory_note = "" if max(rss) <= 1.2 * min(rss) else " (scaled: not bounded)"
-        lines.append(f"| {label} | {r1:,.0f}/s | {rl:,.0f}/s | {change:+.0%} | {seconds / 3600:,.1f} h{flag} | "
-                     f"{memory:,.0f} MB{memory_note} |")
+        lines.append(
+            f"| {label} | {r1:,.0f}/s | {rl:,.0f}/s | {change:+.0%} | {seconds / 3600:,.1f} h{flag} | "
+            f"{memory:,.0f} MB{memory_note} |"
+        )
     per = last
     disk = (per["catalog_bytes_per_track"] + per["index_bytes_per_track"]) * REFERENCE_TRACKS
-    lines += ["", f"Disk at 256M: catalog about {per['catalog_bytes_per_track'] * REFERENCE_TRACKS / 1e9:,.0f} GB and "
-                  f"index {per['index_bytes_per_track'] * REFERENCE_TRACKS / 1e9:,.0f} GB ({disk / 1e9:,.0f} GB "
-                  "together), plus the inputs (the reference release's databases: about 270 GB uncompressed) and "
-                  "temporary sort files of about the largest index being built.", ""]
+    lines += [
+        "",
+        f"Disk at 256M: catalog about {per['catalog_bytes_per_track'] * REFERENCE_TRACKS / 1e9:,.0f} GB and "
+        f"index {per['index_bytes_per_track'] * REFERENCE_TRACKS / 1e9:,.0f} GB ({disk / 1e9:,.0f} GB "
+        "together), plus the inputs (the reference release's databases: about 270 GB uncompressed) and "
+        "temporary sort files of about the largest index being built.",
+        "",
+    ]
     return lines
 
 
@@ -444,8 +583,12 @@ def main() -> None:
     parser.add_argument("--work", type=Path, default=Path(tempfile.gettempdir()) / "fonoteca-scale")
     parser.add_argument("--databases", choices=("all", "main"), default="all")
     parser.add_argument("--queries", type=int, default=1000)
-    parser.add_argument("--jsonl-anchor-max", type=int, default=10_000_000,
-                        help="largest size the sqlite-utils anchor runs at (its database holds ~3.6 kB a track)")
+    parser.add_argument(
+        "--jsonl-anchor-max",
+        type=int,
+        default=10_000_000,
+        help="largest size the sqlite-utils anchor runs at (its database holds ~3.6 kB a track)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep inputs and archives between runs")
     parser.add_argument("--force", action="store_true", help="run even when the free disk looks too small")
     parser.add_argument("--out", type=Path, default=Path(__file__).resolve().parent / "results" / "scale.json")
@@ -467,8 +610,10 @@ def main() -> None:
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed (the anchors run it)")
     args.work.mkdir(parents=True, exist_ok=True)
-    header = (f"Machine: {machine()}. Command: `python bench/scale_bench.py --sizes {args.sizes} --work {args.work}"
-              f"{' --databases main' if args.databases == 'main' else ''} --queries {args.queries}`.")
+    header = (
+        f"Machine: {machine()}. Command: `python bench/scale_bench.py --sizes {args.sizes} --work {args.work}"
+        f"{' --databases main' if args.databases == 'main' else ''} --queries {args.queries}`."
+    )
     print(header, flush=True)
     results = []
     for tracks in (int(s) for s in args.sizes.split(",")):

@@ -71,13 +71,15 @@ class BenchArchive(Archive):
 
 # --- queries ---------------------------------------------------------------------------------------------------
 
+
 def make_queries(catalog: sqlite3.Connection, count: int, seed: int) -> list[str]:
     rng = random.Random(seed)
     max_rowid = catalog.execute("SELECT max(rowid) FROM tracks").fetchone()[0]
     sample = sorted(set(rng.randint(1, max_rowid) for _ in range(count * 40)))  # deterministic for a seed
     rows = catalog.execute(
         f"SELECT rowid, popularity FROM tracks WHERE rowid IN ({','.join(map(str, sample))}) "
-        "AND level > 0 AND popularity > 0").fetchall()
+        "AND level > 0 AND popularity > 0"
+    ).fetchall()
     popular = [r for r, _ in rows]
     weights = [p for _, p in rows]
     queries: list[str] = []
@@ -98,7 +100,7 @@ def make_queries(catalog: sqlite3.Connection, count: int, seed: int) -> list[str
             continue
         size = min(len(words), rng.choices((1, 2, 3), weights=(4, 4, 2))[0])
         start = rng.randint(0, len(words) - size)
-        query = words[start:start + size]
+        query = words[start : start + size]
         if row[1] and rng.random() < 0.25:
             query.append(rng.choice(row[1].split()))
         queries.append(" ".join(query))
@@ -106,6 +108,7 @@ def make_queries(catalog: sqlite3.Connection, count: int, seed: int) -> list[str
 
 
 # --- measuring ---------------------------------------------------------------------------------------------------
+
 
 @dataclass
 class Latency:
@@ -125,8 +128,9 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, int(round(share * (len(ordered) - 1))))]
 
 
-def measure(run: Callable[[str], Any], queries: list[str], label: str, repeat: int = 1,
-            warmup: int | None = None) -> dict[str, Any]:
+def measure(
+    run: Callable[[str], Any], queries: list[str], label: str, repeat: int = 1, warmup: int | None = None
+) -> dict[str, Any]:
     """Latency per query, wall clock and CPU time of this process (SQLite and Tantivy run in it): one run, or the
     fastest of `repeat` runs. On a shared, overloaded machine the wall clock also measures the neighbours (time
     spent waiting for a core); the CPU time is what the query itself cost."""
@@ -145,14 +149,23 @@ def measure(run: Callable[[str], Any], queries: list[str], label: str, repeat: i
     result = {"wall": summary(wall).as_dict(), "cpu": summary(cpu).as_dict()}
     for kind in ("wall", "cpu"):
         lat = result[kind]
-        print(f"  {label:<28} {kind:<4} median {lat['median']:8.3f} ms  p95 {lat['p95']:8.3f} ms  "
-              f"p99 {lat['p99']:8.3f} ms", flush=True)
+        print(
+            f"  {label:<28} {kind:<4} median {lat['median']:8.3f} ms  p95 {lat['p95']:8.3f} ms  "
+            f"p99 {lat['p99']:8.3f} ms",
+            flush=True,
+        )
     return result
 
 
 def summary(times: list[float]) -> Latency:
-    return Latency(statistics.median(times), percentile(times, 0.95), percentile(times, 0.99), statistics.fmean(times),
-                   max(times), len(times))
+    return Latency(
+        statistics.median(times),
+        percentile(times, 0.95),
+        percentile(times, 0.99),
+        statistics.fmean(times),
+        max(times),
+        len(times),
+    )
 
 
 def dir_size(path: Path) -> int:
@@ -162,6 +175,7 @@ def dir_size(path: Path) -> int:
 
 
 # --- fonoteca ------------------------------------------------------------------------------------------------------
+
 
 def build_fonoteca(archive: Archive, work: Path) -> dict[str, Any]:
     folder = work / "fonoteca"
@@ -177,16 +191,28 @@ def build_fonoteca(archive: Archive, work: Path) -> dict[str, Any]:
     _switch(folder, db_path)
     size = dir_size(folder)
     parts = index_parts(db_path)
-    print(f"  fonoteca build: {meta['tracks']:,} tracks in {seconds:.1f} s ({meta['tracks'] / seconds:,.0f}/s), "
-          f"{size / 1e6:,.1f} MB, {cpu:.1f} CPU s (this process and its workers), load {os.getloadavg()[0]:.1f}",
-          flush=True)
-    print(f"  of which the vocabulary (prefixes, typos): {parts['vocabulary_bytes'] / 1e6:,.1f} MB, "
-          f"{meta.get('terms', 0):,} terms; size / size without it: x{size / (size - parts['vocabulary_bytes']):.3f}",
-          flush=True)
-    return {"tracks": meta["tracks"], "seconds": round(seconds, 2), "tracks_per_second": round(meta["tracks"] / seconds),
-            "bytes": size, "cpu_seconds": round(cpu, 1), "load_after": os.getloadavg()[0], "terms": meta.get("terms"),
-            **parts, "bytes_without_vocabulary": size - parts["vocabulary_bytes"],
-            "size_ratio_to_before": round(size / (size - parts["vocabulary_bytes"]), 4)}
+    print(
+        f"  fonoteca build: {meta['tracks']:,} tracks in {seconds:.1f} s ({meta['tracks'] / seconds:,.0f}/s), "
+        f"{size / 1e6:,.1f} MB, {cpu:.1f} CPU s (this process and its workers), load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    print(
+        f"  of which the vocabulary (prefixes, typos): {parts['vocabulary_bytes'] / 1e6:,.1f} MB, "
+        f"{meta.get('terms', 0):,} terms; size / size without it: x{size / (size - parts['vocabulary_bytes']):.3f}",
+        flush=True,
+    )
+    return {
+        "tracks": meta["tracks"],
+        "seconds": round(seconds, 2),
+        "tracks_per_second": round(meta["tracks"] / seconds),
+        "bytes": size,
+        "cpu_seconds": round(cpu, 1),
+        "load_after": os.getloadavg()[0],
+        "terms": meta.get("terms"),
+        **parts,
+        "bytes_without_vocabulary": size - parts["vocabulary_bytes"],
+        "size_ratio_to_before": round(size / (size - parts["vocabulary_bytes"]), 4),
+    }
 
 
 VOCABULARY_TABLES = ("terms", "term_keys", "completions", "sqlite_autoindex_terms_1")
@@ -211,6 +237,7 @@ def _cpu_seconds() -> float:
 
 # --- anchor: plain FTS5 + bm25 ---------------------------------------------------------------------------------------
 
+
 def build_anchor(catalog: sqlite3.Connection, work: Path) -> tuple[Path, dict[str, Any]]:
     path = work / "anchor.sqlite3"
     path.unlink(missing_ok=True)
@@ -233,10 +260,17 @@ def build_anchor(catalog: sqlite3.Connection, work: Path) -> tuple[Path, dict[st
     out.execute("INSERT INTO anchor(anchor) VALUES ('optimize')")
     seconds = time.perf_counter() - started
     out.close()
-    print(f"  anchor build: {count:,} tracks in {seconds:.1f} s ({count / seconds:,.0f}/s), "
-          f"{path.stat().st_size / 1e6:,.1f} MB", flush=True)
-    return path, {"tracks": count, "seconds": round(seconds, 2), "tracks_per_second": round(count / seconds),
-                  "bytes": path.stat().st_size}
+    print(
+        f"  anchor build: {count:,} tracks in {seconds:.1f} s ({count / seconds:,.0f}/s), "
+        f"{path.stat().st_size / 1e6:,.1f} MB",
+        flush=True,
+    )
+    return path, {
+        "tracks": count,
+        "seconds": round(seconds, 2),
+        "tracks_per_second": round(count / seconds),
+        "bytes": path.stat().st_size,
+    }
 
 
 def anchor_runner(path: Path) -> Callable[[str], Any]:
@@ -247,14 +281,20 @@ def anchor_runner(path: Path) -> Callable[[str], Any]:
         # the anchor's own tokenizer: quote each whitespace word as an FTS5 string (no syntax errors either)
         terms = " AND ".join('"' + w.replace('"', '""') + '"' for w in query.split())
         try:
-            return [r for (r,) in conn.execute(
-                "SELECT rowid FROM anchor WHERE anchor MATCH ? ORDER BY bm25(anchor) LIMIT ?", (terms, LIMIT))]
+            return [
+                r
+                for (r,) in conn.execute(
+                    "SELECT rowid FROM anchor WHERE anchor MATCH ? ORDER BY bm25(anchor) LIMIT ?", (terms, LIMIT)
+                )
+            ]
         except sqlite3.OperationalError:
             return []
+
     return run
 
 
 # --- tantivy ---------------------------------------------------------------------------------------------------------
+
 
 def build_tantivy(fonoteca_db: Path, work: Path) -> tuple[Any, dict[str, Any]]:
     import tantivy
@@ -286,10 +326,18 @@ def build_tantivy(fonoteca_db: Path, work: Path) -> tuple[Any, dict[str, Any]]:
     source.close()
     index.reload()
     size = dir_size(folder)
-    print(f"  tantivy build (from tokens): {count:,} docs in {seconds:.1f} s ({count / seconds:,.0f}/s), "
-          f"{size / 1e6:,.1f} MB", flush=True)
-    return (index, schema), {"tracks": count, "seconds": round(seconds, 2), "tracks_per_second": round(count / seconds),
-                             "bytes": size, "segments": index.searcher().num_segments}
+    print(
+        f"  tantivy build (from tokens): {count:,} docs in {seconds:.1f} s ({count / seconds:,.0f}/s), "
+        f"{size / 1e6:,.1f} MB",
+        flush=True,
+    )
+    return (index, schema), {
+        "tracks": count,
+        "seconds": round(seconds, 2),
+        "tracks_per_second": round(count / seconds),
+        "bytes": size,
+        "segments": index.searcher().num_segments,
+    }
 
 
 def open_tantivy(work: Path) -> tuple[Any, Any]:
@@ -314,8 +362,9 @@ def tantivy_runners(built: Any) -> dict[str, Callable[[str], Any]]:
                 per_field = []
                 for field in ("title", "artists", "album"):
                     terms = [Query.term_query(schema, field, t) for t in alternative]
-                    per_field.append(terms[0] if len(terms) == 1 else
-                                     Query.boolean_query([(Occur.Must, t) for t in terms]))
+                    per_field.append(
+                        terms[0] if len(terms) == 1 else Query.boolean_query([(Occur.Must, t) for t in terms])
+                    )
                 options.extend(per_field)
             clauses.append((Occur.Must, Query.boolean_query([(Occur.Should, q) for q in options])))
         return Query.boolean_query(clauses)
@@ -351,13 +400,15 @@ def tantivy_fuzzy_runners(built: Any, rules: Rules) -> dict[str, Callable[[str],
                         budget = rules.budget(token)
                         exact = Query.term_query(schema, field, token)
                         if budget or last:
-                            fuzzy = Query.fuzzy_term_query(schema, field, token, distance=budget,
-                                                           transposition_cost_one=True, prefix=last)
+                            fuzzy = Query.fuzzy_term_query(
+                                schema, field, token, distance=budget, transposition_cost_one=True, prefix=last
+                            )
                             terms.append(Query.boolean_query([(Occur.Should, exact), (Occur.Should, fuzzy)]))
                         else:
                             terms.append(exact)
-                    options.append(terms[0] if len(terms) == 1 else
-                                   Query.boolean_query([(Occur.Must, t) for t in terms]))
+                    options.append(
+                        terms[0] if len(terms) == 1 else Query.boolean_query([(Occur.Must, t) for t in terms])
+                    )
             clauses.append((Occur.Must, Query.boolean_query([(Occur.Should, q) for q in options])))
         return Query.boolean_query(clauses)
 
@@ -379,14 +430,20 @@ def tracks_of_keys(catalog: sqlite3.Connection, keys: list[int]) -> list[tuple[s
     for key in keys:
         rowid = key & ((1 << 40) - 1)
         row = catalog.execute("SELECT name FROM tracks WHERE rowid = ?", (rowid,)).fetchone()
-        artists = [n for (n,) in catalog.execute(
-            "SELECT ar.name FROM track_artists l JOIN artists ar ON ar.rowid = l.artist WHERE l.track = ? "
-            "ORDER BY l.position", (rowid,))]
+        artists = [
+            n
+            for (n,) in catalog.execute(
+                "SELECT ar.name FROM track_artists l JOIN artists ar ON ar.rowid = l.artist WHERE l.track = ? "
+                "ORDER BY l.position",
+                (rowid,),
+            )
+        ]
         out.append((row[0] if row else None, artists))
     return out
 
 
 # --- as people type: the quality query set ----------------------------------------------------------------------
+
 
 def load_cases(catalog: sqlite3.Connection, work: Path, per_class: int, seed: int, fresh: bool) -> list[Case]:
     saved = work / "quality.json"
@@ -400,8 +457,9 @@ def load_cases(catalog: sqlite3.Connection, work: Path, per_class: int, seed: in
     return cases
 
 
-def measure_by_class(run: Callable[[str], Any], cases: list[Case], label: str, repeat: int,
-                     warmup: int | None) -> dict[str, Any]:
+def measure_by_class(
+    run: Callable[[str], Any], cases: list[Case], label: str, repeat: int, warmup: int | None
+) -> dict[str, Any]:
     """Latency over every case, and per class (CPU median/p95/p99)."""
     queries = [c.query for c in cases]
     result = measure(run, queries, label, repeat, warmup)
@@ -419,10 +477,21 @@ def print_recall(label: str, recall: dict[str, dict[str, Any]]) -> None:
     print(f"  {label:<28} recall@1/@10: {cells}", flush=True)
 
 
-def run_typing(report: dict[str, Any], searcher: Searcher, catalog: sqlite3.Connection, cases: list[Case],
-               queries: list[str], tantivy_built: Any, rules: Rules, args: argparse.Namespace) -> None:
-    print(f"as people type: {len(cases)} queries of the quality set ({args.per_class} per class) and the "
-          f"{len(queries)} typed queries", flush=True)
+def run_typing(
+    report: dict[str, Any],
+    searcher: Searcher,
+    catalog: sqlite3.Connection,
+    cases: list[Case],
+    queries: list[str],
+    tantivy_built: Any,
+    rules: Rules,
+    args: argparse.Namespace,
+) -> None:
+    print(
+        f"as people type: {len(cases)} queries of the quality set ({args.per_class} per class) and the "
+        f"{len(queries)} typed queries",
+        flush=True,
+    )
     latency, recall = report["latency_ms"], report.setdefault("recall", {})
     runs: dict[str, tuple[Callable[[str], Any], Callable[[str], list[Any]]]] = {
         "fonoteca-exact": (lambda q: searcher.search(q, limit=LIMIT, exact=True), searcher_run(searcher, exact=True)),
@@ -434,10 +503,12 @@ def run_typing(report: dict[str, Any], searcher: Searcher, catalog: sqlite3.Conn
         for label, run in fuzzy.items():
             runs[label] = (run, lambda q, run=run: tracks_of_keys(catalog, keys(run(q))[:10]))
     for label, (timed, evaluated) in runs.items():
-        latency[label + " (typed queries)"] = measure(timed, queries, label + " (typed queries)", args.repeat,
-                                                      args.warmup)
-        latency[label + " (quality set)"] = measure_by_class(timed, cases, label + " (quality set)", args.repeat,
-                                                             args.warmup)
+        latency[label + " (typed queries)"] = measure(
+            timed, queries, label + " (typed queries)", args.repeat, args.warmup
+        )
+        latency[label + " (quality set)"] = measure_by_class(
+            timed, cases, label + " (quality set)", args.repeat, args.warmup
+        )
         recall[label] = evaluate(evaluated, cases)
         print_recall(label, recall[label])
 
@@ -450,13 +521,17 @@ def compare_typing(report: dict[str, Any]) -> None:
         exact, typos = latency.get(f"fonoteca-exact ({queries})"), latency.get(f"fonoteca-typos ({queries})")
         if exact and typos:
             ratios[queries] = {p: round(typos["cpu"][p] / exact["cpu"][p], 3) for p in ("median", "p95", "p99")}
-            print(f"fonoteca-typos / fonoteca-exact, CPU, {queries}: " +
-                  "  ".join(f"{p} x{v}" for p, v in ratios[queries].items()), flush=True)
+            print(
+                f"fonoteca-typos / fonoteca-exact, CPU, {queries}: "
+                + "  ".join(f"{p} x{v}" for p, v in ratios[queries].items()),
+                flush=True,
+            )
     if ratios:
         report["typos_over_exact_cpu"] = ratios
 
 
 # --- the site under load -----------------------------------------------------------------------------------------
+
 
 def run_web(report: dict[str, Any], archive: Archive, work: Path, cases: list[Case], args: argparse.Namespace) -> None:
     """The site's /api/search against Datasette, 50 clients, through bench/web_bench.py's servers and wrk."""
@@ -485,40 +560,76 @@ def run_web(report: dict[str, Any], archive: Archive, work: Path, cases: list[Ca
         "fonoteca-2w typed": ("fonoteca", [f"/api/search?q={quote(q)}&size=20" for q in typed]),
         "fonoteca-2w typos+prefixes": ("fonoteca", [f"/api/search?q={quote(q)}&size=20" for q in typing]),
         "fonoteca-2w suggest": ("fonoteca", [f"/api/suggest?q={quote(q)}" for q in typing]),
-        "datasette-fast typed": ("datasette", [f"/catalog/track_search.json?_search={quote(q)}&_size=20&_nocount=1"
-                                               f"&_nofacet=1&_nosuggest=1" for q in typed]),
+        "datasette-fast typed": (
+            "datasette",
+            [
+                f"/catalog/track_search.json?_search={quote(q)}&_size=20&_nocount=1&_nofacet=1&_nosuggest=1"
+                for q in typed
+            ],
+        ),
     }
     results = report.setdefault("web", {})
     for label, (server, paths) in servers.items():
         port = web_bench.free_port()
         if server == "fonoteca":
-            cmd = [sys.executable, "-m", "fonoteca", "-A", str(site), "serve", "--port", str(port), "--workers", "2",
-                   "--rate-limit", "1000000000", "--rate-burst", "1000000000", "--no-build-index",
-                   "--cache-entries", "0"]
+            cmd = [
+                sys.executable,
+                "-m",
+                "fonoteca",
+                "-A",
+                str(site),
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+                "--rate-limit",
+                "1000000000",
+                "--rate-burst",
+                "1000000000",
+                "--no-build-index",
+                "--cache-entries",
+                "0",
+            ]
             ready = "/api/health"
         else:
-            cmd = [str(web_bench.BIN / "datasette"), "serve", "-i", str(datasette_db), "--port", str(port),
-                   "--host", "127.0.0.1"]
+            cmd = [
+                str(web_bench.BIN / "datasette"),
+                "serve",
+                "-i",
+                str(datasette_db),
+                "--port",
+                str(port),
+                "--host",
+                "127.0.0.1",
+            ]
             ready = "/-/versions.json"
-        result = web_bench.measure(label.replace(" ", "-").replace("+", "-"), cmd, ready, port, paths, work,
-                                   options, dict(os.environ))
+        result = web_bench.measure(
+            label.replace(" ", "-").replace("+", "-"), cmd, ready, port, paths, work, options, dict(os.environ)
+        )
         result.pop("sample", None)
         results[label] = result
     best = results["datasette-fast typed"]["rps"]
     for label, result in results.items():
         if label.startswith("fonoteca") and best:
-            print(f"  {label}: p99 {result['p99'] / 1000:.1f} ms, errors {result['errors']}, "
-                  f"{result['rps'] / best:.1f}x Datasette's requests/s", flush=True)
+            print(
+                f"  {label}: p99 {result['p99'] / 1000:.1f} ms, errors {result['errors']}, "
+                f"{result['rps'] / best:.1f}x Datasette's requests/s",
+                flush=True,
+            )
 
 
 # --- main ------------------------------------------------------------------------------------------------------------
+
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--catalog", type=Path, required=True, help="archive directory (read-only)")
     parser.add_argument("--work", type=Path, required=True, help="folder for the indexes built here")
     parser.add_argument("--queries", type=int, default=1000)
-    parser.add_argument("--anchor-queries", type=int, default=None, help="measure the anchor on the first N queries only")
+    parser.add_argument(
+        "--anchor-queries", type=int, default=None, help="measure the anchor on the first N queries only"
+    )
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--engines", default="fonoteca,typos,anchor,tantivy,shuffle")
     parser.add_argument("--per-class", type=int, default=200, help="quality-set queries per class (typos engine)")
@@ -539,8 +650,10 @@ def main() -> None:
     archive.bench_index = args.work / "fonoteca"
     catalog = archive.connect(readonly=True)
     tracks = catalog.execute("SELECT count(*) FROM tracks WHERE level > 0").fetchone()[0]
-    print(f"catalog {args.catalog}: {tracks:,} tracks; machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}",
-          flush=True)
+    print(
+        f"catalog {args.catalog}: {tracks:,} tracks; machine: {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}",
+        flush=True,
+    )
     saved = args.work / "queries.json"
     if saved.exists() and not args.new_queries:
         queries = orjson.loads(saved.read_bytes())[: args.queries]  # the very same queries as earlier runs
@@ -548,8 +661,14 @@ def main() -> None:
     else:
         queries = make_queries(catalog, args.queries, args.seed)
         saved.write_bytes(orjson.dumps(queries, option=orjson.OPT_INDENT_2))
-    report: dict[str, Any] = {"catalog": str(args.catalog), "tracks": tracks, "queries": len(queries),
-                              "load_before": os.getloadavg(), "build": {}, "latency_ms": {}}
+    report: dict[str, Any] = {
+        "catalog": str(args.catalog),
+        "tracks": tracks,
+        "queries": len(queries),
+        "load_before": os.getloadavg(),
+        "build": {},
+        "latency_ms": {},
+    }
 
     print("build", flush=True)
     if not args.reuse:
@@ -580,11 +699,16 @@ def main() -> None:
     searcher = Searcher(archive)
     if "fonoteca" in engines:
         report["latency_ms"]["fonoteca"] = measure(
-            lambda q: searcher.search(q, limit=LIMIT), queries, "fonoteca", repeat, args.warmup)
+            lambda q: searcher.search(q, limit=LIMIT), queries, "fonoteca", repeat, args.warmup
+        )
         filters = Filters()
         report["latency_ms"]["fonoteca-index"] = measure(
-            lambda q: searcher._ranked(query_groups(q), filters, LIMIT)[0], queries, "fonoteca-index (no display)",
-            repeat, args.warmup)
+            lambda q: searcher._ranked(query_groups(q), filters, LIMIT)[0],
+            queries,
+            "fonoteca-index (no display)",
+            repeat,
+            args.warmup,
+        )
     if tantivy_built is not None:
         for label, run in tantivy_runners(tantivy_built).items():
             report["latency_ms"][label] = measure(run, queries, label, repeat, args.warmup)
@@ -593,10 +717,15 @@ def main() -> None:
         rng = np.random.default_rng(args.seed)
         draws = [str(p) for p in (0, 30, 60) for _ in range(300)]
         report["latency_ms"]["shuffle-key"] = measure(
-            lambda p: searcher.shuffle_keys(int(p), 1, rng), draws, "shuffle (one key)", args.repeat, args.warmup)
+            lambda p: searcher.shuffle_keys(int(p), 1, rng), draws, "shuffle (one key)", args.repeat, args.warmup
+        )
         report["latency_ms"]["shuffle-track"] = measure(
-            lambda p: searcher.shuffle(min_popularity=int(p), count=1, rng=rng), draws, "shuffle (track with display)",
-            args.repeat, args.warmup)
+            lambda p: searcher.shuffle(min_popularity=int(p), count=1, rng=rng),
+            draws,
+            "shuffle (track with display)",
+            args.repeat,
+            args.warmup,
+        )
     cases: list[Case] = []
     if "typos" in engines or args.web:
         cases = load_cases(catalog, args.work, args.per_class, args.seed, args.new_queries)
@@ -606,8 +735,9 @@ def main() -> None:
         run_web(report, source, args.work, cases, args)
     if "anchor" in engines:
         anchor_set = queries[: args.anchor_queries] if args.anchor_queries else queries
-        report["latency_ms"]["anchor"] = measure(anchor_runner(anchor_path), anchor_set, "anchor (FTS5 bm25)", repeat,
-                                                 args.warmup)
+        report["latency_ms"]["anchor"] = measure(
+            anchor_runner(anchor_path), anchor_set, "anchor (FTS5 bm25)", repeat, args.warmup
+        )
         if len(anchor_set) == len(queries):
             print("ratio anchor / engine (higher is better):")
             for kind in ("wall", "cpu"):
@@ -615,8 +745,10 @@ def main() -> None:
                 for label, lats in report["latency_ms"].items():
                     lat = lats[kind]
                     if label != "anchor" and not label.startswith("shuffle"):
-                        print(f"  {label:<28} {kind:<4} median x{anchor['median'] / lat['median']:.1f}  "
-                              f"p95 x{anchor['p95'] / lat['p95']:.1f}  p99 x{anchor['p99'] / lat['p99']:.1f}")
+                        print(
+                            f"  {label:<28} {kind:<4} median x{anchor['median'] / lat['median']:.1f}  "
+                            f"p95 x{anchor['p95'] / lat['p95']:.1f}  p99 x{anchor['p99'] / lat['p99']:.1f}"
+                        )
     compare_typing(report)
     report["load_after"] = os.getloadavg()
     if args.out:

@@ -46,8 +46,11 @@ def _run(cmd: list[str], env: dict[str, str]) -> tuple[float, float]:
 def _archive(scratch: Path) -> tuple[Path, str]:
     root = scratch / "archive"
     catalog = scratch / "c.jsonl.zst"
-    for args in (["init", str(root)], ["synth", "catalog", "--tracks", "5000", "--out", str(catalog)],
-                 ["-A", str(root), "import", "spotify", str(catalog)]):
+    for args in (
+        ["init", str(root)],
+        ["synth", "catalog", "--tracks", "5000", "--out", str(catalog)],
+        ["-A", str(root), "import", "spotify", str(catalog)],
+    ):
         subprocess.run(FONOTECA + args, check=True, capture_output=True)
     shown = subprocess.run(FONOTECA + ["-A", str(root), "shuffle", "--json"], check=True, capture_output=True)
     return root, json.loads(shown.stdout)[0]["id"]

@@ -93,19 +93,31 @@ def run(*args: str, archive: Path | None = None, stdin: str | None = None) -> st
     return out.stdout
 
 
-def wrk(base: str, paths: list[str], work: Path, name: str, *, duration: int, connections: int,
-        threads: int) -> dict[str, Any]:
+def wrk(
+    base: str, paths: list[str], work: Path, name: str, *, duration: int, connections: int, threads: int
+) -> dict[str, Any]:
     paths_file = work / f"paths-{name}.txt"
     paths_file.write_text("\n".join(paths) + "\n")
     script = work / "subsonic.lua"
     script.write_text(WRK_SCRIPT)
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", "30s", "-s", str(script),
-           base, "--", str(paths_file)]
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(script),
+        base,
+        "--",
+        str(paths_file),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 120)
     line = next((x for x in out.stdout.splitlines() if x.startswith("WRKJSON ")), None)
     if line is None:
         raise SystemExit(f"wrk failed: {out.stdout}\n{out.stderr}")
-    data = json.loads(line[len("WRKJSON "):])
+    data = json.loads(line[len("WRKJSON ") :])
     data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
     data["errors"] = sum(data[k] for k in ("connect", "read", "write", "status", "timeout", "failed"))
     return data
@@ -113,9 +125,12 @@ def wrk(base: str, paths: list[str], work: Path, name: str, *, duration: int, co
 
 def serve(root: Path) -> tuple[subprocess.Popen, str]:
     port = free_port()
-    child = subprocess.Popen(FONOTECA + ["-A", str(root), "serve", "--port", str(port), "--rate-limit", "0",
-                                         "--cache-entries", "0"], stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL, start_new_session=True)
+    child = subprocess.Popen(
+        FONOTECA + ["-A", str(root), "serve", "--port", str(port), "--rate-limit", "0", "--cache-entries", "0"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     wait_ready(base + "/rest/getOpenSubsonicExtensions?f=json", child)
     return child, base
@@ -189,16 +204,22 @@ def throughput(args: argparse.Namespace, work: Path) -> dict[str, Any]:
                 raise SystemExit(f"{name}: the server answers an error: {probe[:300]!r}")
         get_json(base + runs["search3"][0])  # builds the library snapshot before anything is timed
         for name, paths in runs.items():
-            print(f"[{name}] warm-up {args.warmup} s, then {args.duration} s at {args.connections} connections",
-                  flush=True)
+            print(
+                f"[{name}] warm-up {args.warmup} s, then {args.duration} s at {args.connections} connections",
+                flush=True,
+            )
             wrk(base, paths, work, name, duration=args.warmup, connections=args.connections, threads=args.threads)
             cpu = cpu_seconds(child.pid)
-            result = wrk(base, paths, work, name, duration=args.duration, connections=args.connections,
-                         threads=args.threads)
+            result = wrk(
+                base, paths, work, name, duration=args.duration, connections=args.connections, threads=args.threads
+            )
             result["cpu_ms_per_request"] = 1000 * (cpu_seconds(child.pid) - cpu) / max(1, result["requests"])
             out[name] = result
-            print(f"[{name}] {result['rps']:,.0f} req/s, p50 {result['p50'] / 1000:.1f} ms, "
-                  f"p99 {result['p99'] / 1000:.1f} ms, errors {result['errors']}", flush=True)
+            print(
+                f"[{name}] {result['rps']:,.0f} req/s, p50 {result['p50'] / 1000:.1f} ms, "
+                f"p99 {result['p99'] / 1000:.1f} ms, errors {result['errors']}",
+                flush=True,
+            )
     finally:
         stop(child)
     anchor = out["api-search"]
@@ -232,8 +253,10 @@ def time_to_first_byte(args: argparse.Namespace, work: Path) -> dict[str, Any]:
         if not result.complete:
             raise SystemExit(f"the half mirror did not complete: {result.outcome.errors}")
         with open(into / "fonoteca.toml", "a", encoding="utf-8") as f:
-            f.write(f'\n[subsonic]\nfetch_missing = true\npeers = ["127.0.0.1:{seeder.port}"]\n'
-                    'listen = "127.0.0.1:0"\nrate_limit = 0\n')
+            f.write(
+                f'\n[subsonic]\nfetch_missing = true\npeers = ["127.0.0.1:{seeder.port}"]\n'
+                'listen = "127.0.0.1:0"\nrate_limit = 0\n'
+            )
         key = run("users", "add", "bench", "--key", archive=into).strip()
         held_torrents = set(json.loads((into / "mirror.json").read_text())["torrents"])
         lines = read_manifest(release / "manifest.jsonl.zst")
@@ -251,10 +274,18 @@ def time_to_first_byte(args: argparse.Namespace, work: Path) -> dict[str, Any]:
             stop(child)
     held_ms = statistics.median(held_s) * 1000
     missing_ms = statistics.median(missing_s) * 1000
-    out = {"held_ms_median": held_ms, "not_held_ms_median": missing_ms, "not_held_ms_max": max(missing_s) * 1000,
-           "not_held_tracks": len(missing), "ratio": missing_ms / held_ms}
-    print(f"[ttfb] held {held_ms:.1f} ms (median of 20), not held yet {missing_ms:.1f} ms (median of "
-          f"{len(missing)}, max {out['not_held_ms_max']:.0f} ms): {out['ratio']:.1f} x", flush=True)
+    out = {
+        "held_ms_median": held_ms,
+        "not_held_ms_median": missing_ms,
+        "not_held_ms_max": max(missing_s) * 1000,
+        "not_held_tracks": len(missing),
+        "ratio": missing_ms / held_ms,
+    }
+    print(
+        f"[ttfb] held {held_ms:.1f} ms (median of 20), not held yet {missing_ms:.1f} ms (median of "
+        f"{len(missing)}, max {out['not_held_ms_max']:.0f} ms): {out['ratio']:.1f} x",
+        flush=True,
+    )
     return out
 
 
@@ -272,8 +303,12 @@ def main() -> None:
     args = parser.parse_args()
     work = args.work.resolve()
     work.mkdir(parents=True, exist_ok=True)
-    results = {"machine": machine(), "args": {k: str(v) for k, v in vars(args).items()},
-               "throughput": throughput(args, work), "time_to_first_byte": time_to_first_byte(args, work)}
+    results = {
+        "machine": machine(),
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "throughput": throughput(args, work),
+        "time_to_first_byte": time_to_first_byte(args, work),
+    }
     (work / "subsonic.json").write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
 

@@ -55,8 +55,10 @@ def main() -> None:
         anchor = statistics.median(cpu(lt.torrent_info, data) for _ in range(args.repeat))
         mb = len(data) / 1e6
         files = lt.torrent_info(data).num_files()
-        print(f"| {mb:.1f} | {files:,} | {ours:.2f} | {mb / ours:.1f} | {anchor:.2f} | {mb / anchor:.1f} | "
-              f"{ours / anchor:.2f}x |")
+        print(
+            f"| {mb:.1f} | {files:,} | {ours:.2f} | {mb / ours:.1f} | {anchor:.2f} | {mb / anchor:.1f} | "
+            f"{ours / anchor:.2f}x |"
+        )
     print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 

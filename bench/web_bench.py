@@ -25,8 +25,9 @@ own offset). Every server gets a warm-up run (not counted) and a measured run.
              cheapest request Datasette answers, whose results are the first matches in rowid order, not the
              popular ones). The ratio is taken against the faster of the two.
 Queries (uncached runs and Datasette): --queries distinct queries, every connection cycling through all of
-them, so no two requests of a connection in a row are the same. Words: 1-3 consecutive words of real titles (half of the tracks drawn uniformly, half weighted by popularity),
-a quarter with a word of the artist's name, as typed; the same list, in the same order, for every server.
+them, so no two requests of a connection in a row are the same. Words: 1-3 consecutive words of real titles (half
+of the tracks drawn uniformly, half weighted by popularity), a quarter with a word of the artist's name, as typed;
+the same list, in the same order, for every server.
 Reported: requests/s, latency p50/p90/p99/max (wrk's, microsecond resolution), errors (socket errors and
 non-2xx answers), and the server's CPU seconds per 1,000 requests (from /proc).
 """
@@ -43,7 +44,6 @@ import socket
 import sqlite3
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -89,10 +89,22 @@ def make_queries(catalog: sqlite3.Connection, count: int, seed: int) -> list[str
     """Words of real titles, as people type them (the recipe of bench/search_bench.py)."""
     rng = random.Random(seed)
     max_rowid = catalog.execute("SELECT max(rowid) FROM tracks").fetchone()[0]
-    popular = [r for (r,) in catalog.execute(
-        "SELECT rowid FROM tracks WHERE level > 0 AND popularity > 0 ORDER BY random() LIMIT ?", (count * 20,))]
-    weights = {r: p for r, p in catalog.execute(
-        f"SELECT rowid, popularity FROM tracks WHERE rowid IN ({','.join(map(str, popular))})")} if popular else {}
+    popular = [
+        r
+        for (r,) in catalog.execute(
+            "SELECT rowid FROM tracks WHERE level > 0 AND popularity > 0 ORDER BY random() LIMIT ?", (count * 20,)
+        )
+    ]
+    weights = (
+        {
+            r: p
+            for r, p in catalog.execute(
+                f"SELECT rowid, popularity FROM tracks WHERE rowid IN ({','.join(map(str, popular))})"
+            )
+        }
+        if popular
+        else {}
+    )
     queries: list[str] = []
     while len(queries) < count:
         if popular and rng.random() < 0.5:
@@ -102,7 +114,8 @@ def make_queries(catalog: sqlite3.Connection, count: int, seed: int) -> list[str
         row = catalog.execute(
             "SELECT t.name, (SELECT ar.name FROM track_artists l JOIN artists ar ON ar.rowid = l.artist "
             "WHERE l.track = t.rowid ORDER BY l.position LIMIT 1) FROM tracks t WHERE t.rowid = ? AND t.level > 0",
-            (rowid,)).fetchone()
+            (rowid,),
+        ).fetchone()
         if row is None or not row[0]:
             continue
         words = [w for w in row[0].split() if any(ch.isalnum() for ch in w)]
@@ -110,7 +123,7 @@ def make_queries(catalog: sqlite3.Connection, count: int, seed: int) -> list[str
             continue
         size = min(len(words), rng.choices((1, 2, 3), weights=(4, 4, 2))[0])
         start = rng.randint(0, len(words) - size)
-        query = words[start:start + size]
+        query = words[start : start + size]
         if row[1] and rng.random() < 0.25:
             query.append(rng.choice(row[1].split()))
         queries.append(" ".join(query))
@@ -204,22 +217,43 @@ def cpu_seconds(pid: int) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def run_wrk(url: str, paths_file: Path, script: Path, *, duration: int, connections: int, threads: int,
-            timeout: int = 30) -> dict:
-    cmd = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--timeout", f"{timeout}s", "-s", str(script),
-           url, "--", str(paths_file)]
+def run_wrk(
+    url: str, paths_file: Path, script: Path, *, duration: int, connections: int, threads: int, timeout: int = 30
+) -> dict:
+    cmd = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--timeout",
+        f"{timeout}s",
+        "-s",
+        str(script),
+        url,
+        "--",
+        str(paths_file),
+    ]
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=duration + 120)
     line = next((x for x in out.stdout.splitlines() if x.startswith("WRKJSON ")), None)
     if line is None:
         raise SystemExit(f"wrk failed: {out.stdout}\n{out.stderr}")
-    data = json.loads(line[len("WRKJSON "):])
+    data = json.loads(line[len("WRKJSON ") :])
     data["rps"] = data["requests"] / (data["duration_us"] / 1e6)
     data["errors"] = data["connect"] + data["read"] + data["write"] + data["status"] + data["timeout"]
     return data
 
 
-def measure(name: str, cmd: list[str], ready_path: str, port: int, paths: list[str], work: Path, args: argparse.Namespace,
-            env: dict[str, str] | None = None, duration: int | None = None) -> dict[str, Any]:
+def measure(
+    name: str,
+    cmd: list[str],
+    ready_path: str,
+    port: int,
+    paths: list[str],
+    work: Path,
+    args: argparse.Namespace,
+    env: dict[str, str] | None = None,
+    duration: int | None = None,
+) -> dict[str, Any]:
     duration = duration or args.duration
     paths_file = work / f"paths-{name}.txt"
     paths_file.write_text("\n".join(paths) + "\n")
@@ -237,8 +271,15 @@ def measure(name: str, cmd: list[str], ready_path: str, port: int, paths: list[s
         cpu_before = cpu_seconds(child.pid)
         print(f"[{name}] measuring {duration} s at {args.connections} connections ...", flush=True)
         health_before = _health(base) if name.startswith("fonoteca") else None
-        result = run_wrk(base, paths_file, script, duration=duration, connections=args.connections,
-                         threads=args.threads, timeout=max(30, duration))
+        result = run_wrk(
+            base,
+            paths_file,
+            script,
+            duration=duration,
+            connections=args.connections,
+            threads=args.threads,
+            timeout=max(30, duration),
+        )
         if health_before is not None:
             after = _health(base)
             hits = after["hits"] - health_before["hits"]
@@ -248,9 +289,12 @@ def measure(name: str, cmd: list[str], ready_path: str, port: int, paths: list[s
         result["load_average_after"] = round(os.getloadavg()[0], 2)
         result["cpu_ms_per_request"] = 1000 * result["server_cpu_s"] / max(1, result["requests"])
         result["sample"] = sample
-        print(f"[{name}] {result['rps']:,.0f} req/s, p50 {result['p50'] / 1000:.1f} ms, p99 {result['p99'] / 1000:.1f} ms, "
-              f"max {result['max'] / 1000:.0f} ms, errors {result['errors']}, "
-              f"server CPU {result['cpu_ms_per_request']:.2f} ms/request, load {result['load_average_after']}", flush=True)
+        print(
+            f"[{name}] {result['rps']:,.0f} req/s, p50 {result['p50'] / 1000:.1f} ms, p99 "
+            f"{result['p99'] / 1000:.1f} ms, max {result['max'] / 1000:.0f} ms, errors {result['errors']}, "
+            f"server CPU {result['cpu_ms_per_request']:.2f} ms/request, load {result['load_average_after']}",
+            flush=True,
+        )
         return result
     finally:
         os.killpg(child.pid, signal.SIGTERM)
@@ -293,12 +337,19 @@ def main() -> None:
     parser.add_argument("--warmup", type=int, default=8)
     parser.add_argument("--connections", type=int, default=50)
     parser.add_argument("--threads", type=int, default=2, help="wrk threads")
-    parser.add_argument("--servers", default="fonoteca,fonoteca-2w,fonoteca-cached,fonoteca-2w-cached,datasette-fast,"
-                                              "datasette", help="Which to run, comma-separated.")
+    parser.add_argument(
+        "--servers",
+        default="fonoteca,fonoteca-2w,fonoteca-cached,fonoteca-2w-cached,datasette-fast,datasette",
+        help="Which to run, comma-separated.",
+    )
     parser.add_argument("--pool", type=int, default=20000, help="Distinct queries of the -cached runs.")
     parser.add_argument("--zipf", type=float, default=1.0, help="Zipf exponent of the -cached runs' query stream.")
-    parser.add_argument("--slow-duration", type=int, default=60,
-                        help="Seconds for the sorted Datasette run (a few requests per second: longer, to count).")
+    parser.add_argument(
+        "--slow-duration",
+        type=int,
+        default=60,
+        help="Seconds for the sorted Datasette run (a few requests per second: longer, to count).",
+    )
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is not installed (apt-get install wrk)")
@@ -327,39 +378,72 @@ def main() -> None:
         if name.startswith("fonoteca"):
             workers = "2" if "-2w" in name else "1"
             cached = name.endswith("-cached")
-            cmd = [PYTHON, "-m", "fonoteca", "-A", str(args.catalog), "serve", "--port", str(port), "--workers", workers,
-                   "--rate-limit", "1000000000", "--rate-burst", "1000000000", "--no-build-index",
-                   "--cache-entries", "2048" if cached else "0"]
+            cmd = [
+                PYTHON,
+                "-m",
+                "fonoteca",
+                "-A",
+                str(args.catalog),
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                workers,
+                "--rate-limit",
+                "1000000000",
+                "--rate-burst",
+                "1000000000",
+                "--no-build-index",
+                "--cache-entries",
+                "2048" if cached else "0",
+            ]
             paths = [f"/api/search?q={quote(q)}&size=20" for q in (stream if cached else queries)]
             ready = "/api/health"
         else:
             cmd = [str(BIN / "datasette"), "serve", "-i", str(datasette_db), "--port", str(port), "--host", "127.0.0.1"]
             if name.endswith("-fast"):
-                paths = [f"/catalog/track_search.json?_search={quote(q)}&_size=20&_nocount=1&_nofacet=1&_nosuggest=1"
-                         for q in queries]
+                paths = [
+                    f"/catalog/track_search.json?_search={quote(q)}&_size=20&_nocount=1&_nofacet=1&_nosuggest=1"
+                    for q in queries
+                ]
             else:
-                paths = [f"/catalog/track_search.json?_search={quote(q)}&_sort_desc=popularity&_size=20"
-                         for q in queries]
+                paths = [
+                    f"/catalog/track_search.json?_search={quote(q)}&_sort_desc=popularity&_size=20" for q in queries
+                ]
                 duration = args.slow_duration
             ready = "/-/versions.json"
         result = measure(name, cmd, ready, port, paths, args.work, args, env, duration)
         result["nonempty_in_sample"] = sum(1 for body in result.pop("sample") if results_count(name, body) > 0)
         results[name] = result
 
-    report = {"machine": machine(), "tracks": tracks, "queries": len(queries), "connections": args.connections,
-              "duration_s": args.duration, "pool": args.pool, "zipf": args.zipf, "results": results}
+    report = {
+        "machine": machine(),
+        "tracks": tracks,
+        "queries": len(queries),
+        "connections": args.connections,
+        "duration_s": args.duration,
+        "pool": args.pool,
+        "zipf": args.zipf,
+        "results": results,
+    }
     (args.work / "web_bench.json").write_text(json.dumps(report, indent=2))
     print()
-    print(f"{tracks:,} tracks, {len(queries):,} distinct queries, {args.connections} connections, "
-          f"{args.duration} s per server; {machine()}")
-    print("| server | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors | cache hits | server CPU ms/request "
-          "| load after |")
+    print(
+        f"{tracks:,} tracks, {len(queries):,} distinct queries, {args.connections} connections, "
+        f"{args.duration} s per server; {machine()}"
+    )
+    print(
+        "| server | requests/s | p50 ms | p90 ms | p99 ms | max ms | errors | cache hits | server CPU ms/request "
+        "| load after |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     for name, r in results.items():
         hit = r.get("cache_hit_rate")
-        print(f"| {name} | {r['rps']:,.1f} | {r['p50'] / 1000:.1f} | {r['p90'] / 1000:.1f} | {r['p99'] / 1000:.1f} | "
-              f"{r['max'] / 1000:.0f} | {r['errors']} | {'-' if hit is None else f'{100 * hit:.0f}%'} | "
-              f"{r['cpu_ms_per_request']:.2f} | {r['load_average_after']} |")
+        print(
+            f"| {name} | {r['rps']:,.1f} | {r['p50'] / 1000:.1f} | {r['p90'] / 1000:.1f} | {r['p99'] / 1000:.1f} | "
+            f"{r['max'] / 1000:.0f} | {r['errors']} | {'-' if hit is None else f'{100 * hit:.0f}%'} | "
+            f"{r['cpu_ms_per_request']:.2f} | {r['load_average_after']} |"
+        )
     anchors = [r["rps"] for n, r in results.items() if n.startswith("datasette")]
     if anchors:
         best = max(anchors)

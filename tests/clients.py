@@ -65,15 +65,29 @@ class Tracker:
     def announce(self) -> str:
         return f"http://127.0.0.1:{self.port}/announce"
 
-    def start(self, hashes: list[str]) -> "Tracker":
+    def start(self, hashes: list[str]) -> Tracker:
         assert OPENTRACKER, "opentracker is not installed"
         self.folder.mkdir(parents=True, exist_ok=True)
         (self.folder / "whitelist.txt").write_text("".join(h + "\n" for h in hashes))
         self.folder.chmod(0o755)
         (self.folder / "whitelist.txt").chmod(0o644)
-        self.proc = subprocess.Popen([OPENTRACKER, "-i", "127.0.0.1", "-p", str(self.port), "-P", str(self.port),
-                                      "-d", str(self.folder), "-w", "whitelist.txt"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                OPENTRACKER,
+                "-i",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-P",
+                str(self.port),
+                "-d",
+                str(self.folder),
+                "-w",
+                "whitelist.txt",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
         def up() -> bool:
             assert self.proc is not None and self.proc.poll() is None, "opentracker exited"
@@ -104,7 +118,7 @@ class QBittorrent:
         self.proc: subprocess.Popen | None = None
         self.api = f"http://127.0.0.1:{self.web_port}/api/v2"
 
-    def start(self) -> "QBittorrent":
+    def start(self) -> QBittorrent:
         assert QBITTORRENT, "qbittorrent-nox is not installed"
         config = self.profile / "qBittorrent" / "config"
         config.mkdir(parents=True, exist_ok=True)
@@ -113,9 +127,13 @@ class QBittorrent:
             "Session\\PeXEnabled=false\nSession\\AnonymousModeEnabled=false\n\n[Preferences]\n"
             f"WebUI\\Port={self.web_port}\nWebUI\\LocalHostAuth=false\nWebUI\\CSRFProtection=false\n"
             f"WebUI\\HostHeaderValidation=false\nConnection\\PortRangeMin={self.peer_port}\nConnection\\UPnP=false\n"
-            "Bittorrent\\DHT=false\nBittorrent\\LSD=false\nBittorrent\\PeX=false\n")
-        self.proc = subprocess.Popen([QBITTORRENT, f"--profile={self.profile}", f"--webui-port={self.web_port}"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            "Bittorrent\\DHT=false\nBittorrent\\LSD=false\nBittorrent\\PeX=false\n"
+        )
+        self.proc = subprocess.Popen(
+            [QBITTORRENT, f"--profile={self.profile}", f"--webui-port={self.web_port}"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
         def up() -> bool:
             assert self.proc is not None and self.proc.poll() is None, "qbittorrent-nox exited"
@@ -126,10 +144,20 @@ class QBittorrent:
 
         wait_for(up, "qBittorrent's Web API", 30)
         # loopback peers are many connections from one address: allow them, and no encryption to slow loopback
-        self.preferences(listen_port=self.peer_port, dht=False, lsd=False, pex=False, upnp=False, encryption=0,
-                         queueing_enabled=False,  # every torrent active: no "queuedUP" that seeds nothing
-                         enable_multi_connections_from_same_ip=True,  # one peer on loopback holds many torrents
-                         max_connec=500, max_connec_per_torrent=100, max_uploads=100, max_uploads_per_torrent=100)
+        self.preferences(
+            listen_port=self.peer_port,
+            dht=False,
+            lsd=False,
+            pex=False,
+            upnp=False,
+            encryption=0,
+            queueing_enabled=False,  # every torrent active: no "queuedUP" that seeds nothing
+            enable_multi_connections_from_same_ip=True,  # one peer on loopback holds many torrents
+            max_connec=500,
+            max_connec_per_torrent=100,
+            max_uploads=100,
+            max_uploads_per_torrent=100,
+        )
         return self
 
     def preferences(self, **values: Any) -> None:
@@ -138,9 +166,12 @@ class QBittorrent:
 
     def add(self, torrent: Path, save_path: Path, *, paused: bool = False) -> None:
         with open(torrent, "rb") as f:
-            r = httpx.post(f"{self.api}/torrents/add", files={"torrents": (torrent.name, f.read())},
-                           data={"savepath": str(save_path), "paused": "true" if paused else "false",
-                                 "skip_checking": "false"}, timeout=30)
+            r = httpx.post(
+                f"{self.api}/torrents/add",
+                files={"torrents": (torrent.name, f.read())},
+                data={"savepath": str(save_path), "paused": "true" if paused else "false", "skip_checking": "false"},
+                timeout=30,
+            )
         assert r.status_code == 200 and r.text.strip() == "Ok.", r.text
 
     def torrents(self) -> list[dict[str, Any]]:
@@ -161,15 +192,20 @@ class QBittorrent:
             if peer is not None and time.monotonic() - last > 3:
                 last = time.monotonic()
                 self.add_peer(peer)
-            ok = [t for t in items if t["progress"] >= 1.0 and (not seeding or t["state"] in
-                                                                ("uploading", "stalledUP", "forcedUP"))]
+            ok = [
+                t
+                for t in items
+                if t["progress"] >= 1.0 and (not seeding or t["state"] in ("uploading", "stalledUP", "forcedUP"))
+            ]
             return len(items) == count and len(ok) == count
 
         try:
             wait_for(done, f"qBittorrent to complete {count} torrents", timeout, 0.5)
         except AssertionError as e:  # say where each torrent stood, so a failure on CI can be read
-            states = [(t["name"], t["state"], round(t["progress"], 3), t.get("num_seeds"), t.get("num_complete"))
-                      for t in self.torrents()]
+            states = [
+                (t["name"], t["state"], round(t["progress"], 3), t.get("num_seeds"), t.get("num_complete"))
+                for t in self.torrents()
+            ]
             raise AssertionError(f"{e}; (name, state, progress, seeds connected, seeds known): {states}") from None
 
     def stop(self) -> None:
@@ -191,7 +227,7 @@ class Transmission:
     loopback address a tracker gives it (its "martian" rule), but accepts connections from one: peers on this
     machine connect to it (`peer_port`)."""
 
-    SEEDING = 6       # torrent-get status: 0 stopped, 1-2 checking, 3-4 downloading, 5-6 seeding
+    SEEDING = 6  # torrent-get status: 0 stopped, 1-2 checking, 3-4 downloading, 5-6 seeding
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -200,23 +236,51 @@ class Transmission:
         self.session_id = ""
         self.proc: subprocess.Popen | None = None
 
-    def start(self) -> "Transmission":
+    def start(self) -> Transmission:
         assert TRANSMISSION, "transmission-daemon is not installed"
         config = self.folder / "config"
         config.mkdir(parents=True, exist_ok=True)
-        (config / "settings.json").write_text(json.dumps({
-            "rpc-enabled": True, "rpc-bind-address": "127.0.0.1", "rpc-port": self.rpc_port,
-            "rpc-authentication-required": False, "rpc-whitelist-enabled": False, "rpc-host-whitelist-enabled": False,
-            "peer-port": self.peer_port, "peer-port-random-on-start": False, "bind-address-ipv4": "127.0.0.1",
-            "dht-enabled": False, "lpd-enabled": False, "pex-enabled": False, "utp-enabled": False,
-            "port-forwarding-enabled": False, "encryption": 0, "start-added-torrents": True,
-            "download-dir": str(self.folder / "downloads"), "incomplete-dir-enabled": False,
-            "ratio-limit-enabled": False, "idle-seeding-limit-enabled": False, "speed-limit-down-enabled": False,
-            "speed-limit-up-enabled": False, "alt-speed-enabled": False, "download-queue-enabled": False,
-            "seed-queue-enabled": False, "queue-stalled-enabled": False, "peer-limit-global": 500,
-            "peer-limit-per-torrent": 100, "upload-slots-per-torrent": 100, "message-level": 1}))
-        self.proc = subprocess.Popen([TRANSMISSION, "--foreground", "--config-dir", str(config)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        (config / "settings.json").write_text(
+            json.dumps(
+                {
+                    "rpc-enabled": True,
+                    "rpc-bind-address": "127.0.0.1",
+                    "rpc-port": self.rpc_port,
+                    "rpc-authentication-required": False,
+                    "rpc-whitelist-enabled": False,
+                    "rpc-host-whitelist-enabled": False,
+                    "peer-port": self.peer_port,
+                    "peer-port-random-on-start": False,
+                    "bind-address-ipv4": "127.0.0.1",
+                    "dht-enabled": False,
+                    "lpd-enabled": False,
+                    "pex-enabled": False,
+                    "utp-enabled": False,
+                    "port-forwarding-enabled": False,
+                    "encryption": 0,
+                    "start-added-torrents": True,
+                    "download-dir": str(self.folder / "downloads"),
+                    "incomplete-dir-enabled": False,
+                    "ratio-limit-enabled": False,
+                    "idle-seeding-limit-enabled": False,
+                    "speed-limit-down-enabled": False,
+                    "speed-limit-up-enabled": False,
+                    "alt-speed-enabled": False,
+                    "download-queue-enabled": False,
+                    "seed-queue-enabled": False,
+                    "queue-stalled-enabled": False,
+                    "peer-limit-global": 500,
+                    "peer-limit-per-torrent": 100,
+                    "upload-slots-per-torrent": 100,
+                    "message-level": 1,
+                }
+            )
+        )
+        self.proc = subprocess.Popen(
+            [TRANSMISSION, "--foreground", "--config-dir", str(config)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
         def up() -> bool:
             assert self.proc is not None and self.proc.poll() is None, "transmission-daemon exited"
@@ -231,8 +295,12 @@ class Transmission:
 
     def rpc(self, method: str, **arguments: Any) -> dict[str, Any]:
         for _ in range(3):
-            r = httpx.post(self.url, json={"method": method, "arguments": arguments},
-                           headers={"X-Transmission-Session-Id": self.session_id}, timeout=30)
+            r = httpx.post(
+                self.url,
+                json={"method": method, "arguments": arguments},
+                headers={"X-Transmission-Session-Id": self.session_id},
+                timeout=30,
+            )
             if r.status_code == 409:  # the first request of a session learns its id
                 self.session_id = r.headers["X-Transmission-Session-Id"]
                 continue
@@ -244,13 +312,27 @@ class Transmission:
     def add(self, torrent: Path, download_dir: Path) -> str:
         """Add a .torrent (downloading into, or seeding from, download_dir/NAME); its info-hash."""
         download_dir.mkdir(parents=True, exist_ok=True)
-        added = self.rpc("torrent-add", metainfo=base64.b64encode(torrent.read_bytes()).decode(),
-                         **{"download-dir": str(download_dir)})
+        added = self.rpc(
+            "torrent-add",
+            metainfo=base64.b64encode(torrent.read_bytes()).decode(),
+            **{"download-dir": str(download_dir)},
+        )
         return (added.get("torrent-added") or added.get("torrent-duplicate"))["hashString"]
 
     def torrents(self) -> list[dict[str, Any]]:
-        return self.rpc("torrent-get", fields=["hashString", "name", "percentDone", "status", "error",
-                                               "errorString", "peersConnected", "uploadedEver"])["torrents"]
+        return self.rpc(
+            "torrent-get",
+            fields=[
+                "hashString",
+                "name",
+                "percentDone",
+                "status",
+                "error",
+                "errorString",
+                "peersConnected",
+                "uploadedEver",
+            ],
+        )["torrents"]
 
     def wait_all(self, count: int, *, seeding: bool, timeout: float = 120) -> None:
         """Until `count` torrents are complete (downloaded, or checked and seeding); a torrent in error fails."""

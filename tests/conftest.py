@@ -24,18 +24,29 @@ class Result:
     stderr: str
 
 
-def run_cli(*args: str, archive: Path | None = None, env: dict[str, str] | None = None,
-            input: str | None = None, timeout: float = 600, cwd: Path | None = None) -> Result:
+def run_cli(
+    *args: str,
+    archive: Path | None = None,
+    env: dict[str, str] | None = None,
+    input: str | None = None,
+    timeout: float = 600,
+    cwd: Path | None = None,
+) -> Result:
     """Run `fonoteca ARGS` exactly as a user does: `python -m fonoteca` (the installed script's `main()`) in a
     child process, with stdout and stderr captured apart and the real exit code."""
     proc = run_subprocess(*args, archive=archive, env=env, input=input, timeout=timeout, cwd=cwd)
     return Result(proc.returncode, proc.stdout, proc.stderr)
 
 
-def run_subprocess(*args: str, archive: Path | None = None, timeout: float = 600, env: dict[str, str] | None = None,
-                   **kwargs) -> subprocess.CompletedProcess:
+def run_subprocess(
+    *args: str, archive: Path | None = None, timeout: float = 600, env: dict[str, str] | None = None, **kwargs
+) -> subprocess.CompletedProcess:
     """Run the real `fonoteca` entry point in a child process."""
-    full = [sys.executable, "-m", "fonoteca"] + (["-A", str(archive)] if archive is not None else []) + [str(a) for a in args]
+    full = (
+        [sys.executable, "-m", "fonoteca"]
+        + (["-A", str(archive)] if archive is not None else [])
+        + [str(a) for a in args]
+    )
     child_env = dict(os.environ, COLUMNS="160")
     child_env.pop("FONOTECA_ARCHIVE", None)
     child_env.update(env or {})
@@ -65,8 +76,11 @@ def packed_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
     coll = synth.make_collection(tmp_path_factory.mktemp("music"), 4, (1.5, 2.0), ("flac", "mp3"), seed=5)
     root = archive_mod.init(tmp_path_factory.mktemp("packed") / "archive", name="Packed").root
-    for args in (("import", "table", coll.catalog_csv, "--map", coll.mapping_toml),
-                 ("ingest", *[str(t.path) for t in coll.tracks], "--tier", "original"), ("pack",)):
+    for args in (
+        ("import", "table", coll.catalog_csv, "--map", coll.mapping_toml),
+        ("ingest", *[str(t.path) for t in coll.tracks], "--tier", "original"),
+        ("pack",),
+    ):
         result = run_cli(*args, archive=root)
         assert result.exit_code == 0, result.stderr
     return root

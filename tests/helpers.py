@@ -11,8 +11,21 @@ import orjson
 import zstandard
 
 CONTENT_TABLES = (
-    "shapes", "market_lists", "genres", "artists", "artist_genres", "albums", "album_artists", "tracks",
-    "track_artists", "album_tracks", "images", "external_ids", "audio_features", "playlists", "playlist_items",
+    "shapes",
+    "market_lists",
+    "genres",
+    "artists",
+    "artist_genres",
+    "albums",
+    "album_artists",
+    "tracks",
+    "track_artists",
+    "album_tracks",
+    "images",
+    "external_ids",
+    "audio_features",
+    "playlists",
+    "playlist_items",
 )
 
 

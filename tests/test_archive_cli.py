@@ -36,15 +36,18 @@ def test_newer_schema_is_refused(tmp_path):
     assert result.exit_code == 1 and "newer" in result.stderr
 
 
-@pytest.mark.parametrize("text,kind,value", [
-    ("spotify:track:0ENSn4fwAbCGeFGVUbXEU3", "track", "0ENSn4fwAbCGeFGVUbXEU3"),
-    ("https://open.spotify.com/intl-de/album/7uwTHXmFa1Ebi5flqBosig?si=x", "album", "7uwTHXmFa1Ebi5flqBosig"),
-    ("isrc:gb-bks-15-00214", "isrc", "GBBKS1500214"),
-    ("GBBKS1500214", "isrc", "GBBKS1500214"),
-    ("upc:634904074005", "upc", "634904074005"),
-    ("634904074005", "upc", "634904074005"),
-    ("CC2C9C3C-B7BC-4B8B-84D8-4FBD8779E493", "any", "cc2c9c3c-b7bc-4b8b-84d8-4fbd8779e493"),
-])
+@pytest.mark.parametrize(
+    "text,kind,value",
+    [
+        ("spotify:track:0ENSn4fwAbCGeFGVUbXEU3", "track", "0ENSn4fwAbCGeFGVUbXEU3"),
+        ("https://open.spotify.com/intl-de/album/7uwTHXmFa1Ebi5flqBosig?si=x", "album", "7uwTHXmFa1Ebi5flqBosig"),
+        ("isrc:gb-bks-15-00214", "isrc", "GBBKS1500214"),
+        ("GBBKS1500214", "isrc", "GBBKS1500214"),
+        ("upc:634904074005", "upc", "634904074005"),
+        ("634904074005", "upc", "634904074005"),
+        ("CC2C9C3C-B7BC-4B8B-84D8-4FBD8779E493", "any", "cc2c9c3c-b7bc-4b8b-84d8-4fbd8779e493"),
+    ],
+)
 def test_references(text, kind, value):
     ref = parse_reference(text)
     assert (ref.kind, ref.value) == (kind, value)
@@ -83,10 +86,16 @@ def test_concurrent_opens_of_an_old_catalog_migrate_once(tmp_path):
     conn.execute("PRAGMA user_version=1")
     conn.commit()
     conn.close()
-    code = ("import sys; from pathlib import Path; from fonoteca.catalog import db; "
-            "print(db.migrate(db.connect(Path(sys.argv[1]))))")
-    children = [subprocess.Popen([sys.executable, "-c", code, str(old)], stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    code = (
+        "import sys; from pathlib import Path; from fonoteca.catalog import db; "
+        "print(db.migrate(db.connect(Path(sys.argv[1]))))"
+    )
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", code, str(old)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(3)
+    ]
     outputs = [child.communicate(timeout=120) for child in children]
     assert all(child.returncode == 0 for child in children), [err for _, err in outputs]
     assert {out.strip() for out, _ in outputs} == {str(db.SCHEMA_VERSION)}

@@ -34,7 +34,7 @@ def test_patch_rebuilds_bytes():
     # scattered changes (Ogg page renumbering) still give a small patch
     changed = bytearray(body)
     for at in range(0, len(changed), 4096):
-        changed[at:at + 8] = b"\x00" * 8
+        changed[at : at + 8] = b"\x00" * 8
     p = patch.make_patch(body, bytes(changed))
     assert patch.apply_patch(bytes(changed), p) == body
     assert len(p) < len(body) // 20
@@ -105,14 +105,25 @@ def test_rejections(tmp_path, clips):
         with pytest.raises(decode.DecodeError) as err:
             decode.analyse(path)
         reasons[path.name] = err.value.reason
-    assert reasons == {"empty.flac": "empty", "noise.mp3": "unreadable", "cut.flac": "undecodable",
-                       "notes.ogg": "unreadable"}
+    assert reasons == {
+        "empty.flac": "empty",
+        "noise.mp3": "unreadable",
+        "cut.flac": "undecodable",
+        "notes.ogg": "unreadable",
+    }
 
 
 def test_tags_round_trip_in_every_family(clips, tmp_path):
-    values = {"TITLE": ["Título"], "ARTIST": ["A; B"], "ISRC": ["QZABC2100001"], "ALBUM": ["Album"],
-              "MUSICBRAINZ_TRACKID": ["0fa3f9ce-6d7b-4e6a-9c9d-4b2f2b6b5d11"], "FONOTECA_ID": ["spotify:track:x"],
-              "WEBSITE": ["https://open.spotify.com/track/x"], "REPLAYGAIN_TRACK_GAIN": ["-3.20 dB"]}
+    values = {
+        "TITLE": ["Título"],
+        "ARTIST": ["A; B"],
+        "ISRC": ["QZABC2100001"],
+        "ALBUM": ["Album"],
+        "MUSICBRAINZ_TRACKID": ["0fa3f9ce-6d7b-4e6a-9c9d-4b2f2b6b5d11"],
+        "FONOTECA_ID": ["spotify:track:x"],
+        "WEBSITE": ["https://open.spotify.com/track/x"],
+        "REPLAYGAIN_TRACK_GAIN": ["-3.20 dB"],
+    }
     cover = tags.Cover(b"\x89PNG\r\n\x1a\n" + b"0" * 100, "image/png")
     for fmt in ("flac", "wav", "ogg", "opus", "mp3"):
         path = tmp_path / f"t.{fmt}"

@@ -10,6 +10,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -47,9 +48,13 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     synth = folder / "synth.jsonl.zst"
     assert run_cli("synth", "catalog", "--tracks", "12000", "--out", str(synth), "--seed", "12").exit_code == 0
     lines = zstandard.ZstdDecompressor().stream_reader(open(synth, "rb")).read().splitlines()
-    bad = [b'{"type": "track", "id": ', orjson.dumps(dict(orjson.loads(lines[5000]), popularity="high")),
-           b'{"type": "track", "name": "no id"}', orjson.dumps(dict(orjson.loads(lines[9000]), id="x"))]
-    for position, line in zip((10, 4000, 9001, 17000), bad):
+    bad = [
+        b'{"type": "track", "id": ',
+        orjson.dumps(dict(orjson.loads(lines[5000]), popularity="high")),
+        b'{"type": "track", "name": "no id"}',
+        orjson.dumps(dict(orjson.loads(lines[9000]), id="x")),
+    ]
+    for position, line in zip((10, 4000, 9001, 17000), bad, strict=True):
         lines.insert(position, line)
     first = folder / "first.jsonl.zst"
     first.write_bytes(zstandard.ZstdCompressor().compress(b"\n".join(lines) + b"\n"))
@@ -57,9 +62,15 @@ def inputs(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     tracks = [orjson.loads(line) for line in lines if line.startswith(b'{"album"')][:300]
     later = []
     for track in tracks[::3]:
-        album = dict(track["album"], label="A label", popularity=12, external_ids={"upc": "634904074005"},
-                     copyrights=[], genres=[], tracks={"href": "x", "items": [], "limit": 50, "next": None,
-                                                         "offset": 0, "previous": None, "total": 0})
+        album = dict(
+            track["album"],
+            label="A label",
+            popularity=12,
+            external_ids={"upc": "634904074005"},
+            copyrights=[],
+            genres=[],
+            tracks={"href": "x", "items": [], "limit": 50, "next": None, "offset": 0, "previous": None, "total": 0},
+        )
         later.append(album)
         later.append(dict(track, name=track["name"] + " (newer)"))
     later.append(s.playlist())
@@ -88,12 +99,20 @@ def test_the_bulk_path_gives_the_catalog_of_the_per_row_path(inputs, tmp_path):
     for table in ("tracks", "albums", "artists"):
         assert conn.execute(f"SELECT count(*) - count(DISTINCT id) FROM {table}").fetchone()[0] == 0
     assert conn.execute("SELECT count(*) FROM bulk_loads").fetchone()[0] == 0
-    indexes = lambda root: sorted(sqlite3.connect(root / "catalog.sqlite3").execute(  # noqa: E731
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall(), key=repr)
-    assert indexes(bulk) == indexes(per_row)
-    counts = lambda root: [sqlite3.connect(root / "catalog.sqlite3").execute(f"SELECT count(*) FROM {t}").fetchone()[0]  # noqa: E731
-                           for t in ("track_artists", "album_artists", "images", "artist_genres", "audio_features")]
+    assert _indexes(bulk) == _indexes(per_row)
+
+    def counts(root: Path) -> list[int]:
+        conn = sqlite3.connect(root / "catalog.sqlite3")
+        tables = ("track_artists", "album_artists", "images", "artist_genres", "audio_features")
+        return [conn.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in tables]
+
     assert counts(bulk) == counts(per_row)
+
+
+def _indexes(root: Path) -> list[Any]:
+    """Every index of an archive's catalog, with its SQL."""
+    conn = sqlite3.connect(root / "catalog.sqlite3")
+    return sorted(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall(), key=repr)
 
 
 def test_importing_twice_on_the_bulk_path_changes_nothing(inputs, tmp_path):
@@ -114,7 +133,9 @@ def _segments_done(archive: Path) -> int:
     if row is None:
         return 0
     state = orjson.loads(row[0])
-    return sum(info.get("line", 0) for info in state.get("files", {}).values()) + 100_000 * len(state.get("deduplicated", {}))
+    return sum(info.get("line", 0) for info in state.get("files", {}).values()) + 100_000 * len(
+        state.get("deduplicated", {})
+    )
 
 
 def test_kill_9_at_any_moment_then_the_same_import_gives_the_clean_catalog(inputs, tmp_path):
@@ -123,8 +144,11 @@ def test_kill_9_at_any_moment_then_the_same_import_gives_the_clean_catalog(input
     expected = catalog_dump(clean / "catalog.sqlite3")
     crashed = make_archive(tmp_path / "crashed", "always")
     for lines in (3000, 9000, 15000):  # in the first file, later in it, at its end
-        child = subprocess.Popen([sys.executable, "-m", "fonoteca", "-A", str(crashed), "import", "spotify",
-                                  *map(str, inputs)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "fonoteca", "-A", str(crashed), "import", "spotify", *map(str, inputs)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and child.poll() is None and _segments_done(crashed) < lines:
             time.sleep(0.01)

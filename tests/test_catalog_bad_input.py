@@ -32,11 +32,13 @@ def test_each_bad_record_class_is_rejected_and_the_rest_imported(archive, tmp_pa
     """Units that cannot be identified are rejected whole; a wrong value only costs its field."""
     good = _tracks(5)
     wrong_type = copy_with(good[0], id="WrongTypeTrackxxxxxxxxx"[:22], popularity="high")
-    missing_id = copy_with(good[0]); del missing_id["id"]
+    missing_id = copy_with(good[0])
+    del missing_id["id"]
     bad_isrc = copy_with(good[0], id="BadIsrcTrackxxxxxxxxxxx"[:22], external_ids={"isrc": "NOT-AN-ISRC"})
     huge = copy_with(good[0], id="HugeNameTrackxxxxxxxxxx"[:22], name="x" * 200_000)
-    hostile = copy_with(good[1], id="HostileTrackxxxxxxxxxxx"[:22],
-                        name="<script>alert(1)</script>'; DROP TABLE tracks; --\x07\x1b[31m")
+    hostile = copy_with(
+        good[1], id="HostileTrackxxxxxxxxxxx"[:22], name="<script>alert(1)</script>'; DROP TABLE tracks; --\x07\x1b[31m"
+    )
     bad_album_upc = s.full_album()
     bad_album_upc["external_ids"] = {"upc": "634904074006"}  # wrong check digit
     lines = [
@@ -75,8 +77,16 @@ def test_each_bad_record_class_is_rejected_and_the_rest_imported(archive, tmp_pa
     assert "expected a JSON object" in reason[10]
     assert all(r["file"] == str(path) for r in found)
     tracks = export_objects(archive.root, "track")
-    assert set(tracks) == {good[0]["id"], good[2]["id"], hostile["id"], wrong_type["id"], bad_isrc["id"], huge["id"],
-                           s.HELLO, s.WHEN}
+    assert set(tracks) == {
+        good[0]["id"],
+        good[2]["id"],
+        hostile["id"],
+        wrong_type["id"],
+        bad_isrc["id"],
+        huge["id"],
+        s.HELLO,
+        s.WHEN,
+    }
     assert tracks[hostile["id"]]["name"] == hostile["name"]  # stored verbatim, as data
     assert tracks[wrong_type["id"]] == copy_with(wrong_type, popularity=None)
     assert tracks[huge["id"]] == copy_with(huge, name=None)
@@ -119,7 +129,9 @@ def test_overlong_line_is_rejected_without_reading_it_whole(archive, tmp_path, m
     monkeypatch.setattr(reader, "BLOCK", 4096)
     good = _tracks(2)
     path = tmp_path / "long.jsonl"
-    path.write_bytes(orjson.dumps(good[0]) + b"\n" + b'{"name": "' + b"a" * 50_000 + b'"}\n' + orjson.dumps(good[1]) + b"\n")
+    path.write_bytes(
+        orjson.dumps(good[0]) + b"\n" + b'{"name": "' + b"a" * 50_000 + b'"}\n' + orjson.dumps(good[1]) + b"\n"
+    )
     result = run_cli("import", "spotify", str(path), archive=archive.root)
     assert result.exit_code == 0
     assert set(export_objects(archive.root, "track")) == {good[0]["id"], good[1]["id"]}
@@ -150,7 +162,8 @@ def test_kill_9_during_import_then_rerun_equals_clean_run(tmp_path):
     crashed = archive_mod.init(tmp_path / "crashed")
     child = subprocess.Popen(
         [sys.executable, "-m", "fonoteca", "-A", str(crashed.root), "import", "spotify", str(source)],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     deadline = time.monotonic() + 120
     rows = 0

@@ -35,8 +35,18 @@ def test_deeply_nested_lines_are_rejected_and_every_file_is_imported(archive, tm
     # an unmodelled key nested 300 deep: readable, but more than orjson writes back (255)
     deep_extra = orjson.dumps(_track(7))[:-1] + b', "restrictions": ' + b"[" * 300 + b"]" * 300 + b"}"
     first = tmp_path / "a.jsonl"
-    first.write_bytes(orjson.dumps(_track(1)) + b"\n" + deep_array + b"\n" + deep_wrapper + b"\n"
-                      + deep_extra + b"\n" + orjson.dumps(_track(2)) + b"\n")
+    first.write_bytes(
+        orjson.dumps(_track(1))
+        + b"\n"
+        + deep_array
+        + b"\n"
+        + deep_wrapper
+        + b"\n"
+        + deep_extra
+        + b"\n"
+        + orjson.dumps(_track(2))
+        + b"\n"
+    )
     second = write_jsonl(tmp_path / "b.jsonl", [_track(3)])
     summary = _import(archive, first, second)
     assert summary["units"] == 3 and summary["rejected"] == 3
@@ -83,7 +93,7 @@ def _decodable_lines(damaged: bytes) -> int:
     frame, out = zstandard.ZstdDecompressor().decompressobj(), []
     for i in range(len(damaged)):
         try:
-            out.append(frame.decompress(damaged[i:i + 1]))
+            out.append(frame.decompress(damaged[i : i + 1]))
         except zstandard.ZstdError:
             break
     return b"".join(out).count(b"\n")
@@ -93,7 +103,7 @@ def test_corrupt_block_inside_a_zstd_frame_keeps_every_line_before_it(archive, t
     data = _lines(6_000)
     damaged = bytearray(zstandard.ZstdCompressor(write_checksum=True).compress(data))
     middle = len(damaged) // 2
-    damaged[middle:middle + 32] = bytes(b ^ 0x5A for b in damaged[middle:middle + 32])
+    damaged[middle : middle + 32] = bytes(b ^ 0x5A for b in damaged[middle : middle + 32])
     path = tmp_path / "damaged.jsonl.zst"
     path.write_bytes(bytes(damaged))
     expected = _decodable_lines(bytes(damaged))
@@ -125,9 +135,14 @@ def test_impossible_values_cost_only_their_field(archive, tmp_path):
     found = [r for r in rejects(archive.root)]
     assert all(r["imported"] for r in found)
     reasons = " | ".join(r["reason"] for r in found)
-    for expected in ("field 'popularity': 1000 is out of range 0..100", "field 'album.release_date': '2020-13-45'",
-                     "field 'artist.followers.total': -5", "field 'danceability': expected number, got string 'high'",
-                     "field 'tempo': -3.0 is out of range", "field 'album.images[0].url': 70024 characters"):
+    for expected in (
+        "field 'popularity': 1000 is out of range 0..100",
+        "field 'album.release_date': '2020-13-45'",
+        "field 'artist.followers.total': -5",
+        "field 'danceability': expected number, got string 'high'",
+        "field 'tempo': -3.0 is out of range",
+        "field 'album.images[0].url': 70024 characters",
+    ):
         assert expected in reasons, (expected, reasons)
     shown = orjson.loads(run_cli("show", track["id"], "--json", archive=archive.root).stdout)[0]
     assert shown["popularity"] is None and shown["isrc"] == track["external_ids"]["isrc"]
@@ -139,5 +154,3 @@ def test_impossible_values_cost_only_their_field(archive, tmp_path):
     assert export_objects(archive.root, "album")[s.ALBUM_25]["images"] == album["images"][1:]
     tracks = export_objects(archive.root, "track")
     assert tracks[edge["id"]] == edge and tracks[leap["id"]] == leap
-
-

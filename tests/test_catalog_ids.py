@@ -14,20 +14,23 @@ from tests.helpers import write_json
 MBID = "cc2c9c3c-b7bc-4b8b-84d8-4fbd8779e493"
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("table:track:as-002", Reference("track", "as-002", NS_TABLE)),
-    ("table:as-002", Reference("any", "as-002", NS_TABLE)),
-    ("table:track:a:b", Reference("track", "a:b", NS_TABLE)),
-    (f"spotify:{s.HELLO}", Reference("any", s.HELLO, NS_SPOTIFY)),
-    (f"spotify:track:{s.HELLO}", Reference("track", s.HELLO, NS_SPOTIFY)),
-    (f"musicbrainz:{MBID.upper()}", Reference("any", MBID, NS_MUSICBRAINZ)),
-    (f"musicbrainz:recording:{MBID}", Reference("track", MBID, NS_MUSICBRAINZ)),
-    (f"musicbrainz:album:{MBID}", Reference("album", MBID, NS_MUSICBRAINZ)),
-    (f"https://open.spotify.com/track/{s.HELLO}", Reference("track", s.HELLO, NS_SPOTIFY)),
-    ("isrc:gb-bks-15-00214", Reference("isrc", "GBBKS1500214")),
-    (f"track:{s.HELLO}", Reference("track", s.HELLO)),
-    ("hello adele", Reference("any", "hello adele")),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("table:track:as-002", Reference("track", "as-002", NS_TABLE)),
+        ("table:as-002", Reference("any", "as-002", NS_TABLE)),
+        ("table:track:a:b", Reference("track", "a:b", NS_TABLE)),
+        (f"spotify:{s.HELLO}", Reference("any", s.HELLO, NS_SPOTIFY)),
+        (f"spotify:track:{s.HELLO}", Reference("track", s.HELLO, NS_SPOTIFY)),
+        (f"musicbrainz:{MBID.upper()}", Reference("any", MBID, NS_MUSICBRAINZ)),
+        (f"musicbrainz:recording:{MBID}", Reference("track", MBID, NS_MUSICBRAINZ)),
+        (f"musicbrainz:album:{MBID}", Reference("album", MBID, NS_MUSICBRAINZ)),
+        (f"https://open.spotify.com/track/{s.HELLO}", Reference("track", s.HELLO, NS_SPOTIFY)),
+        ("isrc:gb-bks-15-00214", Reference("isrc", "GBBKS1500214")),
+        (f"track:{s.HELLO}", Reference("track", s.HELLO)),
+        ("hello adele", Reference("any", "hello adele")),
+    ],
+)
 def test_parse_reference(text, expected):
     assert parse_reference(text) == expected
 
@@ -35,7 +38,9 @@ def test_parse_reference(text, expected):
 def _table_track(archive, tmp_path) -> None:
     (tmp_path / "t.csv").write_text("id,name\nas-002,Field recording\n", encoding="utf-8")
     (tmp_path / "map.toml").write_text('kind = "track"\nnamespace = "table"\n[columns]\nid = "id"\nname = "name"\n')
-    result = run_cli("import", "table", str(tmp_path / "t.csv"), "--map", str(tmp_path / "map.toml"), archive=archive.root)
+    result = run_cli(
+        "import", "table", str(tmp_path / "t.csv"), "--map", str(tmp_path / "map.toml"), archive=archive.root
+    )
     assert result.exit_code == 0, result.stderr
 
 
@@ -68,10 +73,22 @@ def test_fetch_finds_the_manifest_line_by_every_printed_form(tmp_path):
 
     release = tmp_path / "releases" / "2026-11"
     release.mkdir(parents=True)
-    common = {"torrent": "t", "btih": "0" * 40, "path": "x/y.flac", "file_index": 0, "offset": 0, "size": 1,
-              "sha256": "0" * 64, "tier": "original", "popularity": 1, "band": "pop_1-9"}
-    lines = [{"id": s.HELLO, "ns": "spotify", "isrc": "GBBKS1500214", **common},
-             {"id": "as-002", "ns": "table", "isrc": None, **common}]
+    common = {
+        "torrent": "t",
+        "btih": "0" * 40,
+        "path": "x/y.flac",
+        "file_index": 0,
+        "offset": 0,
+        "size": 1,
+        "sha256": "0" * 64,
+        "tier": "original",
+        "popularity": 1,
+        "band": "pop_1-9",
+    }
+    lines = [
+        {"id": s.HELLO, "ns": "spotify", "isrc": "GBBKS1500214", **common},
+        {"id": "as-002", "ns": "table", "isrc": None, **common},
+    ]
     manifest = release / "manifest.jsonl.zst"
     manifest.write_bytes(zstandard.ZstdCompressor().compress(b"".join(orjson.dumps(x) + b"\n" for x in lines)))
     for text in (s.HELLO, f"spotify:{s.HELLO}", f"spotify:track:{s.HELLO}", "isrc:GBBKS1500214"):

@@ -35,8 +35,10 @@ def clean(source: Path, tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 
 def _mount(folder: Path, options: str) -> bool:
-    return subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)],
-                          capture_output=True).returncode == 0
+    return (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", options, "tmpfs", str(folder)], capture_output=True).returncode
+        == 0
+    )
 
 
 def _remount(folder: Path, options: str) -> None:

@@ -14,33 +14,80 @@ RECORDING_2 = "1b2c3d4e-5f60-4a1b-8c9d-0e1f2a3b4c5d"
 
 
 def credit(name: str = "Adele") -> list[dict]:
-    return [{"name": name, "joinphrase": "", "artist": {"id": ARTIST, "name": name, "sort-name": "Adele",
-                                                         "disambiguation": "", "type": "Person"}}]
+    return [
+        {
+            "name": name,
+            "joinphrase": "",
+            "artist": {"id": ARTIST, "name": name, "sort-name": "Adele", "disambiguation": "", "type": "Person"},
+        }
+    ]
 
 
 def artist() -> dict:
-    return {"id": ARTIST, "name": "Adele", "sort-name": "Adele", "type": "Person", "country": "GB",
-            "disambiguation": "", "life-span": {"begin": "1988-05-05", "end": None, "ended": False},
-            "genres": [{"id": "3e8c3c5a-0000-4000-8000-000000000001", "name": "soul", "count": 5, "disambiguation": ""},
-                       {"id": "3e8c3c5a-0000-4000-8000-000000000002", "name": "pop", "count": 3, "disambiguation": ""}],
-            "tags": [{"name": "british", "count": 2}]}
+    return {
+        "id": ARTIST,
+        "name": "Adele",
+        "sort-name": "Adele",
+        "type": "Person",
+        "country": "GB",
+        "disambiguation": "",
+        "life-span": {"begin": "1988-05-05", "end": None, "ended": False},
+        "genres": [
+            {"id": "3e8c3c5a-0000-4000-8000-000000000001", "name": "soul", "count": 5, "disambiguation": ""},
+            {"id": "3e8c3c5a-0000-4000-8000-000000000002", "name": "pop", "count": 3, "disambiguation": ""},
+        ],
+        "tags": [{"name": "british", "count": 2}],
+    }
 
 
 def release(barcode: str = "634904074005") -> dict:
     return {
-        "id": RELEASE, "title": "25", "status": "Official", "date": "2015-11-20", "country": "XE",
-        "barcode": barcode, "artist-credit": credit(),
+        "id": RELEASE,
+        "title": "25",
+        "status": "Official",
+        "date": "2015-11-20",
+        "country": "XE",
+        "barcode": barcode,
+        "artist-credit": credit(),
         "release-group": {"id": "9b2b6c1e-0000-4000-8000-00000000000a", "primary-type": "Album", "title": "25"},
         "label-info": [{"catalog-number": "XLCD740", "label": {"id": "x", "name": "XL Recordings"}}],
-        "media": [{"position": 1, "format": "CD", "track-count": 2, "tracks": [
-            {"id": "aaaaaaaa-0000-4000-8000-000000000001", "number": "1", "position": 1, "title": "Hello",
-             "length": 295493, "recording": {"id": RECORDING_1, "title": "Hello", "length": 295493,
-                                             "isrcs": ["GBBKS1500214"], "artist-credit": credit()}},
-            {"id": "aaaaaaaa-0000-4000-8000-000000000002", "number": "2", "position": 2, "title": "Send My Love",
-             "length": 223080, "recording": {"id": RECORDING_2, "title": "Send My Love (To Your New Lover)",
-                                             "length": 223080, "isrcs": ["GBBKS1500215", "USX9P1500123"],
-                                             "artist-credit": credit()}},
-        ]}],
+        "media": [
+            {
+                "position": 1,
+                "format": "CD",
+                "track-count": 2,
+                "tracks": [
+                    {
+                        "id": "aaaaaaaa-0000-4000-8000-000000000001",
+                        "number": "1",
+                        "position": 1,
+                        "title": "Hello",
+                        "length": 295493,
+                        "recording": {
+                            "id": RECORDING_1,
+                            "title": "Hello",
+                            "length": 295493,
+                            "isrcs": ["GBBKS1500214"],
+                            "artist-credit": credit(),
+                        },
+                    },
+                    {
+                        "id": "aaaaaaaa-0000-4000-8000-000000000002",
+                        "number": "2",
+                        "position": 2,
+                        "title": "Send My Love",
+                        "length": 223080,
+                        "recording": {
+                            "id": RECORDING_2,
+                            "title": "Send My Love (To Your New Lover)",
+                            "length": 223080,
+                            "isrcs": ["GBBKS1500215", "USX9P1500123"],
+                            "artist-credit": credit(),
+                        },
+                    },
+                ],
+            }
+        ],
     }
 
 
@@ -48,8 +95,14 @@ def test_release_artist_and_recordings(archive, tmp_path):
     search = {"created": "2025-01-01T00:00:00.000Z", "count": 1, "offset": 0, "artists": [artist()]}
     write_json(tmp_path / "artists.json", search)
     write_jsonl(tmp_path / "dump.jsonl", [release()])
-    result = run_cli("import", "musicbrainz", str(tmp_path / "artists.json"), str(tmp_path / "dump.jsonl"), "--json",
-                     archive=archive.root)
+    result = run_cli(
+        "import",
+        "musicbrainz",
+        str(tmp_path / "artists.json"),
+        str(tmp_path / "dump.jsonl"),
+        "--json",
+        archive=archive.root,
+    )
     assert result.exit_code == 0, result.stderr
     assert orjson.loads(result.stdout)["rejected"] == 0
     album = orjson.loads(run_cli("show", "upc:634904074005", "--json", archive=archive.root).stdout)[0]
@@ -67,9 +120,15 @@ def test_release_artist_and_recordings(archive, tmp_path):
 
 
 def test_standalone_recording_links_its_releases(archive, tmp_path):
-    recording = {"id": RECORDING_1, "title": "Hello", "length": 295493, "video": False, "isrcs": ["GBBKS1500214"],
-                 "artist-credit": credit(), "releases": [{"id": RELEASE, "title": "25", "status": "Official",
-                                                          "date": "2015", "barcode": None}]}
+    recording = {
+        "id": RECORDING_1,
+        "title": "Hello",
+        "length": 295493,
+        "video": False,
+        "isrcs": ["GBBKS1500214"],
+        "artist-credit": credit(),
+        "releases": [{"id": RELEASE, "title": "25", "status": "Official", "date": "2015", "barcode": None}],
+    }
     write_json(tmp_path / "recording.json", recording)
     assert run_cli("import", "musicbrainz", str(tmp_path / "recording.json"), archive=archive.root).exit_code == 0
     track = orjson.loads(run_cli("show", RECORDING_1, "--json", archive=archive.root).stdout)[0]
@@ -94,11 +153,19 @@ TRACK_1 = "aaaaaaaa-0000-4000-8000-000000000001"
 
 
 def test_release_group_is_not_taken_for_a_recording(archive, tmp_path):
-    group = {"id": GROUP, "title": "25", "first-release-date": "2015-11-20", "primary-type": "Album",
-             "primary-type-id": "f529b476-6e62-324f-b0aa-1f3e33d313fc", "secondary-types": [],
-             "disambiguation": "", "artist-credit": credit(),
-             "releases": [{"id": RELEASE, "title": "25", "status": "Official", "date": "2015-11-20",
-                           "barcode": "634904074005"}]}
+    group = {
+        "id": GROUP,
+        "title": "25",
+        "first-release-date": "2015-11-20",
+        "primary-type": "Album",
+        "primary-type-id": "f529b476-6e62-324f-b0aa-1f3e33d313fc",
+        "secondary-types": [],
+        "disambiguation": "",
+        "artist-credit": credit(),
+        "releases": [
+            {"id": RELEASE, "title": "25", "status": "Official", "date": "2015-11-20", "barcode": "634904074005"}
+        ],
+    }
     write_json(tmp_path / "group.json", group)
     result = run_cli("import", "musicbrainz", str(tmp_path / "group.json"), "--json", archive=archive.root)
     assert result.exit_code == 0, result.stderr
@@ -128,11 +195,16 @@ def test_one_bad_isrc_or_barcode_costs_only_that_field(archive, tmp_path):
     assert result.exit_code == 0, result.stderr
     assert orjson.loads(result.stdout)["files"][0]["fields_rejected"] == 2
     reasons = sorted(r["reason"] for r in rejects(archive.root))
-    assert reasons[0].startswith(f"field 'barcode': invalid UPC/EAN '634904074006' (format or check digit) "
-                                 f"in release {RELEASE}")
-    assert reasons[1].startswith(f"field 'isrcs': invalid ISRC 'XX' in release {RELEASE}, medium 1, track 2, "
-                                 f"recording {RECORDING_2}")
+    assert reasons[0].startswith(
+        f"field 'barcode': invalid UPC/EAN '634904074006' (format or check digit) in release {RELEASE}"
+    )
+    assert reasons[1].startswith(
+        f"field 'isrcs': invalid ISRC 'XX' in release {RELEASE}, medium 1, track 2, recording {RECORDING_2}"
+    )
     album = orjson.loads(run_cli("show", RELEASE, "--json", archive=archive.root).stdout)[0]
-    assert album["upc"] is None and [t["name"] for t in album["tracks"]] == ["Hello", "Send My Love (To Your New Lover)"]
+    assert album["upc"] is None and [t["name"] for t in album["tracks"]] == [
+        "Hello",
+        "Send My Love (To Your New Lover)",
+    ]
     kept = orjson.loads(run_cli("show", "isrc:GBBKS1500215", "--json", archive=archive.root).stdout)
     assert [t["id"] for t in kept] == [RECORDING_2]  # the valid ISRC beside the bad one is kept

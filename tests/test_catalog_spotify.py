@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import os
 from pathlib import Path
 
@@ -39,8 +38,11 @@ def test_full_album_with_track_page_round_trips(archive, tmp_path):
 
 def test_artist_features_and_empty_genres(archive, tmp_path):
     artists = [s.full_artist(), s.full_artist("0TnOYISbd1XYRBk9myaseg", "Pitbull", genres=[])]
-    _import(archive, write_jsonl(tmp_path / "artists.jsonl", artists),
-            write_json(tmp_path / "features.json", {"audio_features": [s.audio_features(), None]}))
+    _import(
+        archive,
+        write_jsonl(tmp_path / "artists.jsonl", artists),
+        write_json(tmp_path / "features.json", {"audio_features": [s.audio_features(), None]}),
+    )
     exported = export_objects(archive.root, "artist")
     assert exported == {a["id"]: a for a in artists}
     features = export_objects(archive.root, "audio-features")
@@ -61,9 +63,12 @@ def test_playlist_with_local_track_and_removed_item(archive, tmp_path):
 
 
 def test_search_results_several_wrappers_and_pages(archive, tmp_path):
-    _import(archive, write_json(tmp_path / "search.json", s.search_results()),
-            write_json(tmp_path / "several.json", {"tracks": [s.full_track(), None]}),
-            write_json(tmp_path / "page.json", s.album_tracks_page()))
+    _import(
+        archive,
+        write_json(tmp_path / "search.json", s.search_results()),
+        write_json(tmp_path / "several.json", {"tracks": [s.full_track(), None]}),
+        write_json(tmp_path / "page.json", s.album_tracks_page()),
+    )
     tracks = export_objects(archive.root, "track")
     assert tracks[s.HELLO] == s.full_track()  # the full object beats the simplified one from the album page
     assert tracks[s.WHEN]["popularity"] == 75
@@ -136,7 +141,9 @@ def test_synthetic_catalog_round_trips(archive, synth_small):
     assert result.exit_code == 0
     summary = orjson.loads(result.stdout)
     assert summary["rejected"] == 0 and summary["written"]["tracks"] == 2000
-    import zstandard, io
+    import io
+
+    import zstandard
 
     source = {}
     with io.BufferedReader(zstandard.ZstdDecompressor().stream_reader(open(synth_small, "rb"))) as stream:

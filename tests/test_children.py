@@ -52,8 +52,11 @@ def _alive(pid: int) -> bool:
 def _kill_while_workers_run(args: list[str], archive: Path, workers: int, timeout: float = 120) -> list[int]:
     """Start `fonoteca ARGS`, wait until it has `workers` worker processes below it, SIGKILL it; return the
     workers still alive 10 s later."""
-    proc = subprocess.Popen([sys.executable, "-m", "fonoteca", "-A", str(archive), *args],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fonoteca", "-A", str(archive), *args],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     seen: set[int] = set()
     deadline = time.monotonic() + timeout
     try:
@@ -87,8 +90,9 @@ def music(tmp_path_factory: pytest.TempPathFactory) -> synth.Collection:
 def test_ingest_workers_end_with_a_killed_ingest(music, tmp_path):
     root = archive_mod.init(tmp_path / "a").root
     assert run_cli("import", "table", music.catalog_csv, "--map", music.mapping_toml, archive=root).exit_code == 0
-    left = _kill_while_workers_run(["ingest", *[str(t.path) for t in music.tracks], "--tier", "compact",
-                                    "--workers", "2"], root, workers=3)  # the forkserver and two workers
+    left = _kill_while_workers_run(
+        ["ingest", *[str(t.path) for t in music.tracks], "--tier", "compact", "--workers", "2"], root, workers=3
+    )  # the forkserver and two workers
     assert left == []
 
 

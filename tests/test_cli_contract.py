@@ -114,8 +114,14 @@ def test_results_go_to_stdout_as_tab_separated_rows(catalog):
 
 
 def test_json_everywhere_it_is_promised(catalog):
-    for args in (("search", "love"), ("shuffle",), ("stats",), ("index", "status"), ("torrents", "list"),
-                 ("plan", "--policy", "anna", "--dry-run")):
+    for args in (
+        ("search", "love"),
+        ("shuffle",),
+        ("stats",),
+        ("index", "status"),
+        ("torrents", "list"),
+        ("plan", "--policy", "anna", "--dry-run"),
+    ):
         result = run_cli(*args, "--json", archive=catalog)
         assert result.exit_code == 0, (args, result.stderr)
         json.loads(result.stdout)  # the whole of stdout is one JSON document
@@ -149,8 +155,9 @@ def test_policy_all_keeps_every_recording(catalog):
 
 def test_metadata_is_printed_literally(tmp_path, archive):
     names = ["[/]", "[link=https://evil.example]click[/link]", "bell\x07 and \x1b[31mred\x1b[0m"]
-    tracks = [full_track(id_=f"{n}Hostile".ljust(22, "x"), name=name, isrc=f"GBBKS150021{n}")
-              for n, name in enumerate(names)]
+    tracks = [
+        full_track(id_=f"{n}Hostile".ljust(22, "x"), name=name, isrc=f"GBBKS150021{n}") for n, name in enumerate(names)
+    ]
     source = write_jsonl(tmp_path / "hostile.jsonl", tracks)
     assert run_cli("import", "spotify", source, archive=archive.root).exit_code == 0
     for track in tracks:
@@ -158,9 +165,13 @@ def test_metadata_is_printed_literally(tmp_path, archive):
         assert shown.exit_code == 0, shown.stderr
         assert "\x1b" not in shown.stdout and "\x07" not in shown.stdout
         assert "\x1b" not in shown.stderr
-    shown = dict(line.split("\t", 1) for line in run_cli("show", tracks[0]["id"], archive=archive.root).stdout.splitlines())
+    shown = dict(
+        line.split("\t", 1) for line in run_cli("show", tracks[0]["id"], archive=archive.root).stdout.splitlines()
+    )
     assert shown["name"] == "[/]"
-    shown = dict(line.split("\t", 1) for line in run_cli("show", tracks[2]["id"], archive=archive.root).stdout.splitlines())
+    shown = dict(
+        line.split("\t", 1) for line in run_cli("show", tracks[2]["id"], archive=archive.root).stdout.splitlines()
+    )
     assert shown["name"] == "bell\\x07 and \\x1b[31mred\\x1b[0m"
     listed = run_cli("search", "click", archive=archive.root)
     assert listed.exit_code == 0 and "[link=https://evil.example]click[/link]" in listed.stdout
@@ -168,10 +179,12 @@ def test_metadata_is_printed_literally(tmp_path, archive):
 
 def test_literal_on_a_terminal_keeps_markup_as_text():
     """On a terminal (rich tables), a name with markup is drawn as its characters, not interpreted."""
-    code = ("from rich.console import Console; import fonoteca.console as c; "
-            "c._stdout = Console(file=open('/dev/stdout', 'w'), force_terminal=True, width=100, color_system=None); "
-            "c.stdout_is_terminal = lambda: True; "
-            "c.emit_table(('name',), [('[/]',), ('[link=https://e.example]x[/link]',), ('\\x1b[2J',)])")
+    code = (
+        "from rich.console import Console; import fonoteca.console as c; "
+        "c._stdout = Console(file=open('/dev/stdout', 'w'), force_terminal=True, width=100, color_system=None); "
+        "c.stdout_is_terminal = lambda: True; "
+        "c.emit_table(('name',), [('[/]',), ('[link=https://e.example]x[/link]',), ('\\x1b[2J',)])"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert "[/]" in out and "[link=https://e.example]x[/link]" in out and "\\x1b[2J" in out and "\x1b" not in out
 
@@ -179,14 +192,16 @@ def test_literal_on_a_terminal_keeps_markup_as_text():
 # ------------------------------------------------------------------------------------------------ help and start-up
 
 
-_WALK = ("import click, json, typer, fonoteca.commands as c\n"
-         "def walk(cmd, path):\n"
-         "    out = [path]\n"
-         "    if isinstance(cmd, click.Group):\n"
-         "        ctx = click.Context(cmd)\n"
-         "        for name in cmd.list_commands(ctx):\n"
-         "            out += walk(cmd.get_command(ctx, name), path + [name])\n"
-         "    return out\n")
+_WALK = (
+    "import click, json, typer, fonoteca.commands as c\n"
+    "def walk(cmd, path):\n"
+    "    out = [path]\n"
+    "    if isinstance(cmd, click.Group):\n"
+    "        ctx = click.Context(cmd)\n"
+    "        for name in cmd.list_commands(ctx):\n"
+    "            out += walk(cmd.get_command(ctx, name), path + [name])\n"
+    "    return out\n"
+)
 
 
 def _all_commands() -> list[list[str]]:
@@ -212,7 +227,8 @@ def test_commands_converted_when_used_give_the_help_of_converting_all():
         "converted_for_help = sorted(root.commands)\n"
         "paths = walk(eager(), [])\n"
         "differ = [p for p in paths if help_of(c.make_command(), p) != help_of(eager(), p)]\n"
-        "print(json.dumps({'paths': len(paths), 'differ': differ, 'converted_for_help': converted_for_help}))")
+        "print(json.dumps({'paths': len(paths), 'differ': differ, 'converted_for_help': converted_for_help}))"
+    )
     out = orjson.loads(subprocess.run([sys.executable, "-c", code], capture_output=True, check=True).stdout)
     assert out["paths"] > 30 and out["differ"] == []
     assert out["converted_for_help"] == []
@@ -231,15 +247,19 @@ def test_help_shows_readable_metavars_and_the_exit_codes():
 
 
 def test_cli_module_imports_no_heavy_dependency():
-    code = ("import sys, fonoteca.cli, fonoteca.commands as c; c.make_command(); "
-            "print(' '.join(m for m in ('fastapi', 'numpy', 'scipy', 'av', 'libtorrent', 'dask', 'distributed', "
-            "'matplotlib', 'uvicorn', 'mutagen') if m in sys.modules))")
+    code = (
+        "import sys, fonoteca.cli, fonoteca.commands as c; c.make_command(); "
+        "print(' '.join(m for m in ('fastapi', 'numpy', 'scipy', 'av', 'libtorrent', 'dask', 'distributed', "
+        "'matplotlib', 'uvicorn', 'mutagen') if m in sys.modules))"
+    )
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
     assert loaded == []
 
 
 def test_version_answers_without_typer():
-    code = "import sys; sys.argv = ['fonoteca', '--version']\nfrom fonoteca.cli import main\ntry:\n    main()\n" \
-           "except SystemExit as e:\n    print('typer' in sys.modules, e.code)"
+    code = (
+        "import sys; sys.argv = ['fonoteca', '--version']\nfrom fonoteca.cli import main\ntry:\n    main()\n"
+        "except SystemExit as e:\n    print('typer' in sys.modules, e.code)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.splitlines()[-1] == "False 0"

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import operator
 import os
 import signal
 import sqlite3
@@ -23,7 +22,13 @@ import pytest
 
 from fonoteca import archive as archive_mod
 from fonoteca.cluster import (
-    Crashed, DaskExecutor, ExecutorConfig, LocalExecutor, TaskFailed, normalise_address, probe,
+    Crashed,
+    DaskExecutor,
+    ExecutorConfig,
+    LocalExecutor,
+    TaskFailed,
+    normalise_address,
+    probe,
 )
 from fonoteca.errors import UsageError
 from fonoteca.synth import audio as synth
@@ -40,9 +45,14 @@ CLUSTER_ENV = {"DASK_DISTRIBUTED__SCHEDULER__ALLOWED_FAILURES": "1"}
 def cluster():
     """`fonoteca cluster local --workers 2 --port 0` in its own process group; yields the scheduler address."""
     env = dict(os.environ, **CLUSTER_ENV)
-    child = subprocess.Popen([sys.executable, "-m", "fonoteca", "cluster", "local", "--workers", "2", "--port", "0"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                             start_new_session=True)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "fonoteca", "cluster", "local", "--workers", "2", "--port", "0"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
     try:
         line = child.stdout.readline().strip()  # blocks until the scheduler and its workers are up
         assert line.startswith("tcp://127.0.0.1:"), (line, child.stderr.read() if child.poll() is not None else "")
@@ -73,9 +83,11 @@ def _dask(address: str, **kwargs) -> DaskExecutor:
 
 # ---- the executor interface -----------------------------------------------------------------------------------
 
+
 def test_config_from_archive_and_overrides():
-    cfg = ExecutorConfig.from_config({"cluster": {"scheduler": "10.0.0.5:8786", "storage": "none", "retries": 4,
-                                                  "batch": 8}}, storage="sources")
+    cfg = ExecutorConfig.from_config(
+        {"cluster": {"scheduler": "10.0.0.5:8786", "storage": "none", "retries": 4, "batch": 8}}, storage="sources"
+    )
     assert cfg.scheduler == "tcp://10.0.0.5:8786" and cfg.storage == "sources" and cfg.retries == 4 and cfg.batch == 8
     assert ExecutorConfig.from_config({}).scheduler is None
     with pytest.raises(UsageError):
@@ -113,8 +125,12 @@ def test_dask_executor_results_errors_crashes_and_batches(cluster):
         if innocents:
             _wait_for_workers(cluster, 2)
             out.update(dict(ex.map_unordered(probe, innocents)))
-        assert {t: r["value"] for t, r in out.items() if t != "crash"} == {0.01: 0.01, 0.02: 0.02, 0.03: 0.03,
-                                                                           0.04: 0.04}
+        assert {t: r["value"] for t, r in out.items() if t != "crash"} == {
+            0.01: 0.01,
+            0.02: 0.02,
+            0.03: 0.03,
+            0.04: 0.04,
+        }
 
 
 def test_cluster_check_and_clean_errors(cluster, tmp_path):
@@ -147,6 +163,7 @@ def test_worker_check_reports_what_a_worker_cannot_see(tmp_path):
 
 # ---- ingest through the cluster -------------------------------------------------------------------------------
 
+
 def _import(root: Path, collection: synth.Collection) -> None:
     result = run_cli("import", "table", collection.catalog_csv, "--map", collection.mapping_toml, archive=root)
     assert result.exit_code == 0, result.stderr
@@ -162,12 +179,16 @@ def _rows(root: Path, sql: str) -> list[tuple]:
 
 def _state(root: Path) -> dict:
     """Everything ingest decided, less what legitimately differs between runs (row ids, timestamps)."""
-    files = _rows(root, "SELECT t.id, f.tier, f.path, f.size, f.sha256, f.source_sha256, f.source_size, "
-                        "f.source_path, f.source_container, f.source_codec, f.patch, f.container, f.codec, f.bit_rate, "
-                        "f.sample_rate, f.channels, f.duration_ms, f.loudness, f.replaygain_gain, f.replaygain_peak, "
-                        "f.matched_by, f.tags FROM files f JOIN tracks t ON t.rowid = f.track ORDER BY t.id")
-    sources = _rows(root, "SELECT path, size, mtime_ns, sha256, outcome, track, reason, detail FROM ingest_sources "
-                          "ORDER BY path")
+    files = _rows(
+        root,
+        "SELECT t.id, f.tier, f.path, f.size, f.sha256, f.source_sha256, f.source_size, "
+        "f.source_path, f.source_container, f.source_codec, f.patch, f.container, f.codec, f.bit_rate, "
+        "f.sample_rate, f.channels, f.duration_ms, f.loudness, f.replaygain_gain, f.replaygain_peak, "
+        "f.matched_by, f.tags FROM files f JOIN tracks t ON t.rowid = f.track ORDER BY t.id",
+    )
+    sources = _rows(
+        root, "SELECT path, size, mtime_ns, sha256, outcome, track, reason, detail FROM ingest_sources ORDER BY path"
+    )
     on_disk = {}
     for p in sorted((root / "files").rglob("*")):
         if p.is_file() and p.name != ".ingest.lock":
@@ -181,7 +202,10 @@ def _state(root: Path) -> dict:
         else:
             quarantine[p.name] = hashlib.sha256(p.read_bytes()).hexdigest()
     return {
-        "files": files, "sources": sources, "on_disk": on_disk, "quarantine": quarantine,
+        "files": files,
+        "sources": sources,
+        "on_disk": on_disk,
+        "quarantine": quarantine,
         "fingerprints": _rows(root, "SELECT * FROM fingerprints ORDER BY sha256"),
         "keys": _rows(root, "SELECT * FROM fingerprint_keys ORDER BY key, sha256"),
         "sizes": _rows(root, "SELECT * FROM plan_sizes ORDER BY track, tier"),
@@ -192,8 +216,9 @@ def _state(root: Path) -> dict:
 @pytest.fixture(scope="module")
 def music(tmp_path_factory) -> synth.Collection:
     """Tagged tracks in four formats, plus an unknown recording, a copy of a track, an empty and a garbage file."""
-    collection = synth.make_collection(tmp_path_factory.mktemp("music"), 12, 4.0, ("flac", "ogg", "mp3", "wav"),
-                                       seed=41)
+    collection = synth.make_collection(
+        tmp_path_factory.mktemp("music"), 12, 4.0, ("flac", "ogg", "mp3", "wav"), seed=41
+    )
     root = collection.root
     synth.write(root / "zz_unknown.flac", synth.render(4.0, 999))
     synth.write(root / "zz_copy.opus", synth.render(4.0, collection.tracks[0].seed))
@@ -227,8 +252,9 @@ def test_ingest_on_the_cluster_equals_local(cluster, music, tmp_path):
         root = _loaded(tmp_path / storage, music)
         d = _ingest(root, music.root, "--scheduler", cluster, "--storage", storage)
         assert d["executor"].startswith("Dask cluster at tcp://127.0.0.1:") and d["workers"] == 2
-        assert {k: v for k, v in d.items() if k in ("stored", "quarantined", "skipped", "unmatched", "duplicates")} \
-            == {k: v for k, v in s.items() if k in ("stored", "quarantined", "skipped", "unmatched", "duplicates")}
+        assert {k: v for k, v in d.items() if k in ("stored", "quarantined", "skipped", "unmatched", "duplicates")} == {
+            k: v for k, v in s.items() if k in ("stored", "quarantined", "skipped", "unmatched", "duplicates")
+        }
         assert sorted(map(json.dumps, d["items"])) == sorted(map(json.dumps, s["items"]))
         assert _state(root) == expected, storage
         assert not any((root / "files" / ".tmp").iterdir())
@@ -246,9 +272,25 @@ def test_worker_killed_mid_ingest_changes_nothing(cluster, tmp_path):
         _import(roots[name], music)
     _ingest(roots["local"], music.root, "--tier", "compact", "--workers", "2")
     killed = roots["killed"]
-    child = subprocess.Popen([sys.executable, "-m", "fonoteca", "-A", str(killed), "ingest", str(music.root),
-                              "--tier", "compact", "--scheduler", cluster, "--json"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fonoteca",
+            "-A",
+            str(killed),
+            "ingest",
+            str(music.root),
+            "--tier",
+            "compact",
+            "--scheduler",
+            cluster,
+            "--json",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     victim = None
     with Client(cluster, set_as_default=False, timeout=30) as client:
         deadline = time.time() + 90
@@ -270,6 +312,7 @@ def test_worker_killed_mid_ingest_changes_nothing(cluster, tmp_path):
         assert victim[2] < 20  # killed in the middle
         assert victim[0] not in client.scheduler_info()["workers"]  # that worker is gone (its nanny starts another)
     summary = json.loads(out)
-    assert summary["stored"]["compact"] == 20 and summary["quarantined_total"] == 0, \
-        [i for i in summary["items"] if i["outcome"] != "stored"]
+    assert summary["stored"]["compact"] == 20 and summary["quarantined_total"] == 0, [
+        i for i in summary["items"] if i["outcome"] != "stored"
+    ]
     assert _state(killed) == _state(roots["local"])

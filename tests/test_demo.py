@@ -16,8 +16,9 @@ from tests.conftest import run_subprocess
 
 def test_demo_builds_an_archive_end_to_end(tmp_path):
     root = tmp_path / "demo"
-    result = run_subprocess("demo", "--dir", str(root), "--tracks", "1500", "--genres", "3", "--per-genre", "4",
-                            "--no-serve", "--json")
+    result = run_subprocess(
+        "demo", "--dir", str(root), "--tracks", "1500", "--genres", "3", "--per-genre", "4", "--no-serve", "--json"
+    )
     assert result.returncode == 0, result.stderr
     stages = orjson.loads(result.stdout)["stages"]
     catalog = stages["catalog"]
@@ -67,8 +68,9 @@ def _free_port() -> int:
 def test_demo_archive_is_served(tmp_path):
     """The site the demo ends with: the real `fonoteca serve` on the demo's archive answers a few requests."""
     root = tmp_path / "demo"
-    built = run_subprocess("demo", "--dir", str(root), "--tracks", "800", "--genres", "2", "--per-genre", "2",
-                           "--no-serve")
+    built = run_subprocess(
+        "demo", "--dir", str(root), "--tracks", "800", "--genres", "2", "--per-genre", "2", "--no-serve"
+    )
     assert built.returncode == 0, built.stderr
     archive = root / "archive"
     withdrawn = orjson.loads(run_subprocess("ledger", "list", "--json", archive=archive).stdout)
@@ -79,12 +81,17 @@ def test_demo_archive_is_served(tmp_path):
     title, track_id, stored = catalog.execute(
         "SELECT t.name, t.id, f.path FROM files f JOIN tracks t ON t.rowid = f.track "
         "JOIN track_licences l ON l.track = t.rowid WHERE t.id != ? AND l.licence LIKE 'CC-BY%' "
-        "ORDER BY f.rowid LIMIT 1", (gone,)).fetchone()
+        "ORDER BY f.rowid LIMIT 1",
+        (gone,),
+    ).fetchone()
     torrents = catalog.execute("SELECT count(*) FROM torrents").fetchone()[0]
     catalog.close()
     port = _free_port()
-    server = subprocess.Popen([sys.executable, "-m", "fonoteca", "-A", str(archive), "serve", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fonoteca", "-A", str(archive), "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60

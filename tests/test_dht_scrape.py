@@ -21,12 +21,22 @@ from tests.conftest import run_cli
 def _node(bootstrap: list[int]) -> lt.session:
     """A libtorrent DHT node on 127.0.0.1. Every node of this DHT shares one address, so the rules that guard
     the public DHT against many nodes (or floods) from one address are relaxed."""
-    return lt.session({
-        "listen_interfaces": "127.0.0.1:0", "enable_dht": True, "enable_lsd": False, "enable_upnp": False,
-        "enable_natpmp": False, "dht_bootstrap_nodes": ",".join(f"127.0.0.1:{p}" for p in bootstrap),
-        "dht_restrict_routing_ips": False, "dht_restrict_search_ips": False, "dht_ignore_dark_internet": False,
-        "dht_prefer_verified_node_ids": False, "dht_block_ratelimit": 1000,
-        "allow_multiple_connections_per_ip": True})
+    return lt.session(
+        {
+            "listen_interfaces": "127.0.0.1:0",
+            "enable_dht": True,
+            "enable_lsd": False,
+            "enable_upnp": False,
+            "enable_natpmp": False,
+            "dht_bootstrap_nodes": ",".join(f"127.0.0.1:{p}" for p in bootstrap),
+            "dht_restrict_routing_ips": False,
+            "dht_restrict_search_ips": False,
+            "dht_ignore_dark_internet": False,
+            "dht_prefer_verified_node_ids": False,
+            "dht_block_ratelimit": 1000,
+            "allow_multiple_connections_per_ip": True,
+        }
+    )
 
 
 def test_bloom_estimate_follows_bep_33():
@@ -50,8 +60,12 @@ def small_dht(packed_archive):
     seeded, left = items[:-1], items[-1]
     handles = [first.add_torrent(add_params(ti, save)) for ti, save, _ in seeded]
     try:
-        yield [second.listen_port(), third.listen_port()], [str(ti.info_hashes().v1) for ti, _, _ in seeded], \
-            str(left[0].info_hashes().v1), handles
+        yield (
+            [second.listen_port(), third.listen_port()],
+            [str(ti.info_hashes().v1) for ti, _, _ in seeded],
+            str(left[0].info_hashes().v1),
+            handles,
+        )
     finally:
         for s in (first, second, third):
             s.pause()
@@ -87,8 +101,13 @@ def test_scrape_asks_the_dht_for_torrents_without_trackers(packed_archive, small
         assert report[btih]["completed"] is None  # the DHT does not count completed downloads
     assert report[nobody]["seeders"] is None and report[nobody]["source"] is None
     updated = {r["btih"]: r for r in json.loads(copy.read_text())}
-    assert all(updated[b]["stats_source"] == "dht" and updated[b]["seeders"] >= 1 and updated[b]["completed"] is None
-               and updated[b]["stats_scraped_at"] for b in seeded)
+    assert all(
+        updated[b]["stats_source"] == "dht"
+        and updated[b]["seeders"] >= 1
+        and updated[b]["completed"] is None
+        and updated[b]["stats_scraped_at"]
+        for b in seeded
+    )
     assert updated[nobody]["stats_scraped_at"] is None and updated[nobody]["stats_source"] is None
     table = run_cli("torrents", "scrape", str(copy), *args)
     row = next(line.split("\t") for line in table.stdout.splitlines() if nobody in line)

@@ -19,19 +19,19 @@ from tests.conftest import run_cli
 SECONDS = 8.0
 # name: (style, expected tempo or None when the pattern is syncopated)
 GENRES = {
-    "quiet folk": synth.Style(tempo=72, brightness=0.1, density=0.2, noise=0.0, root=50),       # slow dark sparse tonal
-    "shoegaze": synth.Style(tempo=76, brightness=0.9, density=0.25, noise=0.7, root=52),        # slow bright noisy
-    "breakbeat": synth.Style(tempo=140, brightness=0.15, density=0.95, noise=0.0, root=48),     # fast busy dark tonal
-    "industrial": synth.Style(tempo=150, brightness=0.95, density=0.95, noise=0.7, root=53),    # fast busy bright noisy
+    "quiet folk": synth.Style(tempo=72, brightness=0.1, density=0.2, noise=0.0, root=50),  # slow dark sparse tonal
+    "shoegaze": synth.Style(tempo=76, brightness=0.9, density=0.25, noise=0.7, root=52),  # slow bright noisy
+    "breakbeat": synth.Style(tempo=140, brightness=0.15, density=0.95, noise=0.0, root=48),  # fast busy dark tonal
+    "industrial": synth.Style(tempo=150, brightness=0.95, density=0.95, noise=0.7, root=53),  # fast busy bright noisy
 }
-IMPORTED_GENRE = "field recordings"   # only Spotify-style imported features, no audio
+IMPORTED_GENRE = "field recordings"  # only Spotify-style imported features, no audio
 
 
 @dataclass
 class GenreArchive:
     root: Path
-    tracks: dict[str, list[str]]          # genre -> track ids
-    example: dict[str, str]               # genre -> its most popular track with a file
+    tracks: dict[str, list[str]]  # genre -> track ids
+    example: dict[str, str]  # genre -> its most popular track with a file
 
 
 def _insert(conn: sqlite3.Connection, table: str, **values) -> int:
@@ -56,21 +56,47 @@ def build_genre_archive(base: Path, per_genre: int = 2) -> GenreArchive:
     for g_index, (name, style) in enumerate([*GENRES.items(), (IMPORTED_GENRE, None)]):
         genre = _insert(conn, "genres", name=name)
         artist_id = f"artist{g_index:02d}aaaaaaaaaaaaaaa"[:22]
-        artist = _insert(conn, "artists", ns=0, id=artist_id, name=f"Band of {name}", popularity=50 + g_index,
-                         level=2, fetched_at=0)
+        artist = _insert(
+            conn, "artists", ns=0, id=artist_id, name=f"Band of {name}", popularity=50 + g_index, level=2, fetched_at=0
+        )
         _insert(conn, "artist_genres", artist=artist, position=0, genre=genre)
         for i in range(per_genre):
             track_id = f"track{g_index:02d}{i:02d}bbbbbbbbbbbbbbbbbbb"[:22]
             popularity = 80 - 10 * i
-            track = _insert(conn, "tracks", ns=0, id=track_id, name=f"{name} song {i + 1}", popularity=popularity,
-                            duration_ms=int(SECONDS * 1000), level=2, fetched_at=0)
+            track = _insert(
+                conn,
+                "tracks",
+                ns=0,
+                id=track_id,
+                name=f"{name} song {i + 1}",
+                popularity=popularity,
+                duration_ms=int(SECONDS * 1000),
+                level=2,
+                fetched_at=0,
+            )
             _insert(conn, "track_artists", track=track, position=0, artist=artist)
             tracks.setdefault(name, []).append(track_id)
             if style is None:
-                _insert(conn, "audio_features", track=track, danceability=0.15, energy=0.1, key=2, loudness=-24.0,
-                        mode=1, speechiness=0.05, acousticness=0.97, instrumentalness=0.9, liveness=0.3,
-                        valence=0.2, tempo=70.0, time_signature=4, duration_ms=int(SECONDS * 1000),
-                        origin="spotify", fetched_at=0)
+                _insert(
+                    conn,
+                    "audio_features",
+                    track=track,
+                    danceability=0.15,
+                    energy=0.1,
+                    key=2,
+                    loudness=-24.0,
+                    mode=1,
+                    speechiness=0.05,
+                    acousticness=0.97,
+                    instrumentalness=0.9,
+                    liveness=0.3,
+                    valence=0.2,
+                    tempo=70.0,
+                    time_signature=4,
+                    duration_ms=int(SECONDS * 1000),
+                    origin="spotify",
+                    fetched_at=0,
+                )
                 continue
             rel = f"files/original/{track_id[:2]}/{track_id}.flac"
             synth.write(root / rel, synth.render(SECONDS, seed=100 * g_index + i, style=style))
@@ -97,8 +123,10 @@ def _features(root: Path) -> dict[str, dict[str, float]]:
     conn = sqlite3.connect(root / "catalog.sqlite3")
     conn.row_factory = sqlite3.Row
     out: dict[str, dict[str, list[float]]] = {}
-    for row in conn.execute("SELECT g.name AS genre, f.* FROM track_features f JOIN track_artists ta ON ta.track = f.track "
-                            "JOIN artist_genres ag ON ag.artist = ta.artist JOIN genres g ON g.rowid = ag.genre"):
+    for row in conn.execute(
+        "SELECT g.name AS genre, f.* FROM track_features f JOIN track_artists ta ON ta.track = f.track "
+        "JOIN artist_genres ag ON ag.artist = ta.artist JOIN genres g ON g.rowid = ag.genre"
+    ):
         for key in row.keys():
             if key not in ("genre", "sha256", "computed_at", "error") and row[key] is not None:
                 out.setdefault(row["genre"], {}).setdefault(key, []).append(row[key])
@@ -157,7 +185,9 @@ def test_features_again_is_a_no_op_and_force_recomputes(genre_archive):
 def test_genre_map_export_html_png_svg(genre_archive, tmp_path):
     for name in ("map.html", "map.png", "map.svg"):
         out = tmp_path / name
-        result = run_cli("genre-map", "--out", str(out), "--base-url", "https://example.org", archive=genre_archive.root)
+        result = run_cli(
+            "genre-map", "--out", str(out), "--base-url", "https://example.org", archive=genre_archive.root
+        )
         assert result.exit_code == 0, result.stderr
         assert out.stat().st_size > 1000
     page = (tmp_path / "map.html").read_text()
@@ -168,8 +198,16 @@ def test_genre_map_export_html_png_svg(genre_archive, tmp_path):
 
 
 # Tolerances for the same music as FLAC and as Ogg Opus 75 kb/s (what the compact tier stores).
-REENCODE_TOLERANCE = {"tempo": 0.02, "loudness_lufs": 0.5, "dynamic_range_db": 1.0, "centroid_hz": 0.05,
-                      "flatness": 0.15, "onset_rate": 0.15, "regularity": 0.1, "harmonic_ratio": 0.05}
+REENCODE_TOLERANCE = {
+    "tempo": 0.02,
+    "loudness_lufs": 0.5,
+    "dynamic_range_db": 1.0,
+    "centroid_hz": 0.05,
+    "flatness": 0.15,
+    "onset_rate": 0.15,
+    "regularity": 0.1,
+    "harmonic_ratio": 0.05,
+}
 RELATIVE = {"tempo", "centroid_hz", "flatness", "onset_rate"}
 
 
@@ -203,8 +241,10 @@ def test_features_of_really_ingested_files_original_and_compact(tmp_path):
     collection = synth.make_collection(tmp_path / "music", 2, 4.0, ("flac",), seed=5)
     for tier in ("original", "compact"):
         root = archive_mod.init(tmp_path / f"archive-{tier}").root
-        assert run_cli("import", "table", collection.catalog_csv, "--map", collection.mapping_toml,
-                       archive=root).exit_code == 0
+        assert (
+            run_cli("import", "table", collection.catalog_csv, "--map", collection.mapping_toml, archive=root).exit_code
+            == 0
+        )
         result = run_cli("ingest", str(tmp_path / "music"), "--tier", tier, "--workers", "1", archive=root)
         assert result.exit_code == 0, result.stderr
         result = run_cli("features", "--workers", "1", "--json", archive=root)

@@ -23,8 +23,11 @@ def test_site_generator_is_torrents_pick(packed_archive, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "fonoteca", "-A", str(root), "serve", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fonoteca", "-A", str(root), "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -39,17 +42,31 @@ def test_site_generator_is_torrents_pick(packed_archive, tmp_path):
                 cli = run_cli("torrents", "pick", "--budget", budget, "--seed", str(seed), "--json", archive=root)
                 assert cli.exit_code == 0, cli.stderr
                 expected = [p["name"] for p in json.loads(cli.stdout)["picks"]]
-                site = httpx.get(f"http://127.0.0.1:{port}/api/torrents/generate",
-                                 params={"budget": budget, "seed": seed}).json()
+                site = httpx.get(
+                    f"http://127.0.0.1:{port}/api/torrents/generate", params={"budget": budget, "seed": seed}
+                ).json()
                 assert [t["name"] for t in site["torrents"]] == expected, (seed, budget)
                 assert expected
         # the weight matters: at weight 0 the list for some seed differs
         differs = False
         for seed in range(10):
-            weighted = json.loads(run_cli("torrents", "pick", "--budget", "1PB", "--seed", str(seed), "--json",
-                                          archive=root).stdout)["picks"]
-            flat = json.loads(run_cli("torrents", "pick", "--budget", "1PB", "--seed", str(seed), "--json",
-                                      "--popularity-weight", "0", archive=root).stdout)["picks"]
+            weighted = json.loads(
+                run_cli("torrents", "pick", "--budget", "1PB", "--seed", str(seed), "--json", archive=root).stdout
+            )["picks"]
+            flat = json.loads(
+                run_cli(
+                    "torrents",
+                    "pick",
+                    "--budget",
+                    "1PB",
+                    "--seed",
+                    str(seed),
+                    "--json",
+                    "--popularity-weight",
+                    "0",
+                    archive=root,
+                ).stdout
+            )["picks"]
             differs |= [p["name"] for p in weighted] != [p["name"] for p in flat]
         assert differs
     finally:
@@ -62,8 +79,7 @@ def test_the_reference_sites_interface(packed_archive):
     from fonoteca.web import ServerThread, Settings, create_app
 
     settings = Settings(archive=packed_archive, rate_limit=0, base_url="https://music.example.org/")
-    with ServerThread(create_app(settings)) as server, \
-            httpx.Client(base_url=server.url) as client:
+    with ServerThread(create_app(settings)) as server, httpx.Client(base_url=server.url) as client:
         for prefix in ("", "/api"):
             listed = client.get(f"{prefix}/torrents/generate", params={"max_tb": 1, "format": "json", "seed": 1})
             assert listed.status_code == 200 and listed.headers["content-type"].startswith("application/json")
@@ -77,7 +93,9 @@ def test_the_reference_sites_interface(packed_archive):
         # a tiny max_tb leaves room for the metadata torrent only; budget= still works; both at once is refused
         tiny = client.get("/api/torrents/generate", params={"max_tb": 0.00000002, "format": "json"}).json()
         assert all(t["is_metadata"] for t in tiny)
-        assert client.get("/api/torrents/generate", params={"budget": "1TB", "seed": 1}).json()["count"] == len(torrents)
+        assert client.get("/api/torrents/generate", params={"budget": "1TB", "seed": 1}).json()["count"] == len(
+            torrents
+        )
         assert client.get("/api/torrents/generate", params={"budget": "1TB", "max_tb": 1}).status_code == 400
         assert client.get("/api/torrents/generate", params={"max_tb": -1}).status_code == 400
         assert client.get("/api/torrents/generate", params={"format": "xml"}).status_code == 400

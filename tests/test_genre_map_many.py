@@ -37,7 +37,7 @@ def many(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str]]
 def _overlaps(boxes: list[tuple[float, float, float, float]], slack: float = 0.0) -> list[tuple[int, int]]:
     found = []
     for i, (ax, ay, aw, ah) in enumerate(boxes):
-        for j, (bx, by, bw, bh) in enumerate(boxes[i + 1:], i + 1):
+        for j, (bx, by, bw, bh) in enumerate(boxes[i + 1 :], i + 1):
             if ax < bx + bw - slack and bx < ax + aw - slack and ay < by + bh - slack and by < ay + ah - slack:
                 found.append((i, j))
     return found
@@ -60,7 +60,7 @@ def test_hundreds_of_genres_are_labelled_without_overlap(many: tuple[Path, str])
     html = httpx.get(url + "/genres", timeout=30).text
     for g in genres:  # every genre stays on the map, with its name on hover
         assert f'<a href="{g["url"]}" class="genre"><circle' in html.replace("&#39;", "'"), g["name"]
-    svg = html[html.index("<svg"):html.index("</svg>")]
+    svg = html[html.index("<svg") : html.index("</svg>")]
     assert svg.count("<title>") == len(genres) + len(labelled)
     assert svg.count("<text ") == 4 + len(labelled)  # four axis captions and the labels that fit
 
@@ -72,7 +72,8 @@ def test_labels_do_not_overlap_in_the_browser(browser: Any, many: tuple[Path, st
         page.goto("/genres")
         boxes = page.tab.evaluate(
             "[...document.querySelectorAll('svg text[data-genre]')].map(t => { const r = t.getBoundingClientRect();"
-            " return [r.left, r.top, r.width, r.height]; })")
+            " return [r.left, r.top, r.width, r.height]; })"
+        )
         assert len(boxes) >= 50
         clashes = _overlaps([tuple(b) for b in boxes], slack=0.5)
         assert clashes == [], f"{len(clashes)} overlapping label pairs"
@@ -90,8 +91,7 @@ def test_labels_do_not_overlap_in_the_browser(browser: Any, many: tuple[Path, st
 
 def _archive_without_genres(root: Path) -> Path:
     archive = archive_mod.init(root, name="No genres")
-    source = write_jsonl(root.parent / "plain.jsonl", [sp.full_artist(genres=[]), sp.full_track(),
-                                                       sp.audio_features()])
+    source = write_jsonl(root.parent / "plain.jsonl", [sp.full_artist(genres=[]), sp.full_track(), sp.audio_features()])
     result = run_cli("import", "spotify", str(source), archive=archive.root)
     assert result.exit_code == 0, result.stderr
     return archive.root

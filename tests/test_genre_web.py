@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from fonoteca import archive as archive_mod
-from tests.test_features import GENRES, IMPORTED_GENRE, GenreArchive, build_genre_archive
+from tests.test_features import GENRES, GenreArchive, build_genre_archive
 from tests.test_web_browser import Page, browser  # noqa: F401
 
 
@@ -67,7 +67,8 @@ def test_browser_opens_the_map_clicks_a_genre_and_plays_it(browser: Any, genre_s
         page.tab.wait_for_function(
             "() => { const f = document.querySelector('[data-player]');"
             " return f && parseFloat(f.dataset.position || '0') > 0.5 && f.dataset.state === 'playing'; }",
-            timeout=20_000)
+            timeout=20_000,
+        )
         assert page.tab.evaluate("document.querySelector('#player').currentTime") > 0.5
         page.shot("genre-page")
         assert page.violations() == []

@@ -37,9 +37,12 @@ def _rejects(root: Path) -> list[dict]:
 def test_tracks_albums_artists_licences_and_genres(root: Path) -> None:
     r = run_cli("import", "fma", str(DATA / "fma-tracks.csv"), str(DATA / "fma-genres.csv"), "--json", archive=root)
     assert r.exit_code == 0, r.stderr
-    tracks = _rows(root, "SELECT t.id, t.name, t.track_number, t.duration_ms, a.name, a.release_date, l.licence "
-                         "FROM tracks t LEFT JOIN albums a ON a.rowid = t.album LEFT JOIN track_licences l "
-                         "ON l.track = t.rowid WHERE t.ns = 7 AND t.level > 0 ORDER BY CAST(t.id AS INTEGER)")
+    tracks = _rows(
+        root,
+        "SELECT t.id, t.name, t.track_number, t.duration_ms, a.name, a.release_date, l.licence "
+        "FROM tracks t LEFT JOIN albums a ON a.rowid = t.album LEFT JOIN track_licences l "
+        "ON l.track = t.rowid WHERE t.ns = 7 AND t.level > 0 ORDER BY CAST(t.id AS INTEGER)",
+    )
     assert tracks == [
         ("2", "Food", 3, 168000, "AWOL - A Way Of Life", "2009-01-05", "CC-BY-NC-SA-3.0"),
         ("5", "This World", 6, 206000, "AWOL - A Way Of Life", "2009-01-05", "CC-BY-NC-SA-3.0"),
@@ -47,12 +50,18 @@ def test_tracks_albums_artists_licences_and_genres(root: Path) -> None:
         ("140", "Queen Of The Wires", 1, 239000, "The Blind Spot", None, "LicenseRef-All-Rights-Reserved"),
         ("150", "Too Few Cells", 2, None, "The Blind Spot", None, None),
     ]
-    genres = _rows(root, "SELECT a.name, g.name FROM artists a JOIN artist_genres ag ON ag.artist = a.rowid "
-                         "JOIN genres g ON g.rowid = ag.genre WHERE a.ns = 7 ORDER BY a.name, ag.position")
+    genres = _rows(
+        root,
+        "SELECT a.name, g.name FROM artists a JOIN artist_genres ag ON ag.artist = a.rowid "
+        "JOIN genres g ON g.rowid = ag.genre WHERE a.ns = 7 ORDER BY a.name, ag.position",
+    )
     assert ("Kurt Vile", "Rock") in genres and ("Kurt Vile", "Punk") in genres  # the parent of Punk comes along
     assert ("AWOL", "Hip-Hop") in genres
-    assert _rows(root, "SELECT name FROM source_files WHERE origin = 'fma' AND track = (SELECT rowid FROM tracks "
-                       "WHERE ns = 7 AND id = '10')") == [("000/000010.mp3",)]
+    assert _rows(
+        root,
+        "SELECT name FROM source_files WHERE origin = 'fma' AND track = (SELECT rowid FROM tracks "
+        "WHERE ns = 7 AND id = '10')",
+    ) == [("000/000010.mp3",)]
     reasons = {x["reason"]: x["imported"] for x in _rejects(root)}
     assert reasons["track_id 'oops' is not a number"] is False
     assert reasons["3 fields, but the header has 21"] is False
@@ -63,17 +72,21 @@ def test_tracks_albums_artists_licences_and_genres(root: Path) -> None:
 
 def test_the_licence_gate_reads_fmas_licences(root: Path) -> None:
     assert run_cli("import", "fma", str(DATA / "fma-tracks.csv"), archive=root).exit_code == 0
-    out = json.loads(run_cli("licence", "show", "fma:track:140", "fma:track:10", "fma:track:150", "--json",
-                             archive=root).stdout)
+    out = json.loads(
+        run_cli("licence", "show", "fma:track:140", "fma:track:10", "fma:track:150", "--json", archive=root).stdout
+    )
     published = {o["track"]: o["published"] for o in out}
     assert published == {"fma:track:10": True, "fma:track:140": False, "fma:track:150": False}
     assert "All rights reserved" in next(o["why_not"] for o in out if o["track"] == "fma:track:140")
 
 
-@pytest.mark.parametrize("content, message", [
-    ("track_id,title\n1,Song\n", "not an FMA tracks.csv"),
-    ("", "fewer than the two header rows"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("track_id,title\n1,Song\n", "not an FMA tracks.csv"),
+        ("", "fewer than the two header rows"),
+    ],
+)
 def test_a_file_that_is_not_fmas_layout(root: Path, tmp_path: Path, content: str, message: str) -> None:
     bad = tmp_path / "tracks.csv"
     bad.write_text(content)

@@ -18,7 +18,8 @@ import av
 import pytest
 
 from fonoteca import archive as archive_mod
-from fonoteca.audio import decode, tags as tagmod
+from fonoteca.audio import decode
+from fonoteca.audio import tags as tagmod
 from fonoteca.synth import audio as synth
 from tests.conftest import CORPUS, run_cli
 
@@ -47,8 +48,9 @@ def _rows(root: Path, sql: str, params: tuple = ()) -> list[tuple]:
 @pytest.fixture(scope="module")
 def collection(tmp_path_factory) -> synth.Collection:
     """Five tagged tracks, one per format (FLAC, Ogg Vorbis, Opus, MP3, WAV)."""
-    return synth.make_collection(tmp_path_factory.mktemp("music"), 5, SECONDS,
-                                 ("flac", "ogg", "opus", "mp3", "wav"), seed=21)
+    return synth.make_collection(
+        tmp_path_factory.mktemp("music"), 5, SECONDS, ("flac", "ogg", "opus", "mp3", "wav"), seed=21
+    )
 
 
 @pytest.fixture
@@ -66,8 +68,11 @@ def test_original_tier_keeps_audio_tags_it_and_restores_bytes(loaded, collection
     s = _ingest(loaded, str(collection.root), "--tier", "original", "--workers", "2")
     assert s["stored"] == {"original": 5, "compact": 0} and s["matched_by"] == {"isrc": 5}
     assert s["quarantined_total"] == 0 and s["unmatched"] == 0
-    rows = _rows(loaded, "SELECT t.id, f.path, f.sha256, f.source_sha256, f.codec, f.duration_ms, f.replaygain_gain, "
-                         "f.tags, f.source_codec FROM files f JOIN tracks t ON t.rowid = f.track")
+    rows = _rows(
+        loaded,
+        "SELECT t.id, f.path, f.sha256, f.source_sha256, f.codec, f.duration_ms, f.replaygain_gain, "
+        "f.tags, f.source_codec FROM files f JOIN tracks t ON t.rowid = f.track",
+    )
     assert len(rows) == 5
     by_id = {t.id: t for t in collection.tracks}
     for track_id, rel, sha, source_sha, codec, duration_ms, gain, family, source_codec in rows:
@@ -93,6 +98,7 @@ def test_original_tier_keeps_audio_tags_it_and_restores_bytes(loaded, collection
         assert out.read_bytes() == t.path.read_bytes()
     flac = [r for r in rows if r[1].endswith(".flac")][0]
     from mutagen.flac import FLAC
+
     assert FLAC(str(loaded / flac[1])).pictures[0].data == png
     # idempotence: a second run decides nothing new and leaves the catalog as it was
     before = _rows(loaded, "SELECT * FROM files ORDER BY rowid")
@@ -112,7 +118,8 @@ def test_compact_tier_encodes_opus_75k_with_tags(loaded, collection):
     s = _ingest(loaded, str(collection.root), "--tier", "compact")
     assert s["stored"]["compact"] == 5
     for rel, codec, bit_rate, rate, channels, duration_ms in _rows(
-            loaded, "SELECT path, codec, bit_rate, sample_rate, channels, duration_ms FROM files"):
+        loaded, "SELECT path, codec, bit_rate, sample_rate, channels, duration_ms FROM files"
+    ):
         path = loaded / rel
         assert path.suffix == ".opus" and codec == "opus" and rate == 48000 and channels == 2
         with av.open(str(path)) as c:
@@ -140,8 +147,9 @@ def test_no_plan_and_scheduler_are_clean_errors(loaded, collection):
     assert result.exit_code == 1 and "fonoteca plan" in result.stderr
     with open(loaded / "fonoteca.toml", "a") as f:  # no scheduler listens there: fail fast (tests/test_cluster.py)
         f.write("\n[cluster]\nconnect_timeout_s = 2\n")
-    result = run_cli("ingest", str(collection.root), "--tier", "original", "--scheduler", "tcp://127.0.0.1:9",
-                     archive=loaded)
+    result = run_cli(
+        "ingest", str(collection.root), "--tier", "original", "--scheduler", "tcp://127.0.0.1:9", archive=loaded
+    )
     assert result.exit_code == 1 and "cannot reach the Dask scheduler" in result.stderr
 
 
@@ -224,8 +232,13 @@ def test_a_longer_version_that_starts_alike_is_not_a_duplicate(tmp_path):
     synth.write(src / "b_extended.flac", synth.render(24.0, first.seed))
     with open(tmp_path / "map.csv", "w", newline="") as f:
         w = csv.writer(f)
-        w.writerows([["path", "track_id"], ["src/a_radio.flac", f"spotify:track:{first.id}"],
-                     ["src/b_extended.flac", f"spotify:track:{second.id}"]])
+        w.writerows(
+            [
+                ["path", "track_id"],
+                ["src/a_radio.flac", f"spotify:track:{first.id}"],
+                ["src/b_extended.flac", f"spotify:track:{second.id}"],
+            ]
+        )
     s = _ingest(root, str(src), "--map", str(tmp_path / "map.csv"), "--tier", "compact", "--workers", "1")
     assert s["stored"]["compact"] == 2 and s["duplicates"] == 0, s["items"]
     # the guard, not the fingerprint, told them apart
@@ -254,8 +267,11 @@ def test_musicbrainz_recording_id_route(tmp_path):
 
 
 def _state(root: Path) -> list[tuple]:
-    return _rows(root, "SELECT t.id, f.tier, f.path, f.size, f.sha256, f.source_sha256 FROM files f "
-                       "JOIN tracks t ON t.rowid = f.track ORDER BY t.id")
+    return _rows(
+        root,
+        "SELECT t.id, f.tier, f.path, f.size, f.sha256, f.source_sha256 FROM files f "
+        "JOIN tracks t ON t.rowid = f.track ORDER BY t.id",
+    )
 
 
 def test_kill_9_then_ingest_again_ends_as_an_uninterrupted_run(tmp_path):
@@ -270,8 +286,12 @@ def test_kill_9_then_ingest_again_ends_as_an_uninterrupted_run(tmp_path):
     done = subprocess.run([sys.executable, "-m", "fonoteca", "-A", str(clean), *args], capture_output=True, timeout=300)
     assert done.returncode == 0, done.stderr
     for kill_after in (3, 12):
-        child = subprocess.Popen([sys.executable, "-m", "fonoteca", "-A", str(killed), *args],
-                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "fonoteca", "-A", str(killed), *args],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
         deadline = time.time() + 120
         while time.time() < deadline and child.poll() is None:
             try:
@@ -283,7 +303,9 @@ def test_kill_9_then_ingest_again_ends_as_an_uninterrupted_run(tmp_path):
             time.sleep(0.02)
         os.killpg(child.pid, signal.SIGKILL)
         child.wait()
-    again = subprocess.run([sys.executable, "-m", "fonoteca", "-A", str(killed), *args], capture_output=True, timeout=300)
+    again = subprocess.run(
+        [sys.executable, "-m", "fonoteca", "-A", str(killed), *args], capture_output=True, timeout=300
+    )
     assert again.returncode == 0, again.stderr
     assert _state(killed) == _state(clean) and len(_state(clean)) == 30
     on_disk = {str(p.relative_to(killed)) for p in (killed / "files").rglob("*") if p.is_file()}
@@ -325,11 +347,13 @@ def test_shared_corpus(tmp_path):
         w, m = csv.writer(f), csv.writer(g)
         w.writerow(["track_id", "title", "artist_id", "artist", "popularity"])
         m.writerow(["path", "track_id"])
-        for i, (p, tid) in enumerate(zip(files, ids)):
+        for i, (p, tid) in enumerate(zip(files, ids, strict=True)):
             w.writerow([tid, f"Corpus {i}", "a" * 22, "Corpus", 50])
             m.writerow([str(p), f"spotify:track:{tid}"])
-    (tmp_path / "map.toml").write_text('kind="track"\nnamespace="spotify"\n[columns]\nid="track_id"\nname="title"\n'
-                                       'artist_ids="artist_id"\nartist_names="artist"\npopularity="popularity"\n')
+    (tmp_path / "map.toml").write_text(
+        'kind="track"\nnamespace="spotify"\n[columns]\nid="track_id"\nname="title"\n'
+        'artist_ids="artist_id"\nartist_names="artist"\npopularity="popularity"\n'
+    )
     root = archive_mod.init(tmp_path / "archive").root
     assert run_cli("import", "table", catalog, "--map", tmp_path / "map.toml", archive=root).exit_code == 0
     s = _ingest(root, str(CORPUS), "--map", str(map_csv), "--tier", "original")
@@ -345,7 +369,9 @@ def test_shared_corpus(tmp_path):
             assert record["reason"] and record["message"]
     assert s["stored_total"] > 40 and s["quarantined_total"] > 20
     for rel, source in _rows(root, "SELECT path, source_path FROM files"):
-        track = _rows(root, "SELECT t.id FROM files f JOIN tracks t ON t.rowid = f.track WHERE f.path = ?", (rel,))[0][0]
+        track = _rows(root, "SELECT t.id FROM files f JOIN tracks t ON t.rowid = f.track WHERE f.path = ?", (rel,))[0][
+            0
+        ]
         out = tmp_path / "restored"
         assert run_cli("restore", track, "--out", out, archive=root).exit_code == 0
         assert out.read_bytes() == Path(source).read_bytes()

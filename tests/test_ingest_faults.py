@@ -45,7 +45,10 @@ def _stored(root: Path) -> int:
 
 def test_a_full_disk_stops_the_run_and_loses_nothing(collection, tmpfs):
     root = archive_mod.init(tmpfs / "archive").root
-    assert run_cli("import", "table", collection.catalog_csv, "--map", collection.mapping_toml, archive=root).exit_code == 0
+    assert (
+        run_cli("import", "table", collection.catalog_csv, "--map", collection.mapping_toml, archive=root).exit_code
+        == 0
+    )
     inputs = [str(t.path) for t in collection.tracks]
     full = run_cli("ingest", *inputs, "--tier", "original", "--workers", "1", archive=root)
     assert full.exit_code == 75, full.stdout + full.stderr

@@ -27,10 +27,13 @@ def archive(collection: synth.Collection, tmp_path: Path) -> tuple[Path, list[st
     """Four CC0 tracks (the synthesised collection's table states it); one then stated all rights reserved by the
     operator, one with its licence record gone (unknown). Ingested, not packed."""
     root = archive_mod.init(tmp_path / "archive", name="Licence gate").root
-    assert run_cli("import", "table", collection.catalog_csv, "--map", collection.mapping_toml,
-                   archive=root).exit_code == 0
-    assert run_cli("ingest", *[str(t.path) for t in collection.tracks], "--tier", "original",
-                   archive=root).exit_code == 0
+    assert (
+        run_cli("import", "table", collection.catalog_csv, "--map", collection.mapping_toml, archive=root).exit_code
+        == 0
+    )
+    assert (
+        run_cli("ingest", *[str(t.path) for t in collection.tracks], "--tier", "original", archive=root).exit_code == 0
+    )
     ids = [t.id for t in collection.tracks]
     r = run_cli("licence", "set", f"spotify:track:{ids[0]}", "--licence", "All rights reserved", archive=root)
     assert r.exit_code == 0, r.stderr
@@ -73,9 +76,24 @@ def test_a_manifest_written_before_licence_columns_still_reads(tmp_path: Path) -
     import orjson
     import zstandard
 
-    old = {"id": "x", "ns": "table", "isrc": None, "torrent": "t", "btih": "0" * 40, "path": "ab/x.flac",
-           "file_index": 0, "offset": 0, "size": 3, "sha256": "a" * 64, "pieces_root": None, "tier": "original",
-           "popularity": 1, "band": "pop_1-9", "title": "X", "artists": "Y"}
+    old = {
+        "id": "x",
+        "ns": "table",
+        "isrc": None,
+        "torrent": "t",
+        "btih": "0" * 40,
+        "path": "ab/x.flac",
+        "file_index": 0,
+        "offset": 0,
+        "size": 3,
+        "sha256": "a" * 64,
+        "pieces_root": None,
+        "tier": "original",
+        "popularity": 1,
+        "band": "pop_1-9",
+        "title": "X",
+        "artists": "Y",
+    }
     path = tmp_path / "manifest.jsonl.zst"
     path.write_bytes(zstandard.ZstdCompressor().compress(orjson.dumps(old) + b"\n"))
     (line,) = read_manifest(path)
@@ -86,8 +104,10 @@ def test_the_site_streams_only_published_tracks(archive: tuple[Path, list[str]])
     root, ids = archive
     with _site(root) as site:
         reserved = httpx.get(f"{site.url}/api/track/{ids[0]}").json()
-        assert reserved["licence"]["id"] == "LicenseRef-All-Rights-Reserved" and reserved["licence"]["source"] == \
-            "operator"
+        assert (
+            reserved["licence"]["id"] == "LicenseRef-All-Rights-Reserved"
+            and reserved["licence"]["source"] == "operator"
+        )
         assert not reserved["published"] and "All rights reserved" in reserved["unpublished_reason"]
         assert reserved["audio"] is None
         stream = httpx.get(f"{site.url}/audio/{ids[0]}")
@@ -107,8 +127,16 @@ def test_the_site_streams_only_published_tracks(archive: tuple[Path, list[str]])
 def test_attribution_shown_and_tagged(archive: tuple[Path, list[str]], collection: synth.Collection) -> None:
     root, ids = archive
     credit = "“Song” by Synth, licensed under CC BY 4.0"
-    r = run_cli("licence", "set", f"spotify:track:{ids[3]}", "--licence", "https://creativecommons.org/licenses/by/4.0/",
-                "--attribution", credit, archive=root)
+    r = run_cli(
+        "licence",
+        "set",
+        f"spotify:track:{ids[3]}",
+        "--licence",
+        "https://creativecommons.org/licenses/by/4.0/",
+        "--attribution",
+        credit,
+        archive=root,
+    )
     assert r.exit_code == 0, r.stderr
     with _site(root) as site:
         data = httpx.get(f"{site.url}/api/track/{ids[3]}").json()
@@ -116,10 +144,23 @@ def test_attribution_shown_and_tagged(archive: tuple[Path, list[str]], collectio
         assert 'id="attribution"' in httpx.get(f"{site.url}/track/{ids[3]}").text
     # a file stored afterwards carries it as Picard's LICENSE and COPYRIGHT tags
     fresh = archive_mod.init(root.parent / "fresh", name="Fresh").root
-    assert run_cli("import", "table", collection.catalog_csv, "--map", collection.mapping_toml,
-                   archive=fresh).exit_code == 0
-    assert run_cli("licence", "set", f"spotify:track:{ids[3]}", "--licence", "CC-BY-4.0", "--attribution", credit,
-                   archive=fresh).exit_code == 0
+    assert (
+        run_cli("import", "table", collection.catalog_csv, "--map", collection.mapping_toml, archive=fresh).exit_code
+        == 0
+    )
+    assert (
+        run_cli(
+            "licence",
+            "set",
+            f"spotify:track:{ids[3]}",
+            "--licence",
+            "CC-BY-4.0",
+            "--attribution",
+            credit,
+            archive=fresh,
+        ).exit_code
+        == 0
+    )
     track = next(t for t in collection.tracks if t.id == ids[3])
     assert run_cli("ingest", str(track.path), "--tier", "original", archive=fresh).exit_code == 0
     from fonoteca.audio.tags import read_tags

@@ -33,8 +33,16 @@ def _lines(root: Path) -> list[bytes]:
 
 
 def test_entries_chain_the_sha256_of_the_line_before(small: Path) -> None:
-    r = run_cli("withdraw", "table:track:as-001", "table:as-002", "--reason", "takedown notice 7",
-                "--category", "rights-holder", archive=small)
+    r = run_cli(
+        "withdraw",
+        "table:track:as-001",
+        "table:as-002",
+        "--reason",
+        "takedown notice 7",
+        "--category",
+        "rights-holder",
+        archive=small,
+    )
     assert r.exit_code == 0, r.stderr
     assert r.stdout.split() == ["table:track:as-001", "table:track:as-002"]  # what was withdrawn, for scripts
     r = run_cli("reinstate", "table:track:as-002", "--reason", "notice withdrawn", "--json", archive=small)
@@ -111,8 +119,13 @@ def test_a_withdrawal_until_a_date_lapses_by_itself(small: Path) -> None:
 
 def test_verify_a_ledger_file_outside_an_archive(tmp_path: Path) -> None:
     path = tmp_path / "withdrawals.jsonl"
-    path.write_text('{"seq": 1, "action": "withdraw", "tracks": ["x:track:1"], "reason": "", "category": null, '
-                    '"until": null, "at": "2026-01-01T00:00:00Z", "prev": "' + "0" * 64 + '"}\nnot json\n')
+    path.write_text(
+        '{"seq": 1, "action": "withdraw", "tracks": ["x:track:1"], "reason": "", "category": null, '
+        '"until": null, "at": "2026-01-01T00:00:00Z", "prev": "' + "0" * 64 + '"}\nnot json\n'
+    )
     r = run_cli("ledger", "verify", str(path), "--json")
-    assert r.exit_code == 1 and json.loads(r.stdout)["problems"][0] == {"line": 2, "reason": json.loads(
-        r.stdout)["problems"][0]["reason"]} and "not JSON" in r.stdout
+    assert (
+        r.exit_code == 1
+        and json.loads(r.stdout)["problems"][0] == {"line": 2, "reason": json.loads(r.stdout)["problems"][0]["reason"]}
+        and "not JSON" in r.stdout
+    )

@@ -5,19 +5,15 @@ bounded."""
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import threading
-import time
 from pathlib import Path
 
 import pytest
 
 from fonoteca import archive as archive_mod
-from fonoteca.mirror import Seeder, coverage, fetch, mirror, repair, seed_items, verify_root
-from fonoteca.mirror import ops, torrents as mt
-from fonoteca.pack.manifest import read_manifest
 from fonoteca.errors import FonotecaError
+from fonoteca.mirror import Seeder, coverage, fetch, mirror, ops, repair, seed_items, verify_root
+from fonoteca.mirror import torrents as mt
+from fonoteca.pack.manifest import read_manifest
 from fonoteca.synth import audio as synth
 from tests.conftest import run_cli
 
@@ -35,7 +31,7 @@ def packed(tmp_path_factory) -> Path:
     r = run_cli("ingest", *[str(t.path) for t in coll.tracks], "--tier", "original", "--json", archive=root)
     assert r.exit_code == 0, r.stderr
     with open(root / "fonoteca.toml", "a", encoding="utf-8") as f:
-        f.write('\n[pack]\ntarget_size = 300000\nmax_files = 3\n')
+        f.write("\n[pack]\ntarget_size = 300000\nmax_files = 3\n")
     r = run_cli("pack", "--json", archive=root)
     assert r.exit_code == 0, r.stderr
     return root
@@ -63,13 +59,21 @@ def test_full_mirror_is_archive_shaped_and_verifies(packed, seeder, tmp_path):
     rel = _release(packed).name
     assert (into / "fonoteca.toml").is_file() and (into / "catalog.sqlite3").is_file()
     assert (into / "releases" / rel / "manifest.jsonl.zst").is_file()
-    src_files = sorted(p.relative_to(packed / "releases" / rel / "data") for p in
-                       (packed / "releases" / rel / "data").rglob("*") if p.is_file())
-    got = sorted(p.relative_to(into / "releases" / rel / "data") for p in
-                 (into / "releases" / rel / "data").rglob("*") if p.is_file())
+    src_files = sorted(
+        p.relative_to(packed / "releases" / rel / "data")
+        for p in (packed / "releases" / rel / "data").rglob("*")
+        if p.is_file()
+    )
+    got = sorted(
+        p.relative_to(into / "releases" / rel / "data")
+        for p in (into / "releases" / rel / "data").rglob("*")
+        if p.is_file()
+    )
     assert got == src_files
     for p in src_files:
-        assert (into / "releases" / rel / "data" / p).read_bytes() == (packed / "releases" / rel / "data" / p).read_bytes()
+        assert (into / "releases" / rel / "data" / p).read_bytes() == (
+            packed / "releases" / rel / "data" / p
+        ).read_bytes()
     report = verify_root(into)
     assert report.ok and report.files == len(src_files), report.as_dict()
     cov = coverage(into)
@@ -81,8 +85,14 @@ def test_full_mirror_is_archive_shaped_and_verifies(packed, seeder, tmp_path):
     # a second mirror from the first one (mirrors seed too)
     with Seeder(seed_items(into)) as s2:
         assert s2.wait_ready(TIMEOUT)
-        res2 = mirror(str(packed), tmp_path / "m2", bands=[b for b in {x.get("band") for x in res.chosen} if b][:1],
-                      peers=_peer(s2), timeout=TIMEOUT, stall=60)
+        res2 = mirror(
+            str(packed),
+            tmp_path / "m2",
+            bands=[b for b in {x.get("band") for x in res.chosen} if b][:1],
+            peers=_peer(s2),
+            timeout=TIMEOUT,
+            stall=60,
+        )
         assert res2.complete and verify_root(tmp_path / "m2").ok
 
 
@@ -118,8 +128,7 @@ def test_fetch_downloads_one_file_only(packed, seeder, tmp_path):
     assert res.path.name == f"{line.artists} - {line.title}.{line.path.rsplit('.', 1)[1]}"
     assert ops.sha256_of(res.path) == line.sha256
     if line.isrc:
-        r = run_cli("fetch", f"isrc:{line.isrc}", "--into", str(into), "--peer", f"127.0.0.1:{seeder.port}",
-                    "--json")
+        r = run_cli("fetch", f"isrc:{line.isrc}", "--into", str(into), "--peer", f"127.0.0.1:{seeder.port}", "--json")
         assert r.exit_code == 0, r.stderr
 
 
@@ -138,7 +147,7 @@ def test_interrupted_download_resumes_without_refetching(packed, tmp_path):
         second = mirror(str(packed), into, peers=_peer(fast), timeout=TIMEOUT, stall=60)
     assert second.complete, second.outcome.errors
     had = sum(j.had for j in second.outcome.jobs)
-    slack = sum(2 * j.ti.piece_length() for j in second.outcome.jobs)   # partial pieces, end-game duplicates
+    slack = sum(2 * j.ti.piece_length() for j in second.outcome.jobs)  # partial pieces, end-game duplicates
     assert had > 0 and second.outcome.downloaded < total
     assert second.outcome.downloaded <= total - had + slack
     assert verify_root(into).ok
@@ -159,7 +168,10 @@ def test_verify_finds_flipped_bytes_exactly_and_repair_heals(packed, seeder, tmp
     (rel / "data" / victims[0].torrent / "stray.bin").write_bytes(b"x")
     report = verify_root(into)
     assert {(p.track, p.kind) for p in report.problems if p.kind != "extra"} == {
-        (victims[0].ref, "corrupt"), (victims[1].ref, "corrupt"), (victims[2].ref, "missing")}
+        (victims[0].ref, "corrupt"),
+        (victims[1].ref, "corrupt"),
+        (victims[2].ref, "missing"),
+    }
     assert [p.path for p in report.of("extra")] == [f"{victims[0].torrent}/stray.bin"]
     for p in report.of("corrupt"):
         assert len(p.pieces) == 1 and "sha256" in p.reason
@@ -188,14 +200,24 @@ def test_hostile_inputs_are_refused(packed, tmp_path):
     with pytest.raises(FonotecaError, match="safe name"):
         mirror(str(bad), tmp_path / "m1")
     # a torrent whose file path climbs out of its folder
-    from fonoteca.pack import bencode
     import hashlib
-    info = {"name": b"evil", "piece length": 16384, "pieces": hashlib.sha1(b"x").digest(),
-            "files": [{"length": 1, "path": [b"..", b"..", b"escape.txt"]}]}
+
+    from fonoteca.pack import bencode
+
+    info = {
+        "name": b"evil",
+        "piece length": 16384,
+        "pieces": hashlib.sha1(b"x").digest(),
+        "files": [{"length": 1, "path": [b"..", b"..", b"escape.txt"]}],
+    }
     with pytest.raises(FonotecaError, match="refused"):
         mt.load_torrent(bencode.encode({"info": info}))
-    info = {"name": b"evil", "piece length": 1 << 30, "pieces": hashlib.sha1(b"x").digest(),
-            "files": [{"length": 1, "path": [b"a"]}]}
+    info = {
+        "name": b"evil",
+        "piece length": 1 << 30,
+        "pieces": hashlib.sha1(b"x").digest(),
+        "files": [{"length": 1, "path": [b"a"]}],
+    }
     with pytest.raises(FonotecaError, match="refused"):
         mt.load_torrent(bencode.encode({"info": info}))
     assert not (tmp_path / "escape.txt").exists() and not (tmp_path.parent / "escape.txt").exists()
@@ -213,14 +235,28 @@ def test_cli_seed_mirror_verify_repair_coverage(packed, tmp_path):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    proc = subprocess.Popen([sys.executable, "-m", "fonoteca", "seed", str(packed), "--listen", f"127.0.0.1:{port}",
-                             "--for", "120"], stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "fonoteca", "seed", str(packed), "--listen", f"127.0.0.1:{port}", "--for", "120"],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert "seeding" in proc.stderr.readline()
         into = tmp_path / "m"
         peer = f"127.0.0.1:{port}"
-        r = run_cli("mirror", str(packed / "releases" / "torrents.json"), "--into", str(into), "--peer", peer,
-                    "--timeout", str(TIMEOUT), "--stall", "60", "--json")
+        r = run_cli(
+            "mirror",
+            str(packed / "releases" / "torrents.json"),
+            "--into",
+            str(into),
+            "--peer",
+            peer,
+            "--timeout",
+            str(TIMEOUT),
+            "--stall",
+            "60",
+            "--json",
+        )
         assert r.exit_code == 0, r.stdout + r.stderr
         assert json.loads(r.stdout)["complete"]
         r = run_cli("coverage", str(into), "--json")

@@ -24,8 +24,20 @@ def seeder(packed_archive: Path):
 
 
 def _mirror(source: str | Path, into: Path, seeder: Seeder, *extra: str):
-    return run_cli("mirror", str(source), "--into", into, "--peer", f"127.0.0.1:{seeder.port}", "--timeout", TIMEOUT,
-                   "--stall", "60", "--json", *extra)
+    return run_cli(
+        "mirror",
+        str(source),
+        "--into",
+        into,
+        "--peer",
+        f"127.0.0.1:{seeder.port}",
+        "--timeout",
+        TIMEOUT,
+        "--stall",
+        "60",
+        "--json",
+        *extra,
+    )
 
 
 def _records(root: Path) -> list[dict]:
@@ -72,15 +84,31 @@ def test_bad_entries_are_named_and_the_rest_is_mirrored(packed_archive, seeder, 
     meta = next(r for r in records if r["is_metadata"])
     good = [r for r in records if not r["is_metadata"]]
     liar = dict(good[0], btih="0" * 40)  # its magnet fetches a torrent whose hash is not the listed one
-    unknown = dict(good[1], name="nobody-has-this", btih="1" * 40,
-                   magnet_link="magnet:?xt=urn:btih:" + "1" * 40 + "&dn=nobody-has-this", url="")
+    unknown = dict(
+        good[1],
+        name="nobody-has-this",
+        btih="1" * 40,
+        magnet_link="magnet:?xt=urn:btih:" + "1" * 40 + "&dn=nobody-has-this",
+        url="",
+    )
     twin = dict(good[-1])  # the same name twice: the second is refused
     broken = [meta, good[-1], liar, unknown, "not a torrent", {"name": "half"}, twin]
     listing = tmp_path / "dl" / "torrents.json"
     listing.parent.mkdir()
     listing.write_text(json.dumps(broken))
-    result = run_cli("mirror", str(listing), "--into", tmp_path / "m", "--peer", f"127.0.0.1:{seeder.port}",
-                     "--timeout", "15", "--stall", "15", "--json")
+    result = run_cli(
+        "mirror",
+        str(listing),
+        "--into",
+        tmp_path / "m",
+        "--peer",
+        f"127.0.0.1:{seeder.port}",
+        "--timeout",
+        "15",
+        "--stall",
+        "15",
+        "--json",
+    )
     assert result.exit_code == 1  # not everything asked for could be mirrored
     report = json.loads(result.stdout)
     errors = "\n".join(report["errors"])

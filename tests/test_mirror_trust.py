@@ -66,8 +66,9 @@ def test_a_remote_list_cannot_make_mirror_read_local_files(packed_archive, remot
     for n, rec in enumerate(items):
         rec["url"] = f"file://{secret}" if n % 2 == 0 else str(secret)
     (folder / "torrents.json").write_text(json.dumps(items))
-    result = run_cli("mirror", f"{base}/torrents.json", "--into", tmp_path / "m", "--budget", "1TB",
-                     "--timeout", "5", "--json")
+    result = run_cli(
+        "mirror", f"{base}/torrents.json", "--into", tmp_path / "m", "--budget", "1TB", "--timeout", "5", "--json"
+    )
     assert result.exit_code == 1
     assert not list((tmp_path / "m").rglob("*.torrent"))  # nothing was read from this machine's files
     assert "not http(s)" in result.stdout + result.stderr

@@ -20,7 +20,7 @@ import torf
 import zstandard
 
 from fonoteca import archive as archive_mod
-from fonoteca.pack import bencode, PackSettings
+from fonoteca.pack import PackSettings, bencode
 from fonoteca.pack import pack as pack_archive
 from fonoteca.pack import release as release_mod
 from fonoteca.synth import audio as synth
@@ -28,17 +28,36 @@ from tests.conftest import run_cli
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-TORRENTS_JSON_FIELDS = {"url", "group_name", "display_name", "btih", "magnet_link", "torrent_size", "num_files",
-                        "data_size", "added_to_torrents_list_at", "is_metadata", "obsolete", "embargo", "seeders",
-                        "leechers", "completed", "stats_scraped_at", "band", "tracks", "listens_covered"}
+TORRENTS_JSON_FIELDS = {
+    "url",
+    "group_name",
+    "display_name",
+    "btih",
+    "magnet_link",
+    "torrent_size",
+    "num_files",
+    "data_size",
+    "added_to_torrents_list_at",
+    "is_metadata",
+    "obsolete",
+    "embargo",
+    "seeders",
+    "leechers",
+    "completed",
+    "stats_scraped_at",
+    "band",
+    "tracks",
+    "listens_covered",
+}
 SMALL = {"target_size": 150_000, "max_files": 3}
-FIRST = 16          # tracks ingested before the first pack in the incremental test
+FIRST = 16  # tracks ingested before the first pack in the incremental test
 
 
 @pytest.fixture(scope="module")
 def collection(tmp_path_factory) -> synth.Collection:
-    return synth.make_collection(tmp_path_factory.mktemp("music"), 24, (0.8, 2.5), ("flac", "opus", "mp3", "ogg"),
-                                 seed=61)
+    return synth.make_collection(
+        tmp_path_factory.mktemp("music"), 24, (0.8, 2.5), ("flac", "opus", "mp3", "ogg"), seed=61
+    )
 
 
 def _ingest(root: Path, *sources: Path) -> None:
@@ -54,9 +73,11 @@ def template(tmp_path_factory, collection) -> Path:
     assert result.exit_code == 0, result.stderr
     _ingest(root, *[t.path for t in collection.tracks[:FIRST]])
     with open(root / "fonoteca.toml", "a", encoding="utf-8") as f:
-        f.write('\n[pack]\ntarget_size = 150000\nmax_files = 3\n'
-                'trackers = ["udp://127.0.0.1:6969/announce"]\n'
-                'web_seeds = ["http://127.0.0.1:8000/releases/{release}/data/"]\n')
+        f.write(
+            "\n[pack]\ntarget_size = 150000\nmax_files = 3\n"
+            'trackers = ["udp://127.0.0.1:6969/announce"]\n'
+            'web_seeds = ["http://127.0.0.1:8000/releases/{release}/data/"]\n'
+        )
     return root
 
 
@@ -90,33 +111,42 @@ def _data_torrents(rel: Path) -> list[Path]:
 def test_pack_groups_by_band_sorts_and_cuts(arch):
     s = pack_archive(arch)
     assert s.release == "pack-test-0001" and s.files == FIRST
-    rows = _rows(arch.root, "SELECT t.id, coalesce(t.popularity, 0), f.size, f.rowid FROM files f "
-                            "JOIN tracks t ON t.rowid = f.track")
+    rows = _rows(
+        arch.root,
+        "SELECT t.id, coalesce(t.popularity, 0), f.size, f.rowid FROM files f JOIN tracks t ON t.rowid = f.track",
+    )
     by_file = {r[3]: r for r in rows}
     settings = PackSettings.from_config(arch.config)
     seen = []
     for band in settings.bands:
-        torrents = _rows(arch.root, "SELECT rowid, seq, num_files, data_size FROM torrents WHERE band = ? ORDER BY seq",
-                         (band.name,))
+        torrents = _rows(
+            arch.root, "SELECT rowid, seq, num_files, data_size FROM torrents WHERE band = ? ORDER BY seq", (band.name,)
+        )
         assert [t[1] for t in torrents] == list(range(1, len(torrents) + 1))
         band_files = []
         for i, (tid, _, n, size) in enumerate(torrents):
-            files = [by_file[f] for (f,) in _rows(arch.root, "SELECT file FROM torrent_files WHERE torrent = ?", (tid,))]
+            files = [
+                by_file[f] for (f,) in _rows(arch.root, "SELECT file FROM torrent_files WHERE torrent = ?", (tid,))
+            ]
             assert len(files) == n <= SMALL["max_files"]
             assert sum(f[2] for f in files) == size
             assert size <= SMALL["target_size"] or n == 1
             assert all(f[1] in band for f in files)
             ordered = sorted(files, key=lambda f: (-f[1], f[0]))
             if i + 1 < len(torrents):  # a torrent is cut only when the next file would not fit
-                nxt = _rows(arch.root, "SELECT f.size FROM torrent_files tf JOIN files f ON f.rowid = tf.file "
-                                       "JOIN tracks t ON t.rowid = f.track WHERE tf.torrent = ? "
-                                       "ORDER BY coalesce(t.popularity, 0) DESC, t.id LIMIT 1", (torrents[i + 1][0],))
+                nxt = _rows(
+                    arch.root,
+                    "SELECT f.size FROM torrent_files tf JOIN files f ON f.rowid = tf.file "
+                    "JOIN tracks t ON t.rowid = f.track WHERE tf.torrent = ? "
+                    "ORDER BY coalesce(t.popularity, 0) DESC, t.id LIMIT 1",
+                    (torrents[i + 1][0],),
+                )
                 assert n == SMALL["max_files"] or size + nxt[0][0] > SMALL["target_size"]
             band_files += ordered
         # the band, torrent after torrent, is in popularity-then-id order
         assert band_files == sorted(band_files, key=lambda f: (-f[1], f[0]))
         seen += band_files
-    assert sorted(f[3] for f in seen) == sorted(by_file)       # every file exactly once
+    assert sorted(f[3] for f in seen) == sorted(by_file)  # every file exactly once
     assert s.bands and sum(b["files"] for b in s.bands.values()) == FIRST
     names = [t.name for t in s.torrents]
     assert all(n.startswith("pack-test__pop_") for n in names) and len(set(names)) == len(names)
@@ -138,7 +168,7 @@ def test_every_torrent_loads_in_libtorrent_and_torf_and_matches_the_manifest(arc
         ti = lt.torrent_info(str(path))
         assert str(ti.info_hashes().v1) == db[name][0] and ti.info_hashes().v2.to_bytes().hex() == db[name][1]
         assert ti.name() == name and ti.piece_length() >= 16384
-        t = torf.Torrent.read(str(path))   # an independent reader of the v1 part
+        t = torf.Torrent.read(str(path))  # an independent reader of the v1 part
         assert t.infohash == db[name][0] and t.name == name
         assert [str(u) for u in t.webseeds] == [f"http://127.0.0.1:8000/releases/{s.release}/data/"]
         assert t.trackers == [["udp://127.0.0.1:6969/announce"]]
@@ -157,14 +187,16 @@ def test_every_torrent_loads_in_libtorrent_and_torf_and_matches_the_manifest(arc
             assert len(data) == line["size"] and hashlib.sha256(data).hexdigest() == line["sha256"]
         _check_v1_pieces(rel / "data" / name, meta, by_torrent[name])
     # a person's tools: sha256sum -c on the exported manifest
-    out = subprocess.run(["sha256sum", "--check", "--strict", "manifest-sha256.txt"], cwd=rel,
-                         capture_output=True, text=True)
+    out = subprocess.run(
+        ["sha256sum", "--check", "--strict", "manifest-sha256.txt"], cwd=rel, capture_output=True, text=True
+    )
     assert out.returncode == 0, out.stdout + out.stderr
     assert out.stdout.count(": OK") == FIRST + 3  # the data files, and the metadata torrent's three (a BagIt bag)
     # payload: hard links to files/, no copies
     for line in manifest:
-        stored = _rows(arch.root, "SELECT f.path FROM files f JOIN tracks t ON t.rowid = f.track WHERE t.id = ?",
-                       (line["id"],))[0][0]
+        stored = _rows(
+            arch.root, "SELECT f.path FROM files f JOIN tracks t ON t.rowid = f.track WHERE t.id = ?", (line["id"],)
+        )[0][0]
         assert os.path.samefile(rel / "data" / line["torrent"] / line["path"], arch.root / stored)
 
 
@@ -175,18 +207,26 @@ def _check_v1_pieces(folder: Path, meta: dict, lines: list[dict]) -> None:
     total = sum(f[b"length"] for f in info[b"files"])
     stream = bytearray(total)
     for line in lines:
-        stream[line["offset"]:line["offset"] + line["size"]] = (folder / line["path"]).read_bytes()
+        stream[line["offset"] : line["offset"] + line["size"]] = (folder / line["path"]).read_bytes()
     pieces = info[b"pieces"]
     assert len(pieces) == 20 * (total // piece)
     for k in range(total // piece):
-        assert hashlib.sha1(stream[k * piece:(k + 1) * piece]).digest() == pieces[20 * k:20 * k + 20]
+        assert hashlib.sha1(stream[k * piece : (k + 1) * piece]).digest() == pieces[20 * k : 20 * k + 20]
 
 
 def _check_with_libtorrent(torrents: list[Path], save_path: Path) -> list:
     """Add torrents to a libtorrent session (loopback only, no DHT/LSD/UPnP/NAT-PMP, upload mode) over existing
     data: libtorrent hashes every piece (v1 and v2) before it seeds; returns the final statuses."""
-    session = lt.session({"listen_interfaces": "127.0.0.1:0", "enable_dht": False, "enable_lsd": False,
-                          "enable_upnp": False, "enable_natpmp": False, "alert_mask": 0})
+    session = lt.session(
+        {
+            "listen_interfaces": "127.0.0.1:0",
+            "enable_dht": False,
+            "enable_lsd": False,
+            "enable_upnp": False,
+            "enable_natpmp": False,
+            "alert_mask": 0,
+        }
+    )
     handles = []
     for path in torrents:
         params = lt.add_torrent_params()
@@ -197,8 +237,9 @@ def _check_with_libtorrent(torrents: list[Path], save_path: Path) -> list:
         handles.append(session.add_torrent(params))
     deadline = time.time() + 60
     while time.time() < deadline and not all(
-            h.status().state in (lt.torrent_status.seeding, lt.torrent_status.finished, lt.torrent_status.downloading)
-            for h in handles):
+        h.status().state in (lt.torrent_status.seeding, lt.torrent_status.finished, lt.torrent_status.downloading)
+        for h in handles
+    ):
         time.sleep(0.05)
     return [h.status() for h in handles]
 
@@ -229,7 +270,7 @@ def test_same_files_and_config_give_the_same_info_hashes(template, tmp_path):
         roots.append((root, pack_archive(archive_mod.open_archive(root), workers=workers)))
     (a_root, a), (b_root, b) = roots
     assert [(t.name, t.btih, t.btmh) for t in a.torrents] == [(t.name, t.btih, t.btmh) for t in b.torrents]
-    for t in a.torrents:   # the .torrent files are byte-identical too
+    for t in a.torrents:  # the .torrent files are byte-identical too
         assert (a_root / t.torrent_file).read_bytes() == (b_root / t.torrent_file).read_bytes()
 
 
@@ -240,16 +281,20 @@ def test_incremental_pack_adds_torrents_and_keeps_earlier_info_hashes(arch, coll
     rows_before = _rows(arch.root, "SELECT rowid, name, btih, btmh, seq FROM torrents ORDER BY rowid")
     files_before = _rows(arch.root, "SELECT * FROM torrent_files ORDER BY torrent, idx")
     again = pack_archive(arch)
-    assert again.release is None and not again.torrents       # nothing new: no release
+    assert again.release is None and not again.torrents  # nothing new: no release
     _ingest(arch.root, *[t.path for t in collection.tracks[FIRST:]])
     second = pack_archive(arch, name="second")
     new_files = len(collection.tracks) - FIRST
     assert second.release == "second" and second.files == new_files
     assert {p.name: p.read_bytes() for p in (rel1 / "torrents").iterdir()} == before
-    assert _rows(arch.root, "SELECT rowid, name, btih, btmh, seq FROM torrents ORDER BY rowid")[:len(rows_before)] \
+    assert (
+        _rows(arch.root, "SELECT rowid, name, btih, btmh, seq FROM torrents ORDER BY rowid")[: len(rows_before)]
         == rows_before
-    assert _rows(arch.root, "SELECT * FROM torrent_files WHERE torrent <= ? ORDER BY torrent, idx",
-                 (rows_before[-1][0],)) == files_before
+    )
+    assert (
+        _rows(arch.root, "SELECT * FROM torrent_files WHERE torrent <= ? ORDER BY torrent, idx", (rows_before[-1][0],))
+        == files_before
+    )
     old = {r[2] for r in rows_before}
     assert not {t.btih for t in second.torrents} & old
     # sequence numbers continue per band
@@ -257,12 +302,18 @@ def test_incremental_pack_adds_torrents_and_keeps_earlier_info_hashes(arch, coll
         seqs = [r[0] for r in _rows(arch.root, "SELECT seq FROM torrents WHERE band = ? ORDER BY rowid", (band,))]
         assert seqs == list(range(1, len(seqs) + 1))
     # every stored file is in exactly one release
-    assert _rows(arch.root, "SELECT count(*), count(DISTINCT file) FROM torrent_files WHERE file IS NOT NULL")[0] \
+    assert (
+        _rows(arch.root, "SELECT count(*), count(DISTINCT file) FROM torrent_files WHERE file IS NOT NULL")[0]
         == (len(collection.tracks),) * 2
+    )
     # the second metadata torrent carries both manifests, the catalog and the full list
     meta = arch.root / "releases" / "second" / "data" / "pack-test__metadata__second"
-    assert sorted(p.name for p in meta.iterdir()) == ["catalog.sqlite3.zst", "manifest-pack-test-0001.jsonl.zst",
-                                                       "manifest-second.jsonl.zst", "torrents.json"]
+    assert sorted(p.name for p in meta.iterdir()) == [
+        "catalog.sqlite3.zst",
+        "manifest-pack-test-0001.jsonl.zst",
+        "manifest-second.jsonl.zst",
+        "torrents.json",
+    ]
     listed = json.loads((meta / "torrents.json").read_text())
     assert len(listed) == len(rows_before) + len(second.torrents)
     current = json.loads((arch.root / "releases" / "torrents.json").read_text())
@@ -275,8 +326,9 @@ def test_metadata_torrent_rebuilds_the_catalog(arch, tmp_path):
     s = pack_archive(arch)
     meta = arch.root / "releases" / s.release / "data" / s.metadata.name
     db = tmp_path / "catalog.sqlite3"
-    db.write_bytes(zstandard.ZstdDecompressor().decompress((meta / "catalog.sqlite3.zst").read_bytes(),
-                                                           max_output_size=1 << 30))
+    db.write_bytes(
+        zstandard.ZstdDecompressor().decompress((meta / "catalog.sqlite3.zst").read_bytes(), max_output_size=1 << 30)
+    )
     conn = sqlite3.connect(db)
     try:
         assert conn.execute("SELECT count(*) FROM tracks").fetchone()[0] == 24
@@ -291,7 +343,8 @@ def test_metadata_torrent_rebuilds_the_catalog(arch, tmp_path):
     listed = json.loads((meta / "torrents.json").read_text())
     assert {r["btih"] for r in listed} == {t.btih for t in s.torrents}
     assert _manifest(meta / f"manifest-{s.release}.jsonl.zst") == _manifest(
-        arch.root / "releases" / s.release / "manifest.jsonl.zst")
+        arch.root / "releases" / s.release / "manifest.jsonl.zst"
+    )
 
 
 def test_cli_pack_list_pick_mark(arch):
@@ -321,8 +374,9 @@ def test_cli_pack_list_pick_mark(arch):
     assert run_cli("torrents", "mark", victim, "--embargo", archive=arch.root).exit_code == 0
     picked2 = json.loads(run_cli("torrents", "pick", "--budget", f"{budget}B", "--json", archive=arch.root).stdout)
     assert victim not in [p["name"] for p in picked2["picks"]]
-    flagged = [r for r in json.loads((arch.root / "releases" / "first" / "torrents.json").read_text())
-               if r["name"] == victim]
+    flagged = [
+        r for r in json.loads((arch.root / "releases" / "first" / "torrents.json").read_text()) if r["name"] == victim
+    ]
     assert flagged[0]["embargo"] is True
     magnets = run_cli("torrents", "pick", "--budget", "1TB", "--magnets", archive=arch.root).stdout.splitlines()
     assert len(magnets) == len(listed) - 1 and all(m.startswith("magnet:?") for m in magnets)
@@ -365,8 +419,10 @@ def test_a_crashed_pack_is_cleaned_up_and_redone_identically(arch, monkeypatch):
     monkeypatch.setattr(release_mod, "_metadata_torrent", real)
     # a kill -9 between the catalog rows and the rename leaves a 'building' release: the next pack removes it
     conn = sqlite3.connect(arch.root / "catalog.sqlite3")
-    conn.execute("INSERT INTO releases (name, created_at, status, settings, files, bytes, torrents) "
-                 "VALUES ('pack-test-0001', 'x', 'building', '{}', 0, 0, 0)")
+    conn.execute(
+        "INSERT INTO releases (name, created_at, status, settings, files, bytes, torrents) "
+        "VALUES ('pack-test-0001', 'x', 'building', '{}', 0, 0, 0)"
+    )
     conn.commit()
     conn.close()
     (arch.root / "releases" / ".pack-test-0001.building" / "data").mkdir(parents=True)
@@ -388,16 +444,20 @@ def _fake_archive(root: Path, tracks: list[tuple[str, int, bytes, str]]) -> arch
     conn = arch.connect()
     try:
         for i, (tid, pop, data, rel) in enumerate(tracks, 1):
-            conn.execute("INSERT INTO tracks (rowid, ns, id, popularity, level, fetched_at) VALUES (?, 3, ?, ?, 1, 0)",
-                         (i, tid, pop))
+            conn.execute(
+                "INSERT INTO tracks (rowid, ns, id, popularity, level, fetched_at) VALUES (?, 3, ?, ?, 1, 0)",
+                (i, tid, pop),
+            )
             if data is not None:
                 path = root / rel
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
             conn.execute(
-                "INSERT INTO files (track, tier, path, size, sha256, source_sha256, source_size, source_path, container, "
-                "codec, duration_ms, matched_by, ingested_at) VALUES (?, 2, ?, ?, ?, ?, ?, '/src', 'flac', 'flac', 1000, "
-                "'map', 'now')", (i, rel, len(data or b""), hashlib.sha256(data or b"").hexdigest(), f"{i}", 1))
+                "INSERT INTO files (track, tier, path, size, sha256, source_sha256, source_size, "
+                "source_path, container, codec, duration_ms, matched_by, ingested_at) VALUES "
+                "(?, 2, ?, ?, ?, ?, ?, '/src', 'flac', 'flac', 1000, 'map', 'now')",
+                (i, rel, len(data or b""), hashlib.sha256(data or b"").hexdigest(), f"{i}", 1),
+            )
     finally:
         conn.close()
     return arch
@@ -406,13 +466,29 @@ def _fake_archive(root: Path, tracks: list[tuple[str, int, bytes, str]]) -> arch
 def test_hostile_ids_and_symlinks_never_become_unsafe_paths(tmp_path):
     outside = tmp_path / "secret.txt"
     outside.write_bytes(b"do not publish")
-    hostile = ["../../etc/passwd", "/abs/path", "CON", "a\x00b", "\x1b]0;pwned\x07", "x" * 400, "dots...",
-               "e\u0301t\u00e9", "\u202eflac.exe", "same", "SAME", "nul.flac"]
-    tracks = [(tid, 50, f"audio {i}".encode() * 50, f"files/original/{i:02x}/f{i}.flac") for i, tid in enumerate(hostile)]
-    tracks += [("via-link", 50, None, "files/original/aa/link.flac"),
-               ("via-dir-link", 50, None, "files/original/out/x.flac"),
-               ("escape", 50, None, "files/../secret.txt"),
-               ("missing", 50, None, "files/original/bb/missing.flac")]
+    hostile = [
+        "../../etc/passwd",
+        "/abs/path",
+        "CON",
+        "a\x00b",
+        "\x1b]0;pwned\x07",
+        "x" * 400,
+        "dots...",
+        "e\u0301t\u00e9",
+        "\u202eflac.exe",
+        "same",
+        "SAME",
+        "nul.flac",
+    ]
+    tracks = [
+        (tid, 50, f"audio {i}".encode() * 50, f"files/original/{i:02x}/f{i}.flac") for i, tid in enumerate(hostile)
+    ]
+    tracks += [
+        ("via-link", 50, None, "files/original/aa/link.flac"),
+        ("via-dir-link", 50, None, "files/original/out/x.flac"),
+        ("escape", 50, None, "files/../secret.txt"),
+        ("missing", 50, None, "files/original/bb/missing.flac"),
+    ]
     arch = _fake_archive(tmp_path / "archive", tracks)
     (arch.root / "files/original/aa").mkdir(parents=True)
     (arch.root / "files/original/aa/link.flac").symlink_to(outside)
@@ -423,10 +499,12 @@ def test_hostile_ids_and_symlinks_never_become_unsafe_paths(tmp_path):
     second.parent.mkdir(parents=True)
     second.write_bytes(b"compact bytes" * 40)
     conn = sqlite3.connect(arch.root / "catalog.sqlite3")
-    conn.execute("INSERT INTO files (track, tier, path, size, sha256, source_sha256, source_size, source_path, container, "
-                 "codec, duration_ms, matched_by, ingested_at) SELECT rowid, 1, 'files/compact/zz/same.flac', ?, ?, 'z', 1,"
-                 " '/src', 'ogg', 'opus', 1000, 'map', 'now' FROM tracks WHERE id = 'same'",
-                 (second.stat().st_size, hashlib.sha256(second.read_bytes()).hexdigest()))
+    conn.execute(
+        "INSERT INTO files (track, tier, path, size, sha256, source_sha256, source_size, source_path, container, "
+        "codec, duration_ms, matched_by, ingested_at) SELECT rowid, 1, 'files/compact/zz/same.flac', ?, ?, 'z', 1,"
+        " '/src', 'ogg', 'opus', 1000, 'map', 'now' FROM tracks WHERE id = 'same'",
+        (second.stat().st_size, hashlib.sha256(second.read_bytes()).hexdigest()),
+    )
     conn.commit()
     conn.close()
     s = pack_archive(arch, settings=PackSettings(target_size=10**9, max_files=100))
@@ -469,16 +547,19 @@ def test_releases_folder_symlinked_out_is_refused(tmp_path):
 
 def test_torrent_files_stay_below_the_size_clients_accept(tmp_path):
     """libtorrent refuses .torrent files over 10 MB by default: cuts and piece sizes keep them under the limit."""
-    tracks = [(f"t{i:04d}{'q' * 20}", 60, bytes([i % 251]) * (200_000 + i), f"files/original/{i % 256:02x}/t{i}.opus")
-              for i in range(300)]
+    tracks = [
+        (f"t{i:04d}{'q' * 20}", 60, bytes([i % 251]) * (200_000 + i), f"files/original/{i % 256:02x}/t{i}.opus")
+        for i in range(300)
+    ]
     arch = _fake_archive(tmp_path / "archive", tracks)
     limit = 64 * 1024
-    s = pack_archive(arch, settings=PackSettings(target_size=10**12, max_files=10**6, max_torrent_file_size=limit,
-                                                 verify=False))
+    s = pack_archive(
+        arch, settings=PackSettings(target_size=10**12, max_files=10**6, max_torrent_file_size=limit, verify=False)
+    )
     assert s.files == 300 and len(s.torrents) > 1
     for t in s.torrents:
         data = (arch.root / t.torrent_file).read_bytes()
         assert len(data) <= limit
         lt.torrent_info(str(arch.root / t.torrent_file))
     pieces = {t.piece_length for t in s.torrents}
-    assert max(pieces) > 16384          # pieces grew so that the hashes fit too
+    assert max(pieces) > 16384  # pieces grew so that the hashes fit too

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import libtorrent as lt
 import pytest
-from hypothesis import given, settings as hsettings, strategies as st
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.pack import bencode, hybrid, paths
@@ -52,7 +54,7 @@ def test_same_info_hashes_as_libtorrent(tmp_path, piece):
     mine = hybrid.build("tor", entries, piece, workers=2)
     ref = libtorrent_reference(tmp_path, "tor", entries, piece)
     ours = bencode.decode(mine.metainfo)
-    assert bencode.encode(ours[b"info"]) == lt.bencode(ref[b"info"])   # byte for byte
+    assert bencode.encode(ours[b"info"]) == lt.bencode(ref[b"info"])  # byte for byte
     assert ours[b"piece layers"] == ref[b"piece layers"]
     ti = lt.torrent_info(mine.metainfo)
     assert str(ti.info_hashes().v1) == mine.info_hash_v1
@@ -69,10 +71,10 @@ def test_same_info_hashes_as_libtorrent(tmp_path, piece):
 def test_workers_and_segments_give_the_same_torrent(tmp_path, monkeypatch):
     entries = _files(tmp_path, [5 * (1 << 20) + 17, 300_000, 2 << 20, 1])
     one = hybrid.build("tor", entries, 65536, workers=1)
-    three = hybrid.build("tor", entries, 65536, workers=3)            # processes
+    three = hybrid.build("tor", entries, 65536, workers=3)  # processes
     with hybrid.Hasher(2, mode="thread") as threads:
         two = hybrid.build("tor", entries, 65536, hasher=threads)
-    monkeypatch.setattr(hybrid, "SPLIT_AT", 1 << 20)                  # in this process and threads only
+    monkeypatch.setattr(hybrid, "SPLIT_AT", 1 << 20)  # in this process and threads only
     monkeypatch.setattr(hybrid, "SEGMENT", 1 << 20)
     monkeypatch.setattr(hybrid, "READ_CHUNK", 256 * 1024)
     monkeypatch.setattr(hybrid, "BATCH_FILES", 1)
@@ -80,15 +82,22 @@ def test_workers_and_segments_give_the_same_torrent(tmp_path, monkeypatch):
         split = hybrid.build("tor", entries, 65536, hasher=threads)
     single = hybrid.build("tor", entries, 65536, workers=1)
     assert one.metainfo == three.metainfo == two.metainfo == split.metainfo == single.metainfo
-    assert lt.torrent_info(split.metainfo).info_hashes().v1 == lt.torrent_info(
-        libtorrent_reference(tmp_path, "tor", entries, 65536)).info_hashes().v1
+    assert (
+        lt.torrent_info(split.metainfo).info_hashes().v1
+        == lt.torrent_info(libtorrent_reference(tmp_path, "tor", entries, 65536)).info_hashes().v1
+    )
 
 
 def test_trackers_and_web_seeds_stay_outside_the_info_hash(tmp_path):
     entries = _files(tmp_path, [70_000, 20_000])
     plain = hybrid.build("tor", entries, 16384)
-    seeded = hybrid.build("tor", entries, 16384, trackers=["udp://127.0.0.1:1/a", "http://127.0.0.1:2/b"],
-                          web_seeds=["http://127.0.0.1:3/data/"])
+    seeded = hybrid.build(
+        "tor",
+        entries,
+        16384,
+        trackers=["udp://127.0.0.1:1/a", "http://127.0.0.1:2/b"],
+        web_seeds=["http://127.0.0.1:3/data/"],
+    )
     assert plain.info_hash_v1 == seeded.info_hash_v1 and plain.info_hash_v2 == seeded.info_hash_v2
     ti = lt.torrent_info(seeded.metainfo)
     assert [t.url for t in ti.trackers()] == ["udp://127.0.0.1:1/a", "http://127.0.0.1:2/b"]
@@ -106,6 +115,7 @@ def test_hash_checks_size_type_and_sha256(tmp_path):
     with pytest.raises(hybrid.HashError, match="does not match"):
         hybrid.build("t", [hybrid.Entry(("d", "a"), str(tmp_path / "a"), 100, sha256="00" * 32)], 16384)
     import hashlib
+
     good = hashlib.sha256(b"x" * 100).hexdigest()
     assert hybrid.build("t", [hybrid.Entry(("d", "a"), str(tmp_path / "a"), 100, sha256=good)], 16384).files
 
@@ -125,9 +135,9 @@ def test_layouts_libtorrent_cannot_load_are_refused(tmp_path):
 
 def test_piece_length_rule():
     assert hybrid.piece_length_for(10**6, [10**5] * 10) == 16384
-    assert hybrid.piece_length_for(200 * 10**9, [8 * 10**6] * 25_000) == 1 << 20        # a quarter of the mean file
-    assert hybrid.piece_length_for(200 * 10**9, [2 * 10**9] * 100) == 8 << 20            # ~24k pieces
-    assert hybrid.piece_length_for(10**13, [10**11] * 100) == 16 << 20                   # capped
+    assert hybrid.piece_length_for(200 * 10**9, [8 * 10**6] * 25_000) == 1 << 20  # a quarter of the mean file
+    assert hybrid.piece_length_for(200 * 10**9, [2 * 10**9] * 100) == 8 << 20  # ~24k pieces
+    assert hybrid.piece_length_for(10**13, [10**11] * 100) == 16 << 20  # capped
     assert hybrid.piece_length_for(10**13, [10**11] * 100, max_piece=4 << 20) == 4 << 20
 
 
@@ -155,17 +165,51 @@ def test_bencode_round_trip_and_strictness():
 
 # ------------------------------------------------------------------------------------------------ sanitiser
 
-HOSTILE = ["..", ".", "", "/", "/etc/passwd", "../../etc/passwd", "a/../../b", "..\\..\\win.ini", "C:\\x", "a\x00b",
-           "\x1b[31mred", "line\nbreak", "tab\there", "CON", "con.txt", "Nul", "COM1", "lpt9.flac", "COM¹", "aux.",
-           "name.", "name ", " lead", ".hidden", "a" * 1000, "é" * 300, "e\u0301", "\u202eevil\u202c.flac",
-           "zero\u200bwidth", "<>:\"|?*", "\ud800surrogate", "emoji🎵" * 40, "\u2028sep", "~", "-rf", "a:b"]
+HOSTILE = [
+    "..",
+    ".",
+    "",
+    "/",
+    "/etc/passwd",
+    "../../etc/passwd",
+    "a/../../b",
+    "..\\..\\win.ini",
+    "C:\\x",
+    "a\x00b",
+    "\x1b[31mred",
+    "line\nbreak",
+    "tab\there",
+    "CON",
+    "con.txt",
+    "Nul",
+    "COM1",
+    "lpt9.flac",
+    "COM¹",
+    "aux.",
+    "name.",
+    "name ",
+    " lead",
+    ".hidden",
+    "a" * 1000,
+    "é" * 300,
+    "e\u0301",
+    "\u202eevil\u202c.flac",
+    "zero\u200bwidth",
+    '<>:"|?*',
+    "\ud800surrogate",
+    "emoji🎵" * 40,
+    "\u2028sep",
+    "~",
+    "-rf",
+    "a:b",
+]
 
 
 @pytest.mark.parametrize("text", HOSTILE)
 def test_component_makes_hostile_names_safe(text):
     out = paths.component(text)
     _assert_safe(out)
-    assert paths.component(text) == out                 # deterministic
+    assert paths.component(text) == out  # deterministic
     assert paths.is_safe_relative(f"3f/{out}.flac")
 
 
@@ -206,8 +250,15 @@ def test_release_names_are_checked():
 
 def test_bands_parse_and_must_cover_0_to_100_once():
     bands = parse_bands(["50-100", "40-49", "30-39", "20-29", "10-19", "1-9", "0"])
-    assert [b.name for b in bands] == ["pop_50-100", "pop_40-49", "pop_30-39", "pop_20-29", "pop_10-19", "pop_1-9",
-                                      "pop_0"]
+    assert [b.name for b in bands] == [
+        "pop_50-100",
+        "pop_40-49",
+        "pop_30-39",
+        "pop_20-29",
+        "pop_10-19",
+        "pop_1-9",
+        "pop_0",
+    ]
     assert [b.name for b in PackSettings().bands] == [b.name for b in bands]
     assert PackSettings().band_of(None).name == "pop_0" and PackSettings().band_of(77).name == "pop_50-100"
     for bad in (["0-50"], ["0-60", "50-100"], ["x"], ["0-100", "5"], []):
@@ -216,12 +267,27 @@ def test_bands_parse_and_must_cover_0_to_100_once():
 
 
 def test_settings_from_config():
-    s = PackSettings.from_config({"pack": {"bands": ["0-100"], "target_size": "1.5GiB", "max_files": 10,
-                                           "piece_size": "1MiB", "trackers": ["udp://t.example:80/announce"],
-                                           "web_seeds": ["https://w.example/releases/{release}/data/"]}})
+    s = PackSettings.from_config(
+        {
+            "pack": {
+                "bands": ["0-100"],
+                "target_size": "1.5GiB",
+                "max_files": 10,
+                "piece_size": "1MiB",
+                "trackers": ["udp://t.example:80/announce"],
+                "web_seeds": ["https://w.example/releases/{release}/data/"],
+            }
+        }
+    )
     assert s.target_size == int(1.5 * 1024**3) and s.piece_size == 1 << 20 and s.max_files == 10
-    for bad in ({"target_size": "lots"}, {"piece_size": "1000000"}, {"trackers": ["file:///etc/passwd"]},
-                {"web_seeds": ["udp://x/"]}, {"max_files": 0}, {"bands": ["0-99"]}):
+    for bad in (
+        {"target_size": "lots"},
+        {"piece_size": "1000000"},
+        {"trackers": ["file:///etc/passwd"]},
+        {"web_seeds": ["udp://x/"]},
+        {"max_files": 0},
+        {"bands": ["0-99"]},
+    ):
         with pytest.raises(FonotecaError):
             PackSettings.from_config({"pack": bad})
 
@@ -230,12 +296,21 @@ def test_settings_from_config():
 
 
 def _rec(name, size, seeders, pop=(0, 0), **flags):
-    return {"name": name, "data_size": size, "seeders": seeders, "leechers": flags.get("leechers", 0),
-            "pop_min": pop[0], "pop_max": pop[1], "band": flags.get("band", "pop_0"),
-            "is_metadata": flags.get("meta", False), "obsolete": flags.get("obsolete", False),
-            "embargo": flags.get("embargo", False), "listens_covered": flags.get("listens", 0.0),
-            "stats_scraped_at": flags.get("scraped", "2025-06-01T00:00:00Z"),
-            "added_to_torrents_list_at": flags.get("added", "2025-01-01T00:00:00Z")}
+    return {
+        "name": name,
+        "data_size": size,
+        "seeders": seeders,
+        "leechers": flags.get("leechers", 0),
+        "pop_min": pop[0],
+        "pop_max": pop[1],
+        "band": flags.get("band", "pop_0"),
+        "is_metadata": flags.get("meta", False),
+        "obsolete": flags.get("obsolete", False),
+        "embargo": flags.get("embargo", False),
+        "listens_covered": flags.get("listens", 0.0),
+        "stats_scraped_at": flags.get("scraped", "2025-06-01T00:00:00Z"),
+        "added_to_torrents_list_at": flags.get("added", "2025-01-01T00:00:00Z"),
+    }
 
 
 def test_score_is_the_reference_formula_over_the_popularity_weight():
@@ -253,8 +328,8 @@ def test_pick_filters_then_takes_the_neediest_within_the_budget():
         _rec("meta-new", 10, 50, meta=True, added="2025-01-01T00:00:00Z"),
         _rec("well-seeded", 100, 40),
         _rec("few", 100, 1),
-        _rec("dead", 100, 0),                      # counted with no seeders at all: the reference drops it
-        _rec("uncounted", 100, 0, scraped=None),   # nobody counted: kept
+        _rec("dead", 100, 0),  # counted with no seeders at all: the reference drops it
+        _rec("uncounted", 100, 0, scraped=None),  # nobody counted: kept
         _rec("gone", 100, 1, obsolete=True),
         _rec("held", 100, 1, embargo=True),
         _rec("other-band", 100, 1, band="pop_50-100"),

@@ -15,12 +15,11 @@ import pytest
 from fonoteca import archive as archive_mod
 from fonoteca.errors import UsageError
 from fonoteca.plan import listens, policies, store
+from fonoteca.synth.catalog import CatalogSynth
 from fonoteca.tiers import Tier
 from fonoteca.units import format_size, parse_size
-from fonoteca.synth.catalog import CatalogSynth
 from tests.conftest import run_cli
 from tests.helpers import write_jsonl
-
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +39,10 @@ def plan(archive: archive_mod.Archive, *args: str) -> dict:
 def plan_rows(archive: archive_mod.Archive) -> dict[int, tuple[str, int, float, int | None]]:
     conn = sqlite3.connect(archive.catalog_path)
     try:
-        return {r[0]: (Tier(r[1]).label, r[2], r[3], r[4]) for r in conn.execute("SELECT track, tier, bytes, listens, rep FROM plan")}
+        return {
+            r[0]: (Tier(r[1]).label, r[2], r[3], r[4])
+            for r in conn.execute("SELECT track, tier, bytes, listens, rep FROM plan")
+        }
     finally:
         conn.close()
 
@@ -104,7 +106,9 @@ def test_plan_table_holds_bytes_listens_and_run(catalog):
     durations = dict(conn.execute("SELECT rowid, duration_ms FROM tracks WHERE level > 0"))
     runs = conn.execute("SELECT DISTINCT run FROM plan").fetchall()
     view = dict(conn.execute("SELECT tier, count(*) FROM plan_view GROUP BY tier"))
-    stored = orjson.loads(conn.execute("SELECT summary FROM plan_runs WHERE rowid = ?", (summary["run"],)).fetchone()[0])
+    stored = orjson.loads(
+        conn.execute("SELECT summary FROM plan_runs WHERE rowid = ?", (summary["run"],)).fetchone()[0]
+    )
     conn.close()
     rates = {"compact": 75_000, "original": 160_000}
     for rowid, (tier, size, est, _) in rows.items():
@@ -167,9 +171,13 @@ def _cost(weights_c, weights_o, values) -> policies.Costs:
     n = len(values)
     return policies.Costs(
         bytes={1: np.array(weights_c, dtype=np.int64), 2: np.array(weights_o, dtype=np.int64)},
-        listens=np.array(values, dtype=float), group_listens=np.array(values, dtype=float),
-        is_rep=np.ones(n, bool), group_size=np.ones(n, dtype=np.int64),
-        fallback_duration_ms=0, missing_duration=0, missing_popularity=0,
+        listens=np.array(values, dtype=float),
+        group_listens=np.array(values, dtype=float),
+        is_rep=np.ones(n, bool),
+        group_size=np.ones(n, dtype=np.int64),
+        fallback_duration_ms=0,
+        missing_duration=0,
+        missing_popularity=0,
     )
 
 
@@ -200,7 +208,7 @@ def test_tracks_sharing_an_isrc_count_once(tmp_path):
     objects = list(synth.objects({"artist", "track"}))
     tracks = [o for o in objects if o.get("type") == "track"]
     shared = tracks[:3]
-    for track, popularity in zip(shared, (0, 40, 10)):
+    for track, popularity in zip(shared, (0, 40, 10), strict=True):
         track["external_ids"] = {"isrc": "USQX92400001"}
         track["popularity"] = popularity
     source = write_jsonl(tmp_path / "dup.jsonl", objects)
@@ -253,10 +261,20 @@ def test_tracks_without_duration_or_popularity(catalog, tmp_path):
     assert anna["files"] > 0
 
 
-@pytest.mark.parametrize("text,expected", [
-    ("300TB", 300 * 10**12), ("1.5 TiB", int(1.5 * 2**40)), ("500GB", 500 * 10**9), ("500gb", 500 * 10**9),
-    ("0", 0), ("2e12", 2 * 10**12), ("750 MiB", 750 * 2**20), ("12345", 12345), ("1_000kB", 10**6),
-])
+@pytest.mark.parametrize(
+    "text,expected",
+    [
+        ("300TB", 300 * 10**12),
+        ("1.5 TiB", int(1.5 * 2**40)),
+        ("500GB", 500 * 10**9),
+        ("500gb", 500 * 10**9),
+        ("0", 0),
+        ("2e12", 2 * 10**12),
+        ("750 MiB", 750 * 2**20),
+        ("12345", 12345),
+        ("1_000kB", 10**6),
+    ],
+)
 def test_sizes(text, expected):
     assert parse_size(text) == expected
 
@@ -290,8 +308,16 @@ def test_play_counts_beat_the_popularity_estimate_and_calibrate_it(catalog, tmp_
     tracks = conn.execute("SELECT rowid, popularity FROM tracks WHERE level > 0 AND popularity > 0").fetchall()
     assert len(tracks) >= listens.MIN_TRACKS_TO_FIT
     # Plays that follow listens = 5 * 10 ** (popularity / 20) exactly: the fit must find 5 and 20.
-    conn.executemany("INSERT INTO track_plays (track, plays, source) VALUES (?, ?, 'test')",
-                     [(r, round(5 * 10 ** (p / 20)), ) for r, p in tracks])
+    conn.executemany(
+        "INSERT INTO track_plays (track, plays, source) VALUES (?, ?, 'test')",
+        [
+            (
+                r,
+                round(5 * 10 ** (p / 20)),
+            )
+            for r, p in tracks
+        ],
+    )
     conn.commit()
     conn.close()
     summary = plan(archive, "--budget", "1TB")
@@ -310,11 +336,12 @@ def test_listen_model_from_config():
     assert model.origin == "config"
     assert model.estimate(np.array([0, 10, 20, -1])).tolist() == pytest.approx([100, 1000, 10000, 100])
     default = listens.from_config({})
-    assert default.estimate(np.array([100]))[0] == pytest.approx(30 * 10 ** 8)
+    assert default.estimate(np.array([100]))[0] == pytest.approx(30 * 10**8)
 
 
 def test_parallel_read_equals_the_single_scan(catalog, monkeypatch):
-    from fonoteca.plan import data as data_mod, planner
+    from fonoteca.plan import data as data_mod
+    from fonoteca.plan import planner
 
     conn = catalog.connect(readonly=True)
     try:
@@ -331,16 +358,23 @@ def test_parallel_read_equals_the_single_scan(catalog, monkeypatch):
 def test_plays_import_by_track_id_and_isrc(catalog, tmp_path):
     archive = _copy(catalog, tmp_path)
     conn = sqlite3.connect(archive.catalog_path)
-    isrc, = conn.execute("SELECT isrc FROM tracks GROUP BY isrc HAVING count(*) > 1 LIMIT 1").fetchone()
+    (isrc,) = conn.execute("SELECT isrc FROM tracks GROUP BY isrc HAVING count(*) > 1 LIMIT 1").fetchone()
     members = [r[0] for r in conn.execute("SELECT rowid FROM tracks WHERE isrc = ? ORDER BY rowid", (isrc,))]
     (a_row, a_id), (b_row, b_id) = conn.execute(
-        "SELECT rowid, id FROM tracks WHERE isrc IS NOT ? ORDER BY rowid LIMIT 2", (isrc,))
+        "SELECT rowid, id FROM tracks WHERE isrc IS NOT ? ORDER BY rowid LIMIT 2", (isrc,)
+    )
     conn.close()
     table = tmp_path / "plays.csv"
-    table.write_text(f"track,plays\nspotify:track:{a_id},1234\n{b_id},\"5,000\"\nnot-a-track,7\n{a_id},abc\n")
+    table.write_text(f'track,plays\nspotify:track:{a_id},1234\n{b_id},"5,000"\nnot-a-track,7\n{a_id},abc\n')
     result = run_cli("plays", "import", str(table), "--json", archive=archive.root)
     assert result.exit_code == 0, result.stderr
-    assert orjson.loads(result.stdout) | {"examples": None} == {"lines": 4, "tracks": 2, "unmatched": 1, "bad": 1, "examples": None}
+    assert orjson.loads(result.stdout) | {"examples": None} == {
+        "lines": 4,
+        "tracks": 2,
+        "unmatched": 1,
+        "bad": 1,
+        "examples": None,
+    }
     by_isrc = tmp_path / "isrc.tsv"
     by_isrc.write_text(f"isrc\tstreams\n{isrc}\t900\n")
     assert run_cli("plays", "import", str(by_isrc), archive=archive.root).exit_code == 0

@@ -24,16 +24,31 @@ def archives(tmp_path_factory: pytest.TempPathFactory) -> tuple[archive_mod.Arch
     file sizes and tracks without duration or popularity; and a copy of it planned in 1 MB (bounded, in chunks
     of 700 tracks)."""
     folder = tmp_path_factory.mktemp("layout")
-    assert run_cli("synth", "spotify-clean", "--tracks", "4000", "--out", str(folder), "--seed", "21",
-                   "--databases", "main,track_files").exit_code == 0
+    assert (
+        run_cli(
+            "synth",
+            "spotify-clean",
+            "--tracks",
+            "4000",
+            "--out",
+            str(folder),
+            "--seed",
+            "21",
+            "--databases",
+            "main,track_files",
+        ).exit_code
+        == 0
+    )
     root = tmp_path_factory.mktemp("plans")
     memory = archive_mod.init(root / "memory")
     assert run_cli("import", "spotify-clean", str(folder), archive=memory.root).exit_code == 0
     conn = sqlite3.connect(memory.catalog_path)
     conn.execute("UPDATE tracks SET duration_ms = NULL WHERE rowid % 13 = 0")
     conn.execute("UPDATE tracks SET popularity = NULL WHERE rowid % 17 = 0")
-    conn.execute("INSERT INTO track_plays SELECT rowid, 7 * rowid % 5000 + 1, 'test' FROM tracks WHERE rowid % 3 = 0 "
-                 "AND popularity > 0")
+    conn.execute(
+        "INSERT INTO track_plays SELECT rowid, 7 * rowid % 5000 + 1, 'test' FROM tracks WHERE rowid % 3 = 0 "
+        "AND popularity > 0"
+    )
     conn.execute("INSERT INTO plan_sizes SELECT rowid, 1, 1000 + rowid FROM tracks WHERE rowid % 29 = 0")
     conn.commit()
     conn.close()
@@ -60,7 +75,7 @@ def same_summary(a: dict, b: dict, path: str = "") -> None:
                 same_summary(a[key], b[key], f"{path}.{key}")
     elif isinstance(a, list):
         assert len(a) == len(b), path
-        for i, (x, y) in enumerate(zip(a, b)):
+        for i, (x, y) in enumerate(zip(a, b, strict=True)):
             same_summary(x, y, f"{path}[{i}]")
     elif isinstance(a, float):
         assert math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12), (path, a, b)
@@ -95,6 +110,7 @@ def test_budgets_that_need_the_fill_pass_are_covered(archives):
     for budget in BUDGETS:
         inc = model.inc
         import numpy as np
+
         cum = np.cumsum(inc.weight, dtype=np.int64)
         k = int(np.searchsorted(cum, parse_size(budget), side="right"))
         result = policies.optimal(model.cost, parse_size(budget), model.compact_value, inc)

@@ -25,14 +25,24 @@ EXAMPLE = REPO / "examples" / "fonoteca-example-plugin"
 CATALOGUE = {
     "label": "Example Records",
     "releases": [
-        {"id": "R1", "title": "First Light", "date": "2001-02-03",
-         "artist": {"id": "A1", "name": "The Examples", "genres": ["jazz"]},
-         "tracks": [{"id": f"T{n}", "title": f"Jazz piece {n}", "isrc": f"GBAAA01{n:05d}", "seconds": 200 + n}
-                    for n in range(1, 6)]},
-        {"id": "R2", "title": "Loud", "date": "2002",
-         "artist": {"id": "A2", "name": "Noise Unit", "genres": ["noise"]},
-         "tracks": [{"id": f"N{n}", "title": f"Noise piece {n}", "seconds": 100 + n} for n in range(1, 4)]
-                   + [{"id": "N9", "title": "Bad code", "isrc": "NOT-AN-ISRC"}]},
+        {
+            "id": "R1",
+            "title": "First Light",
+            "date": "2001-02-03",
+            "artist": {"id": "A1", "name": "The Examples", "genres": ["jazz"]},
+            "tracks": [
+                {"id": f"T{n}", "title": f"Jazz piece {n}", "isrc": f"GBAAA01{n:05d}", "seconds": 200 + n}
+                for n in range(1, 6)
+            ],
+        },
+        {
+            "id": "R2",
+            "title": "Loud",
+            "date": "2002",
+            "artist": {"id": "A2", "name": "Noise Unit", "genres": ["noise"]},
+            "tracks": [{"id": f"N{n}", "title": f"Noise piece {n}", "seconds": 100 + n} for n in range(1, 4)]
+            + [{"id": "N9", "title": "Bad code", "isrc": "NOT-AN-ISRC"}],
+        },
         {"id": "R3", "title": "No artist here", "tracks": []},
     ],
 }
@@ -42,8 +52,23 @@ CATALOGUE = {
 def plugin_env(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """The example plugin installed with pip into its own folder, put on the path of the child processes."""
     target = tmp_path_factory.mktemp("site")
-    build = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-build-isolation",
-                            "--target", str(target), str(EXAMPLE)], capture_output=True, text=True, timeout=300)
+    build = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-build-isolation",
+            "--target",
+            str(target),
+            str(EXAMPLE),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert build.returncode == 0, build.stderr
     assert list(target.glob("fonoteca_example_plugin-*.dist-info/entry_points.txt"))
     return {"PYTHONPATH": os.pathsep.join([str(target), os.environ.get("PYTHONPATH", "")])}
@@ -92,8 +117,12 @@ def test_the_page_is_served_by_the_real_site(labelx, plugin_env):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     env = dict(os.environ, **plugin_env)
-    server = subprocess.Popen([sys.executable, "-m", "fonoteca", "-A", str(labelx), "serve", "--port", str(port)],
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fonoteca", "-A", str(labelx), "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:

@@ -46,10 +46,19 @@ def test_the_mount_is_really_read_only(read_only):
         (read_only / "probe").write_text("x")
 
 
-@pytest.mark.parametrize("args", [("stats", "--json"), ("search", "--json", "a"), ("shuffle", "--json"),
-                                  ("torrents", "list", "--json"), ("index", "status", "--json"),
-                                  ("verify", "--json"), ("coverage", "--json"),
-                                  ("plan", "--policy", "anna", "--dry-run", "--json")])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("stats", "--json"),
+        ("search", "--json", "a"),
+        ("shuffle", "--json"),
+        ("torrents", "list", "--json"),
+        ("index", "status", "--json"),
+        ("verify", "--json"),
+        ("coverage", "--json"),
+        ("plan", "--policy", "anna", "--dry-run", "--json"),
+    ],
+)
 def test_reading_commands_work(read_only, args):
     result = run_cli(*args, archive=read_only)
     assert result.exit_code == 0, (args, result.stderr)
@@ -63,8 +72,10 @@ def test_show_and_export_work(read_only):
     assert shown.exit_code == 0 and json.loads(shown.stdout)[0]["id"] in track
 
 
-@pytest.mark.parametrize("args", [("index", "rebuild"), ("pack",), ("plan", "--policy", "anna"),
-                                  ("ingest", "/dev/null", "--tier", "original")])
+@pytest.mark.parametrize(
+    "args",
+    [("index", "rebuild"), ("pack",), ("plan", "--policy", "anna"), ("ingest", "/dev/null", "--tier", "original")],
+)
 def test_writing_commands_say_the_archive_is_read_only(read_only, args):
     result = run_cli(*args, archive=read_only)
     assert result.exit_code == 1, (args, result.stderr)
@@ -75,8 +86,11 @@ def test_the_site_serves_a_read_only_archive(read_only):
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    server = subprocess.Popen([sys.executable, "-m", "fonoteca", "-A", str(read_only), "serve", "--port", str(port)],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fonoteca", "-A", str(read_only), "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     try:
         deadline, body = time.monotonic() + 60, None
         while time.monotonic() < deadline and body is None:

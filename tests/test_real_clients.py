@@ -19,8 +19,17 @@ from fonoteca.mirror import Seeder, seed_items, verify_root
 from fonoteca.mirror.verify import Target, verify
 from fonoteca.pack.manifest import read_manifest
 from fonoteca.synth import audio as synth
-from tests.clients import (OPENTRACKER, QBITTORRENT, TRANSMISSION, TRANSMISSION_SHOW, QBittorrent, Tracker,
-                           Transmission, sha256_of, write_pad_files)
+from tests.clients import (
+    OPENTRACKER,
+    QBITTORRENT,
+    TRANSMISSION,
+    TRANSMISSION_SHOW,
+    QBittorrent,
+    Tracker,
+    Transmission,
+    sha256_of,
+    write_pad_files,
+)
 from tests.conftest import run_cli
 
 
@@ -35,12 +44,16 @@ def tracked(tmp_path_factory: pytest.TempPathFactory):
     root = archive_mod.init(tmp_path_factory.mktemp("a") / "archive").root
     with open(root / "fonoteca.toml", "a", encoding="utf-8") as f:
         f.write(f'\n[pack]\ntrackers = ["{tracker.announce}"]\n')
-    for args in (("import", "table", coll.catalog_csv, "--map", coll.mapping_toml),
-                 ("ingest", *[str(t.path) for t in coll.tracks], "--tier", "original"), ("pack",)):
+    for args in (
+        ("import", "table", coll.catalog_csv, "--map", coll.mapping_toml),
+        ("ingest", *[str(t.path) for t in coll.tracks], "--tier", "original"),
+        ("pack",),
+    ):
         assert run_cli(*args, archive=root).exit_code == 0
     records = json.loads((root / "releases" / "torrents.json").read_text())
-    tracker.start([r["btih"] for r in records] + [r["btmh"][:40] for r in records]
-                  + [r["v1_only"]["btih"] for r in records])
+    tracker.start(
+        [r["btih"] for r in records] + [r["btmh"][:40] for r in records] + [r["v1_only"]["btih"] for r in records]
+    )
     try:
         yield root
     finally:
@@ -92,8 +105,17 @@ def test_fonoteca_mirrors_a_release_seeded_by_qbittorrent(tracked, tmp_path):
         for t in torrents:
             qb.add(t, payload)
         qb.wait_all(len(torrents), seeding=True)
-        result = run_cli("mirror", str(tracked), "--into", tmp_path / "m", "--peer", f"127.0.0.1:{qb.peer_port}",
-                         "--timeout", "120", "--json")
+        result = run_cli(
+            "mirror",
+            str(tracked),
+            "--into",
+            tmp_path / "m",
+            "--peer",
+            f"127.0.0.1:{qb.peer_port}",
+            "--timeout",
+            "120",
+            "--json",
+        )
     finally:
         qb.stop()
     assert result.exit_code == 0, result.stdout + result.stderr
@@ -128,9 +150,12 @@ def test_transmission_downloads_a_release_from_fonoteca(tracked, tmp_path):
     import libtorrent as lt
 
     lines = {(x.torrent, x.file_index): x for x in read_manifest(release / "manifest.jsonl.zst")}
-    targets = [Target(release.name, ti, tmp_path / "downloads",
-                      manifest={i: x for (t, i), x in lines.items() if t == ti.name()})
-               for ti in (lt.torrent_info(str(t)) for t in twins)]
+    targets = [
+        Target(
+            release.name, ti, tmp_path / "downloads", manifest={i: x for (t, i), x in lines.items() if t == ti.name()}
+        )
+        for ti in (lt.torrent_info(str(t)) for t in twins)
+    ]
     report = verify(targets)
     assert report.ok and report.files > 0, [p.as_dict() for p in report.problems]
 
@@ -148,8 +173,18 @@ def test_fonoteca_mirrors_a_release_seeded_by_transmission(tracked, tmp_path):
         for twin in twins:
             tx.add(twin, payload)
         tx.wait_all(len(twins), seeding=True)
-        result = run_cli("mirror", str(tracked), "--into", tmp_path / "m", "--v1", "--peer",
-                         f"127.0.0.1:{tx.peer_port}", "--timeout", "120", "--json")
+        result = run_cli(
+            "mirror",
+            str(tracked),
+            "--into",
+            tmp_path / "m",
+            "--v1",
+            "--peer",
+            f"127.0.0.1:{tx.peer_port}",
+            "--timeout",
+            "120",
+            "--json",
+        )
         uploaded = sum(t["uploadedEver"] for t in tx.torrents())
     finally:
         tx.stop()

@@ -29,8 +29,11 @@ def tracked(tmp_path_factory: pytest.TempPathFactory):
     root = archive_mod.init(tmp_path_factory.mktemp("a") / "archive").root
     with open(root / "fonoteca.toml", "a", encoding="utf-8") as f:
         f.write(f'\n[pack]\ntrackers = ["http://127.0.0.1:{port}/announce", "udp://127.0.0.1:{port}/announce"]\n')
-    for args in (("import", "table", coll.catalog_csv, "--map", coll.mapping_toml),
-                 ("ingest", *[str(t.path) for t in coll.tracks], "--tier", "original"), ("pack",)):
+    for args in (
+        ("import", "table", coll.catalog_csv, "--map", coll.mapping_toml),
+        ("ingest", *[str(t.path) for t in coll.tracks], "--tier", "original"),
+        ("pack",),
+    ):
         assert run_cli(*args, archive=root).exit_code == 0
     records = json.loads(run_cli("torrents", "list", "--json", archive=root).stdout)
     hashes = [r["btih"] for r in records] + [r["btmh"][:40] for r in records]
@@ -90,9 +93,14 @@ def test_a_downloaded_list_is_updated_in_place(tracked, tmp_path):
 
 def test_a_tracker_that_does_not_answer_is_named(tmp_path):
     dead = free_port()
-    records = [{"name": "x", "btih": "1" * 40,
-                "magnet_link": f"magnet:?xt=urn:btih:{'1' * 40}&tr=udp%3A%2F%2F127.0.0.1%3A{dead}%2Fannounce"
-                               f"&tr=http%3A%2F%2F127.0.0.1%3A{dead}%2Fannounce"}]
+    records = [
+        {
+            "name": "x",
+            "btih": "1" * 40,
+            "magnet_link": f"magnet:?xt=urn:btih:{'1' * 40}&tr=udp%3A%2F%2F127.0.0.1%3A{dead}%2Fannounce"
+            f"&tr=http%3A%2F%2F127.0.0.1%3A{dead}%2Fannounce",
+        }
+    ]
     result = scrape(records, timeout=1)
     assert result.figures == {} and len(result.errors) == 2
     assert all(str(dead) in e for e in result.errors)
@@ -111,15 +119,17 @@ def test_trackers_count_while_a_dead_dht_is_named(tracked, tmp_path):
     with Seeder(seed_items(tracked), listen="127.0.0.1:0") as seeder:
         assert seeder.wait_ready(60)
         time.sleep(1)
-        result = run_cli("torrents", "scrape", str(copy), "--dht-node", f"127.0.0.1:{dead}", "--dht-timeout", "3",
-                         "--json")
+        result = run_cli(
+            "torrents", "scrape", str(copy), "--dht-node", f"127.0.0.1:{dead}", "--dht-timeout", "3", "--json"
+        )
     assert result.exit_code == 0, result.stderr
     report = json.loads(result.stdout)
     assert any("did not answer" in e and str(dead) in e for e in report["errors"]), report["errors"]
     by_btih = {t["btih"]: t for t in report["torrents"]}
     assert by_btih[lonely["btih"]]["seeders"] is None and by_btih[lonely["btih"]]["source"] is None
-    assert all(t["source"] == "tracker" and t["completed"] is not None for b, t in by_btih.items()
-               if b != lonely["btih"])
+    assert all(
+        t["source"] == "tracker" and t["completed"] is not None for b, t in by_btih.items() if b != lonely["btih"]
+    )
     updated = {r["btih"]: r for r in json.loads(copy.read_text())}
     assert updated[lonely["btih"]]["stats_scraped_at"] is None
     assert all(r["stats_source"] == "tracker" for b, r in updated.items() if b != lonely["btih"])

@@ -33,8 +33,16 @@ def sid(text: str) -> str:
 
 def artist_obj(name: str, genres: tuple[str, ...] = (), popularity: int = 50) -> dict[str, Any]:
     id_ = sid("artist:" + name)
-    return {"followers": {"href": None, "total": 10}, "genres": list(genres), "id": id_, "images": [],
-            "name": name, "popularity": popularity, "type": "artist", "uri": f"spotify:artist:{id_}"}
+    return {
+        "followers": {"href": None, "total": 10},
+        "genres": list(genres),
+        "id": id_,
+        "images": [],
+        "name": name,
+        "popularity": popularity,
+        "type": "artist",
+        "uri": f"spotify:artist:{id_}",
+    }
 
 
 def _simple_artist(name: str) -> dict[str, Any]:
@@ -42,23 +50,48 @@ def _simple_artist(name: str) -> dict[str, Any]:
     return {"id": id_, "name": name, "type": "artist", "uri": f"spotify:artist:{id_}"}
 
 
-def track_obj(name: str, artists: list[str], popularity: int, *, album: str | None = None, year: str = "2015",
-              explicit: bool = False, isrc: str | None = None, upc: str | None = None, key: str | None = None) -> dict[str, Any]:
+def track_obj(
+    name: str,
+    artists: list[str],
+    popularity: int,
+    *,
+    album: str | None = None,
+    year: str = "2015",
+    explicit: bool = False,
+    isrc: str | None = None,
+    upc: str | None = None,
+    key: str | None = None,
+) -> dict[str, Any]:
     """A full Spotify track with its simplified album (named after the track unless given)."""
     album_name = album if album is not None else name
     album_id = sid("album:" + album_name + ":" + artists[0])
     track_id = sid("track:" + (key or name + ":" + ",".join(artists)))
     album_obj: dict[str, Any] = {
-        "album_type": "album", "artists": [_simple_artist(artists[0])], "id": album_id, "name": album_name,
-        "release_date": year, "release_date_precision": "year" if len(year) == 4 else "day", "total_tracks": 1,
-        "type": "album", "uri": f"spotify:album:{album_id}",
+        "album_type": "album",
+        "artists": [_simple_artist(artists[0])],
+        "id": album_id,
+        "name": album_name,
+        "release_date": year,
+        "release_date_precision": "year" if len(year) == 4 else "day",
+        "total_tracks": 1,
+        "type": "album",
+        "uri": f"spotify:album:{album_id}",
     }
     if upc:
         album_obj["external_ids"] = {"upc": upc}
     return {
-        "album": album_obj, "artists": [_simple_artist(a) for a in artists], "disc_number": 1, "duration_ms": 200000,
-        "explicit": explicit, "external_ids": {"isrc": isrc or _isrc(track_id)}, "id": track_id, "name": name,
-        "popularity": popularity, "track_number": 1, "type": "track", "uri": f"spotify:track:{track_id}",
+        "album": album_obj,
+        "artists": [_simple_artist(a) for a in artists],
+        "disc_number": 1,
+        "duration_ms": 200000,
+        "explicit": explicit,
+        "external_ids": {"isrc": isrc or _isrc(track_id)},
+        "id": track_id,
+        "name": name,
+        "popularity": popularity,
+        "track_number": 1,
+        "type": "track",
+        "uri": f"spotify:track:{track_id}",
     }
 
 
@@ -131,6 +164,7 @@ def first(response) -> tuple[str, list[str]]:
 
 # --- normalisation -------------------------------------------------------------------------------------------
 
+
 def test_tokens_fold_accents_split_cjk_and_keep_punctuated_names() -> None:
     assert tokens("Beyoncé Déjà Vu") == ["beyonce", "deja", "vu"]
     assert tokens("Straße") == ["strasse"]
@@ -142,7 +176,13 @@ def test_tokens_fold_accents_split_cjk_and_keep_punctuated_names() -> None:
     assert query_groups("!!! ... ???") == []
 
 
-TITLES = [t["name"] for t in CATALOG] + ["AC/DC Live", "Don't Stop Me Now", "東京タワー", "Heart$ of P!nk", "M.I.A. - Paper"]
+TITLES = [t["name"] for t in CATALOG] + [
+    "AC/DC Live",
+    "Don't Stop Me Now",
+    "東京タワー",
+    "Heart$ of P!nk",
+    "M.I.A. - Paper",
+]
 
 
 @pytest.mark.parametrize("title", TITLES)
@@ -152,11 +192,12 @@ def test_title_pairs_cover_every_typed_window(title: str) -> None:
     chunks = title.split()
     for size in range(2, len(chunks) + 1):
         for start in range(len(chunks) - size + 1):
-            for clause in query_pairs(query_groups(" ".join(chunks[start:start + size]))):
-                assert set(clause) & set(pairs), (title, chunks[start:start + size], clause)
+            for clause in query_pairs(query_groups(" ".join(chunks[start : start + size]))):
+                assert set(clause) & set(pairs), (title, chunks[start : start + size], clause)
 
 
 # --- relevance -----------------------------------------------------------------------------------------------
+
 
 def test_popular_exact_match_first_for_bare_title(searcher: Searcher) -> None:
     response = searcher.search("hello")
@@ -193,18 +234,21 @@ def test_cjk_cyrillic_and_hangul_found(searcher: Searcher) -> None:
     assert first(searcher.search("ЛЮБОВЬ петров")) == ("Любовь", ["Иван Петров"])
 
 
-@pytest.mark.parametrize("query, title", [
-    ("$uicideboy$", "Paris"),
-    ("suicideboys", "Paris"),
-    ("uicideboy paris", "Paris"),
-    ("AC/DC", "Back In Black"),
-    ("acdc back in black", "Back In Black"),
-    ("ac dc", "Back In Black"),
-    ('"Weird Al" Yankovic', "White & Nerdy"),
-    ("weird al white nerdy", "White & Nerdy"),
-    ("P!nk so what", "So What"),
-    ("pink so what", "So What"),
-])
+@pytest.mark.parametrize(
+    "query, title",
+    [
+        ("$uicideboy$", "Paris"),
+        ("suicideboys", "Paris"),
+        ("uicideboy paris", "Paris"),
+        ("AC/DC", "Back In Black"),
+        ("acdc back in black", "Back In Black"),
+        ("ac dc", "Back In Black"),
+        ('"Weird Al" Yankovic', "White & Nerdy"),
+        ("weird al white nerdy", "White & Nerdy"),
+        ("P!nk so what", "So What"),
+        ("pink so what", "So What"),
+    ],
+)
 def test_punctuation_in_names(searcher: Searcher, query: str, title: str) -> None:
     response = searcher.search(query)
     assert response.results, query
@@ -212,6 +256,7 @@ def test_punctuation_in_names(searcher: Searcher, query: str, title: str) -> Non
 
 
 # --- filters -------------------------------------------------------------------------------------------------
+
 
 def test_min_popularity_filter(searcher: Searcher) -> None:
     hits = searcher.search("hello", min_popularity=50).results
@@ -241,14 +286,25 @@ def test_explicit_filter(searcher: Searcher) -> None:
 
 
 def test_filters_on_the_command_line(hand_archive: archive_mod.Archive) -> None:
-    result = run_cli("search", "hello", "--min-popularity", "50", "--year", "2015", "--genre", "pop", "--json",
-                     archive=hand_archive.root)
+    result = run_cli(
+        "search",
+        "hello",
+        "--min-popularity",
+        "50",
+        "--year",
+        "2015",
+        "--genre",
+        "pop",
+        "--json",
+        archive=hand_archive.root,
+    )
     assert result.exit_code == 0, result.stderr
     data = orjson.loads(result.stdout)
     assert [(h["name"], h["year"]) for h in data["results"]] == [("Hello", 2015)]
 
 
 # --- lookups -------------------------------------------------------------------------------------------------
+
 
 def test_isrc_upc_and_id_short_circuit_to_lookup(searcher: Searcher) -> None:
     for query in ("GBBKS1500214", "isrc:GB-BKS-15-00214", "  gbbks1500214 "):
@@ -277,6 +333,7 @@ def test_word_shaped_like_an_id_falls_back_to_text(searcher: Searcher) -> None:
 
 # --- bad input -----------------------------------------------------------------------------------------------
 
+
 @pytest.mark.parametrize("query", ["", "   ", "\t\n"])
 def test_empty_query_is_a_usage_error(hand_archive: archive_mod.Archive, query: str) -> None:
     result = run_cli("search", query, archive=hand_archive.root)
@@ -291,11 +348,32 @@ def test_punctuation_only_query_is_explained(hand_archive: archive_mod.Archive, 
     assert "nothing to search for" in result.stderr
 
 
-@pytest.mark.parametrize("query", [
-    '"hello', 'hello"', "hello*", "NEAR(hello adele)", "hello NEAR adele", "hello OR adele", "hello AND",
-    "NOT hello", "title:hello", "{title}: hello", "hello^2", "(hello", "hello)", "-hello", "+hello", "hello:adele",
-    "'; DROP TABLE tracks; --", "hello' OR '1'='1", "hello\\", "%hello_%", "hello\u200b adele",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        '"hello',
+        'hello"',
+        "hello*",
+        "NEAR(hello adele)",
+        "hello NEAR adele",
+        "hello OR adele",
+        "hello AND",
+        "NOT hello",
+        "title:hello",
+        "{title}: hello",
+        "hello^2",
+        "(hello",
+        "hello)",
+        "-hello",
+        "+hello",
+        "hello:adele",
+        "'; DROP TABLE tracks; --",
+        "hello' OR '1'='1",
+        "hello\\",
+        "%hello_%",
+        "hello\u200b adele",
+    ],
+)
 def test_query_syntax_and_sql_are_plain_words(hand_archive: archive_mod.Archive, query: str) -> None:
     result = run_cli("search", "--json", "--", query, archive=hand_archive.root)
     assert result.exit_code == 0, result.stderr
@@ -335,12 +413,15 @@ def test_ten_kilobyte_query(hand_archive: archive_mod.Archive) -> None:
     assert result.exit_code == 0 and orjson.loads(result.stdout)["results"] == []
 
 
-@pytest.mark.parametrize("args, message", [
-    (["hello", "--year", "nineties"], "--year"),
-    (["hello", "--year", "2000-1990"], "--year"),
-    (["hello", "--limit", "0"], "--limit"),
-    (["hello", "--min-popularity", "101"], "--min-popularity"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["hello", "--year", "nineties"], "--year"),
+        (["hello", "--year", "2000-1990"], "--year"),
+        (["hello", "--limit", "0"], "--limit"),
+        (["hello", "--min-popularity", "101"], "--min-popularity"),
+    ],
+)
 def test_bad_filter_values(hand_archive: archive_mod.Archive, args: list[str], message: str) -> None:
     result = run_cli("search", *args, archive=hand_archive.root)
     assert result.exit_code == 2
@@ -369,6 +450,7 @@ def test_text_output_lists_results(hand_archive: archive_mod.Archive) -> None:
 
 
 # --- shuffle -------------------------------------------------------------------------------------------------
+
 
 def chi_square_critical(df: int, z: float = 3.09) -> float:
     """Upper critical value of chi-square (Wilson-Hilferty); z = 3.09 is p = 0.001."""
@@ -426,8 +508,10 @@ def test_title_matches_beyond_the_popular_candidates(tmp_path: Path) -> None:
     """More popular tracks than the candidate pool mention the words only in their album: the tracks actually
     called that are found by the title pass (column filter for one word, title word pairs for several)."""
     archive = archive_mod.init(tmp_path / "archive")
-    megamix = [track_obj(f"Track {n}", ["Loud DJ"], 90 + n % 10, album="Hello Goodbye Megamix", key=f"mix{n}")
-               for n in range(80)]
+    megamix = [
+        track_obj(f"Track {n}", ["Loud DJ"], 90 + n % 10, album="Hello Goodbye Megamix", key=f"mix{n}")
+        for n in range(80)
+    ]
     catalog = megamix + [
         track_obj("Hello Goodbye", ["The Fab Four"], 10, album="Magical"),
         track_obj("Hello", ["Adele"], 40, album="25"),

@@ -16,7 +16,9 @@ from tests.test_web_fixtures import WebArchive, base_url, web  # noqa: F401
 def _wait_for_list(page: Page, expected: list[dict[str, Any]]) -> list[str]:  # noqa: F811
     page.tab.wait_for_function(
         "n => { const l = document.querySelector('#suggestions');"
-        " return l && !l.hidden && l.querySelectorAll('li').length === n; }", arg=len(expected))
+        " return l && !l.hidden && l.querySelectorAll('li').length === n; }",
+        arg=len(expected),
+    )
     return page.tab.locator("#suggestions li .name").all_inner_texts()
 
 
@@ -30,7 +32,7 @@ def test_typing_shows_completions_and_enter_opens_one(page: Page, base_url: str)
     assert expected, "the catalog has tracks with 'thunder'"
     names = _wait_for_list(page, expected)
     assert names == [s["name"] for s in expected]
-    assert all("thund" in name.lower() or s["kind"] != "track" for name, s in zip(names, expected))
+    assert all("thund" in name.lower() or s["kind"] != "track" for name, s in zip(names, expected, strict=True))
     assert page.tab.get_attribute("#q", "aria-expanded") == "true"
     page.shot("site-suggest")
     box.press("ArrowDown")

@@ -46,15 +46,19 @@ def searcher(typo_archive: archive_mod.Archive):
 
 # --- prefix --------------------------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("query, title", [
-    ("thun", "Thunderstruck"),
-    ("thunders", "Thunderstruck"),
-    ("enter sand", "Enter Sandman"),
-    ("back in bl", "Back In Black"),
-    ("wonderw", "Wonderwall"),
-    ("metallica noth", "Nothing Else Matters"),
-    ("sasha fie", "Halo"),  # album words, the last one a prefix
-])
+
+@pytest.mark.parametrize(
+    "query, title",
+    [
+        ("thun", "Thunderstruck"),
+        ("thunders", "Thunderstruck"),
+        ("enter sand", "Enter Sandman"),
+        ("back in bl", "Back In Black"),
+        ("wonderw", "Wonderwall"),
+        ("metallica noth", "Nothing Else Matters"),
+        ("sasha fie", "Halo"),  # album words, the last one a prefix
+    ],
+)
 def test_last_word_matches_as_a_prefix(searcher: Searcher, query: str, title: str) -> None:
     assert first(searcher.search(query))[0] == title
 
@@ -80,30 +84,37 @@ def test_exact_word_before_its_completions(searcher: Searcher) -> None:
 
 # --- typos, each kind people make ------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("kind, query, title", [
-    ("dropped", "metalica", "Enter Sandman"),
-    ("dropped", "wondewall", "Wonderwall"),
-    ("doubled", "enter sanddman", "Enter Sandman"),
-    ("doubled", "beyoncce halo", "Halo"),
-    ("swapped", "beyocne halo", "Halo"),
-    ("swapped", "wodnerwall", "Wonderwall"),
-    ("neighbour_key", "wonderqall", "Wonderwall"),
-    ("neighbour_key", "nothinf else matters", "Nothing Else Matters"),
-    ("no_marks", "suicideboy paris", "Paris"),
-    ("no_marks", "beyonce deja vu", "Déjà Vu"),
-    ("no_marks", "acdc thunderstruck", "Thunderstruck"),
-    ("two_typos", "thudnerstrcuk", "Thunderstruck"),
-    ("two_typos", "metalica sandmna", "Enter Sandman"),
-])
+
+@pytest.mark.parametrize(
+    "kind, query, title",
+    [
+        ("dropped", "metalica", "Enter Sandman"),
+        ("dropped", "wondewall", "Wonderwall"),
+        ("doubled", "enter sanddman", "Enter Sandman"),
+        ("doubled", "beyoncce halo", "Halo"),
+        ("swapped", "beyocne halo", "Halo"),
+        ("swapped", "wodnerwall", "Wonderwall"),
+        ("neighbour_key", "wonderqall", "Wonderwall"),
+        ("neighbour_key", "nothinf else matters", "Nothing Else Matters"),
+        ("no_marks", "suicideboy paris", "Paris"),
+        ("no_marks", "beyonce deja vu", "Déjà Vu"),
+        ("no_marks", "acdc thunderstruck", "Thunderstruck"),
+        ("two_typos", "thudnerstrcuk", "Thunderstruck"),
+        ("two_typos", "metalica sandmna", "Enter Sandman"),
+    ],
+)
 def test_typos_within_the_budget(searcher: Searcher, kind: str, query: str, title: str) -> None:
     assert first(searcher.search(query))[0] == title, kind
 
 
-@pytest.mark.parametrize("query", [
-    "halp",          # 4 letters: no typo allowed
-    "metlica",       # 7 letters, 2 edits: over the budget of 1
-    "thndrstrck",    # 10 letters, 3 edits
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "halp",  # 4 letters: no typo allowed
+        "metlica",  # 7 letters, 2 edits: over the budget of 1
+        "thndrstrck",  # 10 letters, 3 edits
+    ],
+)
 def test_typos_beyond_the_budget_do_not_match(searcher: Searcher, query: str) -> None:
     assert searcher.search(query).results == []
 
@@ -119,6 +130,7 @@ def test_exact_only_on_request(searcher: Searcher, typo_archive: archive_mod.Arc
 
 
 # --- ranking order -----------------------------------------------------------------------------------------------
+
 
 def test_exact_before_fuzzy(searcher: Searcher) -> None:
     # "hallo" is an indexed word: its obscure track comes first, not Adele's far more popular "Hello"
@@ -140,6 +152,7 @@ def test_popular_before_obscure_at_equal_match(searcher: Searcher) -> None:
 
 # --- did you mean ----------------------------------------------------------------------------------------------
 
+
 def test_did_you_mean_when_nothing_matches(searcher: Searcher, typo_archive: archive_mod.Archive) -> None:
     response = searcher.search("halp")  # 4 letters: no typo allowed, but "halo" is one edit away
     assert response.results == [] and response.did_you_mean == "halo"
@@ -150,6 +163,7 @@ def test_did_you_mean_when_nothing_matches(searcher: Searcher, typo_archive: arc
 
 
 # --- artists and albums --------------------------------------------------------------------------------------------
+
 
 def test_artists_and_albums_with_prefix_and_typos(searcher: Searcher) -> None:
     assert [a["name"] for a in searcher.entities("metalica")["artists"]] == ["Metallica"]
@@ -162,6 +176,7 @@ def test_artists_and_albums_with_prefix_and_typos(searcher: Searcher) -> None:
 
 
 # --- settings ------------------------------------------------------------------------------------------------------
+
 
 def _set_search_config(archive: archive_mod.Archive, text: str) -> None:
     path = archive.root / "fonoteca.toml"
@@ -194,20 +209,48 @@ def test_rules_budget() -> None:
     from fonoteca.search.expand import Rules
 
     rules = Rules()
-    assert [rules.budget(w) for w in ("halo", "hallo", "metallic", "metallica", "1999999", "x" * 65)] == \
-        [0, 1, 1, 2, 0, 0]
+    assert [rules.budget(w) for w in ("halo", "hallo", "metallic", "metallica", "1999999", "x" * 65)] == [
+        0,
+        1,
+        1,
+        2,
+        0,
+        0,
+    ]
     assert rules.exact().budget("metallica") == 0
 
 
 # --- bad input, in bounded time ------------------------------------------------------------------------------------
 
-OPERATORS = ["AND", "OR", "NOT", "NEAR", "hel*", "^hel", "title:hel", "{title}: hel", "NEAR(hel adele, 2)",
-             '"hel', "hel)", "(hel", "-hel", "+hel", "hel AND", "OR hel", "hel NOT adele", "a:b:c",
-             "' OR 1=1 --", "\\hel"]
+OPERATORS = [
+    "AND",
+    "OR",
+    "NOT",
+    "NEAR",
+    "hel*",
+    "^hel",
+    "title:hel",
+    "{title}: hel",
+    "NEAR(hel adele, 2)",
+    '"hel',
+    "hel)",
+    "(hel",
+    "-hel",
+    "+hel",
+    "hel AND",
+    "OR hel",
+    "hel NOT adele",
+    "a:b:c",
+    "' OR 1=1 --",
+    "\\hel",
+]
 
 
-@pytest.mark.parametrize("query", OPERATORS + ["x", "é", "7", "\x00hel", "hel\x1b[31m", "\u202ehel", "hel\u200b",
-                                               "\x01\x02\x03 adele", "hel\nadele\tmetalica"])
+@pytest.mark.parametrize(
+    "query",
+    OPERATORS
+    + ["x", "é", "7", "\x00hel", "hel\x1b[31m", "\u202ehel", "hel\u200b", "\x01\x02\x03 adele", "hel\nadele\tmetalica"],
+)
 def test_bad_input_gives_a_result_or_a_message_quickly(searcher: Searcher, query: str) -> None:
     started = time.perf_counter()
     response = searcher.search(query)
@@ -225,12 +268,15 @@ def test_punctuation_only_is_a_clear_message(searcher: Searcher, query: str) -> 
         searcher.search(query)
 
 
-@pytest.mark.parametrize("query", [
-    "metalica " * 1111,              # 10,000 characters of one typo
-    "x" * 10_000,                    # one 10,000-letter word
-    ("wondrewall thudnerstrcuk beyocne " * 300)[:10_000],
-    ("ab" * 5000),
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "metalica " * 1111,  # 10,000 characters of one typo
+        "x" * 10_000,  # one 10,000-letter word
+        ("wondrewall thudnerstrcuk beyocne " * 300)[:10_000],
+        ("ab" * 5000),
+    ],
+)
 def test_ten_thousand_characters_in_bounded_time(searcher: Searcher, query: str) -> None:
     started = time.perf_counter()
     response = searcher.search(query)

@@ -23,8 +23,9 @@ def _popular_artist(web: WebArchive) -> str:  # noqa: F811
     conn = sqlite3.connect(web.root / "catalog.sqlite3")
     try:
         for (name,) in conn.execute(
-            "SELECT ar.name FROM tracks t JOIN track_artists l ON l.track = t.rowid JOIN artists ar ON ar.rowid = l.artist "
-            "WHERE t.level > 0 ORDER BY t.popularity DESC"):
+            "SELECT ar.name FROM tracks t JOIN track_artists l ON l.track = t.rowid JOIN "
+            "artists ar ON ar.rowid = l.artist WHERE t.level > 0 ORDER BY t.popularity DESC"
+        ):
             words = (name or "").split()
             if len(words) == 2 and all(w.isalpha() and w.isascii() for w in words) and len(words[1]) >= 6:
                 return name
@@ -71,8 +72,27 @@ def test_did_you_mean_on_the_page_and_in_the_api(client: httpx.Client) -> None:
     assert client.get("/api/suggest", params={"q": "lvoe"}).json()["did_you_mean"] == "love"
 
 
-@pytest.mark.parametrize("q", ["", " ", "!!!", "*", "x", "\x00", "\x1b[31m", "AND OR NOT", "NEAR(a b)", "a:b", '"',
-                               "{title}: love", "love*", "'; DROP TABLE tracks; --", "é" * 200, "lo" * 100])
+@pytest.mark.parametrize(
+    "q",
+    [
+        "",
+        " ",
+        "!!!",
+        "*",
+        "x",
+        "\x00",
+        "\x1b[31m",
+        "AND OR NOT",
+        "NEAR(a b)",
+        "a:b",
+        '"',
+        "{title}: love",
+        "love*",
+        "'; DROP TABLE tracks; --",
+        "é" * 200,
+        "lo" * 100,
+    ],
+)
 def test_suggest_bad_input_is_answered(client: httpx.Client, q: str) -> None:
     started = time.perf_counter()
     response = client.get("/api/suggest", params={"q": q})

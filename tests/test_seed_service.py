@@ -11,7 +11,6 @@ import socket
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import httpx
 import libtorrent as lt
@@ -61,9 +60,25 @@ def test_a_restart_seeds_from_resume_data_without_hashing_again(packed_archive, 
 def test_seed_serves_the_site_and_mirror_seed_stays_up(packed_archive, tmp_path):
     source_port, site_port, mirror_port = _free_port(), _free_port(), _free_port()
     env = dict(os.environ, PYTHONUNBUFFERED="1")
-    seed = subprocess.Popen([sys.executable, "-m", "fonoteca", "seed", str(packed_archive), "--listen",
-                             f"127.0.0.1:{source_port}", "--serve", "--port", str(site_port), "--for", "120"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    seed = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fonoteca",
+            "seed",
+            str(packed_archive),
+            "--listen",
+            f"127.0.0.1:{source_port}",
+            "--serve",
+            "--port",
+            str(site_port),
+            "--for",
+            "120",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
     first = tmp_path / "first"
     stayer = None
     try:
@@ -75,10 +90,29 @@ def test_seed_serves_the_site_and_mirror_seed_stays_up(packed_archive, tmp_path)
             except httpx.HTTPError:
                 assert seed.poll() is None and time.monotonic() < deadline
                 time.sleep(0.2)
-        stayer = subprocess.Popen([sys.executable, "-m", "fonoteca", "mirror", str(packed_archive), "--into",
-                                   str(first), "--peer", f"127.0.0.1:{source_port}", "--listen",
-                                   f"127.0.0.1:{mirror_port}", "--timeout", "90", "--seed", "--seed-for", "120"],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+        stayer = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "fonoteca",
+                "mirror",
+                str(packed_archive),
+                "--into",
+                str(first),
+                "--peer",
+                f"127.0.0.1:{source_port}",
+                "--listen",
+                f"127.0.0.1:{mirror_port}",
+                "--timeout",
+                "90",
+                "--seed",
+                "--seed-for",
+                "120",
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            env=env,
+        )
         deadline = time.monotonic() + 90
         while True:  # the first mirror is complete once mirror.json says so
             state = first / "mirror.json"
@@ -91,8 +125,17 @@ def test_seed_serves_the_site_and_mirror_seed_stays_up(packed_archive, tmp_path)
         seed.wait(30)
     try:
         # the source is gone: a second mirror completes from the first one, which stayed up seeding
-        second = run_cli("mirror", str(packed_archive), "--into", tmp_path / "second", "--peer",
-                         f"127.0.0.1:{mirror_port}", "--timeout", "90", "--json")
+        second = run_cli(
+            "mirror",
+            str(packed_archive),
+            "--into",
+            tmp_path / "second",
+            "--peer",
+            f"127.0.0.1:{mirror_port}",
+            "--timeout",
+            "90",
+            "--json",
+        )
         assert second.exit_code == 0, second.stdout + second.stderr
         assert json.loads(second.stdout)["complete"]
         assert run_cli("verify", str(tmp_path / "second")).exit_code == 0

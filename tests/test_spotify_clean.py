@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -41,8 +42,14 @@ def make_archive(root: Path, bulk: str | None = None, chunk: int | None = None) 
 
 def owner_column(table: str) -> str | None:
     names = layout.TABLES[table].column_names
-    return next((c for c in ("track_rowid", "artist_rowid", "album_rowid", "playlist_rowid") if c in names
-                 and not (table == "artist_albums" and c == "artist_rowid")), None)
+    return next(
+        (
+            c
+            for c in ("track_rowid", "artist_rowid", "album_rowid", "playlist_rowid")
+            if c in names and not (table == "artist_albums" and c == "artist_rowid")
+        ),
+        None,
+    )
 
 
 def layout_dump(folder: Path) -> dict[str, list[tuple]]:
@@ -61,8 +68,9 @@ def layout_dump(folder: Path) -> dict[str, list[tuple]]:
                 rows = conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY track_id")
             else:
                 owner = columns.index(owner_column(table))
-                rows = sorted(conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY rowid"),
-                              key=lambda row: row[owner])  # stable: each owner's rows stay in their order
+                rows = sorted(
+                    conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY rowid"), key=lambda row: row[owner]
+                )  # stable: each owner's rows stay in their order
             out[table] = list(rows)
         conn.close()
     return out
@@ -81,9 +89,11 @@ def test_the_synthetic_layout_holds_every_table_status_and_entry_kind(layout_dbs
     statuses = {s for (s,) in conn.execute("SELECT DISTINCT status FROM track_files")}
     assert statuses == set(layout.STATUSES)
     conn = sqlite3.connect(layout_dbs / layout.FILE_NAMES[layout.PLAYLISTS])
-    kinds = conn.execute("SELECT sum(is_episode), sum(is_local), sum(track_rowid IS NULL AND "
-                         "id_if_not_in_tracks_table IS NOT NULL AND is_episode = 0), sum(track_rowid IS NOT NULL) "
-                         "FROM playlist_tracks").fetchone()
+    kinds = conn.execute(
+        "SELECT sum(is_episode), sum(is_local), sum(track_rowid IS NULL AND "
+        "id_if_not_in_tracks_table IS NOT NULL AND is_episode = 0), sum(track_rowid IS NOT NULL) "
+        "FROM playlist_tracks"
+    ).fetchone()
     assert all(kinds), kinds
     conn = sqlite3.connect(layout_dbs / layout.FILE_NAMES[layout.FEATURES])
     assert conn.execute("SELECT count(*) FROM track_audio_features WHERE null_response = 1").fetchone()[0] > 0
@@ -106,7 +116,9 @@ def test_import_then_export_gives_the_same_rows(layout_dbs, tmp_path, bulk):
     for table in layout.TABLES:
         assert got[table] == expected[table], table
     conn = sqlite3.connect(archive / "catalog.sqlite3")
-    indexes = {name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")}
+    indexes = {
+        name for (name,) in conn.execute("SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL")
+    }
     assert {"tracks_id", "tracks_isrc", "artists_id", "albums_id", "playlists_id", "tracks_name_nocase"} <= indexes
     assert conn.execute("SELECT count(*) FROM bulk_loads").fetchone()[0] == 0
 
@@ -147,12 +159,19 @@ def test_export_spotify_gives_the_json_the_rows_describe(layout_dbs, tmp_path):
     main = sqlite3.connect(layout_dbs / layout.FILE_NAMES[layout.MAIN])
     track_id, ean, isrc, album_rowid, popularity = main.execute(
         "SELECT id, external_id_ean, external_id_isrc, album_rowid, popularity FROM tracks "
-        "WHERE external_id_ean IS NOT NULL LIMIT 1").fetchone()
-    album = main.execute("SELECT id, name, copyright_c, copyright_p, external_id_upc, label FROM albums "
-                         "WHERE rowid = ?", (album_rowid,)).fetchone()
-    artists = [r[0] for r in main.execute("SELECT a.id FROM track_artists l JOIN artists a ON a.rowid = l.artist_rowid "
-                                          "WHERE l.track_rowid = (SELECT rowid FROM tracks WHERE id = ?) ORDER BY l.rowid",
-                                          (track_id,))]
+        "WHERE external_id_ean IS NOT NULL LIMIT 1"
+    ).fetchone()
+    album = main.execute(
+        "SELECT id, name, copyright_c, copyright_p, external_id_upc, label FROM albums WHERE rowid = ?", (album_rowid,)
+    ).fetchone()
+    artists = [
+        r[0]
+        for r in main.execute(
+            "SELECT a.id FROM track_artists l JOIN artists a ON a.rowid = l.artist_rowid "
+            "WHERE l.track_rowid = (SELECT rowid FROM tracks WHERE id = ?) ORDER BY l.rowid",
+            (track_id,),
+        )
+    ]
     result = run_cli("export", "spotify", "--kind", "track", "--id", track_id, archive=archive)
     assert result.exit_code == 0, result.stderr
     track = orjson.loads(result.stdout)
@@ -164,13 +183,23 @@ def test_export_spotify_gives_the_json_the_rows_describe(layout_dbs, tmp_path):
     full = orjson.loads(result.stdout)
     assert full["copyrights"] == [{"text": album[2], "type": "C"}, {"text": album[3], "type": "P"}]
     assert full["external_ids"]["upc"] == album[4] and full["label"] == album[5]
-    amgid, = main.execute("SELECT external_id_amgid FROM albums WHERE external_id_amgid IS NOT NULL LIMIT 1").fetchone()
-    albums = [orjson.loads(line) for line in run_cli("export", "spotify", "--kind", "album", archive=archive).stdout.splitlines()]
+    (amgid,) = main.execute(
+        "SELECT external_id_amgid FROM albums WHERE external_id_amgid IS NOT NULL LIMIT 1"
+    ).fetchone()
+    albums = [
+        orjson.loads(line)
+        for line in run_cli("export", "spotify", "--kind", "album", archive=archive).stdout.splitlines()
+    ]
     assert any(a["external_ids"].get("amgid") == amgid for a in albums)
     features = run_cli("export", "spotify", "--kind", "audio-features", archive=archive).stdout.splitlines()
     conn = sqlite3.connect(layout_dbs / layout.FILE_NAMES[layout.FEATURES])
-    assert len(features) == conn.execute("SELECT count(*) FROM track_audio_features WHERE null_response = 0").fetchone()[0]
-    playlists = [orjson.loads(line) for line in run_cli("export", "spotify", "--kind", "playlist", archive=archive).stdout.splitlines()]
+    assert (
+        len(features) == conn.execute("SELECT count(*) FROM track_audio_features WHERE null_response = 0").fetchone()[0]
+    )
+    playlists = [
+        orjson.loads(line)
+        for line in run_cli("export", "spotify", "--kind", "playlist", archive=archive).stdout.splitlines()
+    ]
     items = [item for p in playlists for item in p["tracks"]["items"]]
     kinds = {(item["track"] or {}).get("type") for item in items} | {"local" for item in items if item["is_local"]}
     assert kinds == {"track", "episode", "local"}
@@ -200,8 +229,11 @@ def test_kill_9_at_any_moment_then_the_same_import_gives_the_clean_catalog(layou
     expected = catalog_dump(clean / "catalog.sqlite3")
     crashed = make_archive(tmp_path / "crashed", bulk="always", chunk=400)
     for steps in (2, 6, 12):  # killed in the entities, in their links, in the playlists
-        child = subprocess.Popen([sys.executable, "-m", "fonoteca", "-A", str(crashed), "import", "spotify-clean",
-                                  str(layout_dbs)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "fonoteca", "-A", str(crashed), "import", "spotify-clean", str(layout_dbs)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         _wait_for_progress(crashed, child, steps)
         assert child.poll() is None, "the import finished before it could be killed"
         os.kill(child.pid, signal.SIGKILL)
@@ -214,8 +246,11 @@ def test_kill_9_at_any_moment_then_the_same_import_gives_the_clean_catalog(layou
     assert other.exit_code == 1 and "run that same import again" in " ".join(other.stderr.split())
     import_layout(crashed, layout_dbs)
     assert catalog_dump(crashed / "catalog.sqlite3") == expected
-    schema = lambda root: sorted(sqlite3.connect(root / "catalog.sqlite3").execute(  # noqa: E731
-        "SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall(), key=repr)
+
+    def schema(root: Path) -> list[Any]:
+        conn = sqlite3.connect(root / "catalog.sqlite3")
+        return sorted(conn.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index'").fetchall(), key=repr)
+
     assert schema(crashed) == schema(clean)
 
 
@@ -229,25 +264,37 @@ def test_fuller_and_newer_win_against_rows_the_catalog_holds(layout_dbs, tmp_pat
     """A small catalog imported from JSON, then the layout on the bulk path: newer rows win either way, and a
     held row that wins keeps its own links."""
     main = sqlite3.connect(layout_dbs / layout.FILE_NAMES[layout.MAIN])
-    (old_id, old_at), (new_id, new_at) = main.execute("SELECT id, fetched_at FROM tracks WHERE rowid IN (10, 20) "
-                                                      "ORDER BY rowid").fetchall()
+    (old_id, old_at), (new_id, new_at) = main.execute(
+        "SELECT id, fetched_at FROM tracks WHERE rowid IN (10, 20) ORDER BY rowid"
+    ).fetchall()
     archive = make_archive(tmp_path / "archive", bulk="always")
     older = write_jsonl(tmp_path / "older.jsonl", [_json_track(old_id, "Old JSON name", 1)])
     newer = write_jsonl(tmp_path / "newer.jsonl", [_json_track(new_id, "New JSON name", 2)])
-    assert run_cli("import", "spotify", str(older), "--fetched-at", str(old_at // 1000 - 86400), archive=archive).exit_code == 0
-    assert run_cli("import", "spotify", str(newer), "--fetched-at", str(new_at // 1000 + 86400), archive=archive).exit_code == 0
+    assert (
+        run_cli("import", "spotify", str(older), "--fetched-at", str(old_at // 1000 - 86400), archive=archive).exit_code
+        == 0
+    )
+    assert (
+        run_cli("import", "spotify", str(newer), "--fetched-at", str(new_at // 1000 + 86400), archive=archive).exit_code
+        == 0
+    )
     import_layout(archive, layout_dbs)
     conn = sqlite3.connect(archive / "catalog.sqlite3")
     names = dict(conn.execute("SELECT id, name FROM tracks WHERE id IN (?, ?)", (old_id, new_id)))
-    layout_name, = main.execute("SELECT name FROM tracks WHERE id = ?", (old_id,)).fetchone()
+    (layout_name,) = main.execute("SELECT name FROM tracks WHERE id = ?", (old_id,)).fetchone()
     assert names == {old_id: layout_name, new_id: "New JSON name"}
     assert conn.execute("SELECT count(*) FROM tracks WHERE id IN (?, ?)", (old_id, new_id)).fetchone()[0] == 2
-    kept_artists = conn.execute("SELECT a.name FROM track_artists l JOIN artists a ON a.rowid = l.artist JOIN tracks t "
-                                "ON t.rowid = l.track WHERE t.id = ?", (new_id,)).fetchall()
+    kept_artists = conn.execute(
+        "SELECT a.name FROM track_artists l JOIN artists a ON a.rowid = l.artist JOIN tracks t "
+        "ON t.rowid = l.track WHERE t.id = ?",
+        (new_id,),
+    ).fetchall()
     from tests import spotify_samples as s
+
     assert [n for (n,) in kept_artists] == [a["name"] for a in _json_track(new_id, "x", 0)["artists"]]
-    replaced = conn.execute("SELECT count(*) FROM track_artists l JOIN tracks t ON t.rowid = l.track WHERE t.id = ?",
-                            (old_id,)).fetchone()[0]
+    replaced = conn.execute(
+        "SELECT count(*) FROM track_artists l JOIN tracks t ON t.rowid = l.track WHERE t.id = ?", (old_id,)
+    ).fetchone()[0]
     assert replaced == main.execute("SELECT count(*) FROM track_artists WHERE track_rowid = 10").fetchone()[0]
     assert conn.execute("SELECT count(*) FROM tracks WHERE level > 0").fetchone()[0] == TRACKS
     del s

@@ -36,8 +36,11 @@ def build_main(path: Path, *, unique_ids: bool = True) -> Path:
     conn.execute("INSERT INTO artist_genres VALUES (9, 'dangling')")
     conn.execute("INSERT INTO artist_images VALUES (1, 64, 64, 'https://i.scdn.co/image/x')")
     conn.execute("INSERT INTO available_markets VALUES (1, 'DE,FR')")
-    conn.execute("INSERT INTO albums VALUES (1, ?, 1700000000000, 'Album', 'album', 1, '634904074006', NULL, "
-                 "'C', 'P', 'Label', 200, '2020-13-45', 'day', 2)", (ALBUM,))
+    conn.execute(
+        "INSERT INTO albums VALUES (1, ?, 1700000000000, 'Album', 'album', 1, '634904074006', NULL, "
+        "'C', 'P', 'Label', 200, '2020-13-45', 'day', 2)",
+        (ALBUM,),
+    )
     conn.execute("INSERT INTO album_images VALUES (1, 640, 640, 'https://i.scdn.co/image/y')")
     conn.execute("INSERT INTO artist_albums VALUES (1, 1, 0, 0, 0)")
     conn.execute("INSERT INTO artist_albums VALUES (7, 1, 0, 0, 1)")
@@ -54,9 +57,13 @@ def build_main(path: Path, *, unique_ids: bool = True) -> Path:
     if not unique_ids:
         rows.append((9, GOOD[0], "Duplicate id", "GBBKS1500221", None, 1, 1))
     for rowid, id_, name, isrc, ean, album, market in rows:
-        conn.execute("INSERT INTO tracks VALUES (?, ?, 1700000000000, ?, NULL, ?, 1, ?, ?, NULL, 5, ?, 1, 180000, 0)",
-                     (rowid, id_, name, album, isrc, ean, market))
-    conn.executemany("INSERT INTO track_artists VALUES (?, ?)", [(1, 1), (2, 1), (3, 1), (6, 1), (7, 1), (8, 1), (1, 5)])
+        conn.execute(
+            "INSERT INTO tracks VALUES (?, ?, 1700000000000, ?, NULL, ?, 1, ?, ?, NULL, 5, ?, 1, 180000, 0)",
+            (rowid, id_, name, album, isrc, ean, market),
+        )
+    conn.executemany(
+        "INSERT INTO track_artists VALUES (?, ?)", [(1, 1), (2, 1), (3, 1), (6, 1), (7, 1), (8, 1), (1, 5)]
+    )
     if unique_ids:
         layout.create_indexes(conn, layout.MAIN)
     conn.close()
@@ -65,13 +72,17 @@ def build_main(path: Path, *, unique_ids: bool = True) -> Path:
 
 def build_playlists(path: Path) -> Path:
     conn = layout.create_database(str(path), layout.PLAYLISTS)
-    conn.execute("INSERT INTO playlists VALUES (1, ?, 'snap', 1700000000000, 'Mix', '', 0, 1, NULL, 'u1', 'U', 3, 4)",
-                 ("P" * 22,))
-    entries = [(1, 0, 0, 1, None, "2020-01-01T00:00:00Z", "u1", 0, None, None, None, None, None),
-               (1, 1, 0, 777, None, "2020-01-01T00:00:00Z", None, 0, None, None, None, None, None),
-               (1, 2, 1, None, "E" * 22, "2020-01-01T00:00:00Z", None, 0, None, None, None, None, None),
-               (1, 3, 0, None, None, "2020-01-01T00:00:00Z", None, 1, "demo", "Home", "Me", 1000, "spotify:local:x"),
-               (5, 0, 0, 1, None, None, None, 0, None, None, None, None, None)]
+    conn.execute(
+        "INSERT INTO playlists VALUES (1, ?, 'snap', 1700000000000, 'Mix', '', 0, 1, NULL, 'u1', 'U', 3, 4)",
+        ("P" * 22,),
+    )
+    entries = [
+        (1, 0, 0, 1, None, "2020-01-01T00:00:00Z", "u1", 0, None, None, None, None, None),
+        (1, 1, 0, 777, None, "2020-01-01T00:00:00Z", None, 0, None, None, None, None, None),
+        (1, 2, 1, None, "E" * 22, "2020-01-01T00:00:00Z", None, 0, None, None, None, None, None),
+        (1, 3, 0, None, None, "2020-01-01T00:00:00Z", None, 1, "demo", "Home", "Me", 1000, "spotify:local:x"),
+        (5, 0, 0, 1, None, None, None, 0, None, None, None, None, None),
+    ]
     conn.executemany(f"INSERT INTO playlist_tracks VALUES ({','.join('?' * 13)})", entries)
     conn.close()
     return path
@@ -85,7 +96,9 @@ def archive(tmp_path: Path) -> Path:
 def reasons(root: Path) -> dict[tuple[str, object], list[str]]:
     found: dict[tuple[str, object], list[str]] = {}
     for entry in rejects(root):
-        found.setdefault((entry["table"], entry["rowid"] if entry["rowid"] is not None else entry["key"]), []).append(entry["reason"])
+        found.setdefault((entry["table"], entry["rowid"] if entry["rowid"] is not None else entry["key"]), []).append(
+            entry["reason"]
+        )
     return found
 
 
@@ -111,7 +124,9 @@ def test_bad_rows_are_rejected_with_database_table_rowid_and_reason(archive, tmp
     assert "refers to no row of artists" in found[("artist_genres", 2)][0]
     assert "artist_rowid 7 refers to no row of artists" in found[("artist_albums", 2)][0]
     assert "track_rowid 777 refers to no row of tracks" in found[("playlist_tracks", "playlist_rowid=1,position=1")][0]
-    assert "playlist_rowid 5 refers to no row of playlists" in found[("playlist_tracks", "playlist_rowid=5,position=0")][0]
+    assert (
+        "playlist_rowid 5 refers to no row of playlists" in found[("playlist_tracks", "playlist_rowid=5,position=0")][0]
+    )
     imported = {e["table"]: e["imported"] for e in entries}
     assert imported["tracks"] is True or any(e["imported"] for e in entries if e["table"] == "tracks")
     conn = sqlite3.connect(archive / "catalog.sqlite3")
@@ -168,16 +183,21 @@ def test_a_file_that_is_not_the_layout_names_what_it_lacks(archive, tmp_path, re
 
 def _synth(tmp_path: Path, tracks: int = 3000) -> Path:
     out = tmp_path / "synth"
-    result = run_cli("synth", "spotify-clean", "--tracks", str(tracks), "--out", str(out), "--databases", "main",
-                     "--seed", "8")
+    result = run_cli(
+        "synth", "spotify-clean", "--tracks", str(tracks), "--out", str(out), "--databases", "main", "--seed", "8"
+    )
     assert result.exit_code == 0, result.stderr
     return out / "spotify_clean.sqlite3"
 
 
 def _tracks_pages(path: Path) -> list[int]:
     conn = sqlite3.connect(path)
-    pages = [p for (p,) in conn.execute("SELECT pageno FROM dbstat WHERE name = 'tracks' AND pagetype = 'leaf' "
-                                        "ORDER BY pageno")]
+    pages = [
+        p
+        for (p,) in conn.execute(
+            "SELECT pageno FROM dbstat WHERE name = 'tracks' AND pagetype = 'leaf' ORDER BY pageno"
+        )
+    ]
     size = conn.execute("PRAGMA page_size").fetchone()[0]
     conn.close()
     return [p for p in pages], size  # type: ignore[return-value]

@@ -37,8 +37,10 @@ def test_anna_reproduces_the_published_statuses(planned):
     published = dict(conn.execute("SELECT status, count(*) FROM track_files GROUP BY status"))
     assert set(published) == set(layout.STATUSES)
     assert summary["statuses"] == published
-    wrong = conn.execute("SELECT f.status, s.status, count(*) FROM plan_status s JOIN track_files f ON f.track = s.track "
-                         "WHERE f.status != s.status GROUP BY 1, 2").fetchall()
+    wrong = conn.execute(
+        "SELECT f.status, s.status, count(*) FROM plan_status s JOIN track_files f ON f.track = s.track "
+        "WHERE f.status != s.status GROUP BY 1, 2"
+    ).fetchall()
     assert wrong == []
     assert conn.execute("SELECT count(*) FROM plan_status").fetchone()[0] == 5000
     assert summary["files"] == published["success"]
@@ -50,8 +52,9 @@ def test_anna_computes_the_published_secondary_priority(planned):
     conn = archive.connect(readonly=True)
     model = planner.build_model(conn, archive.config)
     tier, _ = planner.evaluate(model, "anna", None)
-    published = dict((t, (p, h)) for t, p, h in conn.execute(
-        "SELECT track, secondary_priority, isrc_has_download FROM track_files"))
+    published = dict(
+        (t, (p, h)) for t, p, h in conn.execute("SELECT track, secondary_priority, isrc_has_download FROM track_files")
+    )
     conn.close()
     expected = np.array([published[int(r)][0] for r in model.data.rowid])
     has = np.array([published[int(r)][1] for r in model.data.rowid], dtype=bool)
@@ -63,35 +66,51 @@ def test_anna_computes_the_published_secondary_priority(planned):
 def test_the_plan_keeps_the_files_the_release_kept_at_their_size(planned):
     root, _ = planned
     conn = sqlite3.connect(root / "catalog.sqlite3")
-    rows = conn.execute("SELECT p.tier, p.bytes, f.reencoded_kbit_vbr, f.filesize_bytes FROM plan p "
-                        "JOIN track_files f ON f.track = p.track WHERE f.status = 'success'").fetchall()
+    rows = conn.execute(
+        "SELECT p.tier, p.bytes, f.reencoded_kbit_vbr, f.filesize_bytes FROM plan p "
+        "JOIN track_files f ON f.track = p.track WHERE f.status = 'success'"
+    ).fetchall()
     assert len(rows) > 1000
     for tier, size, kbit, filesize in rows:
         assert tier == (2 if kbit is None else 1) and size == filesize
 
 
-def _file_layout(folder: Path, tracks: list[tuple[str, int, int]], digests: dict[str, tuple[str | None, str | None]]) -> list[Path]:
+def _file_layout(
+    folder: Path, tracks: list[tuple[str, int, int]], digests: dict[str, tuple[str | None, str | None]]
+) -> list[Path]:
     main = layout.create_database(str(folder / layout.FILE_NAMES[layout.MAIN]), layout.MAIN)
     main.execute("INSERT INTO artists VALUES (1, ?, 1700000000000, 'Artist', 1000, 60)", ("A" * 22,))
-    main.execute("INSERT INTO albums VALUES (1, ?, 1700000000000, 'Album', 'album', NULL, NULL, NULL, NULL, NULL, "
-                 "'L', 40, '2020', 'year', 2)", ("B" * 22,))
+    main.execute(
+        "INSERT INTO albums VALUES (1, ?, 1700000000000, 'Album', 'album', NULL, NULL, NULL, NULL, NULL, "
+        "'L', 40, '2020', 'year', 2)",
+        ("B" * 22,),
+    )
     for rowid, (track_id, duration, popularity) in enumerate(tracks, 1):
-        main.execute("INSERT INTO tracks VALUES (?, ?, 1700000000000, ?, NULL, 1, ?, NULL, NULL, NULL, ?, NULL, 1, ?, 0)",
-                     (rowid, track_id, f"Song {rowid}", rowid, popularity, duration))
+        main.execute(
+            "INSERT INTO tracks VALUES (?, ?, 1700000000000, ?, NULL, 1, ?, NULL, NULL, NULL, ?, NULL, 1, ?, 0)",
+            (rowid, track_id, f"Song {rowid}", rowid, popularity, duration),
+        )
         main.execute("INSERT INTO track_artists VALUES (?, 1)", (rowid,))
     main.close()
     files = layout.create_database(str(folder / layout.FILE_NAMES[layout.TRACK_FILES]), layout.TRACK_FILES)
     for track_id, (original, tagged) in digests.items():
-        files.execute("INSERT INTO track_files (track_id, status, sha256_original, sha256_with_embedded_meta, "
-                      "filesize_bytes, track_popularity) VALUES (?, 'success', ?, ?, 1000, 50)", (track_id, original, tagged))
+        files.execute(
+            "INSERT INTO track_files (track_id, status, sha256_original, sha256_with_embedded_meta, "
+            "filesize_bytes, track_popularity) VALUES (?, 'success', ?, ?, 1000, 50)",
+            (track_id, original, tagged),
+        )
     files.close()
     return [folder / layout.FILE_NAMES[layout.MAIN], folder / layout.FILE_NAMES[layout.TRACK_FILES]]
 
 
 def test_ingest_takes_only_the_file_the_release_published(tmp_path):
     music = tmp_path / "music"
-    assert run_cli("synth", "audio", "--out", str(music), "--tracks", "3", "--seconds", "3", "--formats", "flac",
-                   "--no-tags").exit_code == 0
+    assert (
+        run_cli(
+            "synth", "audio", "--out", str(music), "--tracks", "3", "--seconds", "3", "--formats", "flac", "--no-tags"
+        ).exit_code
+        == 0
+    )
     audio = sorted(music.glob("*.flac"))
     with open(music / "catalog.csv", newline="", encoding="utf-8") as handle:
         durations = [int(row["duration_ms"]) for row in csv.DictReader(handle)]
@@ -99,11 +118,15 @@ def test_ingest_takes_only_the_file_the_release_published(tmp_path):
     digest = [hashlib.sha256(path.read_bytes()).hexdigest() for path in audio]
     folder = tmp_path / "layout"
     folder.mkdir()
-    inputs = _file_layout(folder, [(ids[i], durations[i], 50) for i in range(3)], {
-        ids[0]: (digest[0], "f" * 64),           # the published original
-        ids[1]: ("0" * 64, digest[1]),           # the published file with its tags
-        ids[2]: ("1" * 64, "2" * 64),            # another file than the published one
-    })
+    inputs = _file_layout(
+        folder,
+        [(ids[i], durations[i], 50) for i in range(3)],
+        {
+            ids[0]: (digest[0], "f" * 64),  # the published original
+            ids[1]: ("0" * 64, digest[1]),  # the published file with its tags
+            ids[2]: ("1" * 64, "2" * 64),  # another file than the published one
+        },
+    )
     root = archive_mod.init(tmp_path / "archive").root
     assert run_cli("import", "spotify-clean", *map(str, inputs), archive=root).exit_code == 0
     assert run_cli("plan", "--policy", "anna", archive=root).exit_code == 0

@@ -69,15 +69,20 @@ def test_duration_explicit_and_isrc_numbers(charts):
     _, out, _, conn = charts
     d = numbers(out, "duration")
     assert sum(d["counts"]) == one(conn, "SELECT count(*) FROM tracks WHERE level > 0 AND duration_ms IS NOT NULL")
-    assert d["counts"][18] == one(conn, "SELECT count(*) FROM tracks WHERE level > 0 AND duration_ms BETWEEN 180000 AND 189999")
+    assert d["counts"][18] == one(
+        conn, "SELECT count(*) FROM tracks WHERE level > 0 AND duration_ms BETWEEN 180000 AND 189999"
+    )
     e = numbers(out, "explicit")
     assert e["counts"]["explicit"] == one(conn, "SELECT count(*) FROM tracks WHERE level > 0 AND explicit = 1")
-    assert e["explicit_share"] == pytest.approx(e["counts"]["explicit"] / (e["counts"]["explicit"] + e["counts"]["clean"]))
+    assert e["explicit_share"] == pytest.approx(
+        e["counts"]["explicit"] / (e["counts"]["explicit"] + e["counts"]["clean"])
+    )
     i = numbers(out, "tracks_per_isrc")
     assert i["distinct_isrcs"] == one(conn, "SELECT count(DISTINCT isrc) FROM tracks WHERE level > 0")
     assert i["tracks_with_isrc"] + i["tracks_without_isrc"] == one(conn, "SELECT count(*) FROM tracks WHERE level > 0")
-    assert i["isrcs"][1] == one(conn, "SELECT count(*) FROM (SELECT isrc FROM tracks WHERE level > 0 "
-                                      "GROUP BY isrc HAVING count(*) = 2)")
+    assert i["isrcs"][1] == one(
+        conn, "SELECT count(*) FROM (SELECT isrc FROM tracks WHERE level > 0 GROUP BY isrc HAVING count(*) = 2)"
+    )
     assert i["isrcs"][1] > 0  # the synthetic catalog re-uses recordings on compilations
 
 
@@ -87,10 +92,14 @@ def test_album_numbers(charts):
     albums = one(conn, "SELECT count(*) FROM albums WHERE level > 0")
     assert sum(y["albums"]) + y["unknown"] == albums
     year = y["years"][y["albums"].index(max(y["albums"]))]
-    assert max(y["albums"]) == one(conn, "SELECT count(*) FROM albums WHERE level > 0 AND release_date LIKE ?", f"{year}%")
+    assert max(y["albums"]) == one(
+        conn, "SELECT count(*) FROM albums WHERE level > 0 AND release_date LIKE ?", f"{year}%"
+    )
     a = numbers(out, "albums")
     assert sum(a["album_types"].values()) == albums
-    assert a["album_types"].get("single") == one(conn, "SELECT count(*) FROM albums WHERE level > 0 AND album_type = 'single'")
+    assert a["album_types"].get("single") == one(
+        conn, "SELECT count(*) FROM albums WHERE level > 0 AND album_type = 'single'"
+    )
     assert sum(a["albums"]) + a["total_tracks_unknown"] == albums
     assert a["albums"][0] == one(conn, "SELECT count(*) FROM albums WHERE level > 0 AND total_tracks = 1")
 
@@ -110,8 +119,11 @@ def test_key_mode_correlation_and_genres(charts):
     assert c["sample"] == one(conn, "SELECT count(*) FROM audio_features")
     g = numbers(out, "top_genres")
     assert g["artists"] == sorted(g["artists"], reverse=True) and len(g["genres"]) == 30
-    assert g["artists"][0] == one(conn, "SELECT count(*) FROM artist_genres ag JOIN genres x ON x.rowid = ag.genre "
-                                        "WHERE x.name = ?", g["genres"][0])
+    assert g["artists"][0] == one(
+        conn,
+        "SELECT count(*) FROM artist_genres ag JOIN genres x ON x.rowid = ag.genre WHERE x.name = ?",
+        g["genres"][0],
+    )
 
 
 def test_coverage_curve(charts):
@@ -134,12 +146,15 @@ def test_stats_without_out_counts_the_catalog_and_writes_nothing(charts):
     counts = orjson.loads(result.stdout)
     conn = archive.connect(readonly=True)
     try:
-        expected = {"tracks": conn.execute("SELECT count(*) FROM tracks WHERE level > 0").fetchone()[0],
-                    "artists": conn.execute("SELECT count(*) FROM artists WHERE level > 0").fetchone()[0],
-                    "isrcs": conn.execute("SELECT count(DISTINCT isrc) FROM tracks WHERE isrc IS NOT NULL").fetchone()[0]}
+        expected = {
+            "tracks": conn.execute("SELECT count(*) FROM tracks WHERE level > 0").fetchone()[0],
+            "artists": conn.execute("SELECT count(*) FROM artists WHERE level > 0").fetchone()[0],
+            "isrcs": conn.execute("SELECT count(DISTINCT isrc) FROM tracks WHERE isrc IS NOT NULL").fetchone()[0],
+        }
     finally:
         conn.close()
     assert {k: counts[k] for k in expected} == expected and expected["tracks"] > 0
     after = sorted(p.relative_to(archive.root) for p in archive.root.rglob("*") if p.is_file())
-    assert [p for p in after if not str(p).endswith(("-wal", "-shm"))] == \
-        [p for p in before if not str(p).endswith(("-wal", "-shm"))]  # no charts written without --out
+    assert [p for p in after if not str(p).endswith(("-wal", "-shm"))] == [
+        p for p in before if not str(p).endswith(("-wal", "-shm"))
+    ]  # no charts written without --out

@@ -48,9 +48,12 @@ class Served:
         self.url = f"http://127.0.0.1:{self.port}"
         env = dict(os.environ)
         env.pop("FONOTECA_ARCHIVE", None)
-        self.proc = subprocess.Popen([sys.executable, "-m", "fonoteca", "-A", str(root), "serve", "--port",
-                                      str(self.port), "--rate-limit", "0"], env=env,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "fonoteca", "-A", str(root), "serve", "--port", str(self.port), "--rate-limit", "0"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
@@ -94,19 +97,27 @@ def library(tmp_path_factory) -> dict:
     r = run_cli("ingest", *[str(t.path) for t in coll.tracks], "--tier", "original", archive=root)
     assert r.exit_code == 0, r.stderr
     with open(root / "fonoteca.toml", "a", encoding="utf-8") as f:
-        f.write('\n[pack]\ntarget_size = 300000\nmax_files = 3\n'
-                '\n[subsonic]\nanonymous = true\nrate_limit = 20\nrate_burst = 150\n')
+        f.write(
+            "\n[pack]\ntarget_size = 300000\nmax_files = 3\n"
+            "\n[subsonic]\nanonymous = true\nrate_limit = 20\nrate_burst = 150\n"
+        )
     r = run_cli("pack", archive=root)
     assert r.exit_code == 0, r.stderr
     keys = {}
-    for name, args in (("alice", ["--password"]), ("bob", []), ("carol", ["--password", "--hash-only"]),
-                       ("dora", ["--password", "--admin"])):
+    for name, args in (
+        ("alice", ["--password"]),
+        ("bob", []),
+        ("carol", ["--password", "--hash-only"]),
+        ("dora", ["--password", "--admin"]),
+    ):
         r = run_cli("users", "add", name, *args, "--key", archive=root, input=PASSWORD + "\n")
         assert r.exit_code == 0, r.stderr
         keys[name] = r.stdout.strip()
     conn = sqlite3.connect(root / "catalog.sqlite3")
-    files = {tid: root / path for tid, path in conn.execute(
-        "SELECT t.id, f.path FROM files f JOIN tracks t ON t.rowid = f.track")}
+    files = {
+        tid: root / path
+        for tid, path in conn.execute("SELECT t.id, f.path FROM files f JOIN tracks t ON t.rowid = f.track")
+    }
     rowids = {tid: rowid for rowid, tid in conn.execute("SELECT rowid, id FROM tracks")}
     conn.close()
     lyric_track = next(t for t in coll.tracks if files[t.id].suffix == ".flac" and t is not covered)
@@ -117,14 +128,24 @@ def library(tmp_path_factory) -> dict:
     tagged.save()
     server = Served(root)
     try:
-        yield {"root": root, "url": server.url, "port": server.port, "keys": keys, "coll": coll, "files": files,
-               "rowids": rowids, "covered": covered, "lyric": lyric_track}
+        yield {
+            "root": root,
+            "url": server.url,
+            "port": server.port,
+            "keys": keys,
+            "coll": coll,
+            "files": files,
+            "rowids": rowids,
+            "covered": covered,
+            "lyric": lyric_track,
+        }
     finally:
         server.stop()
 
 
-def call(lib: dict, endpoint: str, /, user: str | None = "alice", method: str = "GET",
-         headers: dict | None = None, **params) -> httpx.Response:
+def call(
+    lib: dict, endpoint: str, /, user: str | None = "alice", method: str = "GET", headers: dict | None = None, **params
+) -> httpx.Response:
     params.setdefault("v", "1.16.1")
     params.setdefault("c", "tests")
     if user is not None:
@@ -147,15 +168,15 @@ def token_params(user: str, password: str = PASSWORD) -> dict:
 def opensonic(lib: dict):
     import libopensonic
 
-    return libopensonic.Connection("http://127.0.0.1", api_key=lib["keys"]["alice"], port=lib["port"],
-                                   server_path="", app_name="tests")
+    return libopensonic.Connection(
+        "http://127.0.0.1", api_key=lib["keys"]["alice"], port=lib["port"], server_path="", app_name="tests"
+    )
 
 
 def pysonic(lib: dict, user: str = "alice"):
     import libsonic
 
-    return libsonic.Connection("http://127.0.0.1", user, PASSWORD, port=lib["port"], serverPath="rest",
-                               appName="tests")
+    return libsonic.Connection("http://127.0.0.1", user, PASSWORD, port=lib["port"], serverPath="rest", appName="tests")
 
 
 # --- the envelope ----------------------------------------------------------------------------------------------------
@@ -165,8 +186,13 @@ def test_every_answer_has_the_envelope_in_xml_json_and_jsonp(library):
             resp = call(library, name, f="json", method=method)
             assert resp.status_code == 200
             env = body(resp)
-            assert env == {"status": "ok", "version": "1.16.1", "type": "fonoteca",
-                           "serverVersion": env["serverVersion"], "openSubsonic": True}
+            assert env == {
+                "status": "ok",
+                "version": "1.16.1",
+                "type": "fonoteca",
+                "serverVersion": env["serverVersion"],
+                "openSubsonic": True,
+            }
             assert env["serverVersion"]
     root = ET.fromstring(call(library, "ping").content)
     assert root.tag == NS + "subsonic-response" and root.get("status") == "ok" and root.get("version") == "1.16.1"
@@ -178,7 +204,7 @@ def test_every_answer_has_the_envelope_in_xml_json_and_jsonp(library):
     assert not hostile.text.startswith("alert") and body(hostile)["status"] == "ok"  # JSON, not script
 
 
-# --- real clients ------------------------------------------------------------------------------------------------------
+# --- real clients -----------------------------------------------------------------------------------------------------
 def test_py_opensonic_browses_artists_and_albums_and_syncs_the_library_with_search3(library):
     conn = opensonic(library)
     try:
@@ -217,8 +243,11 @@ def test_py_sonic_token_auth_streams_the_stored_bytes_and_a_range(library):
     stored = library["files"][track_id].read_bytes()
     streamed = conn.stream(song["id"]).read()
     assert hashlib.sha256(streamed).hexdigest() == hashlib.sha256(stored).hexdigest()
-    resp = httpx.get(f"{library['url']}/rest/stream.view", params={"id": song["id"], **token_params("alice")},
-                     headers={"range": "bytes=100-1099"})
+    resp = httpx.get(
+        f"{library['url']}/rest/stream.view",
+        params={"id": song["id"], **token_params("alice")},
+        headers={"range": "bytes=100-1099"},
+    )
     assert resp.status_code == 206 and resp.content == stored[100:1100]
     assert resp.headers["content-range"] == f"bytes 100-1099/{len(stored)}"
     downloaded = conn.download(song["id"]).read()
@@ -243,8 +272,11 @@ def test_cover_art_comes_from_the_embedded_picture_resized_and_cached(library):
     assert placeholder.status_code == 200 and Image.open(io.BytesIO(placeholder.content)).size == (100, 100)
     import libsonic
 
-    data = libsonic.Connection("http://127.0.0.1", "alice", PASSWORD, port=library["port"], serverPath="rest") \
-        .getCoverArt(album_id, size=32).read()
+    data = (
+        libsonic.Connection("http://127.0.0.1", "alice", PASSWORD, port=library["port"], serverPath="rest")
+        .getCoverArt(album_id, size=32)
+        .read()
+    )
     assert Image.open(io.BytesIO(data)).size == (32, 32)
 
 
@@ -290,10 +322,15 @@ def test_playlists_are_created_edited_and_deleted(library):
 
 def test_play_queue_is_saved_and_restored(library):
     songs = [s["id"] for s in body(call(library, "getRandomSongs", f="json", size=3))["randomSongs"]["song"]]
-    form = urlencode([("apiKey", library["keys"]["alice"]), ("f", "json"), ("current", songs[1]),
-                      ("position", "12345")] + [("id", s) for s in songs])
-    resp = httpx.post(f"{library['url']}/rest/savePlayQueue.view", content=form,
-                      headers={"content-type": "application/x-www-form-urlencoded"})
+    form = urlencode(
+        [("apiKey", library["keys"]["alice"]), ("f", "json"), ("current", songs[1]), ("position", "12345")]
+        + [("id", s) for s in songs]
+    )
+    resp = httpx.post(
+        f"{library['url']}/rest/savePlayQueue.view",
+        content=form,
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert body(resp)["status"] == "ok"
     queue = body(call(library, "getPlayQueue", f="json"))["playQueue"]
     assert [e["id"] for e in queue["entry"]] == songs and str(queue["current"]) == songs[1]
@@ -325,7 +362,7 @@ def test_lyrics_come_from_the_files_tags(library):
     assert body(call(library, "getLyricsBySongId", f="json", id=other))["lyricsList"].get("structuredLyrics") == []
 
 
-# --- auth and bad input --------------------------------------------------------------------------------------------------
+# --- auth and bad input -----------------------------------------------------------------------------------------------
 def code(resp: httpx.Response) -> int | None:
     assert resp.status_code in (200, 429, 501), resp.status_code
     assert "Traceback" not in resp.text
@@ -341,10 +378,10 @@ def test_both_auth_schemes_and_every_auth_error(library):
     assert body(legacy)["user"]["username"] == "alice"
     assert code(httpx.get(url, params={"f": "json", "u": "carol", "p": PASSWORD})) is None  # hashed: p works
     cases = {
-        10: {"u": "alice", "t": "0" * 32},                                   # no salt
+        10: {"u": "alice", "t": "0" * 32},  # no salt
         40: {**token_params("alice", "wrong")},
-        41: {**token_params("carol")},                                        # kept hashed only: no token auth
-        42: {**token_params("bob")},                                          # bob has an API key only
+        41: {**token_params("carol")},  # kept hashed only: no token auth
+        42: {**token_params("bob")},  # bob has an API key only
         43: {"apiKey": library["keys"]["alice"], "u": "alice", "p": PASSWORD},
         44: {"apiKey": library["keys"]["alice"][:-2] + "xx"},
     }
@@ -363,23 +400,36 @@ def test_anonymous_mode_reads_but_never_writes(library):
     assert len([a for i in body(anon)["artists"]["index"] for a in i["artist"]]) == 8
     song = body(httpx.get(library["url"] + "/rest/getRandomSongs", params={"f": "json", "size": 1}))
     song_id = song["randomSongs"]["song"][0]["id"]
-    for name, params in (("star", {"id": song_id}), ("scrobble", {"id": song_id}),
-                         ("createPlaylist", {"name": "x"}), ("savePlayQueue", {"id": song_id})):
+    for name, params in (
+        ("star", {"id": song_id}),
+        ("scrobble", {"id": song_id}),
+        ("createPlaylist", {"name": "x"}),
+        ("savePlayQueue", {"id": song_id}),
+    ):
         assert code(httpx.get(f"{library['url']}/rest/{name}", params={"f": "json", **params})) == 50, name
 
 
 def test_bad_parameters_and_hostile_ids_get_documented_errors(library):
     for name, params, expected in (
-            ("getAlbum", {}, 10), ("getAlbum", {"id": "al-999999999"}, 70), ("getAlbum", {"id": "../../etc/passwd"}, 70),
-            ("getSong", {"id": "99999999999999999999999"}, 70), ("getSong", {"id": "al-1"}, 70),
-            ("stream", {"id": "/etc/passwd"}, 70), ("getCoverArt", {"id": "..%2F..%2Fcatalog"}, 70),
-            ("getAlbumList2", {"type": "nonsense"}, 10), ("getAlbumList2", {}, 10),
-            ("getAlbumList2", {"type": "random", "size": "1" + "0" * 30}, 10),
-            ("getAlbumList2", {"type": "random", "size": "ten"}, 10), ("getAlbumList2", {"type": "byYear"}, 10),
-            ("setRating", {"id": "1", "rating": "9"}, 10), ("scrobble", {"id": "1", "time": "soon"}, 10),
-            ("getArtist", {"id": "ar-" + "9" * 18}, 70), ("getMusicDirectory", {"id": "x" * 3000}, 70)):
+        ("getAlbum", {}, 10),
+        ("getAlbum", {"id": "al-999999999"}, 70),
+        ("getAlbum", {"id": "../../etc/passwd"}, 70),
+        ("getSong", {"id": "99999999999999999999999"}, 70),
+        ("getSong", {"id": "al-1"}, 70),
+        ("stream", {"id": "/etc/passwd"}, 70),
+        ("getCoverArt", {"id": "..%2F..%2Fcatalog"}, 70),
+        ("getAlbumList2", {"type": "nonsense"}, 10),
+        ("getAlbumList2", {}, 10),
+        ("getAlbumList2", {"type": "random", "size": "1" + "0" * 30}, 10),
+        ("getAlbumList2", {"type": "random", "size": "ten"}, 10),
+        ("getAlbumList2", {"type": "byYear"}, 10),
+        ("setRating", {"id": "1", "rating": "9"}, 10),
+        ("scrobble", {"id": "1", "time": "soon"}, 10),
+        ("getArtist", {"id": "ar-" + "9" * 18}, 70),
+        ("getMusicDirectory", {"id": "x" * 3000}, 70),
+    ):
         assert code(call(library, name, f="json", **params)) == expected, (name, params)
-    huge = body(call(library, "getAlbumList2", f="json", type="random", size=10 ** 9))
+    huge = body(call(library, "getAlbumList2", f="json", type="random", size=10**9))
     assert huge["status"] == "ok" and len(huge["albumList2"]["album"]) <= 500  # clamped, as documented
     song_id = body(call(library, "getRandomSongs", f="json", size=1))["randomSongs"]["song"][0]["id"]
     beyond = call(library, "stream", id=song_id, headers={"range": "bytes=999999999-"})
@@ -405,7 +455,7 @@ def test_requests_are_rate_limited_per_user(library):
     assert code(call(library, "ping", user="dora", f="json")) is None
 
 
-# --- XML against the schema --------------------------------------------------------------------------------------------
+# --- XML against the schema -------------------------------------------------------------------------------------------
 class Schema:
     """Element and attribute names of the 1.16.1 schema: what each type allows, and which attributes it needs."""
 
@@ -466,17 +516,48 @@ def test_xml_answers_use_only_the_names_of_the_1_16_1_schema(library):
     call(library, "setRating", id=song["id"], rating=3)
     playlist = body(call(library, "createPlaylist", f="json", name="xml", songId=song["id"]))["playlist"]["id"]
     call(library, "savePlayQueue", id=[s["id"] for s in songs], current=song["id"])
-    requests = [("ping", {}), ("getLicense", {}), ("getMusicFolders", {}), ("getUser", {}), ("getArtists", {}),
-                ("getIndexes", {}), ("getArtist", {"id": song["artistId"]}), ("getAlbum", {"id": song["albumId"]}),
-                ("getSong", {"id": song["id"]}), ("getMusicDirectory", {"id": song["artistId"]}),
-                ("getMusicDirectory", {"id": song["albumId"]}), ("getGenres", {}), ("getScanStatus", {}),
-                ("getRandomSongs", {"size": 3}), ("getSongsByGenre", {"genre": "pop"}), ("search3", {"query": ""}),
-                ("search3", {"query": song["title"]}), ("search2", {"query": song["title"]}),
-                ("getStarred", {}), ("getStarred2", {}), ("getPlaylists", {}), ("getPlaylist", {"id": playlist}),
-                ("getPlayQueue", {}), ("getAlbum", {"id": "al-0"}), ("getUser", {"apiKey": "bad.key"})]
-    requests += [("getAlbumList2", {"type": t, "fromYear": 1990, "toYear": 2030, "genre": "pop"})
-                 for t in ("random", "newest", "highest", "frequent", "recent", "alphabeticalByName",
-                           "alphabeticalByArtist", "starred", "byYear", "byGenre")]
+    requests = [
+        ("ping", {}),
+        ("getLicense", {}),
+        ("getMusicFolders", {}),
+        ("getUser", {}),
+        ("getArtists", {}),
+        ("getIndexes", {}),
+        ("getArtist", {"id": song["artistId"]}),
+        ("getAlbum", {"id": song["albumId"]}),
+        ("getSong", {"id": song["id"]}),
+        ("getMusicDirectory", {"id": song["artistId"]}),
+        ("getMusicDirectory", {"id": song["albumId"]}),
+        ("getGenres", {}),
+        ("getScanStatus", {}),
+        ("getRandomSongs", {"size": 3}),
+        ("getSongsByGenre", {"genre": "pop"}),
+        ("search3", {"query": ""}),
+        ("search3", {"query": song["title"]}),
+        ("search2", {"query": song["title"]}),
+        ("getStarred", {}),
+        ("getStarred2", {}),
+        ("getPlaylists", {}),
+        ("getPlaylist", {"id": playlist}),
+        ("getPlayQueue", {}),
+        ("getAlbum", {"id": "al-0"}),
+        ("getUser", {"apiKey": "bad.key"}),
+    ]
+    requests += [
+        ("getAlbumList2", {"type": t, "fromYear": 1990, "toYear": 2030, "genre": "pop"})
+        for t in (
+            "random",
+            "newest",
+            "highest",
+            "frequent",
+            "recent",
+            "alphabeticalByName",
+            "alphabeticalByArtist",
+            "starred",
+            "byYear",
+            "byGenre",
+        )
+    ]
     requests += [("getAlbumList", {"type": "newest"})]
     for name, params in requests:
         resp = call(library, name, **params)
@@ -500,8 +581,15 @@ def test_users_command_keeps_no_secret_in_the_clear(tmp_path):
     assert listed.exit_code == 0
     import json
 
-    assert json.loads(listed.stdout) == [{"name": "erin", "admin": False, "password": "encrypted", "api_keys": 2,
-                                          "created_at": json.loads(listed.stdout)[0]["created_at"]}]
+    assert json.loads(listed.stdout) == [
+        {
+            "name": "erin",
+            "admin": False,
+            "password": "encrypted",
+            "api_keys": 2,
+            "created_at": json.loads(listed.stdout)[0]["created_at"],
+        }
+    ]
     raw = b"".join(p.read_bytes() for p in root.glob("users.sqlite3*"))
     assert b"hunter2-secret" not in raw and key.split(".")[1].encode() not in raw
     assert stat.S_IMODE((root / "users.key").stat().st_mode) == 0o600

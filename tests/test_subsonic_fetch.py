@@ -7,7 +7,6 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from pathlib import Path
 
 import httpx
 import pytest
@@ -31,7 +30,7 @@ def half_mirror(tmp_path_factory):
     r = run_cli("ingest", *[str(t.path) for t in coll.tracks], "--tier", "original", archive=source)
     assert r.exit_code == 0, r.stderr
     with open(source / "fonoteca.toml", "a", encoding="utf-8") as f:
-        f.write('\n[pack]\ntarget_size = 300000\nmax_files = 2\n')
+        f.write("\n[pack]\ntarget_size = 300000\nmax_files = 2\n")
     assert run_cli("pack", archive=source).exit_code == 0
     release = next(p for p in (source / "releases").iterdir() if p.is_dir())
     with Seeder(seed_items(source), listen="127.0.0.1:0") as seeder:
@@ -39,12 +38,15 @@ def half_mirror(tmp_path_factory):
         records = json.loads((source / "releases" / "torrents.json").read_text())
         budget = sum(r["data_size"] for r in records) // 2
         into = tmp_path_factory.mktemp("mirror") / "m"
-        result = mirror(str(release), into, budget=budget, peers=[("127.0.0.1", seeder.port)], timeout=TIMEOUT,
-                        stall=60)
+        result = mirror(
+            str(release), into, budget=budget, peers=[("127.0.0.1", seeder.port)], timeout=TIMEOUT, stall=60
+        )
         assert result.complete, result.outcome.errors
         with open(into / "fonoteca.toml", "a", encoding="utf-8") as f:
-            f.write(f'\n[subsonic]\nfetch_missing = true\npeers = ["127.0.0.1:{seeder.port}"]\n'
-                    f'listen = "127.0.0.1:0"\nfetch_timeout = 60\n')
+            f.write(
+                f'\n[subsonic]\nfetch_missing = true\npeers = ["127.0.0.1:{seeder.port}"]\n'
+                f'listen = "127.0.0.1:0"\nfetch_timeout = 60\n'
+            )
         r = run_cli("users", "add", "alice", "--key", archive=into)
         assert r.exit_code == 0, r.stderr
         lines = read_manifest(release / "manifest.jsonl.zst")
@@ -53,8 +55,15 @@ def half_mirror(tmp_path_factory):
         assert missing and len(missing) < len(lines), "the mirror should hold part of the release"
         server = Served(into)
         try:
-            yield {"source": source, "release": release.name, "into": into, "url": server.url,
-                   "key": r.stdout.strip(), "missing": missing, "held": [x for x in lines if x.torrent in held]}
+            yield {
+                "source": source,
+                "release": release.name,
+                "into": into,
+                "url": server.url,
+                "key": r.stdout.strip(),
+                "missing": missing,
+                "held": [x for x in lines if x.torrent in held],
+            }
         finally:
             server.stop()
 
@@ -75,8 +84,9 @@ def _song_id(m: dict, track_id: str) -> str:
 
 def _first_byte(m: dict, song: str, headers: dict | None = None) -> tuple[float, bytes, httpx.Response]:
     t0 = time.perf_counter()
-    with httpx.stream("GET", f"{m['url']}/rest/stream", params={"apiKey": m["key"], "id": song},
-                      headers=headers, timeout=120) as resp:
+    with httpx.stream(
+        "GET", f"{m['url']}/rest/stream", params={"apiKey": m["key"], "id": song}, headers=headers, timeout=120
+    ) as resp:
         chunks = resp.iter_bytes()
         first = next(chunks, b"")
         ttfb = time.perf_counter() - t0
@@ -91,7 +101,7 @@ def test_a_track_the_mirror_does_not_hold_is_listed_and_streams_from_the_swarm(h
     assert not target.exists()
     song = _song_id(m, line.id)
     synced = _rest(m, "search3", query="", songCount=500).json()["subsonic-response"]["searchResult3"]["song"]
-    assert song in [s["id"] for s in synced]   # listed although not held
+    assert song in [s["id"] for s in synced]  # listed although not held
     held_song = _song_id(m, m["held"][0].id)
     held_ttfb, held_data, _ = _first_byte(m, held_song)
     expected = (m["source"] / "releases" / m["release"] / "data" / line.torrent / line.path).read_bytes()
@@ -123,6 +133,10 @@ def test_a_range_of_a_track_not_held_yet_is_fetched_from_its_first_piece(half_mi
     _, data, resp = _first_byte(m, _song_id(m, line.id), headers={"range": f"bytes={start}-"})
     assert resp.status_code == 206 and resp.headers["content-range"] == f"bytes {start}-{line.size - 1}/{line.size}"
     assert data == expected[start:]
-    beyond = httpx.get(f"{m['url']}/rest/stream", params={"apiKey": m["key"], "id": _song_id(m, line.id)},
-                       headers={"range": f"bytes={line.size + 10}-"}, timeout=30)
+    beyond = httpx.get(
+        f"{m['url']}/rest/stream",
+        params={"apiKey": m["key"], "id": _song_id(m, line.id)},
+        headers={"range": f"bytes={line.size + 10}-"},
+        timeout=30,
+    )
     assert beyond.status_code == 416

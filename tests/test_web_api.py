@@ -19,8 +19,16 @@ import libtorrent as lt
 import orjson
 import pytest
 
-from tests.test_web_fixtures import (LISTED, RELEASE, XSS_SCRIPT, WebArchive, base_url, listed_url,  # noqa: F401
-                                    server_for, web)
+from tests.test_web_fixtures import (  # noqa: F401 (base_url, listed_url, web: pytest fixtures)
+    LISTED,
+    RELEASE,
+    XSS_SCRIPT,
+    WebArchive,
+    base_url,
+    listed_url,
+    server_for,
+    web,
+)
 
 
 @pytest.fixture(scope="module")
@@ -47,8 +55,18 @@ def get_json(client: httpx.Client, url: str, status: int = 200) -> dict:
 def test_every_page_has_a_json_twin(client: httpx.Client, web: WebArchive) -> None:  # noqa: F811
     hit = get_json(client, "/api/search?q=love")["results"][0]
     track = get_json(client, f"/api/track/{web.archive_track}")
-    pages = ["/", "/search?q=love", f"/track/{web.archive_track}", track["album"]["url"], track["artists"][0]["url"],
-             f"/isrc/{track['isrc']}", "/shuffle", "/torrents", "/torrents/generate?budget=2", "/stats"]
+    pages = [
+        "/",
+        "/search?q=love",
+        f"/track/{web.archive_track}",
+        track["album"]["url"],
+        track["artists"][0]["url"],
+        f"/isrc/{track['isrc']}",
+        "/shuffle",
+        "/torrents",
+        "/torrents/generate?budget=2",
+        "/stats",
+    ]
     for page in pages:
         r = client.get(page)
         assert r.status_code == 200, page
@@ -117,8 +135,10 @@ def test_search_by_genre(client: httpx.Client, web: WebArchive) -> None:  # noqa
     import sqlite3
 
     conn = sqlite3.connect(f"file:{web.root / 'catalog.sqlite3'}?mode=ro", uri=True)
-    genre, = conn.execute("SELECT g.name FROM genres g JOIN artist_genres ag ON ag.genre = g.rowid "
-                          "WHERE g.name NOT LIKE '%<%' GROUP BY g.rowid ORDER BY count(*) DESC LIMIT 1").fetchone()
+    (genre,) = conn.execute(
+        "SELECT g.name FROM genres g JOIN artist_genres ag ON ag.genre = g.rowid "
+        "WHERE g.name NOT LIKE '%<%' GROUP BY g.rowid ORDER BY count(*) DESC LIMIT 1"
+    ).fetchone()
     conn.close()
     hits = get_json(client, f"/api/search?q=a&genre={genre}&size=20")
     if not hits["results"]:
@@ -129,9 +149,16 @@ def test_search_by_genre(client: httpx.Client, web: WebArchive) -> None:  # noqa
 
 
 def test_bad_search_parameters_are_400_not_500(client: httpx.Client) -> None:
-    for url in ["/api/search?q=" + "x" * 201, "/api/search?q=love&min_popularity=101", "/api/search?q=love&size=0",
-                "/api/search?q=love&year=abc", "/api/search?q=love&explicit=maybe", "/api/search?q=%21%21%21",
-                "/api/search?q=love&page=0", "/api/shuffle?count=101"]:
+    for url in [
+        "/api/search?q=" + "x" * 201,
+        "/api/search?q=love&min_popularity=101",
+        "/api/search?q=love&size=0",
+        "/api/search?q=love&year=abc",
+        "/api/search?q=love&explicit=maybe",
+        "/api/search?q=%21%21%21",
+        "/api/search?q=love&page=0",
+        "/api/shuffle?count=101",
+    ]:
         r = client.get(url)
         assert r.status_code == 400, (url, r.text)
         assert r.json()["error"]["status"] == 400 and r.json()["error"]["message"]
@@ -183,8 +210,12 @@ def test_shuffle_is_uncached_and_random(client: httpx.Client) -> None:
 def test_track_page_says_where_its_file_is(client: httpx.Client, web: WebArchive) -> None:  # noqa: F811
     track = get_json(client, f"/api/track/{web.archive_track}")
     stored = web.root / track["file"]["path"]
-    assert track["audio"] == {"url": f"/audio/{web.archive_track}", "media_type": "audio/wav",
-                              "size": stored.stat().st_size, "origin": "archive"}
+    assert track["audio"] == {
+        "url": f"/audio/{web.archive_track}",
+        "media_type": "audio/wav",
+        "size": stored.stat().st_size,
+        "origin": "archive",
+    }
     assert track["file"]["path"].startswith("files/original/") and track["file"]["tier"] == "original"
     (location,) = track["locations"]
     line = web.line(web.archive_track)
@@ -228,10 +259,17 @@ def test_no_traversal_through_file_routes(client: httpx.Client, web: WebArchive)
     assert client.get(f"/audio/{web.plain_track}").status_code == 404
     secret = (web.root / "fonoteca.toml").read_text()
     for url in [
-        "/audio/..%2Ffonoteca.toml", "/audio/..%2F..%2Fetc%2Fpasswd", "/static/..%2Fapp.py", "/static/../app.py",
-        "/static/%2e%2e/app.py", f"/torrents/file/{RELEASE}/..%2Ftorrents.json",
-        f"/torrents/file/{RELEASE}/..%2F..%2F..%2Ffonoteca.toml", "/torrents/file/..%2F..%2F/fonoteca.toml",
-        "/stats/charts/..%2Fstats.json", "/stats/charts/..%2F..%2Ffonoteca.toml", "/stats/charts/stats.json",
+        "/audio/..%2Ffonoteca.toml",
+        "/audio/..%2F..%2Fetc%2Fpasswd",
+        "/static/..%2Fapp.py",
+        "/static/../app.py",
+        "/static/%2e%2e/app.py",
+        f"/torrents/file/{RELEASE}/..%2Ftorrents.json",
+        f"/torrents/file/{RELEASE}/..%2F..%2F..%2Ffonoteca.toml",
+        "/torrents/file/..%2F..%2F/fonoteca.toml",
+        "/stats/charts/..%2Fstats.json",
+        "/stats/charts/..%2F..%2Ffonoteca.toml",
+        "/stats/charts/stats.json",
         f"/torrents/file/{RELEASE}/torrents.json",
     ]:
         r = client.get(url)
@@ -253,14 +291,18 @@ def test_the_site_is_a_web_seed_of_its_releases(client: httpx.Client, web: WebAr
     tfile = client.get(f"/releases/{RELEASE}/torrents/{torrent}.torrent").content
     assert tfile == (web.root / "releases" / RELEASE / "torrents" / f"{torrent}.torrent").read_bytes()
     secret = (web.root / "fonoteca.toml").read_text()
-    for bad in [f"/releases/{RELEASE}/data/{torrent}/{folder}/evil.wav",             # a symlink out of the payload
-                f"/releases/{RELEASE}/data/evil-torrent/fonoteca.toml",             # a torrent folder linking out
-                f"/releases/{RELEASE}/data/{torrent}/..%2F..%2Ftorrents.json",
-                f"/releases/{RELEASE}/data/%2E%2E/torrents.json",
-                f"/releases/{RELEASE}/data/{torrent}/{folder}%2F..%2F..%2F..%2F..%2Ffonoteca.toml",
-                f"/releases/..%2F..%2F/data/x/fonoteca.toml", f"/releases/{RELEASE}/data/{torrent}/",
-                f"/releases/{RELEASE}/data/{torrent}/{folder}", f"/releases/{RELEASE}/torrents/..%2Ftorrents.json",
-                "/releases/nope/data/x/y"]:
+    for bad in [
+        f"/releases/{RELEASE}/data/{torrent}/{folder}/evil.wav",  # a symlink out of the payload
+        f"/releases/{RELEASE}/data/evil-torrent/fonoteca.toml",  # a torrent folder linking out
+        f"/releases/{RELEASE}/data/{torrent}/..%2F..%2Ftorrents.json",
+        f"/releases/{RELEASE}/data/%2E%2E/torrents.json",
+        f"/releases/{RELEASE}/data/{torrent}/{folder}%2F..%2F..%2F..%2F..%2Ffonoteca.toml",
+        "/releases/..%2F..%2F/data/x/fonoteca.toml",
+        f"/releases/{RELEASE}/data/{torrent}/",
+        f"/releases/{RELEASE}/data/{torrent}/{folder}",
+        f"/releases/{RELEASE}/torrents/..%2Ftorrents.json",
+        "/releases/nope/data/x/y",
+    ]:
         r = client.get(bad)
         assert r.status_code == 404, bad
         assert secret not in r.text and "[archive]" not in r.text
@@ -271,7 +313,9 @@ def test_the_real_release_is_listed_as_pack_wrote_it(client: httpx.Client, web: 
     listing = get_json(client, "/torrents.json")
     assert [t["btih"] for t in listing] == [t["btih"] for t in written] and len(written) == 2
     data = get_json(client, "/api/torrents")
-    assert data["count"] == 2 and {t["name"] + ".torrent" for t in data["torrents"]} == {t["display_name"] for t in written}
+    assert data["count"] == 2 and {t["name"] + ".torrent" for t in data["torrents"]} == {
+        t["display_name"] for t in written
+    }
     assert all(t["health"] == "unknown" for t in data["torrents"])  # never scraped
     meta = next(t for t in data["torrents"] if t["is_metadata"])
     torrent = client.get(meta["local_url"]).content
@@ -322,7 +366,9 @@ def test_seeding_list_generator(listed: httpx.Client) -> None:
     for seed in range(5):
         order = [t["name"] for t in get_json(listed, f"/api/torrents/generate?budget=1PB&seed={seed}")["torrents"]]
         assert order.index(f"{LISTED}-pop_50-100-0002") < order.index(f"{LISTED}-pop_50-100-0001"), seed
-        assert order == [t["name"] for t in get_json(listed, f"/api/torrents/generate?budget=1PB&seed={seed}")["torrents"]]
+        assert order == [
+            t["name"] for t in get_json(listed, f"/api/torrents/generate?budget=1PB&seed={seed}")["torrents"]
+        ]
     small = get_json(listed, "/api/torrents/generate?budget=250GB&include_metadata=false")
     assert all(not t["is_metadata"] for t in small["torrents"]) and small["bytes"] <= 250e9
     text = listed.get("/torrents/generate.txt?budget=2&kind=magnets&seed=1")
@@ -342,8 +388,17 @@ def test_seeding_list_generator(listed: httpx.Client) -> None:
 
 # --- HTTP behaviour ---------------------------------------------------------------------------------------------------
 def test_security_headers_everywhere(client: httpx.Client, web: WebArchive) -> None:  # noqa: F811
-    for url in ["/", "/api/home", "/static/site.css", "/nope", "/api/nope", "/api/search?q=love&size=0",
-                f"/audio/{web.archive_track}", "/stats/charts/popularity.svg", "/api/openapi.json"]:
+    for url in [
+        "/",
+        "/api/home",
+        "/static/site.css",
+        "/nope",
+        "/api/nope",
+        "/api/search?q=love&size=0",
+        f"/audio/{web.archive_track}",
+        "/stats/charts/popularity.svg",
+        "/api/openapi.json",
+    ]:
         r = client.get(url)
         csp = r.headers.get("content-security-policy", "")
         assert "default-src 'none'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp, url
@@ -381,9 +436,20 @@ def test_read_only_and_bounded(client: httpx.Client) -> None:
 def test_openapi_spec(client: httpx.Client) -> None:
     spec = get_json(client, "/api/openapi.json")
     paths = spec["paths"]
-    for path in ("/api/home", "/api/search", "/api/track/{track_id}", "/api/album/{album_id}",
-                 "/api/artist/{artist_id}", "/api/isrc/{code}", "/api/upc/{code}", "/api/shuffle", "/api/torrents",
-                 "/api/torrents/generate", "/api/stats", "/audio/{track_id}"):
+    for path in (
+        "/api/home",
+        "/api/search",
+        "/api/track/{track_id}",
+        "/api/album/{album_id}",
+        "/api/artist/{artist_id}",
+        "/api/isrc/{code}",
+        "/api/upc/{code}",
+        "/api/shuffle",
+        "/api/torrents",
+        "/api/torrents/generate",
+        "/api/stats",
+        "/audio/{track_id}",
+    ):
         assert "get" in paths[path], path
     assert not any(p.startswith(("/track", "/search")) for p in paths)  # HTML pages are not API operations
     listed = client.get("/api").text
@@ -424,10 +490,16 @@ def test_empty_states(tmp_path: Path) -> None:
     from fonoteca.web import ServerThread, Settings, create_app
 
     empty = archive_mod.init(tmp_path / "empty", name="Empty")
-    with ServerThread(create_app(Settings(archive=empty.root, rate_limit=0))) as server, \
-            httpx.Client(base_url=server.url) as c:
-        for url, text in [("/", "not built yet"), ("/torrents", "No releases yet"), ("/stats", "No statistics yet"),
-                          ("/search", "Every word must match")]:
+    with (
+        ServerThread(create_app(Settings(archive=empty.root, rate_limit=0))) as server,
+        httpx.Client(base_url=server.url) as c,
+    ):
+        for url, text in [
+            ("/", "not built yet"),
+            ("/torrents", "No releases yet"),
+            ("/stats", "No statistics yet"),
+            ("/search", "Every word must match"),
+        ]:
             r = c.get(url)
             assert r.status_code == 200 and text in r.text, url
         assert get_json(c, "/api/torrents")["torrents"] == []
@@ -446,8 +518,10 @@ def test_a_mirror_copy_serves_the_same_site(tmp_path: Path, web: WebArchive, cli
     from fonoteca.archive import open_archive
 
     assert ensure_index(open_archive(mirror))
-    with ServerThread(create_app(Settings(archive=mirror, rate_limit=0))) as server, \
-            httpx.Client(base_url=server.url) as c:
+    with (
+        ServerThread(create_app(Settings(archive=mirror, rate_limit=0))) as server,
+        httpx.Client(base_url=server.url) as c,
+    ):
         for url in ["/api/search?q=love", f"/api/track/{web.release_track}", "/api/torrents", "/api/stats"]:
             assert get_json(c, url) == get_json(client, url), url
         track = get_json(c, f"/api/track/{web.archive_track}")
@@ -464,8 +538,12 @@ def _free_port() -> int:
 def test_fonoteca_serve_command(web: WebArchive) -> None:  # noqa: F811
     port = _free_port()
     env = dict(os.environ, COLUMNS="120")
-    child = subprocess.Popen([sys.executable, "-m", "fonoteca", "-A", str(web.root), "serve", "--port", str(port),
-                              "--workers", "2"], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    child = subprocess.Popen(
+        [sys.executable, "-m", "fonoteca", "-A", str(web.root), "serve", "--port", str(port), "--workers", "2"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
     try:
         deadline = time.monotonic() + 60
         while True:
@@ -484,8 +562,13 @@ def test_fonoteca_serve_command(web: WebArchive) -> None:  # noqa: F811
         child.terminate()
         out = child.communicate(timeout=30)[0].decode()
     assert f"http://127.0.0.1:{port}/" in out and "Traceback" not in out
-    bad = subprocess.run([sys.executable, "-m", "fonoteca", "-A", str(web.root.parent / "nowhere"), "serve"],
-                         capture_output=True, text=True, timeout=60, env=env)
+    bad = subprocess.run(
+        [sys.executable, "-m", "fonoteca", "-A", str(web.root.parent / "nowhere"), "serve"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert bad.returncode == 1 and "not a Fonoteca archive" in bad.stdout + bad.stderr
 
 
@@ -497,7 +580,10 @@ def test_response_cache_keeps_what_the_site_declares_cacheable(client: httpx.Cli
     assert after["hits"] >= before["hits"] + 1 and first.content == second.content
     assert second.headers["etag"] == first.headers["etag"]
     assert "default-src 'none'" in second.headers["content-security-policy"]  # hits get the security headers too
-    assert client.get("/api/search?q=wild+fire&size=7", headers={"If-None-Match": first.headers["etag"]}).status_code == 304
+    assert (
+        client.get("/api/search?q=wild+fire&size=7", headers={"If-None-Match": first.headers["etag"]}).status_code
+        == 304
+    )
     # never kept: shuffle (no-store), errors, audio
     hits = get_json(client, "/api/health")["response_cache"]["hits"]
     client.get("/api/shuffle?count=3")
@@ -516,8 +602,10 @@ def test_response_cache_forgets_when_the_catalog_changes(tmp_path: Path, web: We
 
     root = tmp_path / "copy"
     shutil.copytree(web.root, root, symlinks=True, ignore=shutil.ignore_patterns("*-wal", "*-shm"))
-    with ServerThread(create_app(Settings(archive=root, rate_limit=0))) as server, \
-            httpx.Client(base_url=server.url) as c:
+    with (
+        ServerThread(create_app(Settings(archive=root, rate_limit=0))) as server,
+        httpx.Client(base_url=server.url) as c,
+    ):
         assert get_json(c, f"/api/track/{web.plain_track}")["name"] != "Renamed"
         conn = sqlite3.connect(root / "catalog.sqlite3")
         conn.execute("UPDATE tracks SET name = 'Renamed' WHERE id = ?", (web.plain_track,))

@@ -21,13 +21,23 @@ ARTIFACTS = REPO / "test-artifacts"
 CHROMIUM = os.environ.get("FONOTECA_CHROMIUM", "/usr/bin/chromium")
 # Without the background-networking switches Chromium tries to reach Google's services, which a closed network
 # refuses; the rest keeps it headless and quiet.
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--autoplay-policy=no-user-gesture-required", "--mute-audio"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--autoplay-policy=no-user-gesture-required",
+    "--mute-audio",
+]
 # Recorded in every page before its own scripts: CSP violations and errors, to prove nothing tried to run.
 WATCH = """
 window.__violations = [];
-document.addEventListener('securitypolicyviolation', e => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));
+document.addEventListener('securitypolicyviolation',
+                          e => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));
 """
 
 
@@ -54,7 +64,9 @@ def _shared_browser() -> Any:
         driver = sync_playwright().start()
         chromium = driver.chromium.launch(
             executable_path=CHROMIUM if Path(CHROMIUM).exists() else shutil.which("chromium"),
-            args=CHROMIUM_ARGS, timeout=60_000)
+            args=CHROMIUM_ARGS,
+            timeout=60_000,
+        )
         _BROWSER.update(browser=chromium, driver=driver)
 
         def stop() -> None:
@@ -87,7 +99,9 @@ class Page:
         self.errors: list[str] = []
         self.dialogs: list[str] = []
         self.tab.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
-        self.tab.on("console", lambda m: self.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None)
+        self.tab.on(
+            "console", lambda m: self.errors.append(f"console {m.type}: {m.text}") if m.type == "error" else None
+        )
         self.tab.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
 
     def goto(self, path: str) -> Any:
@@ -154,7 +168,8 @@ def test_play_audio_reports_progress(page: Page, web: WebArchive) -> None:  # no
     page.tab.wait_for_function(
         "() => { const f = document.querySelector('[data-player]');"
         " return f && parseFloat(f.dataset.position || '0') > 0.5 && f.dataset.state === 'playing'; }",
-        timeout=20_000)
+        timeout=20_000,
+    )
     assert re.match(r"playing 0:0\d / 0:04", status.inner_text())
     assert page.tab.evaluate("document.querySelector('#player').currentTime") > 0.5
     assert page.tab.evaluate("document.querySelector('#player-progress').value") > 0
@@ -165,8 +180,9 @@ def test_play_audio_reports_progress(page: Page, web: WebArchive) -> None:  # no
     # the mirror case: a file found only in a release's payload plays too
     page.goto(f"/track/{web.release_track}")
     page.tab.click("#play")
-    page.tab.wait_for_function("() => parseFloat(document.querySelector('[data-player]').dataset.position || '0') > 0.2",
-                               timeout=20_000)
+    page.tab.wait_for_function(
+        "() => parseFloat(document.querySelector('[data-player]').dataset.position || '0') > 0.2", timeout=20_000
+    )
     assert page.violations() == []
 
 
@@ -179,7 +195,7 @@ def test_torrents_page_generates_a_seeding_list(browser: Any, listed_url: str) -
     assert not page.dialogs and not page.errors, (page.dialogs, page.errors)
 
 
-def _generate_a_seeding_list(page: Page, base_url: str) -> None:
+def _generate_a_seeding_list(page: Page, site_url: str) -> None:
     page.goto("/torrents")
     assert page.tab.locator("table.torrents tbody tr").count() == 9
     assert page.tab.locator("table.bands tbody tr").count() == 4
@@ -188,7 +204,7 @@ def _generate_a_seeding_list(page: Page, base_url: str) -> None:
     page.tab.fill("#budget", "2")
     page.tab.click("#generate")
     page.tab.wait_for_url(re.compile(r"/torrents/generate\?budget=2"))
-    expected = httpx.get(base_url + "/api/torrents/generate?budget=2").json()
+    expected = httpx.get(site_url + "/api/torrents/generate?budget=2").json()
     items = page.tab.locator("#generated li")
     assert items.count() == expected["count"] > 1
     assert "metadata" in items.first.inner_text()

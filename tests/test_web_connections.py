@@ -32,9 +32,24 @@ def _free_port() -> int:
 
 def _serve(root: Path, port: int) -> subprocess.Popen:
     env = dict(os.environ, COLUMNS="120")
-    return subprocess.Popen([sys.executable, "-m", "fonoteca", "-A", str(root), "serve", "--port", str(port),
-                             "--no-build-index", "--rate-limit", "0"],
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "fonoteca",
+            "-A",
+            str(root),
+            "serve",
+            "--port",
+            str(port),
+            "--no-build-index",
+            "--rate-limit",
+            "0",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+    )
 
 
 def _wait_up(child: subprocess.Popen, url: str) -> None:
@@ -54,8 +69,10 @@ def _wait_up(child: subprocess.Popen, url: str) -> None:
 def slow_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[int, subprocess.Popen]]:
     archive = archive_mod.init(tmp_path_factory.mktemp("slow") / "archive", name="Slow clients")
     with open(archive.root / "fonoteca.toml", "a", encoding="utf-8") as config:
-        config.write(f"\n[web]\nrequest_timeout = {REQUEST_TIMEOUT}\nkeep_alive_timeout = {KEEP_ALIVE}\n"
-                     f"max_connections_per_client = {PER_CLIENT}\n")
+        config.write(
+            f"\n[web]\nrequest_timeout = {REQUEST_TIMEOUT}\nkeep_alive_timeout = {KEEP_ALIVE}\n"
+            f"max_connections_per_client = {PER_CLIENT}\n"
+        )
     port = _free_port()
     child = _serve(archive.root, port)
     try:
@@ -105,16 +122,18 @@ def _wait_all_closed(port: int, budget: float = 15.0) -> None:
 
 def test_slow_and_idle_connections_are_closed(slow_server: tuple[int, subprocess.Popen]) -> None:
     port, _ = slow_server
-    half = [_connect(port, HALF_REQUEST) for _ in range(8)]        # half a request, then nothing
-    silent = [_connect(port) for _ in range(4)]                     # connected, nothing sent
-    kept = []                                                       # one full request, then idle keep-alive
+    half = [_connect(port, HALF_REQUEST) for _ in range(8)]  # half a request, then nothing
+    silent = [_connect(port) for _ in range(4)]  # connected, nothing sent
+    kept = []  # one full request, then idle keep-alive
     for _ in range(4):
         sock = _connect(port, b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
         assert sock.recv(65536).startswith(b"HTTP/1.1 200")
         kept.append(sock)
-    second_half = _connect(port, b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /api/he")  # keep-alive, then half
+    second_half = _connect(
+        port, b"GET /api/health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\nGET /api/he"
+    )  # keep-alive, then half
     assert second_half.recv(65536).startswith(b"HTTP/1.1 200")
-    trickle = [_connect(port, b"G") for _ in range(4)]              # one byte every 0.25 s, never finishing
+    trickle = [_connect(port, b"G") for _ in range(4)]  # one byte every 0.25 s, never finishing
     everything = half + silent + kept + [second_half] + trickle
     started = time.monotonic()
     try:
@@ -128,9 +147,18 @@ def test_slow_and_idle_connections_are_closed(slow_server: tuple[int, subprocess
                 except OSError:
                     pass
             time.sleep(0.25)
-        still_open = [name for name, group in (("half", half), ("silent", silent), ("keep-alive", kept),
-                                               ("second half", [second_half]), ("trickle", trickle))
-                      for sock in group if _is_open(sock)]
+        still_open = [
+            name
+            for name, group in (
+                ("half", half),
+                ("silent", silent),
+                ("keep-alive", kept),
+                ("second half", [second_half]),
+                ("trickle", trickle),
+            )
+            for sock in group
+            if _is_open(sock)
+        ]
         assert still_open == [], f"{len(still_open)} of {len(everything)} slow connections still open: {still_open}"
         assert httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code == 200
     finally:

@@ -19,20 +19,19 @@ from typing import Any
 import orjson
 import pytest
 
-from fonoteca.pack.manifest import MANIFEST_NAME, ManifestLine, read_manifest
-
 from fonoteca import archive as archive_mod
+from fonoteca.pack.manifest import MANIFEST_NAME, ManifestLine, read_manifest
 from tests import spotify_samples as sp
 from tests.conftest import run_cli
 from tests.helpers import write_jsonl
 
-RELEASE = "testcoll-r1"         # the real release `fonoteca pack --name` made
-LISTED = "bigcoll-r7"           # the release of the written list
+RELEASE = "testcoll-r1"  # the real release `fonoteca pack --name` made
+LISTED = "bigcoll-r7"  # the release of the written list
 AUDIO_SECONDS = 4.0
 
 # Names meant to break out of HTML, attributes, URLs and templates; each must show as plain text.
 XSS_SCRIPT = "<script>window.__pwned='script'</script>Hostile"
-XSS_ATTR = "\"><img src=x onerror=\"window.__pwned='img'\">Quote"
+XSS_ATTR = '"><img src=x onerror="window.__pwned=\'img\'">Quote'
 XSS_SINGLE = "' onmouseover='window.__pwned=1' x='"
 XSS_TITLE = "</title><script>window.__pwned='title'</script>"
 CONTROL = "Ctrl\x00Nul\x1b[31mEsc\x07Bell\u202eRTL\x7fDel"
@@ -45,10 +44,10 @@ HOSTILE_ALBUM = "HostileAlbum0000000001"
 @dataclass
 class WebArchive:
     root: Path
-    archive_track: str         # stored in files/ and released
-    release_track: str         # released, its stored copy lost: played from the release payload (as on a mirror)
-    plain_track: str           # catalogued only (its files rows are hostile: they point outside files/)
-    torrent: str = ""          # the real data torrent that holds both files
+    archive_track: str  # stored in files/ and released
+    release_track: str  # released, its stored copy lost: played from the release payload (as on a mirror)
+    plain_track: str  # catalogued only (its files rows are hostile: they point outside files/)
+    torrent: str = ""  # the real data torrent that holds both files
     hostile_track: str = HOSTILE_TRACK
     hostile_artist: str = HOSTILE_ARTIST
     hostile_album: str = HOSTILE_ALBUM
@@ -95,15 +94,29 @@ def torrents_listing() -> list[dict[str, Any]]:
     """A hand-written torrents.json: a metadata torrent and five data torrents in three bands, with every
     seeding health, one obsolete and one embargoed, and one hostile entry. listens_covered is an estimated
     count of listens, as `fonoteca pack` writes it."""
+
     def entry(name: str, band: str, size: int, seeders: int | None, **extra: Any) -> dict[str, Any]:
         btih = hashlib.sha1(name.encode()).hexdigest()
         return {
-            "url": f"https://example.org/releases/{LISTED}/torrents/{name}.torrent", "group_name": band,
-            "display_name": name, "btih": btih, "magnet_link": f"magnet:?xt=urn:btih:{btih}&dn={name}",
-            "torrent_size": 20_000, "num_files": 100, "data_size": size,
-            "added_to_torrents_list_at": "2026-01-15T10:00:00Z", "is_metadata": False, "obsolete": False,
-            "embargo": False, "seeders": seeders, "leechers": 2, "completed": 40,
-            "stats_scraped_at": "2026-11-20T00:00:00Z", "band": band, "tracks": 100, "listens_covered": size / 1e6,
+            "url": f"https://example.org/releases/{LISTED}/torrents/{name}.torrent",
+            "group_name": band,
+            "display_name": name,
+            "btih": btih,
+            "magnet_link": f"magnet:?xt=urn:btih:{btih}&dn={name}",
+            "torrent_size": 20_000,
+            "num_files": 100,
+            "data_size": size,
+            "added_to_torrents_list_at": "2026-01-15T10:00:00Z",
+            "is_metadata": False,
+            "obsolete": False,
+            "embargo": False,
+            "seeders": seeders,
+            "leechers": 2,
+            "completed": 40,
+            "stats_scraped_at": "2026-11-20T00:00:00Z",
+            "band": band,
+            "tracks": 100,
+            "listens_covered": size / 1e6,
             **extra,
         }
 
@@ -116,18 +129,39 @@ def torrents_listing() -> list[dict[str, Any]]:
         entry(f"{LISTED}-pop_0-0001", "pop_0", 300_000_000_000, None),
         entry(f"{LISTED}-pop_0-0000-old", "pop_0", 100_000_000_000, 0, obsolete=True),
         entry(f"{LISTED}-pop_0-0003-embargo", "pop_0", 100_000_000_000, 0, embargo=True),
-        entry(f"{LISTED}-hostile", "pop_0", 1_000_000, 1, display_name=XSS_SCRIPT,
-              url="javascript:window.__pwned='url'", magnet_link="javascript:window.__pwned='magnet'"),
+        entry(
+            f"{LISTED}-hostile",
+            "pop_0",
+            1_000_000,
+            1,
+            display_name=XSS_SCRIPT,
+            url="javascript:window.__pwned='url'",
+            magnet_link="javascript:window.__pwned='magnet'",
+        ),
     ]
 
 
 def add_file_row(conn: sqlite3.Connection, track: int, path: str, data: bytes, tier: int = 2) -> None:
     """A files row as ingest writes one (ingest owns the table). Columns this test does not know get a plausible
     value when they are NOT NULL."""
-    known = {"track": track, "tier": tier, "path": path, "size": len(data), "sha256": hashlib.sha256(data).hexdigest(),
-             "source_sha256": hashlib.sha256(data).hexdigest(), "source_size": len(data), "source_path": "/in/" + path,
-             "container": "wav", "codec": "pcm_s16le", "duration_ms": int(AUDIO_SECONDS * 1000), "matched_by": "map",
-             "ingested_at": "2026-11-25T00:00:00+00:00", "bit_rate": 128000, "sample_rate": 8000, "channels": 1}
+    known = {
+        "track": track,
+        "tier": tier,
+        "path": path,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "source_sha256": hashlib.sha256(data).hexdigest(),
+        "source_size": len(data),
+        "source_path": "/in/" + path,
+        "container": "wav",
+        "codec": "pcm_s16le",
+        "duration_ms": int(AUDIO_SECONDS * 1000),
+        "matched_by": "map",
+        "ingested_at": "2026-11-25T00:00:00+00:00",
+        "bit_rate": 128000,
+        "sample_rate": 8000,
+        "channels": 1,
+    }
     values = {}
     for _, name, kind, notnull, default, pk in conn.execute("PRAGMA table_info(files)"):
         if name in known:
@@ -165,13 +199,19 @@ def build(base: Path, synth: Path) -> WebArchive:
     write_stats(archive, root / "stats")
 
     conn = sqlite3.connect(archive.catalog_path)
-    top = [r[0] for r in conn.execute(
-        "SELECT id FROM tracks WHERE level > 0 AND id NOT LIKE 'Hostile%' ORDER BY popularity DESC, rowid LIMIT 3")]
+    top = [
+        r[0]
+        for r in conn.execute(
+            "SELECT id FROM tracks WHERE level > 0 AND id NOT LIKE 'Hostile%' ORDER BY popularity DESC, rowid LIMIT 3"
+        )
+    ]
     conn.close()
     archive_track, release_track, plain_track = top
     audio_map = write_audio(base / "incoming", [archive_track, release_track])
-    for args in (("ingest", str(audio_map.parent), "--map", str(audio_map), "--tier", "original", "--strict"),
-                 ("pack", "--name", RELEASE)):
+    for args in (
+        ("ingest", str(audio_map.parent), "--map", str(audio_map), "--tier", "original", "--strict"),
+        ("pack", "--name", RELEASE),
+    ):
         result = run_cli(*args, archive=root)
         assert result.exit_code == 0, (args, result.stderr)
 
@@ -180,8 +220,9 @@ def build(base: Path, synth: Path) -> WebArchive:
     evil = conn.execute("SELECT rowid FROM tracks WHERE id = ?", (plain_track,)).fetchone()[0]
     add_file_row(conn, evil, "files/../fonoteca.toml", b"x", tier=1)
     add_file_row(conn, evil, "/etc/passwd", b"y", tier=2)
-    (stored,) = conn.execute("SELECT f.path FROM files f JOIN tracks t ON t.rowid = f.track WHERE t.id = ?",
-                             (release_track,)).fetchone()
+    (stored,) = conn.execute(
+        "SELECT f.path FROM files f JOIN tracks t ON t.rowid = f.track WHERE t.id = ?", (release_track,)
+    ).fetchone()
     conn.commit()
     conn.close()
     # the stored copy of one track is lost (a failed disk): the release payload still holds it (pack links it)

@@ -71,11 +71,16 @@ def test_allowed_hosts_refuse_every_other_host(web: WebArchive) -> None:  # noqa
         assert c.get(LIST).status_code == 200
 
 
-@pytest.mark.parametrize("table, key", [('base_url = "ftp://files.example"', "base_url"),
-                                        ('base_url = "https://x.example/?q=1"', "base_url"),
-                                        ("allowed_hosts = []", "allowed_hosts"),
-                                        ("request_timeout = -1", "request_timeout"),
-                                        ('max_connections_per_client = "many"', "max_connections_per_client")])
+@pytest.mark.parametrize(
+    "table, key",
+    [
+        ('base_url = "ftp://files.example"', "base_url"),
+        ('base_url = "https://x.example/?q=1"', "base_url"),
+        ("allowed_hosts = []", "allowed_hosts"),
+        ("request_timeout = -1", "request_timeout"),
+        ('max_connections_per_client = "many"', "max_connections_per_client"),
+    ],
+)
 def test_bad_web_settings_are_named(tmp_path: Path, table: str, key: str) -> None:
     from fonoteca import archive as archive_mod
     from fonoteca.web import Settings, create_app

@@ -12,20 +12,43 @@ import pytest
 
 from tests.test_web_browser import Page, browser  # noqa: F401
 from tests.test_web_fixtures import (  # noqa: F401
-    CONTROL, HOSTILE_ALBUM, HOSTILE_ARTIST, HOSTILE_TRACK, TEMPLATE, XSS_ATTR, XSS_SCRIPT, XSS_SINGLE, XSS_TITLE,
-    WebArchive, base_url, listed_url, web,
+    CONTROL,
+    HOSTILE_ALBUM,
+    HOSTILE_ARTIST,
+    HOSTILE_TRACK,
+    TEMPLATE,
+    XSS_ATTR,
+    XSS_SCRIPT,
+    XSS_SINGLE,
+    XSS_TITLE,
+    WebArchive,
+    base_url,
+    listed_url,
+    web,
 )
 
 PAGES = [
-    f"/track/{HOSTILE_TRACK}", f"/album/{HOSTILE_ALBUM}", f"/artist/{HOSTILE_ARTIST}", "/search?q=hostile",
-    "/search?q=" + quote(XSS_SCRIPT), "/search?q=quote+hostile", "/isrc/QZHOS2600001", "/", "/torrents",
-    "/torrents/generate?budget=1PB", "/stats", "/search?q=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E",
-    "/track/%3Cscript%3Ealert(1)%3C%2Fscript%3E", "/search?q=love&genre=" + quote(XSS_ATTR),
-    "/genres", "/genres/" + quote(XSS_ATTR, safe=""), "/genres/" + quote("</text><script>x</script>-->", safe=""),
+    f"/track/{HOSTILE_TRACK}",
+    f"/album/{HOSTILE_ALBUM}",
+    f"/artist/{HOSTILE_ARTIST}",
+    "/search?q=hostile",
+    "/search?q=" + quote(XSS_SCRIPT),
+    "/search?q=quote+hostile",
+    "/isrc/QZHOS2600001",
+    "/",
+    "/torrents",
+    "/torrents/generate?budget=1PB",
+    "/stats",
+    "/search?q=%22%3E%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+    "/track/%3Cscript%3Ealert(1)%3C%2Fscript%3E",
+    "/search?q=love&genre=" + quote(XSS_ATTR),
+    "/genres",
+    "/genres/" + quote(XSS_ATTR, safe=""),
+    "/genres/" + quote("</text><script>x</script>-->", safe=""),
 ]
 # the site whose torrent list carries a hostile entry (display name, url and magnet link)
 LISTED_PAGES = ["/torrents", "/torrents/generate?budget=1PB", "/torrents?health=none"]
-RAW = ["<script>window.__pwned", "<img src=x", "onerror=\"window", "' onmouseover='", "</title><script>"]
+RAW = ["<script>window.__pwned", "<img src=x", 'onerror="window', "' onmouseover='", "</title><script>"]
 
 
 def test_raw_html_escapes_every_value(base_url: str, listed_url: str) -> None:  # noqa: F811
@@ -59,8 +82,13 @@ def test_json_keeps_the_data_exactly(base_url: str) -> None:  # noqa: F811
 
 
 @pytest.mark.parametrize("site,path", [("base", p) for p in PAGES] + [("listed", p) for p in LISTED_PAGES])
-def test_no_script_runs_in_the_browser(browser: Any, base_url: str, listed_url: str,  # noqa: F811
-                                       site: str, path: str) -> None:
+def test_no_script_runs_in_the_browser(
+    browser: Any,  # noqa: F811
+    base_url: str,  # noqa: F811
+    listed_url: str,  # noqa: F811
+    site: str,
+    path: str,
+) -> None:
     page = Page(browser, base_url if site == "base" else listed_url)
     try:
         page.tab.goto(path, wait_until="load")
@@ -80,7 +108,8 @@ def test_no_script_runs_in_the_browser(browser: Any, base_url: str, listed_url: 
         assert len(scripts) == 1 and scripts[0].startswith("/static/site.js"), scripts
         handlers = page.tab.evaluate(
             "[...document.querySelectorAll('*')].flatMap(e => [...e.attributes].map(a => a.name))"
-            ".filter(n => n.startsWith('on'))")
+            ".filter(n => n.startsWith('on'))"
+        )
         assert handlers == [], (path, handlers)
         links = page.tab.evaluate("[...document.querySelectorAll('a[href]')].map(a => a.getAttribute('href'))")
         assert not [h for h in links if h.lower().lstrip().startswith(("javascript:", "data:", "vbscript:"))]
@@ -95,7 +124,7 @@ def test_hostile_names_read_as_text(browser: Any, base_url: str, listed_url: str
     try:
         page.tab.goto(f"/track/{HOSTILE_TRACK}")
         heading = page.tab.locator("h1").inner_text()
-        assert XSS_TITLE in heading and "\"><img src=x onerror=" in heading
+        assert XSS_TITLE in heading and '"><img src=x onerror=' in heading
         assert page.tab.title().startswith(XSS_TITLE)
         assert XSS_SCRIPT in page.tab.locator("p.by").inner_text()
         page.tab.goto(f"/artist/{HOSTILE_ARTIST}")

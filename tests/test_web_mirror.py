@@ -24,13 +24,15 @@ TIMEOUT = 90.0
 def packed(tmp_path_factory) -> tuple[Path, list]:
     coll = synth.make_collection(tmp_path_factory.mktemp("music"), 6, (1.0, 2.0), ("flac", "opus", "mp3"), seed=83)
     root = archive_mod.init(tmp_path_factory.mktemp("src") / "archive", name="Web mirror test").root
-    for args in (("import", "table", coll.catalog_csv, "--map", coll.mapping_toml),
-                 ("index", "rebuild"),
-                 ("ingest", *[str(t.path) for t in coll.tracks], "--tier", "original", "--json")):
+    for args in (
+        ("import", "table", coll.catalog_csv, "--map", coll.mapping_toml),
+        ("index", "rebuild"),
+        ("ingest", *[str(t.path) for t in coll.tracks], "--tier", "original", "--json"),
+    ):
         r = run_cli(*map(str, args), archive=root)
         assert r.exit_code == 0, r.stderr
     with open(root / "fonoteca.toml", "a", encoding="utf-8") as f:
-        f.write('\n[pack]\ntarget_size = 200000\nmax_files = 2\n')
+        f.write("\n[pack]\ntarget_size = 200000\nmax_files = 2\n")
     r = run_cli("pack", "--json", archive=root)
     assert r.exit_code == 0, r.stderr
     return root, coll.tracks
@@ -54,10 +56,12 @@ def sites(packed, mirrored):
     root, _ = packed
     assert not (mirrored / "index" / "CURRENT").exists()
     assert ensure_index(archive_mod.open_archive(mirrored))  # what `fonoteca serve` does first on a mirror
-    with ServerThread(create_app(Settings(archive=root, rate_limit=0))) as a, \
-            ServerThread(create_app(Settings(archive=mirrored, rate_limit=0))) as m, \
-            httpx.Client(base_url=a.url, timeout=30) as archive_site, \
-            httpx.Client(base_url=m.url, timeout=30) as mirror_site:
+    with (
+        ServerThread(create_app(Settings(archive=root, rate_limit=0))) as a,
+        ServerThread(create_app(Settings(archive=mirrored, rate_limit=0))) as m,
+        httpx.Client(base_url=a.url, timeout=30) as archive_site,
+        httpx.Client(base_url=m.url, timeout=30) as mirror_site,
+    ):
         yield archive_site, mirror_site
 
 
@@ -100,8 +104,12 @@ def test_every_track_shows_where_its_file_is(sites, packed) -> None:
 def test_the_mirror_shows_the_same_site(sites, packed) -> None:
     archive_site, mirror_site = sites
     _, tracks = packed
-    for url in ["/api/torrents", "/torrents.json", "/api/search?q=" + tracks[0].title.split()[0],
-                f"/api/album/{_json(archive_site, f'/api/track/{tracks[0].id}')['album']['id']}"]:
+    for url in [
+        "/api/torrents",
+        "/torrents.json",
+        "/api/search?q=" + tracks[0].title.split()[0],
+        f"/api/album/{_json(archive_site, f'/api/track/{tracks[0].id}')['album']['id']}",
+    ]:
         assert _json(mirror_site, url) == _json(archive_site, url), url
     for t in tracks:
         here, there = _json(archive_site, f"/api/track/{t.id}"), _json(mirror_site, f"/api/track/{t.id}")

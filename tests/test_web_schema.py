@@ -11,7 +11,9 @@ from hypothesis import HealthCheck, settings  # noqa: E402
 from hypothesis.errors import Unsatisfiable  # noqa: E402
 from schemathesis.checks import not_a_server_error  # noqa: E402
 from schemathesis.specs.openapi.checks import (  # noqa: E402
-    content_type_conformance, response_schema_conformance, status_code_conformance,
+    content_type_conformance,
+    response_schema_conformance,
+    status_code_conformance,
 )
 
 from tests.test_web_fixtures import WebArchive, base_url, web  # noqa: E402,F401
@@ -33,9 +35,15 @@ def test_api_never_fails(base_url: str) -> None:  # noqa: F811
     failures = []
     modes = [schemathesis.GenerationMode.POSITIVE, schemathesis.GenerationMode.NEGATIVE]
     for operation, mode in [(op, mode) for op in operations for mode in modes]:
+
         @given(case=operation.as_strategy(generation_mode=mode))
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                  database=None)
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
         def run(case) -> None:
             case.call_and_validate(checks=CHECKS, timeout=30)
 
@@ -54,15 +62,23 @@ def test_known_ids_through_the_spec(base_url: str, web: WebArchive) -> None:  # 
 
     loaded = schemathesis.openapi.from_url(f"{base_url}/api/openapi.json")
     track = httpx.get(f"{base_url}/api/track/{web.archive_track}").json()
-    for path, params in [("/api/track/{track_id}", {"track_id": web.archive_track}),
-                         ("/api/track/{track_id}", {"track_id": web.release_track}),
-                         ("/api/album/{album_id}", {"album_id": track["album"]["id"]}),
-                         ("/api/artist/{artist_id}", {"artist_id": track["artists"][0]["id"]}),
-                         ("/api/isrc/{code}", {"code": track["isrc"]})]:
+    for path, params in [
+        ("/api/track/{track_id}", {"track_id": web.archive_track}),
+        ("/api/track/{track_id}", {"track_id": web.release_track}),
+        ("/api/album/{album_id}", {"album_id": track["album"]["id"]}),
+        ("/api/artist/{artist_id}", {"artist_id": track["artists"][0]["id"]}),
+        ("/api/isrc/{code}", {"code": track["isrc"]}),
+    ]:
         case = loaded[path]["GET"].Case(path_parameters=params)
         response = case.call_and_validate(checks=CHECKS, timeout=30)
         assert response.status_code == 200
-    for path, query in [("/api/search", {"q": "love"}), ("/api/torrents/generate", {"budget": "2"}),
-                        ("/api/shuffle", {"count": 5}), ("/api/torrents", {}), ("/api/stats", {}), ("/api/home", {})]:
+    for path, query in [
+        ("/api/search", {"q": "love"}),
+        ("/api/torrents/generate", {"budget": "2"}),
+        ("/api/shuffle", {"count": 5}),
+        ("/api/torrents", {}),
+        ("/api/stats", {}),
+        ("/api/home", {}),
+    ]:
         case = loaded[path]["GET"].Case(query=query)
         assert case.call_and_validate(checks=CHECKS, timeout=30).status_code == 200

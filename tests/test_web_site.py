@@ -48,7 +48,7 @@ def test_listens_are_counts_and_shares(listed: httpx.Client) -> None:
     assert bands["pop_50-100"]["listens_covered"] == pytest.approx(1_100_000)  # estimated listens: a count
     assert sum(b["listens_share"] for b in data["bands"]) == pytest.approx(1.0)
     html = listed.get("/torrents").text
-    table = html[html.index('<table class="bands'):html.index("</table>")]
+    table = html[html.index('<table class="bands') : html.index("</table>")]
     assert ">1,100,000<" in table
     share = 1_100_000 / data["totals"]["listens_covered"]
     assert f">{100 * share:.1f}%<" in table
@@ -108,25 +108,44 @@ def test_zero_seeders_only_when_a_scrape_said_so(tmp_path: Path) -> None:
 
     def entry(name: str, seeders: int, **extra: Any) -> dict[str, Any]:
         btih = hashlib.sha1(name.encode()).hexdigest()
-        return {"display_name": name, "btih": btih, "magnet_link": f"magnet:?xt=urn:btih:{btih}",
-                "data_size": 10**9, "seeders": seeders, "leechers": 0, "band": "pop_0", "tracks": 10,
-                "listens_covered": 100.0, **extra}
+        return {
+            "display_name": name,
+            "btih": btih,
+            "magnet_link": f"magnet:?xt=urn:btih:{btih}",
+            "data_size": 10**9,
+            "seeders": seeders,
+            "leechers": 0,
+            "band": "pop_0",
+            "tracks": 10,
+            "listens_covered": 100.0,
+            **extra,
+        }
 
-    root = _release_archive(tmp_path / "a", [
-        entry("scraped-zero", 0, stats_scraped_at="2026-11-20T00:00:00Z"),
-        entry("never-scraped", 0, stats_scraped_at=None),   # what `fonoteca pack` writes before any scrape
-        entry("no-scrape-field", 0),
-        entry("two-seeders", 2),
-    ])
-    with ServerThread(create_app(Settings(archive=root, rate_limit=0))) as server, \
-            httpx.Client(base_url=server.url) as c:
+    root = _release_archive(
+        tmp_path / "a",
+        [
+            entry("scraped-zero", 0, stats_scraped_at="2026-11-20T00:00:00Z"),
+            entry("never-scraped", 0, stats_scraped_at=None),  # what `fonoteca pack` writes before any scrape
+            entry("no-scrape-field", 0),
+            entry("two-seeders", 2),
+        ],
+    )
+    with (
+        ServerThread(create_app(Settings(archive=root, rate_limit=0))) as server,
+        httpx.Client(base_url=server.url) as c,
+    ):
         by = {t["name"]: t for t in c.get("/api/torrents").json()["torrents"]}
         assert (by["scraped-zero"]["seeders"], by["scraped-zero"]["health"]) == (0, "none")
         for name in ("never-scraped", "no-scrape-field"):
             assert (by[name]["seeders"], by[name]["health"], by[name]["leechers"]) == (None, "unknown", None), name
         assert by["two-seeders"]["health"] == "low"
-        assert c.get("/api/home").json()["releases"]["health"] == {"none": 1, "low": 1, "medium": 0, "good": 0,
-                                                                   "unknown": 2}
+        assert c.get("/api/home").json()["releases"]["health"] == {
+            "none": 1,
+            "low": 1,
+            "medium": 0,
+            "good": 0,
+            "unknown": 2,
+        }
         assert '<dd id="at-risk">2</dd>' in c.get("/").text
         html = c.get("/torrents").text
         assert html.count('<span class="health unknown">unknown</span>') == 2
@@ -149,22 +168,31 @@ def test_bad_filters_keep_the_form_with_a_readable_message(client: httpx.Client)
     assert api.json()["error"]["message"] == "year: expected a year (1995) or a range (1990-1999), not 'abc'"
     numbers = client.get("/api/search?q=love&min_popularity=lots").json()["error"]["message"]
     assert numbers == "min_popularity: expected a whole number, not 'lots'"
-    for url, words in [("/search?q=love&year=1900-2300", "a range of at most 200 years"),
-                       ("/search?q=love&min_popularity=101", "min_popularity: must be at most 100"),
-                       ("/search?q=love&explicit=maybe", "explicit: expected"),
-                       ("/search?genre=rock&year=0", "year: expected")]:
+    for url, words in [
+        ("/search?q=love&year=1900-2300", "a range of at most 200 years"),
+        ("/search?q=love&min_popularity=101", "min_popularity: must be at most 100"),
+        ("/search?q=love&explicit=maybe", "explicit: expected"),
+        ("/search?genre=rock&year=0", "year: expected"),
+    ]:
         r = client.get(url)
         assert r.status_code == 400 and 'class="search-form"' in r.text and words in r.text, (url, r.text[-800:])
 
 
 def test_a_genre_without_words_lists_its_tracks(client: httpx.Client, web: WebArchive) -> None:  # noqa: F811
     conn = sqlite3.connect(f"file:{web.root / 'catalog.sqlite3'}?mode=ro", uri=True)
-    genre, = conn.execute("SELECT g.name FROM genres g JOIN artist_genres ag ON ag.genre = g.rowid "
-                          "WHERE g.name NOT LIKE '%<%' GROUP BY g.rowid ORDER BY count(*) DESC LIMIT 1").fetchone()
-    expected = [r[0] for r in conn.execute(
-        "SELECT t.id FROM tracks t WHERE t.level > 0 AND t.rowid IN (SELECT ta.track FROM track_artists ta "
-        "JOIN artist_genres ag ON ag.artist = ta.artist JOIN genres g ON g.rowid = ag.genre WHERE g.name = ?) "
-        "ORDER BY t.popularity DESC", (genre,))]
+    (genre,) = conn.execute(
+        "SELECT g.name FROM genres g JOIN artist_genres ag ON ag.genre = g.rowid "
+        "WHERE g.name NOT LIKE '%<%' GROUP BY g.rowid ORDER BY count(*) DESC LIMIT 1"
+    ).fetchone()
+    expected = [
+        r[0]
+        for r in conn.execute(
+            "SELECT t.id FROM tracks t WHERE t.level > 0 AND t.rowid IN (SELECT ta.track FROM track_artists ta "
+            "JOIN artist_genres ag ON ag.artist = ta.artist JOIN genres g ON g.rowid = ag.genre WHERE g.name = ?) "
+            "ORDER BY t.popularity DESC",
+            (genre,),
+        )
+    ]
     conn.close()
     data = client.get(f"/api/search?genre={quote(genre)}&size=10").json()
     assert data["mode"] == "filter" and data["count"] == min(10, len(expected)) > 0
@@ -189,8 +217,11 @@ def test_track_length_from_the_file_with_both_figures(client: httpx.Client, web:
         assert 'data-duration-ms="4000"' in html
 
 
-def test_track_page_has_one_player_and_one_file_block(browser: Any, base_url: str,  # noqa: F811
-                                                      web: WebArchive) -> None:  # noqa: F811
+def test_track_page_has_one_player_and_one_file_block(
+    browser: Any,  # noqa: F811
+    base_url: str,  # noqa: F811
+    web: WebArchive,  # noqa: F811
+) -> None:
     page = Page(browser, base_url)
     try:
         for track in (web.archive_track, web.release_track):
@@ -226,21 +257,38 @@ def test_home_and_shuffle_can_show_only_playable_tracks(client: httpx.Client, we
 # --- a phone ------------------------------------------------------------------------------------------------------
 def test_mobile_layout_at_390_px(browser: Any, base_url: str, web: WebArchive) -> None:  # noqa: F811
     track = httpx.get(f"{base_url}/api/track/{web.archive_track}").json()
-    pages = ["/", "/search?q=love", f"/track/{web.archive_track}", track["artists"][0]["url"],
-             track["album"]["url"], f"/track/{HOSTILE_TRACK}", "/torrents", "/torrents/generate?budget=2",
-             "/stats", "/api", "/shuffle", "/genres", "/search?q=love&year=abc"]
-    context = browser.new_context(viewport={"width": 390, "height": 844}, base_url=base_url, is_mobile=True,
-                                  has_touch=True, device_scale_factor=2)
+    pages = [
+        "/",
+        "/search?q=love",
+        f"/track/{web.archive_track}",
+        track["artists"][0]["url"],
+        track["album"]["url"],
+        f"/track/{HOSTILE_TRACK}",
+        "/torrents",
+        "/torrents/generate?budget=2",
+        "/stats",
+        "/api",
+        "/shuffle",
+        "/genres",
+        "/search?q=love&year=abc",
+    ]
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844}, base_url=base_url, is_mobile=True, has_touch=True, device_scale_factor=2
+    )
     try:
         tab = context.new_page()
         for path in pages:
             tab.goto(path, wait_until="load")
             width = tab.evaluate("Math.max(document.documentElement.scrollWidth, document.body.scrollWidth)")
             assert width <= 390, (path, width)
-            wide = tab.evaluate("[...document.querySelectorAll('main *, header *')].filter(e => "
-                                "e.getBoundingClientRect().right > 391).map(e => e.tagName + '.' + e.className)")
+            wide = tab.evaluate(
+                "[...document.querySelectorAll('main *, header *')].filter(e => "
+                "e.getBoundingClientRect().right > 391).map(e => e.tagName + '.' + e.className)"
+            )
             assert wide == [], (path, wide[:5])
-            nav = tab.evaluate("[...document.querySelectorAll('header nav a')].map(a => a.getBoundingClientRect().right)")
+            nav = tab.evaluate(
+                "[...document.querySelectorAll('header nav a')].map(a => a.getBoundingClientRect().right)"
+            )
             assert nav and max(nav) <= 390, (path, nav)
             for table in tab.locator("main table").all():  # tables collapse into one block per row
                 assert table.evaluate("t => !t.tHead || getComputedStyle(t.tHead).display === 'none'"), path

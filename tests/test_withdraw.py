@@ -29,10 +29,12 @@ def packed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     coll = synth.make_collection(tmp_path_factory.mktemp("music"), 8, (1.5, 2.5), ("flac", "mp3"), seed=97)
     root = archive_mod.init(tmp_path_factory.mktemp("src") / "archive", name="Withdrawal test").root
     with open(root / "fonoteca.toml", "a", encoding="utf-8") as f:
-        f.write("\n[pack]\nbands = [\"0-100\"]\ntarget_size = 10000000\nmax_files = 4\n"
-                "\n[subsonic]\nanonymous = true\n")
-    for args in (("import", "table", coll.catalog_csv, "--map", coll.mapping_toml),
-                 ("ingest", *[str(t.path) for t in coll.tracks], "--tier", "original"), ("pack", "--name", "r1")):
+        f.write('\n[pack]\nbands = ["0-100"]\ntarget_size = 10000000\nmax_files = 4\n\n[subsonic]\nanonymous = true\n')
+    for args in (
+        ("import", "table", coll.catalog_csv, "--map", coll.mapping_toml),
+        ("ingest", *[str(t.path) for t in coll.tracks], "--tier", "original"),
+        ("pack", "--name", "r1"),
+    ):
         r = run_cli(*args, archive=root)
         assert r.exit_code == 0, r.stderr
     return root
@@ -100,8 +102,10 @@ def test_withdraw_mirror_pack_verify_reinstate(packed: Path, tmp_path: Path) -> 
         peers = [("127.0.0.1", seeder.port)]
         res = mirror(str(root), into, peers=peers, timeout=TIMEOUT, stall=60)
         assert res.complete, res.outcome.errors
-        assert res.withdrawn_files == 1 and (into / "withdrawals.jsonl").read_bytes() == \
-            (root / "withdrawals.jsonl").read_bytes()
+        assert (
+            res.withdrawn_files == 1
+            and (into / "withdrawals.jsonl").read_bytes() == (root / "withdrawals.jsonl").read_bytes()
+        )
         data = into / "releases" / "r1" / "data" / victim.torrent
         assert not (data / victim.path).is_file()
         assert all((data / n.path).is_file() for n in neighbours if n is not victim)
@@ -127,7 +131,9 @@ def test_withdraw_mirror_pack_verify_reinstate(packed: Path, tmp_path: Path) -> 
     assert replacement["replaces"] == victim.torrent and replacement["left_out"] == 1
     assert original.read_bytes() == original_bytes
     listed = _listed(root)
-    assert listed[victim.torrent]["partially_broken"] and listed[victim.torrent]["replaced_by"] == replacement["torrent"]
+    assert (
+        listed[victim.torrent]["partially_broken"] and listed[victim.torrent]["replaced_by"] == replacement["torrent"]
+    )
     new = listed[replacement["torrent"]]
     assert new["replaces"] == victim.torrent and not new["partially_broken"] and not new["obsolete"]
     assert new["num_files"] == len(neighbours) - 1
@@ -184,7 +190,8 @@ def _subsonic_songs(url: str, query: str) -> list[str]:
 def _album_of(root: Path, track_id: str) -> str:
     conn = sqlite3.connect(root / "catalog.sqlite3")
     try:
-        return conn.execute("SELECT a.id FROM tracks t JOIN albums a ON a.rowid = t.album WHERE t.id = ?",
-                            (track_id,)).fetchone()[0]
+        return conn.execute(
+            "SELECT a.id FROM tracks t JOIN albums a ON a.rowid = t.album WHERE t.id = ?", (track_id,)
+        ).fetchone()[0]
     finally:
         conn.close()

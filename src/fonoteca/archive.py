@@ -53,7 +53,7 @@ class Archive:
         return path
 
     @property
-    def storage(self) -> "Storage":
+    def storage(self) -> Storage:
         """Where the stored audio is kept (fonoteca.storage; a plugin may provide another)."""
         from fonoteca import plugins
 
@@ -70,7 +70,8 @@ class Archive:
             raise FonotecaError(
                 f"{self.root} is on a read-only file system: {what} writes to the archive. Reading commands "
                 "(search, show, stats, serve, verify, coverage, export, torrents list) work on it as it is; "
-                "to change it, copy it to writable storage or remount it read-write.")
+                "to change it, copy it to writable storage or remount it read-write."
+            )
 
     def connect(self, *, readonly: bool = False) -> sqlite3.Connection:
         """A connection to the catalog; the schema is brought up to date first (refused when it is newer)."""
@@ -79,8 +80,10 @@ class Archive:
             if db.needs_migration(conn):
                 conn.close()
                 if self.read_only:
-                    raise FonotecaError(f"{self.catalog_path} was written by an older Fonoteca and lies on a "
-                                        "read-only file system: open it once with write access to upgrade it")
+                    raise FonotecaError(
+                        f"{self.catalog_path} was written by an older Fonoteca and lies on a "
+                        "read-only file system: open it once with write access to upgrade it"
+                    )
                 self.connect().close()
                 conn = db.connect(self.catalog_path, readonly=True)
             return conn

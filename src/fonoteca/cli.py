@@ -73,8 +73,10 @@ def run(args: list[str]) -> int:
     except OSError as exc:
         if exc.errno in _RESOURCE_ERRNOS:
             where = f" ({exc.filename})" if exc.filename else ""
-            console.print(f"[red]stopped:[/red] {lit(os.strerror(exc.errno or 0))}{lit(where)}: nothing was marked "
-                          "done; free the resource and run the same command again")
+            console.print(
+                f"[red]stopped:[/red] {lit(os.strerror(exc.errno or 0))}{lit(where)}: nothing was marked "
+                "done; free the resource and run the same command again"
+            )
             return EXIT_TEMPORARY
         raise
     # A command that returns without raising did what was asked; one that returns an int chose its code.

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import inspect
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import click
 import typer
@@ -33,13 +33,13 @@ def open_archive(ctx: typer.Context) -> Any:
     return open_dir(archive_option(ctx))
 
 
-def archive_option(ctx: typer.Context) -> Optional[Path]:
+def archive_option(ctx: typer.Context) -> Path | None:
     """The `-A/--archive` value given to the root command (None when not given)."""
     obj = ctx.find_root().obj or {}
     return obj.get("archive")
 
 
-def archive_root(ctx: typer.Context, path: Optional[Path]) -> Path:
+def archive_root(ctx: typer.Context, path: Path | None) -> Path:
     """A folder argument of commands that take an archive or a mirror (verify, seed, coverage): the path when
     given, else the archive's root."""
     return path if path is not None else open_archive(ctx).root
@@ -55,8 +55,8 @@ def make_app() -> typer.Typer:
     """The whole command line as a typer app."""
     # click's plain help: typer's rich help costs about 100 ms per start (it imports rich's renderers), and its
     # plain mode still escapes brackets for rich unless told rich is absent.
-    typer.core.HAS_RICH = False  # type: ignore[attr-defined]
-    typer.main.HAS_RICH = False  # type: ignore[attr-defined]
+    typer.core.HAS_RICH = False
+    typer.main.HAS_RICH = False
     app = typer.Typer(
         name="fonoteca",
         help=ROOT_HELP,
@@ -72,8 +72,12 @@ def make_app() -> typer.Typer:
     @app.callback()
     def _root(
         ctx: typer.Context,
-        archive: Optional[Path] = typer.Option(
-            None, "-A", "--archive", envvar="FONOTECA_ARCHIVE", metavar="DIR",
+        archive: Path | None = typer.Option(
+            None,
+            "-A",
+            "--archive",
+            envvar="FONOTECA_ARCHIVE",
+            metavar="DIR",
             help="Archive directory (default: $FONOTECA_ARCHIVE, else the current directory).",
         ),
         version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
@@ -94,7 +98,11 @@ def _register_stages(app: typer.Typer) -> None:
 
 
 def demo_command(
-    directory: Optional[Path] = typer.Option(None, "--dir", help="Where to build the demo (default: a new temporary folder). Replaced if it holds an earlier demo."),
+    directory: Path | None = typer.Option(
+        None,
+        "--dir",
+        help="Where to build the demo (default: a new temporary folder). Replaced if it holds an earlier demo.",
+    ),
     tracks: int = typer.Option(20000, "--tracks", min=100, help="Size of the synthetic catalog."),
     seed: int = typer.Option(1, help="Random seed of the synthetic collection."),
     genres: int = typer.Option(12, help="Genres that get real (synthesised) audio."),
@@ -144,14 +152,24 @@ class LazyRoot(typer.core.TyperGroup):
     def defer(self, app: typer.Typer) -> None:
         """Take the app's sub-commands as registered, to convert when used."""
         for info in app.registered_commands:
-            self.pending[info.name or typer.main.get_command_name(info.callback.__name__)] = info
+            callback = info.callback
+            assert callback is not None  # typer registers a command by decorating its function
+            self.pending[info.name or typer.main.get_command_name(callback.__name__)] = info
         for group in app.registered_groups:
-            self.pending[typer.main.solve_typer_info_defaults(group).name] = group
+            name = typer.main.solve_typer_info_defaults(group).name
+            if name:
+                self.pending[name] = group
+                continue
+            # typer merges the commands of a group added without a name into its parent: so does this, at once
+            merged = self._convert(group)
+            assert isinstance(merged, click.Group)
+            for sub_name, sub in merged.commands.items():
+                self.commands[sub_name] = self.pending[sub_name] = sub
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(self.pending) or super().list_commands(ctx)
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> Optional[click.Command]:
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         if cmd_name not in self.commands and cmd_name in self.pending:
             self.commands[cmd_name] = self._convert(self.pending[cmd_name])
         return self.commands.get(cmd_name)
@@ -173,17 +191,21 @@ class LazyRoot(typer.core.TyperGroup):
         if rows:
             limit = formatter.width - 6 - max(len(name) for name, _ in rows)
             with formatter.section("Commands"):
-                formatter.write_dl([(name, click.utils.make_default_short_help(text, limit) if text else "")
-                                    for name, text in rows])
+                formatter.write_dl(
+                    [(name, click.utils.make_default_short_help(text, limit) if text else "") for name, text in rows]
+                )
 
     def _summary(self, name: str) -> tuple[str, str, bool]:
         """(name, the text its short help is made from, hidden) as typer would give the converted command."""
         info = self.pending[name]
+        if isinstance(info, click.Command):  # converted already (a command of a group added without a name)
+            return name, info.short_help or info.help or "", info.hidden
         if isinstance(info, typer.models.TyperInfo):
             solved = typer.main.solve_typer_info_defaults(info)
             return name, solved.short_help or solved.help or "", bool(solved.hidden)
-        text = info.short_help or (inspect.cleandoc(info.help) if info.help is not None else
-                                   inspect.getdoc(info.callback))
+        text = info.short_help or (
+            inspect.cleandoc(info.help) if info.help is not None else inspect.getdoc(info.callback)
+        )
         return name, text or "", bool(info.hidden)
 
 

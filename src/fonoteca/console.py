@@ -3,7 +3,8 @@
 - Results (tables, ids, JSON) go to stdout: `emit_table`, `emit_pairs`, `emit_line`, `print_json`. On a terminal a
   table is drawn with rich; anywhere else (a pipe, a file) it is tab-separated with a header line and one row per
   line, so `| grep`, `| cut -f` and `> file` work and nothing is wrapped mid-id.
-- Progress bars, summaries and diagnostics go to stderr: `console` and `progress()`.
+- Progress bars, summaries and diagnostics go to stderr: `console`, and `progress_bar()` for a stage's progress
+  (fonoteca.progress).
 - Every value that comes from metadata is printed literally: `cell()`/`lit()` escape rich markup, and control and
   escape characters become visible escapes (`\\x1b`, `\\n`), so a track named `[/]` or carrying an ANSI sequence can
   neither crash the output nor reach the terminal as a command.
@@ -12,21 +13,24 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from rich.console import Console
     from rich.text import Text
 
+    from fonoteca.progress import Progress
+
 
 class _StderrConsole:
     """rich's Console on stderr, created on first use: `--help` and `--version` never import rich."""
 
-    _real: "Console | None" = None
+    _real: Console | None = None
 
     @property
-    def real(self) -> "Console":
+    def real(self) -> Console:
         if _StderrConsole._real is None:
             from rich.console import Console
 
@@ -40,8 +44,15 @@ class _StderrConsole:
 console: Any = _StderrConsole()
 
 # C0 and C1 controls, DEL, and the Unicode line/paragraph separators and bidi overrides that reorder a terminal line.
-_INVISIBLE = {*range(0x00, 0x20), 0x7F, *range(0x80, 0xA0), 0x2028, 0x2029, *range(0x202A, 0x202F),
-              *range(0x2066, 0x206A)}
+_INVISIBLE = {
+    *range(0x00, 0x20),
+    0x7F,
+    *range(0x80, 0xA0),
+    0x2028,
+    0x2029,
+    *range(0x202A, 0x202F),
+    *range(0x2066, 0x206A),
+}
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
@@ -71,17 +82,17 @@ def lit(value: Any) -> str:
     return escape(literal(value))
 
 
-def cell(value: Any) -> "Text":
+def cell(value: Any) -> Text:
     """A table cell that rich never parses as markup."""
     from rich.text import Text
 
     return Text(literal(value))
 
 
-_stdout: "Console | None" = None
+_stdout: Console | None = None
 
 
-def stdout_console() -> "Console":
+def stdout_console() -> Console:
     from rich.console import Console
 
     global _stdout
@@ -108,8 +119,14 @@ def _title_on_stderr(title: str | None) -> None:
         sys.stderr.flush()
 
 
-def emit_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str | None = None,
-               right: Iterable[str] = (), wide: Iterable[str] = ()) -> None:
+def emit_table(
+    columns: Sequence[str],
+    rows: Iterable[Sequence[Any]],
+    *,
+    title: str | None = None,
+    right: Iterable[str] = (),
+    wide: Iterable[str] = (),
+) -> None:
     """A result table on stdout: rich on a terminal, else a header line and tab-separated rows.
 
     `right`: columns aligned right (numbers); `wide`: columns that take the spare width (names) and fold when
@@ -129,8 +146,13 @@ def emit_table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: 
     right, wide = set(right), set(wide)
     table = Table(title=cell(title) if title else None, title_justify="left")
     for name in columns:
-        table.add_column(name, justify="right" if name in right else "left",
-                         overflow="fold", no_wrap=name not in wide, ratio=3 if name in wide else None)
+        table.add_column(
+            name,
+            justify="right" if name in right else "left",
+            overflow="fold",
+            no_wrap=name not in wide,
+            ratio=3 if name in wide else None,
+        )
     for row in rows:
         table.add_row(*(v if isinstance(v, Text) else cell(v) for v in row))
     stdout_console().print(table)
@@ -199,8 +221,17 @@ def human(value: Any) -> str:
 
 def progress(*, transient: bool = False) -> Any:
     """A progress bar on stderr with count, rate, elapsed time and ETA."""
-    from rich.progress import (BarColumn, MofNCompleteColumn, Progress, ProgressColumn, SpinnerColumn, Task,
-                               TextColumn, TimeElapsedColumn, TimeRemainingColumn)
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        ProgressColumn,
+        SpinnerColumn,
+        Task,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.text import Text
 
     class RateColumn(ProgressColumn):
@@ -222,3 +253,51 @@ def progress(*, transient: bool = False) -> Any:
         console=console.real,
         transient=transient,
     )
+
+
+class BarProgress:
+    """A stage's Progress (fonoteca.progress) drawn by `progress()`: the command's bar, named `label`, and one more
+    bar for each later step that comes with a total of its own."""
+
+    def __init__(
+        self,
+        bar: Any,
+        label: str,
+        *,
+        unit: str = "items",
+        units: Mapping[str, str] | None = None,
+        total: int | None = None,
+    ) -> None:
+        self.bar, self.label, self.unit = bar, label, unit
+        self.units = dict(units or {})  # steps counted in another unit than the command's (pack: bytes, then steps)
+        self.task = bar.add_task(label, total=total, unit=unit)
+        self.stage: str | None = None
+
+    def __call__(self, advance: int = 0, /, *, stage: str | None = None, total: int | None = None) -> None:
+        if stage is not None and stage != self.stage:
+            self._begin(stage, total)
+        self.bar.update(self.task, advance=advance, total=total)
+
+    def _begin(self, stage: str, total: int | None) -> None:
+        description, unit = f"{self.label}: {stage}", self.units.get(stage, self.unit)
+        if total is not None and self.stage is not None:  # a later step with a count of its own
+            self.task = self.bar.add_task(description, total=total, unit=unit)
+        else:
+            self.bar.update(self.task, description=description, unit=unit)
+        self.stage = stage
+
+
+@contextmanager
+def progress_bar(
+    label: str,
+    *,
+    unit: str = "items",
+    total: int | None = None,
+    units: Mapping[str, str] | None = None,
+    transient: bool = False,
+) -> Iterator[Progress]:
+    """A command's progress on stderr: `with progress_bar("import table", unit="rows") as report:`, then the
+    stage is given `progress=report`. `units`: the unit of a step counted in another one; `transient`: the bars
+    are cleared at the end."""
+    with progress(transient=transient) as bar:
+        yield BarProgress(bar, label, unit=unit, units=units, total=total)

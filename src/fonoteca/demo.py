@@ -44,8 +44,8 @@ class AudioTrack:
     genre: str
     seconds: float
     popularity: int
-    seed: int   # picks the chord progression (the first four bars: seed % 6) and the melody
-    key: int    # semitones from the genre's root: tracks of a genre share a sound, not a recording
+    seed: int  # picks the chord progression (the first four bars: seed % 6) and the melody
+    key: int  # semitones from the genre's root: tracks of a genre share a sound, not a recording
 
 
 @dataclass
@@ -60,8 +60,8 @@ class DemoContext:
     per_genre: int = TRACKS_PER_GENRE
     audio: list[AudioTrack] = field(default_factory=list)
     release: Any = None
-    withheld: str | None = None      # the track whose licence keeps it out of the release
-    withdrawn: str | None = None     # the track the demo withdraws
+    withheld: str | None = None  # the track whose licence keeps it out of the release
+    withdrawn: str | None = None  # the track the demo withdraws
     figures: dict[str, dict[str, Any]] = field(default_factory=dict)
 
 
@@ -135,9 +135,14 @@ def stage_catalog(ctx: DemoContext) -> dict[str, Any]:
     finally:
         conn.close()
     return {
-        "objects imported": summary.units, "rate/s": round(summary.units / max(summary.seconds, 1e-9)),
-        "tracks": found["tracks"], "albums": found["albums"], "artists": found["artists"],
-        "distinct ISRCs": found["isrcs"], "genres": found["genres"], "rejected": summary.rejected,
+        "objects imported": summary.units,
+        "rate/s": round(summary.units / max(summary.seconds, 1e-9)),
+        "tracks": found["tracks"],
+        "albums": found["albums"],
+        "artists": found["artists"],
+        "distinct ISRCs": found["isrcs"],
+        "genres": found["genres"],
+        "rejected": summary.rejected,
     }
 
 
@@ -170,8 +175,12 @@ def stage_audio(ctx: DemoContext) -> dict[str, Any]:
         writer.writerow(["path", "track_id"])
         writer.writerows(rows)
     seconds = sum(t.seconds for t in ctx.audio)
-    return {"files": len(jobs), "genres": len({t.genre for t in ctx.audio}), "minutes of audio": round(seconds / 60, 1),
-            "formats": ", ".join(sorted(set(FORMATS)))}
+    return {
+        "files": len(jobs),
+        "genres": len({t.genre for t in ctx.audio}),
+        "minutes of audio": round(seconds / 60, 1),
+        "formats": ", ".join(sorted(set(FORMATS))),
+    }
 
 
 def stage_search(ctx: DemoContext) -> dict[str, Any]:
@@ -191,10 +200,14 @@ def stage_plan(ctx: DemoContext) -> dict[str, Any]:
     budget = int(anna["bytes"] * 0.5)
     optimal = planner.run(ctx.archive, "optimal", budget)
     return {
-        "budget bytes": budget, "planned bytes": optimal["bytes"], "files": optimal["files"],
+        "budget bytes": budget,
+        "planned bytes": optimal["bytes"],
+        "files": optimal["files"],
         "listens covered": round(optimal["listens_covered"], 4),
-        "anna bytes": anna["bytes"], "anna listens covered": round(anna["listens_covered"], 4),
-        "original": optimal["tiers"]["original"]["files"], "compact": optimal["tiers"]["compact"]["files"],
+        "anna bytes": anna["bytes"],
+        "anna listens covered": round(anna["listens_covered"], 4),
+        "original": optimal["tiers"]["original"]["files"],
+        "compact": optimal["tiers"]["compact"]["files"],
     }
 
 
@@ -205,9 +218,14 @@ def stage_ingest(ctx: DemoContext) -> dict[str, Any]:
     options = IngestOptions.from_config(ctx.archive.config, map_csv=ctx.root / "sources" / "map.csv", tier="plan")
     summary = ingest(ctx.archive, [ctx.root / "sources" / "audio"], options)
     report = summary.as_dict()
-    return {"stored original": summary.stored.get("original", 0), "stored compact": summary.stored.get("compact", 0),
-            "skipped (plan says skip)": report.get("skipped", 0), "quarantined": sum(summary.quarantined.values()),
-            "unmatched": report.get("unmatched", 0), "realtime factor": round(summary.realtime or 0, 1)}
+    return {
+        "stored original": summary.stored.get("original", 0),
+        "stored compact": summary.stored.get("compact", 0),
+        "skipped (plan says skip)": report.get("skipped", 0),
+        "quarantined": sum(summary.quarantined.values()),
+        "unmatched": report.get("unmatched", 0),
+        "realtime factor": round(summary.realtime or 0, 1),
+    }
 
 
 def stage_licences(ctx: DemoContext) -> dict[str, Any]:
@@ -225,20 +243,29 @@ def stage_licences(ctx: DemoContext) -> dict[str, Any]:
             "SELECT t.rowid, t.id, t.name, (SELECT group_concat(a.name, ', ') FROM track_artists ta JOIN artists a "
             "ON a.rowid = ta.artist WHERE ta.track = t.rowid) FROM tracks t WHERE t.id IN (SELECT value FROM "
             "json_each(?)) OR t.rowid IN (SELECT track FROM files) ORDER BY t.id",  # files may be stored under a
-            (_json_list([a.id for a in ctx.audio]),)).fetchall()                   # track of the same recording
+            (_json_list([a.id for a in ctx.audio]),),
+        ).fetchall()  # track of the same recording
         withheld = next((r for r in rows if r[0] in stored), None)
-        statements = [LicenceStatement(rowid, by_cc, attribution_text(name, artists, by_cc, None), "operator",
-                                       track_id, None, "fonoteca-demo")
-                      for rowid, track_id, name, artists in rows if withheld is None or rowid != withheld[0]]
+        statements = [
+            LicenceStatement(
+                rowid, by_cc, attribution_text(name, artists, by_cc, None), "operator", track_id, None, "fonoteca-demo"
+            )
+            for rowid, track_id, name, artists in rows
+            if withheld is None or rowid != withheld[0]
+        ]
         if withheld is not None:
-            statements.append(LicenceStatement(withheld[0], reserved, None, "operator", withheld[1], None,
-                                               "fonoteca-demo"))
+            statements.append(
+                LicenceStatement(withheld[0], reserved, None, "operator", withheld[1], None, "fonoteca-demo")
+            )
         write_licences(conn, statements)
     finally:
         conn.close()
     ctx.withheld = None if withheld is None else f"spotify:track:{withheld[1]}"
-    return {"CC BY 4.0": len(statements) - (withheld is not None), "all rights reserved": int(withheld is not None),
-            "kept out of the release": ctx.withheld}
+    return {
+        "CC BY 4.0": len(statements) - (withheld is not None),
+        "all rights reserved": int(withheld is not None),
+        "kept out of the release": ctx.withheld,
+    }
 
 
 def _json_list(items: list[str]) -> str:
@@ -261,10 +288,15 @@ def stage_pack(ctx: DemoContext) -> dict[str, Any]:
     assert ctx.archive is not None
     summary = pack(ctx.archive, name="demo-1", settings=_pack_settings(ctx))
     ctx.release = summary
-    return {"release": summary.release, "files": summary.files, "bytes": summary.bytes,
-            "torrents": len(summary.torrents), "bands": ", ".join(sorted(summary.bands)),
-            "not published": sum(summary.withheld.values()),
-            "metadata torrent": summary.metadata.btih if summary.metadata else None}
+    return {
+        "release": summary.release,
+        "files": summary.files,
+        "bytes": summary.bytes,
+        "torrents": len(summary.torrents),
+        "bands": ", ".join(sorted(summary.bands)),
+        "not published": sum(summary.withheld.values()),
+        "metadata torrent": summary.metadata.btih if summary.metadata else None,
+    }
 
 
 def stage_withdraw(ctx: DemoContext) -> dict[str, Any]:
@@ -280,21 +312,31 @@ def stage_withdraw(ctx: DemoContext) -> dict[str, Any]:
         row = conn.execute(
             "SELECT t.id FROM torrent_files tf JOIN torrents tr ON tr.rowid = tf.torrent JOIN tracks t "
             "ON t.rowid = tf.track WHERE tr.kind = 'data' AND tr.num_files > 1 ORDER BY tr.rowid, tf.idx "
-            "LIMIT 1").fetchone()
+            "LIMIT 1"
+        ).fetchone()
     finally:
         conn.close()
     if row is None:
         return {"withdrawn": None}
     ref = f"spotify:track:{row[0]}"
-    entry = ledger.append(ctx.archive.root, "withdraw", [ref], "demo: a rights holder asked for it to be taken "
-                          "down", category="rights-holder")
+    entry = ledger.append(
+        ctx.archive.root,
+        "withdraw",
+        [ref],
+        "demo: a rights holder asked for it to be taken down",
+        category="rights-holder",
+    )
     second = pack(ctx.archive, name="demo-2", settings=_pack_settings(ctx))
     ctx.withdrawn = ref
     listed = list_torrents(ctx.archive)
-    return {"withdrawn": ref, "ledger entry": entry.seq, "release": second.release,
-            "replacement torrents": len(second.replacements),
-            "partially broken torrents": sum(1 for t in listed if t.get("partially_broken")),
-            "ledger verifies": ledger.verify(ledger.ledger_path(ctx.archive.root)).ok}
+    return {
+        "withdrawn": ref,
+        "ledger entry": entry.seq,
+        "release": second.release,
+        "replacement torrents": len(second.replacements),
+        "partially broken torrents": sum(1 for t in listed if t.get("partially_broken")),
+        "ledger verifies": ledger.verify(ledger.ledger_path(ctx.archive.root)).ok,
+    }
 
 
 def stage_verify(ctx: DemoContext) -> dict[str, Any]:
@@ -303,8 +345,14 @@ def stage_verify(ctx: DemoContext) -> dict[str, Any]:
 
     assert ctx.archive is not None
     report = verify_root(ctx.archive.root)
-    return {"ok": report.ok, "torrents": report.torrents, "files": report.files, "bytes": report.bytes,
-            "problems": len(report.problems), "withdrawn files": len(report.withdrawn)}
+    return {
+        "ok": report.ok,
+        "torrents": report.torrents,
+        "files": report.files,
+        "bytes": report.bytes,
+        "problems": len(report.problems),
+        "withdrawn files": len(report.withdrawn),
+    }
 
 
 def stage_mirror(ctx: DemoContext) -> dict[str, Any]:
@@ -316,14 +364,18 @@ def stage_mirror(ctx: DemoContext) -> dict[str, Any]:
     budget = max(1, ctx.release.bytes // 2)
     with Seeder(seed_items(ctx.archive.root), listen="127.0.0.1:0") as seeder:
         seeder.wait_ready()
-        result = mirror(str(ctx.archive.root), into, budget=budget, peers=[("127.0.0.1", seeder.port)],
-                        timeout=300)
+        result = mirror(str(ctx.archive.root), into, budget=budget, peers=[("127.0.0.1", seeder.port)], timeout=300)
     held = coverage(into)
     report = verify_root(into)
-    return {"folder": str(into), "complete": result.complete, "torrents": len(result.chosen),
-            "downloaded bytes": result.outcome.downloaded, "verify ok": report.ok,
-            "withdrawn files skipped": result.withdrawn_files,
-            **{f"coverage {k}": v for k, v in held.items() if isinstance(v, (int, float))}}
+    return {
+        "folder": str(into),
+        "complete": result.complete,
+        "torrents": len(result.chosen),
+        "downloaded bytes": result.outcome.downloaded,
+        "verify ok": report.ok,
+        "withdrawn files skipped": result.withdrawn_files,
+        **{f"coverage {k}": v for k, v in held.items() if isinstance(v, (int, float))},
+    }
 
 
 def stage_features(ctx: DemoContext) -> dict[str, Any]:
@@ -333,8 +385,12 @@ def stage_features(ctx: DemoContext) -> dict[str, Any]:
     assert ctx.archive is not None
     summary = compute_features(ctx.archive)
     out = write_genre_map(ctx.archive, ctx.archive.root / "genre-map.html")
-    return {"tracks": summary.computed + summary.already, "failed": summary.failed,
-            "realtime factor": round(summary.realtime, 1), "genre map": str(out)}
+    return {
+        "tracks": summary.computed + summary.already,
+        "failed": summary.failed,
+        "realtime factor": round(summary.realtime, 1),
+        "genre map": str(out),
+    }
 
 
 def stage_stats(ctx: DemoContext) -> dict[str, Any]:
@@ -362,13 +418,22 @@ STAGES: list[tuple[str, Stage]] = [
 ]
 
 
-def run(directory: Path | None, tracks: int, seed: int, port: int, serve: bool, *, genres: int = GENRES,
-        per_genre: int = TRACKS_PER_GENRE) -> DemoContext:
+def run(
+    directory: Path | None,
+    tracks: int,
+    seed: int,
+    port: int,
+    serve: bool,
+    *,
+    genres: int = GENRES,
+    per_genre: int = TRACKS_PER_GENRE,
+) -> DemoContext:
     root = directory if directory is not None else Path(tempfile.mkdtemp(prefix="fonoteca-demo-"))
     if (root / "archive" / archive_mod.CONFIG_NAME).exists():
         shutil.rmtree(root)  # a demo always starts from nothing, so its figures mean the same each time
-    ctx = DemoContext(root=root.resolve(), tracks=tracks, seed=seed, port=port, serve=serve, genres=genres,
-                      per_genre=per_genre)
+    ctx = DemoContext(
+        root=root.resolve(), tracks=tracks, seed=seed, port=port, serve=serve, genres=genres, per_genre=per_genre
+    )
     ctx.archive = archive_mod.init(ctx.root / "archive", name="Fonoteca demo")
     console.print(f"[bold]Fonoteca demo[/bold] in {ctx.root}")
     for name, stage in STAGES:
@@ -377,7 +442,9 @@ def run(directory: Path | None, tracks: int, seed: int, port: int, serve: bool, 
             figures = stage(ctx)
         figures = {"seconds": round(time.perf_counter() - started, 1), **figures}
         ctx.figures[name] = figures
-        console.print(f"[green]✓[/green] [bold]{name}[/bold]: " + ", ".join(f"{k} {_fmt(v)}" for k, v in figures.items()))
+        console.print(
+            f"[green]✓[/green] [bold]{name}[/bold]: " + ", ".join(f"{k} {_fmt(v)}" for k, v in figures.items())
+        )
     return ctx
 
 

@@ -6,13 +6,13 @@ from __future__ import annotations
 import errno
 import os
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 
 def now() -> str:
     """The current time as stored in catalog rows and records: UTC, seconds, ISO 8601."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def fsync_dir(path: Path) -> None:
@@ -55,8 +55,12 @@ def write_new(path: Path, data: bytes) -> None:
 # Errors that say the machine ran out of something, not that an input is bad: a run that meets one stops, marks
 # nothing done and leaves the work to the next run (see fonoteca.errors.ResourceError).
 RESOURCE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EROFS, errno.EMFILE, errno.ENFILE})
-_SQLITE_RESOURCE = ("database or disk is full", "disk i/o error", "attempt to write a readonly database",
-                    "unable to open database file")
+_SQLITE_RESOURCE = (
+    "database or disk is full",
+    "disk i/o error",
+    "attempt to write a readonly database",
+    "unable to open database file",
+)
 
 
 def resource_error(exc: BaseException | None) -> str | None:

@@ -13,14 +13,15 @@ hook with a worked example (a test checks that every hook here is described ther
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any
 
 import pluggy
 
 if TYPE_CHECKING:
     from fonoteca.archive import Archive
-    from fonoteca.catalog.importer import Importer
+    from fonoteca.catalog.importers import Importer
     from fonoteca.plan.policies import Policy
+    from fonoteca.progress import Progress
     from fonoteca.storage import Storage
 
 hookspec = pluggy.HookspecMarker("fonoteca")
@@ -43,11 +44,13 @@ def register_routes(app: Any) -> None:
 def register_importers() -> list[Importer]:
     """Metadata formats `fonoteca import NAME` reads, each with the id namespace of what it imports (the site's
     list of sources and the namespaces ids are parsed in come from here)."""
+    raise NotImplementedError  # a specification: pluggy calls the plugins' implementations, never this
 
 
 @hookspec
 def register_policies() -> list[Policy]:
     """Tier policies `fonoteca plan --policy NAME` can run (see fonoteca.plan.policies.Policy)."""
+    raise NotImplementedError  # a specification: pluggy calls the plugins' implementations, never this
 
 
 @hookspec(firstresult=True)
@@ -62,6 +65,7 @@ def after_import(archive: Archive, summary: Any) -> None:
 
 
 @hookspec(firstresult=True)
-def write_stats(archive: Archive, out: Path, counts: dict[str, Any],
-                progress: Callable[[str], None] | None) -> dict[str, Any] | None:
+def write_stats(
+    archive: Archive, out: Path, counts: dict[str, Any], progress: Progress | None
+) -> dict[str, Any] | None:
     """Write the archivist's charts for `fonoteca stats --out DIR` and return their index (the plan stage's)."""

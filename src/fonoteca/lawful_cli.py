@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
@@ -12,8 +12,9 @@ from fonoteca.console import console, emit_line, emit_table, lit, print_json
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.hookspecs import hookimpl
 
-ledger_app = typer.Typer(help="The withdrawals ledger (withdrawals.jsonl): check its hash chain, list it.",
-                         no_args_is_help=True)
+ledger_app = typer.Typer(
+    help="The withdrawals ledger (withdrawals.jsonl): check its hash chain, list it.", no_args_is_help=True
+)
 licence_app = typer.Typer(help="Licences of tracks: state them, show them.", no_args_is_help=True)
 
 
@@ -54,8 +55,15 @@ def _refresh_lists(archive: Any) -> None:
         conn.close()
 
 
-def _append(ctx: typer.Context, action: str, ids: list[str], reason: str, category: Optional[str],
-            until: Optional[str], as_json: bool) -> None:
+def _append(
+    ctx: typer.Context,
+    action: str,
+    ids: list[str],
+    reason: str,
+    category: str | None,
+    until: str | None,
+    as_json: bool,
+) -> None:
     from fonoteca import ledger
 
     archive = open_archive(ctx)
@@ -78,17 +86,23 @@ def _append(ctx: typer.Context, action: str, ids: list[str], reason: str, catego
     for _, ref in tracks:
         emit_line(ref)
     verb = "withdrawn" if action == "withdraw" else "reinstated"
-    console.print(f"{len(tracks)} track{'s' if len(tracks) != 1 else ''} {verb} (ledger entry {entry.seq}); "
-                  + ("the site answers 410 for them, the APIs and search leave them out, the next `fonoteca pack` "
-                     "replaces the torrents that hold them" if action == "withdraw" else
-                     "they are served again"))
+    console.print(
+        f"{len(tracks)} track{'s' if len(tracks) != 1 else ''} {verb} (ledger entry {entry.seq}); "
+        + (
+            "the site answers 410 for them, the APIs and search leave them out, the next `fonoteca pack` "
+            "replaces the torrents that hold them"
+            if action == "withdraw"
+            else "they are served again"
+        )
+    )
 
 
 @ledger_app.command("verify")
 def verify_cmd(
     ctx: typer.Context,
-    path: Optional[Path] = typer.Argument(None, help="A withdrawals.jsonl, or an archive or mirror folder "
-                                                     "(default: the archive)."),
+    path: Path | None = typer.Argument(
+        None, help="A withdrawals.jsonl, or an archive or mirror folder (default: the archive)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
 ) -> None:
     """Check every line of the ledger and its sha256 chain, and that every copy published in a metadata torrent is
@@ -97,6 +111,7 @@ def verify_cmd(
 
     folder = open_archive(ctx).root if path is None else path if path.is_dir() else None
     target = ledger.ledger_path(folder) if folder is not None else path
+    assert target is not None  # no folder: a file was named
     result = ledger.verify(target)
     if folder is not None:
         ledger.check_published(folder, result)
@@ -126,27 +141,36 @@ def list_cmd(
         if as_json:
             print_json([e.as_dict() for e in entries])
             return
-        emit_table(("seq", "action", "tracks", "category", "until", "at", "reason"),
-                   [(e.seq, e.action, " ".join(e.tracks), e.category or "", e.until or "", e.at, e.reason)
-                    for e in entries], wide=("tracks", "reason"))
+        emit_table(
+            ("seq", "action", "tracks", "category", "until", "at", "reason"),
+            [(e.seq, e.action, " ".join(e.tracks), e.category or "", e.until or "", e.at, e.reason) for e in entries],
+            wide=("tracks", "reason"),
+        )
         return
     current = sorted(ledger.withdrawn(root).values(), key=lambda w: w.track)
     if as_json:
         print_json([w.as_dict() for w in current])
         return
-    emit_table(("track", "category", "withdrawn", "until", "reason"),
-               [(w.track, w.entry.category or "", w.entry.at, w.entry.until or "", w.entry.reason) for w in current],
-               title=f"{len(current)} tracks withdrawn", wide=("reason",))
+    emit_table(
+        ("track", "category", "withdrawn", "until", "reason"),
+        [(w.track, w.entry.category or "", w.entry.at, w.entry.until or "", w.entry.reason) for w in current],
+        title=f"{len(current)} tracks withdrawn",
+        wide=("reason",),
+    )
 
 
 @licence_app.command("set")
 def licence_set(
     ctx: typer.Context,
     ids: list[str] = typer.Argument(..., metavar="ID...", help="Tracks (ids as commands print them, isrc:CODE)."),
-    licence: str = typer.Option(..., "--licence", "--license", help="The licence: an SPDX id (CC-BY-4.0), a deed "
-                                "URL, a name (\"CC BY-SA 3.0\") or \"All rights reserved\"."),
-    attribution: Optional[str] = typer.Option(None, "--attribution", help="The credit the licence asks for."),
-    source_url: Optional[str] = typer.Option(None, "--source-url", help="Where the work is published."),
+    licence: str = typer.Option(
+        ...,
+        "--licence",
+        "--license",
+        help='The licence: an SPDX id (CC-BY-4.0), a deed URL, a name ("CC BY-SA 3.0") or "All rights reserved".',
+    ),
+    attribution: str | None = typer.Option(None, "--attribution", help="The credit the licence asks for."),
+    source_url: str | None = typer.Option(None, "--source-url", help="Where the work is published."),
 ) -> None:
     """State the licence of tracks (the operator's own statement: it replaces what an import recorded)."""
     from fonoteca.catalog import provenance
@@ -154,14 +178,21 @@ def licence_set(
 
     found = normalise(licence)
     if not found.known:
-        raise UsageError(f"--licence {licence!r}: not a licence Fonoteca recognises (give an SPDX id such as "
-                         "CC-BY-4.0, a Creative Commons URL, or \"All rights reserved\")")
+        raise UsageError(
+            f"--licence {licence!r}: not a licence Fonoteca recognises (give an SPDX id such as "
+            'CC-BY-4.0, a Creative Commons URL, or "All rights reserved")'
+        )
     archive = open_archive(ctx)
     conn = archive.connect()
     try:
         tracks = resolve_tracks(conn, ids)
-        provenance.write_licences(conn, [provenance.LicenceStatement(rowid, found, attribution, "operator", ref,
-                                                                      source_url, None) for rowid, ref in tracks])
+        provenance.write_licences(
+            conn,
+            [
+                provenance.LicenceStatement(rowid, found, attribution, "operator", ref, source_url, None)
+                for rowid, ref in tracks
+            ],
+        )
     finally:
         conn.close()
     for _, ref in tracks:
@@ -186,7 +217,7 @@ def licence_show(
     try:
         tracks = resolve_tracks(conn, ids)
         withdrawn = ledger.withdrawn_rowids(conn, archive.root)
-        out = []
+        out: list[dict[str, Any]] = []
         for rowid, ref in tracks:
             row = licence_row(conn, rowid)
             lic = row["id"] if row else None
@@ -198,10 +229,19 @@ def licence_show(
     if as_json:
         print_json(out)
         return
-    emit_table(("track", "licence", "attribution", "published"),
-               [(o["track"], o["licence"]["id"] if o["licence"] else "unknown",
-                 (o["licence"] or {}).get("attribution") or "", "yes" if o["published"] else f"no: {o['why_not']}")
-                for o in out], wide=("attribution", "published"))
+    emit_table(
+        ("track", "licence", "attribution", "published"),
+        [
+            (
+                o["track"],
+                o["licence"]["id"] if o["licence"] else "unknown",
+                (o["licence"] or {}).get("attribution") or "",
+                "yes" if o["published"] else f"no: {o['why_not']}",
+            )
+            for o in out
+        ],
+        wide=("attribution", "published"),
+    )
 
 
 @hookimpl
@@ -209,14 +249,21 @@ def register_commands(app: typer.Typer) -> None:
     @app.command("withdraw")
     def withdraw_cmd(
         ctx: typer.Context,
-        ids: list[str] = typer.Argument(..., metavar="ID...", help="Tracks (ids as commands print them, a URL, "
-                                                                    "isrc:CODE for every track of a recording)."),
+        ids: list[str] = typer.Argument(
+            ...,
+            metavar="ID...",
+            help="Tracks (ids as commands print them, a URL, isrc:CODE for every track of a recording).",
+        ),
         reason: str = typer.Option(..., "--reason", help="Why (kept in the ledger, public)."),
-        category: str = typer.Option("other", "--category",
-                                     help="copyright | rights-holder | court-order | privacy | licence | error | "
-                                          "other (shown on the tombstone)."),
-        until: Optional[str] = typer.Option(None, "--until", metavar="DATE",
-                                            help="The withdrawal lapses on this day (YYYY-MM-DD)."),
+        category: str = typer.Option(
+            "other",
+            "--category",
+            help="copyright | rights-holder | court-order | privacy | licence | error | "
+            "other (shown on the tombstone).",
+        ),
+        until: str | None = typer.Option(
+            None, "--until", metavar="DATE", help="The withdrawal lapses on this day (YYYY-MM-DD)."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the ledger entry as JSON."),
     ) -> None:
         """Withdraw tracks from what the archive serves and publishes: a line appended to withdrawals.jsonl. The

@@ -24,7 +24,7 @@ import re
 import sqlite3
 import threading
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -44,17 +44,25 @@ _REF = re.compile(r"^[a-z_][a-z0-9_]*:track:.{1,1000}$", re.S)
 @dataclass(frozen=True)
 class Entry:
     seq: int
-    action: str                # withdraw | reinstate
-    tracks: tuple[str, ...]    # NS:track:ID
+    action: str  # withdraw | reinstate
+    tracks: tuple[str, ...]  # NS:track:ID
     reason: str
     category: str | None
-    until: str | None          # YYYY-MM-DD: the withdrawal lapses on that day
-    at: str                    # when it was written, ISO 8601 UTC
-    prev: str                  # sha256 of the previous line
+    until: str | None  # YYYY-MM-DD: the withdrawal lapses on that day
+    at: str  # when it was written, ISO 8601 UTC
+    prev: str  # sha256 of the previous line
 
     def as_dict(self) -> dict[str, Any]:
-        return {"seq": self.seq, "action": self.action, "tracks": list(self.tracks), "category": self.category,
-                "reason": self.reason, "until": self.until, "at": self.at, "prev": self.prev}
+        return {
+            "seq": self.seq,
+            "action": self.action,
+            "tracks": list(self.tracks),
+            "category": self.category,
+            "reason": self.reason,
+            "until": self.until,
+            "at": self.at,
+            "prev": self.prev,
+        }
 
     def lapsed(self, today: date) -> bool:
         return self.until is not None and date.fromisoformat(self.until) <= today
@@ -71,15 +79,20 @@ class Verified:
     path: Path
     entries: list[Entry] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
-    head: str = GENESIS        # sha256 of the last line
+    head: str = GENESIS  # sha256 of the last line
 
     @property
     def ok(self) -> bool:
         return not self.problems
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ledger": str(self.path), "ok": self.ok, "entries": len(self.entries), "head": self.head,
-                "problems": [{"line": p.line, "reason": p.reason} for p in self.problems]}
+        return {
+            "ledger": str(self.path),
+            "ok": self.ok,
+            "entries": len(self.entries),
+            "head": self.head,
+            "problems": [{"line": p.line, "reason": p.reason} for p in self.problems],
+        }
 
 
 def ledger_path(root: Path) -> Path:
@@ -143,9 +156,14 @@ def verify(path: Path) -> Verified:
             result.problems.append(Problem(number, str(exc)))
             break
         if entry.prev != prev:
-            result.problems.append(Problem(number, f"prev {entry.prev[:12]}... is not the sha256 of line "
-                                                   f"{number - 1} ({prev[:12]}...): a line before it was edited, "
-                                                   "removed or inserted"))
+            result.problems.append(
+                Problem(
+                    number,
+                    f"prev {entry.prev[:12]}... is not the sha256 of line "
+                    f"{number - 1} ({prev[:12]}...): a line before it was edited, "
+                    "removed or inserted",
+                )
+            )
             break
         result.entries.append(entry)
         prev = line_hash(raw)
@@ -174,8 +192,13 @@ def check_published(root: Path, result: Verified) -> Verified:
             continue
         for number, line in enumerate(lines, 1):
             if number > len(current) or current[number - 1] != line:
-                result.problems.append(Problem(number, f"differs from the copy published in release {release} "
-                                                       "(its metadata torrent): the line was edited or removed"))
+                result.problems.append(
+                    Problem(
+                        number,
+                        f"differs from the copy published in release {release} "
+                        "(its metadata torrent): the line was edited or removed",
+                    )
+                )
                 break
     result.problems.sort(key=lambda p: p.line)
     return result
@@ -191,11 +214,12 @@ def read(path: Path) -> list[Entry]:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def append(root: Path, action: str, tracks: list[str], reason: str, *, category: str | None = None,
-           until: str | None = None) -> Entry:
+def append(
+    root: Path, action: str, tracks: list[str], reason: str, *, category: str | None = None, until: str | None = None
+) -> Entry:
     """Append one entry (durably: written, fsynced, with the folder) under the ledger's lock."""
     from fonoteca import locks
 
@@ -215,8 +239,10 @@ def append(root: Path, action: str, tracks: list[str], reason: str, *, category:
         checked = verify(path)
         if not checked.ok:
             first = checked.problems[0]
-            raise FonotecaError(f"{path}:{first.line}: {first.reason}: nothing is appended to a ledger that does "
-                                "not verify (restore it from a copy; `fonoteca ledger verify` shows where it breaks)")
+            raise FonotecaError(
+                f"{path}:{first.line}: {first.reason}: nothing is appended to a ledger that does "
+                "not verify (restore it from a copy; `fonoteca ledger verify` shows where it breaks)"
+            )
         entry = Entry(len(checked.entries) + 1, action, tuple(tracks), reason, category, until, _now(), checked.head)
         line = orjson.dumps(entry.as_dict()) + b"\n"
         fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
@@ -237,17 +263,24 @@ def append(root: Path, action: str, tracks: list[str], reason: str, *, category:
 @dataclass(frozen=True)
 class Withdrawal:
     """A track's current withdrawal: the entry that withdrew it."""
+
     track: str
     entry: Entry
 
     def as_dict(self) -> dict[str, Any]:
-        return {"track": self.track, "category": self.entry.category, "reason": self.entry.reason,
-                "withdrawn_at": self.entry.at, "until": self.entry.until, "seq": self.entry.seq}
+        return {
+            "track": self.track,
+            "category": self.entry.category,
+            "reason": self.entry.reason,
+            "withdrawn_at": self.entry.at,
+            "until": self.entry.until,
+            "seq": self.entry.seq,
+        }
 
 
 def state(entries: list[Entry], today: date | None = None) -> dict[str, Withdrawal]:
     """Currently withdrawn tracks by NS:track:ID."""
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     current: dict[str, Withdrawal] = {}
     for entry in entries:
         for track in entry.tracks:
@@ -274,7 +307,7 @@ def signature(root: Path) -> tuple[Any, ...] | None:
 def withdrawn(root: Path) -> dict[str, Withdrawal]:
     """The tracks withdrawn now in the ledger at `root` (cached per ledger state and day). A ledger that does not
     verify hides what its good lines withdraw: a broken chain never brings a withdrawn track back."""
-    key = (signature(root), datetime.now(timezone.utc).date())
+    key = (signature(root), datetime.now(UTC).date())
     name = str(Path(root).resolve())
     with _CACHE_LOCK:
         hit = _CACHE.get(name)
@@ -301,9 +334,16 @@ def _withdrawals_after_break(path: Path, good: int, today: date) -> dict[str, Wi
     for raw in lines:
         try:
             data = orjson.loads(raw)
-            entry = Entry(int(data["seq"]), str(data["action"]), tuple(str(t) for t in data["tracks"]),
-                          str(data.get("reason") or ""), data.get("category"), data.get("until"),
-                          str(data.get("at") or ""), str(data.get("prev") or ""))
+            entry = Entry(
+                int(data["seq"]),
+                str(data["action"]),
+                tuple(str(t) for t in data["tracks"]),
+                str(data.get("reason") or ""),
+                data.get("category"),
+                data.get("until"),
+                str(data.get("at") or ""),
+                str(data.get("prev") or ""),
+            )
         except Exception:  # noqa: BLE001 (a damaged line is no withdrawal we can read)
             continue
         if entry.action == "withdraw" and not _safe_lapsed(entry, today):
@@ -339,7 +379,7 @@ def withdrawn_rowids(conn: sqlite3.Connection, root: Path | None = None) -> dict
     found = withdrawn(root)
     if not found:
         return {}
-    key = (signature(root), datetime.now(timezone.utc).date(), _catalog_signature(conn))
+    key = (signature(root), datetime.now(UTC).date(), _catalog_signature(conn))
     cache_key = (str(root), id(conn))
     with _CACHE_LOCK:
         hit = _ROWIDS.get(cache_key)

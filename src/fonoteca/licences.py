@@ -31,36 +31,94 @@ PUBLIC_DOMAIN = "LicenseRef-Public-Domain"  # a source's word that the work is i
 DEFAULT_RELEASE = ("redistributable",)
 
 _KINDS = {  # CC licence elements, in SPDX's order
-    "by": "BY", "by-sa": "BY-SA", "by-nd": "BY-ND", "by-nc": "BY-NC", "by-nc-sa": "BY-NC-SA", "by-nc-nd": "BY-NC-ND",
+    "by": "BY",
+    "by-sa": "BY-SA",
+    "by-nd": "BY-ND",
+    "by-nc": "BY-NC",
+    "by-nc-sa": "BY-NC-SA",
+    "by-nc-nd": "BY-NC-ND",
 }
-_NAMES = {"BY": "Attribution", "BY-SA": "Attribution-ShareAlike", "BY-ND": "Attribution-NoDerivatives",
-          "BY-NC": "Attribution-NonCommercial", "BY-NC-SA": "Attribution-NonCommercial-ShareAlike",
-          "BY-NC-ND": "Attribution-NonCommercial-NoDerivatives"}
+_NAMES = {
+    "BY": "Attribution",
+    "BY-SA": "Attribution-ShareAlike",
+    "BY-ND": "Attribution-NoDerivatives",
+    "BY-NC": "Attribution-NonCommercial",
+    "BY-NC-SA": "Attribution-NonCommercial-ShareAlike",
+    "BY-NC-ND": "Attribution-NonCommercial-NoDerivatives",
+}
 _VERSIONS = ("1.0", "2.0", "2.5", "3.0", "4.0")
 # Jurisdiction ports of CC licences that SPDX lists (others become LicenseRef-...).
 _SPDX_PORTS = {
-    "CC-BY-2.5-AU", "CC-BY-3.0-AT", "CC-BY-3.0-AU", "CC-BY-3.0-DE", "CC-BY-3.0-IGO", "CC-BY-3.0-NL", "CC-BY-3.0-US",
-    "CC-BY-NC-3.0-DE", "CC-BY-NC-ND-3.0-DE", "CC-BY-NC-ND-3.0-IGO", "CC-BY-NC-SA-2.0-DE", "CC-BY-NC-SA-2.0-FR",
-    "CC-BY-NC-SA-2.0-UK", "CC-BY-NC-SA-3.0-DE", "CC-BY-NC-SA-3.0-IGO", "CC-BY-ND-3.0-DE", "CC-BY-SA-2.0-UK",
-    "CC-BY-SA-2.1-JP", "CC-BY-SA-3.0-AT", "CC-BY-SA-3.0-DE", "CC-BY-SA-3.0-IGO", "CC-BY-NC-SA-3.0-US",
-    "CC-BY-NC-ND-3.0-US", "CC-BY-NC-3.0-US", "CC-BY-SA-3.0-US", "CC-BY-ND-3.0-US",
+    "CC-BY-2.5-AU",
+    "CC-BY-3.0-AT",
+    "CC-BY-3.0-AU",
+    "CC-BY-3.0-DE",
+    "CC-BY-3.0-IGO",
+    "CC-BY-3.0-NL",
+    "CC-BY-3.0-US",
+    "CC-BY-NC-3.0-DE",
+    "CC-BY-NC-ND-3.0-DE",
+    "CC-BY-NC-ND-3.0-IGO",
+    "CC-BY-NC-SA-2.0-DE",
+    "CC-BY-NC-SA-2.0-FR",
+    "CC-BY-NC-SA-2.0-UK",
+    "CC-BY-NC-SA-3.0-DE",
+    "CC-BY-NC-SA-3.0-IGO",
+    "CC-BY-ND-3.0-DE",
+    "CC-BY-SA-2.0-UK",
+    "CC-BY-SA-2.1-JP",
+    "CC-BY-SA-3.0-AT",
+    "CC-BY-SA-3.0-DE",
+    "CC-BY-SA-3.0-IGO",
+    "CC-BY-NC-SA-3.0-US",
+    "CC-BY-NC-ND-3.0-US",
+    "CC-BY-NC-3.0-US",
+    "CC-BY-SA-3.0-US",
+    "CC-BY-ND-3.0-US",
 }
 _COUNTRIES = {  # jurisdiction names in deed titles ("... 3.0 United States")
-    "united states": "us", "germany": "de", "deutschland": "de", "france": "fr", "spain": "es", "españa": "es",
-    "italy": "it", "italia": "it", "netherlands": "nl", "austria": "at", "österreich": "at", "australia": "au",
-    "england & wales": "uk", "england and wales": "uk", "uk: england & wales": "uk", "japan": "jp",
-    "brazil": "br", "brasil": "br", "canada": "ca", "switzerland": "ch", "belgium": "be", "poland": "pl",
-    "portugal": "pt", "mexico": "mx", "argentina": "ar", "chile": "cl", "igo": "igo",
+    "united states": "us",
+    "germany": "de",
+    "deutschland": "de",
+    "france": "fr",
+    "spain": "es",
+    "españa": "es",
+    "italy": "it",
+    "italia": "it",
+    "netherlands": "nl",
+    "austria": "at",
+    "österreich": "at",
+    "australia": "au",
+    "england & wales": "uk",
+    "england and wales": "uk",
+    "uk: england & wales": "uk",
+    "japan": "jp",
+    "brazil": "br",
+    "brasil": "br",
+    "canada": "ca",
+    "switzerland": "ch",
+    "belgium": "be",
+    "poland": "pl",
+    "portugal": "pt",
+    "mexico": "mx",
+    "argentina": "ar",
+    "chile": "cl",
+    "igo": "igo",
 }
 _FREE_ART = "LAL-1.3"
-_REDISTRIBUTABLE_REFS = {PUBLIC_DOMAIN_MARK, PUBLIC_DOMAIN, "LicenseRef-CC-Sampling-Plus-1.0", "LicenseRef-CC-NC-Sampling-Plus-1.0"}
+_REDISTRIBUTABLE_REFS = {
+    PUBLIC_DOMAIN_MARK,
+    PUBLIC_DOMAIN,
+    "LicenseRef-CC-Sampling-Plus-1.0",
+    "LicenseRef-CC-NC-Sampling-Plus-1.0",
+}
 
 
 @dataclass(frozen=True)
 class Licence:
-    id: str                   # SPDX id or LicenseRef-...
-    raw: str | None           # the text the source wrote
-    url: str | None           # the licence's canonical deed URL, when it has one
+    id: str  # SPDX id or LicenseRef-...
+    raw: str | None  # the text the source wrote
+    url: str | None  # the licence's canonical deed URL, when it has one
 
     @property
     def known(self) -> bool:
@@ -83,13 +141,21 @@ class Licence:
 def is_redistributable(licence_id: str | None) -> bool:
     if not licence_id:
         return False
-    return (licence_id.startswith("CC-BY") or licence_id.startswith("LicenseRef-CC-BY")
-            or licence_id in ("CC0-1.0", "CC-PDDC", _FREE_ART) or licence_id in _REDISTRIBUTABLE_REFS)
+    return (
+        licence_id.startswith("CC-BY")
+        or licence_id.startswith("LicenseRef-CC-BY")
+        or licence_id in ("CC0-1.0", "CC-PDDC", _FREE_ART)
+        or licence_id in _REDISTRIBUTABLE_REFS
+    )
 
 
 def attribution_required(licence_id: str | None) -> bool:
-    return bool(licence_id) and (licence_id.startswith(("CC-BY", "LicenseRef-CC-BY", "LicenseRef-CC-Sampling",
-                                                         "LicenseRef-CC-NC-Sampling")) or licence_id == _FREE_ART)
+    if not licence_id:
+        return False
+    return (
+        licence_id.startswith(("CC-BY", "LicenseRef-CC-BY", "LicenseRef-CC-Sampling", "LicenseRef-CC-NC-Sampling"))
+        or licence_id == _FREE_ART
+    )
 
 
 def display_name(licence_id: str) -> str:
@@ -195,8 +261,11 @@ def _cc_words(lowered: str) -> str | None:
     return _cc_id(kind, version, port)
 
 
-_RESERVED = re.compile(r"all rights reserved|\ballrightsreserved\b|tous droits réservés|todos los derechos reservados|"
-                       r"alle rechte vorbehalten|^\s*(?:©|\(c\)|℗|\(p\)|copyright\b)", re.I)
+_RESERVED = re.compile(
+    r"all rights reserved|\ballrightsreserved\b|tous droits réservés|todos los derechos reservados|"
+    r"alle rechte vorbehalten|^\s*(?:©|\(c\)|℗|\(p\)|copyright\b)",
+    re.I,
+)
 
 
 def normalise(text: Any) -> Licence:
@@ -215,8 +284,9 @@ def normalise(text: Any) -> Licence:
 
 def _named(lowered: str) -> str | None:
     flat = re.sub(r"[\s_\-–]+", " ", lowered).strip()
-    if re.fullmatch(r"(cc ?0|cc zero|creative commons zero|cc0 1 0|cc0 1\.0|cc0 1\.0 universal.*|cc0 universal.*)",
-                    flat) or flat.startswith(("cc0", "cc-0", "cc zero", "creative commons zero")):
+    if re.fullmatch(
+        r"(cc ?0|cc zero|creative commons zero|cc0 1 0|cc0 1\.0|cc0 1\.0 universal.*|cc0 universal.*)", flat
+    ) or flat.startswith(("cc0", "cc-0", "cc zero", "creative commons zero")):
         return "CC0-1.0"
     if "public domain mark" in flat or flat in ("pdm", "pdm 1.0"):
         return PUBLIC_DOMAIN_MARK
@@ -225,8 +295,11 @@ def _named(lowered: str) -> str | None:
     if "free art" in flat or "licence art libre" in flat or "art libre" in flat or flat in ("lal", "lal 1.3"):
         return _FREE_ART
     if "sampling plus" in flat or "sampling+" in flat:
-        return "LicenseRef-CC-NC-Sampling-Plus-1.0" if "noncommercial" in flat.replace(" ", "") or " nc " in f" {flat} " \
+        return (
+            "LicenseRef-CC-NC-Sampling-Plus-1.0"
+            if "noncommercial" in flat.replace(" ", "") or " nc " in f" {flat} "
             else "LicenseRef-CC-Sampling-Plus-1.0"
+        )
     cc = _cc_words(lowered)
     if cc is not None:
         return cc
@@ -268,7 +341,7 @@ class ReleasePolicy:
         return f"{shown}: not in this archive's [release] licences ({', '.join(self.licences)})"
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "ReleasePolicy":
+    def from_config(cls, config: dict[str, Any]) -> ReleasePolicy:
         section = config.get("release", {}) if isinstance(config, dict) else {}
         if not isinstance(section, dict):
             raise FonotecaError("[release] in fonoteca.toml must be a table")
@@ -276,6 +349,8 @@ class ReleasePolicy:
         if isinstance(value, str):
             value = [value]
         if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
-            raise FonotecaError("[release] licences in fonoteca.toml must be a list of licence ids or patterns, "
-                                "e.g. [\"redistributable\"] or [\"CC0-1.0\", \"CC-BY-*\"]")
+            raise FonotecaError(
+                "[release] licences in fonoteca.toml must be a list of licence ids or patterns, "
+                'e.g. ["redistributable"] or ["CC0-1.0", "CC-BY-*"]'
+            )
         return cls(tuple(v.strip() for v in value))

@@ -14,7 +14,7 @@ from fonoteca.errors import FonotecaError
 
 if TYPE_CHECKING:
     from fonoteca.archive import Archive
-    from fonoteca.catalog.importer import Importer
+    from fonoteca.catalog.importers import Importer
     from fonoteca.plan.policies import Policy
     from fonoteca.storage import Storage
 

@@ -60,16 +60,28 @@ def install(conn: sqlite3.Connection, policy: ReleasePolicy, root: Path | None =
 def licence_row(conn: sqlite3.Connection, rowid: int) -> dict[str, Any] | None:
     """The licence on record for a track, as the site and the API show it."""
     try:
-        row = conn.execute("SELECT licence, raw, url, attribution, source, source_id, source_url, collection, "
-                           "imported_at FROM track_licences WHERE track = ?", (rowid,)).fetchone()
+        row = conn.execute(
+            "SELECT licence, raw, url, attribution, source, source_id, source_url, collection, "
+            "imported_at FROM track_licences WHERE track = ?",
+            (rowid,),
+        ).fetchone()
     except sqlite3.OperationalError:  # a catalog older than the licences table (a mirror of an old release)
         return None
     if row is None:
         return None
     licence, raw, url, attribution, source, source_id, source_url, collection, imported_at = row
-    return {"id": licence, "name": display_name(licence), "url": url or normalise(raw).url, "raw": raw,
-            "attribution": attribution, "source": source, "source_id": source_id, "source_url": source_url,
-            "collection": collection, "imported_at": imported_at}
+    return {
+        "id": licence,
+        "name": display_name(licence),
+        "url": url or normalise(raw).url,
+        "raw": raw,
+        "attribution": attribution,
+        "source": source,
+        "source_id": source_id,
+        "source_url": source_url,
+        "collection": collection,
+        "imported_at": imported_at,
+    }
 
 
 def licence_of(conn: sqlite3.Connection, rowid: int) -> str | None:
@@ -86,13 +98,18 @@ def hidden_rowids(conn: sqlite3.Connection, root: Path | None = None) -> frozens
         return frozenset(hidden)
     policy = policy_for_root(root)
     try:  # the policy is read once per licence on record, not once per file
-        refused = [lic for (lic,) in conn.execute("SELECT DISTINCT licence FROM track_licences")
-                   if not policy.allows(lic)]
-        rows = conn.execute("SELECT f.track FROM files f JOIN track_licences l ON l.track = f.track "
-                            "WHERE l.licence IN (SELECT value FROM json_each(?))", (json.dumps(refused),)).fetchall()
+        refused = [
+            lic for (lic,) in conn.execute("SELECT DISTINCT licence FROM track_licences") if not policy.allows(lic)
+        ]
+        rows = conn.execute(
+            "SELECT f.track FROM files f JOIN track_licences l ON l.track = f.track "
+            "WHERE l.licence IN (SELECT value FROM json_each(?))",
+            (json.dumps(refused),),
+        ).fetchall()
         if not policy.allows(None):
-            rows += conn.execute("SELECT f.track FROM files f WHERE NOT EXISTS (SELECT 1 FROM track_licences l "
-                                 "WHERE l.track = f.track)").fetchall()
+            rows += conn.execute(
+                "SELECT f.track FROM files f WHERE NOT EXISTS (SELECT 1 FROM track_licences l WHERE l.track = f.track)"
+            ).fetchall()
     except sqlite3.OperationalError:  # a catalog from before licences: nothing on record
         rows = [] if policy.allows(None) else conn.execute("SELECT track FROM files").fetchall()
     hidden.update(int(track) for (track,) in rows)

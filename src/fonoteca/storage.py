@@ -33,8 +33,7 @@ class Storage(Protocol):
         """The stored file for reading (StorageError when it is missing or not a plain stored file)."""
         ...
 
-    def exists(self, rel: str) -> bool:
-        ...
+    def exists(self, rel: str) -> bool: ...
 
     def link_into_release(self, rel: str, dest: Path) -> None:
         """Make the stored file appear at `dest` in a release's payload folder, without a copy where the storage
@@ -113,7 +112,8 @@ class LocalStorage:
         except OSError as exc:
             raise FonotecaError(
                 f"cannot hard-link {rel} into the release ({exc.strerror}); releases/ must be on the same file "
-                "system as files/ and the file system must support hard links") from None
+                "system as files/ and the file system must support hard links"
+            ) from None
 
     def remove(self, rel: str) -> None:
         path = self._path(rel)

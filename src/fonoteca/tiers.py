@@ -15,8 +15,8 @@ from fonoteca.errors import FonotecaError, UsageError
 
 
 class Tier(IntEnum):
-    SKIP = 0      # catalogued only
-    COMPACT = 1   # re-encoded to Ogg Opus with libopus
+    SKIP = 0  # catalogued only
+    COMPACT = 1  # re-encoded to Ogg Opus with libopus
     ORIGINAL = 2  # the source audio kept bit-exact, metadata as tags, the untagged input rebuildable
 
     @property
@@ -24,7 +24,7 @@ class Tier(IntEnum):
         return self.name.lower()
 
     @classmethod
-    def parse(cls, name: str) -> "Tier":
+    def parse(cls, name: str) -> Tier:
         """A tier from the name a person typed (original, compact, skip)."""
         try:
             return cls[name.strip().upper()]
@@ -50,16 +50,18 @@ class TierSettings:
     """`[tiers]` of fonoteca.toml: the compact codec and the bit rates the plan sizes files with."""
 
     compact_codec: str = "opus"
-    compact_bitrate: int = 75_000     # bit/s, what ingest encodes the compact tier at
-    original_bitrate: int = 160_000   # bit/s, what the plan assumes an original file takes
+    compact_bitrate: int = 75_000  # bit/s, what ingest encodes the compact tier at
+    original_bitrate: int = 160_000  # bit/s, what the plan assumes an original file takes
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "TierSettings":
+    def from_config(cls, config: dict[str, Any]) -> TierSettings:
         section = config.get("tiers", {})
         try:
-            settings = cls(str(section.get("compact_codec", cls.compact_codec)).lower(),
-                           int(section.get("compact_bitrate", cls.compact_bitrate)),
-                           int(section.get("original_bitrate", cls.original_bitrate)))
+            settings = cls(
+                str(section.get("compact_codec", cls.compact_codec)).lower(),
+                int(section.get("compact_bitrate", cls.compact_bitrate)),
+                int(section.get("original_bitrate", cls.original_bitrate)),
+            )
         except (TypeError, ValueError) as exc:
             raise FonotecaError(f"fonoteca.toml [tiers]: {exc}") from None
         settings.check()
@@ -67,15 +69,18 @@ class TierSettings:
 
     def check(self) -> None:
         if self.compact_codec not in COMPACT_CODECS:
-            raise FonotecaError(f"fonoteca.toml [tiers] compact_codec = {self.compact_codec!r}: the compact tier is "
-                                f"encoded with {', '.join(COMPACT_CODECS)} only")
+            raise FonotecaError(
+                f"fonoteca.toml [tiers] compact_codec = {self.compact_codec!r}: the compact tier is "
+                f"encoded with {', '.join(COMPACT_CODECS)} only"
+            )
         if not 6_000 <= self.compact_bitrate <= 510_000:
-            raise FonotecaError(f"fonoteca.toml [tiers] compact_bitrate = {self.compact_bitrate}: libopus takes "
-                                "6000-510000 bit/s")
+            raise FonotecaError(
+                f"fonoteca.toml [tiers] compact_bitrate = {self.compact_bitrate}: libopus takes 6000-510000 bit/s"
+            )
         if self.original_bitrate <= 0:
             raise FonotecaError("fonoteca.toml [tiers] original_bitrate must be positive")
 
     @property
-    def bitrates(self) -> dict[Tier, int]:
-        """Bit rate per stored tier, for sizing files that are not stored yet."""
+    def bitrates(self) -> dict[int, int]:
+        """Bit rate per stored tier (keyed by Tier, an int), for sizing files that are not stored yet."""
         return {Tier.COMPACT: self.compact_bitrate, Tier.ORIGINAL: self.original_bitrate}

@@ -57,13 +57,39 @@ def encode(release: Any, out: list) -> None:
     genres = artist.get("genres") or []
     if not isinstance(genres, list) or not all(isinstance(g, str) for g in genres):
         raise RecordError(f"release {album_id}: artist 'genres' must be a list of strings")
-    out.append(ArtistRec(ns, artist_id, _text(artist, "name", f"artist {artist_id}"), None, None, LEVEL_TABLE, None,
-                         None, tuple(g.lower() for g in genres)))
+    out.append(
+        ArtistRec(
+            ns,
+            artist_id,
+            _text(artist, "name", f"artist {artist_id}"),
+            None,
+            None,
+            LEVEL_TABLE,
+            None,
+            None,
+            tuple(g.lower() for g in genres),
+        )
+    )
     date = release.get("date")
-    out.append(AlbumRec(ns, album_id, _text(release, "title", f"release {album_id}"), "album",
-                        len(release.get("tracks") or []), date if isinstance(date, str) else None,
-                        "day" if isinstance(date, str) and len(date) == 10 else None, None, None, None, None,
-                        LEVEL_TABLE, None, None, artists=((artist_id, None),)))
+    out.append(
+        AlbumRec(
+            ns,
+            album_id,
+            _text(release, "title", f"release {album_id}"),
+            "album",
+            len(release.get("tracks") or []),
+            date if isinstance(date, str) else None,
+            "day" if isinstance(date, str) and len(date) == 10 else None,
+            None,
+            None,
+            None,
+            None,
+            LEVEL_TABLE,
+            None,
+            None,
+            artists=((artist_id, None),),
+        )
+    )
     tracks = release.get("tracks")
     if not isinstance(tracks, list) or not tracks:
         raise RecordError(f"release {album_id}: 'tracks' must be a non-empty list")
@@ -77,9 +103,28 @@ def encode(release: Any, out: list) -> None:
             out.append(FieldReject(f"track {track_id}: isrc {isrc!r} is not a valid ISRC"))
         seconds = track.get("seconds")
         duration = int(round(seconds * 1000)) if isinstance(seconds, (int, float)) and seconds > 0 else None
-        out.append(TrackRec(ns, track_id, _text(track, "title", f"track {track_id}"), album_id, 1, number, duration,
-                            None, None, None, None, None, code, LEVEL_TABLE, None, None, None,
-                            artists=((artist_id, None),)))
+        out.append(
+            TrackRec(
+                ns,
+                track_id,
+                _text(track, "title", f"track {track_id}"),
+                album_id,
+                1,
+                number,
+                duration,
+                None,
+                None,
+                None,
+                None,
+                None,
+                code,
+                LEVEL_TABLE,
+                None,
+                None,
+                None,
+                artists=((artist_id, None),),
+            )
+        )
 
 
 def _codec() -> Any:
@@ -90,8 +135,15 @@ def _codec() -> Any:
 
 @hookimpl
 def register_importers() -> list[Importer]:
-    return [Importer("label-catalogue", NAMESPACE, NUMBER,
-                     "Import a label's catalogue export (JSON: releases with their artist and tracks).", _codec)]
+    return [
+        Importer(
+            "label-catalogue",
+            NAMESPACE,
+            NUMBER,
+            "Import a label's catalogue export (JSON: releases with their artist and tracks).",
+            _codec,
+        )
+    ]
 
 
 # --------------------------------------------------------------------------------------------- the policy
@@ -130,9 +182,13 @@ def _genres(model: Any) -> dict[int, str]:
         return {}
     conn = model.catalog()
     try:
-        return {track: genre for track, genre in conn.execute(
-            "SELECT ta.track, min(g.name) FROM track_artists ta JOIN artist_genres ag ON ag.artist = ta.artist "
-            "JOIN genres g ON g.rowid = ag.genre WHERE ta.position = 0 GROUP BY ta.track")}
+        return {
+            track: genre
+            for track, genre in conn.execute(
+                "SELECT ta.track, min(g.name) FROM track_artists ta JOIN artist_genres ag ON ag.artist = ta.artist "
+                "JOIN genres g ON g.rowid = ag.genre WHERE ta.position = 0 GROUP BY ta.track"
+            )
+        }
     finally:
         conn.close()
 
@@ -154,9 +210,12 @@ def register_routes(app: Any) -> None:
         from fonoteca.catalog.ids import NAMESPACES
 
         conn = request.app.state.site.store.conn
-        return [{"id": i, "title": t} for i, t in conn.execute(
-            "SELECT id, name FROM tracks WHERE ns = ? AND level > 0 ORDER BY id LIMIT 500",
-            (NAMESPACES[NAMESPACE],))]
+        return [
+            {"id": i, "title": t}
+            for i, t in conn.execute(
+                "SELECT id, name FROM tracks WHERE ns = ? AND level > 0 ORDER BY id LIMIT 500", (NAMESPACES[NAMESPACE],)
+            )
+        ]
 
     @app.get("/api/example/labelx")
     def labelx_json(request: Request) -> JSONResponse:

@@ -19,9 +19,9 @@ from typing import Any
 import av
 import numpy as np
 
-from fonoteca.durable import RESOURCE_ERRNOS
 from fonoteca.audio.fingerprint import DEFAULT_SECONDS, Fingerprint, FingerprintBuilder
 from fonoteca.audio.loudness import Loudness, LoudnessMeter
+from fonoteca.durable import RESOURCE_ERRNOS
 
 av.logging.set_level(av.logging.PANIC)  # decoder chatter on malformed files; errors still raise
 
@@ -41,11 +41,11 @@ class DecodeError(Exception):
 
 @dataclass
 class StreamInfo:
-    container: str                # FFmpeg demuxer name, e.g. "flac", "ogg", "mov,mp4,m4a,3gp,3g2,mj2"
-    codec: str                    # decoder name, e.g. "flac", "vorbis", "mp3float"
+    container: str  # FFmpeg demuxer name, e.g. "flac", "ogg", "mov,mp4,m4a,3gp,3g2,mj2"
+    codec: str  # decoder name, e.g. "flac", "vorbis", "mp3float"
     sample_rate: int
     channels: int
-    bit_rate: int | None          # as the container declares it
+    bit_rate: int | None  # as the container declares it
     declared_duration: float | None
 
 
@@ -61,8 +61,8 @@ class OpusSpec:
 class Analysis:
     info: StreamInfo
     samples: int
-    rate: int                     # rate the analysis ran at (native, or 48 kHz when encoding Opus)
-    duration: float               # decoded seconds
+    rate: int  # rate the analysis ran at (native, or 48 kHz when encoding Opus)
+    duration: float  # decoded seconds
     fingerprint: Fingerprint | None
     loudness: Loudness
     encoded: dict[str, Any] = field(default_factory=dict)  # when encoding: codec, sample_rate, channels
@@ -122,8 +122,11 @@ def _audio_stream(container: Any, path: Path) -> Any:
 def _info(container: Any, stream: Any) -> StreamInfo:
     ctx = stream.codec_context
     return StreamInfo(
-        container=container.format.name, codec=_codec_name(stream), sample_rate=int(ctx.sample_rate or 0),
-        channels=int(ctx.channels or 0), bit_rate=int(container.bit_rate or 0) or None,
+        container=container.format.name,
+        codec=_codec_name(stream),
+        sample_rate=int(ctx.sample_rate or 0),
+        channels=int(ctx.channels or 0),
+        bit_rate=int(container.bit_rate or 0) or None,
         declared_duration=_declared(container, stream),
     )
 
@@ -176,8 +179,15 @@ class _Sink:
                 self.fp.feed(bytes(out.planes[0])[: out.samples * 2])
 
 
-def analyse(path: Path, *, fingerprint_seconds: float = DEFAULT_SECONDS, opus: OpusSpec | None = None,
-            out_path: Path | None = None, out_tags: dict[str, str] | None = None, threads: int = 1) -> Analysis:
+def analyse(
+    path: Path,
+    *,
+    fingerprint_seconds: float = DEFAULT_SECONDS,
+    opus: OpusSpec | None = None,
+    out_path: Path | None = None,
+    out_tags: dict[str, str] | None = None,
+    threads: int = 1,
+) -> Analysis:
     """Decode the first audio stream of `path` completely; fingerprint, measure loudness and, with `opus` and
     `out_path`, write an Ogg Opus file in the same pass (in a second thread when `threads` > 1). Raises
     DecodeError when the file is not accepted."""
@@ -204,8 +214,11 @@ def analyse(path: Path, *, fingerprint_seconds: float = DEFAULT_SECONDS, opus: O
                 if getattr(exc, "errno", None) in RESOURCE_ERRNOS:
                     raise  # the disk, not the file
                 where = f"at {samples / out_rate:.2f} s" if out_rate else "before any audio"
-                raise DecodeError("undecodable", f"demuxer or decoder error {where}: {exc}",
-                                  decoded_seconds=samples / out_rate if out_rate else 0.0) from None
+                raise DecodeError(
+                    "undecodable",
+                    f"demuxer or decoder error {where}: {exc}",
+                    decoded_seconds=samples / out_rate if out_rate else 0.0,
+                ) from None
             for frame in frames:
                 if frame.samples == 0:
                     continue
@@ -238,7 +251,7 @@ def analyse(path: Path, *, fingerprint_seconds: float = DEFAULT_SECONDS, opus: O
                     resampler = av.AudioResampler(format="fltp", layout=out_layout, rate=out_rate)
                     converted += resampler.resample(frame)
                 _consume(converted, sink, encoder)
-        if resampler is None or sink is None or samples < 1:
+        if resampler is None or sink is None or out_rate is None or samples < 1:  # the rate is set with the resampler
             raise DecodeError("empty", "no audio samples decode from the file")
         _consume(resampler.resample(None), sink, encoder)
         sink.finish()
@@ -249,15 +262,26 @@ def analyse(path: Path, *, fingerprint_seconds: float = DEFAULT_SECONDS, opus: O
         duration = samples / out_rate
         declared = info.declared_duration
         if declared is not None and declared - duration > max(TRUNCATION_SECONDS, TRUNCATION_RATIO * declared):
-            raise DecodeError("truncated", f"decoded {duration:.2f} s of the {declared:.2f} s the header declares",
-                              decoded_seconds=duration, declared_seconds=declared)
+            raise DecodeError(
+                "truncated",
+                f"decoded {duration:.2f} s of the {declared:.2f} s the header declares",
+                decoded_seconds=duration,
+                declared_seconds=declared,
+            )
         fp = sink.fp.result() if sink.fp is not None else None
         encoded = {}
         if opus is not None:
             encoded = {"codec": "opus", "sample_rate": OPUS_RATE, "channels": sink.channels}
         info.sample_rate = info.sample_rate or decoded_rate
-        return Analysis(info=info, samples=int(round(samples)), rate=out_rate, duration=duration, fingerprint=fp,
-                        loudness=sink.meter.result(), encoded=encoded)
+        return Analysis(
+            info=info,
+            samples=int(round(samples)),
+            rate=out_rate,
+            duration=duration,
+            fingerprint=fp,
+            loudness=sink.meter.result(),
+            encoded=encoded,
+        )
     finally:
         if encoder is not None:
             try:
@@ -349,9 +373,9 @@ def decode_mono(source: str | Path | bytes, rate: int) -> np.ndarray:
 
     handle = io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else str(source)
     chunks: list[np.ndarray] = []
-    with av.open(handle) as container:
-        stream = next(s for s in container.streams if s.type == "audio")
-        stream.thread_type = "AUTO"
+    with av.open(handle, "r") as container:
+        stream = next(s for s in container.streams if isinstance(s, av.AudioStream))
+        stream.codec_context.thread_type = "AUTO"
         resampler = av.AudioResampler(format="flt", layout="mono", rate=rate)
         for frame in container.decode(stream):
             for out in resampler.resample(frame):

@@ -17,16 +17,16 @@ DEFAULT_SECONDS = 120.0
 # through Opus 75k or MP3 128k sits near 0.01; unrelated audio near 0.47, and the closest of 19,900 pairs of
 # synthesised tracks in one style family at 0.30. Remasters and noisy transfers need headroom above 0.01.
 MATCH_BER = 0.20
-MAX_OFFSET = 24          # sub-fingerprints (about 3 s) tried either way when aligning
-SAMPLE_MOD = 16          # index keys: sub-fingerprints whose value % 16 == 0 (a consistent sample)
-MIN_ITEMS = 16           # shorter fingerprints (under about 3 s of audio) are not used for matching
+MAX_OFFSET = 24  # sub-fingerprints (about 3 s) tried either way when aligning
+SAMPLE_MOD = 16  # index keys: sub-fingerprints whose value % 16 == 0 (a consistent sample)
+MIN_ITEMS = 16  # shorter fingerprints (under about 3 s of audio) are not used for matching
 
 
 @dataclass
 class Fingerprint:
-    encoded: str            # AcoustID's compressed base64 form
-    raw: np.ndarray         # uint32 sub-fingerprints
-    seconds: float          # audio it covers
+    encoded: str  # AcoustID's compressed base64 form
+    raw: np.ndarray  # uint32 sub-fingerprints
+    seconds: float  # audio it covers
 
     def keys(self) -> list[int]:
         return sorted({int(v) for v in self.raw if int(v) % SAMPLE_MOD == 0})
@@ -68,8 +68,11 @@ class FingerprintBuilder:
         if not encoded:
             return None
         raw, _ = chromaprint.decode_fingerprint(encoded)
-        return Fingerprint(encoded.decode("ascii"), np.asarray(raw, dtype=np.int64).astype(np.uint32),
-                           self.fed / self.channels / self.rate)
+        return Fingerprint(
+            encoded.decode("ascii"),
+            np.asarray(raw, dtype=np.int64).astype(np.uint32),
+            self.fed / self.channels / self.rate,
+        )
 
 
 def _popcount32(x: np.ndarray) -> np.ndarray:

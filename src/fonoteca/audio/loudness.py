@@ -24,7 +24,7 @@ def k_weighting(rate: int) -> np.ndarray:
     f0, gain, q = 1681.974450955533, 3.999843853973347, 0.7071752369554196
     k = math.tan(math.pi * f0 / rate)
     vh = 10.0 ** (gain / 20.0)
-    vb = vh ** 0.4996667741545416
+    vb = vh**0.4996667741545416
     a0 = 1.0 + k / q + k * k
     pb = [(vh + vb * k / q + k * k) / a0, 2.0 * (k * k - vh) / a0, (vh - vb * k / q + k * k) / a0]
     pa = [1.0, 2.0 * (k * k - 1.0) / a0, (1.0 - k / q + k * k) / a0]
@@ -54,7 +54,7 @@ def channel_weights(channels: int) -> np.ndarray:
 @dataclass
 class Loudness:
     integrated_lufs: float | None  # None: silent (every block below the absolute gate) or too short
-    peak: float                    # sample peak, linear
+    peak: float  # sample peak, linear
 
     @property
     def track_gain(self) -> float | None:
@@ -68,10 +68,10 @@ class LoudnessMeter:
         self.rate, self.channels = rate, channels
         self.sos = k_weighting(rate).astype(np.float32)
         self.zi = np.zeros((self.sos.shape[0], channels, 2), dtype=np.float32)
-        self.step = max(1, rate // 10)             # 100 ms sub-blocks
+        self.step = max(1, rate // 10)  # 100 ms sub-blocks
         self.weights = channel_weights(channels)
         self.pending = np.zeros((channels, 0), dtype=np.float32)  # filtered squares not yet in a full sub-block
-        self.subblocks: list[np.ndarray] = []      # weighted mean square per 100 ms sub-block
+        self.subblocks: list[np.ndarray] = []  # weighted mean square per 100 ms sub-block
         self.peak = 0.0
 
     def feed(self, block: np.ndarray) -> None:

@@ -38,7 +38,7 @@ def _common_suffix(a: bytes, b: bytes, limit: int) -> int:
     k = 0
     while k < n:
         take = min(CHUNK, n - k)
-        if a[len(a) - k - take: len(a) - k] != b[len(b) - k - take: len(b) - k]:
+        if a[len(a) - k - take : len(a) - k] != b[len(b) - k - take : len(b) - k]:
             break
         k += take
     while k < n and a[len(a) - 1 - k] == b[len(b) - 1 - k]:
@@ -52,12 +52,13 @@ def make_patch(original: bytes, stored: bytes) -> bytes:
         return b""
     prefix = _common_prefix(original, stored)
     suffix = _common_suffix(original, stored, prefix)
-    middle = original[prefix: len(original) - suffix]
-    base = stored[prefix: len(stored) - suffix]
+    middle = original[prefix : len(original) - suffix]
+    base = stored[prefix : len(stored) - suffix]
     window = max(10, min(31, (len(middle) + len(base)).bit_length() + 1))
     if base:
         params = zstandard.ZstdCompressionParameters.from_level(
-            LEVEL if len(middle) < (1 << 20) else 9, window_log=window, enable_ldm=len(middle) >= (1 << 20))
+            LEVEL if len(middle) < (1 << 20) else 9, window_log=window, enable_ldm=len(middle) >= (1 << 20)
+        )
         dictionary = zstandard.ZstdCompressionDict(base, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
         body = zstandard.ZstdCompressor(dict_data=dictionary, compression_params=params).compress(middle)
     else:
@@ -71,14 +72,14 @@ def apply_patch(stored: bytes, patch: bytes) -> bytes:
     if patch[:4] != MAGIC:
         raise ValueError("not a Fonoteca patch")
     prefix, suffix = struct.unpack("<QQ", patch[4:20])
-    base = stored[prefix: len(stored) - suffix]
+    base = stored[prefix : len(stored) - suffix]
     body = patch[20:]
     if base:
         dictionary = zstandard.ZstdCompressionDict(base, dict_type=zstandard.DICT_TYPE_RAWCONTENT)
         middle = zstandard.ZstdDecompressor(dict_data=dictionary, max_window_size=1 << 31).decompress(body)
     else:
         middle = zstandard.ZstdDecompressor().decompress(body)
-    return stored[:prefix] + middle + stored[len(stored) - suffix:]
+    return stored[:prefix] + middle + stored[len(stored) - suffix :]
 
 
 def sha256(data: bytes) -> str:

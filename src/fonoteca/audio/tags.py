@@ -20,32 +20,91 @@ from mutagen import apev2, asf, id3, mp4
 from mutagen.flac import FLAC, Picture
 
 # Picard's ID3 frames and MP4 atoms for the Vorbis names (TXXX / freeform for the rest).
-ID3_TEXT = {"TITLE": "TIT2", "ARTIST": "TPE1", "ALBUM": "TALB", "ALBUMARTIST": "TPE2", "DATE": "TDRC",
-            "TRACKNUMBER": "TRCK", "DISCNUMBER": "TPOS", "ISRC": "TSRC", "LABEL": "TPUB", "COPYRIGHT": "TCOP",
-            "COMPILATION": "TCMP"}
-ID3_TXXX = {"BARCODE": "BARCODE", "MUSICBRAINZ_ALBUMID": "MusicBrainz Album Id",
-            "MUSICBRAINZ_ARTISTID": "MusicBrainz Artist Id", "ARTISTS": "ARTISTS",
-            "REPLAYGAIN_TRACK_GAIN": "REPLAYGAIN_TRACK_GAIN", "REPLAYGAIN_TRACK_PEAK": "REPLAYGAIN_TRACK_PEAK",
-            "FONOTECA_ID": "FONOTECA_ID", "LICENSE": "LICENSE"}
-MP4_ATOMS = {"TITLE": "\xa9nam", "ARTIST": "\xa9ART", "ALBUM": "\xa9alb", "ALBUMARTIST": "aART", "DATE": "\xa9day",
-             "COPYRIGHT": "cprt"}
-MP4_FREEFORM = {"ISRC": "ISRC", "BARCODE": "BARCODE", "LABEL": "LABEL", "MUSICBRAINZ_TRACKID": "MusicBrainz Track Id",
-                "MUSICBRAINZ_ALBUMID": "MusicBrainz Album Id", "MUSICBRAINZ_ARTISTID": "MusicBrainz Artist Id",
-                "ARTISTS": "ARTISTS", "REPLAYGAIN_TRACK_GAIN": "replaygain_track_gain",
-                "REPLAYGAIN_TRACK_PEAK": "replaygain_track_peak", "FONOTECA_ID": "FONOTECA_ID", "WEBSITE": "URL",
-                "LICENSE": "LICENSE"}
-APE_KEYS = {"TITLE": "Title", "ARTIST": "Artist", "ALBUM": "Album", "ALBUMARTIST": "Album Artist", "DATE": "Year",
-            "TRACKNUMBER": "Track", "DISCNUMBER": "Disc", "ISRC": "ISRC", "BARCODE": "Barcode", "LABEL": "Label",
-            "MUSICBRAINZ_TRACKID": "MUSICBRAINZ_TRACKID", "MUSICBRAINZ_ALBUMID": "MUSICBRAINZ_ALBUMID",
-            "MUSICBRAINZ_ARTISTID": "MUSICBRAINZ_ARTISTID", "ARTISTS": "Artists", "WEBSITE": "Weblink",
-            "REPLAYGAIN_TRACK_GAIN": "REPLAYGAIN_TRACK_GAIN", "REPLAYGAIN_TRACK_PEAK": "REPLAYGAIN_TRACK_PEAK",
-            "FONOTECA_ID": "FONOTECA_ID", "COPYRIGHT": "Copyright", "LICENSE": "License"}
-ASF_KEYS = {"TITLE": "Title", "ARTIST": "Author", "ALBUM": "WM/AlbumTitle", "ALBUMARTIST": "WM/AlbumArtist",
-            "DATE": "WM/Year", "TRACKNUMBER": "WM/TrackNumber", "DISCNUMBER": "WM/PartOfSet", "ISRC": "WM/ISRC",
-            "BARCODE": "WM/Barcode", "MUSICBRAINZ_TRACKID": "MusicBrainz/Track Id",
-            "MUSICBRAINZ_ALBUMID": "MusicBrainz/Album Id", "FONOTECA_ID": "FONOTECA_ID",
-            "REPLAYGAIN_TRACK_GAIN": "replaygain_track_gain", "REPLAYGAIN_TRACK_PEAK": "replaygain_track_peak",
-            "COPYRIGHT": "Copyright", "LICENSE": "LICENSE"}
+ID3_TEXT = {
+    "TITLE": "TIT2",
+    "ARTIST": "TPE1",
+    "ALBUM": "TALB",
+    "ALBUMARTIST": "TPE2",
+    "DATE": "TDRC",
+    "TRACKNUMBER": "TRCK",
+    "DISCNUMBER": "TPOS",
+    "ISRC": "TSRC",
+    "LABEL": "TPUB",
+    "COPYRIGHT": "TCOP",
+    "COMPILATION": "TCMP",
+}
+ID3_TXXX = {
+    "BARCODE": "BARCODE",
+    "MUSICBRAINZ_ALBUMID": "MusicBrainz Album Id",
+    "MUSICBRAINZ_ARTISTID": "MusicBrainz Artist Id",
+    "ARTISTS": "ARTISTS",
+    "REPLAYGAIN_TRACK_GAIN": "REPLAYGAIN_TRACK_GAIN",
+    "REPLAYGAIN_TRACK_PEAK": "REPLAYGAIN_TRACK_PEAK",
+    "FONOTECA_ID": "FONOTECA_ID",
+    "LICENSE": "LICENSE",
+}
+MP4_ATOMS = {
+    "TITLE": "\xa9nam",
+    "ARTIST": "\xa9ART",
+    "ALBUM": "\xa9alb",
+    "ALBUMARTIST": "aART",
+    "DATE": "\xa9day",
+    "COPYRIGHT": "cprt",
+}
+MP4_FREEFORM = {
+    "ISRC": "ISRC",
+    "BARCODE": "BARCODE",
+    "LABEL": "LABEL",
+    "MUSICBRAINZ_TRACKID": "MusicBrainz Track Id",
+    "MUSICBRAINZ_ALBUMID": "MusicBrainz Album Id",
+    "MUSICBRAINZ_ARTISTID": "MusicBrainz Artist Id",
+    "ARTISTS": "ARTISTS",
+    "REPLAYGAIN_TRACK_GAIN": "replaygain_track_gain",
+    "REPLAYGAIN_TRACK_PEAK": "replaygain_track_peak",
+    "FONOTECA_ID": "FONOTECA_ID",
+    "WEBSITE": "URL",
+    "LICENSE": "LICENSE",
+}
+APE_KEYS = {
+    "TITLE": "Title",
+    "ARTIST": "Artist",
+    "ALBUM": "Album",
+    "ALBUMARTIST": "Album Artist",
+    "DATE": "Year",
+    "TRACKNUMBER": "Track",
+    "DISCNUMBER": "Disc",
+    "ISRC": "ISRC",
+    "BARCODE": "Barcode",
+    "LABEL": "Label",
+    "MUSICBRAINZ_TRACKID": "MUSICBRAINZ_TRACKID",
+    "MUSICBRAINZ_ALBUMID": "MUSICBRAINZ_ALBUMID",
+    "MUSICBRAINZ_ARTISTID": "MUSICBRAINZ_ARTISTID",
+    "ARTISTS": "Artists",
+    "WEBSITE": "Weblink",
+    "REPLAYGAIN_TRACK_GAIN": "REPLAYGAIN_TRACK_GAIN",
+    "REPLAYGAIN_TRACK_PEAK": "REPLAYGAIN_TRACK_PEAK",
+    "FONOTECA_ID": "FONOTECA_ID",
+    "COPYRIGHT": "Copyright",
+    "LICENSE": "License",
+}
+ASF_KEYS = {
+    "TITLE": "Title",
+    "ARTIST": "Author",
+    "ALBUM": "WM/AlbumTitle",
+    "ALBUMARTIST": "WM/AlbumArtist",
+    "DATE": "WM/Year",
+    "TRACKNUMBER": "WM/TrackNumber",
+    "DISCNUMBER": "WM/PartOfSet",
+    "ISRC": "WM/ISRC",
+    "BARCODE": "WM/Barcode",
+    "MUSICBRAINZ_TRACKID": "MusicBrainz/Track Id",
+    "MUSICBRAINZ_ALBUMID": "MusicBrainz/Album Id",
+    "FONOTECA_ID": "FONOTECA_ID",
+    "REPLAYGAIN_TRACK_GAIN": "replaygain_track_gain",
+    "REPLAYGAIN_TRACK_PEAK": "replaygain_track_peak",
+    "COPYRIGHT": "Copyright",
+    "LICENSE": "LICENSE",
+}
 MB_UFID = "http://musicbrainz.org"
 
 

@@ -19,9 +19,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ import orjson
 from fonoteca.catalog.db import transaction
 from fonoteca.catalog.store import Store, field_count
 from fonoteca.errors import FonotecaError
+from fonoteca.progress import Progress
 
 BULK_MIN = 100_000
 BULK_RATIO = 1.0
@@ -37,8 +37,20 @@ SORT_CACHE_KIB = 262_144  # page cache of a bulk load (and memory of each index 
 
 # Tables a bulk load fills; their secondary indexes are dropped while it runs.
 FILLED_TABLES = (
-    "artists", "artist_genres", "albums", "album_artists", "tracks", "track_artists", "album_tracks", "images",
-    "external_ids", "audio_features", "playlists", "playlist_items", "artist_albums", "track_files",
+    "artists",
+    "artist_genres",
+    "albums",
+    "album_artists",
+    "tracks",
+    "track_artists",
+    "album_tracks",
+    "images",
+    "external_ids",
+    "audio_features",
+    "playlists",
+    "playlist_items",
+    "artist_albums",
+    "track_files",
     "reference_verbatim",
 )
 
@@ -69,9 +81,14 @@ def configure(conn: sqlite3.Connection, tmp_dir: Path) -> None:
 def secondary_indexes(conn: sqlite3.Connection, tables: tuple[str, ...] = FILLED_TABLES) -> list[tuple[str, str]]:
     """(name, CREATE statement) of every index on `tables` that a DROP can remove (not the primary keys)."""
     marks = ",".join("?" * len(tables))
-    return [(name, sql) for name, sql in conn.execute(
-        f"SELECT name, sql FROM main.sqlite_master WHERE type = 'index' AND sql IS NOT NULL AND tbl_name IN ({marks}) "
-        "ORDER BY tbl_name, name", tables)]
+    return [
+        (name, sql)
+        for name, sql in conn.execute(
+            "SELECT name, sql FROM main.sqlite_master WHERE type = 'index' AND "
+            f"sql IS NOT NULL AND tbl_name IN ({marks}) ORDER BY tbl_name, name",
+            tables,
+        )
+    ]
 
 
 def drop_indexes(conn: sqlite3.Connection, indexes: list[tuple[str, str]]) -> None:
@@ -86,12 +103,12 @@ def if_not_exists(sql: str) -> str:
     return _CREATE.sub(lambda m: f"CREATE {m.group(1) or ''}INDEX IF NOT EXISTS ", sql, count=1)
 
 
-def build_indexes(conn: sqlite3.Connection, indexes: list[tuple[str, str]],
-                  progress: Callable[[str], None] | None = None) -> None:
-    """Build the dropped indexes again, each in its own transaction (a crash keeps those already built)."""
+def build_indexes(conn: sqlite3.Connection, indexes: list[tuple[str, str]], progress: Progress | None = None) -> None:
+    """Build the dropped indexes again, each in its own transaction (a crash keeps those already built);
+    `progress` is told each index as its step."""
     for name, sql in indexes:
         if progress:
-            progress(name)
+            progress(stage=f"index {name}")
         with transaction(conn):
             conn.execute(if_not_exists(sql))
 
@@ -112,8 +129,10 @@ class Load:
 
 
 def unfinished(conn: sqlite3.Connection) -> list[Load]:
-    return [Load(rowid, fmt, orjson.loads(inputs), orjson.loads(state))
-            for rowid, fmt, inputs, state in conn.execute("SELECT rowid, format, inputs, state FROM bulk_loads")]
+    return [
+        Load(rowid, fmt, orjson.loads(inputs), orjson.loads(state))
+        for rowid, fmt, inputs, state in conn.execute("SELECT rowid, format, inputs, state FROM bulk_loads")
+    ]
 
 
 def describe(load: Load) -> str:
@@ -126,7 +145,8 @@ def refuse_if_unfinished(conn: sqlite3.Connection) -> None:
     for load in unfinished(conn):
         raise FonotecaError(
             f"an earlier `fonoteca {describe(load)}` stopped before it finished (the catalog's indexes are built "
-            f"at its end): run that same import again to finish it, then this one")
+            f"at its end): run that same import again to finish it, then this one"
+        )
 
 
 def begin(conn: sqlite3.Connection, fmt: str, inputs: list[Any], state: dict[str, Any]) -> Load:
@@ -137,13 +157,20 @@ def begin(conn: sqlite3.Connection, fmt: str, inputs: list[Any], state: dict[str
             return load
         raise FonotecaError(
             f"an earlier `fonoteca {describe(load)}` stopped before it finished (the catalog's indexes are built "
-            f"at its end): run that same import again to finish it, then this one")
+            f"at its end): run that same import again to finish it, then this one"
+        )
     with transaction(conn):
         rowid = conn.execute(
             "INSERT INTO bulk_loads (format, inputs, started_at, state) VALUES (?, ?, ?, ?)",
-            (fmt, orjson.dumps(inputs).decode(), datetime.now(timezone.utc).isoformat(timespec="seconds"),
-             orjson.dumps(state).decode())).lastrowid
-    return Load(int(rowid), fmt, inputs, state)
+            (
+                fmt,
+                orjson.dumps(inputs).decode(),
+                datetime.now(UTC).isoformat(timespec="seconds"),
+                orjson.dumps(state).decode(),
+            ),
+        ).lastrowid
+    assert rowid is not None  # an INSERT sets it
+    return Load(rowid, fmt, inputs, state)
 
 
 def end(conn: sqlite3.Connection, load: Load) -> None:
@@ -221,10 +248,17 @@ class SegmentStore(Store):
 # at it (made to point at the winner): (table, column, extra condition).
 _CHILDREN = {
     "artists": (("artist_genres", "artist", ""), ("images", "owner", "owner_kind = 'artist'")),
-    "albums": (("album_artists", "album", ""), ("images", "owner", "owner_kind = 'album'"),
-               ("external_ids", "owner", "owner_kind = 'album'"), ("artist_albums", "album", "")),
-    "tracks": (("track_artists", "track", ""), ("external_ids", "owner", "owner_kind = 'track'"),
-               ("reference_verbatim", "owner", "owner_kind = 'track'")),
+    "albums": (
+        ("album_artists", "album", ""),
+        ("images", "owner", "owner_kind = 'album'"),
+        ("external_ids", "owner", "owner_kind = 'album'"),
+        ("artist_albums", "album", ""),
+    ),
+    "tracks": (
+        ("track_artists", "track", ""),
+        ("external_ids", "owner", "owner_kind = 'track'"),
+        ("reference_verbatim", "owner", "owner_kind = 'track'"),
+    ),
 }
 _REFERENCES = {
     "artists": (("track_artists", "artist"), ("album_artists", "artist"), ("artist_albums", "artist")),
@@ -247,24 +281,34 @@ def deduplicate(conn: sqlite3.Connection, table: str) -> int:
             f"CREATE TEMP TABLE grp AS SELECT t.rowid AS r, min(t.rowid) OVER w AS keep, first_value(t.rowid) OVER "
             f"(PARTITION BY t.id, t.ns ORDER BY t.level DESC, t.fetched_at DESC, {_fields_sql(table)} DESC, t.rowid) "
             f"AS winner FROM main.{table} t LEFT JOIN main.shapes s ON s.rowid = t.shape "
-            f"WHERE (t.id, t.ns) IN (SELECT id, ns FROM temp.dup) WINDOW w AS (PARTITION BY t.id, t.ns)")
+            f"WHERE (t.id, t.ns) IN (SELECT id, ns FROM temp.dup) WINDOW w AS (PARTITION BY t.id, t.ns)"
+        )
         conn.execute("CREATE INDEX temp.grp_r ON grp (r)")
         # the winner's links go with it; every other row's links go
         for child, column, extra in _CHILDREN[table]:
             also = f" AND {extra}" if extra else ""
             conn.execute(f"DELETE FROM main.{child} WHERE {column} IN (SELECT r FROM temp.grp WHERE r != winner){also}")
-            conn.execute(f"UPDATE main.{child} SET {column} = (SELECT keep FROM temp.grp WHERE r = {column}) WHERE "
-                         f"{column} IN (SELECT r FROM temp.grp WHERE r = winner AND winner != keep){also}")
+            conn.execute(
+                f"UPDATE main.{child} SET {column} = (SELECT keep FROM temp.grp WHERE r = {column}) WHERE "
+                f"{column} IN (SELECT r FROM temp.grp WHERE r = winner AND winner != keep){also}"
+            )
         if table == "tracks":
             _deduplicate_features(conn)
         columns = [row[1] for row in conn.execute(f"PRAGMA main.table_info({table})")]
         names = ", ".join(c for c in columns if c != "rowid")
-        conn.execute(f"INSERT OR REPLACE INTO main.{table} (rowid, {names}) SELECT g.keep, {', '.join('t.' + c for c in columns if c != 'rowid')} "
-                     f"FROM main.{table} t JOIN temp.grp g ON g.r = t.rowid WHERE g.r = g.winner AND g.winner != g.keep")
+        conn.execute(
+            f"INSERT OR REPLACE INTO main.{table} (rowid, {names}) SELECT g.keep, "
+            f"{', '.join('t.' + c for c in columns if c != 'rowid')} "
+            f"FROM main.{table} t JOIN temp.grp g ON g.r = t.rowid WHERE g.r = g.winner AND g.winner != g.keep"
+        )
         for ref, column in _REFERENCES[table]:
-            conn.execute(f"UPDATE main.{ref} SET {column} = (SELECT keep FROM temp.grp WHERE r = {column}) "
-                         f"WHERE {column} IN (SELECT r FROM temp.grp WHERE r != keep)")
-        gone = conn.execute(f"DELETE FROM main.{table} WHERE rowid IN (SELECT r FROM temp.grp WHERE r != keep)").rowcount
+            conn.execute(
+                f"UPDATE main.{ref} SET {column} = (SELECT keep FROM temp.grp WHERE r = {column}) "
+                f"WHERE {column} IN (SELECT r FROM temp.grp WHERE r != keep)"
+            )
+        gone = conn.execute(
+            f"DELETE FROM main.{table} WHERE rowid IN (SELECT r FROM temp.grp WHERE r != keep)"
+        ).rowcount
         conn.execute("DROP TABLE temp.grp")
         conn.execute("DROP TABLE temp.dup")
     return gone
@@ -276,9 +320,14 @@ def _deduplicate_features(conn: sqlite3.Connection) -> None:
     conn.execute(
         "CREATE TEMP TABLE fbest AS SELECT DISTINCT g.keep AS keep, first_value(f.track) OVER (PARTITION BY g.keep "
         "ORDER BY CASE f.origin WHEN 'spotify' THEN 2 WHEN 'table' THEN 1 ELSE 0 END DESC, f.fetched_at DESC, "
-        "f.track) AS best FROM main.audio_features f JOIN temp.grp g ON g.r = f.track")
-    conn.execute("DELETE FROM main.audio_features WHERE track IN (SELECT r FROM temp.grp) "
-                 "AND track NOT IN (SELECT best FROM temp.fbest)")
-    conn.execute("UPDATE main.audio_features SET track = (SELECT keep FROM temp.fbest WHERE best = track) "
-                 "WHERE track IN (SELECT best FROM temp.fbest WHERE best != keep)")
+        "f.track) AS best FROM main.audio_features f JOIN temp.grp g ON g.r = f.track"
+    )
+    conn.execute(
+        "DELETE FROM main.audio_features WHERE track IN (SELECT r FROM temp.grp) "
+        "AND track NOT IN (SELECT best FROM temp.fbest)"
+    )
+    conn.execute(
+        "UPDATE main.audio_features SET track = (SELECT keep FROM temp.fbest WHERE best = track) "
+        "WHERE track IN (SELECT best FROM temp.fbest WHERE best != keep)"
+    )
     conn.execute("DROP TABLE temp.fbest")

@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
 from fonoteca.catalog.importers import Importer
 from fonoteca.commands import open_archive
-from fonoteca.console import console, emit_pairs, human, lit, print_json, progress
+from fonoteca.console import console, emit_pairs, human, lit, print_json, progress_bar
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.hookspecs import hookimpl
 
-import_app = typer.Typer(help="Import metadata into the catalog (Spotify Web API JSON, MusicBrainz JSON, tables, tagged "
-                              "files, Internet Archive items, Jamendo, the Free Music Archive).", no_args_is_help=True)
+import_app = typer.Typer(
+    help="Import metadata into the catalog (Spotify Web API JSON, MusicBrainz JSON, tables, tagged "
+    "files, Internet Archive items, Jamendo, the Free Music Archive).",
+    no_args_is_help=True,
+)
 export_app = typer.Typer(help="Export catalog objects in their source format.", no_args_is_help=True)
 
 
@@ -33,7 +36,9 @@ def _print_summary(summary: Any, as_json: bool) -> None:
     for f in summary.files:
         if f.rejected:
             reasons = "; ".join(f"{lit(k)} ({n:,})" for k, n in sorted(f.reasons.items(), key=lambda kv: -kv[1])[:5])
-            console.print(f"[yellow]{lit(f.path)}: {f.rejected:,} rejected[/yellow] -> {lit(f.rejects_file)}: {reasons}")
+            console.print(
+                f"[yellow]{lit(f.path)}: {f.rejected:,} rejected[/yellow] -> {lit(f.rejects_file)}: {reasons}"
+            )
 
 
 def _finish_import(summary: Any, strict: bool, as_json: bool) -> None:
@@ -43,8 +48,9 @@ def _finish_import(summary: Any, strict: bool, as_json: bool) -> None:
         raise typer.Exit(1)
 
 
-def _run_import(ctx: typer.Context, paths: list[Path], importer: Importer, fetched_at: Optional[str],
-                strict: bool, as_json: bool) -> None:
+def _run_import(
+    ctx: typer.Context, paths: list[Path], importer: Importer, fetched_at: str | None, strict: bool, as_json: bool
+) -> None:
     from fonoteca.catalog.importer import expand_paths, import_json_files, parse_fetched_at
 
     assert importer.codec is not None
@@ -54,11 +60,14 @@ def _run_import(ctx: typer.Context, paths: list[Path], importer: Importer, fetch
     files = expand_paths(paths, importer.suffixes)
     if not files:
         raise FonotecaError("no input files found")
-    with progress() as bar:
-        task = bar.add_task(f"import {fmt}", total=None, unit="objects")
+    with progress_bar(f"import {fmt}", unit="objects") as report:
         summary = import_json_files(
-            archive, files, fmt, codec, fetched_at=parse_fetched_at(fetched_at),
-            progress=lambda n: bar.advance(task, n),
+            archive,
+            files,
+            fmt,
+            codec,
+            fetched_at=parse_fetched_at(fetched_at),
+            progress=report,
         )
     _after_import(archive, summary)
     _finish_import(summary, strict, as_json)
@@ -77,7 +86,9 @@ def _json_import_command(importer: Importer) -> Any:
     def command(
         ctx: typer.Context,
         paths: list[Path] = typer.Argument(..., help="Files (plain, .gz or .zst) or folders of them."),
-        fetched_at: Optional[str] = typer.Option(None, help="When the data was fetched (ISO 8601); default: each file's mtime. Newer data wins."),
+        fetched_at: str | None = typer.Option(
+            None, help="When the data was fetched (ISO 8601); default: each file's mtime. Newer data wins."
+        ),
         strict: bool = typer.Option(False, help="Exit 1 when any record was rejected."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
@@ -92,7 +103,7 @@ def import_table(
     ctx: typer.Context,
     path: Path = typer.Argument(..., help="CSV, TSV or pipe-delimited file (plain, .gz or .zst)."),
     mapping: Path = typer.Option(..., "--map", help="TOML file mapping the table's columns to catalog fields."),
-    fetched_at: Optional[str] = typer.Option(None, help="When the data was fetched (ISO 8601); default: file mtime."),
+    fetched_at: str | None = typer.Option(None, help="When the data was fetched (ISO 8601); default: file mtime."),
     strict: bool = typer.Option(False, help="Exit 1 when any row was rejected."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -103,16 +114,25 @@ def import_table(
     archive = open_archive(ctx)
     if not path.is_file():
         raise FonotecaError(f"{path}: no such file")
-    with progress() as bar:
-        task = bar.add_task("import table", total=None, unit="rows")
-        summary = table.import_table(archive, path, table.load_mapping(mapping), fetched_at=parse_fetched_at(fetched_at),
-                                     progress=lambda n: bar.advance(task, n))
+    with progress_bar("import table", unit="rows") as report:
+        summary = table.import_table(
+            archive, path, table.load_mapping(mapping), fetched_at=parse_fetched_at(fetched_at), progress=report
+        )
     _after_import(archive, summary)
     _finish_import(summary, strict, as_json)
 
 
-def _run_collection(ctx: typer.Context, name: str, paths: list[Path], reader: Any, fetched_at: Optional[str],
-                    strict: bool, as_json: bool, *, source_path: Any = None) -> None:
+def _run_collection(
+    ctx: typer.Context,
+    name: str,
+    paths: list[Path],
+    reader: Any,
+    fetched_at: str | None,
+    strict: bool,
+    as_json: bool,
+    *,
+    source_path: Any = None,
+) -> None:
     """A collection import (files, internet-archive, jamendo, fma): see fonoteca.catalog.provenance."""
     from fonoteca import plugins
     from fonoteca.catalog import provenance
@@ -122,11 +142,18 @@ def _run_collection(ctx: typer.Context, name: str, paths: list[Path], reader: An
     importer = plugins.importers()[name]
     archive = open_archive(ctx)
     archive.require_writable(f"import {name}")
-    with progress() as bar:
-        task = bar.add_task(f"import {name}", total=None, unit="tracks")
-        summary = provenance.run_import(archive, paths, name, name, NAMESPACES[importer.namespace], reader,
-                                        fetched_at=parse_fetched_at(fetched_at), source_path=source_path,
-                                        progress=lambda n: bar.advance(task, n))
+    with progress_bar(f"import {name}", unit="tracks") as report:
+        summary = provenance.run_import(
+            archive,
+            paths,
+            name,
+            name,
+            NAMESPACES[importer.namespace],
+            reader,
+            fetched_at=parse_fetched_at(fetched_at),
+            source_path=source_path,
+            progress=report,
+        )
     _after_import(archive, summary)
     _finish_import(summary, strict, as_json)
 
@@ -139,7 +166,7 @@ STRICT_HELP = "Exit 1 when anything was rejected."
 def import_files(
     ctx: typer.Context,
     folders: list[Path] = typer.Argument(..., metavar="DIR...", help="Folders of tagged audio files."),
-    fetched_at: Optional[str] = typer.Option(None, help=FETCHED_HELP),
+    fetched_at: str | None = typer.Option(None, help=FETCHED_HELP),
     strict: bool = typer.Option(False, help=STRICT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -157,16 +184,27 @@ def import_files(
     def first_file(folder: Path) -> Path:
         return files.audio_files(folder)[0]
 
-    _run_collection(ctx, "files", [f.resolve() for f in folders], files.read_folder, fetched_at, strict, as_json,
-                    source_path=first_file)
+    _run_collection(
+        ctx,
+        "files",
+        [f.resolve() for f in folders],
+        files.read_folder,
+        fetched_at,
+        strict,
+        as_json,
+        source_path=first_file,
+    )
 
 
 @import_app.command("internet-archive")
 def import_internet_archive(
     ctx: typer.Context,
-    paths: list[Path] = typer.Argument(..., metavar="PATH...", help="archive.org/metadata/ID JSON files, ID_files.xml "
-                                                                    "files, or item folders holding them."),
-    fetched_at: Optional[str] = typer.Option(None, help=FETCHED_HELP),
+    paths: list[Path] = typer.Argument(
+        ...,
+        metavar="PATH...",
+        help="archive.org/metadata/ID JSON files, ID_files.xml files, or item folders holding them.",
+    ),
+    fetched_at: str | None = typer.Option(None, help=FETCHED_HELP),
     strict: bool = typer.Option(False, help=STRICT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -175,19 +213,27 @@ def import_internet_archive(
     ingest ITEM_FOLDER` then matches the item's files by name and checks their md5/sha1/size."""
     from fonoteca.catalog import internet_archive
 
-    _run_collection(ctx, "internet-archive", internet_archive.inputs(paths), internet_archive.read, fetched_at,
-                    strict, as_json)
+    _run_collection(
+        ctx, "internet-archive", internet_archive.inputs(paths), internet_archive.read, fetched_at, strict, as_json
+    )
 
 
 @import_app.command("jamendo")
 def import_jamendo(
     ctx: typer.Context,
-    paths: list[Path] = typer.Argument(..., metavar="PATH...", help="Jamendo API v3 JSON responses or MTG-Jamendo "
-                                                                    "TSV files (plain, .gz or .zst), or folders."),
-    licence: Optional[str] = typer.Option(None, "--licence", "--license",
-                                          help="The licence of tracks the input states none for (the dataset's "
-                                               "TSV): a Creative Commons URL or id. Default: none on record."),
-    fetched_at: Optional[str] = typer.Option(None, help=FETCHED_HELP),
+    paths: list[Path] = typer.Argument(
+        ...,
+        metavar="PATH...",
+        help="Jamendo API v3 JSON responses or MTG-Jamendo TSV files (plain, .gz or .zst), or folders.",
+    ),
+    licence: str | None = typer.Option(
+        None,
+        "--licence",
+        "--license",
+        help="The licence of tracks the input states none for (the dataset's "
+        "TSV): a Creative Commons URL or id. Default: none on record.",
+    ),
+    fetched_at: str | None = typer.Option(None, help=FETCHED_HELP),
     strict: bool = typer.Option(False, help=STRICT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -212,9 +258,10 @@ def import_jamendo(
 def import_fma(
     ctx: typer.Context,
     tracks: Path = typer.Argument(..., metavar="tracks.csv", help="The FMA metadata's tracks.csv (plain, .gz, .zst)."),
-    genres: Optional[Path] = typer.Argument(None, metavar="[genres.csv]", help="Its genres.csv: genre names and "
-                                                                                 "their hierarchy."),
-    fetched_at: Optional[str] = typer.Option(None, help=FETCHED_HELP),
+    genres: Path | None = typer.Argument(
+        None, metavar="[genres.csv]", help="Its genres.csv: genre names and their hierarchy."
+    ),
+    fetched_at: str | None = typer.Option(None, help=FETCHED_HELP),
     strict: bool = typer.Option(False, help=STRICT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -231,11 +278,15 @@ def import_fma(
 @import_app.command("spotify-clean")
 def import_spotify_clean(
     ctx: typer.Context,
-    paths: list[Path] = typer.Argument(..., help="Databases of the layout (spotify_clean.sqlite3, "
-                                                 "spotify_clean_audio_features.sqlite3, ..._playlists, "
-                                                 "..._track_files; plain or .zst), or folders of them."),
-    fetched_at: Optional[str] = typer.Option(None, help="When rows without a fetched_at were fetched (ISO 8601); "
-                                                        "default: the file's mtime."),
+    paths: list[Path] = typer.Argument(
+        ...,
+        help="Databases of the layout (spotify_clean.sqlite3, "
+        "spotify_clean_audio_features.sqlite3, ..._playlists, "
+        "..._track_files; plain or .zst), or folders of them.",
+    ),
+    fetched_at: str | None = typer.Option(
+        None, help="When rows without a fetched_at were fetched (ISO 8601); default: the file's mtime."
+    ),
     strict: bool = typer.Option(False, help="Exit 1 when any row was rejected."),
     as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
 ) -> None:
@@ -251,14 +302,9 @@ def import_spotify_clean(
 
     archive = open_archive(ctx)
     archive.require_writable("import spotify-clean")
-    with progress() as bar:
-        task = bar.add_task("import spotify-clean", total=None, unit="rows")
-
-        def advance(step: str, rows: int) -> None:
-            bar.update(task, description=f"import spotify-clean: {step}", advance=rows)
-
-        summary = spotify_clean.import_files(archive, paths, fetched_at=parse_fetched_at(fetched_at), progress=advance)
-    failed = getattr(summary, "failed", [])
+    with progress_bar("import spotify-clean", unit="rows") as report:
+        summary = spotify_clean.import_files(archive, paths, fetched_at=parse_fetched_at(fetched_at), progress=report)
+    failed = summary.failed
     if summary.written:
         _after_import(archive, summary)
     if as_json:
@@ -278,8 +324,8 @@ def import_spotify_clean(
 def export_spotify(
     ctx: typer.Context,
     kind: str = typer.Option(..., "--kind", help="track | album | artist | audio-features | playlist"),
-    id_: Optional[str] = typer.Option(None, "--id", help="Only this object (Spotify id)."),
-    out: Optional[Path] = typer.Option(None, "--out", help="Write JSON lines here (default: stdout); .zst/.gz compress."),
+    id_: str | None = typer.Option(None, "--id", help="Only this object (Spotify id)."),
+    out: Path | None = typer.Option(None, "--out", help="Write JSON lines here (default: stdout); .zst/.gz compress."),
 ) -> None:
     """Rebuild the Spotify Web API JSON of imported objects, one per line, equal to what was imported."""
     import sys
@@ -313,8 +359,11 @@ def export_spotify(
 def export_spotify_clean(
     ctx: typer.Context,
     out: Path = typer.Option(..., "--out", help="Folder to write spotify_clean*.sqlite3 into."),
-    databases: str = typer.Option("main,audio_features,track_files,playlists", "--databases",
-                                  help="Comma-separated: main, audio_features, track_files, playlists."),
+    databases: str = typer.Option(
+        "main,audio_features,track_files,playlists",
+        "--databases",
+        help="Comma-separated: main, audio_features, track_files, playlists.",
+    ),
 ) -> None:
     """Write the catalog in the reference release's SQLite layout (the four spotify_clean*.sqlite3 databases),
     so that tools made for that layout work on this archive. A catalog imported from the layout gives back the
@@ -326,18 +375,17 @@ def export_spotify_clean(
         raise UsageError(f"--databases takes a comma-separated subset of {', '.join(layout.LOAD_ORDER)}")
     archive = open_archive(ctx)
     archive.connect(readonly=True).close()  # an older catalog is brought up to date first
-    with progress(transient=True) as bar:
-        task = bar.add_task("export spotify-clean", total=None, unit="rows")
+    with progress_bar("export spotify-clean", unit="rows", transient=True) as report:
         written = spotify_clean_export.export(
-            archive.catalog_path, out, tuple(db for db in layout.LOAD_ORDER if db in chosen),
-            progress=lambda table, n: bar.update(task, description=f"export spotify-clean: {table}", advance=n))
+            archive.catalog_path, out, tuple(db for db in layout.LOAD_ORDER if db in chosen), progress=report
+        )
     for database in written:
         typer.echo(str(out / layout.FILE_NAMES[database]))
     rows = ", ".join(f"{table} {n:,}" for counts in written.values() for table, n in counts.items() if n)
     console.print(f"exported {len(written)} database(s) to {out}: {rows or 'no rows'}")
 
 
-def _open_sink(out: Optional[Path]) -> Any:
+def _open_sink(out: Path | None) -> Any:
     if out is None:
         import sys
 
@@ -364,7 +412,7 @@ def register_commands(app: typer.Typer) -> None:
     @app.command("init")
     def init(
         directory: Path = typer.Argument(..., help="Directory to create (or upgrade)."),
-        name: Optional[str] = typer.Option(None, help="Human-readable name of the archive."),
+        name: str | None = typer.Option(None, help="Human-readable name of the archive."),
     ) -> None:
         """Create an archive: fonoteca.toml, catalog.sqlite3 (WAL) and the stage folders."""
         from fonoteca import archive as archive_mod
@@ -375,8 +423,11 @@ def register_commands(app: typer.Typer) -> None:
     @app.command("show")
     def show(
         ctx: typer.Context,
-        reference: str = typer.Argument(..., help="An id (spotify:track:ID, URL, base62 id, MBID, NS:KIND:ID as "
-                                                  "printed by other commands) or isrc:CODE / upc:CODE."),
+        reference: str = typer.Argument(
+            ...,
+            help="An id (spotify:track:ID, URL, base62 id, MBID, NS:KIND:ID as "
+            "printed by other commands) or isrc:CODE / upc:CODE.",
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
     ) -> None:
         """Show a track, album, artist or playlist; isrc:CODE lists every track sharing that ISRC."""
@@ -406,9 +457,11 @@ def register_commands(app: typer.Typer) -> None:
     def stats(
         ctx: typer.Context,
         as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
-        out: Optional[Path] = typer.Option(
-            None, "--out", help="Also write charts here: PNG and SVG per chart plus its numbers as JSON "
-                                "(popularity, listens, durations, ISRCs, years, albums, keys, features, genres, coverage).",
+        out: Path | None = typer.Option(
+            None,
+            "--out",
+            help="Also write charts here: PNG and SVG per chart plus its numbers as JSON "
+            "(popularity, listens, durations, ISRCs, years, albums, keys, features, genres, coverage).",
         ),
     ) -> None:
         """Counts of what the catalog holds; with --out, the archivist's charts as well."""
@@ -425,11 +478,8 @@ def register_commands(app: typer.Typer) -> None:
 
             if out.resolve().is_relative_to(archive.root):
                 archive.require_writable("stats --out")
-            with progress(transient=True) as bar:
-                task = bar.add_task("charts", total=None, unit="charts")
-                index = plugins.hook().write_stats(
-                    archive=archive, out=out, counts=counts,
-                    progress=lambda name: bar.update(task, description=f"chart {name}", advance=1))
+            with progress_bar("charts", unit="charts", transient=True) as report:
+                index = plugins.hook().write_stats(archive=archive, out=out, counts=counts, progress=report)
             if index is None:
                 raise FonotecaError("no plugin writes statistics charts (the plan stage is missing)")
             if as_json:

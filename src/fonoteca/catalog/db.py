@@ -84,7 +84,8 @@ def needs_migration(conn: sqlite3.Connection) -> bool:
     current = conn.execute("PRAGMA user_version").fetchone()[0]
     if current > SCHEMA_VERSION:
         raise FonotecaError(
-            f"catalog schema version {current} is newer than this Fonoteca understands ({SCHEMA_VERSION}); upgrade Fonoteca"
+            f"catalog schema version {current} is newer than this "
+            f"Fonoteca understands ({SCHEMA_VERSION}); upgrade Fonoteca"
         )
     return current < SCHEMA_VERSION
 

@@ -23,8 +23,15 @@ def _bool(value: Any) -> bool | None:
 def _user(id_: str | None, name: str | None) -> dict[str, Any]:
     """A user object as the API nests it (playlist owners, who added an item)."""
     out: dict[str, Any] = {"display_name": name} if name is not None else {}
-    out.update({"external_urls": {"spotify": f"{OPEN}user/{id_}"}, "href": f"{API}users/{id_}", "id": id_,
-                "type": "user", "uri": f"spotify:user:{id_}"})
+    out.update(
+        {
+            "external_urls": {"spotify": f"{OPEN}user/{id_}"},
+            "href": f"{API}users/{id_}",
+            "id": id_,
+            "type": "user",
+            "uri": f"spotify:user:{id_}",
+        }
+    )
     return out
 
 
@@ -37,7 +44,9 @@ class Exporter:
         self._album_row = lru_cache(maxsize=65536)(lambda rowid: self._row("albums", rowid))
         self._artist_row = lru_cache(maxsize=65536)(lambda rowid: self._row("artists", rowid))
         # rows imported from the reference layout carry no key lists of their own: their objects are built whole
-        self.reference = {rowid for (rowid,) in conn.execute("SELECT rowid FROM sources WHERE format = 'spotify-clean'")}
+        self.reference = {
+            rowid for (rowid,) in conn.execute("SELECT rowid FROM sources WHERE format = 'spotify-clean'")
+        }
 
     # --- loading -------------------------------------------------------------------------------------------
     def _load_shape(self, rowid: int) -> tuple[str, ...]:
@@ -58,7 +67,8 @@ class Exporter:
     def images(self, kind: str, owner: int) -> list[dict[str, Any]]:
         out = []
         for url, width, height, shape in self.conn.execute(
-            "SELECT url, width, height, shape FROM images WHERE owner_kind=? AND owner=? ORDER BY position", (kind, owner)
+            "SELECT url, width, height, shape FROM images WHERE owner_kind=? AND owner=? ORDER BY position",
+            (kind, owner),
         ):
             values = {"url": url, "width": width, "height": height}
             out.append({key: values[key] for key in self._shape(shape)})
@@ -80,10 +90,14 @@ class Exporter:
             elif key == "followers":
                 obj[key] = {"href": None, "total": row["followers"]}
             elif key == "genres":
-                obj[key] = [name for (name,) in self.conn.execute(
-                    "SELECT g.name FROM artist_genres a JOIN genres g ON g.rowid=a.genre WHERE a.artist=? ORDER BY a.position",
-                    (row["rowid"],),
-                )]
+                obj[key] = [
+                    name
+                    for (name,) in self.conn.execute(
+                        "SELECT g.name FROM artist_genres a JOIN genres g ON "
+                        "g.rowid=a.genre WHERE a.artist=? ORDER BY a.position",
+                        (row["rowid"],),
+                    )
+                ]
             elif key == "images":
                 obj[key] = self.images("artist", row["rowid"])
             else:
@@ -113,14 +127,28 @@ class Exporter:
             elif key == "available_markets":
                 obj[key] = self.markets(row["markets"])
             elif key == "external_ids":
-                obj[key] = ({k: v for k, v in (("upc", row["upc"]), ("amgid", row["amgid"])) if v is not None}
-                            if row["source"] in self.reference else {"upc": row["upc"]})
+                obj[key] = (
+                    {k: v for k, v in (("upc", row["upc"]), ("amgid", row["amgid"])) if v is not None}
+                    if row["source"] in self.reference
+                    else {"upc": row["upc"]}
+                )
             elif key == "copyrights":
-                obj[key] = [{"text": text, "type": kind} for text, kind in
-                            ((row["copyright_c"], "C"), (row["copyright_p"], "P")) if text is not None]
+                obj[key] = [
+                    {"text": text, "type": kind}
+                    for text, kind in ((row["copyright_c"], "C"), (row["copyright_p"], "P"))
+                    if text is not None
+                ]
             elif key == "tracks":
                 obj[key] = self._album_page(row, extra.get("tracks") or {})
-            elif key in ("album_type", "total_tracks", "release_date", "release_date_precision", "label", "popularity", "name"):
+            elif key in (
+                "album_type",
+                "total_tracks",
+                "release_date",
+                "release_date_precision",
+                "label",
+                "popularity",
+                "name",
+            ):
                 obj[key] = row[key]
             else:
                 obj[key] = self._common(key, row, "album", id_)
@@ -140,8 +168,9 @@ class Exporter:
             out["items"] = items
         return out
 
-    def track(self, row: sqlite3.Row, keys: tuple[str, ...], extra: dict[str, Any] | None,
-              album_shape: int | None = None) -> dict[str, Any]:
+    def track(
+        self, row: sqlite3.Row, keys: tuple[str, ...], extra: dict[str, Any] | None, album_shape: int | None = None
+    ) -> dict[str, Any]:
         extra = extra or {}
         raw = extra.get("raw", {})
         id_ = row["id"]
@@ -176,7 +205,8 @@ class Exporter:
                 found["isrc"] = value
         for kind, value in self.conn.execute(
             "SELECT kind, min(value) FROM external_ids WHERE owner_kind = 'track' AND owner = ? AND kind IN "
-            "('ean', 'upc') GROUP BY kind ORDER BY kind = 'upc'", (row["rowid"],)
+            "('ean', 'upc') GROUP BY kind ORDER BY kind = 'upc'",
+            (row["rowid"],),
         ):
             found[kind] = value
         return {k: v for k, v in found.items() if v is not None}
@@ -185,8 +215,11 @@ class Exporter:
         extra = orjson.loads(row["extra"]) if row["extra"] else {}
         raw = extra.get("raw", {})
         derived = {
-            "id": track_id, "uri": f"spotify:track:{track_id}", "track_href": f"{API}tracks/{track_id}",
-            "analysis_url": f"{API}audio-analysis/{track_id}", "type": "audio_features",
+            "id": track_id,
+            "uri": f"spotify:track:{track_id}",
+            "track_href": f"{API}tracks/{track_id}",
+            "analysis_url": f"{API}audio-analysis/{track_id}",
+            "type": "audio_features",
         }
         obj: dict[str, Any] = {}
         for key in self._shape(row["shape"]):
@@ -215,8 +248,11 @@ class Exporter:
             elif key in ("name", "description", "snapshot_id"):
                 obj[key] = row[key]
             elif key == "tracks":
-                obj[key] = (self._reference_page(row) if row["source"] in self.reference and not extra
-                            else self._playlist_page(row, extra.get("tracks") or {}))
+                obj[key] = (
+                    self._reference_page(row)
+                    if row["source"] in self.reference and not extra
+                    else self._playlist_page(row, extra.get("tracks") or {})
+                )
             elif key == "owner":
                 obj[key] = _user(row["owner_id"], row["owner_display_name"])
             elif key == "primary_color":
@@ -258,23 +294,39 @@ class Exporter:
         """The items of a playlist imported from the layout: catalog tracks, episodes, local files, and tracks
         the layout's tracks table did not hold (as far as their id tells)."""
         items = []
-        for item in self.conn.execute("SELECT * FROM playlist_items WHERE playlist = ? ORDER BY position",
-                                      (playlist["rowid"],)):
+        for item in self.conn.execute(
+            "SELECT * FROM playlist_items WHERE playlist = ? ORDER BY position", (playlist["rowid"],)
+        ):
             track: Any = None
             if item["track"] is not None:
                 row = self._row("tracks", item["track"])
-                track = self.track(row, self._shape(row["shape"]), None) if row["shape"] is not None else \
-                    {"id": row["id"], "type": "track", "uri": f"spotify:track:{row['id']}"}
+                track = (
+                    self.track(row, self._shape(row["shape"]), None)
+                    if row["shape"] is not None
+                    else {"id": row["id"], "type": "track", "uri": f"spotify:track:{row['id']}"}
+                )
             elif item["is_local"]:
-                track = {"album": {"name": item["local_album"]}, "artists": [{"name": item["local_artist"]}],
-                         "duration_ms": item["local_duration_ms"], "id": None, "is_local": True,
-                         "name": item["local_name"], "type": "track", "uri": item["local_uri"]}
+                track = {
+                    "album": {"name": item["local_album"]},
+                    "artists": [{"name": item["local_artist"]}],
+                    "duration_ms": item["local_duration_ms"],
+                    "id": None,
+                    "is_local": True,
+                    "name": item["local_name"],
+                    "type": "track",
+                    "uri": item["local_uri"],
+                }
             elif item["other_id"] is not None:
                 kind = "episode" if item["is_episode"] else "track"
                 track = {"id": item["other_id"], "type": kind, "uri": f"spotify:{kind}:{item['other_id']}"}
-            items.append({"added_at": item["added_at"],
-                          "added_by": _user(item["added_by"], None) if item["added_by"] is not None else None,
-                          "is_local": bool(item["is_local"]), "track": track})
+            items.append(
+                {
+                    "added_at": item["added_at"],
+                    "added_by": _user(item["added_by"], None) if item["added_by"] is not None else None,
+                    "is_local": bool(item["is_local"]),
+                    "track": track,
+                }
+            )
         return {"href": f"{API}playlists/{playlist['id']}/tracks", "items": items, "total": playlist["tracks_total"]}
 
     @staticmethod
@@ -308,8 +360,10 @@ class Exporter:
             where += " AND id = ?"
             params.append(id_)
         if kind == "audio-features":
-            sql = ("SELECT f.*, t.id AS track_id FROM audio_features f JOIN tracks t ON t.rowid=f.track WHERE t.ns=? "
-                   "AND f.origin='spotify' AND coalesce(f.null_response, 0) = 0")  # null: the API had none
+            sql = (
+                "SELECT f.*, t.id AS track_id FROM audio_features f JOIN tracks t ON t.rowid=f.track WHERE t.ns=? "
+                "AND f.origin='spotify' AND coalesce(f.null_response, 0) = 0"
+            )  # null: the API had none
             if id_ is not None:
                 sql += " AND t.id = ?"
             for row in self.conn.execute(sql + " ORDER BY f.track", params).fetchall():

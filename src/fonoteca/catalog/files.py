@@ -28,15 +28,38 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from fonoteca.catalog.ids import normalize_isrc, is_mbid
+from fonoteca.catalog.ids import is_mbid, normalize_isrc
 from fonoteca.catalog.provenance import Bad, LicenceStatement, SourceFile, Unit, attribution_text
 from fonoteca.catalog.records import LEVEL_TABLE, AlbumRec, ArtistRec, TrackRec
 from fonoteca.catalog.values import MAX_TEXT, date_precision, date_problem
 from fonoteca.licences import normalise
 
 NAMESPACE, NUMBER = "files", 4
-AUDIO_SUFFIXES = (".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".mp4", ".aac", ".wav", ".aif", ".aiff", ".wv",
-                  ".ape", ".mpc", ".wma", ".asf", ".dsf", ".dff", ".tta", ".spx", ".ofr", ".tak", ".m4b")
+AUDIO_SUFFIXES = (
+    ".flac",
+    ".mp3",
+    ".ogg",
+    ".oga",
+    ".opus",
+    ".m4a",
+    ".mp4",
+    ".aac",
+    ".wav",
+    ".aif",
+    ".aiff",
+    ".wv",
+    ".ape",
+    ".mpc",
+    ".wma",
+    ".asf",
+    ".dsf",
+    ".dff",
+    ".tta",
+    ".spx",
+    ".ofr",
+    ".tak",
+    ".m4b",
+)
 VARIOUS = "Various Artists"
 
 
@@ -170,7 +193,8 @@ def _text(value: str | None, what: str, rejects: list[str]) -> str | None:
 
 
 def _unit(number: int, t: Tagged, album: tuple[str, str] | None) -> Unit:
-    tags, rejects = t.tags, []
+    tags = t.tags
+    rejects: list[str] = []
     title = _text(_first(tags, "TITLE"), "TITLE", rejects)
     artists = _artists(tags)
     track_no, total = _number(_first(tags, "TRACKNUMBER"), "TRACKNUMBER", rejects)
@@ -191,9 +215,25 @@ def _unit(number: int, t: Tagged, album: tuple[str, str] | None) -> Unit:
         album_id, album_artist = album
         album_artist_id = "r" + _digest("artist", album_artist)
         records.append(ArtistRec(NUMBER, album_artist_id, album_artist, None, None, LEVEL_TABLE, None, None))
-        records.append(AlbumRec(NUMBER, album_id, _first(tags, "ALBUM"), "compilation" if album_artist == VARIOUS
-                                else None, total, date, date_precision(date) if date else None, _first(tags, "LABEL"),
-                                None, None, _upc(tags), LEVEL_TABLE, None, None, ((album_artist_id, None),)))
+        records.append(
+            AlbumRec(
+                NUMBER,
+                album_id,
+                _first(tags, "ALBUM"),
+                "compilation" if album_artist == VARIOUS else None,
+                total,
+                date,
+                date_precision(date) if date else None,
+                _first(tags, "LABEL"),
+                None,
+                None,
+                _upc(tags),
+                LEVEL_TABLE,
+                None,
+                None,
+                ((album_artist_id, None),),
+            )
+        )
     track_id = "f" + _digest(album_id or "", disc_no, track_no, title, "; ".join(artists))
     mb_track = (_first(tags, "MUSICBRAINZ_TRACKID") or "").lower()
     extra: dict[str, Any] = {}
@@ -202,13 +242,33 @@ def _unit(number: int, t: Tagged, album: tuple[str, str] | None) -> Unit:
             extra[key.lower()] = _first(tags, key)
     if is_mbid(mb_track):
         extra["musicbrainz_recording"] = mb_track
-    external = (("isrc", isrc),) if isrc else ()
+    external: tuple[tuple[str, str], ...] = (("isrc", isrc),) if isrc else ()
     if is_mbid(mb_track):
         external = external + (("musicbrainz_recording", mb_track),)
     duration = int(round(t.length * 1000)) if t.length else None
-    records.append(TrackRec(NUMBER, track_id, title, album_id, disc_no, track_no, duration, None, None, None, None,
-                            None, isrc, LEVEL_TABLE, None, None, {"raw": extra} if extra else None,
-                            tuple(links) or None, external))
+    records.append(
+        TrackRec(
+            NUMBER,
+            track_id,
+            title,
+            album_id,
+            disc_no,
+            track_no,
+            duration,
+            None,
+            None,
+            None,
+            None,
+            None,
+            isrc,
+            LEVEL_TABLE,
+            None,
+            None,
+            {"raw": extra} if extra else None,
+            tuple(links) or None,
+            external,
+        )
+    )
     unit = Unit(number, records, field_rejects=rejects, raw=str(t.path))
     licence_text = _first(tags, "LICENSE") or _first(tags, "COPYRIGHT")
     if licence_text:
@@ -216,10 +276,20 @@ def _unit(number: int, t: Tagged, album: tuple[str, str] | None) -> Unit:
         if not licence.known and _first(tags, "COPYRIGHT") and licence_text != _first(tags, "COPYRIGHT"):
             licence = normalise(_first(tags, "COPYRIGHT"))
         credit = _first(tags, "COPYRIGHT") if licence.attribution_required else None
-        unit.licences.append(LicenceStatement(track_id, licence, credit or attribution_text(
-            title, "; ".join(artists), licence, None), "files", str(t.path), None, None))
-    unit.files.append(SourceFile(track_id, "", str(t.path), t.size, mtime_ns=t.mtime_ns,
-                                 format=t.path.suffix.lower().lstrip(".")))
+        unit.licences.append(
+            LicenceStatement(
+                track_id,
+                licence,
+                credit or attribution_text(title, "; ".join(artists), licence, None),
+                "files",
+                str(t.path),
+                None,
+                None,
+            )
+        )
+    unit.files.append(
+        SourceFile(track_id, "", str(t.path), t.size, mtime_ns=t.mtime_ns, format=t.path.suffix.lower().lstrip("."))
+    )
     return unit
 
 

@@ -48,10 +48,14 @@ def load_genres(path: Path) -> dict[int, tuple[str, int | None]]:
     rows = csv.reader(text.splitlines())
     header = [h.strip() for h in next(rows, [])]
     if "genre_id" not in header or "title" not in header:
-        raise FonotecaError(f"{path}: not an FMA genres.csv (the header needs genre_id and title, found "
-                            f"{','.join(header)[:200]})")
-    gid, title, parent = header.index("genre_id"), header.index("title"), header.index("parent") \
-        if "parent" in header else None
+        raise FonotecaError(
+            f"{path}: not an FMA genres.csv (the header needs genre_id and title, found {','.join(header)[:200]})"
+        )
+    gid, title, parent = (
+        header.index("genre_id"),
+        header.index("title"),
+        header.index("parent") if "parent" in header else None,
+    )
     out: dict[int, tuple[str, int | None]] = {}
     for line, row in enumerate(rows, 2):
         if not row:
@@ -103,14 +107,18 @@ class Reader:
         # pandas writes the group once per column; blank cells (an older export) repeat the group on the left
         out: dict[tuple[str, str], int] = {}
         current = ""
-        for i, (group, name) in enumerate(zip(groups, fields)):
+        # the two header rows come from outside and may differ in length: the shorter one names the columns
+        for i, (group, name) in enumerate(zip(groups, fields, strict=False)):
             current = group.strip() or current
             if i and current in GROUPS:
                 out[(current, name.strip())] = i
         missing = [f"('{g}', '{n}')" for g, n in REQUIRED if (g, n) not in out]
         if missing or not {g for g, _ in out} & {"track"}:
-            return Bad(1, f"not an FMA tracks.csv: no column {', '.join(missing) or 'of the track group'} in the "
-                          f"two header rows (found {', '.join(sorted({g for g, _ in out}))[:200]})")
+            return Bad(
+                1,
+                f"not an FMA tracks.csv: no column {', '.join(missing) or 'of the track group'} in the "
+                f"two header rows (found {', '.join(sorted({g for g, _ in out}))[:200]})",
+            )
         return out
 
     def _row(self, line: int, row: list[str], width: int, columns: dict[tuple[str, str], int]) -> Unit | Bad:
@@ -144,11 +152,25 @@ class Reader:
         unit = Unit(line, raw=raw)
         if album is not None:
             date = _date(cell("album", "date_released"), "('album', 'date_released')", rejects)
-            unit.records.append(AlbumRec(
-                NUMBER, album, cell("album", "title") or None, (cell("album", "type") or "").lower() or None,
-                _int(cell("album", "tracks"), "('album', 'tracks')", rejects), date,
-                date_precision(date) if date else None, None, None, None, None, LEVEL_TABLE, None, None,
-                ((artist, None),) if artist else None))
+            unit.records.append(
+                AlbumRec(
+                    NUMBER,
+                    album,
+                    cell("album", "title") or None,
+                    (cell("album", "type") or "").lower() or None,
+                    _int(cell("album", "tracks"), "('album', 'tracks')", rejects),
+                    date,
+                    date_precision(date) if date else None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    LEVEL_TABLE,
+                    None,
+                    None,
+                    ((artist, None),) if artist else None,
+                )
+            )
         extra: dict[str, Any] = {}
         if genres:
             extra["genres"] = genres
@@ -156,16 +178,37 @@ class Reader:
             value = _int(cell("track", key), f"('track', '{key}')", rejects)
             if value is not None:
                 extra[key] = value
-        unit.records.append(TrackRec(
-            NUMBER, track, title, album, None, _int(cell("track", "number"), "('track', 'number')", rejects) or None,
-            _duration(cell("track", "duration"), rejects), None, None, None, None, None, None, LEVEL_TABLE, None,
-            None, extra or None, ((artist, None),) if artist else None))
+        unit.records.append(
+            TrackRec(
+                NUMBER,
+                track,
+                title,
+                album,
+                None,
+                _int(cell("track", "number"), "('track', 'number')", rejects) or None,
+                _duration(cell("track", "duration"), rejects),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                LEVEL_TABLE,
+                None,
+                None,
+                extra or None,
+                ((artist, None),) if artist else None,
+            )
+        )
         licence_text = cell("track", "license")
         if licence_text:
             licence = normalise(licence_text)
             url = f"https://freemusicarchive.org/track/{track}"
-            unit.licences.append(LicenceStatement(track, licence, attribution_text(title, artist_name, licence, None),
-                                                  ORIGIN, track, url, "fma"))
+            unit.licences.append(
+                LicenceStatement(
+                    track, licence, attribution_text(title, artist_name, licence, None), ORIGIN, track, url, "fma"
+                )
+            )
         unit.files.append(SourceFile(track, "", audio_path(track_number), format="mp3"))
         unit.field_rejects = rejects
         return unit
@@ -194,10 +237,20 @@ class Reader:
     def _artist_units(self) -> Iterator[Unit]:
         if not self.artists:
             return
-        records = [ArtistRec(NUMBER, artist, name, None, None, LEVEL_TABLE, None,
-                             {"website": site} if site else None,
-                             tuple(g for g, _ in self.artist_genres[artist].most_common(20)) or None)
-                   for artist, (name, site) in sorted(self.artists.items())]
+        records = [
+            ArtistRec(
+                NUMBER,
+                artist,
+                name,
+                None,
+                None,
+                LEVEL_TABLE,
+                None,
+                {"website": site} if site else None,
+                tuple(g for g, _ in self.artist_genres[artist].most_common(20)) or None,
+            )
+            for artist, (name, site) in sorted(self.artists.items())
+        ]
         yield Unit(0, records)
 
 

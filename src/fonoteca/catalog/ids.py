@@ -20,15 +20,20 @@ def register_namespace(name: str, number: int) -> None:
     if NAMESPACES.get(name) == number:
         return
     if name in NAMESPACES or number in NAMESPACE_NAMES or not name.isidentifier() or number < 1:
-        raise FonotecaError(f"id namespace {name!r} = {number} collides with "
-                            f"{NAMESPACE_NAMES.get(number) or name!r} (or is not a valid name and number)")
+        raise FonotecaError(
+            f"id namespace {name!r} = {number} collides with "
+            f"{NAMESPACE_NAMES.get(number) or name!r} (or is not a valid name and number)"
+        )
     NAMESPACES[name] = number
     NAMESPACE_NAMES[number] = name
+
 
 _ISRC = re.compile(r"[A-Z]{2}[A-Z0-9]{3}[0-9]{7}")
 _SPOTIFY_ID = re.compile(r"[0-9A-Za-z]{22}")
 _MBID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-_SPOTIFY_URL = re.compile(r"https?://open\.spotify\.com/(?:intl-[a-z-]+/)?(track|album|artist|playlist)/([0-9A-Za-z]{22})")
+_SPOTIFY_URL = re.compile(
+    r"https?://open\.spotify\.com/(?:intl-[a-z-]+/)?(track|album|artist|playlist)/([0-9A-Za-z]{22})"
+)
 
 
 def normalize_isrc(value: str) -> str | None:
@@ -70,8 +75,14 @@ class Reference:
     ns: int | None = None
 
 
-KINDS = {"track": "track", "album": "album", "artist": "artist", "playlist": "playlist",
-         "recording": "track", "release": "album"}  # MusicBrainz names its tracks and albums so
+KINDS = {
+    "track": "track",
+    "album": "album",
+    "artist": "artist",
+    "playlist": "playlist",
+    "recording": "track",
+    "release": "album",
+}  # MusicBrainz names its tracks and albums so
 
 
 def parse_reference(text: str) -> Reference:
@@ -115,4 +126,3 @@ def _in_namespace(ns: int, rest: str) -> Reference:
     else:
         kind = "any"
     return Reference(kind, rest.lower() if ns == NS_MUSICBRAINZ else rest, ns)
-

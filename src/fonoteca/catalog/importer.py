@@ -10,21 +10,22 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from queue import Empty
 from typing import Any
 
 import orjson
 
-from fonoteca.catalog.db import transaction
 from fonoteca.archive import Archive
+from fonoteca.catalog.db import transaction
 from fonoteca.catalog.reader import Piece, Problem, read_pieces
 from fonoteca.catalog.records import FieldReject, Record, RecordError, split_field_rejects
 from fonoteca.catalog.rejects import RAW_LIMIT, RejectLog
 from fonoteca.catalog.store import Store
 from fonoteca.catalog.values import MAX_DEPTH, may_be_too_deep, too_deep
 from fonoteca.errors import FonotecaError
+from fonoteca.progress import Progress
 
 BATCH_RECORDS = 20000
 PIPELINE_MIN_BYTES = 4 * 1024 * 1024  # smaller files are not worth starting a reader process for
@@ -65,6 +66,7 @@ class ImportSummary:
     files: list[FileSummary] = field(default_factory=list)
     written: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    failed: list[str] = field(default_factory=list)  # inputs refused whole (not the layout), with why
 
     @property
     def units(self) -> int:
@@ -76,7 +78,10 @@ class ImportSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "units": self.units, "rejected": self.rejected, "written": self.written, "seconds": round(self.seconds, 3),
+            "units": self.units,
+            "rejected": self.rejected,
+            "written": self.written,
+            "seconds": round(self.seconds, 3),
             "files": [f.__dict__ for f in self.files],
         }
 
@@ -126,7 +131,7 @@ def parse_fetched_at(text: str | None) -> int | None:
     except ValueError as exc:
         raise FonotecaError(f"--fetched-at {text!r}: not an ISO 8601 date or time") from exc
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     return int(moment.timestamp())
 
 
@@ -137,7 +142,7 @@ def import_json_files(
     codec: Codec,
     *,
     fetched_at: int | None = None,
-    progress: Callable[[int], None] | None = None,
+    progress: Progress | None = None,
 ) -> ImportSummary:
     """Import JSON/JSONL files of one format. `progress` is called with the number of units imported since.
 
@@ -185,8 +190,15 @@ def _bulk(archive: Archive, conn: Any, paths: list[Path], fmt: str) -> bool:
     return bulk.wanted(archive.config, catalog_tracks, bulk.estimated_tracks(paths))
 
 
-def _import_bulk(archive: Archive, conn: Any, paths: list[Path], fmt: str, codec: Codec, fetched_at: int | None,
-                 progress: Callable[[int], None] | None) -> ImportSummary:
+def _import_bulk(
+    archive: Archive,
+    conn: Any,
+    paths: list[Path],
+    fmt: str,
+    codec: Codec,
+    fetched_at: int | None,
+    progress: Progress | None,
+) -> ImportSummary:
     """JSON lines on the bulk path (fonoteca.catalog.bulk): secondary indexes dropped, segments of lines one
     transaction each, the rows of one id made one at the end, the indexes built again."""
     from fonoteca.catalog import bulk
@@ -222,8 +234,18 @@ def _import_bulk(archive: Archive, conn: Any, paths: list[Path], fmt: str, codec
     return summary
 
 
-def _bulk_file(archive: Archive, conn: Any, load: Any, info: dict[str, Any], path: Path, fmt: str, codec: Codec,
-               fetched_at: int | None, segment: int, progress: Callable[[int], None] | None) -> None:
+def _bulk_file(
+    archive: Archive,
+    conn: Any,
+    load: Any,
+    info: dict[str, Any],
+    path: Path,
+    fmt: str,
+    codec: Codec,
+    fetched_at: int | None,
+    segment: int,
+    progress: Progress | None,
+) -> None:
     from fonoteca.catalog import bulk
 
     source, mtime = register_source(conn, path, fmt)
@@ -265,8 +287,14 @@ def _bulk_file(archive: Archive, conn: Any, load: Any, info: dict[str, Any], pat
         log.release()
         raise
     log.close()
-    result = FileSummary(str(path), units=units, rejected=log.count, fields_rejected=log.kept,
-                         rejects_file=str(log.path) if log.count else None, reasons=log.reasons)
+    result = FileSummary(
+        str(path),
+        units=units,
+        rejected=log.count,
+        fields_rejected=log.kept,
+        rejects_file=str(log.path) if log.count else None,
+        reasons=log.reasons,
+    )
     with transaction(conn):
         finish_run(conn, info["run"], result)
         info.update(done=True, summary=result.__dict__)
@@ -284,8 +312,10 @@ def machine_failures(archive: Archive, what: str) -> Iterator[None]:
             f"batches committed before are kept, and running the same import again finishes it"
         ) from None
     except OSError as exc:
-        raise FonotecaError(f"{what} stopped: {describe_os_error(exc)}; batches committed before are kept, "
-                            f"and running the same import again finishes it") from None
+        raise FonotecaError(
+            f"{what} stopped: {describe_os_error(exc)}; batches committed before are kept, "
+            f"and running the same import again finishes it"
+        ) from None
 
 
 def describe_os_error(exc: OSError) -> str:
@@ -308,8 +338,9 @@ def finish_run(conn: Any, run: int, result: FileSummary) -> None:
     )
 
 
-def _import_one(conn: Any, store: Store, rejects_dir: Path, path: Path, codec: Codec,
-                progress: Callable[[int], None] | None) -> FileSummary:
+def _import_one(
+    conn: Any, store: Store, rejects_dir: Path, path: Path, codec: Codec, progress: Progress | None
+) -> FileSummary:
     log = RejectLog(rejects_dir, path)
     result = FileSummary(str(path))
     run = start_run(conn, store.source)  # type: ignore[arg-type]
@@ -364,7 +395,7 @@ def _produce(path: Path, codec: Codec, skip: int = 0, segment: int = 0) -> Itera
             yield "reject", (piece.number, piece.reason, piece.data[:RAW_LIMIT], "", False)
             continue
         for item in _encode_piece(piece, codec):
-            if type(item) is tuple:
+            if isinstance(item, tuple):
                 yield "reject", item
             else:
                 batch.extend(item)
@@ -472,5 +503,4 @@ def _raw_text(piece: Piece, unit: Any) -> bytes:
 
 
 def _now() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
-
+    return datetime.now(UTC).isoformat(timespec="seconds")

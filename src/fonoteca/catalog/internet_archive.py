@@ -31,8 +31,24 @@ from fonoteca.licences import normalise
 
 NAMESPACE, NUMBER = "ia", 5
 ORIGIN = "internet-archive"
-AUDIO_EXTENSIONS = (".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".wav", ".aif", ".aiff", ".shn", ".ape",
-                    ".wv", ".aac", ".mp4", ".m4b", ".wma")
+AUDIO_EXTENSIONS = (
+    ".flac",
+    ".mp3",
+    ".ogg",
+    ".oga",
+    ".opus",
+    ".m4a",
+    ".wav",
+    ".aif",
+    ".aiff",
+    ".shn",
+    ".ape",
+    ".wv",
+    ".aac",
+    ".mp4",
+    ".m4b",
+    ".wma",
+)
 _IDENTIFIER = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 _HEX = {"md5": re.compile(r"^[0-9a-f]{32}$"), "sha1": re.compile(r"^[0-9a-f]{40}$")}
 MAX_INPUT = 256 * 1024 * 1024
@@ -48,8 +64,9 @@ def inputs(paths: list[Path]) -> list[Path]:
     out: list[Path] = []
     for path in paths:
         if path.is_dir():
-            found = sorted(path.glob("*_files.xml")) or sorted(p for p in path.iterdir()
-                                                                if p.suffix.lower() == ".json" and p.is_file())
+            found = sorted(path.glob("*_files.xml")) or sorted(
+                p for p in path.iterdir() if p.suffix.lower() == ".json" and p.is_file()
+            )
             if not found:
                 from fonoteca.errors import FonotecaError
 
@@ -91,7 +108,7 @@ def read(path: Path) -> Iterator[Unit | Bad]:
                 lines.append(number)
             except orjson.JSONDecodeError as exc:
                 yield Bad(number, f"invalid JSON: {exc}", raw.decode("utf-8", "replace")[:2000])
-    for number, item in zip(lines, items):
+    for number, item in zip(lines, items, strict=True):
         yield from item_units(item, number)
 
 
@@ -117,8 +134,9 @@ def _from_xml(path: Path, data: bytes) -> Iterator[Unit | Bad]:
         try:
             meta = ET.fromstring(meta_path.read_bytes())
         except (ET.ParseError, DefusedXmlException, OSError) as exc:
-            yield Bad(1, f"{meta_path.name}: not well-formed XML ({exc}); the files are imported without the "
-                         "item's metadata")
+            yield Bad(
+                1, f"{meta_path.name}: not well-formed XML ({exc}); the files are imported without the item's metadata"
+            )
         else:
             for child in meta:
                 text = (child.text or "").strip()
@@ -227,8 +245,11 @@ def item_units(item: Any, line: int) -> Iterator[Unit | Bad]:
     for number, entry in enumerate(files):
         name = entry.get("name") if isinstance(entry, dict) else None
         if not isinstance(name, str) or not name.strip() or name.startswith("/") or ".." in name.split("/"):
-            yield Bad(line, f"{identifier}: file {number} has no usable name", orjson.dumps(entry).decode()[:2000]
-                      if isinstance(entry, (dict, list, str, int)) else "")
+            yield Bad(
+                line,
+                f"{identifier}: file {number} has no usable name",
+                orjson.dumps(entry).decode()[:2000] if isinstance(entry, (dict, list, str, int)) else "",
+            )
             continue
         entries.append(entry)
     originals = [e for e in entries if _is_audio(e["name"]) and e.get("source", "original") == "original"]
@@ -238,8 +259,14 @@ def item_units(item: Any, line: int) -> Iterator[Unit | Bad]:
     yield _item(identifier, meta, entries, originals, line, raw)
 
 
-def _item(identifier: str, meta: dict[str, Any], entries: list[dict[str, Any]], originals: list[dict[str, Any]],
-          line: int, raw: str) -> Unit:
+def _item(
+    identifier: str,
+    meta: dict[str, Any],
+    entries: list[dict[str, Any]],
+    originals: list[dict[str, Any]],
+    line: int,
+    raw: str,
+) -> Unit:
     rejects: list[str] = []
     unit = Unit(line, raw=raw)
     creator = _text(meta.get("creator"))
@@ -260,41 +287,104 @@ def _item(identifier: str, meta: dict[str, Any], entries: list[dict[str, Any]], 
             unit.records.append(ArtistRec(NUMBER, artist_ids[name], name, None, None, LEVEL_FULL, None, None))
         return artist_ids[name]
 
-    album_artists = (((artist(creator), None),) if creator else None)
-    unit.records.append(AlbumRec(NUMBER, identifier, album_title, None, len(originals), date,
-                                 date_precision(date) if date else None, _text(meta.get("publisher")), None, None,
-                                 None, LEVEL_FULL, None, {"collection": collection, "url": source_url},
-                                 album_artists))
+    album_artists = ((artist(creator), None),) if creator else None
+    unit.records.append(
+        AlbumRec(
+            NUMBER,
+            identifier,
+            album_title,
+            None,
+            len(originals),
+            date,
+            date_precision(date) if date else None,
+            _text(meta.get("publisher")),
+            None,
+            None,
+            None,
+            LEVEL_FULL,
+            None,
+            {"collection": collection, "url": source_url},
+            album_artists,
+        )
+    )
     by_name = {e["name"]: e for e in entries}
-    for position, entry in enumerate(originals, 1):
+    for entry in originals:
         name = entry["name"]
         where = f"{identifier}/{name}"
         title = _text(entry.get("title")) or Path(name).stem
         performer = _text(entry.get("creator")) or _text(entry.get("artist")) or creator
         tid = track_id(identifier, name)
         links = ((artist(performer), None),) if performer else None
-        unit.records.append(TrackRec(
-            NUMBER, tid, title, identifier, 1, _track_number(entry.get("track"), rejects, where) or None,
-            _length(entry.get("length"), rejects, where), None, None, None, None, None, None, LEVEL_FULL, None, None,
-            {"file": name, "format": _text(entry.get("format"))}, links))
-        unit.licences.append(LicenceStatement(tid, licence, attribution_text(title, performer, licence, source_url),
-                                              ORIGIN, where, source_url, collection))
+        unit.records.append(
+            TrackRec(
+                NUMBER,
+                tid,
+                title,
+                identifier,
+                1,
+                _track_number(entry.get("track"), rejects, where) or None,
+                _length(entry.get("length"), rejects, where),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                LEVEL_FULL,
+                None,
+                None,
+                {"file": name, "format": _text(entry.get("format"))},
+                links,
+            )
+        )
+        unit.licences.append(
+            LicenceStatement(
+                tid,
+                licence,
+                attribution_text(title, performer, licence, source_url),
+                ORIGIN,
+                where,
+                source_url,
+                collection,
+            )
+        )
         unit.files.append(_source_file(tid, identifier, entry, "original", None, rejects, where))
     for entry in entries:
         original = entry.get("original")
-        if entry.get("source") != "derivative" or not _is_audio(entry["name"]) or original not in by_name:
+        if entry.get("source") != "derivative" or not _is_audio(entry["name"]) or not isinstance(original, str):
+            continue
+        if original not in by_name:
             continue
         root = by_name[original]
         if not _is_audio(root["name"]) or root.get("source", "original") != "original":
             continue
-        unit.files.append(_source_file(track_id(identifier, original), identifier, entry, "derivative", original,
-                                       rejects, f"{identifier}/{entry['name']}"))
+        unit.files.append(
+            _source_file(
+                track_id(identifier, original),
+                identifier,
+                entry,
+                "derivative",
+                original,
+                rejects,
+                f"{identifier}/{entry['name']}",
+            )
+        )
     unit.field_rejects = rejects
     return unit
 
 
-def _source_file(tid: str, identifier: str, entry: dict[str, Any], kind: str, original: str | None,
-                 rejects: list[str], where: str) -> SourceFile:
-    return SourceFile(tid, identifier, entry["name"], _int(entry, "size", rejects, where),
-                      _digest(entry, "md5", rejects, where), _digest(entry, "sha1", rejects, where), None,
-                      _text(entry.get("format")), kind, original)
+def _source_file(
+    tid: str, identifier: str, entry: dict[str, Any], kind: str, original: str | None, rejects: list[str], where: str
+) -> SourceFile:
+    return SourceFile(
+        tid,
+        identifier,
+        entry["name"],
+        _int(entry, "size", rejects, where),
+        _digest(entry, "md5", rejects, where),
+        _digest(entry, "sha1", rejects, where),
+        None,
+        _text(entry.get("format")),
+        kind,
+        original,
+    )

@@ -103,28 +103,71 @@ class Reader:
         if artist is not None:
             self.artist_names[artist] = _text(result.get("artist_name"))
         if album is not None:
-            unit.records.append(AlbumRec(NUMBER, album, _text(result.get("album_name")), None, None, date,
-                                         date_precision(date) if date else None, None, None, None, None, LEVEL_FULL,
-                                         None, None, ((artist, None),) if artist else None))
+            unit.records.append(
+                AlbumRec(
+                    NUMBER,
+                    album,
+                    _text(result.get("album_name")),
+                    None,
+                    None,
+                    date,
+                    date_precision(date) if date else None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    LEVEL_FULL,
+                    None,
+                    None,
+                    ((artist, None),) if artist else None,
+                )
+            )
         tags = _musicinfo_tags(result.get("musicinfo"))
         for genre in tags.get("genre", []):
             if artist is not None:
                 self.genres[artist][genre] += 1
-        extra = {"tags": tags} if tags else {}
+        extra: dict[str, Any] = {"tags": tags} if tags else {}
         if result.get("audiodownload_allowed") is not None:
             extra["audiodownload_allowed"] = bool(result.get("audiodownload_allowed"))
         if _text(result.get("shareurl")):
             extra["url"] = _text(result.get("shareurl"))
-        unit.records.append(TrackRec(NUMBER, track, name, album, None, _position(result.get("position"), rejects),
-                                     _duration(result.get("duration"), rejects), None, None, None, None, None, None,
-                                     LEVEL_FULL, None, None, extra or None,
-                                     ((artist, None),) if artist else None))
+        unit.records.append(
+            TrackRec(
+                NUMBER,
+                track,
+                name,
+                album,
+                None,
+                _position(result.get("position"), rejects),
+                _duration(result.get("duration"), rejects),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                LEVEL_FULL,
+                None,
+                None,
+                extra or None,
+                ((artist, None),) if artist else None,
+            )
+        )
         text = _text(result.get("license_ccurl"))
         licence = normalise(text) if text else self.default
         if licence is not None:
             url = _text(result.get("shareurl")) or f"https://www.jamendo.com/track/{track}"
-            unit.licences.append(LicenceStatement(track, licence, attribution_text(
-                name, _text(result.get("artist_name")), licence, url), ORIGIN, track, url, None))
+            unit.licences.append(
+                LicenceStatement(
+                    track,
+                    licence,
+                    attribution_text(name, _text(result.get("artist_name")), licence, url),
+                    ORIGIN,
+                    track,
+                    url,
+                    None,
+                )
+            )
         unit.field_rejects = rejects
         return unit
 
@@ -136,8 +179,11 @@ class Reader:
         header_line = next(lines, "")
         header = [h.strip().lstrip("\ufeff") for h in header_line.rstrip("\r\n").split("\t")]
         if tuple(header[:5]) != TSV_HEADER:
-            yield Bad(1, f"not an MTG-Jamendo TSV: the header is {'/'.join(header[:6])!r}, expected "
-                         f"{'/'.join(TSV_HEADER)}/TAGS", header_line[:2000])
+            yield Bad(
+                1,
+                f"not an MTG-Jamendo TSV: the header is {'/'.join(header[:6])!r}, expected {'/'.join(TSV_HEADER)}/TAGS",
+                header_line[:2000],
+            )
             return
         for number, text in enumerate(lines, 2):
             row = text.rstrip("\r\n").split("\t")
@@ -149,8 +195,9 @@ class Reader:
         if any("\udc80" <= ch <= "\udcff" for cell in row for ch in cell):
             return Bad(line, "invalid UTF-8", raw.encode("utf-8", "replace").decode())
         if len(row) < 5:
-            return Bad(line, f"{len(row)} columns, at least 5 expected (TRACK_ID ARTIST_ID ALBUM_ID PATH DURATION)",
-                       raw)
+            return Bad(
+                line, f"{len(row)} columns, at least 5 expected (TRACK_ID ARTIST_ID ALBUM_ID PATH DURATION)", raw
+            )
         track, artist, album = (_jamendo_id(c) for c in row[:3])
         if track is None:
             return Bad(line, f"TRACK_ID {row[0][:40]!r} is not a Jamendo track id", raw)
@@ -172,16 +219,60 @@ class Reader:
             self.artist_names.setdefault(artist, None)
         unit = Unit(line, raw=raw)
         if album is not None:
-            unit.records.append(AlbumRec(NUMBER, album, None, None, None, None, None, None, None, None, None,
-                                         LEVEL_TABLE, None, None, ((artist, None),) if artist else None))
-        unit.records.append(TrackRec(NUMBER, track, None, album, None, None, _duration(row[4], rejects), None, None,
-                                     None, None, None, None, LEVEL_TABLE, None, None,
-                                     {"tags": tags, "path": path_cell} if tags or path_cell else None,
-                                     ((artist, None),) if artist else None))
+            unit.records.append(
+                AlbumRec(
+                    NUMBER,
+                    album,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    None,
+                    LEVEL_TABLE,
+                    None,
+                    None,
+                    ((artist, None),) if artist else None,
+                )
+            )
+        unit.records.append(
+            TrackRec(
+                NUMBER,
+                track,
+                None,
+                album,
+                None,
+                None,
+                _duration(row[4], rejects),
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+                LEVEL_TABLE,
+                None,
+                None,
+                {"tags": tags, "path": path_cell} if tags or path_cell else None,
+                ((artist, None),) if artist else None,
+            )
+        )
         if self.default is not None:
             url = f"https://www.jamendo.com/track/{track}"
-            unit.licences.append(LicenceStatement(track, self.default, attribution_text(
-                None, None, self.default, url), ORIGIN, track, url, "mtg-jamendo"))
+            unit.licences.append(
+                LicenceStatement(
+                    track,
+                    self.default,
+                    attribution_text(None, None, self.default, url),
+                    ORIGIN,
+                    track,
+                    url,
+                    "mtg-jamendo",
+                )
+            )
         if path_cell:
             unit.files.append(SourceFile(track, "", path_cell, format=path_cell.rsplit(".", 1)[-1]))
         unit.field_rejects = rejects
@@ -194,8 +285,7 @@ class Reader:
         records = []
         for artist, name in sorted(self.artist_names.items()):
             genres = tuple(g for g, _ in self.genres[artist].most_common(20)) or None
-            records.append(ArtistRec(NUMBER, artist, name, None, None, LEVEL_TABLE, None, None,
-                                     genres))
+            records.append(ArtistRec(NUMBER, artist, name, None, None, LEVEL_TABLE, None, None, genres))
         yield Unit(0, records)
 
 

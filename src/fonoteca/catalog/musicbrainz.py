@@ -13,19 +13,33 @@ left out with a reject naming the release, medium and track it was found in; the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from fonoteca.catalog.ids import NS_MUSICBRAINZ, is_mbid, is_valid_gtin, normalize_isrc
 from fonoteca.catalog.records import (
-    LEVEL_FULL, LEVEL_SIMPLIFIED, AlbumLinkRec, AlbumRec, ArtistRec, Record, RecordError, TrackRec,
+    LEVEL_FULL,
+    LEVEL_SIMPLIFIED,
+    AlbumLinkRec,
+    AlbumRec,
+    ArtistRec,
+    Record,
+    RecordError,
+    TrackRec,
 )
 from fonoteca.catalog.spotify import _int, _list, _object, reject_field
 from fonoteca.catalog.values import MAX_TEXT, date_precision, date_problem, shown, text_problem, type_name
 
 WRAPPERS = ("artists", "releases", "recordings", "release-groups", "works", "labels")
-RELEASE_MARKERS = ("media", "barcode", "release-group", "release-events", "packaging", "text-representation",
-                   "cover-art-archive")
+RELEASE_MARKERS = (
+    "media",
+    "barcode",
+    "release-group",
+    "release-events",
+    "packaging",
+    "text-representation",
+    "cover-art-archive",
+)
 GROUP_MARKERS = ("primary-type", "primary-type-id", "secondary-types")
 RECORDING_MARKERS = ("isrcs", "video", "length")
 
@@ -109,8 +123,18 @@ def _credit(value: Any, field: str, out: list[Record], where: str) -> tuple[tupl
     for credit in _list(value, field):
         artist = _object(_object(credit, field + "[]").get("artist"), field + "[].artist")
         id_ = _mbid(artist, "artist")
-        out.append(ArtistRec(NS_MUSICBRAINZ, id_, _text(artist, "name", out, f"{where}, artist {id_}"), None, None,
-                             LEVEL_SIMPLIFIED, None, None))
+        out.append(
+            ArtistRec(
+                NS_MUSICBRAINZ,
+                id_,
+                _text(artist, "name", out, f"{where}, artist {id_}"),
+                None,
+                None,
+                LEVEL_SIMPLIFIED,
+                None,
+                None,
+            )
+        )
         links.append((id_, None))
     return tuple(links)
 
@@ -120,7 +144,9 @@ def _length(obj: dict[str, Any], out: list[Record], where: str) -> int | None:
     if value is None:
         return None
     if type(value) is not int or value < 0:
-        reject_field(out, "length", f"expected a length in milliseconds, got {type_name(value)} {shown(value)} in {where}")
+        reject_field(
+            out, "length", f"expected a length in milliseconds, got {type_name(value)} {shown(value)} in {where}"
+        )
         return None
     return value
 
@@ -155,16 +181,32 @@ def _date(obj: dict[str, Any], key: str, out: list[Record], where: str) -> str |
 def encode_artist(obj: dict[str, Any], out: list[Record]) -> None:
     id_ = _mbid(obj, "artist")
     where = f"artist {id_}"
-    out.append(ArtistRec(
-        NS_MUSICBRAINZ, id_, _text(obj, "name", out, where), None, None, LEVEL_FULL, None,
-        _scalars(obj, {"id", "name", "genres"}, out, where), _genres(obj, out, where),
-    ))
+    out.append(
+        ArtistRec(
+            NS_MUSICBRAINZ,
+            id_,
+            _text(obj, "name", out, where),
+            None,
+            None,
+            LEVEL_FULL,
+            None,
+            _scalars(obj, {"id", "name", "genres"}, out, where),
+            _genres(obj, out, where),
+        )
+    )
 
 
-def encode_recording(obj: dict[str, Any], out: list[Record], *, level: int = LEVEL_FULL,
-                     album: str | None = None, position: tuple[int, int] | None = None,
-                     fallback_title: str | None = None, fallback_length: int | None = None,
-                     where: str | None = None) -> str:
+def encode_recording(
+    obj: dict[str, Any],
+    out: list[Record],
+    *,
+    level: int = LEVEL_FULL,
+    album: str | None = None,
+    position: tuple[int, int] | None = None,
+    fallback_title: str | None = None,
+    fallback_length: int | None = None,
+    where: str | None = None,
+) -> str:
     id_ = _mbid(obj, "recording")
     where = f"{where}, recording {id_}" if where else f"recording {id_}"
     isrc, external = _isrcs(obj["isrcs"], out, where) if "isrcs" in obj else (None, ())
@@ -175,13 +217,31 @@ def encode_recording(obj: dict[str, Any], out: list[Record], *, level: int = LEV
             encode_release(release, out, level=LEVEL_SIMPLIFIED, where=where)
             album = album or release["id"]
     length = _length(obj, out, where)
-    out.append(TrackRec(
-        NS_MUSICBRAINZ, id_, _text(obj, "title", out, where) or fallback_title, album,
-        position[0] if position else None, position[1] if position else None,
-        length if length is not None else fallback_length, None, None, None, None, None, isrc, level, None, None,
-        _scalars(obj, {"id", "title", "length", "isrcs", "artist-credit", "releases", "genres", "tags"}, out, where),
-        artists, external,
-    ))
+    out.append(
+        TrackRec(
+            NS_MUSICBRAINZ,
+            id_,
+            _text(obj, "title", out, where) or fallback_title,
+            album,
+            position[0] if position else None,
+            position[1] if position else None,
+            length if length is not None else fallback_length,
+            None,
+            None,
+            None,
+            None,
+            None,
+            isrc,
+            level,
+            None,
+            None,
+            _scalars(
+                obj, {"id", "title", "length", "isrcs", "artist-credit", "releases", "genres", "tags"}, out, where
+            ),
+            artists,
+            external,
+        )
+    )
     return id_
 
 
@@ -191,7 +251,10 @@ def encode_track(obj: dict[str, Any], out: list[Record]) -> None:
     track_id = _mbid(obj, "track")
     where = f"track {track_id}"
     encode_recording(
-        obj["recording"], out, fallback_title=_text(obj, "title", out, where), fallback_length=_length(obj, out, where),
+        obj["recording"],
+        out,
+        fallback_title=_text(obj, "title", out, where),
+        fallback_length=_length(obj, out, where),
         where=where,
     )
 
@@ -217,8 +280,14 @@ def _barcode(obj: dict[str, Any], out: list[Record], where: str) -> str | None:
     return barcode
 
 
-def encode_release(obj: dict[str, Any], out: list[Record], *, level: int = LEVEL_FULL, where: str | None = None,
-                   album_type: str | None = None) -> None:
+def encode_release(
+    obj: dict[str, Any],
+    out: list[Record],
+    *,
+    level: int = LEVEL_FULL,
+    where: str | None = None,
+    album_type: str | None = None,
+) -> None:
     id_ = _mbid(obj, "release")
     where = f"{where}, release {id_}" if where else f"release {id_}"
     upc = _barcode(obj, out, where)
@@ -243,23 +312,51 @@ def encode_release(obj: dict[str, Any], out: list[Record], *, level: int = LEVEL
             at = f"{where}, medium {disc}, track {number}"
             recording = _object(track.get("recording"), "media[].tracks[].recording")
             recording_id = encode_recording(
-                recording, out, level=LEVEL_SIMPLIFIED, album=id_, position=(disc, number),
-                fallback_title=_text(track, "title", out, at), fallback_length=_length(track, out, at), where=at,
+                recording,
+                out,
+                level=LEVEL_SIMPLIFIED,
+                album=id_,
+                position=(disc, number),
+                fallback_title=_text(track, "title", out, at),
+                fallback_length=_length(track, out, at),
+                where=at,
             )
             out.append(AlbumLinkRec(NS_MUSICBRAINZ, id_, disc, number, recording_id))
     date = _date(obj, "date", out, where)
-    out.append(AlbumRec(
-        NS_MUSICBRAINZ, id_, _text(obj, "title", out, where), album_type.lower() if album_type else None,
-        total or None, date, date_precision(date) if date else None, label, None, None, upc, level, None,
-        _scalars(obj, {"id", "title", "date", "barcode", "media", "artist-credit", "label-info", "release-group"},
-                 out, where),
-        artists, None, (("upc", upc),) if upc else (),
-    ))
+    out.append(
+        AlbumRec(
+            NS_MUSICBRAINZ,
+            id_,
+            _text(obj, "title", out, where),
+            album_type.lower() if album_type else None,
+            total or None,
+            date,
+            date_precision(date) if date else None,
+            label,
+            None,
+            None,
+            upc,
+            level,
+            None,
+            _scalars(
+                obj,
+                {"id", "title", "date", "barcode", "media", "artist-credit", "label-info", "release-group"},
+                out,
+                where,
+            ),
+            artists,
+            None,
+            (("upc", upc),) if upc else (),
+        )
+    )
 
 
-ENCODERS = {
-    "track": encode_track, "release-group": encode_release_group, "release": encode_release,
-    "recording": encode_recording, "artist": encode_artist,
+ENCODERS: dict[str, Callable[[dict[str, Any], list[Record]], object]] = {
+    "track": encode_track,
+    "release-group": encode_release_group,
+    "release": encode_release,
+    "recording": encode_recording,
+    "artist": encode_artist,
 }
 
 
@@ -268,6 +365,8 @@ def encode(unit: Any, out: list[Record]) -> None:
         raise RecordError(f"expected a JSON object, got {type_name(unit)}")
     kind = kind_of(unit)
     if kind is None:
-        raise RecordError("not a MusicBrainz artist, release, release group, recording or track "
-                          "(no sort-name, media/barcode, primary-type, title with length/isrcs, or recording)")
+        raise RecordError(
+            "not a MusicBrainz artist, release, release group, recording or track "
+            "(no sort-name, media/barcode, primary-type, title with length/isrcs, or recording)"
+        )
     ENCODERS[kind](unit, out)

@@ -9,23 +9,24 @@ records through the catalog store (fuller and newer wins), bad units to rejects/
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import UTC
 from pathlib import Path
 from typing import Any
 
-import sqlite3
-
 from fonoteca.catalog.db import transaction
 from fonoteca.licences import Licence
+from fonoteca.progress import Progress
 
 BATCH_UNITS = 2000
 
 
 @dataclass(frozen=True)
 class LicenceStatement:
-    track: int | str                 # tracks.rowid, or the track's id in the importer's namespace
+    track: int | str  # tracks.rowid, or the track's id in the importer's namespace
     licence: Licence
     attribution: str | None
     source: str
@@ -36,7 +37,7 @@ class LicenceStatement:
 
 @dataclass(frozen=True)
 class SourceFile:
-    track: str                       # the track's id in the importer's namespace
+    track: str  # the track's id in the importer's namespace
     item: str
     name: str
     size: int | None = None
@@ -51,17 +52,19 @@ class SourceFile:
 @dataclass
 class Unit:
     """One importable unit: its records and statements (line: where it is in its file, for rejects)."""
+
     line: int
     records: list[Any] = field(default_factory=list)
     licences: list[LicenceStatement] = field(default_factory=list)
     files: list[SourceFile] = field(default_factory=list)
-    field_rejects: list[str] = field(default_factory=list)   # fields left out, the rest imported
+    field_rejects: list[str] = field(default_factory=list)  # fields left out, the rest imported
     raw: str = ""
 
 
 @dataclass
 class Bad:
     """A unit that cannot be imported, and why."""
+
     line: int
     reason: str
     raw: str = ""
@@ -82,9 +85,9 @@ def attribution_text(title: str | None, artists: str | None, licence: Licence, u
 
 
 def _now() -> str:
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    return datetime.now(timezone.utc).isoformat(timespec="seconds")
+    return datetime.now(UTC).isoformat(timespec="seconds")
 
 
 def _rowids(conn: sqlite3.Connection, ns: int, ids: list[str]) -> dict[str, int]:
@@ -92,9 +95,11 @@ def _rowids(conn: sqlite3.Connection, ns: int, ids: list[str]) -> dict[str, int]
 
     out: dict[str, int] = {}
     for start in range(0, len(ids), 5000):
-        chunk = ids[start:start + 5000]
-        for id_, rowid in conn.execute("SELECT j.value, t.rowid FROM json_each(?) j JOIN tracks t ON t.id = j.value "
-                                       "AND t.ns = ?", (orjson.dumps(chunk).decode(), ns)):
+        chunk = ids[start : start + 5000]
+        for id_, rowid in conn.execute(
+            "SELECT j.value, t.rowid FROM json_each(?) j JOIN tracks t ON t.id = j.value AND t.ns = ?",
+            (orjson.dumps(chunk).decode(), ns),
+        ):
             out[id_] = int(rowid)
     return out
 
@@ -110,21 +115,42 @@ def write_licences(conn: sqlite3.Connection, statements: list[LicenceStatement],
         track = s.track if isinstance(s.track, int) else rowids.get(s.track)
         if track is None:
             continue
-        rows.append((track, s.licence.id, s.licence.raw, s.licence.url, s.attribution, s.source, s.source_id,
-                     s.source_url, s.collection, now))
+        rows.append(
+            (
+                track,
+                s.licence.id,
+                s.licence.raw,
+                s.licence.url,
+                s.attribution,
+                s.source,
+                s.source_id,
+                s.source_url,
+                s.collection,
+                now,
+            )
+        )
     with transaction(conn):
-        conn.executemany("INSERT OR REPLACE INTO track_licences (track, licence, raw, url, attribution, source, "
-                         "source_id, source_url, collection, imported_at) VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+        conn.executemany(
+            "INSERT OR REPLACE INTO track_licences (track, licence, raw, url, attribution, source, "
+            "source_id, source_url, collection, imported_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
     return len(rows)
 
 
 def write_source_files(conn: sqlite3.Connection, origin: str, ns: int, files: list[SourceFile]) -> int:
     rowids = _rowids(conn, ns, [f.track for f in files])
-    rows = [(origin, f.item, f.name, rowids[f.track], f.size, f.md5, f.sha1, f.mtime_ns, f.format, f.kind, f.original)
-            for f in files if f.track in rowids]
+    rows = [
+        (origin, f.item, f.name, rowids[f.track], f.size, f.md5, f.sha1, f.mtime_ns, f.format, f.kind, f.original)
+        for f in files
+        if f.track in rowids
+    ]
     with transaction(conn):
-        conn.executemany("INSERT OR REPLACE INTO source_files (origin, item, name, track, size, md5, sha1, mtime_ns, "
-                         "format, kind, original) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        conn.executemany(
+            "INSERT OR REPLACE INTO source_files (origin, item, name, track, size, md5, sha1, mtime_ns, "
+            "format, kind, original) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
     return len(rows)
 
 
@@ -133,14 +159,29 @@ def write_source_files(conn: sqlite3.Connection, origin: str, ns: int, files: li
 Reader = Callable[[Path], Iterator[Unit | Bad]]
 
 
-def run_import(archive: Any, paths: list[Path], fmt: str, origin: str, ns: int, reader: Reader, *,
-               fetched_at: int | None = None, progress: Callable[[int], None] | None = None,
-               source_path: Callable[[Path], Path] | None = None) -> Any:
+def run_import(
+    archive: Any,
+    paths: list[Path],
+    fmt: str,
+    origin: str,
+    ns: int,
+    reader: Reader,
+    *,
+    fetched_at: int | None = None,
+    progress: Progress | None = None,
+    source_path: Callable[[Path], Path] | None = None,
+) -> Any:
     """Import every input with `reader` (see the module docstring); returns an ImportSummary like the other
     importers' (so the search index and `--strict` treat it alike). `source_path` gives the file the source row
     stands for (a folder import registers the folder's first file)."""
-    from fonoteca.catalog.importer import (FileSummary, ImportSummary, finish_run, machine_failures,
-                                           register_source, start_run)
+    from fonoteca.catalog.importer import (
+        FileSummary,
+        ImportSummary,
+        finish_run,
+        machine_failures,
+        register_source,
+        start_run,
+    )
     from fonoteca.catalog.rejects import RejectLog
     from fonoteca.catalog.store import Store
 
@@ -172,8 +213,16 @@ def run_import(archive: Any, paths: list[Path], fmt: str, origin: str, ns: int, 
     return summary
 
 
-def _import_units(conn: sqlite3.Connection, store: Any, units: Iterator[Unit | Bad], log: Any, result: Any,
-                  origin: str, ns: int, progress: Callable[[int], None] | None) -> None:
+def _import_units(
+    conn: sqlite3.Connection,
+    store: Any,
+    units: Iterator[Unit | Bad],
+    log: Any,
+    result: Any,
+    origin: str,
+    ns: int,
+    progress: Progress | None,
+) -> None:
     batch: list[Unit] = []
     for unit in units:
         if isinstance(unit, Bad):
@@ -204,4 +253,3 @@ def _write(conn: sqlite3.Connection, store: Any, units: list[Unit], origin: str,
     files = [f for u in units for f in u.files]
     if files:
         write_source_files(conn, origin, ns, files)
-

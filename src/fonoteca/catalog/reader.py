@@ -112,19 +112,19 @@ def _gzip_chunks(raw: BinaryIO) -> Iterator[bytes]:
             data = b""
 
 
-def _salvage_zlib(state: object, data: bytes) -> tuple[bytes, int]:
+def _salvage_zlib(state: zlib._Decompress, data: bytes) -> tuple[bytes, int]:
     """Decode `data` from a copy of the state before it, piece by piece: (the output before the fault, where)."""
     good = []
     at = 0
     for start in range(0, len(data), SALVAGE_PIECE):
-        piece = data[start:start + SALVAGE_PIECE]
-        saved = state.copy()  # type: ignore[attr-defined]
+        piece = data[start : start + SALVAGE_PIECE]
+        saved = state.copy()
         try:
-            good.append(state.decompress(piece))  # type: ignore[attr-defined]
+            good.append(state.decompress(piece))
         except zlib.error:
             for i in range(len(piece)):  # the last good byte
                 try:
-                    good.append(saved.decompress(piece[i:i + 1]))  # type: ignore[attr-defined]
+                    good.append(saved.decompress(piece[i : i + 1]))
                 except zlib.error:
                     return b"".join(good), start + i
             return b"".join(good), start + len(piece)
@@ -169,8 +169,9 @@ def _zstd_chunks(raw: BinaryIO) -> Iterator[bytes]:
             data = b""
 
 
-def _salvage_zstd(raw: BinaryIO, decompressor: zstandard.ZstdDecompressor, frame_start: int, offset: int,
-                  data: bytes) -> tuple[bytes, int]:
+def _salvage_zstd(
+    raw: BinaryIO, decompressor: zstandard.ZstdDecompressor, frame_start: int, offset: int, data: bytes
+) -> tuple[bytes, int]:
     """Replay the frame up to `offset` (its output was already yielded), then feed `data` in pieces: the output
     of every block before the faulty one, and the file position of the piece that failed."""
     frame = decompressor.decompressobj()
@@ -188,7 +189,7 @@ def _salvage_zstd(raw: BinaryIO, decompressor: zstandard.ZstdDecompressor, frame
     good = []
     for start in range(0, len(data), SALVAGE_PIECE):
         try:
-            good.append(frame.decompress(data[start:start + SALVAGE_PIECE]))
+            good.append(frame.decompress(data[start : start + SALVAGE_PIECE]))
         except zstandard.ZstdError:
             return b"".join(good), offset + start
     return b"".join(good), offset + len(data)
@@ -218,7 +219,7 @@ def _first_line(path: Path) -> bytes | None:
                 end = buffer.find(b"\n")
                 if end < 0:
                     break
-                line, buffer = buffer[:end], buffer[end + 1:]
+                line, buffer = buffer[:end], buffer[end + 1 :]
                 if line.strip():
                     return line
             if len(buffer) > MAX_LINE_BYTES:

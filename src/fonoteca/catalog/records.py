@@ -76,8 +76,19 @@ class TrackRec(NamedTuple):
 
 
 FEATURE_FIELDS = (
-    "danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness", "instrumentalness",
-    "liveness", "valence", "tempo", "time_signature", "duration_ms",
+    "danceability",
+    "energy",
+    "key",
+    "loudness",
+    "mode",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+    "time_signature",
+    "duration_ms",
 )
 
 

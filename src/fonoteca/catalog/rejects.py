@@ -28,8 +28,14 @@ class RejectLog:
     def add(self, line: int, reason: str, raw: bytes | str = b"", where: str | None = "", kept: bool = False) -> None:
         """One entry; kept=True when only a field was left out and the rest of the record was imported."""
         text = raw.decode("utf-8", "replace") if isinstance(raw, bytes) else raw
-        entry = {"file": self.source, "line": line, "where": where or None, "reason": reason,
-                 "imported": kept, "raw": text[:RAW_LIMIT]}
+        entry = {
+            "file": self.source,
+            "line": line,
+            "where": where or None,
+            "reason": reason,
+            "imported": kept,
+            "raw": text[:RAW_LIMIT],
+        }
         try:
             if self._file is None:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -42,12 +48,20 @@ class RejectLog:
         key = reason.split(":", 1)[0]
         self.reasons[key] = self.reasons.get(key, 0) + 1
 
-    def add_row(self, table: str, rowid: int | None, reason: str, raw: str = "", kept: bool = False,
-                key: str | None = None) -> None:
+    def add_row(
+        self, table: str, rowid: int | None, reason: str, raw: str = "", kept: bool = False, key: str | None = None
+    ) -> None:
         """One entry for a row of an SQLite input (the reference layout): table and rowid (or, for a table
         without rowids, its primary key) instead of line and position."""
-        entry = {"file": self.source, "table": table, "rowid": rowid, "key": key, "reason": reason,
-                 "imported": kept, "raw": raw[:RAW_LIMIT]}
+        entry = {
+            "file": self.source,
+            "table": table,
+            "rowid": rowid,
+            "key": key,
+            "reason": reason,
+            "imported": kept,
+            "raw": raw[:RAW_LIMIT],
+        }
         self._write(entry, reason, kept)
 
     def _write(self, entry: dict, reason: str, kept: bool) -> None:

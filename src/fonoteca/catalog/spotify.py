@@ -24,32 +24,101 @@ from typing import Any
 
 from fonoteca.catalog.ids import NS_SPOTIFY, is_spotify_id, is_valid_gtin, normalize_isrc
 from fonoteca.catalog.records import (
-    FEATURE_FIELDS, LEVEL_FULL, LEVEL_SIMPLIFIED, LEVEL_STUB, AlbumRec, ArtistRec, FeaturesRec, FieldReject,
-    PlaylistItemRec, PlaylistRec, Record, RecordError, Shape, TrackRec,
+    FEATURE_FIELDS,
+    LEVEL_FULL,
+    LEVEL_SIMPLIFIED,
+    LEVEL_STUB,
+    AlbumRec,
+    ArtistRec,
+    FeaturesRec,
+    FieldReject,
+    PlaylistItemRec,
+    PlaylistRec,
+    Record,
+    RecordError,
+    Shape,
+    TrackRec,
 )
 from fonoteca.catalog.values import (
-    MAX_TEXT, POPULARITY, date_problem, feature_problem, int_problem, long_text, shown, text_problem, type_name,
+    MAX_TEXT,
+    POPULARITY,
+    date_problem,
+    feature_problem,
+    int_problem,
+    long_text,
+    shown,
+    text_problem,
+    type_name,
 )
 
 API = "https://api.spotify.com/v1/"
 OPEN = "https://open.spotify.com/"
 MAX_WRAPPER_NESTING = 4  # {"tracks": {page}} is one level; real responses never nest wrappers deeper
 
-ARTIST_KEYS = frozenset({"external_urls", "href", "id", "name", "type", "uri", "followers", "genres", "images", "popularity"})
-ALBUM_KEYS = frozenset({
-    "album_type", "total_tracks", "available_markets", "external_urls", "href", "id", "images", "name",
-    "release_date", "release_date_precision", "type", "uri", "artists", "tracks", "external_ids", "label",
-    "popularity",
-})
-TRACK_KEYS = frozenset({
-    "album", "artists", "available_markets", "disc_number", "duration_ms", "explicit", "external_ids",
-    "external_urls", "href", "id", "is_local", "name", "popularity", "preview_url", "track_number", "type", "uri",
-})
+ARTIST_KEYS = frozenset(
+    {"external_urls", "href", "id", "name", "type", "uri", "followers", "genres", "images", "popularity"}
+)
+ALBUM_KEYS = frozenset(
+    {
+        "album_type",
+        "total_tracks",
+        "available_markets",
+        "external_urls",
+        "href",
+        "id",
+        "images",
+        "name",
+        "release_date",
+        "release_date_precision",
+        "type",
+        "uri",
+        "artists",
+        "tracks",
+        "external_ids",
+        "label",
+        "popularity",
+    }
+)
+TRACK_KEYS = frozenset(
+    {
+        "album",
+        "artists",
+        "available_markets",
+        "disc_number",
+        "duration_ms",
+        "explicit",
+        "external_ids",
+        "external_urls",
+        "href",
+        "id",
+        "is_local",
+        "name",
+        "popularity",
+        "preview_url",
+        "track_number",
+        "type",
+        "uri",
+    }
+)
 FEATURE_KEYS = frozenset(FEATURE_FIELDS) | {"id", "uri", "track_href", "analysis_url", "type"}
-PLAYLIST_KEYS = frozenset({
-    "collaborative", "description", "external_urls", "followers", "href", "id", "images", "name", "owner",
-    "public", "snapshot_id", "tracks", "type", "uri",
-})
+PLAYLIST_KEYS = frozenset(
+    {
+        "collaborative",
+        "description",
+        "external_urls",
+        "followers",
+        "href",
+        "id",
+        "images",
+        "name",
+        "owner",
+        "public",
+        "snapshot_id",
+        "tracks",
+        "type",
+        "uri",
+    }
+)
 ITEM_KEYS = frozenset({"added_at", "track"})
 IMAGE_KEYS = frozenset({"url", "height", "width"})
 
@@ -216,7 +285,9 @@ def _derived(obj: dict[str, Any], kind: str, id_: str, raw: dict[str, Any]) -> N
         raw["type"] = obj["type"]
 
 
-def _images(obj: dict[str, Any], raw: dict[str, Any], out: list[Record], field: str) -> tuple[tuple[Any, Any, Any, Shape], ...] | None:
+def _images(
+    obj: dict[str, Any], raw: dict[str, Any], out: list[Record], field: str
+) -> tuple[tuple[Any, Any, Any, Shape], ...] | None:
     value = obj.get("images")
     if value is None:
         if "images" in obj:
@@ -244,14 +315,20 @@ def _images(obj: dict[str, Any], raw: dict[str, Any], out: list[Record], field: 
     return tuple(images)
 
 
-def _put_raw(extra: dict[str, Any], raw: dict[str, Any], out: list[Record] | None = None, what: str = "") -> dict[str, Any] | None:
+def _put_raw(
+    extra: dict[str, Any], raw: dict[str, Any], out: list[Record] | None = None, what: str = ""
+) -> dict[str, Any] | None:
     """Attach the verbatim values; one holding a string over the length limit is left out (exported as null)."""
     if raw:
         for key, value in raw.items():
             if type(value) in (dict, list, str) and (length := long_text(value)) is not None:
                 if out is None:
-                    raise RecordError(f"field '{what}{key}': a string of {length} characters, more than the limit of {MAX_TEXT}")
-                reject_field(out, f"{what}{key}", f"holds a string of {length} characters, more than the limit of {MAX_TEXT}")
+                    raise RecordError(
+                        f"field '{what}{key}': a string of {length} characters, more than the limit of {MAX_TEXT}"
+                    )
+                reject_field(
+                    out, f"{what}{key}", f"holds a string of {length} characters, more than the limit of {MAX_TEXT}"
+                )
                 raw[key] = None
         extra["raw"] = raw
     return extra or None
@@ -260,7 +337,12 @@ def _put_raw(extra: dict[str, Any], raw: dict[str, Any], out: list[Record] | Non
 def _followers(obj: dict[str, Any], raw: dict[str, Any], out: list[Record], field: str) -> int | None:
     """followers {"href": null, "total": N} -> N; any other shape is kept verbatim."""
     value = obj["followers"]
-    if type(value) is dict and value.keys() == {"href", "total"} and value["href"] is None and type(value["total"]) is int:
+    if (
+        type(value) is dict
+        and value.keys() == {"href", "total"}
+        and value["href"] is None
+        and type(value["total"]) is int
+    ):
         if value["total"] < 0:
             reject_field(out, f"{field}.total", f"{value['total']} is out of range >= 0")
             raw["followers"] = None
@@ -291,10 +373,20 @@ def encode_artist(obj: dict[str, Any], out: list[Record]) -> tuple[str, Shape, d
             raw["genres"] = None
     images = _images(obj, raw, out, "artist.images")
     extra = _put_raw({}, raw, out, "artist.")
-    out.append(ArtistRec(
-        NS_SPOTIFY, id_, name, _popularity(obj.get("popularity"), "artist.popularity", out), followers,
-        LEVEL_FULL if full else LEVEL_SIMPLIFIED, shape, extra, genres, images,
-    ))
+    out.append(
+        ArtistRec(
+            NS_SPOTIFY,
+            id_,
+            name,
+            _popularity(obj.get("popularity"), "artist.popularity", out),
+            followers,
+            LEVEL_FULL if full else LEVEL_SIMPLIFIED,
+            shape,
+            extra,
+            genres,
+            images,
+        )
+    )
     return id_, shape, extra
 
 
@@ -325,8 +417,9 @@ def _nested_artists(value: Any, field: str, out: list[Record], extra: dict[str, 
     return tuple(links)
 
 
-def _external_ids(value: Any, field: str, primary: str,
-                  out: list[Record]) -> tuple[str | None, tuple[tuple[str, str], ...], dict[str, Any] | None]:
+def _external_ids(
+    value: Any, field: str, primary: str, out: list[Record]
+) -> tuple[str | None, tuple[tuple[str, str], ...], dict[str, Any] | None]:
     """(primary id, all valid ids as (kind, value), the object to keep verbatim or None when it is derivable).
 
     An invalid ISRC, UPC or EAN (format or check digit) is left out with a FieldReject; the verbatim object then
@@ -360,7 +453,11 @@ def _external_id(kind: str, code: Any) -> tuple[str | None, str | None]:
         isrc = normalize_isrc(code)
         return (isrc, None) if isrc else (None, f"invalid ISRC {shown(code, 40)}")
     if kind in ("upc", "ean"):
-        return (code, None) if is_valid_gtin(code) else (None, f"invalid {kind.upper()} {shown(code, 40)} (format or check digit)")
+        return (
+            (code, None)
+            if is_valid_gtin(code)
+            else (None, f"invalid {kind.upper()} {shown(code, 40)} (format or check digit)")
+        )
     problem = text_problem(code)
     return (None, problem) if problem else (code, None)
 
@@ -370,7 +467,9 @@ def _page_meta(page: dict[str, Any], field: str, out: list[Record]) -> dict[str,
     meta = {k: v for k, v in page.items() if k != "items"}
     for key, value in meta.items():
         if type(value) in (dict, list, str) and (length := long_text(value)) is not None:
-            reject_field(out, f"{field}.{key}", f"holds a string of {length} characters, more than the limit of {MAX_TEXT}")
+            reject_field(
+                out, f"{field}.{key}", f"holds a string of {length} characters, more than the limit of {MAX_TEXT}"
+            )
             meta[key] = None
     return meta
 
@@ -385,38 +484,51 @@ def encode_album(obj: dict[str, Any], out: list[Record]) -> tuple[str, Shape, di
     _derived(obj, "album", id_, raw)
     full = "tracks" in obj or "label" in obj or "popularity" in obj or "external_ids" in obj
     artists = _nested_artists(obj["artists"], "album.artists", out, extra) if "artists" in obj else None
-    upc, ext_ids = None, ()
+    upc: str | None = None
+    ext_ids: tuple[tuple[str, str], ...] = ()
     if "external_ids" in obj:
         upc, ext_ids, verbatim = _external_ids(obj["external_ids"], "album.external_ids", "upc", out)
         if verbatim is not None or type(obj["external_ids"]) is not dict:
             raw["external_ids"] = verbatim
-    items = None
+    items: tuple[tuple[str, Shape, dict[str, Any] | None], ...] | None = None
     if "tracks" in obj:
         page = _object(obj["tracks"], "album.tracks")
-        items = []
+        encoded = []
         for item in _list(page.get("items", []), "album.tracks.items"):
             track_id, track_shape, track_extra = encode_track(_object(item, "album.tracks.items[]"), out, album=id_)
-            items.append((track_id, track_shape, track_extra))
+            encoded.append((track_id, track_shape, track_extra))
         extra["tracks"] = {"meta": _page_meta(page, "album.tracks", out), "has_items": "items" in page}
-        items = tuple(items)
+        items = tuple(encoded)
     images = _images(obj, raw, out, "album.images")
-    extra = _put_raw(extra, raw, out, "album.")
-    out.append(AlbumRec(
-        NS_SPOTIFY, id_,
-        _opt_text(obj.get("name"), "album.name", out),
-        _opt_text(obj.get("album_type"), "album.album_type", out),
-        _opt_int(obj.get("total_tracks"), "album.total_tracks", out),
-        _opt_date(obj.get("release_date"), "album.release_date", out),
-        _opt_text(obj.get("release_date_precision"), "album.release_date_precision", out),
-        _opt_text(obj.get("label"), "album.label", out),
-        _popularity(obj.get("popularity"), "album.popularity", out),
-        _markets(obj.get("available_markets"), "album.available_markets", out),
-        upc, LEVEL_FULL if full else LEVEL_SIMPLIFIED, shape, extra, artists, images, ext_ids, items,
-    ))
-    return id_, shape, extra
+    kept = _put_raw(extra, raw, out, "album.")
+    out.append(
+        AlbumRec(
+            NS_SPOTIFY,
+            id_,
+            _opt_text(obj.get("name"), "album.name", out),
+            _opt_text(obj.get("album_type"), "album.album_type", out),
+            _opt_int(obj.get("total_tracks"), "album.total_tracks", out),
+            _opt_date(obj.get("release_date"), "album.release_date", out),
+            _opt_text(obj.get("release_date_precision"), "album.release_date_precision", out),
+            _opt_text(obj.get("label"), "album.label", out),
+            _popularity(obj.get("popularity"), "album.popularity", out),
+            _markets(obj.get("available_markets"), "album.available_markets", out),
+            upc,
+            LEVEL_FULL if full else LEVEL_SIMPLIFIED,
+            shape,
+            kept,
+            artists,
+            images,
+            ext_ids,
+            items,
+        )
+    )
+    return id_, shape, kept
 
 
-def encode_track(obj: dict[str, Any], out: list[Record], album: str | None = None) -> tuple[str, Shape, dict[str, Any] | None]:
+def encode_track(
+    obj: dict[str, Any], out: list[Record], album: str | None = None
+) -> tuple[str, Shape, dict[str, Any] | None]:
     id_ = _spotify_id(obj, "track")
     shape = tuple(obj)
     raw: dict[str, Any] = {}
@@ -438,27 +550,37 @@ def encode_track(obj: dict[str, Any], out: list[Record], album: str | None = Non
             if album_extra:
                 extra["album"] = album_extra
     artists = _nested_artists(obj["artists"], "artists", out, extra) if "artists" in obj else None
-    isrc, ext_ids = None, ()
+    isrc: str | None = None
+    ext_ids: tuple[tuple[str, str], ...] = ()
     if "external_ids" in obj:
         isrc, ext_ids, verbatim = _external_ids(obj["external_ids"], "external_ids", "isrc", out)
         if verbatim is not None or type(obj["external_ids"]) is not dict:
             raw["external_ids"] = verbatim
     full = "album" in obj or "popularity" in obj or "external_ids" in obj
     extra_value = _put_raw(extra, raw, out)
-    out.append(TrackRec(
-        NS_SPOTIFY, id_,
-        _opt_text(obj.get("name"), "name", out),
-        album,
-        _opt_int(obj.get("disc_number"), "disc_number", out),
-        _opt_int(obj.get("track_number"), "track_number", out),
-        _opt_int(obj.get("duration_ms"), "duration_ms", out),
-        _opt_bool(obj.get("explicit"), "explicit", out),
-        _popularity(obj.get("popularity"), "popularity", out),
-        _opt_text(obj.get("preview_url"), "preview_url", out),
-        _opt_bool(obj.get("is_local"), "is_local", out),
-        _markets(obj.get("available_markets"), "available_markets", out),
-        isrc, LEVEL_FULL if full else LEVEL_SIMPLIFIED, shape, album_shape, extra_value, artists, ext_ids,
-    ))
+    out.append(
+        TrackRec(
+            NS_SPOTIFY,
+            id_,
+            _opt_text(obj.get("name"), "name", out),
+            album,
+            _opt_int(obj.get("disc_number"), "disc_number", out),
+            _opt_int(obj.get("track_number"), "track_number", out),
+            _opt_int(obj.get("duration_ms"), "duration_ms", out),
+            _opt_bool(obj.get("explicit"), "explicit", out),
+            _popularity(obj.get("popularity"), "popularity", out),
+            _opt_text(obj.get("preview_url"), "preview_url", out),
+            _opt_bool(obj.get("is_local"), "is_local", out),
+            _markets(obj.get("available_markets"), "available_markets", out),
+            isrc,
+            LEVEL_FULL if full else LEVEL_SIMPLIFIED,
+            shape,
+            album_shape,
+            extra_value,
+            artists,
+            ext_ids,
+        )
+    )
     return id_, shape, extra_value
 
 
@@ -493,7 +615,12 @@ def _encode_item(item: dict[str, Any], position: int, out: list[Record]) -> Play
     extra: dict[str, Any] = {}
     track = item.get("track")
     track_id = track_shape = None
-    if type(track) is dict and track.get("type", "track") == "track" and not track.get("is_local") and track.get("id") is not None:
+    if (
+        type(track) is dict
+        and track.get("type", "track") == "track"
+        and not track.get("is_local")
+        and track.get("id") is not None
+    ):
         track_id, track_shape, track_extra = encode_track(track, out)
         if track_extra:
             extra["track"] = track_extra
@@ -522,7 +649,8 @@ def encode_playlist(obj: dict[str, Any], out: list[Record]) -> None:
     if "tracks" in obj:
         page = _object(obj["tracks"], "tracks")
         if "items" in page:
-            offset = page.get("offset") if type(page.get("offset")) is int else 0
+            given = page.get("offset")
+            offset = given if type(given) is int else 0
             items = tuple(
                 _encode_item(_object(item, "tracks.items[]"), offset + i, out)
                 for i, item in enumerate(_list(page["items"], "tracks.items"))
@@ -533,17 +661,24 @@ def encode_playlist(obj: dict[str, Any], out: list[Record]) -> None:
             extra["tracks"]["offset"] = offset
     images = _images(obj, raw, out, "images")
     full = "tracks" in obj or "followers" in obj
-    out.append(PlaylistRec(
-        NS_SPOTIFY, id_,
-        _opt_text(obj.get("name"), "name", out),
-        _opt_text(obj.get("description"), "description", out),
-        owner_id if owner_id is None or len(owner_id) <= MAX_TEXT else None,
-        _opt_bool(obj.get("public"), "public", out),
-        _opt_bool(obj.get("collaborative"), "collaborative", out),
-        followers,
-        _opt_text(obj.get("snapshot_id"), "snapshot_id", out),
-        LEVEL_FULL if full else LEVEL_SIMPLIFIED, shape, _put_raw(extra, raw, out), images, items,
-    ))
+    out.append(
+        PlaylistRec(
+            NS_SPOTIFY,
+            id_,
+            _opt_text(obj.get("name"), "name", out),
+            _opt_text(obj.get("description"), "description", out),
+            owner_id if owner_id is None or len(owner_id) <= MAX_TEXT else None,
+            _opt_bool(obj.get("public"), "public", out),
+            _opt_bool(obj.get("collaborative"), "collaborative", out),
+            followers,
+            _opt_text(obj.get("snapshot_id"), "snapshot_id", out),
+            LEVEL_FULL if full else LEVEL_SIMPLIFIED,
+            shape,
+            _put_raw(extra, raw, out),
+            images,
+            items,
+        )
+    )
 
 
 def _page_owner(href: Any, kind: str) -> str | None:
@@ -554,16 +689,29 @@ def _page_owner(href: Any, kind: str) -> str | None:
     start = href.find(marker)
     if start < 0:
         return None
-    rest = href[start + len(marker):]
+    rest = href[start + len(marker) :]
     candidate = rest.split("/", 1)[0].split("?", 1)[0]
     return candidate if is_spotify_id(candidate) else None
 
 
 ENCODERS = {
-    "track": encode_track, "album": encode_album, "artist": encode_artist,
-    "audio_features": encode_features, "playlist": encode_playlist,
+    "track": encode_track,
+    "album": encode_album,
+    "artist": encode_artist,
+    "audio_features": encode_features,
+    "playlist": encode_playlist,
 }
-WRAPPER_KEYS = {"tracks", "albums", "artists", "audio_features", "playlists", "episodes", "shows", "audiobooks", "items"}
+WRAPPER_KEYS = {
+    "tracks",
+    "albums",
+    "artists",
+    "audio_features",
+    "playlists",
+    "episodes",
+    "shows",
+    "audiobooks",
+    "items",
+}
 
 
 def units(value: Any) -> Iterator[tuple[str, Any]]:
@@ -629,9 +777,14 @@ def _encode_page(page: dict[str, Any], out: list[Record]) -> None:
     album = _page_owner(href, "album")
     playlist = _page_owner(href, "playlist")
     if playlist is not None and ("/tracks" in str(href) or "/items" in str(href)):
-        offset = page.get("offset") if type(page.get("offset")) is int else 0
+        given = page.get("offset")
+        offset = given if type(given) is int else 0
         entries = tuple(_encode_item(_object(item, "items[]"), offset + i, out) for i, item in enumerate(items))
-        out.append(PlaylistRec(NS_SPOTIFY, playlist, None, None, None, None, None, None, None, LEVEL_STUB, None, None, None, entries))
+        out.append(
+            PlaylistRec(
+                NS_SPOTIFY, playlist, None, None, None, None, None, None, None, LEVEL_STUB, None, None, None, entries
+            )
+        )
         return
     for i, item in enumerate(items):
         item = _object(item, f"items[{i}]")

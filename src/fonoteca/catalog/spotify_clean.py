@@ -40,7 +40,8 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import lru_cache, partial
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -50,23 +51,36 @@ from fonoteca.archive import Archive
 from fonoteca.catalog import bulk, layout
 from fonoteca.catalog.db import transaction
 from fonoteca.catalog.ids import is_valid_gtin, normalize_isrc
-from fonoteca.catalog.importer import FileSummary, ImportSummary, finish_run, machine_failures, register_source, start_run
+from fonoteca.catalog.importer import (
+    FileSummary,
+    ImportSummary,
+    finish_run,
+    machine_failures,
+    register_source,
+    start_run,
+)
 from fonoteca.catalog.reader import CorruptInput, chunks
 from fonoteca.catalog.records import LEVEL_FULL
 from fonoteca.catalog.rejects import RejectLog
 from fonoteca.catalog.values import FEATURE_BOUNDS, MAX_TEXT, date_problem, int_problem, shown, text_problem, type_name
 from fonoteca.errors import FonotecaError
+from fonoteca.progress import Progress, no_progress
 
 FORMAT = "spotify-clean"
 SUFFIXES = (".sqlite3", ".sqlite", ".db", ".sqlite3.zst", ".sqlite.zst", ".db.zst")
-CHUNK = 100_000            # reference rowids per transaction
-PIECE = 32                 # after a read fault, ranges are split down to this many rowids, then tried one by one
+CHUNK = 100_000  # reference rowids per transaction
+PIECE = 32  # after a read fault, ranges are split down to this many rowids, then tried one by one
 ISRC_GLOB = "[A-Z][A-Z][A-Z0-9][A-Z0-9][A-Z0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]"
 ID_OK = "fon_id({c})"  # a Spotify id: 22 base62 characters (a regex in Python beats SQLite's GLOB here)
 NS = 1  # the spotify namespace: the layout's ids are Spotify ids
 KINDS = {"artist": "artists", "album": "albums", "track": "tracks", "playlist": "playlists"}
-UNAVAILABLE_STATUSES = ("error_not_available", "error_has_replacement", "todo_unk", "error_no_ogg160",
-                        "error_zero_duration")
+UNAVAILABLE_STATUSES = (
+    "error_not_available",
+    "error_has_replacement",
+    "todo_unk",
+    "error_no_ogg160",
+    "error_zero_duration",
+)
 
 
 # --- value checks -------------------------------------------------------------------------------------------------
@@ -147,15 +161,22 @@ class Col:
 
     def problem(self, value: Any, table: str) -> str:
         kind = self.check[0]
+        what: str | None
         if kind == "text":
             what = text_problem(value) or "not text"
         elif kind == "int":
-            what = int_problem(value, self.check[1], self.check[2]) if type(value) is int else \
-                f"expected integer, got {type_name(value)} {shown(value)}"
+            what = (
+                int_problem(value, self.check[1], self.check[2])
+                if type(value) is int
+                else f"expected integer, got {type_name(value)} {shown(value)}"
+            )
         elif kind == "num":
             high = "" if self.check[2] is None else f"..{self.check[2]}"
-            what = f"{shown(value)} is out of range {self.check[1]}{high}" if type(value) in (int, float) else \
-                f"expected number, got {type_name(value)} {shown(value)}"
+            what = (
+                f"{shown(value)} is out of range {self.check[1]}{high}"
+                if type(value) in (int, float)
+                else f"expected number, got {type_name(value)} {shown(value)}"
+            )
         elif kind == "bool":
             what = f"expected 0 or 1, got {shown(value)}"
         elif kind == "isrc":
@@ -189,46 +210,95 @@ class Entity:
     """A layout table of identified rows (artists, albums, tracks, playlists) and its catalog table."""
 
     kind: str
-    table: str                    # layout table = catalog table
+    table: str  # layout table = catalog table
     columns: tuple[Col, ...]
     shape: tuple[str, ...]
     constants: tuple[tuple[str, str], ...] = ()  # (catalog column, SQL) besides the standard ones
     children: tuple[str, ...] = ()  # DELETE statements (one ? = owner) for a catalog row the layout's replaces
-    also: tuple[Col, ...] = ()      # checked here, stored elsewhere (tracks' EAN and UPC: external_ids)
+    also: tuple[Col, ...] = ()  # checked here, stored elsewhere (tracks' EAN and UPC: external_ids)
 
 
 ENTITIES = {
-    "artist": Entity("artist", "artists", (
-        _text("name"), Col("popularity", "popularity", POPULARITY), _int("followers", "followers_total")),
-        layout.ARTIST_KEYS, children=(
+    "artist": Entity(
+        "artist",
+        "artists",
+        (_text("name"), Col("popularity", "popularity", POPULARITY), _int("followers", "followers_total")),
+        layout.ARTIST_KEYS,
+        children=(
             "DELETE FROM main.artist_genres WHERE artist = ?",
-            "DELETE FROM main.images WHERE owner_kind = 'artist' AND owner = ?")),
-    "album": Entity("album", "albums", (
-        _text("name"), _text("album_type"), _int("total_tracks"), Col("release_date", "release_date", ("date",)),
-        _text("release_date_precision"), _text("label"), Col("popularity", "popularity", POPULARITY),
-        Col("markets", "available_markets_rowid", ("ref", "market")), Col("upc", "external_id_upc", ("gtin", "UPC")),
-        _text("amgid", "external_id_amgid"), _text("copyright_c"), _text("copyright_p")),
-        layout.ALBUM_KEYS, children=(
-            "DELETE FROM main.album_artists WHERE album = ?", "DELETE FROM main.artist_albums WHERE album = ?",
+            "DELETE FROM main.images WHERE owner_kind = 'artist' AND owner = ?",
+        ),
+    ),
+    "album": Entity(
+        "album",
+        "albums",
+        (
+            _text("name"),
+            _text("album_type"),
+            _int("total_tracks"),
+            Col("release_date", "release_date", ("date",)),
+            _text("release_date_precision"),
+            _text("label"),
+            Col("popularity", "popularity", POPULARITY),
+            Col("markets", "available_markets_rowid", ("ref", "market")),
+            Col("upc", "external_id_upc", ("gtin", "UPC")),
+            _text("amgid", "external_id_amgid"),
+            _text("copyright_c"),
+            _text("copyright_p"),
+        ),
+        layout.ALBUM_KEYS,
+        children=(
+            "DELETE FROM main.album_artists WHERE album = ?",
+            "DELETE FROM main.artist_albums WHERE album = ?",
             "DELETE FROM main.images WHERE owner_kind = 'album' AND owner = ?",
-            "DELETE FROM main.external_ids WHERE owner_kind = 'album' AND owner = ?")),
-    "track": Entity("track", "tracks", (
-        _text("name"), Col("album", "album_rowid", ("ref", "album")), _int("disc_number"), _int("track_number"),
-        _int("duration_ms"), Col("explicit", "explicit", ("bool",)), Col("popularity", "popularity", POPULARITY),
-        _text("preview_url"), Col("markets", "available_markets_rowid", ("ref", "market")),
-        Col("isrc", "external_id_isrc", ("isrc",))),
-        layout.TRACK_KEYS, constants=(("is_local", "0"),),
-        also=(Col("ean", "external_id_ean", ("gtin", "EAN")), Col("upc", "external_id_upc", ("gtin", "UPC"))), children=(
+            "DELETE FROM main.external_ids WHERE owner_kind = 'album' AND owner = ?",
+        ),
+    ),
+    "track": Entity(
+        "track",
+        "tracks",
+        (
+            _text("name"),
+            Col("album", "album_rowid", ("ref", "album")),
+            _int("disc_number"),
+            _int("track_number"),
+            _int("duration_ms"),
+            Col("explicit", "explicit", ("bool",)),
+            Col("popularity", "popularity", POPULARITY),
+            _text("preview_url"),
+            Col("markets", "available_markets_rowid", ("ref", "market")),
+            Col("isrc", "external_id_isrc", ("isrc",)),
+        ),
+        layout.TRACK_KEYS,
+        constants=(("is_local", "0"),),
+        also=(Col("ean", "external_id_ean", ("gtin", "EAN")), Col("upc", "external_id_upc", ("gtin", "UPC"))),
+        children=(
             "DELETE FROM main.track_artists WHERE track = ?",
             "DELETE FROM main.external_ids WHERE owner_kind = 'track' AND owner = ?",
-            "DELETE FROM main.reference_verbatim WHERE owner_kind = 'track' AND owner = ?")),
-    "playlist": Entity("playlist", "playlists", (
-        _text("name"), _text("description"), _text("owner_id"), Col("public", "public", ("bool",)),
-        Col("collaborative", "collaborative", ("bool",)), _int("followers", "followers_total"),
-        _text("snapshot_id"), _text("primary_color"), _text("owner_display_name"), _int("tracks_total")),
-        layout.PLAYLIST_KEYS, children=(
+            "DELETE FROM main.reference_verbatim WHERE owner_kind = 'track' AND owner = ?",
+        ),
+    ),
+    "playlist": Entity(
+        "playlist",
+        "playlists",
+        (
+            _text("name"),
+            _text("description"),
+            _text("owner_id"),
+            Col("public", "public", ("bool",)),
+            Col("collaborative", "collaborative", ("bool",)),
+            _int("followers", "followers_total"),
+            _text("snapshot_id"),
+            _text("primary_color"),
+            _text("owner_display_name"),
+            _int("tracks_total"),
+        ),
+        layout.PLAYLIST_KEYS,
+        children=(
             "DELETE FROM main.images WHERE owner_kind = 'playlist' AND owner = ?",
-            "DELETE FROM main.playlist_items WHERE playlist = ?")),
+            "DELETE FROM main.playlist_items WHERE playlist = ?",
+        ),
+    ),
 }
 FETCHED = _int("fetched_ms", "fetched_at")  # milliseconds as published
 
@@ -239,57 +309,157 @@ class Child:
 
     table: str
     owner_kind: str
-    owner_source: str             # layout column naming the owner's rowid
-    target: str                   # catalog table
-    owner_target: str             # catalog column of the owner
-    columns: tuple[Col, ...]      # besides the owner
-    required: tuple[str, ...]     # columns (targets) a row is rejected without
-    position: str | None = "position"   # catalog column numbered in rowid order per owner (None: given)
-    where_owner: str = ""         # extra condition on the catalog table when numbering (images: owner_kind)
+    owner_source: str  # layout column naming the owner's rowid
+    target: str  # catalog table
+    owner_target: str  # catalog column of the owner
+    columns: tuple[Col, ...]  # besides the owner
+    required: tuple[str, ...]  # columns (targets) a row is rejected without
+    position: str | None = "position"  # catalog column numbered in rowid order per owner (None: given)
+    where_owner: str = ""  # extra condition on the catalog table when numbering (images: owner_kind)
     constants: tuple[tuple[str, str], ...] = ()
 
 
 IMAGE_COLUMNS = (_text("url"), _int("width"), _int("height"))
 CHILDREN = {
-    "track_artists": Child("track_artists", "track", "track_rowid", "track_artists", "track",
-                           (Col("artist", "artist_rowid", ("ref", "artist")),), ("artist",)),
-    "artist_genres": Child("artist_genres", "artist", "artist_rowid", "artist_genres", "artist",
-                           (_text("genre"),), ("genre",)),
-    "artist_images": Child("artist_images", "artist", "artist_rowid", "images", "owner", IMAGE_COLUMNS, ("url",),
-                           where_owner="owner_kind = 'artist'", constants=(("owner_kind", "'artist'"),)),
-    "album_images": Child("album_images", "album", "album_rowid", "images", "owner", IMAGE_COLUMNS, ("url",),
-                          where_owner="owner_kind = 'album'", constants=(("owner_kind", "'album'"),)),
-    "artist_albums": Child("artist_albums", "album", "album_rowid", "artist_albums", "album", (
-        Col("artist", "artist_rowid", ("ref", "artist")), Col("is_appears_on", "is_appears_on", ("bool",)),
-        Col("is_implicit_appears_on", "is_implicit_appears_on", ("bool",)), _int("index_in_album")),
-        ("artist",), position="seq"),
-    "playlist_images": Child("playlist_images", "playlist", "playlist_rowid", "images", "owner", IMAGE_COLUMNS,
-                             ("url",), where_owner="owner_kind = 'playlist'",
-                             constants=(("owner_kind", "'playlist'"),)),
-    "playlist_tracks": Child("playlist_tracks", "playlist", "playlist_rowid", "playlist_items", "playlist", (
-        _int("position"), Col("track", "track_rowid", ("ref", "track")), _text("added_at"),
-        Col("is_episode", "is_episode", ("bool",)), Col("other_id", "id_if_not_in_tracks_table", ("text",)),
-        _text("added_by", "added_by_id"), Col("is_local", "is_local", ("bool",)),
-        _text("local_name", "name_if_is_local"), _text("local_album", "album_if_is_local"),
-        _text("local_artist", "artist_if_is_local"), _int("local_duration_ms", "duration_ms_if_is_local"),
-        _text("local_uri", "uri_if_is_local")), ("position",), position=None),
+    "track_artists": Child(
+        "track_artists",
+        "track",
+        "track_rowid",
+        "track_artists",
+        "track",
+        (Col("artist", "artist_rowid", ("ref", "artist")),),
+        ("artist",),
+    ),
+    "artist_genres": Child(
+        "artist_genres", "artist", "artist_rowid", "artist_genres", "artist", (_text("genre"),), ("genre",)
+    ),
+    "artist_images": Child(
+        "artist_images",
+        "artist",
+        "artist_rowid",
+        "images",
+        "owner",
+        IMAGE_COLUMNS,
+        ("url",),
+        where_owner="owner_kind = 'artist'",
+        constants=(("owner_kind", "'artist'"),),
+    ),
+    "album_images": Child(
+        "album_images",
+        "album",
+        "album_rowid",
+        "images",
+        "owner",
+        IMAGE_COLUMNS,
+        ("url",),
+        where_owner="owner_kind = 'album'",
+        constants=(("owner_kind", "'album'"),),
+    ),
+    "artist_albums": Child(
+        "artist_albums",
+        "album",
+        "album_rowid",
+        "artist_albums",
+        "album",
+        (
+            Col("artist", "artist_rowid", ("ref", "artist")),
+            Col("is_appears_on", "is_appears_on", ("bool",)),
+            Col("is_implicit_appears_on", "is_implicit_appears_on", ("bool",)),
+            _int("index_in_album"),
+        ),
+        ("artist",),
+        position="seq",
+    ),
+    "playlist_images": Child(
+        "playlist_images",
+        "playlist",
+        "playlist_rowid",
+        "images",
+        "owner",
+        IMAGE_COLUMNS,
+        ("url",),
+        where_owner="owner_kind = 'playlist'",
+        constants=(("owner_kind", "'playlist'"),),
+    ),
+    "playlist_tracks": Child(
+        "playlist_tracks",
+        "playlist",
+        "playlist_rowid",
+        "playlist_items",
+        "playlist",
+        (
+            _int("position"),
+            Col("track", "track_rowid", ("ref", "track")),
+            _text("added_at"),
+            Col("is_episode", "is_episode", ("bool",)),
+            Col("other_id", "id_if_not_in_tracks_table", ("text",)),
+            _text("added_by", "added_by_id"),
+            Col("is_local", "is_local", ("bool",)),
+            _text("local_name", "name_if_is_local"),
+            _text("local_album", "album_if_is_local"),
+            _text("local_artist", "artist_if_is_local"),
+            _int("local_duration_ms", "duration_ms_if_is_local"),
+            _text("local_uri", "uri_if_is_local"),
+        ),
+        ("position",),
+        position=None,
+    ),
 }
+
+
+def _feature_check(name: str) -> tuple[Any, ...]:
+    """The check of an audio-feature column: a number in its documented range, whole for the counted ones."""
+    low, high = FEATURE_BOUNDS[name]
+    if name in ("key", "mode", "time_signature", "duration_ms"):
+        return ("int", int(low), None if high is None else int(high))
+    return ("num", low, high)
+
+
 FEATURE_COLUMNS = tuple(
-    Col(name, name, ("num", FEATURE_BOUNDS[name][0], FEATURE_BOUNDS[name][1]) if name not in ("key", "mode", "time_signature", "duration_ms")
-        else ("int", int(FEATURE_BOUNDS[name][0]), None if FEATURE_BOUNDS[name][1] is None else int(FEATURE_BOUNDS[name][1])))
-    for name in ("danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness",
-                 "instrumentalness", "liveness", "valence", "tempo", "time_signature", "duration_ms"))
+    Col(name, name, _feature_check(name))
+    for name in (
+        "danceability",
+        "energy",
+        "key",
+        "loudness",
+        "mode",
+        "speechiness",
+        "acousticness",
+        "instrumentalness",
+        "liveness",
+        "valence",
+        "tempo",
+        "time_signature",
+        "duration_ms",
+    )
+)
 FILE_COLUMNS = (
-    _text("filename"), _text("status"), _int("reencoded_kbit_vbr"), _int("fetched_at"), _text("session_country"),
+    _text("filename"),
+    _text("status"),
+    _int("reencoded_kbit_vbr"),
+    _int("fetched_at"),
+    _text("session_country"),
     Col("sha256_original", "sha256_original", ("hex64",)),
-    Col("sha256_with_embedded_meta", "sha256_with_embedded_meta", ("hex64",)), _int("filesize_bytes"),
-    Col("isrc_has_download", "isrc_has_download", ("bool",)), Col("track_popularity", "track_popularity", POPULARITY),
-    Col("secondary_priority", "secondary_priority", ("num", -100, 100)), Col("prefixed_ogg_packet", "prefixed_ogg_packet"),
-    Col("alternatives", "alternatives"), _text("file_id_ogg_vorbis_96"), _text("file_id_ogg_vorbis_160"),
-    _text("file_id_ogg_vorbis_320"), _text("file_id_aac_24"), _text("file_id_mp3_96"),
-    Col("language_of_performance", "language_of_performance"), Col("artist_roles", "artist_roles"),
-    Col("has_lyrics", "has_lyrics"), Col("licensor", "licensor"), Col("original_title", "original_title"),
-    Col("version_title", "version_title"), Col("content_ratings", "content_ratings"))
+    Col("sha256_with_embedded_meta", "sha256_with_embedded_meta", ("hex64",)),
+    _int("filesize_bytes"),
+    Col("isrc_has_download", "isrc_has_download", ("bool",)),
+    Col("track_popularity", "track_popularity", POPULARITY),
+    Col("secondary_priority", "secondary_priority", ("num", -100, 100)),
+    Col("prefixed_ogg_packet", "prefixed_ogg_packet"),
+    Col("alternatives", "alternatives"),
+    _text("file_id_ogg_vorbis_96"),
+    _text("file_id_ogg_vorbis_160"),
+    _text("file_id_ogg_vorbis_320"),
+    _text("file_id_aac_24"),
+    _text("file_id_mp3_96"),
+    Col("language_of_performance", "language_of_performance"),
+    Col("artist_roles", "artist_roles"),
+    Col("has_lyrics", "has_lyrics"),
+    Col("licensor", "licensor"),
+    Col("original_title", "original_title"),
+    Col("version_title", "version_title"),
+    Col("content_ratings", "content_ratings"),
+)
 
 
 class ReadFault(Exception):
@@ -304,16 +474,22 @@ def _is_read_fault(exc: sqlite3.DatabaseError) -> bool:
 # --- inputs -------------------------------------------------------------------------------------------------------
 @dataclass
 class Input:
-    given: Path                     # as named (for rejects and messages)
-    path: Path                      # the SQLite file read: the input, or its decompressed copy
+    given: Path  # as named (for rejects and messages)
+    path: Path  # the SQLite file read: the input, or its decompressed copy
     index: int
-    schema: str                     # the name it is attached under
+    schema: str  # the name it is attached under
     databases: list[str] = field(default_factory=list)
     source: int = 0
     mtime: int = 0
     log: RejectLog | None = None
     result: FileSummary | None = None
-    fault: str | None = None        # the .zst stream broke off: the rows in the part that came are imported
+    fault: str | None = None  # the .zst stream broke off: the rows in the part that came are imported
+
+    @property
+    def rejects(self) -> RejectLog:
+        """The reject log of an opened input (every step runs on opened inputs)."""
+        assert self.log is not None, f"{self.given} was not opened"
+        return self.log
 
 
 def expand(paths: Iterable[Path]) -> list[Path]:
@@ -333,9 +509,10 @@ def _identity(path: Path) -> list[Any]:
     return [str(path.resolve()), stat.st_size, int(stat.st_mtime)]
 
 
-def decompress(path: Path, folder: Path, progress: Callable[[int, int], None] | None = None) -> tuple[Path, str | None]:
+def decompress(path: Path, folder: Path, progress: Progress | None = None) -> tuple[Path, str | None]:
     """A .zst input as a plain SQLite file beside the archive (streamed; reused when already complete):
-    (its path, the fault if the stream broke off: the part before it is kept)."""
+    (its path, the fault if the stream broke off: the part before it is kept). `progress` is told the step only
+    (its units are the caller's rows, not these bytes)."""
     with open(path, "rb") as handle:
         if handle.read(4) != b"\x28\xb5\x2f\xfd":
             return path, None
@@ -348,12 +525,12 @@ def decompress(path: Path, folder: Path, progress: Callable[[int, int], None] | 
         return target, done.read_text(encoding="utf-8") or None
     partial = Path(f"{target}.partial")
     fault = None
+    if progress:
+        progress(stage="decompress")
     with open(partial, "wb") as out:
         try:
             for piece in chunks(path):
                 out.write(piece)
-                if progress:
-                    progress(out.tell(), size)
         except CorruptInput as exc:
             fault = f"{exc}: the database is imported as far as it came"
         out.flush()
@@ -382,9 +559,15 @@ def truncated(path: Path) -> tuple[int, int] | None:
 
 
 # --- the import ---------------------------------------------------------------------------------------------------
-def import_files(archive: Archive, paths: list[Path], *, fetched_at: int | None = None,
-                 progress: Callable[[str, int], None] | None = None) -> ImportSummary:
-    """Import databases of the layout (any subset, .zst or plain). `progress(step, rows)` is told what is done."""
+def import_files(
+    archive: Archive,
+    paths: list[Path],
+    *,
+    fetched_at: int | None = None,
+    progress: Progress | None = None,
+) -> ImportSummary:
+    """Import databases of the layout (any subset, .zst or plain); `progress` is told the rows written, step by
+    step."""
     started = time.perf_counter()
     with machine_failures(archive, "import spotify-clean"):
         run = LayoutImport(archive, expand(paths), fetched_at, progress)
@@ -397,20 +580,19 @@ def import_files(archive: Archive, paths: list[Path], *, fetched_at: int | None 
 
 
 class LayoutImport:
-    def __init__(self, archive: Archive, files: list[Path], fetched_at: int | None,
-                 progress: Callable[[str, int], None] | None) -> None:
+    def __init__(self, archive: Archive, files: list[Path], fetched_at: int | None, progress: Progress | None) -> None:
         if not files:
             raise FonotecaError("no input files found")
         self.archive = archive
         self.files = files
         self.fetched_at = fetched_at
-        self.progress = progress or (lambda step, n: None)
+        self.progress = progress or no_progress
         self.tmp = archive.dir("tmp")
         self.chunk = int(archive.config.get("catalog", {}).get("chunk_rows", CHUNK))  # [catalog] chunk_rows
         self.conn = archive.connect()
         register_functions(self.conn)
         self.inputs: list[Input] = []
-        self.failed: list[str] = []   # files that are not the layout: named in the summary, exit 1
+        self.failed: list[str] = []  # files that are not the layout: named in the summary, exit 1
         self.load: bulk.Load | None = None
         self.written: dict[str, int] = {}
         self.units: dict[str, int] = {}  # rows written per input
@@ -432,7 +614,7 @@ class LayoutImport:
         work = self.tmp / f"spotify-clean-{self.load.rowid}.sqlite3"
         if not state.get("prepared"):
             work.unlink(missing_ok=True)
-        self.conn.execute(f"ATTACH DATABASE ? AS work", (str(work),))
+        self.conn.execute("ATTACH DATABASE ? AS work", (str(work),))
         bulk.configure(self.conn, self.tmp)
         self.written = dict(state.get("written", {}))
         self.units = dict(state.get("units", {}))
@@ -451,7 +633,7 @@ class LayoutImport:
 
     def _open_inputs(self) -> None:
         for number, path in enumerate(self.files):
-            db_path, fault = decompress(path, self.tmp, lambda done, total: self.progress("decompress", 0))
+            db_path, fault = decompress(path, self.tmp, self.progress)
             inp = Input(path, db_path, number, f"in{number}", fault=fault)
             self.inputs.append(inp)
             inp.result = FileSummary(str(path))
@@ -460,8 +642,10 @@ class LayoutImport:
                 # SQLite refuses a file shorter than its header says unless the schema checks are relaxed; the
                 # pages that are gone then read as corrupt, and every page that is there can be read
                 self.conn.execute("PRAGMA writable_schema=ON")
-                inp.fault = inp.fault or (f"the database ends at byte {cut[1]:,} of the {cut[0]:,} its header "
-                                          "gives: it is imported as far as it goes")
+                inp.fault = inp.fault or (
+                    f"the database ends at byte {cut[1]:,} of the {cut[0]:,} its header "
+                    "gives: it is imported as far as it goes"
+                )
             try:
                 self.conn.execute("ATTACH DATABASE ? AS " + inp.schema, (f"file:{db_path}?mode=ro",))
                 inp.databases = layout.which_databases(self.conn, inp.schema)
@@ -469,8 +653,11 @@ class LayoutImport:
                 self._refuse(inp, f"{path}: not an SQLite database of the reference layout ({exc})")
                 continue
             if not inp.databases:
-                self._refuse(inp, f"{path}: not a database of the reference layout: none of its tables "
-                                  f"({', '.join(layout.TABLES)}) is there")
+                self._refuse(
+                    inp,
+                    f"{path}: not a database of the reference layout: none of its tables "
+                    f"({', '.join(layout.TABLES)}) is there",
+                )
                 continue
             lacking = [m for db in inp.databases for m in layout.missing(self.conn, inp.schema, db)]
             if lacking:
@@ -502,7 +689,13 @@ class LayoutImport:
             if str(inp.index) not in state["runs"]:
                 with transaction(self.conn):
                     state["runs"][str(inp.index)] = start_run(self.conn, inp.source)
-                    self.load.save(self.conn)  # type: ignore[union-attr]
+                    self.loaded.save(self.conn)
+
+    @property
+    def loaded(self) -> bulk.Load:
+        """The bulk load this import runs as (begun first thing in run())."""
+        assert self.load is not None
+        return self.load
 
     def _save(self) -> None:
         """Record progress and where the reject logs stand (inside the transaction of the work done)."""
@@ -514,32 +707,32 @@ class LayoutImport:
 
     def _done(self, name: str) -> None:
         with transaction(self.conn):
-            self.load.state["steps"][name] = True  # type: ignore[union-attr]
+            self.loaded.state["steps"][name] = True
             self._save()
 
     def _steps(self) -> list[tuple[str, Callable[[], None]]]:
         out: list[tuple[str, Callable[[], None]]] = []
         for inp in self._active(layout.MAIN):
             tag = f"{inp.index}:"
-            out.append((tag + "markets", lambda inp=inp: self._markets(inp)))
+            out.append((tag + "markets", partial(self._markets, inp)))
             for kind in ("artist", "album", "track"):
-                out.append((tag + kind, lambda inp=inp, kind=kind: self._entity(inp, kind)))
+                out.append((tag + kind, partial(self._entity, inp, kind)))
             for kind in ("artist", "album", "track"):
-                out.append((tag + "merge:" + kind, lambda inp=inp, kind=kind: self._merge(inp, kind)))
+                out.append((tag + "merge:" + kind, partial(self._merge, inp, kind)))
             for child in ("track_artists", "artist_genres", "artist_images", "album_images", "artist_albums"):
-                out.append((tag + child, lambda inp=inp, child=child: self._child(inp, CHILDREN[child])))
+                out.append((tag + child, partial(self._child, inp, CHILDREN[child])))
         if self.load and self.load.state.get("bulk"):
             out.append(("id indexes", self._id_indexes))
         for inp in self._active(layout.FEATURES):
-            out.append((f"{inp.index}:features", lambda inp=inp: self._by_track_id(inp, "features")))
+            out.append((f"{inp.index}:features", partial(self._by_track_id, inp, "features")))
         for inp in self._active(layout.TRACK_FILES):
-            out.append((f"{inp.index}:track_files", lambda inp=inp: self._by_track_id(inp, "files")))
+            out.append((f"{inp.index}:track_files", partial(self._by_track_id, inp, "files")))
         for inp in self._active(layout.PLAYLISTS):
             tag = f"{inp.index}:"
-            out.append((tag + "playlist", lambda inp=inp: self._entity(inp, "playlist")))
-            out.append((tag + "merge:playlist", lambda inp=inp: self._merge(inp, "playlist")))
+            out.append((tag + "playlist", partial(self._entity, inp, "playlist")))
+            out.append((tag + "merge:playlist", partial(self._merge, inp, "playlist")))
             for child in ("playlist_images", "playlist_tracks"):
-                out.append((tag + child, lambda inp=inp, child=child: self._child(inp, CHILDREN[child])))
+                out.append((tag + child, partial(self._child, inp, CHILDREN[child])))
         return out
 
     # --- preparation: shifts, clashes, duplicates, bulk or not ---------------------------------------------------
@@ -547,8 +740,11 @@ class LayoutImport:
         conn = self.conn
         kinds: dict[str, Any] = {}
         conn.execute("CREATE TABLE IF NOT EXISTS work.dups (tbl TEXT, rowid_ INTEGER, PRIMARY KEY (tbl, rowid_))")
-        for kind, table in KINDS.items():
-            conn.execute(f"CREATE TABLE IF NOT EXISTS work.clash_{kind} (ref INTEGER PRIMARY KEY, cat INTEGER NOT NULL, won INTEGER)")
+        for kind in KINDS:
+            conn.execute(
+                f"CREATE TABLE IF NOT EXISTS work.clash_{kind} "
+                "(ref INTEGER PRIMARY KEY, cat INTEGER NOT NULL, won INTEGER)"
+            )
         for inp in self.inputs:
             for db in inp.databases:
                 for table in layout.DATABASE_TABLES[db]:
@@ -568,8 +764,7 @@ class LayoutImport:
                     input_tracks = max(input_tracks, hi - lo + 1 if hi >= lo else 0)
             if layout.MAIN in inp.databases:
                 lo, hi = self._rowid_range(inp, "available_markets")
-                kinds["market"] = {"input": inp.index, "lo": lo, "hi": hi,
-                                   "shift": self._max_rowid("market_lists")}
+                kinds["market"] = {"input": inp.index, "lo": lo, "hi": hi, "shift": self._max_rowid("market_lists")}
             for db in (layout.FEATURES, layout.TRACK_FILES):
                 if db in inp.databases and not input_tracks:
                     table = layout.DATABASE_TABLES[db][0]
@@ -589,7 +784,8 @@ class LayoutImport:
     def _unique_on(self, inp: Input, table: str, key: str) -> bool:
         return any(
             row[2] and [c[2] for c in self.conn.execute(f"PRAGMA {inp.schema}.index_info('{row[1]}')")] == [key]
-            for row in self.conn.execute(f"PRAGMA {inp.schema}.index_list('{table}')"))
+            for row in self.conn.execute(f"PRAGMA {inp.schema}.index_list('{table}')")
+        )
 
     def _duplicates(self, inp: Input, table: str, key: str) -> None:
         """Rows whose id another row of the table has already: rejected (the first keeps it)."""
@@ -598,14 +794,19 @@ class LayoutImport:
         order = "rowid" if layout.has_rowid(self.conn, inp.schema, table) else key
         rows = self.conn.execute(
             f"SELECT {key}, group_concat(r, ' ') FROM (SELECT {key}, {order} AS r FROM {inp.schema}.{table} "
-            f"WHERE {key} IS NOT NULL ORDER BY {key}, {order}) GROUP BY {key} HAVING count(*) > 1").fetchall()
+            f"WHERE {key} IS NOT NULL ORDER BY {key}, {order}) GROUP BY {key} HAVING count(*) > 1"
+        ).fetchall()
         with transaction(self.conn):
             for value, rowids in rows:
                 first, *rest = [int(r) for r in rowids.split()]
                 for rowid in rest:
                     self.conn.execute("INSERT OR IGNORE INTO work.dups VALUES (?, ?)", (table, rowid))
-                    inp.log.add_row(table, rowid, f"duplicate {key} {shown(value)}: rowid {first} has it already",  # type: ignore[union-attr]
-                                    orjson.dumps({key: value}).decode())
+                    inp.rejects.add_row(
+                        table,
+                        rowid,
+                        f"duplicate {key} {shown(value)}: rowid {first} has it already",
+                        orjson.dumps({key: value}).decode(),
+                    )
 
     def _rowid_range(self, inp: Input, table: str) -> tuple[int, int]:
         try:
@@ -620,10 +821,12 @@ class LayoutImport:
         """Bounds of the rowids of a damaged table (min or max cannot be read), found by probing for rows that
         can be read. The chunks over the range then import every readable row and reject the unreadable parts
         by rowid; rows past the last readable one are one reject."""
+
         def first_at(x: int) -> int | None | bool:  # the first rowid >= x, None past the end, False unreadable
             try:
-                row = self.conn.execute(f"SELECT rowid FROM {inp.schema}.{table} WHERE rowid >= ? ORDER BY rowid "
-                                        "LIMIT 1", (x,)).fetchone()
+                row = self.conn.execute(
+                    f"SELECT rowid FROM {inp.schema}.{table} WHERE rowid >= ? ORDER BY rowid LIMIT 1", (x,)
+                ).fetchone()
             except sqlite3.DatabaseError as exc:
                 if not _is_read_fault(exc):
                     raise
@@ -659,8 +862,13 @@ class LayoutImport:
             seen = max(seen, low)
         elif fault:
             with transaction(self.conn):
-                inp.log.add_row(table, None, f"rows after rowid {seen} could not be read: the database is corrupt "  # type: ignore[union-attr]
-                                "or truncated there; every readable row before was imported", key=f"rowid>{seen}")
+                inp.rejects.add_row(
+                    table,
+                    None,
+                    f"rows after rowid {seen} could not be read: the database is corrupt "
+                    "or truncated there; every readable row before was imported",
+                    key=f"rowid>{seen}",
+                )
                 self._save()
         return (lo, seen) if seen else (1, 0)
 
@@ -676,11 +884,15 @@ class LayoutImport:
         if held:
             if held <= (hi - lo + 1 if hi >= lo else 0) and self._unique_on(inp, table, "id"):
                 # walk the smaller side, look up in the other's index
-                sql = (f"INSERT INTO work.clash_{kind} (ref, cat) SELECT r.rowid, t.rowid FROM main.{table} t "
-                       f"CROSS JOIN {inp.schema}.{table} r ON r.id = t.id WHERE t.ns = {NS}")
+                sql = (
+                    f"INSERT INTO work.clash_{kind} (ref, cat) SELECT r.rowid, t.rowid FROM main.{table} t "
+                    f"CROSS JOIN {inp.schema}.{table} r ON r.id = t.id WHERE t.ns = {NS}"
+                )
             else:
-                sql = (f"INSERT INTO work.clash_{kind} (ref, cat) SELECT r.rowid, t.rowid FROM {inp.schema}.{table} r "
-                       f"CROSS JOIN main.{table} t ON t.id = r.id AND t.ns = {NS}")
+                sql = (
+                    f"INSERT INTO work.clash_{kind} (ref, cat) SELECT r.rowid, t.rowid FROM {inp.schema}.{table} r "
+                    f"CROSS JOIN main.{table} t ON t.id = r.id AND t.ns = {NS}"
+                )
             with transaction(conn):
                 conn.execute(f"DELETE FROM work.clash_{kind}")
                 conn.execute(sql + " AND r.rowid NOT IN (SELECT rowid_ FROM work.dups WHERE tbl = ?)", (table,))
@@ -688,8 +900,9 @@ class LayoutImport:
         if previous is not None and hi >= lo:
             shift = previous[0]
             same = conn.execute(f"SELECT count(*) FROM work.clash_{kind} WHERE cat = ref + ?", (shift,)).fetchone()[0]
-            placed = conn.execute(f"SELECT count(*) FROM main.{table} WHERE rowid BETWEEN ? AND ?",
-                                  (lo + shift, hi + shift)).fetchone()[0]
+            placed = conn.execute(
+                f"SELECT count(*) FROM main.{table} WHERE rowid BETWEEN ? AND ?", (lo + shift, hi + shift)
+            ).fetchone()[0]
             if same == placed:
                 return shift
         return self._max_rowid(table)
@@ -700,8 +913,9 @@ class LayoutImport:
         row = self.conn.execute("SELECT lo, hi, shift FROM main.reference_map WHERE kind = ?", (kind,)).fetchone()
         if row is None:
             return None
-        exceptions = self.conn.execute("SELECT EXISTS (SELECT 1 FROM main.reference_exceptions WHERE kind = ?)",
-                                       (kind,)).fetchone()[0]
+        exceptions = self.conn.execute(
+            "SELECT EXISTS (SELECT 1 FROM main.reference_exceptions WHERE kind = ?)", (kind,)
+        ).fetchone()[0]
         return row[0], row[1], row[2], bool(exceptions)
 
     def _ref(self, kind: str, c: str) -> str:
@@ -721,29 +935,33 @@ class LayoutImport:
         row = self.conn.execute("SELECT rowid FROM main.shapes WHERE keys = ?", (text,)).fetchone()
         if row is not None:
             return row[0]
-        return self.conn.execute("INSERT INTO main.shapes (keys) VALUES (?)", (text,)).lastrowid  # type: ignore[return-value]
+        inserted = self.conn.execute("INSERT INTO main.shapes (keys) VALUES (?)", (text,)).lastrowid
+        assert inserted is not None  # an INSERT sets it
+        return inserted
 
     def _fetched(self, inp: Input, c: str = "r.fetched_at") -> str:
         default = self.fetched_at if self.fetched_at is not None else inp.mtime
         return f"coalesce(CASE WHEN typeof({c}) = 'integer' AND {c} >= 0 THEN {c} / 1000 END, {default})"
 
     # --- chunks, and what a read fault costs ---------------------------------------------------------------------
-    def _chunked(self, inp: Input, step: str, table: str, lo: int, hi: int, work: Callable[[int, int], int],
-                 key: str = "rowid") -> None:
+    def _chunked(
+        self, inp: Input, step: str, table: str, lo: int, hi: int, work: Callable[[int, int], int], key: str = "rowid"
+    ) -> None:
         """Run `work(lo, hi)` over [lo, hi] in chunks, one transaction each with its progress recorded."""
-        done = self.load.state["steps"].get(step)  # type: ignore[union-attr]
+        done = self.loaded.state["steps"].get(step)
         start = lo if not isinstance(done, int) or isinstance(done, bool) else done + 1
         for first in range(start, hi + 1, self.chunk):
             self._range(inp, step, table, first, min(hi, first + self.chunk - 1), work, key)
 
-    def _range(self, inp: Input, step: str, table: str, lo: int, hi: int, work: Callable[[int, int], int],
-               key: str) -> None:
+    def _range(
+        self, inp: Input, step: str, table: str, lo: int, hi: int, work: Callable[[int, int], int], key: str
+    ) -> None:
         try:
             with transaction(self.conn):
                 rows = work(lo, hi)
-                self.load.state["steps"][step] = hi  # type: ignore[union-attr]
+                self.loaded.state["steps"][step] = hi
                 self._save()
-            self.progress(step, rows)
+            self.progress(rows, stage=step)
             return
         except sqlite3.DatabaseError as exc:
             if not _is_read_fault(exc):
@@ -759,7 +977,7 @@ class LayoutImport:
             try:
                 with transaction(self.conn):
                     work(one, one)
-                    self.load.state["steps"][step] = one  # type: ignore[union-attr]
+                    self.loaded.state["steps"][step] = one
                     self._save()
             except sqlite3.DatabaseError as exc:
                 if not _is_read_fault(exc):
@@ -769,39 +987,67 @@ class LayoutImport:
             with transaction(self.conn):
                 for start, end in _runs(lost):
                     where = f"{key} {start}" if start == end else f"{key} {start}..{end}"
-                    inp.log.add_row(table, start if start == end else None,  # type: ignore[union-attr]
-                                    f"{where} could not be read ({fault}): the database is corrupt there; every "
-                                    "readable row was imported", key=where)
+                    inp.rejects.add_row(
+                        table,
+                        start if start == end else None,
+                        f"{where} could not be read ({fault}): the database is corrupt there; every "
+                        "readable row was imported",
+                        key=where,
+                    )
                     if key == "rowid" and table in KINDS.values():
                         kind = next(k for k, t in KINDS.items() if t == table)
-                        self.conn.executemany("INSERT OR REPLACE INTO main.reference_exceptions VALUES (?, ?, NULL)",
-                                              [(kind, r) for r in range(start, end + 1)])
-                self.load.state["steps"][step] = hi  # type: ignore[union-attr]
+                        self.conn.executemany(
+                            "INSERT OR REPLACE INTO main.reference_exceptions VALUES (?, ?, NULL)",
+                            [(kind, r) for r in range(start, end + 1)],
+                        )
+                self.loaded.state["steps"][step] = hi
                 self._save()
 
     # --- entities -----------------------------------------------------------------------------------------------
     def _entity(self, inp: Input, kind: str) -> None:
         spec = ENTITIES[kind]
-        info = self.load.state["kinds"][kind]  # type: ignore[union-attr]
+        info = self.loaded.state["kinds"][kind]
         lo, hi, shift = info["lo"], info["hi"], info["shift"]
         step = f"{inp.index}:{kind}"
-        if step not in self.load.state["steps"]:  # type: ignore[union-attr]
+        if step not in self.loaded.state["steps"]:
             with transaction(self.conn):  # the mapping first: rows of later chunks refer to earlier ones
                 self.conn.execute("DELETE FROM main.reference_exceptions WHERE kind = ?", (kind,))
-                self.conn.execute(f"INSERT INTO main.reference_exceptions SELECT ?, ref, cat FROM work.clash_{kind} "
-                                  "WHERE cat != ref + ?", (kind, shift))
-                self.conn.execute("INSERT OR REPLACE INTO main.reference_map VALUES (?, ?, ?, ?, ?)",
-                                  (kind, inp.source, shift, lo, hi))
-                self.load.state["steps"][step] = lo - 1  # type: ignore[union-attr]
+                self.conn.execute(
+                    f"INSERT INTO main.reference_exceptions SELECT ?, ref, cat FROM work.clash_{kind} "
+                    "WHERE cat != ref + ?",
+                    (kind, shift),
+                )
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO main.reference_map VALUES (?, ?, ?, ?, ?)",
+                    (kind, inp.source, shift, lo, hi),
+                )
+                self.loaded.state["steps"][step] = lo - 1
                 self._save()
         clashes = self.conn.execute(f"SELECT count(*) FROM work.clash_{kind}").fetchone()[0]
         self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS bad (r INTEGER PRIMARY KEY)")
-        plain = self._entity_sql(inp, spec, f"r.rowid + {shift}", "r.rowid BETWEEN ?1 AND ?2",
-                                 exclude_clashes=bool(clashes), checked_values=False)
-        clean = self._entity_sql(inp, spec, f"r.rowid + {shift}", "r.rowid BETWEEN ?1 AND ?2 AND r.rowid NOT IN "
-                                 "(SELECT r FROM temp.bad)", exclude_clashes=bool(clashes), checked_values=False)
-        checked = self._entity_sql(inp, spec, f"r.rowid + {shift}", "r.rowid BETWEEN ?1 AND ?2 AND r.rowid IN "
-                                   "(SELECT r FROM temp.bad)", exclude_clashes=bool(clashes))
+        plain = self._entity_sql(
+            inp,
+            spec,
+            f"r.rowid + {shift}",
+            "r.rowid BETWEEN ?1 AND ?2",
+            exclude_clashes=bool(clashes),
+            checked_values=False,
+        )
+        clean = self._entity_sql(
+            inp,
+            spec,
+            f"r.rowid + {shift}",
+            "r.rowid BETWEEN ?1 AND ?2 AND r.rowid NOT IN (SELECT r FROM temp.bad)",
+            exclude_clashes=bool(clashes),
+            checked_values=False,
+        )
+        checked = self._entity_sql(
+            inp,
+            spec,
+            f"r.rowid + {shift}",
+            "r.rowid BETWEEN ?1 AND ?2 AND r.rowid IN (SELECT r FROM temp.bad)",
+            exclude_clashes=bool(clashes),
+        )
 
         def work(first: int, last: int) -> int:
             # rows with a wrong or normalised value go through the checked insert; the others are copied as they are
@@ -811,27 +1057,52 @@ class LayoutImport:
             else:
                 self.conn.execute("DELETE FROM temp.bad")
                 self.conn.executemany("INSERT INTO temp.bad VALUES (?)", [(r,) for r in bad])
-                count = self._execute(clean, (first, last), spec.table) + self._execute(checked, (first, last), spec.table)
-            self._extra_rows(inp, kind, f"r.rowid + {shift}", "r.rowid BETWEEN ?1 AND ?2", (first, last),
-                             exclude_clashes=bool(clashes))
+                count = self._execute(clean, (first, last), spec.table) + self._execute(
+                    checked, (first, last), spec.table
+                )
+            self._extra_rows(
+                inp,
+                kind,
+                f"r.rowid + {shift}",
+                "r.rowid BETWEEN ?1 AND ?2",
+                (first, last),
+                exclude_clashes=bool(clashes),
+            )
             self._holes(kind, spec.table, first, last, shift, count)
             return count
 
         self._chunked(inp, step, spec.table, lo, hi, work)
 
     def _valid_row(self, spec: Entity, inp: Input) -> str:
-        return (f"{ID_OK.format(c='r.id')} AND r.rowid NOT IN (SELECT rowid_ FROM work.dups WHERE tbl = "
-                f"'{spec.table}')")
+        return f"{ID_OK.format(c='r.id')} AND r.rowid NOT IN (SELECT rowid_ FROM work.dups WHERE tbl = '{spec.table}')"
 
-    def _entity_sql(self, inp: Input, spec: Entity, rowid_sql: str, where: str, *, exclude_clashes: bool,
-                    join: str = "", verb: str = "INSERT", checked_values: bool = True) -> str:
+    def _entity_sql(
+        self,
+        inp: Input,
+        spec: Entity,
+        rowid_sql: str,
+        where: str,
+        *,
+        exclude_clashes: bool,
+        join: str = "",
+        verb: str = "INSERT",
+        checked_values: bool = True,
+    ) -> str:
         """The INSERT of a range of entity rows; `checked_values` False copies the values as they are (rows whose
         values the problems query found nothing wrong with: references are still translated)."""
         ref = self._ref
         cols = spec.columns + (FETCHED,)
         targets = ["rowid", "ns", "id", "level", "fetched_at", "source", "shape", "extra"]
-        values = [rowid_sql, str(NS), "r.id", str(LEVEL_FULL), self._fetched(inp), str(inp.source),
-                  str(self._shape(spec.shape)), "NULL"]
+        values = [
+            rowid_sql,
+            str(NS),
+            "r.id",
+            str(LEVEL_FULL),
+            self._fetched(inp),
+            str(inp.source),
+            str(self._shape(spec.shape)),
+            "NULL",
+        ]
         if spec.kind == "track":
             targets.append("album_shape")
             values.append(str(self._shape(layout.ALBUM_SIMPLE_KEYS)))
@@ -843,43 +1114,69 @@ class LayoutImport:
             plain = not checked_values and col.check[0] != "ref"
             values.append(f"r.{col.source}" if plain else col.value(f"r.{col.source}", ref))
         clash = f" AND r.rowid NOT IN (SELECT ref FROM work.clash_{spec.kind})" if exclude_clashes else ""
-        return (f"{verb} INTO main.{spec.table} ({', '.join(targets)}) SELECT {', '.join(values)} "
-                f"FROM {inp.schema}.{spec.table} r {join} WHERE {where} AND {self._valid_row(spec, inp)}{clash}")
+        return (
+            f"{verb} INTO main.{spec.table} ({', '.join(targets)}) SELECT {', '.join(values)} "
+            f"FROM {inp.schema}.{spec.table} r {join} WHERE {where} AND {self._valid_row(spec, inp)}{clash}"
+        )
 
-    def _entity_problems(self, inp: Input, spec: Entity, where: str, params: tuple[Any, ...], *, log: bool,
-                         join: str = "") -> list[int]:
+    def _entity_problems(
+        self, inp: Input, spec: Entity, where: str, params: tuple[Any, ...], *, log: bool, join: str = ""
+    ) -> list[int]:
         """Log the rows of this range that cannot be imported whole and the fields left out; record values kept
         as published beside their normalised form. Returns the rowids of every row it found something in."""
         cols = spec.columns + (FETCHED,) + spec.also
         bad = [col.bad(f"r.{col.source}", self._ref) for col in cols]
         id_bad = f"NOT ({ID_OK.format(c='r.id')})"
-        verbatim = (f"(CASE WHEN r.external_id_isrc IS NULL OR r.external_id_isrc GLOB '{ISRC_GLOB}' THEN 0 ELSE "
-                    f"fon_isrc(r.external_id_isrc) IS NOT NULL END)") if spec.kind == "track" else "0"
-        sql = (f"SELECT r.rowid, r.id, {', '.join(f'r.{c.source}' for c in cols)}, {id_bad}, {verbatim}, "
-               f"{', '.join(bad)} FROM {inp.schema}.{spec.table} r {join} WHERE {where} "
-               f"AND ({' OR '.join([id_bad, verbatim] + bad)})")
+        verbatim = (
+            (
+                f"(CASE WHEN r.external_id_isrc IS NULL OR r.external_id_isrc GLOB '{ISRC_GLOB}' THEN 0 ELSE "
+                f"fon_isrc(r.external_id_isrc) IS NOT NULL END)"
+            )
+            if spec.kind == "track"
+            else "0"
+        )
+        sql = (
+            f"SELECT r.rowid, r.id, {', '.join(f'r.{c.source}' for c in cols)}, {id_bad}, {verbatim}, "
+            f"{', '.join(bad)} FROM {inp.schema}.{spec.table} r {join} WHERE {where} "
+            f"AND ({' OR '.join([id_bad, verbatim] + bad)})"
+        )
         found = []
         for row in self.conn.execute(sql, params).fetchall():
             found.append(row[0])
             rowid, id_value = row[0], row[1]
-            values = row[2:2 + len(cols)]
-            whole, keep, flags = row[2 + len(cols)], row[3 + len(cols)], row[4 + len(cols):]
-            raw = _raw({"id": id_value, **{c.source: v for c, v in zip(cols, values)}})
+            values = row[2 : 2 + len(cols)]
+            whole, keep, flags = row[2 + len(cols)], row[3 + len(cols)], row[4 + len(cols) :]
+            raw = _raw({"id": id_value, **{c.source: v for c, v in zip(cols, values, strict=True)}})
             if whole:
                 if log:
-                    reason = "no id" if id_value is None else f"id {shown(id_value, 40)} is not a Spotify id (22 base62 characters)"
-                    inp.log.add_row(spec.table, rowid, reason, raw)  # type: ignore[union-attr]
+                    reason = (
+                        "no id"
+                        if id_value is None
+                        else f"id {shown(id_value, 40)} is not a Spotify id (22 base62 characters)"
+                    )
+                    inp.rejects.add_row(spec.table, rowid, reason, raw)
                 continue
             if log:
-                for col, value, flag in zip(cols, values, flags):
+                for col, value, flag in zip(cols, values, flags, strict=True):
                     if flag:
-                        inp.log.add_row(spec.table, rowid, col.problem(value, spec.table), raw, kept=True)  # type: ignore[union-attr]
+                        inp.rejects.add_row(spec.table, rowid, col.problem(value, spec.table), raw, kept=True)
             if keep:
-                self._verbatim.append((rowid, "external_id_isrc", values[[c.source for c in cols].index("external_id_isrc")]))
+                self._verbatim.append(
+                    (rowid, "external_id_isrc", values[[c.source for c in cols].index("external_id_isrc")])
+                )
         return found
 
-    def _extra_rows(self, inp: Input, kind: str, rowid_sql: str, where: str, params: tuple[Any, ...], *,
-                    exclude_clashes: bool, join: str = "") -> None:
+    def _extra_rows(
+        self,
+        inp: Input,
+        kind: str,
+        rowid_sql: str,
+        where: str,
+        params: tuple[Any, ...],
+        *,
+        exclude_clashes: bool,
+        join: str = "",
+    ) -> None:
         """What a row carries beside its columns: tracks' EAN and UPC (external_ids), values as published."""
         clash = f" AND r.rowid NOT IN (SELECT ref FROM work.clash_{kind})" if exclude_clashes else ""
         valid = self._valid_row(ENTITIES[kind], inp) + clash
@@ -889,18 +1186,30 @@ class LayoutImport:
                 f"CASE k WHEN 'ean' THEN ean ELSE upc END FROM (SELECT {rowid_sql} AS o, r.external_id_ean AS ean, "
                 f"r.external_id_upc AS upc FROM {inp.schema}.tracks r {join} WHERE {where} AND {valid} AND "
                 f"(r.external_id_ean IS NOT NULL OR r.external_id_upc IS NOT NULL)) CROSS JOIN (SELECT 'ean' AS k "
-                f"UNION ALL SELECT 'upc') WHERE fon_gtin(CASE k WHEN 'ean' THEN ean ELSE upc END)", params)
+                f"UNION ALL SELECT 'upc') WHERE fon_gtin(CASE k WHEN 'ean' THEN ean ELSE upc END)",
+                params,
+            )
         verbatim, self._verbatim = self._verbatim, []
         if verbatim:
-            offset = self.load.state["kinds"][kind]["shift"]  # type: ignore[union-attr]
-            targets = dict(self.conn.execute(
-                f"SELECT r.rowid, {rowid_sql} FROM {inp.schema}.{KINDS[kind]} r {join} WHERE {where} AND {valid}",
-                params).fetchall()) if join else None
+            offset = self.loaded.state["kinds"][kind]["shift"]
+            targets = (
+                dict(
+                    self.conn.execute(
+                        f"SELECT r.rowid, {rowid_sql} FROM {inp.schema}.{KINDS[kind]} "
+                        f"r {join} WHERE {where} AND {valid}",
+                        params,
+                    ).fetchall()
+                )
+                if join
+                else None
+            )
             for rowid, column, value in verbatim:
                 owner = targets.get(rowid) if targets is not None else rowid + offset
                 if owner is not None and (targets is not None or not self._is_clash(kind, rowid)):
-                    self.conn.execute("INSERT OR REPLACE INTO main.reference_verbatim VALUES (?, ?, ?, ?)",
-                                      (kind, owner, column, value))
+                    self.conn.execute(
+                        "INSERT OR REPLACE INTO main.reference_verbatim VALUES (?, ?, ?, ?)",
+                        (kind, owner, column, value),
+                    )
 
     def _is_clash(self, kind: str, rowid: int) -> bool:
         return self.conn.execute(f"SELECT 1 FROM work.clash_{kind} WHERE ref = ?", (rowid,)).fetchone() is not None
@@ -921,14 +1230,21 @@ class LayoutImport:
         clashes = self.conn.execute(f"SELECT ref FROM work.clash_{kind} WHERE ref BETWEEN ? AND ?", (lo, hi)).fetchall()
         if inserted + len(clashes) == hi - lo + 1:
             return
-        present = {r for (r,) in self.conn.execute(f"SELECT rowid - ? FROM main.{table} WHERE rowid BETWEEN ? AND ? "
-                                                   "AND source = ?", (shift, lo + shift, hi + shift, self._source_of(kind)))}
+        present = {
+            r
+            for (r,) in self.conn.execute(
+                f"SELECT rowid - ? FROM main.{table} WHERE rowid BETWEEN ? AND ? AND source = ?",
+                (shift, lo + shift, hi + shift, self._source_of(kind)),
+            )
+        }
         present.update(r for (r,) in clashes)
-        self.conn.executemany("INSERT OR REPLACE INTO main.reference_exceptions VALUES (?, ?, NULL)",
-                              [(kind, r) for r in range(lo, hi + 1) if r not in present])
+        self.conn.executemany(
+            "INSERT OR REPLACE INTO main.reference_exceptions VALUES (?, ?, NULL)",
+            [(kind, r) for r in range(lo, hi + 1) if r not in present],
+        )
 
     def _source_of(self, kind: str) -> int:
-        info = self.load.state["kinds"][kind]  # type: ignore[union-attr]
+        info = self.loaded.state["kinds"][kind]
         return self.inputs[info["input"]].source
 
     def _merge(self, inp: Input, kind: str) -> None:
@@ -940,21 +1256,28 @@ class LayoutImport:
         fields = len(spec.shape)
         new_at = self._fetched(inp)
         from fonoteca.catalog.store import _fields_sql
+
         with transaction(self.conn):  # decided once, before the catalog changes (a rerun must not decide again)
             self.conn.execute(
-                f"UPDATE work.clash_{kind} SET won = coalesce((SELECT {LEVEL_FULL} > t.level OR ({LEVEL_FULL} = t.level AND "
-                f"{new_at} > t.fetched_at) OR ({LEVEL_FULL} = t.level AND {new_at} = t.fetched_at AND {fields} > "
-                f"{_fields_sql(spec.table)}) FROM main.{spec.table} t LEFT JOIN main.shapes s ON s.rowid = t.shape, "
-                f"{inp.schema}.{spec.table} r WHERE t.rowid = work.clash_{kind}.cat AND r.rowid = work.clash_{kind}.ref "
-                f"AND {ID_OK.format(c='r.id')}), 0)")
+                f"UPDATE work.clash_{kind} SET won = coalesce((SELECT {LEVEL_FULL} > t.level OR ({LEVEL_FULL} "
+                f"= t.level AND {new_at} > t.fetched_at) OR ({LEVEL_FULL} = t.level AND {new_at} = "
+                f"t.fetched_at AND {fields} > {_fields_sql(spec.table)}) FROM main.{spec.table} t LEFT "
+                f"JOIN main.shapes s ON s.rowid = t.shape, {inp.schema}.{spec.table} r WHERE t.rowid = "
+                f"work.clash_{kind}.cat AND r.rowid = work.clash_{kind}.ref AND {ID_OK.format(c='r.id')}), 0)"
+            )
         join = f"JOIN work.clash_{kind} c ON c.ref = r.rowid"
         with transaction(self.conn):
             won = [cat for (cat,) in self.conn.execute(f"SELECT cat FROM work.clash_{kind} WHERE won = 1")]
             for statement in spec.children:
                 self.conn.executemany(statement, [(cat,) for cat in won])
             self._entity_problems(inp, spec, "c.won = 1", (), log=False, join=join)
-            self._execute(self._entity_sql(inp, spec, "c.cat", "c.won = 1", exclude_clashes=False, join=join,
-                                           verb="INSERT OR REPLACE"), (), spec.table)
+            self._execute(
+                self._entity_sql(
+                    inp, spec, "c.cat", "c.won = 1", exclude_clashes=False, join=join, verb="INSERT OR REPLACE"
+                ),
+                (),
+                spec.table,
+            )
             self._extra_rows(inp, kind, "c.cat", "c.won = 1", (), exclude_clashes=False, join=join)
             self._save()
 
@@ -965,14 +1288,22 @@ class LayoutImport:
         key = "rowid" if has_rowid else spec.owner_source
         lo, hi = self._rowid_range(inp, table) if has_rowid else self._key_range(inp, table, key)
         owner = self._ref(spec.owner_kind, f"r.{spec.owner_source}")
-        lost = self.conn.execute(f"SELECT EXISTS (SELECT 1 FROM work.clash_{spec.owner_kind} WHERE won = 0)").fetchone()[0]
-        skip = (f" AND r.{spec.owner_source} NOT IN (SELECT ref FROM work.clash_{spec.owner_kind} WHERE won = 0)"
-                if lost else "")
+        lost = self.conn.execute(
+            f"SELECT EXISTS (SELECT 1 FROM work.clash_{spec.owner_kind} WHERE won = 0)"
+        ).fetchone()[0]
+        skip = (
+            f" AND r.{spec.owner_source} NOT IN (SELECT ref FROM work.clash_{spec.owner_kind} WHERE won = 0)"
+            if lost
+            else ""
+        )
         where = f"r.{key} BETWEEN ?1 AND ?2{skip}"
         cols = [(col, col.value(f"r.{col.source}", self._ref)) for col in spec.columns]
         conditions = [f"{t} IS NOT NULL" for t in spec.required + ("o",)]
-        conditions += [f"(r_{col.target} IS NULL OR {col.target} IS NOT NULL)" for col in spec.columns
-                       if col.check[0] == "ref" and col.target not in spec.required]
+        conditions += [
+            f"(r_{col.target} IS NULL OR {col.target} IS NOT NULL)"
+            for col in spec.columns
+            if col.check[0] == "ref" and col.target not in spec.required
+        ]
         required = " AND ".join(conditions)
         if table == "artist_genres":
             insert = self._genre_sql(inp, spec, owner, where, required)
@@ -984,9 +1315,12 @@ class LayoutImport:
             for row in self.conn.execute(problems, (first, last)).fetchall():
                 self._child_reject(inp, spec, row)
             if table == "artist_genres":
-                self.conn.execute(f"INSERT OR IGNORE INTO main.genres (name) SELECT r.genre FROM {inp.schema}.{table} r "
-                                  f"WHERE {where} AND typeof(r.genre) = 'text' AND length(r.genre) <= {MAX_TEXT} "
-                                  "ORDER BY r.rowid", (first, last))
+                self.conn.execute(
+                    f"INSERT OR IGNORE INTO main.genres (name) SELECT r.genre FROM {inp.schema}.{table} r "
+                    f"WHERE {where} AND typeof(r.genre) = 'text' AND length(r.genre) <= {MAX_TEXT} "
+                    "ORDER BY r.rowid",
+                    (first, last),
+                )
             count = self._execute(insert, (first, last), spec.target)
             if table == "artist_albums":
                 self._execute(
@@ -994,20 +1328,28 @@ class LayoutImport:
                     f"{self._shape(layout.ARTIST_SIMPLE_KEYS)} FROM (SELECT {owner} AS o, r.index_in_album AS idx, "
                     f"{self._ref('artist', 'r.artist_rowid')} AS a FROM {inp.schema}.{table} r WHERE {where} AND "
                     f"typeof(r.index_in_album) = 'integer' AND r.index_in_album >= 0) WHERE o IS NOT NULL AND "
-                    "a IS NOT NULL", (first, last), "album_artists")
+                    "a IS NOT NULL",
+                    (first, last),
+                    "album_artists",
+                )
             return count
 
         self._chunked(inp, f"{inp.index}:{table}", table, lo, hi, work, key)
 
     def _key_range(self, inp: Input, table: str, key: str) -> tuple[int, int]:
-        lo, hi = self.conn.execute(f"SELECT min({key}), max({key}) FROM {inp.schema}.{table} "
-                                   f"WHERE typeof({key}) = 'integer'").fetchone()
+        lo, hi = self.conn.execute(
+            f"SELECT min({key}), max({key}) FROM {inp.schema}.{table} WHERE typeof({key}) = 'integer'"
+        ).fetchone()
         return (lo, hi) if lo is not None else (1, 0)
 
-    def _child_sql(self, inp: Input, spec: Child, owner: str, cols: list[tuple[Col, str]], where: str,
-                   required: str, key: str) -> str:
-        inner = ", ".join([f"{owner} AS o", f"r.{key} AS k"] + [f"{sql} AS {col.target}" for col, sql in cols]
-                          + [f"r.{col.source} AS r_{col.target}" for col, _ in cols if col.check[0] == "ref"])
+    def _child_sql(
+        self, inp: Input, spec: Child, owner: str, cols: list[tuple[Col, str]], where: str, required: str, key: str
+    ) -> str:
+        inner = ", ".join(
+            [f"{owner} AS o", f"r.{key} AS k"]
+            + [f"{sql} AS {col.target}" for col, sql in cols]
+            + [f"r.{col.source} AS r_{col.target}" for col, _ in cols if col.check[0] == "ref"]
+        )
         targets = [spec.owner_target] + [col.target for col, _ in cols]
         values = ["o"] + [col.target for col, _ in cols]
         for target, sql in spec.constants:
@@ -1021,48 +1363,68 @@ class LayoutImport:
             values.append(str(self._shape(layout.IMAGE_KEYS)))
         elif spec.target == "playlist_items":
             targets += ["shape", "track_shape"]
-            values += [str(self._shape(layout.ITEM_KEYS)),
-                       f"CASE WHEN track IS NOT NULL THEN {self._shape(layout.TRACK_KEYS)} END"]
+            values += [
+                str(self._shape(layout.ITEM_KEYS)),
+                f"CASE WHEN track IS NOT NULL THEN {self._shape(layout.TRACK_KEYS)} END",
+            ]
         if spec.position is not None:
             also = f" AND {spec.where_owner}" if spec.where_owner else ""
             targets.append(spec.position)
-            values.append(f"coalesce((SELECT max({spec.position}) + 1 FROM main.{spec.target} WHERE "
-                          f"{spec.owner_target} = o{also}), 0) + row_number() OVER (PARTITION BY o ORDER BY k) - 1")
+            values.append(
+                f"coalesce((SELECT max({spec.position}) + 1 FROM main.{spec.target} WHERE "
+                f"{spec.owner_target} = o{also}), 0) + row_number() OVER (PARTITION BY o ORDER BY k) - 1"
+            )
         verb = "INSERT OR REPLACE" if spec.position is None else "INSERT"
-        return (f"{verb} INTO main.{spec.target} ({', '.join(targets)}) SELECT {', '.join(values)} FROM "
-                f"(SELECT {inner} FROM {inp.schema}.{spec.table} r WHERE {where}) WHERE {required}")
+        return (
+            f"{verb} INTO main.{spec.target} ({', '.join(targets)}) SELECT {', '.join(values)} FROM "
+            f"(SELECT {inner} FROM {inp.schema}.{spec.table} r WHERE {where}) WHERE {required}"
+        )
 
     def _genre_sql(self, inp: Input, spec: Child, owner: str, where: str, required: str) -> str:
-        return (f"INSERT INTO main.artist_genres (artist, position, genre) SELECT o, coalesce((SELECT max(position) "
-                f"+ 1 FROM main.artist_genres WHERE artist = o), 0) + row_number() OVER (PARTITION BY o ORDER BY k) - 1, "
-                f"genre FROM (SELECT {owner} AS o, r.rowid AS k, (SELECT g.rowid FROM main.genres g WHERE g.name = "
-                f"r.genre) AS genre FROM {inp.schema}.artist_genres r WHERE {where} AND typeof(r.genre) = 'text' AND "
-                f"length(r.genre) <= {MAX_TEXT}) WHERE {required}")
+        return (
+            f"INSERT INTO main.artist_genres (artist, position, genre) SELECT o, coalesce((SELECT max(position) "
+            f"+ 1 FROM main.artist_genres WHERE artist = o), 0) + row_number() OVER (PARTITION BY o ORDER BY k) - 1, "
+            f"genre FROM (SELECT {owner} AS o, r.rowid AS k, (SELECT g.rowid FROM main.genres g WHERE g.name = "
+            f"r.genre) AS genre FROM {inp.schema}.artist_genres r WHERE {where} AND typeof(r.genre) = 'text' AND "
+            f"length(r.genre) <= {MAX_TEXT}) WHERE {required}"
+        )
 
     def _child_problems_sql(self, inp: Input, spec: Child, owner: str, where: str, key: str) -> str:
         owner_bad = f"(r.{spec.owner_source} IS NULL OR {owner} IS NULL)"
         bads = [col.bad(f"r.{col.source}", self._ref) for col in spec.columns]
         required = [f"r.{col.source} IS NULL" for col in spec.columns if col.target in spec.required]
         names = [col.source for col in spec.columns]
-        return (f"SELECT r.{key}, r.{spec.owner_source}, {', '.join('r.' + n for n in names)}, {owner_bad}, "
-                f"{', '.join(bads)}, {', '.join(required) or '0'} FROM {inp.schema}.{spec.table} r WHERE {where} AND "
-                f"({' OR '.join([owner_bad] + bads + required)})")
+        return (
+            f"SELECT r.{key}, r.{spec.owner_source}, {', '.join('r.' + n for n in names)}, {owner_bad}, "
+            f"{', '.join(bads)}, {', '.join(required) or '0'} FROM {inp.schema}.{spec.table} r WHERE {where} AND "
+            f"({' OR '.join([owner_bad] + bads + required)})"
+        )
 
     def _child_reject(self, inp: Input, spec: Child, row: tuple[Any, ...]) -> None:
         names = [col.source for col in spec.columns]
         k, owner_value = row[0], row[1]
-        values = row[2:2 + len(names)]
+        values = row[2 : 2 + len(names)]
         owner_bad = row[2 + len(names)]
-        flags = row[3 + len(names):3 + 2 * len(names)]
-        raw = _raw({spec.owner_source: owner_value, **dict(zip(names, values))})
-        rowid, pk = (k, None) if spec.position is not None else (None, f"{spec.owner_source}={owner_value},position={values[0]}")
+        flags = row[3 + len(names) : 3 + 2 * len(names)]
+        raw = _raw({spec.owner_source: owner_value, **dict(zip(names, values, strict=True))})
+        rowid, pk = (
+            (k, None)
+            if spec.position is not None
+            else (None, f"{spec.owner_source}={owner_value},position={values[0]}")
+        )
         if owner_bad:
-            reason = (f"no {spec.owner_source}" if owner_value is None else
-                      f"{spec.owner_source} {shown(owner_value)} refers to no row of {KINDS[spec.owner_kind]}")
-            inp.log.add_row(spec.table, rowid, reason, raw, key=pk)  # type: ignore[union-attr]
+            reason = (
+                f"no {spec.owner_source}"
+                if owner_value is None
+                else f"{spec.owner_source} {shown(owner_value)} refers to no row of {KINDS[spec.owner_kind]}"
+            )
+            inp.rejects.add_row(spec.table, rowid, reason, raw, key=pk)
             return
-        whole = [col for col, value, flag in zip(spec.columns, values, flags)
-                 if (col.target in spec.required and (flag or value is None)) or (col.check[0] == "ref" and flag)]
+        whole = [
+            col
+            for col, value, flag in zip(spec.columns, values, flags, strict=True)
+            if (col.target in spec.required and (flag or value is None)) or (col.check[0] == "ref" and flag)
+        ]
         if whole:
             col = whole[0]
             value = values[names.index(col.source)]
@@ -1072,19 +1434,22 @@ class LayoutImport:
                 what = f"{col.source} {shown(value)} refers to no row of {KINDS.get(col.check[1], col.check[1])}"
             else:
                 what = col.problem(value, spec.table).split("; ")[0]
-            inp.log.add_row(spec.table, rowid, f"{what}: the row was not imported", raw, key=pk)  # type: ignore[union-attr]
+            inp.rejects.add_row(spec.table, rowid, f"{what}: the row was not imported", raw, key=pk)
             return
-        for col, value, flag in zip(spec.columns, values, flags):
+        for col, value, flag in zip(spec.columns, values, flags, strict=True):
             if flag:
-                inp.log.add_row(spec.table, rowid, col.problem(value, spec.table), raw, kept=True, key=pk)  # type: ignore[union-attr]
+                inp.rejects.add_row(spec.table, rowid, col.problem(value, spec.table), raw, kept=True, key=pk)
 
     # --- rows found by track id: audio features, track files ------------------------------------------------------
     def _id_indexes(self) -> None:
         """Build the id indexes now (a bulk load drops them): features and files find their tracks by id."""
         wanted = {"artists_id", "albums_id", "tracks_id", "playlists_id"}
-        state = self.load.state  # type: ignore[union-attr]
-        bulk.build_indexes(self.conn, [(n, s) for n, s in state.get("indexes", []) if n in wanted],
-                           lambda name: self.progress(f"index {name}", 0))
+        state = self.loaded.state
+        bulk.build_indexes(
+            self.conn,
+            [(n, s) for n, s in state.get("indexes", []) if n in wanted],
+            self.progress,
+        )
 
     def _by_track_id(self, inp: Input, what: str) -> None:
         table = "track_audio_features" if what == "features" else "track_files"
@@ -1093,7 +1458,7 @@ class LayoutImport:
         top = self._max_rowid("tracks")
         src = f"{inp.schema}.{table}"
         insert, problems = self._by_id_sql(inp, what, "t.rowid BETWEEN ?1 AND ?2")
-        done_a = self.load.state["steps"].get(step + ":a")  # type: ignore[union-attr]
+        done_a = self.loaded.state["steps"].get(step + ":a")
         lo, hi = self._rowid_range(inp, table)
         if self._follows_tracks(inp, table, lo, hi):
             self._by_id_in_input_order(inp, what, step, lo, hi)
@@ -1104,12 +1469,12 @@ class LayoutImport:
                 self._by_id_reject(inp, what, row)
             return 0
 
-        if self.load.state["steps"].get(step + ":check") is not True:  # type: ignore[union-attr]
+        if self.loaded.state["steps"].get(step + ":check") is not True:
             self._chunked(inp, step + ":check", table, lo, hi, check)
             with transaction(self.conn):
-                self.load.state["steps"][step + ":check"] = True  # type: ignore[union-attr]
+                self.loaded.state["steps"][step + ":check"] = True
                 self._save()
-        matched = self.load.state.setdefault("matched", {})  # type: ignore[union-attr]
+        matched = self.loaded.state.setdefault("matched", {})
 
         def work(first: int, last: int) -> int:
             count = self._execute(insert, (first, last), target)
@@ -1119,15 +1484,18 @@ class LayoutImport:
         if done_a is not True:
             self._chunked(inp, step + ":a", table, 1, top, work)
             with transaction(self.conn):
-                self.load.state["steps"][step + ":a"] = True  # type: ignore[union-attr]
+                self.loaded.state["steps"][step + ":a"] = True
                 self._save()
-        rows = self.conn.execute(f"SELECT count(*) FROM {src} WHERE rowid NOT IN (SELECT rowid_ FROM work.dups "
-                                 "WHERE tbl = ?)", (table,)).fetchone()[0]
+        rows = self.conn.execute(
+            f"SELECT count(*) FROM {src} WHERE rowid NOT IN (SELECT rowid_ FROM work.dups WHERE tbl = ?)", (table,)
+        ).fetchone()[0]
         if matched.get(step, 0) >= rows:
             return  # every row found its track (the common case: no second walk over the input)
-        missing = (f"SELECT f.rowid, f.track_id FROM {src} f WHERE f.rowid BETWEEN ?1 AND ?2 AND NOT EXISTS "
-                   f"(SELECT 1 FROM main.tracks t WHERE t.id = f.track_id AND t.ns = {NS}) AND f.rowid NOT IN "
-                   f"(SELECT rowid_ FROM work.dups WHERE tbl = '{table}')")
+        missing = (
+            f"SELECT f.rowid, f.track_id FROM {src} f WHERE f.rowid BETWEEN ?1 AND ?2 AND NOT EXISTS "
+            f"(SELECT 1 FROM main.tracks t WHERE t.id = f.track_id AND t.ns = {NS}) AND f.rowid NOT IN "
+            f"(SELECT rowid_ FROM work.dups WHERE tbl = '{table}')"
+        )
         stub_insert, _ = self._by_id_sql(inp, what, "t.rowid BETWEEN ?1 AND ?2 AND t.source = ?3 AND t.level = 0")
 
         def stubs(first: int, last: int) -> int:
@@ -1142,10 +1510,14 @@ class LayoutImport:
         if hi < lo:
             return False
         sample = sorted({lo + (hi - lo) * i // 255 for i in range(256)})
-        found = [r for (r,) in self.conn.execute(
-            f"SELECT t.rowid FROM {inp.schema}.{table} f CROSS JOIN main.tracks t ON t.id = f.track_id AND t.ns = {NS} "
-            f"WHERE f.rowid IN ({','.join(map(str, sample))}) ORDER BY f.rowid")]
-        return all(a < b for a, b in zip(found, found[1:]))
+        found = [
+            r
+            for (r,) in self.conn.execute(
+                f"SELECT t.rowid FROM {inp.schema}.{table} f CROSS JOIN main.tracks t ON t.id = f.track_id "
+                f"AND t.ns = {NS} WHERE f.rowid IN ({','.join(map(str, sample))}) ORDER BY f.rowid"
+            )
+        ]
+        return all(a < b for a, b in pairwise(found))
 
     def _by_id_in_input_order(self, inp: Input, what: str, step: str, lo: int, hi: int) -> None:
         """One walk over the input: per chunk the rows with a wrong value, stub tracks for ids the catalog lacks,
@@ -1154,17 +1526,27 @@ class LayoutImport:
         target = "audio_features" if what == "features" else "track_files"
         src = f"{inp.schema}.{table}"
         self.conn.execute("CREATE TEMP TABLE IF NOT EXISTS bad (r INTEGER PRIMARY KEY)")
-        clean, _ = self._by_id_sql(inp, what, "f.rowid BETWEEN ?1 AND ?2 AND f.rowid NOT IN (SELECT r FROM temp.bad)",
-                                   input_order=True, checked_values=False)
-        checked, problems = self._by_id_sql(inp, what, "f.rowid BETWEEN ?1 AND ?2 AND f.rowid IN (SELECT r FROM temp.bad)",
-                                            input_order=True)
+        clean, _ = self._by_id_sql(
+            inp,
+            what,
+            "f.rowid BETWEEN ?1 AND ?2 AND f.rowid NOT IN (SELECT r FROM temp.bad)",
+            input_order=True,
+            checked_values=False,
+        )
+        checked, problems = self._by_id_sql(
+            inp, what, "f.rowid BETWEEN ?1 AND ?2 AND f.rowid IN (SELECT r FROM temp.bad)", input_order=True
+        )
         plain, _ = self._by_id_sql(inp, what, "f.rowid BETWEEN ?1 AND ?2", input_order=True, checked_values=False)
-        missing = (f"SELECT f.rowid, f.track_id FROM {src} f WHERE f.rowid BETWEEN ?1 AND ?2 AND NOT EXISTS "
-                   f"(SELECT 1 FROM main.tracks t WHERE t.id = f.track_id AND t.ns = {NS}) AND f.rowid NOT IN "
-                   f"(SELECT rowid_ FROM work.dups WHERE tbl = '{table}')")
+        missing = (
+            f"SELECT f.rowid, f.track_id FROM {src} f WHERE f.rowid BETWEEN ?1 AND ?2 AND NOT EXISTS "
+            f"(SELECT 1 FROM main.tracks t WHERE t.id = f.track_id AND t.ns = {NS}) AND f.rowid NOT IN "
+            f"(SELECT rowid_ FROM work.dups WHERE tbl = '{table}')"
+        )
         stub_insert, _ = self._by_id_sql(inp, what, "t.rowid BETWEEN ?1 AND ?2 AND t.source = ?3 AND t.level = 0")
-        rows_in = (f"SELECT count(*) FROM {src} f WHERE f.rowid BETWEEN ?1 AND ?2 AND f.rowid NOT IN "
-                   f"(SELECT rowid_ FROM work.dups WHERE tbl = '{table}')")
+        rows_in = (
+            f"SELECT count(*) FROM {src} f WHERE f.rowid BETWEEN ?1 AND ?2 AND f.rowid NOT IN "
+            f"(SELECT rowid_ FROM work.dups WHERE tbl = '{table}')"
+        )
 
         def work(first: int, last: int) -> int:
             bad = []
@@ -1190,9 +1572,14 @@ class LayoutImport:
         made = []
         for rowid, track_id in self.conn.execute(missing, (first, last)).fetchall():
             if type(track_id) is not str or not _spotify_id(track_id):
-                inp.log.add_row(table, rowid, "no track_id" if track_id is None else  # type: ignore[union-attr]
-                                f"track_id {shown(track_id, 40)} is not a Spotify id (22 base62 characters)",
-                                _raw({"track_id": track_id}))
+                inp.rejects.add_row(
+                    table,
+                    rowid,
+                    "no track_id"
+                    if track_id is None
+                    else f"track_id {shown(track_id, 40)} is not a Spotify id (22 base62 characters)",
+                    _raw({"track_id": track_id}),
+                )
                 continue
             made.append(track_id)
         if not made:
@@ -1200,11 +1587,13 @@ class LayoutImport:
         start = self._max_rowid("tracks") + 1
         self.conn.executemany(
             "INSERT INTO main.tracks (rowid, ns, id, level, fetched_at, source) VALUES (?, ?, ?, 0, ?, ?)",
-            [(start + i, NS, track_id, self.fetched_at or inp.mtime, inp.source) for i, track_id in enumerate(made)])
+            [(start + i, NS, track_id, self.fetched_at or inp.mtime, inp.source) for i, track_id in enumerate(made)],
+        )
         return start, start + len(made) - 1
 
-    def _by_id_sql(self, inp: Input, what: str, where: str, *, input_order: bool = False,
-                   checked_values: bool = True) -> tuple[str, str]:
+    def _by_id_sql(
+        self, inp: Input, what: str, where: str, *, input_order: bool = False, checked_values: bool = True
+    ) -> tuple[str, str]:
         """(insert, problems). The insert walks the catalog's tracks and finds each one's row by id, or
         (input_order) walks the input and finds each row's track; `checked_values` False copies the values as
         they are (rows the problems query found nothing wrong with)."""
@@ -1215,97 +1604,144 @@ class LayoutImport:
         if what == "features":
             cols = FEATURE_COLUMNS
             new_at = self._fetched(inp, "f.fetched_at")
-            held_wins = (f"SELECT 1 FROM main.audio_features a WHERE a.track = t.rowid AND ((CASE a.origin WHEN "
-                         f"'spotify' THEN 2 WHEN 'table' THEN 1 ELSE 0 END) > 2 OR ((CASE a.origin WHEN 'spotify' "
-                         f"THEN 2 WHEN 'table' THEN 1 ELSE 0 END) = 2 AND a.fetched_at >= {new_at}))")
-            targets = ["track"] + [c.target for c in cols] + ["origin", "fetched_at", "source", "shape", "extra",
-                                                             "null_response", "fetched_ms"]
-            values = (["t.rowid"] + [value(c, f"f.{c.source}") for c in cols] +
-                      ["'spotify'", new_at, str(inp.source), str(self._shape(layout.FEATURE_KEYS)), "NULL",
-                       "CASE WHEN f.null_response IN (0, 1) THEN f.null_response END",
-                       value(FETCHED, "f.fetched_at")])
+            held_wins = (
+                f"SELECT 1 FROM main.audio_features a WHERE a.track = t.rowid AND ((CASE a.origin WHEN "
+                f"'spotify' THEN 2 WHEN 'table' THEN 1 ELSE 0 END) > 2 OR ((CASE a.origin WHEN 'spotify' "
+                f"THEN 2 WHEN 'table' THEN 1 ELSE 0 END) = 2 AND a.fetched_at >= {new_at}))"
+            )
+            targets = (
+                ["track"]
+                + [c.target for c in cols]
+                + ["origin", "fetched_at", "source", "shape", "extra", "null_response", "fetched_ms"]
+            )
+            values = (
+                ["t.rowid"]
+                + [value(c, f"f.{c.source}") for c in cols]
+                + [
+                    "'spotify'",
+                    new_at,
+                    str(inp.source),
+                    str(self._shape(layout.FEATURE_KEYS)),
+                    "NULL",
+                    "CASE WHEN f.null_response IN (0, 1) THEN f.null_response END",
+                    value(FETCHED, "f.fetched_at"),
+                ]
+            )
             checked = cols + (Col("null_response", "null_response", ("bool",)), FETCHED)
         else:
             cols = FILE_COLUMNS
-            held_wins = ("SELECT 1 FROM main.track_files x WHERE x.track = t.rowid AND coalesce(x.fetched_at, -1) >= "
-                         "coalesce(CASE WHEN typeof(f.fetched_at) = 'integer' THEN f.fetched_at END, -1)")
+            held_wins = (
+                "SELECT 1 FROM main.track_files x WHERE x.track = t.rowid AND coalesce(x.fetched_at, -1) >= "
+                "coalesce(CASE WHEN typeof(f.fetched_at) = 'integer' THEN f.fetched_at END, -1)"
+            )
             targets = ["track"] + [c.target for c in cols] + ["source"]
             values = ["t.rowid"] + [value(c, f"f.{c.source}") for c in cols] + [str(inp.source)]
             checked = cols
-        walk = (f"{src} f CROSS JOIN main.tracks t ON t.id = f.track_id AND t.ns = {NS}" if input_order else
-                f"main.tracks t CROSS JOIN {src} f ON f.track_id = t.id")
-        insert = (f"INSERT OR REPLACE INTO main.{'audio_features' if what == 'features' else 'track_files'} "
-                  f"({', '.join(targets)}) SELECT {', '.join(values)} FROM {walk} "
-                  f"WHERE {where} AND t.ns = {NS} AND {dups} AND NOT EXISTS ({held_wins})")
+        walk = (
+            f"{src} f CROSS JOIN main.tracks t ON t.id = f.track_id AND t.ns = {NS}"
+            if input_order
+            else f"main.tracks t CROSS JOIN {src} f ON f.track_id = t.id"
+        )
+        insert = (
+            f"INSERT OR REPLACE INTO main.{'audio_features' if what == 'features' else 'track_files'} "
+            f"({', '.join(targets)}) SELECT {', '.join(values)} FROM {walk} "
+            f"WHERE {where} AND t.ns = {NS} AND {dups} AND NOT EXISTS ({held_wins})"
+        )
         bads = [c.bad(f"f.{c.source}", self._ref) for c in checked]
-        problems = (f"SELECT f.rowid, f.track_id, {', '.join('f.' + c.source for c in checked)}, {', '.join(bads)} "
-                    f"FROM {src} f WHERE f.rowid BETWEEN ?1 AND ?2 AND {dups} AND ({' OR '.join(bads)})")
+        problems = (
+            f"SELECT f.rowid, f.track_id, {', '.join('f.' + c.source for c in checked)}, {', '.join(bads)} "
+            f"FROM {src} f WHERE f.rowid BETWEEN ?1 AND ?2 AND {dups} AND ({' OR '.join(bads)})"
+        )
         return insert, problems
 
     def _by_id_reject(self, inp: Input, what: str, row: tuple[Any, ...]) -> None:
         table = "track_audio_features" if what == "features" else "track_files"
-        checked = FEATURE_COLUMNS + (Col("null_response", "null_response", ("bool",)), FETCHED) \
-            if what == "features" else FILE_COLUMNS
-        values = row[2:2 + len(checked)]
-        flags = row[2 + len(checked):]
-        raw = _raw({"track_id": row[1], **{c.source: v for c, v in zip(checked, values)}})
-        for col, value, flag in zip(checked, values, flags):
+        checked = (
+            FEATURE_COLUMNS + (Col("null_response", "null_response", ("bool",)), FETCHED)
+            if what == "features"
+            else FILE_COLUMNS
+        )
+        values = row[2 : 2 + len(checked)]
+        flags = row[2 + len(checked) :]
+        raw = _raw({"track_id": row[1], **{c.source: v for c, v in zip(checked, values, strict=True)}})
+        for col, value, flag in zip(checked, values, flags, strict=True):
             if flag:
-                inp.log.add_row(table, row[0], col.problem(value, table), raw, kept=True)  # type: ignore[union-attr]
+                inp.rejects.add_row(table, row[0], col.problem(value, table), raw, kept=True)
 
     # --- markets ------------------------------------------------------------------------------------------------
     def _markets(self, inp: Input) -> None:
-        info = self.load.state["kinds"]["market"]  # type: ignore[union-attr]
+        info = self.loaded.state["kinds"]["market"]
         lo, hi, shift = info["lo"], info["hi"], info["shift"]
         step = f"{inp.index}:markets"
-        if step not in self.load.state["steps"]:  # type: ignore[union-attr]
+        if step not in self.loaded.state["steps"]:
             with transaction(self.conn):
                 self.conn.execute("DELETE FROM main.reference_exceptions WHERE kind = 'market'")
-                self.conn.execute("INSERT OR REPLACE INTO main.reference_map VALUES ('market', ?, ?, ?, ?)",
-                                  (inp.source, shift, lo, hi))
-                self.load.state["steps"][step] = lo - 1  # type: ignore[union-attr]
+                self.conn.execute(
+                    "INSERT OR REPLACE INTO main.reference_map VALUES ('market', ?, ?, ?, ?)",
+                    (inp.source, shift, lo, hi),
+                )
+                self.loaded.state["steps"][step] = lo - 1
                 self._save()
-        ok = ("typeof(r.available_markets) = 'text' AND instr(r.available_markets, ' ') = 0 AND "
-              f"length(r.available_markets) <= {MAX_TEXT}")
+        ok = (
+            "typeof(r.available_markets) = 'text' AND instr(r.available_markets, ' ') = 0 AND "
+            f"length(r.available_markets) <= {MAX_TEXT}"
+        )
         text = "replace(r.available_markets, ',', ' ')"
 
         def work(first: int, last: int) -> int:
             for rowid, value in self.conn.execute(
-                    f"SELECT rowid, available_markets FROM {inp.schema}.available_markets r WHERE rowid BETWEEN ? AND ? "
-                    f"AND NOT ({ok})", (first, last)).fetchall():
-                inp.log.add_row("available_markets", rowid, f"available_markets {shown(value, 60)} is not a "  # type: ignore[union-attr]
-                                "comma-separated list of country codes", _raw({"available_markets": value}))
-            count = self._execute(f"INSERT OR IGNORE INTO main.market_lists (rowid, markets) SELECT r.rowid + {shift}, "
-                                  f"{text} FROM {inp.schema}.available_markets r WHERE r.rowid BETWEEN ? AND ? AND {ok}",
-                                  (first, last), "market_lists")
+                f"SELECT rowid, available_markets FROM {inp.schema}.available_markets r WHERE rowid BETWEEN ? AND ? "
+                f"AND NOT ({ok})",
+                (first, last),
+            ).fetchall():
+                inp.rejects.add_row(
+                    "available_markets",
+                    rowid,
+                    f"available_markets {shown(value, 60)} is not a comma-separated list of country codes",
+                    _raw({"available_markets": value}),
+                )
+            count = self._execute(
+                f"INSERT OR IGNORE INTO main.market_lists (rowid, markets) SELECT r.rowid + {shift}, "
+                f"{text} FROM {inp.schema}.available_markets r WHERE r.rowid BETWEEN ? AND ? AND {ok}",
+                (first, last),
+                "market_lists",
+            )
             # rows whose list the catalog held already (or that were rejected) do not sit at rowid + shift
             self.conn.execute(
                 "INSERT OR REPLACE INTO main.reference_exceptions SELECT 'market', r.rowid, m.rowid FROM "
                 f"{inp.schema}.available_markets r LEFT JOIN main.market_lists m ON m.markets = {text} AND {ok} "
-                f"WHERE r.rowid BETWEEN ? AND ? AND m.rowid IS NOT r.rowid + {shift}", (first, last))
+                f"WHERE r.rowid BETWEEN ? AND ? AND m.rowid IS NOT r.rowid + {shift}",
+                (first, last),
+            )
             self._holes_plain("market", "available_markets", inp, first, last)
             return count
 
         self._chunked(inp, step, "available_markets", lo, hi, work)
 
     def _holes_plain(self, kind: str, table: str, inp: Input, lo: int, hi: int) -> None:
-        present = {r for (r,) in self.conn.execute(f"SELECT rowid FROM {inp.schema}.{table} WHERE rowid BETWEEN ? AND ?",
-                                                   (lo, hi))}
+        present = {
+            r
+            for (r,) in self.conn.execute(
+                f"SELECT rowid FROM {inp.schema}.{table} WHERE rowid BETWEEN ? AND ?", (lo, hi)
+            )
+        }
         if len(present) < hi - lo + 1:
-            self.conn.executemany("INSERT OR IGNORE INTO main.reference_exceptions VALUES (?, ?, NULL)",
-                                  [(kind, r) for r in range(lo, hi + 1) if r not in present])
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO main.reference_exceptions VALUES (?, ?, NULL)",
+                [(kind, r) for r in range(lo, hi + 1) if r not in present],
+            )
 
     # --- the end ------------------------------------------------------------------------------------------------
     def _finish(self, state: dict[str, Any]) -> None:
         if state.get("bulk"):
-            bulk.build_indexes(self.conn, state.get("indexes", []), lambda name: self.progress(f"index {name}", 0))
+            bulk.build_indexes(self.conn, state.get("indexes", []), self.progress)
         for inp in self.inputs:
             if inp.log is None or inp.result is None:
                 continue
             if inp.fault:
                 with transaction(self.conn):
                     if not state.get("fault_logged", {}).get(str(inp.index)):
-                        inp.log.add_row("", None, inp.fault)
+                        inp.rejects.add_row("", None, inp.fault)
                         state.setdefault("fault_logged", {})[str(inp.index)] = True
                         self._save()
             result = inp.result
@@ -1315,7 +1751,7 @@ class LayoutImport:
             result.rejects_file = str(inp.log.path) if inp.log.count else None
             with transaction(self.conn):
                 finish_run(self.conn, state["runs"][str(inp.index)], result)
-        bulk.end(self.conn, self.load)  # type: ignore[arg-type]
+        bulk.end(self.conn, self.loaded)
         for inp in self.inputs:
             if inp.path != inp.given:
                 try:
@@ -1331,7 +1767,7 @@ class LayoutImport:
         for inp in self.inputs:
             if inp.result is not None:
                 summary.files.append(inp.result)
-        summary.failed = self.failed  # type: ignore[attr-defined]
+        summary.failed = self.failed
         return summary
 
 
@@ -1346,8 +1782,9 @@ def _runs(values: list[int]) -> list[tuple[int, int]]:
 
 
 def _raw(values: dict[str, Any]) -> str:
-    return orjson.dumps({k: (v.hex() if isinstance(v, bytes) else v) for k, v in values.items()},
-                        option=orjson.OPT_NON_STR_KEYS).decode()
+    return orjson.dumps(
+        {k: (v.hex() if isinstance(v, bytes) else v) for k, v in values.items()}, option=orjson.OPT_NON_STR_KEYS
+    ).decode()
 
 
 def _spotify_id(value: str) -> bool:

@@ -15,24 +15,26 @@ from __future__ import annotations
 
 import os
 import sqlite3
-from collections.abc import Callable
 from pathlib import Path
 
 from fonoteca.catalog import layout
 from fonoteca.catalog.db import read_only_uri, transaction
+from fonoteca.progress import Progress
 
 NS = 1
 
 
 def _fetched(alias: str) -> str:
     """The layout's fetched_at (ms): as published for rows imported from the layout, else the catalog's time."""
-    return (f"CASE WHEN {alias}.source IN (SELECT rowid FROM cat.sources WHERE format = 'spotify-clean') "
-            f"THEN {alias}.fetched_ms ELSE {alias}.fetched_at * 1000 END")
+    return (
+        f"CASE WHEN {alias}.source IN (SELECT rowid FROM cat.sources WHERE format = 'spotify-clean') "
+        f"THEN {alias}.fetched_ms ELSE {alias}.fetched_at * 1000 END"
+    )
 
 
 MAIN_SQL = {
     "artists": f"""
-        SELECT a.rowid, a.id, {_fetched('a')}, a.name, a.followers, a.popularity FROM cat.artists a
+        SELECT a.rowid, a.id, {_fetched("a")}, a.name, a.followers, a.popularity FROM cat.artists a
         WHERE a.ns = {NS} AND (a.level > 0 OR a.rowid IN (SELECT artist FROM cat.track_artists)
                                OR a.rowid IN (SELECT artist FROM cat.album_artists)
                                OR a.rowid IN (SELECT artist FROM cat.artist_albums)) ORDER BY a.rowid""",
@@ -53,7 +55,7 @@ MAIN_SQL = {
     "available_markets": """
         SELECT rowid, replace(markets, ' ', ',') FROM cat.market_lists ORDER BY rowid""",
     "albums": f"""
-        SELECT a.rowid, a.id, {_fetched('a')}, a.name, a.album_type, a.markets, a.upc, a.amgid, a.copyright_c,
+        SELECT a.rowid, a.id, {_fetched("a")}, a.name, a.album_type, a.markets, a.upc, a.amgid, a.copyright_c,
                a.copyright_p, a.label, a.popularity, a.release_date, a.release_date_precision, a.total_tracks
         FROM cat.albums a WHERE a.ns = {NS} AND (a.level > 0 OR a.rowid IN (SELECT album FROM cat.tracks))
         ORDER BY a.rowid""",
@@ -61,7 +63,7 @@ MAIN_SQL = {
         SELECT i.owner, i.width, i.height, i.url FROM cat.images i JOIN cat.albums a ON a.rowid = i.owner
         WHERE i.owner_kind = 'album' AND a.ns = 1 ORDER BY i.owner, i.position""",
     "tracks": f"""
-        SELECT t.rowid, t.id, {_fetched('t')}, t.name, t.preview_url,
+        SELECT t.rowid, t.id, {_fetched("t")}, t.name, t.preview_url,
                (SELECT a.rowid FROM cat.albums a WHERE a.rowid = t.album AND a.ns = {NS}), t.track_number,
                coalesce((SELECT v.value FROM cat.reference_verbatim v WHERE v.owner_kind = 'track'
                          AND v.owner = t.rowid AND v.field = 'external_id_isrc'), t.isrc),
@@ -78,7 +80,7 @@ MAIN_SQL = {
 }
 FEATURES_SQL = {
     "track_audio_features": f"""
-        SELECT t.id, {_fetched('f')}, coalesce(f.null_response, 0), f.duration_ms, f.time_signature, f.tempo,
+        SELECT t.id, {_fetched("f")}, coalesce(f.null_response, 0), f.duration_ms, f.time_signature, f.tempo,
                f.key, f.mode, f.danceability, f.energy, f.loudness, f.speechiness, f.acousticness,
                f.instrumentalness, f.liveness, f.valence
         FROM cat.audio_features f JOIN cat.tracks t ON t.rowid = f.track
@@ -96,7 +98,7 @@ FILES_SQL = {
 }
 PLAYLISTS_SQL = {
     "playlists": f"""
-        SELECT p.rowid, p.id, p.snapshot_id, {_fetched('p')}, p.name, p.description, p.collaborative, p.public,
+        SELECT p.rowid, p.id, p.snapshot_id, {_fetched("p")}, p.name, p.description, p.collaborative, p.public,
                p.primary_color, p.owner_id, p.owner_display_name, p.followers, p.tracks_total
         FROM cat.playlists p WHERE p.ns = {NS} AND p.level > 0 ORDER BY p.rowid""",
     "playlist_images": """
@@ -112,12 +114,20 @@ PLAYLISTS_SQL = {
         FROM cat.playlist_items i JOIN cat.playlists p ON p.rowid = i.playlist
         WHERE p.ns = 1 AND p.level > 0 ORDER BY i.playlist, i.position""",
 }
-SQL = {layout.MAIN: MAIN_SQL, layout.FEATURES: FEATURES_SQL, layout.TRACK_FILES: FILES_SQL,
-       layout.PLAYLISTS: PLAYLISTS_SQL}
+SQL = {
+    layout.MAIN: MAIN_SQL,
+    layout.FEATURES: FEATURES_SQL,
+    layout.TRACK_FILES: FILES_SQL,
+    layout.PLAYLISTS: PLAYLISTS_SQL,
+}
 
 
-def export(catalog: Path, out: Path, databases: tuple[str, ...] = layout.LOAD_ORDER,
-           progress: Callable[[str, int], None] | None = None) -> dict[str, dict[str, int]]:
+def export(
+    catalog: Path,
+    out: Path,
+    databases: tuple[str, ...] = layout.LOAD_ORDER,
+    progress: Progress | None = None,
+) -> dict[str, dict[str, int]]:
     """Write the chosen databases of the layout into folder `out`; returns rows written per database and table."""
     out.mkdir(parents=True, exist_ok=True)
     written: dict[str, dict[str, int]] = {}
@@ -136,7 +146,7 @@ def export(catalog: Path, out: Path, databases: tuple[str, ...] = layout.LOAD_OR
                     conn.execute(f"INSERT INTO main.{table} SELECT * FROM ({sql})" if columns else sql)
                     counts[table] = conn.total_changes - before
                     if progress:
-                        progress(table, counts[table])
+                        progress(counts[table], stage=table)
             conn.execute("DETACH DATABASE cat")
             layout.create_indexes(conn, database)
         finally:

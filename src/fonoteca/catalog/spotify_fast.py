@@ -5,8 +5,9 @@ msgspec decodes such a line straight into a typed struct (strict types, unknown 
 nested album, artists and market list as raw bytes. Those repeat across the tracks of a file, so each distinct
 byte string is encoded once by the general path (spotify.py) and remembered. Anything the fast path does not
 accept (another shape, a type error, an impossible value, an unknown key, deep nesting, a whole document) goes to
-the general path, which makes the decisions and writes the reject reasons; both paths produce the same records, except that the fast path records
-an object's keys in the API's order rather than the line's (export equality ignores key order).
+the general path, which makes the decisions and writes the reject reasons; both paths produce the same records,
+except that the fast path records an object's keys in the API's order rather than the line's (export equality
+ignores key order).
 """
 
 from __future__ import annotations
@@ -21,7 +22,15 @@ from msgspec.structs import astuple
 from fonoteca.catalog import spotify
 from fonoteca.catalog.ids import NS_SPOTIFY
 from fonoteca.catalog.records import FEATURE_FIELDS, LEVEL_FULL, FeaturesRec, Record, RecordError, TrackRec
-from fonoteca.catalog.values import FEATURE_BOUNDS, MAX_TEXT, POPULARITY, features_ok, long_text, may_be_too_deep, too_deep
+from fonoteca.catalog.values import (
+    FEATURE_BOUNDS,
+    MAX_TEXT,
+    POPULARITY,
+    features_ok,
+    long_text,
+    may_be_too_deep,
+    too_deep,
+)
 
 Number = int | float | None | UnsetType
 _memo: dict[bytes, Any] = {}
@@ -89,7 +98,7 @@ def _shape(obj: Struct, fields: tuple[str, ...]) -> tuple[str, ...]:
         present = tuple(v is not UNSET for v in values)
     shape = _shapes.get(present)
     if shape is None:
-        keys = list(fields) if len(present) == 1 else [f for f, here in zip(fields, present) if here]
+        keys = list(fields) if len(present) == 1 else [f for f, here in zip(fields, present, strict=True) if here]
         keys.insert(sum(1 for k in keys if k < "type"), "type")
         shape = _shapes[present] = tuple(keys)
     return shape
@@ -102,7 +111,7 @@ def encode_line(data: bytes, out: list[Record]) -> bool:
     except (msgspec.MsgspecError, RecursionError):
         return False
     try:
-        if type(obj) is _Track:
+        if isinstance(obj, _Track):
             _track(obj, out)
         else:
             _features(obj, out)
@@ -127,8 +136,16 @@ def _plausible_features(values: tuple[Any, ...]) -> bool:
     """The common case in one expression (all present, all in range); anything else takes the full test."""
     try:
         d, e, key, loud, mode, sp, ac, ins, li, va, tempo, ts, dur = values
-        return (0 <= min(d, e, sp, ac, ins, li, va) and max(d, e, sp, ac, ins, li, va) <= 1 and -1 <= key <= 11
-                and (mode == 0 or mode == 1) and -100 <= loud <= 100 and tempo >= 0 and ts >= 0 and dur >= 0)
+        return (
+            0 <= min(d, e, sp, ac, ins, li, va)
+            and max(d, e, sp, ac, ins, li, va) <= 1
+            and -1 <= key <= 11
+            and (mode == 0 or mode == 1)
+            and -100 <= loud <= 100
+            and tempo >= 0
+            and ts >= 0
+            and dur >= 0
+        )
     except TypeError:  # a value is missing
         return features_ok(_BOUNDS, values)
 
@@ -150,7 +167,9 @@ def _track(t: _Track, out: list[Record]) -> None:
         raw["href"] = t.href
     if t.uri is not UNSET and t.uri != f"spotify:track:{id_}":
         raw["uri"] = t.uri
-    if t.external_urls is not UNSET and orjson.loads(memoryview(t.external_urls)) != {"spotify": f"{spotify.OPEN}track/{id_}"}:
+    if t.external_urls is not UNSET and orjson.loads(memoryview(t.external_urls)) != {
+        "spotify": f"{spotify.OPEN}track/{id_}"
+    }:
         raw["external_urls"] = _nested(t.external_urls)
     album = album_shape = None
     if t.album is not UNSET:
@@ -182,7 +201,8 @@ def _track(t: _Track, out: list[Record]) -> None:
         markets = _memo.get(key)
         if markets is None:
             markets = _memo[key] = spotify._markets(orjson.loads(memoryview(t.available_markets)), "available_markets")
-    isrc, external = None, ()
+    isrc: str | None = None
+    external: tuple[tuple[str, str], ...] = ()
     if t.external_ids is not UNSET:
         isrc, external, verbatim = spotify._external_ids(t.external_ids, "external_ids", "isrc", out)
         if verbatim is not None:
@@ -199,18 +219,29 @@ def _track(t: _Track, out: list[Record]) -> None:
     if len(_memo) >= MEMO_LIMIT:
         _memo.clear()
     full = t.album is not UNSET or t.popularity is not UNSET or t.external_ids is not UNSET
-    out.append(TrackRec(
-        NS_SPOTIFY, id_, None if name is UNSET else name, album,
-        None if t.disc_number is UNSET else t.disc_number,
-        None if t.track_number is UNSET else t.track_number,
-        None if t.duration_ms is UNSET else t.duration_ms,
-        None if t.explicit is UNSET else t.explicit,
-        None if t.popularity is UNSET else t.popularity,
-        None if t.preview_url is UNSET else t.preview_url,
-        None if t.is_local is UNSET else t.is_local,
-        markets, isrc, LEVEL_FULL if full else spotify.LEVEL_SIMPLIFIED, shape, album_shape, extra or None,
-        artists, external,
-    ))
+    out.append(
+        TrackRec(
+            NS_SPOTIFY,
+            id_,
+            None if name is UNSET else name,
+            album,
+            None if t.disc_number is UNSET else t.disc_number,
+            None if t.track_number is UNSET else t.track_number,
+            None if t.duration_ms is UNSET else t.duration_ms,
+            None if t.explicit is UNSET else t.explicit,
+            None if t.popularity is UNSET else t.popularity,
+            None if t.preview_url is UNSET else t.preview_url,
+            None if t.is_local is UNSET else t.is_local,
+            markets,
+            isrc,
+            LEVEL_FULL if full else spotify.LEVEL_SIMPLIFIED,
+            shape,
+            album_shape,
+            extra or None,
+            artists,
+            external,
+        )
+    )
 
 
 def _features(f: _Features, out: list[Record]) -> None:

@@ -20,16 +20,44 @@ import orjson
 
 from fonoteca.catalog.db import transaction
 from fonoteca.catalog.records import (
-    LEVEL_TABLE, AlbumLinkRec, AlbumRec, ArtistRec, FeaturesRec, PlaylistRec, Record, Shape, TrackRec,
+    LEVEL_TABLE,
+    AlbumLinkRec,
+    AlbumRec,
+    ArtistRec,
+    FeaturesRec,
+    PlaylistRec,
+    Record,
+    Shape,
+    TrackRec,
 )
 
 # The columns that count as fields of a row stored without a shape (table rows, MusicBrainz objects, stubs).
 CONTENT = {
     "artists": ("name", "popularity", "followers"),
-    "albums": ("name", "album_type", "total_tracks", "release_date", "release_date_precision", "label", "popularity",
-               "markets", "upc"),
-    "tracks": ("name", "album", "disc_number", "track_number", "duration_ms", "explicit", "popularity", "preview_url",
-               "is_local", "markets", "isrc"),
+    "albums": (
+        "name",
+        "album_type",
+        "total_tracks",
+        "release_date",
+        "release_date_precision",
+        "label",
+        "popularity",
+        "markets",
+        "upc",
+    ),
+    "tracks": (
+        "name",
+        "album",
+        "disc_number",
+        "track_number",
+        "duration_ms",
+        "explicit",
+        "popularity",
+        "preview_url",
+        "is_local",
+        "markets",
+        "isrc",
+    ),
     "playlists": ("name", "description", "owner_id", "public", "collaborative", "followers", "snapshot_id"),
 }
 TABLE_OF = {ArtistRec: "artists", AlbumRec: "albums", TrackRec: "tracks", PlaylistRec: "playlists"}
@@ -37,12 +65,16 @@ FEATURE_RANK = {"computed": 0, "table": 1, "spotify": 2}  # a table's features n
 
 # Column lists of the rows Store writes (named, so that columns added by later migrations keep their defaults).
 _COLUMNS = {
-    'artists': "rowid, ns, id, name, popularity, followers, level, fetched_at, source, shape, extra",
-    'albums': "rowid, ns, id, name, album_type, total_tracks, release_date, release_date_precision, label, popularity, markets, upc, level, fetched_at, source, shape, extra",
-    'tracks': "rowid, ns, id, name, album, disc_number, track_number, duration_ms, explicit, popularity, preview_url, is_local, markets, isrc, level, fetched_at, source, shape, album_shape, extra",
-    'audio_features': "track, danceability, energy, key, loudness, mode, speechiness, acousticness, instrumentalness, liveness, valence, tempo, time_signature, duration_ms, origin, fetched_at, source, shape, extra",
-    'playlists': "rowid, ns, id, name, description, owner_id, public, collaborative, followers, snapshot_id, level, fetched_at, source, shape, extra",
-    'playlist_items': "playlist, position, track, added_at, shape, track_shape, extra",
+    "artists": "rowid, ns, id, name, popularity, followers, level, fetched_at, source, shape, extra",
+    "albums": "rowid, ns, id, name, album_type, total_tracks, release_date, release_date_precision, label, popularity, "
+    "markets, upc, level, fetched_at, source, shape, extra",
+    "tracks": "rowid, ns, id, name, album, disc_number, track_number, duration_ms, explicit, popularity, preview_url, "
+    "is_local, markets, isrc, level, fetched_at, source, shape, album_shape, extra",
+    "audio_features": "track, danceability, energy, key, loudness, mode, speechiness, acousticness, instrumentalness, "
+    "liveness, valence, tempo, time_signature, duration_ms, origin, fetched_at, source, shape, extra",
+    "playlists": "rowid, ns, id, name, description, owner_id, public, collaborative, followers, snapshot_id, level, "
+    "fetched_at, source, shape, extra",
+    "playlist_items": "playlist, position, track, added_at, shape, track_shape, extra",
 }
 
 
@@ -74,7 +106,6 @@ def _better(table: str, rec: Any, held: Any) -> bool:
     if rec.level != held.level:
         return rec.level > held.level
     return field_count(table, rec) > field_count(table, held)
-
 
 
 def _dumps(value: Any) -> str | None:
@@ -178,8 +209,9 @@ class Store:
                 interner.reset()
             raise
 
-    def _write_all(self, best: dict[type, dict[Any, Record]], playlists: list[PlaylistRec],
-                   album_links: list[AlbumLinkRec]) -> None:
+    def _write_all(
+        self, best: dict[type, dict[Any, Record]], playlists: list[PlaylistRec], album_links: list[AlbumLinkRec]
+    ) -> None:
         artist_ids = self._write_artists(best[ArtistRec])  # type: ignore[arg-type]
         album_ids = self._write_albums(best[AlbumRec], artist_ids)  # type: ignore[arg-type]
         track_ids = self._write_tracks(best[TrackRec], album_ids, artist_ids)  # type: ignore[arg-type]
@@ -187,7 +219,9 @@ class Store:
         self._write_playlists(playlists, track_ids)
         self._write_album_links(album_links, album_ids, track_ids)
 
-    def _existing(self, table: str, keys: Iterable[tuple[int, str]]) -> dict[tuple[int, str], tuple[int, int, int, int]]:
+    def _existing(
+        self, table: str, keys: Iterable[tuple[int, str]]
+    ) -> dict[tuple[int, str], tuple[int, int, int, int]]:
         """(ns, id) -> (rowid, level, fetched_at, fields) for the rows that exist."""
         by_ns: dict[int, list[str]] = {}
         for ns, id_ in keys:
@@ -206,7 +240,9 @@ class Store:
     def _next_rowid(self, table: str) -> int:
         return self.conn.execute(f"SELECT coalesce(max(rowid), 0) + 1 FROM {table}").fetchone()[0]
 
-    def _plan(self, table: str, recs: dict[Any, Any]) -> tuple[dict[Any, int], list[tuple[int, Any]], list[int], set[int]]:
+    def _plan(
+        self, table: str, recs: dict[Any, Any]
+    ) -> tuple[dict[Any, int], list[tuple[int, Any]], list[int], set[int]]:
         """Decide each record's rowid and whether it is written:
         (ids, [(rowid, rec) to write], replaced rowids, the replaced rowids to merge into rather than overwrite)."""
         existing = self._existing(table, recs.keys())
@@ -251,12 +287,14 @@ class Store:
             return {}
         rows = self.conn.execute(
             f"SELECT t.rowid, {', '.join('t.' + c for c in columns)} FROM json_each(?) AS j JOIN {table} AS t "
-            f"ON t.rowid = j.value", (orjson.dumps(wanted).decode(),),
+            f"ON t.rowid = j.value",
+            (orjson.dumps(wanted).decode(),),
         )
         return {row[0]: row[1:] for row in rows}
 
-    def _fill(self, table: str, to_write: list[tuple[int, Any]], merged: set[int],
-              also: tuple[str, ...] = ()) -> dict[int, tuple[Any, ...]]:
+    def _fill(
+        self, table: str, to_write: list[tuple[int, Any]], merged: set[int], also: tuple[str, ...] = ()
+    ) -> dict[int, tuple[Any, ...]]:
         """Give merged records the held row's values where they have none (columns in CONTENT, then `also`);
         returns the held values of `also` by rowid for the caller."""
         if not merged:
@@ -266,10 +304,13 @@ class Store:
         for i, (rowid, rec) in enumerate(to_write):
             if rowid in merged and rowid in held:
                 values = held[rowid]
-                changes = {c: values[j] for j, c in enumerate(CONTENT[table])
-                           if c not in ("album", "markets") and getattr(rec, c) is None}
+                changes = {
+                    c: values[j]
+                    for j, c in enumerate(CONTENT[table])
+                    if c not in ("album", "markets") and getattr(rec, c) is None
+                }
                 to_write[i] = (rowid, rec._replace(**changes) if changes else rec)
-        return {rowid: values[len(CONTENT[table]):] for rowid, values in held.items()}
+        return {rowid: values[len(CONTENT[table]) :] for rowid, values in held.items()}
 
     def _delete_children(self, sql: str, rowids: list[int]) -> None:
         if rowids:
@@ -282,20 +323,42 @@ class Store:
     def _write_artists(self, recs: dict[Any, ArtistRec]) -> dict[Any, int]:
         ids, to_write, replaced, merged = self._plan("artists", recs)
         held = self._fill("artists", to_write, merged, ("extra",))
-        self._delete_children("DELETE FROM artist_genres WHERE artist = ?", _unless_kept(to_write, replaced, merged, "genres"))
-        self._delete_children("DELETE FROM images WHERE owner_kind = 'artist' AND owner = ?", _unless_kept(to_write, replaced, merged, "images"))
-        rows, genres, images = [], [], []
+        self._delete_children(
+            "DELETE FROM artist_genres WHERE artist = ?", _unless_kept(to_write, replaced, merged, "genres")
+        )
+        self._delete_children(
+            "DELETE FROM images WHERE owner_kind = 'artist' AND owner = ?",
+            _unless_kept(to_write, replaced, merged, "images"),
+        )
+        rows: list[tuple[Any, ...]] = []
+        genres: list[tuple[Any, ...]] = []
+        images: list[tuple[Any, ...]] = []
         source, fetched_at = self.source, self.fetched_at
         for rowid, r in to_write:
             extra = _dumps(r.extra) if r.extra is not None or rowid not in held else held[rowid][0]
-            rows.append((rowid, r.ns, r.id, r.name, r.popularity, r.followers, r.level, fetched_at, source,
-                         self.shape_id(r.shape), extra))
+            rows.append(
+                (
+                    rowid,
+                    r.ns,
+                    r.id,
+                    r.name,
+                    r.popularity,
+                    r.followers,
+                    r.level,
+                    fetched_at,
+                    source,
+                    self.shape_id(r.shape),
+                    extra,
+                )
+            )
             if r.genres:
                 for position, genre in enumerate(r.genres):
                     genres.append((rowid, position, self.genres.id(genre, genre)))
             if r.images:
                 self._images("artist", rowid, r.images, images)
-        self.conn.executemany(f"INSERT OR REPLACE INTO artists ({_COLUMNS['artists']}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self.conn.executemany(
+            f"INSERT OR REPLACE INTO artists ({_COLUMNS['artists']}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", rows
+        )
         self.conn.executemany("INSERT INTO artist_genres VALUES (?,?,?)", genres)
         self.conn.executemany("INSERT INTO images VALUES (?,?,?,?,?,?,?)", images)
         return ids
@@ -315,7 +378,9 @@ class Store:
                 known[key] = next_rowid
                 stubs.append((next_rowid, key[0], key[1], self.fetched_at, self.source))
                 next_rowid += 1
-        self.conn.executemany(f"INSERT INTO {table} (rowid, ns, id, level, fetched_at, source) VALUES (?,?,?,0,?,?)", stubs)
+        self.conn.executemany(
+            f"INSERT INTO {table} (rowid, ns, id, level, fetched_at, source) VALUES (?,?,?,0,?,?)", stubs
+        )
 
     def _links(self, owner: int, links: Any, ids: dict[Any, int], ns: int, rows: list[tuple[Any, ...]]) -> None:
         shape_id = self.shape_id
@@ -325,47 +390,90 @@ class Store:
     def _write_albums(self, recs: dict[Any, AlbumRec], artist_ids: dict[Any, int]) -> dict[Any, int]:
         ids, to_write, replaced, merged = self._plan("albums", recs)
         held = self._fill("albums", to_write, merged, ("markets", "extra"))
-        self._delete_children("DELETE FROM album_artists WHERE album = ?", _unless_kept(to_write, replaced, merged, "artists"))
-        self._delete_children("DELETE FROM images WHERE owner_kind = 'album' AND owner = ?", _unless_kept(to_write, replaced, merged, "images"))
-        self._delete_children("DELETE FROM external_ids WHERE owner_kind = 'album' AND owner = ?", _unless_kept(to_write, replaced, merged, "external_ids"))
+        self._delete_children(
+            "DELETE FROM album_artists WHERE album = ?", _unless_kept(to_write, replaced, merged, "artists")
+        )
+        self._delete_children(
+            "DELETE FROM images WHERE owner_kind = 'album' AND owner = ?",
+            _unless_kept(to_write, replaced, merged, "images"),
+        )
+        self._delete_children(
+            "DELETE FROM external_ids WHERE owner_kind = 'album' AND owner = ?",
+            _unless_kept(to_write, replaced, merged, "external_ids"),
+        )
         self._stub_ids("artists", {(r.ns, a[0]) for _, r in to_write if r.artists for a in r.artists}, artist_ids)
-        rows, links, images, external = [], [], [], []
+        rows: list[tuple[Any, ...]] = []
+        links: list[tuple[Any, ...]] = []
+        images: list[tuple[Any, ...]] = []
+        external: list[tuple[Any, ...]] = []
         source, fetched_at = self.source, self.fetched_at
         for rowid, r in to_write:
             extra = r.extra
             if r.items is not None:
                 extra = dict(extra or {})
-                extra["tracks"] = dict(extra["tracks"], items=[
-                    [track_id, self.shape_id(shape)] + ([track_extra] if track_extra else [])
-                    for track_id, shape, track_extra in r.items
-                ])
+                extra["tracks"] = dict(
+                    extra["tracks"],
+                    items=[
+                        [track_id, self.shape_id(shape)] + ([track_extra] if track_extra else [])
+                        for track_id, shape, track_extra in r.items
+                    ],
+                )
             markets, extra_text = self.market_id(r.markets), _dumps(extra)
             if rowid in held:  # merged table row: keep what the winner lacks
                 markets = markets if r.markets is not None else held[rowid][0]
                 extra_text = extra_text if extra is not None else held[rowid][1]
-            rows.append((rowid, r.ns, r.id, r.name, r.album_type, r.total_tracks, r.release_date,
-                         r.release_date_precision, r.label, r.popularity, markets, r.upc,
-                         r.level, fetched_at, source, self.shape_id(r.shape), extra_text))
+            rows.append(
+                (
+                    rowid,
+                    r.ns,
+                    r.id,
+                    r.name,
+                    r.album_type,
+                    r.total_tracks,
+                    r.release_date,
+                    r.release_date_precision,
+                    r.label,
+                    r.popularity,
+                    markets,
+                    r.upc,
+                    r.level,
+                    fetched_at,
+                    source,
+                    self.shape_id(r.shape),
+                    extra_text,
+                )
+            )
             if r.artists:
                 self._links(rowid, r.artists, artist_ids, r.ns, links)
             if r.images:
                 self._images("album", rowid, r.images, images)
             for kind, value in r.external_ids:
                 external.append(("album", rowid, kind, value))
-        self.conn.executemany(f"INSERT OR REPLACE INTO albums ({_COLUMNS['albums']}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self.conn.executemany(
+            f"INSERT OR REPLACE INTO albums ({_COLUMNS['albums']}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
+        )
         self.conn.executemany("INSERT INTO album_artists VALUES (?,?,?,?)", links)
         self.conn.executemany("INSERT INTO images VALUES (?,?,?,?,?,?,?)", images)
         self.conn.executemany("INSERT OR IGNORE INTO external_ids VALUES (?,?,?,?)", external)
         return ids
 
-    def _write_tracks(self, recs: dict[Any, TrackRec], album_ids: dict[Any, int], artist_ids: dict[Any, int]) -> dict[Any, int]:
+    def _write_tracks(
+        self, recs: dict[Any, TrackRec], album_ids: dict[Any, int], artist_ids: dict[Any, int]
+    ) -> dict[Any, int]:
         ids, to_write, replaced, merged = self._plan("tracks", recs)
         held = self._fill("tracks", to_write, merged, ("album", "markets", "extra"))
-        self._delete_children("DELETE FROM track_artists WHERE track = ?", _unless_kept(to_write, replaced, merged, "artists"))
-        self._delete_children("DELETE FROM external_ids WHERE owner_kind = 'track' AND owner = ?", _unless_kept(to_write, replaced, merged, "external_ids"))
+        self._delete_children(
+            "DELETE FROM track_artists WHERE track = ?", _unless_kept(to_write, replaced, merged, "artists")
+        )
+        self._delete_children(
+            "DELETE FROM external_ids WHERE owner_kind = 'track' AND owner = ?",
+            _unless_kept(to_write, replaced, merged, "external_ids"),
+        )
         self._stub_ids("albums", {(r.ns, r.album) for _, r in to_write if r.album is not None}, album_ids)
         self._stub_ids("artists", {(r.ns, a[0]) for _, r in to_write if r.artists for a in r.artists}, artist_ids)
-        rows, links, external = [], [], []
+        rows: list[tuple[Any, ...]] = []
+        links: list[tuple[Any, ...]] = []
+        external: list[tuple[Any, ...]] = []
         source, fetched_at = self.source, self.fetched_at
         shape_id, market_id = self.shape_id, self.market_id
         for rowid, r in to_write:
@@ -376,16 +484,39 @@ class Store:
                 album = album if r.album is not None else kept_album
                 markets = markets if r.markets is not None else kept_markets
                 extra = extra if r.extra is not None else kept_extra
-            rows.append((rowid, r.ns, r.id, r.name, album,
-                         r.disc_number, r.track_number, r.duration_ms, r.explicit, r.popularity, r.preview_url,
-                         r.is_local, markets, r.isrc, r.level, fetched_at, source, shape_id(r.shape),
-                         shape_id(r.album_shape), extra))
+            rows.append(
+                (
+                    rowid,
+                    r.ns,
+                    r.id,
+                    r.name,
+                    album,
+                    r.disc_number,
+                    r.track_number,
+                    r.duration_ms,
+                    r.explicit,
+                    r.popularity,
+                    r.preview_url,
+                    r.is_local,
+                    markets,
+                    r.isrc,
+                    r.level,
+                    fetched_at,
+                    source,
+                    shape_id(r.shape),
+                    shape_id(r.album_shape),
+                    extra,
+                )
+            )
             if r.artists:
                 self._links(rowid, r.artists, artist_ids, r.ns, links)
             for kind, value in r.external_ids:
                 if kind != "isrc" or value != r.isrc or len(r.external_ids) > 1:
                     external.append(("track", rowid, kind, value))
-        self.conn.executemany(f"INSERT OR REPLACE INTO tracks ({_COLUMNS['tracks']}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self.conn.executemany(
+            f"INSERT OR REPLACE INTO tracks ({_COLUMNS['tracks']}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
         self.conn.executemany("INSERT INTO track_artists VALUES (?,?,?,?)", links)
         self.conn.executemany("INSERT OR IGNORE INTO external_ids VALUES (?,?,?,?)", external)
         return ids
@@ -395,18 +526,28 @@ class Store:
             return
         self._stub_ids("tracks", set(recs), track_ids)
         rowids = [track_ids[key] for key in recs]
-        held = {track: (FEATURE_RANK.get(origin, 0), at) for track, origin, at in self.conn.execute(
-            "SELECT f.track, f.origin, f.fetched_at FROM json_each(?) AS j JOIN audio_features AS f ON f.track = j.value",
-            (orjson.dumps(rowids).decode(),),
-        )}
+        held = {
+            track: (FEATURE_RANK.get(origin, 0), at)
+            for track, origin, at in self.conn.execute(
+                "SELECT f.track, f.origin, f.fetched_at FROM json_each(?) "
+                "AS j JOIN audio_features AS f ON f.track = j.value",
+                (orjson.dumps(rowids).decode(),),
+            )
+        }
         rows = []
         for key, r in recs.items():
             rowid = track_ids[key]
             if rowid in held and held[rowid] >= (FEATURE_RANK.get(r.origin, 0), self.fetched_at):
                 continue
-            rows.append((rowid, *r.values, r.origin, self.fetched_at, self.source, self.shape_id(r.shape), _dumps(r.extra)))
+            rows.append(
+                (rowid, *r.values, r.origin, self.fetched_at, self.source, self.shape_id(r.shape), _dumps(r.extra))
+            )
         self.written["audio_features"] += len(rows)
-        self.conn.executemany(f"INSERT OR REPLACE INTO audio_features ({_COLUMNS['audio_features']}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self.conn.executemany(
+            f"INSERT OR REPLACE INTO audio_features ({_COLUMNS['audio_features']}) VALUES "
+            "(?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            rows,
+        )
 
     def _write_playlists(self, recs: list[PlaylistRec], track_ids: dict[Any, int]) -> None:
         if not recs:
@@ -421,16 +562,56 @@ class Store:
                 best[(r.ns, r.id)] = r
         ids, to_write, replaced, _ = self._plan("playlists", best)
         self._delete_children("DELETE FROM images WHERE owner_kind = 'playlist' AND owner = ?", replaced)
-        self._delete_children("DELETE FROM playlist_items WHERE playlist = ?", [rowid for rowid, r in to_write if r.items is not None and r.level > 0])
+        self._delete_children(
+            "DELETE FROM playlist_items WHERE playlist = ?",
+            [rowid for rowid, r in to_write if r.items is not None and r.level > 0],
+        )
         item_tracks = {(r.ns, item.track) for r in recs for item in (r.items or ()) if item.track is not None}
         self._stub_ids("tracks", item_tracks, track_ids)
-        rows, images, items = [], [], []
+        rows: list[tuple[Any, ...]] = []
+        images: list[tuple[Any, ...]] = []
+        items: list[tuple[Any, ...]] = []
         for rowid, r in to_write:
             if r.level == 0:
-                rows.append((rowid, r.ns, r.id, None, None, None, None, None, None, None, 0, self.fetched_at, self.source, None, None))
+                rows.append(
+                    (
+                        rowid,
+                        r.ns,
+                        r.id,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        None,
+                        0,
+                        self.fetched_at,
+                        self.source,
+                        None,
+                        None,
+                    )
+                )
                 continue
-            rows.append((rowid, r.ns, r.id, r.name, r.description, r.owner_id, r.public, r.collaborative, r.followers,
-                         r.snapshot_id, r.level, self.fetched_at, self.source, self.shape_id(r.shape), _dumps(r.extra)))
+            rows.append(
+                (
+                    rowid,
+                    r.ns,
+                    r.id,
+                    r.name,
+                    r.description,
+                    r.owner_id,
+                    r.public,
+                    r.collaborative,
+                    r.followers,
+                    r.snapshot_id,
+                    r.level,
+                    self.fetched_at,
+                    self.source,
+                    self.shape_id(r.shape),
+                    _dumps(r.extra),
+                )
+            )
             if r.images:
                 self._images("playlist", rowid, r.images, images)
             for item in r.items or ():
@@ -438,16 +619,29 @@ class Store:
         for r in pages:  # pages of items (/playlists/ID/tracks) add or refresh the positions they cover
             for item in r.items or ():
                 items.append(self._item_row(ids[(r.ns, r.id)], r.ns, item, track_ids))
-        self.conn.executemany(f"INSERT OR REPLACE INTO playlists ({_COLUMNS['playlists']}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows)
+        self.conn.executemany(
+            f"INSERT OR REPLACE INTO playlists ({_COLUMNS['playlists']}) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", rows
+        )
         self.conn.executemany("INSERT INTO images VALUES (?,?,?,?,?,?,?)", images)
-        self.conn.executemany(f"INSERT OR REPLACE INTO playlist_items ({_COLUMNS['playlist_items']}) VALUES (?,?,?,?,?,?,?)", items)
+        self.conn.executemany(
+            f"INSERT OR REPLACE INTO playlist_items ({_COLUMNS['playlist_items']}) VALUES (?,?,?,?,?,?,?)", items
+        )
 
     def _item_row(self, playlist: int, ns: int, item: Any, track_ids: dict[Any, int]) -> tuple[Any, ...]:
         track = track_ids[(ns, item.track)] if item.track is not None else None
-        return (playlist, item.position, track, item.added_at, self.shape_id(item.shape),
-                self.shape_id(item.track_shape), _dumps(item.extra))
+        return (
+            playlist,
+            item.position,
+            track,
+            item.added_at,
+            self.shape_id(item.shape),
+            self.shape_id(item.track_shape),
+            _dumps(item.extra),
+        )
 
-    def _write_album_links(self, recs: list[AlbumLinkRec], album_ids: dict[Any, int], track_ids: dict[Any, int]) -> None:
+    def _write_album_links(
+        self, recs: list[AlbumLinkRec], album_ids: dict[Any, int], track_ids: dict[Any, int]
+    ) -> None:
         if not recs:
             return
         self._stub_ids("albums", {(r.ns, r.album) for r in recs}, album_ids)

@@ -38,10 +38,25 @@ from typing import Any
 
 from fonoteca.archive import Archive
 from fonoteca.catalog.ids import NAMESPACES, NS_SPOTIFY, is_spotify_id, normalize_isrc
-from fonoteca.catalog.importer import FileSummary, ImportSummary, finish_run, machine_failures, register_source, start_run
+from fonoteca.catalog.importer import (
+    FileSummary,
+    ImportSummary,
+    finish_run,
+    machine_failures,
+    register_source,
+    start_run,
+)
 from fonoteca.catalog.reader import CorruptInput, chunks
 from fonoteca.catalog.records import (
-    FEATURE_FIELDS, LEVEL_STUB, LEVEL_TABLE, AlbumRec, ArtistRec, FeaturesRec, Record, RecordError, TrackRec,
+    FEATURE_FIELDS,
+    LEVEL_STUB,
+    LEVEL_TABLE,
+    AlbumRec,
+    ArtistRec,
+    FeaturesRec,
+    Record,
+    RecordError,
+    TrackRec,
     split_field_rejects,
 )
 from fonoteca.catalog.rejects import RejectLog
@@ -49,11 +64,27 @@ from fonoteca.catalog.spotify import reject_field
 from fonoteca.catalog.store import Store
 from fonoteca.catalog.values import MAX_TEXT, POPULARITY, date_precision, date_problem, feature_problem, shown
 from fonoteca.errors import FonotecaError
+from fonoteca.progress import Progress
 
 TRACK_FIELDS = {
-    "id", "name", "artist_ids", "artist_names", "album_id", "album_name", "release_date", "popularity",
-    "duration_ms", "duration_s", "explicit", "isrc", "disc_number", "track_number", "genres", "licence",
-    "attribution", *FEATURE_FIELDS,
+    "id",
+    "name",
+    "artist_ids",
+    "artist_names",
+    "album_id",
+    "album_name",
+    "release_date",
+    "popularity",
+    "duration_ms",
+    "duration_s",
+    "explicit",
+    "isrc",
+    "disc_number",
+    "track_number",
+    "genres",
+    "licence",
+    "attribution",
+    *FEATURE_FIELDS,
 }
 ARTIST_FIELDS = {"id", "name", "popularity", "followers", "genres"}
 BATCH_ROWS = 5000
@@ -79,15 +110,19 @@ def load_mapping(path: Path) -> dict[str, Any]:
     allowed = TRACK_FIELDS if kind == "track" else ARTIST_FIELDS
     unknown = sorted(set(columns) - allowed)
     if unknown:
-        raise FonotecaError(f"{path}: unknown field(s) in [columns]: {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
+        raise FonotecaError(
+            f"{path}: unknown field(s) in [columns]: {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}"
+        )
     if "name" not in columns and "id" not in columns:
         raise FonotecaError(f"{path}: [columns] must map at least 'id' or 'name'")
     if "licence" in mapping:  # the licence of every row that names none: an SPDX id, a deed URL, a name
         from fonoteca.licences import normalise
 
         if not isinstance(mapping["licence"], str) or not normalise(mapping["licence"]).known:
-            raise FonotecaError(f"{path}: licence {mapping['licence']!r} is not a licence Fonoteca recognises "
-                                "(an SPDX id such as CC-BY-4.0, a Creative Commons URL, or \"All rights reserved\")")
+            raise FonotecaError(
+                f"{path}: licence {mapping['licence']!r} is not a licence Fonoteca recognises "
+                '(an SPDX id such as CC-BY-4.0, a Creative Commons URL, or "All rights reserved")'
+            )
     mapping["kind"] = kind
     mapping["file"] = str(path)  # for errors that only show up against the table
     return mapping
@@ -105,8 +140,11 @@ def _int_cell(text: str, low: int | None = 0, high: int | None = None) -> int | 
     if value != value or value in (float("inf"), float("-inf")) or value != int(value):
         raise RecordError(f"{shown(text, 40)} is not a whole number")
     if (low is not None and value < low) or (high is not None and value > high):
-        raise RecordError(f"{shown(text, 40)} is out of range {low}..{high}" if high is not None
-                          else f"{shown(text, 40)} is out of range >= {low}")
+        raise RecordError(
+            f"{shown(text, 40)} is out of range {low}..{high}"
+            if high is not None
+            else f"{shown(text, 40)} is out of range >= {low}"
+        )
     return int(value)
 
 
@@ -198,8 +236,10 @@ class RowEncoder:
         for field, column in mapping["columns"].items():
             if column not in header:
                 where = f"{mapping.get('file', 'the mapping')}: " if mapping.get("file") else ""
-                raise FonotecaError(f"{where}names column {column!r} for '{field}', but {table or 'the table'} has no such "
-                                    f"column (columns: {', '.join(header[:30])})")
+                raise FonotecaError(
+                    f"{where}names column {column!r} for '{field}', but {table or 'the table'} has no such "
+                    f"column (columns: {', '.join(header[:30])})"
+                )
             self.index[field] = header.index(column)
             self.columns[field] = column
 
@@ -241,9 +281,19 @@ class RowEncoder:
         name = self.value(row, "name", _text_cell, out)
         id_ = self._id(self.cell(row, "id"), "artist", name or "")
         genres = self.value(row, "genres", _list_cell, out, self.separator)
-        out.append(ArtistRec(self.ns, id_, name, self.value(row, "popularity", _int_cell, out, *POPULARITY),
-                             self.value(row, "followers", _int_cell, out), LEVEL_TABLE, None, None,
-                             tuple(genres) if genres is not None else None))
+        out.append(
+            ArtistRec(
+                self.ns,
+                id_,
+                name,
+                self.value(row, "popularity", _int_cell, out, *POPULARITY),
+                self.value(row, "followers", _int_cell, out),
+                LEVEL_TABLE,
+                None,
+                None,
+                tuple(genres) if genres is not None else None,
+            )
+        )
 
     def _track(self, row: list[str], out: list[Record]) -> None:
         name = self.value(row, "name", _text_cell, out)
@@ -256,8 +306,11 @@ class RowEncoder:
             artist_name = names[i] if i < len(names) else None
             artist_id = self._id(ids[i] if i < len(ids) else "", "artist", artist_name or "")
             # an artist named in a track row: a stub when only its id is known
-            out.append(ArtistRec(self.ns, artist_id, artist_name, None, None,
-                                 LEVEL_TABLE if artist_name else LEVEL_STUB, None, None))
+            out.append(
+                ArtistRec(
+                    self.ns, artist_id, artist_name, None, None, LEVEL_TABLE if artist_name else LEVEL_STUB, None, None
+                )
+            )
             artist_links.append((artist_id, None))
         id_ = self._id(self.cell(row, "id"), "track", name or "", *names)
         album_name = self.value(row, "album_name", _text_cell, out)
@@ -269,13 +322,32 @@ class RowEncoder:
         elif release_date:
             album_id = _derived_id("album of", str(self.ns), id_)  # the generated album holds the date
         if album_id is not None:
-            out.append(AlbumRec(self.ns, album_id, album_name, None, None, release_date, precision, None, None, None,
-                                None, LEVEL_TABLE, None, None, tuple(artist_links[:1]) or None))
+            out.append(
+                AlbumRec(
+                    self.ns,
+                    album_id,
+                    album_name,
+                    None,
+                    None,
+                    release_date,
+                    precision,
+                    None,
+                    None,
+                    None,
+                    None,
+                    LEVEL_TABLE,
+                    None,
+                    None,
+                    tuple(artist_links[:1]) or None,
+                )
+            )
         duration = self.value(row, "duration_ms", _int_cell, out)
         if duration is None and "duration_s" in self.index:
             seconds = self.value(row, "duration_s", _float_cell, out)
             if seconds is not None and seconds < 0:
-                reject_field(out, "duration_s", f"column {self.columns['duration_s']!r}: {seconds} is out of range >= 0")
+                reject_field(
+                    out, "duration_s", f"column {self.columns['duration_s']!r}: {seconds} is out of range >= 0"
+                )
             elif seconds is not None:
                 duration = int(round(seconds * 1000))
         isrc = self.value(row, "isrc", _isrc_cell, out)
@@ -283,16 +355,34 @@ class RowEncoder:
         if licence:
             self.licences.append((id_, licence, self.value(row, "attribution", _text_cell, out)))
         genres = self.value(row, "genres", _list_cell, out, self.separator) or []
-        out.append(TrackRec(
-            self.ns, id_, name, album_id, self.value(row, "disc_number", _int_cell, out),
-            self.value(row, "track_number", _int_cell, out), duration,
-            self.value(row, "explicit", _bool_cell, out), self.value(row, "popularity", _int_cell, out, *POPULARITY),
-            None, None, None, isrc, LEVEL_TABLE, None, None, {"raw": {"genres": genres}} if genres else None,
-            tuple(artist_links) or None, (("isrc", isrc),) if isrc else (),
-        ))
+        out.append(
+            TrackRec(
+                self.ns,
+                id_,
+                name,
+                album_id,
+                self.value(row, "disc_number", _int_cell, out),
+                self.value(row, "track_number", _int_cell, out),
+                duration,
+                self.value(row, "explicit", _bool_cell, out),
+                self.value(row, "popularity", _int_cell, out, *POPULARITY),
+                None,
+                None,
+                None,
+                isrc,
+                LEVEL_TABLE,
+                None,
+                None,
+                {"raw": {"genres": genres}} if genres else None,
+                tuple(artist_links) or None,
+                (("isrc", isrc),) if isrc else (),
+            )
+        )
         if any(field in self.index for field in FEATURE_FIELDS if field != "duration_ms"):
-            values = tuple(duration if f == "duration_ms" else self._feature(row, f, out) if f in self.index else None
-                           for f in FEATURE_FIELDS)  # the duration was read (and checked) for the track
+            values = tuple(
+                duration if f == "duration_ms" else self._feature(row, f, out) if f in self.index else None
+                for f in FEATURE_FIELDS
+            )  # the duration was read (and checked) for the track
             out.append(FeaturesRec(self.ns, id_, values, "table", None, None))
 
     def _list(self, row: list[str], field: str) -> list[str]:
@@ -312,8 +402,14 @@ class RowEncoder:
         return value
 
 
-def import_table(archive: Archive, path: Path, mapping: dict[str, Any], *, fetched_at: int | None = None,
-                 progress: Callable[[int], None] | None = None) -> ImportSummary:
+def import_table(
+    archive: Archive,
+    path: Path,
+    mapping: dict[str, Any],
+    *,
+    fetched_at: int | None = None,
+    progress: Progress | None = None,
+) -> ImportSummary:
     """Import one table. Like the JSON imports it records an import run, so the search index picks the rows up."""
     started = time.perf_counter()
     summary = ImportSummary()
@@ -340,8 +436,14 @@ def import_table(archive: Archive, path: Path, mapping: dict[str, Any], *, fetch
     return summary
 
 
-def _import_rows(path: Path, mapping: dict[str, Any], store: Store, log: RejectLog, result: FileSummary,
-                 progress: Callable[[int], None] | None) -> None:
+def _import_rows(
+    path: Path,
+    mapping: dict[str, Any],
+    store: Store,
+    log: RejectLog,
+    result: FileSummary,
+    progress: Progress | None,
+) -> None:
     lines = _text_lines(path)
     sample = _peek(lines)
     delimiter = _sniff(sample[0] if sample else "", str(mapping.get("delimiter", "auto")))
@@ -404,8 +506,10 @@ def _write_licences(store: Store, encoder: RowEncoder) -> None:
     from fonoteca.catalog.provenance import LicenceStatement, write_licences
     from fonoteca.licences import normalise
 
-    statements = [LicenceStatement(track, normalise(text), attribution, "table", track, None, None)
-                  for track, text, attribution in encoder.licences]
+    statements = [
+        LicenceStatement(track, normalise(text), attribution, "table", track, None, None)
+        for track, text, attribution in encoder.licences
+    ]
     encoder.licences = []
     write_licences(store.conn, statements, encoder.ns)
 

@@ -14,7 +14,9 @@ MAX_TEXT = 65536  # characters in one text value; longer ones are rejected as ho
 MAX_DEPTH = 64  # nesting of objects and arrays in one record; real API objects stay below 12
 
 POPULARITY = (0, 100)
-UNIT_FEATURES = frozenset({"danceability", "energy", "speechiness", "acousticness", "instrumentalness", "liveness", "valence"})
+UNIT_FEATURES = frozenset(
+    {"danceability", "energy", "speechiness", "acousticness", "instrumentalness", "liveness", "valence"}
+)
 
 _DATE = re.compile(r"([0-9]{4})(?:-([0-9]{2})(?:-([0-9]{2}))?)?")
 
@@ -100,7 +102,12 @@ def date_problem(value: str, allow_unknown_year: bool = True) -> str | None:
         return None
     if year == 0 or (month is not None and not 1 <= month <= 12):
         return f"{shown(value)} is not a real date"
-    if day is not None and not 1 <= day <= calendar.monthrange(year, month)[1]:  # type: ignore[arg-type]
+    if (
+        day is not None
+        and year is not None
+        and month is not None
+        and not 1 <= day <= calendar.monthrange(year, month)[1]
+    ):
         return f"{shown(value)} is not a real date"
     return None
 
@@ -121,10 +128,24 @@ def _feature_bounds(name: str) -> tuple[float, float | None]:
     return 0, None  # tempo, time_signature, duration_ms
 
 
-FEATURE_BOUNDS = {name: _feature_bounds(name) for name in (
-    "danceability", "energy", "key", "loudness", "mode", "speechiness", "acousticness", "instrumentalness",
-    "liveness", "valence", "tempo", "time_signature", "duration_ms",
-)}
+FEATURE_BOUNDS = {
+    name: _feature_bounds(name)
+    for name in (
+        "danceability",
+        "energy",
+        "key",
+        "loudness",
+        "mode",
+        "speechiness",
+        "acousticness",
+        "instrumentalness",
+        "liveness",
+        "valence",
+        "tempo",
+        "time_signature",
+        "duration_ms",
+    )
+}
 
 
 def feature_problem(name: str, value: Any) -> str | None:
@@ -139,7 +160,7 @@ def feature_problem(name: str, value: Any) -> str | None:
 
 def features_ok(bounds: tuple[tuple[float, float | None], ...], values: tuple[Any, ...]) -> bool:
     """True when every present value is a number within its bounds (the fast path's test, kept cheap)."""
-    for value, (low, high) in zip(values, bounds):
+    for value, (low, high) in zip(values, bounds, strict=True):
         if value is None:
             continue
         kind = type(value)

@@ -42,21 +42,23 @@ R = TypeVar("R")
 STORAGE_MODES = ("shared", "sources", "none")
 STORAGE_HELP = {
     "shared": "the archive directory and the sources are on a shared file system, at the same paths on every "
-              "worker; workers write finished files into the archive's temporary folder",
+    "worker; workers write finished files into the archive's temporary folder",
     "sources": "only the sources are shared (same paths on every worker); finished files travel back to the "
-               "coordinator, which writes them into the archive",
+    "coordinator, which writes them into the archive",
     "none": "nothing is shared: the coordinator reads each input and sends it to a worker; finished files travel "
-            "back to the coordinator",
+    "back to the coordinator",
 }
 Attach = Callable[[Any], Any]
 
 
 # ---- what a task can come back as ------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Crashed:
     """The task's worker process died every time the task ran (a crashing decoder, memory exhaustion): it is not
     run again. The stage decides what that means for its input (ingest quarantines it with reason "crashed")."""
+
     message: str
 
 
@@ -65,8 +67,10 @@ class TaskFailed(FonotecaError):
 
     def __init__(self, task: Any, kind: str, message: str, trace: str) -> None:
         self.task, self.kind, self.remote_message, self.trace = task, kind, message, trace
-        super().__init__(f"a task failed on every try ({kind}: {message}); task: {_describe(task)}\n"
-                         f"last lines of its traceback:\n{trace.strip()[-1500:]}")
+        super().__init__(
+            f"a task failed on every try ({kind}: {message}); task: {_describe(task)}\n"
+            f"last lines of its traceback:\n{trace.strip()[-1500:]}"
+        )
 
 
 def _describe(task: Any) -> str:
@@ -78,6 +82,7 @@ def _describe(task: Any) -> str:
 class _Raised:
     """An exception raised inside a task, carried back as a value (so that the executor can tell it apart from
     failures of the cluster itself)."""
+
     kind: str
     message: str
     trace: str
@@ -105,8 +110,13 @@ def probe(value: Any = None) -> dict[str, Any]:
         time.sleep(float(value))
     from fonoteca import __version__
 
-    return {"value": value, "host": socket.gethostname(), "pid": os.getpid(), "fonoteca": __version__,
-            "code": code_fingerprint()}
+    return {
+        "value": value,
+        "host": socket.gethostname(),
+        "pid": os.getpid(),
+        "fonoteca": __version__,
+        "code": code_fingerprint(),
+    }
 
 
 _CODE: dict[str, str] | None = None
@@ -151,22 +161,24 @@ def worker_scratch(base: str = "") -> str:
 
 # ---- configuration ----------------------------------------------------------------------------------------------
 
+
 @dataclass
 class ExecutorConfig:
     """The archive's [cluster] table (fonoteca.toml), under command-line values."""
-    scheduler: str | None = None       # tcp://HOST:PORT of a Dask scheduler; None: the local process pool
-    workers: int = 0                   # local pool size (0: every core); a cluster's size is its own
-    storage: str = "shared"            # shared | sources | none (see STORAGE_HELP)
-    scratch: str = ""                  # worker-local folder for staged files (storage sources|none); "": TMPDIR
-    retries: int = 2                   # re-runs of a task that raised, before the run stops
-    window: float = 2.0                # tasks in flight per worker thread (the rest wait in the coordinator)
-    batch: int = 1                     # tasks per Dask task (fewer, longer scheduler tasks for huge runs)
+
+    scheduler: str | None = None  # tcp://HOST:PORT of a Dask scheduler; None: the local process pool
+    workers: int = 0  # local pool size (0: every core); a cluster's size is its own
+    storage: str = "shared"  # shared | sources | none (see STORAGE_HELP)
+    scratch: str = ""  # worker-local folder for staged files (storage sources|none); "": TMPDIR
+    retries: int = 2  # re-runs of a task that raised, before the run stops
+    window: float = 2.0  # tasks in flight per worker thread (the rest wait in the coordinator)
+    batch: int = 1  # tasks per Dask task (fewer, longer scheduler tasks for huge runs)
     connect_timeout_s: float = 10.0
     wait_for_workers_s: float = 120.0  # how long to wait for a first worker to join
-    max_lost: int = 5                  # times one task may be lost with its worker before the run stops
+    max_lost: int = 5  # times one task may be lost with its worker before the run stops
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], **overrides: Any) -> "ExecutorConfig":
+    def from_config(cls, config: dict[str, Any], **overrides: Any) -> ExecutorConfig:
         section = dict(config.get("cluster", {}))
         cfg = cls()
         if "scheduler" in section and section["scheduler"]:
@@ -205,30 +217,40 @@ def normalise_address(address: str) -> str:
     if "://" not in address:
         address = "tcp://" + address
     if not re.fullmatch(r"(tcp|tls|ws|wss|inproc|ucx)://[^/\s]+:\d+", address):
-        raise UsageError(f"--scheduler {address}: expected tcp://HOST:PORT (the address `fonoteca cluster local` "
-                         "or `dask scheduler` prints)")
+        raise UsageError(
+            f"--scheduler {address}: expected tcp://HOST:PORT (the address `fonoteca cluster local` "
+            "or `dask scheduler` prints)"
+        )
     return address
 
 
 # ---- the interface ----------------------------------------------------------------------------------------------
 
+
 class Executor(Protocol):
-    kind: str          # "local" | "dask" | "inline"
-    remote: bool       # tasks may run on other machines
-    storage: str       # what the workers share with the coordinator (always "shared" for local executors)
-    scratch: str       # worker-local folder for staged files
+    kind: str  # "local" | "dask" | "inline"
+    remote: bool  # tasks may run on other machines
+    storage: str  # what the workers share with the coordinator (always "shared" for local executors)
+    scratch: str  # worker-local folder for staged files
 
     @property
     def workers(self) -> int:
         """Task slots (processes, or the cluster's worker threads now)."""
 
-    def map_unordered(self, fn: Callable[..., R], tasks: Iterable[T], *,
-                      attach: Attach | None = None) -> Iterator[tuple[T, R | Crashed]]:
+    def map_unordered(
+        self, fn: Callable[..., R], tasks: Iterable[T], *, attach: Attach | None = None
+    ) -> Iterator[tuple[T, R | Crashed]]:
         """Run fn(task) (or fn(task, attach(task))) for every task; yield (task, result) in completion order.
         Tasks are taken from `tasks` lazily, a bounded window at a time. Close the iterator (or use `run`)."""
 
-    def run(self, fn: Callable[..., R], tasks: Iterable[T], on_result: Callable[[T, R | Crashed], None], *,
-            attach: Attach | None = None) -> None:
+    def run(
+        self,
+        fn: Callable[..., R],
+        tasks: Iterable[T],
+        on_result: Callable[[T, R | Crashed], None],
+        *,
+        attach: Attach | None = None,
+    ) -> None:
         """map_unordered, calling on_result in this process for each result; always cleans up."""
 
     def on_every_worker(self, fn: Callable[[], Any]) -> dict[str, Any]:
@@ -238,7 +260,7 @@ class Executor(Protocol):
 
     def close(self) -> None: ...
 
-    def __enter__(self) -> "Executor": ...
+    def __enter__(self) -> Executor: ...
 
     def __exit__(self, *exc: object) -> None: ...
 
@@ -250,8 +272,14 @@ class _Base:
     scratch = ""
     retries = 2
 
-    def run(self, fn: Callable[..., R], tasks: Iterable[T], on_result: Callable[[T, Any], None], *,
-            attach: Attach | None = None) -> None:
+    def run(
+        self,
+        fn: Callable[..., R],
+        tasks: Iterable[T],
+        on_result: Callable[[T, Any], None],
+        *,
+        attach: Attach | None = None,
+    ) -> None:
         with contextlib.closing(self.map_unordered(fn, tasks, attach=attach)) as results:  # type: ignore[attr-defined]
             for task, result in results:
                 on_result(task, result)
@@ -271,6 +299,7 @@ class _Base:
 
 class InlineExecutor(_Base):
     """Everything in this process, one task at a time (debugging; no crash isolation)."""
+
     kind = "inline"
 
     def __init__(self, retries: int = 2) -> None:
@@ -312,6 +341,7 @@ def _worker_init(coordinator: int) -> None:
 class LocalExecutor(_Base):
     """A process pool of `workers` processes on this machine, with at most 2 x workers tasks in flight. A task
     whose worker dies is run again alone; if it kills a worker again it comes back as Crashed."""
+
     kind = "local"
 
     def __init__(self, workers: int, retries: int = 2) -> None:
@@ -326,8 +356,12 @@ class LocalExecutor(_Base):
         return f"local process pool, {self._workers} worker{'s' if self._workers != 1 else ''}"
 
     def _pool(self, workers: int) -> ProcessPoolExecutor:
-        return ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("forkserver"),
-                                   initializer=_worker_init, initargs=(os.getpid(),))
+        return ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("forkserver"),
+            initializer=_worker_init,
+            initargs=(os.getpid(),),
+        )
 
     def on_every_worker(self, fn: Callable[[], Any]) -> dict[str, Any]:
         return {"local": fn()}  # the pool's processes see what this one sees
@@ -395,7 +429,7 @@ class LocalExecutor(_Base):
 class _Job(Generic[T]):
     tasks: list[T]
     tries: list[int] = field(default_factory=list)  # per task: exceptions so far
-    lost: int = 0                                   # times lost with a worker (or its scattered input)
+    lost: int = 0  # times lost with a worker (or its scattered input)
 
 
 class DaskExecutor(_Base):
@@ -410,6 +444,7 @@ class DaskExecutor(_Base):
     - Optional batching: `batch` tasks per Dask task, to cut scheduler overhead (~1 ms a task) for huge runs; a
       batch that crashes its workers is split and its tasks run one by one.
     """
+
     kind = "dask"
     remote = True
 
@@ -427,16 +462,19 @@ class DaskExecutor(_Base):
             try:
                 self.client = Client(self.address, timeout=config.connect_timeout_s, set_as_default=False)
             except Exception as exc:  # noqa: BLE001 - OSError, TimeoutError, comm errors: all mean "not reachable"
-                raise FonotecaError(f"cannot reach the Dask scheduler at {self.address}: {exc}. Start one with "
-                                    "`fonoteca cluster local --workers N` (or `dask scheduler` and `dask worker`)"
-                                    ) from None
+                raise FonotecaError(
+                    f"cannot reach the Dask scheduler at {self.address}: {exc}. Start one with "
+                    "`fonoteca cluster local --workers N` (or `dask scheduler` and `dask worker`)"
+                ) from None
         try:
             self.client.wait_for_workers(1, timeout=config.wait_for_workers_s)
         except Exception:  # noqa: BLE001 - distributed raises its own TimeoutError
             self.client.close()
-            raise FonotecaError(f"the Dask scheduler at {self.address} has no workers (waited "
-                                f"{config.wait_for_workers_s:.0f} s); start some with "
-                                f"`dask worker {self.address} --nthreads 1`") from None
+            raise FonotecaError(
+                f"the Dask scheduler at {self.address} has no workers (waited "
+                f"{config.wait_for_workers_s:.0f} s); start some with "
+                f"`dask worker {self.address} --nthreads 1`"
+            ) from None
         self._threads = 0
         self._threads_at = 0.0
 
@@ -473,14 +511,14 @@ class DaskExecutor(_Base):
         counter = itertools.count()
         name = getattr(fn, "__name__", None) or getattr(getattr(fn, "func", None), "__name__", "task")
         source = iter(tasks)
-        again: deque[_Job] = deque()      # jobs to submit before new ones (retries, lost, split batches)
+        again: deque[_Job] = deque()  # jobs to submit before new ones (retries, lost, split batches)
         pending: dict[Any, _Job] = {}
-        in_flight = 0                     # tasks (not Dask tasks) in flight
+        in_flight = 0  # tasks (not Dask tasks) in flight
         ac = as_completed(loop=client.loop)
 
         def submit(job: _Job) -> None:
             nonlocal in_flight
-            calls = []
+            calls: list[tuple[Any, ...]] = []
             for task in job.tasks:
                 if attach is not None:
                     data = attach(task)
@@ -528,7 +566,7 @@ class DaskExecutor(_Base):
                     if status == "finished":
                         outs = out if len(job.tasks) > 1 else [out]
                         retry = _Job([], [])
-                        for task, tries, value in zip(job.tasks, job.tries, outs):
+                        for task, tries, value in zip(job.tasks, job.tries, outs, strict=True):
                             if isinstance(value, _Raised):
                                 if tries >= self.retries:
                                     raise TaskFailed(task, value.kind, value.message, value.trace)
@@ -545,20 +583,24 @@ class DaskExecutor(_Base):
                                 exc = future.exception()
                         if isinstance(exc, KilledWorker):
                             if len(job.tasks) > 1:  # find the culprit: each task alone
-                                again.extend(_Job([t], [n]) for t, n in zip(job.tasks, job.tries))
+                                again.extend(_Job([t], [n]) for t, n in zip(job.tasks, job.tries, strict=True))
                             else:
                                 times = getattr(exc, "allowed_failures", 3) + 1
-                                ready.append((job.tasks[0], Crashed(
-                                    f"the task's worker process died every time it ran it ({times} times)")))
+                                ready.append(
+                                    (
+                                        job.tasks[0],
+                                        Crashed(f"the task's worker process died every time it ran it ({times} times)"),
+                                    )
+                                )
                         elif client.status not in ("running", "connecting"):
-                            raise FonotecaError(f"lost the Dask scheduler at {self.address} "
-                                                f"(client {client.status})")
+                            raise FonotecaError(f"lost the Dask scheduler at {self.address} (client {client.status})")
                         else:  # lost with its worker or its scattered input, cancelled by the cluster: again
                             job.lost += 1
                             if job.lost > self.config.max_lost:
                                 raise FonotecaError(
                                     f"the cluster lost a task {job.lost} times ({status}: {exc}); task: "
-                                    f"{_describe(job.tasks[0])}")
+                                    f"{_describe(job.tasks[0])}"
+                                )
                             again.append(job)
                     future.release()
                     fill()

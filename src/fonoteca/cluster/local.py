@@ -9,7 +9,6 @@ from typing import Any
 
 from fonoteca.errors import FonotecaError
 
-
 # Dask settings that `fonoteca cluster local` uses, for long CPU-bound tasks (an ingest task runs for seconds):
 # no statistical profiler sampling the task threads every 10 ms, and slower resource monitors.
 # On other machines: `DASK_DISTRIBUTED__WORKER__PROFILE__ENABLED=False dask worker ...` does the first.
@@ -20,8 +19,15 @@ BATCH_CONFIG = {
 }
 
 
-def start(workers: int, *, port: int = 8786, host: str = "127.0.0.1", threads: int = 1,
-          memory_limit: str | int = "auto", dashboard: str | None = None) -> Any:
+def start(
+    workers: int,
+    *,
+    port: int = 8786,
+    host: str = "127.0.0.1",
+    threads: int = 1,
+    memory_limit: str | int = "auto",
+    dashboard: str | None = None,
+) -> Any:
     """A distributed.LocalCluster: one scheduler (in this process) and `workers` worker processes, each under a
     nanny that restarts it if it dies, each with `threads` task threads (1: one task per process, like the local
     pool) and the stages' task modules imported at start (fonoteca.cluster.worker). Close it with .close()."""
@@ -30,9 +36,17 @@ def start(workers: int, *, port: int = 8786, host: str = "127.0.0.1", threads: i
 
     dask.config.set(BATCH_CONFIG)  # the nannies hand this process's config to their workers
     try:
-        return LocalCluster(n_workers=workers, threads_per_worker=threads, processes=True, host=host,
-                            scheduler_port=port, dashboard_address=dashboard, memory_limit=memory_limit,
-                            silence_logs=logging.ERROR, preload=["fonoteca.cluster.worker"])
+        return LocalCluster(
+            n_workers=workers,
+            threads_per_worker=threads,
+            processes=True,
+            host=host,
+            scheduler_port=port,
+            dashboard_address=dashboard,
+            memory_limit=memory_limit,
+            silence_logs=logging.ERROR,
+            preload=["fonoteca.cluster.worker"],
+        )
     except OSError as exc:
         raise FonotecaError(f"cannot start a Dask scheduler on {host}:{port}: {exc}") from None
 

@@ -22,7 +22,7 @@ def tune_malloc() -> None:
     original-tier ingest tasks. Large fixed thresholds fix it (the local pool's workers get them too)."""
     try:
         libc = ctypes.CDLL("libc.so.6")
-        libc.mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024)   # glibc's upper bound for the adaptive threshold
+        libc.mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024)  # glibc's upper bound for the adaptive threshold
         libc.mallopt(M_TRIM_THRESHOLD, 128 * 1024 * 1024)
     except (OSError, AttributeError):  # not glibc: nothing to undo
         pass
@@ -30,7 +30,7 @@ def tune_malloc() -> None:
 
 tune_malloc()
 
-from fonoteca.cluster import executors  # noqa: F401 - imported for its side effect: the code fingerprint
+from fonoteca.cluster import executors  # noqa: E402, F401 - after tune_malloc(); imported for its side effect: the code fingerprint
 
 # Task modules of the stages that run on workers; a stage adds its own here when it adopts the executor.
 TASK_MODULES = ("fonoteca.ingest.task", "fonoteca.ingest.executor")

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
 
 import typer
 
 from fonoteca.commands import open_archive
-from fonoteca.console import console, emit_line, lit, print_json, progress
+from fonoteca.console import console, emit_line, lit, print_json, progress_bar
 from fonoteca.hookspecs import hookimpl
 
 
@@ -17,11 +16,15 @@ def register_commands(app: typer.Typer) -> None:
     @app.command("features")
     def features_cmd(
         ctx: typer.Context,
-        workers: Optional[int] = typer.Option(None, "--workers", "-w", min=0,
-                                              help="Local worker processes (default: every core; 1: this process)."),
-        scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT",
-                                                help="Run the analysis on a Dask cluster (default: cluster.scheduler "
-                                                     "in fonoteca.toml)."),
+        workers: int | None = typer.Option(
+            None, "--workers", "-w", min=0, help="Local worker processes (default: every core; 1: this process)."
+        ),
+        scheduler: str | None = typer.Option(
+            None,
+            "--scheduler",
+            metavar="tcp://HOST:PORT",
+            help="Run the analysis on a Dask cluster (default: cluster.scheduler in fonoteca.toml).",
+        ),
         force: bool = typer.Option(False, "--force", help="Analyse every file again, even when up to date."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
@@ -31,26 +34,17 @@ def register_commands(app: typer.Typer) -> None:
         from fonoteca.features.compute import compute_features
 
         archive = open_archive(ctx)
-        with progress() as bar:
-            task = bar.add_task("features", total=None, unit="files")
-
-            def started(total: int) -> None:
-                bar.update(task, total=total)
-
-            def advance(done: int, total: int, audio_seconds: float) -> None:
-                elapsed = bar.tasks[task].elapsed or 0.0
-                rt = audio_seconds / elapsed if elapsed > 0 else 0.0
-                bar.update(task, completed=done, description=f"features ({rt:.0f}x realtime)")
-
-            summary = compute_features(archive, workers=workers, scheduler=scheduler, force=force,
-                                       progress=advance, started=started)
+        with progress_bar("features", unit="files") as report:
+            summary = compute_features(archive, workers=workers, scheduler=scheduler, force=force, progress=report)
         if as_json:
             print_json(summary.as_dict())
             return
-        console.print(f"features: {summary.computed:,} computed, {summary.failed:,} failed, {summary.already:,} "
-                      f"already up to date, of {summary.tracks:,} tracks with files; "
-                      f"{summary.audio_seconds / 60:.1f} min of audio in {summary.seconds:.1f} s "
-                      f"({summary.realtime:.0f}x realtime, {summary.executor or 'nothing to do'})")
+        console.print(
+            f"features: {summary.computed:,} computed, {summary.failed:,} failed, {summary.already:,} "
+            f"already up to date, of {summary.tracks:,} tracks with files; "
+            f"{summary.audio_seconds / 60:.1f} min of audio in {summary.seconds:.1f} s "
+            f"({summary.realtime:.0f}x realtime, {summary.executor or 'nothing to do'})"
+        )
         for error in summary.errors[:10]:
             console.print(f"  failed: track {lit(error['track'])}: {lit(error['error'])}")
 
@@ -58,8 +52,9 @@ def register_commands(app: typer.Typer) -> None:
     def genre_map_cmd(
         ctx: typer.Context,
         out: Path = typer.Option(..., "--out", help="FILE.html (standalone page), FILE.png or FILE.svg."),
-        base_url: Optional[str] = typer.Option(None, "--base-url", metavar="URL",
-                                               help="Link each genre to URL/genres/NAME (the archive's website)."),
+        base_url: str | None = typer.Option(
+            None, "--base-url", metavar="URL", help="Link each genre to URL/genres/NAME (the archive's website)."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Also print the map's data as JSON."),
     ) -> None:
         """Draw the genre map: every genre placed by how its tracks sound (computed features where present,
@@ -73,6 +68,8 @@ def register_commands(app: typer.Typer) -> None:
         if as_json:
             print_json(data)
         else:
-            console.print(f"genre map: {data['count']:,} genres ({data['tracks']['computed']:,} tracks with computed "
-                          f"features, {data['tracks']['imported']:,} imported)")
+            console.print(
+                f"genre map: {data['count']:,} genres ({data['tracks']['computed']:,} tracks with computed "
+                f"features, {data['tracks']['imported']:,} imported)"
+            )
             emit_line(path)

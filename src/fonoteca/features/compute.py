@@ -9,30 +9,31 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from fonoteca.catalog.db import transaction
 from fonoteca.features.extract import FEATURE_VERSION, FIELDS, features_of
+from fonoteca.progress import Progress, realtime
 
 
 @dataclass(frozen=True)
 class FeatureTask:
     track: int
-    path: str          # absolute path of the stored file
+    path: str  # absolute path of the stored file
     sha256: str
     tier: int
 
 
 @dataclass
 class FeatureSummary:
-    tracks: int = 0                 # tracks with a stored file
+    tracks: int = 0  # tracks with a stored file
     computed: int = 0
     failed: int = 0
-    already: int = 0                # up to date from an earlier run
-    audio_seconds: float = 0.0      # decoded audio analysed in this run
-    seconds: float = 0.0            # wall clock
+    already: int = 0  # up to date from an earlier run
+    audio_seconds: float = 0.0  # decoded audio analysed in this run
+    seconds: float = 0.0  # wall clock
     workers: int = 0
     executor: str = ""
     errors: list[dict[str, Any]] = field(default_factory=list)
@@ -61,34 +62,55 @@ def pending(conn: Any, root: Path, *, force: bool = False) -> tuple[int, list[Fe
     """(tracks with a file, tasks for those whose features are missing or out of date)."""
     rows = conn.execute(
         "SELECT f.track, f.path, f.sha256, f.tier FROM files f "
-        "WHERE f.tier = (SELECT max(g.tier) FROM files g WHERE g.track = f.track) ORDER BY f.track").fetchall()
-    done = {} if force else {t: (s, v) for t, s, v in conn.execute(
-        "SELECT track, sha256, version FROM track_features")}
-    tasks = [FeatureTask(track, str(root / path), sha, tier) for track, path, sha, tier in rows
-             if done.get(track) != (sha, FEATURE_VERSION)]
+        "WHERE f.tier = (SELECT max(g.tier) FROM files g WHERE g.track = f.track) ORDER BY f.track"
+    ).fetchall()
+    done = {} if force else {t: (s, v) for t, s, v in conn.execute("SELECT track, sha256, version FROM track_features")}
+    tasks = [
+        FeatureTask(track, str(root / path), sha, tier)
+        for track, path, sha, tier in rows
+        if done.get(track) != (sha, FEATURE_VERSION)
+    ]
     return len(rows), tasks
 
 
 def _store(conn: Any, batch: list[tuple[FeatureTask, dict[str, Any]]]) -> None:
-    now = datetime.now(timezone.utc).isoformat(timespec="seconds")
+    now = datetime.now(UTC).isoformat(timespec="seconds")
     rows = []
     for task, result in batch:
         values = result.get("features") or {}
-        rows.append((task.track, task.sha256, task.tier, FEATURE_VERSION, *[values.get(k) for k in FIELDS],
-                     result.get("error"), now))
+        rows.append(
+            (
+                task.track,
+                task.sha256,
+                task.tier,
+                FEATURE_VERSION,
+                *[values.get(k) for k in FIELDS],
+                result.get("error"),
+                now,
+            )
+        )
     marks = ",".join("?" * (6 + len(FIELDS)))
     with transaction(conn, immediate=False):
-        conn.executemany(f"INSERT OR REPLACE INTO track_features (track, sha256, tier, version, {', '.join(FIELDS)}, "
-                         f"error, computed_at) VALUES ({marks})", rows)
+        conn.executemany(
+            f"INSERT OR REPLACE INTO track_features (track, sha256, tier, version, {', '.join(FIELDS)}, "
+            f"error, computed_at) VALUES ({marks})",
+            rows,
+        )
 
 
-def compute_features(archive: Any, workers: int | None = None, *, scheduler: str | None = None,
-                     force: bool = False, progress: Callable[[int, int, float], None] | None = None,
-                     started: Callable[[int], None] | None = None) -> FeatureSummary:
+def compute_features(
+    archive: Any,
+    workers: int | None = None,
+    *,
+    scheduler: str | None = None,
+    force: bool = False,
+    progress: Progress | None = None,
+) -> FeatureSummary:
     """Compute features for every ingested track whose features are missing or stale; returns a summary.
 
     workers: local processes (default: every core; 1 runs in this process); scheduler: a Dask scheduler address
-    (default: [cluster] scheduler in fonoteca.toml). progress(done, total, audio_seconds) after each file."""
+    (default: [cluster] scheduler in fonoteca.toml). `progress` is told the files to analyse, then each one
+    analysed, with the decoding speed as its step."""
     from fonoteca.cluster import Crashed, ExecutorConfig, InlineExecutor, make_executor
 
     t0 = time.perf_counter()
@@ -97,29 +119,27 @@ def compute_features(archive: Any, workers: int | None = None, *, scheduler: str
     try:
         summary.tracks, tasks = pending(conn, archive.root, force=force)
         summary.already = summary.tracks - len(tasks)
-        if started:
-            started(len(tasks))
+        if progress:
+            progress(total=len(tasks))
         if not tasks:
             summary.seconds = time.perf_counter() - t0
             return summary
-        config = ExecutorConfig.from_config(getattr(archive, "config", {}) or {}, workers=workers,
-                                            scheduler=scheduler)
+        config = ExecutorConfig.from_config(getattr(archive, "config", {}) or {}, workers=workers, scheduler=scheduler)
         executor = InlineExecutor() if (not config.scheduler and config.local_workers == 1) else make_executor(config)
         batch: list[tuple[FeatureTask, dict[str, Any]]] = []
-        done = 0
         with executor:
             summary.workers = executor.workers
             summary.executor = executor.describe()
             # the stored files are in the archive: workers that do not share it get each file's bytes
             attach = _read if executor.remote and executor.storage != "shared" else None
             for task, result in executor.map_unordered(_analyse, tasks, attach=attach):
-                done += 1
                 if isinstance(result, Crashed):  # not stored: the next run tries the file again
                     summary.failed += 1
-                    summary.errors.append({"track": task.track, "path": task.path,
-                                           "error": f"crashed: {result.message}"})
+                    summary.errors.append(
+                        {"track": task.track, "path": task.path, "error": f"crashed: {result.message}"}
+                    )
                     if progress:
-                        progress(done, len(tasks), summary.audio_seconds)
+                        progress(1, stage=realtime(summary.audio_seconds, time.perf_counter() - t0))
                     continue
                 if result.get("error"):
                     summary.failed += 1
@@ -132,7 +152,7 @@ def compute_features(archive: Any, workers: int | None = None, *, scheduler: str
                     _store(conn, batch)
                     batch = []
                 if progress:
-                    progress(done, len(tasks), summary.audio_seconds)
+                    progress(1, stage=realtime(summary.audio_seconds, time.perf_counter() - t0))
         if batch:
             _store(conn, batch)
     finally:

@@ -16,8 +16,8 @@ HOP 512, about 23 ms) runs with numpy in blocks of frames. Definitions (what eac
   mean over frames: 0 tonal (peaky spectrum), 1 white noise.
 - onset_rate: onsets per second: peaks of the spectral flux (half-wave rectified rise of log-compressed magnitude)
   above a moving median + 0.5 standard deviations, at least 50 ms apart.
-- tempo: beats per minute: the strongest autocorrelation lag of the low-band (< 1 kHz) spectral flux between 60 and 200 BPM,
-  weighted by a log-normal preference around 120 BPM (octave errors fold toward 120).
+- tempo: beats per minute: the strongest autocorrelation lag of the low-band (< 1 kHz) spectral flux between 60 and
+  200 BPM, weighted by a log-normal preference around 120 BPM (octave errors fold toward 120).
 - regularity: rhythmic regularity, the normalised autocorrelation of that low-band flux at the tempo lag (0..1):
   1 a metronome, 0 no pulse.
 - harmonic_ratio: harmonic / (harmonic + percussive) energy after median-filter separation (HPSS, Fitzgerald 2010:
@@ -36,7 +36,8 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from scipy import fft as sfft, ndimage
+from scipy import fft as sfft
+from scipy import ndimage
 
 from fonoteca.audio.decode import decode_mono
 from fonoteca.audio.loudness import k_weighting_power
@@ -46,8 +47,20 @@ N_FFT = 1024
 HOP = 512
 BLOCK_FRAMES = 2048
 FEATURE_VERSION = 2  # 2: the exact BS.1770 K-weighting response of fonoteca.audio.loudness
-FIELDS = ("duration_s", "loudness_lufs", "dynamic_range_db", "centroid_hz", "flatness", "onset_rate", "tempo",
-          "regularity", "harmonic_ratio", "key", "mode", "key_strength")
+FIELDS = (
+    "duration_s",
+    "loudness_lufs",
+    "dynamic_range_db",
+    "centroid_hz",
+    "flatness",
+    "onset_rate",
+    "tempo",
+    "regularity",
+    "harmonic_ratio",
+    "key",
+    "mode",
+    "key_strength",
+)
 
 _MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
 _MINOR = np.array([6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17])
@@ -81,8 +94,8 @@ def _power_spectrogram(x: np.ndarray) -> np.ndarray:
     view = np.lib.stride_tricks.sliding_window_view(x, N_FFT)[::HOP][:frames]
     out = np.empty((frames, N_FFT // 2 + 1), dtype=np.float32)
     for start in range(0, frames, BLOCK_FRAMES):
-        block = sfft.rfft(view[start:start + BLOCK_FRAMES] * window, axis=1)
-        out[start:start + BLOCK_FRAMES] = block.real ** 2 + block.imag ** 2
+        block = sfft.rfft(view[start : start + BLOCK_FRAMES] * window, axis=1)
+        out[start : start + BLOCK_FRAMES] = block.real**2 + block.imag**2
     return out
 
 
@@ -95,7 +108,7 @@ def analyse(x: np.ndarray, rate: int = RATE) -> Features:
     frames, bins = power.shape
     freqs = np.fft.rfftfreq(N_FFT, 1.0 / rate).astype(np.float32)
     window = np.hanning(N_FFT)
-    norm = 2.0 / (N_FFT * float(np.sum(window ** 2)))   # Parseval: frame power -> mean square of the frame
+    norm = 2.0 / (N_FFT * float(np.sum(window**2)))  # Parseval: frame power -> mean square of the frame
     fps = rate / HOP
 
     # loudness and dynamic range over 400 ms blocks of K-weighted frame power
@@ -173,7 +186,7 @@ def analyse(x: np.ndarray, rate: int = RATE) -> Features:
     spec = np.sqrt(e)
     harm = ndimage.median_filter(spec, size=(17, 1), mode="nearest")
     perc = ndimage.median_filter(spec, size=(1, 9), mode="nearest")
-    h2, p2 = harm ** 2, perc ** 2
+    h2, p2 = harm**2, perc**2
     mask = h2 / (h2 + p2 + 1e-12)
     harmonic_ratio = float((e * mask).sum() / (e.sum() + 1e-12))
 
@@ -187,17 +200,29 @@ def analyse(x: np.ndarray, rate: int = RATE) -> Features:
     key_strength = None
     if chroma.sum() > 0:
         chroma = np.sqrt(chroma)  # compress loudest partials
-        best_r, best = -2.0, (0, 1)
+        best_r, best_key = -2.0, (0, 1)
         for m, profile in ((1, _MAJOR), (0, _MINOR)):
             for k in range(12):
                 r = float(np.corrcoef(chroma, np.roll(profile, k))[0, 1])
                 if r > best_r:
-                    best_r, best = r, (k, m)
-        key, mode = best
+                    best_r, best_key = r, (k, m)
+        key, mode = best_key
         key_strength = best_r
 
-    return Features(duration, loudness, dynamic, centroid, flatness, onset_rate, tempo, regularity, harmonic_ratio,
-                    key, mode, key_strength)
+    return Features(
+        duration,
+        loudness,
+        dynamic,
+        centroid,
+        flatness,
+        onset_rate,
+        tempo,
+        regularity,
+        harmonic_ratio,
+        key,
+        mode,
+        key_strength,
+    )
 
 
 def features_of(source: str | Path | bytes) -> Features:

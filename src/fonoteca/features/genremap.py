@@ -17,7 +17,6 @@
 from __future__ import annotations
 
 import html
-
 import sqlite3
 from pathlib import Path
 from statistics import median
@@ -28,17 +27,33 @@ from fonoteca.features.mapping import DIMENSIONS, from_computed, from_imported
 
 WIDTH = 1200
 MARGIN = 12
-BAND = 20                 # px kept free at the top and bottom for the axis captions
+BAND = 20  # px kept free at the top and bottom for the axis captions
 LABEL_HEIGHT = 15
-LABEL_PAD = 3              # px added to the measured text width
+LABEL_PAD = 3  # px added to the measured text width
 FONT_SIZE = 12
 FONT_FAMILY = "DejaVu Sans, Verdana, sans-serif"
-CHAR_WIDTH = 7.5           # px per character when no font metrics are at hand (generous)
+CHAR_WIDTH = 7.5  # px per character when no font metrics are at hand (generous)
 DOT_MIN, DOT_MAX = 2.0, 7.0
-FEATURE_COLUMNS = ("tempo", "loudness_lufs", "dynamic_range_db", "centroid_hz", "flatness", "onset_rate",
-                   "regularity", "harmonic_ratio")
-IMPORTED_COLUMNS = ("danceability", "energy", "loudness", "speechiness", "acousticness", "instrumentalness",
-                    "valence", "tempo")
+FEATURE_COLUMNS = (
+    "tempo",
+    "loudness_lufs",
+    "dynamic_range_db",
+    "centroid_hz",
+    "flatness",
+    "onset_rate",
+    "regularity",
+    "harmonic_ratio",
+)
+IMPORTED_COLUMNS = (
+    "danceability",
+    "energy",
+    "loudness",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "valence",
+    "tempo",
+)
 AXES = {
     "x": {"dimension": "bounce", "low": "denser, more atmospheric", "high": "spikier, bouncier"},
     "y": {"dimension": "electric", "low": "more organic, acoustic", "high": "more mechanical, electric"},
@@ -52,21 +67,21 @@ def track_dimensions(conn: sqlite3.Connection) -> tuple[dict[int, dict[str, Any]
     origin: dict[int, str] = {}
     cols = ("track", *FEATURE_COLUMNS, "key_strength")
     for row in conn.execute(f"SELECT {', '.join(cols)} FROM track_features WHERE error IS NULL"):
-        values = dict(zip(cols, row))
-        d = from_computed(values)
+        values = dict(zip(cols, row, strict=True))
+        d: dict[str, Any] = from_computed(values)
         if d["electric"] is not None and d["bounce"] is not None:
             d["raw"] = {k: values[k] for k in FEATURE_COLUMNS}
             dims[row[0]] = d
             origin[row[0]] = "computed"
-    cols = ("track", *IMPORTED_COLUMNS)
-    for row in conn.execute(f"SELECT {', '.join(cols)} FROM audio_features"):
+    imported_cols = ("track", *IMPORTED_COLUMNS)
+    for row in conn.execute(f"SELECT {', '.join(imported_cols)} FROM audio_features"):
         if row[0] in dims:
             continue
-        values = dict(zip(cols, row))
-        d = from_imported(values)
-        if d["electric"] is not None and d["bounce"] is not None:
-            d["raw"] = {"tempo": values["tempo"], "loudness_lufs": values["loudness"]}
-            dims[row[0]] = d
+        values = dict(zip(imported_cols, row, strict=True))
+        found: dict[str, Any] = from_imported(values)
+        if found["electric"] is not None and found["bounce"] is not None:
+            found["raw"] = {"tempo": values["tempo"], "loudness_lufs": values["loudness"]}
+            dims[row[0]] = found
             origin[row[0]] = "imported"
     return dims, origin
 
@@ -88,7 +103,7 @@ def _spread(values: list[float]) -> list[float]:
         for k in range(i, j + 1):
             ranks[order[k]] = (i + j) / 2 / (n - 1)
         i = j + 1
-    return [0.5 * ((v - lo) / span if span > 0 else 0.5) + 0.5 * r for v, r in zip(values, ranks)]
+    return [0.5 * ((v - lo) / span if span > 0 else 0.5) + 0.5 * r for v, r in zip(values, ranks, strict=True)]
 
 
 def _text_width(name: str) -> float:
@@ -110,6 +125,7 @@ def _measure() -> Any:
 
             def measured(text: str) -> float:
                 return engine.get_text_width_height_descent(text, font, ismath=False)[0]
+
             measured("x")
             _MEASURE.append(measured)
         except Exception:  # noqa: BLE001 (no matplotlib font: a generous estimate per character)
@@ -127,15 +143,22 @@ class _Grid:
     def _keys(self, box: tuple[float, float, float, float]) -> list[tuple[int, int]]:
         left, top, w, h = box
         c = self.cell
-        return [(i, j) for i in range(int(left // c), int((left + w) // c) + 1)
-                for j in range(int(top // c), int((top + h) // c) + 1)]
+        return [
+            (i, j)
+            for i in range(int(left // c), int((left + w) // c) + 1)
+            for j in range(int(top // c), int((top + h) // c) + 1)
+        ]
 
     def free(self, box: tuple[float, float, float, float]) -> bool:
         left, top, w, h = box
         for key in self._keys(box):
             for other in self.cells.get(key, ()):
-                if left < other[0] + other[2] and other[0] < left + w and top < other[1] + other[3] \
-                        and other[1] < top + h:
+                if (
+                    left < other[0] + other[2]
+                    and other[0] < left + w
+                    and top < other[1] + other[3]
+                    and other[1] < top + h
+                ):
                     return False
         return True
 
@@ -147,8 +170,8 @@ class _Grid:
 def _place_labels(genres: list[dict[str, Any]], width: float, height: float) -> int:
     """Label the genres that fit, the largest (most tracks) first: each label is tried right of its dot, then
     left, above, below and at the four corners, and kept only where its box meets no label already placed,
-    stays inside the map and covers no other genre's dot. The rest keep their dot (and its hover title). Returns how many genres
-    got a label."""
+    stays inside the map and covers no other genre's dot. The rest keep their dot (and its hover title). Returns how
+    many genres got a label."""
     grid, dots = _Grid(), _Grid()
     for g in genres:
         dots.add((g["px"] - g["r"], g["py"] - g["r"], 2 * g["r"], 2 * g["r"]))
@@ -158,12 +181,25 @@ def _place_labels(genres: list[dict[str, Any]], width: float, height: float) -> 
         h = LABEL_HEIGHT
         px, py, r = g["px"], g["py"], g["r"]
         g["labelled"], g["left"], g["top"], g["label_width"] = False, None, None, round(w, 1)
-        for left, top in ((px + r + 2, py - h / 2), (px - r - 2 - w, py - h / 2),
-                          (px - w / 2, py - r - 1 - h), (px - w / 2, py + r + 1),
-                          (px + r, py - r - h), (px - r - w, py - r - h), (px + r, py + r), (px - r - w, py + r)):
+        for left, top in (
+            (px + r + 2, py - h / 2),
+            (px - r - 2 - w, py - h / 2),
+            (px - w / 2, py - r - 1 - h),
+            (px - w / 2, py + r + 1),
+            (px + r, py - r - h),
+            (px - r - w, py - r - h),
+            (px + r, py + r),
+            (px - r - w, py + r),
+        ):
             box = (left, top, w, h)
-            if left < 0 or left + w > width or top < BAND or top + h > height - BAND or not grid.free(box) \
-                    or not dots.free(box):
+            if (
+                left < 0
+                or left + w > width
+                or top < BAND
+                or top + h > height - BAND
+                or not grid.free(box)
+                or not dots.free(box)
+            ):
                 continue
             grid.add(box)
             g["labelled"], g["left"], g["top"] = True, round(left, 1), round(top, 1)
@@ -177,7 +213,7 @@ def overlapping_labels(genres: list[dict[str, Any]]) -> int:
     boxes = sorted((g["left"], g["top"], g["label_width"], LABEL_HEIGHT) for g in genres if g.get("labelled"))
     count = 0
     for i, (ax, ay, aw, ah) in enumerate(boxes):
-        for bx, by, bw, bh in boxes[i + 1:]:
+        for bx, by, _, bh in boxes[i + 1 :]:
             if bx >= ax + aw:
                 break
             if ay < by + bh and by < ay + ah:
@@ -196,7 +232,8 @@ def genre_map_from_conn(conn: sqlite3.Connection, *, width: int = WIDTH) -> dict
     members: dict[int, set[int]] = {}
     if dims:
         for genre, track in conn.execute(
-                "SELECT ag.genre, ta.track FROM artist_genres ag JOIN track_artists ta ON ta.artist = ag.artist"):
+            "SELECT ag.genre, ta.track FROM artist_genres ag JOIN track_artists ta ON ta.artist = ag.artist"
+        ):
             if track in dims:
                 members.setdefault(genre, set()).add(track)
     names = dict(conn.execute("SELECT rowid, name FROM genres")) if members else {}
@@ -205,16 +242,28 @@ def genre_map_from_conn(conn: sqlite3.Connection, *, width: int = WIDTH) -> dict
         name = names.get(genre)
         if not name:
             continue
-        entry: dict[str, Any] = {"name": name, "url": "/genres/" + quote(name, safe=""), "tracks": len(tracks),
-                                 "computed": sum(1 for t in tracks if origin[t] == "computed")}
+        entry: dict[str, Any] = {
+            "name": name,
+            "url": "/genres/" + quote(name, safe=""),
+            "tracks": len(tracks),
+            "computed": sum(1 for t in tracks if origin[t] == "computed"),
+        }
         entry["imported"] = entry["tracks"] - entry["computed"]
         entry["dimensions"] = {}
         for k in DIMENSIONS:
             values = [dims[t][k] for t in tracks if dims[t][k] is not None]
             entry["dimensions"][k] = round(median(values), 4) if values else None
         features = {}
-        for k in ("tempo", "loudness_lufs", "dynamic_range_db", "centroid_hz", "flatness", "onset_rate",
-                  "regularity", "harmonic_ratio"):
+        for k in (
+            "tempo",
+            "loudness_lufs",
+            "dynamic_range_db",
+            "centroid_hz",
+            "flatness",
+            "onset_rate",
+            "regularity",
+            "harmonic_ratio",
+        ):
             values = [dims[t]["raw"].get(k) for t in tracks if dims[t]["raw"].get(k) is not None]
             if values:
                 features[k] = round(float(median(values)), 4)
@@ -228,7 +277,7 @@ def genre_map_from_conn(conn: sqlite3.Connection, *, width: int = WIDTH) -> dict
         xs = _spread([g["dimensions"]["bounce"] for g in genres])
         ys = _spread([g["dimensions"]["electric"] for g in genres])
         most = max(g["tracks"] for g in genres)
-        for g, x, y in zip(genres, xs, ys):
+        for g, x, y in zip(genres, xs, ys, strict=True):
             g["x"], g["y"] = round(x, 4), round(y, 4)
             g["r"] = round(DOT_MIN + (DOT_MAX - DOT_MIN) * (g["tracks"] / most) ** 0.5, 1)
             g["px"] = round(MARGIN + DOT_MAX + x * (width - 2 * (MARGIN + DOT_MAX)), 1)
@@ -242,20 +291,37 @@ def genre_map_from_conn(conn: sqlite3.Connection, *, width: int = WIDTH) -> dict
         for i, g in enumerate(genres):
             g["color"] = _color({k: channels[k][i] for k in channels})
     reason, message = (None, None) if genres else _why_empty(conn, dims)
-    return {"genres": genres, "count": n, "labelled": labelled, "width": width, "height": height, "axes": AXES,
-            "tracks": {"computed": sum(1 for o in origin.values() if o == "computed"),
-                       "imported": sum(1 for o in origin.values() if o == "imported")},
-            "overlaps": overlapping_labels(genres), "reason": reason, "message": message}
+    return {
+        "genres": genres,
+        "count": n,
+        "labelled": labelled,
+        "width": width,
+        "height": height,
+        "axes": AXES,
+        "tracks": {
+            "computed": sum(1 for o in origin.values() if o == "computed"),
+            "imported": sum(1 for o in origin.values() if o == "imported"),
+        },
+        "overlaps": overlapping_labels(genres),
+        "reason": reason,
+        "message": message,
+    }
 
 
 def _why_empty(conn: sqlite3.Connection, dims: dict[int, Any]) -> tuple[str, str]:
     """Why there is nothing to draw, in words a reader can act on."""
     if conn.execute("SELECT 1 FROM artist_genres LIMIT 1").fetchone() is None:
-        return ("no_genres", "this catalog has no genres: genres come from artists (Spotify artist objects, "
-                             "MusicBrainz artists), and none of the imported artists carries any")
+        return (
+            "no_genres",
+            "this catalog has no genres: genres come from artists (Spotify artist objects, "
+            "MusicBrainz artists), and none of the imported artists carries any",
+        )
     if not dims:
-        return ("no_features", "no track has audio features yet: they come from `fonoteca features` (after "
-                               "`fonoteca ingest`) or from imported Spotify audio features")
+        return (
+            "no_features",
+            "no track has audio features yet: they come from `fonoteca features` (after "
+            "`fonoteca ingest`) or from imported Spotify audio features",
+        )
     return ("no_genre_tracks", "no track with audio features is by an artist with a genre")
 
 
@@ -273,25 +339,31 @@ def svg(data: dict[str, Any], *, base_url: str | None = "") -> str:
     a hover title; linked when base_url is not None. Attributes only (no inline style), so it passes the site's
     Content-Security-Policy."""
     w, h = data["width"], data["height"]
-    parts = [f'<svg xmlns="http://www.w3.org/2000/svg" class="genre-map" viewBox="0 0 {w} {h}" width="{w}" '
-             f'height="{h}" role="img" aria-label="Genres placed by how they sound" font-family="{FONT_FAMILY}" '
-             f'font-size="{FONT_SIZE}">',
-             f'<rect x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>',
-             f'<text x="{w / 2}" y="12" text-anchor="middle" fill="#888888" font-size="10">'
-             f'↑ {html.escape(AXES["y"]["high"])}</text>',
-             f'<text x="{w / 2}" y="{h - 3}" text-anchor="middle" fill="#888888" font-size="10">'
-             f'↓ {html.escape(AXES["y"]["low"])}</text>',
-             f'<text x="3" y="{h - 3}" fill="#888888" font-size="10">← {html.escape(AXES["x"]["low"])}</text>',
-             f'<text x="{w - 3}" y="{h - 3}" text-anchor="end" fill="#888888" font-size="10">'
-             f'{html.escape(AXES["x"]["high"])} →</text>']
+    parts = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" class="genre-map" viewBox="0 0 {w} {h}" width="{w}" '
+        f'height="{h}" role="img" aria-label="Genres placed by how they sound" font-family="{FONT_FAMILY}" '
+        f'font-size="{FONT_SIZE}">',
+        f'<rect x="0" y="0" width="{w}" height="{h}" fill="#ffffff"/>',
+        f'<text x="{w / 2}" y="12" text-anchor="middle" fill="#888888" font-size="10">'
+        f"↑ {html.escape(AXES['y']['high'])}</text>",
+        f'<text x="{w / 2}" y="{h - 3}" text-anchor="middle" fill="#888888" font-size="10">'
+        f"↓ {html.escape(AXES['y']['low'])}</text>",
+        f'<text x="3" y="{h - 3}" fill="#888888" font-size="10">← {html.escape(AXES["x"]["low"])}</text>',
+        f'<text x="{w - 3}" y="{h - 3}" text-anchor="end" fill="#888888" font-size="10">'
+        f"{html.escape(AXES['x']['high'])} →</text>",
+    ]
     for g in data["genres"]:
-        title = html.escape(f'{g["name"]}: {g["tracks"]} tracks ({g["computed"]} computed, {g["imported"]} imported)')
+        title = html.escape(f"{g['name']}: {g['tracks']} tracks ({g['computed']} computed, {g['imported']} imported)")
         name = html.escape(g["name"])
-        item = (f'<circle cx="{g["px"]}" cy="{g["py"]}" r="{g["r"]}" fill="{g["color"]}" data-genre="{name}">'
-                f'<title>{title}</title></circle>')
+        item = (
+            f'<circle cx="{g["px"]}" cy="{g["py"]}" r="{g["r"]}" fill="{g["color"]}" data-genre="{name}">'
+            f"<title>{title}</title></circle>"
+        )
         if g["labelled"]:
-            item += (f'<text x="{g["left"]}" y="{round(g["top"] + LABEL_HEIGHT - 3.5, 1)}" fill="{g["color"]}" '
-                     f'data-genre="{name}"><title>{title}</title>{name}</text>')
+            item += (
+                f'<text x="{g["left"]}" y="{round(g["top"] + LABEL_HEIGHT - 3.5, 1)}" fill="{g["color"]}" '
+                f'data-genre="{name}"><title>{title}</title>{name}</text>'
+            )
         if base_url is not None:
             item = f'<a href="{html.escape(base_url + g["url"])}">{item}</a>'
         parts.append(item)
@@ -299,8 +371,9 @@ def svg(data: dict[str, Any], *, base_url: str | None = "") -> str:
     return "\n".join(parts)
 
 
-def write_genre_map(archive: Any, out_path: Path | str, *, base_url: str | None = None,
-                    data: dict[str, Any] | None = None) -> Path:
+def write_genre_map(
+    archive: Any, out_path: Path | str, *, base_url: str | None = None, data: dict[str, Any] | None = None
+) -> Path:
     """Write the map as a standalone HTML page (.html) or an image (.png, .svg). base_url: link each genre to
     BASE_URL/genres/NAME (the archive's website)."""
     out = Path(out_path)
@@ -313,21 +386,25 @@ def write_genre_map(archive: Any, out_path: Path | str, *, base_url: str | None 
     if not data["genres"]:
         from fonoteca.errors import FonotecaError
 
-        raise FonotecaError(f"no genre map to draw: {data.get('message') or 'no genre has tracks with features'}; "
-                            f"nothing written to {out}")
+        raise FonotecaError(
+            f"no genre map to draw: {data.get('message') or 'no genre has tracks with features'}; "
+            f"nothing written to {out}"
+        )
     out.parent.mkdir(parents=True, exist_ok=True)
     if suffix == ".svg":
         out.write_text(svg(data, base_url=base_url), encoding="utf-8")
     elif suffix in (".html", ".htm"):
         body = svg(data, base_url=base_url)
         out.write_text(
-            "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Genre map</title></head>"
+            '<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>Genre map</title></head>'
             f"<body><h1>Genre map</h1><p>{data['count']} genres placed by how their tracks sound "
             f"({data['tracks']['computed']} tracks with computed features, {data['tracks']['imported']} with "
             f"imported ones). Up: {AXES['y']['high']}; down: {AXES['y']['low']}; left: {AXES['x']['low']}; "
             f"right: {AXES['x']['high']}. Colour: red loudness, green tonality, blue dynamics. The "
             f"{data['labelled']} largest genres that fit are named; point at a dot for the others.</p>\n{body}\n"
-            "</body></html>\n", encoding="utf-8")
+            "</body></html>\n",
+            encoding="utf-8",
+        )
     elif suffix == ".png":
         _png(data, out)
     else:
@@ -354,8 +431,14 @@ def _png(data: dict[str, Any], out: Path) -> None:
     for g in data["genres"]:
         ax.add_patch(matplotlib.patches.Circle((g["px"], g["py"]), g["r"], color=g["color"]))
         if g["labelled"]:
-            ax.text(g["left"], g["top"] + LABEL_HEIGHT - 3.5, g["name"], color=g["color"], fontsize=FONT_SIZE * 0.72,
-                    family="DejaVu Sans")
+            ax.text(
+                g["left"],
+                g["top"] + LABEL_HEIGHT - 3.5,
+                g["name"],
+                color=g["color"],
+                fontsize=FONT_SIZE * 0.72,
+                family="DejaVu Sans",
+            )
     ax.text(w / 2, 10, "↑ " + AXES["y"]["high"], ha="center", color="#888888", fontsize=7)
     ax.text(w / 2, h - 3, "↓ " + AXES["y"]["low"], ha="center", color="#888888", fontsize=7)
     ax.text(3, h - 3, "← " + AXES["x"]["low"], color="#888888", fontsize=7)
@@ -368,8 +451,8 @@ def example_track(conn: sqlite3.Connection, genre: int) -> int | None:
     """The most popular track of a genre that has a stored file (its example), or None."""
     row = conn.execute(
         "SELECT ta.track FROM artist_genres ag JOIN track_artists ta ON ta.artist = ag.artist "
-        "JOIN tracks t ON t.rowid = ta.track WHERE ag.genre = ? AND EXISTS (SELECT 1 FROM files f WHERE f.track = t.rowid) "
-        "ORDER BY t.popularity DESC, t.rowid LIMIT 1", (genre,)).fetchone()
+        "JOIN tracks t ON t.rowid = ta.track WHERE ag.genre = ? AND EXISTS (SELECT 1 FROM "
+        "files f WHERE f.track = t.rowid) ORDER BY t.popularity DESC, t.rowid LIMIT 1",
+        (genre,),
+    ).fetchone()
     return None if row is None else row[0]
-
-

@@ -50,12 +50,21 @@ def from_computed(row: dict[str, Any]) -> dict[str, float | None]:
     onset, harm, tempo = (_num(row.get(k)) for k in ("onset_rate", "harmonic_ratio", "tempo"))
     lufs, strength = _num(row.get("loudness_lufs")), _num(row.get("key_strength"))
     return {
-        "electric": _mean([
-            None if not c or c <= 0 else _clip((math.log(c) - math.log(150)) / (math.log(4000) - math.log(150))),
-            None if fl is None or fl <= 0 else _clip((math.log10(fl) + 3) / 2.5),
-            None if dr is None else _clip(1 - (dr - 2) / 18)]),
-        "bounce": _mean([None if onset is None else _clip(onset / 10), None if harm is None else _clip(1 - harm),
-                         _pace(tempo), None if reg is None else _clip(reg)]),
+        "electric": _mean(
+            [
+                None if not c or c <= 0 else _clip((math.log(c) - math.log(150)) / (math.log(4000) - math.log(150))),
+                None if fl is None or fl <= 0 else _clip((math.log10(fl) + 3) / 2.5),
+                None if dr is None else _clip(1 - (dr - 2) / 18),
+            ]
+        ),
+        "bounce": _mean(
+            [
+                None if onset is None else _clip(onset / 10),
+                None if harm is None else _clip(1 - harm),
+                _pace(tempo),
+                None if reg is None else _clip(reg),
+            ]
+        ),
         "loudness": None if lufs is None else _clip((lufs + 30) / 25),
         "tonality": None if strength is None else _clip(strength),
         "dynamics": None if dr is None else _clip((dr - 2) / 18),
@@ -63,8 +72,10 @@ def from_computed(row: dict[str, Any]) -> dict[str, float | None]:
 
 
 def from_imported(row: dict[str, Any]) -> dict[str, float | None]:
-    g = {k: _num(row.get(k)) for k in ("energy", "acousticness", "danceability", "valence", "tempo", "loudness",
-                                       "speechiness")}
+    g = {
+        k: _num(row.get(k))
+        for k in ("energy", "acousticness", "danceability", "valence", "tempo", "loudness", "speechiness")
+    }
     return {
         "electric": _mean([g["energy"], None if g["acousticness"] is None else 1 - g["acousticness"]]),
         "bounce": _mean([g["danceability"], _pace(g["tempo"]), g["valence"]]),

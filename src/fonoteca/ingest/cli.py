@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
 from fonoteca.commands import open_archive
-from fonoteca.console import console, lit, print_json, progress
+from fonoteca.console import console, lit, print_json, progress_bar
 from fonoteca.hookspecs import hookimpl
 
 
@@ -16,9 +16,11 @@ def _print_summary(s: Any) -> None:
     """What happened to each input, on stderr: an ingest's result is the archive, the summary is a report."""
     from rich.table import Table
 
-    table = Table(title=f"ingest: {s.inputs:,} inputs in {s.seconds:.1f} s "
-                        f"({s.files_per_second:.2f} files/s, {s.realtime:.0f}x realtime, {s.executor or f'{s.workers} workers'})",
-                  title_justify="left")
+    table = Table(
+        title=f"ingest: {s.inputs:,} inputs in {s.seconds:.1f} s "
+        f"({s.files_per_second:.2f} files/s, {s.realtime:.0f}x realtime, {s.executor or f'{s.workers} workers'})",
+        title_justify="left",
+    )
     table.add_column("outcome")
     table.add_column("files", justify="right")
     table.add_column("detail")
@@ -40,8 +42,10 @@ def _print_summary(s: Any) -> None:
         console.print("matched by " + ", ".join(f"{k} {v:,}" for k, v in sorted(s.matched_by.items())))
     _print_problem_files(s.items)
     if s.recovered.get("temporary") or s.recovered.get("orphans"):
-        console.print(f"recovered from an interrupted run: removed {s.recovered['temporary']} temporary and "
-                      f"{s.recovered['orphans']} uncommitted files")
+        console.print(
+            f"recovered from an interrupted run: removed {s.recovered['temporary']} temporary and "
+            f"{s.recovered['orphans']} uncommitted files"
+        )
 
 
 def _print_problem_files(items: list[dict[str, Any]], limit: int = 50) -> None:
@@ -51,8 +55,10 @@ def _print_problem_files(items: list[dict[str, Any]], limit: int = 50) -> None:
         why = item.get("reason") or ""
         detail = item.get("message") or item.get("note") or ""
         label = item["outcome"] + (" earlier" if item.get("earlier") else "")
-        console.print(f"[yellow]{label}[/yellow] {lit(item['path'])}: {lit(why)}"
-                      + (f" ({lit(detail)})" if detail and detail != why else ""))
+        console.print(
+            f"[yellow]{label}[/yellow] {lit(item['path'])}: {lit(why)}"
+            + (f" ({lit(detail)})" if detail and detail != why else "")
+        )
     if len(problems) > limit:
         console.print(f"... and {len(problems) - limit:,} more (see --json)")
 
@@ -62,20 +68,42 @@ def register_commands(app: typer.Typer) -> None:
     @app.command("ingest")
     def ingest_cmd(
         ctx: typer.Context,
-        sources: list[Path] = typer.Argument(..., metavar="SRC...", help="Audio files or folders (walked recursively)."),
-        map_csv: Optional[Path] = typer.Option(None, "--map", metavar="CSV",
-                                               help="CSV with columns path,track_id or path,isrc (paths relative to the CSV)."),
-        workers: Optional[int] = typer.Option(None, "--workers", "-w", min=0,
-                                              help="Local worker processes (default: every core; with --scheduler "
-                                                   "the cluster's workers run the tasks)."),
-        scheduler: Optional[str] = typer.Option(None, "--scheduler", metavar="tcp://HOST:PORT",
-                                                help="Run the per-file work on a Dask cluster (`fonoteca cluster "
-                                                     "local` starts one here). Default: cluster.scheduler in fonoteca.toml."),
-        storage: Optional[str] = typer.Option(None, "--storage", metavar="shared|sources|none",
-                                              help="What the cluster's workers share with this machine (default: "
-                                                   "cluster.storage in fonoteca.toml, else shared)."),
-        tier: str = typer.Option("plan", "--tier", metavar="plan|original|compact",
-                                 help="plan (follow `fonoteca plan`), or original|compact for every file."),
+        sources: list[Path] = typer.Argument(
+            ..., metavar="SRC...", help="Audio files or folders (walked recursively)."
+        ),
+        map_csv: Path | None = typer.Option(
+            None,
+            "--map",
+            metavar="CSV",
+            help="CSV with columns path,track_id or path,isrc (paths relative to the CSV).",
+        ),
+        workers: int | None = typer.Option(
+            None,
+            "--workers",
+            "-w",
+            min=0,
+            help="Local worker processes (default: every core; with --scheduler the cluster's workers run the tasks).",
+        ),
+        scheduler: str | None = typer.Option(
+            None,
+            "--scheduler",
+            metavar="tcp://HOST:PORT",
+            help="Run the per-file work on a Dask cluster (`fonoteca cluster "
+            "local` starts one here). Default: cluster.scheduler in fonoteca.toml.",
+        ),
+        storage: str | None = typer.Option(
+            None,
+            "--storage",
+            metavar="shared|sources|none",
+            help="What the cluster's workers share with this machine (default: "
+            "cluster.storage in fonoteca.toml, else shared).",
+        ),
+        tier: str = typer.Option(
+            "plan",
+            "--tier",
+            metavar="plan|original|compact",
+            help="plan (follow `fonoteca plan`), or original|compact for every file.",
+        ),
         strict: bool = typer.Option(False, "--strict", help="Exit 1 when any input was quarantined or unmatched."),
         as_json: bool = typer.Option(False, "--json", help="Print the summary (with one item per input) as JSON."),
     ) -> None:
@@ -86,27 +114,20 @@ def register_commands(app: typer.Typer) -> None:
         from fonoteca.ingest.pipeline import ingest
 
         archive = open_archive(ctx)
-        options = IngestOptions.from_config(archive.config, workers=workers, map_csv=map_csv, tier=tier,
-                                            scheduler=scheduler, storage=storage)
-        with progress() as bar:
-            task = bar.add_task("ingest", total=None, unit="files")
-
-            def started(total: int) -> None:
-                bar.update(task, total=total)
-
-            def advance(done: int, total: int, audio_seconds: float) -> None:
-                elapsed = bar.tasks[task].elapsed or 0.0
-                rt = audio_seconds / elapsed if elapsed else 0.0
-                bar.update(task, completed=done, description=f"ingest {rt:,.0f}x realtime")
-
-            summary = ingest(archive, sources, options, on_progress=advance, on_start=started)
+        options = IngestOptions.from_config(
+            archive.config, workers=workers, map_csv=map_csv, tier=tier, scheduler=scheduler, storage=storage
+        )
+        with progress_bar("ingest", unit="files") as report:
+            summary = ingest(archive, sources, options, progress=report)
         if as_json:
             print_json(summary.as_dict())
         else:
             _print_summary(summary)
         if strict and summary.problems:
-            console.print(f"[red]--strict:[/red] {summary.problems:,} inputs quarantined or unmatched "
-                          "(in this run or an earlier one)")
+            console.print(
+                f"[red]--strict:[/red] {summary.problems:,} inputs quarantined or unmatched "
+                "(in this run or an earlier one)"
+            )
             raise typer.Exit(1)
 
     @app.command("restore")
@@ -122,11 +143,23 @@ def register_commands(app: typer.Typer) -> None:
 
         result = restore(open_archive(ctx), track, out)
         if as_json:
-            print_json({"track": result.track, "tier": result.tier, "out": str(result.out), "size": result.size,
-                        "sha256": result.sha256, "exact": result.exact})
+            print_json(
+                {
+                    "track": result.track,
+                    "tier": result.tier,
+                    "out": str(result.out),
+                    "size": result.size,
+                    "sha256": result.sha256,
+                    "exact": result.exact,
+                }
+            )
         elif result.exact:
-            console.print(f"restored {result.track} to {result.out}: {result.size:,} bytes, sha256 {result.sha256} "
-                          f"matches the ingested input")
+            console.print(
+                f"restored {result.track} to {result.out}: {result.size:,} bytes, sha256 {result.sha256} "
+                f"matches the ingested input"
+            )
         else:
-            console.print(f"{result.track} is kept in the compact tier: wrote the stored Opus file to {result.out} "
-                          f"(sha256 {result.sha256} checked); the input itself was not kept")
+            console.print(
+                f"{result.track} is kept in the compact tier: wrote the stored Opus file to {result.out} "
+                f"(sha256 {result.sha256} checked); the input itself was not kept"
+            )

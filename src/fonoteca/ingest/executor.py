@@ -15,7 +15,8 @@ import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from fonoteca.cluster import Crashed, Executor, ExecutorConfig, make_executor as _make
+from fonoteca.cluster import Crashed, Executor, ExecutorConfig
+from fonoteca.cluster import make_executor as _make
 from fonoteca.ingest.task import Result, Task, process, process_staged
 
 OnResult = Callable[[Task, Result], None]
@@ -24,8 +25,12 @@ CODE_PARTS = ("__init__", "audio", "cluster", "ingest")  # the code a worker run
 
 def make_executor(options: Any, config: dict[str, Any] | None = None) -> Executor:
     """The executor for these IngestOptions and the archive's config ([cluster] table)."""
-    cfg = ExecutorConfig.from_config(config or {}, scheduler=options.scheduler, workers=options.worker_count,
-                                     storage=getattr(options, "storage", None))
+    cfg = ExecutorConfig.from_config(
+        config or {},
+        scheduler=options.scheduler,
+        workers=options.worker_count,
+        storage=getattr(options, "storage", None),
+    )
     return _make(cfg)
 
 
@@ -50,8 +55,12 @@ def run(executor: Executor, tasks: Iterable[Task], on_result: OnResult) -> None:
 
     def deliver(task: Task, out: Result | Crashed) -> None:
         if isinstance(out, Crashed):
-            out = Result(index=task.index, ok=False, reason="crashed",
-                         message=f"the decoder crashed the worker process on this file ({out.message})")
+            out = Result(
+                index=task.index,
+                ok=False,
+                reason="crashed",
+                message=f"the decoder crashed the worker process on this file ({out.message})",
+            )
         on_result(task, out)
 
     executor.run(fn, tasks, deliver, attach=attach)
@@ -63,9 +72,11 @@ def process_shared(task: Task) -> Result:
     import os
 
     if task.tmp_dir and not os.path.isdir(task.tmp_dir):
-        raise FileNotFoundError(f"this worker does not see the archive's temporary folder {task.tmp_dir}: the "
-                                "archive is not on a shared file system at the same path here; mount it, or set "
-                                "[cluster] storage = \"sources\" or \"none\" in fonoteca.toml")
+        raise FileNotFoundError(
+            f"this worker does not see the archive's temporary folder {task.tmp_dir}: the "
+            "archive is not on a shared file system at the same path here; mount it, or set "
+            '[cluster] storage = "sources" or "none" in fonoteca.toml'
+        )
     return process(task)
 
 
@@ -102,16 +113,23 @@ def preflight(executor: Executor, tmp_dir: str, sample: str | None) -> None:
         f.write("fonoteca ingest run folder\n")
     found = executor.on_every_worker(functools.partial(worker_check, tmp_dir, marker, sample, executor.storage))
     mine = f"{__version__} (code {code_fingerprint(*CODE_PARTS)})"
-    stale = {w: f"{r.get('version')} (code {r.get('code')})" for w, r in found.items()
-             if r.get("version") != __version__ or r.get("code") != code_fingerprint(*CODE_PARTS)}
+    stale = {
+        w: f"{r.get('version')} (code {r.get('code')})"
+        for w, r in found.items()
+        if r.get("version") != __version__ or r.get("code") != code_fingerprint(*CODE_PARTS)
+    }
     if stale:
-        raise FonotecaError(f"Dask workers run other fonoteca ingest code than this machine, {mine}: {stale}. "
-                            "Install the same fonoteca on every worker, or restart workers started before it was "
-                            "updated")
+        raise FonotecaError(
+            f"Dask workers run other fonoteca ingest code than this machine, {mine}: {stale}. "
+            "Install the same fonoteca on every worker, or restart workers started before it was "
+            "updated"
+        )
     blind = {w: r["problems"] for w, r in found.items() if r["problems"]}
     if blind:
         lines = "; ".join(f"{w} {', '.join(p)}" for w, p in sorted(blind.items()))
-        raise FonotecaError(f"with [cluster] storage = \"{executor.storage}\" every worker must see the "
-                            f"{'archive and the sources' if executor.storage == 'shared' else 'sources'} at the "
-                            f"same paths as this machine, but: {lines}. Mount them, or choose another storage "
-                            "mode (sources: finished files come back to this machine; none: inputs are sent too)")
+        raise FonotecaError(
+            f'with [cluster] storage = "{executor.storage}" every worker must see the '
+            f"{'archive and the sources' if executor.storage == 'shared' else 'sources'} at the "
+            f"same paths as this machine, but: {lines}. Mount them, or choose another storage "
+            "mode (sources: finished files come back to this machine; none: inputs are sent too)"
+        )

@@ -17,14 +17,15 @@ from fonoteca.errors import FonotecaError, UsageError
 
 @dataclass(frozen=True)
 class Match:
-    track: int        # tracks.rowid
-    route: str        # map | source | isrc | track_id | musicbrainz | title
-    expected: "Expected | None" = None  # source: what the importer described of this file
+    track: int  # tracks.rowid
+    route: str  # map | source | isrc | track_id | musicbrainz | title
+    expected: Expected | None = None  # source: what the importer described of this file
 
 
 @dataclass(frozen=True)
 class Expected:
     """A source file an importer described (source_files): digests to check, and whether it is an original."""
+
     origin: str
     item: str
     name: str
@@ -33,12 +34,12 @@ class Expected:
     sha1: str | None
     kind: str
     original: str | None
-    folder: Path | None = None   # the item's folder here (Internet Archive), where an original would be beside it
+    folder: Path | None = None  # the item's folder here (Internet Archive), where an original would be beside it
 
 
 @dataclass
 class MapEntry:
-    kind: str         # track_id | isrc
+    kind: str  # track_id | isrc
     value: str
     line: int
 
@@ -77,8 +78,13 @@ _SPOTIFY_IN_TEXT = re.compile(r"(?:spotify:track:|open\.spotify\.com/(?:intl-[a-
 
 
 class Matcher:
-    def __init__(self, conn: sqlite3.Connection, mapping: dict[str, MapEntry] | None = None,
-                 tolerance: float = 3.0, tolerance_ratio: float = 0.02) -> None:
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        mapping: dict[str, MapEntry] | None = None,
+        tolerance: float = 3.0,
+        tolerance_ratio: float = 0.02,
+    ) -> None:
         self.conn, self.mapping = conn, mapping or {}
         self.tolerance, self.ratio = tolerance, tolerance_ratio
         self.planned = self._has_plan()
@@ -99,7 +105,9 @@ class Matcher:
         marks = ",".join("?" * len(rowids))
         rows = self.conn.execute(
             f"SELECT t.rowid, coalesce(p.tier, -1), p.rep IS NULL, coalesce(t.popularity, -1) FROM tracks t "
-            f"LEFT JOIN plan p ON p.track = t.rowid WHERE t.rowid IN ({marks})", rowids).fetchall()
+            f"LEFT JOIN plan p ON p.track = t.rowid WHERE t.rowid IN ({marks})",
+            rowids,
+        ).fetchall()
         rows.sort(key=lambda r: (-r[1], -r[2], -r[3], r[0]))
         return rows[0][0]
 
@@ -109,7 +117,9 @@ class Matcher:
             return None
         rows = self.conn.execute(
             "SELECT rowid FROM tracks WHERE isrc = ? AND level > 0 UNION SELECT owner FROM external_ids "
-            "WHERE value = ? AND kind = 'isrc' AND owner_kind = 'track'", (code, code)).fetchall()
+            "WHERE value = ? AND kind = 'isrc' AND owner_kind = 'track'",
+            (code, code),
+        ).fetchall()
         return self._best([r[0] for r in rows])
 
     def by_reference(self, text: str) -> int | None:
@@ -119,7 +129,8 @@ class Matcher:
             return self.by_isrc(ref.value)
         if ref.kind not in ("track", "any"):
             return None
-        sql, params = "SELECT rowid FROM tracks WHERE id = ? AND level > 0", [ref.value]
+        sql = "SELECT rowid FROM tracks WHERE id = ? AND level > 0"
+        params: list[str | int] = [ref.value]
         if ref.ns is not None:
             sql += " AND ns = ?"
             params.append(ref.ns)
@@ -130,23 +141,30 @@ class Matcher:
         mbid = mbid.strip().lower()
         if not is_mbid(mbid):
             return None
-        row = self.conn.execute("SELECT rowid FROM tracks WHERE id = ? AND ns = ? AND level > 0",
-                                (mbid, NS_MUSICBRAINZ)).fetchone()
+        row = self.conn.execute(
+            "SELECT rowid FROM tracks WHERE id = ? AND ns = ? AND level > 0", (mbid, NS_MUSICBRAINZ)
+        ).fetchone()
         return row[0] if row else None
 
     def by_title(self, title: str, artist: str | None, length: float | None) -> int | None:
         rows = self.conn.execute(
             "SELECT rowid, duration_ms FROM tracks WHERE name = ? COLLATE NOCASE AND level > 0 LIMIT 200",
-            (title.strip(),)).fetchall()
+            (title.strip(),),
+        ).fetchall()
         if not rows:
             return None
         want_artists = {_norm(a) for a in re.split(r"\s*(?:;|,|&| feat\.? | ft\.? )\s*", artist or "") if a.strip()}
         candidates = []
         for rowid, duration_ms in rows:
             if want_artists:
-                names = {_norm(n) for (n,) in self.conn.execute(
-                    "SELECT ar.name FROM track_artists l JOIN artists ar ON ar.rowid = l.artist WHERE l.track = ?",
-                    (rowid,)) if n}
+                names = {
+                    _norm(n)
+                    for (n,) in self.conn.execute(
+                        "SELECT ar.name FROM track_artists l JOIN artists ar ON ar.rowid = l.artist WHERE l.track = ?",
+                        (rowid,),
+                    )
+                    if n
+                }
                 if not names & want_artists and _norm(artist or "") not in names:
                     continue
             if length is not None and duration_ms:
@@ -159,8 +177,12 @@ class Matcher:
         if len(candidates) == 1:
             return candidates[0]
         # Several tracks of the same title and artist: one recording on several releases if they share an ISRC.
-        isrcs = {r[0] for r in self.conn.execute(
-            f"SELECT isrc FROM tracks WHERE rowid IN ({','.join('?' * len(candidates))})", candidates)}
+        isrcs = {
+            r[0]
+            for r in self.conn.execute(
+                f"SELECT isrc FROM tracks WHERE rowid IN ({','.join('?' * len(candidates))})", candidates
+            )
+        }
         if len(isrcs) == 1 and None not in isrcs:
             return self._best(candidates)
         return None  # ambiguous: not guessed
@@ -172,7 +194,9 @@ class Matcher:
         try:
             rows = self.conn.execute(
                 "SELECT origin, item, name, track, size, md5, sha1, kind, original FROM source_files "
-                "WHERE origin = 'files' AND item = '' AND name = ?", (path,)).fetchall()
+                "WHERE origin = 'files' AND item = '' AND name = ?",
+                (path,),
+            ).fetchall()
         except sqlite3.OperationalError:  # a catalog from before source files were recorded
             return None
         full = Path(path)
@@ -180,21 +204,31 @@ class Matcher:
             for depth in range(1, min(4, len(full.parts) - 1)):
                 folder = full.parents[depth - 1]
                 inner = "/".join(full.parts[-depth:])
-                rows = [r + (folder,) for r in self.conn.execute(
-                    "SELECT origin, item, name, track, size, md5, sha1, kind, original FROM source_files "
-                    "WHERE origin = 'internet-archive' AND item = ? AND name = ?", (folder.name, inner))]
+                rows = [
+                    r + (folder,)
+                    for r in self.conn.execute(
+                        "SELECT origin, item, name, track, size, md5, sha1, kind, original FROM source_files "
+                        "WHERE origin = 'internet-archive' AND item = ? AND name = ?",
+                        (folder.name, inner),
+                    )
+                ]
                 if rows:
                     break
         if not rows and len(full.parts) >= 2:
             rows = self.conn.execute(
                 "SELECT origin, item, name, track, size, md5, sha1, kind, original FROM source_files "
-                "WHERE origin IN ('fma', 'jamendo') AND item = '' AND name = ?", ("/".join(full.parts[-2:]),)).fetchall()
+                "WHERE origin IN ('fma', 'jamendo') AND item = '' AND name = ?",
+                ("/".join(full.parts[-2:]),),
+            ).fetchall()
         tracks = {r[3] for r in rows}
         if len(tracks) != 1:
             return None  # none, or one dataset path in two datasets: not guessed
         origin, item, name, track, size, md5, sha1, kind, original, *folder = rows[0]
-        return Match(int(track), "source", Expected(origin, item, name, size, md5, sha1, kind, original,
-                                                    folder[0] if folder else None))
+        return Match(
+            int(track),
+            "source",
+            Expected(origin, item, name, size, md5, sha1, kind, original, folder[0] if folder else None),
+        )
 
     def match(self, path: str, tags: dict[str, list[str]], length: float | None) -> tuple[Match | None, str]:
         """The track a file is, and how; or None and why not."""

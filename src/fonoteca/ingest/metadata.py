@@ -4,6 +4,7 @@ the image locally (ARCHIVE/covers/<album id>.jpg|png, or an images row whose url
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
@@ -16,16 +17,21 @@ def track_tags(conn: sqlite3.Connection, rowid: int) -> dict[str, list[str]]:
     row = conn.execute(
         "SELECT t.ns, t.id, t.name, t.isrc, t.disc_number, t.track_number, a.ns, a.id, a.name, a.release_date, "
         "a.upc, a.label, a.total_tracks FROM tracks t LEFT JOIN albums a ON a.rowid = t.album WHERE t.rowid = ?",
-        (rowid,)).fetchone()
+        (rowid,),
+    ).fetchone()
     if row is None:
         return {}
     ns, id_, name, isrc, disc, number, a_ns, a_id, a_name, date, upc, label, total = row
     artists = conn.execute(
         "SELECT ar.ns, ar.id, ar.name FROM track_artists l JOIN artists ar ON ar.rowid = l.artist "
-        "WHERE l.track = ? ORDER BY l.position", (rowid,)).fetchall()
+        "WHERE l.track = ? ORDER BY l.position",
+        (rowid,),
+    ).fetchall()
     album_artists = conn.execute(
         "SELECT ar.name FROM album_artists l JOIN artists ar ON ar.rowid = l.artist WHERE l.album = "
-        "(SELECT album FROM tracks WHERE rowid = ?) ORDER BY l.position", (rowid,)).fetchall()
+        "(SELECT album FROM tracks WHERE rowid = ?) ORDER BY l.position",
+        (rowid,),
+    ).fetchall()
     tags: dict[str, list[str]] = {}
 
     def put(key: str, *values: object) -> None:
@@ -61,34 +67,37 @@ def track_tags(conn: sqlite3.Connection, rowid: int) -> dict[str, list[str]]:
     return tags
 
 
-def _licence_tags(conn: sqlite3.Connection, rowid: int, put: object, tags: dict[str, list[str]]) -> None:
+def _licence_tags(conn: sqlite3.Connection, rowid: int, put: Callable[..., None], tags: dict[str, list[str]]) -> None:
     """Picard's LICENSE (the licence's URL, else its id) and COPYRIGHT (the credit the licence asks for, else
     the source's copyright text) from the track's licence on record."""
     try:
-        row = conn.execute("SELECT licence, url, raw, attribution, source_url FROM track_licences WHERE track = ?",
-                           (rowid,)).fetchone()
+        row = conn.execute(
+            "SELECT licence, url, raw, attribution, source_url FROM track_licences WHERE track = ?", (rowid,)
+        ).fetchone()
     except sqlite3.OperationalError:  # a catalog without licences
         return
     if row is None:
         return
     licence, url, raw, attribution, source_url = row
-    put("LICENSE", url or licence)  # type: ignore[operator]
+    put("LICENSE", url or licence)
     from fonoteca.licences import ALL_RIGHTS_RESERVED
 
-    put("COPYRIGHT", attribution or (raw if licence == ALL_RIGHTS_RESERVED else None))  # type: ignore[operator]
+    put("COPYRIGHT", attribution or (raw if licence == ALL_RIGHTS_RESERVED else None))
     if source_url and "WEBSITE" not in tags:
-        put("WEBSITE", source_url)  # type: ignore[operator]
+        put("WEBSITE", source_url)
 
 
 def track_cover(conn: sqlite3.Connection, rowid: int, root: Path, covers_dir: str) -> tuple[bytes, str] | None:
-    row = conn.execute("SELECT a.rowid, a.id FROM tracks t JOIN albums a ON a.rowid = t.album WHERE t.rowid = ?",
-                       (rowid,)).fetchone()
+    row = conn.execute(
+        "SELECT a.rowid, a.id FROM tracks t JOIN albums a ON a.rowid = t.album WHERE t.rowid = ?", (rowid,)
+    ).fetchone()
     if row is None:
         return None
     album_rowid, album_id = row
     candidates = [root / covers_dir / f"{album_id}.{ext}" for ext in ("jpg", "jpeg", "png")]
-    for (url,) in conn.execute("SELECT url FROM images WHERE owner_kind = 'album' AND owner = ? ORDER BY position",
-                               (album_rowid,)):
+    for (url,) in conn.execute(
+        "SELECT url FROM images WHERE owner_kind = 'album' AND owner = ? ORDER BY position", (album_rowid,)
+    ):
         if not url:
             continue
         parsed = urlparse(url)

@@ -10,32 +10,48 @@ from typing import Any
 from fonoteca.errors import UsageError
 from fonoteca.tiers import TierSettings
 
-
 # Sidecar files a music folder holds that are never audio; everything else is decoded (and quarantined if it is
 # not audio), so that nothing in a source folder is silently passed over.
-DEFAULT_IGNORE = (".txt", ".nfo", ".cue", ".log", ".m3u", ".m3u8", ".pls", ".sfv", ".md5", ".ffp", ".json",
-                  ".csv", ".toml", ".pdf", ".db", ".ini", ".accurip")
+DEFAULT_IGNORE = (
+    ".txt",
+    ".nfo",
+    ".cue",
+    ".log",
+    ".m3u",
+    ".m3u8",
+    ".pls",
+    ".sfv",
+    ".md5",
+    ".ffp",
+    ".json",
+    ".csv",
+    ".toml",
+    ".pdf",
+    ".db",
+    ".ini",
+    ".accurip",
+)
 
 
 @dataclass
 class IngestOptions:
-    workers: int = 0                        # 0: every core
-    map_csv: Path | None = None             # CSV with columns path,track_id or path,isrc
-    tier: str = "plan"                      # plan | original | compact (override the plan for every file)
-    scheduler: str | None = None            # tcp://HOST:PORT of a Dask scheduler (default: [cluster] scheduler)
-    storage: str | None = None              # shared | sources | none (default: [cluster] storage, else shared)
-    compact_bitrate: int = 75000            # [tiers] compact_bitrate
-    duration_tolerance_s: float = 3.0       # [ingest] catalog duration vs decoded, absolute ...
+    workers: int = 0  # 0: every core
+    map_csv: Path | None = None  # CSV with columns path,track_id or path,isrc
+    tier: str = "plan"  # plan | original | compact (override the plan for every file)
+    scheduler: str | None = None  # tcp://HOST:PORT of a Dask scheduler (default: [cluster] scheduler)
+    storage: str | None = None  # shared | sources | none (default: [cluster] storage, else shared)
+    compact_bitrate: int = 75000  # [tiers] compact_bitrate
+    duration_tolerance_s: float = 3.0  # [ingest] catalog duration vs decoded, absolute ...
     duration_tolerance_ratio: float = 0.02  # ... or relative, whichever is larger
-    fingerprint_seconds: float = 120.0      # [ingest] audio fingerprinted (AcoustID uses 120 s)
-    match_ber: float = 0.20                 # [ingest] fingerprint bit error rate for "same recording" (see
-                                            # fonoteca.audio.fingerprint.MATCH_BER for the measurements)
+    fingerprint_seconds: float = 120.0  # [ingest] audio fingerprinted (AcoustID uses 120 s)
+    match_ber: float = 0.20  # [ingest] fingerprint bit error rate for "same recording" (see
+    # fonoteca.audio.fingerprint.MATCH_BER for the measurements)
     ignore: tuple[str, ...] = DEFAULT_IGNORE
-    covers_dir: str = "covers"              # [ingest] local cover art: ARCHIVE/covers/<album id>.jpg|png
+    covers_dir: str = "covers"  # [ingest] local cover art: ARCHIVE/covers/<album id>.jpg|png
     extra: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], **overrides: Any) -> "IngestOptions":
+    def from_config(cls, config: dict[str, Any], **overrides: Any) -> IngestOptions:
         section = dict(config.get("ingest", {}))
         opts = cls()
         opts.compact_bitrate = TierSettings.from_config(config).compact_bitrate

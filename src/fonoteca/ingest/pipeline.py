@@ -10,32 +10,31 @@ import sqlite3
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-from fonoteca.catalog.db import transaction
+from fonoteca import durable
 from fonoteca.archive import Archive
 from fonoteca.audio import fingerprint as fpmod
 from fonoteca.audio.tags import read_tags_and_length
-from fonoteca import durable
+from fonoteca.catalog.db import transaction
 from fonoteca.catalog.ids import NAMESPACE_NAMES
 from fonoteca.errors import FonotecaError, ResourceError, UsageError
-from fonoteca.ingest import metadata, store
 from fonoteca.ingest import executor as executors
+from fonoteca.ingest import metadata, store
 from fonoteca.ingest.match import Match, Matcher, load_map
 from fonoteca.ingest.options import IngestOptions
-from fonoteca.tiers import Tier
 from fonoteca.ingest.task import RESOURCE, Result, Task
+from fonoteca.progress import Progress, realtime
+from fonoteca.tiers import Tier
 
 NOT_AUDIO = "not_audio"  # quarantine reason: a file named explicitly that is no audio file
 SHA256_MISMATCH = "sha256_mismatch"  # quarantine reason: not the file the reference release published
 
 FINAL = ("stored", "duplicate", "conflict", "quarantined")
 BRUTE_FORCE_KEYS = 200_000  # up to about 3,000 stored files, compare fingerprints with all of them
-Progress = Callable[[int, int, float], None]  # done, total, decoded audio seconds so far
 
 
 @dataclass
@@ -44,23 +43,23 @@ class IngestSummary:
     stored: dict[str, int] = field(default_factory=lambda: {"original": 0, "compact": 0})
     duplicates: int = 0
     conflicts: int = 0
-    quarantined: dict[str, int] = field(default_factory=dict)   # reason -> files
+    quarantined: dict[str, int] = field(default_factory=dict)  # reason -> files
     unmatched: int = 0
-    skipped: dict[str, int] = field(default_factory=dict)       # reason -> files (plan says skip, not in plan)
-    already: int = 0                                            # decided by an earlier run, nothing new
-    matched_by: dict[str, int] = field(default_factory=dict)    # route -> files
+    skipped: dict[str, int] = field(default_factory=dict)  # reason -> files (plan says skip, not in plan)
+    already: int = 0  # decided by an earlier run, nothing new
+    matched_by: dict[str, int] = field(default_factory=dict)  # route -> files
     bytes_in: int = 0
     bytes_stored: int = 0
-    audio_seconds: float = 0.0                                  # decoded audio, all inputs
+    audio_seconds: float = 0.0  # decoded audio, all inputs
     seconds: float = 0.0
     workers: int = 0
-    executor: str = ""                                          # where the tasks ran
-    coordinator_seconds: float = 0.0                            # spent handling results (catalog, renames)
-    coordinator_cpu_seconds: float = 0.0                        # CPU of that (this process's main thread)
+    executor: str = ""  # where the tasks ran
+    coordinator_seconds: float = 0.0  # spent handling results (catalog, renames)
+    coordinator_cpu_seconds: float = 0.0  # CPU of that (this process's main thread)
     recovered: dict[str, int] = field(default_factory=dict)
-    earlier: dict[str, int] = field(default_factory=dict)       # quarantined/unmatched by an earlier run, unchanged
-    items: list[dict[str, Any]] = field(default_factory=list)   # one per input decided in this run (and problems
-                                                                # left from earlier runs, with "earlier": true)
+    earlier: dict[str, int] = field(default_factory=dict)  # quarantined/unmatched by an earlier run, unchanged
+    items: list[dict[str, Any]] = field(default_factory=list)  # one per input decided in this run (and problems
+    # left from earlier runs, with "earlier": true)
 
     @property
     def problems(self) -> int:
@@ -86,16 +85,30 @@ class IngestSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "inputs": self.inputs, "stored": self.stored, "stored_total": self.stored_total,
-            "duplicates": self.duplicates, "conflicts": self.conflicts, "quarantined": self.quarantined,
-            "quarantined_total": self.quarantined_total, "unmatched": self.unmatched, "skipped": self.skipped,
-            "already": self.already, "matched_by": self.matched_by, "bytes_in": self.bytes_in,
-            "bytes_stored": self.bytes_stored, "audio_seconds": round(self.audio_seconds, 1),
-            "seconds": round(self.seconds, 2), "files_per_second": round(self.files_per_second, 3),
-            "realtime": round(self.realtime, 1), "workers": self.workers, "executor": self.executor,
+            "inputs": self.inputs,
+            "stored": self.stored,
+            "stored_total": self.stored_total,
+            "duplicates": self.duplicates,
+            "conflicts": self.conflicts,
+            "quarantined": self.quarantined,
+            "quarantined_total": self.quarantined_total,
+            "unmatched": self.unmatched,
+            "skipped": self.skipped,
+            "already": self.already,
+            "matched_by": self.matched_by,
+            "bytes_in": self.bytes_in,
+            "bytes_stored": self.bytes_stored,
+            "audio_seconds": round(self.audio_seconds, 1),
+            "seconds": round(self.seconds, 2),
+            "files_per_second": round(self.files_per_second, 3),
+            "realtime": round(self.realtime, 1),
+            "workers": self.workers,
+            "executor": self.executor,
             "coordinator_seconds": round(self.coordinator_seconds, 2),
-            "coordinator_cpu_seconds": round(self.coordinator_cpu_seconds, 2), "recovered": self.recovered,
-            "earlier": self.earlier, "items": self.items,
+            "coordinator_cpu_seconds": round(self.coordinator_cpu_seconds, 2),
+            "recovered": self.recovered,
+            "earlier": self.earlier,
+            "items": self.items,
         }
 
 
@@ -105,13 +118,14 @@ class Item:
     size: int
     mtime_ns: int
     match: Match | None = None
-    target: int | None = None       # track the file would be stored under
+    target: int | None = None  # track the file would be stored under
     tier: int = 0
     note: str = ""
 
 
-def walk(sources: list[Path], options: IngestOptions, exclude: Path, named: set[str] | frozenset[str] = frozenset()
-         ) -> Iterator[Path]:
+def walk(
+    sources: list[Path], options: IngestOptions, exclude: Path, named: set[str] | frozenset[str] = frozenset()
+) -> Iterator[Path]:
     """Every regular, non-hidden file under the sources (sorted), less sidecars and the archive itself. A file named
     explicitly (a source that is a file, or a path in `named`: the --map entries) is never passed over as a
     sidecar: it comes out and is reported if it is not audio."""
@@ -124,6 +138,7 @@ def walk(sources: list[Path], options: IngestOptions, exclude: Path, named: set[
             named = named | {str(source)}
             candidates: Iterator[Path] = iter([source])
         else:
+
             def _walk(top: Path = source) -> Iterator[Path]:
                 for dirpath, dirnames, filenames in os.walk(top):
                     here = Path(dirpath)
@@ -134,6 +149,7 @@ def walk(sources: list[Path], options: IngestOptions, exclude: Path, named: set[
                     for name in sorted(filenames):
                         if not name.startswith("."):
                             yield here / name
+
             candidates = _walk()
         for path in candidates:
             if path in seen or not path.is_file():
@@ -145,14 +161,22 @@ def walk(sources: list[Path], options: IngestOptions, exclude: Path, named: set[
 
 
 class Coordinator:
-    def __init__(self, archive: Archive, conn: sqlite3.Connection, options: IngestOptions,
-                 on_progress: Progress | None, remote: bool = False, task_threads: int = 1) -> None:
+    def __init__(
+        self,
+        archive: Archive,
+        conn: sqlite3.Connection,
+        options: IngestOptions,
+        progress: Progress | None,
+        remote: bool = False,
+        task_threads: int = 1,
+    ) -> None:
         self.archive, self.conn, self.options = archive, conn, options
         self.storage = archive.storage
         self.remote = remote
         self.task_threads = task_threads
         self.summary = IngestSummary(workers=options.worker_count)
-        self.on_progress = on_progress
+        self.progress = progress
+        self.started = time.perf_counter()  # for the decoding speed the progress shows
         self.items: list[Item] = []
         self.claimed: set[int] = set()
         self.deferred: list[tuple[Item, Task, Result]] = []
@@ -191,20 +215,26 @@ class Coordinator:
                 st = path.stat()
             except OSError as exc:
                 if durable.resource_error(exc):
-                    raise ResourceError(f"{durable.resource_error(exc)} while reading {path}: run again when the "
-                                        "source is readable") from exc
+                    raise ResourceError(
+                        f"{durable.resource_error(exc)} while reading {path}: run again when the source is readable"
+                    ) from exc
                 self._record_simple(Item(path, 0, 0), "quarantined", "unreadable", str(exc), {})
                 continue
             self.summary.inputs += 1
             self.summary.bytes_in += st.st_size
             item = Item(path, st.st_size, st.st_mtime_ns)
             if path.suffix.lower() in self.options.ignore:  # named explicitly, yet a sidecar kind of file
-                self._record_simple(item, "quarantined", NOT_AUDIO,
-                                    f"named explicitly but not audio ({path.suffix.lower()} files are never audio)",
-                                    {})
+                self._record_simple(
+                    item,
+                    "quarantined",
+                    NOT_AUDIO,
+                    f"named explicitly but not audio ({path.suffix.lower()} files are never audio)",
+                    {},
+                )
                 continue
-            prior = self.conn.execute("SELECT size, mtime_ns, outcome FROM ingest_sources WHERE path = ?",
-                                      (str(path),)).fetchone()
+            prior = self.conn.execute(
+                "SELECT size, mtime_ns, outcome FROM ingest_sources WHERE path = ?", (str(path),)
+            ).fetchone()
             unchanged = prior is not None and prior[0] == st.st_size and prior[1] == st.st_mtime_ns
             if unchanged and prior[2] in FINAL:
                 self._already(item, prior[2])
@@ -240,23 +270,45 @@ class Coordinator:
         """A file an importer described: a derivative whose original is beside it is passed over (the original
         is stored); a size or digest other than the source's sends the file to quarantine naming both. True when
         the file was decided here."""
-        if expected.kind == "derivative" and expected.original and expected.folder is not None \
-                and (expected.folder / expected.original).is_file():
-            self._record_simple(item, "skipped", "derivative",
-                                f"made from {expected.original}, which is here: the original is stored",
-                                {"original": expected.original}, track=item.match.track if item.match else None)
+        if (
+            expected.kind == "derivative"
+            and expected.original
+            and expected.folder is not None
+            and (expected.folder / expected.original).is_file()
+        ):
+            self._record_simple(
+                item,
+                "skipped",
+                "derivative",
+                f"made from {expected.original}, which is here: the original is stored",
+                {"original": expected.original},
+                track=item.match.track if item.match else None,
+            )
             return True
         problem = _digest_problem(item.path, item.size, expected)
         if problem is None:
             return False
         what, actual, wanted = problem
         where = f"{expected.item}/{expected.name}" if expected.item else expected.name
-        message = (f"{what} {actual} differs from the source's {wanted} ({expected.origin} {where}): the file is "
-                   "not the one the source published")
-        self._record_simple(item, "quarantined", "digest_mismatch", message,
-                            {"check": what, "actual": actual, "expected": wanted, "source": expected.origin,
-                             "item": expected.item, "name": expected.name},
-                            track=item.match.track if item.match else None)
+        message = (
+            f"{what} {actual} differs from the source's {wanted} ({expected.origin} {where}): the file is "
+            "not the one the source published"
+        )
+        self._record_simple(
+            item,
+            "quarantined",
+            "digest_mismatch",
+            message,
+            {
+                "check": what,
+                "actual": actual,
+                "expected": wanted,
+                "source": expected.origin,
+                "item": expected.item,
+                "name": expected.name,
+            },
+            track=item.match.track if item.match else None,
+        )
         return True
 
     def _already(self, item: Item, outcome: str, reason: str = "") -> None:
@@ -265,7 +317,9 @@ class Coordinator:
         self.summary.already += 1
         if outcome in ("quarantined", "unmatched"):
             if not reason:
-                row = self.conn.execute("SELECT reason FROM ingest_sources WHERE path = ?", (str(item.path),)).fetchone()
+                row = self.conn.execute(
+                    "SELECT reason FROM ingest_sources WHERE path = ?", (str(item.path),)
+                ).fetchone()
                 reason = row[0] if row and row[0] else ""
             self.summary.earlier[outcome] = self.summary.earlier.get(outcome, 0) + 1
             self._note(item, outcome, reason, earlier=True)
@@ -278,9 +332,16 @@ class Coordinator:
             row = self.conn.execute("SELECT duration_ms FROM tracks WHERE rowid = ?", (item.match.track,)).fetchone()
             if row and row[0]:
                 expected = row[0] / 1000
-        task = Task(index=index, path=str(item.path), kind=kind, expected_duration=expected,
-                    tolerance=self.options.tolerance(expected or 0.0), compact_bitrate=self.options.compact_bitrate,
-                    fingerprint_seconds=self.options.fingerprint_seconds, threads=self.task_threads)
+        task = Task(
+            index=index,
+            path=str(item.path),
+            kind=kind,
+            expected_duration=expected,
+            tolerance=self.options.tolerance(expected or 0.0),
+            compact_bitrate=self.options.compact_bitrate,
+            fingerprint_seconds=self.options.fingerprint_seconds,
+            threads=self.task_threads,
+        )
         if kind == "store":
             assert item.target is not None and self.tmp_dir is not None
             task.tier, task.tmp_dir = item.tier, str(self.tmp_dir)
@@ -308,8 +369,8 @@ class Coordinator:
             self.done += 1
             self.summary.coordinator_seconds += time.perf_counter() - started
             self.summary.coordinator_cpu_seconds += time.thread_time() - cpu_started
-            if self.on_progress:
-                self.on_progress(self.done, self.total, self.summary.audio_seconds)
+            if self.progress:
+                self.progress(1, stage=realtime(self.summary.audio_seconds, time.perf_counter() - self.started))
 
     def _resource_stop(self, item: Item, what: str) -> ResourceError:
         """The run must stop: the machine ran out of something. Nothing is recorded for the files not finished,
@@ -322,14 +383,22 @@ class Coordinator:
             f"{what}, while ingesting {item.path}. Nothing was quarantined or marked done for it: {len(left):,} "
             f"files ({format_size(size)} of input, so up to about that much space in {self.archive.root / 'files'}) "
             "are still to do. Free space (or the resource) and run the same command again; the files already "
-            "stored are kept.")
+            "stored are kept."
+        )
 
     def _handle(self, task: Task, res: Result, item: Item) -> None:
-        if self.remote and not res.ok and res.reason == "unreadable" and not res.source_sha256 \
-                and os.access(item.path, os.R_OK):
-            raise FonotecaError(f"a worker could not read {item.path} ({res.message}), which this machine can: the "
-                                "sources are not at the same paths on the workers. Mount them there, or set "
-                                "[cluster] storage = \"none\" (this machine sends each input to a worker)")
+        if (
+            self.remote
+            and not res.ok
+            and res.reason == "unreadable"
+            and not res.source_sha256
+            and os.access(item.path, os.R_OK)
+        ):
+            raise FonotecaError(
+                f"a worker could not read {item.path} ({res.message}), which this machine can: the "
+                "sources are not at the same paths on the workers. Mount them there, or set "
+                '[cluster] storage = "none" (this machine sends each input to a worker)'
+            )
         self.summary.audio_seconds += res.duration
         if res.ok and item.match is not None:
             self._check_reference_digests(item.match.track, res)
@@ -350,15 +419,19 @@ class Coordinator:
         """A track the reference release kept a file of (table track_files) takes only that file: its sha256 as
         published, before or after the release embedded its tags. Any other input is quarantined with both
         published digests and its own."""
-        row = self.conn.execute("SELECT sha256_original, sha256_with_embedded_meta FROM track_files WHERE track = ?",
-                                (track,)).fetchone()
+        row = self.conn.execute(
+            "SELECT sha256_original, sha256_with_embedded_meta FROM track_files WHERE track = ?", (track,)
+        ).fetchone()
         if row is None or (row[0] is None and row[1] is None) or res.source_sha256 in row:
             return
         res.ok, res.reason = False, SHA256_MISMATCH
-        res.message = (f"sha256 {res.source_sha256} is neither the reference release's sha256_original "
-                       f"({row[0]}) nor its sha256_with_embedded_meta ({row[1]}) for this track")
-        res.details = dict(res.details, sha256=res.source_sha256, sha256_original=row[0],
-                           sha256_with_embedded_meta=row[1])
+        res.message = (
+            f"sha256 {res.source_sha256} is neither the reference release's sha256_original "
+            f"({row[0]}) nor its sha256_with_embedded_meta ({row[1]}) for this track"
+        )
+        res.details = dict(
+            res.details, sha256=res.source_sha256, sha256_original=row[0], sha256_with_embedded_meta=row[1]
+        )
 
     def _receive(self, task: Task, res: Result) -> None:
         """A finished file that came back from a worker as bytes: into this run's temporary folder, durable and
@@ -377,16 +450,27 @@ class Coordinator:
         row = self.conn.execute("SELECT ns, id FROM tracks WHERE rowid = ?", (track,)).fetchone()
         return f"{NAMESPACE_NAMES.get(row[0], 'table')}:track:{row[1]}" if row else None
 
-    def _source_row(self, item: Item, outcome: str, sha256: str | None, track: int | None, reason: str,
-                    detail: dict[str, Any]) -> None:
+    def _source_row(
+        self, item: Item, outcome: str, sha256: str | None, track: int | None, reason: str, detail: dict[str, Any]
+    ) -> None:
         self.conn.execute(
             "INSERT OR REPLACE INTO ingest_sources (path, size, mtime_ns, sha256, outcome, track, reason, detail, "
             "decided_at) VALUES (?,?,?,?,?,?,?,?,?)",
-            (str(item.path), item.size, item.mtime_ns, sha256, outcome, track, reason,
-             json.dumps(detail, default=str) if detail else None, durable.now()))
+            (
+                str(item.path),
+                item.size,
+                item.mtime_ns,
+                sha256,
+                outcome,
+                track,
+                reason,
+                json.dumps(detail, default=str) if detail else None,
+                durable.now(),
+            ),
+        )
 
     def _note(self, item: Item, outcome: str, reason: str = "", track: int | None = None, **extra: Any) -> None:
-        entry = {"path": str(item.path), "outcome": outcome}
+        entry: dict[str, Any] = {"path": str(item.path), "outcome": outcome}
         if reason:
             entry["reason"] = reason
         if track is not None:
@@ -394,8 +478,9 @@ class Coordinator:
         entry.update({k: v for k, v in extra.items() if v is not None})
         self.summary.items.append(entry)
 
-    def _record_simple(self, item: Item, outcome: str, reason: str, message: str, detail: dict[str, Any],
-                       track: int | None = None) -> None:
+    def _record_simple(
+        self, item: Item, outcome: str, reason: str, message: str, detail: dict[str, Any], track: int | None = None
+    ) -> None:
         if outcome == "quarantined":
             where = store.quarantine(self.archive, item.path, "", reason, message, detail)
             detail = {**detail, "record": where}
@@ -413,8 +498,14 @@ class Coordinator:
             details["matched_by"] = item.match.route
         where = store.quarantine(self.archive, item.path, res.source_sha256, res.reason, res.message, details)
         with transaction(self.conn):
-            self._source_row(item, "quarantined", res.source_sha256, item.match.track if item.match else None,
-                             res.reason, {"message": res.message, "record": where})
+            self._source_row(
+                item,
+                "quarantined",
+                res.source_sha256,
+                item.match.track if item.match else None,
+                res.reason,
+                {"message": res.message, "record": where},
+            )
         self.summary.quarantined[res.reason] = self.summary.quarantined.get(res.reason, 0) + 1
         self._note(item, "quarantined", res.reason, message=res.message, record=where)
 
@@ -422,14 +513,24 @@ class Coordinator:
         if not res.fingerprint:
             return
         self.conn.execute(
-            "INSERT OR REPLACE INTO fingerprints (sha256, seconds, fingerprint, raw, usable, track) VALUES (?,?,?,?,?,?)",
-            (res.source_sha256, res.fingerprint_seconds, res.fingerprint, res.fingerprint_raw,
-             int(res.fingerprint_usable), track))
+            "INSERT OR REPLACE INTO fingerprints (sha256, seconds, "
+            "fingerprint, raw, usable, track) VALUES (?,?,?,?,?,?)",
+            (
+                res.source_sha256,
+                res.fingerprint_seconds,
+                res.fingerprint,
+                res.fingerprint_raw,
+                int(res.fingerprint_usable),
+                track,
+            ),
+        )
         if index_keys and res.fingerprint_usable:
             raw = fpmod.from_raw_bytes(res.fingerprint_raw)
             keys = sorted({int(v) for v in raw if int(v) % fpmod.SAMPLE_MOD == 0})
-            self.conn.executemany("INSERT OR IGNORE INTO fingerprint_keys (key, sha256) VALUES (?, ?)",
-                                  [(k, res.source_sha256) for k in keys])
+            self.conn.executemany(
+                "INSERT OR IGNORE INTO fingerprint_keys (key, sha256) VALUES (?, ?)",
+                [(k, res.source_sha256) for k in keys],
+            )
 
     def same_recording(self, res: Result, exclude_track: int | None = None) -> tuple[int, float] | None:
         """A stored file whose input sounds like this one: (track, bit error rate), best first."""
@@ -443,20 +544,24 @@ class Coordinator:
             for (sha,) in self.conn.execute("SELECT DISTINCT sha256 FROM fingerprint_keys"):
                 found[sha] = 2
             for (sha,) in self.conn.execute(
-                    "SELECT f.sha256 FROM fingerprints f JOIN files fi ON fi.source_sha256 = f.sha256 WHERE f.usable = 1"):
+                "SELECT f.sha256 FROM fingerprints f JOIN files fi ON fi.source_sha256 = f.sha256 WHERE f.usable = 1"
+            ):
                 found[sha] = 2
         for start in range(0, len(keys), 500):
-            chunk = keys[start:start + 500]
+            chunk = keys[start : start + 500]
             for (sha,) in self.conn.execute(
-                    f"SELECT sha256 FROM fingerprint_keys WHERE key IN ({','.join('?' * len(chunk))})", chunk):
+                f"SELECT sha256 FROM fingerprint_keys WHERE key IN ({','.join('?' * len(chunk))})", chunk
+            ):
                 found[sha] += 1
         best: tuple[int, float] | None = None
         for sha, hits in found.most_common(50):
             if hits < 1 or sha == res.source_sha256:
                 continue
             row = self.conn.execute(
-                "SELECT f.raw, fi.track, fi.duration_ms FROM fingerprints f JOIN files fi ON fi.source_sha256 = f.sha256 "
-                "WHERE f.sha256 = ? AND f.usable = 1", (sha,)).fetchone()
+                "SELECT f.raw, fi.track, fi.duration_ms FROM fingerprints f JOIN files "
+                "fi ON fi.source_sha256 = f.sha256 WHERE f.sha256 = ? AND f.usable = 1",
+                (sha,),
+            ).fetchone()
             if row is None or row[1] == exclude_track:
                 continue
             # The fingerprint covers the first two minutes only: a recording of another length (an edit, an
@@ -471,12 +576,22 @@ class Coordinator:
     def _duplicate(self, item: Item, res: Result, of: int, how: str, ber: float | None = None) -> None:
         with transaction(self.conn):
             self._save_fingerprint(res, of, False)
-            detail = {"of": self._track_ref(of), "how": how, "ber": ber,
-                      "claimed": self._track_ref(item.match.track) if item.match else None}
+            detail = {
+                "of": self._track_ref(of),
+                "how": how,
+                "ber": ber,
+                "claimed": self._track_ref(item.match.track) if item.match else None,
+            }
             self._source_row(item, "duplicate", res.source_sha256, of, how, detail)
         self.summary.duplicates += 1
-        self._note(item, "duplicate", how, of, ber=None if ber is None else round(ber, 3),
-                   claimed=detail["claimed"] if item.match and item.match.track != of else None)
+        self._note(
+            item,
+            "duplicate",
+            how,
+            of,
+            ber=None if ber is None else round(ber, 3),
+            claimed=detail["claimed"] if item.match and item.match.track != of else None,
+        )
 
     def _store(self, item: Item, task: Task, res: Result) -> None:
         assert item.target is not None and item.match is not None and res.out_tmp
@@ -492,7 +607,9 @@ class Coordinator:
         tier_name = Tier(item.tier).label
         rel = store.dest_path(NAMESPACE_NAMES.get(ns, "table"), track_id, tier_name, task.ext)
         # Journal the store, make it (durable), then commit the row (and only then forget the journal).
-        self.conn.execute("INSERT OR REPLACE INTO ingest_pending (path, started_at) VALUES (?, ?)", (rel, durable.now()))
+        self.conn.execute(
+            "INSERT OR REPLACE INTO ingest_pending (path, started_at) VALUES (?, ?)", (rel, durable.now())
+        )
         self.storage.put_atomic(rel, Path(res.out_tmp))
         duration_ms = int(round(res.duration * 1000))
         bit_rate = int(res.stored_size * 8 / res.duration) if res.duration > 0 else None
@@ -502,16 +619,41 @@ class Coordinator:
                 "source_container, source_codec, patch, container, codec, bit_rate, sample_rate, channels, "
                 "duration_ms, loudness, replaygain_gain, replaygain_peak, matched_by, tags, ingested_at, licence) "
                 "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                (item.target, item.tier, rel, res.stored_size, res.stored_sha256, res.source_sha256, res.source_size,
-                 str(item.path), res.source_container, res.source_codec, res.patch, res.stored_container,
-                 res.stored_codec, bit_rate, res.stored_sample_rate, res.stored_channels, duration_ms, res.loudness,
-                 res.replaygain_gain, res.replaygain_peak, item.match.route, res.tag_family, durable.now(),
-                 (task.tags.get("LICENSE") or [None])[0] if res.tag_family else None))
-            self.conn.execute("INSERT OR REPLACE INTO plan_sizes (track, tier, bytes) VALUES (?,?,?)",
-                              (item.target, item.tier, res.stored_size))
+                (
+                    item.target,
+                    item.tier,
+                    rel,
+                    res.stored_size,
+                    res.stored_sha256,
+                    res.source_sha256,
+                    res.source_size,
+                    str(item.path),
+                    res.source_container,
+                    res.source_codec,
+                    res.patch,
+                    res.stored_container,
+                    res.stored_codec,
+                    bit_rate,
+                    res.stored_sample_rate,
+                    res.stored_channels,
+                    duration_ms,
+                    res.loudness,
+                    res.replaygain_gain,
+                    res.replaygain_peak,
+                    item.match.route,
+                    res.tag_family,
+                    durable.now(),
+                    next(iter(task.tags.get("LICENSE") or []), None) if res.tag_family else None,
+                ),
+            )
+            self.conn.execute(
+                "INSERT OR REPLACE INTO plan_sizes (track, tier, bytes) VALUES (?,?,?)",
+                (item.target, item.tier, res.stored_size),
+            )
             self._save_fingerprint(res, item.target, True)
-            self._source_row(item, "stored", res.source_sha256, item.target, item.match.route,
-                             {"path": rel, "tier": tier_name})
+            self._source_row(
+                item, "stored", res.source_sha256, item.target, item.match.route, {"path": rel, "tier": tier_name}
+            )
             self.conn.execute("DELETE FROM ingest_pending WHERE path = ?", (rel,))
         res.out_tmp = None
         self.summary.stored[tier_name] += 1
@@ -521,11 +663,13 @@ class Coordinator:
 
     def finish_deferred(self) -> None:
         """Files that were only validated and fingerprinted: duplicates of stored files, conflicts, unmatched."""
-        for item, task, res in self.deferred:
+        for item, _task, res in self.deferred:
             if item.target is not None:
                 row = self.conn.execute(
                     "SELECT fi.source_sha256, f.raw, f.usable FROM files fi LEFT JOIN fingerprints f "
-                    "ON f.sha256 = fi.source_sha256 WHERE fi.track = ? ORDER BY fi.tier DESC", (item.target,)).fetchone()
+                    "ON f.sha256 = fi.source_sha256 WHERE fi.track = ? ORDER BY fi.tier DESC",
+                    (item.target,),
+                ).fetchone()
                 if row is None:  # the file claimed for this track failed: leave this one for the next run,
                     found = self.same_recording(res)  # unless it is a recording the archive already has
                     if found is not None:
@@ -546,11 +690,17 @@ class Coordinator:
                     if ber > self.options.match_ber:
                         with transaction(self.conn):
                             self._save_fingerprint(res, None, False)
-                            self._source_row(item, "conflict", res.source_sha256, item.target, "different recording",
-                                             {"ber": ber})
+                            self._source_row(
+                                item, "conflict", res.source_sha256, item.target, "different recording", {"ber": ber}
+                            )
                         self.summary.conflicts += 1
-                        self._note(item, "conflict", "the track already has a file that sounds different",
-                                   item.target, ber=round(ber, 3))
+                        self._note(
+                            item,
+                            "conflict",
+                            "the track already has a file that sounds different",
+                            item.target,
+                            ber=round(ber, 3),
+                        )
                         continue
                     self._duplicate(item, res, item.target, "fingerprint", ber)
                 else:
@@ -594,9 +744,14 @@ def _task_threads(executor: Any) -> int:
     return max(1, cores // max(1, executor.workers))
 
 
-def ingest(archive: Archive, sources: list[Path], options: IngestOptions | None = None,
-           on_progress: Progress | None = None, on_start: Callable[[int], None] | None = None) -> IngestSummary:
-    """Ingest every file under `sources` into the archive and return what happened (see IngestSummary)."""
+def ingest(
+    archive: Archive,
+    sources: list[Path],
+    options: IngestOptions | None = None,
+    progress: Progress | None = None,
+) -> IngestSummary:
+    """Ingest every file under `sources` into the archive and return what happened (see IngestSummary).
+    `progress` is told the inputs to handle, then each one handled, with the decoding speed as its step."""
     options = options or IngestOptions.from_config(archive.config)
     options.check()
     started = time.perf_counter()
@@ -607,10 +762,13 @@ def ingest(archive: Archive, sources: list[Path], options: IngestOptions | None 
             conn.execute("PRAGMA synchronous=FULL")  # a committed row survives a power cut, not just a crash
             recovered = store.recover(archive, conn)
             if options.tier == "plan" and conn.execute("SELECT 1 FROM plan WHERE tier > 0 LIMIT 1").fetchone() is None:
-                raise FonotecaError("there is no plan to follow: run `fonoteca plan` first, or choose a tier for "
-                                    "every file with --tier original|compact")
-            coord = Coordinator(archive, conn, options, on_progress, remote=executor.remote,
-                                task_threads=_task_threads(executor))
+                raise FonotecaError(
+                    "there is no plan to follow: run `fonoteca plan` first, or choose a tier for "
+                    "every file with --tier original|compact"
+                )
+            coord = Coordinator(
+                archive, conn, options, progress, remote=executor.remote, task_threads=_task_threads(executor)
+            )
             coord.summary.recovered = recovered
             coord.summary.workers, coord.summary.executor = executor.workers, executor.describe()
             coord.tmp_dir = store.run_tmp_dir(archive)
@@ -619,8 +777,8 @@ def ingest(archive: Archive, sources: list[Path], options: IngestOptions | None 
                 matcher = Matcher(conn, mapping, options.duration_tolerance_s, options.duration_tolerance_ratio)
                 tasks = coord.plan_tasks(paths, matcher)
                 coord.total = len(tasks)
-                if on_start:
-                    on_start(len(tasks))
+                if progress:
+                    progress(total=len(tasks))
                 if tasks:
                     executors.preflight(executor, str(coord.tmp_dir), tasks[0].path)
                     executors.run(executor, tasks, coord.on_result)
@@ -630,6 +788,7 @@ def ingest(archive: Archive, sources: list[Path], options: IngestOptions | None 
                 coord.summary.coordinator_cpu_seconds += time.thread_time() - cpu_started
             finally:
                 import shutil
+
                 shutil.rmtree(coord.tmp_dir, ignore_errors=True)
             summary = coord.summary
         finally:

@@ -9,10 +9,10 @@ from pathlib import Path
 from fonoteca.archive import Archive
 from fonoteca.audio.patch import apply_patch
 from fonoteca.catalog.query import lookup
+from fonoteca.durable import write_atomic
+from fonoteca.errors import FonotecaError
 from fonoteca.storage import StorageError
 from fonoteca.tiers import Tier
-from fonoteca.errors import FonotecaError
-from fonoteca.durable import write_atomic
 
 
 @dataclass
@@ -22,7 +22,7 @@ class Restored:
     out: Path
     size: int
     sha256: str
-    exact: bool       # True: the ingested input, byte for byte; False: the stored re-encoding (compact tier)
+    exact: bool  # True: the ingested input, byte for byte; False: the stored re-encoding (compact tier)
 
 
 def restore(archive: Archive, reference: str, out: Path) -> Restored:
@@ -35,7 +35,8 @@ def restore(archive: Archive, reference: str, out: Path) -> Restored:
         for track in found:
             rows += conn.execute(
                 "SELECT tier, path, sha256, source_sha256, patch FROM files WHERE track = ? ORDER BY tier DESC",
-                (track["rowid"],)).fetchall()
+                (track["rowid"],),
+            ).fetchall()
         if not rows:
             raise FonotecaError(f"{reference}: the archive holds no file for this track")
         tier, rel, sha, source_sha, patch = rows[0]

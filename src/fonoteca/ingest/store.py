@@ -9,8 +9,9 @@ import re
 import shutil
 import sqlite3
 import uuid
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any, ContextManager
+from typing import Any
 
 from fonoteca import locks
 from fonoteca.archive import Archive
@@ -19,11 +20,13 @@ from fonoteca.durable import fsync_dir, now, write_atomic
 TMP = ".tmp"
 
 
-def ingest_lock(archive: Archive) -> ContextManager[None]:
+def ingest_lock(archive: Archive) -> AbstractContextManager[None]:
     """One ingest at a time per archive (a second one is refused, not queued)."""
     archive.require_writable("ingest")
-    return locks.held(archive.dir("files") / ".ingest.lock",
-                      busy="another `fonoteca ingest` is running on this archive; wait for it to finish")
+    return locks.held(
+        archive.dir("files") / ".ingest.lock",
+        busy="another `fonoteca ingest` is running on this archive; wait for it to finish",
+    )
 
 
 def run_tmp_dir(archive: Archive) -> Path:
@@ -66,8 +69,7 @@ def dest_path(ns_name: str, track_id: str, tier_name: str, ext: str) -> str:
     return f"files/{tier_name}/{shard}/{safe_name(track_id, 120)}.{ext}"
 
 
-def quarantine(archive: Archive, source: Path, sha256: str, reason: str, message: str,
-               details: dict[str, Any]) -> str:
+def quarantine(archive: Archive, source: Path, sha256: str, reason: str, message: str, details: dict[str, Any]) -> str:
     """Put a rejected input in quarantine/ (a hard link, else a copy) with a JSON reason beside it; idempotent."""
     qdir = archive.dir("quarantine")
     key = sha256[:16] if sha256 else hashlib.sha256(str(source).encode()).hexdigest()[:16]
@@ -89,8 +91,15 @@ def quarantine(archive: Archive, source: Path, sha256: str, reason: str, message
             tmp.unlink(missing_ok=True)
     else:
         stored = name
-    record = {"source": str(source), "sha256": sha256 or None, "reason": reason, "message": message,
-              "details": details, "file": stored, "quarantined_at": now()}
+    record = {
+        "source": str(source),
+        "sha256": sha256 or None,
+        "reason": reason,
+        "message": message,
+        "details": details,
+        "file": stored,
+        "quarantined_at": now(),
+    }
     write_atomic(qdir / f"{name}.json", json.dumps(record, indent=2, ensure_ascii=False, default=str).encode())
     fsync_dir(qdir)
     return f"quarantine/{name}.json"

@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from fonoteca import durable
+from fonoteca.audio import decode
+from fonoteca.audio import fingerprint as fpmod
+from fonoteca.audio import patch as patchmod
+from fonoteca.audio import tags as tagmod
 from fonoteca.tiers import Tier
-from fonoteca.audio import decode, fingerprint as fpmod, patch as patchmod, tags as tagmod
 
 READ_CHUNK = 1 << 20
 
@@ -26,17 +29,17 @@ READ_CHUNK = 1 << 20
 class Task:
     index: int
     path: str
-    kind: str                             # store | analyse (validate and fingerprint only)
-    tier: int = 0                         # 1 compact, 2 original (kind store)
-    tmp_dir: str = ""                     # where the finished file goes (same file system as files/)
-    ext: str = ""                         # suffix of the stored file
+    kind: str  # store | analyse (validate and fingerprint only)
+    tier: int = 0  # 1 compact, 2 original (kind store)
+    tmp_dir: str = ""  # where the finished file goes (same file system as files/)
+    ext: str = ""  # suffix of the stored file
     tags: dict[str, list[str]] = field(default_factory=dict)
     cover: tuple[bytes, str] | None = None
     expected_duration: float | None = None  # catalog duration, seconds
     tolerance: float = 3.0
     compact_bitrate: int = 75000
     fingerprint_seconds: float = 120.0
-    threads: int = 1                      # threads the task may use (cores the pool leaves spare)
+    threads: int = 1  # threads the task may use (cores the pool leaves spare)
 
 
 RESOURCE = "resource"  # Result.reason when the machine ran out of disk, descriptors or I/O (not the file's fault)
@@ -46,14 +49,14 @@ RESOURCE = "resource"  # Result.reason when the machine ran out of disk, descrip
 class Result:
     index: int
     ok: bool
-    reason: str = ""                      # rejection keyword when not ok
+    reason: str = ""  # rejection keyword when not ok
     message: str = ""
     details: dict[str, Any] = field(default_factory=dict)
     source_sha256: str = ""
     source_size: int = 0
     source_container: str = ""
     source_codec: str = ""
-    duration: float = 0.0                 # decoded seconds of the input
+    duration: float = 0.0  # decoded seconds of the input
     sample_rate: int = 0
     channels: int = 0
     fingerprint: str | None = None
@@ -63,7 +66,7 @@ class Result:
     loudness: float | None = None
     replaygain_gain: float | None = None
     replaygain_peak: float | None = None
-    out_tmp: str | None = None            # finished file (kind store)
+    out_tmp: str | None = None  # finished file (kind store)
     stored_sha256: str = ""
     stored_size: int = 0
     stored_container: str = ""
@@ -73,7 +76,7 @@ class Result:
     patch: bytes | None = None
     tag_family: str | None = None
     cpu_seconds: float = 0.0
-    out_data: bytes | None = None         # the finished file's bytes, when the worker does not share the archive
+    out_data: bytes | None = None  # the finished file's bytes, when the worker does not share the archive
 
 
 def _sha256_file(path: str) -> tuple[str, int]:
@@ -99,8 +102,10 @@ def _gain_tags(result: Result, family_opus: bool) -> dict[str, list[str]]:
         return {}
     if family_opus:  # RFC 7845: R128 gains in Q7.8 dB relative to -23 LUFS
         return {"R128_TRACK_GAIN": [str(int(round((-23.0 - (result.loudness or 0.0)) * 256)))]}
-    return {"REPLAYGAIN_TRACK_GAIN": [f"{result.replaygain_gain:.2f} dB"],
-            "REPLAYGAIN_TRACK_PEAK": [f"{result.replaygain_peak:.6f}"]}
+    return {
+        "REPLAYGAIN_TRACK_GAIN": [f"{result.replaygain_gain:.2f} dB"],
+        "REPLAYGAIN_TRACK_PEAK": [f"{result.replaygain_peak:.6f}"],
+    }
 
 
 def process(task: Task) -> Result:
@@ -120,24 +125,32 @@ def process(task: Task) -> Result:
         if compact:
             out_tmp = os.path.join(task.tmp_dir, f"{uuid.uuid4().hex}.part.{task.ext or 'opus'}")
         analysis = decode.analyse(
-            Path(task.path), fingerprint_seconds=task.fingerprint_seconds,
+            Path(task.path),
+            fingerprint_seconds=task.fingerprint_seconds,
             opus=decode.OpusSpec(bitrate=task.compact_bitrate) if compact else None,
-            out_path=Path(out_tmp) if out_tmp else None, threads=task.threads,
+            out_path=Path(out_tmp) if out_tmp else None,
+            threads=task.threads,
         )
         info = analysis.info
         result.source_container, result.source_codec = info.container, info.codec
         result.duration, result.sample_rate, result.channels = analysis.duration, info.sample_rate, info.channels
         fp = analysis.fingerprint
         if fp is not None:
-            result.fingerprint, result.fingerprint_raw, result.fingerprint_seconds = fp.encoded, fp.raw_bytes(), fp.seconds
+            result.fingerprint, result.fingerprint_raw, result.fingerprint_seconds = (
+                fp.encoded,
+                fp.raw_bytes(),
+                fp.seconds,
+            )
         result.fingerprint_usable = fpmod.usable(fp, analysis.loudness.peak)
         result.loudness = analysis.loudness.integrated_lufs
         result.replaygain_gain = analysis.loudness.track_gain
         result.replaygain_peak = round(analysis.loudness.peak, 6)
         if task.expected_duration is not None and abs(analysis.duration - task.expected_duration) > task.tolerance:
             result.reason = "duration_mismatch"
-            result.message = (f"decoded {analysis.duration:.2f} s, the catalog says {task.expected_duration:.2f} s "
-                              f"(tolerance {task.tolerance:.1f} s)")
+            result.message = (
+                f"decoded {analysis.duration:.2f} s, the catalog says {task.expected_duration:.2f} s "
+                f"(tolerance {task.tolerance:.1f} s)"
+            )
             result.details = {"decoded_seconds": analysis.duration, "catalog_seconds": task.expected_duration}
             return result
         if task.kind != "store":
@@ -221,8 +234,9 @@ def process_staged(task: Task, data: bytes | str | None = None, *, scratch: str 
         result = process(local)
         if local.path != task.path and result.message:  # decoder messages name the file: name the real one
             result.message = result.message.replace(local.path, task.path)
-            result.details = {k: v.replace(local.path, task.path) if isinstance(v, str) else v
-                              for k, v in result.details.items()}
+            result.details = {
+                k: v.replace(local.path, task.path) if isinstance(v, str) else v for k, v in result.details.items()
+            }
         if result.out_tmp:
             with open(result.out_tmp, "rb") as f:
                 result.out_data = f.read()

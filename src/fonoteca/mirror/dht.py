@@ -21,20 +21,24 @@ import socket
 import struct
 import time
 from dataclasses import dataclass, field
-from typing import Callable
 
 from fonoteca.pack import bencode
+from fonoteca.progress import Progress
 
 # The public DHT's bootstrap routers (the ones libtorrent, uTorrent and Transmission ship with).
-BOOTSTRAP = ("router.bittorrent.com:6881", "router.utorrent.com:6881", "dht.transmissionbt.com:6881",
-             "dht.libtorrent.org:25401")
+BOOTSTRAP = (
+    "router.bittorrent.com:6881",
+    "router.utorrent.com:6881",
+    "dht.transmissionbt.com:6881",
+    "dht.libtorrent.org:25401",
+)
 BLOOM_BYTES = 256
 BLOOM_BITS = BLOOM_BYTES * 8
 BLOOM_HASHES = 2
-K = 8                   # a lookup ends when the K closest nodes it knows have answered or failed
-ALPHA = 4               # queries in flight per lookup
-MAX_QUERIES = 64        # per lookup
-QUERY_TIMEOUT = 2.0     # seconds to wait for one node's answer
+K = 8  # a lookup ends when the K closest nodes it knows have answered or failed
+ALPHA = 4  # queries in flight per lookup
+MAX_QUERIES = 64  # per lookup
+QUERY_TIMEOUT = 2.0  # seconds to wait for one node's answer
 PER_ADDRESS_RATE = 4.0  # queries per second to one IP address
 
 Node = tuple[str, int]
@@ -62,14 +66,14 @@ def bloom_add(bits: bytearray, ip: bytes) -> None:
 class DhtFigures:
     seeders: int
     leechers: int
-    nodes: int               # nodes whose filters were merged
+    nodes: int  # nodes whose filters were merged
 
 
 @dataclass
 class DhtResult:
-    figures: dict[str, DhtFigures] = field(default_factory=dict)   # btih -> estimates (only hashes some node stores)
-    queried: int = 0         # queries sent
-    answered: int = 0        # answers received
+    figures: dict[str, DhtFigures] = field(default_factory=dict)  # btih -> estimates (only hashes some node stores)
+    queried: int = 0  # queries sent
+    answered: int = 0  # answers received
     errors: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
@@ -83,7 +87,7 @@ def parse_node(text: str) -> Node:
 
 
 def _distance(a: bytes, b: bytes) -> int:
-    return int.from_bytes(bytes(x ^ y for x, y in zip(a, b)), "big")
+    return int.from_bytes(bytes(x ^ y for x, y in zip(a, b, strict=True)), "big")
 
 
 def _compact_nodes(data: object) -> list[tuple[bytes, Node]]:
@@ -92,7 +96,11 @@ def _compact_nodes(data: object) -> list[tuple[bytes, Node]]:
         return []
     out = []
     for i in range(0, len(data), 26):
-        nid, ip, port = data[i:i + 20], socket.inet_ntoa(data[i + 20:i + 24]), struct.unpack(">H", data[i + 24:i + 26])[0]
+        nid, ip, port = (
+            data[i : i + 20],
+            socket.inet_ntoa(data[i + 20 : i + 24]),
+            struct.unpack(">H", data[i + 24 : i + 26])[0],
+        )
         if port:
             out.append((nid, (ip, port)))
     return out
@@ -101,9 +109,9 @@ def _compact_nodes(data: object) -> list[tuple[bytes, Node]]:
 @dataclass
 class _Lookup:
     target: bytes
-    known: dict[Node, bytes | None] = field(default_factory=dict)   # address -> node id (None: not known yet)
+    known: dict[Node, bytes | None] = field(default_factory=dict)  # address -> node id (None: not known yet)
     asked: set[Node] = field(default_factory=set)
-    done: set[Node] = field(default_factory=set)                     # answered or timed out
+    done: set[Node] = field(default_factory=set)  # answered or timed out
     inflight: int = 0
     sent: int = 0
     seeds: bytearray = field(default_factory=lambda: bytearray(BLOOM_BYTES))
@@ -119,7 +127,7 @@ class _Lookup:
         if self.finished():
             return []
         fresh = sorted((n for n in self.known if n not in self.asked), key=self.order)
-        return fresh[:max(0, ALPHA - self.inflight)]
+        return fresh[: max(0, ALPHA - self.inflight)]
 
     def finished(self) -> bool:
         if self.sent >= MAX_QUERIES:
@@ -136,18 +144,21 @@ class _Scraper:
         self.own_id = os.urandom(20)
         self.deadline = time.monotonic() + timeout
         self.lookups = {h: _Lookup(bytes.fromhex(h)) for h in hashes}
-        self.pool: dict[Node, bytes] = {}          # every node that answered, for the lookups to start from
-        self.pending: dict[bytes, tuple[str, Node, float]] = {}   # transaction id -> (btih, node, sent at)
-        self.next_send: dict[str, float] = {}      # ip -> when it may be sent the next query
+        self.pool: dict[Node, bytes] = {}  # every node that answered, for the lookups to start from
+        self.pending: dict[bytes, tuple[str, Node, float]] = {}  # transaction id -> (btih, node, sent at)
+        self.next_send: dict[str, float] = {}  # ip -> when it may be sent the next query
         self.serial = 0
         self.result = DhtResult()
         for lookup in self.lookups.values():
             for node in bootstrap:
                 lookup.known[node] = None
 
-    def run(self, progress: Callable[[int, int], None] | None) -> DhtResult:
+    def run(self, progress: Progress | None) -> DhtResult:
         sel = selectors.DefaultSelector()
         sel.register(self.sock, selectors.EVENT_READ)
+        reported = 0  # lookups told finished: one that opens again (a closer node turned up) is not taken back
+        if progress:
+            progress(total=len(self.lookups))
         try:
             while time.monotonic() < self.deadline:
                 self._send_due()
@@ -157,14 +168,17 @@ class _Scraper:
                     self._receive()
                 self._expire()
                 if progress:
-                    progress(sum(lk.finished() for lk in self.lookups.values()), len(self.lookups))
+                    finished = sum(lk.finished() for lk in self.lookups.values())
+                    progress(max(0, finished - reported))
+                    reported = max(reported, finished)
         finally:
             sel.close()
             self.sock.close()
         for btih, lk in self.lookups.items():
             if lk.filters:
-                self.result.figures[btih] = DhtFigures(bloom_estimate(bytes(lk.seeds)), bloom_estimate(bytes(lk.peers)),
-                                                       lk.filters)
+                self.result.figures[btih] = DhtFigures(
+                    bloom_estimate(bytes(lk.seeds)), bloom_estimate(bytes(lk.peers)), lk.filters
+                )
         return self.result
 
     def _send_due(self) -> None:
@@ -176,8 +190,13 @@ class _Scraper:
                 self.next_send[node[0]] = now + 1.0 / PER_ADDRESS_RATE
                 self.serial = (self.serial + 1) % 65536
                 tid = struct.pack(">H", self.serial)
-                query = {b"t": tid, b"y": b"q", b"q": b"get_peers", b"ro": 1,
-                         b"a": {b"id": self.own_id, b"info_hash": lk.target, b"scrape": 1}}
+                query = {
+                    b"t": tid,
+                    b"y": b"q",
+                    b"q": b"get_peers",
+                    b"ro": 1,
+                    b"a": {b"id": self.own_id, b"info_hash": lk.target, b"scrape": 1},
+                }
                 lk.asked.add(node)
                 try:
                     self.sock.sendto(bencode.encode(query), node)
@@ -228,8 +247,8 @@ class _Scraper:
                     each.known[other] = other_id
         seeds, peers = body.get(b"BFsd"), body.get(b"BFpe")
         if isinstance(seeds, bytes) and isinstance(peers, bytes) and len(seeds) == len(peers) == BLOOM_BYTES:
-            lk.seeds[:] = bytes(a | b for a, b in zip(lk.seeds, seeds))
-            lk.peers[:] = bytes(a | b for a, b in zip(lk.peers, peers))
+            lk.seeds[:] = bytes(a | b for a, b in zip(lk.seeds, seeds, strict=True))
+            lk.peers[:] = bytes(a | b for a, b in zip(lk.peers, peers, strict=True))
             lk.filters += 1
 
     def _expire(self) -> None:
@@ -252,13 +271,18 @@ def resolve(nodes: list[str], errors: list[str]) -> list[Node]:
         except (ValueError, OSError) as exc:
             errors.append(f"DHT node {text}: {getattr(exc, 'strerror', None) or exc}")
             continue
-        for address in sorted({info[4][0] for info in infos}):
+        for address in sorted({str(info[4][0]) for info in infos}):
             out.append((address, port))
     return out
 
 
-def scrape(hashes: list[str], bootstrap: list[str] | tuple[str, ...] = BOOTSTRAP, *, timeout: float = 20.0,
-           progress: Callable[[int, int], None] | None = None) -> DhtResult:
+def scrape(
+    hashes: list[str],
+    bootstrap: list[str] | tuple[str, ...] = BOOTSTRAP,
+    *,
+    timeout: float = 20.0,
+    progress: Progress | None = None,
+) -> DhtResult:
     """BEP 33 estimates of seeders and leechers for each v1 info-hash (hex) that some DHT node stores peers
     for, reached from the `bootstrap` nodes (HOST:PORT) within `timeout` seconds."""
     started = time.perf_counter()

@@ -24,48 +24,76 @@ import os
 import shutil
 import threading
 import urllib.parse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import libtorrent as lt
 import orjson
 import zstandard
 
+from fonoteca import ledger
 from fonoteca.catalog.ids import NAMESPACE_NAMES, parse_reference
 from fonoteca.errors import FonotecaError
 from fonoteca.mirror import session as sess
+from fonoteca.mirror.sources import (
+    Metainfo,
+    Source,
+    Swarm,
+    check_metainfo,
+    collect_metainfo,
+    http_get,
+    open_source,
+    parse_list,
+)
 from fonoteca.mirror.torrents import files_of, load_torrent, safe_name
-from fonoteca.mirror.sources import (Metainfo, Source, Swarm, check_metainfo, collect_metainfo, http_get,
-                                     open_source, parse_list)
+from fonoteca.mirror.verify import Problem, Report, Target, make_symlink, verify
 from fonoteca.pack import paths
 from fonoteca.pack.listing import MAX_LIST_BYTES
 from fonoteca.pack.manifest import MANIFEST_NAME, ManifestLine, read_manifest
-from fonoteca.mirror.verify import Problem, Report, Target, make_symlink, verify
-from fonoteca import ledger
+from fonoteca.progress import Progress
 
 STATE = "mirror.json"
 # A release's own files a mirror copies from a local source beside the payload: the list, the manifest, and the
 # BagIt tag files (so a complete mirrored release is a valid bag too).
-RELEASE_FILES = ("torrents.json", "manifest.jsonl.zst", "bagit.txt", "bag-info.txt", "manifest-sha256.txt",
-                 "tagmanifest-sha256.txt")
+RELEASE_FILES = (
+    "torrents.json",
+    "manifest.jsonl.zst",
+    "bagit.txt",
+    "bag-info.txt",
+    "manifest-sha256.txt",
+    "tagmanifest-sha256.txt",
+)
 
 
 # ------------------------------------------------------------------------------------------------ sources
 
 
-def choose(records: list[dict[str, Any]], *, budget: int | None = None, bands: list[str] | None = None,
-           popularity_weight: float = 1.0, seed: int | None = None) -> list[dict]:
+def choose(
+    records: list[dict[str, Any]],
+    *,
+    budget: int | None = None,
+    bands: list[str] | None = None,
+    popularity_weight: float = 1.0,
+    seed: int | None = None,
+) -> list[dict]:
     """The torrents to mirror: with a budget, `torrents pick`'s choice (bands applied before the budget); without,
     the newest metadata torrent and every data torrent of the bands."""
     from fonoteca.pack.listing import pick
 
     if budget is not None:
         return [p.record for p in pick(records, budget, popularity_weight=popularity_weight, bands=bands, seed=seed)]
-    usable = [r for r in records if not r.get("obsolete") and not r.get("embargo")
-              and not (r.get("partially_broken") and r.get("replaced_by"))]  # its replacement is taken instead
-    meta = sorted([r for r in usable if r.get("is_metadata")],
-                  key=lambda r: r.get("added_to_torrents_list_at") or "", reverse=True)[:1]
+    usable = [
+        r
+        for r in records
+        if not r.get("obsolete") and not r.get("embargo") and not (r.get("partially_broken") and r.get("replaced_by"))
+    ]  # its replacement is taken instead
+    meta = sorted(
+        [r for r in usable if r.get("is_metadata")],
+        key=lambda r: r.get("added_to_torrents_list_at") or "",
+        reverse=True,
+    )[:1]
     return meta + [r for r in usable if not r.get("is_metadata") and (not bands or r.get("band") in bands)]
 
 
@@ -115,8 +143,10 @@ def _install(into: Path, rec: dict[str, Any], meta: Metainfo) -> lt.torrent_info
     """Write a record's checked metainfo into the mirror: the torrent's own .torrent in torrents/, its v1-only
     twin in torrents-v1/; the torrent_info of what is downloaded."""
     release, name = safe_name(rec["release"], "release"), safe_name(rec["name"], "torrent")
-    for data, folder, file in ((meta.hybrid, "torrents", f"{name}.torrent"),
-                               (meta.twin, paths.V1_ONLY_FOLDER, paths.v1_only_file(name))):
+    for data, folder, file in (
+        (meta.hybrid, "torrents", f"{name}.torrent"),
+        (meta.twin, paths.V1_ONLY_FOLDER, paths.v1_only_file(name)),
+    ):
         if data is None:
             continue
         dest = _inside(into, into / "releases" / release / folder / file)
@@ -160,9 +190,12 @@ def _write_config(into: Path, source: Source, meta_name: str | None) -> None:
         collection = meta_name.split("__metadata__")[0]
     name = str(name or f"Mirror of {collection or 'a Fonoteca archive'}")
     collection = str(collection or "fonoteca")
-    cfg.write_text(f'# A Fonoteca mirror (fonoteca mirror); see mirror.json for what it holds.\n\n[archive]\n'
-                   f'name = "{_toml_string(name)}"\ncollection = "{_toml_string(collection)}"\n\n[mirror]\n'
-                   f'source = "{_toml_string(source.text)}"\n', encoding="utf-8")
+    cfg.write_text(
+        f"# A Fonoteca mirror (fonoteca mirror); see mirror.json for what it holds.\n\n[archive]\n"
+        f'name = "{_toml_string(name)}"\ncollection = "{_toml_string(collection)}"\n\n[mirror]\n'
+        f'source = "{_toml_string(source.text)}"\n',
+        encoding="utf-8",
+    )
 
 
 def _finish_metadata(into: Path, rec: dict[str, Any], newest: bool) -> None:
@@ -177,7 +210,7 @@ def _finish_metadata(into: Path, rec: dict[str, Any], newest: bool) -> None:
             (into / f"catalog.sqlite3{suffix}").unlink(missing_ok=True)
         tmp.replace(into / "catalog.sqlite3")
     for m in payload.glob("manifest-*.jsonl.zst"):
-        release = m.name[len("manifest-"):-len(".jsonl.zst")]
+        release = m.name[len("manifest-") : -len(".jsonl.zst")]
         try:
             safe_name(release, "release")
         except FonotecaError:
@@ -216,7 +249,7 @@ def adopt_ledger(into: Path, candidates: list[Path]) -> int:
         if path is None or not path.is_file():
             continue
         found = ledger.verify(path)
-        if found.ok and len(found.entries) > len(best) and found.entries[:len(own.entries)] == own.entries:
+        if found.ok and len(found.entries) > len(best) and found.entries[: len(own.entries)] == own.entries:
             best, best_path = found.entries, path
     if best_path is not None:
         write_atomic(ledger.ledger_path(into), best_path.read_bytes())
@@ -273,9 +306,13 @@ def _skip_withdrawn(into: Path, jobs: list[sess.Job], releases: dict[str, str]) 
 def _merge(first: sess.Outcome | None, second: sess.Outcome) -> sess.Outcome:
     if first is None:
         return second
-    return sess.Outcome(first.jobs + second.jobs, first.complete and second.complete,
-                        first.interrupted or second.interrupted, first.seconds + second.seconds,
-                        first.errors + second.errors)
+    return sess.Outcome(
+        first.jobs + second.jobs,
+        first.complete and second.complete,
+        first.interrupted or second.interrupted,
+        first.seconds + second.seconds,
+        first.errors + second.errors,
+    )
 
 
 @dataclass
@@ -284,24 +321,43 @@ class MirrorResult:
     chosen: list[dict[str, Any]]
     outcome: sess.Outcome
     skipped_bytes: int = 0
-    withdrawn_files: int = 0     # files not fetched because the ledger withdraws their tracks
+    withdrawn_files: int = 0  # files not fetched because the ledger withdraws their tracks
 
     @property
     def complete(self) -> bool:
         return self.outcome.complete
 
     def as_dict(self) -> dict[str, Any]:
-        return {"into": str(self.into), "complete": self.complete, "interrupted": self.outcome.interrupted,
-                "torrents": [r["name"] for r in self.chosen], "bytes": sum(r["data_size"] for r in self.chosen),
-                "downloaded": self.outcome.downloaded, "seconds": round(self.outcome.seconds, 3),
-                "withdrawn_files": self.withdrawn_files, "errors": self.outcome.errors}
+        return {
+            "into": str(self.into),
+            "complete": self.complete,
+            "interrupted": self.outcome.interrupted,
+            "torrents": [r["name"] for r in self.chosen],
+            "bytes": sum(r["data_size"] for r in self.chosen),
+            "downloaded": self.outcome.downloaded,
+            "seconds": round(self.outcome.seconds, 3),
+            "withdrawn_files": self.withdrawn_files,
+            "errors": self.outcome.errors,
+        }
 
 
-def mirror(source: str | Source, into: Path, *, budget: int | None = None, bands: list[str] | None = None,
-           peers: list[sess.Peer] = (), listen: str = "127.0.0.1:0", discovery: bool = False,
-           timeout: float | None = None, stall: float | None = 300.0, stop: threading.Event | None = None,
-           tick: sess.Tick | None = None, popularity_weight: float = 1.0, seed: int | None = None,
-           v1: bool = False) -> MirrorResult:
+def mirror(
+    source: str | Source,
+    into: Path,
+    *,
+    budget: int | None = None,
+    bands: list[str] | None = None,
+    peers: Sequence[sess.Peer] = (),
+    listen: str = "127.0.0.1:0",
+    discovery: bool = False,
+    timeout: float | None = None,
+    stall: float | None = 300.0,
+    stop: threading.Event | None = None,
+    tick: sess.Tick | None = None,
+    popularity_weight: float = 1.0,
+    seed: int | None = None,
+    v1: bool = False,
+) -> MirrorResult:
     """Download the chosen torrents of SOURCE (see fonoteca.mirror.sources) into the mirror folder `into`
     (archive-shaped, see the module doc). Every torrent's metainfo is checked against the list before any budget
     decision; an entry that cannot be used is named in the result's errors and the rest is mirrored. `v1`: join
@@ -313,11 +369,18 @@ def mirror(source: str | Source, into: Path, *, budget: int | None = None, bands
     src = source if isinstance(source, Source) else open_source(source, into, swarm)
     metainfo, refused = collect_metainfo(src, src.records, swarm, into / ".mirror" / "scratch", v1=v1)
     refused[:0] = src.refused
-    chosen = choose([r for r in src.records if r["name"] in metainfo], budget=budget, bands=bands,
-                    popularity_weight=popularity_weight, seed=seed)
+    chosen = choose(
+        [r for r in src.records if r["name"] in metainfo],
+        budget=budget,
+        bands=bands,
+        popularity_weight=popularity_weight,
+        seed=seed,
+    )
     if not chosen:
-        raise FonotecaError("nothing to mirror: no torrent fits the budget or the bands"
-                            + (f" ({'; '.join(refused[:3])})" if refused else ""))
+        raise FonotecaError(
+            "nothing to mirror: no torrent fits the budget or the bands"
+            + (f" ({'; '.join(refused[:3])})" if refused else "")
+        )
     state = load_state(into)
     jobs = []
     for rec in chosen:
@@ -329,9 +392,15 @@ def mirror(source: str | Source, into: Path, *, budget: int | None = None, bands
             if f is not None and not dest.exists():
                 shutil.copyfile(f, dest)
         state["torrents"].setdefault(rec["name"], {}).update(
-            {"release": rec["release"], "btih": rec.get("hybrid_btih") or rec["btih"], "files": None,
-             "complete": False, "is_metadata": bool(rec.get("is_metadata")),
-             "via": "v1" if meta.twin is not None and meta.data == meta.twin else "hybrid"})
+            {
+                "release": rec["release"],
+                "btih": rec.get("hybrid_btih") or rec["btih"],
+                "files": None,
+                "complete": False,
+                "is_metadata": bool(rec.get("is_metadata")),
+                "via": "v1" if meta.twin is not None and meta.data == meta.twin else "hybrid",
+            }
+        )
         jobs.append(sess.Job(rec["name"], ti, _data_dir(into, rec["release"]), resume_file=_resume_file(into, ti)))
     (into / "releases").mkdir(exist_ok=True)
     if src.root is not None and (src.root / "releases" / "torrents.json").is_file():
@@ -339,28 +408,34 @@ def mirror(source: str | Source, into: Path, *, budget: int | None = None, bands
     elif not (into / "releases" / "torrents.json").exists():
         (into / "releases" / "torrents.json").write_bytes(orjson.dumps(src.records, option=orjson.OPT_INDENT_2))
     save_state(into, state)
-    meta = next((r for r in chosen if r.get("is_metadata")), None)
-    _write_config(into, src, meta["name"] if meta else None)
+    meta_rec = next((r for r in chosen if r.get("is_metadata")), None)
+    _write_config(into, src, meta_rec["name"] if meta_rec else None)
     # The metadata torrent first: it carries the ledger, which decides which files are not fetched at all.
     first = None
-    meta_jobs = [j for j in jobs if meta is not None and j.key == meta["name"]]
-    if meta_jobs:
-        first = sess.download(meta_jobs, peers, listen=listen, discovery=discovery, timeout=timeout, stall=stall,
-                              stop=stop, tick=tick)
+    meta_jobs = [j for j in jobs if meta_rec is not None and j.key == meta_rec["name"]]
+    if meta_rec is not None and meta_jobs:
+        first = sess.download(
+            meta_jobs, peers, listen=listen, discovery=discovery, timeout=timeout, stall=stall, stop=stop, tick=tick
+        )
         if meta_jobs[0].done:
-            _finish_metadata(into, meta, True)
-    adopt_ledger(into, _ledger_candidates(src, into, meta if meta_jobs and meta_jobs[0].done else None))
+            _finish_metadata(into, meta_rec, True)
+    adopt_ledger(into, _ledger_candidates(src, into, meta_rec if meta_jobs and meta_jobs[0].done else None))
     data_jobs = [j for j in jobs if j not in meta_jobs]
     skipped = _skip_withdrawn(into, data_jobs, {r["name"]: r["release"] for r in chosen})
-    outcome = _merge(first, sess.download(data_jobs, peers, listen=listen, discovery=discovery, timeout=timeout,
-                                          stall=stall, stop=stop, tick=tick) if data_jobs else
-                     sess.Outcome([], True, False, 0.0))
+    outcome = _merge(
+        first,
+        sess.download(
+            data_jobs, peers, listen=listen, discovery=discovery, timeout=timeout, stall=stall, stop=stop, tick=tick
+        )
+        if data_jobs
+        else sess.Outcome([], True, False, 0.0),
+    )
     if refused:  # a torrent that could not be taken means the mirror is not what was asked
         outcome.errors[:0] = refused
         outcome.complete = False
-    for rec, job in zip(chosen, jobs):
+    for rec, job in zip(chosen, jobs, strict=True):
         state["torrents"][rec["name"]]["complete"] = job.done
-        if job.done and rec.get("is_metadata") and rec is not meta:
+        if job.done and rec.get("is_metadata") and rec is not meta_rec:
             _finish_metadata(into, rec, False)
     save_state(into, state)
     return MirrorResult(into, chosen, outcome, withdrawn_files=skipped)
@@ -383,8 +458,10 @@ def find_track(manifests: list[Path], ref: str) -> tuple[str, ManifestLine]:
             elif wanted.kind in ("track", "any") and line.id in (wanted.value, ref) and ns in (None, line.ns):
                 return m.parent.name, line
     where = ", ".join(str(m.parent.parent.parent) for m in manifests[:1]) or "no manifest at all"
-    raise FonotecaError(f"no released file for {ref!r} in the manifests ({where}): give the release with --from "
-                        "(a torrents.json, a release folder, an archive or a mirror)")
+    raise FonotecaError(
+        f"no released file for {ref!r} in the manifests ({where}): give the release with --from "
+        "(a torrents.json, a release folder, an archive or a mirror)"
+    )
 
 
 def _manifests(*roots: Path | None) -> list[Path]:
@@ -405,12 +482,12 @@ def sha256_of(path: Path) -> str:
 
 @dataclass
 class FetchResult:
-    path: Path                 # the file under its readable name (or, if it failed, where it was downloaded)
-    track: str                 # NS:track:ID
-    sha256: str                # of what was downloaded ("" when nothing was)
+    path: Path  # the file under its readable name (or, if it failed, where it was downloaded)
+    track: str  # NS:track:ID
+    sha256: str  # of what was downloaded ("" when nothing was)
     ok: bool
     outcome: sess.Outcome
-    expected: str = ""         # the manifest's sha256
+    expected: str = ""  # the manifest's sha256
     stored: Path | None = None  # the file in the mirror layout
 
     @property
@@ -424,14 +501,31 @@ class FetchResult:
         return f"the downloaded file's sha256 {self.sha256 or '(none)'} differs from the manifest's {self.expected}"
 
     def as_dict(self) -> dict[str, Any]:
-        return {"path": str(self.path), "stored": str(self.stored) if self.stored else None, "track": self.track,
-                "sha256": self.sha256, "expected_sha256": self.expected, "ok": self.ok, "reason": self.reason,
-                "downloaded": self.outcome.downloaded, "seconds": round(self.outcome.seconds, 3)}
+        return {
+            "path": str(self.path),
+            "stored": str(self.stored) if self.stored else None,
+            "track": self.track,
+            "sha256": self.sha256,
+            "expected_sha256": self.expected,
+            "ok": self.ok,
+            "reason": self.reason,
+            "downloaded": self.outcome.downloaded,
+            "seconds": round(self.outcome.seconds, 3),
+        }
 
 
-def fetch(ref: str, into: Path, *, source: str | Source | None = None, peers: list[sess.Peer] = (),
-          listen: str = "127.0.0.1:0", discovery: bool = False, timeout: float | None = None,
-          stall: float | None = 300.0, tick: sess.Tick | None = None) -> FetchResult:
+def fetch(
+    ref: str,
+    into: Path,
+    *,
+    source: str | Source | None = None,
+    peers: Sequence[sess.Peer] = (),
+    listen: str = "127.0.0.1:0",
+    discovery: bool = False,
+    timeout: float | None = None,
+    stall: float | None = 300.0,
+    tick: sess.Tick | None = None,
+) -> FetchResult:
     """Download one track's file out of its bulk torrent (only that file wanted) and check its sha256."""
     into = into.expanduser().resolve()
     into.mkdir(parents=True, exist_ok=True)
@@ -440,8 +534,10 @@ def fetch(ref: str, into: Path, *, source: str | Source | None = None, peers: li
     for root in (into, src.root if src else None):
         w = ledger.withdrawn(root).get(line.ref) if root is not None else None
         if w is not None:
-            raise FonotecaError(f"{line.ref} is withdrawn ({w.entry.category or 'other'}, {w.entry.at[:10]}: "
-                                f"{w.entry.reason}); it is not fetched")
+            raise FonotecaError(
+                f"{line.ref} is withdrawn ({w.entry.category or 'other'}, {w.entry.at[:10]}: "
+                f"{w.entry.reason}); it is not fetched"
+            )
     safe_name(release, "release")
     tname = safe_name(line.torrent, "torrent")
     tfile = into / "releases" / release / "torrents" / f"{tname}.torrent"
@@ -464,8 +560,10 @@ def fetch(ref: str, into: Path, *, source: str | Source | None = None, peers: li
     if not 0 <= idx < len(entries) or entries[idx].path != f"{tname}/{line.path}" and entries[idx].path != line.path:
         raise FonotecaError(f"the manifest and {tname}.torrent disagree about file {idx}")
     state = load_state(into)
-    entry = state["torrents"].setdefault(tname, {"release": release, "btih": str(ti.info_hashes().v1),
-                                                 "files": [], "complete": False, "is_metadata": False})
+    entry = state["torrents"].setdefault(
+        tname,
+        {"release": release, "btih": str(ti.info_hashes().v1), "files": [], "complete": False, "is_metadata": False},
+    )
     if entry.get("files") is not None:
         entry["files"] = sorted(set(entry["files"]) | {idx})
     wanted = None if entry.get("files") is None else set(entry["files"])
@@ -514,8 +612,7 @@ def targets(root: Path) -> tuple[list[Target], list[Problem]]:
     def manifest(release: str) -> dict[tuple[str, int], ManifestLine]:
         if release not in manifests:
             m = rel / release / "manifest.jsonl.zst"
-            manifests[release] = ({(x.torrent, x.file_index): x for x in read_manifest(m)}
-                                  if m.is_file() else {})
+            manifests[release] = {(x.torrent, x.file_index): x for x in read_manifest(m)} if m.is_file() else {}
         return manifests[release]
 
     out: list[Target] = []
@@ -526,12 +623,21 @@ def targets(root: Path) -> tuple[list[Target], list[Problem]]:
         try:
             ti = load_torrent(tfile, tfile.name)
         except FonotecaError as exc:  # one bad .torrent is reported; the others are still checked
-            unreadable.append(Problem("unreadable", release, name, tfile.name,
-                                      reason=str(exc).removeprefix("refused: ")))
+            unreadable.append(
+                Problem("unreadable", release, name, tfile.name, reason=str(exc).removeprefix("refused: "))
+            )
             return
         lines = {i: v for (t, i), v in manifest(release).items() if t == ti.name()}
-        out.append(Target(release, ti, rel / release / "data", None if files is None else set(files), lines,
-                          withdrawn_files(lines, withdrawals)))
+        out.append(
+            Target(
+                release,
+                ti,
+                rel / release / "data",
+                None if files is None else set(files),
+                lines,
+                withdrawn_files(lines, withdrawals),
+            )
+        )
 
     if (root / STATE).is_file():
         for name, e in sorted(load_state(root)["torrents"].items()):
@@ -548,19 +654,20 @@ def targets(root: Path) -> tuple[list[Target], list[Problem]]:
     return out, unreadable
 
 
-def verify_root(root: Path, *, advance: Callable[[int], None] | None = None, workers: int | None = None) -> Report:
+def verify_root(root: Path, *, progress: Progress | None = None, workers: int | None = None) -> Report:
     ts, unreadable = targets(root)
     if not ts and not unreadable:
         raise FonotecaError(f"{root} holds no releases to verify")
-    report = verify(ts, advance=advance, workers=workers, unreadable=unreadable)
+    report = verify(ts, progress=progress, workers=workers, unreadable=unreadable)
     held: dict[Path, set[str]] = {}
     for t in ts:
         held.setdefault(t.save_path, set()).add(t.name)
-    for data, names in held.items():   # folders of torrents that this copy does not hold
+    for data, names in held.items():  # folders of torrents that this copy does not hold
         for p in sorted(data.iterdir()) if data.is_dir() else []:
             if p.name not in names and not p.name.startswith("."):
-                report.problems.append(Problem("extra", data.parent.name, p.name, p.name,
-                                               reason="not a torrent of this release held here"))
+                report.problems.append(
+                    Problem("extra", data.parent.name, p.name, p.name, reason="not a torrent of this release held here")
+                )
     return report
 
 
@@ -572,8 +679,12 @@ class RepairResult:
     outcome: sess.Outcome | None
 
     def as_dict(self) -> dict[str, Any]:
-        return {"before": self.before.as_dict(), "after": self.after.as_dict(), "downloaded": self.downloaded,
-                "errors": self.outcome.errors if self.outcome else []}
+        return {
+            "before": self.before.as_dict(),
+            "after": self.after.as_dict(),
+            "downloaded": self.downloaded,
+            "errors": self.outcome.errors if self.outcome else [],
+        }
 
 
 def _restore_symlinks(t: Target, report: Report) -> None:
@@ -584,9 +695,17 @@ def _restore_symlinks(t: Target, report: Report) -> None:
             make_symlink(t, f)
 
 
-def repair(root: Path, peers: list[sess.Peer], *, listen: str = "127.0.0.1:0", discovery: bool = False,
-           timeout: float | None = None, stall: float | None = 300.0, tick: sess.Tick | None = None,
-           before: Report | None = None) -> RepairResult:
+def repair(
+    root: Path,
+    peers: list[sess.Peer],
+    *,
+    listen: str = "127.0.0.1:0",
+    discovery: bool = False,
+    timeout: float | None = None,
+    stall: float | None = 300.0,
+    tick: sess.Tick | None = None,
+    before: Report | None = None,
+) -> RepairResult:
     """Verify, then let libtorrent check the damaged torrents against their files (dropping the resume data,
     which would claim the bad pieces) and download only the pieces that fail, then verify again."""
     root = root.expanduser().resolve()
@@ -601,8 +720,10 @@ def repair(root: Path, peers: list[sess.Peer], *, listen: str = "127.0.0.1:0", d
         _restore_symlinks(t, before)
         prios = None
         if t.wanted is not None or t.withdrawn:  # a withdrawn file is never fetched again
-            prios = [4 if (t.wanted is None or e.index in t.wanted) and e.index not in t.withdrawn else 0
-                     for e in files_of(t.ti)]
+            prios = [
+                4 if (t.wanted is None or e.index in t.wanted) and e.index not in t.withdrawn else 0
+                for e in files_of(t.ti)
+            ]
         rf = _resume_file(root, t.ti)
         rf.unlink(missing_ok=True)
         jobs.append(sess.Job(t.name, t.ti, t.save_path, priorities=prios, resume_file=rf, recheck=True))
@@ -667,13 +788,21 @@ def coverage(root: Path) -> dict[str, Any]:
     def share(a: float, b: float | None) -> float | None:
         return round(a / b, 6) if b else None
 
-    return {"torrents": torrents_held, "released_torrents": len(data),
-            "tracks": held_tracks, "released_tracks": total_tracks, "catalog_tracks": catalog_tracks,
-            "bytes": held_bytes, "released_bytes": total_bytes,
-            "listens": round(held_listens, 3), "released_listens": round(total_listens, 3),
-            "share_tracks_released": share(held_tracks, total_tracks),
-            "share_tracks_catalog": share(held_tracks, catalog_tracks),
-            "share_bytes": share(held_bytes, total_bytes), "share_listens": share(held_listens, total_listens)}
+    return {
+        "torrents": torrents_held,
+        "released_torrents": len(data),
+        "tracks": held_tracks,
+        "released_tracks": total_tracks,
+        "catalog_tracks": catalog_tracks,
+        "bytes": held_bytes,
+        "released_bytes": total_bytes,
+        "listens": round(held_listens, 3),
+        "released_listens": round(total_listens, 3),
+        "share_tracks_released": share(held_tracks, total_tracks),
+        "share_tracks_catalog": share(held_tracks, catalog_tracks),
+        "share_bytes": share(held_bytes, total_bytes),
+        "share_listens": share(held_listens, total_listens),
+    }
 
 
 def seed_items(root: Path) -> list[tuple[lt.torrent_info, Path, bool]]:

@@ -19,10 +19,11 @@ import time
 import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
-from typing import Any, Callable
+from datetime import UTC, datetime
+from typing import Any
 
 from fonoteca.pack import bencode
+from fonoteca.progress import Progress
 
 HTTP_BATCH = 50
 UDP_BATCH = 70
@@ -34,19 +35,19 @@ MAX_RESPONSE = 8 * 1024 * 1024
 class Figures:
     seeders: int
     leechers: int
-    completed: int | None       # None from the DHT: a DHT scrape does not count completed downloads
-    source: str = "tracker"     # tracker | dht
+    completed: int | None  # None from the DHT: a DHT scrape does not count completed downloads
+    source: str = "tracker"  # tracker | dht
 
 
 @dataclass
 class ScrapeResult:
-    figures: dict[str, Figures] = field(default_factory=dict)       # btih -> largest figures reported
-    answered: dict[str, list[str]] = field(default_factory=dict)    # btih -> trackers that reported on it
-    errors: list[str] = field(default_factory=list)                 # "tracker: reason"
+    figures: dict[str, Figures] = field(default_factory=dict)  # btih -> largest figures reported
+    answered: dict[str, list[str]] = field(default_factory=dict)  # btih -> trackers that reported on it
+    errors: list[str] = field(default_factory=list)  # "tracker: reason"
     trackers: int = 0
     seconds: float = 0.0
     scraped_at: str = ""
-    dht_queried: int = 0                                            # DHT queries sent, and answers received
+    dht_queried: int = 0  # DHT queries sent, and answers received
     dht_answered: int = 0
 
 
@@ -55,13 +56,18 @@ def trackers_of(record: dict[str, Any]) -> list[str]:
     link = record.get("magnet_link") or ""
     if not link.startswith("magnet:?"):
         return []
-    params = urllib.parse.parse_qs(link[len("magnet:?"):])
+    params = urllib.parse.parse_qs(link[len("magnet:?") :])
     return [t for t in params.get("tr", []) if t.startswith(("http://", "https://", "udp://"))]
 
 
-def scrape(records: list[dict[str, Any]], *, timeout: float = 10.0,
-           progress: Callable[[int, int], None] | None = None, dht: list[str] | tuple[str, ...] | None = None,
-           dht_timeout: float = 20.0) -> ScrapeResult:
+def scrape(
+    records: list[dict[str, Any]],
+    *,
+    timeout: float = 10.0,
+    progress: Progress | None = None,
+    dht: list[str] | tuple[str, ...] | None = None,
+    dht_timeout: float = 20.0,
+) -> ScrapeResult:
     """Ask every tracker of the records about their torrents, then (`dht`: bootstrap nodes, HOST:PORT) the DHT
     about those no tracker answered for; the figures found, per info-hash."""
     started = time.perf_counter()
@@ -73,7 +79,8 @@ def scrape(records: list[dict[str, Any]], *, timeout: float = 10.0,
         for tracker in trackers_of(rec):
             by_tracker.setdefault(tracker, []).append(btih)
     result = ScrapeResult(trackers=len(by_tracker))
-    done = 0
+    if progress:
+        progress(total=len(by_tracker))
     for tracker, hashes in by_tracker.items():
         unique = sorted(set(hashes))
         try:
@@ -84,16 +91,29 @@ def scrape(records: list[dict[str, Any]], *, timeout: float = 10.0,
         for btih, fig in found.items():
             result.answered.setdefault(btih, []).append(tracker)
             held = result.figures.get(btih)
-            result.figures[btih] = fig if held is None else Figures(
-                max(held.seeders, fig.seeders), max(held.leechers, fig.leechers), max(held.completed, fig.completed))
-        done += 1
+            result.figures[btih] = (
+                fig
+                if held is None
+                else Figures(
+                    max(held.seeders, fig.seeders),
+                    max(held.leechers, fig.leechers),
+                    _larger(held.completed, fig.completed),
+                )
+            )
         if progress:
-            progress(done, len(by_tracker))
+            progress(1)
     if dht is not None:
         _ask_dht(result, records, list(dht), dht_timeout)
     result.seconds = time.perf_counter() - started
-    result.scraped_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    result.scraped_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return result
+
+
+def _larger(a: int | None, b: int | None) -> int | None:
+    """The larger of two counts, either of which may be unknown."""
+    if a is None or b is None:
+        return b if a is None else a
+    return max(a, b)
 
 
 def _ask_dht(result: ScrapeResult, records: list[dict[str, Any]], nodes: list[str], timeout: float) -> None:
@@ -120,14 +140,14 @@ def scrape_url(announce: str) -> str:
     head, _, last = parts.path.rpartition("/")
     if not last.startswith("announce"):
         raise ValueError("the tracker's announce URL does not end in /announce: it offers no scrape")
-    return urllib.parse.urlunsplit(parts._replace(path=f"{head}/scrape{last[len('announce'):]}"))
+    return urllib.parse.urlunsplit(parts._replace(path=f"{head}/scrape{last[len('announce') :]}"))
 
 
 def _http(announce: str, hashes: list[str], timeout: float) -> dict[str, Figures]:
     base = scrape_url(announce)
     out: dict[str, Figures] = {}
     for start in range(0, len(hashes), HTTP_BATCH):
-        batch = hashes[start:start + HTTP_BATCH]
+        batch = hashes[start : start + HTTP_BATCH]
         query = "&".join("info_hash=" + urllib.parse.quote(bytes.fromhex(h), safe="") for h in batch)
         url = base + ("&" if "?" in base else "?") + query
         with urllib.request.urlopen(url, timeout=timeout) as response:
@@ -147,8 +167,9 @@ def _http(announce: str, hashes: list[str], timeout: float) -> dict[str, Figures
             raise ValueError("the scrape answer has no 'files' dictionary")
         for key, entry in files.items():
             if isinstance(key, bytes) and len(key) == 20 and isinstance(entry, dict):
-                out[key.hex()] = Figures(_count(entry, b"complete"), _count(entry, b"incomplete"),
-                                         _count(entry, b"downloaded"))
+                out[key.hex()] = Figures(
+                    _count(entry, b"complete"), _count(entry, b"incomplete"), _count(entry, b"downloaded")
+                )
     return out
 
 
@@ -170,16 +191,17 @@ def _udp(tracker: str, hashes: list[str], timeout: float) -> dict[str, Figures]:
         sock.settimeout(timeout)
         connection = _udp_connect(sock, address)
         for start in range(0, len(hashes), UDP_BATCH):
-            batch = hashes[start:start + UDP_BATCH]
+            batch = hashes[start : start + UDP_BATCH]
             transaction = random.getrandbits(32)
-            sock.sendto(struct.pack(">QII", connection, 2, transaction) + b"".join(bytes.fromhex(h) for h in batch),
-                        address)
+            sock.sendto(
+                struct.pack(">QII", connection, 2, transaction) + b"".join(bytes.fromhex(h) for h in batch), address
+            )
             data = _udp_answer(sock, address, transaction, 8 + 12 * len(batch))
             action = struct.unpack(">I", data[:4])[0]
             if action == 3:
                 raise ValueError(f"the tracker refused: {data[8:].decode(errors='replace')}")
             for i, btih in enumerate(batch):
-                seeders, completed, leechers = struct.unpack(">III", data[8 + 12 * i:20 + 12 * i])
+                seeders, completed, leechers = struct.unpack(">III", data[8 + 12 * i : 20 + 12 * i])
                 out[btih] = Figures(seeders, leechers, completed)
     return out
 

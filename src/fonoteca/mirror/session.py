@@ -25,27 +25,44 @@ def parse_peer(text: str) -> Peer:
     return host, int(port)
 
 
-def make_session(listen: str = "127.0.0.1:0", *, discovery: bool = False,
-                 upload_rate: int = 0, download_rate: int = 0) -> lt.session:
+def make_session(
+    listen: str = "127.0.0.1:0", *, discovery: bool = False, upload_rate: int = 0, download_rate: int = 0
+) -> lt.session:
     host, _, port = listen.rpartition(":")
     if not host or not port.isdigit():
         raise UsageError(f"--listen {listen!r}: expected HOST:PORT")
-    settings = {
+    settings: lt.settings_pack = {
         "listen_interfaces": listen,
-        "enable_dht": discovery, "enable_lsd": discovery, "enable_upnp": discovery, "enable_natpmp": discovery,
+        "enable_dht": discovery,
+        "enable_lsd": discovery,
+        "enable_upnp": discovery,
+        "enable_natpmp": discovery,
         "allow_multiple_connections_per_ip": True,
-        "enable_incoming_utp": False, "enable_outgoing_utp": False,     # TCP: fastest on loopback and LANs
-        "alert_mask": lt.alert.category_t.error_notification | lt.alert.category_t.status_notification
+        "enable_incoming_utp": False,
+        "enable_outgoing_utp": False,  # TCP: fastest on loopback and LANs
+        "alert_mask": lt.alert.category_t.error_notification
+        | lt.alert.category_t.status_notification
         | lt.alert.category_t.storage_notification,
-        "upload_rate_limit": upload_rate, "download_rate_limit": download_rate,
-        "active_downloads": -1, "active_seeds": -1, "active_limit": -1, "active_checking": 2,
-        "connections_limit": 2000, "max_out_request_queue": 4000, "max_allowed_in_request_queue": 4000,
-        "send_buffer_watermark": 8 * 1024 * 1024, "send_buffer_low_watermark": 1024 * 1024,
+        "upload_rate_limit": upload_rate,
+        "download_rate_limit": download_rate,
+        "active_downloads": -1,
+        "active_seeds": -1,
+        "active_limit": -1,
+        "active_checking": 2,
+        "connections_limit": 2000,
+        "max_out_request_queue": 4000,
+        "max_allowed_in_request_queue": 4000,
+        "send_buffer_watermark": 8 * 1024 * 1024,
+        "send_buffer_low_watermark": 1024 * 1024,
         "send_buffer_watermark_factor": 150,
-        "aio_threads": 4, "hashing_threads": 2,
-        "request_timeout": 10, "peer_connect_timeout": 5, "min_reconnect_time": 1,
+        "aio_threads": 4,
+        "hashing_threads": 2,
+        "request_timeout": 10,
+        "peer_connect_timeout": 5,
+        "min_reconnect_time": 1,
         "close_redundant_connections": False,
-        "user_agent": "Fonoteca", "peer_fingerprint": "-FN0001-",
+        "user_agent": "Fonoteca",
+        "peer_fingerprint": "-FN0001-",
     }
     if not (upload_rate or download_rate):
         settings.pop("upload_rate_limit")
@@ -63,8 +80,14 @@ def make_session(listen: str = "127.0.0.1:0", *, discovery: bool = False,
     return ses
 
 
-def add_params(ti: lt.torrent_info, save_path: Path, *, resume: bytes | None = None,
-               priorities: list[int] | None = None, seed_mode: bool = False) -> lt.add_torrent_params:
+def add_params(
+    ti: lt.torrent_info,
+    save_path: Path,
+    *,
+    resume: bytes | None = None,
+    priorities: list[int] | None = None,
+    seed_mode: bool = False,
+) -> lt.add_torrent_params:
     atp = None
     if resume:
         try:
@@ -100,9 +123,17 @@ class Seeder:
 
     An item may carry a third value, True to add that torrent trusted (seed mode) whatever `trust` says."""
 
-    def __init__(self, items: Iterable[tuple], *, listen: str = "127.0.0.1:0",
-                 discovery: bool = False, upload_rate: int = 0, trust: bool = False,
-                 resume_dir: Path | None = None, peers: Iterable[Peer] = ()) -> None:
+    def __init__(
+        self,
+        items: Iterable[tuple],
+        *,
+        listen: str = "127.0.0.1:0",
+        discovery: bool = False,
+        upload_rate: int = 0,
+        trust: bool = False,
+        resume_dir: Path | None = None,
+        peers: Iterable[Peer] = (),
+    ) -> None:
         """`resume_dir`: libtorrent resume data per torrent (BTIH.resume), read at start (a restart seeds at once,
         without hashing the data again) and written when the seeder stops. `peers`: clients to connect to (and
         reconnect to every few seconds), for those that accept peers but never find this one themselves."""
@@ -157,24 +188,40 @@ class Seeder:
         return False
 
     def stats(self) -> dict[str, Any]:
-        return {"port": self.port, "torrents": len(self.handles),
-                "seeding": sum(h.status().is_seeding for h in self.handles),
-                "uploaded": sum(h.status().total_payload_upload for h in self.handles)}
+        return {
+            "port": self.port,
+            "torrents": len(self.handles),
+            "seeding": sum(h.status().is_seeding for h in self.handles),
+            "uploaded": sum(h.status().total_payload_upload for h in self.handles),
+        }
 
     def torrents(self) -> list[dict[str, Any]]:
         """Per torrent: name, state, connected peers, bytes uploaded and the current upload rate."""
         out = []
         for h in self.handles:
             st = h.status()
-            state = "seeding" if st.is_seeding else "checking" if st.state in (
-                lt.torrent_status.checking_files, lt.torrent_status.checking_resume_data) else \
-                "incomplete" if st.progress < 1 else str(st.state)
-            out.append({"name": st.name, "state": state, "peers": st.num_peers,
-                        "uploaded": st.total_payload_upload, "upload_rate": st.upload_payload_rate,
-                        "progress": st.progress})
+            state = (
+                "seeding"
+                if st.is_seeding
+                else "checking"
+                if st.state in (lt.torrent_status.checking_files, lt.torrent_status.checking_resume_data)
+                else "incomplete"
+                if st.progress < 1
+                else str(st.state)
+            )
+            out.append(
+                {
+                    "name": st.name,
+                    "state": state,
+                    "peers": st.num_peers,
+                    "uploaded": st.total_payload_upload,
+                    "upload_rate": st.upload_payload_rate,
+                    "progress": st.progress,
+                }
+            )
         return out
 
-    def start(self) -> "Seeder":
+    def start(self) -> Seeder:
         self._thread.start()
         return self
 
@@ -218,7 +265,7 @@ class Seeder:
                 pass
         del self.session
 
-    def __enter__(self) -> "Seeder":
+    def __enter__(self) -> Seeder:
         return self.start()
 
     def __exit__(self, *exc: object) -> None:
@@ -228,6 +275,7 @@ class Seeder:
 @dataclass
 class Job:
     """One torrent to download into save_path (priorities: None for every file)."""
+
     key: str
     ti: lt.torrent_info
     save_path: Path
@@ -235,11 +283,11 @@ class Job:
     resume_file: Path | None = None
     recheck: bool = False
     handle: Any = None
-    downloaded: int = 0        # payload bytes received in this run
+    downloaded: int = 0  # payload bytes received in this run
     hash_failures: int = 0
     done: bool = False
     wanted: int = 0
-    had: int = 0               # wanted bytes already there when the job started (after checking)
+    had: int = 0  # wanted bytes already there when the job started (after checking)
     checked: bool = False
     connected: bool = False
 
@@ -260,9 +308,18 @@ class Outcome:
 Tick = Callable[[list[Job], list[Any]], None]
 
 
-def download(jobs: list[Job], peers: Iterable[Peer], *, listen: str = "127.0.0.1:0", discovery: bool = False,
-             timeout: float | None = None, stall: float | None = None, tick: Tick | None = None,
-             stop: threading.Event | None = None, keep_seeding: bool = False) -> Outcome:
+def download(
+    jobs: list[Job],
+    peers: Iterable[Peer],
+    *,
+    listen: str = "127.0.0.1:0",
+    discovery: bool = False,
+    timeout: float | None = None,
+    stall: float | None = None,
+    tick: Tick | None = None,
+    stop: threading.Event | None = None,
+    keep_seeding: bool = False,
+) -> Outcome:
     """Download every job with one session; bounded by `timeout` (seconds) and by `stall` (seconds without any
     progress); `stop` interrupts. Resume data is written to each job's resume_file at the end (and every 10 s)."""
     peers = list(peers)
@@ -286,7 +343,7 @@ def download(jobs: list[Job], peers: Iterable[Peer], *, listen: str = "127.0.0.1
         while True:
             now = time.monotonic()
             statuses = [j.handle.status() for j in jobs]
-            for j, st in zip(jobs, statuses):
+            for j, st in zip(jobs, statuses, strict=True):
                 j.downloaded = st.total_payload_download
                 j.wanted = st.total_wanted
                 checking = st.state in (lt.torrent_status.checking_files, lt.torrent_status.checking_resume_data)
@@ -303,7 +360,7 @@ def download(jobs: list[Job], peers: Iterable[Peer], *, listen: str = "127.0.0.1
             if fresh or now - last_connect > 2.0:
                 if not fresh:
                     last_connect = now
-                for j, st in zip(jobs, statuses):
+                for j, st in zip(jobs, statuses, strict=True):
                     if not j.done and j.checked and (not j.connected or st.num_peers < len(peers)):
                         j.connected = True
                         for p in peers:
@@ -329,9 +386,9 @@ def download(jobs: list[Job], peers: Iterable[Peer], *, listen: str = "127.0.0.1
             alerts = ses.pop_alerts()
             for a in alerts:
                 if isinstance(a, lt.hash_failed_alert):
-                    j = by_handle.get(a.handle)
-                    if j is not None:
-                        j.hash_failures += 1
+                    failed = by_handle.get(a.handle)
+                    if failed is not None:
+                        failed.hash_failures += 1
                 elif isinstance(a, (lt.torrent_error_alert, lt.file_error_alert)):
                     errors.append(a.message())
                 elif isinstance(a, lt.save_resume_data_alert):
@@ -384,8 +441,15 @@ def _save_resume(ses: lt.session, jobs: list[Job], *, wait: float, by_handle: di
                 pending -= 1
 
 
-def fetch_metainfo(magnets: list[str], peers: Iterable[Peer], *, listen: str = "127.0.0.1:0",
-                   discovery: bool = False, timeout: float = 300.0, scratch: Path) -> list[bytes | str]:
+def fetch_metainfo(
+    magnets: list[str],
+    peers: Iterable[Peer],
+    *,
+    listen: str = "127.0.0.1:0",
+    discovery: bool = False,
+    timeout: float = 300.0,
+    scratch: Path,
+) -> list[bytes | str]:
     """The .torrent bytes of each magnet link, from peers (ut_metadata and the trackers of the link), or the
     reason it could not be had. No payload is written: every file gets priority 0 as the metadata arrives
     (default_dont_download, upload mode) and the torrents are removed right after."""

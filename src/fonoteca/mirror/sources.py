@@ -55,8 +55,8 @@ class Swarm:
 class Source:
     text: str
     records: list[dict[str, Any]]
-    root: Path | None = None          # local folder the records' relative urls point into
-    base_url: str | None = None       # the URL the list was downloaded from
+    root: Path | None = None  # local folder the records' relative urls point into
+    base_url: str | None = None  # the URL the list was downloaded from
     refused: list[str] = field(default_factory=list)  # entries of the list that could not be used, with why
     blobs: dict[str, bytes] = field(default_factory=dict)  # metainfo already in hand (from peers), by name
 
@@ -72,8 +72,9 @@ class Source:
                 raise FonotecaError(f"refused: torrent url {url!r} of {rec.get('name')!r} is not http(s)")
             return http_get(full, MAX_TORRENT_BYTES)
         if "://" in url or url.startswith(("file:", "/")):
-            raise FonotecaError(f"refused: torrent url {url!r} of {rec.get('name')!r} is neither http(s) nor a "
-                                "path inside the source")
+            raise FonotecaError(
+                f"refused: torrent url {url!r} of {rec.get('name')!r} is neither http(s) nor a path inside the source"
+            )
         if self.root is None:
             raise FonotecaError(f"cannot find {url}: the source is not a local archive")
         path = (self.root / url).resolve()
@@ -120,8 +121,9 @@ def open_source(text: str, into: Path | None = None, swarm: Swarm | None = None)
     p = Path(text).expanduser()
     if p.is_file() and _is_magnet_list(p):
         lines = [line.strip() for line in p.read_text(encoding="utf-8", errors="replace").splitlines()]
-        return magnet_source([line for line in lines if line and not line.startswith("#")], text, _needs(into),
-                             swarm or Swarm())
+        return magnet_source(
+            [line for line in lines if line and not line.startswith("#")], text, _needs(into), swarm or Swarm()
+        )
     if p.is_file() and p.suffix == ".torrent":
         return metadata_source(text, _needs(into), swarm or Swarm())
     return _folder_or_list(text, p)
@@ -178,13 +180,16 @@ def check_metainfo(rec: dict[str, Any], data: bytes) -> Any:
     if ti.name() != rec["name"]:
         raise FonotecaError(f"refused: {rec['name']}.torrent names its folder {ti.name()!r}")
     if str(ti.info_hashes().v1) != rec["btih"]:
-        raise FonotecaError(f"refused: {rec['name']}: its metainfo has the info-hash {ti.info_hashes().v1}, the list "
-                            f"says {rec['btih']}")
+        raise FonotecaError(
+            f"refused: {rec['name']}: its metainfo has the info-hash {ti.info_hashes().v1}, the list says {rec['btih']}"
+        )
     files = [f for f in files_of(ti) if not f.pad]
     size = sum(f.size for f in files)
     if int(rec["data_size"]) != size or ("num_files" in rec and int(rec["num_files"]) != len(files)):
-        raise FonotecaError(f"refused: {rec['name']}: the list says {int(rec['data_size']):,} bytes in "
-                            f"{rec.get('num_files', '?')} files, its metainfo holds {size:,} bytes in {len(files):,}")
+        raise FonotecaError(
+            f"refused: {rec['name']}: the list says {int(rec['data_size']):,} bytes in "
+            f"{rec.get('num_files', '?')} files, its metainfo holds {size:,} bytes in {len(files):,}"
+        )
     return ti
 
 
@@ -192,8 +197,9 @@ def check_metainfo(rec: dict[str, Any], data: bytes) -> Any:
 class Metainfo:
     """A torrent's checked metainfo: `data` is what is downloaded (the hybrid, or with v1 its v1-only twin);
     `hybrid` and `twin` are installed in the mirror when known (torrents/ and torrents-v1/)."""
+
     data: bytes
-    hybrid: bytes | None = None   # the torrent's own .torrent (a hybrid, or whatever a magnet link gave)
+    hybrid: bytes | None = None  # the torrent's own .torrent (a hybrid, or whatever a magnet link gave)
     twin: bytes | None = None
 
 
@@ -206,12 +212,14 @@ def twin_of(rec: dict[str, Any], data: bytes) -> bytes | None:
     try:
         twin = hybrid.v1_only(data)
     except ValueError:
-        raise FonotecaError(f"refused: {rec['name']}: the list names a v1-only twin, but its metainfo is not a "
-                            "hybrid torrent") from None
+        raise FonotecaError(
+            f"refused: {rec['name']}: the list names a v1-only twin, but its metainfo is not a hybrid torrent"
+        ) from None
     btih = hybrid.info_hash_v1(twin)
     if btih != listed.get("btih"):
-        raise FonotecaError(f"refused: {rec['name']}: the list names the v1-only twin {listed.get('btih')}, its "
-                            f"hybrid gives {btih}")
+        raise FonotecaError(
+            f"refused: {rec['name']}: the list names the v1-only twin {listed.get('btih')}, its hybrid gives {btih}"
+        )
     return twin
 
 
@@ -222,14 +230,19 @@ def _checked(rec: dict[str, Any], data: bytes, v1: bool) -> Metainfo:
         return Metainfo(data, twin=data)
     check_metainfo(rec, data)
     twin = twin_of(rec, data)
-    if v1 and twin is None:
-        raise FonotecaError(f"refused: {rec['name']}: the list names no v1-only twin (a torrent packed before "
-                            "twins existed): mirror it without --v1")
-    return Metainfo(twin if v1 else data, hybrid=data, twin=twin)
+    if not v1:
+        return Metainfo(data, hybrid=data, twin=twin)
+    if twin is None:
+        raise FonotecaError(
+            f"refused: {rec['name']}: the list names no v1-only twin (a torrent packed before "
+            "twins existed): mirror it without --v1"
+        )
+    return Metainfo(twin, hybrid=data, twin=twin)
 
 
-def collect_metainfo(src: Source, records: list[dict[str, Any]], swarm: Swarm | None, scratch: Path,
-                     *, v1: bool = False) -> tuple[dict[str, Metainfo], list[str]]:
+def collect_metainfo(
+    src: Source, records: list[dict[str, Any]], swarm: Swarm | None, scratch: Path, *, v1: bool = False
+) -> tuple[dict[str, Metainfo], list[str]]:
     """The checked metainfo of every usable record: from the source's files or URLs, else from peers and
     trackers through the magnet link (with `v1`: of its v1-only twin, see the module docstring); and what could
     not be had, with why."""
@@ -261,20 +274,28 @@ def collect_metainfo(src: Source, records: list[dict[str, Any]], swarm: Swarm | 
             refused.append(str(exc))
     if swarm is None or not (swarm.peers or swarm.discovery):  # only the magnets' own trackers can answer
         hopeless = [(rec, why) for rec, why in by_magnet if "&tr=" not in rec["magnet_link"]]
-        refused += [f"{why}; by its magnet link: no peer to ask (give --peer HOST:PORT, or --discovery for the "
-                    "DHT)" for _, why in hopeless]
+        refused += [
+            f"{why}; by its magnet link: no peer to ask (give --peer HOST:PORT, or --discovery for the DHT)"
+            for _, why in hopeless
+        ]
         by_magnet = [] if swarm is None else [item for item in by_magnet if item not in hopeless]
     if by_magnet:
         assert swarm is not None
         scratch.mkdir(parents=True, exist_ok=True)
-        got = sess.fetch_metainfo([rec["magnet_link"] for rec, _ in by_magnet], swarm.peers, listen=swarm.listen,
-                                  discovery=swarm.discovery, timeout=swarm.timeout, scratch=scratch)
-        for (rec, why), data in zip(by_magnet, got):
-            if isinstance(data, str):
-                refused.append(f"{why}; by its magnet link: {data}")
+        got = sess.fetch_metainfo(
+            [rec["magnet_link"] for rec, _ in by_magnet],
+            swarm.peers,
+            listen=swarm.listen,
+            discovery=swarm.discovery,
+            timeout=swarm.timeout,
+            scratch=scratch,
+        )
+        for (rec, why), answer in zip(by_magnet, got, strict=True):
+            if isinstance(answer, str):
+                refused.append(f"{why}; by its magnet link: {answer}")
                 continue
             try:
-                found[rec["name"]] = _checked(rec, data, v1)
+                found[rec["name"]] = _checked(rec, answer, v1)
             except FonotecaError as exc:
                 refused.append(str(exc))
         shutil.rmtree(scratch, ignore_errors=True)
@@ -288,10 +309,10 @@ def _magnet_fields(link: str) -> tuple[str, str] | None:
     """(v1 info-hash, display name) of a magnet link; None when it is not one."""
     if not link.startswith("magnet:?"):
         return None
-    params = urllib.parse.parse_qs(link[len("magnet:?"):])
+    params = urllib.parse.parse_qs(link[len("magnet:?") :])
     for xt in params.get("xt", []):
         if xt.lower().startswith("urn:btih:"):
-            value = xt[len("urn:btih:"):]
+            value = xt[len("urn:btih:") :]
             if len(value) == 40:
                 return value.lower(), (params.get("dn") or [""])[0]
             if len(value) == 32:  # base32, as some clients write it
@@ -324,17 +345,27 @@ def magnet_source(magnets: list[str], text: str, into: Path, swarm: Swarm) -> So
         only = {btih for _, btih, _ in parsed} if data_given else None
         src = metadata_source(meta[0][0], into, swarm, only=only)
         known = {r["btih"] for r in src.records}
-        refused += [f"refused: {name or btih}: the metadata torrent does not list it" for _, btih, name in parsed
-                    if btih not in known]
+        refused += [
+            f"refused: {name or btih}: the metadata torrent does not list it"
+            for _, btih, name in parsed
+            if btih not in known
+        ]
         src.refused[:0] = refused
         return src
     scratch = into / ".mirror" / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
-    got = sess.fetch_metainfo([p[0] for p in parsed], swarm.peers, listen=swarm.listen, discovery=swarm.discovery,
-                              timeout=swarm.timeout, scratch=scratch)
+    got = sess.fetch_metainfo(
+        [p[0] for p in parsed],
+        swarm.peers,
+        listen=swarm.listen,
+        discovery=swarm.discovery,
+        timeout=swarm.timeout,
+        scratch=scratch,
+    )
     shutil.rmtree(scratch, ignore_errors=True)
-    records, blobs = [], {}
-    for (link, btih, name), data in zip(parsed, got):
+    records: list[dict[str, Any]] = []
+    blobs: dict[str, bytes] = {}
+    for (link, btih, name), data in zip(parsed, got, strict=True):
         if isinstance(data, str):
             refused.append(f"{name or btih}: {data}")
             continue
@@ -347,9 +378,19 @@ def magnet_source(magnets: list[str], text: str, into: Path, swarm: Swarm) -> So
             refused.append(f"refused: {name or btih}: the metainfo peers sent has another info-hash")
             continue
         payload = [f for f in files_of(ti) if not f.pad]
-        rec = {"name": ti.name(), "release": MAGNET_RELEASE, "btih": btih, "url": "", "magnet_link": link,
-               "data_size": sum(f.size for f in payload), "num_files": len(payload), "is_metadata": False,
-               "obsolete": False, "embargo": False, "band": None}
+        rec: dict[str, Any] = {
+            "name": ti.name(),
+            "release": MAGNET_RELEASE,
+            "btih": btih,
+            "url": "",
+            "magnet_link": link,
+            "data_size": sum(f.size for f in payload),
+            "num_files": len(payload),
+            "is_metadata": False,
+            "obsolete": False,
+            "embargo": False,
+            "band": None,
+        }
         records.append(rec)
         blobs[rec["name"]] = data
     return Source(text, records, refused=refused, blobs=blobs)
@@ -364,8 +405,9 @@ def metadata_source(text: str, into: Path, swarm: Swarm, *, only: set[str] | Non
     scratch = into / ".mirror" / "scratch"
     scratch.mkdir(parents=True, exist_ok=True)
     if text.startswith("magnet:"):
-        got = sess.fetch_metainfo([text], swarm.peers, listen=swarm.listen, discovery=swarm.discovery,
-                                  timeout=swarm.timeout, scratch=scratch)[0]
+        got = sess.fetch_metainfo(
+            [text], swarm.peers, listen=swarm.listen, discovery=swarm.discovery, timeout=swarm.timeout, scratch=scratch
+        )[0]
         if isinstance(got, str):
             raise FonotecaError(f"could not get the metadata torrent: {got}")
         data = got
@@ -381,12 +423,20 @@ def metadata_source(text: str, into: Path, swarm: Swarm, *, only: set[str] | Non
     release = safe_name(name.split("__metadata__", 1)[1], "release")
     btih = str(ti.info_hashes().v1)
     payload = [f for f in files_of(ti) if not f.pad]
-    rec = {"name": name, "release": release, "btih": btih, "url": "", "data_size": sum(f.size for f in payload),
-           "num_files": len(payload), "is_metadata": True}
+    rec = {
+        "name": name,
+        "release": release,
+        "btih": btih,
+        "url": "",
+        "data_size": sum(f.size for f in payload),
+        "num_files": len(payload),
+        "is_metadata": True,
+    }
     _install_torrent(into, rec, data)
     job = sess.Job(name, ti, _data_dir(into, release), resume_file=_resume_file(into, ti))
-    out = sess.download([job], swarm.peers, listen=swarm.listen, discovery=swarm.discovery, timeout=swarm.timeout,
-                        stall=swarm.timeout)
+    out = sess.download(
+        [job], swarm.peers, listen=swarm.listen, discovery=swarm.discovery, timeout=swarm.timeout, stall=swarm.timeout
+    )
     if not out.complete:
         raise FonotecaError(f"could not download the metadata torrent: {'; '.join(out.errors) or 'no peer'}")
     lst = into / "releases" / release / "data" / name / "torrents.json"
@@ -395,8 +445,13 @@ def metadata_source(text: str, into: Path, swarm: Swarm, *, only: set[str] | Non
     if not any(r["btih"] == btih for r in records):  # the metadata torrent's own list holds all but itself
         records.append(dict(rec, added_to_torrents_list_at="9999", obsolete=False, embargo=False))
     if only is not None:  # the torrents the magnet links name, by their own info-hash or their twin's
-        twins = [v1_only_record(r) for r in records]
-        records = [r if r["btih"] in only or r["btih"] == btih else t for r, t in zip(records, twins)
-                   if r["btih"] in only or r["btih"] == btih or (t is not None and t["btih"] in only)]
+        named = []
+        for r in records:
+            twin = v1_only_record(r)
+            if r["btih"] in only or r["btih"] == btih:
+                named.append(r)
+            elif twin is not None and twin["btih"] in only:
+                named.append(twin)
+        records = named
     shutil.rmtree(scratch, ignore_errors=True)
     return Source(text, records, refused=refused, blobs={name: data})

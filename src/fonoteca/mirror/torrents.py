@@ -24,7 +24,7 @@ MAX_TORRENT_BYTES = 64 * 1024 * 1024
 @dataclass(frozen=True)
 class FileEntry:
     index: int
-    path: str          # relative to the data folder, the torrent name first
+    path: str  # relative to the data folder, the torrent name first
     offset: int
     size: int
     pad: bool
@@ -76,11 +76,17 @@ def _component_ok(c: Any) -> bool:
 def _check_raw(data: bytes, where: str) -> None:
     """Refuse unsafe path components before libtorrent sanitises them silently ('..', '/', control chars)."""
     try:
-        meta = lt.bdecode(data)  # libtorrent's C++ decoder: linear, depth-limited, ten times the pure-Python one
+        meta: Any = lt.bdecode(data)  # libtorrent's C++ decoder: linear, depth-limited, ten times the pure-Python one
         info = meta[b"info"]
     except Exception:
         raise FonotecaError(f"refused: {where} is not a valid torrent") from None
-    get = lambda d, k: d.get(k.encode()) if isinstance(d, dict) and k.encode() in d else (d.get(k) if isinstance(d, dict) else None)  # noqa: E731
+
+    def get(d: Any, k: str) -> Any:
+        """A key of a decoded dictionary, as bytes or as str (libtorrent gives either)."""
+        if not isinstance(d, dict):
+            return None
+        return d.get(k.encode()) if k.encode() in d else d.get(k)
+
     if not _component_ok(get(info, "name")):
         raise FonotecaError(f"refused: {where} has an unsafe name")
     files = get(info, "files") or []
@@ -133,13 +139,17 @@ def check_torrent(ti: lt.torrent_info, where: str = "torrent") -> None:
         if not paths.is_safe_relative(p, limit=1024) or not p.startswith(ti.name() + "/") and p != ti.name():
             raise FonotecaError(f"refused: {where} has a file path that escapes its folder: {p!r}")
         target = symlink_of(fs, i)
-        if target is not None and (not paths.is_safe_relative(target, limit=1024)
-                                   or not target.startswith(ti.name() + "/")):
+        if target is not None and (
+            not paths.is_safe_relative(target, limit=1024) or not target.startswith(ti.name() + "/")
+        ):
             raise FonotecaError(f"refused: {where} has a symbolic link that points out of its folder: {p!r}")
 
 
 def files_of(ti: lt.torrent_info) -> list[FileEntry]:
     fs = ti.files()
-    return [FileEntry(i, fs.file_path(i).replace("\\", "/"), fs.file_offset(i), fs.file_size(i), is_pad(fs, i),
-                      symlink_of(fs, i))
-            for i in range(fs.num_files())]
+    return [
+        FileEntry(
+            i, fs.file_path(i).replace("\\", "/"), fs.file_offset(i), fs.file_size(i), is_pad(fs, i), symlink_of(fs, i)
+        )
+        for i in range(fs.num_files())
+    ]

@@ -9,27 +9,30 @@ from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import libtorrent as lt
 
 from fonoteca.mirror.torrents import FileEntry, files_of
 from fonoteca.pack.manifest import ManifestLine
+from fonoteca.progress import Progress
 
 
 @dataclass
 class Target:
     """One torrent to check: its metainfo, where its data lies, which files (None: all) and the manifest lines
     of its files by file index."""
+
     release: str
     ti: lt.torrent_info
     save_path: Path
     wanted: set[int] | None = None
     manifest: dict[int, ManifestLine] = field(default_factory=dict)
-    withdrawn: dict[int, str] = field(default_factory=dict)   # file index -> why (the ledger withdraws its track)
+    withdrawn: dict[int, str] = field(default_factory=dict)  # file index -> why (the ledger withdraws its track)
 
     @property
     def name(self) -> str:
@@ -42,7 +45,7 @@ WITHDRAWN = "withdrawn"  # a file whose track the ledger withdraws: not a proble
 
 @dataclass
 class Problem:
-    kind: str                       # one of KINDS
+    kind: str  # one of KINDS
     release: str
     torrent: str
     path: str
@@ -52,8 +55,16 @@ class Problem:
     reason: str = ""
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "release": self.release, "torrent": self.torrent, "path": self.path,
-                "file_index": self.file_index, "track": self.track, "pieces": self.pieces, "reason": self.reason}
+        return {
+            "kind": self.kind,
+            "release": self.release,
+            "torrent": self.torrent,
+            "path": self.path,
+            "file_index": self.file_index,
+            "track": self.track,
+            "pieces": self.pieces,
+            "reason": self.reason,
+        }
 
 
 @dataclass
@@ -63,7 +74,7 @@ class Report:
     bytes: int = 0
     seconds: float = 0.0
     problems: list[Problem] = field(default_factory=list)
-    withdrawn: list[Problem] = field(default_factory=list)   # files of withdrawn tracks, held here or not
+    withdrawn: list[Problem] = field(default_factory=list)  # files of withdrawn tracks, held here or not
 
     @property
     def ok(self) -> bool:
@@ -75,10 +86,15 @@ class Report:
         return [p for p in self.problems if p.kind == kind]
 
     def as_dict(self) -> dict[str, Any]:
-        return {"ok": self.ok, "torrents": self.torrents, "files": self.files, "bytes": self.bytes,
-                "seconds": round(self.seconds, 3),
-                **{kind: [p.as_dict() for p in self.of(kind)] for kind in KINDS},
-                WITHDRAWN: [p.as_dict() for p in self.withdrawn]}
+        return {
+            "ok": self.ok,
+            "torrents": self.torrents,
+            "files": self.files,
+            "bytes": self.bytes,
+            "seconds": round(self.seconds, 3),
+            **{kind: [p.as_dict() for p in self.of(kind)] for kind in KINDS},
+            WITHDRAWN: [p.as_dict() for p in self.withdrawn],
+        }
 
 
 BLOCK_MAX = 4 * 1024 * 1024
@@ -111,13 +127,26 @@ def check_symlink(t: Target, f: FileEntry) -> Problem | None:
     assert f.symlink is not None
     full = t.save_path / f.path
     if not os.path.islink(full):
-        return Problem("missing", t.release, t.name, f.path, f.index,
-                       reason=f"symbolic link to {f.symlink} missing" if not full.exists() else
-                       f"a file where a symbolic link to {f.symlink} belongs")
+        return Problem(
+            "missing",
+            t.release,
+            t.name,
+            f.path,
+            f.index,
+            reason=f"symbolic link to {f.symlink} missing"
+            if not full.exists()
+            else f"a file where a symbolic link to {f.symlink} belongs",
+        )
     points_to = os.path.normpath(os.path.join(os.path.dirname(f.path), os.readlink(full)))
     if points_to != os.path.normpath(f.symlink):
-        return Problem("corrupt", t.release, t.name, f.path, f.index, reason=f"symbolic link points to {points_to}, "
-                                                                            f"expected {f.symlink}")
+        return Problem(
+            "corrupt",
+            t.release,
+            t.name,
+            f.path,
+            f.index,
+            reason=f"symbolic link points to {points_to}, expected {f.symlink}",
+        )
     return None
 
 
@@ -138,7 +167,7 @@ def check_file(t: Target, files: list[FileEntry], f: FileEntry) -> tuple[int, Pr
     ti, pl = t.ti, t.ti.piece_length()
     man = t.manifest.get(f.index)
     track = man.ref if man is not None else None
-    first_owned = -(-f.offset // pl)                 # first piece starting inside the file
+    first_owned = -(-f.offset // pl)  # first piece starting inside the file
     end = f.offset + f.size
     last_owned = (end - 1) // pl if f.size else first_owned - 1
     owned = list(range(first_owned, last_owned + 1)) if f.size and first_owned * pl < end else []
@@ -148,14 +177,15 @@ def check_file(t: Target, files: list[FileEntry], f: FileEntry) -> tuple[int, Pr
     except OSError:
         return 0, Problem("missing", t.release, t.name, f.path, f.index, track, owned, "no such file")
     if st.st_size != f.size:
-        return 0, Problem("corrupt", t.release, t.name, f.path, f.index, track, owned,
-                          f"size {st.st_size}, expected {f.size}")
+        return 0, Problem(
+            "corrupt", t.release, t.name, f.path, f.index, track, owned, f"size {st.st_size}, expected {f.size}"
+        )
     sha = hashlib.sha256()
     bad: list[int] = []
     read = 0
     try:
         with open(full, "rb", buffering=0) as fh:
-            head = first_owned * pl - f.offset          # bytes before the first owned piece (not aligned torrents)
+            head = first_owned * pl - f.offset  # bytes before the first owned piece (not aligned torrents)
             if head > 0:
                 data = fh.read(min(head, f.size))
                 sha.update(data)
@@ -197,8 +227,15 @@ def check_file(t: Target, files: list[FileEntry], f: FileEntry) -> tuple[int, Pr
 def _withdrawn(t: Target, f: FileEntry) -> Problem:
     man = t.manifest.get(f.index)
     held = os.path.isfile(t.save_path / f.path)
-    return Problem(WITHDRAWN, t.release, t.name, f.path, f.index, man.ref if man is not None else None,
-                   reason=t.withdrawn[f.index] + ("; the file is still held here" if held else "; not fetched"))
+    return Problem(
+        WITHDRAWN,
+        t.release,
+        t.name,
+        f.path,
+        f.index,
+        man.ref if man is not None else None,
+        reason=t.withdrawn[f.index] + ("; the file is still held here" if held else "; not fetched"),
+    )
 
 
 def extras(t: Target) -> list[Problem]:
@@ -218,8 +255,13 @@ def extras(t: Target) -> list[Problem]:
     return out
 
 
-def verify(targets: list[Target], *, workers: int | None = None,
-           advance: Callable[[int], None] | None = None, unreadable: list[Problem] = ()) -> Report:
+def verify(
+    targets: list[Target],
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    unreadable: Sequence[Problem] = (),
+) -> Report:
     """Check every file of every target; `unreadable` are torrents that could not even be loaded (reported, the
     rest still checked)."""
     import time
@@ -244,8 +286,8 @@ def verify(targets: list[Target], *, workers: int | None = None,
             report.bytes += n
             if problem is not None:
                 report.problems.append(problem)
-            if advance is not None:
-                advance(n)
+            if progress is not None:
+                progress(n)
     report.problems.sort(key=lambda p: (p.kind, p.release, p.torrent, p.path))
     report.seconds = time.perf_counter() - t0
     return report

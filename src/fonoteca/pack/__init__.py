@@ -14,9 +14,19 @@ from fonoteca.lazy import lazy_exports
 
 # Imported on first use, so that the hashing worker processes (which import fonoteca.pack.hybrid) stay light.
 _EXPORTS = {
-    "list_torrents": "listing", "mark": "listing", "pick": "listing", "set_stats": "listing",
-    "MANIFEST_FIELDS": "manifest", "ManifestLine": "manifest", "read_manifest": "manifest", "PackSummary": "release", "TorrentSummary": "release", "pack": "release",
-    "Band": "settings", "PackSettings": "settings", "parse_bands": "settings",
+    "list_torrents": "listing",
+    "mark": "listing",
+    "pick": "listing",
+    "set_stats": "listing",
+    "MANIFEST_FIELDS": "manifest",
+    "ManifestLine": "manifest",
+    "read_manifest": "manifest",
+    "PackSummary": "release",
+    "TorrentSummary": "release",
+    "pack": "release",
+    "Band": "settings",
+    "PackSettings": "settings",
+    "parse_bands": "settings",
 }
 __all__ = sorted(_EXPORTS)
 __getattr__ = lazy_exports(__name__, _EXPORTS)

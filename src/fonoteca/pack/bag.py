@@ -62,11 +62,13 @@ def write_declaration(release: Path, *, name: str, organization: str, bagged: st
             size += os.stat(release / rel).st_size
             count += 1
     write_atomic(release / "bagit.txt", BAGIT.encode())
-    info = (f"Bag-Software-Agent: Fonoteca {__version__}\n"
-            f"Bagging-Date: {bagged[:10]}\n"
-            f"External-Identifier: {name}\n"
-            f"Payload-Oxum: {size}.{count}\n"
-            f"Source-Organization: {organization.replace(chr(10), ' ')}\n")
+    info = (
+        f"Bag-Software-Agent: Fonoteca {__version__}\n"
+        f"Bagging-Date: {bagged[:10]}\n"
+        f"External-Identifier: {name}\n"
+        f"Payload-Oxum: {size}.{count}\n"
+        f"Source-Organization: {organization.replace(chr(10), ' ')}\n"
+    )
     write_atomic(release / "bag-info.txt", info.encode("utf-8"))
 
 
@@ -76,8 +78,9 @@ def tag_files(release: Path) -> list[str]:
     found = [n for n in names if (release / n).is_file()]
     for folder in ("torrents", V1_ONLY_FOLDER):
         if (release / folder).is_dir():
-            found += sorted(f"{folder}/{p.name}" for p in (release / folder).iterdir()
-                            if p.is_file() and p.suffix == ".torrent")
+            found += sorted(
+                f"{folder}/{p.name}" for p in (release / folder).iterdir() if p.is_file() and p.suffix == ".torrent"
+            )
     return found
 
 

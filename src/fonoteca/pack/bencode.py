@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
 from typing import Any
 
 
@@ -30,7 +31,7 @@ def encode_into(out: bytearray, value: Any) -> None:
         out += b"e"
     elif isinstance(value, dict):
         items = sorted(((_key(k), v) for k, v in value.items()), key=lambda kv: kv[0])
-        for (a, _), (b, _) in zip(items, items[1:]):
+        for (a, _), (b, _) in pairwise(items):
             if a == b:
                 raise ValueError(f"duplicate dictionary key {a!r}")
         out += b"d"
@@ -62,8 +63,8 @@ def _decode(data: memoryview, i: int) -> tuple[Any, int]:
         raise ValueError("truncated bencoding")
     c = data[i]
     if c == ord("i"):
-        end = bytes(data[i + 1:i + 32]).index(b"e") + i + 1
-        text = bytes(data[i + 1:end])
+        end = bytes(data[i + 1 : i + 32]).index(b"e") + i + 1
+        text = bytes(data[i + 1 : end])
         if text in (b"-0", b"") or (text.startswith(b"0") and len(text) > 1) or text.startswith(b"-0"):
             raise ValueError(f"bad integer {text!r}")
         return int(text), end + 1
@@ -87,10 +88,10 @@ def _decode(data: memoryview, i: int) -> tuple[Any, int]:
             last = key
         return out, i + 1
     if ord("0") <= c <= ord("9"):
-        colon = bytes(data[i:i + 21]).index(b":") + i
+        colon = bytes(data[i : i + 21]).index(b":") + i
         length = int(bytes(data[i:colon]))
         start = colon + 1
         if start + length > len(data):
             raise ValueError("truncated string")
-        return bytes(data[start:start + length]), start + length
+        return bytes(data[start : start + length]), start + length
     raise ValueError(f"unexpected byte {chr(c)!r} at {i}")

@@ -3,22 +3,23 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
 from fonoteca.commands import open_archive
-from fonoteca.console import console, emit_line, emit_table, lit, number, print_json, progress
+from fonoteca.console import console, emit_line, emit_table, lit, number, print_json, progress_bar
 from fonoteca.hookspecs import hookimpl
 
-torrents_app = typer.Typer(help="The archive's torrents: list them, choose which to seed, flag them.",
-                           no_args_is_help=True)
+torrents_app = typer.Typer(
+    help="The archive's torrents: list them, choose which to seed, flag them.", no_args_is_help=True
+)
 
 
 @torrents_app.command("list")
 def list_cmd(
     ctx: typer.Context,
-    release: Optional[str] = typer.Option(None, "--release", help="Only this release's torrents."),
+    release: str | None = typer.Option(None, "--release", help="Only this release's torrents."),
     as_json: bool = typer.Option(False, "--json", help="Print the list in torrents.json form."),
 ) -> None:
     """Every torrent of the archive's releases (data and metadata), oldest first."""
@@ -32,11 +33,24 @@ def list_cmd(
     if not items:
         console.print("no torrents yet: make a release with `fonoteca pack`")
         return
-    rows = [(r["name"], f"{r['num_files']:,}", format_size(r["data_size"]), _seeders(r),
-             ",".join(f for f in ("obsolete", "embargo", "partially_broken") if r.get(f)), r["btih"]) for r in items]
-    emit_table(("torrent", "files", "size", "seeders", "flags", "btih"), rows,
-               title=f"{len(items):,} torrents (magnet links: --json)", right=("files", "size", "seeders"),
-               wide=("torrent",))
+    rows = [
+        (
+            r["name"],
+            f"{r['num_files']:,}",
+            format_size(r["data_size"]),
+            _seeders(r),
+            ",".join(f for f in ("obsolete", "embargo", "partially_broken") if r.get(f)),
+            r["btih"],
+        )
+        for r in items
+    ]
+    emit_table(
+        ("torrent", "files", "size", "seeders", "flags", "btih"),
+        rows,
+        title=f"{len(items):,} torrents (magnet links: --json)",
+        right=("files", "size", "seeders"),
+        wide=("torrent",),
+    )
 
 
 def _seeders(record: dict[str, Any]) -> str:
@@ -47,16 +61,30 @@ def _seeders(record: dict[str, Any]) -> str:
 @torrents_app.command("pick")
 def pick_cmd(
     ctx: typer.Context,
-    source: Optional[Path] = typer.Argument(None, metavar="LIST",
-                                            help="A downloaded torrents.json (default: this archive's torrents)."),
+    source: Path | None = typer.Argument(
+        None, metavar="LIST", help="A downloaded torrents.json (default: this archive's torrents)."
+    ),
     budget: str = typer.Option(..., "--budget", metavar="SIZE", help="Disk space to fill, e.g. 4TB, 500GiB."),
-    weight: Optional[float] = typer.Option(None, "--popularity-weight", min=0.0, metavar="NUMBER",
-                                           help="How much more a popular torrent counts (default: [pack] "
-                                                "pick_popularity_weight of the archive, else 1.0)."),
-    bands: Optional[list[str]] = typer.Option(None, "--band", metavar="BAND", help="Only torrents of this band "
-                                              "(repeatable; the metadata torrent always), before the budget."),
-    seed: Optional[int] = typer.Option(None, "--seed", metavar="N", help="Fix the random part of the score (the "
-                                       "same N, the same list); default: a new draw each time."),
+    weight: float | None = typer.Option(
+        None,
+        "--popularity-weight",
+        min=0.0,
+        metavar="NUMBER",
+        help="How much more a popular torrent counts (default: [pack] "
+        "pick_popularity_weight of the archive, else 1.0).",
+    ),
+    bands: list[str] | None = typer.Option(
+        None,
+        "--band",
+        metavar="BAND",
+        help="Only torrents of this band (repeatable; the metadata torrent always), before the budget.",
+    ),
+    seed: int | None = typer.Option(
+        None,
+        "--seed",
+        metavar="N",
+        help="Fix the random part of the score (the same N, the same list); default: a new draw each time.",
+    ),
     magnets: bool = typer.Option(False, "--magnets", help="Print only the magnet links, one per line."),
     as_json: bool = typer.Option(False, "--json", help="Print the picks as JSON."),
 ) -> None:
@@ -75,22 +103,42 @@ def pick_cmd(
             emit_line(p.record["magnet_link"])
         return
     if as_json:
-        print_json({"budget": size, "bytes": picks[-1].cumulative if picks else 0, "torrents": len(picks),
-                    "picks": [dict(p.record, score=round(p.score, 6), cumulative_size=p.cumulative) for p in picks]})
+        print_json(
+            {
+                "budget": size,
+                "bytes": picks[-1].cumulative if picks else 0,
+                "torrents": len(picks),
+                "picks": [dict(p.record, score=round(p.score, 6), cumulative_size=p.cumulative) for p in picks],
+            }
+        )
         return
-    rows = [(i, p.record.get("name") or p.record.get("display_name"), format_size(p.record["data_size"]),
-             _seeders(p.record), "metadata" if p.record.get("is_metadata") else f"{p.score:.3f}",
-             format_size(p.cumulative), p.record.get("btih"))
-            for i, p in enumerate(picks, 1)]
-    emit_table(("#", "torrent", "size", "seeders", "score", "total", "btih"), rows,
-               title=f"seed these {len(picks):,} torrents on {budget}",
-               right=("#", "size", "seeders", "score", "total"), wide=("torrent",))
+    rows = [
+        (
+            i,
+            p.record.get("name") or p.record.get("display_name"),
+            format_size(p.record["data_size"]),
+            _seeders(p.record),
+            "metadata" if p.record.get("is_metadata") else f"{p.score:.3f}",
+            format_size(p.cumulative),
+            p.record.get("btih"),
+        )
+        for i, p in enumerate(picks, 1)
+    ]
+    emit_table(
+        ("#", "torrent", "size", "seeders", "score", "total", "btih"),
+        rows,
+        title=f"seed these {len(picks):,} torrents on {budget}",
+        right=("#", "size", "seeders", "score", "total"),
+        wide=("torrent",),
+    )
     used = picks[-1].cumulative if picks else 0
-    console.print(f"uses {format_size(used)} of {lit(budget)}; magnet links: "
-                  f"fonoteca torrents pick --budget {lit(budget)} --magnets")
+    console.print(
+        f"uses {format_size(used)} of {lit(budget)}; magnet links: "
+        f"fonoteca torrents pick --budget {lit(budget)} --magnets"
+    )
 
 
-def _pick_source(ctx: typer.Context, source: Optional[Path]) -> tuple[list[dict[str, Any]], float]:
+def _pick_source(ctx: typer.Context, source: Path | None) -> tuple[list[dict[str, Any]], float]:
     """The torrents to choose from and the popularity weight: a downloaded list (weight 1.0 unless given), else
     the archive's own torrents and its [pack] pick_popularity_weight."""
     from fonoteca.pack.listing import list_torrents, read_list
@@ -106,8 +154,10 @@ def _pick_source(ctx: typer.Context, source: Optional[Path]) -> tuple[list[dict[
 def mark_cmd(
     ctx: typer.Context,
     torrents: list[str] = typer.Argument(..., metavar="TORRENT...", help="Torrent names, btih or btmh."),
-    obsolete: Optional[bool] = typer.Option(None, "--obsolete/--not-obsolete", help="Superseded: no longer worth seeding."),
-    embargo: Optional[bool] = typer.Option(None, "--embargo/--no-embargo", help="Held back: must not be seeded for now."),
+    obsolete: bool | None = typer.Option(
+        None, "--obsolete/--not-obsolete", help="Superseded: no longer worth seeding."
+    ),
+    embargo: bool | None = typer.Option(None, "--embargo/--no-embargo", help="Held back: must not be seeded for now."),
 ) -> None:
     """Flag torrents obsolete or embargoed (or clear the flags); `torrents pick` leaves flagged ones out."""
     from fonoteca.errors import UsageError
@@ -124,11 +174,15 @@ def register_commands(app: typer.Typer) -> None:
     @app.command("pack")
     def pack_cmd(
         ctx: typer.Context,
-        name: Optional[str] = typer.Option(None, "--name", help="Release name (default: COLLECTION-NNNN)."),
-        verify: Optional[bool] = typer.Option(None, "--verify/--no-verify",
-                                              help="Check each file's sha256 against the catalog while hashing "
-                                                   "(default: [pack] verify, true)."),
-        workers: Optional[int] = typer.Option(None, "--workers", "-w", min=1, help="Hashing threads (default: every core)."),
+        name: str | None = typer.Option(None, "--name", help="Release name (default: COLLECTION-NNNN)."),
+        verify: bool | None = typer.Option(
+            None,
+            "--verify/--no-verify",
+            help="Check each file's sha256 against the catalog while hashing (default: [pack] verify, true).",
+        ),
+        workers: int | None = typer.Option(
+            None, "--workers", "-w", min=1, help="Hashing threads (default: every core)."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
     ) -> None:
         """Release every stored file not released yet as BitTorrent v1+v2 hybrid torrents grouped by popularity
@@ -140,16 +194,8 @@ def register_commands(app: typer.Typer) -> None:
         archive = open_archive(ctx)
         settings = PackSettings.from_config(archive.config, verify=verify)
         hasher = Hasher(workers or settings.workers or None).start()  # forked before the progress bar's thread
-        with hasher, progress() as bar:
-            tasks: dict[str, int] = {}
-
-            def on_progress(stage: str, done: int, total: int) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task("hash" if stage == "hash" else "metadata torrent", total=total,
-                                                unit="bytes" if stage == "hash" else "steps")
-                bar.update(tasks[stage], completed=done, total=total)
-
-            summary = pack(archive, name=name, settings=settings, on_progress=on_progress, hasher=hasher)
+        with hasher, progress_bar("pack", unit="bytes", units={"metadata torrent": "steps"}) as report:
+            summary = pack(archive, name=name, settings=settings, progress=report, hasher=hasher)
         if as_json:
             print_json(summary.as_dict())
             return
@@ -169,25 +215,38 @@ def _print_pack_summary(summary: Any) -> None:
     for s in summary.skipped:
         console.print(f"[yellow]skipped[/yellow] {lit(s['file'])} ({lit(s['track'])}): {lit(s['reason'])}")
     for why, n in sorted(summary.withheld.items()):
-        console.print(f"not published: {n:,} file{'s' if n != 1 else ''} ({lit(why)}; see [release] licences and "
-                      "`fonoteca ledger list`)")
+        console.print(
+            f"not published: {n:,} file{'s' if n != 1 else ''} ({lit(why)}; see [release] licences and "
+            "`fonoteca ledger list`)"
+        )
     for r in summary.replacements:
-        console.print(f"replacement {lit(r['torrent'])} for {lit(r['replaces'])} ({r['left_out']} withdrawn file"
-                      f"{'s' if r['left_out'] != 1 else ''} left out); the earlier torrent is unchanged and listed "
-                      "partially_broken")
+        console.print(
+            f"replacement {lit(r['torrent'])} for {lit(r['replaces'])} ({r['left_out']} withdrawn file"
+            f"{'s' if r['left_out'] != 1 else ''} left out); the earlier torrent is unchanged and listed "
+            "partially_broken"
+        )
     if summary.recovered:
         console.print(f"removed unfinished releases: {lit(', '.join(summary.recovered))}")
     if summary.release is None:
         console.print("nothing to release: every stored file is in a release already")
         return
-    table = Table(title=f"release {lit(summary.release)}: {summary.files:,} files, {format_size(summary.bytes)}, "
-                        f"{len(summary.torrents)} torrents in {summary.seconds:.1f} s "
-                        f"(hashing {summary.hash_rate / 1e6:,.0f} MB/s)", title_justify="left")
+    table = Table(
+        title=f"release {lit(summary.release)}: {summary.files:,} files, {format_size(summary.bytes)}, "
+        f"{len(summary.torrents)} torrents in {summary.seconds:.1f} s "
+        f"(hashing {summary.hash_rate / 1e6:,.0f} MB/s)",
+        title_justify="left",
+    )
     for column in ("band", "torrents", "files", "size", "tracks", "estimated listens"):
         table.add_column(column, justify="left" if column == "band" else "right")
     for band, b in summary.bands.items():
-        table.add_row(band, f"{b['torrents']:,}", f"{b['files']:,}", format_size(b["bytes"]), f"{b['tracks']:,}",
-                      number(b["listens"]))
+        table.add_row(
+            band,
+            f"{b['torrents']:,}",
+            f"{b['files']:,}",
+            format_size(b["bytes"]),
+            f"{b['tracks']:,}",
+            number(b["listens"]),
+        )
     console.print(table)
     if summary.metadata:
         console.print(f"metadata torrent {lit(summary.metadata.name)}: {lit(summary.metadata.magnet)}")

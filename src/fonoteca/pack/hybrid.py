@@ -21,19 +21,20 @@ import os
 import stat
 import threading
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
 from fonoteca.pack import bencode
+from fonoteca.progress import Progress
 
 BLOCK = 16 * 1024
 MIN_PIECE = 16 * 1024
 MAX_PIECE = 64 * 1024 * 1024
-READ_CHUNK = 1024 * 1024              # bytes read per system call (rounded to whole pieces)
-SPLIT_AT = 256 * 1024 * 1024          # files at least this big are hashed in segments on several threads
-SEGMENT = 64 * 1024 * 1024            # segment size (rounded to whole pieces)
+READ_CHUNK = 1024 * 1024  # bytes read per system call (rounded to whole pieces)
+SPLIT_AT = 256 * 1024 * 1024  # files at least this big are hashed in segments on several threads
+SEGMENT = 64 * 1024 * 1024  # segment size (rounded to whole pieces)
 
 _sha1 = hashlib.sha1
 _sha256 = hashlib.sha256
@@ -67,9 +68,9 @@ class Entry:
 
 @dataclass(slots=True)
 class FileHashes:
-    v1: bytes                  # SHA-1 of each piece of the file (last one zero-padded), concatenated
-    root: bytes | None         # v2 pieces root (None for an empty file)
-    layer: bytes | None        # v2 piece layer (files larger than one piece)
+    v1: bytes  # SHA-1 of each piece of the file (last one zero-padded), concatenated
+    root: bytes | None  # v2 pieces root (None for an empty file)
+    layer: bytes | None  # v2 piece layer (files larger than one piece)
     sha256: str | None = None  # whole-file SHA-256 when it was checked
 
 
@@ -77,9 +78,9 @@ class FileHashes:
 class PlacedFile:
     """Where a file ended up in the torrent."""
 
-    path: str                  # inside the torrent, components joined by '/' (below the torrent's name)
-    index: int                 # file index as libtorrent counts it (pad files included)
-    offset: int                # byte offset in the torrent's v1 byte stream (pad files included)
+    path: str  # inside the torrent, components joined by '/' (below the torrent's name)
+    index: int  # file index as libtorrent counts it (pad files included)
+    offset: int  # byte offset in the torrent's v1 byte stream (pad files included)
     size: int
     root: bytes | None
     entry: Entry
@@ -89,11 +90,11 @@ class PlacedFile:
 class Torrent:
     name: str
     piece_length: int
-    metainfo: bytes            # the .torrent file
-    info_hash_v1: str          # hex SHA-1 of the info dictionary (btih)
-    info_hash_v2: str          # hex SHA-256 of the info dictionary (btmh without the multihash prefix)
+    metainfo: bytes  # the .torrent file
+    info_hash_v1: str  # hex SHA-1 of the info dictionary (btih)
+    info_hash_v2: str  # hex SHA-256 of the info dictionary (btmh without the multihash prefix)
     files: list[PlacedFile]
-    data_size: int             # sum of the real files
+    data_size: int  # sum of the real files
     num_pieces: int
 
     @property
@@ -111,8 +112,13 @@ class Torrent:
 # ------------------------------------------------------------------------------------------------ piece size
 
 
-def piece_length_for(total_size: int, sizes: Iterable[int] | None = None, *, max_piece: int = 16 * 1024 * 1024,
-                     target_pieces: int = 32768) -> int:
+def piece_length_for(
+    total_size: int,
+    sizes: Iterable[int] | None = None,
+    *,
+    max_piece: int = 16 * 1024 * 1024,
+    target_pieces: int = 32768,
+) -> int:
     """The piece length for a torrent: the smallest power of two giving at most `target_pieces` pieces (16 KiB to
     `max_piece`), then at most a quarter of the mean file size (each file starts a new piece, so a piece much
     bigger than the files would mostly hash padding)."""
@@ -171,7 +177,7 @@ def _reduce(nodes: list[bytes], levels: int, k: int) -> list[bytes]:
         if len(nodes) & 1:
             nodes.append(ZERO[level])
         it = iter(nodes)
-        nodes = [sha(a + b).digest() for a, b in zip(it, it)]
+        nodes = [sha(a + b).digest() for a, b in zip(it, it, strict=True)]
     return nodes
 
 
@@ -218,14 +224,14 @@ def _open_sized(path: str) -> tuple[int, int]:
     return fd, st.st_size
 
 
-def _hash_range(path: str, start: int, length: int, file_size: int, piece: int, whole: Any,
-                fd: int | None = None) -> tuple[bytes, list[bytes]]:
+def _hash_range(
+    path: str, start: int, length: int, file_size: int, piece: int, whole: Any, fd: int | None = None
+) -> tuple[bytes, list[bytes]]:
     """Hash [start, start + length) of a file (start on a piece boundary): the v1 digests of its pieces (the piece
     at the end of the file zero-padded) and, per piece, the v2 hash of the piece's subtree (files longer than one
     piece) or the leaf hashes (files of at most one piece). `whole`, if given, is updated with the bytes."""
     own = fd is None
-    if own:
-        fd = _open(path)
+    fd = _open(path) if fd is None else fd
     try:
         chunk = max(piece, READ_CHUNK // piece * piece)
         buf = _buffer(chunk)
@@ -249,22 +255,24 @@ def _hash_range(path: str, start: int, length: int, file_size: int, piece: int, 
                 n = os.preadv(fd, [buf[got:want]], pos + got)
                 got += n
             if got != want:
-                raise HashError(f"{path}: file is shorter than the {file_size:,} bytes expected (changed while packing?)")
+                raise HashError(
+                    f"{path}: file is shorter than the {file_size:,} bytes expected (changed while packing?)"
+                )
             data = buf[:got]
             if whole is not None:
                 whole.update(data)
-            leaves = [sha256(data[o:o + BLOCK]).digest() for o in range(0, got, BLOCK)]
+            leaves = [sha256(data[o : o + BLOCK]).digest() for o in range(0, got, BLOCK)]
             tail = got % piece
             if tail:  # the last piece of the file: v1 hashes it padded with zeros to the full piece
                 full = got - tail + piece
                 buf[got:full] = bytes(full - got)
                 data = buf[:full]
-            v1.extend(sha1(data[o:o + piece]).digest() for o in range(0, len(data), piece))
+            v1.extend(sha1(data[o : o + piece]).digest() for o in range(0, len(data), piece))
             if small:
                 v2.extend(leaves)
             else:
                 for p in range(0, len(leaves), per_piece):
-                    v2.append(_reduce(leaves[p:p + per_piece], levels, 0)[0])
+                    v2.append(_reduce(leaves[p : p + per_piece], levels, 0)[0])
             pos += got
         return b"".join(v1), v2
     finally:
@@ -293,8 +301,10 @@ def _hash_one(source: str, size: int, piece: int, expected: str | None, digest: 
         os.close(fd)
     sha = whole.hexdigest() if whole is not None else None
     if expected and sha != expected.lower():
-        raise HashError(f"{source}: sha256 {sha} does not match the catalog's {expected} "
-                        "(the stored file changed since it was ingested)")
+        raise HashError(
+            f"{source}: sha256 {sha} does not match the catalog's {expected} "
+            "(the stored file changed since it was ingested)"
+        )
     if not size:
         return b"", None, None, sha
     root, layer = _root(size, piece, v2)
@@ -335,8 +345,10 @@ def _batches(entries: Sequence[Entry], piece: int) -> Iterator[list[tuple]]:
     for i, entry in enumerate(entries):
         if entry.size >= SPLIT_AT and not entry.whole:
             os.close(_check_size(entry.source, entry.size))  # type and size checked up front
-            items = [("segment", i, entry.source, entry.size, s, min(segment, entry.size - s))
-                     for s in range(0, entry.size, segment)]
+            items: list[tuple[Any, ...]] = [
+                ("segment", i, entry.source, entry.size, s, min(segment, entry.size - s))
+                for s in range(0, entry.size, segment)
+            ]
         else:
             items = [("file", i, entry.source, entry.size, entry.sha256, entry.digest)]
         for item in items:
@@ -380,7 +392,7 @@ class Hasher:
         self.mode = mode
         self._pool: Any = None
 
-    def __enter__(self) -> "Hasher":
+    def __enter__(self) -> Hasher:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -391,7 +403,7 @@ class Hasher:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def start(self) -> "Hasher":
+    def start(self) -> Hasher:
         """Start the workers now (they are started on first use otherwise)."""
         if self.workers > 1:
             self._executor()
@@ -410,9 +422,12 @@ class Hasher:
 
                 from fonoteca.children import die_with
 
-                self._pool = ProcessPoolExecutor(max_workers=self.workers,
-                                                 mp_context=multiprocessing.get_context(method),
-                                                 initializer=die_with, initargs=(os.getpid(),))
+                self._pool = ProcessPoolExecutor(
+                    max_workers=self.workers,
+                    mp_context=multiprocessing.get_context(method),
+                    initializer=die_with,
+                    initargs=(os.getpid(),),
+                )
                 if method == "fork":
                     # Forked workers would copy every page of the parent's objects the first time their garbage
                     # collector walks them; frozen objects are left alone. The workers are forked right here.
@@ -429,8 +444,7 @@ class Hasher:
         procs = getattr(self._pool, "_processes", None) or {}
         return list(procs)
 
-    def hash_files(self, entries: Sequence[Entry], piece: int, *,
-                   on_bytes: Callable[[int], None] | None = None) -> list[FileHashes]:
+    def hash_files(self, entries: Sequence[Entry], piece: int, *, progress: Progress | None = None) -> list[FileHashes]:
         """Hashes of every entry, in order. At most a few batches per worker are in flight, so memory does not
         grow with the number of files; files of SPLIT_AT bytes or more (whose sha256 is not wanted) are cut into
         segments hashed in parallel."""
@@ -439,7 +453,7 @@ class Hasher:
         segments: dict[int, list[tuple]] = {}
         if self.workers <= 1:
             for batch in _batches(entries, piece):
-                _collect(entries, piece, results, segments, _run_batch(batch, piece), on_bytes)
+                _collect(entries, piece, results, segments, _run_batch(batch, piece), progress)
             return results  # type: ignore[return-value]
         pool = self._executor()
         window: deque[Future] = deque()
@@ -447,9 +461,9 @@ class Hasher:
             for batch in _batches(entries, piece):
                 window.append(pool.submit(_run_batch, batch, piece))
                 if len(window) >= self.workers * 3:
-                    _collect(entries, piece, results, segments, window.popleft().result(), on_bytes)
+                    _collect(entries, piece, results, segments, window.popleft().result(), progress)
             while window:
-                _collect(entries, piece, results, segments, window.popleft().result(), on_bytes)
+                _collect(entries, piece, results, segments, window.popleft().result(), progress)
         except BaseException:
             for future in window:
                 future.cancel()
@@ -457,17 +471,29 @@ class Hasher:
         return results  # type: ignore[return-value]
 
 
-def hash_files(entries: Sequence[Entry], piece: int, *, workers: int | None = None,
-               on_bytes: Callable[[int], None] | None = None, hasher: Hasher | None = None) -> list[FileHashes]:
+def hash_files(
+    entries: Sequence[Entry],
+    piece: int,
+    *,
+    workers: int | None = None,
+    progress: Progress | None = None,
+    hasher: Hasher | None = None,
+) -> list[FileHashes]:
     """Hashes of every entry, in order, on `hasher` or on a pool of `workers` processes made for the call."""
     if hasher is not None:
-        return hasher.hash_files(entries, piece, on_bytes=on_bytes)
+        return hasher.hash_files(entries, piece, progress=progress)
     with Hasher(workers) as h:
-        return h.hash_files(entries, piece, on_bytes=on_bytes)
+        return h.hash_files(entries, piece, progress=progress)
 
 
-def _collect(entries: Sequence[Entry], piece: int, results: list, segments: dict, batch: list[tuple],
-             on_bytes: Callable[[int], None] | None) -> None:
+def _collect(
+    entries: Sequence[Entry],
+    piece: int,
+    results: list,
+    segments: dict,
+    batch: list[tuple],
+    progress: Progress | None,
+) -> None:
     done = 0
     for kind, i, length, value in batch:
         done += length
@@ -482,8 +508,8 @@ def _collect(entries: Sequence[Entry], piece: int, results: list, segments: dict
             v2 = [h for p in parts for h in p[2]]
             results[i] = FileHashes(v1, *_root(entries[i].size, piece, v2))
             del segments[i]
-    if on_bytes and done:
-        on_bytes(done)
+    if progress and done:
+        progress(done)
 
 
 # ------------------------------------------------------------------------------------------------ metainfo
@@ -506,40 +532,58 @@ def order(entries: Iterable[Entry]) -> list[Entry]:
         if prev is not None:  # sorted, so checking neighbours is enough
             if e.path == prev:
                 raise ValueError(f"duplicate path in torrent: {joined.decode()}")
-            if e.path[:len(prev)] == prev:
+            if e.path[: len(prev)] == prev:
                 raise ValueError(f"{'/'.join(prev)} is both a file and a folder")
             if joined <= prev_joined:
-                raise ValueError("paths whose order differs between whole-path and per-folder comparison "
-                                 "(a file name sorting between a folder name and its '/') are not supported")
+                raise ValueError(
+                    "paths whose order differs between whole-path and per-folder comparison "
+                    "(a file name sorting between a folder name and its '/') are not supported"
+                )
         prev, prev_joined = e.path, joined
     return ordered
 
 
-def build(name: str, entries: Iterable[Entry], piece_length: int, *, trackers: Sequence[str] = (),
-          web_seeds: Sequence[str] = (), created_by: str = "Fonoteca", workers: int | None = None,
-          on_bytes: Callable[[int], None] | None = None, hasher: Hasher | None = None) -> Torrent:
+def build(
+    name: str,
+    entries: Iterable[Entry],
+    piece_length: int,
+    *,
+    trackers: Sequence[str] = (),
+    web_seeds: Sequence[str] = (),
+    created_by: str = "Fonoteca",
+    workers: int | None = None,
+    progress: Progress | None = None,
+    hasher: Hasher | None = None,
+) -> Torrent:
     """Hash the files (on `hasher`, else on `workers` processes) and bencode a hybrid torrent named `name` (the
     top folder of its files)."""
     check_piece_length(piece_length)
     ordered = order(entries)
-    hashes = hash_files(ordered, piece_length, workers=workers, on_bytes=on_bytes, hasher=hasher)
-    return assemble(name, ordered, hashes, piece_length, trackers=trackers, web_seeds=web_seeds,
-                    created_by=created_by)
+    hashes = hash_files(ordered, piece_length, workers=workers, progress=progress, hasher=hasher)
+    return assemble(name, ordered, hashes, piece_length, trackers=trackers, web_seeds=web_seeds, created_by=created_by)
 
 
-def assemble(name: str, ordered: Sequence[Entry], hashes: Sequence[FileHashes], piece_length: int, *,
-             trackers: Sequence[str] = (), web_seeds: Sequence[str] = (), created_by: str = "Fonoteca") -> Torrent:
+def assemble(
+    name: str,
+    ordered: Sequence[Entry],
+    hashes: Sequence[FileHashes],
+    piece_length: int,
+    *,
+    trackers: Sequence[str] = (),
+    web_seeds: Sequence[str] = (),
+    created_by: str = "Fonoteca",
+) -> Torrent:
     """The metainfo for files already in torrent order and hashed. Written straight into one buffer per part
     (about two copies of the metainfo at the peak, whatever the number of files)."""
     if not ordered:
         raise ValueError("a torrent needs at least one file")
     piece = piece_length
     info = bytearray(b"d9:file tree")
-    _tree_into(info, [(e.path, e.size, h.root) for e, h in zip(ordered, hashes)], 0)
+    _tree_into(info, [(e.path, e.size, h.root) for e, h in zip(ordered, hashes, strict=True)], 0)
     info += b"5:filesl"
     placed: list[PlacedFile] = []
     index = offset = 0
-    for entry, h in zip(ordered, hashes):
+    for entry, h in zip(ordered, hashes, strict=True):
         placed.append(PlacedFile("/".join(entry.path), index, offset, entry.size, h.root, entry))
         info += b"d6:lengthi%de4:path" % entry.size
         bencode.encode_into(info, entry.path)

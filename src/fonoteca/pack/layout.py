@@ -16,25 +16,24 @@ from fonoteca.pack import hybrid, paths
 from fonoteca.pack.settings import Band, PackSettings
 
 
-
 @dataclass(slots=True)
 class Candidate:
     """A stored file not released yet (files joined with tracks)."""
 
-    file: int              # files.rowid
-    track: int             # tracks.rowid
+    file: int  # files.rowid
+    track: int  # tracks.rowid
     tier: int
-    rel_path: str          # files.path, relative to the archive
+    rel_path: str  # files.path, relative to the archive
     size: int
     sha256: str
     ns: int
     id: str
     isrc: str | None
-    popularity: int        # 0-100 (NULL counts as 0)
-    listens: float = 0.0   # estimated listens covered (own + tracks it stands for)
-    tracks: int = 1        # catalog tracks covered
+    popularity: int  # 0-100 (NULL counts as 0)
+    listens: float = 0.0  # estimated listens covered (own + tracks it stands for)
+    tracks: int = 1  # catalog tracks covered
     source: object = None  # the checked real path of the stored file (set by pack)
-    title: str | None = None    # the track's name and artists (for the manifest; never in a path or a hash)
+    title: str | None = None  # the track's name and artists (for the manifest; never in a path or a hash)
     artists: str | None = None
     licence: str | None = None  # the track's licence id and the credit it asks for (manifest columns)
     attribution: str | None = None
@@ -82,8 +81,9 @@ def torrent_name(collection: str, band: Band, seq: int, first: Candidate, last: 
     return f"{collection_slug(collection)}__{band.name}__{seq:05d}__{a}--{b}"
 
 
-def plan(candidates: Iterable[Candidate], settings: PackSettings, collection: str,
-         next_seq: dict[str, int]) -> list[PlannedTorrent]:
+def plan(
+    candidates: Iterable[Candidate], settings: PackSettings, collection: str, next_seq: dict[str, int]
+) -> list[PlannedTorrent]:
     """Group by band (in the settings' order), sort by popularity (high first) then id, and cut (see cut())."""
     by_band: dict[Band, list[Candidate]] = {b: [] for b in settings.bands}
     for c in candidates:
@@ -95,8 +95,9 @@ def plan(candidates: Iterable[Candidate], settings: PackSettings, collection: st
     return out
 
 
-def cut(files: Iterable[Candidate], band: Band, settings: PackSettings, collection: str,
-        seq: int) -> Iterator[PlannedTorrent]:
+def cut(
+    files: Iterable[Candidate], band: Band, settings: PackSettings, collection: str, seq: int
+) -> Iterator[PlannedTorrent]:
     """Cut one band's files (already in release order) into torrents, one at a time: a torrent ends before a file
     that would take it past the target size, the file count, or 60% of the .torrent size limit in per-file
     entries (the rest is left for the piece hashes)."""
@@ -105,8 +106,9 @@ def cut(files: Iterable[Candidate], band: Band, settings: PackSettings, collecti
     size = entries = 0
     for c in files:
         cost = hybrid.file_overhead("00/" + file_name(c) + "~99", c.size)
-        if current and (size + c.size > settings.target_size or len(current) >= settings.max_files
-                        or entries + cost > max_entries):
+        if current and (
+            size + c.size > settings.target_size or len(current) >= settings.max_files or entries + cost > max_entries
+        ):
             yield _torrent(collection, band, seq, current)
             seq += 1
             current, size, entries = [], 0, 0

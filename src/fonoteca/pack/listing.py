@@ -9,11 +9,12 @@ plus Fonoteca's own: name, release, kind, band, seq, btmh, piece_length, tracks,
 pop_max, first_id, last_id, stats_source (who counted the swarm figures: "tracker" or "dht"; a DHT scrape gives
 no completed count, so completed is null then), v1_only (the torrent's BitTorrent v1-only twin, for clients that
 cannot read hybrid torrents: {url, display_name, btih, magnet_link, torrent_size}; null for torrents packed
-before twins existed; see fonoteca.pack.hybrid.v1_only), and the withdrawals' marks: partially_broken (the torrent holds tracks the ledger
-withdraws: mirrors skip those files), withdrawn_files, replaced_by (the replacement torrent that holds the rest),
-replaces (on a replacement: the torrent it stands in for). A replacement that is no longer needed (its tracks were
-reinstated, or a newer replacement exists) is listed obsolete. group_name is the band (pop_50-100, ...) or "metadata"; seeders, leechers and
-completed are 0 and stats_scraped_at null until swarm figures were recorded (set_stats).
+before twins existed; see fonoteca.pack.hybrid.v1_only), and the withdrawals' marks: partially_broken (the torrent
+holds tracks the ledger withdraws: mirrors skip those files), withdrawn_files, replaced_by (the replacement torrent
+that holds the rest), replaces (on a replacement: the torrent it stands in for). A replacement that is no longer
+needed (its tracks were reinstated, or a newer replacement exists) is listed obsolete. group_name is the band
+(pop_50-100, ...) or "metadata"; seeders, leechers and completed are 0 and stats_scraped_at null until swarm figures
+were recorded (set_stats).
 """
 
 from __future__ import annotations
@@ -22,27 +23,30 @@ import re
 import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import orjson
 
-from fonoteca.catalog.db import transaction
 from fonoteca.archive import Archive
+from fonoteca.catalog.db import transaction
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.pack import paths
 from fonoteca.pack.settings import PackSettings
 
-_COLUMNS = ("t.rowid, t.name, r.name, t.kind, t.band, t.seq, t.btih, t.btmh, t.piece_length, t.num_files, "
-            "t.data_size, t.torrent_size, t.tracks, t.listens, t.pop_min, t.pop_max, t.first_id, t.last_id, "
-            "t.added_at, t.obsolete, t.embargo, t.seeders, t.leechers, t.completed, t.stats_scraped_at, t.v1_btih, "
-            "t.v1_torrent_size, t.stats_source")
+_COLUMNS = (
+    "t.rowid, t.name, r.name, t.kind, t.band, t.seq, t.btih, t.btmh, t.piece_length, t.num_files, "
+    "t.data_size, t.torrent_size, t.tracks, t.listens, t.pop_min, t.pop_max, t.first_id, t.last_id, "
+    "t.added_at, t.obsolete, t.embargo, t.seeders, t.leechers, t.completed, t.stats_scraped_at, t.v1_btih, "
+    "t.v1_torrent_size, t.stats_source"
+)
 
 
-def magnet_link(btih: str, btmh: str | None, name: str, trackers: Iterable[str] = (),
-                web_seeds: Iterable[str] = ()) -> str:
+def magnet_link(
+    btih: str, btmh: str | None, name: str, trackers: Iterable[str] = (), web_seeds: Iterable[str] = ()
+) -> str:
     """A magnet link: the v1 info-hash and (a hybrid's) v2 info-hash, the name, trackers and web seeds."""
     link = f"magnet:?xt=urn:btih:{btih}" + (f"&xt=urn:btmh:1220{btmh}" if btmh else "") + f"&dn={quote(name, safe='')}"
     link += "".join(f"&tr={quote(t, safe='')}" for t in trackers)
@@ -60,16 +64,20 @@ def torrent_path(release: str, name: str, *, v1_only: bool = False) -> str:
     return f"releases/{release}/torrents/{name}.torrent"
 
 
-def records(conn: sqlite3.Connection, settings: PackSettings, *, release: str | None = None,
-            building: int | None = None) -> list[dict[str, Any]]:
+def records(
+    conn: sqlite3.Connection, settings: PackSettings, *, release: str | None = None, building: int | None = None
+) -> list[dict[str, Any]]:
     """torrents.json records of finished releases, oldest first: all of them, or one release's (by name). With
     `building`, the torrents of that release (still being written) are listed too."""
-    where, params = ["(r.status = 'done' OR r.rowid = ?)"], [-1 if building is None else building]
+    where = ["(r.status = 'done' OR r.rowid = ?)"]
+    params: list[Any] = [-1 if building is None else building]
     if release is not None:
         where.append("r.name = ?")
         params.append(release)
-    sql = (f"SELECT {_COLUMNS} FROM torrents t JOIN releases r ON r.rowid = t.release WHERE {' AND '.join(where)} "
-           "ORDER BY t.rowid")
+    sql = (
+        f"SELECT {_COLUMNS} FROM torrents t JOIN releases r ON r.rowid = t.release WHERE {' AND '.join(where)} "
+        "ORDER BY t.rowid"
+    )
     rows = conn.execute(sql, params).fetchall()
     marks = withdrawal_marks(conn, building)
     return [dict(record(row, settings), **marks.get(row[0], NO_MARKS)) for row in rows]
@@ -83,29 +91,40 @@ def withdrawal_marks(conn: sqlite3.Connection, building: int | None = None) -> d
     from fonoteca.ledger import withdrawn_rowids
 
     try:
-        links = conn.execute("SELECT t.rowid, t.name, t.replaces, t.num_files FROM torrents t JOIN releases r "
-                             "ON r.rowid = t.release WHERE (r.status = 'done' OR r.rowid = ?) AND t.kind = 'data'",
-                             (-1 if building is None else building,)).fetchall()
+        links = conn.execute(
+            "SELECT t.rowid, t.name, t.replaces, t.num_files FROM torrents t JOIN releases r "
+            "ON r.rowid = t.release WHERE (r.status = 'done' OR r.rowid = ?) AND t.kind = 'data'",
+            (-1 if building is None else building,),
+        ).fetchall()
     except sqlite3.OperationalError:  # a catalog from before replacement torrents
         return {}
     withdrawn = sorted(withdrawn_rowids(conn))
     held: dict[int, int] = {}
     if withdrawn:
-        held = {int(t): int(n) for t, n in conn.execute(
-            "SELECT torrent, count(*) FROM torrent_files WHERE track IN (SELECT value FROM json_each(?)) "
-            "GROUP BY torrent", (orjson.dumps(withdrawn).decode(),))}
+        held = {
+            int(t): int(n)
+            for t, n in conn.execute(
+                "SELECT torrent, count(*) FROM torrent_files WHERE track IN (SELECT value FROM json_each(?)) "
+                "GROUP BY torrent",
+                (orjson.dumps(withdrawn).decode(),),
+            )
+        }
     by_rowid = {r: (name, replaces, files) for r, name, replaces, files in links}
     out: dict[int, dict[str, Any]] = {}
     current: dict[int, int] = {}  # original -> its replacement holding exactly the tracks not withdrawn
-    for rowid, (name, replaces, files) in by_rowid.items():
+    for rowid, (_, replaces, files) in by_rowid.items():
         if replaces is not None and replaces in by_rowid and not held.get(rowid):
             wanted = by_rowid[replaces][2] - held.get(replaces, 0)
             if files == wanted and (replaces not in current or rowid > current[replaces]):
                 current[replaces] = rowid
-    for rowid, (name, replaces, files) in by_rowid.items():
+    for rowid, (_, replaces, _) in by_rowid.items():
         broken = bool(held.get(rowid))
-        marks = {"partially_broken": broken, "withdrawn_files": held.get(rowid, 0), "replaced_by": None,
-                 "replaces": by_rowid[replaces][0] if replaces in by_rowid else None}
+        marks = {
+            "partially_broken": broken,
+            "withdrawn_files": held.get(rowid, 0),
+            "replaced_by": None,
+            "replaces": by_rowid[replaces][0] if replaces in by_rowid else None,
+        }
         if broken:
             root = replaces if replaces in by_rowid else rowid
             if root in current and current[root] != rowid:
@@ -117,17 +136,47 @@ def withdrawal_marks(conn: sqlite3.Connection, building: int | None = None) -> d
 
 
 def record(row: tuple, settings: PackSettings) -> dict[str, Any]:
-    (_, name, release, kind, band, seq, btih, btmh, piece_length, num_files, data_size, torrent_size, tracks, listens,
-     pop_min, pop_max, first_id, last_id, added_at, obsolete, embargo, seeders, leechers, completed, scraped,
-     v1_btih, v1_torrent_size, source) = row
+    (
+        _,
+        name,
+        release,
+        kind,
+        band,
+        seq,
+        btih,
+        btmh,
+        piece_length,
+        num_files,
+        data_size,
+        torrent_size,
+        tracks,
+        listens,
+        pop_min,
+        pop_max,
+        first_id,
+        last_id,
+        added_at,
+        obsolete,
+        embargo,
+        seeders,
+        leechers,
+        completed,
+        scraped,
+        v1_btih,
+        v1_torrent_size,
+        source,
+    ) = row
     path = torrent_path(release, name)
     twin = None
     if v1_btih:
         twin_path = torrent_path(release, name, v1_only=True)
-        twin = {"url": (settings.torrent_url + twin_path) if settings.torrent_url else twin_path,
-                "display_name": paths.v1_only_file(name), "btih": v1_btih,
-                "magnet_link": magnet_link(v1_btih, None, name, settings.trackers, web_seeds_for(settings, release)),
-                "torrent_size": v1_torrent_size}
+        twin = {
+            "url": (settings.torrent_url + twin_path) if settings.torrent_url else twin_path,
+            "display_name": paths.v1_only_file(name),
+            "btih": v1_btih,
+            "magnet_link": magnet_link(v1_btih, None, name, settings.trackers, web_seeds_for(settings, release)),
+            "torrent_size": v1_torrent_size,
+        }
     return {
         "url": (settings.torrent_url + path) if settings.torrent_url else path,
         "group_name": band if kind == "data" else "metadata",
@@ -172,8 +221,10 @@ def list_torrents(archive: Archive, *, release: str | None = None) -> list[dict[
     settings = PackSettings.from_config(archive.config)
     conn = archive.connect(readonly=True)
     try:
-        if release is not None and conn.execute(
-                "SELECT 1 FROM releases WHERE name = ? AND status = 'done'", (release,)).fetchone() is None:
+        if (
+            release is not None
+            and conn.execute("SELECT 1 FROM releases WHERE name = ? AND status = 'done'", (release,)).fetchone() is None
+        ):
             raise FonotecaError(f"no release named {release!r}; see `fonoteca torrents list`")
         return records(conn, settings, release=release)
     finally:
@@ -214,15 +265,38 @@ STATS_SOURCES = ("tracker", "dht")
 _HEX40 = re.compile(r"^[0-9a-f]{40}$")
 
 _TYPES: dict[str, tuple[type, ...]] = {
-    "name": (str,), "release": (str,), "url": (str,), "btih": (str,), "kind": (str,), "magnet_link": (str,),
-    "data_size": (int,), "num_files": (int,), "is_metadata": (bool,), "obsolete": (bool,), "embargo": (bool,),
-    "seeders": (int,), "tracks": (int,), "listens_covered": (int, float), "band": (str, type(None)),
-    "pop_min": (int, type(None)), "pop_max": (int, type(None)), "added_to_torrents_list_at": (str, type(None)),
-    "partially_broken": (bool,), "withdrawn_files": (int,), "replaced_by": (str, type(None)),
-    "replaces": (str, type(None)), "stats_source": (str, type(None)), "v1_only": (dict, type(None)),
+    "name": (str,),
+    "release": (str,),
+    "url": (str,),
+    "btih": (str,),
+    "kind": (str,),
+    "magnet_link": (str,),
+    "data_size": (int,),
+    "num_files": (int,),
+    "is_metadata": (bool,),
+    "obsolete": (bool,),
+    "embargo": (bool,),
+    "seeders": (int,),
+    "tracks": (int,),
+    "listens_covered": (int, float),
+    "band": (str, type(None)),
+    "pop_min": (int, type(None)),
+    "pop_max": (int, type(None)),
+    "added_to_torrents_list_at": (str, type(None)),
+    "partially_broken": (bool,),
+    "withdrawn_files": (int,),
+    "replaced_by": (str, type(None)),
+    "replaces": (str, type(None)),
+    "stats_source": (str, type(None)),
+    "v1_only": (dict, type(None)),
 }
-_V1_TYPES: dict[str, tuple[type, ...]] = {"url": (str,), "btih": (str,), "magnet_link": (str,),
-                                          "display_name": (str,), "torrent_size": (int,)}
+_V1_TYPES: dict[str, tuple[type, ...]] = {
+    "url": (str,),
+    "btih": (str,),
+    "magnet_link": (str,),
+    "display_name": (str,),
+    "torrent_size": (int,),
+}
 _REQUIRED = ("name", "release", "url", "btih", "data_size", "is_metadata")
 
 
@@ -242,7 +316,8 @@ def check_list(items: Any, where: str = "torrents.json", errors: list[str] | Non
             good.append(rec)
             names.add(rec["name"])
             continue
-        message = f"refused: {where} item {n}{' (' + rec['name'] + ')' if isinstance(rec, dict) and isinstance(rec.get('name'), str) else ''}: {problem}"
+        named = f" ({rec['name']})" if isinstance(rec, dict) and isinstance(rec.get("name"), str) else ""
+        message = f"refused: {where} item {n}{named}: {problem}"
         if errors is None:
             raise FonotecaError(message)
         errors.append(message)
@@ -278,10 +353,17 @@ def v1_only_record(rec: dict[str, Any]) -> dict[str, Any] | None:
     twin = rec.get("v1_only")
     if not isinstance(twin, dict):
         return None
-    return dict(rec, btih=twin["btih"], url=twin["url"], btmh=None, via="v1", hybrid_btih=rec["btih"],
-                display_name=twin.get("display_name") or paths.v1_only_file(rec["name"]),
-                magnet_link=twin.get("magnet_link") or f"magnet:?xt=urn:btih:{twin['btih']}",
-                torrent_size=twin.get("torrent_size"))
+    return dict(
+        rec,
+        btih=twin["btih"],
+        url=twin["url"],
+        btmh=None,
+        via="v1",
+        hybrid_btih=rec["btih"],
+        display_name=twin.get("display_name") or paths.v1_only_file(rec["name"]),
+        magnet_link=twin.get("magnet_link") or f"magnet:?xt=urn:btih:{twin['btih']}",
+        torrent_size=twin.get("torrent_size"),
+    )
 
 
 def _twin_problem(twin: Any, btih: str) -> str | None:
@@ -323,8 +405,8 @@ def read_list(path: Path) -> list[dict[str, Any]]:
 @dataclass
 class Pick:
     record: dict[str, Any]
-    score: float               # the generator's score: lower is needier (see pick)
-    cumulative: int            # bytes picked so far, this one included
+    score: float  # the generator's score: lower is needier (see pick)
+    cumulative: int  # bytes picked so far, this one included
 
     @property
     def priority(self) -> float:
@@ -363,8 +445,15 @@ def score(rec: dict[str, Any], average_size: float, popularity_weight: float, ji
     return ((seeders + 0.1 * leechers) * (average_size / size) + jitter) / popularity_weight_of(rec, popularity_weight)
 
 
-def pick(items: Iterable[dict[str, Any]], budget: int, *, popularity_weight: float = 1.0,
-         bands: Iterable[str] | None = None, include_metadata: bool = True, seed: int | None = None) -> list[Pick]:
+def pick(
+    items: Iterable[dict[str, Any]],
+    budget: int,
+    *,
+    popularity_weight: float = 1.0,
+    bands: Iterable[str] | None = None,
+    include_metadata: bool = True,
+    seed: int | None = None,
+) -> list[Pick]:
     """What to seed (or mirror) on a disk of `budget` bytes: the one implementation behind `torrents pick`, the
     site's and API's generator and `mirror --budget`.
 
@@ -377,8 +466,11 @@ def pick(items: Iterable[dict[str, Any]], budget: int, *, popularity_weight: flo
     if budget < 0:
         raise UsageError("the budget must not be negative")
     wanted = None if bands is None else set(bands)
-    usable = [r for r in items if usable_for_seeding(r)
-              and (r.get("is_metadata") or wanted is None or r.get("band") in wanted)]
+    usable = [
+        r
+        for r in items
+        if usable_for_seeding(r) and (r.get("is_metadata") or wanted is None or r.get("band") in wanted)
+    ]
     metadata = [r for r in usable if r.get("is_metadata")] if include_metadata else []
     data = [r for r in usable if not r.get("is_metadata")]
     rng = random.Random(seed)
@@ -404,9 +496,11 @@ def _resolve(conn: sqlite3.Connection, refs: list[str]) -> list[int]:
     ids = []
     for ref in refs:
         key = ref.removesuffix(".torrent").lower() if len(ref) in (40, 64) else ref.removesuffix(".torrent")
-        row = conn.execute("SELECT t.rowid FROM torrents t JOIN releases r ON r.rowid = t.release "
-                           "WHERE r.status = 'done' AND (t.name = ? OR t.btih = ? OR t.btmh = ?)",
-                           (key, key, key)).fetchone()
+        row = conn.execute(
+            "SELECT t.rowid FROM torrents t JOIN releases r ON r.rowid = t.release "
+            "WHERE r.status = 'done' AND (t.name = ? OR t.btih = ? OR t.btmh = ?)",
+            (key, key, key),
+        ).fetchone()
         if row is None:
             raise FonotecaError(f"no torrent named {ref!r} (give a name, btih or btmh from `fonoteca torrents list`)")
         ids.append(int(row[0]))
@@ -435,20 +529,21 @@ def set_stats(archive: Archive, stats: Iterable[tuple], *, scraped_at: str | Non
     """Record swarm figures: (btih or name, seeders, leechers, completed[, source]) per torrent; source is
     "tracker" (the default) or "dht", whose completed is None (a DHT scrape does not count it)."""
     settings = PackSettings.from_config(archive.config)
-    when = scraped_at or datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = scraped_at or datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     conn = archive.connect()
     try:
         rows = list(stats)
         ids = _resolve(conn, [r[0] for r in rows])
         with transaction(conn):
-            for rowid, (_, seeders, leechers, completed, *rest) in zip(ids, rows):
+            for rowid, (_, seeders, leechers, completed, *rest) in zip(ids, rows, strict=True):
                 source = rest[0] if rest else "tracker"
                 if source not in STATS_SOURCES:
                     raise ValueError(f"unknown source of swarm figures {source!r}")
-                conn.execute("UPDATE torrents SET seeders = ?, leechers = ?, completed = ?, stats_scraped_at = ?, "
-                             "stats_source = ? WHERE rowid = ?",
-                             (int(seeders), int(leechers), None if completed is None else int(completed), when,
-                              source, rowid))
+                conn.execute(
+                    "UPDATE torrents SET seeders = ?, leechers = ?, completed = ?, stats_scraped_at = ?, "
+                    "stats_source = ? WHERE rowid = ?",
+                    (int(seeders), int(leechers), None if completed is None else int(completed), when, source, rowid),
+                )
         write_current_list(archive, conn, settings)
         return len(ids)
     finally:

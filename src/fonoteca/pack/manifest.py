@@ -19,23 +19,23 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 @dataclass(frozen=True, slots=True)
 class ManifestLine:
-    id: str                    # the track's source id (Spotify base62, MBID, table id)
-    ns: str                    # its namespace (spotify, musicbrainz, table, ...)
+    id: str  # the track's source id (Spotify base62, MBID, table id)
+    ns: str  # its namespace (spotify, musicbrainz, table, ...)
     isrc: str | None
-    torrent: str               # the torrent's name
-    btih: str                  # its v1 info-hash
-    path: str                  # inside the torrent's folder (FF/ID.EXT)
-    file_index: int            # index in the torrent's file list (pad files count)
-    offset: int                # byte offset in the torrent's v1 piece space
+    torrent: str  # the torrent's name
+    btih: str  # its v1 info-hash
+    path: str  # inside the torrent's folder (FF/ID.EXT)
+    file_index: int  # index in the torrent's file list (pad files count)
+    offset: int  # byte offset in the torrent's v1 piece space
     size: int
     sha256: str
-    pieces_root: str | None    # the file's v2 merkle root (hex)
-    tier: str                  # original | compact
+    pieces_root: str | None  # the file's v2 merkle root (hex)
+    tier: str  # original | compact
     popularity: int
     band: str
-    title: str | None = None   # the track's name and artists, for a readable name when a file is fetched
+    title: str | None = None  # the track's name and artists, for a readable name when a file is fetched
     artists: str | None = None
-    licence: str | None = None      # SPDX-style id of the track's licence (fonoteca.licences); absent in older
+    licence: str | None = None  # SPDX-style id of the track's licence (fonoteca.licences); absent in older
     attribution: str | None = None  # manifests. attribution: the credit the licence asks for
 
     @property
@@ -56,7 +56,9 @@ class ManifestLine:
 
 
 MANIFEST_FIELDS = tuple(f.name for f in fields(ManifestLine))
-_OPTIONAL = frozenset({"isrc", "pieces_root", "title", "artists", "licence", "attribution"})  # may be null or (older manifests) absent
+_OPTIONAL = frozenset(
+    {"isrc", "pieces_root", "title", "artists", "licence", "attribution"}
+)  # may be null or (older manifests) absent
 _INTEGERS = frozenset({"file_index", "offset", "size", "popularity"})
 
 

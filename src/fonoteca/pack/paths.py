@@ -16,12 +16,13 @@ import unicodedata
 
 _FORBIDDEN = set('<>:"/\\|?*')
 _RESERVED = {"con", "prn", "aux", "nul", "conin$", "conout$", "clock$"} | {
-    f"{stem}{n}" for stem in ("com", "lpt") for n in list("123456789") + ["¹", "²", "³", "0"]}
+    f"{stem}{n}" for stem in ("com", "lpt") for n in list("123456789") + ["¹", "²", "³", "0"]
+}
 _EXT = re.compile(r"^[a-z0-9]{1,10}$")
 # The one rule for release and torrent names, whoever made them: pack builds torrent names up to this length from
 # the collection, band, sequence and id range; a person choosing a release name is held to the same rule.
 NAME_MAX = 200
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,%d}$" % (NAME_MAX - 1))
+_NAME = re.compile(rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{NAME_MAX - 1}}}$")
 
 
 def _clean_char(ch: str) -> str:
@@ -51,8 +52,13 @@ def component(text: str, *, limit: int = 100) -> str:
     """One safe path component for `text` (see the module docstring)."""
     if limit < 16:
         raise ValueError("limit too small")
-    if (_PLAIN.fullmatch(text) and len(text) <= limit and text[0] not in " ." and text[-1] not in " ."
-            and text.split(".", 1)[0].rstrip(" ").lower() not in _RESERVED):
+    if (
+        _PLAIN.fullmatch(text)
+        and len(text) <= limit
+        and text[0] not in " ."
+        and text[-1] not in " ."
+        and text.split(".", 1)[0].rstrip(" ").lower() not in _RESERVED
+    ):
         return text
     original = text
     text = unicodedata.normalize("NFC", text)
@@ -88,8 +94,12 @@ def is_safe_relative(path: str, *, limit: int = 240) -> bool:
 def is_safe_name(name: object) -> bool:
     """True for a release or torrent name: 1-200 of A-Z a-z 0-9 . _ -, starting with a letter or digit, no '..',
     not a Windows device name."""
-    return (isinstance(name, str) and bool(_NAME.match(name)) and ".." not in name
-            and name.split(".", 1)[0].lower() not in _RESERVED)
+    return (
+        isinstance(name, str)
+        and bool(_NAME.match(name))
+        and ".." not in name
+        and name.split(".", 1)[0].lower() not in _RESERVED
+    )
 
 
 def check_name(name: object, what: str = "name", *, refuse: bool = False) -> str:
@@ -102,8 +112,10 @@ def check_name(name: object, what: str = "name", *, refuse: bool = False) -> str
         return name
     if refuse:
         raise FonotecaError(f"refused: {what} {name!r} is not a safe name")
-    raise UsageError(f"{what} {name!r} is not allowed: use 1-{NAME_MAX} letters, digits, '.', '_' or '-', "
-                     "starting with a letter or digit (not a Windows device name)")
+    raise UsageError(
+        f"{what} {name!r} is not allowed: use 1-{NAME_MAX} letters, digits, '.', '_' or '-', "
+        "starting with a letter or digit (not a Windows device name)"
+    )
 
 
 def casefold_key(path: str) -> str:

@@ -25,7 +25,7 @@ import os
 import shutil
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -33,22 +33,21 @@ from typing import Any
 import orjson
 import zstandard
 
-from fonoteca.catalog.db import transaction
+from fonoteca import locks
 from fonoteca.archive import Archive
+from fonoteca.catalog.db import transaction
 from fonoteca.durable import fsync_dir, now, write_new
 from fonoteca.errors import FonotecaError
-from fonoteca import locks
-from fonoteca.storage import Storage, StorageError
-from fonoteca.tiers import Tier
+from fonoteca.ledger import LEDGER_NAME
+from fonoteca.licences import ReleasePolicy
 from fonoteca.pack import bag, hybrid, layout, listing, paths
 from fonoteca.pack.manifest import MANIFEST_FIELDS, ManifestLine, write_line  # noqa: F401 (MANIFEST_FIELDS: API)
 from fonoteca.pack.settings import Band, PackSettings
-from fonoteca.ledger import LEDGER_NAME
-from fonoteca.licences import ReleasePolicy
+from fonoteca.progress import Progress
+from fonoteca.storage import Storage, StorageError
+from fonoteca.tiers import Tier
 
 CREATED_BY = "Fonoteca"
-
-Progress = Callable[[str, int, int], None]   # (stage, done, total)
 
 
 @dataclass
@@ -80,7 +79,7 @@ class PackSummary:
     metadata: TorrentSummary | None = None
     skipped: list[dict[str, Any]] = field(default_factory=list)
     recovered: list[str] = field(default_factory=list)
-    withheld: dict[str, int] = field(default_factory=dict)          # files not released: "licence ID" | withdrawn
+    withheld: dict[str, int] = field(default_factory=dict)  # files not released: "licence ID" | withdrawn
     replacements: list[dict[str, Any]] = field(default_factory=list)  # {"replaces", "torrent", "left_out"}
     seconds: float = 0.0
     hash_seconds: float = 0.0
@@ -104,12 +103,19 @@ class PackSummary:
 
     def as_dict(self) -> dict[str, Any]:
         return {
-            "release": self.release, "root": self.root, "files": self.files, "bytes": self.bytes,
+            "release": self.release,
+            "root": self.root,
+            "files": self.files,
+            "bytes": self.bytes,
             "torrents": [t.as_dict() for t in self.torrents],
             "metadata": self.metadata.as_dict() if self.metadata else None,
-            "bands": self.bands, "skipped": self.skipped, "recovered": self.recovered, "withheld": self.withheld,
+            "bands": self.bands,
+            "skipped": self.skipped,
+            "recovered": self.recovered,
+            "withheld": self.withheld,
             "replacements": self.replacements,
-            "seconds": round(self.seconds, 3), "hash_seconds": round(self.hash_seconds, 3),
+            "seconds": round(self.seconds, 3),
+            "hash_seconds": round(self.hash_seconds, 3),
             "hash_bytes_per_second": round(self.hash_rate),
         }
 
@@ -130,20 +136,26 @@ def releases_dir(archive: Archive) -> Path:
     root = archive.root.resolve()
     folder = archive.dir("releases")
     if not _inside(root, folder.resolve()) or folder.is_symlink():
-        raise FonotecaError(f"{folder} is a symbolic link out of the archive; releases must live inside it "
-                            "(hard links need the same file system as files/)")
+        raise FonotecaError(
+            f"{folder} is a symbolic link out of the archive; releases must live inside it "
+            "(hard links need the same file system as files/)"
+        )
     return folder
 
 
 # ------------------------------------------------------------------------------------------------ catalog reads
 
 
-_UNRELEASED = ("FROM files f JOIN tracks t ON t.rowid = f.track "
-               "WHERE NOT EXISTS (SELECT 1 FROM torrent_files tf WHERE tf.file = f.rowid)")
+_UNRELEASED = (
+    "FROM files f JOIN tracks t ON t.rowid = f.track "
+    "WHERE NOT EXISTS (SELECT 1 FROM torrent_files tf WHERE tf.file = f.rowid)"
+)
 # What may be released (fonoteca.publication installs the function and the table on each connection): a licence
 # [release] licences allows, and not withdrawn.
-_PUBLISHED = ("fonoteca_published((SELECT licence FROM track_licences WHERE track = f.track)) "
-              "AND f.track NOT IN (SELECT rowid FROM temp.withdrawn_tracks)")
+_PUBLISHED = (
+    "fonoteca_published((SELECT licence FROM track_licences WHERE track = f.track)) "
+    "AND f.track NOT IN (SELECT rowid FROM temp.withdrawn_tracks)"
+)
 
 
 def _pending(conn: sqlite3.Connection) -> tuple[int, int]:
@@ -156,9 +168,10 @@ def _withheld(conn: sqlite3.Connection, policy: ReleasePolicy) -> dict[str, int]
     """Files not released because of their licence or a withdrawal: {"licence ID": files, "withdrawn": files}."""
     out: dict[str, int] = {}
     for licence, withdrawn, n in conn.execute(
-            "SELECT l.licence, f.track IN (SELECT rowid FROM temp.withdrawn_tracks), count(*) FROM files f "
-            "LEFT JOIN track_licences l ON l.track = f.track WHERE NOT EXISTS (SELECT 1 FROM torrent_files tf "
-            "WHERE tf.file = f.rowid) GROUP BY 1, 2"):
+        "SELECT l.licence, f.track IN (SELECT rowid FROM temp.withdrawn_tracks), count(*) FROM files f "
+        "LEFT JOIN track_licences l ON l.track = f.track WHERE NOT EXISTS (SELECT 1 FROM torrent_files tf "
+        "WHERE tf.file = f.rowid) GROUP BY 1, 2"
+    ):
         if withdrawn:
             out["withdrawn"] = out.get("withdrawn", 0) + int(n)
         elif not policy.allows(licence):
@@ -174,8 +187,9 @@ def _open_reader(archive: Archive) -> sqlite3.Connection:
     reader.execute("PRAGMA temp_store=FILE")
     reader.execute("BEGIN")  # a read snapshot held for the whole pack (no writes: not a transaction() block)
     reader.execute("CREATE TEMP TABLE pack_covered (rep INTEGER PRIMARY KEY, n INTEGER, listens REAL)")
-    reader.execute("INSERT INTO pack_covered SELECT rep, count(*), sum(listens) FROM plan WHERE rep IS NOT NULL "
-                   "GROUP BY rep")
+    reader.execute(
+        "INSERT INTO pack_covered SELECT rep, count(*), sum(listens) FROM plan WHERE rep IS NOT NULL GROUP BY rep"
+    )
     return reader
 
 
@@ -197,15 +211,53 @@ def _band_candidates(reader: sqlite3.Connection, archive: Archive, low: int, hig
         "LEFT JOIN track_plays tp ON tp.track = f.track LEFT JOIN temp.pack_covered c ON c.rep = f.track "
         "LEFT JOIN track_licences l ON l.track = f.track "
         f"WHERE NOT EXISTS (SELECT 1 FROM torrent_files tf WHERE tf.file = f.rowid) AND {_PUBLISHED} "
-        "AND pop BETWEEN ? AND ? ORDER BY pop DESC, t.id, t.ns, f.tier DESC, f.rowid", (low, high))
-    for (rowid, track, tier, rel, size, sha, ns, tid, isrc, pop, listens, plays, n, extra, title, artists,
-         licence, attribution) in rows:
+        "AND pop BETWEEN ? AND ? ORDER BY pop DESC, t.id, t.ns, f.tier DESC, f.rowid",
+        (low, high),
+    )
+    for (
+        rowid,
+        track,
+        tier,
+        rel,
+        size,
+        sha,
+        ns,
+        tid,
+        isrc,
+        pop,
+        listens,
+        plays,
+        n,
+        extra,
+        title,
+        artists,
+        licence,
+        attribution,
+    ) in rows:
         if listens is None:
-            listens = float(model.listens(np.array([pop], dtype=np.float64),
-                                          np.array([-1 if plays is None else plays], dtype=np.float64))[0])
-        yield layout.Candidate(int(rowid), int(track), int(tier), rel, int(size), sha, int(ns), str(tid), isrc,
-                               int(pop), float(listens) + float(extra or 0.0), 1 + int(n or 0), title=title,
-                               artists=artists, licence=licence, attribution=attribution)
+            listens = float(
+                model.listens(
+                    np.array([pop], dtype=np.float64), np.array([-1 if plays is None else plays], dtype=np.float64)
+                )[0]
+            )
+        yield layout.Candidate(
+            int(rowid),
+            int(track),
+            int(tier),
+            rel,
+            int(size),
+            sha,
+            int(ns),
+            str(tid),
+            isrc,
+            int(pop),
+            float(listens) + float(extra or 0.0),
+            1 + int(n or 0),
+            title=title,
+            artists=artists,
+            licence=licence,
+            attribution=attribution,
+        )
 
 
 def _recover(conn: sqlite3.Connection, folder: Path) -> list[str]:
@@ -213,15 +265,21 @@ def _recover(conn: sqlite3.Connection, folder: Path) -> list[str]:
     removed = []
     for rowid, name in conn.execute("SELECT rowid, name FROM releases WHERE status != 'done'").fetchall():
         with transaction(conn):
-            conn.execute("DELETE FROM torrent_files WHERE torrent IN (SELECT rowid FROM torrents WHERE release = ?)",
-                         (rowid,))
+            conn.execute(
+                "DELETE FROM torrent_files WHERE torrent IN (SELECT rowid FROM torrents WHERE release = ?)", (rowid,)
+            )
             conn.execute("DELETE FROM torrents WHERE release = ?", (rowid,))
             conn.execute("DELETE FROM releases WHERE rowid = ?", (rowid,))
         if _safe_release_name(name) and (folder / name).is_dir() and not (folder / name).is_symlink():
             shutil.rmtree(folder / name)
         removed.append(name)
     for entry in folder.iterdir():
-        if entry.name.startswith(".") and entry.name.endswith(".building") and entry.is_dir() and not entry.is_symlink():
+        if (
+            entry.name.startswith(".")
+            and entry.name.endswith(".building")
+            and entry.is_dir()
+            and not entry.is_symlink()
+        ):
             shutil.rmtree(entry)
             removed.append(entry.name)
     return removed
@@ -245,8 +303,10 @@ def _release_name(conn: sqlite3.Connection, folder: Path, collection: str, name:
     slug = layout.collection_slug(collection)
     while True:
         candidate = f"{slug}-{n:04d}"
-        if not conn.execute("SELECT 1 FROM releases WHERE name = ?", (candidate,)).fetchone() \
-                and not (folder / candidate).exists():
+        if (
+            not conn.execute("SELECT 1 FROM releases WHERE name = ?", (candidate,)).fetchone()
+            and not (folder / candidate).exists()
+        ):
             return candidate
         n += 1
 
@@ -257,11 +317,12 @@ def _release_name(conn: sqlite3.Connection, folder: Path, collection: str, name:
 @dataclass
 class Original:
     """A released data torrent that holds withdrawn tracks."""
+
     rowid: int
     name: str
     band: str
     seq: int
-    files: int       # real files it holds
+    files: int  # real files it holds
 
 
 def _replacements_needed(conn: sqlite3.Connection) -> list[tuple[Original, list[layout.Candidate]]]:
@@ -270,18 +331,23 @@ def _replacements_needed(conn: sqlite3.Connection) -> list[tuple[Original, list[
     is withdrawn gets no replacement."""
     out = []
     for rowid, name, band, seq, num_files in conn.execute(
-            "SELECT t.rowid, t.name, t.band, t.seq, t.num_files FROM torrents t JOIN releases r ON r.rowid = t.release "
-            "WHERE r.status = 'done' AND t.kind = 'data' AND t.replaces IS NULL AND EXISTS (SELECT 1 FROM "
-            "torrent_files tf WHERE tf.torrent = t.rowid AND tf.track IN (SELECT rowid FROM temp.withdrawn_tracks)) "
-            "ORDER BY t.rowid").fetchall():
+        "SELECT t.rowid, t.name, t.band, t.seq, t.num_files FROM torrents t JOIN releases r ON r.rowid = t.release "
+        "WHERE r.status = 'done' AND t.kind = 'data' AND t.replaces IS NULL AND EXISTS (SELECT 1 FROM "
+        "torrent_files tf WHERE tf.torrent = t.rowid AND tf.track IN (SELECT rowid FROM temp.withdrawn_tracks)) "
+        "ORDER BY t.rowid"
+    ).fetchall():
         files = _kept_files(conn, rowid)
         if not files:
             continue
         wanted = {c.file for c in files}
-        existing = [{f for (f,) in conn.execute("SELECT file FROM torrent_files WHERE torrent = ? AND file IS NOT NULL",
-                                                 (r,))}
-                    for (r,) in conn.execute("SELECT t.rowid FROM torrents t JOIN releases r ON r.rowid = t.release "
-                                             "WHERE t.replaces = ? AND r.status = 'done'", (rowid,))]
+        existing = [
+            {f for (f,) in conn.execute("SELECT file FROM torrent_files WHERE torrent = ? AND file IS NOT NULL", (r,))}
+            for (r,) in conn.execute(
+                "SELECT t.rowid FROM torrents t JOIN releases r ON r.rowid = t.release "
+                "WHERE t.replaces = ? AND r.status = 'done'",
+                (rowid,),
+            )
+        ]
         if wanted in existing:
             continue
         out.append((Original(rowid, name, band or "", int(seq or 0), int(num_files)), files))
@@ -297,12 +363,45 @@ def _kept_files(conn: sqlite3.Connection, torrent: int) -> list[layout.Candidate
         "FROM torrent_files tf JOIN files f ON f.rowid = tf.file JOIN tracks t ON t.rowid = f.track "
         "LEFT JOIN plan p ON p.track = f.track LEFT JOIN track_licences l ON l.track = f.track "
         "WHERE tf.torrent = ? AND tf.track NOT IN (SELECT rowid FROM temp.withdrawn_tracks) ORDER BY tf.idx",
-        (torrent,)).fetchall()
+        (torrent,),
+    ).fetchall()
     out = []
-    for (rowid, track, tier, rel, size, sha, ns, tid, isrc, pop, listens, title, artists, licence, attribution,
-         inner) in rows:
-        c = layout.Candidate(int(rowid), int(track), int(tier), rel, int(size), sha, int(ns), str(tid), isrc, int(pop),
-                             float(listens), 1, title=title, artists=artists, licence=licence, attribution=attribution)
+    for (
+        rowid,
+        track,
+        tier,
+        rel,
+        size,
+        sha,
+        ns,
+        tid,
+        isrc,
+        pop,
+        listens,
+        title,
+        artists,
+        licence,
+        attribution,
+        inner,
+    ) in rows:
+        c = layout.Candidate(
+            int(rowid),
+            int(track),
+            int(tier),
+            rel,
+            int(size),
+            sha,
+            int(ns),
+            str(tid),
+            isrc,
+            int(pop),
+            float(listens),
+            1,
+            title=title,
+            artists=artists,
+            licence=licence,
+            attribution=attribution,
+        )
         c.source = inner  # the path inside the original torrent, kept in the replacement
         out.append(c)
     return out
@@ -317,8 +416,14 @@ def _band_named(name: str) -> Band:
         return Band(0, 100)
 
 
-def _replacement(conn: sqlite3.Connection, original: Original, files: list[layout.Candidate], taken: set[str],
-                 storage: Storage, skipped: list[dict[str, Any]]) -> layout.PlannedTorrent | None:
+def _replacement(
+    conn: sqlite3.Connection,
+    original: Original,
+    files: list[layout.Candidate],
+    taken: set[str],
+    storage: Storage,
+    skipped: list[dict[str, Any]],
+) -> layout.PlannedTorrent | None:
     """The replacement torrent of `original`: the same band, sequence number and paths, named ORIGINAL__rN."""
     kept = []
     for c in files:
@@ -345,9 +450,15 @@ def _replacement(conn: sqlite3.Connection, original: Original, files: list[layou
 # ------------------------------------------------------------------------------------------------ pack
 
 
-def pack(archive: Archive, *, name: str | None = None, settings: PackSettings | None = None,
-         on_progress: Progress | None = None, workers: int | None = None,
-         hasher: hybrid.Hasher | None = None) -> PackSummary:
+def pack(
+    archive: Archive,
+    *,
+    name: str | None = None,
+    settings: PackSettings | None = None,
+    progress: Progress | None = None,
+    workers: int | None = None,
+    hasher: hybrid.Hasher | None = None,
+) -> PackSummary:
     """Make a new release of every stored file not released yet (see the module docstring); returns its summary
     (release None when there was nothing to release). Hashing runs on `hasher`, else on `workers` processes
     (default: [pack] workers, else one per core)."""
@@ -358,8 +469,9 @@ def pack(archive: Archive, *, name: str | None = None, settings: PackSettings | 
     workers = workers or settings.workers or os.cpu_count() or 1
     folder = releases_dir(archive)
     archive.require_writable("pack")
-    with locks.held(folder / ".pack.lock", busy="another `fonoteca pack` is running on this archive; wait for it "
-                                                 "to finish"):
+    with locks.held(
+        folder / ".pack.lock", busy="another `fonoteca pack` is running on this archive; wait for it to finish"
+    ):
         own = None
         if hasher is None:  # started before the catalog is opened: forked workers inherit no connection
             own = hasher = hybrid.Hasher(workers).start()
@@ -367,7 +479,7 @@ def pack(archive: Archive, *, name: str | None = None, settings: PackSettings | 
             conn = archive.connect()
             try:
                 recovered = _recover(conn, folder)
-                summary = _pack_locked(archive, conn, folder, name, settings, on_progress, hasher)
+                summary = _pack_locked(archive, conn, folder, name, settings, progress, hasher)
                 summary.recovered = recovered
             finally:
                 conn.close()
@@ -378,8 +490,9 @@ def pack(archive: Archive, *, name: str | None = None, settings: PackSettings | 
     return summary
 
 
-def _usable(candidates: Iterator[layout.Candidate], storage: Storage,
-            skipped: list[dict[str, Any]]) -> Iterator[layout.Candidate]:
+def _usable(
+    candidates: Iterator[layout.Candidate], storage: Storage, skipped: list[dict[str, Any]]
+) -> Iterator[layout.Candidate]:
     """The candidates whose stored file can be released (others are reported and stay unreleased)."""
     for c in candidates:
         try:
@@ -393,8 +506,15 @@ def _usable(candidates: Iterator[layout.Candidate], storage: Storage,
         yield c
 
 
-def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name: str | None, settings: PackSettings,
-                 on_progress: Progress | None, hasher: hybrid.Hasher) -> PackSummary:
+def _pack_locked(
+    archive: Archive,
+    conn: sqlite3.Connection,
+    folder: Path,
+    name: str | None,
+    settings: PackSettings,
+    progress: Progress | None,
+    hasher: hybrid.Hasher,
+) -> PackSummary:
     from fonoteca.publication import install
 
     storage = archive.storage
@@ -408,8 +528,10 @@ def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name:
     if not pending and not replacements:
         return summary
     release = _release_name(conn, folder, archive.collection, name)
-    next_seq = {band: int(seq) + 1 for band, seq in
-                conn.execute("SELECT band, max(seq) FROM torrents WHERE band IS NOT NULL GROUP BY band")}
+    next_seq = {
+        band: int(seq) + 1
+        for band, seq in conn.execute("SELECT band, max(seq) FROM torrents WHERE band IS NOT NULL GROUP BY band")
+    }
     taken = {n for (n,) in conn.execute("SELECT name FROM torrents")}
     build = folder / f".{release}.building"
     (build / "torrents").mkdir(parents=True)
@@ -419,34 +541,30 @@ def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name:
     with transaction(conn):
         release_id = conn.execute(
             "INSERT INTO releases (name, created_at, status, settings, files, bytes, torrents) "
-            "VALUES (?, ?, 'building', ?, 0, 0, 0)", (release, created, orjson.dumps(settings.as_dict()).decode())).lastrowid
+            "VALUES (?, ?, 'building', ?, 0, 0, 0)",
+            (release, created, orjson.dumps(settings.as_dict()).decode()),
+        ).lastrowid
+    assert release_id is not None  # an INSERT sets it
     summary.release = release
-    done = 0
-
-    def advance(n: int) -> None:
-        nonlocal done
-        done += n
-        if on_progress:
-            on_progress("hash", done, total)
-
     try:
-        if on_progress:
-            on_progress("hash", 0, total)
+        if progress:
+            progress(0, stage="hash", total=total)
         hash_started = time.perf_counter()
         web_seeds = listing.web_seeds_for(settings, release)
         reader = _open_reader(archive)
         install(reader, policy, archive.root)
-        with open(build / "manifest.jsonl.zst", "xb") as raw, \
-                open(build / "manifest-sha256.txt", "x", encoding="utf-8") as sums:
+        with (
+            open(build / "manifest.jsonl.zst", "xb") as raw,
+            open(build / "manifest-sha256.txt", "x", encoding="utf-8") as sums,
+        ):
             manifest = zstandard.ZstdCompressor(level=10).stream_writer(raw, closefd=False)
             try:
                 for band in settings.bands:
-                    files = _usable(_band_candidates(reader, archive, band.low, band.high), storage,
-                                    summary.skipped)
+                    files = _usable(_band_candidates(reader, archive, band.low, band.high), storage, summary.skipped)
                     for t in layout.cut(files, band, settings, archive.collection, next_seq.get(band.name, 1)):
                         if t.name in taken:
                             raise FonotecaError(f"a torrent named {t.name} exists already (catalog edited by hand?)")
-                        torrent = _make_torrent(build, t, settings, web_seeds, hasher, advance, storage)
+                        torrent = _make_torrent(build, t, settings, web_seeds, hasher, progress, storage)
                         _insert_torrent(conn, release_id, t, torrent, created, _write_twin(build, torrent))
                         for line, check in _manifest(t, torrent):
                             manifest.write(line)
@@ -454,20 +572,32 @@ def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name:
                         summary.torrents.append(_summary(t, torrent, release, settings))
                         summary.files += len(torrent.files)
                         summary.bytes += torrent.data_size
-                for original, files in replacements:
-                    t = _replacement(conn, original, files, taken, storage, summary.skipped)
-                    if t is None:
+                for original, kept in replacements:
+                    replacement = _replacement(conn, original, kept, taken, storage, summary.skipped)
+                    if replacement is None:
                         continue
-                    torrent = _make_torrent(build, t, settings, web_seeds, hasher, advance, storage)
-                    _insert_torrent(conn, release_id, t, torrent, created, _write_twin(build, torrent),
-                                    replaces=original.rowid)
-                    taken.add(t.name)
-                    for line, check in _manifest(t, torrent):
+                    torrent = _make_torrent(build, replacement, settings, web_seeds, hasher, progress, storage)
+                    _insert_torrent(
+                        conn,
+                        release_id,
+                        replacement,
+                        torrent,
+                        created,
+                        _write_twin(build, torrent),
+                        replaces=original.rowid,
+                    )
+                    taken.add(replacement.name)
+                    for line, check in _manifest(replacement, torrent):
                         manifest.write(line)
                         sums.write(check)
-                    summary.torrents.append(_summary(t, torrent, release, settings))
-                    summary.replacements.append({"replaces": original.name, "torrent": t.name,
-                                                 "left_out": original.files - len(t.files)})
+                    summary.torrents.append(_summary(replacement, torrent, release, settings))
+                    summary.replacements.append(
+                        {
+                            "replaces": original.name,
+                            "torrent": replacement.name,
+                            "left_out": original.files - len(replacement.files),
+                        }
+                    )
                     summary.files += len(torrent.files)
                     summary.bytes += torrent.data_size
             finally:
@@ -483,13 +613,16 @@ def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name:
             _recover(conn, folder)
             summary.release = None
             return summary
-        conn.execute("UPDATE releases SET files = ?, bytes = ?, torrents = ? WHERE rowid = ?",
-                     (summary.files, summary.bytes, len(summary.torrents), release_id))
+        conn.execute(
+            "UPDATE releases SET files = ?, bytes = ?, torrents = ? WHERE rowid = ?",
+            (summary.files, summary.bytes, len(summary.torrents), release_id),
+        )
 
-        if on_progress:
-            on_progress("metadata", 0, 1)
-        summary.metadata = _metadata_torrent(archive, conn, folder, build, release, release_id, settings, created,
-                                             hasher)
+        if progress:
+            progress(0, stage="metadata torrent", total=1)
+        summary.metadata = _metadata_torrent(
+            archive, conn, folder, build, release, release_id, settings, created, hasher
+        )
         own = listing.records(conn, settings, release=release, building=release_id)
         write_new(build / "torrents.json", listing.dumps(own))
         bag.write_declaration(build, name=release, organization=archive.name, bagged=created)
@@ -507,24 +640,42 @@ def _pack_locked(archive: Archive, conn: sqlite3.Connection, folder: Path, name:
         _recover(conn, folder)
         raise
     listing.write_current_list(archive, conn, settings)
-    if on_progress:
-        on_progress("metadata", 1, 1)
+    if progress:
+        progress(1)
     return summary
 
 
-def _make_torrent(build: Path, t: layout.PlannedTorrent, settings: PackSettings, web_seeds: list[str],
-                  hasher: hybrid.Hasher, advance: Callable[[int], None], storage: Storage) -> hybrid.Torrent:
+def _make_torrent(
+    build: Path,
+    t: layout.PlannedTorrent,
+    settings: PackSettings,
+    web_seeds: list[str],
+    hasher: hybrid.Hasher,
+    progress: Progress | None,
+    storage: Storage,
+) -> hybrid.Torrent:
     """Link the torrent's payload, hash it, check that libtorrent reads it back alike, write the .torrent."""
     _link_payload(build, t, storage)
-    entries = [hybrid.Entry((a, b), str(build / "data" / t.name / a / b), c.size, c.sha256 if settings.verify else None)
-               for c, (a, b) in zip(t.files, t.paths)]
+    entries = [
+        hybrid.Entry((a, b), str(build / "data" / t.name / a / b), c.size, c.sha256 if settings.verify else None)
+        for c, (a, b) in zip(t.files, t.paths, strict=True)
+    ]
     piece = settings.piece_size or hybrid.fit_piece_length(
-        [(f"{a}/{b}", c.size) for c, (a, b) in zip(t.files, t.paths)],
+        [(f"{a}/{b}", c.size) for c, (a, b) in zip(t.files, t.paths, strict=True)],
         hybrid.piece_length_for(t.data_size, (c.size for c in t.files), max_piece=settings.max_piece_size),
-        settings.max_torrent_file_size)
+        settings.max_torrent_file_size,
+    )
     try:
-        torrent = hybrid.build(t.name, entries, piece, trackers=settings.trackers, web_seeds=web_seeds,
-                               created_by=CREATED_BY, hasher=hasher, on_bytes=advance)
+        torrent = hybrid.build(
+            t.name,
+            entries,
+            piece,
+            trackers=settings.trackers,
+            web_seeds=web_seeds,
+            created_by=CREATED_BY,
+            hasher=hasher,
+            progress=progress,
+        )
     except hybrid.HashError as exc:
         raise FonotecaError(f"cannot pack: {exc}") from None
     check_with_libtorrent(torrent)
@@ -539,16 +690,25 @@ def check_with_libtorrent(torrent: hybrid.Torrent) -> None:
     ti = lt.torrent_info(torrent.metainfo)
     hashes = ti.info_hashes()
     fs = ti.layout() if hasattr(ti, "layout") else ti.files()
-    ok = (str(hashes.v1) == torrent.info_hash_v1 and hashes.v2.to_bytes().hex() == torrent.info_hash_v2
-          and ti.name() == torrent.name and ti.num_pieces() == torrent.num_pieces)
+    ok = (
+        str(hashes.v1) == torrent.info_hash_v1
+        and hashes.v2.to_bytes().hex() == torrent.info_hash_v2
+        and ti.name() == torrent.name
+        and ti.num_pieces() == torrent.num_pieces
+    )
     for placed in torrent.files if ok else ():
-        if (fs.file_path(placed.index) != f"{torrent.name}/{placed.path}" or fs.file_offset(placed.index) != placed.offset
-                or fs.file_size(placed.index) != placed.size):
+        if (
+            fs.file_path(placed.index) != f"{torrent.name}/{placed.path}"
+            or fs.file_offset(placed.index) != placed.offset
+            or fs.file_size(placed.index) != placed.size
+        ):
             ok = False
             break
     if not ok:
-        raise FonotecaError(f"libtorrent reads torrent {torrent.name} differently from how it was written "
-                            "(a bug: please report it); nothing was published")
+        raise FonotecaError(
+            f"libtorrent reads torrent {torrent.name} differently from how it was written "
+            "(a bug: please report it); nothing was published"
+        )
 
 
 def _write_twin(build: Path, torrent: hybrid.Torrent) -> tuple[str, int]:
@@ -561,13 +721,20 @@ def _write_twin(build: Path, torrent: hybrid.Torrent) -> tuple[str, int]:
     btih = str(ti.info_hashes().v1)
     fs = ti.files()
     last = torrent.num_pieces - 1
-    same = (not ti.info_hashes().has_v2() and btih != torrent.info_hash_v1 and ti.name() == torrent.name
-            and ti.num_pieces() == torrent.num_pieces and ti.piece_length() == torrent.piece_length
-            and all(fs.file_offset(p.index) == p.offset and fs.file_size(p.index) == p.size for p in torrent.files)
-            and all(ti.hash_for_piece(i) == original.hash_for_piece(i) for i in {0, last // 2, last}))
+    same = (
+        not ti.info_hashes().has_v2()
+        and btih != torrent.info_hash_v1
+        and ti.name() == torrent.name
+        and ti.num_pieces() == torrent.num_pieces
+        and ti.piece_length() == torrent.piece_length
+        and all(fs.file_offset(p.index) == p.offset and fs.file_size(p.index) == p.size for p in torrent.files)
+        and all(ti.hash_for_piece(i) == original.hash_for_piece(i) for i in {0, last // 2, last})
+    )
     if not same:
-        raise FonotecaError(f"the v1-only twin of {torrent.name} does not describe the hybrid's pieces (a bug: "
-                            "please report it); nothing was published")
+        raise FonotecaError(
+            f"the v1-only twin of {torrent.name} does not describe the hybrid's pieces (a bug: "
+            "please report it); nothing was published"
+        )
     write_new(build / paths.V1_ONLY_FOLDER / paths.v1_only_file(torrent.name), twin)
     return btih, len(twin)
 
@@ -575,7 +742,7 @@ def _write_twin(build: Path, torrent: hybrid.Torrent) -> tuple[str, int]:
 def _link_payload(build: Path, t: layout.PlannedTorrent, storage: Storage) -> None:
     """The stored files under data/TORRENT/FF/NAME, through the storage (the local folder: hard links, no copies)."""
     made: set[str] = set()
-    for c, (folder_name, file_name) in zip(t.files, t.paths):
+    for c, (folder_name, file_name) in zip(t.files, t.paths, strict=True):
         target_dir = build / "data" / t.name / folder_name
         if folder_name not in made:
             target_dir.mkdir(parents=True, exist_ok=True)
@@ -585,45 +752,110 @@ def _link_payload(build: Path, t: layout.PlannedTorrent, storage: Storage) -> No
 
 def _manifest(t: layout.PlannedTorrent, torrent: hybrid.Torrent) -> Iterator[tuple[bytes, str]]:
     """Manifest lines (JSON) and sha256sum lines of one torrent, in file index order."""
-    by_path = {f"{a}/{b}": c for c, (a, b) in zip(t.files, t.paths)}
+    by_path = {f"{a}/{b}": c for c, (a, b) in zip(t.files, t.paths, strict=True)}
     for placed in torrent.files:
         c = by_path[placed.path]
         line = ManifestLine(
-            id=c.id, ns=c.ns_name, isrc=c.isrc, torrent=t.name, btih=torrent.info_hash_v1, path=placed.path,
-            file_index=placed.index, offset=placed.offset, size=placed.size, sha256=c.sha256,
-            pieces_root=placed.root.hex() if placed.root else None, tier=Tier.label_of(c.tier),
-            popularity=c.popularity, band=t.band.name, title=c.title, artists=c.artists, licence=c.licence,
-            attribution=c.attribution)
+            id=c.id,
+            ns=c.ns_name,
+            isrc=c.isrc,
+            torrent=t.name,
+            btih=torrent.info_hash_v1,
+            path=placed.path,
+            file_index=placed.index,
+            offset=placed.offset,
+            size=placed.size,
+            sha256=c.sha256,
+            pieces_root=placed.root.hex() if placed.root else None,
+            tier=Tier.label_of(c.tier),
+            popularity=c.popularity,
+            band=t.band.name,
+            title=c.title,
+            artists=c.artists,
+            licence=c.licence,
+            attribution=c.attribution,
+        )
         yield write_line(line), f"{c.sha256}  data/{t.name}/{placed.path}\n"
 
 
-def _insert_torrent(conn: sqlite3.Connection, release_id: int, t: layout.PlannedTorrent, torrent: hybrid.Torrent,
-                    created: str, twin: tuple[str, int], replaces: int | None = None) -> None:
-    by_path = {f"{a}/{b}": c for c, (a, b) in zip(t.files, t.paths)}
+def _insert_torrent(
+    conn: sqlite3.Connection,
+    release_id: int,
+    t: layout.PlannedTorrent,
+    torrent: hybrid.Torrent,
+    created: str,
+    twin: tuple[str, int],
+    replaces: int | None = None,
+) -> None:
+    by_path = {f"{a}/{b}": c for c, (a, b) in zip(t.files, t.paths, strict=True)}
     with transaction(conn):
         torrent_id = conn.execute(
             "INSERT INTO torrents (release, name, kind, band, seq, btih, btmh, piece_length, num_files, data_size, "
             "torrent_size, tracks, listens, pop_min, pop_max, first_id, last_id, added_at, replaces, v1_btih, "
             "v1_torrent_size) VALUES (?, ?, 'data', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (release_id, t.name, t.band.name, t.seq, torrent.info_hash_v1, torrent.info_hash_v2,
-             torrent.piece_length, len(torrent.files), torrent.data_size, len(torrent.metainfo),
-             sum(c.tracks for c in t.files), float(sum(c.listens for c in t.files)),
-             min(c.popularity for c in t.files), max(c.popularity for c in t.files), t.files[0].id, t.files[-1].id,
-             created, replaces, *twin)).lastrowid
+            (
+                release_id,
+                t.name,
+                t.band.name,
+                t.seq,
+                torrent.info_hash_v1,
+                torrent.info_hash_v2,
+                torrent.piece_length,
+                len(torrent.files),
+                torrent.data_size,
+                len(torrent.metainfo),
+                sum(c.tracks for c in t.files),
+                float(sum(c.listens for c in t.files)),
+                min(c.popularity for c in t.files),
+                max(c.popularity for c in t.files),
+                t.files[0].id,
+                t.files[-1].id,
+                created,
+                replaces,
+                *twin,
+            ),
+        ).lastrowid
         conn.executemany(
             "INSERT INTO torrent_files (torrent, idx, file, track, path, offset, size, sha256, root) "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [(torrent_id, p.index, by_path[p.path].file, by_path[p.path].track, p.path, p.offset, p.size,
-              by_path[p.path].sha256, p.root.hex() if p.root else None) for p in torrent.files])
+            [
+                (
+                    torrent_id,
+                    p.index,
+                    by_path[p.path].file,
+                    by_path[p.path].track,
+                    p.path,
+                    p.offset,
+                    p.size,
+                    by_path[p.path].sha256,
+                    p.root.hex() if p.root else None,
+                )
+                for p in torrent.files
+            ],
+        )
 
 
 def _summary(t: layout.PlannedTorrent, torrent: hybrid.Torrent, release: str, settings: PackSettings) -> TorrentSummary:
     return TorrentSummary(
-        t.name, "data", t.band.name, torrent.info_hash_v1, torrent.info_hash_v2, len(torrent.files), torrent.data_size,
-        sum(c.tracks for c in t.files), float(sum(c.listens for c in t.files)), torrent.piece_length,
+        t.name,
+        "data",
+        t.band.name,
+        torrent.info_hash_v1,
+        torrent.info_hash_v2,
+        len(torrent.files),
+        torrent.data_size,
+        sum(c.tracks for c in t.files),
+        float(sum(c.listens for c in t.files)),
+        torrent.piece_length,
         listing.torrent_path(release, t.name),
-        listing.magnet_link(torrent.info_hash_v1, torrent.info_hash_v2, t.name, settings.trackers,
-                            listing.web_seeds_for(settings, release)))
+        listing.magnet_link(
+            torrent.info_hash_v1,
+            torrent.info_hash_v2,
+            t.name,
+            settings.trackers,
+            listing.web_seeds_for(settings, release),
+        ),
+    )
 
 
 # ------------------------------------------------------------------------------------------------ metadata torrent
@@ -643,9 +875,13 @@ def _catalog_snapshot(conn: sqlite3.Connection, target: Path, release_id: int) -
             if "files" in names:
                 copy.execute("UPDATE files SET source_path = ''")
             if "sources" in names:  # catalog import provenance: keep the file name, drop the operator's folders
-                copy.executemany("UPDATE sources SET path = ? WHERE rowid = ?",
-                                 [(p.replace("\\", "/").rsplit("/", 1)[-1], rowid)
-                                  for rowid, p in copy.execute("SELECT rowid, path FROM sources").fetchall()])
+                copy.executemany(
+                    "UPDATE sources SET path = ? WHERE rowid = ?",
+                    [
+                        (p.replace("\\", "/").rsplit("/", 1)[-1], rowid)
+                        for rowid, p in copy.execute("SELECT rowid, path FROM sources").fetchall()
+                    ],
+                )
             for table in ("ingest_sources", "ingest_pending"):
                 if table in names:
                     copy.execute(f"DELETE FROM {table}")
@@ -660,8 +896,17 @@ def _catalog_snapshot(conn: sqlite3.Connection, target: Path, release_id: int) -
     raw.unlink()
 
 
-def _metadata_torrent(archive: Archive, conn: sqlite3.Connection, folder: Path, build: Path, release: str,
-                      release_id: int, settings: PackSettings, created: str, hasher: hybrid.Hasher) -> TorrentSummary:
+def _metadata_torrent(
+    archive: Archive,
+    conn: sqlite3.Connection,
+    folder: Path,
+    build: Path,
+    release: str,
+    release_id: int,
+    settings: PackSettings,
+    created: str,
+    hasher: hybrid.Hasher,
+) -> TorrentSummary:
     name = f"{layout.collection_slug(archive.collection)}__metadata__{release}"
     payload = build / "data" / name
     payload.mkdir(parents=True)
@@ -678,32 +923,62 @@ def _metadata_torrent(archive: Archive, conn: sqlite3.Connection, folder: Path, 
         write_new(payload / LEDGER_NAME, ledger_file.read_bytes())
     entries = [hybrid.Entry((p.name,), str(p), p.stat().st_size, digest=True) for p in sorted(payload.iterdir())]
     total = sum(e.size for e in entries)
-    piece = hybrid.fit_piece_length([(e.path[0], e.size) for e in entries],
-                                    hybrid.piece_length_for(total, [e.size for e in entries],
-                                                            max_piece=settings.max_piece_size),
-                                    settings.max_torrent_file_size)
+    piece = hybrid.fit_piece_length(
+        [(e.path[0], e.size) for e in entries],
+        hybrid.piece_length_for(total, [e.size for e in entries], max_piece=settings.max_piece_size),
+        settings.max_torrent_file_size,
+    )
     ordered = hybrid.order(entries)
     hashes = hybrid.hash_files(ordered, piece, hasher=hasher)
     web_seeds = listing.web_seeds_for(settings, release)
-    torrent = hybrid.assemble(name, ordered, hashes, piece, trackers=settings.trackers, web_seeds=web_seeds,
-                              created_by=CREATED_BY)
+    torrent = hybrid.assemble(
+        name, ordered, hashes, piece, trackers=settings.trackers, web_seeds=web_seeds, created_by=CREATED_BY
+    )
     check_with_libtorrent(torrent)
     write_new(build / "torrents" / f"{name}.torrent", torrent.metainfo)
     twin = _write_twin(build, torrent)
-    bag.add_payload(build, [(f"data/{name}/{p.path}", h.sha256) for p, h in zip(torrent.files, hashes)])
+    payload_sums = []
+    for p, h in zip(torrent.files, hashes, strict=True):
+        assert h.sha256 is not None  # the entries were hashed with digest=True
+        payload_sums.append((f"data/{name}/{p.path}", h.sha256))
+    bag.add_payload(build, payload_sums)
     with transaction(conn):
         torrent_id = conn.execute(
             "INSERT INTO torrents (release, name, kind, band, seq, btih, btmh, piece_length, num_files, data_size, "
             "torrent_size, tracks, listens, added_at, v1_btih, v1_torrent_size) "
             "VALUES (?, ?, 'metadata', NULL, NULL, ?, ?, ?, ?, ?, ?, 0, 0, ?, ?, ?)",
-            (release_id, name, torrent.info_hash_v1, torrent.info_hash_v2, piece, len(torrent.files),
-             torrent.data_size, len(torrent.metainfo), created, *twin)).lastrowid
+            (
+                release_id,
+                name,
+                torrent.info_hash_v1,
+                torrent.info_hash_v2,
+                piece,
+                len(torrent.files),
+                torrent.data_size,
+                len(torrent.metainfo),
+                created,
+                *twin,
+            ),
+        ).lastrowid
         conn.executemany(
             "INSERT INTO torrent_files (torrent, idx, file, track, path, offset, size, sha256, root) "
             "VALUES (?, ?, NULL, NULL, ?, ?, ?, ?, ?)",
-            [(torrent_id, p.index, p.path, p.offset, p.size, h.sha256, p.root.hex() if p.root else None)
-             for p, h in zip(torrent.files, hashes)])
-    return TorrentSummary(name, "metadata", None, torrent.info_hash_v1, torrent.info_hash_v2, len(torrent.files),
-                          torrent.data_size, 0, 0.0, piece, listing.torrent_path(release, name),
-                          listing.magnet_link(torrent.info_hash_v1, torrent.info_hash_v2, name, settings.trackers,
-                                              web_seeds))
+            [
+                (torrent_id, p.index, p.path, p.offset, p.size, h.sha256, p.root.hex() if p.root else None)
+                for p, h in zip(torrent.files, hashes, strict=True)
+            ],
+        )
+    return TorrentSummary(
+        name,
+        "metadata",
+        None,
+        torrent.info_hash_v1,
+        torrent.info_hash_v2,
+        len(torrent.files),
+        torrent.data_size,
+        0,
+        0.0,
+        piece,
+        listing.torrent_path(release, name),
+        listing.magnet_link(torrent.info_hash_v1, torrent.info_hash_v2, name, settings.trackers, web_seeds),
+    )

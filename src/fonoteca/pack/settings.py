@@ -58,7 +58,7 @@ class PackSettings:
     bands: tuple[Band, ...] = tuple()
     target_size: int = DEFAULT_TARGET_SIZE
     max_files: int = DEFAULT_MAX_FILES
-    piece_size: int | None = None            # None: auto
+    piece_size: int | None = None  # None: auto
     max_piece_size: int = DEFAULT_MAX_PIECE
     max_torrent_file_size: int = DEFAULT_MAX_TORRENT_FILE
     trackers: tuple[str, ...] = ()
@@ -82,9 +82,14 @@ class PackSettings:
 
     def fingerprint(self) -> dict[str, Any]:
         """What decides the torrents' contents and info-hashes (stored with each release)."""
-        return {"bands": [b.name for b in self.bands], "target_size": self.target_size, "max_files": self.max_files,
-                "piece_size": self.piece_size or "auto", "max_piece_size": self.max_piece_size,
-                "max_torrent_file_size": self.max_torrent_file_size}
+        return {
+            "bands": [b.name for b in self.bands],
+            "target_size": self.target_size,
+            "max_files": self.max_files,
+            "piece_size": self.piece_size or "auto",
+            "max_piece_size": self.max_piece_size,
+            "max_torrent_file_size": self.max_torrent_file_size,
+        }
 
     def as_dict(self) -> dict[str, Any]:
         out = asdict(self)
@@ -93,7 +98,7 @@ class PackSettings:
         return out
 
     @classmethod
-    def from_config(cls, config: dict[str, Any], **overrides: Any) -> "PackSettings":
+    def from_config(cls, config: dict[str, Any], **overrides: Any) -> PackSettings:
         section = config.get("pack", {}) if isinstance(config, dict) else {}
         if not isinstance(section, dict):
             raise FonotecaError("[pack] in fonoteca.toml must be a table")
@@ -112,7 +117,9 @@ class PackSettings:
             if "max_torrent_file_size" in section:
                 values["max_torrent_file_size"] = _size(section["max_torrent_file_size"], "max_torrent_file_size")
             if "trackers" in section:
-                values["trackers"] = tuple(_urls(section["trackers"], "trackers", ("http", "https", "udp", "ws", "wss")))
+                values["trackers"] = tuple(
+                    _urls(section["trackers"], "trackers", ("http", "https", "udp", "ws", "wss"))
+                )
             if "web_seeds" in section:
                 values["web_seeds"] = tuple(_urls(section["web_seeds"], "web_seeds", ("http", "https")))
             base_url = str(config.get("web", {}).get("base_url") or "")
@@ -148,7 +155,7 @@ class PackSettings:
 def parse_bands(items: Any) -> tuple[Band, ...]:
     """Bands from strings like "50-100" or "0" (or [low, high] pairs); they must cover 0-100 exactly once."""
     if not isinstance(items, (list, tuple)) or not items:
-        raise ValueError("bands must be a non-empty list such as [\"50-100\", \"0-49\"]")
+        raise ValueError('bands must be a non-empty list such as ["50-100", "0-49"]')
     bands: list[Band] = []
     for item in items:
         if isinstance(item, (list, tuple)) and len(item) == 2:
@@ -166,8 +173,11 @@ def parse_bands(items: Any) -> tuple[Band, ...]:
     if covered != list(range(101)):
         missing = sorted(set(range(101)) - set(covered))
         twice = sorted({v for v in covered if covered.count(v) > 1})
-        raise ValueError("bands must cover popularity 0-100 exactly once"
-                         + (f"; missing {missing[:10]}" if missing else "") + (f"; overlapping {twice[:10]}" if twice else ""))
+        raise ValueError(
+            "bands must cover popularity 0-100 exactly once"
+            + (f"; missing {missing[:10]}" if missing else "")
+            + (f"; overlapping {twice[:10]}" if twice else "")
+        )
     return tuple(bands)
 
 

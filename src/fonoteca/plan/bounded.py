@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import shutil
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,23 +35,46 @@ import orjson
 
 from fonoteca.archive import Archive
 from fonoteca.catalog.db import transaction
-from fonoteca.plan import data as data_mod, listens as listens_mod, policies
+from fonoteca.plan import data as data_mod
+from fonoteca.plan import listens as listens_mod
+from fonoteca.plan import policies
 from fonoteca.plan.external import Spill, scratch, sort
+from fonoteca.progress import Progress
 from fonoteca.tiers import Tier
 from fonoteca.units import parse_size
 
 DEFAULT_MEMORY = "2GB"
-BYTES_PER_TRACK = 160            # the in-memory model and solver, per track (measured: 1.4 GB at 10M tracks)
-BASE_BYTES = 250_000_000         # interpreter, numpy, SQLite caches
-TRACK = np.dtype([("rowid", "i8"), ("popularity", "i2"), ("duration", "i4"), ("priority", "f8"), ("status", "i1"),
-                  ("plays", "i8"), ("size_compact", "i8"), ("size_original", "i8")])
-MEMBER = np.dtype([("grp", "i8"), ("lacking", "i1"), ("neg_popularity", "i4"), ("neg_priority", "f8"),
-                   ("rowid", "i8")])
+BYTES_PER_TRACK = 160  # the in-memory model and solver, per track (measured: 1.4 GB at 10M tracks)
+BASE_BYTES = 250_000_000  # interpreter, numpy, SQLite caches
+TRACK = np.dtype(
+    [
+        ("rowid", "i8"),
+        ("popularity", "i2"),
+        ("duration", "i4"),
+        ("priority", "f8"),
+        ("status", "i1"),
+        ("plays", "i8"),
+        ("size_compact", "i8"),
+        ("size_original", "i8"),
+    ]
+)
+MEMBER = np.dtype([("grp", "i8"), ("lacking", "i1"), ("neg_popularity", "i4"), ("neg_priority", "f8"), ("rowid", "i8")])
 REP = np.dtype([("rowid", "i8"), ("rep", "i8"), ("rep_kept", "i1")])  # rep_kept: the reference rule keeps it
 SHARE = np.dtype([("rep", "i8"), ("rowid", "i8"), ("listens", "f8")])
 GROUP = np.dtype([("rep", "i8"), ("listens", "f8"), ("size", "i8")])
-STEP = np.dtype([("neg_eff", "f8"), ("kind", "i1"), ("ordinal", "i8"), ("rep_ordinal", "i8"), ("tier", "i1"),
-                 ("weight", "i8"), ("value", "f8"), ("covers", "f8"), ("first_neg_eff", "f8")])
+STEP = np.dtype(
+    [
+        ("neg_eff", "f8"),
+        ("kind", "i1"),
+        ("ordinal", "i8"),
+        ("rep_ordinal", "i8"),
+        ("tier", "i1"),
+        ("weight", "i8"),
+        ("value", "f8"),
+        ("covers", "f8"),
+        ("first_neg_eff", "f8"),
+    ]
+)
 STEP_KEY = ("neg_eff", "kind", "ordinal")
 
 
@@ -118,24 +141,28 @@ class Cursor:
 class Tracks:
     spill: Spill
     count: int
-    durations: dict[int, int]             # duration_ms -> tracks (known durations)
+    durations: dict[int, int]  # duration_ms -> tracks (known durations)
     missing_duration: int
     missing_popularity: int
-    fit_popularity: list[np.ndarray]      # tracks with plays > 0 and popularity > 0, in rowid order
+    fit_popularity: list[np.ndarray]  # tracks with plays > 0 and popularity > 0, in rowid order
     fit_plays: list[np.ndarray]
     with_plays: int
     any_plays: bool
     any_status: bool
 
 
-def read_tracks(ctx: Context, progress: Callable[[int], None] | None) -> Tracks:
+def read_tracks(ctx: Context, progress: Progress | None) -> Tracks:
     conn = ctx.conn
     top = conn.execute("SELECT coalesce(max(rowid), 0) FROM tracks").fetchone()[0]
     artists, albums = data_mod._artists(conn), data_mod._albums(conn)
-    any_status = data_mod._table_exists(conn, "track_files") and \
-        conn.execute("SELECT 1 FROM track_files LIMIT 1").fetchone() is not None
-    any_plays = data_mod._table_exists(conn, "track_plays") and \
-        conn.execute("SELECT 1 FROM track_plays LIMIT 1").fetchone() is not None
+    any_status = (
+        data_mod._table_exists(conn, "track_files")
+        and conn.execute("SELECT 1 FROM track_files LIMIT 1").fetchone() is not None
+    )
+    any_plays = (
+        data_mod._table_exists(conn, "track_plays")
+        and conn.execute("SELECT 1 FROM track_plays LIMIT 1").fetchone() is not None
+    )
     out = ctx.spill(TRACK, "tracks")
     result = Tracks(out, 0, {}, 0, 0, [], [], 0, any_plays, any_status)
     for lo in range(0, top + 1, ctx.chunk):
@@ -153,7 +180,7 @@ def read_tracks(ctx: Context, progress: Callable[[int], None] | None) -> Tracks:
         result.count += len(data)
         known = data.duration_ms[data.duration_ms > 0]
         values, counts = np.unique(known, return_counts=True)
-        for value, count in zip(values.tolist(), counts.tolist()):
+        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
             result.durations[value] = result.durations.get(value, 0) + count
         result.missing_duration += int((data.duration_ms <= 0).sum())
         result.missing_popularity += int((data.popularity < 0).sum())
@@ -168,15 +195,21 @@ def read_tracks(ctx: Context, progress: Callable[[int], None] | None) -> Tracks:
     return result
 
 
-def _chunk_data(conn: sqlite3.Connection, lo: int, hi: int, artists: dict[str, np.ndarray],
-                albums: dict[str, np.ndarray]) -> data_mod.TrackData:
+def _chunk_data(
+    conn: sqlite3.Connection, lo: int, hi: int, artists: dict[str, np.ndarray], albums: dict[str, np.ndarray]
+) -> data_mod.TrackData:
     """The in-memory model's columns for the tracks with lo <= rowid < hi (the same code reads them)."""
     tracks = data_mod._read_range(conn, lo, hi, None)
     best_popularity, best_followers = data_mod.artist_maxima(conn, tracks["rowid"], artists)
     data = data_mod._with_priority(tracks, best_popularity, best_followers, albums)
-    plays = np.array(conn.execute("SELECT track, plays FROM track_plays WHERE track >= ? AND track < ?",
-                                  (lo, hi)).fetchall(), dtype=np.int64).reshape(-1, 2) \
-        if data_mod._table_exists(conn, "track_plays") else np.zeros((0, 2), dtype=np.int64)
+    plays = (
+        np.array(
+            conn.execute("SELECT track, plays FROM track_plays WHERE track >= ? AND track < ?", (lo, hi)).fetchall(),
+            dtype=np.int64,
+        ).reshape(-1, 2)
+        if data_mod._table_exists(conn, "track_plays")
+        else np.zeros((0, 2), dtype=np.int64)
+    )
     pos = data.index_of(plays[:, 0])
     keep = pos >= 0
     if keep.any():
@@ -184,8 +217,12 @@ def _chunk_data(conn: sqlite3.Connection, lo: int, hi: int, artists: dict[str, n
         data.plays[pos[keep]] = np.maximum(plays[keep, 1], 0)
     data_mod.read_track_files(conn, data, lo, hi)
     if data_mod._table_exists(conn, "plan_sizes"):
-        rows = np.array(conn.execute("SELECT track, tier, bytes FROM plan_sizes WHERE track >= ? AND track < ?",
-                                     (lo, hi)).fetchall(), dtype=np.int64).reshape(-1, 3)
+        rows = np.array(
+            conn.execute(
+                "SELECT track, tier, bytes FROM plan_sizes WHERE track >= ? AND track < ?", (lo, hi)
+            ).fetchall(),
+            dtype=np.int64,
+        ).reshape(-1, 3)
         for tier in (1, 2):
             sel = rows[rows[:, 1] == tier]
             pos = data.index_of(sel[:, 0])
@@ -202,7 +239,8 @@ def median_duration(durations: dict[int, int]) -> int:
     if not total:
         return policies.DEFAULT_DURATION_MS
     middle = [(total - 1) // 2, total // 2]
-    found, seen = [], 0
+    found: list[int] = []
+    seen = 0
     for value in sorted(durations):
         count = durations[value]
         while len(found) < 2 and middle[len(found)] < seen + count:
@@ -245,8 +283,9 @@ def representatives(ctx: Context, tracks: Tracks) -> Spill:
         starts[1:] = chunk["grp"][1:] != chunk["grp"][:-1]
         # the first member of a group stands for it; whether the reference rule keeps that one
         base = chunk["rowid"].copy()
-        kept = (chunk["lacking"] == 0) & ((-chunk["neg_popularity"] > 0) |
-                                          (-chunk["neg_priority"] >= policies.ANNA_THRESHOLD))
+        kept = (chunk["lacking"] == 0) & (
+            (-chunk["neg_popularity"] > 0) | (-chunk["neg_priority"] >= policies.ANNA_THRESHOLD)
+        )
         if carry is not None and chunk["grp"][0] == carry[0]:  # the chunk begins inside the last one's group
             base[0], kept[0] = carry[1], bool(carry[2])
         at = np.maximum.accumulate(np.where(starts, np.arange(n), 0))
@@ -285,7 +324,7 @@ def _sizes(records: np.ndarray, fallback_ms: int, bitrates: dict[int, int]) -> d
     return out
 
 
-def build(ctx: Context, progress: Callable[[int], None] | None = None) -> Model:
+def build(ctx: Context, progress: Progress | None = None) -> Model:
     tracks = read_tracks(ctx, progress)
     if not tracks.count:
         from fonoteca.errors import FonotecaError
@@ -293,8 +332,9 @@ def build(ctx: Context, progress: Callable[[int], None] | None = None) -> Model:
         raise FonotecaError("the catalog has no tracks to plan; import metadata first (fonoteca import ...)")
     fit_pop = np.concatenate(tracks.fit_popularity) if tracks.fit_popularity else None
     fit_plays = np.concatenate(tracks.fit_plays) if tracks.fit_plays else None
-    model = listens_mod.from_config(ctx.config, fit_pop, fit_plays if tracks.any_plays and fit_plays is not None
-                                    and tracks.with_plays else None)
+    model = listens_mod.from_config(
+        ctx.config, fit_pop, fit_plays if tracks.any_plays and fit_plays is not None and tracks.with_plays else None
+    )
     reps = representatives(ctx, tracks)
     shares = ctx.spill(SHARE, "shares")
     total = 0.0
@@ -349,7 +389,7 @@ def _walk(ctx: Context, tracks: Tracks, reps: Spill) -> Iterator[tuple[np.ndarra
         yield chunk, rep, kept
 
 
-def walk_costs(m: Model) -> Iterator[dict[str, np.ndarray]]:
+def walk_costs(m: Model) -> Iterator[dict[str, Any]]:
     """Per chunk of tracks (rowid order): listens, sizes per tier, whether the track stands for its recording,
     the recording's listens and tracks at its representative (0 elsewhere), and the representative's rowid."""
     ctx = m.ctx
@@ -365,9 +405,16 @@ def walk_costs(m: Model) -> Iterator[dict[str, np.ndarray]]:
         pos = np.searchsorted(chunk["rowid"], group["rep"])
         group_listens[pos] = group["listens"]
         group_size[pos] = group["size"]
-        yield {"records": chunk, "listens": lis, "sizes": _sizes(chunk, m.fallback_ms, ctx.bitrates),
-               "is_rep": is_rep, "group_listens": group_listens, "group_size": group_size, "rep": rep_rowid,
-               "rep_kept": rep_kept}
+        yield {
+            "records": chunk,
+            "listens": lis,
+            "sizes": _sizes(chunk, m.fallback_ms, ctx.bitrates),
+            "is_rep": is_rep,
+            "group_listens": group_listens,
+            "group_size": group_size,
+            "rep": rep_rowid,
+            "rep_kept": rep_kept,
+        }
 
 
 # --- 4. the optimal policy on sorted steps ----------------------------------------------------------------------
@@ -416,14 +463,15 @@ def steps(m: Model) -> Spill:
 def _before(records: np.ndarray, key: tuple[float, int, int]) -> np.ndarray:
     """Records whose (neg_eff, kind, ordinal) comes before `key`."""
     e, k, o = key
-    return (records["neg_eff"] < e) | ((records["neg_eff"] == e) & ((records["kind"] < k) |
-                                                                     ((records["kind"] == k) & (records["ordinal"] < o))))
+    return (records["neg_eff"] < e) | (
+        (records["neg_eff"] == e) & ((records["kind"] < k) | ((records["kind"] == k) & (records["ordinal"] < o)))
+    )
 
 
 @dataclass
 class Solution:
-    key: tuple[float, int, int] | None     # the first step past the budget's prefix (None: every step fits)
-    fill_first: set[int]                   # rep ordinals whose first step the fill pass took
+    key: tuple[float, int, int] | None  # the first step past the budget's prefix (None: every step fits)
+    fill_first: set[int]  # rep ordinals whose first step the fill pass took
     fill_upgrade: set[int]
     bound: dict[str, Any]
 
@@ -457,10 +505,18 @@ def solve(m: Model, budget: int) -> Solution:
     if key is not None:
         greedy += _fill(m, key, budget - used, fill_first, fill_upgrade)
     total = m.total_listens
-    return Solution(key, fill_first, fill_upgrade, {
-        "greedy_value": greedy, "lp_value": lp, "gap": (lp - greedy) / lp if lp > 0 else 0.0,
-        "greedy_share": greedy / total if total else 0.0, "lp_share": lp / total if total else 0.0,
-    })
+    return Solution(
+        key,
+        fill_first,
+        fill_upgrade,
+        {
+            "greedy_value": greedy,
+            "lp_value": lp,
+            "gap": (lp - greedy) / lp if lp > 0 else 0.0,
+            "greedy_share": greedy / total if total else 0.0,
+            "lp_share": lp / total if total else 0.0,
+        },
+    )
 
 
 def _candidates(m: Model, key: tuple[float, int, int], room: int) -> Iterator[np.ndarray]:
@@ -476,8 +532,8 @@ def _fill(m: Model, key: tuple[float, int, int], room: int, fill_first: set[int]
     steps (first steps, and upgrades of recordings kept before the round) that fits. Steps are read lazily and
     only those a round can still take are kept: an upgrade whose first step can no longer be taken is dropped."""
     stream = _candidates(m, key, room)
-    buffer: list[tuple[int, int, int, float, bool]] = []   # kind, rep ordinal, weight, value, first in prefix
-    waiting: dict[int, int] = {}                           # rep ordinal -> its first step, still in the buffer
+    buffer: list[tuple[int, int, int, float, bool]] = []  # kind, rep ordinal, weight, value, first in prefix
+    waiting: dict[int, int] = {}  # rep ordinal -> its first step, still in the buffer
     exhausted = False
     spent_value = 0.0
 
@@ -488,7 +544,7 @@ def _fill(m: Model, key: tuple[float, int, int], room: int, fill_first: set[int]
             exhausted = True
             return False
         in_prefix = _before_first(chunk, key)
-        for step, prefix in zip(chunk.tolist(), in_prefix.tolist()):
+        for step, prefix in zip(chunk.tolist(), in_prefix.tolist(), strict=True):
             kind, rep, weight, value = int(step[1]), int(step[3]), int(step[5]), float(step[6])
             if weight > room:
                 continue
@@ -552,8 +608,9 @@ def _before_first(chunk: np.ndarray, key: tuple[float, int, int]) -> np.ndarray:
 
 
 # --- 5. the plan --------------------------------------------------------------------------------------------------
-def tiers(m: Model, policy: str, c: dict[str, np.ndarray], solution: Solution | None,
-          first_ordinal: int) -> tuple[np.ndarray, int]:
+def tiers(
+    m: Model, policy: str, c: dict[str, np.ndarray], solution: Solution | None, first_ordinal: int
+) -> tuple[np.ndarray, int]:
     """Tier per track of one chunk; the rep ordinal the next chunk starts at."""
     records = c["records"]
     n = len(records)
@@ -596,8 +653,17 @@ def tiers(m: Model, policy: str, c: dict[str, np.ndarray], solution: Solution | 
     return tier, first_ordinal + len(lis)
 
 
-def plan(archive: Archive, conn: sqlite3.Connection, policy: str, budget: int | None, *, compact_value: float,
-         bitrates: dict[int, int], write: bool, progress: Callable[[str, int | None], Callable[[int], None]]) -> dict[str, Any]:
+def plan(
+    archive: Archive,
+    conn: sqlite3.Connection,
+    policy: str,
+    budget: int | None,
+    *,
+    compact_value: float,
+    bitrates: dict[int, int],
+    write: bool,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
     """The whole plan in bounded memory: the summary `plan --json` prints, and (write) the plan table."""
     memory = memory_budget(archive.config)
     folder = scratch(archive.dir("tmp"))
@@ -605,7 +671,9 @@ def plan(archive: Archive, conn: sqlite3.Connection, policy: str, budget: int | 
     ctx = Context(conn, archive.config, folder, memory, rows, bitrates, compact_value)
     try:
         top = conn.execute("SELECT coalesce(max(rowid), 0) FROM tracks").fetchone()[0]
-        m = build(ctx, progress("read catalog", top))
+        if progress:
+            progress(stage="read catalog", total=top)
+        m = build(ctx, progress)
         solution = solve(m, budget) if policy == "optimal" else None  # type: ignore[arg-type]
         if policy != "optimal":
             steps(m)  # also gives the recordings count, the smallest file and the bytes for each share
@@ -621,15 +689,24 @@ def chunk_rows(memory: int) -> int:
     return int(max(10_000, min(4_000_000, memory // 8 // 400)))
 
 
-def _finish(archive: Archive, conn: sqlite3.Connection, m: Model, policy: str, budget: int | None,
-            solution: Solution | None, write: bool, progress: Any) -> dict[str, Any]:
+def _finish(
+    archive: Archive,
+    conn: sqlite3.Connection,
+    m: Model,
+    policy: str,
+    budget: int | None,
+    solution: Solution | None,
+    write: bool,
+    progress: Progress | None,
+) -> dict[str, Any]:
     from fonoteca.plan import planner
 
     totals = {int(t): {"files": 0, "bytes": 0, "listens": 0.0, "tracks": 0} for t in (Tier.ORIGINAL, Tier.COMPACT)}
     m._upgrades_before = 0  # type: ignore[attr-defined]
     ordinal = 0
     run = None
-    advance = progress("write plan", m.tracks.count) if write else (lambda n: None)
+    if write and progress:
+        progress(stage="write plan", total=m.tracks.count)
     listens_total = 0.0
     rows_written = 0
     statuses = np.zeros(len(data_mod.STATUSES) + 1, dtype=np.int64)
@@ -637,8 +714,14 @@ def _finish(archive: Archive, conn: sqlite3.Connection, m: Model, policy: str, b
         if write:
             run = conn.execute(
                 "INSERT INTO plan_runs (created_at, policy, budget, params, summary) VALUES (?, ?, ?, ?, ?)",
-                (datetime.now(timezone.utc).isoformat(timespec="seconds"), policy, budget,
-                 orjson.dumps(_params(m)).decode(), "{}")).lastrowid
+                (
+                    datetime.now(UTC).isoformat(timespec="seconds"),
+                    policy,
+                    budget,
+                    orjson.dumps(_params(m)).decode(),
+                    "{}",
+                ),
+            ).lastrowid
             conn.execute("DELETE FROM plan")
             conn.execute("DROP INDEX IF EXISTS plan_tier")
         for c in walk_costs(m):
@@ -659,7 +742,8 @@ def _finish(archive: Archive, conn: sqlite3.Connection, m: Model, policy: str, b
                 from fonoteca.plan.store import _insert
 
                 _insert(conn, int(run), [rowid, tier, planned, c["listens"], covered_by])  # type: ignore[arg-type]
-                advance(len(tier))
+                if progress:
+                    progress(len(tier))
             rows_written += len(tier)
             if policy == "anna":
                 statuses += np.bincount(_statuses(m, c, tier).astype(np.int64) + 1, minlength=len(statuses))
@@ -667,7 +751,7 @@ def _finish(archive: Archive, conn: sqlite3.Connection, m: Model, policy: str, b
             conn.execute("CREATE INDEX plan_tier ON plan (tier) WHERE tier > 0")
         summary = _summary(m, policy, budget, totals, solution)
         if policy == "anna":
-            summary["statuses"] = {name: int(n) for name, n in zip(data_mod.STATUSES, statuses[1:]) if n}
+            summary["statuses"] = {name: int(n) for name, n in zip(data_mod.STATUSES, statuses[1:], strict=True) if n}
         if write:
             summary["run"] = run
             conn.execute("UPDATE plan_runs SET summary = ? WHERE rowid = ?", (orjson.dumps(summary).decode(), run))
@@ -698,13 +782,17 @@ class _nothing:
 
 
 def _params(m: Model) -> dict[str, Any]:
-    return {"bitrates": {Tier(t).label: b for t, b in m.ctx.bitrates.items()},
-            "listen_model": m.listen_model.as_dict(), "compact_value": m.ctx.compact_value,
-            "anna_threshold": policies.ANNA_THRESHOLD}
+    return {
+        "bitrates": {Tier(t).label: b for t, b in m.ctx.bitrates.items()},
+        "listen_model": m.listen_model.as_dict(),
+        "compact_value": m.ctx.compact_value,
+        "anna_threshold": policies.ANNA_THRESHOLD,
+    }
 
 
-def _summary(m: Model, policy: str, budget: int | None, totals: dict[int, dict[str, Any]],
-             solution: Solution | None) -> dict[str, Any]:
+def _summary(
+    m: Model, policy: str, budget: int | None, totals: dict[int, dict[str, Any]], solution: Solution | None
+) -> dict[str, Any]:
     """What planner.evaluate reports, from the totals of the pass that wrote the plan."""
     from fonoteca.plan import planner
 
@@ -715,23 +803,46 @@ def _summary(m: Model, policy: str, budget: int | None, totals: dict[int, dict[s
     covered = weighted = 0.0
     for t in (Tier.ORIGINAL, Tier.COMPACT):
         values = totals[int(t)]
-        tiers_out[t.label] = {"files": values["files"], "tracks": values["tracks"], "bytes": values["bytes"],
-                              "listens_covered": values["listens"] / total}
+        tiers_out[t.label] = {
+            "files": values["files"],
+            "tracks": values["tracks"],
+            "bytes": values["bytes"],
+            "listens_covered": values["listens"] / total,
+        }
         files, size, tracks = files + values["files"], size + values["bytes"], tracks + values["tracks"]
         covered += values["listens"]
         weighted += values["listens"] * (1.0 if t == Tier.ORIGINAL else q)
-    tiers_out["skip"] = {"files": 0, "tracks": m.tracks.count - tracks, "bytes": 0, "listens_covered": 0.0,
-                         "listens_lost": max(0.0, 1.0 - covered / total)}
+    tiers_out["skip"] = {
+        "files": 0,
+        "tracks": m.tracks.count - tracks,
+        "bytes": 0,
+        "listens_covered": 0.0,
+        "listens_lost": max(0.0, 1.0 - covered / total),
+    }
     summary: dict[str, Any] = {
-        "policy": policy, "budget": budget, "fits": None if budget is None else size <= budget,
-        "tiers": tiers_out, "files": files, "bytes": size, "tracks_kept": tracks, "listens_covered": covered / total,
+        "policy": policy,
+        "budget": budget,
+        "fits": None if budget is None else size <= budget,
+        "tiers": tiers_out,
+        "files": files,
+        "bytes": size,
+        "tracks_kept": tracks,
+        "listens_covered": covered / total,
         "quality_weighted": weighted / total,
-        "tracks": m.tracks.count, "recordings": m.recordings, "duplicates": m.tracks.count - m.recordings,
-        "listens_total": m.total_listens, "listen_model": m.listen_model.as_dict(),
-        "tracks_with_plays": m.tracks.with_plays, "compact_value": q,
-        "missing": {"duration": m.tracks.missing_duration, "popularity": m.tracks.missing_popularity,
-                    "duration_assumed_ms": m.fallback_ms},
-        "smallest_file": m.smallest_compact, "bytes_for_share": bytes_for_share(m),
+        "tracks": m.tracks.count,
+        "recordings": m.recordings,
+        "duplicates": m.tracks.count - m.recordings,
+        "listens_total": m.total_listens,
+        "listen_model": m.listen_model.as_dict(),
+        "tracks_with_plays": m.tracks.with_plays,
+        "compact_value": q,
+        "missing": {
+            "duration": m.tracks.missing_duration,
+            "popularity": m.tracks.missing_popularity,
+            "duration_assumed_ms": m.fallback_ms,
+        },
+        "smallest_file": m.smallest_compact,
+        "bytes_for_share": bytes_for_share(m),
     }
     summary["warnings"] = _warnings(m, budget, summary)
     if solution is not None:
@@ -770,12 +881,17 @@ def _warnings(m: Model, budget: int | None, summary: dict[str, Any]) -> list[str
     out = []
     smallest = m.smallest_compact
     if budget is not None and budget < smallest:
-        out.append(f"the budget ({format_size(budget)}) is smaller than the smallest file ({format_size(smallest)}): nothing fits")
+        out.append(
+            f"the budget ({format_size(budget)}) is smaller than the "
+            f"smallest file ({format_size(smallest)}): nothing fits"
+        )
     if budget is not None and summary["bytes"] > budget:
         out.append(f"this plan needs {format_size(summary['bytes'])}, more than the budget of {format_size(budget)}")
     if m.tracks.missing_duration:
-        out.append(f"{m.tracks.missing_duration:,} tracks have no duration: sized as "
-                   f"{m.fallback_ms / 1000:.0f} s (the catalog's median)")
+        out.append(
+            f"{m.tracks.missing_duration:,} tracks have no duration: sized as "
+            f"{m.fallback_ms / 1000:.0f} s (the catalog's median)"
+        )
     if m.tracks.missing_popularity:
         out.append(f"{m.tracks.missing_popularity:,} tracks have no popularity: counted as popularity 0")
     return out
@@ -791,8 +907,15 @@ class Facts:
         memory = memory_budget(archive.config)
         self.folder = scratch(archive.dir("tmp"))
         rows = int(archive.config.get("plan", {}).get("chunk_rows", 0)) or chunk_rows(memory)
-        self.ctx = Context(conn, archive.config, self.folder, memory, rows, planner.tier_bitrates(archive.config),
-                           planner.compact_value_from(archive.config, None))
+        self.ctx = Context(
+            conn,
+            archive.config,
+            self.folder,
+            memory,
+            rows,
+            planner.tier_bitrates(archive.config),
+            planner.compact_value_from(archive.config, None),
+        )
         self.archive = archive
         self.m = build(self.ctx)
 
@@ -872,7 +995,10 @@ class Facts:
             files += (cum[here] / total).tolist()
             position += len(chunk)
             running = float(cum[-1])
-        anna = _finish(self.archive, self.ctx.conn, m, "anna", None, None, False, lambda name, total: (lambda n: None))
-        return {"by_bytes": sampled, "by_files": {"files": (at_f + 1).tolist(), "listens_covered": files},
-                "anna": {"bytes": anna["bytes"], "files": anna["files"], "listens_covered": anna["listens_covered"]},
-                "total": {"recordings": m.recordings, "tracks": m.tracks.count, "bytes_all_original": bytes_all_original}}
+        anna = _finish(self.archive, self.ctx.conn, m, "anna", None, None, False, None)
+        return {
+            "by_bytes": sampled,
+            "by_files": {"files": (at_f + 1).tolist(), "listens_covered": files},
+            "anna": {"bytes": anna["bytes"], "files": anna["files"], "listens_covered": anna["listens_covered"]},
+            "total": {"recordings": m.recordings, "tracks": m.tracks.count, "bytes_all_original": bytes_all_original},
+        }

@@ -32,9 +32,11 @@ def curve(cost: Costs, compact_value: float, points: int = POINTS, inc: Incremen
     total = cost.total_listens or 1.0
     inc = inc if inc is not None else increments(cost, compact_value)
     at = _sample(len(inc.weight), points)
-    by_bytes = {"bytes": np.cumsum(inc.weight, dtype=np.int64)[at].tolist(),
-                "listens_covered": _running_share(inc.covers(cost), total)[at].tolist(),
-                "quality_weighted": _running_share(inc.value.copy(), total)[at].tolist()}
+    by_bytes = {
+        "bytes": np.cumsum(inc.weight, dtype=np.int64)[at].tolist(),
+        "listens_covered": _running_share(inc.covers(cost), total)[at].tolist(),
+        "quality_weighted": _running_share(inc.value.copy(), total)[at].tolist(),
+    }
     by_files = np.sort(cost.group_listens[cost.is_rep])[::-1].copy()
     at_f = _sample(len(by_files), points)
     return {
@@ -43,8 +45,12 @@ def curve(cost: Costs, compact_value: float, points: int = POINTS, inc: Incremen
     }
 
 
-def bytes_for_share(cost: Costs, compact_value: float, shares: tuple[float, ...] = (0.5, 0.9, 0.99, 0.999),
-                    inc: Increments | None = None) -> dict[str, int | None]:
+def bytes_for_share(
+    cost: Costs,
+    compact_value: float,
+    shares: tuple[float, ...] = (0.5, 0.9, 0.99, 0.999),
+    inc: Increments | None = None,
+) -> dict[str, int | None]:
     """Bytes the optimal order needs to cover each share of listens (None: not reachable)."""
     total = cost.total_listens or 1.0
     inc = inc if inc is not None else increments(cost, compact_value)
@@ -52,5 +58,5 @@ def bytes_for_share(cost: Costs, compact_value: float, shares: tuple[float, ...]
     out: dict[str, int | None] = {}
     for share in shares:
         i = int(np.searchsorted(cum_cover, share - 1e-12, side="left"))
-        out[f"{share:g}"] = int(inc.weight[:i + 1].sum(dtype=np.int64)) if i < len(cum_cover) else None
+        out[f"{share:g}"] = int(inc.weight[: i + 1].sum(dtype=np.int64)) if i < len(cum_cover) else None
     return out

@@ -13,11 +13,13 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
-Progress = Callable[[int], None]
+from fonoteca.progress import Progress
+
 Connect = Callable[[], sqlite3.Connection]
 
 CHUNK = 65_536  # rows per fetch: bounds the Python objects alive per reading thread
@@ -33,12 +35,22 @@ _TRACK_ARTISTS_SQL = "SELECT track, artist FROM track_artists WHERE track >= ? A
 _ARTISTS_SQL = "SELECT rowid, coalesce(popularity, 0), min(coalesce(followers, 0), 100000000) FROM artists"
 # Statuses of the reference release's track_files that mean no file was had (the rule's own skips are not).
 UNAVAILABLE = ("error_not_available", "error_has_replacement", "todo_unk", "error_no_ogg160", "error_zero_duration")
-STATUSES = ("success", "error_not_available", "error_has_replacement", "skipped_isrc_has_download",
-            "skipped_low_priority", "todo_unk", "error_no_ogg160", "error_zero_duration")
+STATUSES = (
+    "success",
+    "error_not_available",
+    "error_has_replacement",
+    "skipped_isrc_has_download",
+    "skipped_low_priority",
+    "todo_unk",
+    "error_no_ogg160",
+    "error_zero_duration",
+)
 _TRACK_FILES_SQL = (
-    "SELECT track, CASE status " + " ".join(f"WHEN '{name}' THEN {i}" for i, name in enumerate(STATUSES))
+    "SELECT track, CASE status "
+    + " ".join(f"WHEN '{name}' THEN {i}" for i, name in enumerate(STATUSES))
     + " ELSE -1 END, reencoded_kbit_vbr IS NULL, coalesce(filesize_bytes, -1) FROM track_files "
-    "WHERE track >= ? AND track < ?")
+    "WHERE track >= ? AND track < ?"
+)
 _TRACK_FILES_DTYPE = np.dtype([("track", "i8"), ("status", "i1"), ("original", "i1"), ("size", "i8")])
 _ALBUMS_SQL = "SELECT rowid, coalesce(popularity, 0) FROM albums"
 
@@ -55,12 +67,12 @@ JOIN tracks t ON t.isrc = d.isrc
 class TrackData:
     """Columns of every catalogued track (level > 0), in rowid order."""
 
-    rowid: np.ndarray          # int64
-    popularity: np.ndarray     # int16, -1 unknown
-    duration_ms: np.ndarray    # int32, -1 unknown
-    priority: np.ndarray       # float64, the reference archive's secondary priority (before the ISRC penalty)
-    plays: np.ndarray | None   # int64, -1 unknown; None when the catalog has no play counts at all
-    rep: np.ndarray            # int32 index of the track standing for this one's recording (itself if none other)
+    rowid: np.ndarray  # int64
+    popularity: np.ndarray  # int16, -1 unknown
+    duration_ms: np.ndarray  # int32, -1 unknown
+    priority: np.ndarray  # float64, the reference archive's secondary priority (before the ISRC penalty)
+    plays: np.ndarray | None  # int64, -1 unknown; None when the catalog has no play counts at all
+    rep: np.ndarray  # int32 index of the track standing for this one's recording (itself if none other)
     sizes: dict[int, np.ndarray]  # tier -> int64 real file sizes where known (-1 unknown)
     status: np.ndarray | None = None  # int8 index into STATUSES of the track's track_files row, -1 none; None: no rows
 
@@ -82,8 +94,9 @@ class TrackData:
         return np.where(found, pos, -1)
 
 
-def secondary_priority(artist_popularity: np.ndarray, album_popularity: np.ndarray,
-                       followers: np.ndarray) -> np.ndarray:
+def secondary_priority(
+    artist_popularity: np.ndarray, album_popularity: np.ndarray, followers: np.ndarray
+) -> np.ndarray:
     """artist popularity/100 + album popularity/100 + log10(min(1e8, followers + 1))/8 (the reference rule, before
     its -10 for an ISRC that has a download): artist popularity and followers are the highest among the track's
     artists."""
@@ -91,8 +104,9 @@ def secondary_priority(artist_popularity: np.ndarray, album_popularity: np.ndarr
     return artist_popularity / 100.0 + album_popularity / 100.0 + np.log10(fol) / 8.0
 
 
-def load(conn: sqlite3.Connection, progress: Progress | None = None, *,
-         connect: Connect | None = None, workers: int = 0) -> TrackData:
+def load(
+    conn: sqlite3.Connection, progress: Progress | None = None, *, connect: Connect | None = None, workers: int = 0
+) -> TrackData:
     """Read every catalogued track; `progress(n)` is called as track rows arrive.
 
     With `connect` (a factory of read-only connections) the scans run in threads, the tracks scan split by rowid
@@ -105,8 +119,9 @@ def load(conn: sqlite3.Connection, progress: Progress | None = None, *,
     else:
         bounds = np.linspace(0, top + 1, workers + 1).astype(np.int64).tolist()
         with ThreadPoolExecutor(workers, thread_name_prefix="plan-read") as pool:
-            ranges = [pool.submit(_on_own_connection, connect, _read_range, lo, hi, progress)
-                      for lo, hi in zip(bounds, bounds[1:])]
+            ranges = [
+                pool.submit(_on_own_connection, connect, _read_range, lo, hi, progress) for lo, hi in pairwise(bounds)
+            ]
             side = [pool.submit(_on_own_connection, connect, read) for read in (_artists, _albums, _read_duplicates)]
             tracks = _assemble([job.result() for job in ranges])
             artists, albums, duplicates = (job.result() for job in side)
@@ -136,7 +151,7 @@ def _chunks(conn: sqlite3.Connection, sql: str, dtype: np.dtype, *params: Any):
 def _read_range(conn: sqlite3.Connection, lo: int, hi: int, progress: Progress | None) -> dict[str, np.ndarray]:
     """Tracks with lo <= rowid < hi, chunk by chunk into preallocated columns (no full-size row table)."""
     size = hi - lo
-    cols = {name: np.empty(size, _TRACKS_DTYPE[name]) for name in _TRACKS_DTYPE.names}
+    cols = {name: np.empty(size, _TRACKS_DTYPE[name]) for name in _TRACKS_DTYPE.names or ()}
     cols["album"] = np.empty(size, np.int32)
     filled = 0
     for chunk in _chunks(conn, _TRACKS_SQL, _TRACKS_DTYPE, lo, hi):
@@ -154,8 +169,9 @@ def _assemble(parts: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
     return {name: np.concatenate([p[name] for p in parts]) for name in parts[0]}  # copies: frees the unused tails
 
 
-def artist_maxima(conn: sqlite3.Connection, rowids: np.ndarray,
-                  artists: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def artist_maxima(
+    conn: sqlite3.Connection, rowids: np.ndarray, artists: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray]:
     """The highest popularity and follower count among each track's artists (0 without artists), aligned with
     `rowids` (sorted), read range by range of track rowids."""
     popularity = np.zeros(len(rowids), dtype=np.int16)
@@ -177,7 +193,7 @@ def artist_maxima(conn: sqlite3.Connection, rowids: np.ndarray,
 def _by_rowid(conn: sqlite3.Connection, table: str, sql: str, dtype: np.dtype) -> dict[str, np.ndarray]:
     """Columns of a small table spread over arrays indexed by rowid (index 0 and gaps: 0, i.e. unknown)."""
     top = conn.execute(f"SELECT max(rowid) FROM {table}").fetchone()[0] or 0
-    cols = {name: np.zeros(top + 1, dtype[name]) for name in dtype.names[1:]}
+    cols = {name: np.zeros(top + 1, dtype[name]) for name in (dtype.names or ())[1:]}
     for chunk in _chunks(conn, sql, dtype):
         for name in cols:
             cols[name][chunk["rowid"]] = chunk[name]
@@ -185,8 +201,9 @@ def _by_rowid(conn: sqlite3.Connection, table: str, sql: str, dtype: np.dtype) -
 
 
 def _artists(conn: sqlite3.Connection) -> dict[str, np.ndarray]:
-    return _by_rowid(conn, "artists", _ARTISTS_SQL,
-                     np.dtype([("rowid", "i8"), ("popularity", "i2"), ("followers", "i8")]))
+    return _by_rowid(
+        conn, "artists", _ARTISTS_SQL, np.dtype([("rowid", "i8"), ("popularity", "i2"), ("followers", "i8")])
+    )
 
 
 def _albums(conn: sqlite3.Connection) -> dict[str, np.ndarray]:
@@ -199,12 +216,23 @@ def _lookup(values: np.ndarray, index: np.ndarray) -> np.ndarray:
     return np.where(inside, values[np.where(inside, index, 0)], 0)
 
 
-def _with_priority(tracks: dict[str, np.ndarray], best_popularity: np.ndarray, best_followers: np.ndarray,
-                   albums: dict[str, np.ndarray]) -> TrackData:
+def _with_priority(
+    tracks: dict[str, np.ndarray],
+    best_popularity: np.ndarray,
+    best_followers: np.ndarray,
+    albums: dict[str, np.ndarray],
+) -> TrackData:
     priority = secondary_priority(best_popularity, _lookup(albums["popularity"], tracks["album"]), best_followers)
     n = len(tracks["rowid"])
-    return TrackData(rowid=tracks["rowid"], popularity=tracks["popularity"], duration_ms=tracks["duration_ms"],
-                     priority=priority, plays=None, rep=np.arange(n, dtype=np.int32), sizes={})
+    return TrackData(
+        rowid=tracks["rowid"],
+        popularity=tracks["popularity"],
+        duration_ms=tracks["duration_ms"],
+        priority=priority,
+        plays=None,
+        rep=np.arange(n, dtype=np.int32),
+        sizes={},
+    )
 
 
 def _read_duplicates(conn: sqlite3.Connection) -> np.ndarray:
@@ -280,6 +308,6 @@ def _isrc_representatives(dup: np.ndarray, data: TrackData) -> np.ndarray:
     group_sorted = group[order]
     first = np.ones(len(order), dtype=bool)
     first[1:] = group_sorted[1:] != group_sorted[:-1]
-    best_of_group = pos[order][first]              # one per group, in group order
+    best_of_group = pos[order][first]  # one per group, in group order
     rep[pos[order]] = best_of_group[np.cumsum(first) - 1]
     return rep

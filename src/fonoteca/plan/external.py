@@ -10,6 +10,7 @@ import os
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -31,7 +32,7 @@ class Spill:
             self._out.write(np.ascontiguousarray(records, dtype=self.dtype).tobytes())
             self.count += len(records)
 
-    def done(self) -> "Spill":
+    def done(self) -> Spill:
         if self._out is not None:
             self._out.close()
             self._out = None  # type: ignore[assignment]
@@ -67,7 +68,7 @@ def sort(spill: Spill, keys: tuple[str, ...], memory: int, folder: Path) -> Spil
     if not runs:
         return Spill(folder, spill.dtype, "sorted").done()
     while len(runs) > 1:
-        runs = [_merge(runs[i:i + MAX_FANIN], keys, memory, folder) for i in range(0, len(runs), MAX_FANIN)]
+        runs = [_merge(runs[i : i + MAX_FANIN], keys, memory, folder) for i in range(0, len(runs), MAX_FANIN)]
     return runs[0]
 
 
@@ -79,7 +80,7 @@ def _merge(runs: list[Spill], keys: tuple[str, ...], memory: int, folder: Path) 
     dtype = runs[0].dtype
     block = max(256, memory // (4 * dtype.itemsize * (len(runs) + 1)))
     readers = [run.chunks(block) for run in runs]
-    last: list[tuple | None] = [None] * len(runs)
+    last: dict[int, tuple[Any, ...]] = {}  # the last key read, per run (every live run has one)
     live, need = set(range(len(runs))), set(range(len(runs)))
     pending = np.zeros(0, dtype=dtype)
     out = Spill(folder, dtype, "merged")
@@ -97,14 +98,14 @@ def _merge(runs: list[Spill], keys: tuple[str, ...], memory: int, folder: Path) 
         if not live:
             out.append(ordered)
             break
-        frontier = min(last[i] for i in live)  # type: ignore[type-var]
+        frontier = min(last[i] for i in live)
         at = np.ones(len(ordered), dtype=bool)
-        for key, value in zip(keys, frontier):
+        for key, value in zip(keys, frontier, strict=True):
             at &= ordered[key] == value
         cut = int(np.flatnonzero(at)[0]) + 1
         out.append(ordered[:cut])
         pending = ordered[cut:].copy()
-        need = {i for i in live if last[i] <= frontier}  # type: ignore[operator]
+        need = {i for i in live if last[i] <= frontier}
     for run in runs:
         run.remove()
     return out.done()

@@ -55,8 +55,9 @@ class ListenModel:
         return asdict(self)
 
 
-def from_config(config: dict[str, Any], popularity: np.ndarray | None = None,
-                plays: np.ndarray | None = None) -> ListenModel:
+def from_config(
+    config: dict[str, Any], popularity: np.ndarray | None = None, plays: np.ndarray | None = None
+) -> ListenModel:
     """The model the archive asks for; with calibration = "auto", fitted to the play counts when enough exist."""
     section = config.get("plan", {}) if isinstance(config, dict) else {}
     at_zero = float(section.get("listens_at_zero", DEFAULT_LISTENS_AT_ZERO))

@@ -13,7 +13,10 @@ import numpy as np
 from fonoteca.archive import Archive
 from fonoteca.catalog import db
 from fonoteca.errors import FonotecaError, UsageError
-from fonoteca.plan import bounded, coverage, data as data_mod, listens as listens_mod, policies, store
+from fonoteca.plan import bounded, coverage, policies, store
+from fonoteca.plan import data as data_mod
+from fonoteca.plan import listens as listens_mod
+from fonoteca.progress import Progress
 from fonoteca.tiers import Tier, TierSettings
 
 DEFAULT_COMPACT_VALUE = 0.9
@@ -41,13 +44,6 @@ def find_policy(name: str, budget: int | None) -> policies.Policy:
 
 
 @dataclass
-class Steps:
-    """Progress callbacks: start(name, total) -> advance(n)."""
-
-    start: Callable[[str, int | None], Callable[[int], None]] = lambda name, total: (lambda n: None)
-
-
-@dataclass
 class Model:
     """Everything derived from the catalog that a plan needs, computed once and reusable for several policies."""
 
@@ -58,8 +54,8 @@ class Model:
     compact_value: float
     _inc: policies.Increments | None = None
     # for policies that need more of the catalog than the model holds (a plugin's per-genre quotas, say):
-    config: dict[str, Any] = field(default_factory=dict)                   # the archive's fonoteca.toml
-    catalog: Callable[[], sqlite3.Connection] | None = None                 # read-only catalog connections
+    config: dict[str, Any] = field(default_factory=dict)  # the archive's fonoteca.toml
+    catalog: Callable[[], sqlite3.Connection] | None = None  # read-only catalog connections
 
     @property
     def inc(self) -> policies.Increments:
@@ -68,9 +64,12 @@ class Model:
         return self._inc
 
     def params(self) -> dict[str, Any]:
-        return {"bitrates": {Tier(t).label: b for t, b in self.bitrates.items()},
-                "listen_model": self.listen_model.as_dict(), "compact_value": self.compact_value,
-                "anna_threshold": policies.ANNA_THRESHOLD}
+        return {
+            "bitrates": {Tier(t).label: b for t, b in self.bitrates.items()},
+            "listen_model": self.listen_model.as_dict(),
+            "compact_value": self.compact_value,
+            "anna_threshold": policies.ANNA_THRESHOLD,
+        }
 
 
 def tier_bitrates(config: dict[str, Any]) -> dict[int, int]:
@@ -78,19 +77,28 @@ def tier_bitrates(config: dict[str, Any]) -> dict[int, int]:
 
 
 def compact_value_from(config: dict[str, Any], override: float | None) -> float:
-    value = override if override is not None else float(config.get("plan", {}).get("compact_value", DEFAULT_COMPACT_VALUE))
+    value = (
+        override if override is not None else float(config.get("plan", {}).get("compact_value", DEFAULT_COMPACT_VALUE))
+    )
     if not 0.0 < value <= 1.0:
         raise UsageError(f"compact value must be in (0, 1], got {value}")
     return value
 
 
-def build_model(conn: sqlite3.Connection, config: dict[str, Any], *, compact_value: float | None = None,
-                steps: Steps | None = None, connect: Callable[[], sqlite3.Connection] | None = None) -> Model:
+def build_model(
+    conn: sqlite3.Connection,
+    config: dict[str, Any],
+    *,
+    compact_value: float | None = None,
+    progress: Progress | None = None,
+    connect: Callable[[], sqlite3.Connection] | None = None,
+) -> Model:
     """Read the catalog and derive listens and file sizes; `connect` (read-only connections) enables parallel reads."""
-    steps = steps or Steps()
     _small_cache(conn)
     top = conn.execute("SELECT max(rowid) FROM tracks").fetchone()[0] or 0
-    data = data_mod.load(conn, progress=steps.start("read catalog", top), connect=connect)
+    if progress:
+        progress(stage="read catalog", total=top)
+    data = data_mod.load(conn, progress=progress, connect=connect)
     _release_free_memory()
     if len(data) == 0:
         raise FonotecaError("the catalog has no tracks to plan; import metadata first (fonoteca import ...)")
@@ -98,8 +106,7 @@ def build_model(conn: sqlite3.Connection, config: dict[str, Any], *, compact_val
     lis = model.listens(data.popularity, data.plays)
     bitrates = tier_bitrates(config)
     cost = policies.costs(data, lis, bitrates)
-    return Model(data, cost, model, bitrates, compact_value_from(config, compact_value), config=config,
-                 catalog=connect)
+    return Model(data, cost, model, bitrates, compact_value_from(config, compact_value), config=config, catalog=connect)
 
 
 def _release_free_memory() -> None:
@@ -128,17 +135,22 @@ def evaluate(model: Model, policy: str, budget: int | None) -> tuple[np.ndarray,
     cost = model.cost
     smallest = int(cost.bytes[Tier.COMPACT][cost.is_rep].min()) if cost.is_rep.any() else 0
     summary = {
-        "policy": policy, "budget": budget,
+        "policy": policy,
+        "budget": budget,
         "fits": None if budget is None else summary["bytes"] <= budget,
         **summary,
-        "tracks": len(model.data), "recordings": int(cost.is_rep.sum()),
+        "tracks": len(model.data),
+        "recordings": int(cost.is_rep.sum()),
         "duplicates": int(len(model.data) - cost.is_rep.sum()),
         "listens_total": cost.total_listens,
         "listen_model": model.listen_model.as_dict(),
         "tracks_with_plays": 0 if model.data.plays is None else int((model.data.plays >= 0).sum()),
         "compact_value": model.compact_value,
-        "missing": {"duration": cost.missing_duration, "popularity": cost.missing_popularity,
-                    "duration_assumed_ms": cost.fallback_duration_ms},
+        "missing": {
+            "duration": cost.missing_duration,
+            "popularity": cost.missing_popularity,
+            "duration_assumed_ms": cost.fallback_duration_ms,
+        },
         "smallest_file": smallest,
         "bytes_for_share": coverage.bytes_for_share(cost, model.compact_value, inc=model.inc),
         "warnings": _warnings(model, budget, summary, smallest),
@@ -148,9 +160,10 @@ def evaluate(model: Model, policy: str, budget: int | None) -> tuple[np.ndarray,
     if policy == "anna":
         from fonoteca.plan.data import STATUSES
 
-        counts = np.bincount(policies.reference_statuses(model.data, tier).astype(np.int64) + 1,
-                             minlength=len(STATUSES) + 1)[1:]
-        summary["statuses"] = {name: int(n) for name, n in zip(STATUSES, counts) if n}
+        counts = np.bincount(
+            policies.reference_statuses(model.data, tier).astype(np.int64) + 1, minlength=len(STATUSES) + 1
+        )[1:]
+        summary["statuses"] = {name: int(n) for name, n in zip(STATUSES, counts, strict=True) if n}
     return tier, summary
 
 
@@ -159,39 +172,69 @@ def _warnings(model: Model, budget: int | None, summary: dict[str, Any], smalles
 
     out = []
     if budget is not None and budget < smallest:
-        out.append(f"the budget ({format_size(budget)}) is smaller than the smallest file ({format_size(smallest)}): nothing fits")
+        out.append(
+            f"the budget ({format_size(budget)}) is smaller than the "
+            f"smallest file ({format_size(smallest)}): nothing fits"
+        )
     if budget is not None and summary["bytes"] > budget:
         out.append(f"this plan needs {format_size(summary['bytes'])}, more than the budget of {format_size(budget)}")
     if model.cost.missing_duration:
-        out.append(f"{model.cost.missing_duration:,} tracks have no duration: sized as "
-                   f"{model.cost.fallback_duration_ms / 1000:.0f} s (the catalog's median)")
+        out.append(
+            f"{model.cost.missing_duration:,} tracks have no duration: sized as "
+            f"{model.cost.fallback_duration_ms / 1000:.0f} s (the catalog's median)"
+        )
     if model.cost.missing_popularity:
         out.append(f"{model.cost.missing_popularity:,} tracks have no popularity: counted as popularity 0")
     return out
 
 
-def run(archive: Archive, policy: str, budget: int | None, *, compact_value: float | None = None,
-        write: bool = True, steps: Steps | None = None) -> dict[str, Any]:
-    """Plan the archive with one policy; store it (unless write=False) and return the summary."""
-    steps = steps or Steps()
+def run(
+    archive: Archive,
+    policy: str,
+    budget: int | None,
+    *,
+    compact_value: float | None = None,
+    write: bool = True,
+    progress: Progress | None = None,
+) -> dict[str, Any]:
+    """Plan the archive with one policy; store it (unless write=False) and return the summary. `progress` is told
+    the tracks read ("read catalog") and written ("write plan")."""
     find_policy(policy, budget)
     conn = archive.connect(readonly=not write)
     try:
         top = conn.execute("SELECT coalesce(max(rowid), 0) FROM tracks").fetchone()[0]
         if policy in BOUNDED_POLICIES and not bounded.fits_in_memory(archive.config, top):
             _small_cache(conn)
-            summary = bounded.plan(archive, conn, policy, budget,
-                                   compact_value=compact_value_from(archive.config, compact_value),
-                                   bitrates=tier_bitrates(archive.config), write=write, progress=steps.start)
+            summary = bounded.plan(
+                archive,
+                conn,
+                policy,
+                budget,
+                compact_value=compact_value_from(archive.config, compact_value),
+                bitrates=tier_bitrates(archive.config),
+                write=write,
+                progress=progress,
+            )
             return dict(summary, solver="bounded")
-        model = build_model(conn, archive.config, compact_value=compact_value, steps=steps, connect=reader(archive))
+        model = build_model(
+            conn, archive.config, compact_value=compact_value, progress=progress, connect=reader(archive)
+        )
         tier, summary = evaluate(model, policy, budget)
         model._inc = None  # the sorted steps are not needed for writing: free them first
         if write:
+            if progress:
+                progress(stage="write plan", total=len(tier))
             summary["run"] = store.write(
-                conn, rowid=model.data.rowid, rep=model.data.rep, tier=tier, cost=model.cost, policy=policy,
-                budget=budget, params=model.params(), summary=summary,
-                progress=steps.start("write plan", len(tier)),
+                conn,
+                rowid=model.data.rowid,
+                rep=model.data.rep,
+                tier=tier,
+                cost=model.cost,
+                policy=policy,
+                budget=budget,
+                params=model.params(),
+                summary=summary,
+                progress=progress,
             )
     finally:
         conn.close()

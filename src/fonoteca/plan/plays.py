@@ -38,8 +38,13 @@ class PlaysSummary:
             self.examples.append(f"line {line}: {reason}")
 
     def as_dict(self) -> dict[str, Any]:
-        return {"lines": self.lines, "tracks": self.tracks, "unmatched": self.unmatched, "bad": self.bad,
-                "examples": self.examples}
+        return {
+            "lines": self.lines,
+            "tracks": self.tracks,
+            "unmatched": self.unmatched,
+            "bad": self.bad,
+            "examples": self.examples,
+        }
 
 
 def _open(path: Path) -> io.TextIOBase:
@@ -48,8 +53,9 @@ def _open(path: Path) -> io.TextIOBase:
     if path.name.endswith(".zst"):
         import zstandard
 
-        return io.TextIOWrapper(zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True),
-                                encoding="utf-8", newline="")
+        return io.TextIOWrapper(
+            zstandard.ZstdDecompressor().stream_reader(open(path, "rb"), closefd=True), encoding="utf-8", newline=""
+        )
     return open(path, encoding="utf-8", newline="")
 
 
@@ -78,8 +84,10 @@ def import_plays(conn: sqlite3.Connection, path: Path, source: str | None = None
         ref_col = _column(header or [], REFERENCE_COLUMNS)
         count_col = _column(header or [], COUNT_COLUMNS)
         if header is None or ref_col is None or count_col is None:
-            raise FonotecaError(f"{path}: the header needs a track column ({', '.join(REFERENCE_COLUMNS)}) and a "
-                                f"count column ({', '.join(COUNT_COLUMNS)}); found {header}")
+            raise FonotecaError(
+                f"{path}: the header needs a track column ({', '.join(REFERENCE_COLUMNS)}) and a "
+                f"count column ({', '.join(COUNT_COLUMNS)}); found {header}"
+            )
         is_isrc = header[ref_col].strip().lower() == "isrc"
         with transaction(conn):
             batch: list[tuple[int, str, int]] = []
@@ -117,15 +125,23 @@ def _store(conn: sqlite3.Connection, batch: list[tuple[int, str, int]], source: 
     for line, key, plays in batch:
         kind, value = key.split(":", 1)
         if kind == "isrc":
-            rowids = [r[0] for r in conn.execute(
-                "SELECT rowid FROM tracks WHERE isrc = ? AND level > 0 ORDER BY rowid", (value,))]
+            rowids = [
+                r[0]
+                for r in conn.execute("SELECT rowid FROM tracks WHERE isrc = ? AND level > 0 ORDER BY rowid", (value,))
+            ]
         else:
-            rowids = [r[0] for r in conn.execute(
-                "SELECT rowid FROM tracks WHERE id = ? AND level > 0 ORDER BY ns LIMIT 1", (value,))]
+            rowids = [
+                r[0]
+                for r in conn.execute(
+                    "SELECT rowid FROM tracks WHERE id = ? AND level > 0 ORDER BY ns LIMIT 1", (value,)
+                )
+            ]
         if not rowids:
             summary.unmatched += 1
             summary.note(line, f"no catalogued track {value}")
             continue
-        conn.executemany("INSERT OR REPLACE INTO track_plays (track, plays, source) VALUES (?, ?, ?)",
-                         [(rowid, plays if i == 0 else 0, source) for i, rowid in enumerate(rowids)])
+        conn.executemany(
+            "INSERT OR REPLACE INTO track_plays (track, plays, source) VALUES (?, ?, ?)",
+            [(rowid, plays if i == 0 else 0, source) for i, rowid in enumerate(rowids)],
+        )
         summary.tracks += len(rowids)

@@ -34,11 +34,11 @@ DEFAULT_DURATION_MS = 210_000  # stands in for unknown durations when the catalo
 class Costs:
     """Per track: bytes of each tier's file, listens; per recording (at its representative): summed listens."""
 
-    bytes: dict[int, np.ndarray]     # tier -> bytes per track (int32, int64 if a file is over 2 GiB)
-    listens: np.ndarray              # float64 per track
-    group_listens: np.ndarray        # float64, the recording's listens at its representative, 0 elsewhere
-    is_rep: np.ndarray               # bool, track stands for its recording
-    group_size: np.ndarray           # int64, tracks in the recording, at its representative
+    bytes: dict[int, np.ndarray]  # tier -> bytes per track (int32, int64 if a file is over 2 GiB)
+    listens: np.ndarray  # float64 per track
+    group_listens: np.ndarray  # float64, the recording's listens at its representative, 0 elsewhere
+    is_rep: np.ndarray  # bool, track stands for its recording
+    group_size: np.ndarray  # int64, tracks in the recording, at its representative
     fallback_duration_ms: int
     missing_duration: int
     missing_popularity: int
@@ -63,10 +63,13 @@ def costs(data: TrackData, listens: np.ndarray, bitrates: dict[int, int]) -> Cos
     n = len(data)
     is_rep = data.rep == np.arange(n)
     return Costs(
-        bytes=sizes, listens=listens,
+        bytes=sizes,
+        listens=listens,
         group_listens=np.bincount(data.rep, weights=listens, minlength=n),
-        is_rep=is_rep, group_size=np.bincount(data.rep, minlength=n).astype(np.int32),
-        fallback_duration_ms=fallback, missing_duration=int((~known).sum()),
+        is_rep=is_rep,
+        group_size=np.bincount(data.rep, minlength=n).astype(np.int32),
+        fallback_duration_ms=fallback,
+        missing_duration=int((~known).sum()),
         missing_popularity=int((data.popularity < 0).sum()),
     )
 
@@ -91,8 +94,11 @@ def isrc_has_download(data: TrackData, tier: np.ndarray) -> np.ndarray:
     out = np.zeros(len(data), dtype=bool)
     if not len(shared):
         return out
-    order = shared[np.lexsort((data.rowid[shared], -data.priority[shared],
-                               -data.popularity[shared].astype(np.int32), data.rep[shared]))]
+    order = shared[
+        np.lexsort(
+            (data.rowid[shared], -data.priority[shared], -data.popularity[shared].astype(np.int32), data.rep[shared])
+        )
+    ]
     kept = (tier[order] > 0).astype(np.int64)
     group = data.rep[order]
     first = np.ones(len(order), dtype=bool)
@@ -118,7 +124,7 @@ def reference_statuses(data: TrackData, tier: np.ndarray) -> np.ndarray:
     status[isrc_has_download(data, tier) & (tier == 0)] = STATUSES.index("skipped_isrc_has_download")
     status[tier > 0] = STATUSES.index("success")
     unavailable = data.unavailable
-    if unavailable is not None:
+    if unavailable is not None and data.status is not None:  # both come from the track_files rows
         status[unavailable] = data.status[unavailable]
     return status
 
@@ -134,11 +140,11 @@ def keep_all(data: TrackData, cost: Costs) -> np.ndarray:
 class Increments:
     """Hull steps of every recording, in the greedy order (value per byte, best first)."""
 
-    track: np.ndarray    # int32 index of the representative
-    tier: np.ndarray     # int8 tier reached by taking this step
-    first: np.ndarray    # bool: the recording's first step (needs nothing before it)
-    weight: np.ndarray   # bytes added (dtype of Costs.bytes)
-    value: np.ndarray    # float64 weighted listens added
+    track: np.ndarray  # int32 index of the representative
+    tier: np.ndarray  # int8 tier reached by taking this step
+    first: np.ndarray  # bool: the recording's first step (needs nothing before it)
+    weight: np.ndarray  # bytes added (dtype of Costs.bytes)
+    value: np.ndarray  # float64 weighted listens added
 
     def covers(self, cost: Costs) -> np.ndarray:
         """Unweighted listens each step newly covers (a recording's listens on its first step, 0 on an upgrade)."""
@@ -175,19 +181,24 @@ def increments(cost: Costs, compact_value: float) -> Increments:
     order = np.argsort(eff, kind="stable")
     del eff
     order = order.astype(np.int32)  # half the memory while the fields are gathered
-    inc = Increments(track=np.empty(n, np.int32), tier=np.empty(n, np.int8), first=np.empty(n, bool),
-                     weight=np.empty(n, wc.dtype), value=np.empty(n))
+    inc = Increments(
+        track=np.empty(n, np.int32),
+        tier=np.empty(n, np.int8),
+        first=np.empty(n, bool),
+        weight=np.empty(n, wc.dtype),
+        value=np.empty(n),
+    )
     for lo in range(0, n, GATHER):
-        step = order[lo:lo + GATHER]
+        step = order[lo : lo + GATHER]
         first = step < m
         # the step's recording, as a position in reps (no upgrade steps at all: every step is a first one)
         src = np.where(first, step, two[np.where(first, 0, step - m)]) if len(two) else step
         dom = dominated[src]
-        inc.track[lo:lo + GATHER] = reps[src]
-        inc.first[lo:lo + GATHER] = first
-        inc.tier[lo:lo + GATHER] = np.where(first & ~dom, COMPACT, ORIGINAL)
-        inc.weight[lo:lo + GATHER] = np.where(first, np.where(dom, wo[src], wc[src]), wo[src] - wc[src])
-        inc.value[lo:lo + GATHER] = lis[src] * np.where(first, np.where(dom, 1.0, q), 1 - q)
+        inc.track[lo : lo + GATHER] = reps[src]
+        inc.first[lo : lo + GATHER] = first
+        inc.tier[lo : lo + GATHER] = np.where(first & ~dom, COMPACT, ORIGINAL)
+        inc.weight[lo : lo + GATHER] = np.where(first, np.where(dom, wo[src], wc[src]), wo[src] - wc[src])
+        inc.value[lo : lo + GATHER] = lis[src] * np.where(first, np.where(dom, 1.0, q), 1 - q)
     return inc
 
 
@@ -215,12 +226,16 @@ def optimal(cost: Costs, budget: int, compact_value: float, inc: Increments | No
     tier[inc.track[firsts]] = inc.tier[firsts]
     tier[inc.track[taken & ~inc.first]] = ORIGINAL
     greedy = float(inc.value[taken].sum())
-    return Optimum(tier, {
-        "greedy_value": greedy, "lp_value": lp,
-        "gap": (lp - greedy) / lp if lp > 0 else 0.0,
-        "greedy_share": greedy / cost.total_listens if cost.total_listens else 0.0,
-        "lp_share": lp / cost.total_listens if cost.total_listens else 0.0,
-    })
+    return Optimum(
+        tier,
+        {
+            "greedy_value": greedy,
+            "lp_value": lp,
+            "gap": (lp - greedy) / lp if lp > 0 else 0.0,
+            "greedy_share": greedy / cost.total_listens if cost.total_listens else 0.0,
+            "lp_share": lp / cost.total_listens if cost.total_listens else 0.0,
+        },
+    )
 
 
 def _fill(inc: Increments, taken: np.ndarray, room: int, n: int) -> int:
@@ -250,22 +265,33 @@ def summarize(cost: Costs, tier: np.ndarray, compact_value: float) -> dict[str, 
     """Files, bytes, tracks and listens covered, in total and per tier (the `plan --json` contract)."""
     total = cost.total_listens or 1.0
     out: dict[str, Any] = {"tiers": {}}
-    files = size = covered = weighted = tracks = 0
+    files = size = tracks = 0
+    covered = weighted = 0.0
     for t in (ORIGINAL, COMPACT):
         sel = tier == t
         t_files = int(sel.sum())
         t_bytes = int(cost.bytes[t][sel].sum(dtype=np.int64))
         t_listens = float(cost.group_listens[sel].sum())
         t_tracks = int(cost.group_size[sel].sum(dtype=np.int64))
-        out["tiers"][t.label] = {"files": t_files, "tracks": t_tracks, "bytes": t_bytes,
-                                       "listens_covered": t_listens / total}
+        out["tiers"][t.label] = {
+            "files": t_files,
+            "tracks": t_tracks,
+            "bytes": t_bytes,
+            "listens_covered": t_listens / total,
+        }
         files, size, tracks, covered = files + t_files, size + t_bytes, tracks + t_tracks, covered + t_listens
         weighted += t_listens * (1.0 if t == ORIGINAL else compact_value)
     skipped_tracks = len(tier) - tracks
-    out["tiers"]["skip"] = {"files": 0, "tracks": skipped_tracks, "bytes": 0,
-                            "listens_covered": 0.0, "listens_lost": max(0.0, 1.0 - covered / total)}
-    out.update(files=files, bytes=size, tracks_kept=tracks, listens_covered=covered / total,
-               quality_weighted=weighted / total)
+    out["tiers"]["skip"] = {
+        "files": 0,
+        "tracks": skipped_tracks,
+        "bytes": 0,
+        "listens_covered": 0.0,
+        "listens_lost": max(0.0, 1.0 - covered / total),
+    }
+    out.update(
+        files=files, bytes=size, tracks_kept=tracks, listens_covered=covered / total, quality_weighted=weighted / total
+    )
     return out
 
 
@@ -275,11 +301,16 @@ def summarize(cost: Costs, tier: np.ndarray, compact_value: float) -> dict[str, 
 class Policy(Protocol):
     """A tier policy `fonoteca plan --policy NAME` can run (plugins add their own through register_policies)."""
 
-    name: str
-    help: str
-    needs_budget: bool
+    @property
+    def name(self) -> str: ...
 
-    def choose(self, model: "Model", budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
+    @property
+    def help(self) -> str: ...
+
+    @property
+    def needs_budget(self) -> bool: ...
+
+    def choose(self, model: Model, budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
         """Tier per track (int8: 0 skip, 1 compact, 2 original) and, if known, a bound on its optimality."""
         ...
 
@@ -287,11 +318,12 @@ class Policy(Protocol):
 @dataclass(frozen=True)
 class Anna:
     name: str = "anna"
-    help: str = ("the reference archive's rule: popularity > 0 original, else compact above a secondary priority "
-                 "of 0.351")
+    help: str = (
+        "the reference archive's rule: popularity > 0 original, else compact above a secondary priority of 0.351"
+    )
     needs_budget: bool = False
 
-    def choose(self, model: "Model", budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
+    def choose(self, model: Model, budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
         return anna(model.data, model.cost), None
 
 
@@ -301,7 +333,7 @@ class Optimal:
     help: str = "most listens within the budget (compact or original per recording)"
     needs_budget: bool = True
 
-    def choose(self, model: "Model", budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
+    def choose(self, model: Model, budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
         assert budget is not None
         result = optimal(model.cost, budget, model.compact_value, model.inc)
         return result.tier, result.bound
@@ -313,7 +345,7 @@ class KeepAll:
     help: str = "keep every recording in the original tier (the budget, if given, is only checked)"
     needs_budget: bool = False
 
-    def choose(self, model: "Model", budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
+    def choose(self, model: Model, budget: int | None) -> tuple[np.ndarray, dict[str, Any] | None]:
         return keep_all(model.data, model.cost), None
 
 

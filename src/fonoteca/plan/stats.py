@@ -17,13 +17,23 @@ import numpy as np
 import orjson
 
 from fonoteca.archive import Archive
-from fonoteca.tiers import Tier
 from fonoteca.plan import bounded, coverage, planner, policies
+from fonoteca.progress import Progress
+from fonoteca.tiers import Tier
 
-FEATURES = ("danceability", "energy", "loudness", "speechiness", "acousticness", "instrumentalness", "liveness",
-            "valence", "tempo")
+FEATURES = (
+    "danceability",
+    "energy",
+    "loudness",
+    "speechiness",
+    "acousticness",
+    "instrumentalness",
+    "liveness",
+    "valence",
+    "tempo",
+)
 KEYS = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
-CORRELATION_SAMPLE = 200_000   # audio-feature rows read for the correlation (an even stride over the table)
+CORRELATION_SAMPLE = 200_000  # audio-feature rows read for the correlation (an even stride over the table)
 TOP_GENRES = 30
 DURATION_BIN_S = 10
 DURATION_MAX_S = 900
@@ -60,8 +70,11 @@ class MemoryFacts:
         out = coverage.curve(m.cost, m.compact_value, inc=m.inc)
         anna = policies.summarize(m.cost, policies.anna(m.data, m.cost), m.compact_value)
         out["anna"] = {"bytes": anna["bytes"], "files": anna["files"], "listens_covered": anna["listens_covered"]}
-        out["total"] = {"recordings": int(m.cost.is_rep.sum()), "tracks": len(m.data),
-                        "bytes_all_original": int(m.cost.bytes[Tier.ORIGINAL][m.cost.is_rep].sum())}
+        out["total"] = {
+            "recordings": int(m.cost.is_rep.sum()),
+            "tracks": len(m.data),
+            "bytes_all_original": int(m.cost.bytes[Tier.ORIGINAL][m.cost.is_rep].sum()),
+        }
         return out
 
 
@@ -125,24 +138,36 @@ def _by_popularity(ctx: Context, table: str) -> dict[str, Any]:
 def popularity_numbers(ctx: Context) -> dict[str, Any]:
     counts, unknown = ctx.facts.popularity()  # tracks: from the plan's read (a GROUP BY would look up every row)
     tracks = {"counts": counts.tolist(), "unknown": unknown}
-    return {"popularity": list(range(101)), "tracks": tracks,
-            **{kind: _by_popularity(ctx, kind) for kind in ("artists", "albums")}}
+    return {
+        "popularity": list(range(101)),
+        "tracks": tracks,
+        **{kind: _by_popularity(ctx, kind) for kind in ("artists", "albums")},
+    }
 
 
 def listens_numbers(ctx: Context) -> dict[str, Any]:
     listens, model, with_plays = ctx.facts.listens()
     total = float(listens.sum()) or 1.0
-    return {"popularity": list(range(101)), "listens": listens.tolist(), "share": (listens / total).tolist(),
-            "listen_model": model, "tracks_with_plays": with_plays}
+    return {
+        "popularity": list(range(101)),
+        "listens": listens.tolist(),
+        "share": (listens / total).tolist(),
+        "listen_model": model,
+        "tracks_with_plays": with_plays,
+    }
 
 
 def duration_numbers(ctx: Context) -> dict[str, Any]:
     bins = DURATION_MAX_S // DURATION_BIN_S
     histogram, missing = ctx.facts.durations(DURATION_BIN_S * 1000, bins)
     counts = histogram.tolist()
-    return {"bin_seconds": DURATION_BIN_S, "bin_start_s": [i * DURATION_BIN_S for i in range(bins + 1)],
-            "counts": counts, "missing": missing,
-            "median_s": _median_from_bins(counts, DURATION_BIN_S)}
+    return {
+        "bin_seconds": DURATION_BIN_S,
+        "bin_start_s": [i * DURATION_BIN_S for i in range(bins + 1)],
+        "counts": counts,
+        "missing": missing,
+        "median_s": _median_from_bins(counts, DURATION_BIN_S),
+    }
 
 
 def _median_from_bins(counts: list[int], width: int) -> float | None:
@@ -167,13 +192,21 @@ def explicit_numbers(ctx: Context) -> dict[str, Any]:
 
 def isrc_numbers(ctx: Context) -> dict[str, Any]:
     # On the covering index alone: stubs (level 0) carry only an id, never an ISRC, so no level filter is needed.
-    sizes = dict(ctx.rows("SELECT n, count(*) FROM (SELECT count(*) AS n FROM tracks WHERE isrc IS NOT NULL "
-                          "GROUP BY isrc) GROUP BY n"))
+    sizes = dict(
+        ctx.rows(
+            "SELECT n, count(*) FROM (SELECT count(*) AS n FROM tracks WHERE isrc IS NOT NULL GROUP BY isrc) GROUP BY n"
+        )
+    )
     labels = [str(i) for i in range(1, 10)] + ["10+"]
     isrcs = [sizes.get(i, 0) for i in range(1, 10)] + [sum(n for k, n in sizes.items() if k >= 10)]
     with_isrc = sum(k * n for k, n in sizes.items())
-    return {"tracks_per_isrc": labels, "isrcs": isrcs, "tracks_without_isrc": ctx.facts.tracks - with_isrc,
-            "distinct_isrcs": sum(sizes.values()), "tracks_with_isrc": with_isrc}
+    return {
+        "tracks_per_isrc": labels,
+        "isrcs": isrcs,
+        "tracks_without_isrc": ctx.facts.tracks - with_isrc,
+        "distinct_isrcs": sum(sizes.values()),
+        "tracks_with_isrc": with_isrc,
+    }
 
 
 def year_numbers(ctx: Context) -> dict[str, Any]:
@@ -189,8 +222,12 @@ def year_numbers(ctx: Context) -> dict[str, Any]:
 
 
 def album_numbers(ctx: Context) -> dict[str, Any]:
-    types = {t or "unknown": n for t, n in ctx.rows(
-        "SELECT album_type, count(*) FROM albums WHERE level > 0 GROUP BY album_type ORDER BY 2 DESC")}
+    types = {
+        t or "unknown": n
+        for t, n in ctx.rows(
+            "SELECT album_type, count(*) FROM albums WHERE level > 0 GROUP BY album_type ORDER BY 2 DESC"
+        )
+    }
     cap = 40
     counts = [0] * (cap + 1)  # index i: albums with i tracks, the last one: cap or more
     unknown = 0
@@ -199,8 +236,13 @@ def album_numbers(ctx: Context) -> dict[str, Any]:
             unknown += n
         else:
             counts[min(int(total), cap)] += n
-    return {"album_types": types, "total_tracks": list(range(1, cap + 1)), "albums": counts[1:],
-            "total_tracks_unknown": unknown, "last_bin_is_at_least": cap}
+    return {
+        "album_types": types,
+        "total_tracks": list(range(1, cap + 1)),
+        "albums": counts[1:],
+        "total_tracks_unknown": unknown,
+        "last_bin_is_at_least": cap,
+    }
 
 
 def key_mode_numbers(ctx: Context) -> dict[str, Any]:
@@ -225,16 +267,22 @@ def correlation_numbers(ctx: Context) -> dict[str, Any]:
         corr = np.full((len(FEATURES), len(FEATURES)), np.nan)
     else:
         with np.errstate(invalid="ignore", divide="ignore"):
-            corr = np.corrcoef(values, rowvar=False)
+            corr = np.asarray(np.corrcoef(values, rowvar=False))
     matrix = [[None if not np.isfinite(v) else round(float(v), 4) for v in row] for row in corr]
     return {"features": list(FEATURES), "correlation": matrix, "sample": len(values), "stride": stride}
 
 
 def genre_numbers(ctx: Context) -> dict[str, Any]:
-    rows = ctx.rows("SELECT g.name, count(*) FROM artist_genres ag JOIN genres g ON g.rowid = ag.genre "
-                    "GROUP BY ag.genre ORDER BY 2 DESC, g.name LIMIT ?", TOP_GENRES)
-    return {"genres": [r[0] for r in rows], "artists": [r[1] for r in rows],
-            "artists_with_genre": ctx.one("SELECT count(DISTINCT artist) FROM artist_genres")}
+    rows = ctx.rows(
+        "SELECT g.name, count(*) FROM artist_genres ag JOIN genres g ON g.rowid = ag.genre "
+        "GROUP BY ag.genre ORDER BY 2 DESC, g.name LIMIT ?",
+        TOP_GENRES,
+    )
+    return {
+        "genres": [r[0] for r in rows],
+        "artists": [r[1] for r in rows],
+        "artists_with_genre": ctx.one("SELECT count(DISTINCT artist) FROM artist_genres"),
+    }
 
 
 def coverage_numbers(ctx: Context) -> dict[str, Any]:
@@ -253,7 +301,7 @@ def _bars(ax: Any, x: list, y: list, *, log: bool = False, color: str = "#3b6ea8
 
 def draw_popularity(fig: Any, d: dict[str, Any]) -> None:
     axes = fig.subplots(3, 1, sharex=True)
-    for ax, kind in zip(axes, ("tracks", "artists", "albums")):
+    for ax, kind in zip(axes, ("tracks", "artists", "albums"), strict=True):
         _bars(ax, d["popularity"], d[kind]["counts"], log=True)
         ax.set_ylabel(f"{kind}\n({d[kind]['unknown']:,} unknown)" if d[kind]["unknown"] else kind)
     axes[-1].set_xlabel("popularity")
@@ -276,8 +324,12 @@ def draw_duration(fig: Any, d: dict[str, Any]) -> None:
 def draw_explicit(fig: Any, d: dict[str, Any]) -> None:
     ax = fig.subplots()
     labels = [k for k, v in d["counts"].items() if v]
-    ax.pie([d["counts"][k] for k in labels], labels=labels, autopct="%1.1f%%",
-           colors=[{"explicit": "#c0504d", "clean": "#3b6ea8", "unknown": "#aaaaaa"}[k] for k in labels])
+    ax.pie(
+        [d["counts"][k] for k in labels],
+        labels=labels,
+        autopct="%1.1f%%",
+        colors=[{"explicit": "#c0504d", "clean": "#3b6ea8", "unknown": "#aaaaaa"}[k] for k in labels],
+    )
 
 
 def draw_isrc(fig: Any, d: dict[str, Any]) -> None:
@@ -323,8 +375,15 @@ def draw_correlation(fig: Any, d: dict[str, Any]) -> None:
     for i in range(n):
         for j in range(n):
             if np.isfinite(matrix[i, j]):
-                ax.text(j, i, f"{matrix[i, j]:.2f}", ha="center", va="center", fontsize=7,
-                        color="white" if abs(matrix[i, j]) > 0.6 else "black")
+                ax.text(
+                    j,
+                    i,
+                    f"{matrix[i, j]:.2f}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="white" if abs(matrix[i, j]) > 0.6 else "black",
+                )
     fig.colorbar(image, ax=ax, shrink=0.8)
 
 
@@ -386,8 +445,9 @@ def _render(chart: Chart, numbers: dict[str, Any], out: Path) -> list[Path]:
     return [png, svg]
 
 
-def write_stats(archive: Archive, out: Path, *, counts: dict[str, Any] | None = None,
-                progress: Callable[[str], None] | None = None) -> dict[str, Any]:
+def write_stats(
+    archive: Archive, out: Path, *, counts: dict[str, Any] | None = None, progress: Progress | None = None
+) -> dict[str, Any]:
     """Compute every chart's numbers, write NAME.json, NAME.png and NAME.svg under `out`, and stats.json with all
     the numbers; returns that index."""
     out.mkdir(parents=True, exist_ok=True)
@@ -397,12 +457,15 @@ def write_stats(archive: Archive, out: Path, *, counts: dict[str, Any] | None = 
     try:
         for chart in CHARTS:
             if progress:
-                progress(chart.name)
+                progress(1, stage=chart.name)
             numbers = chart.compute(ctx)
             (out / f"{chart.name}.json").write_bytes(orjson.dumps(numbers, option=orjson.OPT_INDENT_2))
             files = _render(chart, numbers, out)
-            index["charts"][chart.name] = {"title": chart.title, "files": [p.name for p in files] + [f"{chart.name}.json"],
-                                           "numbers": numbers}
+            index["charts"][chart.name] = {
+                "title": chart.title,
+                "files": [p.name for p in files] + [f"{chart.name}.json"],
+                "numbers": numbers,
+            }
     finally:
         ctx.close()
         conn.close()

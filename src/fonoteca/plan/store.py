@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import numpy as np
@@ -13,6 +13,7 @@ import orjson
 
 from fonoteca.catalog.db import transaction
 from fonoteca.plan.policies import Costs
+from fonoteca.progress import Progress
 from fonoteca.tiers import Tier
 
 CHUNK = 250_000
@@ -21,24 +22,40 @@ ROWS_PER_INSERT = 100  # 500 parameters a statement, far below SQLite's limit
 
 @dataclass(frozen=True)
 class PlannedTrack:
-    track: int             # tracks.rowid
-    id: str                # source id
-    tier: str              # original | compact | skip
-    bytes: int             # planned file size (0 for skip)
-    listens: float         # estimated listens of this track alone
-    rep: int | None        # rowid of the track whose file covers this one (same ISRC), None: itself
+    track: int  # tracks.rowid
+    id: str  # source id
+    tier: str  # original | compact | skip
+    bytes: int  # planned file size (0 for skip)
+    listens: float  # estimated listens of this track alone
+    rep: int | None  # rowid of the track whose file covers this one (same ISRC), None: itself
 
 
-def write(conn: sqlite3.Connection, *, rowid: np.ndarray, rep: np.ndarray, tier: np.ndarray, cost: Costs,
-          policy: str, budget: int | None, params: dict[str, Any], summary: dict[str, Any],
-          progress: Callable[[int], None] | None = None) -> int:
+def write(
+    conn: sqlite3.Connection,
+    *,
+    rowid: np.ndarray,
+    rep: np.ndarray,
+    tier: np.ndarray,
+    cost: Costs,
+    policy: str,
+    budget: int | None,
+    params: dict[str, Any],
+    summary: dict[str, Any],
+    progress: Progress | None = None,
+) -> int:
     """Replace the plan with this one in one transaction; returns the run id."""
     with transaction(conn):
         run = conn.execute(
             "INSERT INTO plan_runs (created_at, policy, budget, params, summary) VALUES (?, ?, ?, ?, ?)",
-            (datetime.now(timezone.utc).isoformat(timespec="seconds"), policy, budget,
-             orjson.dumps(params).decode(), "{}"),
+            (
+                datetime.now(UTC).isoformat(timespec="seconds"),
+                policy,
+                budget,
+                orjson.dumps(params).decode(),
+                "{}",
+            ),
         ).lastrowid
+        assert run is not None  # an INSERT sets it
         conn.execute("DELETE FROM plan")  # without WHERE: SQLite truncates the table instead of deleting rows
         # The partial index is rebuilt once at the end rather than updated row by row.
         conn.execute("DROP INDEX IF EXISTS plan_tier")
@@ -75,7 +92,7 @@ def _insert(conn: sqlite3.Connection, run: int, columns: list[np.ndarray]) -> No
     block = width * ROWS_PER_INSERT
     whole = len(flat) // block * block
     params = iter(flat[:whole])
-    conn.executemany(sql(ROWS_PER_INSERT), zip(*[params] * block))
+    conn.executemany(sql(ROWS_PER_INSERT), zip(*[params] * block, strict=True))
     if whole < len(flat):
         conn.execute(sql((len(flat) - whole) // width), flat[whole:])
 
@@ -89,16 +106,22 @@ def latest_run(conn: sqlite3.Connection) -> dict[str, Any] | None:
     if row is None:
         return None
     run, created, policy, budget, params, summary = row
-    return {"run": run, "created_at": created, "policy": policy, "budget": budget,
-            "params": orjson.loads(params), "summary": orjson.loads(summary)}
+    return {
+        "run": run,
+        "created_at": created,
+        "policy": policy,
+        "budget": budget,
+        "params": orjson.loads(params),
+        "summary": orjson.loads(summary),
+    }
 
 
 def planned_tracks(conn: sqlite3.Connection, *, stored_only: bool = True) -> Iterator[PlannedTrack]:
     """The plan, track by track (by default only tracks that get a file: tier compact or original)."""
     where = "WHERE p.tier > 0" if stored_only else ""
     for track, id_, tier, size, listens, rep in conn.execute(
-        f"SELECT p.track, t.id, p.tier, p.bytes, p.listens, p.rep FROM plan p JOIN tracks t ON t.rowid = p.track {where} "
-        "ORDER BY p.track"
+        "SELECT p.track, t.id, p.tier, p.bytes, p.listens, p.rep FROM "
+        f"plan p JOIN tracks t ON t.rowid = p.track {where} ORDER BY p.track"
     ):
         yield PlannedTrack(track, id_, Tier(tier).label, size, listens, rep)
 
@@ -107,7 +130,8 @@ def tier_of(conn: sqlite3.Connection, track: int) -> PlannedTrack | None:
     """One track's planned tier (None when the track is not in the plan)."""
     row = conn.execute(
         "SELECT p.track, t.id, p.tier, p.bytes, p.listens, p.rep FROM plan p JOIN tracks t ON t.rowid = p.track "
-        "WHERE p.track = ?", (track,)
+        "WHERE p.track = ?",
+        (track,),
     ).fetchone()
     if row is None:
         return None

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 import typer
 
 from fonoteca.commands import open_archive
-from fonoteca.console import console, emit_pairs, emit_table, lit, print_json, progress
+from fonoteca.console import console, emit_pairs, emit_table, lit, print_json, progress_bar
 from fonoteca.errors import UsageError
 from fonoteca.hookspecs import hookimpl
 
-index_app = typer.Typer(help="The search index (derived from the catalog, rebuildable at any time).", no_args_is_help=True)
+index_app = typer.Typer(
+    help="The search index (derived from the catalog, rebuildable at any time).", no_args_is_help=True
+)
 
 
 def _artists(entry: dict[str, Any]) -> str:
@@ -22,10 +24,24 @@ def _print_tracks(results: list[dict[str, Any]], title: str) -> None:
     rows = []
     for number, hit in enumerate(results, 1):
         album = hit.get("album") or {}
-        rows.append((number, hit.get("name") or "", _artists(hit), album.get("name") or "", hit.get("year") or "",
-                     "" if hit.get("popularity") is None else hit["popularity"], hit.get("id") or ""))
-    emit_table(("#", "title", "artists", "album", "year", "pop", "id"), rows, title=title,
-               right=("#", "year", "pop"), wide=("title", "artists", "album"))
+        rows.append(
+            (
+                number,
+                hit.get("name") or "",
+                _artists(hit),
+                album.get("name") or "",
+                hit.get("year") or "",
+                "" if hit.get("popularity") is None else hit["popularity"],
+                hit.get("id") or "",
+            )
+        )
+    emit_table(
+        ("#", "title", "artists", "album", "year", "pop", "id"),
+        rows,
+        title=title,
+        right=("#", "year", "pop"),
+        wide=("title", "artists", "album"),
+    )
 
 
 def _print_lookup(results: list[dict[str, Any]]) -> None:
@@ -38,17 +54,23 @@ def register_commands(app: typer.Typer) -> None:
     @app.command("search")
     def search(
         ctx: typer.Context,
-        query: Optional[list[str]] = typer.Argument(
-            None, help="Words of a title, artist or album (any order, accents optional), or an id, "
-                       "spotify:track:ID, URL, isrc:CODE / bare ISRC, upc:CODE / bare UPC.",
+        query: list[str] | None = typer.Argument(
+            None,
+            help="Words of a title, artist or album (any order, accents optional), or an id, "
+            "spotify:track:ID, URL, isrc:CODE / bare ISRC, upc:CODE / bare UPC.",
         ),
         limit: int = typer.Option(20, "--limit", "-n", help="How many results (1-1000)."),
-        min_popularity: Optional[int] = typer.Option(None, "--min-popularity", help="Only tracks with popularity >= N (0-100)."),
-        year: Optional[str] = typer.Option(None, "--year", help="Release year of the album: 1995 or a range 1990-1999."),
-        genre: Optional[str] = typer.Option(None, "--genre", help="A genre of one of the track's artists, e.g. 'k-pop'."),
-        explicit: Optional[bool] = typer.Option(None, "--explicit/--clean", help="Only explicit tracks / no explicit tracks."),
-        exact: bool = typer.Option(False, "--exact", help="Every word exactly as typed: no typos, the last word "
-                                                           "not completed (for scripts)."),
+        min_popularity: int | None = typer.Option(
+            None, "--min-popularity", help="Only tracks with popularity >= N (0-100)."
+        ),
+        year: str | None = typer.Option(None, "--year", help="Release year of the album: 1995 or a range 1990-1999."),
+        genre: str | None = typer.Option(None, "--genre", help="A genre of one of the track's artists, e.g. 'k-pop'."),
+        explicit: bool | None = typer.Option(
+            None, "--explicit/--clean", help="Only explicit tracks / no explicit tracks."
+        ),
+        exact: bool = typer.Option(
+            False, "--exact", help="Every word exactly as typed: no typos, the last word not completed (for scripts)."
+        ),
         as_json: bool = typer.Option(False, "--json", help="Print the results as JSON."),
     ) -> None:
         """Find tracks by a few words of their title, artists or album; the popular recording comes first.
@@ -64,8 +86,9 @@ def register_commands(app: typer.Typer) -> None:
         if not text.strip():
             raise UsageError("empty query: type a few words of a title or artist, or an id, ISRC or UPC")
         with Searcher(open_archive(ctx)) as searcher:
-            response = searcher.search(text, limit=limit, min_popularity=min_popularity, year=year, genre=genre,
-                                       explicit=explicit, exact=exact)
+            response = searcher.search(
+                text, limit=limit, min_popularity=min_popularity, year=year, genre=genre, explicit=explicit, exact=exact
+            )
         if as_json:
             print_json(response.as_dict())
             return
@@ -80,7 +103,9 @@ def register_commands(app: typer.Typer) -> None:
     @app.command("shuffle")
     def shuffle(
         ctx: typer.Context,
-        min_popularity: int = typer.Option(0, "--min-popularity", min=0, max=100, help="Only tracks with popularity >= N."),
+        min_popularity: int = typer.Option(
+            0, "--min-popularity", min=0, max=100, help="Only tracks with popularity >= N."
+        ),
         count: int = typer.Option(1, "--count", "-k", min=1, max=1000, help="How many distinct tracks."),
         as_json: bool = typer.Option(False, "--json", help="Print the tracks as JSON."),
     ) -> None:
@@ -103,19 +128,15 @@ def register_commands(app: typer.Typer) -> None:
         from fonoteca.search import index
 
         archive = open_archive(ctx)
-        with progress() as bar:
-            task = bar.add_task("index rebuild", total=None, unit="rowids")
-
-            def advance(done: int, total: int) -> None:
-                bar.update(task, completed=done, total=total)
-
-            stats = index.rebuild(archive, progress=advance)
+        with progress_bar("index rebuild", unit="rowids") as report:
+            stats = index.rebuild(archive, progress=report)
         if as_json:
             print_json(stats.as_dict())
             return
         rate = stats.tracks / stats.seconds if stats.seconds else 0
-        console.print(f"indexed {stats.tracks:,} tracks in {stats.seconds:.1f} s ({rate:,.0f}/s), "
-                      f"{stats.bytes / 1e6:,.1f} MB")
+        console.print(
+            f"indexed {stats.tracks:,} tracks in {stats.seconds:.1f} s ({rate:,.0f}/s), {stats.bytes / 1e6:,.1f} MB"
+        )
 
     @index_app.command("status")
     def status(

@@ -81,8 +81,8 @@ class DocBuilder:
         # and clearing costs more than it saves
         self.titles = _Memo(1_000_000)
         self.albums = _Memo(100_000)
-        self.artists = _Memo(1_000_000)   # artist rowid -> (name tokens, genre ids)
-        self.credits = _Memo(1_000_000)   # "rowid,rowid" of a track's artists -> (artist tokens, genre tags)
+        self.artists = _Memo(1_000_000)  # artist rowid -> (name tokens, genre ids)
+        self.credits = _Memo(1_000_000)  # "rowid,rowid" of a track's artists -> (artist tokens, genre tags)
 
     def _artist_genres(self) -> dict[int, tuple[int, ...]]:
         found: dict[int, list[int]] = {}
@@ -115,7 +115,8 @@ class DocBuilder:
         return " ".join(names), "".join(f" _g{g}" for g in sorted(genres))
 
     def docs(self, low: int, high: int) -> list[tuple[int, str, str, str, str]]:
-        """Documents ((key, title, artists, album, tags) tuples: cheaper to pickle than objects) of the tracks with low <= rowid <= high, sorted by key."""
+        """Documents ((key, title, artists, album, tags) tuples: cheaper to pickle than objects) of the tracks with
+        low <= rowid <= high, sorted by key."""
         # the hot loop of a rebuild: plain dict look-ups and tuples, no helper calls on a cache hit
         titles, albums, credits = self.titles.data, self.albums.data, self.credits.data
         explicit_tag = {None: "", 0: " _e0", 1: " _e1"}
@@ -145,8 +146,15 @@ class DocBuilder:
             elif popularity > MAX_POPULARITY:
                 popularity = MAX_POPULARITY
             tags = album_text[1] + explicit_tag.get(explicit, "") + credit[1] + title[1]
-            out.append((((MAX_POPULARITY - popularity) << ROWID_BITS) | rowid, title[0], credit[0], album_text[0],
-                        tags.strip()))
+            out.append(
+                (
+                    ((MAX_POPULARITY - popularity) << ROWID_BITS) | rowid,
+                    title[0],
+                    credit[0],
+                    album_text[0],
+                    tags.strip(),
+                )
+            )
         out.sort()
         return out
 
@@ -160,7 +168,7 @@ class DocBuilder:
             end = start
             while end + 1 < len(rowids) and rowids[end + 1] - low < CHUNK_ROWIDS:
                 end += 1
-            wanted = set(rowids[start:end + 1])
+            wanted = set(rowids[start : end + 1])
             for doc in self.docs(low, rowids[end]):
                 if key_rowid(doc[0]) in wanted:
                     yield doc

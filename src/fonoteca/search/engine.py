@@ -49,8 +49,20 @@ FIELD_WEIGHTS = (3.0, 2.5, 1.0)  # title, artists, album
 COVERAGE_WEIGHT = 1.0
 POPULARITY_WEIGHT = 3.0  # popularity 0..100 adds 0..3: a title match outweighs ~ 30 points of popularity
 # Typed references a user clearly meant as ids: no fallback to text search when nothing matches.
-REFERENCE_PREFIXES = ("isrc:", "upc:", "ean:", "spotify:", "http://", "https://", "track:", "album:", "artist:",
-                      "playlist:", "musicbrainz:", "mbid:")
+REFERENCE_PREFIXES = (
+    "isrc:",
+    "upc:",
+    "ean:",
+    "spotify:",
+    "http://",
+    "https://",
+    "track:",
+    "album:",
+    "artist:",
+    "playlist:",
+    "musicbrainz:",
+    "mbid:",
+)
 
 TYPO_TIER_BELOW = 1  # typo variants are tried when fewer tracks than this matched the words as typed or completed
 ENTITY_WORDS = 6  # artist and album names are short: longer queries are about tracks
@@ -78,9 +90,17 @@ class SearchResponse:
     albums: list[dict[str, Any]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"query": self.query, "mode": self.mode, "count": len(self.results), "complete": self.complete,
-                "message": self.message, "did_you_mean": self.did_you_mean, "artists": self.artists,
-                "albums": self.albums, "results": self.results}
+        return {
+            "query": self.query,
+            "mode": self.mode,
+            "count": len(self.results),
+            "complete": self.complete,
+            "message": self.message,
+            "did_you_mean": self.did_you_mean,
+            "artists": self.artists,
+            "albums": self.albums,
+            "results": self.results,
+        }
 
 
 @dataclass(frozen=True)
@@ -127,7 +147,7 @@ def _match_expression(groups: Groups) -> str:
     clauses = []
     for group in groups:
         alternatives = [" AND ".join(_quote(t) for t in alt) for alt in group]
-        alternatives = [f"({a})" if len(alt) > 1 else a for a, alt in zip(alternatives, group)]
+        alternatives = [f"({a})" if len(alt) > 1 else a for a, alt in zip(alternatives, group, strict=True)]
         clauses.append(alternatives[0] if len(alternatives) == 1 else "(" + " OR ".join(alternatives) + ")")
     return " AND ".join(clauses)
 
@@ -173,7 +193,7 @@ def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tu
     edits = 0
     completed = False
     matched: set[str] = set()
-    for single, multi in zip(words.single, words.multi):
+    for single, multi in zip(words.single, words.multi, strict=True):
         best: tuple[tuple[int, bool], int, Alternative] | None = None
         for where, field_tokens in enumerate(fields):
             for token in single.keys() & field_tokens:  # a set operation in C: a word has few spellings
@@ -183,9 +203,9 @@ def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tu
             if best is not None and best[0] == (0, False):
                 break  # typed as is, in the best field so far: nothing later can beat it
         for alternative in multi:
-            where = _spread(alternative.tokens, fields)
-            if where is not None and (best is None or (alternative.rank, where) < best[:2]):
-                best = (alternative.rank, where, alternative)
+            spread = _spread(alternative.tokens, fields)
+            if spread is not None and (best is None or (alternative.rank, spread) < best[:2]):
+                best = (alternative.rank, spread, alternative)
         if best is None:
             continue
         _, where, alternative = best
@@ -213,7 +233,7 @@ def _spread(tokens: tuple[str, ...], fields: tuple[set[str], ...]) -> int | None
 def _covers(words: Compiled, name_tokens: str) -> bool:
     """Whether a name holds a spelling of every word."""
     present = set(name_tokens.split())
-    for single, multi in zip(words.single, words.multi):
+    for single, multi in zip(words.single, words.multi, strict=True):
         if single.keys().isdisjoint(present) and not any(all(t in present for t in a.tokens) for a in multi):
             return False
     return True
@@ -285,16 +305,25 @@ class Searcher:
                 conn.close()
         self._catalog = self._index = None
 
-    def __enter__(self) -> "Searcher":
+    def __enter__(self) -> Searcher:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
 
     # --- search ---------------------------------------------------------------------------------------------
-    def search(self, query: str, *, limit: int = 20, min_popularity: int | None = None,
-               year: str | int | None = None, genre: str | None = None,
-               explicit: bool | None = None, exact: bool = False, entities: int = 0) -> SearchResponse:
+    def search(
+        self,
+        query: str,
+        *,
+        limit: int = 20,
+        min_popularity: int | None = None,
+        year: str | int | None = None,
+        genre: str | None = None,
+        explicit: bool | None = None,
+        exact: bool = False,
+        entities: int = 0,
+    ) -> SearchResponse:
         """Tracks matching `query`, best first; an id, ISRC or UPC is looked up instead.
 
         exact: every word as typed (no completion of the last word, no typos), whatever `[search]` says.
@@ -323,15 +352,17 @@ class Searcher:
         filters = Filters(min_popularity, parse_years(year), self._genre_ids(genre) if genre else None, explicit)
         rules = self.rules.exact() if exact else self.rules
         keys, complete, words, found = self._ranked(groups, filters, limit, rules)
-        response = SearchResponse(text, "text", self._tracks([k for k, _ in keys], [s for _, s in keys]),
-                                  complete=complete)
+        response = SearchResponse(
+            text, "text", self._tracks([k for k, _ in keys], [s for _, s in keys]), complete=complete
+        )
         if entities and found and filters == Filters() and len(groups) <= ENTITY_WORDS:
             response.artists = self._named(found, groups, words, 1, entities)
             response.albums = self._named(found, groups, words, 2, entities)
         if not response.results:
             response.did_you_mean = self._did_you_mean(groups, filters, rules)
-            response.message = "no tracks match" + (f"; did you mean: {response.did_you_mean}"
-                                                    if response.did_you_mean else "")
+            response.message = "no tracks match" + (
+                f"; did you mean: {response.did_you_mean}" if response.did_you_mean else ""
+            )
         return response
 
     def _did_you_mean(self, groups: Groups, filters: Filters, rules: Rules) -> str | None:
@@ -361,8 +392,9 @@ class Searcher:
             return SearchResponse(text, "lookup", [], f"nothing in the catalog matches {text!r}")
         return None  # looked like an id by chance (a 22-letter word, a number): search it as text
 
-    def _ranked(self, groups: Groups, filters: Filters, limit: int,
-                rules: Rules | None = None) -> tuple[list[tuple[int, float]], bool, list[Word], Candidates]:
+    def _ranked(
+        self, groups: Groups, filters: Filters, limit: int, rules: Rules | None = None
+    ) -> tuple[list[tuple[int, float]], bool, list[Word], Candidates]:
         """The best `limit` (key, score) pairs, whether every matching track was considered, the words as
         widened to find them, and every candidate read (key -> title, artists, album tokens).
 
@@ -390,8 +422,9 @@ class Searcher:
         ranked = sorted(((rank_key(score(compiled, *texts, key), key), key) for key, texts in found.items()))
         return [(key, -order[2]) for order, key in ranked[:limit]], complete, words, found
 
-    def _walk(self, conn: sqlite3.Connection, words: list[Word], filters: Filters,
-              limit: int) -> tuple[dict[int, tuple[str, str, str]], bool]:
+    def _walk(
+        self, conn: sqlite3.Connection, words: list[Word], filters: Filters, limit: int
+    ) -> tuple[dict[int, tuple[str, str, str]], bool]:
         """Candidates for the words, and whether every matching track was considered.
 
         Two kinds of candidates, both read in popularity order with early termination:
@@ -437,8 +470,9 @@ class Searcher:
             return {"artists": [], "albums": []}
         return {"artists": response.artists, "albums": response.albums}
 
-    def _named(self, found: Candidates, groups: Groups, words: list[Word], column: int,
-               limit: int) -> list[dict[str, Any]]:
+    def _named(
+        self, found: Candidates, groups: Groups, words: list[Word], column: int, limit: int
+    ) -> list[dict[str, Any]]:
         """Artists (column 1) or albums (2) named by the words, from the tracks the search read.
 
         Those tracks are the most popular matches of the words (as typed, completed or with typos): an artist or
@@ -466,13 +500,21 @@ class Searcher:
         marks = ",".join("?" * len(order))
         found: dict[int, dict[str, Any]] = {}
         for track, rowid, ns, id_, name in self.catalog.execute(
-            "SELECT l.track, ar.rowid, ar.ns, ar.id, ar.name FROM track_artists l JOIN artists ar ON ar.rowid = l.artist "
-            f"WHERE l.track IN ({marks}) AND ar.name IS NOT NULL", list(order),
+            "SELECT l.track, ar.rowid, ar.ns, ar.id, ar.name FROM track_artists l JOIN artists "
+            f"ar ON ar.rowid = l.artist WHERE l.track IN ({marks}) AND ar.name IS NOT NULL",
+            list(order),
         ):
             key = order[track]
             if rowid not in found or key < found[rowid]["_key"]:
-                found[rowid] = {"kind": "artist", "id": id_, "source": NAMESPACE_NAMES.get(ns), "name": name,
-                                "popularity": key_popularity(key), "_key": key, "_tokens": " ".join(tokens(name))}
+                found[rowid] = {
+                    "kind": "artist",
+                    "id": id_,
+                    "source": NAMESPACE_NAMES.get(ns),
+                    "name": name,
+                    "popularity": key_popularity(key),
+                    "_key": key,
+                    "_tokens": " ".join(tokens(name)),
+                }
         return found
 
     def _albums_of(self, keys: list[int]) -> dict[int, dict[str, Any]]:
@@ -481,19 +523,29 @@ class Searcher:
         found: dict[int, dict[str, Any]] = {}
         for track, rowid, ns, id_, name, release_date in self.catalog.execute(
             "SELECT t.rowid, a.rowid, a.ns, a.id, a.name, a.release_date FROM tracks t JOIN albums a "
-            f"ON a.rowid = t.album WHERE t.rowid IN ({marks}) AND a.name IS NOT NULL", list(order),
+            f"ON a.rowid = t.album WHERE t.rowid IN ({marks}) AND a.name IS NOT NULL",
+            list(order),
         ):
             key = order[track]
             if rowid not in found or key < found[rowid]["_key"]:
-                found[rowid] = {"kind": "album", "id": id_, "source": NAMESPACE_NAMES.get(ns), "name": name,
-                                "release_date": release_date, "popularity": key_popularity(key), "_key": key,
-                                "_tokens": " ".join(tokens(name)), "_rowid": rowid}
+                found[rowid] = {
+                    "kind": "album",
+                    "id": id_,
+                    "source": NAMESPACE_NAMES.get(ns),
+                    "name": name,
+                    "release_date": release_date,
+                    "popularity": key_popularity(key),
+                    "_key": key,
+                    "_tokens": " ".join(tokens(name)),
+                    "_rowid": rowid,
+                }
         if found:
             marks = ",".join("?" * len(found))
             credits: dict[int, list[dict[str, Any]]] = {}
             for album, id_, name in self.catalog.execute(
                 "SELECT l.album, ar.id, ar.name FROM album_artists l JOIN artists ar ON ar.rowid = l.artist "
-                f"WHERE l.album IN ({marks}) ORDER BY l.album, l.position", list(found),
+                f"WHERE l.album IN ({marks}) ORDER BY l.album, l.position",
+                list(found),
             ):
                 credits.setdefault(album, []).append({"id": id_, "name": name})
             for rowid, entity in found.items():
@@ -503,17 +555,24 @@ class Searcher:
     def _filtered(self, filters: Filters, limit: int) -> SearchResponse:
         """The `limit` most popular tracks that pass the filters: the filter terms alone, in key order."""
         conn, _ = self.index()
-        found = self._candidates(conn, filters.expression(), "", filters.explicit is False,
-                                 popularity_bound(filters.min_popularity or 0), limit + len(self._withdrawn()))
-        keys = list(found)[:limit + len(self._withdrawn())]
+        found = self._candidates(
+            conn,
+            filters.expression(),
+            "",
+            filters.explicit is False,
+            popularity_bound(filters.min_popularity or 0),
+            limit + len(self._withdrawn()),
+        )
+        keys = list(found)[: limit + len(self._withdrawn())]
         response = SearchResponse("", "filter", self._tracks(keys, [None] * len(keys))[:limit])
         if not response.results:
             response.message = "no tracks match"
         return response
 
     @staticmethod
-    def _candidates(conn: sqlite3.Connection, text: str, extra: str, clean: bool, bound: int,
-                    want: int, after: int = -1) -> dict[int, tuple[str, str, str]]:
+    def _candidates(
+        conn: sqlite3.Connection, text: str, extra: str, clean: bool, bound: int, want: int, after: int = -1
+    ) -> dict[int, tuple[str, str, str]]:
         """The first `want` matches with after < key < bound, in key order (the most popular first)."""
         match = f"({text}) AND {extra}" if extra else text
         if clean:
@@ -528,7 +587,9 @@ class Searcher:
     def _genre_ids(self, genre: str) -> tuple[int, ...]:
         """Genre rowids for a name: exact (case and accents ignored), else every genre containing those words."""
         if self._genres is None:
-            self._genres = [(rowid, fold(name)) for rowid, name in self.catalog.execute("SELECT rowid, name FROM genres")]
+            self._genres = [
+                (rowid, fold(name)) for rowid, name in self.catalog.execute("SELECT rowid, name FROM genres")
+            ]
         wanted = " ".join(fold(genre).split())
         if not wanted:
             raise UsageError("--genre needs a genre name")
@@ -555,41 +616,55 @@ class Searcher:
         hidden = self._withdrawn()
         rowids = [key_rowid(k) for k in keys]
         if hidden:
-            kept = [(r, v) for r, v in zip(rowids, scores) if r not in hidden]
+            kept = [(r, v) for r, v in zip(rowids, scores, strict=True) if r not in hidden]
             rowids, scores = [r for r, _ in kept], [v for _, v in kept]
             if not rowids:
                 return []
         marks = ",".join("?" * len(rowids))
-        rows = {r[0]: r for r in self.catalog.execute(
-            "SELECT t.rowid, t.ns, t.id, t.name, t.popularity, t.explicit, t.isrc, t.duration_ms, "
-            f"a.id, a.name, a.release_date FROM tracks t LEFT JOIN albums a ON a.rowid = t.album WHERE t.rowid IN ({marks})",
-            rowids,
-        )}
+        rows = {
+            r[0]: r
+            for r in self.catalog.execute(
+                "SELECT t.rowid, t.ns, t.id, t.name, t.popularity, t.explicit, t.isrc, t.duration_ms, a.id, a.name, "
+                f"a.release_date FROM tracks t LEFT JOIN albums a ON a.rowid = t.album WHERE t.rowid IN ({marks})",
+                rowids,
+            )
+        }
         artists: dict[int, list[dict[str, Any]]] = {}
         for track, id_, name in self.catalog.execute(
             "SELECT l.track, ar.id, ar.name FROM track_artists l JOIN artists ar ON ar.rowid = l.artist "
-            f"WHERE l.track IN ({marks}) ORDER BY l.track, l.position", rowids,
+            f"WHERE l.track IN ({marks}) ORDER BY l.track, l.position",
+            rowids,
         ):
             artists.setdefault(track, []).append({"id": id_, "name": name})
         out = []
-        for rowid, value in zip(rowids, scores):
+        for rowid, value in zip(rowids, scores, strict=True):
             row = rows.get(rowid)
             if row is None:
                 continue  # gone from the catalog since the index was built
             _, ns, id_, name, popularity, explicit, isrc, duration, album_id, album_name, release_date = row
-            out.append({
-                "kind": "track", "rowid": rowid, "source": NAMESPACE_NAMES.get(ns), "id": id_, "name": name,
-                "artists": artists.get(rowid, []),
-                "album": {"id": album_id, "name": album_name, "release_date": release_date} if album_id else None,
-                "year": int(release_date[:4]) if release_date and release_date[:4].isdigit() else None,
-                "popularity": popularity, "explicit": None if explicit is None else bool(explicit), "isrc": isrc,
-                "duration_ms": duration, "score": None if value is None else round(value, 4),
-            })
+            out.append(
+                {
+                    "kind": "track",
+                    "rowid": rowid,
+                    "source": NAMESPACE_NAMES.get(ns),
+                    "id": id_,
+                    "name": name,
+                    "artists": artists.get(rowid, []),
+                    "album": {"id": album_id, "name": album_name, "release_date": release_date} if album_id else None,
+                    "year": int(release_date[:4]) if release_date and release_date[:4].isdigit() else None,
+                    "popularity": popularity,
+                    "explicit": None if explicit is None else bool(explicit),
+                    "isrc": isrc,
+                    "duration_ms": duration,
+                    "score": None if value is None else round(value, 4),
+                }
+            )
         return out
 
     # --- shuffle --------------------------------------------------------------------------------------------
-    def shuffle(self, *, min_popularity: int = 0, count: int = 1,
-                rng: np.random.Generator | None = None) -> list[dict[str, Any]]:
+    def shuffle(
+        self, *, min_popularity: int = 0, count: int = 1, rng: np.random.Generator | None = None
+    ) -> list[dict[str, Any]]:
         """`count` distinct tracks drawn uniformly at random among the tracks with popularity >= min_popularity.
 
         Constant time per draw: the index keeps every track's key sorted by popularity, and how many tracks
@@ -598,8 +673,9 @@ class Searcher:
         keys = self.shuffle_keys(min_popularity, count, rng)
         return self._tracks([int(k) for k in keys], [None] * len(keys))
 
-    def shuffle_keys(self, min_popularity: int = 0, count: int = 1,
-                     rng: np.random.Generator | None = None) -> np.ndarray:
+    def shuffle_keys(
+        self, min_popularity: int = 0, count: int = 1, rng: np.random.Generator | None = None
+    ) -> np.ndarray:
         if not 0 <= min_popularity <= MAX_POPULARITY:
             raise UsageError("--min-popularity must be between 0 and 100")
         if not 1 <= count <= MAX_LIMIT:

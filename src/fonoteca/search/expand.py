@@ -22,7 +22,7 @@ from typing import Any
 from fonoteca.errors import FonotecaError
 from fonoteca.search import vocab
 
-LONGEST_FUZZY = 64   # longer words are taken as typed: no indexed word is that long, and it keeps pastes cheap
+LONGEST_FUZZY = 64  # longer words are taken as typed: no indexed word is that long, and it keeps pastes cheap
 # How many completions a last word gets: one or two letters could mean thousands of words, so they are bounded
 # hard (the most frequent ones, from a stored list); longer prefixes mean few words anyway.
 COMPLETIONS_BY_LENGTH = {1: 8, 2: 12}
@@ -41,7 +41,7 @@ class Rules:
     prefix_length: int = 1
 
     @classmethod
-    def from_config(cls, config: dict[str, Any]) -> "Rules":
+    def from_config(cls, config: dict[str, Any]) -> Rules:
         section = config.get("search", {}) or {}
         values: dict[str, Any] = {}
         for name, default in cls().__dict__.items():
@@ -52,16 +52,19 @@ class Rules:
                 if not isinstance(value, bool):
                     raise FonotecaError(f"fonoteca.toml [search] {name}: expected true or false, not {value!r}")
             elif isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 100:
-                raise FonotecaError(f"fonoteca.toml [search] {name}: expected a whole number from 1 to 100, "
-                                    f"not {value!r}")
+                raise FonotecaError(
+                    f"fonoteca.toml [search] {name}: expected a whole number from 1 to 100, not {value!r}"
+                )
             values[name] = value
         rules = cls(**values)
         if rules.two_typos_length < rules.one_typo_length:
-            raise FonotecaError("fonoteca.toml [search] two_typos_length must be at least one_typo_length "
-                                f"({rules.two_typos_length} < {rules.one_typo_length})")
+            raise FonotecaError(
+                "fonoteca.toml [search] two_typos_length must be at least one_typo_length "
+                f"({rules.two_typos_length} < {rules.one_typo_length})"
+            )
         return rules
 
-    def exact(self) -> "Rules":
+    def exact(self) -> Rules:
         return replace(self, typos=False, prefix=False)
 
     def budget(self, word: str) -> int:
@@ -151,8 +154,11 @@ def corrections(conn: sqlite3.Connection, groups: list[list[tuple[str, ...]]], r
         if token in indexed or " " in token or len(token) > LONGEST_FUZZY or token.isdigit():
             out.append(token)
             continue
-        budget = min(2, (2 if len(token) >= rules.two_typos_length else 1 if len(token) >= rules.one_typo_length
-                         else 0) + 1) if len(token) >= 3 else 0
+        budget = (
+            min(2, (2 if len(token) >= rules.two_typos_length else 1 if len(token) >= rules.one_typo_length else 0) + 1)
+            if len(token) >= 3
+            else 0
+        )
         found = vocab.neighbours(conn, token, budget, 1)
         if found:
             out.append(found[0].term)

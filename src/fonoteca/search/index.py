@@ -20,21 +20,28 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ContextManager
+from typing import Any
 
 import numpy as np
 import orjson
 
-from fonoteca.catalog.db import transaction
-from fonoteca.archive import Archive
 from fonoteca import locks
+from fonoteca.archive import Archive
 from fonoteca.catalog import db as catalog_db
+from fonoteca.catalog.db import transaction
+from fonoteca.progress import Progress
 from fonoteca.search import vocab
 from fonoteca.search.docs import (
-    MAX_POPULARITY, ROWID_BITS, ROWID_MASK, DocBuilder, popularity_bound, rowid_chunks,
+    MAX_POPULARITY,
+    ROWID_BITS,
+    ROWID_MASK,
+    DocBuilder,
+    popularity_bound,
+    rowid_chunks,
 )
 
 FORMAT = 2  # 2: with the vocabulary tables
@@ -95,8 +102,10 @@ def read_meta(conn: sqlite3.Connection) -> dict[str, Any]:
 
 
 def _write_meta(conn: sqlite3.Connection, values: dict[str, Any]) -> None:
-    conn.executemany("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
-                     [(k, orjson.dumps(v).decode()) for k, v in values.items()])
+    conn.executemany(
+        "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)",
+        [(k, orjson.dumps(v).decode()) for k, v in values.items()],
+    )
 
 
 def open_index(directory: Path) -> tuple[sqlite3.Connection, IndexState]:
@@ -111,7 +120,7 @@ def open_index(directory: Path) -> tuple[sqlite3.Connection, IndexState]:
     return conn, IndexState(directory, db, read_meta(conn))
 
 
-def _locked(directory: Path) -> ContextManager[None]:
+def _locked(directory: Path) -> AbstractContextManager[None]:
     """One writer at a time (two imports finishing together must not interleave their updates)."""
     return locks.held(directory / LOCK)
 
@@ -138,6 +147,7 @@ def _last_run(catalog: sqlite3.Connection) -> int:
 
 # --- full build -----------------------------------------------------------------------------------------------
 
+
 @dataclass
 class BuildStats:
     tracks: int
@@ -146,14 +156,19 @@ class BuildStats:
     path: str
 
     def as_dict(self) -> dict[str, Any]:
-        return {"tracks": self.tracks, "seconds": round(self.seconds, 3), "bytes": self.bytes, "path": self.path,
-                "tracks_per_second": round(self.tracks / self.seconds) if self.seconds else None}
+        return {
+            "tracks": self.tracks,
+            "seconds": round(self.seconds, 3),
+            "bytes": self.bytes,
+            "path": self.path,
+            "tracks_per_second": round(self.tracks / self.seconds) if self.seconds else None,
+        }
 
 
-def rebuild(archive: Archive, *, progress: Callable[[int, int], None] | None = None) -> BuildStats:
+def rebuild(archive: Archive, *, progress: Progress | None = None) -> BuildStats:
     """Build the whole index from the catalog into new files, then switch CURRENT to them atomically.
 
-    `progress(done, total)` is called with catalog rowids covered so far (the total is the largest track rowid).
+    `progress` is told the catalog rowids covered, chunk by chunk (the total is the largest track rowid).
     """
     directory = index_dir(archive)
     archive.require_writable("building the search index")
@@ -161,9 +176,17 @@ def rebuild(archive: Archive, *, progress: Callable[[int, int], None] | None = N
         return _rebuild_locked(archive, directory, progress)
 
 
-def build_index(catalog: sqlite3.Connection, catalog_path: Path, directory: Path, generation: str, *,
-                workers: int | None = None, parallel_min_tracks: int | None = None,
-                progress: Callable[[int, int], None] | None = None, run_docs: int | None = None) -> tuple[Path, dict[str, Any]]:
+def build_index(
+    catalog: sqlite3.Connection,
+    catalog_path: Path,
+    directory: Path,
+    generation: str,
+    *,
+    workers: int | None = None,
+    parallel_min_tracks: int | None = None,
+    progress: Progress | None = None,
+    run_docs: int | None = None,
+) -> tuple[Path, dict[str, Any]]:
     """Write search-GEN.sqlite3 and its shuffle file into `directory`; return the db path and its meta.
 
     Worker processes read the catalog and tokenise (Python, the slow part), chunk by chunk of rowids; a writer
@@ -207,6 +230,9 @@ def build_index(catalog: sqlite3.Connection, catalog_path: Path, directory: Path
     try:
         min_tracks = PARALLEL_MIN_TRACKS if parallel_min_tracks is None else parallel_min_tracks
         pending: list[Any] = []
+        covered = 0  # rowids done: the chunks come in rowid order
+        if progress:
+            progress(total=total)
         for high, batch in _produce(catalog, catalog_path, workers, min_tracks):
             if failure:
                 break
@@ -217,7 +243,8 @@ def build_index(catalog: sqlite3.Connection, catalog_path: Path, directory: Path
                 runs.put(pending)
                 pending = []
             if progress:
-                progress(high, total)
+                progress(high - covered)
+            covered = high
         if pending and not failure:
             pending.sort()
             keys.add(pending)
@@ -236,9 +263,16 @@ def build_index(catalog: sqlite3.Connection, catalog_path: Path, directory: Path
         terms = vocab.build(out)
     shuffle, count, offsets = keys.save(generation)
     meta = {
-        "format": FORMAT, "generation": generation, "last_run": last_run, "tracks": count,
-        "built_at": int(time.time()), "shuffle": shuffle, "offsets": offsets,
-        "updates": 0, "catalog_file": _file_id(catalog_path), "terms": terms,
+        "format": FORMAT,
+        "generation": generation,
+        "last_run": last_run,
+        "tracks": count,
+        "built_at": int(time.time()),
+        "shuffle": shuffle,
+        "offsets": offsets,
+        "updates": 0,
+        "catalog_file": _file_id(catalog_path),
+        "terms": terms,
     }
     with transaction(out, immediate=False):
         _write_meta(out, meta)
@@ -276,11 +310,13 @@ class _KeyRuns:
         per_band = np.zeros(MAX_POPULARITY + 1, dtype=np.int64)
         try:
             with open(tmp, "wb") as handle:
-                np.lib.format.write_array_header_1_0(handle, {"descr": "<i8", "fortran_order": False, "shape": (count,)})
+                np.lib.format.write_array_header_1_0(
+                    handle, {"descr": "<i8", "fortran_order": False, "shape": (count,)}
+                )
                 runs = [(np.load(path, mmap_mode="r"), starts) for path, starts in self.runs]
                 for band in range(MAX_POPULARITY + 1):  # band 0: popularity 100, the smallest keys
                     for run, starts in runs:
-                        piece = np.ascontiguousarray(run[starts[band]:starts[band + 1]], dtype="<i8")
+                        piece = np.ascontiguousarray(run[starts[band] : starts[band + 1]], dtype="<i8")
                         handle.write(piece.tobytes())
                         per_band[band] += len(piece)
                 handle.flush()
@@ -320,8 +356,9 @@ def _worker_docs(bounds: tuple[int, int]) -> tuple[int, list[tuple[Any, ...]]]:
     return bounds[1], _worker_builder.docs(*bounds)
 
 
-def _produce(catalog: sqlite3.Connection, catalog_path: Path, workers: int | None,
-             min_tracks: int = PARALLEL_MIN_TRACKS) -> Iterator[tuple[int, list[Any]]]:
+def _produce(
+    catalog: sqlite3.Connection, catalog_path: Path, workers: int | None, min_tracks: int = PARALLEL_MIN_TRACKS
+) -> Iterator[tuple[int, list[Any]]]:
     """(highest rowid covered, documents sorted by key) per chunk, in chunk order."""
     ranges = list(rowid_chunks(catalog))
     tracks = catalog.execute("SELECT count(*) FROM tracks").fetchone()[0] if len(ranges) > 1 else 0
@@ -337,8 +374,9 @@ def _produce(catalog: sqlite3.Connection, catalog_path: Path, workers: int | Non
 
     # spawn, not fork: the parent has threads (progress bar, writer) and open SQLite handles
     context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_worker_start,
-                             initargs=(str(catalog_path), os.getpid())) as pool:
+    with ProcessPoolExecutor(
+        workers, mp_context=context, initializer=_worker_start, initargs=(str(catalog_path), os.getpid())
+    ) as pool:
         pending: collections.deque = collections.deque()
         window = workers * 2  # bounded read-ahead: memory stays flat whatever the catalog size
         for bounds in ranges:
@@ -349,14 +387,19 @@ def _produce(catalog: sqlite3.Connection, catalog_path: Path, workers: int | Non
             yield pending.popleft().result()
 
 
-def _rebuild_locked(archive: Archive, directory: Path, progress: Callable[[int, int], None] | None) -> BuildStats:
+def _rebuild_locked(archive: Archive, directory: Path, progress: Progress | None) -> BuildStats:
     started = time.perf_counter()
     generation = time.strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:6]
     catalog = archive.connect(readonly=True)
     try:
-        db_path, meta = build_index(catalog, archive.catalog_path, directory, generation, progress=progress,
-                                    parallel_min_tracks=int(archive.config.get("search", {}).get(
-                                        "parallel_min_tracks", PARALLEL_MIN_TRACKS)))
+        db_path, meta = build_index(
+            catalog,
+            archive.catalog_path,
+            directory,
+            generation,
+            progress=progress,
+            parallel_min_tracks=int(archive.config.get("search", {}).get("parallel_min_tracks", PARALLEL_MIN_TRACKS)),
+        )
     except BaseException:
         for partial in directory.glob(f"*-{generation}*"):
             partial.unlink(missing_ok=True)  # a half-built index must not linger: CURRENT still names the old one
@@ -393,6 +436,7 @@ def _remove_unused(directory: Path) -> None:
 
 # --- incremental update -------------------------------------------------------------------------------------
 
+
 @dataclass
 class UpdateStats:
     mode: str  # "none" | "update" | "rebuild" | "skipped"
@@ -426,8 +470,13 @@ def update_after_import(archive: Archive) -> UpdateStats:
             conn = sqlite3.connect(db, isolation_level=None)
             conn.execute("PRAGMA busy_timeout=30000")
             try:
-                changed = _apply_changes(catalog, archive.catalog_path, conn, directory,
-                                         int(archive.config.get("search", {}).get("rebuild_min", REBUILD_MIN)))
+                changed = _apply_changes(
+                    catalog,
+                    archive.catalog_path,
+                    conn,
+                    directory,
+                    int(archive.config.get("search", {}).get("rebuild_min", REBUILD_MIN)),
+                )
             finally:
                 conn.close()
         finally:
@@ -441,11 +490,10 @@ def update_after_import(archive: Archive) -> UpdateStats:
 
 def _rebuild_with_bar(archive: Archive, directory: Path) -> BuildStats:
     """A rebuild run from an import: show its progress too (on a large catalog it takes minutes)."""
-    from fonoteca.console import progress as progress_bar
+    from fonoteca.console import progress_bar
 
-    with progress_bar(transient=True) as bar:
-        task = bar.add_task("search index", total=None, unit="rowids")
-        return _rebuild_locked(archive, directory, lambda done, total: bar.update(task, completed=done, total=total))
+    with progress_bar("search index", unit="rowids", transient=True) as report:
+        return _rebuild_locked(archive, directory, report)
 
 
 def _changed_tracks(catalog: sqlite3.Connection, sources: list[int]) -> list[int]:
@@ -464,8 +512,13 @@ def _file_id(path: Path) -> list[int]:
     return [stat.st_dev, stat.st_ino]
 
 
-def _apply_changes(catalog: sqlite3.Connection, catalog_path: Path, conn: sqlite3.Connection,
-                   directory: Path, rebuild_min: int = REBUILD_MIN) -> int | None:
+def _apply_changes(
+    catalog: sqlite3.Connection,
+    catalog_path: Path,
+    conn: sqlite3.Connection,
+    directory: Path,
+    rebuild_min: int = REBUILD_MIN,
+) -> int | None:
     """Update the index in place; the number of tracks re-indexed, or None when a rebuild is the better deal."""
     meta = read_meta(conn)
     if _last_run(catalog) < meta["last_run"] or meta.get("catalog_file") != _file_id(catalog_path):
@@ -492,8 +545,16 @@ def _apply_changes(catalog: sqlite3.Connection, catalog_path: Path, conn: sqlite
             conn.executemany("DELETE FROM docs WHERE rowid = ?", [(int(k),) for k in old_keys])
             conn.executemany("INSERT INTO docs (rowid, title, artists, album, tags) VALUES (?,?,?,?,?)", docs)
             vocab.apply_counts(conn, counts)
-            _write_meta(conn, {"last_run": last_run, "tracks": int(len(keys)), "shuffle": shuffle,
-                               "offsets": _offsets(keys), "updates": updates})
+            _write_meta(
+                conn,
+                {
+                    "last_run": last_run,
+                    "tracks": int(len(keys)),
+                    "shuffle": shuffle,
+                    "offsets": _offsets(keys),
+                    "updates": updates,
+                },
+            )
     except BaseException:
         (directory / shuffle).unlink(missing_ok=True)
         raise
@@ -504,7 +565,7 @@ def _term_changes(conn: sqlite3.Connection, old_keys: list[int], docs: list[Any]
     """How many documents each word gains (new documents) or loses (the old documents they replace)."""
     change: collections.Counter[str] = collections.Counter()
     for start in range(0, len(old_keys), 500):
-        chunk = old_keys[start:start + 500]
+        chunk = old_keys[start : start + 500]
         marks = ",".join("?" * len(chunk))
         for texts in conn.execute(f"SELECT title, artists, album FROM docs WHERE rowid IN ({marks})", chunk):
             change.subtract(vocab.doc_terms(texts))
@@ -523,12 +584,17 @@ def status(archive: Archive) -> dict[str, Any]:
     conn.close()
     catalog = archive.connect(readonly=True)
     try:
-        pending = catalog.execute("SELECT count(*) FROM import_runs WHERE rowid > ?", (state.meta["last_run"],)).fetchone()[0]
+        pending = catalog.execute(
+            "SELECT count(*) FROM import_runs WHERE rowid > ?", (state.meta["last_run"],)
+        ).fetchone()[0]
     finally:
         catalog.close()
     return {
-        "exists": True, "path": str(db), "tracks": state.meta["tracks"],
+        "exists": True,
+        "path": str(db),
+        "tracks": state.meta["tracks"],
         "bytes": db.stat().st_size + state.shuffle_path.stat().st_size,
         "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(state.meta["built_at"])),
-        "updates_since_build": state.meta.get("updates", 0), "imports_not_indexed": pending,
+        "updates_since_build": state.meta.get("updates", 0),
+        "imports_not_indexed": pending,
     }

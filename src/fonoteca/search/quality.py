@@ -13,10 +13,10 @@ Classes:
   two_typos      two of the mistakes above: in one word of 9+ letters or in two words of 5+
   prefix         the last word cut to its first 3+ letters, as while typing ("midnight thun")
 Typos go only into words the typo budget covers, counted on the word as typed (1 edit from 5 letters, 2 from 9),
-so every engine is asked the same question with the same budget. The intended track is drawn weighted by popularity (people search for what
-they listen to). A hit counts when its title starts like the intended one (the words typed from it: case,
-accents, versions and features aside) and, when the query names the artist, it has that artist: tracks that
-agree on these cannot be told apart by the words typed.
+so every engine is asked the same question with the same budget. The intended track is drawn weighted by popularity
+(people search for what they listen to). A hit counts when its title starts like the intended one (the words typed
+from it: case, accents, versions and features aside) and, when the query names the artist, it has that artist:
+tracks that agree on these cannot be told apart by the words typed.
 Half of the typo queries carry the artist's name too.
 """
 
@@ -32,8 +32,7 @@ from typing import Any
 
 from fonoteca.search.text import fold
 
-CLASSES = ("clean", "title_artist", "dropped", "doubled", "swapped", "neighbour_key", "no_marks", "two_typos",
-           "prefix")
+CLASSES = ("clean", "title_artist", "dropped", "doubled", "swapped", "neighbour_key", "no_marks", "two_typos", "prefix")
 TYPO_CLASSES = ("dropped", "doubled", "swapped", "neighbour_key", "no_marks", "two_typos")
 KEYBOARD = ("qwertyuiop", "asdfghjkl", "zxcvbnm")
 TITLE_WORDS = 4  # people type the start of a long title, not all of it
@@ -49,8 +48,7 @@ class Case:
     artist: str | None  # set when the query names the artist
 
     def as_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "query": self.query, "rowid": self.rowid, "title": self.title,
-                "artist": self.artist}
+        return {"kind": self.kind, "query": self.query, "rowid": self.rowid, "title": self.title, "artist": self.artist}
 
 
 def _neighbour_keys() -> dict[str, str]:
@@ -60,8 +58,11 @@ def _neighbour_keys() -> dict[str, str]:
     for ch, (r, i) in where.items():
         near = []
         for other, (r2, i2) in where.items():
-            if other != ch and ((r2 == r and abs(i2 - i) == 1) or (r2 == r - 1 and i2 in (i, i + 1))
-                                or (r2 == r + 1 and i2 in (i - 1, i))):
+            if other != ch and (
+                (r2 == r and abs(i2 - i) == 1)
+                or (r2 == r - 1 and i2 in (i, i + 1))
+                or (r2 == r + 1 and i2 in (i - 1, i))
+            ):
                 near.append(other)
         out[ch] = "".join(sorted(near))
     return out
@@ -74,22 +75,22 @@ def typo(word: str, kind: str, rng: random.Random) -> str | None:
     """The word with one mistake of the given kind, or None when it cannot have one."""
     if kind == "dropped" and len(word) > 1:
         i = rng.randrange(len(word))
-        return word[:i] + word[i + 1:]
+        return word[:i] + word[i + 1 :]
     if kind == "doubled":
         i = rng.randrange(len(word))
-        return word[:i + 1] + word[i] + word[i + 1:]
+        return word[: i + 1] + word[i] + word[i + 1 :]
     if kind == "swapped":
         spots = [i for i in range(len(word) - 1) if word[i] != word[i + 1]]
         if not spots:
             return None
         i = rng.choice(spots)
-        return word[:i] + word[i + 1] + word[i] + word[i + 2:]
+        return word[:i] + word[i + 1] + word[i] + word[i + 2 :]
     if kind == "neighbour_key":
         spots = [i for i, ch in enumerate(word) if ch in NEAR]
         if not spots:
             return None
         i = rng.choice(spots)
-        return word[:i] + rng.choice(NEAR[word[i]]) + word[i + 1:]
+        return word[:i] + rng.choice(NEAR[word[i]]) + word[i + 1 :]
     return None
 
 
@@ -124,16 +125,20 @@ class QuerySet:
         picks = sorted({self.rng.randint(1, top) for _ in range(size)}) if top else []
         rows = []
         for start in range(0, len(picks), 900):
-            chunk = picks[start:start + 900]
+            chunk = picks[start : start + 900]
             rows += self.catalog.execute(
                 f"SELECT rowid, coalesce(popularity, 0) FROM tracks WHERE rowid IN ({','.join('?' * len(chunk))}) "
-                "AND level > 0 AND name IS NOT NULL AND name != ''", chunk).fetchall()
+                "AND level > 0 AND name IS NOT NULL AND name != ''",
+                chunk,
+            ).fetchall()
         return [r for r, _ in rows], [p + 1 for _, p in rows]
 
     def _track(self, rowid: int) -> tuple[str, str | None]:
         return self.catalog.execute(
             "SELECT t.name, (SELECT ar.name FROM track_artists l JOIN artists ar ON ar.rowid = l.artist "
-            "WHERE l.track = t.rowid ORDER BY l.position LIMIT 1) FROM tracks t WHERE t.rowid = ?", (rowid,)).fetchone()
+            "WHERE l.track = t.rowid ORDER BY l.position LIMIT 1) FROM tracks t WHERE t.rowid = ?",
+            (rowid,),
+        ).fetchone()
 
     def cases(self, per_class: int, classes: Iterable[str] = CLASSES) -> list[Case]:
         out: list[Case] = []
@@ -163,7 +168,7 @@ class QuerySet:
         with_artist = kind == "title_artist" or (kind in TYPO_CLASSES and artist is not None and rng.random() < 0.5)
         if with_artist and not (artist and any(ch.isalnum() for ch in artist)):
             return None
-        typed = words + (artist.split() if with_artist else [])
+        typed = words + (artist.split() if with_artist and artist else [])
         named = artist if with_artist else None
         if kind in ("clean", "title_artist"):
             return Case(kind, " ".join(typed), rowid, title, named)
@@ -242,13 +247,20 @@ def evaluate(run: Callable[[str], list[Hit]], cases: list[Case], depth: int = 10
         tally[2] += any(found)
         if not any(found):
             misses.setdefault(case.kind, []).append(case.query)
-    return {kind: {"queries": n, "recall@1": round(first / n, 4), f"recall@{depth}": round(top / n, 4),
-                   "missed": misses.get(kind, [])[:5]}
-            for kind, (n, first, top) in totals.items()}
+    return {
+        kind: {
+            "queries": n,
+            "recall@1": round(first / n, 4),
+            f"recall@{depth}": round(top / n, 4),
+            "missed": misses.get(kind, [])[:5],
+        }
+        for kind, (n, first, top) in totals.items()
+    }
 
 
 def searcher_run(searcher: Any, **options: Any) -> Callable[[str], list[Hit]]:
     """An evaluate() runner over Searcher.search (the call the CLI and the site make)."""
+
     def run(query: str) -> list[Hit]:
         try:
             response = searcher.search(query, limit=10, **options)
@@ -257,4 +269,5 @@ def searcher_run(searcher: Any, **options: Any) -> Callable[[str], list[Hit]]:
                 return []
             raise
         return [(h.get("name"), [a.get("name") for a in h.get("artists") or []]) for h in response.results]
+
     return run

@@ -15,6 +15,7 @@ import re
 import sys
 import unicodedata
 from functools import cache
+from itertools import pairwise
 
 # Plain ASCII text needs none of the slow steps below; most titles are plain.
 _PLAIN = re.compile(r"[a-z0-9 ]*")
@@ -108,21 +109,22 @@ def title_terms(text: str) -> tuple[list[str], list[tuple[str, str]]]:
     folded = fold(text)
     if _PLAIN.fullmatch(folded):
         words = folded.split()
-        return words, list(dict.fromkeys(zip(words, words[1:])))
+        return words, list(dict.fromkeys(pairwise(words)))
     groups = [g for g in (_word_group(w) for w in folded.split()) if g]
     pairs: list[tuple[str, str]] = []
     for group in groups:
         for alternative in group:
-            pairs.extend(zip(alternative, alternative[1:]))
-    for group, following in zip(groups, groups[1:]):
+            pairs.extend(pairwise(alternative))
+    for group, following in pairwise(groups):
         pairs.extend((a[-1], b[0]) for a in group for b in following)
     return tokens(text), list(dict.fromkeys(pairs))
 
 
 def query_pairs(groups: list[list[tuple[str, ...]]]) -> list[list[tuple[str, str]]]:
     """For each two neighbouring query words, the word pairs that title_terms would have indexed for them."""
-    return [list(dict.fromkeys((a[-1], b[0]) for a in group for b in following))
-            for group, following in zip(groups, groups[1:])]
+    return [
+        list(dict.fromkeys((a[-1], b[0]) for a in group for b in following)) for group, following in pairwise(groups)
+    ]
 
 
 def query_groups(text: str, *, max_groups: int = 16) -> list[list[tuple[str, ...]]]:

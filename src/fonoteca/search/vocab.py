@@ -30,11 +30,11 @@ CREATE TABLE terms (id INTEGER PRIMARY KEY, term TEXT NOT NULL UNIQUE, docs INTE
 CREATE TABLE term_keys (key TEXT NOT NULL, term INTEGER NOT NULL, PRIMARY KEY (key, term)) WITHOUT ROWID;
 CREATE TABLE completions (prefix TEXT PRIMARY KEY, terms TEXT NOT NULL) WITHOUT ROWID
 """
-PREFIX = 7           # characters of a term that its delete keys are made from
-SHORT_PREFIX = 3     # prefixes up to this length have their completions stored
+PREFIX = 7  # characters of a term that its delete keys are made from
+SHORT_PREFIX = 3  # prefixes up to this length have their completions stored
 STORED_COMPLETIONS = 32
-RANGE_SCAN = 2000    # terms read at most for a longer prefix (then the most frequent of those win)
-ONE_DELETE_MIN = 4   # terms of this length and more get one-deletion keys (a 5-letter word is 1 edit from them)
+RANGE_SCAN = 2000  # terms read at most for a longer prefix (then the most frequent of those win)
+ONE_DELETE_MIN = 4  # terms of this length and more get one-deletion keys (a 5-letter word is 1 edit from them)
 TWO_DELETES_MIN = 7  # ... and two-deletion keys (a 9-letter word is 2 edits from them)
 
 
@@ -72,6 +72,7 @@ def is_word(term: str) -> bool:
 
 # --- build and update ------------------------------------------------------------------------------------------
 
+
 def create(conn: sqlite3.Connection) -> None:
     for statement in SCHEMA.strip().split(";\n"):
         conn.execute(statement)
@@ -82,15 +83,22 @@ def build(conn: sqlite3.Connection) -> int:
     conn.execute("CREATE VIRTUAL TABLE IF NOT EXISTS temp.docs_vocab USING fts5vocab(main, docs, 'row')")
     try:
         # filter tokens ('_' and after: word pairs, years, genres) are skipped by range, not read and dropped
-        rows = [(term, docs) for where in ("term < '_'", "term >= '`'")
-                for term, docs in conn.execute(f"SELECT term, doc FROM temp.docs_vocab WHERE {where}")
-                if is_word(term)]
+        rows = [
+            (term, docs)
+            for where in ("term < '_'", "term >= '`'")
+            for term, docs in conn.execute(f"SELECT term, doc FROM temp.docs_vocab WHERE {where}")
+            if is_word(term)
+        ]
     finally:
         conn.execute("DROP TABLE IF EXISTS temp.docs_vocab")
-    conn.executemany("INSERT INTO terms (id, term, docs) VALUES (?, ?, ?)",
-                     ((number, term, docs) for number, (term, docs) in enumerate(rows, 1)))
-    conn.executemany("INSERT OR IGNORE INTO term_keys (key, term) VALUES (?, ?)",
-                     ((key, number) for number, (term, _) in enumerate(rows, 1) for key in term_keys(term)))
+    conn.executemany(
+        "INSERT INTO terms (id, term, docs) VALUES (?, ?, ?)",
+        ((number, term, docs) for number, (term, docs) in enumerate(rows, 1)),
+    )
+    conn.executemany(
+        "INSERT OR IGNORE INTO term_keys (key, term) VALUES (?, ?)",
+        ((key, number) for number, (term, _) in enumerate(rows, 1) for key in term_keys(term)),
+    )
     _store_completions(conn, _top_by_prefix(rows))
     return len(rows)
 
@@ -106,8 +114,11 @@ def _top_by_prefix(rows: Iterable[tuple[str, int]]) -> dict[str, list[tuple[str,
 def _store_completions(conn: sqlite3.Connection, by_prefix: dict[str, list[tuple[str, int]]]) -> None:
     conn.executemany(
         "INSERT OR REPLACE INTO completions (prefix, terms) VALUES (?, ?)",
-        ((prefix, " ".join(t for t, _ in sorted(found, key=lambda td: (-td[1], td[0]))[:STORED_COMPLETIONS]))
-         for prefix, found in by_prefix.items()))
+        (
+            (prefix, " ".join(t for t, _ in sorted(found, key=lambda td: (-td[1], td[0]))[:STORED_COMPLETIONS]))
+            for prefix, found in by_prefix.items()
+        ),
+    )
 
 
 def doc_terms(texts: Iterable[str]) -> set[str]:
@@ -121,20 +132,28 @@ def apply_counts(conn: sqlite3.Connection, change: Counter[str]) -> None:
     change = Counter({t: n for t, n in change.items() if n and is_word(t)})
     if not change:
         return
-    known = dict(conn.execute("SELECT term, id FROM terms WHERE term IN (SELECT value FROM json_each(?))",
-                              (_json_list(change),)))
-    conn.executemany("UPDATE terms SET docs = max(0, docs + ?) WHERE id = ?",
-                     [(n, known[t]) for t, n in change.items() if t in known])
+    known = dict(
+        conn.execute("SELECT term, id FROM terms WHERE term IN (SELECT value FROM json_each(?))", (_json_list(change),))
+    )
+    conn.executemany(
+        "UPDATE terms SET docs = max(0, docs + ?) WHERE id = ?",
+        [(n, known[t]) for t, n in change.items() if t in known],
+    )
     fresh = [(t, n) for t, n in change.items() if t not in known and n > 0]
     for term, docs in fresh:
         number = conn.execute("INSERT INTO terms (term, docs) VALUES (?, ?)", (term, docs)).lastrowid
-        conn.executemany("INSERT OR IGNORE INTO term_keys (key, term) VALUES (?, ?)",
-                         [(key, number) for key in term_keys(term)])
+        conn.executemany(
+            "INSERT OR IGNORE INTO term_keys (key, term) VALUES (?, ?)", [(key, number) for key in term_keys(term)]
+        )
     prefixes = {t[:size] for t in change for size in range(1, min(SHORT_PREFIX, len(t)) + 1)}
     for prefix in prefixes:
-        top = [t for (t,) in conn.execute(
-            "SELECT term FROM terms WHERE term >= ? AND term < ? AND docs > 0 ORDER BY docs DESC, term LIMIT ?",
-            (prefix, _after(prefix), STORED_COMPLETIONS))]
+        top = [
+            t
+            for (t,) in conn.execute(
+                "SELECT term FROM terms WHERE term >= ? AND term < ? AND docs > 0 ORDER BY docs DESC, term LIMIT ?",
+                (prefix, _after(prefix), STORED_COMPLETIONS),
+            )
+        ]
         conn.execute("INSERT OR REPLACE INTO completions (prefix, terms) VALUES (?, ?)", (prefix, " ".join(top)))
 
 
@@ -151,6 +170,7 @@ def _after(prefix: str) -> str:
 
 # --- look-ups --------------------------------------------------------------------------------------------------
 
+
 def completions(conn: sqlite3.Connection, prefix: str, limit: int) -> list[str]:
     """Up to `limit` indexed terms starting with `prefix` (the prefix itself included when indexed), most
     frequent first."""
@@ -159,8 +179,10 @@ def completions(conn: sqlite3.Connection, prefix: str, limit: int) -> list[str]:
     if len(prefix) <= SHORT_PREFIX:
         row = conn.execute("SELECT terms FROM completions WHERE prefix = ?", (prefix,)).fetchone()
         return row[0].split()[:limit] if row and row[0] else []
-    rows = conn.execute("SELECT term, docs FROM terms WHERE term >= ? AND term < ? AND docs > 0 LIMIT ?",
-                        (prefix, _after(prefix), RANGE_SCAN)).fetchall()
+    rows = conn.execute(
+        "SELECT term, docs FROM terms WHERE term >= ? AND term < ? AND docs > 0 LIMIT ?",
+        (prefix, _after(prefix), RANGE_SCAN),
+    ).fetchall()
     rows.sort(key=lambda td: (-td[1], td[0]))
     return [t for t, _ in rows[:limit]]
 
@@ -174,7 +196,8 @@ def neighbours(conn: sqlite3.Connection, word: str, budget: int, limit: int) -> 
     found: list[Variant] = []
     for term, docs in conn.execute(
         f"SELECT t.term, t.docs FROM terms t WHERE t.docs > 0 AND t.id IN "
-        f"(SELECT term FROM term_keys WHERE key IN ({marks}))", keys,
+        f"(SELECT term FROM term_keys WHERE key IN ({marks}))",
+        keys,
     ):
         if term == word:
             continue
@@ -190,8 +213,11 @@ def known(conn: sqlite3.Connection, words: Iterable[str]) -> dict[str, int]:
     words = list(dict.fromkeys(words))
     if not words:
         return {}
-    return dict(conn.execute("SELECT term, docs FROM terms WHERE term IN (SELECT value FROM json_each(?))",
-                             (_json_list(words),)))
+    return dict(
+        conn.execute(
+            "SELECT term, docs FROM terms WHERE term IN (SELECT value FROM json_each(?))", (_json_list(words),)
+        )
+    )
 
 
 def iter_terms(conn: sqlite3.Connection) -> Iterator[tuple[str, int]]:

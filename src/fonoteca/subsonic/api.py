@@ -25,16 +25,18 @@ from fonoteca.web.security import client_key
 log = logging.getLogger("fonoteca.subsonic")
 router = APIRouter(include_in_schema=False)
 Handler = Callable[[Context], Any]
-HANDLERS: dict[str, tuple[Handler, bool, bool]] = {}   # name -> (handler, writes, needs credentials)
+HANDLERS: dict[str, tuple[Handler, bool, bool]] = {}  # name -> (handler, writes, needs credentials)
 MAX_PARAMS = 2000
 CORS = {"access-control-allow-origin": "*", "cross-origin-resource-policy": "cross-origin"}
 
 
 def endpoint(name: str, *, writes: bool = False, public: bool = False) -> Callable[[Handler], Handler]:
     """Register a handler; `writes`: refused (50) to the anonymous user; `public`: answered without credentials."""
+
     def decorate(fn: Handler) -> Handler:
         HANDLERS[name] = (fn, writes, not public)
         return fn
+
     return decorate
 
 
@@ -47,12 +49,22 @@ def service(request: Request) -> Service:
 
 
 async def _params(request: Request) -> dict[str, list[str]]:
-    pairs = parse_qsl(request.scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True,
-                      max_num_fields=MAX_PARAMS, encoding="utf-8", errors="replace")
+    pairs = parse_qsl(
+        request.scope.get("query_string", b"").decode("latin-1"),
+        keep_blank_values=True,
+        max_num_fields=MAX_PARAMS,
+        encoding="utf-8",
+        errors="replace",
+    )
     if request.method == "POST":
         body = await request.body()
-        pairs += parse_qsl(body.decode("latin-1"), keep_blank_values=True, max_num_fields=MAX_PARAMS,
-                           encoding="utf-8", errors="replace")
+        pairs += parse_qsl(
+            body.decode("latin-1"),
+            keep_blank_values=True,
+            max_num_fields=MAX_PARAMS,
+            encoding="utf-8",
+            errors="replace",
+        )
     params: dict[str, list[str]] = {}
     for key, value in pairs:
         params.setdefault(key, []).append(value)
@@ -66,8 +78,12 @@ def _limited(svc: Service, ctx_user: Any, request: Request) -> None:
     who = f"user:{ctx_user.name}" if not ctx_user.anonymous else f"anon:{client_key(client[0]) if client else '?'}"
     wait = svc.limiter.allow(who)
     if wait > 0:
-        raise r.SubsonicError(r.GENERIC, "too many requests for this user: slow down", http_status=429,
-                              headers={"retry-after": str(max(1, round(wait)))})
+        raise r.SubsonicError(
+            r.GENERIC,
+            "too many requests for this user: slow down",
+            http_status=429,
+            headers={"retry-after": str(max(1, round(wait)))},
+        )
 
 
 @router.api_route("/rest/{name}", methods=["GET", "HEAD", "POST"])
@@ -90,6 +106,7 @@ async def rest(request: Request, name: str) -> Response:
             user = await anyio.to_thread.run_sync(authenticate, params, svc.accounts, svc.config)
         else:
             from fonoteca.subsonic.users import ANONYMOUS_USER
+
             user = ANONYMOUS_USER
         _limited(svc, user, request)
         if writes and user.anonymous:
@@ -110,4 +127,4 @@ async def rest(request: Request, name: str) -> Response:
 
 
 # the endpoints live in these modules; importing them registers them
-from fonoteca.subsonic import browse, playback, personal  # noqa: E402,F401
+from fonoteca.subsonic import browse, personal, playback  # noqa: E402,F401

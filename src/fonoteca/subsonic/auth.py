@@ -33,11 +33,15 @@ def check_version(params: dict[str, list[str]]) -> None:
         raise r.SubsonicError(r.MISSING_PARAMETER, f"parameter 'v' must be a version such as 1.16.1, not {text[:40]!r}")
     version = tuple(int(g or 0) for g in match.groups())
     if version[0] > SERVER_VERSION[0] or (version[0] == SERVER_VERSION[0] and version[:2] > SERVER_VERSION[:2]):
-        raise r.SubsonicError(r.SERVER_MUST_UPGRADE, f"this server speaks the Subsonic API {r.API_VERSION}; "
-                                                     f"the client asks for {text}: the server must upgrade")
+        raise r.SubsonicError(
+            r.SERVER_MUST_UPGRADE,
+            f"this server speaks the Subsonic API {r.API_VERSION}; the client asks for {text}: the server must upgrade",
+        )
     if version < OLDEST_CLIENT:
-        raise r.SubsonicError(r.CLIENT_MUST_UPGRADE, f"the client speaks the Subsonic API {text}; this server needs "
-                                                     "1.1.0 or later: the client must upgrade")
+        raise r.SubsonicError(
+            r.CLIENT_MUST_UPGRADE,
+            f"the client speaks the Subsonic API {text}; this server needs 1.1.0 or later: the client must upgrade",
+        )
 
 
 def _decoded_password(given: str) -> str:
@@ -62,9 +66,12 @@ def authenticate(params: dict[str, list[str]], accounts: Accounts, config: Subso
     if name is None:
         if token is None and password is None and salt is None and config.anonymous:
             return ANONYMOUS_USER
-        raise r.SubsonicError(r.MISSING_PARAMETER, "required parameter 'u' is missing (or give apiKey)"
-                              if token is not None or password is not None else
-                              "credentials are required: apiKey, or u with t and s (or p)")
+        raise r.SubsonicError(
+            r.MISSING_PARAMETER,
+            "required parameter 'u' is missing (or give apiKey)"
+            if token is not None or password is not None
+            else "credentials are required: apiKey, or u with t and s (or p)",
+        )
     if token is not None and password is not None:
         raise r.SubsonicError(r.CONFLICTING_MECHANISMS, "give either t and s or p, not both")
     if token is None and password is None:
@@ -76,18 +83,24 @@ def authenticate(params: dict[str, list[str]], accounts: Accounts, config: Subso
         if salt is None:
             raise r.SubsonicError(r.MISSING_PARAMETER, "required parameter 's' (the salt of t) is missing")
         if user is not None and user.hash_only:
-            raise r.SubsonicError(r.TOKEN_NOT_SUPPORTED, f"token authentication is not available for {name!r} "
-                                                         "(its password is kept hashed only): use apiKey or p")
+            raise r.SubsonicError(
+                r.TOKEN_NOT_SUPPORTED,
+                f"token authentication is not available for {name!r} "
+                "(its password is kept hashed only): use apiKey or p",
+            )
         stored = accounts.password(user) if user is not None else None
-        if stored is None or not HEX_MD5.match(token) or len(salt) > 256:
+        if user is None or stored is None or not HEX_MD5.match(token) or len(salt) > 256:
             raise r.SubsonicError(r.WRONG_CREDENTIALS, "wrong username or password")
         expected = hashlib.md5((stored + salt).encode("utf-8")).hexdigest()
         if not hmac.compare_digest(expected, token.lower()):
             raise r.SubsonicError(r.WRONG_CREDENTIALS, "wrong username or password")
-        return user  # type: ignore[return-value]
+        return user
+    assert password is not None  # neither t nor p was refused above
     if not config.password_auth:
-        raise r.SubsonicError(r.MECHANISM_NOT_SUPPORTED, "password authentication (p) is turned off on this "
-                                                         "server: use apiKey or u with t and s")
-    if user is None or len(password or "") > 2048 or not accounts.password_matches(user, _decoded_password(password)):
+        raise r.SubsonicError(
+            r.MECHANISM_NOT_SUPPORTED,
+            "password authentication (p) is turned off on this server: use apiKey or u with t and s",
+        )
+    if user is None or len(password) > 2048 or not accounts.password_matches(user, _decoded_password(password)):
         raise r.SubsonicError(r.WRONG_CREDENTIALS, "wrong username or password")
     return user

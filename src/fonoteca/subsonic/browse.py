@@ -24,8 +24,7 @@ def _snap(ctx: Context) -> Snapshot:
 
 
 def _songs(ctx: Context, snap: Snapshot, rowids: list[int]) -> list[dict[str, Any]]:
-    return items.songs(ctx.service.library, snap, rowids, ctx.users_conn(), ctx.user.rowid,
-                       has_files=True)
+    return items.songs(ctx.service.library, snap, rowids, ctx.users_conn(), ctx.user.rowid, has_files=True)
 
 
 def _albums(ctx: Context, snap: Snapshot, rowids: list[int]) -> list[dict[str, Any]]:
@@ -85,10 +84,25 @@ def get_user(ctx: Context) -> dict:
     if user is None:
         raise r.not_found(f"user {name[:64]!r}")
     writes = not user.anonymous
-    return {"user": {"username": user.name, "scrobblingEnabled": writes, "adminRole": user.admin,
-                     "settingsRole": False, "downloadRole": True, "uploadRole": False, "playlistRole": writes,
-                     "coverArtRole": False, "commentRole": False, "podcastRole": False, "streamRole": True,
-                     "jukeboxRole": False, "shareRole": False, "videoConversionRole": False, "folder": [1]}}
+    return {
+        "user": {
+            "username": user.name,
+            "scrobblingEnabled": writes,
+            "adminRole": user.admin,
+            "settingsRole": False,
+            "downloadRole": True,
+            "uploadRole": False,
+            "playlistRole": writes,
+            "coverArtRole": False,
+            "commentRole": False,
+            "podcastRole": False,
+            "streamRole": True,
+            "jukeboxRole": False,
+            "shareRole": False,
+            "videoConversionRole": False,
+            "folder": [1],
+        }
+    }
 
 
 # --- artists and albums -------------------------------------------------------------------------------------------
@@ -110,8 +124,12 @@ def _by_letter(snap: Snapshot, ctx: Context, make: Any) -> list[dict[str, Any]]:
 @endpoint("getArtists")
 def get_artists(ctx: Context) -> dict:
     snap = _snap(ctx)
-    return {"artists": {"ignoredArticles": IGNORED_ARTICLES,
-                        "index": _by_letter(snap, ctx, lambda ids: _artists(ctx, snap, ids))}}
+    return {
+        "artists": {
+            "ignoredArticles": IGNORED_ARTICLES,
+            "index": _by_letter(snap, ctx, lambda ids: _artists(ctx, snap, ids)),
+        }
+    }
 
 
 @endpoint("getIndexes")
@@ -119,11 +137,18 @@ def get_indexes(ctx: Context) -> dict:
     snap = _snap(ctx)
 
     def plain(ids: list[int]) -> list[dict[str, Any]]:
-        return [{"id": a["id"], "name": a["name"], **({"starred": a["starred"]} if "starred" in a else {})}
-                for a in _artists(ctx, snap, ids)]
+        return [
+            {"id": a["id"], "name": a["name"], **({"starred": a["starred"]} if "starred" in a else {})}
+            for a in _artists(ctx, snap, ids)
+        ]
 
-    return {"indexes": {"lastModified": int(snap.built_at * 1000) if snap.built_at > 0 else 0,
-                        "ignoredArticles": IGNORED_ARTICLES, "index": _by_letter(snap, ctx, plain)}}
+    return {
+        "indexes": {
+            "lastModified": int(snap.built_at * 1000) if snap.built_at > 0 else 0,
+            "ignoredArticles": IGNORED_ARTICLES,
+            "index": _by_letter(snap, ctx, plain),
+        }
+    }
 
 
 def _artist(ctx: Context, snap: Snapshot, param: str = "id") -> int:
@@ -174,11 +199,23 @@ def get_song(ctx: Context) -> dict:
 
 def album_as_child(album: dict[str, Any], parent: str | None = None) -> dict[str, Any]:
     """An AlbumID3 as the folder-based API shows an album (a directory child)."""
-    child = {"id": album["id"], "parent": parent or album.get("artistId"), "isDir": True, "title": album["name"],
-             "album": album["name"], "artist": album.get("artist"), "year": album.get("year"),
-             "genre": album.get("genre"), "coverArt": album.get("coverArt"), "duration": album.get("duration"),
-             "playCount": album.get("playCount"), "created": album.get("created"), "starred": album.get("starred"),
-             "albumId": album["id"], "artistId": album.get("artistId")}
+    child = {
+        "id": album["id"],
+        "parent": parent or album.get("artistId"),
+        "isDir": True,
+        "title": album["name"],
+        "album": album["name"],
+        "artist": album.get("artist"),
+        "year": album.get("year"),
+        "genre": album.get("genre"),
+        "coverArt": album.get("coverArt"),
+        "duration": album.get("duration"),
+        "playCount": album.get("playCount"),
+        "created": album.get("created"),
+        "starred": album.get("starred"),
+        "albumId": album["id"],
+        "artistId": album.get("artistId"),
+    }
     return {k: v for k, v in child.items() if v is not None}
 
 
@@ -189,28 +226,50 @@ def get_music_directory(ctx: Context) -> dict:
     if ref.kind == "artist":
         artist = _artist(ctx, snap)
         children = [album_as_child(a, f"ar-{artist}") for a in _albums(ctx, snap, _artist_albums(snap, artist))]
-        return {"directory": {"id": ref.text, "parent": "1", "name": snap.artist_names.get(artist) or ref.text,
-                              "child": children}}
+        return {
+            "directory": {
+                "id": ref.text,
+                "parent": "1",
+                "name": snap.artist_names.get(artist) or ref.text,
+                "child": children,
+            }
+        }
     album = _album(ctx, snap)
     info = snap.albums[album]
-    return {"directory": {"id": ref.text, "parent": f"ar-{info.artists[0]}" if info.artists else None,
-                          "name": info.name or ref.text,
-                          "child": _songs(ctx, snap, items.album_songs(ctx.service.library, snap, album))}}
+    return {
+        "directory": {
+            "id": ref.text,
+            "parent": f"ar-{info.artists[0]}" if info.artists else None,
+            "name": info.name or ref.text,
+            "child": _songs(ctx, snap, items.album_songs(ctx.service.library, snap, album)),
+        }
+    }
 
 
 # --- lists --------------------------------------------------------------------------------------------------------
-LIST_TYPES = ("random", "newest", "highest", "frequent", "recent", "alphabeticalByName", "alphabeticalByArtist",
-              "starred", "byYear", "byGenre")
+LIST_TYPES = (
+    "random",
+    "newest",
+    "highest",
+    "frequent",
+    "recent",
+    "alphabeticalByName",
+    "alphabeticalByArtist",
+    "starred",
+    "byYear",
+    "byGenre",
+)
 
 
 def _album_list(ctx: Context) -> list[int]:
     snap = _snap(ctx)
     kind = ctx.required("type")
     if kind not in LIST_TYPES:
-        raise r.SubsonicError(r.MISSING_PARAMETER, f"parameter 'type' must be one of {', '.join(LIST_TYPES)}, "
-                                                   f"not {kind[:40]!r}")
+        raise r.SubsonicError(
+            r.MISSING_PARAMETER, f"parameter 'type' must be one of {', '.join(LIST_TYPES)}, not {kind[:40]!r}"
+        )
     size = ctx.integer("size", 10, high=MAX_LIST)
-    offset = ctx.integer("offset", 0, high=10 ** 9)
+    offset = ctx.integer("offset", 0, high=10**9)
     lib = ctx.service.library
     if kind == "random":
         return lib.random_albums(snap, size)
@@ -219,41 +278,61 @@ def _album_list(ctx: Context) -> list[int]:
     elif kind == "alphabeticalByName":
         order = snap.album_order
     elif kind == "alphabeticalByArtist":
+
         def key(a: int) -> tuple:
             artists = snap.albums[a].artists
-            return (snap.artist_names.get(artists[0], "").casefold() if artists else "", snap.albums[a].name.casefold(), a)
+            return (
+                snap.artist_names.get(artists[0], "").casefold() if artists else "",
+                snap.albums[a].name.casefold(),
+                a,
+            )
+
         order = sorted(snap.albums, key=key)
     elif kind == "byYear":
         low, high = ctx.integer("fromYear", None, high=9999), ctx.integer("toYear", None, high=9999)
         if low is None or high is None:
             raise r.missing("fromYear" if low is None else "toYear")
-        ordered = sorted((a for a in snap.albums if snap.albums[a].year is not None
-                          and min(low, high) <= snap.albums[a].year <= max(low, high)),
-                         key=lambda a: (snap.albums[a].year, snap.albums[a].name.casefold(), a))
+        ordered = sorted(
+            (a for a in snap.albums if _in_years(snap.albums[a].year, min(low, high), max(low, high))),
+            key=lambda a: (snap.albums[a].year, snap.albums[a].name.casefold(), a),
+        )
         order = ordered if low <= high else ordered[::-1]
     elif kind == "byGenre":
         genre = ctx.required("genre")
-        order = [a for a in snap.album_order if any(genre in snap.artist_genres.get(x, ())
-                                                     for x in snap.albums[a].artists)]
+        order = [
+            a for a in snap.album_order if any(genre in snap.artist_genres.get(x, ()) for x in snap.albums[a].artists)
+        ]
     else:
         order = _personal_albums(ctx, snap, kind)
-    return order[offset:offset + size]
+    return order[offset : offset + size]
+
+
+def _in_years(year: int | None, low: int, high: int) -> bool:
+    return year is not None and low <= year <= high
 
 
 def _personal_albums(ctx: Context, snap: Snapshot, kind: str) -> list[int]:
     users, uid = ctx.users_conn(), ctx.user.rowid
     if kind == "starred":
-        rows = users.execute("SELECT item FROM stars WHERE user = ? AND kind = 'album' ORDER BY starred_at DESC",
-                             (uid,))
+        rows = users.execute(
+            "SELECT item FROM stars WHERE user = ? AND kind = 'album' ORDER BY starred_at DESC", (uid,)
+        )
     elif kind == "highest":
-        rows = users.execute("SELECT item FROM ratings WHERE user = ? AND kind = 'album' ORDER BY rating DESC, "
-                             "item", (uid,))
+        rows = users.execute(
+            "SELECT item FROM ratings WHERE user = ? AND kind = 'album' ORDER BY rating DESC, item", (uid,)
+        )
     elif kind == "frequent":
-        rows = users.execute("SELECT album FROM plays WHERE user = ? AND album IS NOT NULL GROUP BY album "
-                             "ORDER BY sum(count) DESC, album", (uid,))
+        rows = users.execute(
+            "SELECT album FROM plays WHERE user = ? AND album IS NOT NULL GROUP BY album "
+            "ORDER BY sum(count) DESC, album",
+            (uid,),
+        )
     else:  # recent
-        rows = users.execute("SELECT album FROM plays WHERE user = ? AND album IS NOT NULL GROUP BY album "
-                             "ORDER BY max(last_played) DESC, album", (uid,))
+        rows = users.execute(
+            "SELECT album FROM plays WHERE user = ? AND album IS NOT NULL GROUP BY album "
+            "ORDER BY max(last_played) DESC, album",
+            (uid,),
+        )
     return [a for (a,) in rows if a in snap.albums]
 
 
@@ -277,24 +356,44 @@ def get_genres(ctx: Context) -> dict:
         for genre in {g for a in info.artists for g in snap.artist_genres.get(a, ())}:
             album_counts[genre] = album_counts.get(genre, 0) + 1
     names = sorted(set(snap.genre_songs) | set(album_counts), key=str.casefold)
-    return {"genres": {"genre": [{"value": g, "songCount": snap.genre_songs.get(g, 0),
-                                  "albumCount": album_counts.get(g, 0)} for g in names]}}
+    return {
+        "genres": {
+            "genre": [
+                {"value": g, "songCount": snap.genre_songs.get(g, 0), "albumCount": album_counts.get(g, 0)}
+                for g in names
+            ]
+        }
+    }
 
 
-def _genre_songs(ctx: Context, snap: Snapshot, genre: str, count: int, offset: int, *, shuffle: bool = False,
-                 years: tuple[int, int] | None = None) -> list[int]:
+def _genre_songs(
+    ctx: Context,
+    snap: Snapshot,
+    genre: str,
+    count: int,
+    offset: int,
+    *,
+    shuffle: bool = False,
+    years: tuple[int, int] | None = None,
+) -> list[int]:
     lib = ctx.service.library
     conn = lib.conn(snap)
-    year_sql, args = "", [genre]
+    year_sql = ""
+    args: list[str | int] = [genre]
     if years is not None:
         year_sql = " AND CAST(substr(a.release_date, 1, 4) AS INTEGER) BETWEEN ? AND ? "
         args += [min(years), max(years)]
     order = "ORDER BY random()" if shuffle else "ORDER BY t.popularity DESC, t.rowid"
-    return [row[0] for row in conn.execute(
-        f"SELECT t.rowid FROM tracks t {lib.join(snap)} JOIN track_artists ta ON ta.track = t.rowid AND "
-        f"ta.position = 0 JOIN artist_genres ag ON ag.artist = ta.artist JOIN genres g ON g.rowid = ag.genre "
-        f"LEFT JOIN albums a ON a.rowid = t.album WHERE g.name = ? {year_sql} {lib.where(snap)} {order} "
-        f"LIMIT ? OFFSET ?", (*args, count, offset))]
+    return [
+        row[0]
+        for row in conn.execute(
+            f"SELECT t.rowid FROM tracks t {lib.join(snap)} JOIN track_artists ta ON ta.track = t.rowid AND "
+            f"ta.position = 0 JOIN artist_genres ag ON ag.artist = ta.artist JOIN genres g ON g.rowid = ag.genre "
+            f"LEFT JOIN albums a ON a.rowid = t.album WHERE g.name = ? {year_sql} {lib.where(snap)} {order} "
+            f"LIMIT ? OFFSET ?",
+            (*args, count, offset),
+        )
+    ]
 
 
 @endpoint("getSongsByGenre")
@@ -302,7 +401,7 @@ def get_songs_by_genre(ctx: Context) -> dict:
     snap = _snap(ctx)
     genre = ctx.required("genre")
     count = ctx.integer("count", 10, high=MAX_LIST)
-    offset = ctx.integer("offset", 0, high=10 ** 9)
+    offset = ctx.integer("offset", 0, high=10**9)
     return {"songsByGenre": {"song": _songs(ctx, snap, _genre_songs(ctx, snap, genre, count, offset))}}
 
 
@@ -314,16 +413,18 @@ def get_random_songs(ctx: Context) -> dict:
     low, high = ctx.integer("fromYear", None, high=9999), ctx.integer("toYear", None, high=9999)
     years = (low or 0, high or 9999) if low is not None or high is not None else None
     if genre:
-        return {"randomSongs": {"song": _songs(ctx, snap, _genre_songs(ctx, snap, genre, size, 0, shuffle=True,
-                                                                        years=years))}}
+        return {
+            "randomSongs": {
+                "song": _songs(ctx, snap, _genre_songs(ctx, snap, genre, size, 0, shuffle=True, years=years))
+            }
+        }
     return {"randomSongs": {"song": _songs(ctx, snap, _random_songs(ctx, snap, size, years))}}
 
 
 def _random_songs(ctx: Context, snap: Snapshot, size: int, years: tuple[int, int] | None) -> list[int]:
     """Uniform draws: from the members, or (the whole catalog) from the album snapshot's songs."""
     lib = ctx.service.library
-    pool = [a for a in snap.albums if years is None or (snap.albums[a].year is not None and
-                                                       years[0] <= snap.albums[a].year <= years[1])]
+    pool = [a for a in snap.albums if years is None or _in_years(snap.albums[a].year, *years)]
     if snap.members is not None and years is None:
         members = list(snap.members)
         return random.sample(members, min(size, len(members)))
@@ -331,7 +432,6 @@ def _random_songs(ctx: Context, snap: Snapshot, size: int, years: tuple[int, int
     if not pool:
         return []
     picked: list[int] = []
-    conn = lib.conn(snap)
     for album in random.choices(pool, weights=weights, k=size * 2):
         songs = items.album_songs(lib, snap, album)
         if songs:
@@ -355,8 +455,9 @@ def _song_links(ctx: Context, snap: Snapshot, rowids: list[int]) -> tuple[list[i
         for rowid, album in conn.execute(f"SELECT rowid, album FROM tracks WHERE rowid IN ({marks(part)})", part):
             if album is not None:
                 album_of[rowid] = album
-        for track, artist in conn.execute(f"SELECT track, artist FROM track_artists WHERE track IN ({marks(part)}) "
-                                          "ORDER BY track, position", part):
+        for track, artist in conn.execute(
+            f"SELECT track, artist FROM track_artists WHERE track IN ({marks(part)}) ORDER BY track, position", part
+        ):
             artists_of.setdefault(track, []).append(artist)
     for rowid in rowids:
         album = album_of.get(rowid)
@@ -376,15 +477,24 @@ def _search(ctx: Context) -> tuple[Snapshot, list[int], list[int], list[int]]:
     if query in ('""', "''", "*"):
         query = ""
     counts = {k: ctx.integer(f"{k}Count", 20, high=MAX_SEARCH) for k in ("artist", "album", "song")}
-    offsets = {k: ctx.integer(f"{k}Offset", 0, high=10 ** 9) for k in ("artist", "album", "song")}
+    offsets = {k: ctx.integer(f"{k}Offset", 0, high=10**9) for k in ("artist", "album", "song")}
     lib = ctx.service.library
     if not query:  # the whole library, page by page (how clients such as Symfonium sync)
-        artists = lib.artists_by_name(snap)[offsets["artist"]:offsets["artist"] + counts["artist"]]
-        albums = snap.album_order[offsets["album"]:offsets["album"] + counts["album"]]
+        artists = lib.artists_by_name(snap)[offsets["artist"] : offsets["artist"] + counts["artist"]]
+        albums = snap.album_order[offsets["album"] : offsets["album"] + counts["album"]]
         conn = lib.conn(snap)
-        songs = [row[0] for row in conn.execute(
-            f"SELECT t.rowid FROM tracks t {lib.join(snap)} WHERE 1 {lib.where(snap)} ORDER BY t.rowid "
-            "LIMIT ? OFFSET ?", (counts["song"], offsets["song"]))] if counts["song"] else []
+        songs = (
+            [
+                row[0]
+                for row in conn.execute(
+                    f"SELECT t.rowid FROM tracks t {lib.join(snap)} WHERE 1 {lib.where(snap)} ORDER BY t.rowid "
+                    "LIMIT ? OFFSET ?",
+                    (counts["song"], offsets["song"]),
+                )
+            ]
+            if counts["song"]
+            else []
+        )
         return snap, artists, albums, songs
     wanted = max(offsets[k] + counts[k] for k in counts)
     limit = min(MAX_SEARCH, max(50, wanted * (1 if snap.members is None else 4)))
@@ -397,20 +507,29 @@ def _search(ctx: Context) -> tuple[Snapshot, list[int], list[int], list[int]]:
         return snap, [], [], []  # a query without letters or digits: nothing matches
     hits = [h["rowid"] for h in response.results if snap.contains(h["rowid"])]
     albums, artists = _song_links(ctx, snap, hits)
-    pick = lambda seq, k: seq[offsets[k]:offsets[k] + counts[k]]  # noqa: E731
+    pick = lambda seq, k: seq[offsets[k] : offsets[k] + counts[k]]  # noqa: E731
     return snap, pick(artists, "artist"), pick(albums, "album"), pick(hits, "song")
 
 
 @endpoint("search3")
 def search3(ctx: Context) -> dict:
     snap, artists, albums, songs = _search(ctx)
-    return {"searchResult3": {"artist": _artists(ctx, snap, artists), "album": _albums(ctx, snap, albums),
-                              "song": _songs(ctx, snap, songs)}}
+    return {
+        "searchResult3": {
+            "artist": _artists(ctx, snap, artists),
+            "album": _albums(ctx, snap, albums),
+            "song": _songs(ctx, snap, songs),
+        }
+    }
 
 
 @endpoint("search2")
 def search2(ctx: Context) -> dict:
     snap, artists, albums, songs = _search(ctx)
-    return {"searchResult2": {"artist": [{"id": a["id"], "name": a["name"]} for a in _artists(ctx, snap, artists)],
-                              "album": [album_as_child(a) for a in _albums(ctx, snap, albums)],
-                              "song": _songs(ctx, snap, songs)}}
+    return {
+        "searchResult2": {
+            "artist": [{"id": a["id"], "name": a["name"]} for a in _artists(ctx, snap, artists)],
+            "album": [album_as_child(a) for a in _albums(ctx, snap, albums)],
+            "song": _songs(ctx, snap, songs),
+        }
+    }

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-
 from typing import Any
 
 import typer
@@ -28,19 +27,32 @@ def _read_password() -> str:
 
 @hookimpl
 def register_commands(app: typer.Typer) -> None:
-    users = typer.Typer(name="users", no_args_is_help=True,
-                        help="Accounts of the Subsonic API (for Symfonium, Feishin, DSub ...): users.sqlite3 "
-                             "beside the catalog; keys hashed, passwords encrypted with ARCHIVE/users.key.")
+    users = typer.Typer(
+        name="users",
+        no_args_is_help=True,
+        help="Accounts of the Subsonic API (for Symfonium, Feishin, DSub ...): users.sqlite3 "
+        "beside the catalog; keys hashed, passwords encrypted with ARCHIVE/users.key.",
+    )
     app.add_typer(users, name="users")
 
     @users.command("add")
-    def add(ctx: typer.Context, name: str = typer.Argument(..., help="User name (letters, digits, . _ @ -)."),
-            password: bool = typer.Option(False, "--password", help="Set a password (read from stdin, or asked): "
-                                          "needed by clients that sign in with user and password."),
-            hash_only: bool = typer.Option(False, "--hash-only", help="Keep the password as an scrypt hash only: "
-                                           "token auth (u+t+s) is then refused for this user, u+p still works."),
-            admin: bool = typer.Option(False, "--admin", help="May look at other users and their playlists."),
-            key: bool = typer.Option(False, "--key", help="Also create an API key and print it (shown once).")) -> None:
+    def add(
+        ctx: typer.Context,
+        name: str = typer.Argument(..., help="User name (letters, digits, . _ @ -)."),
+        password: bool = typer.Option(
+            False,
+            "--password",
+            help="Set a password (read from stdin, or asked): needed by clients that sign in with user and password.",
+        ),
+        hash_only: bool = typer.Option(
+            False,
+            "--hash-only",
+            help="Keep the password as an scrypt hash only: "
+            "token auth (u+t+s) is then refused for this user, u+p still works.",
+        ),
+        admin: bool = typer.Option(False, "--admin", help="May look at other users and their playlists."),
+        key: bool = typer.Option(False, "--key", help="Also create an API key and print it (shown once)."),
+    ) -> None:
         """Add a user. Clients that speak OpenSubsonic sign in with an API key (fonoteca users key NAME)."""
         from fonoteca.commands import open_archive
         from fonoteca.subsonic import users as accounts
@@ -48,8 +60,14 @@ def register_commands(app: typer.Typer) -> None:
         archive = open_archive(ctx)
         secret = _read_password() if password else None
         accounts.add_user(archive.root, name, password=secret, admin=admin, hash_only=hash_only)
-        console.print(f"added user {name}" + (" (password kept " + ("hashed)" if hash_only else "encrypted)")
-                                              if secret is not None else " (no password: use an API key)"))
+        console.print(
+            f"added user {name}"
+            + (
+                " (password kept " + ("hashed)" if hash_only else "encrypted)")
+                if secret is not None
+                else " (no password: use an API key)"
+            )
+        )
         if key:
             emit_line(accounts.new_api_key(archive.root, name))
 
@@ -68,9 +86,12 @@ def register_commands(app: typer.Typer) -> None:
         if as_json:
             print_json(found)
             return
-        emit_table(("user", "admin", "password", "api_keys", "created_at"),
-                   [(u["name"], "yes" if u["admin"] else "no", u["password"], u["api_keys"], u["created_at"])
-                    for u in found], right=("api_keys",), wide=("user",))
+        emit_table(
+            ("user", "admin", "password", "api_keys", "created_at"),
+            [(u["name"], "yes" if u["admin"] else "no", u["password"], u["api_keys"], u["created_at"]) for u in found],
+            right=("api_keys",),
+            wide=("user",),
+        )
 
     @users.command("remove")
     def remove(ctx: typer.Context, name: str = typer.Argument(..., help="User name.")) -> None:

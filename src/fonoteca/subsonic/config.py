@@ -1,20 +1,20 @@
 """The [subsonic] table of fonoteca.toml, checked (errors name the key):
 
-    [subsonic]
-    enabled = true              # serve the Subsonic API under /rest/ (default true)
-    library = "held"            # held: tracks with a file here; released: also every released track (implied by
-                                # fetch_missing); catalog: every track of the catalog (streams only what is here)
-    fetch_missing = false       # list released tracks this mirror does not hold, and fetch them from the swarm
-                                # when a client streams one
-    peers = ["203.0.113.5:6881"]  # peers to ask for missing files (besides trackers and DHT when discovery is on)
-    discovery = false           # DHT, local peer discovery, UPnP / NAT-PMP for the fetching session
-    listen = "0.0.0.0:0"        # the fetching session's BitTorrent address
-    fetch_timeout = 120         # seconds a stream waits for the next piece before it gives up
-    anonymous = false           # answer requests without credentials, read-only (public mirrors)
-    password_auth = true        # accept u + p (plain or enc:HEX) besides apiKey and u + t + s
-    rate_limit = 50             # requests per second per user, on average (0: no limit)
-    rate_burst = 500            # requests a user may send at once
-    transcode_max_seconds = 3600  # longest input a transcoding stream decodes
+[subsonic]
+enabled = true              # serve the Subsonic API under /rest/ (default true)
+library = "held"            # held: tracks with a file here; released: also every released track (implied by
+                            # fetch_missing); catalog: every track of the catalog (streams only what is here)
+fetch_missing = false       # list released tracks this mirror does not hold, and fetch them from the swarm
+                            # when a client streams one
+peers = ["203.0.113.5:6881"]  # peers to ask for missing files (besides trackers and DHT when discovery is on)
+discovery = false           # DHT, local peer discovery, UPnP / NAT-PMP for the fetching session
+listen = "0.0.0.0:0"        # the fetching session's BitTorrent address
+fetch_timeout = 120         # seconds a stream waits for the next piece before it gives up
+anonymous = false           # answer requests without credentials, read-only (public mirrors)
+password_auth = true        # accept u + p (plain or enc:HEX) besides apiKey and u + t + s
+rate_limit = 50             # requests per second per user, on average (0: no limit)
+rate_burst = 500            # requests a user may send at once
+transcode_max_seconds = 3600  # longest input a transcoding stream decodes
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def _peers(table: dict[str, Any]) -> tuple[tuple[str, int], ...]:
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, list) or not all(isinstance(p, str) for p in value):
-        raise FonotecaError(f"{_where('peers')}: expected a list of \"HOST:PORT\" strings, not {value!r}")
+        raise FonotecaError(f'{_where("peers")}: expected a list of "HOST:PORT" strings, not {value!r}')
     try:
         return tuple(parse_peer(p) for p in value)
     except UsageError as exc:
@@ -92,13 +92,17 @@ def subsonic_config(config: dict[str, Any]) -> SubsonicConfig:
         raise FonotecaError(f"{_where('library')}: expected one of {', '.join(LIBRARIES)}, not {library!r}")
     listen = table.get("listen", "0.0.0.0:0")
     if not isinstance(listen, str) or ":" not in listen:
-        raise FonotecaError(f"{_where('listen')}: expected \"HOST:PORT\", not {listen!r}")
+        raise FonotecaError(f'{_where("listen")}: expected "HOST:PORT", not {listen!r}')
     return SubsonicConfig(
-        enabled=_bool(table, "enabled", True), library=library,
-        fetch_missing=_bool(table, "fetch_missing", False), peers=_peers(table),
-        discovery=_bool(table, "discovery", False), listen=listen,
+        enabled=_bool(table, "enabled", True),
+        library=library,
+        fetch_missing=_bool(table, "fetch_missing", False),
+        peers=_peers(table),
+        discovery=_bool(table, "discovery", False),
+        listen=listen,
         fetch_timeout=float(_number(table, "fetch_timeout", 120.0)),
-        anonymous=_bool(table, "anonymous", False), password_auth=_bool(table, "password_auth", True),
+        anonymous=_bool(table, "anonymous", False),
+        password_auth=_bool(table, "password_auth", True),
         rate_limit=float(_number(table, "rate_limit", 50.0)),
         rate_burst=max(1, int(_number(table, "rate_burst", 500, integer=True))),
         transcode_max_seconds=float(_number(table, "transcode_max_seconds", 3600.0)),

@@ -35,8 +35,11 @@ def embedded_picture(path: Path) -> bytes | None:
     tags = getattr(found, "tags", None)
     if tags is not None:
         try:
-            for value in (tags.get("metadata_block_picture") or tags.get("METADATA_BLOCK_PICTURE") or []
-                          if hasattr(tags, "get") else []):
+            for value in (
+                tags.get("metadata_block_picture") or tags.get("METADATA_BLOCK_PICTURE") or []
+                if hasattr(tags, "get")
+                else []
+            ):
                 pictures.append(Picture(base64.b64decode(value)))
         except Exception:  # noqa: BLE001
             pass
@@ -79,7 +82,7 @@ def placeholder(key: str, size: int | None) -> bytes:
     draw = ImageDraw.Draw(image)
     for y in range(side):
         t = y / max(1, side - 1)
-        draw.line([(0, y), (side, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom)))
+        draw.line([(0, y), (side, y)], fill=tuple(int(a + (b - a) * t) for a, b in zip(top, bottom, strict=True)))
     r = side * 0.36
     c = side / 2
     draw.ellipse([c - r, c - r, c + r, c + r], fill=(20, 20, 20))

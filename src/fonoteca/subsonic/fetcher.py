@@ -27,7 +27,7 @@ from fonoteca.subsonic.library import Released
 
 log = logging.getLogger("fonoteca.subsonic")
 READ_CHUNK = 256 * 1024
-WINDOW = 16            # pieces asked for with deadlines ahead of the one being sent
+WINDOW = 16  # pieces asked for with deadlines ahead of the one being sent
 DEADLINE_STEP_MS = 40
 POLL_S = 0.01
 TICK_MS = 20
@@ -36,11 +36,12 @@ TICK_MS = 20
 @dataclass
 class RemoteFile:
     """One file of a torrent, being fetched: where it lands, and its place in the torrent's pieces."""
+
     handle: Any
     index: int
     path: Path
     size: int
-    offset: int              # in the torrent's byte stream
+    offset: int  # in the torrent's byte stream
     piece_length: int
     sha256: str
     release: str
@@ -62,7 +63,7 @@ class Fetcher:
         self.config = config
         self._lock = threading.Lock()
         self._session: Any = None
-        self._handles: dict[str, Any] = {}         # btih -> handle
+        self._handles: dict[str, Any] = {}  # btih -> handle
         self._verifying: set[tuple[str, int]] = set()
         self._stop = threading.Event()
         self.errors: list[str] = []
@@ -75,8 +76,9 @@ class Fetcher:
             self._session = make_session(self.config.listen, discovery=self.config.discovery)
             # time-critical pieces are requested on the session's tick (500 ms by default): a player waits for
             # the first one, so tick often
-            self._session.apply_settings({"tick_interval": TICK_MS, "connection_speed": 500, "smooth_connects": False,
-                                           "min_reconnect_time": 0})
+            self._session.apply_settings(
+                {"tick_interval": TICK_MS, "connection_speed": 500, "smooth_connects": False, "min_reconnect_time": 0}
+            )
             threading.Thread(target=self._alerts, name="fonoteca-subsonic-fetch", daemon=True).start()
         return self._session
 
@@ -151,11 +153,13 @@ class Fetcher:
         tmp.write_bytes(data)
         os.replace(tmp, dest)
 
-    def _magnet(self, released: Released) -> str | None:
+    def _magnet(self, released: Released) -> str:
         import orjson
 
-        for listing in (self.root / "releases" / released.release / "torrents.json",
-                        self.root / "releases" / "torrents.json"):
+        for listing in (
+            self.root / "releases" / released.release / "torrents.json",
+            self.root / "releases" / "torrents.json",
+        ):
             try:
                 records = orjson.loads(listing.read_bytes())
             except (OSError, ValueError):
@@ -195,14 +199,18 @@ class Fetcher:
                 else:
                     atp = lt.parse_magnet_uri(self._magnet(released))
                     atp.save_path = str(data_dir)
-                    atp.flags = (atp.flags | lt.torrent_flags.default_dont_download) \
-                        & ~lt.torrent_flags.auto_managed & ~lt.torrent_flags.paused
+                    atp.flags = (
+                        (atp.flags | lt.torrent_flags.default_dont_download)
+                        & ~lt.torrent_flags.auto_managed
+                        & ~lt.torrent_flags.paused
+                    )
                 handle = ses.add_torrent(atp)
                 handle.set_flags(lt.torrent_flags.sequential_download)
                 self._handles[btih] = handle
             self._connect(handle)
-            return handle, (self.root / "releases" / released.release / "torrents"
-                            / f"{released.line.torrent}.torrent").is_file()
+            return handle, (
+                self.root / "releases" / released.release / "torrents" / f"{released.line.torrent}.torrent"
+            ).is_file()
 
     def _connect(self, handle: Any) -> None:
         for peer in self.config.peers:
@@ -220,25 +228,41 @@ class Fetcher:
         deadline = time.monotonic() + self.config.fetch_timeout
         while not handle.status().has_metadata:  # a magnet link: the metadata comes from the peers first
             if time.monotonic() > deadline:
-                raise FonotecaError(f"no peer sent the metadata of {released.line.torrent} in "
-                                    f"{self.config.fetch_timeout:.0f} s")
+                raise FonotecaError(
+                    f"no peer sent the metadata of {released.line.torrent} in {self.config.fetch_timeout:.0f} s"
+                )
             time.sleep(0.05)
         ti = handle.torrent_file()
         fs = ti.files()
         index = released.line.file_index
         if not 0 <= index < fs.num_files() or fs.file_size(index) != released.line.size:
             raise FonotecaError(f"the manifest and {released.line.torrent} disagree about file {index}")
-        path = (self.root / "releases" / safe_name(released.release, "release") / "data"
-                / fs.file_path(index).replace("\\", "/"))
+        path = (
+            self.root
+            / "releases"
+            / safe_name(released.release, "release")
+            / "data"
+            / fs.file_path(index).replace("\\", "/")
+        )
         data_dir = (self.root / "releases" / released.release / "data").resolve()
         if not path.resolve().is_relative_to(data_dir):
             raise FonotecaError(f"refused: {fs.file_path(index)} lies outside the release's data folder")
         handle.file_priority(index, 7)
         if handle.status().num_peers < len(self.config.peers):
             self._connect(handle)  # peers named while the torrent was starting wait for a later tick otherwise
-        remote = RemoteFile(handle, index, path, released.line.size, fs.file_offset(index), ti.piece_length(),
-                            released.line.sha256, released.release, released.line.torrent, released.line.btih,
-                            has_file)
+        remote = RemoteFile(
+            handle,
+            index,
+            path,
+            released.line.size,
+            fs.file_offset(index),
+            ti.piece_length(),
+            released.line.sha256,
+            released.release,
+            released.line.torrent,
+            released.line.btih,
+            has_file,
+        )
         self.ask(remote, 0)
         return remote
 
@@ -264,8 +288,7 @@ class Fetcher:
             if key in self._verifying:
                 return
             self._verifying.add(key)
-        threading.Thread(target=self._verify, args=(remote, key), daemon=True,
-                         name="fonoteca-subsonic-verify").start()
+        threading.Thread(target=self._verify, args=(remote, key), daemon=True, name="fonoteca-subsonic-verify").start()
 
     def _verify(self, remote: RemoteFile, key: tuple[str, int]) -> None:
         try:
@@ -283,8 +306,12 @@ class Fetcher:
                 while block := f.read(1 << 20):
                     digest.update(block)
             if digest.hexdigest() != remote.sha256:
-                log.error("%s: sha256 %s differs from the manifest's %s; deleted", remote.path,
-                          digest.hexdigest(), remote.sha256)
+                log.error(
+                    "%s: sha256 %s differs from the manifest's %s; deleted",
+                    remote.path,
+                    digest.hexdigest(),
+                    remote.sha256,
+                )
                 remote.handle.file_priority(remote.index, 0)
                 remote.path.unlink(missing_ok=True)
                 return
@@ -304,9 +331,10 @@ class Fetcher:
             return  # an archive, not a mirror: its releases hold every file already
         with self._lock:
             state = load_state(self.root)
-            entry = state["torrents"].setdefault(remote.torrent, {"release": remote.release, "btih": remote.btih,
-                                                                  "files": [], "complete": False,
-                                                                  "is_metadata": False})
+            entry = state["torrents"].setdefault(
+                remote.torrent,
+                {"release": remote.release, "btih": remote.btih, "files": [], "complete": False, "is_metadata": False},
+            )
             if entry.get("files") is not None:
                 entry["files"] = sorted(set(entry["files"]) | {remote.index})
             save_state(self.root, state)

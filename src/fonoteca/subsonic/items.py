@@ -10,23 +10,34 @@ from __future__ import annotations
 import re
 import sqlite3
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 from typing import Any
 
 from fonoteca.subsonic.library import Library, Snapshot, chunks, marks
-from fonoteca.subsonic.responses import SubsonicError, not_found, MISSING_PARAMETER
+from fonoteca.subsonic.responses import MISSING_PARAMETER, SubsonicError, not_found
 from fonoteca.web.media import media_type
 
 SONG_ID = re.compile(r"^[0-9]{1,18}$")
 PREFIXED_ID = re.compile(r"^(al|ar|pl|cpl)-([0-9]{1,18})$")
-SUFFIX_TYPES = {"opus": "audio/ogg", "ogg": "audio/ogg", "oga": "audio/ogg", "flac": "audio/flac", "mp3": "audio/mpeg",
-                "m4a": "audio/mp4", "mp4": "audio/mp4", "aac": "audio/aac", "wav": "audio/wav", "webm": "audio/webm"}
+SUFFIX_TYPES = {
+    "opus": "audio/ogg",
+    "ogg": "audio/ogg",
+    "oga": "audio/ogg",
+    "flac": "audio/flac",
+    "mp3": "audio/mpeg",
+    "m4a": "audio/mp4",
+    "mp4": "audio/mp4",
+    "aac": "audio/aac",
+    "wav": "audio/wav",
+    "webm": "audio/webm",
+}
 
 
 @dataclass(frozen=True)
 class Ref:
-    kind: str   # song | album | artist | playlist | catalog_playlist
+    kind: str  # song | album | artist | playlist | catalog_playlist
     rowid: int
 
     @property
@@ -50,7 +61,7 @@ def parse_id(text: str | None, *, name: str = "id", kinds: tuple[str, ...] | Non
         match = PREFIXED_ID.match(text)
         if match:
             ref = Ref(KINDS[match.group(1)], int(match.group(2)))
-    if ref is None or ref.rowid > 2 ** 63 - 1 or (kinds is not None and ref.kind not in kinds):
+    if ref is None or ref.rowid > 2**63 - 1 or (kinds is not None and ref.kind not in kinds):
         wanted = "/".join(kinds) if kinds else "song, album or artist"
         raise not_found(f"{wanted} {text[:60]!r}")
     return ref
@@ -67,32 +78,45 @@ def iso(epoch: int | float | None) -> str:
 @dataclass
 class UserState:
     """The asking user's marks on a set of items: {kind: {rowid: value}}."""
+
     starred: dict[str, dict[int, str]]
     rating: dict[str, dict[int, int]]
     plays: dict[int, int]
     album_plays: dict[int, int]
 
 
-def user_state(users: sqlite3.Connection | None, user_id: int, songs: list[int] = (), albums: list[int] = (),
-               artists: list[int] = ()) -> UserState:
+def user_state(
+    users: sqlite3.Connection | None,
+    user_id: int,
+    songs: Sequence[int] = (),
+    albums: Sequence[int] = (),
+    artists: Sequence[int] = (),
+) -> UserState:
     state = UserState({"song": {}, "album": {}, "artist": {}}, {"song": {}, "album": {}, "artist": {}}, {}, {})
     if users is None or user_id == 0:
         return state
     for kind, ids in (("song", list(songs)), ("album", list(albums)), ("artist", list(artists))):
         for part in chunks(ids):
-            for item, at in users.execute(f"SELECT item, starred_at FROM stars WHERE user = ? AND kind = ? "
-                                          f"AND item IN ({marks(part)})", (user_id, kind, *part)):
+            for item, at in users.execute(
+                f"SELECT item, starred_at FROM stars WHERE user = ? AND kind = ? AND item IN ({marks(part)})",
+                (user_id, kind, *part),
+            ):
                 state.starred[kind][item] = at
-            for item, rating in users.execute(f"SELECT item, rating FROM ratings WHERE user = ? AND kind = ? "
-                                              f"AND item IN ({marks(part)})", (user_id, kind, *part)):
+            for item, rating in users.execute(
+                f"SELECT item, rating FROM ratings WHERE user = ? AND kind = ? AND item IN ({marks(part)})",
+                (user_id, kind, *part),
+            ):
                 state.rating[kind][item] = rating
     for part in chunks(list(songs)):
-        for track, count in users.execute(f"SELECT track, count FROM plays WHERE user = ? "
-                                          f"AND track IN ({marks(part)})", (user_id, *part)):
+        for track, count in users.execute(
+            f"SELECT track, count FROM plays WHERE user = ? AND track IN ({marks(part)})", (user_id, *part)
+        ):
             state.plays[track] = count
     for part in chunks(list(albums)):
-        for album, count in users.execute(f"SELECT album, sum(count) FROM plays WHERE user = ? "
-                                          f"AND album IN ({marks(part)}) GROUP BY album", (user_id, *part)):
+        for album, count in users.execute(
+            f"SELECT album, sum(count) FROM plays WHERE user = ? AND album IN ({marks(part)}) GROUP BY album",
+            (user_id, *part),
+        ):
             state.album_plays[album] = count
     return state
 
@@ -104,27 +128,32 @@ def _files(conn: sqlite3.Connection, has_files: bool, rowids: list[int]) -> dict
         return out
     for part in chunks(rowids):
         for track, path, size, bit_rate in conn.execute(
-                f"SELECT track, path, size, bit_rate FROM files WHERE track IN ({marks(part)}) ORDER BY tier",
-                part):
+            f"SELECT track, path, size, bit_rate FROM files WHERE track IN ({marks(part)}) ORDER BY tier", part
+        ):
             out[track] = (path, size, bit_rate)
     return out
 
 
-def songs(lib: Library, snap: Snapshot, rowids: list[int], users: sqlite3.Connection | None, user_id: int,
-          *, has_files: bool) -> list[dict[str, Any]]:
+def songs(
+    lib: Library, snap: Snapshot, rowids: list[int], users: sqlite3.Connection | None, user_id: int, *, has_files: bool
+) -> list[dict[str, Any]]:
     """Child elements for these tracks, in this order (tracks gone from the catalog are left out)."""
     conn = lib.conn(snap)
     rows: dict[int, tuple] = {}
     artists: dict[int, list[tuple[int, str]]] = {}
     for part in chunks(rowids):
         for row in conn.execute(
-                "SELECT t.rowid, t.id, t.name, t.album, t.disc_number, t.track_number, t.duration_ms, t.fetched_at, "
-                "a.name, a.release_date, a.fetched_at FROM tracks t LEFT JOIN albums a ON a.rowid = t.album "
-                f"WHERE t.rowid IN ({marks(part)})", part):
+            "SELECT t.rowid, t.id, t.name, t.album, t.disc_number, t.track_number, t.duration_ms, t.fetched_at, "
+            "a.name, a.release_date, a.fetched_at FROM tracks t LEFT JOIN albums a ON a.rowid = t.album "
+            f"WHERE t.rowid IN ({marks(part)})",
+            part,
+        ):
             rows[row[0]] = row
         for track, artist, name in conn.execute(
-                "SELECT ta.track, ar.rowid, ar.name FROM track_artists ta JOIN artists ar ON ar.rowid = ta.artist "
-                f"WHERE ta.track IN ({marks(part)}) ORDER BY ta.track, ta.position", part):
+            "SELECT ta.track, ar.rowid, ar.name FROM track_artists ta JOIN artists ar ON ar.rowid = ta.artist "
+            f"WHERE ta.track IN ({marks(part)}) ORDER BY ta.track, ta.position",
+            part,
+        ):
             artists.setdefault(track, []).append((artist, name or ""))
     genres = _first_genres(conn, sorted({a[0][0] for a in artists.values() if a}))
     files = _files(conn, has_files, list(rows))
@@ -137,9 +166,14 @@ def songs(lib: Library, snap: Snapshot, rowids: list[int], users: sqlite3.Connec
             continue
         _, track_id, title, album, disc, number, duration, fetched, album_name, date, album_fetched = row
         credited = artists.get(rowid, [])
-        song: dict[str, Any] = {"id": str(rowid), "parent": f"al-{album}" if album is not None else None,
-                                "isDir": False, "title": title or track_id, "album": album_name,
-                                "artist": ", ".join(n for _, n in credited) or None}
+        song: dict[str, Any] = {
+            "id": str(rowid),
+            "parent": f"al-{album}" if album is not None else None,
+            "isDir": False,
+            "title": title or track_id,
+            "album": album_name,
+            "artist": ", ".join(n for _, n in credited) or None,
+        }
         if number is not None:
             song["track"] = number
         year = int(date[:4]) if isinstance(date, str) and date[:4].isdigit() and date[:4] != "0000" else None
@@ -180,8 +214,9 @@ def songs(lib: Library, snap: Snapshot, rowids: list[int], users: sqlite3.Connec
     return out
 
 
-def _file_of(snap: Snapshot, row: tuple[str, int, int | None] | None, track_id: str
-             ) -> tuple[str | None, int | None, int | None]:
+def _file_of(
+    snap: Snapshot, row: tuple[str, int, int | None] | None, track_id: str
+) -> tuple[str | None, int | None, int | None]:
     if row is not None:
         return PurePosixPath(row[0]).suffix.lstrip(".").lower() or None, row[1], row[2]
     released = snap.released.get(track_id)
@@ -202,14 +237,17 @@ def _first_genres(conn: sqlite3.Connection, artists: list[int]) -> dict[int, str
     out: dict[int, str] = {}
     for part in chunks(artists):
         for artist, genre in conn.execute(
-                f"SELECT ag.artist, g.name FROM artist_genres ag JOIN genres g ON g.rowid = ag.genre "
-                f"WHERE ag.artist IN ({marks(part)}) ORDER BY ag.artist, ag.position DESC", part):
+            f"SELECT ag.artist, g.name FROM artist_genres ag JOIN genres g ON g.rowid = ag.genre "
+            f"WHERE ag.artist IN ({marks(part)}) ORDER BY ag.artist, ag.position DESC",
+            part,
+        ):
             out[artist] = genre  # the last one written per artist is its first genre (position order, reversed)
     return out
 
 
-def albums(lib: Library, snap: Snapshot, rowids: list[int], users: sqlite3.Connection | None, user_id: int
-           ) -> list[dict[str, Any]]:
+def albums(
+    lib: Library, snap: Snapshot, rowids: list[int], users: sqlite3.Connection | None, user_id: int
+) -> list[dict[str, Any]]:
     """AlbumID3 elements for these albums (albums with no listed track are left out)."""
     state = user_state(users, user_id, albums=[a for a in rowids if a in snap.albums])
     out = []
@@ -237,8 +275,7 @@ def albums(lib: Library, snap: Snapshot, rowids: list[int], users: sqlite3.Conne
     return out
 
 
-def artists(snap: Snapshot, rowids: list[int], users: sqlite3.Connection | None, user_id: int
-            ) -> list[dict[str, Any]]:
+def artists(snap: Snapshot, rowids: list[int], users: sqlite3.Connection | None, user_id: int) -> list[dict[str, Any]]:
     """ArtistID3 elements (artists without an album here are left out)."""
     state = user_state(users, user_id, artists=[a for a in rowids if a in snap.artist_albums])
     out = []
@@ -246,8 +283,12 @@ def artists(snap: Snapshot, rowids: list[int], users: sqlite3.Connection | None,
         owned = snap.artist_albums.get(rowid)
         if not owned:
             continue
-        artist: dict[str, Any] = {"id": f"ar-{rowid}", "name": snap.artist_names.get(rowid) or f"Artist {rowid}",
-                                  "coverArt": f"ar-{rowid}", "albumCount": len(owned)}
+        artist: dict[str, Any] = {
+            "id": f"ar-{rowid}",
+            "name": snap.artist_names.get(rowid) or f"Artist {rowid}",
+            "coverArt": f"ar-{rowid}",
+            "albumCount": len(owned),
+        }
         if rowid in state.starred["artist"]:
             artist["starred"] = state.starred["artist"][rowid]
         out.append(artist)
@@ -256,6 +297,11 @@ def artists(snap: Snapshot, rowids: list[int], users: sqlite3.Connection | None,
 
 def album_songs(lib: Library, snap: Snapshot, album: int) -> list[int]:
     conn = lib.conn(snap)
-    return [r for (r,) in conn.execute(
-        f"SELECT t.rowid FROM tracks t {lib.join(snap)} WHERE t.album = ? {lib.where(snap)} "
-        "ORDER BY t.disc_number, t.track_number, t.rowid", (album,))]
+    return [
+        r
+        for (r,) in conn.execute(
+            f"SELECT t.rowid FROM tracks t {lib.join(snap)} WHERE t.album = ? {lib.where(snap)} "
+            "ORDER BY t.disc_number, t.track_number, t.rowid",
+            (album,),
+        )
+    ]

@@ -47,7 +47,7 @@ def visible_tracks(conn: sqlite3.Connection, rowids: Iterable[int]) -> set[int]:
 
 def chunks(items: list[Any], size: int = CHUNK) -> Iterable[list[Any]]:
     for start in range(0, len(items), size):
-        yield items[start:start + size]
+        yield items[start : start + size]
 
 
 def marks(items: list[Any]) -> str:
@@ -57,6 +57,7 @@ def marks(items: list[Any]) -> str:
 @dataclass
 class Released:
     """A released file: where it is in which release (the manifest line), for tracks this copy may not hold."""
+
     release: str
     line: ManifestLine
 
@@ -75,10 +76,10 @@ class AlbumInfo:
 @dataclass
 class Snapshot:
     mode: str
-    members: frozenset[int] | None          # None: the whole catalog (less the hidden tracks)
+    members: frozenset[int] | None  # None: the whole catalog (less the hidden tracks)
     hidden: frozenset[int]
     held: frozenset[int]
-    released: dict[str, Released]           # track id -> where its file is released
+    released: dict[str, Released]  # track id -> where its file is released
     generation: int
     built_at: float
     albums: dict[int, AlbumInfo] = field(default_factory=dict)
@@ -86,7 +87,7 @@ class Snapshot:
     artist_names: dict[int, str] = field(default_factory=dict)
     artist_genres: dict[int, list[str]] = field(default_factory=dict)
     genre_songs: dict[str, int] = field(default_factory=dict)
-    album_order: list[int] = field(default_factory=list)    # alphabetical by name
+    album_order: list[int] = field(default_factory=list)  # alphabetical by name
 
     def contains(self, rowid: int) -> bool:
         if rowid in self.hidden:
@@ -160,7 +161,8 @@ class Library:
             ids = [x.line.id for x in part]
             wanted = {(x.line.id, NAMESPACES.get(x.line.ns)) for x in part}
             for rowid, id_, ns in conn.execute(
-                    f"SELECT rowid, id, ns FROM tracks WHERE id IN ({marks(ids)}) AND level > 0", ids):
+                f"SELECT rowid, id, ns FROM tracks WHERE id IN ({marks(ids)}) AND level > 0", ids
+            ):
                 if (id_, ns) in wanted:
                     found.add(int(rowid))
         return found
@@ -201,30 +203,38 @@ class Library:
     # --- albums, artists, genres ---------------------------------------------------------------------------
     def _albums(self, conn: sqlite3.Connection, snap: Snapshot) -> None:
         join, where = self.join(snap), self.where(snap)
-        counts = {a: (n, d or 0) for a, n, d in conn.execute(
-            f"SELECT t.album, count(*), sum(t.duration_ms) FROM tracks t {join} "
-            f"WHERE t.album IS NOT NULL {where} GROUP BY t.album")}
+        counts = {
+            a: (n, d or 0)
+            for a, n, d in conn.execute(
+                f"SELECT t.album, count(*), sum(t.duration_ms) FROM tracks t {join} "
+                f"WHERE t.album IS NOT NULL {where} GROUP BY t.album"
+            )
+        }
         album_ids = sorted(counts)
         artists: dict[int, list[int]] = {}
         for part in chunks(album_ids):
             for album, artist in conn.execute(
-                    f"SELECT album, artist FROM album_artists WHERE album IN ({marks(part)}) ORDER BY album, position",
-                    part):
+                f"SELECT album, artist FROM album_artists WHERE album IN ({marks(part)}) ORDER BY album, position", part
+            ):
                 artists.setdefault(album, []).append(artist)
         lacking = [a for a in album_ids if a not in artists]
         for part in chunks(lacking):  # no album artists recorded: the first artist of the album's first track
             for album, artist in conn.execute(
-                    f"SELECT t.album, ta.artist FROM tracks t JOIN track_artists ta ON ta.track = t.rowid "
-                    f"AND ta.position = 0 WHERE t.album IN ({marks(part)}) "
-                    f"ORDER BY t.album, t.disc_number, t.track_number, t.rowid", part):
+                f"SELECT t.album, ta.artist FROM tracks t JOIN track_artists ta ON ta.track = t.rowid "
+                f"AND ta.position = 0 WHERE t.album IN ({marks(part)}) "
+                f"ORDER BY t.album, t.disc_number, t.track_number, t.rowid",
+                part,
+            ):
                 artists.setdefault(album, [artist])
         for part in chunks(album_ids):
             for rowid, name, date, fetched in conn.execute(
-                    f"SELECT rowid, name, release_date, fetched_at FROM albums WHERE rowid IN ({marks(part)})", part):
+                f"SELECT rowid, name, release_date, fetched_at FROM albums WHERE rowid IN ({marks(part)})", part
+            ):
                 year = int(date[:4]) if isinstance(date, str) and date[:4].isdigit() and date[:4] != "0000" else None
                 songs, duration = counts[rowid]
-                snap.albums[rowid] = AlbumInfo(rowid, name or "", year, int(fetched or 0),
-                                               tuple(artists.get(rowid, ())), songs, duration)
+                snap.albums[rowid] = AlbumInfo(
+                    rowid, name or "", year, int(fetched or 0), tuple(artists.get(rowid, ())), songs, duration
+                )
         for info in snap.albums.values():
             for artist in info.artists:
                 snap.artist_albums.setdefault(artist, []).append(info.rowid)
@@ -238,15 +248,18 @@ class Library:
     def _genres(self, conn: sqlite3.Connection, snap: Snapshot) -> None:
         join, where = self.join(snap), self.where(snap)
         for genre, count in conn.execute(
-                f"SELECT g.name, count(*) FROM tracks t {join} JOIN track_artists ta ON ta.track = t.rowid "
-                f"AND ta.position = 0 JOIN artist_genres ag ON ag.artist = ta.artist JOIN genres g "
-                f"ON g.rowid = ag.genre WHERE 1 {where} GROUP BY g.name"):
+            f"SELECT g.name, count(*) FROM tracks t {join} JOIN track_artists ta ON ta.track = t.rowid "
+            f"AND ta.position = 0 JOIN artist_genres ag ON ag.artist = ta.artist JOIN genres g "
+            f"ON g.rowid = ag.genre WHERE 1 {where} GROUP BY g.name"
+        ):
             snap.genre_songs[genre] = count
         ids = sorted(snap.artist_albums)
         for part in chunks(ids):
             for artist, genre in conn.execute(
-                    f"SELECT ag.artist, g.name FROM artist_genres ag JOIN genres g ON g.rowid = ag.genre "
-                    f"WHERE ag.artist IN ({marks(part)}) ORDER BY ag.artist, ag.position", part):
+                f"SELECT ag.artist, g.name FROM artist_genres ag JOIN genres g ON g.rowid = ag.genre "
+                f"WHERE ag.artist IN ({marks(part)}) ORDER BY ag.artist, ag.position",
+                part,
+            ):
                 snap.artist_genres.setdefault(artist, []).append(genre)
 
     # --- lookups -------------------------------------------------------------------------------------------

@@ -7,11 +7,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-TRANSCODE_FORMATS = {"mp3": ("mp3", "libmp3lame", 44100, "audio/mpeg", "mp3"),
-                     "opus": ("ogg", "libopus", 48000, "audio/ogg", "opus"),
-                     "ogg": ("ogg", "libopus", 48000, "audio/ogg", "opus")}
+# The encoders, named as PyAV's types know them (an audio codec's name makes add_stream an audio stream).
+Encoder = Literal["libmp3lame", "libopus"]
+TRANSCODE_FORMATS: dict[str, tuple[str, Encoder, int, str, str]] = {
+    "mp3": ("mp3", "libmp3lame", 44100, "audio/mpeg", "mp3"),
+    "opus": ("ogg", "libopus", 48000, "audio/ogg", "opus"),
+    "ogg": ("ogg", "libopus", 48000, "audio/ogg", "opus"),
+}
 BIT_RATES = (32, 48, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320)
 DEFAULT_KBPS = 192
 CHUNK = 64 * 1024
@@ -19,9 +23,9 @@ CHUNK = 64 * 1024
 
 @dataclass(frozen=True)
 class Transcode:
-    format: str           # mp3 | opus
+    format: str  # mp3 | opus
     kbps: int
-    offset: float         # seconds into the track
+    offset: float  # seconds into the track
 
     @property
     def media_type(self) -> str:
@@ -32,8 +36,9 @@ class Transcode:
         return TRANSCODE_FORMATS[self.format][4]
 
 
-def plan_transcode(fmt: str | None, max_kbps: int | None, offset: float, source_suffix: str,
-                   source_kbps: int | None) -> Transcode | None:
+def plan_transcode(
+    fmt: str | None, max_kbps: int | None, offset: float, source_suffix: str, source_kbps: int | None
+) -> Transcode | None:
     """None when the file itself answers the request (raw, or nothing asked that it does not already meet)."""
     fmt = (fmt or "").lower()
     if fmt == "raw":

@@ -64,9 +64,13 @@ def _serve(ctx: Context, *, download: bool) -> Response:
     if download:
         headers["content-disposition"] = f'attachment; filename="{rowid}{audio.path.suffix}"'
         return FileResponse(audio.path, media_type=audio.media_type, headers=headers)
-    plan = transcoding.plan_transcode(ctx.one("format"), ctx.integer("maxBitRate", 0, high=10000),
-                                      ctx.number("timeOffset", 0.0, high=24 * 3600),
-                                      audio.path.suffix.lstrip(".").lower(), _kbps(audio))
+    plan = transcoding.plan_transcode(
+        ctx.one("format"),
+        ctx.integer("maxBitRate", 0, high=10000),
+        ctx.number("timeOffset", 0.0, high=24 * 3600),
+        audio.path.suffix.lstrip(".").lower(),
+        _kbps(audio),
+    )
     if plan is None:
         return FileResponse(audio.path, media_type=audio.media_type, headers=headers)
     chunks = transcoding.transcode(audio.path, plan, ctx.service.config.transcode_max_seconds)
@@ -98,8 +102,12 @@ def _range(header: str | None, size: int) -> tuple[int, int] | None:
     else:
         start, end = max(0, size - int(last)), size
     if start >= size or start >= end:
-        raise r.SubsonicError(r.GENERIC, f"the range {header[:60]!r} lies beyond the file ({size} bytes)",
-                              http_status=416, headers={"content-range": f"bytes */{size}"})
+        raise r.SubsonicError(
+            r.GENERIC,
+            f"the range {header[:60]!r} lies beyond the file ({size} bytes)",
+            http_status=416,
+            headers={"content-range": f"bytes */{size}"},
+        )
     return start, end
 
 
@@ -110,7 +118,9 @@ def _remote(ctx: Context, released: Released) -> Response:
     try:
         remote = fetcher.open(released)
     except FonotecaError as exc:
-        raise r.SubsonicError(r.GENERIC, f"this mirror does not hold the file yet and could not fetch it: {exc}")
+        raise r.SubsonicError(
+            r.GENERIC, f"this mirror does not hold the file yet and could not fetch it: {exc}"
+        ) from exc
     start, end = wanted or (0, size)
     timeout = ctx.service.config.fetch_timeout
 
@@ -146,8 +156,9 @@ def _remote(ctx: Context, released: Released) -> Response:
     if wanted is not None:
         status = 206
         headers["content-range"] = f"bytes {start}-{end - 1}/{size}"
-    return StreamingResponse(body(), status_code=status, media_type=MEDIA_TYPES.get(suffix, "application/octet-stream"),
-                             headers=headers)
+    return StreamingResponse(
+        body(), status_code=status, media_type=MEDIA_TYPES.get(suffix, "application/octet-stream"), headers=headers
+    )
 
 
 def _read(path: Path, pos: int, size: int) -> bytes:
@@ -205,7 +216,13 @@ def get_lyrics_by_song_id(ctx: Context) -> dict:
     texts = transcoding.lyrics(audio.path) if audio is not None else []
     found: list[dict[str, Any]] = []
     for text in texts[:4]:
-        found.append({"displayArtist": song[0].get("artist") if song else None,
-                      "displayTitle": song[0].get("title") if song else None, "lang": "xxx", "synced": False,
-                      "line": [{"value": line} for line in text.splitlines()[:5000]]})
+        found.append(
+            {
+                "displayArtist": song[0].get("artist") if song else None,
+                "displayTitle": song[0].get("title") if song else None,
+                "lang": "xxx",
+                "synced": False,
+                "line": [{"value": line} for line in text.splitlines()[:5000]],
+            }
+        )
     return {"lyricsList": {"structuredLyrics": found}}

@@ -43,8 +43,7 @@ NOT_FOUND = 70
 class SubsonicError(Exception):
     """An answer with status "failed": a documented code and a message for the person using the client."""
 
-    def __init__(self, code: int, message: str, http_status: int = 200,
-                 headers: dict[str, str] | None = None) -> None:
+    def __init__(self, code: int, message: str, http_status: int = 200, headers: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -68,7 +67,7 @@ class Format:
         self.callback = callback
 
     @classmethod
-    def of(cls, params: dict[str, list[str]]) -> "Format":
+    def of(cls, params: dict[str, list[str]]) -> Format:
         """The f parameter; an unknown one answers XML (what Subsonic does), a bad JSONP callback JSON."""
         name = (params.get("f") or ["xml"])[-1].lower()
         if name == "jsonp":
@@ -80,29 +79,53 @@ class Format:
 
 
 def envelope(status: str) -> dict[str, Any]:
-    return {"status": status, "version": API_VERSION, "type": SERVER_TYPE, "serverVersion": __version__,
-            "openSubsonic": True}
+    return {
+        "status": status,
+        "version": API_VERSION,
+        "type": SERVER_TYPE,
+        "serverVersion": __version__,
+        "openSubsonic": True,
+    }
 
 
-def render(fmt: Format, payload: dict[str, Any] | None = None, *, status: str = "ok", http_status: int = 200,
-           headers: dict[str, str] | None = None) -> Response:
+def render(
+    fmt: Format,
+    payload: dict[str, Any] | None = None,
+    *,
+    status: str = "ok",
+    http_status: int = 200,
+    headers: dict[str, str] | None = None,
+) -> Response:
     body = envelope(status)
     if payload:
         body.update(payload)
     all_headers = {"cache-control": NO_STORE, **(headers or {})}
     if fmt.name == "xml":
-        return Response(xml_document("subsonic-response", body).encode("utf-8"), status_code=http_status,
-                        media_type="application/xml", headers=all_headers)
+        return Response(
+            xml_document("subsonic-response", body).encode("utf-8"),
+            status_code=http_status,
+            media_type="application/xml",
+            headers=all_headers,
+        )
     data = orjson.dumps({"subsonic-response": body}, option=orjson.OPT_NON_STR_KEYS)
     if fmt.name == "jsonp":
-        return Response(fmt.callback.encode() + b"(" + data + b");", status_code=http_status,
-                        media_type="application/javascript", headers=all_headers)
+        return Response(
+            (fmt.callback or "").encode() + b"(" + data + b");",
+            status_code=http_status,
+            media_type="application/javascript",
+            headers=all_headers,
+        )
     return Response(data, status_code=http_status, media_type="application/json", headers=all_headers)
 
 
 def error(fmt: Format, exc: SubsonicError) -> Response:
-    return render(fmt, {"error": {"code": exc.code, "message": exc.message}}, status="failed",
-                  http_status=exc.http_status, headers=exc.headers)
+    return render(
+        fmt,
+        {"error": {"code": exc.code, "message": exc.message}},
+        status="failed",
+        http_status=exc.http_status,
+        headers=exc.headers,
+    )
 
 
 def _text(value: Any) -> str:
@@ -123,8 +146,10 @@ def to_xml(name: str, node: dict[str, Any], *, root: bool = False) -> str:
         elif isinstance(value, dict):
             children.append(to_xml(key, value))
         elif isinstance(value, list):
-            children.extend(to_xml(key, item) if isinstance(item, dict) else
-                            f"<{key}>{escape(_text(item))}</{key}>" for item in value)
+            children.extend(
+                to_xml(key, item) if isinstance(item, dict) else f"<{key}>{escape(_text(item))}</{key}>"
+                for item in value
+            )
         else:
             attrs.append(f"{key}={quoteattr(_text(value))}")
     head = f"<{name}" + ("" if not attrs else " " + " ".join(attrs))

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 from fonoteca.subsonic import responses as r
 from fonoteca.subsonic.config import SubsonicConfig
@@ -14,8 +14,8 @@ from fonoteca.subsonic.library import Library
 from fonoteca.subsonic.users import Accounts, User
 from fonoteca.web.security import RateLimiter
 
-MAX_INT = 2 ** 53
-MAX_VALUES = 1000      # values one repeated parameter may carry (ids to star, songs to add)
+MAX_INT = 2**53
+MAX_VALUES = 1000  # values one repeated parameter may carry (ids to star, songs to add)
 
 
 class Service:
@@ -40,7 +40,6 @@ class Service:
         return self._fetcher
 
 
-
 @dataclass
 class Context:
     service: Service
@@ -63,12 +62,23 @@ class Context:
     def many(self, name: str) -> list[str]:
         values = [v for v in self.params.get(name, []) if v != ""]
         if len(values) > MAX_VALUES:
-            raise r.SubsonicError(r.MISSING_PARAMETER, f"parameter {name!r} is given {len(values)} times; at most "
-                                                       f"{MAX_VALUES} values per request")
+            raise r.SubsonicError(
+                r.MISSING_PARAMETER,
+                f"parameter {name!r} is given {len(values)} times; at most {MAX_VALUES} values per request",
+            )
         return values
 
-    def integer(self, name: str, default: int | None = None, *, low: int = 0, high: int | None = None,
-                clamp: bool = True) -> int | None:
+    @overload
+    def integer(self, name: str, default: int, *, low: int = 0, high: int | None = None, clamp: bool = True) -> int: ...
+
+    @overload
+    def integer(
+        self, name: str, default: None = None, *, low: int = 0, high: int | None = None, clamp: bool = True
+    ) -> int | None: ...
+
+    def integer(
+        self, name: str, default: int | None = None, *, low: int = 0, high: int | None = None, clamp: bool = True
+    ) -> int | None:
         """A whole number; beyond `high` it is clamped (counts) or refused (clamp=False)."""
         text = self.one(name)
         if text is None or text == "":
@@ -76,8 +86,9 @@ class Context:
         try:
             value = int(text.strip())
         except ValueError:
-            raise r.SubsonicError(r.MISSING_PARAMETER, f"parameter {name!r} must be a whole number, "
-                                                       f"not {text[:40]!r}") from None
+            raise r.SubsonicError(
+                r.MISSING_PARAMETER, f"parameter {name!r} must be a whole number, not {text[:40]!r}"
+            ) from None
         if abs(value) > MAX_INT:
             raise r.SubsonicError(r.MISSING_PARAMETER, f"parameter {name!r} is out of range ({text[:40]})")
         if value < low:
@@ -95,8 +106,9 @@ class Context:
         try:
             value = float(text)
         except ValueError:
-            raise r.SubsonicError(r.MISSING_PARAMETER, f"parameter {name!r} must be a number, not {text[:40]!r}") \
-                from None
+            raise r.SubsonicError(
+                r.MISSING_PARAMETER, f"parameter {name!r} must be a number, not {text[:40]!r}"
+            ) from None
         if not 0 <= value <= high:
             raise r.SubsonicError(r.MISSING_PARAMETER, f"parameter {name!r} must be between 0 and {high:g}")
         return value

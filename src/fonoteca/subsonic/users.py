@@ -22,14 +22,18 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from fonoteca.catalog.db import transaction
 from fonoteca.errors import FonotecaError, UsageError
 
+if TYPE_CHECKING:
+    from cryptography.fernet import Fernet
+
 USERS_DB = "users.sqlite3"
 KEY_FILE = "users.key"
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
-SCRYPT = {"n": 2 ** 14, "r": 8, "p": 1, "dklen": 32}
+SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 MAX_PASSWORD = 1024
 ANONYMOUS = "anonymous"
 
@@ -83,8 +87,8 @@ class User:
     rowid: int
     name: str
     admin: bool
-    has_password: bool       # encrypted: token auth and u + p work
-    hash_only: bool          # only an scrypt hash: u + p works, token auth does not
+    has_password: bool  # encrypted: token auth and u + p work
+    hash_only: bool  # only an scrypt hash: u + p works, token auth does not
 
     @property
     def anonymous(self) -> bool:
@@ -113,8 +117,9 @@ def connect(root: Path) -> sqlite3.Connection:
 
 def check_username(name: str) -> str:
     if not USERNAME.match(name or ""):
-        raise UsageError(f"user name {name!r}: 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a "
-                         "letter or digit")
+        raise UsageError(
+            f"user name {name!r}: 1 to 64 letters, digits, '.', '_', '@' or '-', starting with a letter or digit"
+        )
     if name == ANONYMOUS:
         raise UsageError(f"user name {name!r} is reserved for the anonymous mode")
     return name
@@ -132,8 +137,9 @@ def scrypt_check(secret: str, stored: str) -> bool:
         kind, n, r, p, salt, digest = stored.split("$")
         if kind != "scrypt":
             return False
-        got = hashlib.scrypt(secret.encode("utf-8"), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p),
-                             dklen=len(digest) // 2)
+        got = hashlib.scrypt(
+            secret.encode("utf-8"), salt=bytes.fromhex(salt), n=int(n), r=int(r), p=int(p), dklen=len(digest) // 2
+        )
     except (ValueError, MemoryError):
         return False
     return hmac.compare_digest(got.hex(), digest)
@@ -143,15 +149,17 @@ def key_file(root: Path) -> Path:
     return root / KEY_FILE
 
 
-def load_fernet(root: Path, *, create: bool = False):  # -> cryptography.fernet.Fernet
+def load_fernet(root: Path, *, create: bool = False) -> Fernet:
     """The Fernet key of this archive's users; refused when the key file can be read by anyone but its owner."""
     from cryptography.fernet import Fernet
 
     path = key_file(root)
     if not path.exists():
         if not create:
-            raise FonotecaError(f"{path} is missing: the stored passwords cannot be read (add the users again "
-                                "with fonoteca users add --password)")
+            raise FonotecaError(
+                f"{path} is missing: the stored passwords cannot be read (add the users again "
+                "with fonoteca users add --password)"
+            )
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as f:
             f.write(Fernet.generate_key())
@@ -180,9 +188,18 @@ def find_user(conn: sqlite3.Connection, name: str) -> User | None:
 def list_users(conn: sqlite3.Connection) -> list[dict]:
     rows = conn.execute(
         "SELECT u.name, u.admin, u.password_enc IS NOT NULL, u.password_hash IS NOT NULL, u.created_at, "
-        "(SELECT count(*) FROM api_keys k WHERE k.user = u.rowid) FROM users u ORDER BY u.name").fetchall()
-    return [{"name": r[0], "admin": bool(r[1]), "password": "encrypted" if r[2] else "hashed" if r[3] else "none",
-             "api_keys": r[5], "created_at": r[4]} for r in rows]
+        "(SELECT count(*) FROM api_keys k WHERE k.user = u.rowid) FROM users u ORDER BY u.name"
+    ).fetchall()
+    return [
+        {
+            "name": r[0],
+            "admin": bool(r[1]),
+            "password": "encrypted" if r[2] else "hashed" if r[3] else "none",
+            "api_keys": r[5],
+            "created_at": r[4],
+        }
+        for r in rows
+    ]
 
 
 def add_user(root: Path, name: str, *, password: str | None, admin: bool = False, hash_only: bool = False) -> User:
@@ -198,8 +215,10 @@ def add_user(root: Path, name: str, *, password: str | None, admin: bool = False
     conn = connect(root)
     try:
         try:
-            conn.execute("INSERT INTO users (name, admin, password_enc, password_hash, created_at) VALUES (?,?,?,?,?)",
-                         (name, int(admin), enc, hashed, now_iso()))
+            conn.execute(
+                "INSERT INTO users (name, admin, password_enc, password_hash, created_at) VALUES (?,?,?,?,?)",
+                (name, int(admin), enc, hashed, now_iso()),
+            )
         except sqlite3.IntegrityError:
             raise FonotecaError(f"there is already a user {name!r} (fonoteca users remove {name} first)") from None
         found = find_user(conn, name)
@@ -218,8 +237,10 @@ def remove_user(root: Path, name: str) -> None:
         with transaction(conn):
             for table in ("api_keys", "stars", "ratings", "plays", "play_queues"):
                 conn.execute(f"DELETE FROM {table} WHERE user = ?", (user.rowid,))
-            conn.execute("DELETE FROM playlist_items WHERE playlist IN (SELECT rowid FROM playlists WHERE owner = ?)",
-                         (user.rowid,))
+            conn.execute(
+                "DELETE FROM playlist_items WHERE playlist IN (SELECT rowid FROM playlists WHERE owner = ?)",
+                (user.rowid,),
+            )
             conn.execute("DELETE FROM playlists WHERE owner = ?", (user.rowid,))
             conn.execute("DELETE FROM users WHERE rowid = ?", (user.rowid,))
     finally:
@@ -234,8 +255,10 @@ def new_api_key(root: Path, name: str) -> str:
         if user is None:
             raise FonotecaError(f"no user {name!r} (fonoteca users add {name} first)")
         key_id, secret = secrets.token_hex(8), secrets.token_urlsafe(32)
-        conn.execute("INSERT INTO api_keys (key_id, user, hash, created_at) VALUES (?,?,?,?)",
-                     (key_id, user.rowid, scrypt_hash(secret), now_iso()))
+        conn.execute(
+            "INSERT INTO api_keys (key_id, user, hash, created_at) VALUES (?,?,?,?)",
+            (key_id, user.rowid, scrypt_hash(secret), now_iso()),
+        )
         return f"{key_id}.{secret}"
     finally:
         conn.close()
@@ -253,7 +276,7 @@ class Accounts:
         self._local = threading.local()
         self._lock = threading.Lock()
         self._proven: dict[bytes, tuple[float, int]] = {}
-        self._fernet = None
+        self._fernet: Fernet | None = None
 
     def conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)
@@ -300,7 +323,9 @@ class Accounts:
         try:
             return self._fernet.decrypt(row[0]).decode("utf-8")
         except InvalidToken:
-            raise FonotecaError(f"{key_file(self.root)} does not decrypt the stored passwords (was it replaced?)")
+            raise FonotecaError(
+                f"{key_file(self.root)} does not decrypt the stored passwords (was it replaced?)"
+            ) from None
 
     def password_matches(self, user: User, given: str) -> bool:
         if user.hash_only:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 
@@ -21,18 +22,22 @@ _PROGRESSIONS = [(0, 5, 3, 4), (0, 3, 4, 4), (5, 3, 0, 4), (0, 4, 5, 3), (1, 4, 
 
 @dataclass
 class Style:
-    tempo: float = 110.0        # beats per minute
-    brightness: float = 0.5     # 0 pure sines .. 1 many strong harmonics
-    density: float = 0.5        # 0 sparse kick/snare .. 1 busy hats and ghost notes
-    noise: float = 0.1          # 0 tonal .. 1 mostly noise
-    root: int = 57              # MIDI note of the key's root (57 = A3)
+    tempo: float = 110.0  # beats per minute
+    brightness: float = 0.5  # 0 pure sines .. 1 many strong harmonics
+    density: float = 0.5  # 0 sparse kick/snare .. 1 busy hats and ghost notes
+    noise: float = 0.1  # 0 tonal .. 1 mostly noise
+    root: int = 57  # MIDI note of the key's root (57 = A3)
 
     @classmethod
-    def random(cls, seed: int) -> "Style":
+    def random(cls, seed: int) -> Style:
         rng = np.random.default_rng(seed)
-        return cls(tempo=float(rng.uniform(70, 160)), brightness=float(rng.uniform(0.1, 0.9)),
-                   density=float(rng.uniform(0.2, 0.9)), noise=float(rng.uniform(0.0, 0.4)),
-                   root=int(rng.integers(45, 60)))
+        return cls(
+            tempo=float(rng.uniform(70, 160)),
+            brightness=float(rng.uniform(0.1, 0.9)),
+            density=float(rng.uniform(0.2, 0.9)),
+            noise=float(rng.uniform(0.0, 0.4)),
+            root=int(rng.integers(45, 60)),
+        )
 
 
 def _midi_hz(note: np.ndarray | float) -> np.ndarray:
@@ -43,7 +48,7 @@ def _tone(freqs: np.ndarray, n: int, rate: int, brightness: float, phase: np.nda
     t = np.arange(n) / rate
     out = np.zeros(n)
     harmonics = 1 + int(round(brightness * 7))
-    for f, ph in zip(freqs, phase):
+    for f, ph in zip(freqs, phase, strict=True):
         for h in range(1, harmonics + 1):
             if f * h >= rate / 2:
                 break
@@ -73,7 +78,7 @@ def _lead(style: Style, seed: int, bar: int, rate: int) -> tuple[np.ndarray, lis
     env = np.minimum(1.0, t / 0.03) * np.minimum(1.0, (length - np.arange(length)) / (0.03 * rate))
     notes: dict[int, np.ndarray] = {}
     line: list[np.ndarray | None] = []
-    for degree, rest in zip(degrees, rests):
+    for degree, rest in zip(degrees, rests, strict=True):
         if rest:
             line.append(None)
             continue
@@ -122,7 +127,7 @@ def render(seconds: float, seed: int = 0, style: Style | None = None, rate: int 
         for i in range(4):
             note = line[(index % 4) * 4 + i]
             if note is not None:
-                mono[i * beat:i * beat + note.size] += 0.12 * note
+                mono[i * beat : i * beat + note.size] += 0.12 * note
         if style.noise > 0:
             noise = np.cumsum(rng.standard_normal(bar + 8))
             mono = mono + style.noise * 0.15 * (noise[8:] - noise[:-8]) / 8
@@ -130,18 +135,18 @@ def render(seconds: float, seed: int = 0, style: Style | None = None, rate: int 
         for i in range(steps):
             at = i * step
             if i % 8 == 0 or (i % 8 == 6 and style.density > 0.6):
-                left[at:at + kick.size] += 0.8 * kick[: bar - at]
-                right[at:at + kick.size] += 0.8 * kick[: bar - at]
+                left[at : at + kick.size] += 0.8 * kick[: bar - at]
+                right[at : at + kick.size] += 0.8 * kick[: bar - at]
             if i % 8 == 4:
-                left[at:at + snare.size] += 0.45 * snare[: bar - at]
-                right[at:at + snare.size] += 0.4 * snare[: bar - at]
+                left[at : at + snare.size] += 0.45 * snare[: bar - at]
+                right[at : at + snare.size] += 0.4 * snare[: bar - at]
             elif ghosts[i]:
-                left[at:at + snare.size] += 0.1 * snare[: bar - at]
+                left[at : at + snare.size] += 0.1 * snare[: bar - at]
             if hats[i]:
-                right[at:at + hat.size] += hat[: bar - at]
-                left[at:at + hat.size] += 0.6 * hat[: bar - at]
-        out[start:start + bar, 0] += left
-        out[start:start + bar, 1] += right
+                right[at : at + hat.size] += hat[: bar - at]
+                left[at : at + hat.size] += 0.6 * hat[: bar - at]
+        out[start : start + bar, 0] += left
+        out[start : start + bar, 1] += right
     out = out[:total]
     fade = min(total, int(0.05 * rate))
     if fade:
@@ -150,16 +155,20 @@ def render(seconds: float, seed: int = 0, style: Style | None = None, rate: int 
     return (out / peak * 0.7).astype(np.float32)
 
 
-def write(path: Path, samples: np.ndarray, rate: int = RATE, fmt: str | None = None,
-          bitrate: int | None = None) -> Path:
+def write(
+    path: Path, samples: np.ndarray, rate: int = RATE, fmt: str | None = None, bitrate: int | None = None
+) -> Path:
     """Write samples (n x channels float) as flac | wav | ogg (Vorbis) | opus | mp3, by `fmt` or the suffix."""
     fmt = (fmt or path.suffix.lstrip(".")).lower()
     path.parent.mkdir(parents=True, exist_ok=True)
     if fmt in ("flac", "wav", "ogg"):
         import soundfile
 
-        kwargs = {"flac": {"format": "FLAC", "subtype": "PCM_16"}, "wav": {"format": "WAV", "subtype": "PCM_16"},
-                  "ogg": {"format": "OGG", "subtype": "VORBIS"}}[fmt]
+        kwargs = {
+            "flac": {"format": "FLAC", "subtype": "PCM_16"},
+            "wav": {"format": "WAV", "subtype": "PCM_16"},
+            "ogg": {"format": "OGG", "subtype": "VORBIS"},
+        }[fmt]
         soundfile.write(str(path), samples, rate, **kwargs)
         return path
     if fmt not in ("opus", "mp3"):
@@ -168,13 +177,13 @@ def write(path: Path, samples: np.ndarray, rate: int = RATE, fmt: str | None = N
 
     layout = "stereo" if samples.shape[1] == 2 else "mono"
     with av.open(str(path), "w", format="ogg" if fmt == "opus" else "mp3") as out:
-        codec = "libopus" if fmt == "opus" else "libmp3lame"
+        codec: Literal["libopus", "libmp3lame"] = "libopus" if fmt == "opus" else "libmp3lame"
         stream = out.add_stream(codec, rate=48000 if fmt == "opus" else rate, layout=layout)
         stream.bit_rate = bitrate or (96000 if fmt == "opus" else 192000)
         chunk = 4096
         data = np.ascontiguousarray(samples, dtype=np.float32)
         for start in range(0, data.shape[0], chunk):
-            block = data[start:start + chunk]
+            block = data[start : start + chunk]
             frame = av.AudioFrame.from_ndarray(block.reshape(1, -1), format="flt", layout=layout)
             frame.sample_rate = rate
             frame.pts = start
@@ -185,8 +194,9 @@ def write(path: Path, samples: np.ndarray, rate: int = RATE, fmt: str | None = N
     return path
 
 
-def make_track(path: Path, seconds: float, seed: int, tags: dict[str, str] | None = None,
-               style: Style | None = None) -> Path:
+def make_track(
+    path: Path, seconds: float, seed: int, tags: dict[str, str] | None = None, style: Style | None = None
+) -> Path:
     """Render, write and (optionally) tag one synthetic track."""
     write(path, render(seconds, seed, style))
     if tags:
@@ -199,8 +209,28 @@ def make_track(path: Path, seconds: float, seed: int, tags: dict[str, str] | Non
 # ---- a small collection: audio files plus the catalog table that describes them ---------------------------------
 
 _B62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-_WORDS = ["blue", "night", "river", "golden", "echo", "silver", "morning", "paper", "glass", "summer", "velvet",
-          "northern", "quiet", "electric", "wild", "hollow", "crimson", "open", "distant", "lucky"]
+_WORDS = [
+    "blue",
+    "night",
+    "river",
+    "golden",
+    "echo",
+    "silver",
+    "morning",
+    "paper",
+    "glass",
+    "summer",
+    "velvet",
+    "northern",
+    "quiet",
+    "electric",
+    "wild",
+    "hollow",
+    "crimson",
+    "open",
+    "distant",
+    "lucky",
+]
 
 CATALOG_MAPPING = """\
 kind = "track"
@@ -240,9 +270,9 @@ class SynthTrack:
 class Collection:
     root: Path
     tracks: list[SynthTrack]
-    catalog_csv: Path      # import with: fonoteca import table CATALOG_CSV --map MAPPING_TOML
+    catalog_csv: Path  # import with: fonoteca import table CATALOG_CSV --map MAPPING_TOML
     mapping_toml: Path
-    map_csv: Path          # path,isrc for `fonoteca ingest --map`
+    map_csv: Path  # path,isrc for `fonoteca ingest --map`
 
 
 def _b62(rng: np.random.Generator) -> str:
@@ -265,9 +295,15 @@ def _render_one(args: tuple[str, float, int, str, dict[str, str] | None]) -> str
     return path
 
 
-def make_collection(out: Path, count: int, seconds: float | tuple[float, float] = 6.0,
-                    formats: tuple[str, ...] = ("flac",), seed: int = 1, tags: bool = True,
-                    workers: int = 1) -> Collection:
+def make_collection(
+    out: Path,
+    count: int,
+    seconds: float | tuple[float, float] = 6.0,
+    formats: tuple[str, ...] = ("flac",),
+    seed: int = 1,
+    tags: bool = True,
+    workers: int = 1,
+) -> Collection:
     """Render `count` tracks into out/ (formats used in turn), with a catalog table describing them (ids, ISRCs,
     titles, artists, exact durations, popularity) and a path,isrc map. Files already there are kept."""
     out = out.resolve()
@@ -282,8 +318,11 @@ def make_collection(out: Path, count: int, seconds: float | tuple[float, float] 
         fmt = formats[i % len(formats)]
         path = out / f"{i:04d}-{title.replace(' ', '_')}.{fmt}"
         track_seed = seed * 100003 + i
-        tracks.append(SynthTrack(tid, isrc, title, artist, aid, album, _b62(rng), length, int(rng.integers(0, 101)), path,
-                                 track_seed))
+        tracks.append(
+            SynthTrack(
+                tid, isrc, title, artist, aid, album, _b62(rng), length, int(rng.integers(0, 101)), path, track_seed
+            )
+        )
         if not path.exists():
             file_tags = {"isrc": isrc, "title": title, "artist": artist, "album": album} if tags else None
             jobs.append((str(path), length, track_seed, fmt, file_tags))
@@ -303,11 +342,37 @@ def make_collection(out: Path, count: int, seconds: float | tuple[float, float] 
     catalog_csv, mapping_toml, map_csv = out / "catalog.csv", out / "catalog.toml", out / "map.csv"
     with open(catalog_csv, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)
-        w.writerow(["track_id", "title", "artist_id", "artist", "album_id", "album", "release_date", "duration_ms", "isrc",
-                    "popularity", "track_number"])
+        w.writerow(
+            [
+                "track_id",
+                "title",
+                "artist_id",
+                "artist",
+                "album_id",
+                "album",
+                "release_date",
+                "duration_ms",
+                "isrc",
+                "popularity",
+                "track_number",
+            ]
+        )
         for i, t in enumerate(tracks):
-            w.writerow([t.id, t.title, t.artist_id, t.artist, t.album_id, t.album, "2021-05-04", int(round(t.seconds * 1000)),
-                        t.isrc, t.popularity, i % 10 + 1])
+            w.writerow(
+                [
+                    t.id,
+                    t.title,
+                    t.artist_id,
+                    t.artist,
+                    t.album_id,
+                    t.album,
+                    "2021-05-04",
+                    int(round(t.seconds * 1000)),
+                    t.isrc,
+                    t.popularity,
+                    i % 10 + 1,
+                ]
+            )
     mapping_toml.write_text(CATALOG_MAPPING, encoding="utf-8")
     with open(map_csv, "w", newline="", encoding="utf-8") as f:
         w = csv.writer(f)

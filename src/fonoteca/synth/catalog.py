@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-
 MARKETS = (
     "AD AE AG AL AM AO AR AT AU AZ BA BB BD BE BF BG BH BI BJ BN BO BR BS BT BW BY BZ CA CD CG CH CI CL CM CO CR "
     "CV CW CY CZ DE DJ DK DM DO DZ EC EE EG ES ET FI FJ FM FR GA GB GD GE GH GM GN GQ GR GT GW GY HK HN HR HT HU ID "
@@ -24,25 +23,129 @@ MARKETS = (
 ).split()
 
 GENRE_ROOTS = [
-    "pop", "rock", "hip hop", "rap", "jazz", "blues", "folk", "country", "metal", "punk", "soul", "funk", "disco",
-    "house", "techno", "trance", "drum and bass", "dubstep", "ambient", "classical", "opera", "reggae", "ska",
-    "salsa", "cumbia", "tango", "samba", "bossa nova", "k-pop", "j-pop", "mandopop", "afrobeat", "highlife",
-    "flamenco", "fado", "chanson", "schlager", "gospel", "r&b", "indie", "shoegaze", "emo", "grunge", "trap",
-    "lo-fi", "bluegrass", "zydeco", "qawwali", "bhangra", "enka",
+    "pop",
+    "rock",
+    "hip hop",
+    "rap",
+    "jazz",
+    "blues",
+    "folk",
+    "country",
+    "metal",
+    "punk",
+    "soul",
+    "funk",
+    "disco",
+    "house",
+    "techno",
+    "trance",
+    "drum and bass",
+    "dubstep",
+    "ambient",
+    "classical",
+    "opera",
+    "reggae",
+    "ska",
+    "salsa",
+    "cumbia",
+    "tango",
+    "samba",
+    "bossa nova",
+    "k-pop",
+    "j-pop",
+    "mandopop",
+    "afrobeat",
+    "highlife",
+    "flamenco",
+    "fado",
+    "chanson",
+    "schlager",
+    "gospel",
+    "r&b",
+    "indie",
+    "shoegaze",
+    "emo",
+    "grunge",
+    "trap",
+    "lo-fi",
+    "bluegrass",
+    "zydeco",
+    "qawwali",
+    "bhangra",
+    "enka",
 ]
-GENRE_PREFIXES = ["", "", "", "indie ", "modern ", "classic ", "dark ", "dream ", "neo ", "deep ", "latin ",
-                  "german ", "french ", "brazilian ", "swedish ", "japanese ", "korean ", "nigerian ", "mexican "]
+GENRE_PREFIXES = [
+    "",
+    "",
+    "",
+    "indie ",
+    "modern ",
+    "classic ",
+    "dark ",
+    "dream ",
+    "neo ",
+    "deep ",
+    "latin ",
+    "german ",
+    "french ",
+    "brazilian ",
+    "swedish ",
+    "japanese ",
+    "korean ",
+    "nigerian ",
+    "mexican ",
+]
 
 WORDS = (
     "love night heart fire dream light baby time world life rain summer blue dance forever home road sky gold "
     "river wild stars moon shadow city young free run fall ocean silence electric midnight paradise hello goodbye "
     "crazy tonight alone together sweet broken high low echo ghost angel thunder velvet neon sugar honey storm"
 ).split()
-FOREIGN = ["corazón", "canción", "noche", "été", "über", "Straße", "café", "mañana", "señorita", "ça", "naïve",
-           "愛", "夜", "東京", "사랑", "서울", "любовь", "ночь", "حب", "שלום", "Ελλάδα", "à bientôt", "déjà vu"]
-FIRST = "Ana Ben Carla Dev Elif Finn Grace Hugo Ines Jun Kofi Lena Marco Nia Omar Pia Quinn Rosa Sam Tariq Uma Vik Wen Yara Zoe".split()
-LAST = "Adeyemi Berg Castillo Dubois Eriksen Fujita García Haddad Ivanova Jensen Kim López Müller Nakamura Okafor Petrov Rossi Silva Tanaka Novak Weber".split()
-BAND = ["The {w}s", "{W} {W}", "{w} club", "Los {W}s", "{W} Collective", "DJ {W}", "Lil {W}", "{W}$", "{W}/{W}", "MC {W}"]
+FOREIGN = [
+    "corazón",
+    "canción",
+    "noche",
+    "été",
+    "über",
+    "Straße",
+    "café",
+    "mañana",
+    "señorita",
+    "ça",
+    "naïve",
+    "愛",
+    "夜",
+    "東京",
+    "사랑",
+    "서울",
+    "любовь",
+    "ночь",
+    "حب",
+    "שלום",
+    "Ελλάδα",
+    "à bientôt",
+    "déjà vu",
+]
+FIRST = (
+    "Ana Ben Carla Dev Elif Finn Grace Hugo Ines Jun Kofi Lena Marco Nia Omar Pia Quinn Rosa Sam Tariq Uma Vik Wen "
+    "Yara Zoe"
+).split()
+LAST = (
+    "Adeyemi Berg Castillo Dubois Eriksen Fujita García Haddad Ivanova Jensen Kim López Müller Nakamura Okafor Petrov "
+    "Rossi Silva Tanaka Novak Weber"
+).split()
+BAND = [
+    "The {w}s",
+    "{W} {W}",
+    "{w} club",
+    "Los {W}s",
+    "{W} Collective",
+    "DJ {W}",
+    "Lil {W}",
+    "{W}$",
+    "{W}/{W}",
+    "MC {W}",
+]
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 HEX = "0123456789abcdef"
@@ -116,21 +219,39 @@ class CatalogSynth:
         if rng.random() < 0.5:
             return f"{rng.choice(FIRST)} {rng.choice(LAST)}"
         pattern = rng.choice(BAND)
-        return pattern.replace("{w}", rng.choice(WORDS), 1).replace("{W}", rng.choice(WORDS).title()).replace("{w}", rng.choice(WORDS))
+        return (
+            pattern.replace("{w}", rng.choice(WORDS), 1)
+            .replace("{W}", rng.choice(WORDS).title())
+            .replace("{w}", rng.choice(WORDS))
+        )
 
     def _images(self, prefix: str) -> list[dict[str, Any]]:
-        return [{"height": size, "url": f"https://i.scdn.co/image/{prefix}{self._hex(24)}", "width": size} for size in (640, 300, 64)]
+        return [
+            {"height": size, "url": f"https://i.scdn.co/image/{prefix}{self._hex(24)}", "width": size}
+            for size in (640, 300, 64)
+        ]
 
     def _artists(self, count: int) -> list[Artist]:
         artists = []
         for rank in range(1, count + 1):
-            fame = 92.0 * rank ** -0.33
+            fame = 92.0 * rank**-0.33
             popularity = max(0, min(100, int(fame + self.rng.gauss(0, 6))))
-            followers = int(10 ** (popularity / 16.0) * self.rng.uniform(0.5, 2.0)) if popularity else self.rng.randint(0, 50)
+            followers = (
+                int(10 ** (popularity / 16.0) * self.rng.uniform(0.5, 2.0)) if popularity else self.rng.randint(0, 50)
+            )
             n_genres = 0 if self.rng.random() < 0.4 else self.rng.randint(1, 4)
             genres = self.rng.sample(self.genres, n_genres)
-            artists.append(Artist(self._id(), self._artist_name(), popularity, followers, genres,
-                                  self._images("ab6761610000e5eb"), fame))
+            artists.append(
+                Artist(
+                    self._id(),
+                    self._artist_name(),
+                    popularity,
+                    followers,
+                    genres,
+                    self._images("ab6761610000e5eb"),
+                    fame,
+                )
+            )
         self.rng.shuffle(artists)
         return artists
 
@@ -170,8 +291,12 @@ class CatalogSynth:
     @staticmethod
     def _simple_artist(artist: Artist) -> dict[str, Any]:
         return {
-            "external_urls": {"spotify": f"{OPEN}artist/{artist.id}"}, "href": f"{API}artists/{artist.id}",
-            "id": artist.id, "name": artist.name, "type": "artist", "uri": f"spotify:artist:{artist.id}",
+            "external_urls": {"spotify": f"{OPEN}artist/{artist.id}"},
+            "href": f"{API}artists/{artist.id}",
+            "id": artist.id,
+            "name": artist.name,
+            "type": "artist",
+            "uri": f"spotify:artist:{artist.id}",
         }
 
     # --- objects -------------------------------------------------------------------------------------------
@@ -180,9 +305,14 @@ class CatalogSynth:
             yield {
                 "external_urls": {"spotify": f"{OPEN}artist/{artist.id}"},
                 "followers": {"href": None, "total": artist.followers},
-                "genres": artist.genres, "href": f"{API}artists/{artist.id}", "id": artist.id,
-                "images": artist.images, "name": artist.name, "popularity": artist.popularity,
-                "type": "artist", "uri": f"spotify:artist:{artist.id}",
+                "genres": artist.genres,
+                "href": f"{API}artists/{artist.id}",
+                "id": artist.id,
+                "images": artist.images,
+                "name": artist.name,
+                "popularity": artist.popularity,
+                "type": "artist",
+                "uri": f"spotify:artist:{artist.id}",
             }
 
     def track_objects(self) -> Iterator[dict[str, Any]]:
@@ -191,8 +321,11 @@ class CatalogSynth:
         rng = self.rng
         while made < self.n_tracks:
             r = rng.random()
-            album_type, size = ("single", rng.choice((1, 1, 1, 2, 3))) if r < 0.62 else (
-                ("album", rng.randint(7, 16)) if r < 0.93 else ("compilation", rng.randint(12, 24)))
+            album_type, size = (
+                ("single", rng.choice((1, 1, 1, 2, 3)))
+                if r < 0.62
+                else (("album", rng.randint(7, 16)) if r < 0.93 else ("compilation", rng.randint(12, 24)))
+            )
             size = min(size, self.n_tracks - made)
             main = self._pick_artist()
             album_artists = [main] if rng.random() < 0.9 else [main, self._pick_artist()]
@@ -203,11 +336,15 @@ class CatalogSynth:
                 "artists": [self._simple_artist(a) for a in album_artists],
                 "available_markets": self._markets(),
                 "external_urls": {"spotify": f"{OPEN}album/{album_id}"},
-                "href": f"{API}albums/{album_id}", "id": album_id,
+                "href": f"{API}albums/{album_id}",
+                "id": album_id,
                 "images": self._images("ab67616d0000b273"),
                 "name": self._title() if album_type != "single" or rng.random() < 0.3 else None,
-                "release_date": release_date, "release_date_precision": precision,
-                "total_tracks": size, "type": "album", "uri": f"spotify:album:{album_id}",
+                "release_date": release_date,
+                "release_date_precision": precision,
+                "total_tracks": size,
+                "type": "album",
+                "uri": f"spotify:album:{album_id}",
             }
             for number in range(1, size + 1):
                 reuse = album_type == "compilation" and self.recordings and rng.random() < 0.5
@@ -227,13 +364,20 @@ class CatalogSynth:
                     "album": album,
                     "artists": [self._simple_artist(a) for a in artists],
                     "available_markets": album["available_markets"],
-                    "disc_number": 1, "duration_ms": duration, "explicit": rng.random() < 0.14,
+                    "disc_number": 1,
+                    "duration_ms": duration,
+                    "explicit": rng.random() < 0.14,
                     "external_ids": {"isrc": isrc},
                     "external_urls": {"spotify": f"{OPEN}track/{track_id}"},
-                    "href": f"{API}tracks/{track_id}", "id": track_id, "is_local": False, "name": name,
+                    "href": f"{API}tracks/{track_id}",
+                    "id": track_id,
+                    "is_local": False,
+                    "name": name,
                     "popularity": self._popularity(artists[0]),
                     "preview_url": None if rng.random() < 0.7 else f"https://p.scdn.co/mp3-preview/{self._hex(40)}",
-                    "track_number": number, "type": "track", "uri": f"spotify:track:{track_id}",
+                    "track_number": number,
+                    "type": "track",
+                    "uri": f"spotify:track:{track_id}",
                 }
                 made += 1
 
@@ -245,7 +389,9 @@ class CatalogSynth:
             "acousticness": round(min(1.0, max(0.0, 1 - energy + rng.gauss(0, 0.15))), 4),
             "analysis_url": f"{API}audio-analysis/{tid}",
             "danceability": round(rng.betavariate(3, 2), 3),
-            "duration_ms": track["duration_ms"], "energy": energy, "id": tid,
+            "duration_ms": track["duration_ms"],
+            "energy": energy,
+            "id": tid,
             "instrumentalness": 0 if rng.random() < 0.3 else round(rng.random() ** 4, 6),
             "key": rng.randint(-1, 11) if rng.random() < 0.02 else rng.randint(0, 11),
             "liveness": round(rng.betavariate(1.5, 8), 4),
@@ -254,7 +400,9 @@ class CatalogSynth:
             "speechiness": round(rng.betavariate(1.2, 14), 4),
             "tempo": round(rng.uniform(60, 200), 3),
             "time_signature": rng.choice((4, 4, 4, 4, 4, 3, 5)),
-            "track_href": f"{API}tracks/{tid}", "type": "audio_features", "uri": f"spotify:track:{tid}",
+            "track_href": f"{API}tracks/{tid}",
+            "type": "audio_features",
+            "uri": f"spotify:track:{tid}",
             "valence": round(rng.random(), 3),
         }
 

@@ -6,11 +6,13 @@ from pathlib import Path
 
 import typer
 
-from fonoteca.console import console, progress
+from fonoteca.console import console, progress_bar
 from fonoteca.errors import UsageError
 from fonoteca.hookspecs import hookimpl
 
-synth_app = typer.Typer(help="Generate realistic synthetic data (catalogs, audio) for demos, tests and benchmarks.", no_args_is_help=True)
+synth_app = typer.Typer(
+    help="Generate realistic synthetic data (catalogs, audio) for demos, tests and benchmarks.", no_args_is_help=True
+)
 
 KINDS = {"track", "artist", "audio-features"}
 
@@ -34,20 +36,19 @@ def synth_catalog(
     synth = CatalogSynth(tracks, seed=seed)
     sink = _open_sink(out)
     written = 0
-    with progress() as bar:
-        task = bar.add_task("synth catalog", total=None, unit="objects")
+    with progress_bar("synth catalog", unit="objects") as report:
         buffer: list[bytes] = []
         for obj in synth.objects(chosen):
             buffer.append(orjson.dumps(obj))
             if len(buffer) >= 2000:
                 sink.write(b"\n".join(buffer) + b"\n")
                 written += len(buffer)
-                bar.advance(task, len(buffer))
+                report(len(buffer))
                 buffer = []
         if buffer:
             sink.write(b"\n".join(buffer) + b"\n")
             written += len(buffer)
-            bar.advance(task, len(buffer))
+            report(len(buffer))
     sink.close()
     console.print(f"wrote {written:,} objects ({tracks:,} tracks) to {out}")
 
@@ -56,8 +57,11 @@ def synth_catalog(
 def synth_spotify_clean(
     tracks: int = typer.Option(..., "--tracks", min=1, help="Number of tracks."),
     out: Path = typer.Option(..., "--out", help="Folder for the databases (spotify_clean*.sqlite3)."),
-    databases: str = typer.Option("main,audio_features,track_files,playlists", "--databases",
-                                  help="Comma-separated: main, audio_features, track_files, playlists."),
+    databases: str = typer.Option(
+        "main,audio_features,track_files,playlists",
+        "--databases",
+        help="Comma-separated: main, audio_features, track_files, playlists.",
+    ),
     seed: int = typer.Option(1, help="Random seed (same seed, same databases)."),
 ) -> None:
     """Write synthetic databases in the reference release's SQLite layout, with the distributions of `synth
@@ -69,10 +73,14 @@ def synth_spotify_clean(
     chosen = tuple(d.strip() for d in databases.split(",") if d.strip())
     if not chosen or not set(chosen) <= set(layout.LOAD_ORDER):
         raise UsageError(f"--databases takes a comma-separated subset of {', '.join(layout.LOAD_ORDER)}")
-    with progress() as bar:
-        task = bar.add_task("synth spotify-clean", total=tracks, unit="tracks")
-        paths = synthesize(out, tracks, seed, tuple(db for db in layout.LOAD_ORDER if db in chosen),
-                           progress=lambda n: bar.advance(task, n))
+    with progress_bar("synth spotify-clean", unit="tracks", total=tracks) as report:
+        paths = synthesize(
+            out,
+            tracks,
+            seed,
+            tuple(db for db in layout.LOAD_ORDER if db in chosen),
+            progress=report,
+        )
     for path in paths.values():
         typer.echo(str(path))
     console.print(f"wrote {len(paths)} database(s) of the reference layout ({tracks:,} tracks) to {out}")
@@ -83,7 +91,9 @@ def synth_audio(
     out: Path = typer.Option(..., "--out", help="Folder for the audio files, catalog.csv, catalog.toml and map.csv."),
     tracks: int = typer.Option(10, "--tracks", min=1, help="Number of tracks."),
     seconds: str = typer.Option("8", "--seconds", help="Length of each track in seconds, or a range MIN-MAX."),
-    formats: str = typer.Option("flac,ogg,opus,mp3,wav", "--formats", help="Comma-separated: flac, wav, ogg, opus, mp3 (used in turn)."),
+    formats: str = typer.Option(
+        "flac,ogg,opus,mp3,wav", "--formats", help="Comma-separated: flac, wav, ogg, opus, mp3 (used in turn)."
+    ),
     seed: int = typer.Option(1, help="Random seed (same seed, same music)."),
     tags: bool = typer.Option(True, "--tags/--no-tags", help="Embed ISRC, title, artist and album tags."),
     workers: int = typer.Option(1, "--workers", min=1, help="Processes rendering in parallel."),
@@ -101,8 +111,10 @@ def synth_audio(
     except ValueError:
         raise UsageError(f"--seconds takes a number or MIN-MAX, not {seconds!r}") from None
     collection = make_collection(out, tracks, length, chosen, seed=seed, tags=tags, workers=workers)
-    console.print(f"wrote {len(collection.tracks):,} tracks to {collection.root} "
-                  f"(catalog {collection.catalog_csv.name}, mapping {collection.mapping_toml.name}, map {collection.map_csv.name})")
+    console.print(
+        f"wrote {len(collection.tracks):,} tracks to {collection.root} (catalog "
+        f"{collection.catalog_csv.name}, mapping {collection.mapping_toml.name}, map {collection.map_csv.name})"
+    )
 
 
 @hookimpl

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import anyio.to_thread
 from fastapi import FastAPI, HTTPException
@@ -22,11 +23,12 @@ from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.web import render
 from fonoteca.web.cache import ResponseCache
 from fonoteca.web.charts import Charts
-from fonoteca.web.playable import Playable
 from fonoteca.web.config import check_base_url, check_hosts, is_loopback_host, normalize_host, web_config
+from fonoteca.web.playable import Playable
 from fonoteca.web.releases import Releases
 from fonoteca.web.security import SECURITY_HEADERS, RateLimiter, SecurityMiddleware
 from fonoteca.web.store import Store
+from fonoteca.web.views.common import FORM_PAGES
 
 log = logging.getLogger("fonoteca.web")
 
@@ -36,27 +38,39 @@ class Settings:
     """How one server process runs (`fonoteca serve` options)."""
 
     archive: Path
-    stats_dir: Path | None = None       # default: ARCHIVE/stats
-    rate_limit: float = 20.0            # requests per second per client address, on average (0: no limit)
-    rate_burst: int = 200               # requests a client may send at once
-    threads: int = 4                    # worker threads for database reads (each has its own connections)
-    cache_entries: int = 2048           # responses kept by the in-process response cache (0: none)
-    base_url: str | None = None         # absolute URLs start with this (default: fonoteca.toml [web] base_url)
+    stats_dir: Path | None = None  # default: ARCHIVE/stats
+    rate_limit: float = 20.0  # requests per second per client address, on average (0: no limit)
+    rate_burst: int = 200  # requests a client may send at once
+    threads: int = 4  # worker threads for database reads (each has its own connections)
+    cache_entries: int = 2048  # responses kept by the in-process response cache (0: none)
+    base_url: str | None = None  # absolute URLs start with this (default: fonoteca.toml [web] base_url)
     allowed_hosts: tuple[str, ...] | None = None  # Host names served; others get 400 (default: [web] allowed_hosts)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"archive": str(self.archive), "stats_dir": None if self.stats_dir is None else str(self.stats_dir),
-                "rate_limit": self.rate_limit, "rate_burst": self.rate_burst, "threads": self.threads,
-                "cache_entries": self.cache_entries, "base_url": self.base_url,
-                "allowed_hosts": None if self.allowed_hosts is None else list(self.allowed_hosts)}
+        return {
+            "archive": str(self.archive),
+            "stats_dir": None if self.stats_dir is None else str(self.stats_dir),
+            "rate_limit": self.rate_limit,
+            "rate_burst": self.rate_burst,
+            "threads": self.threads,
+            "cache_entries": self.cache_entries,
+            "base_url": self.base_url,
+            "allowed_hosts": None if self.allowed_hosts is None else list(self.allowed_hosts),
+        }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Settings":
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
         hosts = data.get("allowed_hosts")
-        return cls(archive=Path(data["archive"]), stats_dir=Path(data["stats_dir"]) if data.get("stats_dir") else None,
-                   rate_limit=float(data.get("rate_limit", 20.0)), rate_burst=int(data.get("rate_burst", 200)),
-                   threads=int(data.get("threads", 4)), cache_entries=int(data.get("cache_entries", 2048)),
-                   base_url=data.get("base_url"), allowed_hosts=None if hosts is None else tuple(hosts))
+        return cls(
+            archive=Path(data["archive"]),
+            stats_dir=Path(data["stats_dir"]) if data.get("stats_dir") else None,
+            rate_limit=float(data.get("rate_limit", 20.0)),
+            rate_burst=int(data.get("rate_burst", 200)),
+            threads=int(data.get("threads", 4)),
+            cache_entries=int(data.get("cache_entries", 2048)),
+            base_url=data.get("base_url"),
+            allowed_hosts=None if hosts is None else tuple(hosts),
+        )
 
 
 @dataclass
@@ -72,10 +86,14 @@ class Site:
 
     def __post_init__(self) -> None:
         configured = web_config(self.archive.config)
-        self.base_url = (check_base_url(self.settings.base_url, "base_url") if self.settings.base_url
-                         else configured.base_url)
-        self.allowed_hosts = (check_hosts(self.settings.allowed_hosts, "allowed_hosts")
-                              if self.settings.allowed_hosts is not None else configured.allowed_hosts)
+        self.base_url = (
+            check_base_url(self.settings.base_url, "base_url") if self.settings.base_url else configured.base_url
+        )
+        self.allowed_hosts = (
+            check_hosts(self.settings.allowed_hosts, "allowed_hosts")
+            if self.settings.allowed_hosts is not None
+            else configured.allowed_hosts
+        )
         self.store = Store(self.archive)
         self.playable = Playable()
         self.releases = Releases(self.archive.root)
@@ -96,8 +114,9 @@ class Site:
         host = request.headers.get("host", "")
         if not host or any(ch in host for ch in "/\\@?#") or any(ch.isspace() for ch in host):
             return None, True
-        trusted = (normalize_host(host) in self.allowed_hosts if self.allowed_hosts is not None
-                   else is_loopback_host(host))
+        trusted = (
+            normalize_host(host) in self.allowed_hosts if self.allowed_hosts is not None else is_loopback_host(host)
+        )
         return (f"{request.scope.get('scheme', 'http')}://{host}" if trusted else None), True
 
     def summary(self) -> dict[str, Any]:
@@ -148,15 +167,19 @@ def create_app(settings: Settings) -> FastAPI:
         title=f"Fonoteca: {archive.name}",
         version=__version__,
         description="Read-only JSON API of a Fonoteca music preservation archive. Every HTML page has a JSON twin "
-                    "under /api with the same parameters; ids in URLs are the catalog's source ids.",
-        openapi_url="/api/openapi.json", docs_url=None, redoc_url=None, swagger_ui_oauth2_redirect_url=None,
+        "under /api with the same parameters; ids in URLs are the catalog's source ids.",
+        openapi_url="/api/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        swagger_ui_oauth2_redirect_url=None,
         lifespan=lifespan,
     )
     app.state.site = site
-    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]  # FastAPI's documented way to replace it
 
     app.mount("/static", CachedStatic(directory=render.STATIC, follow_symlink=False), name="static")
 
+    # Starlette types a handler as taking any Exception, though it is only called with the class it is registered for
     app.add_exception_handler(StarletteHTTPException, _http_error)  # type: ignore[arg-type]
     app.add_exception_handler(RequestValidationError, _validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(FonotecaError, _fonoteca_error)  # type: ignore[arg-type]
@@ -165,8 +188,9 @@ def create_app(settings: Settings) -> FastAPI:
     limiter = RateLimiter(settings.rate_limit, settings.rate_burst) if settings.rate_limit > 0 else None
     registry: dict[str, Any] = {}
     app.state.middleware = registry
-    app.add_middleware(ResponseCache, entries=settings.cache_entries, generation=site.store.generation,
-                       registry=registry)  # inner: after the security checks and rate limits
+    app.add_middleware(
+        ResponseCache, entries=settings.cache_entries, generation=site.store.generation, registry=registry
+    )  # inner: after the security checks and rate limits
     app.add_middleware(SecurityMiddleware, limiter=limiter, allowed_hosts=site.allowed_hosts)
     from fonoteca import plugins
 
@@ -192,13 +216,33 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
 
 
 # --- errors --------------------------------------------------------------------------------------------------------
-TEXT_PREFIXES = ("/static/", "/audio/", "/stats/charts/", "/torrents/file/", "/releases/")  # files: errors as plain text
-MESSAGES = {400: "Bad request", 403: "Not published", 404: "Not found", 405: "Method not allowed", 410: "Withdrawn",
-            429: "Too many requests", 500: "Server error", 503: "Not available yet"}
+TEXT_PREFIXES = (
+    "/static/",
+    "/audio/",
+    "/stats/charts/",
+    "/torrents/file/",
+    "/releases/",
+)  # files: errors as plain text
+MESSAGES = {
+    400: "Bad request",
+    403: "Not published",
+    404: "Not found",
+    405: "Method not allowed",
+    410: "Withdrawn",
+    429: "Too many requests",
+    500: "Server error",
+    503: "Not available yet",
+}
 
 
-def error_response(request: Request, status: int, message: str, details: list[Any] | None = None,
-                   headers: dict[str, str] | None = None, tombstone: dict[str, Any] | None = None) -> Response:
+def error_response(
+    request: Request,
+    status: int,
+    message: str,
+    details: list[Any] | None = None,
+    headers: dict[str, str] | None = None,
+    tombstone: dict[str, Any] | None = None,
+) -> Response:
     path = render.request_path(request)
     if path.startswith("/api/") or path == "/api":
         body: dict[str, Any] = {"status": status, "message": message}
@@ -208,12 +252,27 @@ def error_response(request: Request, status: int, message: str, details: list[An
             body["tombstone"] = tombstone
         return render.json(request, {"error": body}, status=status, cache=render.CACHE_NONE, headers=headers)
     if path.startswith(TEXT_PREFIXES) or path.endswith(".txt"):
-        return Response((message + "\n").encode(), status_code=status, media_type="text/plain; charset=utf-8",
-                        headers={"cache-control": render.CACHE_NONE, **(headers or {})})
-    data = {"status": status, "heading": MESSAGES.get(status, "Error"), "message": message, "details": details or [],
-            "tombstone": tombstone}
-    response = render.html(request, "tombstone.html" if tombstone else "error.html", data, status=status,
-                           cache=render.CACHE_NONE, title=data["heading"])
+        return Response(
+            (message + "\n").encode(),
+            status_code=status,
+            media_type="text/plain; charset=utf-8",
+            headers={"cache-control": render.CACHE_NONE, **(headers or {})},
+        )
+    data: dict[str, Any] = {
+        "status": status,
+        "heading": MESSAGES.get(status, "Error"),
+        "message": message,
+        "details": details or [],
+        "tombstone": tombstone,
+    }
+    response = render.html(
+        request,
+        "tombstone.html" if tombstone else "error.html",
+        data,
+        status=status,
+        cache=render.CACHE_NONE,
+        title=data["heading"],
+    )
     if headers:
         response.headers.update(headers)
     return response
@@ -222,13 +281,15 @@ def error_response(request: Request, status: int, message: str, details: list[An
 def _form_page(request: Request, status: int, message: str) -> Response | None:
     """A form page's own answer to bad parameters: the form as typed, with the message (HTML pages only)."""
     route = request.scope.get("route")
-    found = getattr(getattr(route, "endpoint", None), "form_page", None)
+    endpoint = getattr(route, "endpoint", None)
+    found = FORM_PAGES.get(endpoint) if endpoint is not None else None
     if found is None or status != 400 or render.request_path(request).startswith("/api/"):
         return None
     template, form, title = found
     data = form(request, message)
-    return render.html(request, template, data, status=400, cache=render.CACHE_NONE,
-                       title=title(data) if title else None)
+    return render.html(
+        request, template, data, status=400, cache=render.CACHE_NONE, title=title(data) if title else None
+    )
 
 
 async def _http_error(request: Request, exc: StarletteHTTPException) -> Response:
@@ -238,8 +299,13 @@ async def _http_error(request: Request, exc: StarletteHTTPException) -> Response
     form = _form_page(request, exc.status_code, message)
     if form is not None:
         return form
-    return error_response(request, exc.status_code, message, headers=getattr(exc, "headers", None),
-                          tombstone=getattr(exc, "tombstone", None))
+    return error_response(
+        request,
+        exc.status_code,
+        message,
+        headers=getattr(exc, "headers", None),
+        tombstone=getattr(exc, "tombstone", None),
+    )
 
 
 def _problem(error: dict[str, Any], description: str | None) -> str:

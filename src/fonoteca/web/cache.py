@@ -5,9 +5,9 @@ It keeps what the site itself declares cacheable, for as long as it declares: GE
 `Cache-Control: public, max-age=N` are kept N seconds (at most), keyed by path and query string, and thrown
 away as soon as the catalog or the search index changes. An answer that depends on a request header says so
 with `Vary` (as HTTP caches expect), and the values of those headers become part of its key: nothing a client
-sends outside the key can reach another client's answer (`Vary: *` is never kept). Shuffle (no-store), errors, audio and files are never
-kept. A hit costs a dictionary lookup instead of routing, validation, queries and rendering. Popular searches
-and pages repeat a lot in real traffic; the benchmark reports figures with and without it.
+sends outside the key can reach another client's answer (`Vary: *` is never kept). Shuffle (no-store), errors, audio
+and files are never kept. A hit costs a dictionary lookup instead of routing, validation, queries and rendering.
+Popular searches and pages repeat a lot in real traffic; the benchmark reports figures with and without it.
 """
 
 from __future__ import annotations
@@ -43,8 +43,12 @@ class ResponseCache:
         return {"entries": len(self._items), "capacity": self.entries, "hits": self.hits, "misses": self.misses}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
-        if (self.entries <= 0 or scope["type"] != "http" or scope["method"] != "GET"
-                or scope["path"].startswith(SKIP_PREFIXES)):
+        if (
+            self.entries <= 0
+            or scope["type"] != "http"
+            or scope["method"] != "GET"
+            or scope["path"].startswith(SKIP_PREFIXES)
+        ):
             await self.app(scope, receive, send)
             return
         base = (scope["path"], scope.get("query_string", b""))
@@ -80,8 +84,9 @@ class ResponseCache:
         await self.app(scope, receive, capture)
         self._store(scope, base, generation, captured, now)
 
-    def _store(self, scope: Scope, base: tuple[str, bytes], generation: Any, captured: dict[str, Any],
-               now: float) -> None:
+    def _store(
+        self, scope: Scope, base: tuple[str, bytes], generation: Any, captured: dict[str, Any], now: float
+    ) -> None:
         if captured.get("status") != 200 or not captured.get("done"):
             return
         headers = captured["headers"]
@@ -114,7 +119,11 @@ class ResponseCache:
         _, _, status, headers, body = item
         etag = next((v for k, v in headers if k.lower() == b"etag"), None)
         match = next((v for k, v in scope.get("headers", []) if k == b"if-none-match"), None)
-        if etag is not None and match is not None and etag in [m.strip().removeprefix(b"W/") for m in match.split(b",")]:
+        if (
+            etag is not None
+            and match is not None
+            and etag in [m.strip().removeprefix(b"W/") for m in match.split(b",")]
+        ):
             kept = [(k, v) for k, v in headers if k.lower() not in (b"content-length", b"content-type")]
             await send({"type": "http.response.start", "status": 304, "headers": kept})
             await send({"type": "http.response.body", "body": b""})

@@ -48,10 +48,15 @@ class Charts:
             if not isinstance(name, str) or not CHART_NAME.match(name) or not isinstance(chart, dict):
                 continue
             formats = [ext for ext in FORMATS if (self.directory / f"{name}.{ext}").is_file()]
-            out.append({"name": name, "title": chart.get("title") if isinstance(chart.get("title"), str) else name,
-                        "formats": formats,
-                        "images": {ext: f"/stats/charts/{name}.{ext}" for ext in formats},
-                        "numbers": chart.get("numbers")})
+            out.append(
+                {
+                    "name": name,
+                    "title": chart.get("title") if isinstance(chart.get("title"), str) else name,
+                    "formats": formats,
+                    "images": {ext: f"/stats/charts/{name}.{ext}" for ext in formats},
+                    "numbers": chart.get("numbers"),
+                }
+            )
         return out
 
     def file(self, name: str, ext: str) -> Path | None:

@@ -40,12 +40,19 @@ def _where(key: str) -> str:
 def check_base_url(value: Any, where: str = _where("base_url")) -> str:
     """An http(s) URL with a host and no query or fragment, without its trailing slash."""
     if not isinstance(value, str):
-        raise FonotecaError(f"{where}: expected a URL such as \"https://music.example.org\", not {value!r}")
+        raise FonotecaError(f'{where}: expected a URL such as "https://music.example.org", not {value!r}')
     parts = urlsplit(value.strip())
-    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment \
-            or any(ch.isspace() for ch in value.strip()):
-        raise FonotecaError(f"{where}: expected an http(s) URL with a host and no query, such as "
-                            f"\"https://music.example.org\", not {value!r}")
+    if (
+        parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or parts.query
+        or parts.fragment
+        or any(ch.isspace() for ch in value.strip())
+    ):
+        raise FonotecaError(
+            f"{where}: expected an http(s) URL with a host and no query, such as "
+            f'"https://music.example.org", not {value!r}'
+        )
     return value.strip().rstrip("/")
 
 
@@ -53,7 +60,7 @@ def normalize_host(host: str) -> str:
     """A Host header value without its port, lower case ("[::1]:8000" -> "::1")."""
     text = host.strip().lower()
     if text.startswith("["):
-        return text[1:text.find("]")] if "]" in text else text
+        return text[1 : text.find("]")] if "]" in text else text
     if text.count(":") == 1:
         text = text.rsplit(":", 1)[0]
     return text.rstrip(".")
@@ -63,8 +70,7 @@ def check_hosts(value: Any, where: str = _where("allowed_hosts")) -> tuple[str, 
     if isinstance(value, str):
         value = [value]
     if not isinstance(value, (list, tuple)) or not value or not all(isinstance(h, str) and h.strip() for h in value):
-        raise FonotecaError(f"{where}: expected a list of host names, such as [\"music.example.org\"], "
-                            f"not {value!r}")
+        raise FonotecaError(f'{where}: expected a list of host names, such as ["music.example.org"], not {value!r}')
     return tuple(normalize_host(h) for h in value)
 
 
@@ -72,8 +78,10 @@ def _number(table: dict[str, Any], key: str, default: float, *, integer: bool = 
     value = table.get(key, default)
     kind = int if integer else (int, float)
     if isinstance(value, bool) or not isinstance(value, kind) or value < 0:
-        raise FonotecaError(f"{_where(key)}: expected a number of {'connections' if integer else 'seconds'} "
-                            f">= 0 (0: no limit), not {value!r}")
+        raise FonotecaError(
+            f"{_where(key)}: expected a number of {'connections' if integer else 'seconds'} "
+            f">= 0 (0: no limit), not {value!r}"
+        )
     return value
 
 
@@ -89,8 +97,9 @@ def web_config(config: dict[str, Any]) -> WebConfig:
         allowed_hosts=None if hosts is None else check_hosts(hosts),
         request_timeout=float(_number(table, "request_timeout", REQUEST_TIMEOUT_S)),
         keep_alive_timeout=float(_number(table, "keep_alive_timeout", KEEP_ALIVE_S)),
-        max_connections_per_client=int(_number(table, "max_connections_per_client", MAX_CONNECTIONS_PER_CLIENT,
-                                               integer=True)),
+        max_connections_per_client=int(
+            _number(table, "max_connections_per_client", MAX_CONNECTIONS_PER_CLIENT, integer=True)
+        ),
     )
 
 

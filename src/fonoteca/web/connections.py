@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
@@ -31,21 +31,32 @@ REQUEST_TIMEOUT_S = 10.0
 MAX_CONNECTIONS_PER_CLIENT = 64
 log = logging.getLogger("fonoteca.web")
 
-try:
+if TYPE_CHECKING:  # checked against the parser uvicorn[standard] brings
     from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Base
 
     _PARSER = "httptools"
-except ImportError:  # pragma: no cover (httptools ships with uvicorn[standard])
-    from uvicorn.protocols.http.h11_impl import H11Protocol as _Base
+else:
+    try:
+        from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol as _Base
 
-    _PARSER = "h11"
+        _PARSER = "httptools"
+    except ImportError:  # pragma: no cover (httptools ships with uvicorn[standard])
+        from uvicorn.protocols.http.h11_impl import H11Protocol as _Base
+
+        _PARSER = "h11"
 
 
 class GuardedConfig(uvicorn.Config):
     """uvicorn's Config plus the two limits (it is pickled into each worker process, limits included)."""
 
-    def __init__(self, app: Any, *, request_timeout: float = REQUEST_TIMEOUT_S,
-                 max_per_client: int = MAX_CONNECTIONS_PER_CLIENT, **options: Any) -> None:
+    def __init__(
+        self,
+        app: Any,
+        *,
+        request_timeout: float = REQUEST_TIMEOUT_S,
+        max_per_client: int = MAX_CONNECTIONS_PER_CLIENT,
+        **options: Any,
+    ) -> None:
         super().__init__(app, http=GuardedProtocol, **options)
         self.request_timeout = request_timeout
         self.max_per_client = max_per_client
@@ -55,7 +66,7 @@ class GuardedConfig(uvicorn.Config):
 _OPEN: dict[tuple[Any, str], int] = {}
 
 
-class GuardedProtocol(_Base):  # type: ignore[misc, valid-type]
+class GuardedProtocol(_Base):
     """uvicorn's HTTP/1.1 protocol with a request deadline and a per-client connection bound."""
 
     def __init__(self, config: Any, *args: Any, **kwargs: Any) -> None:
@@ -66,6 +77,7 @@ class GuardedProtocol(_Base):  # type: ignore[misc, valid-type]
         self._counted: tuple[Any, str] | None = None
 
     # --- connection ---------------------------------------------------------------------------------------------
+    # uvicorn declares the base transport; the event loop gives a stream protocol an asyncio.Transport
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         if self._max_per_client > 0 and self.client:
@@ -106,6 +118,7 @@ class GuardedProtocol(_Base):  # type: ignore[misc, valid-type]
             self.transport.close()
 
     if _PARSER == "httptools":
+
         def data_received(self, data: bytes) -> None:
             # bytes between requests (even bare line ends) cancel uvicorn's keep-alive timer: start the deadline
             if self._deadline is None and (self.cycle is None or self.cycle.response_complete):
@@ -120,6 +133,8 @@ class GuardedProtocol(_Base):  # type: ignore[misc, valid-type]
             self._disarm()
             super().on_message_complete()
     else:  # pragma: no cover (h11: the state machine says when a request has been received)
+        conn: Any  # h11's connection, set by H11Protocol
+
         def data_received(self, data: bytes) -> None:
             import h11
 

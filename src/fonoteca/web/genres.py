@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Path
@@ -32,18 +32,18 @@ class GenreEntry(Model):
     py: float
     r: float
     labelled: bool
-    left: Optional[float]
-    top: Optional[float]
+    left: float | None
+    top: float | None
     label_width: float
     color: str
-    dimensions: dict[str, Optional[float]]
+    dimensions: dict[str, float | None]
     features: dict[str, float]
 
 
 class GenresPage(Model):
     available: bool
-    reason: Optional[str]
-    message: Optional[str]
+    reason: str | None
+    message: str | None
     count: int
     labelled: int
     width: int
@@ -55,9 +55,9 @@ class GenresPage(Model):
 
 class GenreArtist(Model):
     id: str
-    name: Optional[str]
-    url: Optional[str]
-    popularity: Optional[int]
+    name: str | None
+    url: str | None
+    popularity: int | None
 
 
 class GenrePage(Model):
@@ -65,8 +65,8 @@ class GenrePage(Model):
     url: str
     artists: list[GenreArtist]
     top_tracks: list[TrackItem]
-    example: Optional[dict[str, Any]]
-    map: Optional[GenreEntry]
+    example: dict[str, Any] | None
+    map: GenreEntry | None
 
 
 def _map(request: Request) -> dict[str, Any]:
@@ -76,9 +76,16 @@ def _map(request: Request) -> dict[str, Any]:
     return s.store.cached("genre_map", lambda: genre_map_from_conn(s.store.conn))
 
 
-@twin(router, "/genres", template="genres.html", model=GenresPage, cache=render.CACHE_LIVE,
-      summary="The genre map: every genre placed by how its tracks sound", title=lambda d: "Genre map",
-      tags=["genres"])
+@twin(
+    router,
+    "/genres",
+    template="genres.html",
+    model=GenresPage,
+    cache=render.CACHE_LIVE,
+    summary="The genre map: every genre placed by how its tracks sound",
+    title=lambda d: "Genre map",
+    tags=["genres"],
+)
 def genres(request: Request) -> dict:
     """Every genre with features, placed on two axes (x: dense/atmospheric to spiky/bouncy; y: organic/acoustic
     to mechanical/electric) as a dot (px, py, r) with a colour from further dimensions; the largest genres that
@@ -91,24 +98,43 @@ def genres(request: Request) -> dict:
     return data
 
 
-@twin(router, "/genres/{name:path}", template="genre.html", model=GenrePage,
-      summary="A genre: its artists, most popular tracks, an example track to play, its place on the map",
-      title=lambda d: d["name"], tags=["genres"])
+@twin(
+    router,
+    "/genres/{name:path}",
+    template="genre.html",
+    model=GenrePage,
+    summary="A genre: its artists, most popular tracks, an example track to play, its place on the map",
+    title=lambda d: d["name"],
+    tags=["genres"],
+)
 def genre(request: Request, name: GenreName) -> dict:
     conn = site(request).store.conn
     row = conn.execute("SELECT rowid, name FROM genres WHERE name = ?", (name,)).fetchone()
     if row is None:
         raise NotFound(f"no genre {name!r} in the catalog")
     genre_id, genre_name = row
-    artists = [{"id": id_, "name": artist_name, "url": queries.url_for("artist", id_) if level > 0 else None,
-                "popularity": popularity}
-               for id_, artist_name, popularity, level in conn.execute(
-                   "SELECT a.id, a.name, a.popularity, a.level FROM artist_genres ag JOIN artists a ON a.rowid = ag.artist "
-                   "WHERE ag.genre = ? ORDER BY a.popularity DESC, a.rowid LIMIT ?", (genre_id, TOP_ARTISTS))]
-    tracks = [r[0] for r in conn.execute(
-        "SELECT t.rowid FROM tracks t WHERE t.rowid IN (SELECT ta.track FROM artist_genres ag "
-        "JOIN track_artists ta ON ta.artist = ag.artist WHERE ag.genre = ?) AND t.level > 0 "
-        "ORDER BY t.popularity DESC, t.rowid LIMIT ?", (genre_id, TOP_TRACKS))]
+    artists = [
+        {
+            "id": id_,
+            "name": artist_name,
+            "url": queries.url_for("artist", id_) if level > 0 else None,
+            "popularity": popularity,
+        }
+        for id_, artist_name, popularity, level in conn.execute(
+            "SELECT a.id, a.name, a.popularity, a.level FROM artist_genres ag JOIN artists a ON a.rowid = ag.artist "
+            "WHERE ag.genre = ? ORDER BY a.popularity DESC, a.rowid LIMIT ?",
+            (genre_id, TOP_ARTISTS),
+        )
+    ]
+    tracks = [
+        r[0]
+        for r in conn.execute(
+            "SELECT t.rowid FROM tracks t WHERE t.rowid IN (SELECT ta.track FROM artist_genres ag "
+            "JOIN track_artists ta ON ta.artist = ag.artist WHERE ag.genre = ?) AND t.level > 0 "
+            "ORDER BY t.popularity DESC, t.rowid LIMIT ?",
+            (genre_id, TOP_TRACKS),
+        )
+    ]
     example = None
     from fonoteca.features.genremap import example_track
 
@@ -119,5 +145,11 @@ def genre(request: Request, name: GenreName) -> dict:
             item = items[0]
             example = {"track": item, "audio_url": "/audio/" + quote(item["id"], safe="")}
     entry = next((g for g in _map(request)["genres"] if g["name"] == genre_name), None)
-    return {"name": genre_name, "url": "/genres/" + quote(genre_name, safe=""), "artists": artists,
-            "top_tracks": queries.track_items(conn, tracks), "example": example, "map": entry}
+    return {
+        "name": genre_name,
+        "url": "/genres/" + quote(genre_name, safe=""),
+        "artists": artists,
+        "top_tracks": queries.track_items(conn, tracks),
+        "example": example,
+        "map": entry,
+    }

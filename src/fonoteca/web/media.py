@@ -22,12 +22,31 @@ from fonoteca.tiers import Tier
 from fonoteca.web.releases import Location, Releases
 
 MEDIA_TYPES = {
-    ".opus": "audio/ogg", ".ogg": "audio/ogg", ".oga": "audio/ogg", ".flac": "audio/flac", ".mp3": "audio/mpeg",
-    ".m4a": "audio/mp4", ".mp4": "audio/mp4", ".aac": "audio/aac", ".wav": "audio/wav", ".webm": "audio/webm",
+    ".opus": "audio/ogg",
+    ".ogg": "audio/ogg",
+    ".oga": "audio/ogg",
+    ".flac": "audio/flac",
+    ".mp3": "audio/mpeg",
+    ".m4a": "audio/mp4",
+    ".mp4": "audio/mp4",
+    ".aac": "audio/aac",
+    ".wav": "audio/wav",
+    ".webm": "audio/webm",
 }
 # What the site shows of a stored file (the ingest stage's files table, schema in catalog/migrations).
-FILE_COLUMNS = ("path", "size", "sha256", "tier", "container", "codec", "bit_rate", "sample_rate", "channels",
-                "duration_ms", "loudness")
+FILE_COLUMNS = (
+    "path",
+    "size",
+    "sha256",
+    "tier",
+    "container",
+    "codec",
+    "bit_rate",
+    "sample_rate",
+    "channels",
+    "duration_ms",
+    "loudness",
+)
 MAX_CANDIDATES = 20
 
 
@@ -98,13 +117,15 @@ def _relative(value: str) -> PurePosixPath | None:
 
 def files_row(conn: sqlite3.Connection, rowid: int) -> dict[str, Any] | None:
     """The files-table row of one track (the original tier first when there are several)."""
-    row = conn.execute(f"SELECT {', '.join(FILE_COLUMNS)} FROM files WHERE track = ? ORDER BY tier DESC LIMIT 1",
-                       (rowid,)).fetchone()
-    return None if row is None else dict(zip(FILE_COLUMNS, row))
+    row = conn.execute(
+        f"SELECT {', '.join(FILE_COLUMNS)} FROM files WHERE track = ? ORDER BY tier DESC LIMIT 1", (rowid,)
+    ).fetchone()
+    return None if row is None else dict(zip(FILE_COLUMNS, row, strict=True))
 
 
-def find_audio(storage: Storage, root: Path, row: dict[str, Any] | None,
-               locations: list[tuple[Location, dict[str, Any] | None]]) -> AudioFile | None:
+def find_audio(
+    storage: Storage, root: Path, row: dict[str, Any] | None, locations: list[tuple[Location, dict[str, Any] | None]]
+) -> AudioFile | None:
     if row is not None and isinstance(row.get("path"), str):
         try:
             found: Path | None = storage.local_path(row["path"])
@@ -123,28 +144,40 @@ def find_audio(storage: Storage, root: Path, row: dict[str, Any] | None,
         data_dir = root / "releases" / location.release / "data"
         found = _inside(data_dir / torrent / rel, data_dir)
         if found is not None and media_type(found):
-            return AudioFile(found, media_type(found) or "", found.stat().st_size, "release",
-                             {"size": location.size, "sha256": location.sha256})
+            return AudioFile(
+                found,
+                media_type(found) or "",
+                found.stat().st_size,
+                "release",
+                {"size": location.size, "sha256": location.sha256},
+            )
     return None
 
 
 def candidates(conn: sqlite3.Connection, rowid: int, track_id: str) -> list[tuple[int, str]]:
     """The track itself, then the track the plan keeps its recording as, then other tracks with its ISRC."""
     out = [(rowid, track_id)]
-    row = conn.execute("SELECT t.rowid, t.id FROM plan p JOIN tracks t ON t.rowid = p.rep WHERE p.track = ?",
-                       (rowid,)).fetchone()
+    row = conn.execute(
+        "SELECT t.rowid, t.id FROM plan p JOIN tracks t ON t.rowid = p.rep WHERE p.track = ?", (rowid,)
+    ).fetchone()
     if row is not None:
         out.append((row[0], row[1]))
-    out.extend(conn.execute(
-        "SELECT o.rowid, o.id FROM tracks t JOIN tracks o ON o.isrc = t.isrc AND o.rowid != t.rowid "
-        "WHERE t.rowid = ? AND t.isrc IS NOT NULL ORDER BY o.popularity DESC, o.rowid LIMIT ?",
-        (rowid, MAX_CANDIDATES)).fetchall())
-    seen: set[int] = set()
-    return [c for c in out if not (c[0] in seen or seen.add(c[0]))]
+    out.extend(
+        conn.execute(
+            "SELECT o.rowid, o.id FROM tracks t JOIN tracks o ON o.isrc = t.isrc AND o.rowid != t.rowid "
+            "WHERE t.rowid = ? AND t.isrc IS NOT NULL ORDER BY o.popularity DESC, o.rowid LIMIT ?",
+            (rowid, MAX_CANDIDATES),
+        ).fetchall()
+    )
+    first: dict[int, tuple[int, str]] = {}
+    for candidate in out:
+        first.setdefault(candidate[0], candidate)
+    return list(first.values())
 
 
-def locate(conn: sqlite3.Connection, archive: Archive, releases: Releases, rowid: int, track_id: str
-           ) -> tuple[AudioFile | None, list[dict[str, Any]], dict[str, Any] | None]:
+def locate(
+    conn: sqlite3.Connection, archive: Archive, releases: Releases, rowid: int, track_id: str
+) -> tuple[AudioFile | None, list[dict[str, Any]], dict[str, Any] | None]:
     """(the playable file if this machine has it, where the file is in the releases, the files-table row)."""
     row: dict[str, Any] | None = None
     locations: list[tuple[Location, dict[str, Any] | None]] = []
@@ -160,15 +193,21 @@ def locate(conn: sqlite3.Connection, archive: Archive, releases: Releases, rowid
             break
     where = []
     for location, torrent in locations:
-        where.append({
-            "release": location.release, "torrent": location.torrent, "path": location.path,
-            "file_index": location.file_index, "size": location.size, "sha256": location.sha256,
-            "btih": torrent["btih"] if torrent else None,
-            "magnet_link": torrent["magnet_link"] if torrent else None,
-            "torrent_url": (torrent["local_url"] or torrent["url"]) if torrent else None,
-            "seeders": torrent["seeders"] if torrent else None,
-            "health": torrent["health"] if torrent else "unknown",
-        })
+        where.append(
+            {
+                "release": location.release,
+                "torrent": location.torrent,
+                "path": location.path,
+                "file_index": location.file_index,
+                "size": location.size,
+                "sha256": location.sha256,
+                "btih": torrent["btih"] if torrent else None,
+                "magnet_link": torrent["magnet_link"] if torrent else None,
+                "torrent_url": (torrent["local_url"] or torrent["url"]) if torrent else None,
+                "seeders": torrent["seeders"] if torrent else None,
+                "health": torrent["health"] if torrent else "unknown",
+            }
+        )
     if row is not None:
         if isinstance(row.get("tier"), int):
             row["tier"] = Tier.label_of(row["tier"])

@@ -20,8 +20,11 @@ RECHECK_S = 60.0
 
 
 def _archive_files(conn: sqlite3.Connection, storage: Storage) -> set[int]:
-    return {int(track) for track, path in conn.execute("SELECT track, path FROM files")
-            if isinstance(path, str) and storage.exists(path)}
+    return {
+        int(track)
+        for track, path in conn.execute("SELECT track, path FROM files")
+        if isinstance(path, str) and storage.exists(path)
+    }
 
 
 def _release_files(conn: sqlite3.Connection, releases: Releases) -> set[int]:
@@ -32,11 +35,15 @@ def _release_files(conn: sqlite3.Connection, releases: Releases) -> set[int]:
             t, rel = _relative(torrent or ""), _relative(inner or "")
             if t is not None and rel is not None and len(t.parts) == 1 and os.path.isfile(data / t / rel):
                 ids.append(track_id)
-    found = set()
+    found: set[int] = set()
     for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        found.update(r for (r,) in conn.execute(
-            f"SELECT rowid FROM tracks WHERE id IN ({','.join('?' * len(chunk))}) AND level > 0", chunk))
+        chunk = ids[start : start + 500]
+        found.update(
+            r
+            for (r,) in conn.execute(
+                f"SELECT rowid FROM tracks WHERE id IN ({','.join('?' * len(chunk))}) AND level > 0", chunk
+            )
+        )
     return found
 
 
@@ -45,10 +52,14 @@ def playable_tracks(conn: sqlite3.Connection, storage: Storage, releases: Releas
     rowids = sorted(_archive_files(conn, storage) | _release_files(conn, releases))
     out: list[tuple[int, int]] = []
     for start in range(0, len(rowids), 500):
-        chunk = rowids[start:start + 500]
-        out.extend((r, p or 0) for r, p in conn.execute(
-            f"SELECT rowid, popularity FROM tracks WHERE rowid IN ({','.join('?' * len(chunk))}) AND level > 0",
-            chunk))
+        chunk = rowids[start : start + 500]
+        out.extend(
+            (r, p or 0)
+            for r, p in conn.execute(
+                f"SELECT rowid, popularity FROM tracks WHERE rowid IN ({','.join('?' * len(chunk))}) AND level > 0",
+                chunk,
+            )
+        )
     out.sort(key=lambda rp: (-rp[1], rp[0]))
     return out
 

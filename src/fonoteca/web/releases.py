@@ -27,10 +27,31 @@ from fonoteca.pack.paths import is_safe_name
 
 CHECK_EVERY_S = 5.0
 MAX_TORRENTS_JSON = 256 * 1024 * 1024
-INT_FIELDS = ("torrent_size", "num_files", "data_size", "seeders", "leechers", "completed", "tracks", "pop_min",
-              "pop_max")
-STR_FIELDS = ("url", "group_name", "display_name", "btih", "magnet_link", "added_to_torrents_list_at",
-              "stats_scraped_at", "band", "btmh", "kind", "replaced_by", "replaces")
+INT_FIELDS = (
+    "torrent_size",
+    "num_files",
+    "data_size",
+    "seeders",
+    "leechers",
+    "completed",
+    "tracks",
+    "pop_min",
+    "pop_max",
+)
+STR_FIELDS = (
+    "url",
+    "group_name",
+    "display_name",
+    "btih",
+    "magnet_link",
+    "added_to_torrents_list_at",
+    "stats_scraped_at",
+    "band",
+    "btmh",
+    "kind",
+    "replaced_by",
+    "replaces",
+)
 BOOL_FIELDS = ("is_metadata", "obsolete", "embargo", "partially_broken")  # partially_broken: holds withdrawn tracks
 # Seeding health, as volunteers read it: fewer than 4 seeders is at risk.
 HEALTH = (("none", 0), ("low", 3), ("medium", 10))
@@ -175,8 +196,11 @@ class Releases:
                 continue
             directory = Path(entry.path)
             listing = directory / "torrents.json"
-            signature = (_signature(listing), _signature(directory / "manifest.jsonl.zst"),
-                         _signature(directory / "torrents"))
+            signature = (
+                _signature(listing),
+                _signature(directory / "manifest.jsonl.zst"),
+                _signature(directory / "torrents"),
+            )
             if signature[0] is None:
                 continue
             old = self._releases.get(entry.name)
@@ -189,8 +213,11 @@ class Releases:
     @staticmethod
     def _load(name: str, directory: Path, signature: tuple[Any, ...]) -> Release:
         try:
-            local = {p.name for p in (directory / "torrents").iterdir()
-                     if p.name.endswith(".torrent") and p.is_file() and not p.is_symlink()}
+            local = {
+                p.name
+                for p in (directory / "torrents").iterdir()
+                if p.name.endswith(".torrent") and p.is_file() and not p.is_symlink()
+            }
         except OSError:
             local = set()
         try:
@@ -232,7 +259,14 @@ class Releases:
         """A file of a release's payload (releases/R/data/TORRENT/PATH), as a BEP 19 web seed serves it: only a
         regular file that stays inside that torrent's folder once every link is followed."""
         rel = self.get(release)
-        if rel is None or not torrent or "/" in torrent or "\\" in torrent or torrent in (".", "..") or "\x00" in torrent:
+        if (
+            rel is None
+            or not torrent
+            or "/" in torrent
+            or "\\" in torrent
+            or torrent in (".", "..")
+            or "\x00" in torrent
+        ):
             return None
         parts = inner.split("/")
         if not inner or "\x00" in inner or "\\" in inner or any(p in ("", ".", "..") for p in parts):
@@ -260,8 +294,15 @@ class Releases:
             if entry is None:
                 continue
             location = Location(rel.name, *entry)
-            torrent = next((t for t in rel.torrents if location.torrent and location.torrent in (
-                t["name"], t["display_name"], (t["url"] or "").rsplit("/", 1)[-1])), None)
+            torrent = next(
+                (
+                    t
+                    for t in rel.torrents
+                    if location.torrent
+                    and location.torrent in (t["name"], t["display_name"], (t["url"] or "").rsplit("/", 1)[-1])
+                ),
+                None,
+            )
             out.append((location, torrent))
         return out
 
@@ -292,13 +333,29 @@ def read_manifest(path: Path) -> dict[str, tuple]:
 # --- summaries and the seeding list generator ----------------------------------------------------------------------
 def summary(torrents: list[dict[str, Any]]) -> dict[str, Any]:
     bands: dict[str, dict[str, Any]] = {}
-    totals = {"torrents": 0, "data_size": 0, "num_files": 0, "tracks": 0, "listens_covered": 0.0,
-              "health": {"none": 0, "low": 0, "medium": 0, "good": 0, "unknown": 0}}
+    totals: dict[str, Any] = {
+        "torrents": 0,
+        "data_size": 0,
+        "num_files": 0,
+        "tracks": 0,
+        "listens_covered": 0.0,
+        "health": {"none": 0, "low": 0, "medium": 0, "good": 0, "unknown": 0},
+    }
     for t in torrents:
         key = "metadata" if t["is_metadata"] else (t["band"] or t["group_name"] or "other")
-        band = bands.setdefault(key, {"band": key, "torrents": 0, "data_size": 0, "num_files": 0, "tracks": 0,
-                                      "listens_covered": 0.0, "seeders_min": None,
-                                      "health": {"none": 0, "low": 0, "medium": 0, "good": 0, "unknown": 0}})
+        band = bands.setdefault(
+            key,
+            {
+                "band": key,
+                "torrents": 0,
+                "data_size": 0,
+                "num_files": 0,
+                "tracks": 0,
+                "listens_covered": 0.0,
+                "seeders_min": None,
+                "health": {"none": 0, "low": 0, "medium": 0, "good": 0, "unknown": 0},
+            },
+        )
         for target in (band, totals):
             target["torrents"] += 1
             target["data_size"] += t["data_size"] or 0
@@ -307,24 +364,41 @@ def summary(torrents: list[dict[str, Any]]) -> dict[str, Any]:
             target["listens_covered"] += t["listens_covered"] or 0.0
             target["health"][t["health"]] += 1
         if t["seeders"] is not None:
-            band["seeders_min"] = t["seeders"] if band["seeders_min"] is None else min(band["seeders_min"], t["seeders"])
+            band["seeders_min"] = (
+                t["seeders"] if band["seeders_min"] is None else min(band["seeders_min"], t["seeders"])
+            )
     everything = totals["listens_covered"]
     for target in (*bands.values(), totals):
         target["listens_share"] = target["listens_covered"] / everything if everything > 0 else None
     return {"bands": list(bands.values()), "totals": totals}
 
 
-def generate(torrents: list[dict[str, Any]], budget: int, *, include_metadata: bool = True,
-             max_torrents: int = 10_000, popularity_weight: float = 1.0, seed: int | None = None) -> dict[str, Any]:
+def generate(
+    torrents: list[dict[str, Any]],
+    budget: int,
+    *,
+    include_metadata: bool = True,
+    max_torrents: int = 10_000,
+    popularity_weight: float = 1.0,
+    seed: int | None = None,
+) -> dict[str, Any]:
     """Torrents a volunteer with `budget` bytes should seed: `fonoteca torrents pick`'s own choice
     (fonoteca.pack.listing.pick, with the archive's popularity weight)."""
     from fonoteca.pack.listing import pick
 
     items = [t for t in torrents if t["data_size"] is not None]
-    picked = [p.record for p in pick(items, budget, popularity_weight=popularity_weight,
-                                     include_metadata=include_metadata, seed=seed)][:max_torrents]
+    picked = [
+        p.record
+        for p in pick(items, budget, popularity_weight=popularity_weight, include_metadata=include_metadata, seed=seed)
+    ][:max_torrents]
     listens = sum(t["listens_covered"] or 0.0 for t in picked)
     everything = sum(t["listens_covered"] or 0.0 for t in torrents if not t["obsolete"])
-    return {"budget": budget, "bytes": sum(t["data_size"] or 0 for t in picked), "count": len(picked),
-            "listens_covered": listens, "listens_share": listens / everything if everything > 0 else None,
-            "tracks": sum(t["tracks"] or 0 for t in picked), "torrents": picked}
+    return {
+        "budget": budget,
+        "bytes": sum(t["data_size"] or 0 for t in picked),
+        "count": len(picked),
+        "listens_covered": listens,
+        "listens_share": listens / everything if everything > 0 else None,
+        "tracks": sum(t["tracks"] or 0 for t in picked),
+        "torrents": picked,
+    }

@@ -127,9 +127,15 @@ def environment() -> jinja2.Environment:
         lstrip_blocks=True,
         auto_reload=False,
     )
-    env.filters.update(duration=fmt_duration, size=fmt_size, num=fmt_num, pct=fmt_pct, count=fmt_count,
-                       safe_url=safe_url,
-                       text=clean_text)
+    env.filters.update(
+        duration=fmt_duration,
+        size=fmt_size,
+        num=fmt_num,
+        pct=fmt_pct,
+        count=fmt_count,
+        safe_url=safe_url,
+        text=clean_text,
+    )
     env.globals.update(query_url=query_url)
     return env
 
@@ -157,8 +163,9 @@ def _etag(body: bytes) -> str:
     return '"' + hashlib.blake2b(body, digest_size=12).hexdigest() + '"'
 
 
-def _finish(request: Request, body: bytes, media_type: str, status: int, cache: str,
-            headers: dict[str, str] | None = None) -> Response:
+def _finish(
+    request: Request, body: bytes, media_type: str, status: int, cache: str, headers: dict[str, str] | None = None
+) -> Response:
     out = {"cache-control": cache if status < 400 else CACHE_NONE}
     if headers:
         out.update(headers)
@@ -175,17 +182,32 @@ def json_bytes(data: Any) -> bytes:
     return orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
 
 
-def json(request: Request, data: Any, *, cache: str = CACHE_ENTITY, status: int = 200,
-         headers: dict[str, str] | None = None) -> Response:
+def json(
+    request: Request, data: Any, *, cache: str = CACHE_ENTITY, status: int = 200, headers: dict[str, str] | None = None
+) -> Response:
     return _finish(request, json_bytes(data), "application/json", status, cache, headers)
 
 
-def html(request: Request, template: str, data: dict[str, Any], *, cache: str = CACHE_ENTITY, status: int = 200,
-         api: str | None = None, title: str | None = None) -> Response:
+def html(
+    request: Request,
+    template: str,
+    data: dict[str, Any],
+    *,
+    cache: str = CACHE_ENTITY,
+    status: int = 200,
+    api: str | None = None,
+    title: str | None = None,
+) -> Response:
     """Render `template` with the page's data (`page`), the URL of its JSON twin (`api`) and site globals."""
     site = request.app.state.site
-    context = {"page": data, "api": api, "title": title, "site": site.info(), "request_path": request_path(request),
-               "static": site.static_version}
+    context = {
+        "page": data,
+        "api": api,
+        "title": title,
+        "site": site.info(),
+        "request_path": request_path(request),
+        "static": site.static_version,
+    }
     body = environment().get_template(template).render(context).encode("utf-8")
     headers = {"link": f'<{api}>; rel="alternate"; type="application/json"'} if api else None
     return _finish(request, body, "text/html; charset=utf-8", status, cache, headers)

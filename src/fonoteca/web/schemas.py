@@ -3,7 +3,7 @@ and the schemathesis test checks responses against them)."""
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
@@ -16,93 +16,93 @@ class Error(Model):
     class Body(Model):
         status: int
         message: str
-        details: Optional[list[Any]] = None
-        tombstone: Optional[dict[str, Any]] = None   # 410: what was withdrawn, when, in which category
+        details: list[Any] | None = None
+        tombstone: dict[str, Any] | None = None  # 410: what was withdrawn, when, in which category
 
     error: Body
 
 
 class ArtistRef(Model):
     id: str
-    name: Optional[str]
-    url: Optional[str]
+    name: str | None
+    url: str | None
 
 
 class AlbumRef(Model):
     id: str
-    name: Optional[str]
-    release_date: Optional[str]
-    url: Optional[str]
+    name: str | None
+    release_date: str | None
+    url: str | None
 
 
 class TrackItem(Model):
     kind: str
     id: str
-    source: Optional[str]
-    name: Optional[str]
-    url: Optional[str]
+    source: str | None
+    name: str | None
+    url: str | None
     artists: list[ArtistRef]
-    album: Optional[AlbumRef]
-    year: Optional[int]
-    popularity: Optional[int]
-    explicit: Optional[bool]
-    isrc: Optional[str]
-    duration_ms: Optional[int]
+    album: AlbumRef | None
+    year: int | None
+    popularity: int | None
+    explicit: bool | None
+    isrc: str | None
+    duration_ms: int | None
 
 
 class SearchHit(Model):
     """A track (text search), or a track, album or artist an id, ISRC or UPC named (lookup)."""
 
     kind: str
-    id: Optional[str]
-    name: Optional[str]
-    url: Optional[str]
-    score: Optional[float] = None
+    id: str | None
+    name: str | None
+    url: str | None
+    score: float | None = None
 
 
 class SearchPage(Model):
     query: str
-    mode: Optional[str]
-    message: Optional[str]
+    mode: str | None
+    message: str | None
     filters: dict[str, Any]
     page: int
     size: int
     count: int
     complete: bool
-    did_you_mean: Optional[str] = None  # when nothing matched: a nearby query that finds tracks
-    did_you_mean_url: Optional[str] = None
+    did_you_mean: str | None = None  # when nothing matched: a nearby query that finds tracks
+    did_you_mean_url: str | None = None
     artists: list[SearchHit] = []  # artists whose name matches (page 1 without filters)
     albums: list[SearchHit] = []
     results: list[SearchHit]
-    next: Optional[str]
-    previous: Optional[str]
+    next: str | None
+    previous: str | None
 
 
 class Suggestion(Model):
     kind: str
-    name: Optional[str]
+    name: str | None
     detail: str
-    url: Optional[str]
+    url: str | None
 
 
 class Suggestions(Model):
     query: str
     suggestions: list[Suggestion]
-    did_you_mean: Optional[str]
-    message: Optional[str]
+    did_you_mean: str | None
+    message: str | None
 
 
 class Location(Model):
     release: str
-    torrent: Optional[str]
-    path: Optional[str]
-    file_index: Optional[int]
-    size: Optional[int]
-    sha256: Optional[str]
-    btih: Optional[str]
-    magnet_link: Optional[str]
-    torrent_url: Optional[str]
-    seeders: Optional[int]
+    torrent: str | None
+    path: str | None
+    file_index: int | None
+    size: int | None
+    sha256: str | None
+    btih: str | None
+    magnet_link: str | None
+    torrent_url: str | None
+    seeders: int | None
     health: str
 
 
@@ -114,45 +114,45 @@ class Audio(Model):
 
 
 class Licence(Model):
-    id: str                        # SPDX id or LicenseRef-...
+    id: str  # SPDX id or LicenseRef-...
     name: str
-    url: Optional[str]
-    raw: Optional[str]             # as the source wrote it
-    attribution: Optional[str]     # the credit the licence asks for
+    url: str | None
+    raw: str | None  # as the source wrote it
+    attribution: str | None  # the credit the licence asks for
     source: str
-    source_id: Optional[str]
-    source_url: Optional[str]
-    collection: Optional[str]
+    source_id: str | None
+    source_url: str | None
+    collection: str | None
     imported_at: str
 
 
 class TrackPage(TrackItem):
-    licence: Optional[Licence]     # None: no licence on record
-    published: bool                # its licence is one this archive publishes ([release] licences)
-    unpublished_reason: Optional[str]
+    licence: Licence | None  # None: no licence on record
+    published: bool  # its licence is one this archive publishes ([release] licences)
+    unpublished_reason: str | None
     same_recording: list[TrackItem]
     also_on: list[AlbumRef]
     external_ids: list[dict[str, str]]
-    audio_features: Optional[dict[str, float]]
-    plan: Optional[dict[str, Any]]
-    audio: Optional[Audio]
+    audio_features: dict[str, float] | None
+    plan: dict[str, Any] | None
+    audio: Audio | None
     locations: list[Location]
-    file: Optional[dict[str, Any]]
+    file: dict[str, Any] | None
 
 
 class AlbumPage(Model):
     kind: str
     id: str
-    source: Optional[str]
-    name: Optional[str]
-    url: Optional[str]
-    album_type: Optional[str]
-    total_tracks: Optional[int]
-    release_date: Optional[str]
-    year: Optional[int]
-    label: Optional[str]
-    popularity: Optional[int]
-    upc: Optional[str]
+    source: str | None
+    name: str | None
+    url: str | None
+    album_type: str | None
+    total_tracks: int | None
+    release_date: str | None
+    year: int | None
+    label: str | None
+    popularity: int | None
+    upc: str | None
     artists: list[ArtistRef]
     duration_ms: int
     tracks: list[TrackItem]
@@ -161,22 +161,22 @@ class AlbumPage(Model):
 
 class AlbumItem(Model):
     id: str
-    name: Optional[str]
-    url: Optional[str]
-    album_type: Optional[str]
-    release_date: Optional[str]
-    year: Optional[int]
-    total_tracks: Optional[int]
+    name: str | None
+    url: str | None
+    album_type: str | None
+    release_date: str | None
+    year: int | None
+    total_tracks: int | None
 
 
 class ArtistPage(Model):
     kind: str
     id: str
-    source: Optional[str]
-    name: Optional[str]
-    url: Optional[str]
-    popularity: Optional[int]
-    followers: Optional[int]
+    source: str | None
+    name: str | None
+    url: str | None
+    popularity: int | None
+    followers: int | None
     genres: list[str]
     track_count: int
     album_count: int
@@ -185,8 +185,8 @@ class ArtistPage(Model):
     page: int
     size: int
     pages: int
-    next: Optional[str]
-    previous: Optional[str]
+    next: str | None
+    previous: str | None
 
 
 class IsrcPage(Model):
@@ -210,27 +210,27 @@ class ShufflePage(Model):
 
 class Torrent(Model):
     release: str
-    name: Optional[str]
-    url: Optional[str]
-    local_url: Optional[str]
-    group_name: Optional[str]
-    display_name: Optional[str]
-    btih: Optional[str]
-    magnet_link: Optional[str]
-    torrent_size: Optional[int]
-    num_files: Optional[int]
-    data_size: Optional[int]
-    added_to_torrents_list_at: Optional[str]
+    name: str | None
+    url: str | None
+    local_url: str | None
+    group_name: str | None
+    display_name: str | None
+    btih: str | None
+    magnet_link: str | None
+    torrent_size: int | None
+    num_files: int | None
+    data_size: int | None
+    added_to_torrents_list_at: str | None
     is_metadata: bool
     obsolete: bool
     embargo: bool
-    seeders: Optional[int]
-    leechers: Optional[int]
-    completed: Optional[int]
-    stats_scraped_at: Optional[str]
-    band: Optional[str]
-    tracks: Optional[int]
-    listens_covered: Optional[float]
+    seeders: int | None
+    leechers: int | None
+    completed: int | None
+    stats_scraped_at: str | None
+    band: str | None
+    tracks: int | None
+    listens_covered: float | None
     health: str
 
 
@@ -242,8 +242,8 @@ class TorrentsPage(Model):
     page: int
     size: int
     count: int
-    next: Optional[str]
-    previous: Optional[str]
+    next: str | None
+    previous: str | None
 
 
 class GeneratePage(Model):
@@ -252,7 +252,7 @@ class GeneratePage(Model):
     bytes: int
     count: int
     listens_covered: float
-    listens_share: Optional[float]
+    listens_share: float | None
     tracks: int
     include_metadata: bool
     budget_input: str
@@ -277,7 +277,7 @@ class HomePage(Model):
     name: str
     counts: dict[str, Any]
     top_tracks: list[TrackItem]
-    plan: Optional[dict[str, Any]]
+    plan: dict[str, Any] | None
     releases: dict[str, Any]
     search_index: bool
     statistics: bool

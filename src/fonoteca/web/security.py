@@ -10,7 +10,8 @@ import ipaddress
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Awaitable, Callable
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import orjson
 
@@ -22,8 +23,10 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 # Scripts, styles, images and media from this site only; no inline script or style, no frames, no plugins,
 # forms submit only here. The JSON API and media get the same policy.
-CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
-       "connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'")
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self'; "
+    "connect-src 'self'; font-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
+)
 SECURITY_HEADERS = [
     (b"content-security-policy", CSP.encode()),
     (b"x-content-type-options", b"nosniff"),
@@ -33,9 +36,9 @@ SECURITY_HEADERS = [
     (b"cross-origin-resource-policy", b"same-origin"),
     (b"permissions-policy", b"camera=(), microphone=(), geolocation=(), payment=(), usb=(), interest-cohort=()"),
 ]
-MAX_PATH = 4096         # bytes of the path (a 200-character id of 4-byte characters, percent-encoded, fits)
-MAX_QUERY = 8192        # bytes of the query string
-MAX_HEADERS = 16384     # bytes of all request headers
+MAX_PATH = 4096  # bytes of the path (a 200-character id of 4-byte characters, percent-encoded, fits)
+MAX_QUERY = 8192  # bytes of the query string
+MAX_HEADERS = 16384  # bytes of all request headers
 ALLOWED_METHODS = {"GET", "HEAD", "OPTIONS"}
 EXEMPT_PREFIXES = ("/static/",)  # cacheable assets do not count against the rate limit
 
@@ -82,23 +85,28 @@ def client_key(address: str) -> str:
         return address
 
 
-def _plain(status: int, message: str, json_body: bool, extra: list[tuple[bytes, bytes]] | None = None
-           ) -> tuple[Message, Message]:
+def _plain(
+    status: int, message: str, json_body: bool, extra: list[tuple[bytes, bytes]] | None = None
+) -> tuple[Message, Message]:
     if json_body:
         body = orjson.dumps({"error": {"status": status, "message": message}})
         media = b"application/json"
     else:
         body = (message + "\n").encode()
         media = b"text/plain; charset=utf-8"
-    headers = [(b"content-type", media), (b"content-length", str(len(body)).encode()),
-               (b"cache-control", b"no-store")] + (extra or [])
-    return ({"type": "http.response.start", "status": status, "headers": headers},
-            {"type": "http.response.body", "body": body})
+    headers = [
+        (b"content-type", media),
+        (b"content-length", str(len(body)).encode()),
+        (b"cache-control", b"no-store"),
+    ] + (extra or [])
+    return (
+        {"type": "http.response.start", "status": status, "headers": headers},
+        {"type": "http.response.body", "body": body},
+    )
 
 
 class SecurityMiddleware:
-    def __init__(self, app: ASGIApp, limiter: RateLimiter | None, allowed_hosts: tuple[str, ...] | None = None
-                 ) -> None:
+    def __init__(self, app: ASGIApp, limiter: RateLimiter | None, allowed_hosts: tuple[str, ...] | None = None) -> None:
         self.app = app
         self.limiter = limiter
         self.allowed_hosts = None if allowed_hosts is None else frozenset(allowed_hosts)

@@ -29,27 +29,33 @@ ENV_SETTINGS = "FONOTECA_WEB_SETTINGS"
 def _uvicorn_options(access_log: bool, limits: WebConfig | None = None) -> dict[str, Any]:
     limits = limits or WebConfig()
     return {
-        "server_header": False,      # do not advertise the server software
-        "proxy_headers": False,      # rate limits key on the real peer address unless told otherwise
+        "server_header": False,  # do not advertise the server software
+        "proxy_headers": False,  # rate limits key on the real peer address unless told otherwise
         "timeout_keep_alive": limits.keep_alive_timeout,
         "request_timeout": limits.request_timeout,
         "max_per_client": limits.max_connections_per_client,
-        "limit_concurrency": 2048,   # beyond this many connections, answer 503 rather than queue without bound
+        "limit_concurrency": 2048,  # beyond this many connections, answer 503 rather than queue without bound
         "backlog": 2048,
         "access_log": access_log,
         "log_level": "info" if access_log else "warning",
     }
 
 
-def _limits(archive: Archive, request_timeout: float | None, keep_alive_timeout: float | None,
-            max_connections_per_client: int | None) -> WebConfig:
+def _limits(
+    archive: Archive,
+    request_timeout: float | None,
+    keep_alive_timeout: float | None,
+    max_connections_per_client: int | None,
+) -> WebConfig:
     """The connection limits: the arguments where given, else fonoteca.toml [web], else the defaults."""
     configured = web_config(archive.config)
     chosen = WebConfig(
         request_timeout=configured.request_timeout if request_timeout is None else request_timeout,
         keep_alive_timeout=configured.keep_alive_timeout if keep_alive_timeout is None else keep_alive_timeout,
-        max_connections_per_client=(configured.max_connections_per_client if max_connections_per_client is None
-                                    else max_connections_per_client))
+        max_connections_per_client=(
+            configured.max_connections_per_client if max_connections_per_client is None else max_connections_per_client
+        ),
+    )
     if chosen.request_timeout < 0 or chosen.keep_alive_timeout < 0 or chosen.max_connections_per_client < 0:
         raise UsageError("timeouts and the connection limit must be >= 0 (0: none)")
     return chosen
@@ -105,12 +111,25 @@ def ensure_index(archive: Archive) -> bool:
     return True
 
 
-def serve(archive: Archive | Path | str, host: str = "127.0.0.1", port: int = 8000, *, workers: int = 1,
-          threads: int = 4, rate_limit: float = 20.0, rate_burst: int = 200, stats_dir: Path | None = None,
-          access_log: bool = False, build_index: bool = True, cache_entries: int = 2048,
-          base_url: str | None = None, allowed_hosts: list[str] | tuple[str, ...] | None = None,
-          request_timeout: float | None = None, keep_alive_timeout: float | None = None,
-          max_connections_per_client: int | None = None) -> None:
+def serve(
+    archive: Archive | Path | str,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    *,
+    workers: int = 1,
+    threads: int = 4,
+    rate_limit: float = 20.0,
+    rate_burst: int = 200,
+    stats_dir: Path | None = None,
+    access_log: bool = False,
+    build_index: bool = True,
+    cache_entries: int = 2048,
+    base_url: str | None = None,
+    allowed_hosts: list[str] | tuple[str, ...] | None = None,
+    request_timeout: float | None = None,
+    keep_alive_timeout: float | None = None,
+    max_connections_per_client: int | None = None,
+) -> None:
     """Serve the website and JSON API of an archive (or a mirror) until interrupted. Blocks.
 
     base_url, allowed_hosts, request_timeout (seconds to send a whole request), keep_alive_timeout and
@@ -127,23 +146,37 @@ def serve(archive: Archive | Path | str, host: str = "127.0.0.1", port: int = 80
     if build_index:
         ensure_index(opened)
     limits = _limits(opened, request_timeout, keep_alive_timeout, max_connections_per_client)
-    settings = Settings(archive=opened.root, stats_dir=stats_dir, rate_limit=rate_limit, rate_burst=rate_burst,
-                        threads=threads, cache_entries=cache_entries, base_url=base_url,
-                        allowed_hosts=None if allowed_hosts is None else tuple(allowed_hosts))
+    settings = Settings(
+        archive=opened.root,
+        stats_dir=stats_dir,
+        rate_limit=rate_limit,
+        rate_burst=rate_burst,
+        threads=threads,
+        cache_entries=cache_entries,
+        base_url=base_url,
+        allowed_hosts=None if allowed_hosts is None else tuple(allowed_hosts),
+    )
     app = create_app(settings)  # fails here, in the foreground, on a bad archive
     shown = f"[{host}]" if ":" in host else host
-    console.print(f"serving [bold]{opened.name}[/bold] at http://{shown}:{port}/ "
-                  f"({workers} process{'es' if workers > 1 else ''} x {threads} threads; Ctrl+C stops)")
+    console.print(
+        f"serving [bold]{opened.name}[/bold] at http://{shown}:{port}/ "
+        f"({workers} process{'es' if workers > 1 else ''} x {threads} threads; Ctrl+C stops)"
+    )
     if not is_loopback(host):
-        console.print(f"[yellow]listening on {host}: the site is reachable from the network (it is read-only; "
-                      f"the rate limit is {rate_limit:g} requests/s per client and process)[/yellow]")
+        console.print(
+            f"[yellow]listening on {host}: the site is reachable from the network (it is read-only; "
+            f"the rate limit is {rate_limit:g} requests/s per client and process)[/yellow]"
+        )
     options = _uvicorn_options(access_log, limits)
     if workers == 1:
         _run(GuardedConfig(app, host=host, port=port, **options))
         return
     os.environ[ENV_SETTINGS] = orjson.dumps(settings.as_dict()).decode()
-    _run(GuardedConfig("fonoteca.web.server:app_from_env", factory=True, host=host, port=port, workers=workers,
-                       **options))
+    _run(
+        GuardedConfig(
+            "fonoteca.web.server:app_from_env", factory=True, host=host, port=port, workers=workers, **options
+        )
+    )
 
 
 class ServerThread:
@@ -159,7 +192,7 @@ class ServerThread:
         self.thread = threading.Thread(target=self.server.run, name="fonoteca-web", daemon=True)
         self.url = ""
 
-    def __enter__(self) -> "ServerThread":
+    def __enter__(self) -> ServerThread:
         import time
 
         self.thread.start()

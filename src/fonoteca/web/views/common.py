@@ -4,9 +4,10 @@ parameter types that accept empty form fields, and errors."""
 from __future__ import annotations
 
 import functools
-from urllib.parse import quote
 from collections.abc import Callable
-from typing import Annotated, Any, Optional
+from enum import Enum
+from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Query
 from fastapi.responses import HTMLResponse
@@ -17,14 +18,21 @@ from starlette.responses import Response
 from fonoteca.web import render
 from fonoteca.web.schemas import Error
 
-ERRORS = {400: {"model": Error, "description": "Bad parameters"},
-          404: {"model": Error, "description": "Not found"},
-          410: {"model": Error, "description": "Withdrawn (the tombstone says when and why)"},
-          414: {"model": Error, "description": "Request URL too long"},
-          429: {"model": Error, "description": "Rate limited"}}
+ERRORS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Error, "description": "Bad parameters"},
+    404: {"model": Error, "description": "Not found"},
+    410: {"model": Error, "description": "Withdrawn (the tombstone says when and why)"},
+    414: {"model": Error, "description": "Request URL too long"},
+    429: {"model": Error, "description": "Rate limited"},
+}
+# The pages that are forms, by endpoint: (template, form data, title), read by the error handlers.
+FormData = Callable[[Request, str], dict[str, Any]]
+FORM_PAGES: dict[Callable[..., Any], tuple[str, FormData, Callable[[dict[str, Any]], str] | None]] = {}
 # Routes outside /api (files, text) answer errors as plain text.
-TEXT_ERRORS = {status: {"description": value["description"], "content": {"text/plain": {"schema": {"type": "string"}}}}
-               for status, value in ERRORS.items()}
+TEXT_ERRORS = {
+    status: {"description": value["description"], "content": {"text/plain": {"schema": {"type": "string"}}}}
+    for status, value in ERRORS.items()
+}
 
 
 def _empty_to_none(value: Any) -> Any:
@@ -41,7 +49,7 @@ def optional(kind: Any, description: str, **constraints: Any) -> Any:
     """An optional query parameter whose empty value (an empty form field) means absent; the constraints apply
     to the value when there is one."""
     inner = Annotated[kind, Field(**constraints)] if constraints else kind
-    return Annotated[Optional[inner], Blank, Query(description=description)]
+    return Annotated[inner | None, Blank, Query(description=description)]
 
 
 Popularity = optional(int, "Only tracks with popularity >= N (0-100).", ge=0, le=100)
@@ -73,8 +81,16 @@ class Forbidden(HTTPException):
 def tombstone(withdrawal: Any, ref: str, name: str | None = None) -> Gone:
     """The 410 for a withdrawn track: its id, name, the category, the date and the reason of the withdrawal."""
     e = withdrawal.entry
-    stone = {"track": ref, "name": name, "category": e.category or "other", "withdrawn_at": e.at,
-             "date": e.at[:10], "until": e.until, "reason": e.reason, "ledger_entry": e.seq}
+    stone = {
+        "track": ref,
+        "name": name,
+        "category": e.category or "other",
+        "withdrawn_at": e.at,
+        "date": e.at[:10],
+        "until": e.until,
+        "reason": e.reason,
+        "ledger_entry": e.seq,
+    }
     return Gone(f"{ref} was withdrawn on {e.at[:10]} ({e.category or 'other'})", stone)
 
 
@@ -91,11 +107,20 @@ def is_api(request: Request) -> bool:
     return render.request_path(request).startswith("/api/")
 
 
-def twin(router: APIRouter, path: str, *, template: str, model: Any, summary: str, cache: str = render.CACHE_ENTITY,
-         api_path: str | None = None, title: Callable[[dict[str, Any]], str] | None = None,
-         tags: list[str] | None = None, form: Callable[[Request, str], dict[str, Any]] | None = None,
-         responses: dict[int | str, Any] | None = None,
-         ) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
+def twin(
+    router: APIRouter,
+    path: str,
+    *,
+    template: str,
+    model: Any,
+    summary: str,
+    cache: str = render.CACHE_ENTITY,
+    api_path: str | None = None,
+    title: Callable[[dict[str, Any]], str] | None = None,
+    tags: list[str | Enum] | None = None,
+    form: Callable[[Request, str], dict[str, Any]] | None = None,
+    responses: dict[int | str, Any] | None = None,
+) -> Callable[[Callable[..., dict[str, Any]]], Callable[..., dict[str, Any]]]:
     """Register `path` (HTML, rendered with `template`) and `/api` + path (JSON) for one data function.
 
     The data function takes `request` plus its typed parameters and returns the page's data as a dict; both
@@ -113,9 +138,14 @@ def twin(router: APIRouter, path: str, *, template: str, model: Any, summary: st
                 return data
             query = render.request_query(request)
             api_url = "/api" + quote(render.request_path(request), safe="/") if api_path is None else api
-            return render.html(request, template, data, cache=data.pop("_cache", cache),
-                               api=api_url + ("?" + query if query else ""),
-                               title=title(data) if title else None)
+            return render.html(
+                request,
+                template,
+                data,
+                cache=data.pop("_cache", cache),
+                api=api_url + ("?" + query if query else ""),
+                title=title(data) if title else None,
+            )
 
         @functools.wraps(fn)
         def endpoint(*args: Any, **kwargs: Any) -> Any:
@@ -125,11 +155,18 @@ def twin(router: APIRouter, path: str, *, template: str, model: Any, summary: st
             return render.json(kwargs["request"], data, cache=data.pop("_cache", cache))
 
         if form is not None:
-            page.form_page = (template, form, title)  # type: ignore[attr-defined]  (read by the error handlers)
+            FORM_PAGES[page] = (template, form, title)
         router.add_api_route(path, page, methods=["GET", "HEAD"], include_in_schema=False, response_class=HTMLResponse)
-        router.add_api_route(api, endpoint, methods=["GET"], response_model=model, summary=summary,
-                             responses={**ERRORS, **(responses or {})}, tags=tags or ["pages"],
-                             description=fn.__doc__ or summary)
+        router.add_api_route(
+            api,
+            endpoint,
+            methods=["GET"],
+            response_model=model,
+            summary=summary,
+            responses={**ERRORS, **(responses or {})},
+            tags=tags or ["pages"],
+            description=fn.__doc__ or summary,
+        )
         return fn
 
     return decorate
@@ -137,9 +174,16 @@ def twin(router: APIRouter, path: str, *, template: str, model: Any, summary: st
 
 def get_and_head(router: APIRouter, path: str, **options: Any) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """A GET route that also answers HEAD (HEAD kept out of the OpenAPI spec, where it would repeat GET)."""
+
     def decorate(fn: Callable[..., Any]) -> Callable[..., Any]:
         router.add_api_route(path, fn, methods=["GET"], **options)
-        router.add_api_route(path, fn, methods=["HEAD"], include_in_schema=False,
-                             response_class=options.get("response_class", HTMLResponse))
+        router.add_api_route(
+            path,
+            fn,
+            methods=["HEAD"],
+            include_in_schema=False,
+            response_class=options.get("response_class", HTMLResponse),
+        )
         return fn
+
     return decorate

@@ -10,14 +10,21 @@ from starlette.requests import Request
 
 from fonoteca.web import render, schemas
 from fonoteca.web.charts import FORMATS
-from fonoteca.web.views.common import ERRORS, TEXT_ERRORS, get_and_head, NotFound, is_api, site, twin
+from fonoteca.web.views.common import TEXT_ERRORS, NotFound, get_and_head, is_api, site, twin
 
 router = APIRouter()
 
 
-@twin(router, "/stats", template="stats.html", model=schemas.StatsPage, cache=render.CACHE_LIVE,
-      summary="Statistics of the collection: each chart's images and numbers", title=lambda d: "Statistics",
-      tags=["statistics"])
+@twin(
+    router,
+    "/stats",
+    template="stats.html",
+    model=schemas.StatsPage,
+    cache=render.CACHE_LIVE,
+    summary="Statistics of the collection: each chart's images and numbers",
+    title=lambda d: "Statistics",
+    tags=["statistics"],
+)
 def stats(request: Request) -> dict:
     charts = site(request).charts
     found = charts.charts()
@@ -29,10 +36,14 @@ def stats(request: Request) -> dict:
     return {"available": bool(found), "charts": found, "directory_hint": hint}
 
 
-@get_and_head(router, "/stats/charts/{filename}", tags=["statistics"],
-                  response_class=FileResponse, summary="A chart image (NAME.svg or NAME.png)",
-                  responses={**TEXT_ERRORS, 200: {"content": {"image/svg+xml": {}, "image/png": {}},
-                                             "description": "The chart"}})
+@get_and_head(
+    router,
+    "/stats/charts/{filename}",
+    tags=["statistics"],
+    response_class=FileResponse,
+    summary="A chart image (NAME.svg or NAME.png)",
+    responses={**TEXT_ERRORS, 200: {"content": {"image/svg+xml": {}, "image/png": {}}, "description": "The chart"}},
+)
 def chart_file(request: Request, filename: Annotated[str, Path(max_length=80)]) -> FileResponse:
     name, _, ext = filename.rpartition(".")
     path = site(request).charts.file(name, ext)
