@@ -6,7 +6,6 @@ through the tracker or are connected by address."""
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import shutil
 import socket
@@ -39,14 +38,6 @@ def wait_for(check: Any, what: str, timeout: float = 60.0, every: float = 0.2) -
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
         time.sleep(every)
-
-
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 # ------------------------------------------------------------------------------------------------ opentracker

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from fonoteca import archive as archive_mod
+from fonoteca.durable import sha256_of
 from fonoteca.mirror import Seeder, seed_items, verify_root
 from fonoteca.mirror.verify import Target, verify
 from fonoteca.pack.manifest import read_manifest
@@ -27,7 +28,6 @@ from tests.clients import (
     QBittorrent,
     Tracker,
     Transmission,
-    sha256_of,
     write_pad_files,
 )
 from tests.conftest import run_cli

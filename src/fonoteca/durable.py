@@ -4,6 +4,7 @@ complete after a crash, and a rename is not reported done before its folder is o
 from __future__ import annotations
 
 import errno
+import hashlib
 import os
 import uuid
 from datetime import UTC, datetime
@@ -13,6 +14,15 @@ from pathlib import Path
 def now() -> str:
     """The current time as stored in catalog rows and records: UTC, seconds, ISO 8601."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def sha256_of(path: Path) -> str:
+    """The sha256 of a file's content, read in blocks of 1 MiB."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
 def fsync_dir(path: Path) -> None:

@@ -90,6 +90,8 @@ FEATURE_FIELDS = (
     "time_signature",
     "duration_ms",
 )
+# the features measured on a scale (key, mode and time signature are categories; duration belongs to the track)
+CONTINUOUS_FEATURES = tuple(f for f in FEATURE_FIELDS if f not in ("key", "mode", "time_signature", "duration_ms"))
 
 
 class FeaturesRec(NamedTuple):

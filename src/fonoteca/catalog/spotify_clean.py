@@ -60,7 +60,7 @@ from fonoteca.catalog.importer import (
     start_run,
 )
 from fonoteca.catalog.reader import CorruptInput, chunks
-from fonoteca.catalog.records import LEVEL_FULL
+from fonoteca.catalog.records import FEATURE_FIELDS, LEVEL_FULL
 from fonoteca.catalog.rejects import RejectLog
 from fonoteca.catalog.values import FEATURE_BOUNDS, MAX_TEXT, date_problem, int_problem, shown, text_problem, type_name
 from fonoteca.errors import FonotecaError
@@ -415,24 +415,7 @@ def _feature_check(name: str) -> tuple[Any, ...]:
     return ("num", low, high)
 
 
-FEATURE_COLUMNS = tuple(
-    Col(name, name, _feature_check(name))
-    for name in (
-        "danceability",
-        "energy",
-        "key",
-        "loudness",
-        "mode",
-        "speechiness",
-        "acousticness",
-        "instrumentalness",
-        "liveness",
-        "valence",
-        "tempo",
-        "time_signature",
-        "duration_ms",
-    )
-)
+FEATURE_COLUMNS = tuple(Col(name, name, _feature_check(name)) for name in FEATURE_FIELDS)
 FILE_COLUMNS = (
     _text("filename"),
     _text("status"),

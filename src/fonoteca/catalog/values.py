@@ -10,6 +10,8 @@ import calendar
 import re
 from typing import Any
 
+from fonoteca.catalog.records import FEATURE_FIELDS
+
 MAX_TEXT = 65536  # characters in one text value; longer ones are rejected as hostile
 MAX_DEPTH = 64  # nesting of objects and arrays in one record; real API objects stay below 12
 
@@ -128,24 +130,7 @@ def _feature_bounds(name: str) -> tuple[float, float | None]:
     return 0, None  # tempo, time_signature, duration_ms
 
 
-FEATURE_BOUNDS = {
-    name: _feature_bounds(name)
-    for name in (
-        "danceability",
-        "energy",
-        "key",
-        "loudness",
-        "mode",
-        "speechiness",
-        "acousticness",
-        "instrumentalness",
-        "liveness",
-        "valence",
-        "tempo",
-        "time_signature",
-        "duration_ms",
-    )
-}
+FEATURE_BOUNDS = {name: _feature_bounds(name) for name in FEATURE_FIELDS}
 
 
 def feature_problem(name: str, value: Any) -> str | None:

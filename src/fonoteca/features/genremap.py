@@ -23,6 +23,7 @@ from statistics import median
 from typing import Any
 from urllib.parse import quote
 
+from fonoteca.catalog.records import CONTINUOUS_FEATURES
 from fonoteca.features.mapping import DIMENSIONS, from_computed, from_imported
 
 WIDTH = 1200
@@ -44,16 +45,7 @@ FEATURE_COLUMNS = (
     "regularity",
     "harmonic_ratio",
 )
-IMPORTED_COLUMNS = (
-    "danceability",
-    "energy",
-    "loudness",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "valence",
-    "tempo",
-)
+IMPORTED_COLUMNS = tuple(f for f in CONTINUOUS_FEATURES if f != "liveness")  # imported features the map reads
 AXES = {
     "x": {"dimension": "bounce", "low": "denser, more atmospheric", "high": "spikier, bouncier"},
     "y": {"dimension": "electric", "low": "more organic, acoustic", "high": "more mechanical, electric"},

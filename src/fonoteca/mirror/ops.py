@@ -18,7 +18,6 @@ A mirror is an archive-shaped folder, usable by the other stages (`fonoteca -A M
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -35,6 +34,7 @@ import zstandard
 
 from fonoteca import ledger
 from fonoteca.catalog.ids import NAMESPACE_NAMES, parse_reference
+from fonoteca.durable import sha256_of
 from fonoteca.errors import FonotecaError
 from fonoteca.mirror import session as sess
 from fonoteca.mirror.sources import (
@@ -470,14 +470,6 @@ def _manifests(*roots: Path | None) -> list[Path]:
         if r is not None and (r / "releases").is_dir():
             out += sorted((r / "releases").glob("*/manifest.jsonl.zst"))
     return out
-
-
-def sha256_of(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 @dataclass

@@ -17,26 +17,17 @@ it, so the bag stays valid.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from collections.abc import Iterable
 from pathlib import Path
 
 from fonoteca import __version__
-from fonoteca.durable import write_atomic
+from fonoteca.durable import sha256_of, write_atomic
 from fonoteca.pack.paths import V1_ONLY_FOLDER
 
 BAGIT = "BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
 PAYLOAD_MANIFEST = "manifest-sha256.txt"
 TAG_MANIFEST = "tagmanifest-sha256.txt"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def manifest_line(sha256: str, rel: str) -> str:
@@ -88,5 +79,5 @@ def write_tag_manifest(release: Path) -> None:
     """tagmanifest-sha256.txt over the tag files as they are now (after any rewrite of torrents.json)."""
     if not (release / "bagit.txt").is_file():
         return  # not a bag (a release packed before releases were bags): nothing to keep valid
-    lines = "".join(manifest_line(_sha256(release / rel), rel) for rel in tag_files(release))
+    lines = "".join(manifest_line(sha256_of(release / rel), rel) for rel in tag_files(release))
     write_atomic(release / TAG_MANIFEST, lines.encode("utf-8"))

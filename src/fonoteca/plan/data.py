@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from fonoteca.catalog import layout
 from fonoteca.progress import Progress
 
 Connect = Callable[[], sqlite3.Connection]
@@ -35,16 +36,7 @@ _TRACK_ARTISTS_SQL = "SELECT track, artist FROM track_artists WHERE track >= ? A
 _ARTISTS_SQL = "SELECT rowid, coalesce(popularity, 0), min(coalesce(followers, 0), 100000000) FROM artists"
 # Statuses of the reference release's track_files that mean no file was had (the rule's own skips are not).
 UNAVAILABLE = ("error_not_available", "error_has_replacement", "todo_unk", "error_no_ogg160", "error_zero_duration")
-STATUSES = (
-    "success",
-    "error_not_available",
-    "error_has_replacement",
-    "skipped_isrc_has_download",
-    "skipped_low_priority",
-    "todo_unk",
-    "error_no_ogg160",
-    "error_zero_duration",
-)
+STATUSES = layout.STATUSES  # the reference release's track_files statuses, as the layout defines them
 _TRACK_FILES_SQL = (
     "SELECT track, CASE status "
     + " ".join(f"WHEN '{name}' THEN {i}" for i, name in enumerate(STATUSES))

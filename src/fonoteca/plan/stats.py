@@ -17,21 +17,12 @@ import numpy as np
 import orjson
 
 from fonoteca.archive import Archive
+from fonoteca.catalog.records import CONTINUOUS_FEATURES
 from fonoteca.plan import bounded, coverage, planner, policies
 from fonoteca.progress import Progress
 from fonoteca.tiers import Tier
 
-FEATURES = (
-    "danceability",
-    "energy",
-    "loudness",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-)
+FEATURES = CONTINUOUS_FEATURES
 KEYS = ("C", "C#", "D", "D#", "E", "F", "F#", "G", "G#", "A", "A#", "B")
 CORRELATION_SAMPLE = 200_000  # audio-feature rows read for the correlation (an even stride over the table)
 TOP_GENRES = 30

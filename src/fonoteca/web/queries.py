@@ -13,26 +13,14 @@ from urllib.parse import quote
 from fonoteca.catalog.ids import NAMESPACE_NAMES, NAMESPACES, Reference, normalize_isrc
 from fonoteca.catalog.query import counts as catalog_counts
 from fonoteca.catalog.query import lookup_reference
+from fonoteca.catalog.records import FEATURE_FIELDS
 from fonoteca.tiers import Tier
 
 MAX_ALBUM_TRACKS = 500
 MAX_SAME_RECORDING = 50
 MAX_DISCOGRAPHY_PAGE = 100
 TOP_TRACKS = 10
-FEATURES = (
-    "danceability",
-    "energy",
-    "key",
-    "loudness",
-    "mode",
-    "speechiness",
-    "acousticness",
-    "instrumentalness",
-    "liveness",
-    "valence",
-    "tempo",
-    "time_signature",
-)
+FEATURES = tuple(name for name in FEATURE_FIELDS if name != "duration_ms")  # the track has its own
 
 
 def url_for(kind: str, id_: str | None) -> str | None:
