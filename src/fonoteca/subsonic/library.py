@@ -96,12 +96,15 @@ class Snapshot:
 
 
 class Library:
-    """The current snapshot of one site (rebuilt when the catalog or the releases change, or after a minute)."""
+    """The current snapshot of one site: rebuilt at once when the catalog, the ledger or the releases change, and
+    in the background after a minute (held files and the like can change without those), while the snapshot in
+    hand is still served: rebuilding a library of millions of tracks takes seconds, and no request waits for it."""
 
     def __init__(self, site: Any, mode: str) -> None:
         self.site = site
         self.mode = mode
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()  # held while a background rebuild runs: one at a time
         self._snapshot: Snapshot | None = None
         self._key: Any = None
         self._local = threading.local()
@@ -111,18 +114,40 @@ class Library:
     def snapshot(self) -> Snapshot:
         site = self.site
         key = (site.store.stamp(), tuple(r.signature for r in site.releases.all()))
-        now = time.monotonic()
         current = self._snapshot
-        if current is not None and self._key == key and now - current.built_at < RECHECK_S:
+        if current is not None and self._key == key:
+            if time.monotonic() - current.built_at >= RECHECK_S:
+                self._rebuild_in_background(key)
             return current
         with self._lock:
             current = self._snapshot
-            if current is not None and self._key == key and now - current.built_at < RECHECK_S:
+            if current is not None and self._key == key:
                 return current
-            self._generation += 1
-            snap = self._build(self._generation)
-            self._snapshot, self._key = snap, key
-            return snap
+            return self._rebuild(key)
+
+    def _rebuild(self, key: Any) -> Snapshot:
+        """A new snapshot, made current (the caller holds self._lock)."""
+        self._generation += 1
+        snap = self._build(self._generation)
+        self._snapshot, self._key = snap, key
+        return snap
+
+    def _rebuild_in_background(self, key: Any) -> None:
+        if not self._refreshing.acquire(blocking=False):
+            return  # already under way
+
+        def run() -> None:
+            try:
+                with self._lock:
+                    current = self._snapshot
+                    stale = current is not None and time.monotonic() - current.built_at >= RECHECK_S
+                    if stale and self._key == key:  # a change of key meanwhile was rebuilt by a request
+                        self._rebuild(key)
+            finally:
+                self.site.store.close_thread()  # this thread's catalog connection, opened by the rebuild
+                self._refreshing.release()
+
+        threading.Thread(target=run, name="fonoteca-subsonic-library", daemon=True).start()
 
     def _build(self, generation: int) -> Snapshot:
         conn = self.site.store.conn
