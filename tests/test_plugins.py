@@ -88,6 +88,7 @@ def labelx(plugin_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
 
 def test_without_the_plugin_its_command_does_not_exist(tmp_path):
     assert run_cli("import", "label-catalogue", tmp_path).exit_code == 2
+    assert run_cli("label-tracks", archive=tmp_path).exit_code == 2
 
 
 def test_the_importer_runs_through_the_real_cli(labelx, plugin_env):
@@ -99,6 +100,15 @@ def test_the_importer_runs_through_the_real_cli(labelx, plugin_env):
     assert track["name"] == "Jazz piece 3" and track["source"] == "labelx"
     found = run_cli("search", "noise", "piece", "--json", archive=labelx, env=plugin_env)
     assert {r["id"] for r in json.loads(found.stdout)["results"]} >= {"N1", "N2", "N3"}
+
+
+def test_the_command_runs_through_the_real_cli(labelx, plugin_env):
+    assert "label-tracks" in run_cli("--help", env=plugin_env).stdout
+    listed = run_cli("label-tracks", "--json", archive=labelx, env=plugin_env)
+    assert listed.exit_code == 0, listed.stderr
+    assert [t["id"] for t in json.loads(listed.stdout)] == ["N1", "N2", "N3", "N9", "T1", "T2", "T3", "T4", "T5"]
+    rows = run_cli("label-tracks", archive=labelx, env=plugin_env).stdout.splitlines()  # piped: tab-separated
+    assert rows[0] == "id\ttitle" and rows[1] == "N1\tNoise piece 1"
 
 
 def test_the_policy_is_dispatched_by_name(labelx, plugin_env):

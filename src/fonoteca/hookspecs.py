@@ -30,8 +30,10 @@ hookimpl = pluggy.HookimplMarker("fonoteca")
 
 @hookspec
 def register_commands(app: Any) -> None:
-    """Add sub-commands to the `fonoteca` command line (`app` is its typer.Typer). Import heavy dependencies inside
-    the commands, not at module level: every start of the command line loads every plugin."""
+    """Add sub-commands to the `fonoteca` command line (`app` is its typer.Typer): module-level functions named
+    `<name>_command` (groups: module-level `<group>_app`), which this hook only registers (docs/extending.md).
+    Import heavy dependencies inside the commands, not at module level: every start of the command line loads
+    every plugin."""
 
 
 @hookspec

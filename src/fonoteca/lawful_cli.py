@@ -18,7 +18,7 @@ ledger_app = typer.Typer(
 licence_app = typer.Typer(help="Licences of tracks: state them, show them.", no_args_is_help=True)
 
 
-def resolve_tracks(conn: Any, refs: list[str]) -> list[tuple[int, str]]:
+def _resolve_tracks(conn: Any, refs: list[str]) -> list[tuple[int, str]]:
     """(rowid, NS:track:ID) of every track each reference names (an id as commands print it, a URL, isrc:CODE for
     every track of the recording); FonotecaError naming the references that name none."""
     from fonoteca.catalog.ids import parse_reference
@@ -70,7 +70,7 @@ def _append(
     archive.require_writable(action)
     conn = archive.connect(readonly=True)
     try:
-        tracks = resolve_tracks(conn, ids)
+        tracks = _resolve_tracks(conn, ids)
         current = ledger.withdrawn_rowids(conn, archive.root)
     finally:
         conn.close()
@@ -98,7 +98,7 @@ def _append(
 
 
 @ledger_app.command("verify")
-def verify_cmd(
+def ledger_verify_command(
     ctx: typer.Context,
     path: Path | None = typer.Argument(
         None, help="A withdrawals.jsonl, or an archive or mirror folder (default: the archive)."
@@ -127,7 +127,7 @@ def verify_cmd(
 
 
 @ledger_app.command("list")
-def list_cmd(
+def ledger_list_command(
     ctx: typer.Context,
     every: bool = typer.Option(False, "--all", help="Every entry, not only the tracks withdrawn now."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
@@ -160,7 +160,7 @@ def list_cmd(
 
 
 @licence_app.command("set")
-def licence_set(
+def licence_set_command(
     ctx: typer.Context,
     ids: list[str] = typer.Argument(..., metavar="ID...", help="Tracks (ids as commands print them, isrc:CODE)."),
     licence: str = typer.Option(
@@ -185,7 +185,7 @@ def licence_set(
     archive = open_archive(ctx)
     conn = archive.connect()
     try:
-        tracks = resolve_tracks(conn, ids)
+        tracks = _resolve_tracks(conn, ids)
         provenance.write_licences(
             conn,
             [
@@ -201,7 +201,7 @@ def licence_set(
 
 
 @licence_app.command("show")
-def licence_show(
+def licence_show_command(
     ctx: typer.Context,
     ids: list[str] = typer.Argument(..., metavar="ID...", help="Tracks (ids as commands print them, isrc:CODE)."),
     as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
@@ -215,7 +215,7 @@ def licence_show(
     policy = ReleasePolicy.from_config(archive.config)
     conn = archive.connect(readonly=True)
     try:
-        tracks = resolve_tracks(conn, ids)
+        tracks = _resolve_tracks(conn, ids)
         withdrawn = ledger.withdrawn_rowids(conn, archive.root)
         out: list[dict[str, Any]] = []
         for rowid, ref in tracks:
@@ -244,42 +244,43 @@ def licence_show(
     )
 
 
+def withdraw_command(
+    ctx: typer.Context,
+    ids: list[str] = typer.Argument(
+        ...,
+        metavar="ID...",
+        help="Tracks (ids as commands print them, a URL, isrc:CODE for every track of a recording).",
+    ),
+    reason: str = typer.Option(..., "--reason", help="Why (kept in the ledger, public)."),
+    category: str = typer.Option(
+        "other",
+        "--category",
+        help="copyright | rights-holder | court-order | privacy | licence | error | other (shown on the tombstone).",
+    ),
+    until: str | None = typer.Option(
+        None, "--until", metavar="DATE", help="The withdrawal lapses on this day (YYYY-MM-DD)."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the ledger entry as JSON."),
+) -> None:
+    """Withdraw tracks from what the archive serves and publishes: a line appended to withdrawals.jsonl. The
+    site answers 410 with a tombstone, every API and the search hide them, the next pack replaces the torrents
+    that hold them (earlier torrents are never changed), mirrors skip them."""
+    _append(ctx, "withdraw", ids, reason, category.strip().lower(), until, as_json)
+
+
+def reinstate_command(
+    ctx: typer.Context,
+    ids: list[str] = typer.Argument(..., metavar="ID...", help="Withdrawn tracks."),
+    reason: str = typer.Option("", "--reason", help="Why (kept in the ledger, public)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the ledger entry as JSON."),
+) -> None:
+    """Undo withdrawals: a line appended to withdrawals.jsonl (the withdrawal stays in the history)."""
+    _append(ctx, "reinstate", ids, reason, None, None, as_json)
+
+
 @hookimpl
 def register_commands(app: typer.Typer) -> None:
-    @app.command("withdraw")
-    def withdraw_cmd(
-        ctx: typer.Context,
-        ids: list[str] = typer.Argument(
-            ...,
-            metavar="ID...",
-            help="Tracks (ids as commands print them, a URL, isrc:CODE for every track of a recording).",
-        ),
-        reason: str = typer.Option(..., "--reason", help="Why (kept in the ledger, public)."),
-        category: str = typer.Option(
-            "other",
-            "--category",
-            help="copyright | rights-holder | court-order | privacy | licence | error | "
-            "other (shown on the tombstone).",
-        ),
-        until: str | None = typer.Option(
-            None, "--until", metavar="DATE", help="The withdrawal lapses on this day (YYYY-MM-DD)."
-        ),
-        as_json: bool = typer.Option(False, "--json", help="Print the ledger entry as JSON."),
-    ) -> None:
-        """Withdraw tracks from what the archive serves and publishes: a line appended to withdrawals.jsonl. The
-        site answers 410 with a tombstone, every API and the search hide them, the next pack replaces the torrents
-        that hold them (earlier torrents are never changed), mirrors skip them."""
-        _append(ctx, "withdraw", ids, reason, category.strip().lower(), until, as_json)
-
-    @app.command("reinstate")
-    def reinstate_cmd(
-        ctx: typer.Context,
-        ids: list[str] = typer.Argument(..., metavar="ID...", help="Withdrawn tracks."),
-        reason: str = typer.Option("", "--reason", help="Why (kept in the ledger, public)."),
-        as_json: bool = typer.Option(False, "--json", help="Print the ledger entry as JSON."),
-    ) -> None:
-        """Undo withdrawals: a line appended to withdrawals.jsonl (the withdrawal stays in the history)."""
-        _append(ctx, "reinstate", ids, reason, None, None, as_json)
-
+    app.command("withdraw")(withdraw_command)
+    app.command("reinstate")(reinstate_command)
     app.add_typer(ledger_app, name="ledger")
     app.add_typer(licence_app, name="licence")

@@ -80,26 +80,24 @@ def _after_import(archive: Any, summary: Any) -> None:
     plugins.hook().after_import(archive=archive, summary=summary)
 
 
-def _json_import_command(importer: Importer) -> Any:
-    """`fonoteca import NAME PATH...` for a JSON-shaped importer (see fonoteca.catalog.importers)."""
+def import_json_command(
+    ctx: typer.Context,
+    paths: list[Path] = typer.Argument(..., help="Files (plain, .gz or .zst) or folders of them."),
+    fetched_at: str | None = typer.Option(
+        None, help="When the data was fetched (ISO 8601); default: each file's mtime. Newer data wins."
+    ),
+    strict: bool = typer.Option(False, help="Exit 1 when any record was rejected."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """`fonoteca import NAME PATH...` for every JSON-shaped importer (see fonoteca.catalog.importers): registered
+    once per importer, under its name, which says which importer runs."""
+    from fonoteca import plugins
 
-    def command(
-        ctx: typer.Context,
-        paths: list[Path] = typer.Argument(..., help="Files (plain, .gz or .zst) or folders of them."),
-        fetched_at: str | None = typer.Option(
-            None, help="When the data was fetched (ISO 8601); default: each file's mtime. Newer data wins."
-        ),
-        strict: bool = typer.Option(False, help="Exit 1 when any record was rejected."),
-        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-    ) -> None:
-        _run_import(ctx, paths, importer, fetched_at, strict, as_json)
-
-    command.__doc__ = importer.help
-    return command
+    _run_import(ctx, paths, plugins.importers()[ctx.command.name or ""], fetched_at, strict, as_json)
 
 
 @import_app.command("table")
-def import_table(
+def import_table_command(
     ctx: typer.Context,
     path: Path = typer.Argument(..., help="CSV, TSV or pipe-delimited file (plain, .gz or .zst)."),
     mapping: Path = typer.Option(..., "--map", help="TOML file mapping the table's columns to catalog fields."),
@@ -163,7 +161,7 @@ STRICT_HELP = "Exit 1 when anything was rejected."
 
 
 @import_app.command("files")
-def import_files(
+def import_files_command(
     ctx: typer.Context,
     folders: list[Path] = typer.Argument(..., metavar="DIR...", help="Folders of tagged audio files."),
     fetched_at: str | None = typer.Option(None, help=FETCHED_HELP),
@@ -180,10 +178,6 @@ def import_files(
             raise FonotecaError(f"{folder}: not a folder (give folders of audio files)")
         if not files.audio_files(folder):
             raise FonotecaError(f"{folder}: no audio files in it")
-
-    def first_file(folder: Path) -> Path:
-        return files.audio_files(folder)[0]
-
     _run_collection(
         ctx,
         "files",
@@ -192,12 +186,19 @@ def import_files(
         fetched_at,
         strict,
         as_json,
-        source_path=first_file,
+        source_path=_first_audio_file,
     )
 
 
+def _first_audio_file(folder: Path) -> Path:
+    """The file a folder import registers as its source: the folder's first audio file."""
+    from fonoteca.catalog import files
+
+    return files.audio_files(folder)[0]
+
+
 @import_app.command("internet-archive")
-def import_internet_archive(
+def import_internet_archive_command(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(
         ...,
@@ -219,7 +220,7 @@ def import_internet_archive(
 
 
 @import_app.command("jamendo")
-def import_jamendo(
+def import_jamendo_command(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(
         ...,
@@ -255,7 +256,7 @@ def import_jamendo(
 
 
 @import_app.command("fma")
-def import_fma(
+def import_fma_command(
     ctx: typer.Context,
     tracks: Path = typer.Argument(..., metavar="tracks.csv", help="The FMA metadata's tracks.csv (plain, .gz, .zst)."),
     genres: Path | None = typer.Argument(
@@ -276,7 +277,7 @@ def import_fma(
 
 
 @import_app.command("spotify-clean")
-def import_spotify_clean(
+def import_spotify_clean_command(
     ctx: typer.Context,
     paths: list[Path] = typer.Argument(
         ...,
@@ -321,7 +322,7 @@ def import_spotify_clean(
 
 
 @export_app.command("spotify")
-def export_spotify(
+def export_spotify_command(
     ctx: typer.Context,
     kind: str = typer.Option(..., "--kind", help="track | album | artist | audio-features | playlist"),
     id_: str | None = typer.Option(None, "--id", help="Only this object (Spotify id)."),
@@ -356,7 +357,7 @@ def export_spotify(
 
 
 @export_app.command("spotify-clean")
-def export_spotify_clean(
+def export_spotify_clean_command(
     ctx: typer.Context,
     out: Path = typer.Option(..., "--out", help="Folder to write spotify_clean*.sqlite3 into."),
     databases: str = typer.Option(
@@ -401,99 +402,87 @@ def _open_sink(out: Path | None) -> Any:
     return open(out, "wb")
 
 
-@hookimpl
-def register_commands(app: typer.Typer) -> None:
-    from fonoteca import plugins
+def init_command(
+    directory: Path = typer.Argument(..., help="Directory to create (or upgrade)."),
+    name: str | None = typer.Option(None, help="Human-readable name of the archive."),
+) -> None:
+    """Create an archive: fonoteca.toml, catalog.sqlite3 (WAL) and the stage folders."""
+    from fonoteca import archive as archive_mod
 
-    for importer in plugins.importers().values():
-        if importer.codec is not None:
-            import_app.command(importer.name, help=importer.help)(_json_import_command(importer))
+    archive = archive_mod.init(directory, name=name)
+    console.print(f"archive ready at {archive.root}")
 
-    @app.command("init")
-    def init(
-        directory: Path = typer.Argument(..., help="Directory to create (or upgrade)."),
-        name: str | None = typer.Option(None, help="Human-readable name of the archive."),
-    ) -> None:
-        """Create an archive: fonoteca.toml, catalog.sqlite3 (WAL) and the stage folders."""
-        from fonoteca import archive as archive_mod
 
-        archive = archive_mod.init(directory, name=name)
-        console.print(f"archive ready at {archive.root}")
+def show_command(
+    ctx: typer.Context,
+    reference: str = typer.Argument(
+        ...,
+        help="An id (spotify:track:ID, URL, base62 id, MBID, NS:KIND:ID as "
+        "printed by other commands) or isrc:CODE / upc:CODE.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+) -> None:
+    """Show a track, album, artist or playlist; isrc:CODE lists every track sharing that ISRC."""
+    from fonoteca.catalog import query
 
-    @app.command("show")
-    def show(
-        ctx: typer.Context,
-        reference: str = typer.Argument(
-            ...,
-            help="An id (spotify:track:ID, URL, base62 id, MBID, NS:KIND:ID as "
-            "printed by other commands) or isrc:CODE / upc:CODE.",
-        ),
-        as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
-    ) -> None:
-        """Show a track, album, artist or playlist; isrc:CODE lists every track sharing that ISRC."""
-        from fonoteca.catalog import query
-
-        archive = open_archive(ctx)
-        conn = archive.connect(readonly=True)
-        try:
-            found = query.lookup(conn, reference)
-        finally:
-            conn.close()
-        if not found:
-            if as_json:
-                print_json([])
-            raise FonotecaError(f"nothing in the catalog matches {reference!r}")
+    archive = open_archive(ctx)
+    conn = archive.connect(readonly=True)
+    try:
+        found = query.lookup(conn, reference)
+    finally:
+        conn.close()
+    if not found:
         if as_json:
-            print_json(found)
-            return
-        for number, entry in enumerate(found):
-            if number:
-                typer.echo("")
-            pairs = [("kind", entry["kind"]), ("id", entry.get("id"))]
-            pairs += [(k, human(v)) for k, v in entry.items() if k not in ("kind", "id", "rowid")]
-            emit_pairs(pairs, title=f"{entry['kind']} {entry.get('id')}")
+            print_json([])
+        raise FonotecaError(f"nothing in the catalog matches {reference!r}")
+    if as_json:
+        print_json(found)
+        return
+    for number, entry in enumerate(found):
+        if number:
+            typer.echo("")
+        pairs = [("kind", entry["kind"]), ("id", entry.get("id"))]
+        pairs += [(k, human(v)) for k, v in entry.items() if k not in ("kind", "id", "rowid")]
+        emit_pairs(pairs, title=f"{entry['kind']} {entry.get('id')}")
 
-    @app.command("stats")
-    def stats(
-        ctx: typer.Context,
-        as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
-        out: Path | None = typer.Option(
-            None,
-            "--out",
-            help="Also write charts here: PNG and SVG per chart plus its numbers as JSON "
-            "(popularity, listens, durations, ISRCs, years, albums, keys, features, genres, coverage).",
-        ),
-    ) -> None:
-        """Counts of what the catalog holds; with --out, the archivist's charts as well."""
-        from fonoteca.catalog import query
 
-        archive = open_archive(ctx)
-        conn = archive.connect(readonly=True)
-        try:
-            counts = query.counts(conn)
-        finally:
-            conn.close()
-        if out is not None:
-            from fonoteca import plugins
+def stats_command(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print as JSON."),
+    out: Path | None = typer.Option(
+        None,
+        "--out",
+        help="Also write charts here: PNG and SVG per chart plus its numbers as JSON "
+        "(popularity, listens, durations, ISRCs, years, albums, keys, features, genres, coverage).",
+    ),
+) -> None:
+    """Counts of what the catalog holds; with --out, the archivist's charts as well."""
+    from fonoteca.catalog import query
 
-            if out.resolve().is_relative_to(archive.root):
-                archive.require_writable("stats --out")
-            with progress_bar("charts", unit="charts", transient=True) as report:
-                index = plugins.hook().write_stats(archive=archive, out=out, counts=counts, progress=report)
-            if index is None:
-                raise FonotecaError("no plugin writes statistics charts (the plan stage is missing)")
-            if as_json:
-                print_json(index)
-            else:
-                console.print(f"wrote {len(index['charts'])} charts (PNG, SVG, JSON) and stats.json to {out}")
-            return
+    archive = open_archive(ctx)
+    conn = archive.connect(readonly=True)
+    try:
+        counts = query.counts(conn)
+    finally:
+        conn.close()
+    if out is not None:
+        from fonoteca import plugins
+
+        if out.resolve().is_relative_to(archive.root):
+            archive.require_writable("stats --out")
+        with progress_bar("charts", unit="charts", transient=True) as report:
+            index = plugins.hook().write_stats(archive=archive, out=out, counts=counts, progress=report)
+        if index is None:
+            raise FonotecaError("no plugin writes statistics charts (the plan stage is missing)")
         if as_json:
-            print_json(counts)
-            return
-        emit_pairs(_flat_counts(counts), title=archive.name)
-
-    app.add_typer(import_app, name="import")
-    app.add_typer(export_app, name="export")
+            print_json(index)
+        else:
+            console.print(f"wrote {len(index['charts'])} charts (PNG, SVG, JSON) and stats.json to {out}")
+        return
+    if as_json:
+        print_json(counts)
+        return
+    emit_pairs(_flat_counts(counts), title=archive.name)
 
 
 def _flat_counts(counts: dict[str, Any]) -> list[tuple[str, str]]:
@@ -505,3 +494,18 @@ def _flat_counts(counts: dict[str, Any]) -> list[tuple[str, str]]:
         else:
             rows.append((key, human(value)))
     return rows
+
+
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
+    from fonoteca import plugins
+
+    app.command("init")(init_command)
+    app.command("show")(show_command)
+    app.command("stats")(stats_command)
+    registered = {info.name for info in import_app.registered_commands}  # make_app may run more than once
+    for importer in plugins.importers().values():
+        if importer.codec is not None and importer.name not in registered:
+            import_app.command(importer.name, help=importer.help)(import_json_command)
+    app.add_typer(import_app, name="import")
+    app.add_typer(export_app, name="export")

@@ -18,7 +18,7 @@ cluster_app = typer.Typer(
 
 
 @cluster_app.command("local")
-def local_cmd(
+def cluster_local_command(
     workers: int = typer.Option(2, "--workers", "-w", min=1, help="Worker processes (one task at a time each)."),
     port: int = typer.Option(8786, "--port", "-p", min=0, max=65535, help="Scheduler port (0: any free port)."),
     host: str = typer.Option(
@@ -64,7 +64,7 @@ def local_cmd(
 
 
 @cluster_app.command("check")
-def check_cmd(
+def cluster_check_command(
     scheduler: str = typer.Option(..., "--scheduler", metavar="tcp://HOST:PORT", help="The Dask scheduler."),
     as_json: bool = typer.Option(False, "--json", help="Print the workers and the probe results as JSON."),
 ) -> None:

@@ -63,103 +63,103 @@ def _print_problem_files(items: list[dict[str, Any]], limit: int = 50) -> None:
         console.print(f"... and {len(problems) - limit:,} more (see --json)")
 
 
+def ingest_command(
+    ctx: typer.Context,
+    sources: list[Path] = typer.Argument(..., metavar="SRC...", help="Audio files or folders (walked recursively)."),
+    map_csv: Path | None = typer.Option(
+        None,
+        "--map",
+        metavar="CSV",
+        help="CSV with columns path,track_id or path,isrc (paths relative to the CSV).",
+    ),
+    workers: int | None = typer.Option(
+        None,
+        "--workers",
+        "-w",
+        min=0,
+        help="Local worker processes (default: every core; with --scheduler the cluster's workers run the tasks).",
+    ),
+    scheduler: str | None = typer.Option(
+        None,
+        "--scheduler",
+        metavar="tcp://HOST:PORT",
+        help="Run the per-file work on a Dask cluster (`fonoteca cluster "
+        "local` starts one here). Default: cluster.scheduler in fonoteca.toml.",
+    ),
+    storage: str | None = typer.Option(
+        None,
+        "--storage",
+        metavar="shared|sources|none",
+        help="What the cluster's workers share with this machine (default: "
+        "cluster.storage in fonoteca.toml, else shared).",
+    ),
+    tier: str = typer.Option(
+        "plan",
+        "--tier",
+        metavar="plan|original|compact",
+        help="plan (follow `fonoteca plan`), or original|compact for every file.",
+    ),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 when any input was quarantined or unmatched."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary (with one item per input) as JSON."),
+) -> None:
+    """Match audio files to catalog tracks, validate them by a full decode, keep (original) or re-encode to
+    Ogg Opus (compact) as the plan says, tag, checksum and store them atomically. Rejected files go to
+    quarantine/ with a JSON reason; unmatched files are reported, never guessed."""
+    from fonoteca.ingest.options import IngestOptions
+    from fonoteca.ingest.pipeline import ingest
+
+    archive = open_archive(ctx)
+    options = IngestOptions.from_config(
+        archive.config, workers=workers, map_csv=map_csv, tier=tier, scheduler=scheduler, storage=storage
+    )
+    with progress_bar("ingest", unit="files") as report:
+        summary = ingest(archive, sources, options, progress=report)
+    if as_json:
+        print_json(summary.as_dict())
+    else:
+        _print_summary(summary)
+    if strict and summary.problems:
+        console.print(
+            f"[red]--strict:[/red] {summary.problems:,} inputs quarantined or unmatched (in this run or an earlier one)"
+        )
+        raise typer.Exit(1)
+
+
+def restore_command(
+    ctx: typer.Context,
+    track: str = typer.Argument(..., metavar="TRACK", help="Track id, spotify:track:ID, URL or isrc:CODE."),
+    out: Path = typer.Option(..., "--out", "-o", metavar="FILE", help="Where to write the rebuilt file."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Rebuild the ingested input of a track byte for byte (original tier: stored file + patch) and check
+    its sha256. For a compact-tier track the stored Opus file is written (the input was not kept)."""
+    from fonoteca.ingest.restore import restore
+
+    result = restore(open_archive(ctx), track, out)
+    if as_json:
+        print_json(
+            {
+                "track": result.track,
+                "tier": result.tier,
+                "out": str(result.out),
+                "size": result.size,
+                "sha256": result.sha256,
+                "exact": result.exact,
+            }
+        )
+    elif result.exact:
+        console.print(
+            f"restored {result.track} to {result.out}: {result.size:,} bytes, sha256 {result.sha256} "
+            f"matches the ingested input"
+        )
+    else:
+        console.print(
+            f"{result.track} is kept in the compact tier: wrote the stored Opus file to {result.out} "
+            f"(sha256 {result.sha256} checked); the input itself was not kept"
+        )
+
+
 @hookimpl
 def register_commands(app: typer.Typer) -> None:
-    @app.command("ingest")
-    def ingest_cmd(
-        ctx: typer.Context,
-        sources: list[Path] = typer.Argument(
-            ..., metavar="SRC...", help="Audio files or folders (walked recursively)."
-        ),
-        map_csv: Path | None = typer.Option(
-            None,
-            "--map",
-            metavar="CSV",
-            help="CSV with columns path,track_id or path,isrc (paths relative to the CSV).",
-        ),
-        workers: int | None = typer.Option(
-            None,
-            "--workers",
-            "-w",
-            min=0,
-            help="Local worker processes (default: every core; with --scheduler the cluster's workers run the tasks).",
-        ),
-        scheduler: str | None = typer.Option(
-            None,
-            "--scheduler",
-            metavar="tcp://HOST:PORT",
-            help="Run the per-file work on a Dask cluster (`fonoteca cluster "
-            "local` starts one here). Default: cluster.scheduler in fonoteca.toml.",
-        ),
-        storage: str | None = typer.Option(
-            None,
-            "--storage",
-            metavar="shared|sources|none",
-            help="What the cluster's workers share with this machine (default: "
-            "cluster.storage in fonoteca.toml, else shared).",
-        ),
-        tier: str = typer.Option(
-            "plan",
-            "--tier",
-            metavar="plan|original|compact",
-            help="plan (follow `fonoteca plan`), or original|compact for every file.",
-        ),
-        strict: bool = typer.Option(False, "--strict", help="Exit 1 when any input was quarantined or unmatched."),
-        as_json: bool = typer.Option(False, "--json", help="Print the summary (with one item per input) as JSON."),
-    ) -> None:
-        """Match audio files to catalog tracks, validate them by a full decode, keep (original) or re-encode to
-        Ogg Opus (compact) as the plan says, tag, checksum and store them atomically. Rejected files go to
-        quarantine/ with a JSON reason; unmatched files are reported, never guessed."""
-        from fonoteca.ingest.options import IngestOptions
-        from fonoteca.ingest.pipeline import ingest
-
-        archive = open_archive(ctx)
-        options = IngestOptions.from_config(
-            archive.config, workers=workers, map_csv=map_csv, tier=tier, scheduler=scheduler, storage=storage
-        )
-        with progress_bar("ingest", unit="files") as report:
-            summary = ingest(archive, sources, options, progress=report)
-        if as_json:
-            print_json(summary.as_dict())
-        else:
-            _print_summary(summary)
-        if strict and summary.problems:
-            console.print(
-                f"[red]--strict:[/red] {summary.problems:,} inputs quarantined or unmatched "
-                "(in this run or an earlier one)"
-            )
-            raise typer.Exit(1)
-
-    @app.command("restore")
-    def restore_cmd(
-        ctx: typer.Context,
-        track: str = typer.Argument(..., metavar="TRACK", help="Track id, spotify:track:ID, URL or isrc:CODE."),
-        out: Path = typer.Option(..., "--out", "-o", metavar="FILE", help="Where to write the rebuilt file."),
-        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> None:
-        """Rebuild the ingested input of a track byte for byte (original tier: stored file + patch) and check
-        its sha256. For a compact-tier track the stored Opus file is written (the input was not kept)."""
-        from fonoteca.ingest.restore import restore
-
-        result = restore(open_archive(ctx), track, out)
-        if as_json:
-            print_json(
-                {
-                    "track": result.track,
-                    "tier": result.tier,
-                    "out": str(result.out),
-                    "size": result.size,
-                    "sha256": result.sha256,
-                    "exact": result.exact,
-                }
-            )
-        elif result.exact:
-            console.print(
-                f"restored {result.track} to {result.out}: {result.size:,} bytes, sha256 {result.sha256} "
-                f"matches the ingested input"
-            )
-        else:
-            console.print(
-                f"{result.track} is kept in the compact tier: wrote the stored Opus file to {result.out} "
-                f"(sha256 {result.sha256} checked); the input itself was not kept"
-            )
+    app.command("ingest")(ingest_command)
+    app.command("restore")(restore_command)

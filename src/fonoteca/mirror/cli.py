@@ -13,6 +13,7 @@ from fonoteca.commands import archive_root
 from fonoteca.console import console, emit_line, emit_pairs, emit_table, lit, print_json
 from fonoteca.errors import FonotecaError
 from fonoteca.hookspecs import hookimpl
+from fonoteca.pack.cli import torrents_app
 
 if TYPE_CHECKING:
     from rich.progress import TaskID
@@ -218,7 +219,8 @@ class _SeedTable:
         self.live.__exit__(kind, exc, tb)
 
 
-def scrape_command(
+@torrents_app.command("scrape")
+def torrents_scrape_command(
     ctx: typer.Context,
     source: Path | None = typer.Argument(
         None, metavar="LIST", help="A downloaded torrents.json to update in place (default: this archive's torrents)."
@@ -356,218 +358,221 @@ def _scrape_target(ctx: typer.Context, source: Path | None) -> tuple[list[dict[s
     return records, save_archive
 
 
-@hookimpl
-def register_commands(app: typer.Typer) -> None:
-    from fonoteca.pack.cli import torrents_app
+def seed_command(
+    ctx: typer.Context,
+    listen: str = typer.Option("0.0.0.0:6881", "--listen", metavar="HOST:PORT", help="Where to accept peers."),
+    discovery: bool = typer.Option(
+        False, "--discovery/--no-discovery", help="Also use DHT, local peer discovery, UPnP and NAT-PMP."
+    ),
+    trust: bool = typer.Option(False, "--trust", help="Skip checking the data first (seed mode)."),
+    duration: float | None = typer.Option(None, "--for", metavar="SECONDS", help="Stop after this long."),
+    serve: bool = typer.Option(
+        False,
+        "--serve",
+        help="Also serve the site (and its JSON and Subsonic APIs) of the first folder, as `fonoteca serve` does.",
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="With --serve: the site's address."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="With --serve: the site's port."),
+    peer: list[str] | None = typer.Option(
+        None,
+        "--peer",
+        help="Connect to this client (HOST:PORT, "
+        "repeatable) and keep reconnecting: for a client that cannot "
+        "find this seeder itself (Transmission ignores loopback and "
+        "unroutable addresses a tracker gives it).",
+    ),
+    paths: list[Path] | None = typer.Argument(None, help="Archive or mirror folders (default: the archive)."),
+) -> None:
+    """Seed every verified release torrent of archives or mirrors until stopped (a service: run it from
+    systemd or cron), each with its v1-only twin (for Transmission 3 and other clients that cannot read hybrid
+    torrents). Resume data in FOLDER/.mirror/resume lets a restart seed at once, without hashing the data
+    again; a live table shows each torrent's state, peers and upload."""
+    roots = paths or [archive_root(ctx, None)]
+    _seed_until(
+        roots,
+        listen=listen,
+        discovery=discovery,
+        trust=trust,
+        duration=duration,
+        site=(host, port) if serve else None,
+        peers=_peers(peer or []),
+    )
 
-    torrents_app.command("scrape")(scrape_command)
 
-    @app.command("seed")
-    def seed_cmd(
-        ctx: typer.Context,
-        listen: str = typer.Option("0.0.0.0:6881", "--listen", metavar="HOST:PORT", help="Where to accept peers."),
-        discovery: bool = typer.Option(
-            False, "--discovery/--no-discovery", help="Also use DHT, local peer discovery, UPnP and NAT-PMP."
-        ),
-        trust: bool = typer.Option(False, "--trust", help="Skip checking the data first (seed mode)."),
-        duration: float | None = typer.Option(None, "--for", metavar="SECONDS", help="Stop after this long."),
-        serve: bool = typer.Option(
-            False,
-            "--serve",
-            help="Also serve the site (and its JSON and Subsonic APIs) of the first folder, as `fonoteca serve` does.",
-        ),
-        host: str = typer.Option("127.0.0.1", "--host", help="With --serve: the site's address."),
-        port: int = typer.Option(8000, "--port", min=0, max=65535, help="With --serve: the site's port."),
-        peer: list[str] | None = typer.Option(
-            None,
-            "--peer",
-            help="Connect to this client (HOST:PORT, "
-            "repeatable) and keep reconnecting: for a client that cannot "
-            "find this seeder itself (Transmission ignores loopback and "
-            "unroutable addresses a tracker gives it).",
-        ),
-        paths: list[Path] | None = typer.Argument(None, help="Archive or mirror folders (default: the archive)."),
-    ) -> None:
-        """Seed every verified release torrent of archives or mirrors until stopped (a service: run it from
-        systemd or cron), each with its v1-only twin (for Transmission 3 and other clients that cannot read hybrid
-        torrents). Resume data in FOLDER/.mirror/resume lets a restart seed at once, without hashing the data
-        again; a live table shows each torrent's state, peers and upload."""
-        roots = paths or [archive_root(ctx, None)]
-        _seed_until(
-            roots,
+def mirror_command(
+    source: str = typer.Argument(
+        ...,
+        help="torrents.json (path or URL), a release folder, an archive, or the metadata torrent (magnet link or "
+        ".torrent; needs --peer or --discovery).",
+    ),
+    into: Path = typer.Option(..., "--into", help="The mirror folder (created; an archive-shaped folder)."),
+    budget: str | None = typer.Option(None, "--budget", help="Disk budget (e.g. 500GB): `torrents pick`."),
+    bands: list[str] | None = typer.Option(None, "--band", "--bands", help="Only these bands (repeatable)."),
+    peer: list[str] | None = typer.Option(None, "--peer", help=PEER_HELP),
+    listen: str = typer.Option("0.0.0.0:0", "--listen", help="HOST:PORT for this session."),
+    discovery: bool = typer.Option(False, "--discovery/--no-discovery", help="Also use DHT, LSD, UPnP, NAT-PMP."),
+    timeout: float | None = typer.Option(None, "--timeout", help="Give up after this many seconds."),
+    stall: float = typer.Option(600, "--stall", help="Give up after this many seconds without progress."),
+    seed: bool = typer.Option(
+        False,
+        "--seed",
+        help="Once complete, stay up seeding what was mirrored (on --listen; until Ctrl-C or --seed-for).",
+    ),
+    seed_for: float | None = typer.Option(
+        None, "--seed-for", metavar="SECONDS", help="With --seed: stop seeding after this long."
+    ),
+    v1: bool = typer.Option(
+        False,
+        "--v1",
+        help="Download each torrent through its BitTorrent v1-only twin: "
+        "the swarm of the clients that cannot read hybrid torrents "
+        "(Transmission 3). The same files, checked the same way.",
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Download torrents of a Fonoteca release into a mirror folder (resumable; seed it with `fonoteca seed`
+    or --seed). SOURCE: an archive or release folder, a torrents.json (file or URL) even alone, a file of
+    magnet links (one a line, as the site's generator gives them; v1-only twins' links too), or a magnet
+    link."""
+    from fonoteca.mirror import mirror
+
+    with _Bars(not as_json) as bars:
+        res = mirror(
+            source,
+            into,
+            budget=_size(budget),
+            bands=bands or None,
+            peers=_peers(peer or []),
             listen=listen,
             discovery=discovery,
-            trust=trust,
-            duration=duration,
-            site=(host, port) if serve else None,
-            peers=_peers(peer or []),
+            timeout=timeout,
+            stall=stall,
+            tick=bars.tick,
+            v1=v1,
         )
+    if as_json:
+        print_json(res.as_dict())
+    else:
+        for e in res.outcome.errors[-5:]:
+            console.print(f"[yellow]{lit(e)}[/]")
+        console.print(
+            f"{len(res.chosen)} torrents, {res.outcome.downloaded:,} bytes downloaded in "
+            f"{res.outcome.seconds:.1f} s: {'complete' if res.complete else 'INCOMPLETE (run again to resume)'}"
+        )
+    if not res.complete:
+        raise typer.Exit(1)
+    if seed:
+        _seed_until([into], listen=listen, discovery=discovery, trust=True, duration=seed_for, site=None)
 
-    @app.command("mirror")
-    def mirror_cmd(
-        source: str = typer.Argument(
-            ...,
-            help="torrents.json (path or URL), a release folder, an archive, or the metadata torrent (magnet link or "
-            ".torrent; needs --peer or --discovery).",
-        ),
-        into: Path = typer.Option(..., "--into", help="The mirror folder (created; an archive-shaped folder)."),
-        budget: str | None = typer.Option(None, "--budget", help="Disk budget (e.g. 500GB): `torrents pick`."),
-        bands: list[str] | None = typer.Option(None, "--band", "--bands", help="Only these bands (repeatable)."),
-        peer: list[str] | None = typer.Option(None, "--peer", help=PEER_HELP),
-        listen: str = typer.Option("0.0.0.0:0", "--listen", help="HOST:PORT for this session."),
-        discovery: bool = typer.Option(False, "--discovery/--no-discovery", help="Also use DHT, LSD, UPnP, NAT-PMP."),
-        timeout: float | None = typer.Option(None, "--timeout", help="Give up after this many seconds."),
-        stall: float = typer.Option(600, "--stall", help="Give up after this many seconds without progress."),
-        seed: bool = typer.Option(
-            False,
-            "--seed",
-            help="Once complete, stay up seeding what was mirrored (on --listen; until Ctrl-C or --seed-for).",
-        ),
-        seed_for: float | None = typer.Option(
-            None, "--seed-for", metavar="SECONDS", help="With --seed: stop seeding after this long."
-        ),
-        v1: bool = typer.Option(
-            False,
-            "--v1",
-            help="Download each torrent through its BitTorrent v1-only twin: "
-            "the swarm of the clients that cannot read hybrid torrents "
-            "(Transmission 3). The same files, checked the same way.",
-        ),
-        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> None:
-        """Download torrents of a Fonoteca release into a mirror folder (resumable; seed it with `fonoteca seed`
-        or --seed). SOURCE: an archive or release folder, a torrents.json (file or URL) even alone, a file of
-        magnet links (one a line, as the site's generator gives them; v1-only twins' links too), or a magnet
-        link."""
-        from fonoteca.mirror import mirror
 
-        with _Bars(not as_json) as bars:
-            res = mirror(
-                source,
-                into,
-                budget=_size(budget),
-                bands=bands or None,
-                peers=_peers(peer or []),
-                listen=listen,
-                discovery=discovery,
-                timeout=timeout,
-                stall=stall,
-                tick=bars.tick,
-                v1=v1,
-            )
-        if as_json:
-            print_json(res.as_dict())
-        else:
-            for e in res.outcome.errors[-5:]:
-                console.print(f"[yellow]{lit(e)}[/]")
-            console.print(
-                f"{len(res.chosen)} torrents, {res.outcome.downloaded:,} bytes downloaded in "
-                f"{res.outcome.seconds:.1f} s: {'complete' if res.complete else 'INCOMPLETE (run again to resume)'}"
-            )
-        if not res.complete:
-            raise typer.Exit(1)
-        if seed:
-            _seed_until([into], listen=listen, discovery=discovery, trust=True, duration=seed_for, site=None)
+def fetch_command(
+    track: str = typer.Argument(
+        ..., help="Track id, NS:track:ID (as other commands print it), NS:ID, a URL or isrc:CODE."
+    ),
+    into: Path = typer.Option(
+        ...,
+        "--into",
+        help="Folder: the file is written there as 'Artist - Title.ext' "
+        "(the mirror layout beside it keeps it verifiable).",
+    ),
+    source: str | None = typer.Option(
+        None, "--from", help="Source of the torrents and manifests, when --into is not a mirror of them already."
+    ),
+    peer: list[str] | None = typer.Option(None, "--peer", help=PEER_HELP),
+    listen: str = typer.Option("0.0.0.0:0", "--listen", help="HOST:PORT for this session."),
+    timeout: float | None = typer.Option(None, "--timeout", help="Give up after this many seconds."),
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Download one track's file out of its bulk torrent and check its sha256."""
+    from fonoteca.mirror import fetch
 
-    @app.command("fetch")
-    def fetch_cmd(
-        track: str = typer.Argument(
-            ..., help="Track id, NS:track:ID (as other commands print it), NS:ID, a URL or isrc:CODE."
-        ),
-        into: Path = typer.Option(
-            ...,
-            "--into",
-            help="Folder: the file is written there as 'Artist - Title.ext' "
-            "(the mirror layout beside it keeps it verifiable).",
-        ),
-        source: str | None = typer.Option(
-            None, "--from", help="Source of the torrents and manifests, when --into is not a mirror of them already."
-        ),
-        peer: list[str] | None = typer.Option(None, "--peer", help=PEER_HELP),
-        listen: str = typer.Option("0.0.0.0:0", "--listen", help="HOST:PORT for this session."),
-        timeout: float | None = typer.Option(None, "--timeout", help="Give up after this many seconds."),
-        as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
-    ) -> None:
-        """Download one track's file out of its bulk torrent and check its sha256."""
-        from fonoteca.mirror import fetch
+    with _Bars(not as_json) as bars:
+        res = fetch(
+            track, into, source=source, peers=_peers(peer or []), listen=listen, timeout=timeout, tick=bars.tick
+        )
+    if as_json:
+        print_json(res.as_dict())
+    elif res.ok:
+        console.print(f"{lit(res.track)}: sha256 {res.sha256} matches the manifest")
+        emit_line(res.path)
+    else:
+        console.print(f"[red]failed:[/red] {lit(res.track)}: {lit(res.reason)}")
+    if not res.ok:
+        raise typer.Exit(1)
 
-        with _Bars(not as_json) as bars:
-            res = fetch(
-                track, into, source=source, peers=_peers(peer or []), listen=listen, timeout=timeout, tick=bars.tick
-            )
-        if as_json:
-            print_json(res.as_dict())
-        elif res.ok:
-            console.print(f"{lit(res.track)}: sha256 {res.sha256} matches the manifest")
-            emit_line(res.path)
-        else:
-            console.print(f"[red]failed:[/red] {lit(res.track)}: {lit(res.reason)}")
-        if not res.ok:
-            raise typer.Exit(1)
 
-    @app.command("verify")
-    def verify_cmd(
-        ctx: typer.Context,
-        path: Path | None = typer.Argument(None, help="Archive or mirror folder (default: the archive)."),
-        do_repair: bool = typer.Option(False, "--repair", help="Download the bad pieces again from peers."),
-        peer: list[str] | None = typer.Option(None, "--peer", help=PEER_HELP),
-        listen: str = typer.Option("0.0.0.0:0", "--listen", help="HOST:PORT for the repair session."),
-        timeout: float | None = typer.Option(None, "--timeout", help="Give up repairing after this many seconds."),
-        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    ) -> None:
-        """Check every piece hash and every manifest sha256; exit 1 when anything is missing or corrupt."""
-        from fonoteca.mirror import repair, verify_root
+def verify_command(
+    ctx: typer.Context,
+    path: Path | None = typer.Argument(None, help="Archive or mirror folder (default: the archive)."),
+    do_repair: bool = typer.Option(False, "--repair", help="Download the bad pieces again from peers."),
+    peer: list[str] | None = typer.Option(None, "--peer", help=PEER_HELP),
+    listen: str = typer.Option("0.0.0.0:0", "--listen", help="HOST:PORT for the repair session."),
+    timeout: float | None = typer.Option(None, "--timeout", help="Give up repairing after this many seconds."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Check every piece hash and every manifest sha256; exit 1 when anything is missing or corrupt."""
+    from fonoteca.mirror import repair, verify_root
 
-        root = archive_root(ctx, path)
-        report = verify_root(root)
-        out: dict[str, Any] = report.as_dict()
-        if do_repair and not report.ok:
-            if not as_json:
-                _print_report(report)
-                console.print("repairing...")
-            with _Bars(not as_json) as bars:
-                fixed = repair(root, _peers(peer or []), listen=listen, timeout=timeout, tick=bars.tick, before=report)
-            report = fixed.after
-            out = report.as_dict()
-            out["repair"] = {
-                "before": fixed.before.as_dict(),
-                "downloaded": fixed.downloaded,
-                "errors": fixed.outcome.errors if fixed.outcome else [],
-            }
-        if as_json:
-            print_json(out)
-        else:
+    root = archive_root(ctx, path)
+    report = verify_root(root)
+    out: dict[str, Any] = report.as_dict()
+    if do_repair and not report.ok:
+        if not as_json:
             _print_report(report)
-        if report.of("missing") or report.of("corrupt") or report.of("unreadable"):
-            raise typer.Exit(1)
+            console.print("repairing...")
+        with _Bars(not as_json) as bars:
+            fixed = repair(root, _peers(peer or []), listen=listen, timeout=timeout, tick=bars.tick, before=report)
+        report = fixed.after
+        out = report.as_dict()
+        out["repair"] = {
+            "before": fixed.before.as_dict(),
+            "downloaded": fixed.downloaded,
+            "errors": fixed.outcome.errors if fixed.outcome else [],
+        }
+    if as_json:
+        print_json(out)
+    else:
+        _print_report(report)
+    if report.of("missing") or report.of("corrupt") or report.of("unreadable"):
+        raise typer.Exit(1)
 
-    @app.command("coverage")
-    def coverage_cmd(
-        ctx: typer.Context,
-        path: Path | None = typer.Argument(None, help="Mirror or archive folder (default: the archive)."),
-        as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
-    ) -> None:
-        """Share of the collection's tracks, bytes and estimated listens that a mirror holds."""
-        from fonoteca.mirror import coverage
 
-        cov = coverage(archive_root(ctx, path))
-        if as_json:
-            print_json(cov)
-            return
+def coverage_command(
+    ctx: typer.Context,
+    path: Path | None = typer.Argument(None, help="Mirror or archive folder (default: the archive)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the report as JSON."),
+) -> None:
+    """Share of the collection's tracks, bytes and estimated listens that a mirror holds."""
+    from fonoteca.mirror import coverage
 
-        def pct(v: float | None) -> str:
-            return "n/a" if v is None else f"{100 * v:.1f}%"
+    cov = coverage(archive_root(ctx, path))
+    if as_json:
+        print_json(cov)
+        return
 
-        emit_pairs(
-            [
-                ("torrents", f"{cov['torrents']:,} of {cov['released_torrents']:,}"),
-                (
-                    "tracks",
-                    f"{cov['tracks']:,} of {cov['released_tracks']:,} released ({pct(cov['share_tracks_released'])}), "
-                    f"{pct(cov['share_tracks_catalog'])} of the catalog's {cov['catalog_tracks'] or 0:,}",
-                ),
-                ("bytes", f"{cov['bytes']:,} of {cov['released_bytes']:,} ({pct(cov['share_bytes'])})"),
-                ("listens", f"{pct(cov['share_listens'])} of the released tracks' estimated listens"),
-            ],
-            title="coverage",
-        )
+    emit_pairs(
+        [
+            ("torrents", f"{cov['torrents']:,} of {cov['released_torrents']:,}"),
+            (
+                "tracks",
+                f"{cov['tracks']:,} of {cov['released_tracks']:,} released ({_percent(cov['share_tracks_released'])}), "
+                f"{_percent(cov['share_tracks_catalog'])} of the catalog's {cov['catalog_tracks'] or 0:,}",
+            ),
+            ("bytes", f"{cov['bytes']:,} of {cov['released_bytes']:,} ({_percent(cov['share_bytes'])})"),
+            ("listens", f"{_percent(cov['share_listens'])} of the released tracks' estimated listens"),
+        ],
+        title="coverage",
+    )
+
+
+def _percent(share: float | None) -> str:
+    return "n/a" if share is None else f"{100 * share:.1f}%"
+
+
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
+    app.command("seed")(seed_command)
+    app.command("mirror")(mirror_command)
+    app.command("fetch")(fetch_command)
+    app.command("verify")(verify_command)
+    app.command("coverage")(coverage_command)

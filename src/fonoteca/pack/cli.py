@@ -17,7 +17,7 @@ torrents_app = typer.Typer(
 
 
 @torrents_app.command("list")
-def list_cmd(
+def torrents_list_command(
     ctx: typer.Context,
     release: str | None = typer.Option(None, "--release", help="Only this release's torrents."),
     as_json: bool = typer.Option(False, "--json", help="Print the list in torrents.json form."),
@@ -59,7 +59,7 @@ def _seeders(record: dict[str, Any]) -> str:
 
 
 @torrents_app.command("pick")
-def pick_cmd(
+def torrents_pick_command(
     ctx: typer.Context,
     source: Path | None = typer.Argument(
         None, metavar="LIST", help="A downloaded torrents.json (default: this archive's torrents)."
@@ -151,7 +151,7 @@ def _pick_source(ctx: typer.Context, source: Path | None) -> tuple[list[dict[str
 
 
 @torrents_app.command("mark")
-def mark_cmd(
+def torrents_mark_command(
     ctx: typer.Context,
     torrents: list[str] = typer.Argument(..., metavar="TORRENT...", help="Torrent names, btih or btmh."),
     obsolete: bool | None = typer.Option(
@@ -169,40 +169,39 @@ def mark_cmd(
     console.print(f"updated {n} torrent{'s' if n != 1 else ''}; releases/torrents.json rewritten")
 
 
+def pack_command(
+    ctx: typer.Context,
+    name: str | None = typer.Option(None, "--name", help="Release name (default: COLLECTION-NNNN)."),
+    verify: bool | None = typer.Option(
+        None,
+        "--verify/--no-verify",
+        help="Check each file's sha256 against the catalog while hashing (default: [pack] verify, true).",
+    ),
+    workers: int | None = typer.Option(None, "--workers", "-w", min=1, help="Hashing threads (default: every core)."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Release every stored file not released yet as BitTorrent v1+v2 hybrid torrents grouped by popularity
+    band, with a manifest, torrents.json and a metadata torrent. Releases never change once written."""
+    from fonoteca.pack.hybrid import Hasher
+    from fonoteca.pack.release import pack
+    from fonoteca.pack.settings import PackSettings
+
+    archive = open_archive(ctx)
+    settings = PackSettings.from_config(archive.config, verify=verify)
+    hasher = Hasher(workers or settings.workers or None).start()  # forked before the progress bar's thread
+    with hasher, progress_bar("pack", unit="bytes", units={"metadata torrent": "steps"}) as report:
+        summary = pack(archive, name=name, settings=settings, progress=report, hasher=hasher)
+    if as_json:
+        print_json(summary.as_dict())
+        return
+    _print_pack_summary(summary)
+    if summary.release is not None:
+        emit_line(summary.release)
+
+
 @hookimpl
 def register_commands(app: typer.Typer) -> None:
-    @app.command("pack")
-    def pack_cmd(
-        ctx: typer.Context,
-        name: str | None = typer.Option(None, "--name", help="Release name (default: COLLECTION-NNNN)."),
-        verify: bool | None = typer.Option(
-            None,
-            "--verify/--no-verify",
-            help="Check each file's sha256 against the catalog while hashing (default: [pack] verify, true).",
-        ),
-        workers: int | None = typer.Option(
-            None, "--workers", "-w", min=1, help="Hashing threads (default: every core)."
-        ),
-        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-    ) -> None:
-        """Release every stored file not released yet as BitTorrent v1+v2 hybrid torrents grouped by popularity
-        band, with a manifest, torrents.json and a metadata torrent. Releases never change once written."""
-        from fonoteca.pack.hybrid import Hasher
-        from fonoteca.pack.release import pack
-        from fonoteca.pack.settings import PackSettings
-
-        archive = open_archive(ctx)
-        settings = PackSettings.from_config(archive.config, verify=verify)
-        hasher = Hasher(workers or settings.workers or None).start()  # forked before the progress bar's thread
-        with hasher, progress_bar("pack", unit="bytes", units={"metadata torrent": "steps"}) as report:
-            summary = pack(archive, name=name, settings=settings, progress=report, hasher=hasher)
-        if as_json:
-            print_json(summary.as_dict())
-            return
-        _print_pack_summary(summary)
-        if summary.release is not None:
-            emit_line(summary.release)
-
+    app.command("pack")(pack_command)
     app.add_typer(torrents_app, name="torrents")
 
 

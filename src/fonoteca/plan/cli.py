@@ -59,7 +59,7 @@ plays_app = typer.Typer(
 
 
 @plays_app.command("import")
-def plays_import(
+def plays_import_command(
     ctx: typer.Context,
     path: Path = typer.Argument(..., help="CSV/TSV (plain, .gz, .zst) with a header: track id/URI or isrc, and plays."),
     source: str | None = typer.Option(None, help="Label stored with the counts (default: the file name)."),
@@ -85,57 +85,56 @@ def plays_import(
         console.print(f"[yellow]{lit(example)}[/yellow]")
 
 
+def plan_command(
+    ctx: typer.Context,
+    budget: str | None = typer.Option(
+        None,
+        "--budget",
+        "-b",
+        metavar="SIZE",
+        help="Disk to fill, e.g. 500GB, 300TB, 1.5TiB (kB..PB: powers of 1000; KiB..PiB: powers of 1024). "
+        "Needed by optimal; with anna and all the plan reports whether it fits.",
+    ),
+    policy: str = typer.Option(
+        "optimal",
+        "--policy",
+        "-p",
+        metavar="NAME",
+        help="optimal: most listens within the budget (compact vs original per recording); anna: the "
+        "reference archive's rule (popularity > 0 original, else compact above a secondary priority of "
+        "0.351); all: every recording as the original. Plugins may add more.",
+    ),
+    compact_value: float | None = typer.Option(
+        None,
+        "--compact-value",
+        min=0.0,
+        max=1.0,
+        help="Worth of a listen served by the compact tier relative to the original (default: compact_value "
+        "in the plan table of fonoteca.toml, else 0.9). Only optimal uses it.",
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", help="Report only; leave the stored plan as it is."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Assign each track a tier (original, compact, skip) and report files, bytes and the share of
+    estimated listens covered. Tracks sharing an ISRC count once. The plan is stored in the catalog
+    (table plan) and is what ingest follows."""
+    from fonoteca.plan import planner
+    from fonoteca.units import parse_size
+
+    size = parse_size(budget) if budget is not None else None
+    archive = open_archive(ctx)
+    with progress_bar("plan", unit="tracks", transient=True) as report:
+        summary = planner.run(archive, policy, size, compact_value=compact_value, write=not dry_run, progress=report)
+    if as_json:
+        print_json(summary)
+    else:
+        _print_summary(summary, budget)
+
+
 @hookimpl
 def register_commands(app: typer.Typer) -> None:
     app.add_typer(plays_app, name="plays")
-
-    @app.command("plan")
-    def plan(
-        ctx: typer.Context,
-        budget: str | None = typer.Option(
-            None,
-            "--budget",
-            "-b",
-            metavar="SIZE",
-            help="Disk to fill, e.g. 500GB, 300TB, 1.5TiB (kB..PB: powers of 1000; KiB..PiB: powers of 1024). "
-            "Needed by optimal; with anna and all the plan reports whether it fits.",
-        ),
-        policy: str = typer.Option(
-            "optimal",
-            "--policy",
-            "-p",
-            metavar="NAME",
-            help="optimal: most listens within the budget (compact vs original per recording); anna: the "
-            "reference archive's rule (popularity > 0 original, else compact above a secondary priority of "
-            "0.351); all: every recording as the original. Plugins may add more.",
-        ),
-        compact_value: float | None = typer.Option(
-            None,
-            "--compact-value",
-            min=0.0,
-            max=1.0,
-            help="Worth of a listen served by the compact tier relative to the original (default: compact_value "
-            "in the plan table of fonoteca.toml, else 0.9). Only optimal uses it.",
-        ),
-        dry_run: bool = typer.Option(False, "--dry-run", help="Report only; leave the stored plan as it is."),
-        as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
-    ) -> None:
-        """Assign each track a tier (original, compact, skip) and report files, bytes and the share of
-        estimated listens covered. Tracks sharing an ISRC count once. The plan is stored in the catalog
-        (table plan) and is what ingest follows."""
-        from fonoteca.plan import planner
-        from fonoteca.units import parse_size
-
-        size = parse_size(budget) if budget is not None else None
-        archive = open_archive(ctx)
-        with progress_bar("plan", unit="tracks", transient=True) as report:
-            summary = planner.run(
-                archive, policy, size, compact_value=compact_value, write=not dry_run, progress=report
-            )
-        if as_json:
-            print_json(summary)
-        else:
-            _print_summary(summary, budget)
+    app.command("plan")(plan_command)
 
 
 @hookimpl

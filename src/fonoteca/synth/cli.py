@@ -18,7 +18,7 @@ KINDS = {"track", "artist", "audio-features"}
 
 
 @synth_app.command("catalog")
-def synth_catalog(
+def synth_catalog_command(
     tracks: int = typer.Option(..., "--tracks", min=1, help="Number of tracks."),
     out: Path = typer.Option(..., "--out", help="Output JSON lines file; .zst or .gz compresses."),
     kinds: str = typer.Option("artist,track,audio-features", help="Comma-separated: artist, track, audio-features."),
@@ -54,7 +54,7 @@ def synth_catalog(
 
 
 @synth_app.command("spotify-clean")
-def synth_spotify_clean(
+def synth_spotify_clean_command(
     tracks: int = typer.Option(..., "--tracks", min=1, help="Number of tracks."),
     out: Path = typer.Option(..., "--out", help="Folder for the databases (spotify_clean*.sqlite3)."),
     databases: str = typer.Option(
@@ -87,7 +87,7 @@ def synth_spotify_clean(
 
 
 @synth_app.command("audio")
-def synth_audio(
+def synth_audio_command(
     out: Path = typer.Option(..., "--out", help="Folder for the audio files, catalog.csv, catalog.toml and map.csv."),
     tracks: int = typer.Option(10, "--tracks", min=1, help="Number of tracks."),
     seconds: str = typer.Option("8", "--seconds", help="Length of each track in seconds, or a range MIN-MAX."),

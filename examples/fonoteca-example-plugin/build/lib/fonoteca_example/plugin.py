@@ -1,4 +1,4 @@
-"""The example plugin: an importer for a label's catalogue export, a per-genre quota policy and a page.
+"""The example plugin: an importer for a label's catalogue export, a per-genre quota policy, a command and a page.
 
 The catalogue format (one JSON document, or one release per line):
 
@@ -13,6 +13,8 @@ The catalogue format (one JSON document, or one release per line):
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
+
+import typer
 
 from fonoteca.catalog.importers import Importer
 from fonoteca.hookspecs import hookimpl
@@ -198,6 +200,45 @@ def register_policies() -> list[Any]:
     return [GenreQuota()]
 
 
+# --------------------------------------------------------------------------------------------- the command
+
+
+def label_tracks_command(
+    ctx: typer.Context,
+    as_json: bool = typer.Option(False, "--json", help="Print the tracks as JSON."),
+) -> None:
+    """The tracks imported from the label's catalogue exports: id and title."""
+    from fonoteca.commands import open_archive
+    from fonoteca.console import emit_table, print_json
+
+    conn = open_archive(ctx).connect(readonly=True)
+    try:
+        tracks = _label_tracks(conn)
+    finally:
+        conn.close()
+    if as_json:
+        print_json(tracks)
+        return
+    emit_table(("id", "title"), [(t["id"], t["title"]) for t in tracks], title="the label's tracks", wide=("title",))
+
+
+@hookimpl
+def register_commands(app: typer.Typer) -> None:
+    app.command("label-tracks")(label_tracks_command)
+
+
+def _label_tracks(conn: Any) -> list[dict[str, Any]]:
+    """The namespace's tracks that hold more than an id (the command and the page list the same)."""
+    from fonoteca.catalog.ids import NAMESPACES
+
+    return [
+        {"id": i, "title": t}
+        for i, t in conn.execute(
+            "SELECT id, name FROM tracks WHERE ns = ? AND level > 0 ORDER BY id LIMIT 500", (NAMESPACES[NAMESPACE],)
+        )
+    ]
+
+
 # --------------------------------------------------------------------------------------------- the page
 
 
@@ -207,15 +248,7 @@ def register_routes(app: Any) -> None:
     from fastapi.responses import HTMLResponse, JSONResponse
 
     def tracks(request: Request) -> list[dict[str, Any]]:
-        from fonoteca.catalog.ids import NAMESPACES
-
-        conn = request.app.state.site.store.conn
-        return [
-            {"id": i, "title": t}
-            for i, t in conn.execute(
-                "SELECT id, name FROM tracks WHERE ns = ? AND level > 0 ORDER BY id LIMIT 500", (NAMESPACES[NAMESPACE],)
-            )
-        ]
+        return _label_tracks(request.app.state.site.store.conn)
 
     @app.get("/api/example/labelx")
     def labelx_json(request: Request) -> JSONResponse:
