@@ -1,1 +1,0 @@
-"""An example Fonoteca plugin (see plugin.py)."""
