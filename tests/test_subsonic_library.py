@@ -11,6 +11,7 @@ import pytest
 
 from fonoteca import archive as archive_mod
 from fonoteca.subsonic import library as library_mod
+from fonoteca.web import store as store_mod
 from fonoteca.web.app import Settings, Site
 from tests.conftest import run_cli
 
@@ -53,7 +54,7 @@ def test_a_changed_catalog_is_seen_by_the_next_request(site: Site, tmp_path: Pat
     first = library.snapshot()
     more = _catalog(tmp_path, "b", 200, 6)
     assert run_cli("import", "spotify", str(more), archive=site.archive.root).exit_code == 0
-    time.sleep(1.1)  # the store looks at the catalog's files at most once a second
+    time.sleep(store_mod.STAMP_EVERY_S + 0.1)  # how often the store looks at the catalog's files, at most
     changed = library.snapshot()
     assert changed is not first and changed.generation == first.generation + 1
     assert len(changed.albums) > len(first.albums)
