@@ -86,6 +86,28 @@ def labelx(plugin_env: dict[str, str], tmp_path_factory: pytest.TempPathFactory)
     return root
 
 
+def test_entry_points_are_found_as_importlib_metadata_finds_them(plugin_env: dict[str, str]) -> None:
+    """Fonoteca reads the entry points itself (importing importlib.metadata costs every start ~25 ms): with the
+    example plugin installed, it finds what importlib.metadata finds, for its own group and for others."""
+    code = (
+        "import json, importlib.metadata as m\n"
+        "from fonoteca import plugins\n"
+        "out = {}\n"
+        "for group in ('fonoteca', 'console_scripts', 'pytest11'):\n"
+        "    ours = sorted(plugins.entry_points(group))\n"
+        "    theirs = sorted((e.name, e.value.split('[', 1)[0].strip()) for e in m.entry_points(group=group))\n"
+        "    out[group] = [ours, theirs]\n"
+        "print(json.dumps(out))"
+    )
+    env = dict(os.environ, **plugin_env)
+    found = json.loads(
+        subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True).stdout
+    )
+    for group, (ours, theirs) in found.items():
+        assert ours == theirs, group
+    assert found["fonoteca"][0] == [["example", "fonoteca_example.plugin"]]  # the example plugin, as it declares
+
+
 def test_without_the_plugin_its_command_does_not_exist(tmp_path):
     assert run_cli("import", "label-catalogue", tmp_path).exit_code == 2
     assert run_cli("label-tracks", archive=tmp_path).exit_code == 2
@@ -158,3 +180,14 @@ def test_every_hook_is_documented():
     documented = set(re.findall(r"^### `(\w+)", text, re.M))
     hooks = {name for name in dir(hookspecs) if hasattr(getattr(hookspecs, name), "fonoteca_spec")}
     assert hooks and hooks <= documented, sorted(hooks - documented)
+
+
+def test_a_broken_plugin_is_named_not_a_traceback(tmp_path: Path) -> None:
+    info = tmp_path / "site" / "broken_plugin-0.1.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: broken-plugin\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[fonoteca]\nbroken = no_such_module_of_fonoteca:plugin\n")
+    result = run_cli("--help", env={"PYTHONPATH": str(tmp_path / "site")})
+    assert result.exit_code == 1
+    assert "the Fonoteca plugin 'broken' (no_such_module_of_fonoteca:plugin) could not be loaded" in result.stderr
+    assert "Traceback" not in result.stderr
