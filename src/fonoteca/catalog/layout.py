@@ -9,6 +9,8 @@ from __future__ import annotations
 import sqlite3
 from dataclasses import dataclass
 
+from fonoteca.catalog import spotify
+
 MAIN, FEATURES, PLAYLISTS, TRACK_FILES = "main", "audio_features", "playlists", "track_files"
 FILE_NAMES = {
     MAIN: "spotify_clean.sqlite3",
@@ -185,7 +187,7 @@ STATUSES = (
 )
 
 # The API key lists a layout row stands for (`export spotify` rebuilds these objects from the rows).
-ARTIST_KEYS = ("external_urls", "followers", "genres", "href", "id", "images", "name", "popularity", "type", "uri")
+ARTIST_KEYS = tuple(sorted(spotify.ARTIST_KEYS))
 ARTIST_SIMPLE_KEYS = ("external_urls", "href", "id", "name", "type", "uri")
 ALBUM_KEYS = (
     "album_type",
@@ -221,45 +223,8 @@ ALBUM_SIMPLE_KEYS = (
     "type",
     "uri",
 )
-TRACK_KEYS = (
-    "album",
-    "artists",
-    "available_markets",
-    "disc_number",
-    "duration_ms",
-    "explicit",
-    "external_ids",
-    "external_urls",
-    "href",
-    "id",
-    "is_local",
-    "name",
-    "popularity",
-    "preview_url",
-    "track_number",
-    "type",
-    "uri",
-)
-FEATURE_KEYS = (
-    "acousticness",
-    "analysis_url",
-    "danceability",
-    "duration_ms",
-    "energy",
-    "id",
-    "instrumentalness",
-    "key",
-    "liveness",
-    "loudness",
-    "mode",
-    "speechiness",
-    "tempo",
-    "time_signature",
-    "track_href",
-    "type",
-    "uri",
-    "valence",
-)
+TRACK_KEYS = tuple(sorted(spotify.TRACK_KEYS))
+FEATURE_KEYS = tuple(sorted(spotify.FEATURE_KEYS))
 PLAYLIST_KEYS = (
     "collaborative",
     "description",
@@ -278,7 +243,7 @@ PLAYLIST_KEYS = (
     "uri",
 )
 ITEM_KEYS = ("added_at", "added_by", "is_local", "track")
-IMAGE_KEYS = ("height", "url", "width")
+IMAGE_KEYS = tuple(sorted(spotify.IMAGE_KEYS))
 
 
 def create_database(path: str, database: str) -> sqlite3.Connection:
