@@ -876,25 +876,12 @@ def bytes_for_share(m: Model, shares: tuple[float, ...] = (0.5, 0.9, 0.99, 0.999
 
 
 def _warnings(m: Model, budget: int | None, summary: dict[str, Any]) -> list[str]:
-    from fonoteca.units import format_size
+    from fonoteca.plan.planner import budget_warnings
 
-    out = []
-    smallest = m.smallest_compact
-    if budget is not None and budget < smallest:
-        out.append(
-            f"the budget ({format_size(budget)}) is smaller than the "
-            f"smallest file ({format_size(smallest)}): nothing fits"
-        )
-    if budget is not None and summary["bytes"] > budget:
-        out.append(f"this plan needs {format_size(summary['bytes'])}, more than the budget of {format_size(budget)}")
-    if m.tracks.missing_duration:
-        out.append(
-            f"{m.tracks.missing_duration:,} tracks have no duration: sized as "
-            f"{m.fallback_ms / 1000:.0f} s (the catalog's median)"
-        )
-    if m.tracks.missing_popularity:
-        out.append(f"{m.tracks.missing_popularity:,} tracks have no popularity: counted as popularity 0")
-    return out
+    tracks = m.tracks
+    return budget_warnings(
+        budget, summary, m.smallest_compact, tracks.missing_duration, m.fallback_ms, tracks.missing_popularity
+    )
 
 
 # --- the numbers of `stats --out` ---------------------------------------------------------------------------------

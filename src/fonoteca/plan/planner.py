@@ -168,6 +168,21 @@ def evaluate(model: Model, policy: str, budget: int | None) -> tuple[np.ndarray,
 
 
 def _warnings(model: Model, budget: int | None, summary: dict[str, Any], smallest: int) -> list[str]:
+    cost = model.cost
+    return budget_warnings(
+        budget, summary, smallest, cost.missing_duration, cost.fallback_duration_ms, cost.missing_popularity
+    )
+
+
+def budget_warnings(
+    budget: int | None,
+    summary: dict[str, Any],
+    smallest: int,
+    missing_duration: int,
+    fallback_ms: float,
+    missing_popularity: int,
+) -> list[str]:
+    """What a plan's summary warns about, for both solvers (in memory and bounded)."""
     from fonoteca.units import format_size
 
     out = []
@@ -178,13 +193,12 @@ def _warnings(model: Model, budget: int | None, summary: dict[str, Any], smalles
         )
     if budget is not None and summary["bytes"] > budget:
         out.append(f"this plan needs {format_size(summary['bytes'])}, more than the budget of {format_size(budget)}")
-    if model.cost.missing_duration:
+    if missing_duration:
         out.append(
-            f"{model.cost.missing_duration:,} tracks have no duration: sized as "
-            f"{model.cost.fallback_duration_ms / 1000:.0f} s (the catalog's median)"
+            f"{missing_duration:,} tracks have no duration: sized as {fallback_ms / 1000:.0f} s (the catalog's median)"
         )
-    if model.cost.missing_popularity:
-        out.append(f"{model.cost.missing_popularity:,} tracks have no popularity: counted as popularity 0")
+    if missing_popularity:
+        out.append(f"{missing_popularity:,} tracks have no popularity: counted as popularity 0")
     return out
 
 
