@@ -100,6 +100,9 @@ class Tracker:
 # ------------------------------------------------------------------------------------------------ qBittorrent
 
 
+SEEDING_STATES = ("uploading", "stalledUP", "forcedUP", "queuedUP")
+
+
 class QBittorrent:
     """qbittorrent-nox with a profile of its own; its Web API without a password from localhost."""
 
@@ -186,7 +189,9 @@ class QBittorrent:
             ok = [
                 t
                 for t in items
-                if t["progress"] >= 1.0 and (not seeding or t["state"] in ("uploading", "stalledUP", "forcedUP"))
+                # qBittorrent may report a finished torrent's progress a hair below 1.0: its upload states say done
+                if (t["progress"] >= 1.0 or t["state"] in SEEDING_STATES)
+                and (not seeding or t["state"] in SEEDING_STATES)
             ]
             return len(items) == count and len(ok) == count
 
