@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import shutil
 import time
+import tomllib
 
 import httpx
 import pytest
@@ -14,6 +16,9 @@ import pytest
 from fonoteca import archive as archive_mod
 from fonoteca.mirror import Seeder, mirror, seed_items, verify_root
 from fonoteca.pack.manifest import read_manifest
+from fonoteca.subsonic.config import subsonic_config
+from fonoteca.subsonic.fetcher import Fetcher
+from fonoteca.subsonic.library import Released
 from fonoteca.synth import audio as synth
 from tests.conftest import run_cli
 from tests.test_subsonic_clients import Served
@@ -53,12 +58,16 @@ def half_mirror(tmp_path_factory):
         held = {name for name in json.loads((into / "mirror.json").read_text())["torrents"]}
         missing = [x for x in lines if x.torrent not in held]
         assert missing and len(missing) < len(lines), "the mirror should hold part of the release"
+        pristine = tmp_path_factory.mktemp("pristine") / "m"  # for a fetcher of the test's own, before any stream
+        shutil.copytree(into, pristine)
         server = Served(into)
         try:
             yield {
                 "source": source,
                 "release": release.name,
                 "into": into,
+                "pristine": pristine,
+                "peer": ("127.0.0.1", seeder.port),
                 "url": server.url,
                 "key": r.stdout.strip(),
                 "missing": missing,
@@ -140,3 +149,25 @@ def test_a_range_of_a_track_not_held_yet_is_fetched_from_its_first_piece(half_mi
         timeout=30,
     )
     assert beyond.status_code == 416
+
+
+def test_opening_a_track_not_held_has_the_torrent_dialing_the_peer_before_it_returns(half_mirror):
+    """libtorrent dials the peers a torrent knows once a second; open() gets the new torrent connecting to the
+    named peer at once (so a player's first piece is asked for within milliseconds), and the piece arrives."""
+    m = half_mirror
+    root = m["pristine"]
+    line = m["missing"][0]
+    fetcher = Fetcher(root, subsonic_config(tomllib.loads((root / "fonoteca.toml").read_text(encoding="utf-8"))))
+    try:
+        remote = fetcher.open(Released(m["release"], line))
+        dialed = {(peer.ip[0], peer.ip[1]) for peer in remote.handle.get_peer_info()}
+        assert m["peer"] in dialed, f"open() returned with the torrent connected to {dialed}, not to {m['peer']}"
+        deadline = time.monotonic() + TIMEOUT
+        while (ready := fetcher.ready(remote, 0)) <= 0:
+            assert time.monotonic() < deadline, "the first piece did not arrive"
+            time.sleep(0.01)
+        expected = (m["source"] / "releases" / m["release"] / "data" / line.torrent / line.path).read_bytes()
+        with open(remote.path, "rb") as f:
+            assert f.read(ready) == expected[:ready]
+    finally:
+        fetcher.close()

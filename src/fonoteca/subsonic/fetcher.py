@@ -8,6 +8,13 @@ checked against the manifest, and a verified file is kept and recorded in mirror
 One libtorrent session per server process, started on the first such stream; its torrents stay in it, seeding
 what they hold, until the server stops. The .torrent comes from the mirror's releases/R/torrents/, else from the
 mirror's source ([mirror] source: an archive folder or a torrents.json URL), else from the peers by magnet link.
+
+The first stream of a torrent answers within milliseconds of the peer's reply, not a second later: libtorrent
+dials the peers a torrent knows only in its once-a-second round, or at once in a connect boost (a tracker or DHT
+reply, or a paused torrent resuming). So once the new torrent is checked (about a millisecond with nothing on
+disk) and wants the file, a torrent with no connection is paused and resumed, and the boost dials the [subsonic]
+peers straight away; the same when a later stream finds the torrent's connections gone. Nothing is added to the
+session before a stream asks for it.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ READ_CHUNK = 256 * 1024
 WINDOW = 16  # pieces asked for with deadlines ahead of the one being sent
 DEADLINE_STEP_MS = 40
 POLL_S = 0.01
+CHECK_POLL_S = 0.001  # a torrent with no data here yet is checked in about a millisecond
 TICK_MS = 20
 
 
@@ -212,6 +220,34 @@ class Fetcher:
                 self.root / "releases" / released.release / "torrents" / f"{released.line.torrent}.torrent"
             ).is_file()
 
+    def _dial_now(self, handle: Any, deadline: float) -> None:
+        """Connect to the named peers now rather than on libtorrent's next once-a-second round.
+
+        handle.connect_peer only adds a peer to the torrent's list; libtorrent dials listed peers from the
+        session's second tick (session_impl::on_tick, whatever tick_interval says), or at once in a "connect
+        boost": after a tracker or DHT reply, or when a paused torrent resumes. Without trackers and DHT the
+        boost left is resume, so a torrent with no connection is paused and resumed once its data is checked
+        (a checking torrent does not want peers: the boost would find nothing to do)."""
+        import libtorrent as lt
+
+        if not self.config.peers:
+            return
+        checking = (lt.torrent_status.checking_resume_data, lt.torrent_status.checking_files)
+        while (status := handle.status()).state in checking and time.monotonic() < deadline:
+            time.sleep(CHECK_POLL_S)
+        if status.num_peers == 0 and status.state not in checking:
+            handle.pause()
+            handle.resume()
+
+    @staticmethod
+    def _want(handle: Any, index: int, deadline: float) -> None:
+        """Want file `index`, and wait until libtorrent applied it (the priority goes through its disk thread): a
+        torrent whose wanted files are all here is finished, and a seed drops the connections of such peers
+        (libtorrent's close_redundant_connections, on by default), so dial only once it wants the file."""
+        handle.file_priority(index, 7)
+        while handle.get_file_priorities()[index] != 7 and time.monotonic() < deadline:
+            time.sleep(CHECK_POLL_S)
+
     def _connect(self, handle: Any) -> None:
         for peer in self.config.peers:
             try:
@@ -226,7 +262,9 @@ class Fetcher:
 
         handle, has_file = self._handle(released)
         deadline = time.monotonic() + self.config.fetch_timeout
-        while not handle.status().has_metadata:  # a magnet link: the metadata comes from the peers first
+        if not handle.status().has_metadata:  # a magnet link: the metadata comes from the peers first
+            self._dial_now(handle, deadline)
+        while not handle.status().has_metadata:
             if time.monotonic() > deadline:
                 raise FonotecaError(
                     f"no peer sent the metadata of {released.line.torrent} in {self.config.fetch_timeout:.0f} s"
@@ -247,9 +285,8 @@ class Fetcher:
         data_dir = (self.root / "releases" / released.release / "data").resolve()
         if not path.resolve().is_relative_to(data_dir):
             raise FonotecaError(f"refused: {fs.file_path(index)} lies outside the release's data folder")
-        handle.file_priority(index, 7)
-        if handle.status().num_peers < len(self.config.peers):
-            self._connect(handle)  # peers named while the torrent was starting wait for a later tick otherwise
+        self._want(handle, index, deadline)
+        self._dial_now(handle, deadline)
         remote = RemoteFile(
             handle,
             index,
