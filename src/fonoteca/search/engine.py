@@ -5,10 +5,12 @@ How a text query runs (see docs.py for the key order):
 2. Ask FTS5 for the first K matches in key order, i.e. the K most popular matching tracks. FTS5 walks the
    posting lists in rowid order and stops after K rows, so a word in a million titles costs no more than a rare
    one. Two such passes: "title" (the typed words next to each other in a title, through word-pair tokens; or
-   one word in the title) and "broad" (every word anywhere, the popular part of the catalog first). The title
-   pass keeps the songs actually called what was typed from being crowded out by more popular tracks that
-   only mention the words in an album title or an artist name.
-3. Re-rank those candidates by text relevance (which field matched, how much of the title the query covers)
+   one word in the title; or the first words as the title and the rest anywhere, as in "title artist") and
+   "broad" (every word anywhere, the popular part of the catalog first). The title pass keeps the songs
+   actually called what was typed from being crowded out by more popular tracks that only mention the words
+   in an album title or an artist name.
+3. Re-rank those candidates by text relevance (which field matched, how much of the title and of the artists
+   the query covers; a word typed twice counts twice only where the track holds it twice)
    blended with popularity, and keep the best `limit`.
 
 Prefixes and typos (expand.py, vocab.py) widen the words before the walk, in tiers: the words as typed; then
@@ -39,7 +41,7 @@ from fonoteca.search import expand
 from fonoteca.search.docs import MAX_POPULARITY, biword, key_popularity, key_rowid, popularity_bound
 from fonoteca.search.expand import Alternative, Rules, Word
 from fonoteca.search.index import MMAP_BYTES, IndexMissing, IndexState, index_dir, open_index
-from fonoteca.search.text import fold, query_groups, query_pairs, tokens
+from fonoteca.search.text import fold, query_groups, query_pairs, query_words, tokens
 
 MAX_LIMIT = 1000
 MIN_CANDIDATES = 50
@@ -47,6 +49,7 @@ PREFIX_TRACKS = 500_000  # the popular part of the catalog searched first (see S
 # Ranking weights: the field a query word was found in, how much of the title the query covers, popularity.
 FIELD_WEIGHTS = (3.0, 2.5, 1.0)  # title, artists, album
 COVERAGE_WEIGHT = 1.0
+ARTIST_COVERAGE_WEIGHT = 0.3  # how much of the artists' names the query covers
 POPULARITY_WEIGHT = 3.0  # popularity 0..100 adds 0..3: a title match outweighs ~ 30 points of popularity
 # Typed references a user clearly meant as ids: no fallback to text search when nothing matches.
 REFERENCE_PREFIXES = (
@@ -66,6 +69,7 @@ REFERENCE_PREFIXES = (
 
 TYPO_TIER_BELOW = 1  # typo variants are tried when fewer tracks than this matched the words as typed or completed
 ENTITY_WORDS = 6  # artist and album names are short: longer queries are about tracks
+TITLE_HEAD_WORDS = 6  # queries up to this many words also try "title words, then artist or album words"
 MAX_PAIR_TERMS = 64  # word-pair tokens of one neighbouring pair; past that the title pass is left to the broad one
 
 Groups = list[list[tuple[str, ...]]]
@@ -165,12 +169,30 @@ def _title_chain(groups: Groups) -> str:
     return " AND ".join(clauses)
 
 
+def _title_passes(groups: Groups, order: Sequence[int] | None = None) -> list[str]:
+    """The title pass's expressions: every typed word in title order (the chain); then, for queries short enough
+    to be a title and an artist ("run rain night dj low"), the first words as the title's chain (or the first
+    word in the title) and the rest anywhere. Without these, a little-played track called what was typed loses
+    its place among the candidates to popular tracks that hold the same words scattered over their fields."""
+    groups = [groups[i] for i in order] if order is not None else groups  # as typed: a repeated word again
+    passes = [_title_chain(groups)]
+    if len(groups) <= TITLE_HEAD_WORDS:
+        for cut in range(len(groups) - 1, 0, -1):
+            head = _title_chain(groups[:cut]) if cut > 1 else f"{{title}} : ({_match_expression(groups[:1])})"
+            if head:
+                passes.append(f"({head}) AND ({_match_expression(groups[cut:])})")
+    return [p for p in passes if p]
+
+
 class Compiled:
     """Words prepared for scoring many candidates: single-token spellings in a dict (a candidate's few tokens
-    are looked up, instead of every spelling searched in the candidate)."""
+    are looked up, instead of every spelling searched in the candidate), and the typed order: `order` lists,
+    per typed word, its word's index (a word typed twice appears twice)."""
 
-    def __init__(self, words: list[Word]) -> None:
-        self.count = len(words)
+    def __init__(self, words: list[Word], order: Sequence[int] | None = None) -> None:
+        self.order = list(order) if order is not None else list(range(len(words)))
+        self.count = len(self.order)
+        self.repeated = {i for i in self.order if self.order.count(i) > 1}
         self.single: list[dict[str, Alternative]] = []
         self.multi: list[list[Alternative]] = []
         for word in words:
@@ -187,16 +209,23 @@ class Compiled:
 def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tuple[int, bool, float]:
     """(edits, last word only completed, relevance blended with popularity): the ranking sorts by the first two
     ascending, then by the third descending. Per typed word, its cheapest spelling found in the track counts,
-    and the field it was found in (title, artists, album; spread over several: half the album's weight)."""
+    and the field it was found in (title, artists, album; spread over several: half the album's weight). A word
+    typed twice counts twice only where the field holds it twice."""
+    texts = (title, artists, album)
     fields = (set(title.split()), set(artists.split()), set(album.split()))
     text = 0.0
     edits = 0
     completed = False
     matched: set[str] = set()
-    for single, multi in zip(words.single, words.multi, strict=True):
+    used: dict[tuple[int, str], int] = {}  # (field, token) -> times a repeated word took it
+    for number in words.order:
+        single, multi = words.single[number], words.multi[number]
+        repeated = number in words.repeated
         best: tuple[tuple[int, bool], int, Alternative] | None = None
         for where, field_tokens in enumerate(fields):
             for token in single.keys() & field_tokens:  # a set operation in C: a word has few spellings
+                if repeated and used.get((where, token), 0) >= texts[where].split().count(token):
+                    continue  # taken by the same word typed earlier
                 alternative = single[token]
                 if best is None or (alternative.rank, where) < best[:2]:
                     best = (alternative.rank, where, alternative)
@@ -209,14 +238,18 @@ def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tu
         if best is None:
             continue
         _, where, alternative = best
+        if repeated and len(alternative.tokens) == 1:
+            used[(where, alternative.tokens[0])] = used.get((where, alternative.tokens[0]), 0) + 1
         edits += alternative.edits
         completed = completed or alternative.completed
         matched.update(alternative.tokens)
         text += FIELD_WEIGHTS[where] if where < len(FIELD_WEIGHTS) else FIELD_WEIGHTS[-1] / 2
     text /= max(1, words.count)
-    title_tokens = fields[0]
+    title_tokens, artist_tokens = fields[0], fields[1]
     if title_tokens:
         text += COVERAGE_WEIGHT * len(title_tokens & matched) / len(title_tokens)
+    if artist_tokens & matched:  # "storm lil ghost": Storm by Lil Ghost before Storm Ghost by Lil Baby
+        text += ARTIST_COVERAGE_WEIGHT * len(artist_tokens & matched) / len(artist_tokens)
     return edits, completed, text + POPULARITY_WEIGHT * key_popularity(key) / MAX_POPULARITY
 
 
@@ -346,12 +379,12 @@ class Searcher:
         looked_up = self._lookup(text)
         if looked_up is not None:
             return looked_up
-        groups = query_groups(text)
+        groups, order = query_words(text)
         if not groups:
             raise UsageError(f"nothing to search for in {_clip(text)!r}: it has no letters or digits")
         filters = Filters(min_popularity, parse_years(year), self._genre_ids(genre) if genre else None, explicit)
         rules = self.rules.exact() if exact else self.rules
-        keys, complete, words, found = self._ranked(groups, filters, limit, rules)
+        keys, complete, words, found = self._ranked(groups, filters, limit, rules, order)
         response = SearchResponse(
             text, "text", self._tracks([k for k, _ in keys], [s for _, s in keys]), complete=complete
         )
@@ -393,7 +426,7 @@ class Searcher:
         return None  # looked like an id by chance (a 22-letter word, a number): search it as text
 
     def _ranked(
-        self, groups: Groups, filters: Filters, limit: int, rules: Rules | None = None
+        self, groups: Groups, filters: Filters, limit: int, rules: Rules | None = None, order: list[int] | None = None
     ) -> tuple[list[tuple[int, float]], bool, list[Word], Candidates]:
         """The best `limit` (key, score) pairs, whether every matching track was considered, the words as
         widened to find them, and every candidate read (key -> title, artists, album tokens).
@@ -404,7 +437,7 @@ class Searcher:
         conn, _ = self.index()
         rules = rules or self.rules
         words = expand.exact_words(groups)
-        found, complete = self._walk(conn, words, filters, limit)
+        found, complete = self._walk(conn, words, filters, limit, order)
         for widen, enough in ((expand.with_completions, limit), (expand.with_typos, TYPO_TIER_BELOW)):
             if len(found) >= enough:
                 continue
@@ -412,27 +445,31 @@ class Searcher:
             if wider is None:
                 continue
             words = wider
-            more, more_complete = self._walk(conn, words, filters, limit)
+            more, more_complete = self._walk(conn, words, filters, limit, order)
             found.update(more)
             complete = complete and more_complete
         hidden = self._withdrawn()
         if hidden:  # withdrawn tracks are left out before ranking, so `limit` others fill the results
             found = {key: texts for key, texts in found.items() if key_rowid(key) not in hidden}
-        compiled = Compiled(words)
+        compiled = Compiled(words, order)
         ranked = sorted(((rank_key(score(compiled, *texts, key), key), key) for key, texts in found.items()))
-        return [(key, -order[2]) for order, key in ranked[:limit]], complete, words, found
+        return [(key, -sort_key[2]) for sort_key, key in ranked[:limit]], complete, words, found
 
     def _walk(
-        self, conn: sqlite3.Connection, words: list[Word], filters: Filters, limit: int
+        self, conn: sqlite3.Connection, words: list[Word], filters: Filters, limit: int, order: list[int] | None = None
     ) -> tuple[dict[int, tuple[str, str, str]], bool]:
         """Candidates for the words, and whether every matching track was considered.
 
         Two kinds of candidates, both read in popularity order with early termination:
-        - title: several words typed in title order, through the title's word-pair tokens (short posting lists,
-          cheap over the whole catalog); one word, with a column filter;
         - broad: every word anywhere, over the PREFIX_TRACKS most popular tracks first and over the rest only
-          when nothing matched there. Common words that rarely meet then cost a scan of the popular prefix, not
-          of the whole catalog; what is skipped is the less popular matches of a query that has results.
+          when fewer than `limit` matched there. Common words that rarely meet then cost a scan of the popular
+          prefix, not of the whole catalog; what is skipped is the less popular matches of a query that has
+          enough results.
+        - title, only when the broad pass had to stop early (otherwise it holds every match already): one word
+          with a column filter; several words through the title's word-pair tokens (short posting lists, cheap
+          over the whole catalog), all of them in the order typed, then the first ones as the title and the rest
+          anywhere (_title_passes), so a little-played track called what was typed is not crowded out by more
+          popular tracks that hold the same words scattered over their fields.
         """
         groups = expand.as_groups(words)
         expression = _match_expression(groups)
@@ -443,21 +480,23 @@ class Searcher:
         split = self._split
         phases = [(-1, upper)] if split is None or split >= upper else [(-1, split), (split - 1, upper)]
         found: dict[int, tuple[str, str, str]] = {}
-        if len(groups) > 1:
-            chain = _title_chain(groups)
-            if chain:
-                found.update(self._candidates(conn, chain, extra, clean, upper, want))
-        complete = True
+        complete, cut_short = True, False
         for number, (after, before) in enumerate(phases):
-            if len(groups) == 1:
-                found.update(self._candidates(conn, f"{{title}} : ({expression})", extra, clean, before, want, after))
             broad = self._candidates(conn, expression, extra, clean, before, want, after)
             found.update(broad)
-            if len(broad) >= want:
-                break  # the `want` most popular matches are in: the rest are all less popular
-            if found and number < len(phases) - 1:
-                complete = False
+            if len(broad) >= want:  # the `want` most popular matches are in: the rest are all less popular
+                cut_short = True
+                if len(groups) == 1:
+                    title = f"{{title}} : ({expression})"
+                    found.update(self._candidates(conn, title, extra, clean, before, want, after))
                 break
+            if len(found) >= limit and number < len(phases) - 1:
+                complete, cut_short = False, True
+                break
+        # Every title pass asks for a subset of the broad matches: only worth running when some were cut off.
+        if cut_short and len(order if order is not None else groups) > 1:
+            for title_pass in _title_passes(groups, order):
+                found.update(self._candidates(conn, title_pass, extra, clean, upper, want))
         return found, complete
 
     # --- artists and albums ------------------------------------------------------------------------------------

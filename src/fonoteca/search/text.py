@@ -134,18 +134,29 @@ def query_groups(text: str, *, max_groups: int = 16) -> list[list[tuple[str, ...
     'AC/DC live' -> [[('acdc',), ('ac', 'dc')], [('live',)]]; '$uicideboy$' -> [[('uicideboy',), ('suicideboys',)]].
     Only the first `max_groups` words count, so a 10 kB paste stays a cheap query.
     """
+    return query_words(text, max_groups=max_groups)[0]
+
+
+def query_words(text: str, *, max_groups: int = 16) -> tuple[list[list[tuple[str, ...]]], list[int]]:
+    """query_groups(text), and the typed words in order as indexes into those groups: a word typed twice is one
+    group (nothing new to require), but the ranking still counts it twice ("midnight baby midnight")."""
     groups: list[list[tuple[str, ...]]] = []
-    seen: set[tuple[tuple[str, ...], ...]] = set()
+    order: list[int] = []
+    seen: dict[tuple[tuple[str, ...], ...], int] = {}
     for word in fold(text).split():
         group = _word_group(word)
+        if not group:
+            continue  # only punctuation
         key = tuple(group)
-        if not group or key in seen:
-            continue  # only punctuation, or a repeated word: nothing new to require
-        seen.add(key)
-        groups.append(group)
+        if key in seen:
+            order.append(seen[key])
+            continue
         if len(groups) >= max_groups:
             break
-    return groups
+        seen[key] = len(groups)
+        order.append(len(groups))
+        groups.append(group)
+    return groups, order
 
 
 def _word_group(word: str) -> list[tuple[str, ...]]:

@@ -1,0 +1,81 @@
+"""Little-played tracks called what was typed, in a catalog where more popular tracks hold the same words: the
+title passes that read "title words, then artist words", the less popular part of a large catalog searched when
+the popular part gave too few results, and a word typed twice counted twice. Each case below is one the search
+missed at 1M tracks before (bench/results/search-typing.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from fonoteca import archive as archive_mod
+from fonoteca.search import Searcher, engine
+from fonoteca.search.text import query_groups, query_words
+from tests.conftest import run_cli
+from tests.test_search import artist_obj, first, track_obj, write_catalog
+
+CROWD = 80  # more than the broad pass's candidates (engine.MIN_CANDIDATES) for a search of 10
+
+
+def _crowds() -> tuple[list[dict], list[dict]]:
+    tracks = [
+        # "storm lil ghost": Storm by Lil Ghost, against many more played tracks with the three words elsewhere
+        track_obj("Storm", ["Lil Ghost"], 1, album="Quiet", key="intended-storm"),
+        *[
+            track_obj("Ghost Town Lights Forever", ["Lil Storm"], 2 + n % 18, album=f"Crowd {n}", key=f"crowd-{n}")
+            for n in range(CROWD)
+        ],
+        # "run rain night dj low": one popular near miss, the track itself among the least played
+        track_obj("Sugar Run Night", ["DJ Low"], 90, album="Rain", key="decoy-run"),
+        track_obj("Run Rain Night", ["DJ Low"], 0, album="Late", key="intended-run"),
+        # "midnight baby midnight": the repeated word tells the titles apart
+        track_obj("Midnight Baby", ["Anna North"], 25, album="Baby", key="short-midnight"),
+        track_obj("Midnight Baby Midnight", ["Anna South"], 5, album="Long", key="long-midnight"),
+    ]
+    names = sorted({a["name"] for t in tracks for a in t["artists"]})
+    return tracks, [artist_obj(name) for name in names]
+
+
+@pytest.fixture(scope="module")
+def crowd_archive(tmp_path_factory: pytest.TempPathFactory) -> archive_mod.Archive:
+    root = tmp_path_factory.mktemp("crowds")
+    archive = archive_mod.init(root / "archive", name="crowd test")
+    tracks, artists = _crowds()
+    result = run_cli("import", "spotify", str(write_catalog(root / "c.jsonl", tracks, artists)), archive=archive.root)
+    assert result.exit_code == 0, result.stderr
+    return archive
+
+
+def test_title_then_artist_finds_the_little_played_track(crowd_archive: archive_mod.Archive) -> None:
+    with Searcher(crowd_archive) as searcher:
+        response = searcher.search("storm lil ghost", limit=10)
+        assert first(response) == ("Storm", ["Lil Ghost"])
+        assert first(searcher.search("storm lil ghots", limit=10)) == ("Storm", ["Lil Ghost"])  # with a typo
+        crowd = searcher.search("ghost town lil storm", limit=10)
+        assert first(crowd)[0] == "Ghost Town Lights Forever"  # the crowd is still found by its own words
+
+
+def test_the_less_played_part_is_searched_when_the_popular_part_has_too_few(
+    crowd_archive: archive_mod.Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a large catalog is searched in two parts, the most popular tracks first: here the first 40
+    monkeypatch.setattr(engine, "PREFIX_TRACKS", 40)
+    with Searcher(crowd_archive) as searcher:
+        response = searcher.search("run rain night dj low", limit=10)
+        assert {h["name"] for h in response.results} == {"Run Rain Night", "Sugar Run Night"}
+        assert searcher._split is not None  # the two parts were in use
+
+
+def test_a_word_typed_twice_counts_twice(crowd_archive: archive_mod.Archive) -> None:
+    assert query_groups("midnight baby midnight") == [[("midnight",)], [("baby",)]]
+    assert query_words("midnight baby midnight")[1] == [0, 1, 0]
+    with Searcher(crowd_archive) as searcher:
+        assert first(searcher.search("midnight baby midnight")) == ("Midnight Baby Midnight", ["Anna South"])
+        assert first(searcher.search("midnight baby")) == ("Midnight Baby", ["Anna North"])  # more played
+
+
+def test_query_words_keeps_the_word_limit(tmp_path: Path) -> None:
+    words = " ".join(f"w{n}" for n in range(40))
+    groups, order = query_words(words + " w0")
+    assert len(groups) == 16 and order == list(range(16))  # the repeat after the limit is not counted either
