@@ -452,9 +452,11 @@ def mirror_command(
         )
     if as_json:
         print_json(res.as_dict())
-    else:
+    if not as_json or not res.complete:  # with --json too, a failure says why on stderr
         for e in res.outcome.errors[-5:]:
             console.print(f"[yellow]{lit(e)}[/]")
+        for name in res.incomplete:
+            console.print(f"incomplete: {lit(name)}", soft_wrap=True)
         console.print(
             f"{len(res.chosen)} torrents, {res.outcome.downloaded:,} bytes downloaded in "
             f"{res.outcome.seconds:.1f} s: {'complete' if res.complete else 'INCOMPLETE (run again to resume)'}"

@@ -327,11 +327,17 @@ class MirrorResult:
     def complete(self) -> bool:
         return self.outcome.complete
 
+    @property
+    def incomplete(self) -> list[str]:
+        """The chosen torrents not wholly downloaded (a refused list entry is named in the errors instead)."""
+        return [j.key for j in self.outcome.jobs if not j.done]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "into": str(self.into),
             "complete": self.complete,
             "interrupted": self.outcome.interrupted,
+            "incomplete": self.incomplete,
             "torrents": [r["name"] for r in self.chosen],
             "bytes": sum(r["data_size"] for r in self.chosen),
             "downloaded": self.outcome.downloaded,
