@@ -30,7 +30,7 @@ from typing import Any
 
 from fonoteca.catalog.ids import is_mbid, normalize_isrc
 from fonoteca.catalog.provenance import Bad, LicenceStatement, SourceFile, Unit, attribution_text
-from fonoteca.catalog.records import LEVEL_TABLE, AlbumRec, ArtistRec, TrackRec
+from fonoteca.catalog.records import LEVEL_TABLE, AlbumRec, ArtistRec, collection_track
 from fonoteca.catalog.values import MAX_TEXT, date_precision, date_problem
 from fonoteca.licences import normalise
 
@@ -247,26 +247,19 @@ def _unit(number: int, t: Tagged, album: tuple[str, str] | None) -> Unit:
         external = external + (("musicbrainz_recording", mb_track),)
     duration = int(round(t.length * 1000)) if t.length else None
     records.append(
-        TrackRec(
+        collection_track(
             NUMBER,
             track_id,
-            title,
-            album_id,
-            disc_no,
-            track_no,
-            duration,
-            None,
-            None,
-            None,
-            None,
-            None,
-            isrc,
-            LEVEL_TABLE,
-            None,
-            None,
-            {"raw": extra} if extra else None,
-            tuple(links) or None,
-            external,
+            level=LEVEL_TABLE,
+            name=title,
+            album=album_id,
+            disc_number=disc_no,
+            track_number=track_no,
+            duration_ms=duration,
+            isrc=isrc,
+            extra={"raw": extra} if extra else None,
+            artists=tuple(links) or None,
+            external_ids=external,
         )
     )
     unit = Unit(number, records, field_rejects=rejects, raw=str(t.path))

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from fonoteca.catalog.provenance import Bad, LicenceStatement, SourceFile, Unit, attribution_text
-from fonoteca.catalog.records import LEVEL_TABLE, AlbumRec, ArtistRec, TrackRec
+from fonoteca.catalog.records import LEVEL_TABLE, AlbumRec, ArtistRec, collection_track
 from fonoteca.catalog.values import date_precision, date_problem
 from fonoteca.errors import FonotecaError
 from fonoteca.licences import normalise
@@ -179,25 +179,16 @@ class Reader:
             if value is not None:
                 extra[key] = value
         unit.records.append(
-            TrackRec(
+            collection_track(
                 NUMBER,
                 track,
-                title,
-                album,
-                None,
-                _int(cell("track", "number"), "('track', 'number')", rejects) or None,
-                _duration(cell("track", "duration"), rejects),
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                LEVEL_TABLE,
-                None,
-                None,
-                extra or None,
-                ((artist, None),) if artist else None,
+                level=LEVEL_TABLE,
+                name=title,
+                album=album,
+                track_number=_int(cell("track", "number"), "('track', 'number')", rejects) or None,
+                duration_ms=_duration(cell("track", "duration"), rejects),
+                extra=extra or None,
+                artists=((artist, None),) if artist else None,
             )
         )
         licence_text = cell("track", "license")

@@ -25,7 +25,7 @@ from typing import Any
 import orjson
 
 from fonoteca.catalog.provenance import Bad, LicenceStatement, SourceFile, Unit, attribution_text
-from fonoteca.catalog.records import LEVEL_FULL, AlbumRec, ArtistRec, TrackRec
+from fonoteca.catalog.records import LEVEL_FULL, AlbumRec, ArtistRec, collection_track
 from fonoteca.catalog.values import date_precision, date_problem
 from fonoteca.licences import normalise
 
@@ -316,25 +316,17 @@ def _item(
         tid = track_id(identifier, name)
         links = ((artist(performer), None),) if performer else None
         unit.records.append(
-            TrackRec(
+            collection_track(
                 NUMBER,
                 tid,
-                title,
-                identifier,
-                1,
-                _track_number(entry.get("track"), rejects, where) or None,
-                _length(entry.get("length"), rejects, where),
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                LEVEL_FULL,
-                None,
-                None,
-                {"file": name, "format": _text(entry.get("format"))},
-                links,
+                level=LEVEL_FULL,
+                name=title,
+                album=identifier,
+                disc_number=1,
+                track_number=_track_number(entry.get("track"), rejects, where) or None,
+                duration_ms=_length(entry.get("length"), rejects, where),
+                extra={"file": name, "format": _text(entry.get("format"))},
+                artists=links,
             )
         )
         unit.licences.append(

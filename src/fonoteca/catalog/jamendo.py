@@ -27,7 +27,7 @@ from typing import Any
 import orjson
 
 from fonoteca.catalog.provenance import Bad, LicenceStatement, SourceFile, Unit, attribution_text
-from fonoteca.catalog.records import LEVEL_FULL, LEVEL_TABLE, AlbumRec, ArtistRec, TrackRec
+from fonoteca.catalog.records import LEVEL_FULL, LEVEL_TABLE, AlbumRec, ArtistRec, collection_track
 from fonoteca.catalog.values import date_precision, date_problem
 from fonoteca.licences import Licence, normalise
 
@@ -132,25 +132,16 @@ class Reader:
         if _text(result.get("shareurl")):
             extra["url"] = _text(result.get("shareurl"))
         unit.records.append(
-            TrackRec(
+            collection_track(
                 NUMBER,
                 track,
-                name,
-                album,
-                None,
-                _position(result.get("position"), rejects),
-                _duration(result.get("duration"), rejects),
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                LEVEL_FULL,
-                None,
-                None,
-                extra or None,
-                ((artist, None),) if artist else None,
+                level=LEVEL_FULL,
+                name=name,
+                album=album,
+                track_number=_position(result.get("position"), rejects),
+                duration_ms=_duration(result.get("duration"), rejects),
+                extra=extra or None,
+                artists=((artist, None),) if artist else None,
             )
         )
         text = _text(result.get("license_ccurl"))
@@ -239,25 +230,14 @@ class Reader:
                 )
             )
         unit.records.append(
-            TrackRec(
+            collection_track(
                 NUMBER,
                 track,
-                None,
-                album,
-                None,
-                None,
-                _duration(row[4], rejects),
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-                LEVEL_TABLE,
-                None,
-                None,
-                {"tags": tags, "path": path_cell} if tags or path_cell else None,
-                ((artist, None),) if artist else None,
+                level=LEVEL_TABLE,
+                album=album,
+                duration_ms=_duration(row[4], rejects),
+                extra={"tags": tags, "path": path_cell} if tags or path_cell else None,
+                artists=((artist, None),) if artist else None,
             )
         )
         if self.default is not None:

@@ -75,6 +75,46 @@ class TrackRec(NamedTuple):
     external_ids: tuple[tuple[str, str], ...] = ()
 
 
+def collection_track(
+    ns: int,
+    id: str,
+    *,
+    level: int,
+    name: str | None = None,
+    album: str | None = None,
+    disc_number: int | None = None,
+    track_number: int | None = None,
+    duration_ms: int | None = None,
+    isrc: str | None = None,
+    extra: dict[str, Any] | None = None,
+    artists: tuple[Link, ...] | None = None,
+    external_ids: tuple[tuple[str, str], ...] = (),
+) -> TrackRec:
+    """A track as a collection's own metadata describes it (tags, Internet Archive, Jamendo, FMA): what only a
+    streaming catalog knows (explicit, popularity, preview, markets, the JSON shapes) is left unknown."""
+    return TrackRec(
+        ns,
+        id,
+        name,
+        album,
+        disc_number,
+        track_number,
+        duration_ms,
+        None,
+        None,
+        None,
+        None,
+        None,
+        isrc,
+        level,
+        None,
+        None,
+        extra,
+        artists,
+        external_ids,
+    )
+
+
 FEATURE_FIELDS = (
     "danceability",
     "energy",
