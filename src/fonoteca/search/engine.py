@@ -332,6 +332,47 @@ class Searcher:
         Raises UsageError for an empty query without a genre or year filter, one without any letter or digit,
         or bad filter values.
         """
+        prepared = self._prepare(query, limit, min_popularity, year, genre, explicit)
+        if isinstance(prepared, SearchResponse):
+            return prepared
+        text, groups, filters = prepared
+        rules = self.rules.exact() if exact else self.rules
+        keys, complete, words, found = self._ranked(groups, filters, limit, rules)
+        response = SearchResponse(
+            text, "text", self._tracks([k for k, _ in keys], [s for _, s in keys]), complete=complete
+        )
+        if entities and found and filters == Filters() and len(groups) <= ENTITY_WORDS:
+            response.artists = self._named(found, groups, words, 1, entities)
+            response.albums = self._named(found, groups, words, 2, entities)
+        if not response.results:
+            response.did_you_mean = self._did_you_mean(groups, filters, rules)
+            response.message = "no tracks match" + (
+                f"; did you mean: {response.did_you_mean}" if response.did_you_mean else ""
+            )
+        return response
+
+    def track_rowids(self, query: str, *, limit: int = 20) -> list[int]:
+        """The rowids of the tracks search(query, limit=limit) lists, in its order, without the display rows it
+        reads for them (nor a did-you-mean when nothing matches): for callers that read rows of their own (the
+        Subsonic API). Raises what search raises."""
+        prepared = self._prepare(query, limit)
+        if isinstance(prepared, SearchResponse):  # an id, ISRC or UPC: what it names, of which only the tracks
+            return [hit["rowid"] for hit in prepared.results if hit.get("kind") == "track"]
+        _, groups, filters = prepared
+        keys, _, _, _ = self._ranked(groups, filters, limit, self.rules)
+        return self._in_catalog([key_rowid(key) for key, _ in keys])
+
+    def _prepare(
+        self,
+        query: str,
+        limit: int,
+        min_popularity: int | None = None,
+        year: str | int | None = None,
+        genre: str | None = None,
+        explicit: bool | None = None,
+    ) -> SearchResponse | tuple[str, Groups, Filters]:
+        """The checked arguments of a text search (text, token groups, filters), or the whole answer when there
+        is no text to rank: a filter's tracks, or what an id, ISRC or UPC names."""
         if not 1 <= limit <= MAX_LIMIT:
             raise UsageError(f"--limit must be between 1 and {MAX_LIMIT}")
         if min_popularity is not None and not 0 <= min_popularity <= MAX_POPULARITY:
@@ -350,20 +391,15 @@ class Searcher:
         if not groups:
             raise UsageError(f"nothing to search for in {_clip(text)!r}: it has no letters or digits")
         filters = Filters(min_popularity, parse_years(year), self._genre_ids(genre) if genre else None, explicit)
-        rules = self.rules.exact() if exact else self.rules
-        keys, complete, words, found = self._ranked(groups, filters, limit, rules)
-        response = SearchResponse(
-            text, "text", self._tracks([k for k, _ in keys], [s for _, s in keys]), complete=complete
-        )
-        if entities and found and filters == Filters() and len(groups) <= ENTITY_WORDS:
-            response.artists = self._named(found, groups, words, 1, entities)
-            response.albums = self._named(found, groups, words, 2, entities)
-        if not response.results:
-            response.did_you_mean = self._did_you_mean(groups, filters, rules)
-            response.message = "no tracks match" + (
-                f"; did you mean: {response.did_you_mean}" if response.did_you_mean else ""
-            )
-        return response
+        return text, groups, filters
+
+    def _in_catalog(self, rowids: list[int]) -> list[int]:
+        """These rowids less the tracks gone from the catalog since the index was built (as _tracks leaves out)."""
+        if not rowids:
+            return []
+        marks = ",".join("?" * len(rowids))
+        present = {r for (r,) in self.catalog.execute(f"SELECT rowid FROM tracks WHERE rowid IN ({marks})", rowids)}
+        return [r for r in rowids if r in present]
 
     def _did_you_mean(self, groups: Groups, filters: Filters, rules: Rules) -> str | None:
         """The typed words with the unindexed ones replaced by their nearest indexed word, when that finds tracks

@@ -501,12 +501,13 @@ def _search(ctx: Context) -> tuple[Snapshot, list[int], list[int], list[int]]:
     store = ctx.service.site.store
     if not store.has_index():
         raise r.SubsonicError(r.GENERIC, "the search index is not built yet; the operator runs: fonoteca index rebuild")
-    try:
-        response = store.searcher().search(query[:200], limit=limit)
+    try:  # rowids only: the Subsonic objects are built from rows read below, not the site's display rows
+        found = store.searcher().track_rowids(query[:200], limit=limit)
     except FonotecaError:
         return snap, [], [], []  # a query without letters or digits: nothing matches
-    hits = [h["rowid"] for h in response.results if snap.contains(h["rowid"])]
-    albums, artists = _song_links(ctx, snap, hits)
+    hits = [rowid for rowid in found if snap.contains(rowid)]
+    # no album or artist asked for (a client listing songs): their links are not read
+    albums, artists = _song_links(ctx, snap, hits) if counts["album"] or counts["artist"] else ([], [])
     pick = lambda seq, k: seq[offsets[k] : offsets[k] + counts[k]]  # noqa: E731
     return snap, pick(artists, "artist"), pick(albums, "album"), pick(hits, "song")
 
