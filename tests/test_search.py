@@ -332,6 +332,14 @@ def test_track_rowids_are_the_tracks_search_lists(searcher: Searcher, query: str
     assert searcher.track_rowids(query, limit=limit) == listed
 
 
+def test_track_rowids_deeper_than_the_limit_add_the_further_matches_read(searcher: Searcher) -> None:
+    every = [hit["rowid"] for hit in searcher.search("hello", limit=20).results]
+    assert len(every) >= 4  # Hello x3, Hello Goodbye, Say Hello Again, the Hello World Megamix track
+    deeper = searcher.track_rowids("hello", limit=2, depth=20)
+    assert deeper[:2] == [hit["rowid"] for hit in searcher.search("hello", limit=2).results]  # the page, as is
+    assert sorted(deeper) == sorted(every) and len(set(deeper)) == len(deeper)  # then the rest, once each
+
+
 def test_track_rowids_of_a_looked_up_album_are_none(searcher: Searcher) -> None:
     assert searcher.search("811481022128").results[0]["kind"] == "album"  # a UPC names an album, not a track
     assert searcher.track_rowids("811481022128") == []

@@ -351,15 +351,16 @@ class Searcher:
             )
         return response
 
-    def track_rowids(self, query: str, *, limit: int = 20) -> list[int]:
+    def track_rowids(self, query: str, *, limit: int = 20, depth: int | None = None) -> list[int]:
         """The rowids of the tracks search(query, limit=limit) lists, in its order, without the display rows it
         reads for them (nor a did-you-mean when nothing matches): for callers that read rows of their own (the
-        Subsonic API). Raises what search raises."""
+        Subsonic API). `depth` > limit: after those, the further matches the search read anyway, in rank order,
+        up to `depth` in all (no deeper walk: they are fewer when fewer were read). Raises what search raises."""
         prepared = self._prepare(query, limit)
         if isinstance(prepared, SearchResponse):  # an id, ISRC or UPC: what it names, of which only the tracks
             return [hit["rowid"] for hit in prepared.results if hit.get("kind") == "track"]
         _, groups, filters = prepared
-        keys, _, _, _ = self._ranked(groups, filters, limit, self.rules)
+        keys, _, _, _ = self._ranked(groups, filters, limit, self.rules, keep=max(limit, depth or 0))
         return self._in_catalog([key_rowid(key) for key, _ in keys])
 
     def _prepare(
@@ -429,10 +430,11 @@ class Searcher:
         return None  # looked like an id by chance (a 22-letter word, a number): search it as text
 
     def _ranked(
-        self, groups: Groups, filters: Filters, limit: int, rules: Rules | None = None
+        self, groups: Groups, filters: Filters, limit: int, rules: Rules | None = None, *, keep: int | None = None
     ) -> tuple[list[tuple[int, float]], bool, list[Word], Candidates]:
-        """The best `limit` (key, score) pairs, whether every matching track was considered, the words as
-        widened to find them, and every candidate read (key -> title, artists, album tokens).
+        """The best `limit` (key, score) pairs (`keep`: as many of the ranked candidates, when more or fewer are
+        wanted than the search was sized for), whether every matching track was considered, the words as widened
+        to find them, and every candidate read (key -> title, artists, album tokens).
 
         Tiers (module docstring): the words as typed; with the last word's completions while fewer than `limit`
         tracks were found; with typo variants when none was.
@@ -456,7 +458,8 @@ class Searcher:
             found = {key: texts for key, texts in found.items() if key_rowid(key) not in hidden}
         compiled = Compiled(words)
         ranked = sorted(((rank_key(score(compiled, *texts, key), key), key) for key, texts in found.items()))
-        return [(key, -order[2]) for order, key in ranked[:limit]], complete, words, found
+        kept = ranked[: limit if keep is None else keep]
+        return [(key, -order[2]) for order, key in kept], complete, words, found
 
     def _walk(
         self, conn: sqlite3.Connection, words: list[Word], filters: Filters, limit: int

@@ -496,13 +496,17 @@ def _search(ctx: Context) -> tuple[Snapshot, list[int], list[int], list[int]]:
             else []
         )
         return snap, artists, albums, songs
+    spare = 1 if snap.members is None else 4  # room for the matches this library does not list
+    # The songs are ranked as the site ranks a page of as many (the same candidates, the same cost); the albums
+    # and artists are those of the first 50 songs of that ranking at least, read by the same search.
+    limit = min(MAX_SEARCH, max(1, (offsets["song"] + counts["song"]) * spare))
     wanted = max(offsets[k] + counts[k] for k in counts)
-    limit = min(MAX_SEARCH, max(50, wanted * (1 if snap.members is None else 4)))
+    depth = min(MAX_SEARCH, max(50, wanted * spare)) if counts["album"] or counts["artist"] else limit
     store = ctx.service.site.store
     if not store.has_index():
         raise r.SubsonicError(r.GENERIC, "the search index is not built yet; the operator runs: fonoteca index rebuild")
     try:  # rowids only: the Subsonic objects are built from rows read below, not the site's display rows
-        found = store.searcher().track_rowids(query[:200], limit=limit)
+        found = store.searcher().track_rowids(query[:200], limit=limit, depth=depth)
     except FonotecaError:
         return snap, [], [], []  # a query without letters or digits: nothing matches
     hits = [rowid for rowid in found if snap.contains(rowid)]
