@@ -159,8 +159,7 @@ def songs(
             artists.setdefault(track, []).append((artist, name or ""))
     genres = _first_genres(conn, sorted({a[0][0] for a in artists.values() if a}))
     files = _files(conn, has_files, list(rows))
-    albums = sorted({row[3] for row in rows.values() if row[3] is not None})
-    state = user_state(users, user_id, list(rows), albums)
+    state = user_state(users, user_id, list(rows))  # a song shows its own marks only, not its album's
     out = []
     for rowid in rowids:
         row = rows.get(rowid)
