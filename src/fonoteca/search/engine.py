@@ -361,7 +361,9 @@ class Searcher:
             return [hit["rowid"] for hit in prepared.results if hit.get("kind") == "track"]
         _, groups, filters = prepared
         keys, _, _, _ = self._ranked(groups, filters, limit, self.rules, keep=max(limit, depth or 0))
-        return self._in_catalog([key_rowid(key) for key, _ in keys])
+        # as indexed: a track gone from the catalog since the index was built (no command deletes tracks) is for
+        # the caller's own read to leave out, as search's read of display rows does
+        return [key_rowid(key) for key, _ in keys]
 
     def _prepare(
         self,
@@ -393,14 +395,6 @@ class Searcher:
             raise UsageError(f"nothing to search for in {_clip(text)!r}: it has no letters or digits")
         filters = Filters(min_popularity, parse_years(year), self._genre_ids(genre) if genre else None, explicit)
         return text, groups, filters
-
-    def _in_catalog(self, rowids: list[int]) -> list[int]:
-        """These rowids less the tracks gone from the catalog since the index was built (as _tracks leaves out)."""
-        if not rowids:
-            return []
-        marks = ",".join("?" * len(rowids))
-        present = {r for (r,) in self.catalog.execute(f"SELECT rowid FROM tracks WHERE rowid IN ({marks})", rowids)}
-        return [r for r in rowids if r in present]
 
     def _did_you_mean(self, groups: Groups, filters: Filters, rules: Rules) -> str | None:
         """The typed words with the unindexed ones replaced by their nearest indexed word, when that finds tracks

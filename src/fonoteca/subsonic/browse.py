@@ -451,14 +451,16 @@ def _song_links(ctx: Context, snap: Snapshot, rowids: list[int]) -> tuple[list[i
     artists: dict[int, None] = {}
     album_of: dict[int, int] = {}
     artists_of: dict[int, list[int]] = {}
-    for part in chunks(rowids):
-        for rowid, album in conn.execute(f"SELECT rowid, album FROM tracks WHERE rowid IN ({marks(part)})", part):
+    for part in chunks(rowids):  # one statement: the album and the credited artists of each song, in order
+        for rowid, album, artist in conn.execute(
+            "SELECT t.rowid, t.album, ta.artist FROM tracks t LEFT JOIN track_artists ta ON ta.track = t.rowid "
+            f"WHERE t.rowid IN ({marks(part)}) ORDER BY t.rowid, ta.position",
+            part,
+        ):
             if album is not None:
                 album_of[rowid] = album
-        for track, artist in conn.execute(
-            f"SELECT track, artist FROM track_artists WHERE track IN ({marks(part)}) ORDER BY track, position", part
-        ):
-            artists_of.setdefault(track, []).append(artist)
+            if artist is not None:
+                artists_of.setdefault(rowid, []).append(artist)
     for rowid in rowids:
         album = album_of.get(rowid)
         if album in snap.albums:
