@@ -444,14 +444,37 @@ def _random_songs(ctx: Context, snap: Snapshot, size: int, years: tuple[int, int
 
 
 # --- search -------------------------------------------------------------------------------------------------------
-def _song_links(ctx: Context, snap: Snapshot, rowids: list[int]) -> tuple[list[int], list[int]]:
-    """The albums and the artists of these songs, in order of first appearance, as listed here."""
+def _song_links(
+    ctx: Context, snap: Snapshot, rowids: list[int], enough: tuple[int, int]
+) -> tuple[list[int], list[int]]:
+    """The albums and the artists of these songs, in order of first appearance, as listed here: at least
+    `enough` (albums, artists) of them when the songs have that many. A first part of the songs is read, the
+    rest only when it fell short; the lists start the same either way, as they follow the songs' order."""
     conn = ctx.service.library.conn(snap)
     albums: dict[int, None] = {}
     artists: dict[int, None] = {}
+    first = max(enough) + max(enough) // 4  # a song brings one album at most: a few more usually bring both
+    for part in (rowids[:first], rowids[first:]):
+        if len(albums) >= enough[0] and len(artists) >= enough[1]:
+            break
+        album_of, artists_of = _links(conn, part)
+        for rowid in part:
+            album = album_of.get(rowid)
+            if album in snap.albums:
+                albums.setdefault(album)
+                for artist in snap.albums[album].artists:
+                    artists.setdefault(artist)
+            for artist in artists_of.get(rowid, []):
+                if artist in snap.artist_albums:
+                    artists.setdefault(artist)
+    return list(albums), list(artists)
+
+
+def _links(conn: Any, rowids: list[int]) -> tuple[dict[int, int], dict[int, list[int]]]:
+    """Each song's album and its credited artists in credit order, in one statement per chunk."""
     album_of: dict[int, int] = {}
     artists_of: dict[int, list[int]] = {}
-    for part in chunks(rowids):  # one statement: the album and the credited artists of each song, in order
+    for part in chunks(rowids):
         for rowid, album, artist in conn.execute(
             "SELECT t.rowid, t.album, ta.artist FROM tracks t LEFT JOIN track_artists ta ON ta.track = t.rowid "
             f"WHERE t.rowid IN ({marks(part)}) ORDER BY t.rowid, ta.position",
@@ -461,16 +484,7 @@ def _song_links(ctx: Context, snap: Snapshot, rowids: list[int]) -> tuple[list[i
                 album_of[rowid] = album
             if artist is not None:
                 artists_of.setdefault(rowid, []).append(artist)
-    for rowid in rowids:
-        album = album_of.get(rowid)
-        if album in snap.albums:
-            albums.setdefault(album)
-            for artist in snap.albums[album].artists:
-                artists.setdefault(artist)
-        for artist in artists_of.get(rowid, []):
-            if artist in snap.artist_albums:
-                artists.setdefault(artist)
-    return list(albums), list(artists)
+    return album_of, artists_of
 
 
 def _search(ctx: Context) -> tuple[Snapshot, list[int], list[int], list[int]]:
@@ -513,7 +527,8 @@ def _search(ctx: Context) -> tuple[Snapshot, list[int], list[int], list[int]]:
         return snap, [], [], []  # a query without letters or digits: nothing matches
     hits = [rowid for rowid in found if snap.contains(rowid)]
     # no album or artist asked for (a client listing songs): their links are not read
-    albums, artists = _song_links(ctx, snap, hits) if counts["album"] or counts["artist"] else ([], [])
+    enough = (offsets["album"] + counts["album"], offsets["artist"] + counts["artist"])
+    albums, artists = _song_links(ctx, snap, hits, enough) if counts["album"] or counts["artist"] else ([], [])
     pick = lambda seq, k: seq[offsets[k] : offsets[k] + counts[k]]  # noqa: E731
     return snap, pick(artists, "artist"), pick(albums, "album"), pick(hits, "song")
 
