@@ -12,6 +12,7 @@ import orjson
 import pytest
 
 from fonoteca import archive as archive_mod
+from fonoteca.errors import UsageError
 from fonoteca.search import Searcher
 from fonoteca.search.docs import key_popularity, key_rowid
 from fonoteca.search.text import query_groups, query_pairs, title_terms, tokens
@@ -317,6 +318,33 @@ def test_isrc_upc_and_id_short_circuit_to_lookup(searcher: Searcher) -> None:
     for query in (track_id, f"spotify:track:{track_id}", f"https://open.spotify.com/track/{track_id}"):
         response = searcher.search(query)
         assert response.mode == "lookup" and response.results[0]["id"] == track_id
+
+
+# words as typed, several words, folded accents, a completed prefix, a typo, an ISRC looked up
+ROWID_QUERIES = ["hello", "hello goodbye", "beyonce", "back in black", "hel", "goodbey", "GBBKS1500214"]
+
+
+@pytest.mark.parametrize("query", ROWID_QUERIES)
+@pytest.mark.parametrize("limit", [1, 3, 20])
+def test_track_rowids_are_the_tracks_search_lists(searcher: Searcher, query: str, limit: int) -> None:
+    listed = [hit["rowid"] for hit in searcher.search(query, limit=limit).results]
+    assert listed  # every query here finds something, so an empty answer would not pass as equal
+    assert searcher.track_rowids(query, limit=limit) == listed
+
+
+def test_track_rowids_deeper_than_the_limit_add_the_further_matches_read(searcher: Searcher) -> None:
+    every = [hit["rowid"] for hit in searcher.search("hello", limit=20).results]
+    assert len(every) >= 4  # Hello x3, Hello Goodbye, Say Hello Again, the Hello World Megamix track
+    deeper = searcher.track_rowids("hello", limit=2, depth=20)
+    assert deeper[:2] == [hit["rowid"] for hit in searcher.search("hello", limit=2).results]  # the page, as is
+    assert sorted(deeper) == sorted(every) and len(set(deeper)) == len(deeper)  # then the rest, once each
+
+
+def test_track_rowids_of_a_looked_up_album_are_none(searcher: Searcher) -> None:
+    assert searcher.search("811481022128").results[0]["kind"] == "album"  # a UPC names an album, not a track
+    assert searcher.track_rowids("811481022128") == []
+    with pytest.raises(UsageError):
+        searcher.track_rowids("?!")
 
 
 def test_unknown_typed_reference_says_so(searcher: Searcher) -> None:

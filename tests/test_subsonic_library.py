@@ -58,3 +58,26 @@ def test_a_changed_catalog_is_seen_by_the_next_request(site: Site, tmp_path: Pat
     changed = library.snapshot()
     assert changed is not first and changed.generation == first.generation + 1
     assert len(changed.albums) > len(first.albums)
+
+
+def test_search_links_read_in_parts_start_as_when_every_song_is_read(site: Site) -> None:
+    from fonoteca.subsonic import (
+        api,  # noqa: F401 (first: it imports the endpoint modules in their order)
+        browse,
+        responses,
+    )
+    from fonoteca.subsonic.config import subsonic_config
+    from fonoteca.subsonic.service import Context, Service
+    from fonoteca.subsonic.users import ANONYMOUS_USER
+
+    service = Service(site, subsonic_config({"subsonic": {"library": "catalog"}}))
+    ctx = Context(service, {}, ANONYMOUS_USER, responses.Format("json"))
+    snap = service.library.snapshot()
+    conn = service.library.conn(snap)
+    songs = [r for (r,) in conn.execute("SELECT rowid FROM tracks WHERE level > 0 ORDER BY random()")]
+    every_album, every_artist = browse._song_links(ctx, snap, songs, (len(songs), len(songs)))
+    assert len(every_album) > 30 and len(every_artist) > 30  # enough that small asks stop after the first part
+    for enough in ((1, 1), (5, 0), (0, 12), (20, 20), (40, 3)):
+        albums, artists = browse._song_links(ctx, snap, songs, enough)
+        assert albums[: enough[0]] == every_album[: enough[0]] and artists[: enough[1]] == every_artist[: enough[1]]
+        assert len(albums) >= enough[0] and len(artists) >= enough[1]

@@ -365,6 +365,50 @@ class Searcher:
         Raises UsageError for an empty query without a genre or year filter, one without any letter or digit,
         or bad filter values.
         """
+        prepared = self._prepare(query, limit, min_popularity, year, genre, explicit)
+        if isinstance(prepared, SearchResponse):
+            return prepared
+        text, groups, order, filters = prepared
+        rules = self.rules.exact() if exact else self.rules
+        keys, complete, words, found = self._ranked(groups, filters, limit, rules, order)
+        response = SearchResponse(
+            text, "text", self._tracks([k for k, _ in keys], [s for _, s in keys]), complete=complete
+        )
+        if entities and found and filters == Filters() and len(groups) <= ENTITY_WORDS:
+            response.artists = self._named(found, groups, words, 1, entities)
+            response.albums = self._named(found, groups, words, 2, entities)
+        if not response.results:
+            response.did_you_mean = self._did_you_mean(groups, filters, rules)
+            response.message = "no tracks match" + (
+                f"; did you mean: {response.did_you_mean}" if response.did_you_mean else ""
+            )
+        return response
+
+    def track_rowids(self, query: str, *, limit: int = 20, depth: int | None = None) -> list[int]:
+        """The rowids of the tracks search(query, limit=limit) lists, in its order, without the display rows it
+        reads for them (nor a did-you-mean when nothing matches): for callers that read rows of their own (the
+        Subsonic API). `depth` > limit: after those, the further matches the search read anyway, in rank order,
+        up to `depth` in all (no deeper walk: they are fewer when fewer were read). Raises what search raises."""
+        prepared = self._prepare(query, limit)
+        if isinstance(prepared, SearchResponse):  # an id, ISRC or UPC: what it names, of which only the tracks
+            return [hit["rowid"] for hit in prepared.results if hit.get("kind") == "track"]
+        _, groups, order, filters = prepared
+        keys, _, _, _ = self._ranked(groups, filters, limit, self.rules, order, keep=max(limit, depth or 0))
+        # as indexed: a track gone from the catalog since the index was built (no command deletes tracks) is for
+        # the caller's own read to leave out, as search's read of display rows does
+        return [key_rowid(key) for key, _ in keys]
+
+    def _prepare(
+        self,
+        query: str,
+        limit: int,
+        min_popularity: int | None = None,
+        year: str | int | None = None,
+        genre: str | None = None,
+        explicit: bool | None = None,
+    ) -> SearchResponse | tuple[str, Groups, list[int], Filters]:
+        """The checked arguments of a text search (text, token groups, the typed order, filters), or the whole
+        answer when there is no text to rank: a filter's tracks, or what an id, ISRC or UPC names."""
         if not 1 <= limit <= MAX_LIMIT:
             raise UsageError(f"--limit must be between 1 and {MAX_LIMIT}")
         if min_popularity is not None and not 0 <= min_popularity <= MAX_POPULARITY:
@@ -383,20 +427,7 @@ class Searcher:
         if not groups:
             raise UsageError(f"nothing to search for in {_clip(text)!r}: it has no letters or digits")
         filters = Filters(min_popularity, parse_years(year), self._genre_ids(genre) if genre else None, explicit)
-        rules = self.rules.exact() if exact else self.rules
-        keys, complete, words, found = self._ranked(groups, filters, limit, rules, order)
-        response = SearchResponse(
-            text, "text", self._tracks([k for k, _ in keys], [s for _, s in keys]), complete=complete
-        )
-        if entities and found and filters == Filters() and len(groups) <= ENTITY_WORDS:
-            response.artists = self._named(found, groups, words, 1, entities)
-            response.albums = self._named(found, groups, words, 2, entities)
-        if not response.results:
-            response.did_you_mean = self._did_you_mean(groups, filters, rules)
-            response.message = "no tracks match" + (
-                f"; did you mean: {response.did_you_mean}" if response.did_you_mean else ""
-            )
-        return response
+        return text, groups, order, filters
 
     def _did_you_mean(self, groups: Groups, filters: Filters, rules: Rules) -> str | None:
         """The typed words with the unindexed ones replaced by their nearest indexed word, when that finds tracks
@@ -426,10 +457,18 @@ class Searcher:
         return None  # looked like an id by chance (a 22-letter word, a number): search it as text
 
     def _ranked(
-        self, groups: Groups, filters: Filters, limit: int, rules: Rules | None = None, order: list[int] | None = None
+        self,
+        groups: Groups,
+        filters: Filters,
+        limit: int,
+        rules: Rules | None = None,
+        order: list[int] | None = None,
+        *,
+        keep: int | None = None,
     ) -> tuple[list[tuple[int, float]], bool, list[Word], Candidates]:
-        """The best `limit` (key, score) pairs, whether every matching track was considered, the words as
-        widened to find them, and every candidate read (key -> title, artists, album tokens).
+        """The best `limit` (key, score) pairs (`keep`: as many of the ranked candidates, when more or fewer are
+        wanted than the search was sized for), whether every matching track was considered, the words as widened
+        to find them, and every candidate read (key -> title, artists, album tokens).
 
         Tiers (module docstring): the words as typed; with the last word's completions while fewer than `limit`
         tracks were found; with typo variants when none was.
@@ -453,7 +492,8 @@ class Searcher:
             found = {key: texts for key, texts in found.items() if key_rowid(key) not in hidden}
         compiled = Compiled(words, order)
         ranked = sorted(((rank_key(score(compiled, *texts, key), key), key) for key, texts in found.items()))
-        return [(key, -sort_key[2]) for sort_key, key in ranked[:limit]], complete, words, found
+        kept = ranked[: limit if keep is None else keep]
+        return [(key, -sort_key[2]) for sort_key, key in kept], complete, words, found
 
     def _walk(
         self, conn: sqlite3.Connection, words: list[Word], filters: Filters, limit: int, order: list[int] | None = None

@@ -71,10 +71,31 @@ async def _params(request: Request) -> dict[str, list[str]]:
     return params
 
 
-def _limited(svc: Service, ctx_user: Any, request: Request) -> None:
+def _handle(
+    svc: Service,
+    found: tuple[Handler, bool, bool],
+    params: dict[str, list[str]],
+    fmt: r.Format,
+    headers: dict[str, str],
+    client: Any,
+) -> Any:
+    """Authenticate, rate limit, refuse writes to the anonymous user, then answer (in a worker thread)."""
+    handler, writes, needs_user = found
+    if needs_user:
+        user = authenticate(params, svc.accounts, svc.config)
+    else:
+        from fonoteca.subsonic.users import ANONYMOUS_USER
+
+        user = ANONYMOUS_USER
+    _limited(svc, user, client)
+    if writes and user.anonymous:
+        raise r.SubsonicError(r.NOT_AUTHORIZED, "the anonymous user may only read: sign in to change anything")
+    return handler(Context(svc, params, user, fmt, headers))
+
+
+def _limited(svc: Service, ctx_user: Any, client: Any) -> None:
     if svc.limiter is None:
         return
-    client = request.scope.get("client")
     who = f"user:{ctx_user.name}" if not ctx_user.anonymous else f"anon:{client_key(client[0]) if client else '?'}"
     wait = svc.limiter.allow(who)
     if wait > 0:
@@ -100,19 +121,11 @@ async def rest(request: Request, name: str) -> Response:
         found = HANDLERS.get(method)
         if found is None:
             raise r.SubsonicError(r.GENERIC, f"{method[:60]!r} is not implemented by this server", http_status=501)
-        handler, writes, needs_user = found
         check_version(params)
-        if needs_user:
-            user = await anyio.to_thread.run_sync(authenticate, params, svc.accounts, svc.config)
-        else:
-            from fonoteca.subsonic.users import ANONYMOUS_USER
-
-            user = ANONYMOUS_USER
-        _limited(svc, user, request)
-        if writes and user.anonymous:
-            raise r.SubsonicError(r.NOT_AUTHORIZED, "the anonymous user may only read: sign in to change anything")
-        ctx = Context(svc, params, user, fmt, {k: v for k, v in request.headers.items() if k == "range"})
-        result = await anyio.to_thread.run_sync(handler, ctx)
+        headers = {k: v for k, v in request.headers.items() if k == "range"}
+        # one worker thread for the credential check (it reads the users database) and the handler: a second
+        # hop between threads would cost CPU per request and a second wait for a free worker under load
+        result = await anyio.to_thread.run_sync(_handle, svc, found, params, fmt, headers, request.scope.get("client"))
         if isinstance(result, Response):
             result.headers.update(CORS)
             return result

@@ -444,31 +444,47 @@ def _random_songs(ctx: Context, snap: Snapshot, size: int, years: tuple[int, int
 
 
 # --- search -------------------------------------------------------------------------------------------------------
-def _song_links(ctx: Context, snap: Snapshot, rowids: list[int]) -> tuple[list[int], list[int]]:
-    """The albums and the artists of these songs, in order of first appearance, as listed here."""
+def _song_links(
+    ctx: Context, snap: Snapshot, rowids: list[int], enough: tuple[int, int]
+) -> tuple[list[int], list[int]]:
+    """The albums and the artists of these songs, in order of first appearance, as listed here: at least
+    `enough` (albums, artists) of them when the songs have that many. A first part of the songs is read, the
+    rest only when it fell short; the lists start the same either way, as they follow the songs' order."""
     conn = ctx.service.library.conn(snap)
     albums: dict[int, None] = {}
     artists: dict[int, None] = {}
+    first = max(enough) + max(enough) // 4  # a song brings one album at most: a few more usually bring both
+    for part in (rowids[:first], rowids[first:]):
+        if len(albums) >= enough[0] and len(artists) >= enough[1]:
+            break
+        album_of, artists_of = _links(conn, part)
+        for rowid in part:
+            album = album_of.get(rowid)
+            if album in snap.albums:
+                albums.setdefault(album)
+                for artist in snap.albums[album].artists:
+                    artists.setdefault(artist)
+            for artist in artists_of.get(rowid, []):
+                if artist in snap.artist_albums:
+                    artists.setdefault(artist)
+    return list(albums), list(artists)
+
+
+def _links(conn: Any, rowids: list[int]) -> tuple[dict[int, int], dict[int, list[int]]]:
+    """Each song's album and its credited artists in credit order, in one statement per chunk."""
     album_of: dict[int, int] = {}
     artists_of: dict[int, list[int]] = {}
     for part in chunks(rowids):
-        for rowid, album in conn.execute(f"SELECT rowid, album FROM tracks WHERE rowid IN ({marks(part)})", part):
+        for rowid, album, artist in conn.execute(
+            "SELECT t.rowid, t.album, ta.artist FROM tracks t LEFT JOIN track_artists ta ON ta.track = t.rowid "
+            f"WHERE t.rowid IN ({marks(part)}) ORDER BY t.rowid, ta.position",
+            part,
+        ):
             if album is not None:
                 album_of[rowid] = album
-        for track, artist in conn.execute(
-            f"SELECT track, artist FROM track_artists WHERE track IN ({marks(part)}) ORDER BY track, position", part
-        ):
-            artists_of.setdefault(track, []).append(artist)
-    for rowid in rowids:
-        album = album_of.get(rowid)
-        if album in snap.albums:
-            albums.setdefault(album)
-            for artist in snap.albums[album].artists:
-                artists.setdefault(artist)
-        for artist in artists_of.get(rowid, []):
-            if artist in snap.artist_albums:
-                artists.setdefault(artist)
-    return list(albums), list(artists)
+            if artist is not None:
+                artists_of.setdefault(rowid, []).append(artist)
+    return album_of, artists_of
 
 
 def _search(ctx: Context) -> tuple[Snapshot, list[int], list[int], list[int]]:
@@ -496,17 +512,23 @@ def _search(ctx: Context) -> tuple[Snapshot, list[int], list[int], list[int]]:
             else []
         )
         return snap, artists, albums, songs
+    spare = 1 if snap.members is None else 4  # room for the matches this library does not list
+    # The songs are ranked as the site ranks a page of as many (the same candidates, the same cost); the albums
+    # and artists are those of the first 50 songs of that ranking at least, read by the same search.
+    limit = min(MAX_SEARCH, max(1, (offsets["song"] + counts["song"]) * spare))
     wanted = max(offsets[k] + counts[k] for k in counts)
-    limit = min(MAX_SEARCH, max(50, wanted * (1 if snap.members is None else 4)))
+    depth = min(MAX_SEARCH, max(50, wanted * spare)) if counts["album"] or counts["artist"] else limit
     store = ctx.service.site.store
     if not store.has_index():
         raise r.SubsonicError(r.GENERIC, "the search index is not built yet; the operator runs: fonoteca index rebuild")
-    try:
-        response = store.searcher().search(query[:200], limit=limit)
+    try:  # rowids only: the Subsonic objects are built from rows read below, not the site's display rows
+        found = store.searcher().track_rowids(query[:200], limit=limit, depth=depth)
     except FonotecaError:
         return snap, [], [], []  # a query without letters or digits: nothing matches
-    hits = [h["rowid"] for h in response.results if snap.contains(h["rowid"])]
-    albums, artists = _song_links(ctx, snap, hits)
+    hits = [rowid for rowid in found if snap.contains(rowid)]
+    # no album or artist asked for (a client listing songs): their links are not read
+    enough = (offsets["album"] + counts["album"], offsets["artist"] + counts["artist"])
+    albums, artists = _song_links(ctx, snap, hits, enough) if counts["album"] or counts["artist"] else ([], [])
     pick = lambda seq, k: seq[offsets[k] : offsets[k] + counts[k]]  # noqa: E731
     return snap, pick(artists, "artist"), pick(albums, "album"), pick(hits, "song")
 

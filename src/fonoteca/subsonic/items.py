@@ -7,6 +7,7 @@ artist "ar-N", a user playlist "pl-N", a catalog playlist "cpl-N"; cover art tak
 
 from __future__ import annotations
 
+import functools
 import re
 import sqlite3
 import time
@@ -67,6 +68,7 @@ def parse_id(text: str | None, *, name: str = "id", kinds: tuple[str, ...] | Non
     return ref
 
 
+@functools.lru_cache(maxsize=4096)  # a catalog's rows share few import times: most songs of an answer hit
 def iso(epoch: int | float | None) -> str:
     value = float(epoch or 0)
     if value > 1e11:  # milliseconds
@@ -157,8 +159,7 @@ def songs(
             artists.setdefault(track, []).append((artist, name or ""))
     genres = _first_genres(conn, sorted({a[0][0] for a in artists.values() if a}))
     files = _files(conn, has_files, list(rows))
-    albums = sorted({row[3] for row in rows.values() if row[3] is not None})
-    state = user_state(users, user_id, list(rows), albums)
+    state = user_state(users, user_id, list(rows))  # a song shows its own marks only, not its album's
     out = []
     for rowid in rowids:
         row = rows.get(rowid)
@@ -225,9 +226,12 @@ def _file_of(
     return None, None, None
 
 
+PATH_UNSAFE = str.maketrans({"/": "_", "\\": "_", "\x00": "_"})  # one character for one: the length is kept
+
+
 def _virtual_path(artist: str, album: str | None, number: int | None, title: str, suffix: str | None) -> str:
     def clean(text: str) -> str:
-        return "".join("_" if ch in "/\\\x00" else ch for ch in text)[:120]
+        return text.translate(PATH_UNSAFE)[:120]
 
     name = (f"{number:02d} - " if isinstance(number, int) else "") + clean(title)
     return f"{clean(artist)}/{clean(album or 'Unknown album')}/{name}.{suffix or 'bin'}"
