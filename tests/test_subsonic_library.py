@@ -42,11 +42,26 @@ def _wait_for_new(library: library_mod.Library, old: library_mod.Snapshot, secon
 def test_a_stale_snapshot_is_served_while_the_next_is_built(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
     library = library_mod.Library(site, "catalog")
     first = library.snapshot()
+    hidden = next(iter(first.albums.values())).rowid  # any rowid: a track the recheck will find hidden
+    monkeypatch.setattr(library_mod, "hidden_tracks", lambda conn: frozenset({hidden}))
     monkeypatch.setattr(library_mod, "RECHECK_S", 0.0)  # every snapshot is due for its recheck at once
     assert library.snapshot() is first  # served as it is: the rebuild runs in the background
     second = _wait_for_new(library, first, 10)
-    assert second.generation > first.generation
-    assert second.albums.keys() == first.albums.keys()  # nothing changed: the same library
+    assert second.generation > first.generation and second.hidden == {hidden}
+    assert second.albums.keys() == first.albums.keys()
+
+
+def test_a_recheck_that_finds_nothing_changed_keeps_the_snapshot(site: Site, monkeypatch: pytest.MonkeyPatch) -> None:
+    library = library_mod.Library(site, "catalog")
+    first = library.snapshot()
+    monkeypatch.setattr(library_mod, "RECHECK_S", 0.05)
+    time.sleep(0.1)
+    assert library.snapshot() is first  # due: the recheck runs in the background
+    deadline = time.monotonic() + 10
+    while first.checked_at == 0.0 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert first.checked_at > first.built_at  # rechecked ...
+    assert library.snapshot() is first and library._generation == first.generation  # ... and not rebuilt
 
 
 def test_a_changed_catalog_is_seen_by_the_next_request(site: Site, tmp_path: Path) -> None:

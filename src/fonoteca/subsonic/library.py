@@ -82,6 +82,7 @@ class Snapshot:
     released: dict[str, Released]  # track id -> where its file is released
     generation: int
     built_at: float
+    checked_at: float = 0.0  # when the periodic recheck last found nothing changed (built_at before that)
     albums: dict[int, AlbumInfo] = field(default_factory=dict)
     artist_albums: dict[int, list[int]] = field(default_factory=dict)
     artist_names: dict[int, str] = field(default_factory=dict)
@@ -97,8 +98,9 @@ class Snapshot:
 
 class Library:
     """The current snapshot of one site: rebuilt at once when the catalog, the ledger or the releases change, and
-    in the background after a minute (held files and the like can change without those), while the snapshot in
-    hand is still served: rebuilding a library of millions of tracks takes seconds, and no request waits for it."""
+    rechecked in the background after a minute (held files and hidden tracks can change without those), while
+    the snapshot in hand is still served: rebuilding a library of millions of tracks takes seconds, and no request
+    waits for it. The recheck rebuilds only when what the snapshot was made from differs."""
 
     def __init__(self, site: Any, mode: str) -> None:
         self.site = site
@@ -116,7 +118,7 @@ class Library:
         key = (site.store.stamp(), tuple(r.signature for r in site.releases.all()))
         current = self._snapshot
         if current is not None and self._key == key:
-            if time.monotonic() - current.built_at >= RECHECK_S:
+            if time.monotonic() - max(current.built_at, current.checked_at) >= RECHECK_S:
                 self._rebuild_in_background(key)
             return current
         with self._lock:
@@ -140,8 +142,13 @@ class Library:
             try:
                 with self._lock:
                     current = self._snapshot
-                    stale = current is not None and time.monotonic() - current.built_at >= RECHECK_S
-                    if stale and self._key == key:  # a change of key meanwhile was rebuilt by a request
+                    if current is None or self._key != key:
+                        return  # a change of key meanwhile was rebuilt by a request
+                    if time.monotonic() - max(current.built_at, current.checked_at) < RECHECK_S:
+                        return
+                    if self._made_from_the_same(current):
+                        current.checked_at = time.monotonic()
+                    else:
                         self._rebuild(key)
             finally:
                 self.site.store.close_thread()  # this thread's catalog connection, opened by the rebuild
@@ -149,10 +156,19 @@ class Library:
 
         threading.Thread(target=run, name="fonoteca-subsonic-library", daemon=True).start()
 
+    def _made_from_the_same(self, snap: Snapshot) -> bool:
+        """Whether a build now would start from what `snap` was built from: the same catalog and releases (the
+        caller checked the key) and the same hidden and held tracks, which cost a fraction of a build to read."""
+        hidden, held = self._hidden_and_held()
+        return hidden == snap.hidden and held == snap.held
+
+    def _hidden_and_held(self) -> tuple[frozenset[int], frozenset[int]]:
+        hidden = hidden_tracks(self.site.store.conn)
+        return hidden, frozenset(r for r, _pop in self.site.playable.get(self.site))
+
     def _build(self, generation: int) -> Snapshot:
         conn = self.site.store.conn
-        hidden = hidden_tracks(conn)
-        held = frozenset(r for r, _pop in self.site.playable.get(self.site))
+        hidden, held = self._hidden_and_held()
         released = self._released() if self.mode in ("released", "catalog") else {}
         if self.mode == "held":
             members: frozenset[int] | None = frozenset(visible_tracks(conn, held))
