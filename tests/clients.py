@@ -116,9 +116,11 @@ class QBittorrent:
         assert QBITTORRENT, "qbittorrent-nox is not installed"
         config = self.profile / "qBittorrent" / "config"
         config.mkdir(parents=True, exist_ok=True)
+        # Encryption=2 (off): with qBittorrent's default "prefer encryption", some of its connections to fonoteca
+        # seed never start (README, "Mirror with your own client": known, cause not found)
         (config / "qBittorrent.conf").write_text(
             "[LegalNotice]\nAccepted=true\n\n[BitTorrent]\nSession\\DHTEnabled=false\nSession\\LSDEnabled=false\n"
-            "Session\\PeXEnabled=false\nSession\\AnonymousModeEnabled=false\n\n[Preferences]\n"
+            "Session\\PeXEnabled=false\nSession\\AnonymousModeEnabled=false\nSession\\Encryption=2\n\n[Preferences]\n"
             f"WebUI\\Port={self.web_port}\nWebUI\\LocalHostAuth=false\nWebUI\\CSRFProtection=false\n"
             f"WebUI\\HostHeaderValidation=false\nConnection\\PortRangeMin={self.peer_port}\nConnection\\UPnP=false\n"
             "Bittorrent\\DHT=false\nBittorrent\\LSD=false\nBittorrent\\PeX=false\n"
