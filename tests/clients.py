@@ -116,11 +116,10 @@ class QBittorrent:
         assert QBITTORRENT, "qbittorrent-nox is not installed"
         config = self.profile / "qBittorrent" / "config"
         config.mkdir(parents=True, exist_ok=True)
-        # Encryption=2 (off): with qBittorrent's default "prefer encryption", some of its connections to fonoteca
-        # seed never start (README, "Mirror with your own client": known, cause not found)
+        # qBittorrent's defaults where a volunteer keeps them: uTP and TCP, "prefer encryption"
         (config / "qBittorrent.conf").write_text(
             "[LegalNotice]\nAccepted=true\n\n[BitTorrent]\nSession\\DHTEnabled=false\nSession\\LSDEnabled=false\n"
-            "Session\\PeXEnabled=false\nSession\\AnonymousModeEnabled=false\nSession\\Encryption=2\n\n[Preferences]\n"
+            "Session\\PeXEnabled=false\nSession\\AnonymousModeEnabled=false\n\n[Preferences]\n"
             f"WebUI\\Port={self.web_port}\nWebUI\\LocalHostAuth=false\nWebUI\\CSRFProtection=false\n"
             f"WebUI\\HostHeaderValidation=false\nConnection\\PortRangeMin={self.peer_port}\nConnection\\UPnP=false\n"
             "Bittorrent\\DHT=false\nBittorrent\\LSD=false\nBittorrent\\PeX=false\n"
@@ -139,14 +138,14 @@ class QBittorrent:
                 return False
 
         wait_for(up, "qBittorrent's Web API", 30)
-        # loopback peers are many connections from one address: allow them, and no encryption to slow loopback
+        # loopback peers are many connections from one address: allow them
         self.preferences(
             listen_port=self.peer_port,
             dht=False,
             lsd=False,
             pex=False,
             upnp=False,
-            encryption=0,
+            encryption=0,  # its default: prefer encryption
             queueing_enabled=False,  # every torrent active: no "queuedUP" that seeds nothing
             enable_multi_connections_from_same_ip=True,  # one peer on loopback holds many torrents
             max_connec=500,
@@ -204,7 +203,27 @@ class QBittorrent:
                 (t["name"], t["state"], round(t["progress"], 3), t.get("num_seeds"), t.get("num_complete"))
                 for t in self.torrents()
             ]
-            raise AssertionError(f"{e}; (name, state, progress, seeds connected, seeds known): {states}") from None
+            raise AssertionError(
+                f"{e}; (name, state, progress, seeds connected, seeds known): {states}; {self.diagnosis()}"
+            ) from None
+
+    def diagnosis(self) -> str:
+        """What qBittorrent says of the torrents that are not complete: their trackers and peers, and its logs."""
+        lines = []
+        for t in self.torrents():
+            if t["progress"] >= 1.0:
+                continue
+            trackers = httpx.get(f"{self.api}/torrents/trackers", params={"hash": t["hash"]}, timeout=10).json()
+            peers = httpx.get(f"{self.api}/sync/torrentPeers", params={"hash": t["hash"]}, timeout=10).json()
+            lines.append(
+                f"{t['name']}: trackers {[(x['url'], x['status'], x['msg'], x['num_peers']) for x in trackers]}"
+                f" peers {[(k, v.get('flags'), v.get('connection')) for k, v in peers.get('peers', {}).items()]}"
+            )
+        blocked = httpx.get(f"{self.api}/log/peers", timeout=10).json()
+        log = httpx.get(f"{self.api}/log/main", timeout=10).json()
+        lines.append(f"blocked peers: {[(x['ip'], x['blocked'], x['reason']) for x in blocked][-20:]}")
+        lines.append(f"log: {[x['message'] for x in log][-20:]}")
+        return "\n".join(lines)
 
     def stop(self) -> None:
         if self.proc is not None:

@@ -142,3 +142,33 @@ def test_seed_serves_the_site_and_mirror_seed_stays_up(packed_archive, tmp_path)
     finally:
         stayer.terminate()
         assert stayer.wait(30) == 0  # SIGTERM ends the seeding cleanly
+
+
+def test_a_client_that_dials_over_utp_downloads_from_the_seeder(packed_archive, tmp_path):
+    """qBittorrent, Transmission and uTorrent try uTP first: the seeder must accept it (it dials over TCP)."""
+    ti, _data = seed_items(packed_archive)[0][:2]
+    client = lt.session(
+        {
+            "listen_interfaces": "127.0.0.1:0",
+            "enable_dht": False,
+            "enable_lsd": False,
+            "enable_upnp": False,
+            "enable_natpmp": False,
+            "enable_outgoing_tcp": False,  # uTP only, so a refused uTP connection cannot fall back
+            "enable_incoming_tcp": False,
+            "enable_outgoing_utp": True,
+            "enable_incoming_utp": True,
+        }
+    )
+    with Seeder(seed_items(packed_archive)) as seeder:
+        assert seeder.wait_ready(60)
+        atp = lt.add_torrent_params()
+        atp.ti = lt.torrent_info(ti)
+        atp.save_path = str(tmp_path / "got")
+        h = client.add_torrent(atp)
+        h.connect_peer(("127.0.0.1", seeder.port))
+        deadline = time.monotonic() + 60
+        while not h.status().is_seeding and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert h.status().is_seeding, h.status().state
+        assert seeder.stats()["uploaded"] > 0

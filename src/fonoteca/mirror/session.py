@@ -38,8 +38,10 @@ def make_session(
         "enable_upnp": discovery,
         "enable_natpmp": discovery,
         "allow_multiple_connections_per_ip": True,
-        "enable_incoming_utp": False,
-        "enable_outgoing_utp": False,  # TCP: fastest on loopback and LANs
+        # dial over TCP (fastest on loopback and LANs), but accept uTP: qBittorrent, Transmission and uTorrent try
+        # uTP first, and a refused attempt backs their next one off by a minute or more
+        "enable_incoming_utp": True,
+        "enable_outgoing_utp": False,
         "alert_mask": lt.alert.category_t.error_notification
         | lt.alert.category_t.status_notification
         | lt.alert.category_t.storage_notification,
