@@ -11,7 +11,7 @@ import pytest
 
 from fonoteca import archive as archive_mod
 from fonoteca.search import Searcher, engine
-from fonoteca.search.text import query_groups, query_words
+from fonoteca.search.text import name_keys, name_tags, query_groups, query_words
 from tests.conftest import run_cli
 from tests.test_search import artist_obj, first, track_obj, write_catalog
 
@@ -79,3 +79,73 @@ def test_query_words_keeps_the_word_limit(tmp_path: Path) -> None:
     words = " ".join(f"w{n}" for n in range(40))
     groups, order = query_words(words + " w0")
     assert len(groups) == 16 and order == list(range(16))  # the repeat after the limit is not counted either
+
+
+# --- "title words, then the artist's whole name" ---------------------------------------------------------------
+
+
+def test_whole_name_tokens_match_the_query_side() -> None:
+    assert name_tags("Fire$") == ["_nfire", "_nfires"]  # as typed on a phone, and spelled out
+    assert name_tags("AC/DC") == ["_nacdc", "_nac_dc"]
+    assert name_tags("The Weeknd") == ["_nthe_weeknd"]
+    assert name_tags("Beyoncé") == ["_nbeyonce"]
+    assert name_tags("One Two Three Four Five Six") == []  # too long to be typed after a title
+    assert name_tags("!!!") == [] and name_tags(None) == []
+    # what the query side makes of the typed words is one of the name's tokens, however it was typed
+    for typed, name in (("fire", "Fire$"), ("fire$", "Fire$"), ("acdc", "AC/DC"), ("ac dc", "AC/DC")):
+        keys = name_keys(query_groups(typed), engine.MAX_NAME_TERMS)
+        assert keys and set(keys) & set(name_tags(name)), (typed, name)
+    assert name_keys(query_groups("a b c d e f"), 64) is None  # more words than a name
+    assert name_keys([[("a",), ("b",)]] * 3, 4) is None  # 8 spellings, more than asked for
+
+
+def _named_crowd() -> tuple[list[dict], list[dict]]:
+    tracks = [
+        # "low fire": Low by Fire$, little played, against many more played tracks with "low" in the title and
+        # "fire" further on in it, enough to fill every pass that does not know the artist's whole name
+        track_obj("Low", ["Fire$"], 1, album="Quiet", key="intended-low"),
+        *[
+            track_obj("Low Embers Fire Road", [f"Crowd {n}"], 2 + n % 11, album=f"Crowd {n}", key=f"crowd-{n}")
+            for n in range(CROWD)
+        ],
+        # a track called what was typed, as little played: the artist's whole name tips the balance
+        track_obj("Low Fire", ["Nia North"], 1, album="Other", key="equal-low-fire"),
+    ]
+    names = sorted({a["name"] for t in tracks for a in t["artists"]})
+    return tracks, [artist_obj(name) for name in names]
+
+
+@pytest.fixture(scope="module")
+def named_archive(tmp_path_factory: pytest.TempPathFactory) -> archive_mod.Archive:
+    root = tmp_path_factory.mktemp("named")
+    archive = archive_mod.init(root / "archive", name="named test")
+    tracks, artists = _named_crowd()
+    result = run_cli("import", "spotify", str(write_catalog(root / "c.jsonl", tracks, artists)), archive=archive.root)
+    assert result.exit_code == 0, result.stderr
+    return archive
+
+
+def test_title_then_the_artists_whole_name_finds_the_artists_track(named_archive: archive_mod.Archive) -> None:
+    with Searcher(named_archive) as searcher:
+        for typed in ("low fire", "low fire$", "Low Fire$"):
+            response = searcher.search(typed, limit=10)
+            names = [(h["name"], [a["name"] for a in h["artists"]]) for h in response.results]
+            assert names[:2] == [("Low", ["Fire$"]), ("Low Fire", ["Nia North"])], (typed, names[:3])
+        # the crowd is still found by its own words, and a more popular track called what was typed stays first
+        assert first(searcher.search("low embers fire road", limit=10))[0] == "Low Embers Fire Road"
+
+
+def test_a_more_popular_track_called_what_was_typed_stays_first(tmp_path: Path) -> None:
+    archive = archive_mod.init(tmp_path / "archive", name="popular title")
+    tracks = [
+        track_obj("Low", ["Fire$"], 10, key="artist-track"),
+        track_obj("Low Fire", ["Nia North"], 30, key="title-track"),
+    ]
+    artists = [artist_obj(name) for name in ("Fire$", "Nia North")]
+    result = run_cli(
+        "import", "spotify", str(write_catalog(tmp_path / "c.jsonl", tracks, artists)), archive=archive.root
+    )
+    assert result.exit_code == 0, result.stderr
+    with Searcher(archive) as searcher:
+        response = searcher.search("low fire", limit=10)
+        assert [h["name"] for h in response.results] == ["Low Fire", "Low"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterator
 
-from fonoteca.search.text import index_text, title_terms
+from fonoteca.search.text import index_text, name_tags, title_terms
 
 ROWID_BITS = 40
 ROWID_MASK = (1 << ROWID_BITS) - 1
@@ -100,19 +100,23 @@ class DocBuilder:
         row = self.conn.execute("SELECT name, release_date FROM albums WHERE rowid = ?", (rowid,)).fetchone()
         return self._album(row[0], row[1]) if row is not None else ("", "")
 
-    def _artist(self, rowid: int) -> tuple[str, tuple[int, ...]]:
+    def _artist(self, rowid: int) -> tuple[str, tuple[int, ...], list[str]]:
         row = self.conn.execute("SELECT name FROM artists WHERE rowid = ?", (rowid,)).fetchone()
-        return index_text(row[0] if row is not None else None), self.genres.get(rowid, ())
+        name = row[0] if row is not None else None
+        return index_text(name), self.genres.get(rowid, ()), name_tags(name)
 
     def _credit(self, artists: str) -> tuple[str, str]:
-        """(artist tokens, genre tags) of a track's artists, given as their rowids 'rowid,rowid' in order."""
-        names, genres = [], set()
+        """(artist tokens, genre tags) of a track's artists, given as their rowids 'rowid,rowid' in order. The
+        artists' whole-name tokens (text.name_tags) come last in the artists column, where the ranking reads
+        them back (engine.score)."""
+        names, genres, whole = [], set(), []
         for rowid in artists.split(","):
-            text, genre_ids = self.artists.get(int(rowid), self._artist)
+            text, genre_ids, tags = self.artists.get(int(rowid), self._artist)
             if text:
                 names.append(text)
             genres.update(genre_ids)
-        return " ".join(names), "".join(f" _g{g}" for g in sorted(genres))
+            whole.extend(tags)
+        return " ".join(names + list(dict.fromkeys(whole))), "".join(f" _g{g}" for g in sorted(genres))
 
     def docs(self, low: int, high: int) -> list[tuple[int, str, str, str, str]]:
         """Documents ((key, title, artists, album, tags) tuples: cheaper to pickle than objects) of the tracks with

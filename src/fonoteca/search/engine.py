@@ -41,7 +41,7 @@ from fonoteca.search import expand
 from fonoteca.search.docs import MAX_POPULARITY, biword, key_popularity, key_rowid, popularity_bound
 from fonoteca.search.expand import Alternative, Rules, Word
 from fonoteca.search.index import MMAP_BYTES, IndexMissing, IndexState, index_dir, open_index
-from fonoteca.search.text import fold, query_groups, query_pairs, query_words, tokens
+from fonoteca.search.text import NAME_TAG, fold, name_keys, query_groups, query_pairs, query_words, tokens
 
 MAX_LIMIT = 1000
 MIN_CANDIDATES = 50
@@ -50,6 +50,11 @@ PREFIX_TRACKS = 500_000  # the popular part of the catalog searched first (see S
 FIELD_WEIGHTS = (3.0, 2.5, 1.0)  # title, artists, album
 COVERAGE_WEIGHT = 1.0
 ARTIST_COVERAGE_WEIGHT = 0.3  # how much of the artists' names the query covers
+# Title words, then one credited artist's whole name ("low fire" for Low by Fire$): this much times the share of
+# the title those words cover, about 5 points of popularity: it puts the artist's own track above tracks called
+# "Low Fire" that are as popular, not above clearly more popular ones (those are as likely to be what was meant;
+# 0.15 kept recall@10 of clean queries at 0.99 and raised it on title + artist and on typos: bench/RESULTS.md).
+ARTIST_NAME_WEIGHT = 0.15
 POPULARITY_WEIGHT = 3.0  # popularity 0..100 adds 0..3: a title match outweighs ~ 30 points of popularity
 # Typed references a user clearly meant as ids: no fallback to text search when nothing matches.
 REFERENCE_PREFIXES = (
@@ -71,6 +76,7 @@ TYPO_TIER_BELOW = 1  # typo variants are tried when fewer tracks than this match
 ENTITY_WORDS = 6  # artist and album names are short: longer queries are about tracks
 TITLE_HEAD_WORDS = 6  # queries up to this many words also try "title words, then artist or album words"
 MAX_PAIR_TERMS = 64  # word-pair tokens of one neighbouring pair; past that the title pass is left to the broad one
+MAX_NAME_TERMS = 64  # whole-name tokens the last words may stand for; past that no "title, then artist" pass
 
 Groups = list[list[tuple[str, ...]]]
 Candidates = dict[int, tuple[str, str, str]]
@@ -179,8 +185,14 @@ def _title_passes(groups: Groups, order: Sequence[int] | None = None) -> list[st
     if len(groups) <= TITLE_HEAD_WORDS:
         for cut in range(len(groups) - 1, 0, -1):
             head = _title_chain(groups[:cut]) if cut > 1 else f"{{title}} : ({_match_expression(groups[:1])})"
-            if head:
-                passes.append(f"({head}) AND ({_match_expression(groups[cut:])})")
+            if not head:
+                continue
+            passes.append(f"({head}) AND ({_match_expression(groups[cut:])})")
+            # the rest as one artist's whole name: a rare token, so the artist's own track called that is found
+            # even when the pass above fills up with popular tracks holding the words anywhere
+            names = name_keys(groups[cut:], MAX_NAME_TERMS)
+            if names:
+                passes.append(f"({head}) AND ({' OR '.join(_quote(n) for n in names)})")
     return [p for p in passes if p]
 
 
@@ -195,6 +207,15 @@ class Compiled:
         self.repeated = {i for i in self.order if self.order.count(i) > 1}
         self.single: list[dict[str, Alternative]] = []
         self.multi: list[list[Alternative]] = []
+        # per way of cutting the typed words into "title words, then an artist's whole name": where the cut is,
+        # and the whole-name tokens the words after it may stand for (score's ARTIST_NAME_WEIGHT)
+        self.name_cuts: list[tuple[int, set[str]]] = []
+        if self.count <= TITLE_HEAD_WORDS:
+            typed = [expand.as_groups([words[i]])[0] for i in self.order]
+            for cut in range(1, self.count):
+                names = name_keys(typed[cut:], MAX_NAME_TERMS)
+                if names:
+                    self.name_cuts.append((cut, set(names)))
         for word in words:
             single: dict[str, Alternative] = {}
             for alternative in word:
@@ -211,6 +232,9 @@ def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tu
     ascending, then by the third descending. Per typed word, its cheapest spelling found in the track counts,
     and the field it was found in (title, artists, album; spread over several: half the album's weight). A word
     typed twice counts twice only where the field holds it twice."""
+    artists, _, whole_names = artists.partition(" " + NAME_TAG)  # the artists' whole-name tokens come last
+    if artists.startswith(NAME_TAG):
+        artists, whole_names = "", artists[len(NAME_TAG) :]
     texts = (title, artists, album)
     fields = (set(title.split()), set(artists.split()), set(album.split()))
     text = 0.0
@@ -218,6 +242,7 @@ def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tu
     completed = False
     matched: set[str] = set()
     used: dict[tuple[int, str], int] = {}  # (field, token) -> times a repeated word took it
+    found_in: list[int] = []  # per typed word, the field its spelling was found in (-1: not found)
     for number in words.order:
         single, multi = words.single[number], words.multi[number]
         repeated = number in words.repeated
@@ -236,8 +261,10 @@ def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tu
             if spread is not None and (best is None or (alternative.rank, spread) < best[:2]):
                 best = (alternative.rank, spread, alternative)
         if best is None:
+            found_in.append(-1)
             continue
         _, where, alternative = best
+        found_in.append(where)
         if repeated and len(alternative.tokens) == 1:
             used[(where, alternative.tokens[0])] = used.get((where, alternative.tokens[0]), 0) + 1
         edits += alternative.edits
@@ -246,11 +273,22 @@ def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tu
         text += FIELD_WEIGHTS[where] if where < len(FIELD_WEIGHTS) else FIELD_WEIGHTS[-1] / 2
     text /= max(1, words.count)
     title_tokens, artist_tokens = fields[0], fields[1]
-    if title_tokens:
-        text += COVERAGE_WEIGHT * len(title_tokens & matched) / len(title_tokens)
+    title_share = len(title_tokens & matched) / len(title_tokens) if title_tokens else 0.0
+    text += COVERAGE_WEIGHT * title_share
+    if whole_names and words.name_cuts and _names_typed(words, found_in, whole_names):
+        text += ARTIST_NAME_WEIGHT * title_share
     if artist_tokens & matched:  # "storm lil ghost": Storm by Lil Ghost before Storm Ghost by Lil Baby
         text += ARTIST_COVERAGE_WEIGHT * len(artist_tokens & matched) / len(artist_tokens)
     return edits, completed, text + POPULARITY_WEIGHT * key_popularity(key) / MAX_POPULARITY
+
+
+def _names_typed(words: Compiled, found_in: list[int], whole_names: str) -> bool:
+    """Whether the typed words are title words followed by the whole name of one of the track's artists."""
+    credited = {NAME_TAG + name for name in whole_names.split(" " + NAME_TAG)}
+    for cut, names in words.name_cuts:
+        if all(where == 0 for where in found_in[:cut]) and not names.isdisjoint(credited):
+            return True
+    return False
 
 
 def _spread(tokens: tuple[str, ...], fields: tuple[set[str], ...]) -> int | None:

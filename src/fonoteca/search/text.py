@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 import sys
 import unicodedata
+from collections.abc import Iterable
 from functools import cache
-from itertools import pairwise
+from itertools import pairwise, product
 
 # Plain ASCII text needs none of the slow steps below; most titles are plain.
 _PLAIN = re.compile(r"[a-z0-9 ]*")
@@ -27,6 +28,9 @@ _DIACRITICS = re.compile("[\u0300-\u036f]+")
 _LEET = {"$": "s", "!": "i", "@": "a"}
 _LEET_SPOT = re.compile(r"\$(?=\w)|(?<=\w)\$|(?<=\w)[!@](?=\w)")
 _ASCII_SEPARATORS = re.compile(r"[^a-z0-9]+")
+NAME_TAG = "_n"  # prefix of a whole-name token: '_nthe_weeknd' is on every track credited to The Weeknd
+NAME_WORDS = 5  # longer artist names get no whole-name token (a query's artist part is short)
+NAME_SPELLINGS = 4  # whole-name tokens of one name at most ('AC/DC' -> _nacdc, _nac_dc)
 
 
 @cache
@@ -157,6 +161,36 @@ def query_words(text: str, *, max_groups: int = 16) -> tuple[list[list[tuple[str
         order.append(len(groups))
         groups.append(group)
     return groups, order
+
+
+def name_tags(name: str | None) -> list[str]:
+    """The whole-name tokens of an artist's name: each spelling the query side (query_groups) gives its words,
+    joined by '_' ('Fire$' -> _nfire, _nfires). They let "title words, then the artist's whole name" find the
+    tracks of an artist whose name is a common word (a rare token instead of a common one), and tell the
+    ranking that one artist's whole name was typed (engine.score)."""
+    if not name:
+        return []
+    groups = [g for g in (_word_group(w) for w in fold(name).split()) if g]
+    if not groups or len(groups) > NAME_WORDS:
+        return []
+    return name_keys(groups, NAME_SPELLINGS) or [name_key(group[0] for group in groups)]
+
+
+def name_key(spellings: Iterable[tuple[str, ...]]) -> str:
+    return NAME_TAG + "_".join("_".join(tokens) for tokens in spellings)
+
+
+def name_keys(groups: list[list[tuple[str, ...]]], most: int) -> list[str] | None:
+    """The whole-name tokens that words (groups of alternatives, as query_groups gives) may stand for, or None
+    when there would be more than `most` (or the words are too many to be a name)."""
+    if not groups or len(groups) > NAME_WORDS:
+        return None
+    count = 1
+    for group in groups:
+        count *= len(group)
+        if count > most:
+            return None
+    return list(dict.fromkeys(name_key(spellings) for spellings in product(*groups)))
 
 
 def _word_group(word: str) -> list[tuple[str, ...]]:
