@@ -149,3 +149,26 @@ def test_a_more_popular_track_called_what_was_typed_stays_first(tmp_path: Path) 
     with Searcher(archive) as searcher:
         response = searcher.search("low fire", limit=10)
         assert [h["name"] for h in response.results] == ["Low Fire", "Low"]
+
+
+def test_title_passes_read_only_past_the_broad_pass(
+    named_archive: archive_mod.Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[tuple[str, int, dict[int, tuple[str, str, str]]]] = []
+    original = Searcher._candidates
+
+    def recording(conn, text, extra, clean, bound, want, after=-1):  # type: ignore[no-untyped-def]
+        found = original(conn, text, extra, clean, bound, want, after)
+        calls.append((text, after, found))
+        return found
+
+    monkeypatch.setattr(Searcher, "_candidates", staticmethod(recording))
+    with Searcher(named_archive) as searcher:
+        assert first(searcher.search("low fire", limit=10)) == ("Low", ["Fire$"])
+    broad, *title_passes = calls
+    assert len(broad[2]) == engine.MIN_CANDIDATES and title_passes  # the broad pass stopped early
+    last = max(broad[2])
+    for text, after, found in title_passes:
+        assert after == last and all(key > last for key in found), text  # no row read twice
+        assert len(found) <= engine.TITLE_CANDIDATES
+    assert any('"_nfire"' in text and found for text, _, found in title_passes)  # the artist's whole name

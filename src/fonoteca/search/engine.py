@@ -45,6 +45,9 @@ from fonoteca.search.text import NAME_TAG, fold, name_keys, query_groups, query_
 
 MAX_LIMIT = 1000
 MIN_CANDIDATES = 50
+# Further candidates a title pass reads at most (or `limit`, when more are asked for): 20 kept recall@10 of every
+# class of the 1M quality set where 50 had it (bench/RESULTS.md), at two thirds of the typed queries' CPU time.
+TITLE_CANDIDATES = 20
 PREFIX_TRACKS = 500_000  # the popular part of the catalog searched first (see Searcher._ranked)
 # Ranking weights: the field a query word was found in, how much of the title the query covers, popularity.
 FIELD_WEIGHTS = (3.0, 2.5, 1.0)  # title, artists, album
@@ -546,8 +549,10 @@ class Searcher:
         - title, only when the broad pass had to stop early (otherwise it holds every match already): one word
           with a column filter; several words through the title's word-pair tokens (short posting lists, cheap
           over the whole catalog), all of them in the order typed, then the first ones as the title and the rest
-          anywhere (_title_passes), so a little-played track called what was typed is not crowded out by more
-          popular tracks that hold the same words scattered over their fields.
+          anywhere, or followed by an artist's whole name (_title_passes), so a little-played track called what
+          was typed is not crowded out by more popular tracks that hold the same words scattered over their
+          fields. Each title pass matches a subset of the broad matches, so it starts past the last one the
+          broad pass read and reads TITLE_CANDIDATES more at most.
         """
         groups = expand.as_groups(words)
         expression = _match_expression(groups)
@@ -555,26 +560,30 @@ class Searcher:
         upper = popularity_bound(filters.min_popularity or 0)
         clean = filters.explicit is False
         want = max(MIN_CANDIDATES, 2 * limit)
+        title_want = max(TITLE_CANDIDATES, limit)
         split = self._split
         phases = [(-1, upper)] if split is None or split >= upper else [(-1, split), (split - 1, upper)]
         found: dict[int, tuple[str, str, str]] = {}
         complete, cut_short = True, False
+        held = -1  # every broad match with a key up to this one is in `found`
         for number, (after, before) in enumerate(phases):
             broad = self._candidates(conn, expression, extra, clean, before, want, after)
             found.update(broad)
             if len(broad) >= want:  # the `want` most popular matches are in: the rest are all less popular
-                cut_short = True
+                cut_short, held = True, max(broad)
                 if len(groups) == 1:
                     title = f"{{title}} : ({expression})"
-                    found.update(self._candidates(conn, title, extra, clean, before, want, after))
+                    found.update(self._candidates(conn, title, extra, clean, before, title_want, held))
                 break
+            held = before - 1
             if len(found) >= limit and number < len(phases) - 1:
                 complete, cut_short = False, True
                 break
-        # Every title pass asks for a subset of the broad matches: only worth running when some were cut off.
+        # Every title pass asks for a subset of the broad matches: only worth running when some were cut off, and
+        # only past the ones the broad pass read (those are in already; reading them again was most of its cost).
         if cut_short and len(order if order is not None else groups) > 1:
             for title_pass in _title_passes(groups, order):
-                found.update(self._candidates(conn, title_pass, extra, clean, upper, want))
+                found.update(self._candidates(conn, title_pass, extra, clean, upper, title_want, held))
         return found, complete
 
     # --- artists and albums ------------------------------------------------------------------------------------
