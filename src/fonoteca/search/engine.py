@@ -209,6 +209,7 @@ class Compiled:
         self.count = len(self.order)
         self.repeated = {i for i in self.order if self.order.count(i) > 1}
         self.single: list[dict[str, Alternative]] = []
+        self.ranks: dict[int, tuple[int, bool]] = {}  # id(alternative) -> its rank, computed once
         self.multi: list[list[Alternative]] = []
         # per way of cutting the typed words into "title words, then an artist's whole name": where the cut is,
         # and the whole-name tokens the words after it may stand for (score's ARTIST_NAME_WEIGHT)
@@ -227,7 +228,32 @@ class Compiled:
                     if token not in single or alternative.rank < single[token].rank:
                         single[token] = alternative
             self.single.append(single)
+            self.ranks.update((id(a), a.rank) for a in word)
             self.multi.append([a for a in word if len(a.tokens) > 1])
+
+
+_AS_TYPED = (0, False)  # the rank of a word as typed: no edits, not completed
+_FIELD_NUMBERS = (0, 1, 2)
+
+
+class _Fields:
+    """A candidate's title, artists and album tokens as sets, the album's made only when asked for: most typed
+    words are found in the title or the artists first, and most candidates are scored and dropped."""
+
+    __slots__ = ("sets", "album")
+
+    def __init__(self, title: str, artists: str, album: str) -> None:
+        self.sets: list[set[str] | None] = [set(title.split()), set(artists.split()), None]
+        self.album = album
+
+    def __getitem__(self, where: int) -> set[str]:
+        found = self.sets[where]
+        if found is None:
+            found = self.sets[where] = set(self.album.split())
+        return found
+
+    def __len__(self) -> int:
+        return 3
 
 
 def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tuple[int, bool, float]:
@@ -239,25 +265,28 @@ def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tu
     if artists.startswith(NAME_TAG):
         artists, whole_names = "", artists[len(NAME_TAG) :]
     texts = (title, artists, album)
-    fields = (set(title.split()), set(artists.split()), set(album.split()))
+    fields = _Fields(title, artists, album)
     text = 0.0
     edits = 0
     completed = False
     matched: set[str] = set()
     used: dict[tuple[int, str], int] = {}  # (field, token) -> times a repeated word took it
     found_in: list[int] = []  # per typed word, the field its spelling was found in (-1: not found)
+    ranks = words.ranks
     for number in words.order:
         single, multi = words.single[number], words.multi[number]
         repeated = number in words.repeated
         best: tuple[tuple[int, bool], int, Alternative] | None = None
-        for where, field_tokens in enumerate(fields):
+        for where in _FIELD_NUMBERS:
+            field_tokens = fields[where]
             for token in single.keys() & field_tokens:  # a set operation in C: a word has few spellings
                 if repeated and used.get((where, token), 0) >= texts[where].split().count(token):
                     continue  # taken by the same word typed earlier
                 alternative = single[token]
-                if best is None or (alternative.rank, where) < best[:2]:
-                    best = (alternative.rank, where, alternative)
-            if best is not None and best[0] == (0, False):
+                rank = ranks[id(alternative)]
+                if best is None or (rank, where) < best[:2]:
+                    best = (rank, where, alternative)
+            if best is not None and best[0] == _AS_TYPED:
                 break  # typed as is, in the best field so far: nothing later can beat it
         for alternative in multi:
             spread = _spread(alternative.tokens, fields)
@@ -287,20 +316,28 @@ def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tu
 
 def _names_typed(words: Compiled, found_in: list[int], whole_names: str) -> bool:
     """Whether the typed words are title words followed by the whole name of one of the track's artists."""
-    credited = {NAME_TAG + name for name in whole_names.split(" " + NAME_TAG)}
-    for cut, names in words.name_cuts:
-        if all(where == 0 for where in found_in[:cut]) and not names.isdisjoint(credited):
+    titled = 0  # how many of the first typed words were found in the title
+    while titled < len(found_in) and found_in[titled] == 0:
+        titled += 1
+    credited: set[str] | None = None
+    for cut, names in words.name_cuts:  # by cut, ascending
+        if cut > titled:
+            break
+        if credited is None:
+            credited = set((NAME_TAG + whole_names).split())
+        if not names.isdisjoint(credited):
             return True
     return False
 
 
-def _spread(tokens: tuple[str, ...], fields: tuple[set[str], ...]) -> int | None:
+def _spread(tokens: tuple[str, ...], fields: _Fields) -> int | None:
     """The first field holding all the tokens; len(fields) when they are only spread over several; None."""
-    for number, field_tokens in enumerate(fields):
+    sets = [fields[number] for number in _FIELD_NUMBERS]
+    for number, field_tokens in enumerate(sets):
         if all(t in field_tokens for t in tokens):
             return number
-    if all(any(t in f for f in fields) for t in tokens):
-        return len(fields)
+    if all(any(t in f for f in sets) for t in tokens):
+        return len(sets)
     return None
 
 
