@@ -561,8 +561,14 @@ class Searcher:
             wider = widen(conn, words, rules)
             if wider is None:
                 continue
+            walked = wider
+            if widen is expand.with_completions:
+                # this tier runs only when the walk before it was complete (fewer than `limit` matches): the
+                # matches of the word as typed are all in, so only its completions are walked (the typed word in
+                # the OR made this walk as long as the first one)
+                walked = wider[:-1] + [wider[-1][len(words[-1]) :]]
             words = wider
-            more, more_complete = self._walk(conn, words, filters, limit, order)
+            more, more_complete = self._walk(conn, walked, filters, limit, order, have=len(found))
             found.update(more)
             complete = complete and more_complete
         hidden = self._withdrawn()
@@ -574,9 +580,17 @@ class Searcher:
         return [(key, -sort_key[2]) for sort_key, key in kept], complete, words, found
 
     def _walk(
-        self, conn: sqlite3.Connection, words: list[Word], filters: Filters, limit: int, order: list[int] | None = None
+        self,
+        conn: sqlite3.Connection,
+        words: list[Word],
+        filters: Filters,
+        limit: int,
+        order: list[int] | None = None,
+        *,
+        have: int = 0,
     ) -> tuple[dict[int, tuple[str, str, str]], bool]:
-        """Candidates for the words, and whether every matching track was considered.
+        """Candidates for the words, and whether every matching track was considered (`have`: candidates an
+        earlier tier found, counted towards `limit`).
 
         Two kinds of candidates, both read in popularity order with early termination:
         - broad: every word anywhere, over the PREFIX_TRACKS most popular tracks first and over the rest only
@@ -613,7 +627,7 @@ class Searcher:
                     found.update(self._candidates(conn, title, extra, clean, before, title_want, held))
                 break
             held = before - 1
-            if len(found) >= limit and number < len(phases) - 1:
+            if have + len(found) >= limit and number < len(phases) - 1:
                 complete, cut_short = False, True
                 break
         # Every title pass asks for a subset of the broad matches: only worth running when some were cut off, and
