@@ -252,9 +252,6 @@ class _Fields:
             found = self.sets[where] = set(self.album.split())
         return found
 
-    def __len__(self) -> int:
-        return 3
-
 
 def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tuple[int, bool, float]:
     """(edits, last word only completed, relevance blended with popularity): the ranking sorts by the first two
