@@ -18,8 +18,17 @@ from tests.test_search import artist_obj, first, track_obj, write_catalog
 CROWD = 80  # more than the broad pass's candidates (engine.MIN_CANDIDATES) for a search of 10
 
 
-def _crowds() -> tuple[list[dict], list[dict]]:
-    tracks = [
+def _archive_of(root: Path, tracks: list[dict]) -> archive_mod.Archive:
+    """An archive holding these tracks (and their artists), imported through the real entry point."""
+    archive = archive_mod.init(root / "archive", name=root.name)
+    artists = [artist_obj(name) for name in sorted({a["name"] for t in tracks for a in t["artists"]})]
+    result = run_cli("import", "spotify", str(write_catalog(root / "c.jsonl", tracks, artists)), archive=archive.root)
+    assert result.exit_code == 0, result.stderr
+    return archive
+
+
+def _crowds() -> list[dict]:
+    return [
         # "storm lil ghost": Storm by Lil Ghost, against many more played tracks with the three words elsewhere
         track_obj("Storm", ["Lil Ghost"], 1, album="Quiet", key="intended-storm"),
         *[
@@ -33,18 +42,11 @@ def _crowds() -> tuple[list[dict], list[dict]]:
         track_obj("Midnight Baby", ["Anna North"], 25, album="Baby", key="short-midnight"),
         track_obj("Midnight Baby Midnight", ["Anna South"], 5, album="Long", key="long-midnight"),
     ]
-    names = sorted({a["name"] for t in tracks for a in t["artists"]})
-    return tracks, [artist_obj(name) for name in names]
 
 
 @pytest.fixture(scope="module")
 def crowd_archive(tmp_path_factory: pytest.TempPathFactory) -> archive_mod.Archive:
-    root = tmp_path_factory.mktemp("crowds")
-    archive = archive_mod.init(root / "archive", name="crowd test")
-    tracks, artists = _crowds()
-    result = run_cli("import", "spotify", str(write_catalog(root / "c.jsonl", tracks, artists)), archive=archive.root)
-    assert result.exit_code == 0, result.stderr
-    return archive
+    return _archive_of(tmp_path_factory.mktemp("crowds"), _crowds())
 
 
 def test_title_then_artist_finds_the_little_played_track(crowd_archive: archive_mod.Archive) -> None:
@@ -99,8 +101,8 @@ def test_whole_name_tokens_match_the_query_side() -> None:
     assert name_keys([[("a",), ("b",)]] * 3, 4) is None  # 8 spellings, more than asked for
 
 
-def _named_crowd() -> tuple[list[dict], list[dict]]:
-    tracks = [
+def _named_crowd() -> list[dict]:
+    return [
         # "low fire": Low by Fire$, little played, against many more played tracks with "low" in the title and
         # "fire" further on in it, enough to fill every pass that does not know the artist's whole name
         track_obj("Low", ["Fire$"], 1, album="Quiet", key="intended-low"),
@@ -111,18 +113,11 @@ def _named_crowd() -> tuple[list[dict], list[dict]]:
         # a track called what was typed, as little played: the artist's whole name tips the balance
         track_obj("Low Fire", ["Nia North"], 1, album="Other", key="equal-low-fire"),
     ]
-    names = sorted({a["name"] for t in tracks for a in t["artists"]})
-    return tracks, [artist_obj(name) for name in names]
 
 
 @pytest.fixture(scope="module")
 def named_archive(tmp_path_factory: pytest.TempPathFactory) -> archive_mod.Archive:
-    root = tmp_path_factory.mktemp("named")
-    archive = archive_mod.init(root / "archive", name="named test")
-    tracks, artists = _named_crowd()
-    result = run_cli("import", "spotify", str(write_catalog(root / "c.jsonl", tracks, artists)), archive=archive.root)
-    assert result.exit_code == 0, result.stderr
-    return archive
+    return _archive_of(tmp_path_factory.mktemp("named"), _named_crowd())
 
 
 def test_title_then_the_artists_whole_name_finds_the_artists_track(named_archive: archive_mod.Archive) -> None:
@@ -136,16 +131,13 @@ def test_title_then_the_artists_whole_name_finds_the_artists_track(named_archive
 
 
 def test_a_more_popular_track_called_what_was_typed_stays_first(tmp_path: Path) -> None:
-    archive = archive_mod.init(tmp_path / "archive", name="popular title")
-    tracks = [
-        track_obj("Low", ["Fire$"], 10, key="artist-track"),
-        track_obj("Low Fire", ["Nia North"], 30, key="title-track"),
-    ]
-    artists = [artist_obj(name) for name in ("Fire$", "Nia North")]
-    result = run_cli(
-        "import", "spotify", str(write_catalog(tmp_path / "c.jsonl", tracks, artists)), archive=archive.root
+    archive = _archive_of(
+        tmp_path,
+        [
+            track_obj("Low", ["Fire$"], 10, key="artist-track"),
+            track_obj("Low Fire", ["Nia North"], 30, key="title-track"),
+        ],
     )
-    assert result.exit_code == 0, result.stderr
     with Searcher(archive) as searcher:
         response = searcher.search("low fire", limit=10)
         assert [h["name"] for h in response.results] == ["Low Fire", "Low"]
