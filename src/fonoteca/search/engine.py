@@ -213,7 +213,6 @@ class Compiled:
         self.count = len(self.order)
         self.repeated = {i for i in self.order if self.order.count(i) > 1}
         self.single: list[dict[str, Alternative]] = []
-        self.ranks: dict[int, tuple[int, bool]] = {}  # id(alternative) -> its rank, computed once
         self.multi: list[list[Alternative]] = []
         # per way of cutting the typed words into "title words, then an artist's whole name": where the cut is,
         # and the whole-name tokens the words after it may stand for (score's ARTIST_NAME_WEIGHT)
@@ -232,7 +231,6 @@ class Compiled:
                     if token not in single or alternative.rank < single[token].rank:
                         single[token] = alternative
             self.single.append(single)
-            self.ranks.update((id(a), a.rank) for a in word)
             self.multi.append([a for a in word if len(a.tokens) > 1])
 
 
@@ -273,7 +271,6 @@ def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tu
     matched: set[str] = set()
     used: dict[tuple[int, str], int] = {}  # (field, token) -> times a repeated word took it
     found_in: list[int] = []  # per typed word, the field its spelling was found in (-1: not found)
-    ranks = words.ranks
     for number in words.order:
         single, multi = words.single[number], words.multi[number]
         repeated = number in words.repeated
@@ -284,7 +281,7 @@ def score(words: Compiled, title: str, artists: str, album: str, key: int) -> tu
                 if repeated and used.get((where, token), 0) >= texts[where].split().count(token):
                     continue  # taken by the same word typed earlier
                 alternative = single[token]
-                rank = ranks[id(alternative)]
+                rank = alternative.rank
                 if best is None or (rank, where) < best[:2]:
                     best = (rank, where, alternative)
             if best is not None and best[0] == _AS_TYPED:

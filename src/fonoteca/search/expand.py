@@ -16,7 +16,7 @@ fonoteca.toml changes them:
 from __future__ import annotations
 
 import sqlite3
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from fonoteca.errors import FonotecaError
@@ -83,10 +83,11 @@ class Alternative:
     tokens: tuple[str, ...]
     edits: int = 0
     completed: bool = False  # a completion of the last word, not the word as typed
+    # (edits, completed): what the ranking sorts by first; made once, as scoring reads it per candidate
+    rank: tuple[int, bool] = field(init=False, repr=False, compare=False)
 
-    @property
-    def rank(self) -> tuple[int, bool]:
-        return self.edits, self.completed
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rank", (self.edits, self.completed))
 
 
 Word = list[Alternative]
