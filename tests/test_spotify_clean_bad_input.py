@@ -243,3 +243,49 @@ def test_a_truncated_database_and_a_truncated_zst(archive, tmp_path):
     assert any("the database ends at byte" in r for r in found) and any("could not be read" in r for r in found)
     conn = sqlite3.connect(other / "catalog.sqlite3")
     assert 0 < conn.execute("SELECT count(*) FROM tracks WHERE level > 0").fetchone()[0] < 3000
+
+
+def _catalog_rows(archive: Path) -> dict[str, list[tuple]]:
+    conn = sqlite3.connect(archive / "catalog.sqlite3")
+    out = {
+        "tracks": conn.execute("SELECT rowid, id, name, isrc, album, popularity FROM tracks ORDER BY rowid").fetchall(),
+        "track_artists": conn.execute("SELECT * FROM track_artists ORDER BY track, position").fetchall(),
+        "images": conn.execute("SELECT owner_kind, owner, position, url FROM images ORDER BY 1, 2, 3").fetchall(),
+    }
+    conn.close()
+    return out
+
+
+def test_reading_the_next_chunk_ahead_changes_nothing_bad_rows_and_read_faults_included(tmp_path):
+    """Small chunks make the checks of each next chunk run on a second connection (bulk.Lookahead); the catalog
+    and the rejects must be those of one chunk read by one connection, with bad values in many chunks and a
+    corrupt page that the second connection meets first."""
+    main = _synth(tmp_path)
+    conn = sqlite3.connect(main)
+    conn.execute("UPDATE tracks SET external_id_isrc = 'NOT-AN-ISRC' WHERE rowid % 97 = 0")
+    conn.execute("UPDATE tracks SET id = 'short' || rowid WHERE rowid % 389 = 0")
+    conn.execute("UPDATE track_artists SET artist_rowid = 999999 WHERE rowid % 211 = 0")
+    conn.commit()
+    conn.close()
+    pages, size = _tracks_pages(main)
+    with open(main, "r+b") as handle:
+        handle.seek((pages[len(pages) // 3] - 1) * size)
+        handle.write(b"\xde\xad\xbe\xef" * (size // 4))
+    results = {}
+    for chunk in (250, 100_000):
+        root = archive_mod.init(tmp_path / f"chunk{chunk}").root
+        with open(root / "fonoteca.toml", "a", encoding="utf-8") as handle:
+            handle.write(f'\n[catalog]\nbulk = "always"\nchunk_rows = {chunk}\n')
+        result = run_cli("import", "spotify-clean", str(main), "--json", archive=root)
+        assert result.exit_code == 0, result.stderr
+        found = sorted((e["table"], e.get("rowid") or 0, e["reason"]) for e in rejects(root))
+        results[chunk] = (_catalog_rows(root), found)
+    small, whole = results[250], results[100_000]
+    assert len(small[0]["tracks"]) > 2000 and any("could not be read" in r for _, _, r in small[1])
+    assert sum("invalid ISRC" in r for _, _, r in small[1]) >= 25  # bad values in many chunks were found
+    assert small[0] == whole[0]
+    # the read-fault rejects name the rowid ranges the chunks were split into, which depend on the chunk size;
+    # every other reject is the same
+    assert [x for x in small[1] if "could not be read" not in x[2]] == [
+        x for x in whole[1] if "could not be read" not in x[2]
+    ]

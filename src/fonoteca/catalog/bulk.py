@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import re
 import sqlite3
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -76,6 +78,7 @@ def configure(conn: sqlite3.Connection, tmp_dir: Path) -> None:
     conn.execute(f"PRAGMA temp_store_directory='{str(tmp_dir).replace(chr(39), chr(39) * 2)}'")
     conn.execute(f"PRAGMA cache_size=-{SORT_CACHE_KIB}")
     conn.execute("PRAGMA threads=2")
+    conn.execute("PRAGMA wal_autocheckpoint=65536")
 
 
 def secondary_indexes(conn: sqlite3.Connection, tables: tuple[str, ...] = FILLED_TABLES) -> list[tuple[str, str]]:
@@ -111,6 +114,56 @@ def build_indexes(conn: sqlite3.Connection, indexes: list[tuple[str, str]], prog
             progress(stage=f"index {name}")
         with transaction(conn):
             conn.execute(if_not_exists(sql))
+
+
+class Lookahead:
+    """Reads the next chunk's rows on a second connection while the caller writes this one.
+
+    The checks of a load are SQL evaluated on every row of the input, read-only, and a chunk's writes do not
+    change what the next chunk's checks read; run one chunk ahead on a second core they cost no wall time. What
+    the second connection returns is used only for exactly the query and parameters asked for; anything else,
+    or any failure there (a read fault included), is run on the caller's connection, which meets it as before.
+    """
+
+    def __init__(self, conn: sqlite3.Connection, opener: Callable[[], sqlite3.Connection]) -> None:
+        self.conn = conn
+        self._opener = opener
+        self._reader: sqlite3.Connection | None = None
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="fonoteca-lookahead")
+        self._pending: tuple[str, tuple[Any, ...], Future[list[Any]]] | None = None
+
+    def _read(self, sql: str, params: tuple[Any, ...]) -> list[Any]:
+        if self._reader is None:
+            self._reader = self._opener()
+        return self._reader.execute(sql, params).fetchall()
+
+    def rows(self, sql: str, params: tuple[Any, ...], then: tuple[Any, ...] | None = None) -> list[Any]:
+        """The rows of `sql` with `params`; `then`: the parameters the next call will ask for (read now)."""
+        ahead, self._pending = self._pending, None
+        result: list[Any] | None = None
+        if ahead is not None:
+            if ahead[0] == sql and ahead[1] == params:
+                try:
+                    result = ahead[2].result()
+                except Exception:  # noqa: BLE001 - the caller's connection runs it again and meets the failure
+                    result = None
+            else:
+                ahead[2].cancel()
+        if result is None:
+            result = self.conn.execute(sql, params).fetchall()
+        # submitted only now: two scans at once would fight over the GIL their per-row Python checks need
+        if then is not None:
+            self._pending = (sql, then, self._pool.submit(self._read, sql, then))
+        return result
+
+    def close(self) -> None:
+        if self._pending is not None:
+            self._pending[2].cancel()
+            self._pending = None
+        self._pool.shutdown(wait=True)
+        if self._reader is not None:
+            self._reader.close()
+            self._reader = None
 
 
 @dataclass

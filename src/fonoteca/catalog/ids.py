@@ -46,10 +46,9 @@ def is_valid_gtin(value: str) -> bool:
     """UPC-A (12), EAN-13, GTIN-8 and GTIN-14 with a correct check digit."""
     if len(value) not in (8, 12, 13, 14) or not value.isascii() or not value.isdigit():
         return False
-    digits = [int(ch) for ch in value]
-    body, check = digits[:-1], digits[-1]
-    total = sum(d * (3 if i % 2 == 0 else 1) for i, d in enumerate(reversed(body)))
-    return (10 - total % 10) % 10 == check
+    # weights 3, 1, 3, ... from the digit before the check digit leftwards (one call per row of a bulk import)
+    total = 3 * sum(map(int, value[-2::-2])) + sum(map(int, value[-3::-2]))
+    return (10 - total % 10) % 10 == ord(value[-1]) - 48
 
 
 def gtin_check_digit(body: str) -> str:

@@ -49,6 +49,7 @@ import orjson
 
 from fonoteca.archive import Archive
 from fonoteca.catalog import bulk, layout
+from fonoteca.catalog.db import connect as db_connect
 from fonoteca.catalog.db import transaction
 from fonoteca.catalog.ids import is_valid_gtin, normalize_isrc
 from fonoteca.catalog.importer import (
@@ -581,12 +582,41 @@ class LayoutImport:
         self.units: dict[str, int] = {}  # rows written per input
         self._verbatim: list[tuple[int, str, Any]] = []
         self._current: Input | None = None
+        self.lookahead: bulk.Lookahead | None = None  # the checks of the next chunk, on a second connection
+        self._walk_hi = 0  # the last key of the walk _chunked is making
 
     def close(self) -> None:
         for inp in self.inputs:
             if inp.log is not None:
                 inp.log.release()
+        if self.lookahead is not None:
+            self.lookahead.close()
         self.conn.close()
+
+    def _reader(self, work: Path) -> sqlite3.Connection:
+        """A read-only connection that sees what this one reads: the catalog, the inputs, the work database."""
+        conn = db_connect(self.archive.catalog_path, readonly=True)
+        register_functions(conn)
+        if any(truncated(inp.path) for inp in self.inputs if inp.databases):
+            conn.execute("PRAGMA writable_schema=ON")  # as _open_inputs does for a cut-off file
+        for inp in self.inputs:
+            if inp.databases:
+                conn.execute("ATTACH DATABASE ? AS " + inp.schema, (f"file:{inp.path}?mode=ro",))
+        conn.execute("ATTACH DATABASE ? AS work", (f"file:{work}?mode=ro",))
+        return conn
+
+    def _read(self, sql: str, params: tuple[Any, ...], then: tuple[Any, ...] | None = None) -> list[Any]:
+        """Rows of a read-only query; `then`: the next chunk's parameters, read meanwhile on a second core."""
+        if self.lookahead is None:
+            return self.conn.execute(sql, params).fetchall()
+        return self.lookahead.rows(sql, params, then)
+
+    def _ahead(self, first: int, last: int) -> tuple[int, int] | None:
+        """The range of the chunk after [first, last] in the walk _chunked makes (None for the last chunk and
+        for the pieces a read fault splits a chunk into: reading ahead for them would be wasted)."""
+        if last - first + 1 != self.chunk or last >= self._walk_hi:
+            return None
+        return (last + 1, min(self._walk_hi, last + self.chunk))
 
     # --- orchestration ----------------------------------------------------------------------------------------
     def run(self) -> ImportSummary:
@@ -599,6 +629,7 @@ class LayoutImport:
             work.unlink(missing_ok=True)
         self.conn.execute("ATTACH DATABASE ? AS work", (str(work),))
         bulk.configure(self.conn, self.tmp)
+        self.lookahead = bulk.Lookahead(self.conn, partial(self._reader, work))
         self.written = dict(state.get("written", {}))
         self.units = dict(state.get("units", {}))
         self._start_logs(state)
@@ -933,6 +964,7 @@ class LayoutImport:
         """Run `work(lo, hi)` over [lo, hi] in chunks, one transaction each with its progress recorded."""
         done = self.loaded.state["steps"].get(step)
         start = lo if not isinstance(done, int) or isinstance(done, bool) else done + 1
+        self._walk_hi = hi
         for first in range(start, hi + 1, self.chunk):
             self._range(inp, step, table, first, min(hi, first + self.chunk - 1), work, key)
 
@@ -1015,6 +1047,7 @@ class LayoutImport:
             "r.rowid BETWEEN ?1 AND ?2",
             exclude_clashes=bool(clashes),
             checked_values=False,
+            ids_checked=True,
         )
         clean = self._entity_sql(
             inp,
@@ -1023,6 +1056,7 @@ class LayoutImport:
             "r.rowid BETWEEN ?1 AND ?2 AND r.rowid NOT IN (SELECT r FROM temp.bad)",
             exclude_clashes=bool(clashes),
             checked_values=False,
+            ids_checked=True,
         )
         checked = self._entity_sql(
             inp,
@@ -1034,7 +1068,9 @@ class LayoutImport:
 
         def work(first: int, last: int) -> int:
             # rows with a wrong or normalised value go through the checked insert; the others are copied as they are
-            bad = self._entity_problems(inp, spec, "r.rowid BETWEEN ?1 AND ?2", (first, last), log=True)
+            bad = self._entity_problems(
+                inp, spec, "r.rowid BETWEEN ?1 AND ?2", (first, last), log=True, then=self._ahead(first, last)
+            )
             if not bad:
                 count = self._execute(plain, (first, last), spec.table)
             else:
@@ -1056,8 +1092,11 @@ class LayoutImport:
 
         self._chunked(inp, step, spec.table, lo, hi, work)
 
-    def _valid_row(self, spec: Entity, inp: Input) -> str:
-        return f"{ID_OK.format(c='r.id')} AND r.rowid NOT IN (SELECT rowid_ FROM work.dups WHERE tbl = '{spec.table}')"
+    def _valid_row(self, spec: Entity, inp: Input, *, ids_checked: bool = False) -> str:
+        """SQL: the row may be imported (an id, not a duplicate); `ids_checked` when the problems query of the
+        range found no bad id among the rows selected (a Python call per row saved)."""
+        unique = f"r.rowid NOT IN (SELECT rowid_ FROM work.dups WHERE tbl = '{spec.table}')"
+        return unique if ids_checked else f"{ID_OK.format(c='r.id')} AND {unique}"
 
     def _entity_sql(
         self,
@@ -1070,9 +1109,11 @@ class LayoutImport:
         join: str = "",
         verb: str = "INSERT",
         checked_values: bool = True,
+        ids_checked: bool = False,
     ) -> str:
         """The INSERT of a range of entity rows; `checked_values` False copies the values as they are (rows whose
-        values the problems query found nothing wrong with: references are still translated)."""
+        values the problems query found nothing wrong with: references are still translated), `ids_checked` skips
+        the id check (rows it found no bad id in)."""
         ref = self._ref
         cols = spec.columns + (FETCHED,)
         targets = ["rowid", "ns", "id", "level", "fetched_at", "source", "shape", "extra"]
@@ -1097,16 +1138,26 @@ class LayoutImport:
             plain = not checked_values and col.check[0] != "ref"
             values.append(f"r.{col.source}" if plain else col.value(f"r.{col.source}", ref))
         clash = f" AND r.rowid NOT IN (SELECT ref FROM work.clash_{spec.kind})" if exclude_clashes else ""
+        valid = self._valid_row(spec, inp, ids_checked=ids_checked)
         return (
             f"{verb} INTO main.{spec.table} ({', '.join(targets)}) SELECT {', '.join(values)} "
-            f"FROM {inp.schema}.{spec.table} r {join} WHERE {where} AND {self._valid_row(spec, inp)}{clash}"
+            f"FROM {inp.schema}.{spec.table} r {join} WHERE {where} AND {valid}{clash}"
         )
 
     def _entity_problems(
-        self, inp: Input, spec: Entity, where: str, params: tuple[Any, ...], *, log: bool, join: str = ""
+        self,
+        inp: Input,
+        spec: Entity,
+        where: str,
+        params: tuple[Any, ...],
+        *,
+        log: bool,
+        join: str = "",
+        then: tuple[Any, ...] | None = None,
     ) -> list[int]:
         """Log the rows of this range that cannot be imported whole and the fields left out; record values kept
-        as published beside their normalised form. Returns the rowids of every row it found something in."""
+        as published beside their normalised form. Returns the rowids of every row it found something in.
+        `then`: the parameters of the next range (its rows are read meanwhile)."""
         cols = spec.columns + (FETCHED,) + spec.also
         bad = [col.bad(f"r.{col.source}", self._ref) for col in cols]
         id_bad = f"NOT ({ID_OK.format(c='r.id')})"
@@ -1124,7 +1175,7 @@ class LayoutImport:
             f"AND ({' OR '.join([id_bad, verbatim] + bad)})"
         )
         found = []
-        for row in self.conn.execute(sql, params).fetchall():
+        for row in self._read(sql, params, then):
             found.append(row[0])
             rowid, id_value = row[0], row[1]
             values = row[2 : 2 + len(cols)]
@@ -1167,8 +1218,8 @@ class LayoutImport:
             self.conn.execute(
                 f"INSERT OR IGNORE INTO main.external_ids (owner_kind, owner, kind, value) SELECT 'track', o, k, "
                 f"CASE k WHEN 'ean' THEN ean ELSE upc END FROM (SELECT {rowid_sql} AS o, r.external_id_ean AS ean, "
-                f"r.external_id_upc AS upc FROM {inp.schema}.tracks r {join} WHERE {where} AND {valid} AND "
-                f"(r.external_id_ean IS NOT NULL OR r.external_id_upc IS NOT NULL)) CROSS JOIN (SELECT 'ean' AS k "
+                f"r.external_id_upc AS upc FROM {inp.schema}.tracks r {join} WHERE {where} AND (r.external_id_ean IS "
+                f"NOT NULL OR r.external_id_upc IS NOT NULL) AND {valid}) CROSS JOIN (SELECT 'ean' AS k "
                 f"UNION ALL SELECT 'upc') WHERE fon_gtin(CASE k WHEN 'ean' THEN ean ELSE upc END)",
                 params,
             )
@@ -1295,7 +1346,7 @@ class LayoutImport:
         problems = self._child_problems_sql(inp, spec, owner, where, key)
 
         def work(first: int, last: int) -> int:
-            for row in self.conn.execute(problems, (first, last)).fetchall():
+            for row in self._read(problems, (first, last), self._ahead(first, last)):
                 self._child_reject(inp, spec, row)
             if table == "artist_genres":
                 self.conn.execute(
@@ -1448,7 +1499,7 @@ class LayoutImport:
             return
 
         def check(first: int, last: int) -> int:  # the values, in one plain walk over the input
-            for row in self.conn.execute(problems, (first, last)).fetchall():
+            for row in self._read(problems, (first, last), self._ahead(first, last)):
                 self._by_id_reject(inp, what, row)
             return 0
 
@@ -1533,7 +1584,7 @@ class LayoutImport:
 
         def work(first: int, last: int) -> int:
             bad = []
-            for row in self.conn.execute(problems, (first, last)).fetchall():
+            for row in self._read(problems, (first, last), self._ahead(first, last)):
                 self._by_id_reject(inp, what, row)
                 bad.append((row[0],))
             if not bad:
