@@ -48,6 +48,16 @@ def test_failures_exit_1_and_say_why(tmp_path, archive):
     assert result.exit_code == 1 and "nothing in the catalog" in result.stderr
 
 
+def test_a_message_to_a_pipe_is_never_wrapped(tmp_path):
+    # scripts match messages with grep: a long path must not push the rest of the line onto the next one
+    deep = tmp_path / ("a" * 70) / ("b" * 70)
+    deep.mkdir(parents=True)
+    done = subprocess.run([sys.executable, "-m", "fonoteca", "-A", str(deep), "stats"], capture_output=True, text=True)
+    assert done.returncode == 1
+    line = next(line for line in done.stderr.splitlines() if str(deep) in line)
+    assert line.endswith("create one with: fonoteca init DIR") and "not a Fonoteca archive" in line, done.stderr
+
+
 def test_import_strict_exits_1_on_a_reject_and_0_without_strict(tmp_path, archive):
     good = full_track()
     source = write_jsonl(tmp_path / "tracks.jsonl", [good, {"type": "track", "id": 12}])

@@ -34,7 +34,9 @@ class _StderrConsole:
         if _StderrConsole._real is None:
             from rich.console import Console
 
-            _StderrConsole._real = Console(stderr=True, highlight=False)
+            # piped or redirected, a message is one line per line written (no wrap at 80 columns mid-word), so
+            # `2>&1 | grep` and scripts matching a message find it whatever the length of the paths in it
+            _StderrConsole._real = Console(stderr=True, highlight=False, soft_wrap=not sys.stderr.isatty())
         return _StderrConsole._real
 
     def __getattr__(self, name: str) -> Any:
