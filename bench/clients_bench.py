@@ -20,6 +20,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -56,8 +57,33 @@ def payload_bytes(release: Path) -> int:
     return sum(p.stat().st_size for p in (release / "data").rglob("*") if p.is_file())
 
 
-def qb_download(work: Path, release: Path, peer: str) -> float:
-    """Seconds for a fresh qBittorrent to download every torrent of the release from `peer`."""
+def udp_receive_drops() -> int:
+    """Datagrams the kernel dropped since boot because a UDP socket's receive buffer was full (uTP's losses)."""
+    lines = [line.split() for line in Path("/proc/net/snmp").read_text().splitlines() if line.startswith("Udp:")]
+    return int(dict(zip(lines[0][1:], lines[1][1:], strict=True))["RcvbufErrors"])
+
+
+def udp_socket_drops(port: int) -> int:
+    """Datagrams dropped so far on the UDP sockets bound to `port` (the last column of /proc/net/udp): which side of
+    a uTP transfer lost them."""
+    total = 0
+    for table in ("/proc/net/udp", "/proc/net/udp6"):
+        for line in Path(table).read_text().splitlines()[1:]:
+            fields = line.split()
+            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                total += int(fields[-1])
+    return total
+
+
+def udp_receive_buffer_default() -> int:
+    """net.core.rmem_default: the receive buffer of a UDP socket whose program does not size it (qBittorrent 4.5
+    has no setting for it; neither does libtorrent's default of 0)."""
+    return int(Path("/proc/sys/net/core/rmem_default").read_text())
+
+
+def qb_download(work: Path, release: Path, peer: str) -> tuple[float, int]:
+    """Seconds for a fresh qBittorrent to download every torrent of the release from `peer`, and the datagrams its
+    UDP socket dropped."""
     qb = QBittorrent(work / f"qb-{time.monotonic_ns()}").start()
     target = work / f"dl-{time.monotonic_ns()}"
     try:
@@ -65,7 +91,7 @@ def qb_download(work: Path, release: Path, peer: str) -> float:
         for t in sorted((release / "torrents").glob("*.torrent")):
             qb.add(t, target)
         qb.wait_all(len(list((release / "torrents").glob("*.torrent"))), seeding=False, peer=peer, timeout=1800)
-        return time.perf_counter() - started
+        return time.perf_counter() - started, udp_socket_drops(qb.peer_port)
     finally:
         qb.stop()
         shutil.rmtree(target, ignore_errors=True)
@@ -81,7 +107,7 @@ def qb_seeder(work: Path, release: Path) -> QBittorrent:
     return qb
 
 
-def fonoteca_mirror(work: Path, root: Path, peer: str) -> float:
+def fonoteca_mirror(work: Path, root: Path, peer: str) -> tuple[float, int]:
     into = work / f"m-{time.monotonic_ns()}"
     started = time.perf_counter()
     subprocess.run(
@@ -91,7 +117,7 @@ def fonoteca_mirror(work: Path, root: Path, peer: str) -> float:
     )
     seconds = time.perf_counter() - started
     shutil.rmtree(into, ignore_errors=True)
-    return seconds
+    return seconds, 0  # the mirror dials TCP
 
 
 def scrape_bench(work: Path, count: int) -> dict[str, float]:
@@ -147,7 +173,7 @@ def main() -> None:
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="clients-bench-"))
     work.mkdir(parents=True, exist_ok=True)
-    print(f"machine: {machine()}")
+    print(f"machine: {machine()}; UDP receive buffer default {udp_receive_buffer_default():,} bytes")
     root = build_release(work, args.tracks, args.seconds)
     release = release_of(root)
     size = payload_bytes(release)
@@ -161,14 +187,33 @@ def main() -> None:
     }
     from fonoteca.mirror import Seeder, seed_items
 
+    # datagrams the kernel dropped per transfer: all UDP sockets, the receiver's and the sender's
+    drops: dict[str, dict[str, list[int]]] = {name: {"all": [], "receiver": [], "sender": []} for name in runs}
+
+    def timed(name: str, transfer: Callable[[], tuple[float, int]], sender_port: int) -> None:
+        before, sender_before = udp_receive_drops(), udp_socket_drops(sender_port)
+        seconds, receiver = transfer()
+        runs[name].append(seconds)
+        counts = drops[name]
+        counts["all"].append(udp_receive_drops() - before)
+        counts["receiver"].append(receiver)
+        counts["sender"].append(udp_socket_drops(sender_port) - sender_before)
+        print(
+            f"  {name}: {seconds:.2f} s, UDP datagrams dropped {counts['all'][-1]} "
+            f"(receiver {receiver}, sender {counts['sender'][-1]})",
+            flush=True,
+        )
+
     for _ in range(args.repeat):
         with Seeder(seed_items(root), listen="127.0.0.1:0") as seeder:
             seeder.wait_ready(600)
-            runs["fonoteca seed -> qBittorrent"].append(qb_download(work, release, f"127.0.0.1:{seeder.port}"))
+            address = f"127.0.0.1:{seeder.port}"
+            timed("fonoteca seed -> qBittorrent", lambda p=address: qb_download(work, release, p), seeder.port)
         qb = qb_seeder(work, release)
         try:
-            runs["qBittorrent -> qBittorrent"].append(qb_download(work, release, f"127.0.0.1:{qb.peer_port}"))
-            runs["qBittorrent -> fonoteca mirror"].append(fonoteca_mirror(work, root, f"127.0.0.1:{qb.peer_port}"))
+            peer = f"127.0.0.1:{qb.peer_port}"
+            timed("qBittorrent -> qBittorrent", lambda p=peer: qb_download(work, release, p), qb.peer_port)
+            timed("qBittorrent -> fonoteca mirror", lambda p=peer: fonoteca_mirror(work, root, p), qb.peer_port)
         finally:
             qb.stop()
     anchor = statistics.median(runs["qBittorrent -> qBittorrent"])
@@ -183,7 +228,11 @@ def main() -> None:
             f"scrape of {args.scrape:,} torrents against opentracker: HTTP {times['http']:.2f} s, "
             f"UDP {times['udp']:.2f} s"
         )
-    print(json.dumps({"runs": runs, "bytes": size}))
+    print(
+        json.dumps(
+            {"runs": runs, "udp_receive_drops": drops, "bytes": size, "rmem_default": udp_receive_buffer_default()}
+        )
+    )
     if args.work is None:
         shutil.rmtree(work, ignore_errors=True)
 

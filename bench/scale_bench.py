@@ -612,7 +612,8 @@ def main() -> None:
     args.work.mkdir(parents=True, exist_ok=True)
     header = (
         f"Machine: {machine()}. Command: `python bench/scale_bench.py --sizes {args.sizes} --work {args.work}"
-        f"{' --databases main' if args.databases == 'main' else ''} --queries {args.queries}`."
+        f"{' --databases main' if args.databases == 'main' else ''} --queries {args.queries}"
+        f"{f' --jsonl-anchor-max {args.jsonl_anchor_max}' if args.jsonl_anchor_max != 10_000_000 else ''}`."
     )
     print(header, flush=True)
     results = []
