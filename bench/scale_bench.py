@@ -35,6 +35,7 @@ import argparse
 import json
 import math
 import os
+import shlex
 import shutil
 import sqlite3
 import subprocess
@@ -610,11 +611,7 @@ def main() -> None:
         if shutil.which(tool) is None:
             raise SystemExit(f"{tool} is needed (the anchors run it)")
     args.work.mkdir(parents=True, exist_ok=True)
-    header = (
-        f"Machine: {machine()}. Command: `python bench/scale_bench.py --sizes {args.sizes} --work {args.work}"
-        f"{' --databases main' if args.databases == 'main' else ''} --queries {args.queries}"
-        f"{f' --jsonl-anchor-max {args.jsonl_anchor_max}' if args.jsonl_anchor_max != 10_000_000 else ''}`."
-    )
+    header = f"Machine: {machine()}. Command: `python bench/scale_bench.py {shlex.join(sys.argv[1:])}`."
     print(header, flush=True)
     results = []
     for tracks in (int(s) for s in args.sizes.split(",")):
