@@ -14,6 +14,7 @@ import pytest
 from fonoteca import archive as archive_mod
 from fonoteca.errors import UsageError
 from fonoteca.search import Searcher
+from fonoteca.search import docs as docs_mod
 from fonoteca.search.docs import key_popularity, key_rowid
 from fonoteca.search.text import query_groups, query_pairs, title_terms, tokens
 from tests.conftest import run_cli
@@ -278,6 +279,26 @@ def test_genre_filter(searcher: Searcher) -> None:
     assert [h["name"] for h in searcher.search("love", genre="j-pop").results] == ["First Love"]
     # the words of a genre find the genres containing them: "rock" is AC/DC's and "Weird Al"'s
     assert {h["name"] for h in searcher.search("black", genre="rock").results} == {"Back In Black"}
+
+
+def test_documents_do_not_depend_on_how_much_the_builder_remembers(
+    hand_archive: archive_mod.Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The builder's memos are bounded (flat memory at any catalog size); with room for one entry each they
+    overflow on every track, and the documents, genre tags in the artists' order included, are the same."""
+    conn = hand_archive.connect(readonly=True)
+    try:
+        roomy = docs_mod.DocBuilder(conn).docs(1, 1_000)
+        monkeypatch.setattr(docs_mod, "MEMO_ENTRIES", 1)
+        forgetful = docs_mod.DocBuilder(conn)
+        assert forgetful.titles.limit == 1
+        tight = forgetful.docs(1, 1_000)
+    finally:
+        conn.close()
+    assert tight == roomy
+    assert len(roomy) == len(CATALOG)
+    tags = {doc[1]: doc[4] for doc in roomy}
+    assert "_g" in tags["halo"]  # Beyonce's genres reached the document
 
 
 def test_explicit_filter(searcher: Searcher) -> None:

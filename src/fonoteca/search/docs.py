@@ -17,6 +17,7 @@ ROWID_BITS = 40
 ROWID_MASK = (1 << ROWID_BITS) - 1
 MAX_POPULARITY = 100
 CHUNK_ROWIDS = 50_000  # tracks read per catalog query: bounded memory at any catalog size
+MEMO_ENTRIES = 250_000  # per memo of a DocBuilder (see there)
 
 
 def key_rowid(key: int) -> int:
@@ -76,19 +77,13 @@ class DocBuilder:
 
     def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.genres = self._artist_genres()
-        # sized for catalogs of tens of millions (a few hundred MB per worker): a memo that keeps overflowing
-        # and clearing costs more than it saves
-        self.titles = _Memo(1_000_000)
-        self.albums = _Memo(100_000)
-        self.artists = _Memo(1_000_000)  # artist rowid -> (name tokens, genre ids)
-        self.credits = _Memo(1_000_000)  # "rowid,rowid" of a track's artists -> (artist tokens, genre tags)
-
-    def _artist_genres(self) -> dict[int, tuple[int, ...]]:
-        found: dict[int, list[int]] = {}
-        for artist, genre in self.conn.execute("SELECT artist, genre FROM artist_genres ORDER BY artist, position"):
-            found.setdefault(artist, []).append(genre)
-        return {artist: tuple(genres) for artist, genres in found.items()}
+        # Bounded whatever the catalog size (a rebuild runs one builder per core): each memo holds at most
+        # MEMO_ENTRIES, about 60 MB; the catalog's locality (an album's tracks are neighbours) keeps the hit
+        # rate high at that size. Nothing is read for the whole catalog up front.
+        self.titles = _Memo(MEMO_ENTRIES)
+        self.albums = _Memo(MEMO_ENTRIES // 2)
+        self.artists = _Memo(MEMO_ENTRIES)  # artist rowid -> (name tokens, genre ids, whole-name tags)
+        self.credits = _Memo(MEMO_ENTRIES)  # "rowid,rowid" of a track's artists -> (artist tokens, genre tags)
 
     @staticmethod
     def _album(name: str | None, release_date: str | None) -> tuple[str, str]:
@@ -103,7 +98,9 @@ class DocBuilder:
     def _artist(self, rowid: int) -> tuple[str, tuple[int, ...], list[str]]:
         row = self.conn.execute("SELECT name FROM artists WHERE rowid = ?", (rowid,)).fetchone()
         name = row[0] if row is not None else None
-        return index_text(name), self.genres.get(rowid, ()), name_tags(name)
+        rows = self.conn.execute("SELECT genre FROM artist_genres WHERE artist = ? ORDER BY position", (rowid,))
+        genres = tuple(g for (g,) in rows)
+        return index_text(name), genres, name_tags(name)
 
     def _credit(self, artists: str) -> tuple[str, str]:
         """(artist tokens, genre tags) of a track's artists, given as their rowids 'rowid,rowid' in order. The
