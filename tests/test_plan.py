@@ -339,6 +339,33 @@ def test_listen_model_from_config():
     assert default.estimate(np.array([100]))[0] == pytest.approx(30 * 10**8)
 
 
+def test_the_calibration_is_the_same_however_the_tracks_are_chunked():
+    """The fit's sums are exact, so the bounded planner (chunk by chunk) and the in-memory one (all at once) fit
+    the same model to the last bit; and it is the ordinary least-squares fit."""
+    rng = np.random.default_rng(7)
+    popularity = rng.integers(-1, 101, 50_000).astype(np.int16)
+    plays = np.where(
+        rng.random(50_000) < 0.2, -1, np.rint(3 * 10 ** (popularity / 15.0) * rng.lognormal(0, 1, 50_000))
+    ).astype(np.int64)
+    whole = listens.fit_sums(popularity, plays)
+    assert whole is not None
+    model = whole.fit()
+    for cuts in ([17], [1, 2, 3, 10_000, 49_999], list(range(0, 50_000, 4_321))):
+        chunked = listens.FitSums()
+        for part_pop, part_plays in zip(np.split(popularity, cuts), np.split(plays, cuts), strict=True):
+            chunked.add(part_pop, part_plays)
+        assert chunked.fit() == model  # equal floats, not close ones
+    known = (plays > 0) & (popularity > 0)
+    slope, intercept = np.polyfit(popularity[known], np.log10(plays[known]), 1)
+    assert model is not None and model.origin == "fitted"
+    assert model.points_per_decade == pytest.approx(1 / slope, rel=1e-9)
+    assert model.listens_at_zero == pytest.approx(10**intercept, rel=1e-9)
+    assert listens.fit_sums(popularity[:50], plays[:50]).fit() is None  # fewer than MIN_TRACKS_TO_FIT
+    flat = listens.fit_sums(np.full(500, 40, dtype=np.int16), plays[:500].clip(1))
+    assert flat.fit() is None  # one popularity: no slope to fit
+    assert listens.fit_sums(popularity, None) is None
+
+
 def test_parallel_read_equals_the_single_scan(catalog, monkeypatch):
     from fonoteca.plan import data as data_mod
     from fonoteca.plan import planner

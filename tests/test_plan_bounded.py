@@ -8,6 +8,7 @@ import shutil
 import sqlite3
 from pathlib import Path
 
+import numpy as np
 import orjson
 import pytest
 
@@ -45,9 +46,15 @@ def archives(tmp_path_factory: pytest.TempPathFactory) -> tuple[archive_mod.Arch
     conn = sqlite3.connect(memory.catalog_path)
     conn.execute("UPDATE tracks SET duration_ms = NULL WHERE rowid % 13 = 0")
     conn.execute("UPDATE tracks SET popularity = NULL WHERE rowid % 17 = 0")
-    conn.execute(
-        "INSERT INTO track_plays SELECT rowid, 7 * rowid % 5000 + 1, 'test' FROM tracks WHERE rowid % 3 = 0 "
-        "AND popularity > 0"
+    # plays that grow with popularity, with noise: the listen model is fitted to them (calibration = auto)
+    conn.executemany(
+        "INSERT INTO track_plays VALUES (?, ?, 'test')",
+        [
+            (rowid, round(3 * 10 ** (popularity / 15) * (1 + 7 * rowid % 50)))
+            for rowid, popularity in conn.execute(
+                "SELECT rowid, popularity FROM tracks WHERE rowid % 3 = 0 AND popularity > 0"
+            ).fetchall()
+        ],
     )
     conn.execute("INSERT INTO plan_sizes SELECT rowid, 1, 1000 + rowid FROM tracks WHERE rowid % 29 = 0")
     conn.commit()
@@ -92,6 +99,7 @@ def test_bounded_memory_gives_the_in_memory_plan(archives, policy, budget):
     a = planner.run(memory, policy, size)
     b = planner.run(bounded, policy, size)
     assert a["solver"] == "in memory" and b["solver"] == "bounded"
+    assert a["listen_model"]["origin"] == "fitted" and a["listen_model"] == b["listen_model"]
     assert rows(bounded) == rows(memory)
     same_summary(a, b)
     assert not list((bounded.root / "tmp").iterdir())  # the spills are gone
@@ -136,3 +144,21 @@ def test_the_plan_command_says_which_solver_ran(archives):
     assert result.exit_code == 0, result.stderr
     assert orjson.loads(result.stdout)["solver"] == "bounded"
     Path  # noqa: B018
+
+
+@pytest.mark.parametrize("count", [1, 2, 7, 1000, 1001])
+def test_the_fallback_duration_is_the_median_of_the_known_ones(count):
+    """The bounded planner counts durations (a fixed array, the rare long ones apart) instead of keeping them; its
+    median is np.median's, as the in-memory model takes it, including durations past the array's end."""
+    from fonoteca.plan.bounded import DurationCounts
+
+    rng = np.random.default_rng(count)
+    durations = rng.integers(1, 400_000, count)
+    durations[: count // 3] += DurationCounts.SHORT_MS  # long ones too (> 35 minutes)
+    durations[count // 2 + 1 :: 5] = -1  # and unknown ones, which do not count
+    counts = DurationCounts()
+    for part in np.array_split(durations, 3):
+        counts.add(part)
+    known = durations[durations > 0]
+    assert len(known) and counts.median() == int(np.median(known))
+    assert DurationCounts().median() > 0  # nothing known: the default duration

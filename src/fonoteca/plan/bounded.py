@@ -38,7 +38,7 @@ from fonoteca.catalog.db import transaction
 from fonoteca.plan import data as data_mod
 from fonoteca.plan import listens as listens_mod
 from fonoteca.plan import policies
-from fonoteca.plan.external import Spill, scratch, sort
+from fonoteca.plan.external import Spill, map_big_arrays, scratch, sort
 from fonoteca.progress import Progress
 from fonoteca.tiers import Tier
 from fonoteca.units import parse_size
@@ -141,11 +141,10 @@ class Cursor:
 class Tracks:
     spill: Spill
     count: int
-    durations: dict[int, int]  # duration_ms -> tracks (known durations)
+    durations: DurationCounts  # tracks per known duration
     missing_duration: int
     missing_popularity: int
-    fit_popularity: list[np.ndarray]  # tracks with plays > 0 and popularity > 0, in rowid order
-    fit_plays: list[np.ndarray]
+    fit: listens_mod.FitSums  # for the listen model's calibration (tracks with plays > 0 and popularity > 0)
     with_plays: int
     any_plays: bool
     any_status: bool
@@ -164,7 +163,7 @@ def read_tracks(ctx: Context, progress: Progress | None) -> Tracks:
         and conn.execute("SELECT 1 FROM track_plays LIMIT 1").fetchone() is not None
     )
     out = ctx.spill(TRACK, "tracks")
-    result = Tracks(out, 0, {}, 0, 0, [], [], 0, any_plays, any_status)
+    result = Tracks(out, 0, DurationCounts(), 0, 0, listens_mod.FitSums(), 0, any_plays, any_status)
     for lo in range(0, top + 1, ctx.chunk):
         data = _chunk_data(conn, lo, min(top + 1, lo + ctx.chunk), artists, albums)
         if not len(data):
@@ -178,17 +177,12 @@ def read_tracks(ctx: Context, progress: Progress | None) -> Tracks:
             records[column] = data.sizes[tier] if tier in data.sizes else -1
         out.append(records)
         result.count += len(data)
-        known = data.duration_ms[data.duration_ms > 0]
-        values, counts = np.unique(known, return_counts=True)
-        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
-            result.durations[value] = result.durations.get(value, 0) + count
+        result.durations.add(data.duration_ms)
         result.missing_duration += int((data.duration_ms <= 0).sum())
         result.missing_popularity += int((data.popularity < 0).sum())
         if data.plays is not None:
             result.with_plays += int((data.plays >= 0).sum())
-            fit = (data.plays > 0) & (data.popularity > 0)
-            result.fit_popularity.append(data.popularity[fit])
-            result.fit_plays.append(data.plays[fit])
+            result.fit.add(data.popularity, data.plays)
         if progress:
             progress(len(data))
     out.done()
@@ -233,22 +227,43 @@ def _chunk_data(
     return data
 
 
-def median_duration(durations: dict[int, int]) -> int:
-    """np.median of every known duration, as int() of it, from the counts of each value."""
-    total = sum(durations.values())
-    if not total:
-        return policies.DEFAULT_DURATION_MS
-    middle = [(total - 1) // 2, total // 2]
-    found: list[int] = []
-    seen = 0
-    for value in sorted(durations):
-        count = durations[value]
-        while len(found) < 2 and middle[len(found)] < seen + count:
-            found.append(value)
-        seen += count
-        if len(found) == 2:
-            break
-    return int(np.median(np.array(found, dtype=np.float64)))
+class DurationCounts:
+    """How many tracks have each known duration (ms), for the median: a fixed array up to 35 minutes (16 MB,
+    whatever the catalog size), a dict of the rare longer ones."""
+
+    SHORT_MS = 1 << 21
+
+    def __init__(self) -> None:
+        self.short = np.zeros(self.SHORT_MS, dtype=np.int64)
+        self.long: dict[int, int] = {}
+
+    def add(self, duration_ms: np.ndarray) -> None:
+        known = duration_ms[duration_ms > 0].astype(np.int64)
+        short = known < self.SHORT_MS
+        self.short += np.bincount(known[short], minlength=self.SHORT_MS)
+        values, counts = np.unique(known[~short], return_counts=True)
+        for value, count in zip(values.tolist(), counts.tolist(), strict=True):
+            self.long[value] = self.long.get(value, 0) + count
+
+    def median(self) -> int:
+        """np.median of every known duration, as int() of it (the in-memory model's fallback duration)."""
+        total = int(self.short.sum()) + sum(self.long.values())
+        if not total:
+            return policies.DEFAULT_DURATION_MS
+        below = np.cumsum(self.short)  # tracks with a duration <= each value
+        found = []
+        for rank in ((total - 1) // 2, total // 2):
+            at = int(np.searchsorted(below, rank, side="right"))
+            if at < self.SHORT_MS:
+                found.append(at)
+                continue
+            seen = int(below[-1])
+            for value in sorted(self.long):
+                seen += self.long[value]
+                if rank < seen:
+                    found.append(value)
+                    break
+        return int(np.median(np.array(found, dtype=np.float64)))
 
 
 # --- 2. recordings ----------------------------------------------------------------------------------------------
@@ -330,11 +345,7 @@ def build(ctx: Context, progress: Progress | None = None) -> Model:
         from fonoteca.errors import FonotecaError
 
         raise FonotecaError("the catalog has no tracks to plan; import metadata first (fonoteca import ...)")
-    fit_pop = np.concatenate(tracks.fit_popularity) if tracks.fit_popularity else None
-    fit_plays = np.concatenate(tracks.fit_plays) if tracks.fit_plays else None
-    model = listens_mod.from_config(
-        ctx.config, fit_pop, fit_plays if tracks.any_plays and fit_plays is not None and tracks.with_plays else None
-    )
+    model = listens_mod.from_config(ctx.config, tracks.fit if tracks.any_plays and tracks.with_plays else None)
     reps = representatives(ctx, tracks)
     shares = ctx.spill(SHARE, "shares")
     total = 0.0
@@ -356,7 +367,7 @@ def build(ctx: Context, progress: Progress | None = None) -> Model:
         groups.append(_group_sums(whole))
     groups.append(_group_sums(leftover))
     groups.done()
-    fallback = median_duration(tracks.durations)
+    fallback = tracks.durations.median()
     found = Model(ctx, tracks, reps, groups, model, fallback, total_listens=total)
     return found
 
@@ -666,6 +677,7 @@ def plan(
 ) -> dict[str, Any]:
     """The whole plan in bounded memory: the summary `plan --json` prints, and (write) the plan table."""
     memory = memory_budget(archive.config)
+    map_big_arrays()
     folder = scratch(archive.dir("tmp"))
     rows = int(archive.config.get("plan", {}).get("chunk_rows", 0)) or chunk_rows(memory)  # [plan] chunk_rows
     ctx = Context(conn, archive.config, folder, memory, rows, bitrates, compact_value)
@@ -892,6 +904,7 @@ class Facts:
         from fonoteca.plan import planner
 
         memory = memory_budget(archive.config)
+        map_big_arrays()
         self.folder = scratch(archive.dir("tmp"))
         rows = int(archive.config.get("plan", {}).get("chunk_rows", 0)) or chunk_rows(memory)
         self.ctx = Context(

@@ -6,6 +6,7 @@ peak memory is set by the chunk sizes, not by the catalog.
 
 from __future__ import annotations
 
+import ctypes
 import os
 import uuid
 from collections.abc import Iterator
@@ -29,7 +30,7 @@ class Spill:
 
     def append(self, records: np.ndarray) -> None:
         if len(records):
-            self._out.write(np.ascontiguousarray(records, dtype=self.dtype).tobytes())
+            self._out.write(np.ascontiguousarray(records, dtype=self.dtype).view(np.uint8).data)  # no copy
             self.count += len(records)
 
     def done(self) -> Spill:
@@ -94,7 +95,9 @@ def _merge(runs: list[Spill], keys: tuple[str, ...], memory: int, folder: Path) 
             parts.append(chunk)
             last[i] = tuple(chunk[-1][k] for k in keys)
         both = np.concatenate(parts)
+        del parts, pending  # the merged copy replaces them
         ordered = both[_order(both, keys)]
+        del both
         if not live:
             out.append(ordered)
             break
@@ -104,11 +107,29 @@ def _merge(runs: list[Spill], keys: tuple[str, ...], memory: int, folder: Path) 
             at &= ordered[key] == value
         cut = int(np.flatnonzero(at)[0]) + 1
         out.append(ordered[:cut])
-        pending = ordered[cut:].copy()
+        pending = ordered[cut:]  # a view: copied once, by the next round's concatenate
+        del ordered
         need = {i for i in live if last[i] <= frontier}
     for run in runs:
         run.remove()
     return out.done()
+
+
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
+ARRAY_MMAP_BYTES = 1 << 20
+
+
+def map_big_arrays() -> None:
+    """Have glibc give every array of 1 MiB or more its own mapping, returned to the OS when freed. Its default
+    threshold rises to 32 MiB after the first big free, and the chunk-sized arrays of the passes (2 to 50 MB, made
+    and freed thousands of times) then fragment the heap: ~80 MB of resident memory at 10M tracks. No-op off
+    glibc."""
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(M_MMAP_THRESHOLD, ARRAY_MMAP_BYTES)
+        libc.mallopt(M_TRIM_THRESHOLD, 2 * ARRAY_MMAP_BYTES)
+    except (OSError, AttributeError):
+        pass
 
 
 def scratch(folder: Path) -> Path:

@@ -22,8 +22,8 @@ A track without popularity counts as popularity 0.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -55,10 +55,9 @@ class ListenModel:
         return asdict(self)
 
 
-def from_config(
-    config: dict[str, Any], popularity: np.ndarray | None = None, plays: np.ndarray | None = None
-) -> ListenModel:
-    """The model the archive asks for; with calibration = "auto", fitted to the play counts when enough exist."""
+def from_config(config: dict[str, Any], sums: FitSums | None = None) -> ListenModel:
+    """The model the archive asks for; with calibration = "auto", fitted to the play counts (`sums`) when enough
+    exist."""
     section = config.get("plan", {}) if isinstance(config, dict) else {}
     at_zero = float(section.get("listens_at_zero", DEFAULT_LISTENS_AT_ZERO))
     per_decade = float(section.get("points_per_decade", DEFAULT_POINTS_PER_DECADE))
@@ -68,25 +67,67 @@ def from_config(
         raise FonotecaError("[plan] listens_at_zero and points_per_decade must be positive")
     given = "listens_at_zero" in section or "points_per_decade" in section
     model = ListenModel(at_zero, per_decade, "config" if given else "default")
-    if section.get("calibration", "auto") == "auto" and popularity is not None and plays is not None:
-        fitted = fit(popularity, plays)
+    if section.get("calibration", "auto") == "auto" and sums is not None:
+        fitted = sums.fit()
         if fitted is not None:
             return fitted
     return model
 
 
-def fit(popularity: np.ndarray, plays: np.ndarray) -> ListenModel | None:
-    """Least-squares fit of log10(plays) = a + popularity / points_per_decade over tracks with both known.
+LOG_SCALE = 54  # log10(plays) for plays >= 2 is >= 0.301, whose float64 ulp is 2**-54: times 2**54, an integer
+SPLIT = 27  # those integers (< 2**59) in two halves of < 2**32 and < 2**27
+ROWS_EXACT = 1 << 20  # float64 sums of 2**20 halves stay below 2**53: exact
 
-    Popularity 0 is left out of the fit (it lumps together everything below Spotify's threshold)."""
-    known = (plays > 0) & (popularity > 0)
-    if int(known.sum()) < MIN_TRACKS_TO_FIT:
+
+class FitSums:
+    """What the least-squares fit of log10(plays) on popularity needs, summed exactly: per popularity 1..100, the
+    tracks with plays > 0 and the sum of their log10(plays) as an integer count of 2**-54. Exact sums make the fit
+    the same however the tracks are split into chunks (the bounded planner adds them chunk by chunk), and hold
+    101 numbers, not one per track."""
+
+    def __init__(self) -> None:
+        self.count = [0] * 101
+        self.log_sum = [0] * 101
+
+    def add(self, popularity: np.ndarray, plays: np.ndarray) -> None:
+        """Add tracks (aligned arrays; plays -1 unknown). Popularity 0 is left out (it lumps together everything
+        below Spotify's threshold)."""
+        known = (plays > 0) & (popularity > 0)
+        pop = np.clip(popularity[known], 0, 100).astype(np.intp)
+        scaled = np.ldexp(np.log10(plays[known].astype(np.float64)), LOG_SCALE).astype(np.int64)
+        for lo in range(0, len(pop), ROWS_EXACT):
+            p, v = pop[lo : lo + ROWS_EXACT], scaled[lo : lo + ROWS_EXACT]
+            high = np.bincount(p, weights=(v >> SPLIT).astype(np.float64), minlength=101)
+            low = np.bincount(p, weights=(v & ((1 << SPLIT) - 1)).astype(np.float64), minlength=101)
+            counts = np.bincount(p, minlength=101)
+            for x in range(1, 101):
+                self.count[x] += int(counts[x])
+                self.log_sum[x] += (int(high[x]) << SPLIT) + int(low[x])
+
+    def fit(self) -> ListenModel | None:
+        """log10(plays) = a + popularity / points_per_decade, least squares, in exact arithmetic; None when
+        fewer than MIN_TRACKS_TO_FIT tracks count, all share one popularity, or the slope is not positive."""
+        n = sum(self.count)
+        if n < MIN_TRACKS_TO_FIT:
+            return None
+        sx = sum(x * c for x, c in enumerate(self.count))
+        sxx = sum(x * x * c for x, c in enumerate(self.count))
+        sy = Fraction(sum(self.log_sum), 1 << LOG_SCALE)
+        sxy = Fraction(sum(x * s for x, s in enumerate(self.log_sum)), 1 << LOG_SCALE)
+        spread = n * sxx - sx * sx
+        if spread == 0:
+            return None
+        slope = (n * sxy - sx * sy) / spread
+        if slope <= 0:
+            return None
+        intercept = (sy - slope * sx) / n
+        return ListenModel(float(10.0 ** float(intercept)), float(1 / slope), "fitted")
+
+
+def fit_sums(popularity: np.ndarray, plays: np.ndarray | None) -> FitSums | None:
+    """The fit's sums over whole arrays (None without play counts)."""
+    if plays is None:
         return None
-    x = popularity[known].astype(np.float64)
-    y = np.log10(plays[known].astype(np.float64))
-    if float(x.std()) == 0.0:
-        return None
-    slope, intercept = np.polyfit(x, y, 1)
-    if slope <= 0 or not math.isfinite(slope):
-        return None
-    return ListenModel(float(10.0**intercept), float(1.0 / slope), "fitted")
+    sums = FitSums()
+    sums.add(popularity, plays)
+    return sums

@@ -102,7 +102,7 @@ def build_model(
     _release_free_memory()
     if len(data) == 0:
         raise FonotecaError("the catalog has no tracks to plan; import metadata first (fonoteca import ...)")
-    model = listens_mod.from_config(config, data.popularity, data.plays)
+    model = listens_mod.from_config(config, listens_mod.fit_sums(data.popularity, data.plays))
     lis = model.listens(data.popularity, data.plays)
     bitrates = tier_bitrates(config)
     cost = policies.costs(data, lis, bitrates)
