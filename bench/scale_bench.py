@@ -253,6 +253,18 @@ def index_update_worker(root: Path) -> None:
 
 
 # --- one size ------------------------------------------------------------------------------------------------------
+def optimal_plan(root: Path, tracks: int, budget: int, work: Path, logs: Path, name: str) -> dict[str, Any]:
+    """`plan --policy optimal` within `budget`: its rate, the budget and the solver the plan reports."""
+    report = work / f"{name}.json"
+    run = fonoteca(
+        root,
+        *("plan", "--policy", "optimal", "--budget", str(budget), "--json"),
+        log=logs / f"plan-{name}.log",
+        stdout=report,
+    )
+    return dict(rate(tracks, run), budget=budget, solver=json.loads(report.read_text()).get("solver"))
+
+
 def disk_needed(tracks: int, main_only: bool) -> int:
     """The peak: the layout phase (inputs, then the raw copy or the catalog with its index and sort files) or
     the JSON lines phase (input, catalog, sort files), whichever is larger; nothing else is kept meanwhile."""
@@ -342,17 +354,7 @@ def run_size(tracks: int, args: argparse.Namespace) -> dict[str, Any]:
     out["plan_anna"] = rate(tracks, anna)
     out["plan_anna"]["solver"] = summary.get("solver")
     budget = max(1, summary["bytes"])
-    out["plan_optimal"] = rate(
-        tracks,
-        fonoteca(
-            a,
-            *("plan", "--policy", "optimal", "--budget", str(budget), "--json"),
-            log=logs / "plan-optimal.log",
-            stdout=work / "optimal.json",
-        ),
-    )
-    out["plan_optimal"]["budget"] = budget
-    out["plan_optimal"]["solver"] = json.loads((work / "optimal.json").read_text()).get("solver")
+    out["plan_optimal"] = optimal_plan(a, tracks, budget, work, logs, "optimal")
     step("stats")
     out["stats_counts"] = fonoteca(a, "stats", "--json", log=logs / "stats.log")
     charts = work / "charts"
@@ -360,18 +362,8 @@ def run_size(tracks: int, args: argparse.Namespace) -> dict[str, Any]:
     shutil.rmtree(charts, ignore_errors=True)
     step(f"plan and stats in bounded memory ([plan] memory = {BOUNDED_MEMORY})")
     with bounded_memory(a):
-        out["plan_optimal_bounded"] = rate(
-            tracks,
-            fonoteca(
-                a,
-                *("plan", "--policy", "optimal", "--budget", str(budget), "--json"),
-                log=logs / "plan-bounded.log",
-                stdout=work / "bounded.json",
-            ),
-        )
-        out["plan_optimal_bounded"]["budget"] = budget
-        # below ~1M tracks the in-memory model fits even this budget: the report says which solver ran
-        out["plan_optimal_bounded"]["solver"] = json.loads((work / "bounded.json").read_text()).get("solver")
+        # below ~1M tracks the in-memory model fits even this budget: the row says which solver ran
+        out["plan_optimal_bounded"] = optimal_plan(a, tracks, budget, work, logs, "bounded")
         out["stats_charts_bounded"] = rate(
             tracks, fonoteca(a, "stats", "--out", charts, log=logs / "stats-charts-bounded.log")
         )
