@@ -74,45 +74,54 @@ def sort(spill: Spill, keys: tuple[str, ...], memory: int, folder: Path) -> Spil
 
 
 def _merge(runs: list[Spill], keys: tuple[str, ...], memory: int, folder: Path) -> Spill:
-    """Merge sorted runs block by block. The frontier is the smallest last key read from the runs not yet
-    exhausted: every unread record lies above it, so every record read up to it is final."""
+    """Merge sorted runs block by block. The frontier is the smallest last key held from the runs not yet
+    exhausted: every unread record lies above it, so every held record up to it is final. Each round sorts only
+    the records it writes (each run's held prefix up to the frontier), so every record is sorted once here, not
+    once per round it waits (which cost a factor of the run count)."""
     if len(runs) == 1:
         return runs[0]
     dtype = runs[0].dtype
     block = max(256, memory // (4 * dtype.itemsize * (len(runs) + 1)))
     readers = [run.chunks(block) for run in runs]
-    last: dict[int, tuple[Any, ...]] = {}  # the last key read, per run (every live run has one)
-    live, need = set(range(len(runs))), set(range(len(runs)))
-    pending = np.zeros(0, dtype=dtype)
+    held: dict[int, np.ndarray] = {}  # the records read and not yet written, per live run (never empty)
     out = Spill(folder, dtype, "merged")
+    empty = list(range(len(runs)))
     while True:
-        parts = [pending]
-        for i in sorted(need):  # runs whose every record read so far is written: read on
+        for i in empty:  # a run whose every record read so far is written: read on
             chunk = next(readers[i], None)
-            if chunk is None:
-                live.discard(i)
-                continue
-            parts.append(chunk)
-            last[i] = tuple(chunk[-1][k] for k in keys)
-        both = np.concatenate(parts)
-        del parts, pending  # the merged copy replaces them
-        ordered = both[_order(both, keys)]
-        del both
-        if not live:
-            out.append(ordered)
+            if chunk is not None:
+                held[i] = chunk
+        if not held:
             break
-        frontier = min(last[i] for i in live)
-        at = np.ones(len(ordered), dtype=bool)
-        for key, value in zip(keys, frontier, strict=True):
-            at &= ordered[key] == value
-        cut = int(np.flatnonzero(at)[0]) + 1
-        out.append(ordered[:cut])
-        pending = ordered[cut:]  # a view: copied once, by the next round's concatenate
-        del ordered
-        need = {i for i in live if last[i] <= frontier}
+        frontier = min(tuple(chunk[-1][k] for k in keys) for chunk in held.values())
+        final = []
+        for i, chunk in held.items():
+            cut = _count_up_to(chunk, keys, frontier)
+            if cut:
+                final.append(chunk[:cut])
+                held[i] = chunk[cut:]
+        written = np.concatenate(final)
+        del final
+        out.append(written[_order(written, keys)])
+        del written
+        empty = [i for i, chunk in held.items() if not len(chunk)]
+        for i in empty:
+            del held[i]
     for run in runs:
         run.remove()
     return out.done()
+
+
+def _count_up_to(records: np.ndarray, keys: tuple[str, ...], bound: tuple[Any, ...]) -> int:
+    """How many of `records` (sorted by keys) have a key at most `bound`: binary searches, key by key, narrowing
+    to the records that tie the bound on every key before."""
+    lo, hi = 0, len(records)
+    for key, value in zip(keys, bound, strict=True):
+        column = records[key][lo:hi]
+        lo, hi = lo + int(np.searchsorted(column, value, "left")), lo + int(np.searchsorted(column, value, "right"))
+        if lo == hi:
+            break
+    return hi
 
 
 M_TRIM_THRESHOLD, M_MMAP_THRESHOLD = -1, -3  # glibc's mallopt parameters
