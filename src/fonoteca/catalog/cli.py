@@ -457,10 +457,10 @@ def stats_command(
     ),
 ) -> None:
     """Counts of what the catalog holds; with --out, the archivist's charts as well."""
-    from fonoteca.catalog import query
+    from fonoteca.catalog import db, query
 
     archive = open_archive(ctx)
-    conn = archive.connect(readonly=True)
+    conn = db.small_cache(archive.connect(readonly=True))
     try:
         counts = query.counts(conn)
     finally:

@@ -17,6 +17,7 @@ import numpy as np
 import orjson
 
 from fonoteca.archive import Archive
+from fonoteca.catalog import db
 from fonoteca.catalog.records import CONTINUOUS_FEATURES
 from fonoteca.plan import bounded, coverage, planner, policies
 from fonoteca.progress import Progress
@@ -442,7 +443,7 @@ def write_stats(
     """Compute every chart's numbers, write NAME.json, NAME.png and NAME.svg under `out`, and stats.json with all
     the numbers; returns that index."""
     out.mkdir(parents=True, exist_ok=True)
-    conn = archive.connect(readonly=True)
+    conn = db.small_cache(archive.connect(readonly=True))
     ctx = Context(conn, archive)
     index: dict[str, Any] = {"archive": archive.name, "counts": counts or {}, "charts": {}}
     try:
