@@ -460,7 +460,7 @@ def stats_command(
     from fonoteca.catalog import db, query
 
     archive = open_archive(ctx)
-    conn = db.small_cache(archive.connect(readonly=True))
+    conn = db.for_scans(archive.connect(readonly=True))
     try:
         counts = query.counts(conn)
     finally:

@@ -64,9 +64,9 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
-def small_cache(conn: sqlite3.Connection) -> sqlite3.Connection:
-    """The connection with a 32 MiB page cache and sorts spilled to temporary files: for reads that scan (the
-    plan's passes, counts, the charts). The default 256 MiB cache only grows the process by what it caches, and
+def for_scans(conn: sqlite3.Connection) -> sqlite3.Connection:
+    """The connection set for reads that scan (the plan's passes, counts, the charts): a 32 MiB page cache and sorts
+    spilled to temporary files. The default 256 MiB cache only grows the process by what it caches, and
     with temp_store=MEMORY a GROUP BY over the catalog sorts all of it in memory (~500 MB at 10M tracks)."""
     conn.execute("PRAGMA cache_size=-32768")
     conn.execute("PRAGMA temp_store=FILE")

@@ -94,7 +94,7 @@ def build_model(
     connect: Callable[[], sqlite3.Connection] | None = None,
 ) -> Model:
     """Read the catalog and derive listens and file sizes; `connect` (read-only connections) enables parallel reads."""
-    db.small_cache(conn)
+    db.for_scans(conn)
     top = conn.execute("SELECT max(rowid) FROM tracks").fetchone()[0] or 0
     if progress:
         progress(stage="read catalog", total=top)
@@ -120,7 +120,7 @@ def _release_free_memory() -> None:
 
 def reader(archive: Archive) -> Callable[[], sqlite3.Connection]:
     """A factory of extra read-only connections to the archive's catalog (for the parallel scan)."""
-    return lambda: db.small_cache(db.connect(archive.catalog_path, readonly=True))
+    return lambda: db.for_scans(db.connect(archive.catalog_path, readonly=True))
 
 
 def evaluate(model: Model, policy: str, budget: int | None) -> tuple[np.ndarray, dict[str, Any]]:
@@ -213,7 +213,7 @@ def run(
     try:
         top = conn.execute("SELECT coalesce(max(rowid), 0) FROM tracks").fetchone()[0]
         if policy in BOUNDED_POLICIES and not bounded.fits_in_memory(archive.config, top):
-            db.small_cache(conn)
+            db.for_scans(conn)
             summary = bounded.plan(
                 archive,
                 conn,

@@ -443,7 +443,7 @@ def write_stats(
     """Compute every chart's numbers, write NAME.json, NAME.png and NAME.svg under `out`, and stats.json with all
     the numbers; returns that index."""
     out.mkdir(parents=True, exist_ok=True)
-    conn = db.small_cache(archive.connect(readonly=True))
+    conn = db.for_scans(archive.connect(readonly=True))
     ctx = Context(conn, archive)
     index: dict[str, Any] = {"archive": archive.name, "counts": counts or {}, "charts": {}}
     try:
