@@ -84,3 +84,20 @@ def packed_archive(tmp_path_factory: pytest.TempPathFactory) -> Path:
         result = run_cli(*args, archive=root)
         assert result.exit_code == 0, result.stderr
     return root
+
+
+# The names of failed tests, repeated as the run's very last line: a CI record that keeps only the tail of the
+# output (after pytest's untruncated assertion diffs under CI=true) still says which test failed.
+_FAILED: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.failed:
+        _FAILED.append(f"{report.nodeid} ({report.when})")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    out = sys.__stdout__
+    if _FAILED and out is not None:
+        out.write("failed tests: " + ", ".join(_FAILED) + "\n")
+        out.flush()
