@@ -10,17 +10,24 @@ import time
 
 import httpx
 import orjson
+import pytest
 
 from tests.conftest import run_subprocess
 
 
-def test_demo_builds_an_archive_end_to_end(tmp_path):
-    root = tmp_path / "demo"
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple:
+    """One run of the main job for both tests: (its folder, its --json stages)."""
+    root = tmp_path_factory.mktemp("demo") / "demo"
     result = run_subprocess(
         "demo", "--dir", str(root), "--tracks", "1500", "--genres", "3", "--per-genre", "4", "--no-serve", "--json"
     )
     assert result.returncode == 0, result.stderr
-    stages = orjson.loads(result.stdout)["stages"]
+    return root, orjson.loads(result.stdout)["stages"]
+
+
+def test_demo_builds_an_archive_end_to_end(demo):
+    root, stages = demo
     catalog = stages["catalog"]
     assert catalog["tracks"] == 1500 and catalog["rejected"] == 0
     assert 0 < catalog["distinct ISRCs"] < 1500  # compilations share recordings
@@ -65,14 +72,9 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_demo_archive_is_served(tmp_path):
+def test_demo_archive_is_served(demo):
     """The site the demo ends with: the real `fonoteca serve` on the demo's archive answers a few requests."""
-    root = tmp_path / "demo"
-    built = run_subprocess(
-        "demo", "--dir", str(root), "--tracks", "800", "--genres", "2", "--per-genre", "2", "--no-serve"
-    )
-    assert built.returncode == 0, built.stderr
-    archive = root / "archive"
+    archive = demo[0] / "archive"
     withdrawn = orjson.loads(run_subprocess("ledger", "list", "--json", archive=archive).stdout)
     assert len(withdrawn) == 1 and withdrawn[0]["category"] == "rights-holder"
     gone = withdrawn[0]["track"].split(":", 2)[2]
