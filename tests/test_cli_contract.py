@@ -48,6 +48,23 @@ def test_failures_exit_1_and_say_why(tmp_path, archive):
     assert result.exit_code == 1 and "nothing in the catalog" in result.stderr
 
 
+def test_every_error_starts_with_the_same_word(tmp_path, archive):
+    """Click's usage errors, Fonoteca's usage errors and its failures say "Error: " alike, so one grep finds them."""
+    results = {
+        "click usage": run_cli("search", "--limit", "many", "love", archive=archive.root),
+        "fonoteca usage": run_cli("search", "", archive=archive.root),
+        "failure": run_cli("show", "spotify:track:0000000000000000000000", archive=archive.root),
+    }
+    for kind, result in results.items():
+        assert result.exit_code in (1, 2), kind
+        lines = result.stderr.splitlines()
+        assert (
+            [line for line in lines if line.lower().startswith("error")]
+            == [line for line in lines if line.startswith("Error: ")]
+            != []
+        ), (kind, result.stderr)
+
+
 def test_a_message_to_a_pipe_is_never_wrapped(tmp_path):
     # scripts match messages with grep: a long path must not push the rest of the line onto the next one
     deep = tmp_path / ("a" * 70) / ("b" * 70)

@@ -52,13 +52,13 @@ def run(args: list[str]) -> int:
     try:
         result = make_command().main(args=args, prog_name="fonoteca", standalone_mode=False)
     except UsageError as exc:
-        console.print(f"[red]error:[/red] {lit(exc)}")
+        console.print(f"[red]Error:[/red] {lit(exc)}")
         return EXIT_USAGE
     except ResourceError as exc:
         console.print(f"[red]stopped:[/red] {lit(exc)}")
         return EXIT_TEMPORARY
     except FonotecaError as exc:
-        console.print(f"[red]error:[/red] {lit(exc)}")
+        console.print(f"[red]Error:[/red] {lit(exc)}")
         return EXIT_FAILED
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)

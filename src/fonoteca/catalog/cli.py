@@ -313,7 +313,7 @@ def import_spotify_clean_command(
     else:
         _print_summary(summary, False)
     for message in failed:
-        console.print(f"[red]error:[/red] {lit(message)}")
+        console.print(f"[red]Error:[/red] {lit(message)}")
     if failed:
         raise typer.Exit(1)
     if strict and summary.rejected:
