@@ -139,10 +139,13 @@ def test_transmission_downloads_a_release_from_fonoteca(tracked, tmp_path):
     try:
         for twin in twins:
             tx.add(twin, tmp_path / "downloads")
-        with Seeder(seed_items(tracked), listen="127.0.0.1:0", peers=[("127.0.0.1", tx.peer_port)]) as seeder:
+        # only the twins dial Transmission. Seeding the hybrids too, their dials (hashes Transmission does not have,
+        # redialled every second) made Transmission drop the twins' dials from the same address right after the
+        # first handshake message (seen in libtorrent's peer log), and the download took 40-110 s instead of ~14
+        v1_only = [item for item in seed_items(tracked) if not item[0].info_hashes().has_v2()]
+        with Seeder(v1_only, listen="127.0.0.1:0", peers=[("127.0.0.1", tx.peer_port)]) as seeder:
             assert seeder.wait_ready(60)
-            # Transmission 3 takes 40-100 s here for these five small torrents (it leaves connections that the
-            # seeder opens idle for a while before asking for pieces): a generous bound, not a speed test
+            # a generous bound, not a speed test
             tx.wait_all(len(twins), seeding=False, timeout=300)
             assert seeder.stats()["uploaded"] > 0
     finally:
