@@ -14,6 +14,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from fonoteca.synth.words import Lexicon
+
 MARKETS = (
     "AD AE AG AL AM AO AR AT AU AZ BA BB BD BE BF BG BH BI BJ BN BO BR BS BT BW BY BZ CA CD CG CH CI CL CM CO CR "
     "CV CW CY CZ DE DJ DK DM DO DZ EC EE EG ES ET FI FJ FM FR GA GB GD GE GH GM GN GQ GR GT GW GY HK HN HR HT HU ID "
@@ -166,9 +168,12 @@ class Artist:
 
 
 class CatalogSynth:
-    def __init__(self, tracks: int, seed: int = 1) -> None:
+    def __init__(self, tracks: int, seed: int = 1, words: int = 0) -> None:
+        """`words`: 0 draws titles and names from the small built-in word list (tests, demos); N > 0 from a
+        vocabulary of N words with Zipf frequencies (synth/words.py), as a search index meets in a real catalog."""
         self.n_tracks = tracks
         self.rng = random.Random(seed)
+        self.lexicon = Lexicon(words, WORDS) if words > 0 else None
         self.genres = self._genre_names()
         self.market_variants = self._market_variants()
         self.artists = self._artists(max(5, tracks // 8))
@@ -204,7 +209,7 @@ class CatalogSynth:
     def _title(self) -> str:
         rng = self.rng
         r = rng.random()
-        words = [rng.choice(WORDS) for _ in range(1 + int(rng.random() * 3))]
+        words = [self._word() for _ in range(1 + int(rng.random() * 3))]
         if r < 0.08:
             words.append(rng.choice(FOREIGN))
         title = " ".join(words).title() if rng.random() < 0.7 else " ".join(words)
@@ -214,16 +219,17 @@ class CatalogSynth:
             title += " - Remastered"
         return title
 
+    def _word(self) -> str:
+        return self.rng.choice(WORDS) if self.lexicon is None else self.lexicon.draw(self.rng)
+
     def _artist_name(self) -> str:
         rng = self.rng
         if rng.random() < 0.5:
-            return f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+            if self.lexicon is None:
+                return f"{rng.choice(FIRST)} {rng.choice(LAST)}"
+            return f"{self._word().title()} {self._word().title()}"
         pattern = rng.choice(BAND)
-        return (
-            pattern.replace("{w}", rng.choice(WORDS), 1)
-            .replace("{W}", rng.choice(WORDS).title())
-            .replace("{w}", rng.choice(WORDS))
-        )
+        return pattern.replace("{w}", self._word(), 1).replace("{W}", self._word().title()).replace("{w}", self._word())
 
     def _images(self, prefix: str) -> list[dict[str, Any]]:
         return [

@@ -23,6 +23,13 @@ def synth_catalog_command(
     out: Path = typer.Option(..., "--out", help="Output JSON lines file; .zst or .gz compresses."),
     kinds: str = typer.Option("artist,track,audio-features", help="Comma-separated: artist, track, audio-features."),
     seed: int = typer.Option(1, help="Random seed (same seed, same catalog)."),
+    words: int = typer.Option(
+        0,
+        "--words",
+        min=0,
+        help="Vocabulary of titles and names: 0 (default) the small built-in word list; N a vocabulary of N words "
+        "with Zipf frequencies, as a real catalog's search index meets (benchmarks).",
+    ),
 ) -> None:
     """Write Spotify-shaped JSON lines: full artists, full tracks (nested album and artists), audio features."""
     import orjson
@@ -33,7 +40,7 @@ def synth_catalog_command(
     chosen = {k.strip() for k in kinds.split(",") if k.strip()}
     if not chosen or not chosen <= KINDS:
         raise UsageError(f"--kinds takes a comma-separated subset of {', '.join(sorted(KINDS))}")
-    synth = CatalogSynth(tracks, seed=seed)
+    synth = CatalogSynth(tracks, seed=seed, words=words)
     sink = _open_sink(out)
     written = 0
     with progress_bar("synth catalog", unit="objects") as report:
@@ -63,6 +70,13 @@ def synth_spotify_clean_command(
         help="Comma-separated: main, audio_features, track_files, playlists.",
     ),
     seed: int = typer.Option(1, help="Random seed (same seed, same databases)."),
+    words: int = typer.Option(
+        0,
+        "--words",
+        min=0,
+        help="Vocabulary of titles and names: 0 (default) the small built-in word list; N a vocabulary of N words "
+        "with Zipf frequencies, as a real catalog's search index meets (benchmarks).",
+    ),
 ) -> None:
     """Write synthetic databases in the reference release's SQLite layout, with the distributions of `synth
     catalog`: artists, albums, tracks and their links, audio features, playlists (episodes and local files
@@ -80,6 +94,7 @@ def synth_spotify_clean_command(
             seed,
             tuple(db for db in layout.LOAD_ORDER if db in chosen),
             progress=report,
+            words=words,
         )
     for path in paths.values():
         typer.echo(str(path))

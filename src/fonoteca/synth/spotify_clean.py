@@ -54,8 +54,8 @@ def _safe(text: str) -> str:
 
 
 class LayoutSynth:
-    def __init__(self, tracks: int, seed: int = 1) -> None:
-        self.synth = CatalogSynth(tracks, seed=seed)
+    def __init__(self, tracks: int, seed: int = 1, words: int = 0) -> None:
+        self.synth = CatalogSynth(tracks, seed=seed, words=words)
         self.rng = random.Random(seed * 7919 + 17)
         self.n_tracks = tracks
         self.rows: dict[str, list[tuple[Any, ...]]] = {}
@@ -416,6 +416,7 @@ def synthesize(
     seed: int = 1,
     databases: tuple[str, ...] = layout.LOAD_ORDER,
     progress: Progress | None = None,
+    words: int = 0,
 ) -> dict[str, Path]:
-    """Write synthetic databases of the layout into `out`; returns {database: path}."""
-    return LayoutSynth(tracks, seed).write(out, databases, progress)
+    """Write synthetic databases of the layout into `out`; returns {database: path}. `words`: as CatalogSynth's."""
+    return LayoutSynth(tracks, seed, words).write(out, databases, progress)
