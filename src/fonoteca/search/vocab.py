@@ -21,7 +21,6 @@ import sqlite3
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from itertools import combinations
 
 from rapidfuzz.distance import OSA
 
@@ -51,11 +50,12 @@ def deletions(word: str, depth: int) -> set[str]:
     """The word's first PREFIX characters and what remains after deleting up to `depth` of them."""
     head = word[:PREFIX]
     keys = {head}
-    for count in range(1, depth + 1):
-        if len(head) - count < 1:
-            break
-        for positions in combinations(range(len(head)), count):
-            keys.add("".join(ch for i, ch in enumerate(head) if i not in positions))
+    level = {head}
+    for _ in range(depth):
+        # one more deletion from each key of the last level: slices, not a join per combination of positions (the
+        # rebuild makes these for every term of the vocabulary)
+        level = {key[:i] + key[i + 1 :] for key in level if len(key) > 1 for i in range(len(key))}
+        keys |= level
     return keys
 
 
@@ -95,10 +95,17 @@ def build(conn: sqlite3.Connection) -> int:
         "INSERT INTO terms (id, term, docs) VALUES (?, ?, ?)",
         ((number, term, docs) for number, (term, docs) in enumerate(rows, 1)),
     )
-    conn.executemany(
-        "INSERT OR IGNORE INTO term_keys (key, term) VALUES (?, ?)",
-        ((key, number) for number, (term, _) in enumerate(rows, 1) for key in term_keys(term)),
-    )
+    # keys come in term order, random in key order: appended to a plain table, then sorted by SQLite (in temporary
+    # files, bounded memory) into the key-ordered table, whose pages are then written once each, in order
+    conn.execute("CREATE TEMP TABLE new_keys (key TEXT NOT NULL, term INTEGER NOT NULL)")
+    try:
+        conn.executemany(
+            "INSERT INTO new_keys (key, term) VALUES (?, ?)",
+            ((key, number) for number, (term, _) in enumerate(rows, 1) for key in term_keys(term)),
+        )
+        conn.execute("INSERT OR IGNORE INTO term_keys (key, term) SELECT key, term FROM new_keys ORDER BY key, term")
+    finally:
+        conn.execute("DROP TABLE temp.new_keys")
     _store_completions(conn, _top_by_prefix(rows))
     return len(rows)
 

@@ -5,8 +5,9 @@ a few hundred terms whatever the catalog size, where a real catalog's titles and
 every language, numbers, misspellings). Term count drives what a search engine costs: the vocabulary tables, the
 typo and prefix expansion, the posting lists' lengths. `Lexicon(n)` is a vocabulary of n distinct words drawn
 with Zipf-Mandelbrot frequencies (the word of rank r has weight 1 / (r + 2.7)): the common words of the built-in
-list first, then generated words that grow longer with their rank, a tenth of them with an accent, one in fifty
-in a script without spaces. Deterministic: the words of a rank never depend on the seed, the draws do.
+list first, then generated words that grow longer with their rank and lie apart from each other, a tenth of them
+with an accent, one in fifty in a script without spaces. Deterministic: the words of a rank never depend on the
+seed, the draws do.
 """
 
 from __future__ import annotations
@@ -25,20 +26,31 @@ _ACCENTED = {"a": "á", "e": "é", "i": "ï", "o": "ö", "u": "ú", "y": "ÿ"}
 _HAN_START, _HAN_SIZE = 0x4E00, 0x9FFF - 0x4E00 + 1
 
 
+_MIX = 0x9E3779B97F4A7C15  # odd 64-bit constant: rank * _MIX scatters neighbouring ranks over the syllable space
+
+
+def _syllable_count(rank: int) -> int:
+    """Frequent words are short: one syllable for the first ranks, then two, then mostly three or four."""
+    if rank < 300:
+        return 1
+    if rank < 30_000:
+        return 2
+    return 3 + (rank % 5 == 0)
+
+
 def generated_word(rank: int) -> str:
-    """The generated word of a rank: its digits in base 720, each a syllable (so every rank has its own word)."""
-    syllables = []
-    n = rank
-    while True:
-        n, digit = divmod(n, len(_SYLLABLES))
-        syllables.append(_SYLLABLES[digit])
-        if n == 0:
-            break
-        n -= 1  # bijective numeration: ranks 0-719 one syllable, the next 720**2 two, ...
-    word = "".join(reversed(syllables))
+    """The generated word of a rank: syllables picked by a multiplicative hash of the rank, so that words are
+    spread over the space of syllable strings as real words are (few others one letter away), not packed into
+    every combination as counting in syllables would."""
     if rank % 50 == 7:  # a word of a script written without spaces: one or two Han characters
         first, second = divmod(rank // 50, _HAN_SIZE)
         return chr(_HAN_START + second) + (chr(_HAN_START + first % _HAN_SIZE) if first else "")
+    n = (rank * _MIX + 1) % (1 << 64)
+    syllables = []
+    for _ in range(_syllable_count(rank)):
+        n, digit = divmod(n, len(_SYLLABLES))
+        syllables.append(_SYLLABLES[digit])
+    word = "".join(syllables)
     if rank % 10 == 3:  # an accented spelling (folded to the plain one by the index: both spellings occur)
         for i, ch in enumerate(word):
             if ch in _ACCENTED:
