@@ -15,6 +15,10 @@ synth_app = typer.Typer(
 )
 
 KINDS = {"track", "artist", "audio-features"}
+WORDS_HELP = (
+    "Vocabulary of titles and names: 0 (default) the small built-in word list; N a vocabulary of N words with Zipf "
+    "frequencies, as a real catalog's search index meets (benchmarks)."
+)
 
 
 @synth_app.command("catalog")
@@ -23,13 +27,7 @@ def synth_catalog_command(
     out: Path = typer.Option(..., "--out", help="Output JSON lines file; .zst or .gz compresses."),
     kinds: str = typer.Option("artist,track,audio-features", help="Comma-separated: artist, track, audio-features."),
     seed: int = typer.Option(1, help="Random seed (same seed, same catalog)."),
-    words: int = typer.Option(
-        0,
-        "--words",
-        min=0,
-        help="Vocabulary of titles and names: 0 (default) the small built-in word list; N a vocabulary of N words "
-        "with Zipf frequencies, as a real catalog's search index meets (benchmarks).",
-    ),
+    words: int = typer.Option(0, "--words", min=0, help=WORDS_HELP),
 ) -> None:
     """Write Spotify-shaped JSON lines: full artists, full tracks (nested album and artists), audio features."""
     import orjson
@@ -70,13 +68,7 @@ def synth_spotify_clean_command(
         help="Comma-separated: main, audio_features, track_files, playlists.",
     ),
     seed: int = typer.Option(1, help="Random seed (same seed, same databases)."),
-    words: int = typer.Option(
-        0,
-        "--words",
-        min=0,
-        help="Vocabulary of titles and names: 0 (default) the small built-in word list; N a vocabulary of N words "
-        "with Zipf frequencies, as a real catalog's search index meets (benchmarks).",
-    ),
+    words: int = typer.Option(0, "--words", min=0, help=WORDS_HELP),
 ) -> None:
     """Write synthetic databases in the reference release's SQLite layout, with the distributions of `synth
     catalog`: artists, albums, tracks and their links, audio features, playlists (episodes and local files
