@@ -82,6 +82,43 @@ def test_exact_word_before_its_completions(searcher: Searcher) -> None:
     assert "Hello" in found  # ... and the completions fill the rest
 
 
+# A rare word among many more frequent ones that start the same way: the vocabulary's most frequent completions
+# of "bis" (stored for 3 letters) and of "bisqu" (a bounded range scan) leave it out.
+FREQUENT_BIS = [f"Bisqu{a}{b} Song" for a in "abcdefgh" for b in "abcde"]  # 40 words, in two tracks each
+
+
+@pytest.fixture(scope="module")
+def crowded_prefix_archive(tmp_path_factory: pytest.TempPathFactory) -> archive_mod.Archive:
+    root = tmp_path_factory.mktemp("crowded")
+    archive = archive_mod.init(root / "archive", name="crowded prefix")
+    tracks = [
+        track_obj(title, [band], 60, album=f"{title} {band}") for title in FREQUENT_BIS for band in ("Crew", "Band")
+    ]
+    tracks += [track_obj(f"Love {n}", ["Crew"], 50) for n in ("Me", "You", "Song")]
+    tracks.append(track_obj("Love Bisquit", ["Rare Band"], 1))
+    artists = [artist_obj("Crew"), artist_obj("Band"), artist_obj("Rare Band", popularity=1)]
+    source = write_catalog(root / "catalog.jsonl", tracks, artists)
+    result = run_cli("import", "spotify", str(source), "--strict", archive=archive.root)
+    assert result.exit_code == 0, result.stderr
+    return archive
+
+
+@pytest.mark.parametrize("how", ["fts5 prefix query", "words of the tracks matching the rest"])
+@pytest.mark.parametrize("query", ["love bis", "love bisqu"])
+def test_a_rare_completion_is_found_through_the_other_words(
+    crowded_prefix_archive: archive_mod.Archive, monkeypatch: pytest.MonkeyPatch, how: str, query: str
+) -> None:
+    from fonoteca.search import engine, vocab
+
+    if how != "fts5 prefix query":  # as when the prefix starts too many words for one FTS5 prefix query
+        monkeypatch.setattr(engine, "PREFIX_QUERY_US", -1.0)
+    with Searcher(crowded_prefix_archive) as searcher:
+        conn, _ = searcher.index()
+        assert "bisquit" not in vocab.completions(conn, query.split()[-1], 32)  # what the test is about
+        assert first(searcher.search(query)) == ("Love Bisquit", ["Rare Band"])
+        assert first(searcher.search("bis"))[0] in FREQUENT_BIS  # alone, the frequent ones still come first
+
+
 # --- typos, each kind people make ------------------------------------------------------------------------------
 
 

@@ -106,21 +106,37 @@ def _typed_tokens(word: Word) -> list[str]:
     return [alt.tokens[0] for alt in word if len(alt.tokens) == 1 and not alt.edits and not alt.completed]
 
 
-def with_completions(conn: sqlite3.Connection, words: list[Word], rules: Rules) -> list[Word] | None:
-    """The words with the last one's completions added; None when there are none to add."""
+def completable(words: list[Word], rules: Rules) -> list[str]:
+    """The spellings of the last word that are completed as a prefix (none when prefixes are off)."""
+    if not rules.prefix or not words:
+        return []
+    return [t for t in _typed_tokens(words[-1]) if rules.prefix_length <= len(t) <= LONGEST_FUZZY]
+
+
+def with_completions(
+    conn: sqlite3.Connection, words: list[Word], rules: Rules, found: list[str] | None = None, *, only: bool = False
+) -> list[Word] | None:
+    """The words with the last one's completions added; None when there are none to add.
+
+    found: completions the caller saw in tracks that match the other words (engine.Searcher._completions_in_context),
+    added first; only: they are all the completions that can match, so the most frequent ones are not added."""
     if not rules.prefix or not words:
         return None
     last = words[-1]
     have = {alt.tokens for alt in last}
     added: Word = []
-    for token in _typed_tokens(last):
-        if len(token) < rules.prefix_length or len(token) > LONGEST_FUZZY:
-            continue
-        limit = COMPLETIONS_BY_LENGTH.get(len(token), COMPLETIONS)
-        for term in vocab.completions(conn, token, limit):
-            if (term,) not in have:
-                have.add((term,))
-                added.append(Alternative((term,), 0, True))
+
+    def add(term: str) -> None:
+        if (term,) not in have:
+            have.add((term,))
+            added.append(Alternative((term,), 0, True))
+
+    for term in found or ():
+        add(term)
+    if not only:
+        for token in completable(words, rules):
+            for term in vocab.completions(conn, token, COMPLETIONS_BY_LENGTH.get(len(token), COMPLETIONS)):
+                add(term)
     if not added:
         return None
     return words[:-1] + [last + added]

@@ -194,6 +194,19 @@ def completions(conn: sqlite3.Connection, prefix: str, limit: int) -> list[str]:
     return [t for t, _ in rows[:limit]]
 
 
+def prefix_spread(conn: sqlite3.Connection, prefix: str) -> tuple[int, int] | None:
+    """(terms, postings): how many indexed words start with `prefix` and how many (track, word) postings they
+    hold together, i.e. what an FTS5 prefix query for it would merge. None when more than RANGE_SCAN words start
+    with it (too many to add up cheaply, and far too many to merge)."""
+    if not prefix:
+        return None
+    terms, postings = conn.execute(
+        "SELECT count(*), coalesce(sum(docs), 0) FROM (SELECT docs FROM terms WHERE term >= ? AND term < ? LIMIT ?)",
+        (prefix, _after(prefix), RANGE_SCAN + 1),
+    ).fetchone()
+    return None if terms > RANGE_SCAN else (int(terms), int(postings))
+
+
 def neighbours(conn: sqlite3.Connection, word: str, budget: int, limit: int) -> list[Variant]:
     """Indexed terms within `budget` edits of `word` (not the word itself), fewest edits then most frequent first."""
     if budget <= 0 or not word:
