@@ -216,6 +216,16 @@ def _title_passes(groups: Groups, order: Sequence[int] | None = None) -> list[st
     return [p for p in passes if p]
 
 
+@dataclass
+class InContext:
+    """Searcher._completions_in_context: the completions seen, whether they are all the completions that can match
+    (every matching track was read), and those tracks (key -> title, artists, album tokens)."""
+
+    terms: list[str]
+    every: bool
+    tracks: Candidates
+
+
 class Compiled:
     """Words prepared for scoring many candidates: single-token spellings in a dict (a candidate's few tokens
     are looked up, instead of every spelling searched in the candidate), and the typed order: `order` lists,
@@ -570,8 +580,12 @@ class Searcher:
             if len(found) >= enough:
                 continue
             if widen is expand.with_completions:
-                seen, every = self._completions_in_context(conn, words, filters, rules)
-                wider = expand.with_completions(conn, words, rules, seen, only=every)
+                seen = self._completions_in_context(conn, words, filters, rules)
+                wider = expand.with_completions(conn, words, rules, seen.terms, only=seen.every)
+                if wider is not None and seen.every:
+                    words = wider  # every matching track was read to find them: no walk needed
+                    found.update(seen.tracks)
+                    continue
             else:
                 wider = widen(conn, words, rules)
             if wider is None:
@@ -596,9 +610,9 @@ class Searcher:
 
     def _completions_in_context(
         self, conn: sqlite3.Connection, words: list[Word], filters: Filters, rules: Rules
-    ) -> tuple[list[str], bool]:
+    ) -> InContext:
         """Completions of the last word found in tracks that match the other words (and the filters), most popular
-        track first; and whether they are all the completions that can match.
+        track first.
 
         The vocabulary's most frequent completions miss a rare word ("love bis" for Love Bisax, "home nan bras"
         for Home Nan Braso), so the tracks are asked: with FTS5's own prefix query when the words starting with
@@ -606,12 +620,13 @@ class Searcher:
         the other words match few tracks (fewer than CONTEXT_TRACKS), those tracks' words are read."""
         prefixes = expand.completable(words, rules)
         if not prefixes:
-            return [], False
+            return InContext([], False, {})
         context = _match_expression(expand.as_groups(words[:-1])) if len(words) > 1 else ""
         extra = filters.expression()
         clean = filters.explicit is False
         upper = popularity_bound(filters.min_popularity or 0)
         seen: dict[str, None] = {}
+        tracks: Candidates = {}
         every = True
         for prefix in prefixes:
             spread = vocab.prefix_spread(conn, prefix)
@@ -628,15 +643,20 @@ class Searcher:
                 every = False
                 if expression == context:
                     continue  # the other words are common: their first tracks say little about the prefix
-            for texts in rows.values():
-                for text in texts:
-                    for token in text.split():
-                        if token.startswith(prefix) and token != prefix and vocab.is_word(token):
-                            seen.setdefault(token, None)
-        found = list(seen)
-        if len(found) > CONTEXT_COMPLETIONS:
-            found, every = found[:CONTEXT_COMPLETIONS], False
-        return found, every
+            for key, texts in rows.items():
+                completed = [
+                    token
+                    for text in texts
+                    for token in text.split()
+                    if token.startswith(prefix) and token != prefix and vocab.is_word(token)
+                ]
+                if completed:
+                    tracks[key] = texts
+                    seen.update(dict.fromkeys(completed))
+        terms = list(seen)
+        if len(terms) > CONTEXT_COMPLETIONS:
+            terms, every = terms[:CONTEXT_COMPLETIONS], False
+        return InContext(terms, every, tracks)
 
     def _walk(
         self,
