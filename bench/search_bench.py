@@ -636,7 +636,11 @@ def main() -> None:
     parser.add_argument("--web", action="store_true", help="also the site's /api/search under 50 clients vs Datasette")
     parser.add_argument("--web-duration", type=int, default=30, help="seconds measured per server (--web)")
     parser.add_argument("--web-queries", type=int, default=2000, help="distinct typed queries for --web")
-    parser.add_argument("--reuse", action="store_true", help="reuse indexes already in --work (no build figures)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="reuse indexes already in --work (no build figures); Tantivy's is built when missing",
+    )
     parser.add_argument("--repeat", type=int, default=1, help="per query, keep the fastest of N runs")
     parser.add_argument("--new-queries", action="store_true", help="draw new queries even if --work has some")
     parser.add_argument("--warmup", type=int, default=None, help="warm up on the first N queries (default: all)")
@@ -687,9 +691,9 @@ def main() -> None:
     if "tantivy" in engines:
         from fonoteca.search.index import current_db
 
-        if args.reuse:
+        if args.reuse and (args.work / "tantivy" / "meta.json").exists():
             tantivy_built = open_tantivy(args.work)
-        else:
+        else:  # built when missing, --reuse or not (--reuse on an index built elsewhere, e.g. by scale_bench)
             db = current_db(args.work / "fonoteca")
             assert db is not None
             tantivy_built, report["build"]["tantivy"] = build_tantivy(db, args.work)
