@@ -87,6 +87,11 @@ def test_exact_word_before_its_completions(searcher: Searcher) -> None:
 FREQUENT_BIS = [f"Bisqu{a}{b} Song" for a in "abcdefgh" for b in "abcde"]  # 40 words, in two tracks each
 
 
+# More popular titles holding "moon" with another word than one search reads (its 50 most popular matches, then
+# 20 more in the title), all less popular than a title match of the whole title outweighs
+MOON_AND_MORE = [f"Moon {a}{b}{c}" for a in "bcdf" for b in "aeiou" for c in "klmnr"]  # 100 titles
+
+
 @pytest.fixture(scope="module")
 def crowded_prefix_archive(tmp_path_factory: pytest.TempPathFactory) -> archive_mod.Archive:
     root = tmp_path_factory.mktemp("crowded")
@@ -96,6 +101,8 @@ def crowded_prefix_archive(tmp_path_factory: pytest.TempPathFactory) -> archive_
     ]
     tracks += [track_obj(f"Love {n}", ["Crew"], 50) for n in ("Me", "You", "Song")]
     tracks.append(track_obj("Love Bisquit", ["Rare Band"], 1))
+    tracks += [track_obj(title, ["Crew"], 10) for title in MOON_AND_MORE]
+    tracks.append(track_obj("Moon", ["Rare Band"], 0))
     artists = [artist_obj("Crew"), artist_obj("Band"), artist_obj("Rare Band", popularity=1)]
     source = write_catalog(root / "catalog.jsonl", tracks, artists)
     result = run_cli("import", "spotify", str(source), "--strict", archive=archive.root)
@@ -117,6 +124,15 @@ def test_a_rare_completion_is_found_through_the_other_words(
         assert "bisquit" not in vocab.completions(conn, query.split()[-1], 32)  # what the test is about
         assert first(searcher.search(query)) == ("Love Bisquit", ["Rare Band"])
         assert first(searcher.search("bis"))[0] in FREQUENT_BIS  # alone, the frequent ones still come first
+
+
+def test_a_one_word_title_is_found_behind_more_popular_titles_holding_the_word(
+    crowded_prefix_archive: archive_mod.Archive,
+) -> None:
+    with Searcher(crowded_prefix_archive) as searcher:
+        found = searcher.search("moon", limit=10)
+        assert first(found) == ("Moon", ["Rare Band"])  # unplayed, behind 100 popular tracks called "Moon ..."
+        assert set(names(found)[1:]) <= set(MOON_AND_MORE)
 
 
 # --- typos, each kind people make ------------------------------------------------------------------------------

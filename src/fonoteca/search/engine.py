@@ -39,7 +39,14 @@ from fonoteca.catalog.ids import NAMESPACE_NAMES, parse_reference
 from fonoteca.catalog.query import lookup_reference
 from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.search import expand, vocab
-from fonoteca.search.docs import MAX_POPULARITY, biword, key_popularity, key_rowid, popularity_bound
+from fonoteca.search.docs import (
+    MAX_POPULARITY,
+    biword,
+    key_popularity,
+    key_rowid,
+    one_word_title,
+    popularity_bound,
+)
 from fonoteca.search.expand import Alternative, Rules, Word
 from fonoteca.search.index import MMAP_BYTES, IndexMissing, IndexState, index_dir, open_index
 from fonoteca.search.text import NAME_TAG, fold, name_keys, query_groups, query_pairs, query_words, tokens
@@ -704,6 +711,10 @@ class Searcher:
                 if len(groups) == 1:
                     title = f"{{title}} : ({expression})"
                     found.update(self._candidates(conn, title, extra, clean, before, title_want, held))
+                    # the tracks called just that word, over the whole catalog (a short posting list)
+                    alone = " OR ".join(_quote(one_word_title(alt[0])) for alt in groups[0] if len(alt) == 1)
+                    if alone:
+                        found.update(self._candidates(conn, alone, extra, clean, upper, title_want, held))
                 break
             held = before - 1
             if have + len(found) >= limit and number < len(phases) - 1:

@@ -44,7 +44,7 @@ from fonoteca.search.docs import (
     rowid_chunks,
 )
 
-FORMAT = 3  # 2: with the vocabulary tables; 3: with the artists' whole-name tokens
+FORMAT = 4  # 2: with the vocabulary tables; 3: with the artists' whole-name tokens; 4: one-word title tokens
 CURRENT = "CURRENT"
 LOCK = ".lock"
 # Tokens are made by text.py and joined by spaces; the ascii tokenizer then only splits them again (non-ASCII
