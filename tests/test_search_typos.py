@@ -126,11 +126,17 @@ def test_a_rare_completion_is_found_through_the_other_words(
         assert first(searcher.search("bis"))[0] in FREQUENT_BIS  # alone, the frequent ones still come first
 
 
+@pytest.mark.parametrize("popular_part", [None, 80 + 3 + 20])
 def test_a_one_word_title_is_found_behind_more_popular_titles_holding_the_word(
-    crowded_prefix_archive: archive_mod.Archive,
+    crowded_prefix_archive: archive_mod.Archive, monkeypatch: pytest.MonkeyPatch, popular_part: int | None
 ) -> None:
+    from fonoteca.search import engine
+
+    if popular_part:  # the popular part searched first holds 20 of the "Moon ..." tracks: enough for 10 results
+        monkeypatch.setattr(engine, "PREFIX_TRACKS", popular_part)
     with Searcher(crowded_prefix_archive) as searcher:
         found = searcher.search("moon", limit=10)
+        assert (searcher._split is not None) == bool(popular_part)  # two phases when asked for
         assert first(found) == ("Moon", ["Rare Band"])  # unplayed, behind 100 popular tracks called "Moon ..."
         assert set(names(found)[1:]) <= set(MOON_AND_MORE)
 

@@ -711,15 +711,17 @@ class Searcher:
                 if len(groups) == 1:
                     title = f"{{title}} : ({expression})"
                     found.update(self._candidates(conn, title, extra, clean, before, title_want, held))
-                    # the tracks called just that word, over the whole catalog (a short posting list)
-                    alone = " OR ".join(_quote(one_word_title(alt[0])) for alt in groups[0] if len(alt) == 1)
-                    if alone:
-                        found.update(self._candidates(conn, alone, extra, clean, upper, title_want, held))
                 break
             held = before - 1
             if have + len(found) >= limit and number < len(phases) - 1:
                 complete, cut_short = False, True
                 break
+        if cut_short and len(groups) == 1:
+            # the tracks called just that word, over the whole catalog, the less popular part too (a short posting
+            # list): an unplayed "Moon" is behind thousands of popular titles holding the word with others
+            alone = " OR ".join(_quote(one_word_title(alt[0])) for alt in groups[0] if len(alt) == 1)
+            if alone:
+                found.update(self._candidates(conn, alone, extra, clean, upper, title_want, held))
         # Every title pass asks for a subset of the broad matches: only worth running when some were cut off, and
         # only past the ones the broad pass read (those are in already; reading them again was most of its cost).
         if cut_short and len(order if order is not None else groups) > 1:
