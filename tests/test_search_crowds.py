@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fonoteca import archive as archive_mod
-from fonoteca.search import Searcher, docs, engine, index
+from fonoteca.search import Searcher, engine
 from fonoteca.search.text import name_keys, name_tags, query_groups, query_words
 from tests.conftest import run_cli
 from tests.test_search import artist_obj, first, track_obj, write_catalog
@@ -67,54 +67,6 @@ def test_the_less_played_part_is_searched_when_the_popular_part_has_too_few(
         response = searcher.search("run rain night dj low", limit=10)
         assert {h["name"] for h in response.results} == {"Run Rain Night", "Sugar Run Night"}
         assert searcher._split is not None  # the two parts were in use
-
-
-def _tagged_and_every(searcher: Searcher) -> tuple[set[int], list[int], int]:
-    conn, state = searcher.index()
-    tagged = {key for (key,) in conn.execute("SELECT rowid FROM docs WHERE docs MATCH ?", (f'"{docs.POPULAR_TAG}"',))}
-    every = sorted(key for (key,) in conn.execute("SELECT rowid FROM docs"))
-    return tagged, every, state.meta["popular_end"]
-
-
-def _answers(searcher: Searcher, queries: list[str]) -> dict[str, list[str]]:
-    return {q: [hit["id"] for hit in searcher.search(q, limit=10).results] for q in queries}
-
-
-def test_the_popular_part_carries_its_tag_and_the_walk_bounded_by_it_finds_the_same(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The first 40 tracks (as the index is built) carry the popular part's tag, which bounds the first walk where
-    FTS5 would read on to the next match past the split; the answers are those of the walk bounded by rowid
-    alone, and an import that updates the index in place keeps "tagged = below the end" true."""
-    archive = _archive_of(tmp_path, _crowds())
-    monkeypatch.setattr(docs, "PREFIX_TRACKS", 40)
-    monkeypatch.setattr(engine, "PREFIX_TRACKS", 40)
-    index.rebuild(archive)  # in this process, where the popular part is 40 tracks (the import's child built one)
-    queries = ["run rain night dj low", "storm lil ghost", "ghost town", "midnight baby", "low night", "ghots"]
-    with Searcher(archive) as searcher:
-        tagged, every, end = _tagged_and_every(searcher)
-        assert tagged == set(every[:40]) and end == every[40]
-        assert searcher._split_tagged and searcher._split == end
-        bounded = _answers(searcher, queries)
-        assert {h["name"] for h in searcher.search("run rain night dj low", limit=10).results} == {
-            "Run Rain Night",
-            "Sugar Run Night",
-        }
-        searcher._split_tagged = False  # the walk as before: bounded by rowid alone
-        assert _answers(searcher, queries) == bounded
-    more = [
-        track_obj("Rain Night Anthem", ["DJ Low"], 99, album="Late Hits", key="new-popular"),
-        track_obj("Rain Night Demo", ["DJ Low"], 0, album="Late Demos", key="new-unplayed"),
-    ]
-    artists = [artist_obj("DJ Low")]
-    result = run_cli("import", "spotify", str(write_catalog(tmp_path / "more.jsonl", more, artists)), archive=archive.root)
-    assert result.exit_code == 0, result.stderr
-    with Searcher(archive) as searcher:
-        tagged, every, end_after = _tagged_and_every(searcher)
-        assert searcher._state is not None and searcher._state.meta["updates"] == 1  # updated in place
-        assert end_after == end and tagged == {key for key in every if key < end} and len(every) == len(_crowds()) + 2
-        names = [h["name"] for h in searcher.search("rain night dj low", limit=10).results]
-        assert names[0] == "Rain Night Anthem" and "Rain Night Demo" in names
 
 
 def test_a_word_typed_twice_counts_twice(crowd_archive: archive_mod.Archive) -> None:

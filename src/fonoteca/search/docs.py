@@ -18,8 +18,6 @@ ROWID_MASK = (1 << ROWID_BITS) - 1
 MAX_POPULARITY = 100
 CHUNK_ROWIDS = 50_000  # tracks read per catalog query: bounded memory at any catalog size
 MEMO_ENTRIES = 250_000  # per memo of a DocBuilder (see there)
-PREFIX_TRACKS = 500_000  # the popular part of the catalog, searched first (see Searcher._walk)
-POPULAR_TAG = "_t"  # filter token of the documents in the popular part as the index was built (see popular_end)
 
 
 def key_rowid(key: int) -> int:
@@ -57,30 +55,6 @@ def title_fields(name: str) -> tuple[str, str]:
     return " ".join(words), tags
 
 
-def popular_end(conn: sqlite3.Connection, tracks: int = PREFIX_TRACKS) -> int | None:
-    """The key of the `tracks`-th most popular indexed track (counting from 0), None when there are no more.
-
-    The documents with a smaller key carry POPULAR_TAG. FTS5 stops an AND of several words at a rowid bound only
-    once it finds a match past it: common words that rarely meet were read to their next common document, deep in
-    the unplayed tracks, however small the popular part. ANDed with the tag, the walk ends where the tag's posting
-    list ends (measured at 10M tracks: 12 ms for four common words with no common track there, 1-2 ms with it)."""
-    popularity = (  # clamped as DocBuilder.docs clamps it
-        "CASE WHEN popularity IS NULL OR popularity < 0 THEN 0 WHEN popularity > 100 THEN 100 ELSE popularity END"
-    )
-    above = 0
-    for band, count in conn.execute(
-        f"SELECT {popularity} AS p, count(*) FROM tracks WHERE level > 0 GROUP BY p ORDER BY p DESC"
-    ):
-        if above + count > tracks:
-            row = conn.execute(
-                f"SELECT rowid FROM tracks WHERE level > 0 AND {popularity} = ? ORDER BY rowid LIMIT 1 OFFSET ?",
-                (band, tracks - above),
-            ).fetchone()
-            return ((MAX_POPULARITY - int(band)) << ROWID_BITS) | row[0]
-        above += count
-    return None
-
-
 def year_of(release_date: str | None) -> int | None:
     if release_date and len(release_date) >= 4 and release_date[:4].isdigit():
         return int(release_date[:4])
@@ -111,9 +85,8 @@ class DocBuilder:
     lists by their rowids.
     """
 
-    def __init__(self, conn: sqlite3.Connection, popular_end: int | None = None) -> None:
+    def __init__(self, conn: sqlite3.Connection) -> None:
         self.conn = conn
-        self.popular_end = popular_end  # documents with a smaller key get POPULAR_TAG
         # Bounded whatever the catalog size (a rebuild runs one builder per core): each memo holds at most
         # MEMO_ENTRIES, about 60 MB; the catalog's locality (an album's tracks are neighbours) keeps the hit
         # rate high at that size. Nothing is read for the whole catalog up front.
@@ -158,8 +131,6 @@ class DocBuilder:
         # the hot loop of a rebuild: plain dict look-ups and tuples, no helper calls on a cache hit
         titles, albums, credits = self.titles.data, self.albums.data, self.credits.data
         explicit_tag = {None: "", 0: " _e0", 1: " _e1"}
-        popular_end = -1 if self.popular_end is None else self.popular_end
-        popular_tag = " " + POPULAR_TAG
         out = []
         # a track's artists as their rowids in position order (their names come from the artist memo)
         rows = self.conn.execute(
@@ -186,12 +157,9 @@ class DocBuilder:
             elif popularity > MAX_POPULARITY:
                 popularity = MAX_POPULARITY
             tags = album_text[1] + explicit_tag.get(explicit, "") + credit[1] + title[1]
-            key = ((MAX_POPULARITY - popularity) << ROWID_BITS) | rowid
-            if key < popular_end:
-                tags += popular_tag
             out.append(
                 (
-                    key,
+                    ((MAX_POPULARITY - popularity) << ROWID_BITS) | rowid,
                     title[0],
                     credit[0],
                     album_text[0],

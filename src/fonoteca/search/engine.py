@@ -41,8 +41,6 @@ from fonoteca.errors import FonotecaError, UsageError
 from fonoteca.search import expand, vocab
 from fonoteca.search.docs import (
     MAX_POPULARITY,
-    POPULAR_TAG,
-    PREFIX_TRACKS,
     biword,
     key_popularity,
     key_rowid,
@@ -58,6 +56,7 @@ MIN_CANDIDATES = 50
 # Further candidates a title pass reads at most (or `limit`, when more are asked for): 20 kept recall@10 of every
 # class of the 1M quality set where 50 had it (bench/RESULTS.md), at two thirds of the typed queries' CPU time.
 TITLE_CANDIDATES = 20
+PREFIX_TRACKS = 500_000  # the popular part of the catalog searched first (see Searcher._ranked)
 # Ranking weights: the field a query word was found in, how much of the title the query covers, popularity.
 FIELD_WEIGHTS = (3.0, 2.5, 1.0)  # title, artists, album
 COVERAGE_WEIGHT = 1.0
@@ -169,11 +168,6 @@ def parse_years(text: str | int | None) -> tuple[int, int] | None:
 
 def _quote(token: str) -> str:
     return '"' + token.replace('"', '""') + '"'
-
-
-def _and(left: str, right: str) -> str:
-    """Two FTS5 expressions ANDed (`left` may be empty: no filters)."""
-    return f"{left} AND {right}" if left else right
 
 
 def _match_expression(groups: Groups) -> str:
@@ -404,7 +398,6 @@ class Searcher:
         self._keys: tuple[str, np.ndarray] | None = None
         self._offsets: list[int] = []
         self._split: int | None = None
-        self._split_tagged = False  # every document below the split carries docs.POPULAR_TAG
 
     # --- connections ----------------------------------------------------------------------------------------
     @property
@@ -436,8 +429,6 @@ class Searcher:
                 ) from None
             self._pointer = stamp
             self._split = self._prefix_end()
-            tagged_below = self._state.meta.get("popular_end")
-            self._split_tagged = self._split is not None and tagged_below is not None and self._split <= tagged_below
         assert self._state is not None
         return self._index, self._state
 
@@ -713,15 +704,13 @@ class Searcher:
         complete, cut_short = True, False
         held = -1  # every broad match with a key up to this one is in `found`
         for number, (after, before) in enumerate(phases):
-            # the popular part: ANDed with its tag, FTS5 stops at the split instead of at the next match past it
-            bounded = _and(extra, _quote(POPULAR_TAG)) if before == split and self._split_tagged else extra
-            broad = self._candidates(conn, expression, bounded, clean, before, want, after)
+            broad = self._candidates(conn, expression, extra, clean, before, want, after)
             found.update(broad)
             if len(broad) >= want:  # the `want` most popular matches are in: the rest are all less popular
                 cut_short, held = True, max(broad)
                 if len(groups) == 1:
                     title = f"{{title}} : ({expression})"
-                    found.update(self._candidates(conn, title, bounded, clean, before, title_want, held))
+                    found.update(self._candidates(conn, title, extra, clean, before, title_want, held))
                 break
             held = before - 1
             if have + len(found) >= limit and number < len(phases) - 1:

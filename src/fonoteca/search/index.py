@@ -34,7 +34,6 @@ from fonoteca.archive import Archive
 from fonoteca.catalog import db as catalog_db
 from fonoteca.catalog.db import transaction
 from fonoteca.progress import Progress
-from fonoteca.search import docs as docs_module
 from fonoteca.search import vocab
 from fonoteca.search.docs import (
     MAX_POPULARITY,
@@ -45,7 +44,7 @@ from fonoteca.search.docs import (
     rowid_chunks,
 )
 
-FORMAT = 5  # 2: vocabulary tables; 3: artists' whole-name tokens; 4: one-word title tokens; 5: the popular part's tag
+FORMAT = 4  # 2: with the vocabulary tables; 3: with the artists' whole-name tokens; 4: one-word title tokens
 CURRENT = "CURRENT"
 LOCK = ".lock"
 # Tokens are made by text.py and joined by spaces; the ascii tokenizer then only splits them again (non-ASCII
@@ -211,7 +210,6 @@ def build_index(
     out.execute("INSERT INTO docs(docs, rank) VALUES ('automerge', 0)")  # the runs are merged once, at the end
     out.execute(f"INSERT INTO docs(docs, rank) VALUES ('hashsize', {HASH_BYTES})")
     total = catalog.execute("SELECT coalesce(max(rowid), 0) FROM tracks").fetchone()[0]
-    popular_end = docs_module.popular_end(catalog, docs_module.PREFIX_TRACKS)
     runs: queue.Queue[list[Any] | None] = queue.Queue(maxsize=1)
     failure: list[BaseException] = []
 
@@ -235,7 +233,7 @@ def build_index(
         covered = 0  # rowids done: the chunks come in rowid order
         if progress:
             progress(total=total)
-        for high, batch in _produce(catalog, catalog_path, workers, min_tracks, popular_end):
+        for high, batch in _produce(catalog, catalog_path, workers, min_tracks):
             if failure:
                 break
             pending.extend(batch)
@@ -275,7 +273,6 @@ def build_index(
         "updates": 0,
         "catalog_file": _file_id(catalog_path),
         "terms": terms,
-        "popular_end": popular_end,  # the documents with a smaller key carry docs.POPULAR_TAG
     }
     with transaction(out, immediate=False):
         _write_meta(out, meta)
@@ -344,14 +341,14 @@ PARALLEL_MIN_TRACKS = 200_000
 _worker_builder: DocBuilder | None = None
 
 
-def _worker_start(catalog_path: str, coordinator: int, popular_end: int | None) -> None:
+def _worker_start(catalog_path: str, coordinator: int) -> None:
     from fonoteca.children import die_with
 
     die_with(coordinator)
     global _worker_builder
     conn = catalog_db.connect_read_only(Path(catalog_path))
     conn.execute("PRAGMA cache_size=-131072")
-    _worker_builder = DocBuilder(conn, popular_end)
+    _worker_builder = DocBuilder(conn)
 
 
 def _worker_docs(bounds: tuple[int, int]) -> tuple[int, list[tuple[Any, ...]]]:
@@ -360,11 +357,7 @@ def _worker_docs(bounds: tuple[int, int]) -> tuple[int, list[tuple[Any, ...]]]:
 
 
 def _produce(
-    catalog: sqlite3.Connection,
-    catalog_path: Path,
-    workers: int | None,
-    min_tracks: int = PARALLEL_MIN_TRACKS,
-    popular_end: int | None = None,
+    catalog: sqlite3.Connection, catalog_path: Path, workers: int | None, min_tracks: int = PARALLEL_MIN_TRACKS
 ) -> Iterator[tuple[int, list[Any]]]:
     """(highest rowid covered, documents sorted by key) per chunk, in chunk order."""
     ranges = list(rowid_chunks(catalog))
@@ -372,7 +365,7 @@ def _produce(
     if workers is None:
         workers = os.cpu_count() or 1
     if workers <= 1 or tracks < min_tracks:
-        builder = DocBuilder(catalog, popular_end)
+        builder = DocBuilder(catalog)
         for low, high in ranges:
             yield high, builder.docs(low, high)
         return
@@ -382,7 +375,7 @@ def _produce(
     # spawn, not fork: the parent has threads (progress bar, writer) and open SQLite handles
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(
-        workers, mp_context=context, initializer=_worker_start, initargs=(str(catalog_path), os.getpid(), popular_end)
+        workers, mp_context=context, initializer=_worker_start, initargs=(str(catalog_path), os.getpid())
     ) as pool:
         pending: collections.deque = collections.deque()
         window = workers * 2  # bounded read-ahead: memory stays flat whatever the catalog size
@@ -540,7 +533,7 @@ def _apply_changes(
     keys = np.load(directory / meta["shuffle"])
     stale = np.isin(keys & ROWID_MASK, np.asarray(changed, dtype=np.int64))
     old_keys = keys[stale]
-    docs = sorted(DocBuilder(catalog, meta.get("popular_end")).docs_for(changed))
+    docs = sorted(DocBuilder(catalog).docs_for(changed))
     new_keys = np.fromiter((d[0] for d in docs), dtype=np.int64, count=len(docs))
     keys = np.sort(np.concatenate([keys[~stale], new_keys]))
     generation = meta["generation"]
