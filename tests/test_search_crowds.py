@@ -11,6 +11,7 @@ import pytest
 
 from fonoteca import archive as archive_mod
 from fonoteca.search import Searcher, engine
+from fonoteca.search.docs import popularity_bound
 from fonoteca.search.text import name_keys, name_tags, query_groups, query_words
 from tests.conftest import run_cli
 from tests.test_search import artist_obj, first, track_obj, write_catalog
@@ -67,6 +68,33 @@ def test_the_less_played_part_is_searched_when_the_popular_part_has_too_few(
         response = searcher.search("run rain night dj low", limit=10)
         assert {h["name"] for h in response.results} == {"Run Rain Night", "Sugar Run Night"}
         assert searcher._split is not None  # the two parts were in use
+
+
+def test_both_parts_are_read_in_one_walk_of_the_posting_lists(
+    crowd_archive: archive_mod.Archive, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """FTS5 stops an AND of words at a rowid bound only when it finds a match past it: a walk of the popular part
+    alone read on into the rest, which a second walk then read again. One walk reads both parts, and stops at the
+    first match past the popular part when that part gave enough results."""
+    monkeypatch.setattr(engine, "PREFIX_TRACKS", 40)
+    walks: list[tuple[str, int, int]] = []
+    original = Searcher._matches
+
+    def recording(conn, text, extra, clean, bound, after, want):  # type: ignore[no-untyped-def]
+        walks.append((text, after, bound))
+        return original(conn, text, extra, clean, bound, after, want)
+
+    monkeypatch.setattr(Searcher, "_matches", staticmethod(recording))
+    with Searcher(crowd_archive) as searcher:
+        few = searcher.search("run rain night dj low", limit=10)  # one match in the popular part, one after it
+        assert {h["name"] for h in few.results} == {"Run Rain Night", "Sugar Run Night"} and few.complete
+        assert searcher._split is not None
+        broad = [w for w in walks if w[0] == '"run" AND "rain" AND "night" AND "dj" AND "low"']
+        assert broad == [(broad[0][0], -1, popularity_bound(0))]  # one walk, over the whole catalog
+        walks.clear()
+        enough = searcher.search("ghost town", limit=10)  # 40 crowd tracks in the popular part: enough
+        assert len(enough.results) == 10 and not enough.complete  # the rest was not read
+        assert [w for w in walks if w[0] == '"ghost" AND "town"'] == [('"ghost" AND "town"', -1, popularity_bound(0))]
 
 
 def test_a_word_typed_twice_counts_twice(crowd_archive: archive_mod.Archive) -> None:
@@ -147,14 +175,14 @@ def test_title_passes_read_only_past_the_broad_pass(
     named_archive: archive_mod.Archive, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     calls: list[tuple[str, int, dict[int, tuple[str, str, str]]]] = []
-    original = Searcher._candidates
+    original = Searcher._matches
 
-    def recording(conn, text, extra, clean, bound, want, after=-1):  # type: ignore[no-untyped-def]
-        found = original(conn, text, extra, clean, bound, want, after)
-        calls.append((text, after, found))
-        return found
+    def recording(conn, text, extra, clean, bound, after, want):  # type: ignore[no-untyped-def]
+        rows = original(conn, text, extra, clean, bound, after, want).fetchall()
+        calls.append((text, after, {key: tuple(texts) for key, *texts in rows}))
+        return rows
 
-    monkeypatch.setattr(Searcher, "_candidates", staticmethod(recording))
+    monkeypatch.setattr(Searcher, "_matches", staticmethod(recording))
     with Searcher(named_archive) as searcher:
         assert first(searcher.search("low fire", limit=10)) == ("Low", ["Fire$"])
     broad, *title_passes = calls

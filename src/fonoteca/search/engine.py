@@ -702,19 +702,24 @@ class Searcher:
         phases = [(-1, upper)] if split is None or split >= upper else [(-1, split), (split - 1, upper)]
         found: dict[int, tuple[str, str, str]] = {}
         complete, cut_short = True, False
-        held = -1  # every broad match with a key up to this one is in `found`
-        for number, (after, before) in enumerate(phases):
-            broad = self._candidates(conn, expression, extra, clean, before, want, after)
-            found.update(broad)
-            if len(broad) >= want:  # the `want` most popular matches are in: the rest are all less popular
-                cut_short, held = True, max(broad)
+        held = upper - 1  # every broad match with a key up to this one is in `found`
+        # Both parts in one walk of the posting lists: FTS5 stops an AND of words at a rowid bound only when it
+        # finds a match past it, so a walk of the popular part alone read on to the next match in the other part
+        # (common words that rarely meet: to deep among the unplayed tracks), and the second walk read it again.
+        number, in_part = 0, 0
+        for key, *texts in self._matches(conn, expression, extra, clean, upper, -1, len(phases) * want):
+            if key >= phases[number][1]:  # into the less popular part: the popular part had fewer than `want`
+                if have + len(found) >= limit:  # ... but enough results: the rest is not read
+                    complete, cut_short, held = False, True, phases[number][1] - 1
+                    break
+                number, in_part = number + 1, 0
+            found[key] = (texts[0], texts[1], texts[2])
+            in_part += 1
+            if in_part >= want:  # the `want` most popular matches of this part are in: the rest are less popular
+                cut_short, held = True, key
                 if len(groups) == 1:
                     title = f"{{title}} : ({expression})"
-                    found.update(self._candidates(conn, title, extra, clean, before, title_want, held))
-                break
-            held = before - 1
-            if have + len(found) >= limit and number < len(phases) - 1:
-                complete, cut_short = False, True
+                    found.update(self._candidates(conn, title, extra, clean, phases[number][1], title_want, held))
                 break
         if cut_short and len(groups) == 1:
             # the tracks called just that word, over the whole catalog, the less popular part too (a short posting
@@ -843,15 +848,23 @@ class Searcher:
         conn: sqlite3.Connection, text: str, extra: str, clean: bool, bound: int, want: int, after: int = -1
     ) -> dict[int, tuple[str, str, str]]:
         """The first `want` matches with after < key < bound, in key order (the most popular first)."""
+        rows = Searcher._matches(conn, text, extra, clean, bound, after, want)
+        return {key: (title, artists, album) for key, title, artists, album in rows}
+
+    @staticmethod
+    def _matches(
+        conn: sqlite3.Connection, text: str, extra: str, clean: bool, bound: int, after: int, want: int
+    ) -> sqlite3.Cursor:
+        """(key, title, artists, album) of the first `want` matches with after < key < bound, in key order, read
+        as they are consumed."""
         match = f"({text}) AND {extra}" if extra else text
         if clean:
             match = f'({match}) NOT "_e1"'
-        rows = conn.execute(
+        return conn.execute(
             "SELECT rowid, title, artists, album FROM docs WHERE docs MATCH ? AND rowid > ? AND rowid < ? "
             "ORDER BY rowid LIMIT ?",
             (match, after, bound, want),
         )
-        return {key: (title, artists, album) for key, title, artists, album in rows}
 
     def _genre_ids(self, genre: str) -> tuple[int, ...]:
         """Genre rowids for a name: exact (case and accents ignored), else every genre containing those words."""
