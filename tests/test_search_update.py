@@ -155,3 +155,24 @@ def test_imports_keep_the_vocabulary_for_prefixes_and_typos(archive: archive_mod
     assert searcher.search("rhaps").results == []
     assert _top(searcher, "killer que")[0] == ("Killer Queen", "Queen")
     searcher.close()
+
+
+def test_the_tracks_an_import_wrote_are_found_through_indexes(archive: archive_mod.Archive, tmp_path: Path) -> None:
+    """After every import the index re-reads the tracks of the new runs' files: through the catalog's source
+    indexes, so an import of a few tracks into a catalog of 256M does not scan it."""
+    _import(archive, write_jsonl(tmp_path / "a.jsonl", ARTISTS + CATALOG))
+    new = track_obj("Rolling in the Deep", ["Adele"], 82, album="21", year="2011")
+    _import(archive, write_jsonl(tmp_path / "b.jsonl", [new]))
+    conn = archive.connect(readonly=True)
+    try:
+        sources = [s for (s,) in conn.execute("SELECT DISTINCT source FROM tracks WHERE source IS NOT NULL")]
+        assert len(sources) == 2
+        sql = search_index.changed_tracks_sql(1)
+        plan = " | ".join(row[3] for row in conn.execute("EXPLAIN QUERY PLAN " + sql, [sources[-1]] * 3))
+        assert "SCAN" not in plan and "tracks_source" in plan and "artists_source" in plan, plan
+        later = {r for (r,) in conn.execute(sql, [sources[-1]] * 3)}
+        named = {r for (r,) in conn.execute("SELECT rowid FROM tracks WHERE name = 'Rolling in the Deep'")}
+        every = {r for (r,) in conn.execute("SELECT rowid FROM tracks")}
+        assert len(named) == 1 and named <= later < every  # that file's track, not the whole catalog
+    finally:
+        conn.close()

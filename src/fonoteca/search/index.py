@@ -496,14 +496,19 @@ def _rebuild_with_bar(archive: Archive, directory: Path) -> BuildStats:
         return _rebuild_locked(archive, directory, report)
 
 
-def _changed_tracks(catalog: sqlite3.Connection, sources: list[int]) -> list[int]:
-    marks = ",".join("?" * len(sources))
-    sql = (
+def changed_tracks_sql(sources: int) -> str:
+    """The tracks rows of these sources are, or credit, or sit on (the sources three times as parameters): read
+    through the source indexes (catalog schema 10), never a scan of the catalog."""
+    marks = ",".join("?" * sources)
+    return (
         f"SELECT rowid FROM tracks WHERE source IN ({marks}) AND level > 0 "
         f"UNION SELECT l.track FROM artists a JOIN track_artists l ON l.artist = a.rowid WHERE a.source IN ({marks}) "
         f"UNION SELECT t.rowid FROM albums al JOIN tracks t ON t.album = al.rowid WHERE al.source IN ({marks})"
     )
-    return [r for (r,) in catalog.execute(sql, sources * 3)]
+
+
+def _changed_tracks(catalog: sqlite3.Connection, sources: list[int]) -> list[int]:
+    return [r for (r,) in catalog.execute(changed_tracks_sql(len(sources)), sources * 3)]
 
 
 def _file_id(path: Path) -> list[int]:
