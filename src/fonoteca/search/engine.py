@@ -699,27 +699,27 @@ class Searcher:
         want = max(MIN_CANDIDATES, 2 * limit)
         title_want = max(TITLE_CANDIDATES, limit)
         split = self._split
-        phases = [(-1, upper)] if split is None or split >= upper else [(-1, split), (split - 1, upper)]
+        ends = [upper] if split is None or split >= upper else [split, upper]  # where each part's keys end
         found: dict[int, tuple[str, str, str]] = {}
         complete, cut_short = True, False
         held = upper - 1  # every broad match with a key up to this one is in `found`
         # Both parts in one walk of the posting lists: FTS5 stops an AND of words at a rowid bound only when it
         # finds a match past it, so a walk of the popular part alone read on to the next match in the other part
         # (common words that rarely meet: to deep among the unplayed tracks), and the second walk read it again.
-        number, in_part = 0, 0
-        for key, *texts in self._matches(conn, expression, extra, clean, upper, -1, len(phases) * want):
-            if key >= phases[number][1]:  # into the less popular part: the popular part had fewer than `want`
+        part, in_part = 0, 0
+        for key, title, artists, album in self._matches(conn, expression, extra, clean, upper, -1, len(ends) * want):
+            if key >= ends[part]:  # into the less popular part: the popular part had fewer than `want`
                 if have + len(found) >= limit:  # ... but enough results: the rest is not read
-                    complete, cut_short, held = False, True, phases[number][1] - 1
+                    complete, cut_short, held = False, True, ends[part] - 1
                     break
-                number, in_part = number + 1, 0
-            found[key] = (texts[0], texts[1], texts[2])
+                part, in_part = part + 1, 0
+            found[key] = (title, artists, album)
             in_part += 1
             if in_part >= want:  # the `want` most popular matches of this part are in: the rest are less popular
                 cut_short, held = True, key
                 if len(groups) == 1:
-                    title = f"{{title}} : ({expression})"
-                    found.update(self._candidates(conn, title, extra, clean, phases[number][1], title_want, held))
+                    in_title = f"{{title}} : ({expression})"
+                    found.update(self._candidates(conn, in_title, extra, clean, ends[part], title_want, held))
                 break
         if cut_short and len(groups) == 1:
             # the tracks called just that word, over the whole catalog, the less popular part too (a short posting
